@@ -1,0 +1,962 @@
+//! The shell around the pure core: `App` holds the config, the store and the adapters (`Env`),
+//! and turns requests and background work into core calls and store transactions. HTTP
+//! handlers call the quick methods (`start_purchase`, `redeem`, `device`), which never wait on
+//! a gateway or the firewall; the background worker (`worker.rs`) runs `Job`s, which do.
+//! Locks here guard only in-memory bookkeeping and are never held across I/O.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::config::Config;
+use crate::firewall::{self, Firewall};
+use crate::model::{Mac, Phone};
+use crate::neighbours::Neighbours;
+use crate::payments::{self, GatewayError, Payment, PaymentGateway, PaymentState, Settlement};
+use crate::sessions::{self, EndReason, Lifecycle, Session, Source, Terms};
+use crate::store::{Device, Durability, Event, Store, StoreError};
+use crate::time::{Clock, ClockGuard, TimeView, Timestamp};
+use crate::vouchers::{self, Refusal, Voucher, VoucherState};
+
+/// The adapters to the outside world. Tests build it from fakes, `lango demo` from the
+/// recording firewall and the simulator, `lango serve` from the real ones.
+pub struct Env {
+    pub clock: Arc<dyn Clock>,
+    pub firewall: Arc<dyn Firewall>,
+    pub neighbours: Arc<dyn Neighbours>,
+    pub gateway: Arc<dyn PaymentGateway>,
+}
+
+/// Background work. Each job is blocking and runs off the HTTP threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Job {
+    /// Send the STK push of an Initiating payment.
+    Push(u64),
+    /// Ask the gateway how a Pending payment ended.
+    Poll(u64),
+    /// End sessions that are over, read usage, reconcile the firewall, checkpoint counters.
+    Housekeeping,
+}
+
+/// After a failed push (gateway unavailable), try again this much later.
+const PUSH_RETRY_SECS: i64 = 5;
+/// After a failed firewall apply, try again this much later.
+const RECONCILE_RETRY_SECS: i64 = 5;
+
+#[derive(Default)]
+struct Work {
+    /// Payment id → (when to run its next push or poll, attempts so far).
+    due: HashMap<u64, (Timestamp, u32)>,
+    in_flight: HashSet<Job>,
+    /// The firewall may differ from the store; reconcile as soon as possible.
+    dirty: bool,
+    next_reconcile: Timestamp,
+    /// Armed at the first unsaved change; the checkpoint runs when it passes.
+    next_checkpoint: Option<Timestamp>,
+    /// Session id → (bytes up, bytes down) read from the firewall and not yet stored.
+    usage: HashMap<u64, (u64, u64)>,
+    unsaved: bool,
+    floor_saved: Timestamp,
+}
+
+/// Funnel counters, kept in RAM and checkpointed (never one flash write per page view).
+#[derive(Default)]
+pub struct Funnel {
+    pub portal_views: AtomicU64,
+    pub purchases_started: AtomicU64,
+    pub paid: AtomicU64,
+}
+
+pub struct App {
+    pub env: Env,
+    pub store: Store,
+    config: RwLock<Arc<Config>>,
+    clock_guard: ClockGuard,
+    work: Mutex<Work>,
+    pub funnel: Funnel,
+    /// Wakes the background worker when new work appears.
+    wake: smol::channel::Sender<()>,
+}
+
+/// Why a purchase could not start.
+#[derive(Debug)]
+pub enum PurchaseError {
+    /// The request did not come from a device on the guest network.
+    UnknownDevice,
+    UnknownPackage,
+    BadPhone(String),
+    /// The router's clock is not synced yet: selling time now would be unfair.
+    ClockUnsynced,
+    /// This device already has a prompt open; here is its token.
+    AlreadyPending(String),
+    Blocked,
+    Store(StoreError),
+}
+
+#[derive(Debug)]
+pub enum RedeemError {
+    UnknownDevice,
+    Refused(Refusal),
+    ClockUnsynced,
+    Blocked,
+    Store(StoreError),
+}
+
+impl From<StoreError> for PurchaseError {
+    fn from(e: StoreError) -> Self {
+        PurchaseError::Store(e)
+    }
+}
+
+impl From<StoreError> for RedeemError {
+    fn from(e: StoreError) -> Self {
+        RedeemError::Store(e)
+    }
+}
+
+/// What the portal knows about the device behind a request.
+#[derive(Clone, Debug)]
+pub struct DeviceView {
+    pub mac: Mac,
+    pub lifecycle: Lifecycle,
+    pub now: Timestamp,
+}
+
+/// A long random token (128 bits, hex) from the OS generator.
+pub fn random_token() -> Result<String, StoreError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| StoreError::Io(format!("random generator: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl App {
+    /// Builds the app and the receiver the background worker waits on.
+    pub fn new(
+        config: Config,
+        store: Store,
+        env: Env,
+    ) -> Result<(App, smol::channel::Receiver<()>), StoreError> {
+        let floor = store.read(|r| r.meta("clock_floor"))?.unwrap_or(0) as Timestamp;
+        let (wake, woken) = smol::channel::unbounded();
+        let app = App {
+            env,
+            store,
+            config: RwLock::new(Arc::new(config)),
+            clock_guard: ClockGuard::new(floor),
+            work: Mutex::new(Work {
+                dirty: true,
+                floor_saved: floor,
+                ..Work::default()
+            }),
+            funnel: Funnel::default(),
+            wake,
+        };
+        app.resume()?;
+        Ok((app, woken))
+    }
+
+    pub fn config(&self) -> Arc<Config> {
+        match self.config.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Swaps in a new config. Sessions keep the terms they were bought with.
+    pub fn set_config(&self, config: Config) {
+        match self.config.write() {
+            Ok(mut c) => *c = Arc::new(config),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(config),
+        }
+        self.mark_dirty();
+    }
+
+    pub fn time(&self) -> TimeView {
+        self.clock_guard.view(self.env.clock.as_ref())
+    }
+
+    fn work(&self) -> std::sync::MutexGuard<'_, Work> {
+        match self.work.lock() {
+            Ok(w) => w,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Wakes the worker (after a job finished, new work may be due).
+    pub fn due_jobs_wake(&self) {
+        self.notify();
+    }
+
+    fn notify(&self) {
+        let _ = self.wake.try_send(());
+    }
+
+    fn mark_dirty(&self) {
+        self.work().dirty = true;
+        self.notify();
+    }
+
+    /// After a start: schedule every open payment. A payment still Initiating was interrupted
+    /// before its push was acknowledged; pushing again could double-charge, so it is closed and
+    /// logged for the owner.
+    fn resume(&self) -> Result<(), StoreError> {
+        let now = self.time().now;
+        let open = self.store.read(|r| r.open_payments())?;
+        let mut work = self.work();
+        for payment in open {
+            match payment.state {
+                PaymentState::Pending => {
+                    work.due.insert(payment.id, (now, 0));
+                }
+                _ => {
+                    let mut closed = payment.clone();
+                    closed.state = PaymentState::Expired;
+                    closed.decline = Some(payments::Decline::Unavailable);
+                    closed.updated_at = now;
+                    self.store.write(Durability::Durable, |w| {
+                        w.put_payment(&closed)?;
+                        w.push_event(&event(
+                            now,
+                            "payment_interrupted",
+                            Some(closed.mac),
+                            format!(
+                            "payment {} was interrupted by a restart before M-Pesa acknowledged it",
+                            closed.id
+                        ),
+                        ))
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The MAC behind a client address, from the network.
+    pub fn identify(&self, ip: IpAddr) -> Option<Mac> {
+        self.env.neighbours.mac_for(ip)
+    }
+
+    fn is_blocked(&self, mac: Mac) -> Result<bool, StoreError> {
+        Ok(self
+            .store
+            .read(|r| r.device(mac))?
+            .is_some_and(|d| d.blocked))
+    }
+
+    /// Starts buying `package_id` for the device at `ip`. Records the payment durably and leaves
+    /// the STK push to the background; returns at once with the payment (and its token).
+    pub fn start_purchase(
+        &self,
+        ip: IpAddr,
+        package_id: &str,
+        phone: &str,
+    ) -> Result<Payment, PurchaseError> {
+        let mac = self.identify(ip).ok_or(PurchaseError::UnknownDevice)?;
+        let config = self.config();
+        let package = config
+            .package(package_id)
+            .filter(|p| p.active)
+            .ok_or(PurchaseError::UnknownPackage)?;
+        let phone = Phone::parse(phone).map_err(PurchaseError::BadPhone)?;
+        let time = self.time();
+        if !time.trusted {
+            return Err(PurchaseError::ClockUnsynced);
+        }
+        if self.is_blocked(mac)? {
+            return Err(PurchaseError::Blocked);
+        }
+        let token = random_token()?;
+        let now = time.now;
+        let terms = Terms::of(package);
+        let payment = self.store.write(Durability::Durable, |w| {
+            if let Some(open) = w.open_payment_for(mac)? {
+                return Ok(Err(PurchaseError::AlreadyPending(open.token)));
+            }
+            let payment = Payment {
+                id: w.next_id()?,
+                token,
+                amount: terms.price,
+                terms,
+                phone,
+                mac,
+                ip: Some(ip),
+                state: PaymentState::Initiating,
+                checkout_id: None,
+                merchant_request_id: None,
+                receipt: None,
+                result_code: None,
+                decline: None,
+                created_at: now,
+                updated_at: now,
+                session_id: None,
+            };
+            w.put_payment(&payment)?;
+            Ok(Ok(payment))
+        })??;
+        self.funnel
+            .purchases_started
+            .fetch_add(1, Ordering::Relaxed);
+        self.work().due.insert(payment.id, (now, 0));
+        self.notify();
+        Ok(payment)
+    }
+
+    /// Redeems a voucher code for the device at `ip`, granting its terms at once.
+    pub fn redeem(&self, ip: IpAddr, typed_code: &str) -> Result<Session, RedeemError> {
+        let mac = self.identify(ip).ok_or(RedeemError::UnknownDevice)?;
+        let time = self.time();
+        if !time.trusted {
+            return Err(RedeemError::ClockUnsynced);
+        }
+        if self.is_blocked(mac)? {
+            return Err(RedeemError::Blocked);
+        }
+        let code = vouchers::normalise(typed_code);
+        let now = time.now;
+        let session = self.store.write(Durability::Durable, |w| {
+            let voucher = w.voucher(&code)?;
+            let voucher = match vouchers::check(voucher.as_ref(), now) {
+                Ok(v) => v.clone(),
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            let existing = w.active_session(mac)?;
+            let new_id = w.next_id()?;
+            let grant = sessions::grant(
+                existing.as_ref(),
+                new_id,
+                mac,
+                Some(ip),
+                &voucher.terms,
+                Source::Voucher(code.clone()),
+                now,
+            );
+            let session = grant.session().clone();
+            w.put_voucher(&vouchers::redeemed(&voucher, mac, session.id, now))?;
+            w.put_session(&session)?;
+            touch_device(w, mac, Some(ip), now)?;
+            w.push_event(&event(
+                now,
+                "voucher_redeemed",
+                Some(mac),
+                format!(
+                    "voucher {} ({}) redeemed, session {} until {}",
+                    code,
+                    voucher.terms.package_name,
+                    session.id,
+                    crate::time::iso8601(session.deadline)
+                ),
+            ))?;
+            Ok(Ok(session))
+        })?;
+        match session {
+            Ok(session) => {
+                self.mark_dirty();
+                Ok(session)
+            }
+            Err(refusal) => {
+                log::info!("voucher refused for {mac}: {refusal:?}");
+                Err(RedeemError::Refused(refusal))
+            }
+        }
+    }
+
+    /// The device behind `ip` and where it stands.
+    pub fn device(&self, ip: IpAddr) -> Result<Option<DeviceView>, StoreError> {
+        let Some(mac) = self.identify(ip) else {
+            return Ok(None);
+        };
+        let now = self.time().now;
+        let (latest, open) = self
+            .store
+            .read(|r| Ok((r.latest_session(mac)?, r.open_payment_for(mac)?)))?;
+        let latest = latest.map(|s| self.with_usage(s));
+        let lifecycle = sessions::lifecycle(latest.as_ref(), open.map(|p| p.id), now);
+        Ok(Some(DeviceView {
+            mac,
+            lifecycle,
+            now,
+        }))
+    }
+
+    pub fn payment_by_token(&self, token: &str) -> Result<Option<Payment>, StoreError> {
+        self.store.read(|r| r.payment_by_token(token))
+    }
+
+    /// A session with the usage read from the firewall since the last checkpoint.
+    pub fn with_usage(&self, mut session: Session) -> Session {
+        if let Some((up, down)) = self.work().usage.get(&session.id) {
+            session.bytes_up = session.bytes_up.max(*up);
+            session.bytes_down = session.bytes_down.max(*down);
+        }
+        session
+    }
+
+    /// Owner: makes `count` vouchers for a package.
+    pub fn generate_vouchers(
+        &self,
+        package_id: &str,
+        count: usize,
+        valid_days: Option<u64>,
+    ) -> Result<Option<Vec<Voucher>>, StoreError> {
+        let config = self.config();
+        let Some(package) = config.package(package_id) else {
+            return Ok(None);
+        };
+        let now = self.time().now;
+        let batch = random_token()?[..8].to_string();
+        let terms = Terms::of(package);
+        let vouchers = self.store.write(Durability::Durable, |w| {
+            let mut out = Vec::with_capacity(count);
+            while out.len() < count {
+                let mut random = [0u8; 32];
+                getrandom::fill(&mut random)
+                    .map_err(|e| StoreError::Io(format!("random generator: {e}")))?;
+                let Some(code) = vouchers::code_from_random(&random) else {
+                    continue;
+                };
+                if w.voucher(&code)?.is_some() {
+                    continue;
+                }
+                let voucher = Voucher {
+                    code,
+                    terms: terms.clone(),
+                    created_at: now,
+                    valid_until: valid_days.map(|d| now + d as i64 * 86_400),
+                    batch: batch.clone(),
+                    state: VoucherState::Unused,
+                };
+                w.put_voucher(&voucher)?;
+                out.push(voucher);
+            }
+            w.push_event(&event(
+                now,
+                "vouchers_generated",
+                None,
+                format!(
+                    "{count} vouchers for {} (batch {batch})",
+                    terms.package_name
+                ),
+            ))?;
+            Ok(out)
+        })?;
+        Ok(Some(vouchers))
+    }
+
+    /// Owner: ends a session now.
+    pub fn revoke_session(&self, id: u64) -> Result<bool, StoreError> {
+        let now = self.time().now;
+        let done = self.store.write(Durability::Durable, |w| {
+            let Some(session) = w.session(id)? else {
+                return Ok(false);
+            };
+            if !session.is_active() {
+                return Ok(false);
+            }
+            let ended = sessions::end(&session, EndReason::Revoked, now);
+            w.put_session(&ended)?;
+            w.push_event(&event(
+                now,
+                "session_revoked",
+                Some(session.mac),
+                format!("session {id} revoked by the owner"),
+            ))?;
+            Ok(true)
+        })?;
+        if done {
+            self.mark_dirty();
+        }
+        Ok(done)
+    }
+
+    // ---- background work ----
+
+    /// The jobs due at this moment, marked in flight so that they are handed out once.
+    pub fn due_jobs(&self) -> Vec<Job> {
+        let time = self.time();
+        let now = time.now;
+        // While the clock is untrusted, sessions are not ended from the store (the kernel's
+        // element timeouts still run), so their deadlines are not work.
+        let sessions_due = time.trusted && self.next_session_deadline().is_some_and(|d| d <= now);
+        let due_ids: Vec<u64> = {
+            let work = self.work();
+            work.due
+                .iter()
+                .filter(|(_, (at, _))| *at <= now)
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        // Store reads happen with the work lock released.
+        let candidates: Vec<(u64, Option<Job>)> = due_ids
+            .into_iter()
+            .map(|id| (id, self.job_for(id)))
+            .collect();
+        let mut work = self.work();
+        let mut jobs = Vec::new();
+        for (id, job) in candidates {
+            match job {
+                Some(job) => {
+                    if work.in_flight.insert(job) {
+                        jobs.push(job);
+                    }
+                }
+                None => {
+                    work.due.remove(&id);
+                }
+            }
+        }
+        let housekeeping = work.dirty
+            || sessions_due
+            || now >= work.next_reconcile
+            || work.next_checkpoint.is_some_and(|at| now >= at);
+        if housekeeping && work.in_flight.insert(Job::Housekeeping) {
+            jobs.push(Job::Housekeeping);
+        }
+        jobs
+    }
+
+    fn job_for(&self, payment_id: u64) -> Option<Job> {
+        let payment = self.store.read(|r| r.payment(payment_id)).ok()??;
+        match payment.state {
+            PaymentState::Initiating => Some(Job::Push(payment_id)),
+            PaymentState::Pending => Some(Job::Poll(payment_id)),
+            _ => None,
+        }
+    }
+
+    /// When the worker should next look for work, as wall-clock time.
+    pub fn next_wake(&self) -> Timestamp {
+        let session_deadline = self.next_session_deadline().filter(|_| self.time().trusted);
+        let work = self.work();
+        let mut at = work.next_reconcile;
+        if let Some(checkpoint) = work.next_checkpoint {
+            at = at.min(checkpoint);
+        }
+        if let Some(d) = session_deadline {
+            at = at.min(d);
+        }
+        for (due, _) in work.due.values() {
+            at = at.min(*due);
+        }
+        at
+    }
+
+    fn next_session_deadline(&self) -> Option<Timestamp> {
+        let active = self.store.read(|r| r.active_sessions()).ok()?;
+        sessions::next_deadline(&active)
+    }
+
+    /// Runs one job to completion (blocking).
+    pub fn run(&self, job: Job) {
+        let result = match job {
+            Job::Push(id) => self.push(id),
+            Job::Poll(id) => self.poll(id),
+            Job::Housekeeping => self.housekeeping(),
+        };
+        if let Err(e) = result {
+            log::error!("{job:?}: {e}");
+        }
+        self.work().in_flight.remove(&job);
+    }
+
+    /// Runs every due job, in this thread, until none is due. For tests and one-shot use.
+    pub fn run_due(&self) {
+        for _ in 0..100 {
+            let jobs = self.due_jobs();
+            if jobs.is_empty() {
+                return;
+            }
+            for job in jobs {
+                self.run(job);
+            }
+        }
+    }
+
+    fn push(&self, id: u64) -> Result<(), StoreError> {
+        let Some(payment) = self.store.read(|r| r.payment(id))? else {
+            return Ok(());
+        };
+        if payment.state != PaymentState::Initiating {
+            return Ok(());
+        }
+        let now = self.time().now;
+        if let Some(expired) = payments::expire_if_stale(&payment, now) {
+            return self.close_payment(&expired, "push never acknowledged");
+        }
+        let config = self.config();
+        let account_reference = config
+            .mpesa
+            .as_ref()
+            .map(|m| m.account_reference.clone())
+            .unwrap_or_else(|| "WiFi".into());
+        let push = payments::StkPush {
+            phone: payment.phone.clone(),
+            amount_major: payment.amount.major_ceil(),
+            account_reference,
+            description: "WiFi".into(),
+        };
+        match self.env.gateway.stk_push(&push) {
+            Ok(accepted) => {
+                let mut next = payment.clone();
+                next.state = PaymentState::Pending;
+                next.checkout_id = Some(accepted.checkout_id);
+                next.merchant_request_id = Some(accepted.merchant_request_id);
+                next.updated_at = now;
+                self.store.write(Durability::Durable, |w| {
+                    // Re-read inside the transaction: only an Initiating payment becomes Pending.
+                    if w.payment(id)?
+                        .is_some_and(|p| p.state == PaymentState::Initiating)
+                    {
+                        w.put_payment(&next)?;
+                    }
+                    Ok(())
+                })?;
+                self.work()
+                    .due
+                    .insert(id, (now + payments::poll_delay(0), 0));
+                Ok(())
+            }
+            Err(GatewayError::Refused { decline, message }) => {
+                let mut next = payment.clone();
+                next.state = PaymentState::Failed;
+                next.decline = Some(decline);
+                next.updated_at = now;
+                self.close_payment(&next, &message)
+            }
+            Err(GatewayError::Merchant(message)) => {
+                let mut next = payment.clone();
+                next.state = PaymentState::Failed;
+                next.decline = Some(payments::Decline::Merchant);
+                next.updated_at = now;
+                log::error!("M-Pesa account problem: {message}");
+                self.close_payment(&next, &message)
+            }
+            Err(e) => {
+                log::warn!("STK push for payment {id} failed, will retry: {e}");
+                self.work().due.insert(id, (now + PUSH_RETRY_SECS, 0));
+                Ok(())
+            }
+        }
+    }
+
+    fn close_payment(&self, payment: &Payment, why: &str) -> Result<(), StoreError> {
+        let now = self.time().now;
+        self.store.write(Durability::Durable, |w| {
+            let current = w.payment(payment.id)?;
+            if current.is_some_and(|p| p.state.is_open()) {
+                w.put_payment(payment)?;
+                w.push_event(&event(
+                    now,
+                    "payment_failed",
+                    Some(payment.mac),
+                    format!("payment {} {:?}: {why}", payment.id, payment.state),
+                ))?;
+            }
+            Ok(())
+        })?;
+        self.work().due.remove(&payment.id);
+        Ok(())
+    }
+
+    fn poll(&self, id: u64) -> Result<(), StoreError> {
+        let Some(payment) = self.store.read(|r| r.payment(id))? else {
+            return Ok(());
+        };
+        let Some(checkout) = payment
+            .checkout_id
+            .clone()
+            .filter(|_| payment.state == PaymentState::Pending)
+        else {
+            self.work().due.remove(&id);
+            return Ok(());
+        };
+        let attempt = self.work().due.get(&id).map(|(_, a)| *a).unwrap_or(0);
+        let outcome = self.env.gateway.stk_query(&checkout);
+        let now = self.time().now;
+        match outcome {
+            Ok(outcome) => {
+                let settled = self.settle(id, &outcome)?;
+                if settled {
+                    self.work().due.remove(&id);
+                    return Ok(());
+                }
+            }
+            Err(e) => log::warn!("STK query for payment {id} failed, will retry: {e}"),
+        }
+        if let Some(expired) = payments::expire_if_stale(&payment, now) {
+            return self.close_payment(&expired, "no final answer within the prompt window");
+        }
+        self.work()
+            .due
+            .insert(id, (now + payments::poll_delay(attempt + 1), attempt + 1));
+        Ok(())
+    }
+
+    /// Applies a gateway answer in one durable transaction: the payment's new state, the receipt
+    /// claim and the session grant together. Returns whether the payment is now final.
+    pub fn settle(&self, id: u64, outcome: &payments::StkOutcome) -> Result<bool, StoreError> {
+        let now = self.time().now;
+        let (final_state, granted) = self.store.write(Durability::Durable, |w| {
+            let Some(payment) = w.payment(id)? else {
+                return Ok((true, false));
+            };
+            let receipt = match outcome {
+                payments::StkOutcome::Paid { receipt, .. } => receipt.clone(),
+                _ => None,
+            };
+            let used_elsewhere = match &receipt {
+                Some(r) => w.receipt_owner(r)?.is_some_and(|owner| owner != id),
+                None => false,
+            };
+            match payments::settle(&payment, outcome, used_elsewhere, now) {
+                Settlement::NoChange => Ok((!payment.state.is_open(), false)),
+                Settlement::Paid { mut payment } => {
+                    if let Some(r) = &payment.receipt {
+                        w.claim_receipt(r, id)?;
+                    }
+                    let existing = w.active_session(payment.mac)?;
+                    let new_id = w.next_id()?;
+                    let grant = sessions::grant(
+                        existing.as_ref(),
+                        new_id,
+                        payment.mac,
+                        payment.ip,
+                        &payment.terms,
+                        Source::Payment(id),
+                        now,
+                    );
+                    let session = grant.session();
+                    payment.session_id = Some(session.id);
+                    w.put_session(session)?;
+                    w.put_payment(&payment)?;
+                    touch_device(w, payment.mac, payment.ip, now)?;
+                    w.push_event(&event(
+                        now,
+                        "payment_paid",
+                        Some(payment.mac),
+                        format!(
+                            "payment {} of {} for {} by {} paid (receipt {}), session {} until {}",
+                            id,
+                            payment.amount,
+                            payment.terms.package_name,
+                            payment.phone.masked(),
+                            payment.receipt.as_deref().unwrap_or("not yet known"),
+                            session.id,
+                            crate::time::iso8601(session.deadline)
+                        ),
+                    ))?;
+                    Ok((true, true))
+                }
+                Settlement::Closed { payment } => {
+                    w.put_payment(&payment)?;
+                    w.push_event(&event(
+                        now,
+                        "payment_failed",
+                        Some(payment.mac),
+                        format!(
+                            "payment {id} {:?} (ResultCode {})",
+                            payment.state,
+                            payment.result_code.unwrap_or(-1)
+                        ),
+                    ))?;
+                    Ok((true, false))
+                }
+                Settlement::Rejected { payment, reason } => {
+                    w.put_payment(&payment)?;
+                    w.push_event(&event(
+                        now,
+                        "payment_rejected",
+                        Some(payment.mac),
+                        format!("payment {id} not granted: {reason}"),
+                    ))?;
+                    Ok((true, false))
+                }
+            }
+        })?;
+        if granted {
+            self.funnel.paid.fetch_add(1, Ordering::Relaxed);
+            self.mark_dirty();
+        }
+        Ok(final_state)
+    }
+
+    /// Reads usage, ends what is over, reconciles the firewall and checkpoints counters.
+    fn housekeeping(&self) -> Result<(), StoreError> {
+        let time = self.time();
+        let now = time.now;
+        let config = self.config();
+        self.read_usage();
+        let mut changed = false;
+        if time.trusted {
+            let active: Vec<Session> = self
+                .store
+                .read(|r| r.active_sessions())?
+                .into_iter()
+                .map(|s| self.with_usage(s))
+                .collect();
+            let due = sessions::due(&active, now);
+            if !due.is_empty() {
+                // Lazy: an expiry is recomputed from the deadline if it is lost in a power cut.
+                self.store.write(Durability::Lazy, |w| {
+                    for (session, reason) in &due {
+                        let ended = sessions::end(session, *reason, now);
+                        w.put_session(&ended)?;
+                        w.push_event(&event(
+                            now,
+                            "session_ended",
+                            Some(session.mac),
+                            format!("session {} ended ({:?})", session.id, reason),
+                        ))?;
+                    }
+                    Ok(())
+                })?;
+                let mut work = self.work();
+                for (session, _) in &due {
+                    work.usage.remove(&session.id);
+                }
+                changed = true;
+            }
+        }
+        let reconcile_due = {
+            let mut work = self.work();
+            let due = work.dirty || changed || now >= work.next_reconcile;
+            work.dirty = false;
+            due
+        };
+        if reconcile_due {
+            let active = self.store.read(|r| r.active_sessions())?;
+            let desired = firewall::desired(&active, now);
+            let result = self.env.firewall.apply(&desired);
+            let mut work = self.work();
+            match result {
+                Ok(()) => work.next_reconcile = now + config.gateway.reconcile_interval_secs as i64,
+                Err(e) => {
+                    log::error!("firewall: {e}; retrying in {RECONCILE_RETRY_SECS}s");
+                    work.dirty = true;
+                    work.next_reconcile = now + RECONCILE_RETRY_SECS;
+                }
+            }
+        }
+        self.checkpoint(false)
+    }
+
+    /// Folds the firewall's per-device byte counts into the in-memory usage.
+    fn read_usage(&self) {
+        let usage = match self.env.firewall.usage() {
+            Ok(u) if !u.is_empty() => u,
+            Ok(_) => return,
+            Err(e) => {
+                log::warn!("firewall usage: {e}");
+                return;
+            }
+        };
+        let Ok(active) = self.store.read(|r| r.active_sessions()) else {
+            return;
+        };
+        let mut work = self.work();
+        for u in usage {
+            if let Some(session) = active.iter().find(|s| s.mac == u.mac) {
+                let entry = work
+                    .usage
+                    .entry(session.id)
+                    .or_insert((session.bytes_up, session.bytes_down));
+                let new = (entry.0.max(u.bytes_up), entry.1.max(u.bytes_down));
+                if new != *entry {
+                    *entry = new;
+                    work.unsaved = true;
+                }
+            }
+        }
+    }
+
+    /// Writes usage, funnel counters and the clock floor to flash once the checkpoint interval
+    /// has passed since the first unsaved change (or at once with `force`, at shutdown). Writes
+    /// nothing when nothing changed: an idle lango does not wear the flash.
+    pub fn checkpoint(&self, force: bool) -> Result<(), StoreError> {
+        let now = self.time().now;
+        let interval = self.config().gateway.checkpoint_interval_secs as i64;
+        let floor = self.clock_guard.floor();
+        let usage = {
+            let mut work = self.work();
+            let counters_pending = self.funnel.portal_views.load(Ordering::Relaxed) > 0
+                || self.funnel.purchases_started.load(Ordering::Relaxed) > 0
+                || self.funnel.paid.load(Ordering::Relaxed) > 0;
+            let floor_pending = force && floor > work.floor_saved;
+            if !(work.unsaved || counters_pending || floor_pending) {
+                return Ok(());
+            }
+            if !force {
+                match work.next_checkpoint {
+                    None => {
+                        work.next_checkpoint = Some(now + interval);
+                        return Ok(());
+                    }
+                    Some(at) if now < at => return Ok(()),
+                    Some(_) => {}
+                }
+            }
+            work.unsaved = false;
+            work.floor_saved = floor;
+            work.next_checkpoint = None;
+            work.usage.clone()
+        };
+        let funnel = [
+            (
+                "portal_views",
+                self.funnel.portal_views.swap(0, Ordering::Relaxed),
+            ),
+            (
+                "purchases_started",
+                self.funnel.purchases_started.swap(0, Ordering::Relaxed),
+            ),
+            ("paid", self.funnel.paid.swap(0, Ordering::Relaxed)),
+        ];
+        self.store.write(Durability::Durable, |w| {
+            for (id, (up, down)) in &usage {
+                if let Some(mut s) = w.session(*id)? {
+                    if s.bytes_up < *up || s.bytes_down < *down {
+                        s.bytes_up = s.bytes_up.max(*up);
+                        s.bytes_down = s.bytes_down.max(*down);
+                        w.put_session(&s)?;
+                    }
+                }
+            }
+            for (name, n) in funnel {
+                if n > 0 {
+                    w.add_counter(name, n)?;
+                }
+            }
+            w.set_meta("clock_floor", floor.max(0) as u64)
+        })
+    }
+}
+
+fn event(at: Timestamp, kind: &str, mac: Option<Mac>, detail: String) -> Event {
+    Event {
+        at,
+        kind: kind.to_string(),
+        mac,
+        detail,
+    }
+}
+
+fn touch_device(
+    w: &mut crate::store::Writer,
+    mac: Mac,
+    ip: Option<IpAddr>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let device = match w.device(mac)? {
+        Some(mut d) => {
+            d.last_ip = ip.or(d.last_ip);
+            d
+        }
+        None => Device {
+            mac,
+            first_seen: now,
+            last_ip: ip,
+            blocked: false,
+        },
+    };
+    w.put_device(&device)
+}

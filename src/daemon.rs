@@ -1,0 +1,279 @@
+//! Process wiring: builds the app from a config, a store and an environment, starts the worker
+//! and the two listeners, and runs the signal loop (SIGHUP reloads the config, SIGTERM and
+//! SIGINT stop cleanly after a final checkpoint). Used by `lango serve`, `lango demo` and the
+//! tests, so that all three start lango the same way.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nix::sys::signal::{SigSet, Signal};
+
+use crate::app::{App, Env};
+use crate::config::{self, Config, MpesaEnvironment};
+use crate::firewall::RecordingFirewall;
+use crate::http::{self, Ctx};
+use crate::neighbours::{LoopbackNeighbours, SystemNeighbours};
+use crate::payments::{NoGateway, PaymentGateway};
+use crate::simulator::Simulator;
+use crate::store::Store;
+use crate::time::{Clock, SystemClock};
+
+/// Exit codes, for scripts and procd.
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_RUNTIME: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_CONFIG: i32 = 3;
+pub const EXIT_STORE: i32 = 4;
+
+/// A started lango.
+pub struct Running {
+    pub app: Arc<App>,
+    pub portal: SocketAddr,
+    pub admin: SocketAddr,
+    shutdown: smol::channel::Sender<()>,
+    worker: std::thread::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops the worker after its final checkpoint. The listeners die with the process.
+    pub fn stop(self) {
+        let _ = self.shutdown.try_send(());
+        let _ = self.worker.join();
+    }
+}
+
+/// Starts lango: the worker and both listeners.
+pub fn start(
+    config: Config,
+    store: Store,
+    env: Env,
+    simulator: Option<Arc<Simulator>>,
+) -> Result<Running, String> {
+    let portal_addr = SocketAddr::new(config.gateway.portal_addr, config.gateway.portal_port);
+    let admin_addr = SocketAddr::new(config.gateway.admin_addr, config.gateway.admin_port);
+    let (app, woken) = App::new(config, store, env).map_err(|e| e.to_string())?;
+    let app = Arc::new(app);
+    let (shutdown, stop) = smol::channel::bounded(1);
+    let worker =
+        crate::worker::spawn(app.clone(), woken, stop).map_err(|e| format!("worker: {e}"))?;
+    let ctx = Arc::new(Ctx {
+        app: app.clone(),
+        simulator,
+    });
+    let portal_ctx = ctx.clone();
+    let portal = http::serve(portal_addr, move |r| crate::portal::handle(&portal_ctx, r))?;
+    let admin = http::serve(admin_addr, move |r| crate::admin::handle(&ctx, r))?;
+    Ok(Running {
+        app,
+        portal: portal.addr,
+        admin: admin.addr,
+        shutdown,
+        worker,
+    })
+}
+
+/// Blocks the signals lango handles in this thread and every thread started after it, so that
+/// only `wait_for_signals` receives them (sigwait: no handlers, no unsafe code).
+pub fn block_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGTERM);
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGHUP);
+    if let Err(e) = set.thread_block() {
+        log::warn!("cannot block signals: {e}");
+    }
+    set
+}
+
+/// Waits for signals until asked to stop. `reload` is called on SIGHUP.
+pub fn wait_for_signals(signals: &SigSet, running: Running, reload: impl Fn(&App)) -> i32 {
+    loop {
+        match signals.wait() {
+            Ok(Signal::SIGHUP) => reload(&running.app),
+            Ok(sig) => {
+                log::info!("{sig}: stopping");
+                running.stop();
+                return EXIT_OK;
+            }
+            Err(e) => {
+                log::error!("waiting for signals: {e}");
+                running.stop();
+                return EXIT_RUNTIME;
+            }
+        }
+    }
+}
+
+fn gateway_for(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> (Arc<dyn PaymentGateway>, Option<Arc<Simulator>>) {
+    match config.mpesa.as_ref().map(|m| m.environment) {
+        Some(MpesaEnvironment::Simulator) => {
+            let sim = Arc::new(Simulator::new(clock, 8));
+            (sim.clone(), Some(sim))
+        }
+        Some(env) => (
+            Arc::new(NoGateway {
+                reason: format!(
+                    "the Daraja client for {env:?} is not in this build yet; use vouchers"
+                ),
+            }),
+            None,
+        ),
+        None => (
+            Arc::new(NoGateway {
+                reason: "M-Pesa is not configured".into(),
+            }),
+            None,
+        ),
+    }
+}
+
+fn load_config(path: &Path) -> Result<Config, i32> {
+    config::load(path).map_err(|e| {
+        log::error!("{e}");
+        EXIT_CONFIG
+    })
+}
+
+/// `lango serve --config FILE`: the router's mode.
+pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
+    let signals = block_signals();
+    let config = match load_config(config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if !config.gateway.enabled {
+        log::info!(
+            "{}: gateway disabled (option enabled '0'); nothing to do",
+            config_path.display()
+        );
+        return EXIT_OK;
+    }
+    let store_path = store_override.unwrap_or_else(|| config.gateway.store.clone());
+    let store = match Store::open(&store_path) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{}: {e}", store_path.display());
+            return EXIT_STORE;
+        }
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (gateway, simulator) = gateway_for(&config, clock.clone());
+    log::warn!("firewall: the nftables backend is not in this build yet; recording only");
+    let env = Env {
+        clock,
+        firewall: Arc::new(RecordingFirewall::default()),
+        neighbours: Arc::new(SystemNeighbours::openwrt()),
+        gateway,
+    };
+    let running = match start(config, store, env, simulator) {
+        Ok(r) => r,
+        Err(e) => {
+            log::error!("{e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    log::info!(
+        "serving guests on http://{} and the owner on http://{}",
+        running.portal,
+        running.admin
+    );
+    let path = config_path.to_path_buf();
+    wait_for_signals(&signals, running, move |app| match config::load(&path) {
+        Ok(new) => {
+            app.set_config(new);
+            log::info!("{}: reloaded", path.display());
+        }
+        Err(e) => log::error!("reload refused, keeping the running config:\n{e}"),
+    })
+}
+
+/// The demo's configuration: two listeners on loopback, the simulator, four packages.
+pub const DEMO_CONFIG: &str = include_str!("../www/demo.conf");
+
+/// Options of `lango demo`.
+pub struct DemoOptions {
+    pub port: u16,
+    pub approve_after_secs: i64,
+}
+
+/// `lango demo`: everything on 127.0.0.1 with simulated M-Pesa and a recording firewall.
+pub fn demo(options: DemoOptions) -> i32 {
+    let signals = block_signals();
+    let mut config = match config::parse(DEMO_CONFIG, "<demo config>") {
+        Ok(c) => c,
+        Err(diags) => {
+            for d in diags {
+                log::error!("{d}");
+            }
+            return EXIT_CONFIG;
+        }
+    };
+    config.gateway.portal_port = options.port;
+    config.gateway.admin_port = options.port.saturating_add(1);
+    let dir = std::env::temp_dir().join(format!("lango-demo-{}", std::process::id()));
+    let store_path = dir.join("lango.redb");
+    let store = match Store::open(&store_path) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{}: {e}", store_path.display());
+            return EXIT_STORE;
+        }
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let sim = Arc::new(Simulator::new(clock.clone(), options.approve_after_secs));
+    let env = Env {
+        clock,
+        firewall: Arc::new(RecordingFirewall::default()),
+        neighbours: Arc::new(LoopbackNeighbours),
+        gateway: sim.clone(),
+    };
+    let running = match start(config, store, env, Some(sim)) {
+        Ok(r) => r,
+        Err(e) => {
+            log::error!("{e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    println!(
+        "lango demo is running.\n\n  Guest portal: http://{portal}/\n  Owner page:   http://{admin}/\n\n\
+         Simulated here: M-Pesa (an in-process Daraja sandbox; the customer approves {secs} s after\n\
+         the prompt; phone numbers ending in 1032 cancel, 2001 type a wrong PIN, 0001 lack funds,\n\
+         1037 never answer), and the firewall (it only logs what it would allow; no root needed).\n\
+         Your browser is the guest device 02:00:7f:00:00:01. State: {dir}\n\
+         Stop with Ctrl-C.",
+        portal = running.portal,
+        admin = running.admin,
+        secs = options.approve_after_secs,
+        dir = dir.display(),
+    );
+    let code = wait_for_signals(&signals, running, |_| log::info!("demo: nothing to reload"));
+    let _ = std::fs::remove_dir_all(&dir);
+    code
+}
+
+/// `lango check-config [FILE]`.
+pub fn check_config(path: &Path) -> i32 {
+    match config::load(path) {
+        Ok(config) => {
+            println!(
+                "{}: OK ({} packages, {} on sale; M-Pesa {})",
+                path.display(),
+                config.packages.len(),
+                config.active_packages().count(),
+                match &config.mpesa {
+                    Some(m) => format!("{:?} {:?} {}", m.environment, m.kind, m.shortcode),
+                    None => "not configured".into(),
+                }
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            EXIT_CONFIG
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! lango: captive portal and Wi-Fi billing that runs on the OpenWrt router itself.
+//!
+//! Modules in reading order. The pure core (`model`, `sessions`, `payments`, `vouchers`,
+//! `firewall::desired`, `config::parse`, `uci`) takes `now` and data and returns data. The
+//! shell (`app`, `worker`, `daemon`) wires it to the store and to one adapter per outside
+//! system: `firewall` (nft; the demo's recording backend), `neighbours` (ARP table and DHCP
+//! leases), `payments::PaymentGateway` (Daraja; the in-process `simulator`), `time::Clock`.
+//! `http`, `portal` and `admin` serve guests and the owner. See ARCHITECTURE.md.
+
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod app;
+pub mod config;
+pub mod daemon;
+pub mod firewall;
+pub mod http;
+pub mod logger;
+pub mod model;
+pub mod neighbours;
+pub mod payments;
+pub mod portal;
+pub mod sessions;
+pub mod simulator;
+pub mod store;
+#[doc(hidden)]
+pub mod testing;
+pub mod time;
+pub mod uci;
+pub mod vouchers;
+pub mod worker;

@@ -1,0 +1,527 @@
+//! The guest portal: package list, purchase, payment status, voucher redemption and session
+//! status, as server-rendered pages that work without JavaScript, plus a small JSON API. A
+//! handler identifies the device from the socket address (through the neighbour table), calls
+//! the app, and renders; it never waits on a gateway or the firewall, and never shows internal
+//! error text to a guest.
+
+use std::net::IpAddr;
+
+use rouille::{Request, Response};
+use serde_json::json;
+
+use crate::app::{PurchaseError, RedeemError};
+use crate::config::Package;
+use crate::http::{esc, fill, json, read_form, see_other, Ctx};
+use crate::model::{format_bytes, format_duration, format_rate, human_duration, Lang};
+use crate::payments::{Decline, Payment, PaymentState};
+use crate::sessions::{Lifecycle, Session};
+use crate::vouchers::Refusal;
+
+const TEMPLATE: &str = include_str!("../www/portal.html");
+
+pub fn handle(ctx: &Ctx, request: &Request) -> Response {
+    let ip = request.remote_addr().ip();
+    let lang = language(ctx, request);
+    let url = request.url();
+    match (request.method(), url.as_str()) {
+        ("GET", "/") => home(ctx, ip, lang, None),
+        ("POST", "/buy") => buy(ctx, request, ip, lang),
+        ("POST", "/voucher") => voucher(ctx, request, ip, lang),
+        ("GET", "/api/packages") => api_packages(ctx),
+        ("GET", "/api/status") => api_status(ctx, ip),
+        ("GET", path) if path.starts_with("/pay/") => pay_page(ctx, &path[5..], lang),
+        ("GET", path) if path.starts_with("/api/payment/") => api_payment(ctx, &path[13..]),
+        // Anything else a browser asks for (a captive device's first request) goes to the portal.
+        ("GET", _) | ("HEAD", _) => Response::redirect_302("/"),
+        _ => Response::text("not found").with_status_code(404),
+    }
+}
+
+/// `?lang=sw` wins, then Accept-Language, then the owner's default.
+fn language(ctx: &Ctx, request: &Request) -> Lang {
+    if let Some(lang) = request.get_param("lang").and_then(|l| Lang::parse(&l)) {
+        return lang;
+    }
+    if let Some(accept) = request.header("Accept-Language") {
+        for part in accept.split(',') {
+            let tag = part.split(';').next().unwrap_or("").trim();
+            let primary = tag.split('-').next().unwrap_or("");
+            if let Some(lang) = Lang::parse(primary) {
+                return lang;
+            }
+        }
+    }
+    ctx.app.config().gateway.language
+}
+
+/// The portal's words in English and Kiswahili.
+fn tr(lang: Lang, key: &str) -> &'static str {
+    let (en, sw) = match key {
+        "tagline" => (
+            "Fast Wi-Fi. Pay with M-Pesa.",
+            "Wi-Fi ya kasi. Lipa kwa M-Pesa.",
+        ),
+        "choose" => ("Choose a package", "Chagua kifurushi"),
+        "phone" => ("M-Pesa phone number", "Nambari ya simu ya M-Pesa"),
+        "buy" => ("Pay with M-Pesa", "Lipa kwa M-Pesa"),
+        "voucher" => ("Have a voucher?", "Una vocha?"),
+        "code" => ("Voucher code", "Nambari ya vocha"),
+        "redeem" => ("Use voucher", "Tumia vocha"),
+        "online" => ("You are online", "Umeunganishwa"),
+        "left" => ("time left", "muda uliobaki"),
+        "data" => ("Data used", "Data iliyotumika"),
+        "unlimited" => ("unlimited", "bila kikomo"),
+        "more" => ("Buy more time", "Nunua muda zaidi"),
+        "check_phone" => (
+            "Check your phone: enter your M-Pesa PIN to pay.",
+            "Angalia simu yako: weka PIN yako ya M-Pesa kulipa.",
+        ),
+        "sending" => (
+            "Sending the payment request to your phone...",
+            "Tunatuma ombi la malipo kwa simu yako...",
+        ),
+        "paid" => ("Paid. You are online.", "Umelipa. Umeunganishwa."),
+        "cancelled" => (
+            "You cancelled the payment. Nothing was charged.",
+            "Umesitisha malipo. Hukutozwa chochote.",
+        ),
+        "timed_out" => (
+            "The payment request timed out. Nothing was charged. Try again.",
+            "Muda wa ombi la malipo umeisha. Hukutozwa. Jaribu tena.",
+        ),
+        "wrong_pin" => (
+            "Wrong M-Pesa PIN. Nothing was charged. Try again.",
+            "PIN ya M-Pesa si sahihi. Hukutozwa. Jaribu tena.",
+        ),
+        "funds" => (
+            "Not enough money on M-Pesa for this package.",
+            "Salio la M-Pesa halitoshi kwa kifurushi hiki.",
+        ),
+        "busy" => (
+            "Your phone is busy with another M-Pesa request. Wait a minute and try again.",
+            "Simu yako ina ombi lingine la M-Pesa. Subiri dakika moja ujaribu tena.",
+        ),
+        "failed" => (
+            "The payment did not go through. Nothing was charged.",
+            "Malipo hayakufaulu. Hukutozwa.",
+        ),
+        "back" => ("Back to packages", "Rudi kwenye vifurushi"),
+        "bad_voucher" => (
+            "That voucher code is not valid.",
+            "Nambari hiyo ya vocha si sahihi.",
+        ),
+        "used_voucher" => (
+            "That voucher has already been used.",
+            "Vocha hiyo imeshatumika.",
+        ),
+        "unknown_device" => (
+            "We cannot see your device on the Wi-Fi. Reconnect and try again.",
+            "Hatuoni kifaa chako kwenye Wi-Fi. Unganisha upya ujaribu tena.",
+        ),
+        "clock" => (
+            "The router is still starting up. Try again in a minute.",
+            "Kipanga njia bado kinawaka. Jaribu tena baada ya dakika moja.",
+        ),
+        "blocked" => (
+            "This device is blocked. Ask staff for help.",
+            "Kifaa hiki kimezuiwa. Omba msaada.",
+        ),
+        "error" => (
+            "Something went wrong. Try again.",
+            "Hitilafu imetokea. Jaribu tena.",
+        ),
+        "no_package" => ("That package is not on sale.", "Kifurushi hicho hakiuzwi."),
+        "pending" => (
+            "A payment is waiting for your PIN.",
+            "Malipo yanasubiri PIN yako.",
+        ),
+        "see_payment" => ("See payment", "Angalia malipo"),
+        "ended" => ("Your session has ended.", "Muda wako umeisha."),
+        "receipt" => ("M-Pesa receipt", "Risiti ya M-Pesa"),
+        "switch" => ("Kiswahili", "English"),
+        _ => ("", ""),
+    };
+    match lang {
+        Lang::En => en,
+        Lang::Sw => sw,
+    }
+}
+
+fn page(
+    ctx: &Ctx,
+    lang: Lang,
+    status: u16,
+    body: &str,
+    refresh_secs: Option<u32>,
+    script: &str,
+) -> Response {
+    let config = ctx.app.config();
+    let brand = &config.brand;
+    let mut contact = Vec::new();
+    if let Some(phone) = &brand.phone {
+        contact.push(esc(phone));
+    }
+    if let Some(email) = &brand.email {
+        contact.push(esc(email));
+    }
+    let other = match lang {
+        Lang::En => "sw",
+        Lang::Sw => "en",
+    };
+    let contact = format!(
+        "{} &middot; <a href=\"/?lang={other}\">{}</a>",
+        contact.join(" &middot; "),
+        tr(lang, "switch")
+    );
+    let refresh = refresh_secs
+        .map(|s| format!("<meta http-equiv=\"refresh\" content=\"{s}\">\n"))
+        .unwrap_or_default();
+    let html = fill(
+        TEMPLATE,
+        &[
+            ("lang", lang.code()),
+            ("title", &esc(&brand.name)),
+            ("brand", &esc(&brand.name)),
+            ("tagline", tr(lang, "tagline")),
+            ("colour", &brand.colour),
+            ("refresh", &refresh),
+            ("contact", &contact),
+            ("script", script),
+            ("body", body),
+        ],
+    );
+    Response::html(html).with_status_code(status)
+}
+
+fn package_card(ctx: &Ctx, package: &Package, lang: Lang) -> String {
+    let config = ctx.app.config();
+    let mut meta = vec![format_duration(package.duration_secs)];
+    meta.push(
+        package
+            .quota_bytes
+            .map(format_bytes)
+            .unwrap_or_else(|| tr(lang, "unlimited").into()),
+    );
+    if let Some(rate) = package.rate_down_kbit {
+        meta.push(format_rate(rate));
+    }
+    format!(
+        "<form class=\"card\" method=\"post\" action=\"/buy\">\
+         <h2>{name}</h2><div class=\"price\">{currency} {price}</div>\
+         <div class=\"meta\">{meta}</div>\
+         <input type=\"hidden\" name=\"package\" value=\"{id}\">\
+         <label>{phone_label}<input name=\"phone\" type=\"tel\" inputmode=\"tel\" \
+         autocomplete=\"tel\" placeholder=\"07XX XXX XXX\" required maxlength=\"20\"></label>\
+         <button>{buy}</button></form>",
+        name = esc(&package.name),
+        currency = esc(&config.gateway.currency),
+        price = package.price,
+        meta = esc(&meta.join(" · ")),
+        id = esc(&package.id),
+        phone_label = tr(lang, "phone"),
+        buy = tr(lang, "buy"),
+    )
+}
+
+fn packages_and_voucher(ctx: &Ctx, lang: Lang) -> String {
+    let config = ctx.app.config();
+    let mut body = String::new();
+    for package in config.active_packages() {
+        body.push_str(&package_card(ctx, package, lang));
+    }
+    body.push_str(&format!(
+        "<form class=\"card\" method=\"post\" action=\"/voucher\"><h2>{}</h2>\
+         <label>{}<input name=\"code\" autocomplete=\"off\" autocapitalize=\"characters\" \
+         maxlength=\"32\" required></label><button>{}</button></form>",
+        tr(lang, "voucher"),
+        tr(lang, "code"),
+        tr(lang, "redeem")
+    ));
+    body
+}
+
+fn session_card(session: &Session, now: i64, lang: Lang) -> String {
+    let left = session.seconds_left(now);
+    let data = match session.quota_bytes {
+        Some(quota) => {
+            let pct = (session.bytes_used().saturating_mul(100) / quota.max(1)).min(100);
+            format!(
+                "{} / {}<div class=\"bar\"><i style=\"width:{pct}%\"></i></div>",
+                format_bytes(session.bytes_used()),
+                format_bytes(quota)
+            )
+        }
+        None => format!(
+            "{} ({})",
+            format_bytes(session.bytes_used()),
+            tr(lang, "unlimited")
+        ),
+    };
+    format!(
+        "<div class=\"card ok\"><h2>{online}</h2>\
+         <div class=\"big\" id=\"left\" data-left=\"{left}\">{human}</div>\
+         <div class=\"meta\">{left_word} · {package}</div>\
+         <div class=\"meta\">{data_word}: {data}</div></div>",
+        online = tr(lang, "online"),
+        human = human_duration(left),
+        left_word = tr(lang, "left"),
+        package = esc(&session.terms.package_name),
+        data_word = tr(lang, "data"),
+    )
+}
+
+/// Counts the remaining time down between page refreshes; the page works without it.
+const COUNTDOWN: &str = "<script>(function(){var e=document.getElementById('left');if(!e)return;\
+var s=+e.dataset.left,t=Date.now();setInterval(function(){var r=Math.max(0,s-Math.floor((Date.now()-t)/1000));\
+var h=Math.floor(r/3600),m=Math.floor(r%3600/60),x=r%60;e.textContent=(h?h+'h '+(m<10?'0':'')+m+'m':m+'m '+(x<10?'0':'')+x+'s');\
+if(r===0)location.reload();},1000);})();</script>";
+
+fn home(ctx: &Ctx, ip: IpAddr, lang: Lang, notice: Option<(&str, &str)>) -> Response {
+    ctx.app
+        .funnel
+        .portal_views
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut body = String::new();
+    if let Some((class, text)) = notice {
+        body.push_str(&format!("<div class=\"card {class}\">{text}</div>"));
+    }
+    let view = match ctx.app.device(ip) {
+        Ok(view) => view,
+        Err(e) => {
+            log::error!("portal: {e}");
+            return page(
+                ctx,
+                lang,
+                500,
+                &format!("<div class=\"card err\">{}</div>", tr(lang, "error")),
+                None,
+                "",
+            );
+        }
+    };
+    let mut refresh = None;
+    let mut script = "";
+    match view.as_ref().map(|v| &v.lifecycle) {
+        Some(Lifecycle::Active(session)) => {
+            body.push_str(&session_card(
+                session,
+                view.as_ref().map(|v| v.now).unwrap_or(0),
+                lang,
+            ));
+            body.push_str(&format!("<h2>{}</h2>", tr(lang, "more")));
+            refresh = Some(60);
+            script = COUNTDOWN;
+        }
+        Some(Lifecycle::Pending { .. }) => {
+            if let Ok(Some(payment)) = ctx.app.store.read(|r| {
+                r.open_payment_for(
+                    view.as_ref()
+                        .map(|v| v.mac)
+                        .unwrap_or(crate::model::Mac([0; 6])),
+                )
+            }) {
+                body.push_str(&format!(
+                    "<div class=\"card warn\">{} <a href=\"/pay/{}\">{}</a></div>",
+                    tr(lang, "pending"),
+                    esc(&payment.token),
+                    tr(lang, "see_payment")
+                ));
+            }
+        }
+        Some(Lifecycle::Ended(_)) => {
+            body.push_str(&format!(
+                "<div class=\"card warn\">{}</div>",
+                tr(lang, "ended")
+            ));
+            body.push_str(&format!("<h2>{}</h2>", tr(lang, "choose")));
+        }
+        Some(Lifecycle::Idle) | None => body.push_str(&format!("<h2>{}</h2>", tr(lang, "choose"))),
+    }
+    body.push_str(&packages_and_voucher(ctx, lang));
+    page(ctx, lang, 200, &body, refresh, script)
+}
+
+fn buy(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
+    let form = match read_form(request) {
+        Ok(f) => f,
+        Err(response) => return response,
+    };
+    let package = form.get("package").map(String::as_str).unwrap_or("");
+    let phone = form.get("phone").map(String::as_str).unwrap_or("");
+    match ctx.app.start_purchase(ip, package, phone) {
+        Ok(payment) => see_other(&format!("/pay/{}", payment.token)),
+        Err(PurchaseError::AlreadyPending(token)) => see_other(&format!("/pay/{token}")),
+        Err(e) => {
+            let (status, key) = match &e {
+                PurchaseError::UnknownDevice => (403, "unknown_device"),
+                PurchaseError::UnknownPackage => (404, "no_package"),
+                PurchaseError::BadPhone(_) => (400, ""),
+                PurchaseError::ClockUnsynced => (503, "clock"),
+                PurchaseError::Blocked => (403, "blocked"),
+                PurchaseError::AlreadyPending(_) => (409, "pending"),
+                PurchaseError::Store(err) => {
+                    log::error!("purchase: {err}");
+                    (500, "error")
+                }
+            };
+            let text = match &e {
+                PurchaseError::BadPhone(msg) => esc(msg),
+                _ => tr(lang, key).to_string(),
+            };
+            let mut r = home(ctx, ip, lang, Some(("err", &text)));
+            r.status_code = status;
+            r
+        }
+    }
+}
+
+fn voucher(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
+    let form = match read_form(request) {
+        Ok(f) => f,
+        Err(response) => return response,
+    };
+    let code = form.get("code").map(String::as_str).unwrap_or("");
+    match ctx.app.redeem(ip, code) {
+        Ok(_) => see_other("/"),
+        Err(e) => {
+            let (status, key) = match e {
+                RedeemError::UnknownDevice => (403, "unknown_device"),
+                RedeemError::Refused(Refusal::Used) => (409, "used_voucher"),
+                RedeemError::Refused(_) => (404, "bad_voucher"),
+                RedeemError::ClockUnsynced => (503, "clock"),
+                RedeemError::Blocked => (403, "blocked"),
+                RedeemError::Store(err) => {
+                    log::error!("voucher: {err}");
+                    (500, "error")
+                }
+            };
+            let mut r = home(ctx, ip, lang, Some(("err", tr(lang, key))));
+            r.status_code = status;
+            r
+        }
+    }
+}
+
+/// The guest-facing words for a payment's state, and the card style.
+fn payment_words(payment: &Payment, lang: Lang) -> (&'static str, &'static str) {
+    match payment.state {
+        PaymentState::Initiating => ("warn", tr(lang, "sending")),
+        PaymentState::Pending => ("warn", tr(lang, "check_phone")),
+        PaymentState::Paid => ("ok", tr(lang, "paid")),
+        PaymentState::Cancelled => ("err", tr(lang, "cancelled")),
+        PaymentState::Expired => ("err", tr(lang, "timed_out")),
+        PaymentState::Failed => match payment.decline {
+            Some(Decline::WrongPin) => ("err", tr(lang, "wrong_pin")),
+            Some(Decline::InsufficientFunds) => ("err", tr(lang, "funds")),
+            Some(Decline::Busy) => ("err", tr(lang, "busy")),
+            Some(Decline::TimedOut) => ("err", tr(lang, "timed_out")),
+            _ => ("err", tr(lang, "failed")),
+        },
+    }
+}
+
+fn pay_page(ctx: &Ctx, token: &str, lang: Lang) -> Response {
+    let payment = match ctx.app.payment_by_token(token) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Response::redirect_303("/"),
+        Err(e) => {
+            log::error!("payment page: {e}");
+            return page(
+                ctx,
+                lang,
+                500,
+                &format!("<div class=\"card err\">{}</div>", tr(lang, "error")),
+                None,
+                "",
+            );
+        }
+    };
+    let (class, words) = payment_words(&payment, lang);
+    let mut body = format!(
+        "<div class=\"card {class}\"><h2>{} · {} {}</h2><p id=\"state\">{words}</p>",
+        esc(&payment.terms.package_name),
+        esc(&ctx.app.config().gateway.currency),
+        payment.amount
+    );
+    if let Some(receipt) = &payment.receipt {
+        body.push_str(&format!(
+            "<p class=\"meta\">{}: {}</p>",
+            tr(lang, "receipt"),
+            esc(receipt)
+        ));
+    }
+    body.push_str("</div>");
+    let open = payment.state.is_open();
+    if payment.state == PaymentState::Paid || !open {
+        body.push_str(&format!("<p><a href=\"/\">{}</a></p>", tr(lang, "back")));
+    }
+    // Without JavaScript the page refreshes itself while the payment is open.
+    page(ctx, lang, 200, &body, open.then_some(2), "")
+}
+
+fn api_packages(ctx: &Ctx) -> Response {
+    let config = ctx.app.config();
+    let packages: Vec<_> = config
+        .active_packages()
+        .map(|p| {
+            json!({
+                "id": p.id,
+                "name": p.name,
+                "price": p.price.to_string(),
+                "price_minor": p.price.0,
+                "currency": config.gateway.currency,
+                "duration_secs": p.duration_secs,
+                "duration": format_duration(p.duration_secs),
+                "data_bytes": p.quota_bytes,
+                "rate_down_kbit": p.rate_down_kbit,
+                "rate_up_kbit": p.rate_up_kbit,
+            })
+        })
+        .collect();
+    json(200, &json!({ "packages": packages }))
+}
+
+fn api_status(ctx: &Ctx, ip: IpAddr) -> Response {
+    match ctx.app.device(ip) {
+        Ok(Some(view)) => {
+            let body = match &view.lifecycle {
+                Lifecycle::Active(s) => json!({
+                    "state": "active",
+                    "package": s.terms.package_name,
+                    "seconds_remaining": s.seconds_left(view.now),
+                    "bytes_used": s.bytes_used(),
+                    "bytes_remaining": s.bytes_left(),
+                }),
+                Lifecycle::Pending { .. } => json!({ "state": "pending" }),
+                Lifecycle::Ended(s) => json!({ "state": "ended", "package": s.terms.package_name }),
+                Lifecycle::Idle => json!({ "state": "none" }),
+            };
+            json(200, &body)
+        }
+        Ok(None) => json(403, &json!({ "error": "unknown device" })),
+        Err(e) => {
+            log::error!("status: {e}");
+            json(500, &json!({ "error": "internal error" }))
+        }
+    }
+}
+
+fn api_payment(ctx: &Ctx, token: &str) -> Response {
+    match ctx.app.payment_by_token(token) {
+        Ok(Some(p)) => json(
+            200,
+            &json!({
+                "state": format!("{:?}", p.state).to_lowercase(),
+                "package": p.terms.package_name,
+                "amount": p.amount.to_string(),
+                "receipt": p.receipt,
+                "decline": p.decline.map(|d| format!("{d:?}").to_lowercase()),
+            }),
+        ),
+        Ok(None) => json(404, &json!({ "error": "unknown payment" })),
+        Err(e) => {
+            log::error!("payment api: {e}");
+            json(500, &json!({ "error": "internal error" }))
+        }
+    }
+}

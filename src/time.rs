@@ -1,0 +1,168 @@
+//! Time as data. `Clock` is the only way lango reads the OS clock (`SystemClock`); the core takes
+//! `now` (Unix seconds, wall clock) as an argument. Also owns the wall-clock trust policy: routers
+//! boot with a wrong clock until NTP syncs, so a clock behind what lango has already seen is not
+//! believed (see `ClockGuard`).
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Unix seconds, wall clock. Deadlines are stored in this form so that they survive a reboot.
+pub type Timestamp = i64;
+
+/// 2026-01-01T00:00:00Z. A wall clock before this is certainly unsynced (a router that booted at
+/// 1970 or at its firmware build date), so lango neither sells nor expires until NTP fixes it.
+pub const PLAUSIBLE_FLOOR: Timestamp = 1_767_225_600;
+
+pub trait Clock: Send + Sync {
+    /// Wall-clock Unix seconds.
+    fn now(&self) -> Timestamp;
+    /// A monotonic instant, for measuring waits; never goes backwards.
+    fn mono(&self) -> Instant;
+}
+
+/// The real clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        match SystemTime::now().duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_secs() as Timestamp,
+            // A clock before 1970 is as implausible as 1970 itself.
+            Err(_) => 0,
+        }
+    }
+    fn mono(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// What lango believes about the wall clock right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeView {
+    /// The time to compute with: the wall clock, but never earlier than the highest plausible
+    /// time already seen (the floor), so a backwards jump cannot resurrect or lengthen sessions.
+    pub now: Timestamp,
+    /// False while the wall clock is behind the floor: no new sales, no expiries from the store
+    /// (the kernel's element timeouts keep running on their own).
+    pub trusted: bool,
+}
+
+/// Pure: combines a raw wall-clock reading with the floor.
+pub fn assess(wall: Timestamp, floor: Timestamp) -> TimeView {
+    let floor = floor.max(PLAUSIBLE_FLOOR);
+    if wall >= floor {
+        TimeView {
+            now: wall,
+            trusted: true,
+        }
+    } else {
+        TimeView {
+            now: floor,
+            trusted: false,
+        }
+    }
+}
+
+/// Keeps the floor: the highest trusted wall-clock time seen, persisted with each checkpoint so
+/// that it survives a reboot.
+pub struct ClockGuard {
+    floor: AtomicI64,
+}
+
+/// How far the wall clock may step back (NTP slewing, a small manual correction) before lango
+/// stops trusting it. Ten minutes keeps a routine correction from halting sales.
+pub const BACKWARD_TOLERANCE: Timestamp = 600;
+
+impl ClockGuard {
+    pub fn new(persisted_floor: Timestamp) -> ClockGuard {
+        ClockGuard {
+            floor: AtomicI64::new(persisted_floor),
+        }
+    }
+
+    /// Reads the clock and raises the floor when the reading is trusted.
+    pub fn view(&self, clock: &dyn Clock) -> TimeView {
+        let wall = clock.now();
+        let floor = self.floor.load(Ordering::Relaxed);
+        let view = assess(wall + BACKWARD_TOLERANCE, floor);
+        if view.trusted {
+            self.floor.fetch_max(wall, Ordering::Relaxed);
+            TimeView {
+                now: wall.max(floor),
+                trusted: true,
+            }
+        } else {
+            view
+        }
+    }
+
+    pub fn floor(&self) -> Timestamp {
+        self.floor.load(Ordering::Relaxed)
+    }
+}
+
+/// ISO-8601 UTC text for a timestamp, for pages and JSON (`2026-11-23T10:20:36Z`).
+pub fn iso8601(ts: Timestamp) -> String {
+    let (y, mo, d, h, mi, s) = civil(ts);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
+/// `YYYYMMDDHHMMSS` in East Africa Time (UTC+3), the form Daraja uses for timestamps.
+pub fn daraja_timestamp(ts: Timestamp) -> String {
+    let (y, mo, d, h, mi, s) = civil(ts + 3 * 3600);
+    format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}")
+}
+
+/// Days since the epoch for a UTC calendar day, for grouping by day.
+pub fn day_of(ts: Timestamp) -> i64 {
+    ts.div_euclid(86_400)
+}
+
+/// Calendar fields from Unix seconds (Howard Hinnant's civil_from_days).
+fn civil(ts: Timestamp) -> (i64, i64, i64, i64, i64, i64) {
+    let days = ts.div_euclid(86_400);
+    let secs = ts.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d, secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_and_daraja_formats() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(1_795_429_236), "2026-11-23T10:20:36Z");
+        assert_eq!(daraja_timestamp(1_795_429_236), "20261123132036");
+        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn clock_before_floor_is_not_trusted() {
+        let floor = PLAUSIBLE_FLOOR + 1000;
+        assert_eq!(
+            assess(0, floor),
+            TimeView {
+                now: floor,
+                trusted: false
+            }
+        );
+        assert_eq!(
+            assess(floor + 5, floor),
+            TimeView {
+                now: floor + 5,
+                trusted: true
+            }
+        );
+        assert_eq!(assess(PLAUSIBLE_FLOOR - 1, 0).trusted, false);
+    }
+}

@@ -1,0 +1,1 @@
+//! UCI parser (being written).
