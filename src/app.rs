@@ -832,7 +832,6 @@ impl App {
                 Ok(()) => work.next_reconcile = now + config.gateway.reconcile_interval_secs as i64,
                 Err(e) => {
                     log::error!("firewall: {e}; retrying in {RECONCILE_RETRY_SECS}s");
-                    work.dirty = true;
                     work.next_reconcile = now + RECONCILE_RETRY_SECS;
                 }
             }

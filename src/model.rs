@@ -271,7 +271,7 @@ pub fn format_bytes(bytes: u64) -> String {
     for (size, name) in units {
         if bytes >= size {
             let tenths = bytes * 10 / size;
-            return if tenths % 10 == 0 {
+            return if tenths.is_multiple_of(10) {
                 format!("{}{name}", tenths / 10)
             } else {
                 format!("{}.{}{name}", tenths / 10, tenths % 10)
@@ -312,9 +312,9 @@ pub fn parse_rate(text: &str) -> Result<u32, String> {
 
 /// `5 Mbit/s`, `512 kbit/s`.
 pub fn format_rate(kbit: u32) -> String {
-    if kbit >= 1000 && kbit % 100 == 0 {
+    if kbit >= 1000 && kbit.is_multiple_of(100) {
         let tenths = kbit / 100;
-        if tenths % 10 == 0 {
+        if tenths.is_multiple_of(10) {
             format!("{} Mbit/s", tenths / 10)
         } else {
             format!("{}.{} Mbit/s", tenths / 10, tenths % 10)

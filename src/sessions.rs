@@ -211,7 +211,7 @@ pub fn end(session: &Session, reason: EndReason, now: Timestamp) -> Session {
 }
 
 /// The sessions among `active` that must end at `now`.
-pub fn due<'a>(active: &'a [Session], now: Timestamp) -> Vec<(&'a Session, EndReason)> {
+pub fn due(active: &[Session], now: Timestamp) -> Vec<(&Session, EndReason)> {
     active
         .iter()
         .filter_map(|s| must_end(s, now).map(|r| (s, r)))

@@ -88,6 +88,10 @@ fn storage(err: redb::StorageError) -> StoreError {
     match err {
         redb::StorageError::Corrupted(m) => StoreError::Damaged(m),
         redb::StorageError::Io(io) if io.raw_os_error() == Some(28) => StoreError::Full,
+        // redb reports a wrong magic number or a bad header as InvalidData.
+        redb::StorageError::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
+            StoreError::Damaged(io.to_string())
+        }
         redb::StorageError::Io(io) => StoreError::Io(io.to_string()),
         other => StoreError::Io(other.to_string()),
     }
@@ -193,8 +197,12 @@ impl Store {
                 )));
             }
         }
+        // The integrity check reads the whole file once per start and commits: it turns a file
+        // damaged outside redb (flash corruption, a bad copy) into an error instead of a panic
+        // later, when a page is read.
         let db = Database::builder()
             .set_cache_size(CACHE_BYTES)
+            .set_check_integrity_on_open(true)
             .set_repair_callback(|_| log::warn!("store: repairing after an unclean shutdown"))
             .create(path)?;
         Store::init(db)
@@ -209,23 +217,35 @@ impl Store {
     }
 
     fn init(db: Database) -> Result<Store, StoreError> {
-        let store = Store {
-            db,
-            durable_commits: AtomicU64::new(0),
-            lazy_commits: AtomicU64::new(0),
-        };
-        let version = store.read(|r| r.meta("schema_version"))?;
+        // A write transaction, because a new file has no tables yet; it is committed only when
+        // a migration ran, so opening an up-to-date store writes nothing.
+        let txn = db.begin_write()?;
+        let version = txn
+            .open_table(META)?
+            .get("schema_version")?
+            .map(|v| v.value());
         match version {
             Some(v) if v > SCHEMA_VERSION => {
+                let _ = txn.abort();
                 return Err(StoreError::TooNew {
                     found: v,
                     supported: SCHEMA_VERSION,
-                })
+                });
             }
-            Some(v) if v == SCHEMA_VERSION => {}
-            found => store.write(Durability::Durable, |w| migrate(w, found.unwrap_or(0)))?,
+            Some(v) if v == SCHEMA_VERSION => {
+                let _ = txn.abort();
+            }
+            found => {
+                let mut writer = Writer { txn };
+                migrate(&mut writer, found.unwrap_or(0))?;
+                writer.txn.commit()?;
+            }
         }
-        Ok(store)
+        Ok(Store {
+            db,
+            durable_commits: AtomicU64::new(0),
+            lazy_commits: AtomicU64::new(0),
+        })
     }
 
     /// Runs `f` on a consistent snapshot.

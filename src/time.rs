@@ -163,6 +163,6 @@ mod tests {
                 trusted: true
             }
         );
-        assert_eq!(assess(PLAUSIBLE_FLOOR - 1, 0).trusted, false);
+        assert!(!assess(PLAUSIBLE_FLOOR - 1, 0).trusted);
     }
 }

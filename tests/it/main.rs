@@ -1,1 +1,12 @@
-//! Integration tests.
+//! The one integration test binary (see Cargo.toml). Each module tests one boundary.
+
+// Shared builders and drivers: TestEnv, a raw HTTP client, fixtures.
+mod support;
+// The redb store: reopen, indexes, schema version, damaged files.
+mod store;
+// Sessions and payments over time with a manual clock: expiry, clock jumps, restarts.
+mod lifecycle;
+// A purchase through HTTP: package list, STK push, payment page, session, expiry.
+mod purchase;
+// The `lango` binary: exit codes and messages of check-config, serve and demo.
+mod cli;

@@ -1,0 +1,133 @@
+//! The `lango` binary as an owner or procd meets it: exit codes and messages.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use crate::support::{http, TempDir};
+
+fn lango() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lango"));
+    cmd.env("LANGO_LOG", "info");
+    cmd
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = lango().args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn version_and_help() {
+    let (code, out, _) = run(&["--version"]);
+    assert_eq!(
+        (code, out.trim()),
+        (0, format!("lango {}", env!("CARGO_PKG_VERSION")).as_str())
+    );
+    let (code, out, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("lango serve") && out.contains("lango demo"));
+    let (code, _, err) = run(&["frobnicate"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown command 'frobnicate'"));
+    let (code, _, err) = run(&["serve", "--config"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn check_config_accepts_the_shipped_default() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/files/etc/config/lango");
+    let (code, out, err) = run(&["check-config", path]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(": OK ("), "{out}");
+}
+
+#[test]
+fn check_config_lists_every_mistake_with_file_and_line() {
+    let dir = TempDir::new("badconf");
+    let path = dir.path("lango");
+    std::fs::write(
+        &path,
+        "config gateway 'main'\n\toption portal_port '99999'\n\nconfig package 'hour'\n\toption name '1 Hour'\n\toption prise '20'\n\toption duration '1h'\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["check-config", path.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    let file = path.display().to_string();
+    assert!(err.contains(&format!("{file}:2:")), "{err}");
+    assert!(err.contains(&format!("{file}:6:")), "{err}");
+    assert!(err.contains("prise"), "{err}");
+    let (code, _, err) = run(&["check-config", "/nonexistent/lango"]);
+    assert_eq!(code, 3);
+    assert!(err.contains("/nonexistent/lango: cannot read"), "{err}");
+}
+
+#[test]
+fn serve_refuses_a_damaged_store_without_panicking() {
+    let dir = TempDir::new("damaged-serve");
+    let store = dir.path("lango.redb");
+    std::fs::write(&store, vec![0x42u8; 4096]).unwrap();
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/files/etc/config/lango");
+    let (code, _, err) = run(&[
+        "serve",
+        "--config",
+        config,
+        "--store",
+        store.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("damaged"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn serve_refuses_a_bad_config() {
+    let dir = TempDir::new("badserve");
+    let path = dir.path("lango");
+    std::fs::write(&path, "config pakage 'x'\n").unwrap();
+    let (code, _, err) = run(&["serve", "--config", path.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(err.contains(":1:"), "{err}");
+}
+
+#[test]
+fn the_demo_serves_and_stops_on_sigterm() {
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let mut child = lango()
+        .args(["demo", "--port", &port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    for _ in 0..6 {
+        stdout.read_line(&mut banner).unwrap();
+    }
+    assert!(
+        banner.contains(&format!("http://127.0.0.1:{port}/")),
+        "{banner}"
+    );
+    let home = http(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        "GET",
+        "/",
+        &[],
+        "",
+    );
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("Mama Mboga"));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}

@@ -1,0 +1,391 @@
+//! Sessions and payments over time, driven by a manual clock: expiry exactly at the deadline,
+//! wall-clock jumps both ways, restarts in the middle of a payment, firewall failures, quotas,
+//! and an idle daemon that writes nothing.
+
+use lango::app::{PurchaseError, RedeemError};
+use lango::payments::PaymentState;
+use lango::sessions::{EndReason, Lifecycle, SessionState};
+use lango::store::Store;
+
+use crate::support::{demo_config, guest, TempDir, TestEnv, T0};
+
+fn voucher(env: &TestEnv, package: &str) -> String {
+    env.app
+        .generate_vouchers(package, 1, None)
+        .unwrap()
+        .unwrap()
+        .remove(0)
+        .code
+}
+
+#[test]
+fn a_session_ends_exactly_at_its_deadline() {
+    let env = TestEnv::new();
+    let (ip, mac) = guest(1);
+    let session = env.app.redeem(ip, &voucher(&env, "hour")).unwrap();
+    assert_eq!(session.deadline, T0 + 3600);
+    env.app.run_due();
+    assert!(env.firewall.allows(mac));
+    let client = env.firewall.last().unwrap().clients[0].clone();
+    assert_eq!(
+        (client.timeout_secs, client.quota_left),
+        (3600, Some(1_000_000_000))
+    );
+
+    env.advance(3599);
+    assert!(
+        env.firewall.allows(mac),
+        "one second before the deadline the guest is still in"
+    );
+    env.advance(1);
+    assert!(
+        !env.firewall.allows(mac),
+        "at the deadline the guest is out"
+    );
+    let ended = env
+        .app
+        .store
+        .read(|r| r.session(session.id))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (ended.state, ended.ended_at, ended.end_reason),
+        (
+            SessionState::Expired,
+            Some(T0 + 3600),
+            Some(EndReason::Time)
+        )
+    );
+    assert!(matches!(
+        env.app.device(ip).unwrap().unwrap().lifecycle,
+        Lifecycle::Ended(_)
+    ));
+}
+
+#[test]
+fn the_worker_wakes_at_the_next_deadline_not_on_a_fixed_poll() {
+    let env = TestEnv::new();
+    let (ip, _) = guest(1);
+    env.app.redeem(ip, &voucher(&env, "min30")).unwrap();
+    env.app.run_due();
+    // The reconcile interval of the demo config is 30 s; the session ends in 30 min.
+    assert_eq!(env.app.next_wake(), T0 + 30);
+    env.advance(1790);
+    assert_eq!(
+        env.app.next_wake(),
+        T0 + 1800,
+        "the deadline comes before the next reconcile"
+    );
+}
+
+#[test]
+fn a_clock_jumping_backwards_neither_lengthens_sessions_nor_sells() {
+    let env = TestEnv::new();
+    let (ip, mac) = guest(1);
+    env.app.redeem(ip, &voucher(&env, "hour")).unwrap();
+    env.advance(600);
+    // The router's clock falls back to 2020 (a reboot without NTP, a dead RTC battery).
+    env.clock.set(1_580_000_000);
+    let time = env.app.time();
+    assert!(!time.trusted);
+    assert_eq!(
+        time.now,
+        T0 + 600,
+        "lango computes from the highest time it has seen"
+    );
+    assert!(matches!(
+        env.app.start_purchase(ip, "hour", "0712345678"),
+        Err(PurchaseError::ClockUnsynced)
+    ));
+    assert!(matches!(
+        env.app.redeem(guest(2).0, "ANYCODE234"),
+        Err(RedeemError::ClockUnsynced)
+    ));
+    env.app.run_due();
+    let client = env
+        .firewall
+        .last()
+        .unwrap()
+        .clients
+        .into_iter()
+        .find(|c| c.mac == mac)
+        .unwrap();
+    assert_eq!(
+        client.timeout_secs, 3000,
+        "remaining time is counted from the floor, not from 2020"
+    );
+    // NTP fixes the clock: sales resume, the session keeps its deadline.
+    env.clock.set(T0 + 700);
+    assert!(env.app.time().trusted);
+    env.advance(2900);
+    assert!(!env.firewall.allows(mac));
+}
+
+#[test]
+fn a_clock_jumping_forwards_expires_what_is_over() {
+    let env = TestEnv::new();
+    let (ip, mac) = guest(1);
+    env.app.redeem(ip, &voucher(&env, "hour")).unwrap();
+    env.app.run_due();
+    env.clock.set(T0 + 2 * 3600);
+    env.app.run_due();
+    assert!(!env.firewall.allows(mac));
+    let state = env
+        .app
+        .store
+        .read(|r| r.latest_session(mac))
+        .unwrap()
+        .unwrap()
+        .state;
+    assert_eq!(state, SessionState::Expired);
+}
+
+#[test]
+fn buying_more_extends_the_running_session() {
+    let env = TestEnv::new();
+    let (ip, _) = guest(1);
+    let first = env.app.redeem(ip, &voucher(&env, "hour")).unwrap();
+    env.advance(1200);
+    let second = env.app.redeem(ip, &voucher(&env, "min30")).unwrap();
+    assert_eq!(second.id, first.id, "same session, no disconnect");
+    assert_eq!(second.deadline, T0 + 3600 + 1800);
+    assert_eq!(
+        second.quota_bytes, None,
+        "an unlimited package lifts the quota"
+    );
+}
+
+#[test]
+fn a_voucher_works_once() {
+    let env = TestEnv::new();
+    let code = voucher(&env, "day");
+    env.app.redeem(guest(1).0, &code.to_lowercase()).unwrap();
+    let again = env.app.redeem(guest(2).0, &code);
+    assert!(matches!(
+        again,
+        Err(RedeemError::Refused(lango::vouchers::Refusal::Used))
+    ));
+    assert!(matches!(
+        env.app.redeem(guest(2).0, "NOPE"),
+        Err(RedeemError::Refused(lango::vouchers::Refusal::Unknown))
+    ));
+}
+
+#[test]
+fn a_device_outside_the_neighbour_table_cannot_buy() {
+    let env = TestEnv::new();
+    let stranger = "10.9.9.9".parse().unwrap();
+    assert!(matches!(
+        env.app.start_purchase(stranger, "hour", "0712345678"),
+        Err(PurchaseError::UnknownDevice)
+    ));
+}
+
+#[test]
+fn a_payment_interrupted_by_a_restart_completes_once() {
+    let dir = TempDir::new("restart");
+    let path = dir.path("lango.redb");
+    let (ip, mac) = guest(1);
+    let payment_id = {
+        let env = TestEnv::with(Store::open(&path).unwrap(), demo_config(), T0);
+        let payment = env.app.start_purchase(ip, "hour", "0712345678").unwrap();
+        env.app.run_due(); // the push is acknowledged: Pending
+        let p = env
+            .app
+            .store
+            .read(|r| r.payment(payment.id))
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.state, PaymentState::Pending);
+        payment.id
+        // lango dies here, before any poll.
+    };
+    // A new lango on the same file. The simulated Daraja keeps its state in a new simulator, so
+    // give this one the prompt back: the customer typed the PIN meanwhile.
+    let env = TestEnv::with(Store::open(&path).unwrap(), demo_config(), T0 + 10);
+    let checkout = env
+        .app
+        .store
+        .read(|r| r.payment(payment_id))
+        .unwrap()
+        .unwrap()
+        .checkout_id
+        .unwrap();
+    let outcome = lango::payments::StkOutcome::Paid {
+        receipt: None,
+        amount: None,
+    };
+    assert!(env.app.settle(payment_id, &outcome).unwrap());
+    assert!(
+        env.app.settle(payment_id, &outcome).unwrap(),
+        "a second confirmation is a no-op"
+    );
+    let (p, active, all) = env
+        .app
+        .store
+        .read(|r| {
+            Ok((
+                r.payment(payment_id)?,
+                r.active_session(mac)?,
+                r.recent_sessions(10)?,
+            ))
+        })
+        .unwrap();
+    assert_eq!(p.unwrap().state, PaymentState::Paid);
+    assert_eq!(all.len(), 1, "exactly one grant");
+    assert_eq!(active.unwrap().deadline, T0 + 10 + 3600);
+    assert!(checkout.starts_with("ws_CO_"));
+}
+
+#[test]
+fn resumed_pending_payments_are_polled_after_a_restart() {
+    let dir = TempDir::new("resume");
+    let path = dir.path("lango.redb");
+    let (ip, _) = guest(3);
+    {
+        let env = TestEnv::with(Store::open(&path).unwrap(), demo_config(), T0);
+        env.app.start_purchase(ip, "hour", "0712345678").unwrap();
+        env.app.run_due();
+    }
+    let env = TestEnv::with(Store::open(&path).unwrap(), demo_config(), T0 + 5);
+    // The new simulator does not know the checkout: the query is refused, lango keeps trying
+    // until the prompt window is over, then calls the payment expired. Nothing is granted.
+    for _ in 0..60 {
+        env.advance(5);
+    }
+    let p = env
+        .app
+        .store
+        .read(|r| r.recent_payments(1))
+        .unwrap()
+        .remove(0);
+    assert_eq!(p.state, PaymentState::Expired);
+    assert!(env
+        .app
+        .store
+        .read(|r| r.active_sessions())
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn a_failing_firewall_is_retried_and_loses_nothing() {
+    let env = TestEnv::new();
+    let (ip, mac) = guest(1);
+    env.firewall.fail_next(2);
+    env.app.redeem(ip, &voucher(&env, "hour")).unwrap();
+    env.app.run_due();
+    assert!(!env.firewall.allows(mac));
+    env.advance(5);
+    assert!(!env.firewall.allows(mac));
+    env.advance(5);
+    assert!(env.firewall.allows(mac), "the third apply succeeds");
+}
+
+#[test]
+fn a_used_up_quota_ends_the_session() {
+    let env = TestEnv::new();
+    let (ip, mac) = guest(1);
+    env.app.redeem(ip, &voucher(&env, "hour")).unwrap();
+    env.app.run_due();
+    env.firewall.set_usage(mac, 100_000_000, 400_000_000);
+    env.advance(30);
+    let view = env.app.device(ip).unwrap().unwrap();
+    let Lifecycle::Active(s) = view.lifecycle else {
+        panic!("still active")
+    };
+    assert_eq!(s.bytes_used(), 500_000_000);
+    env.firewall.set_usage(mac, 100_000_000, 900_000_000);
+    env.advance(30);
+    assert!(!env.firewall.allows(mac));
+    let ended = env
+        .app
+        .store
+        .read(|r| r.latest_session(mac))
+        .unwrap()
+        .unwrap();
+    assert_eq!(ended.end_reason, Some(EndReason::Quota));
+    assert_eq!(ended.bytes_used(), 1_000_000_000);
+}
+
+#[test]
+fn an_idle_lango_writes_nothing() {
+    let env = TestEnv::new();
+    let (ip, _) = guest(1);
+    env.app.redeem(ip, &voucher(&env, "week")).unwrap();
+    env.advance(400); // the first checkpoint (funnel counters of the redemption) is behind us
+    let before = env.app.store.write_stats();
+    for _ in 0..120 {
+        env.advance(30); // an hour of reconciles with nothing changing
+    }
+    assert_eq!(env.app.store.write_stats(), before);
+}
+
+#[test]
+fn a_purchase_costs_three_durable_commits() {
+    let env = TestEnv::new();
+    let (ip, mac) = guest(1);
+    let before = env.app.store.write_stats();
+    let payment = env.app.start_purchase(ip, "hour", "0712345678").unwrap();
+    env.app.run_due(); // push acknowledged
+    env.advance(4); // first poll: the simulated customer paid after 3 s
+    assert!(env.firewall.allows(mac));
+    let after = env.app.store.write_stats();
+    assert_eq!(
+        after.durable_commits - before.durable_commits,
+        3,
+        "record, acknowledged, paid+grant"
+    );
+    assert_eq!(after.lazy_commits, before.lazy_commits);
+    let p = env
+        .app
+        .store
+        .read(|r| r.payment(payment.id))
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.state, PaymentState::Paid);
+}
+
+#[test]
+fn a_wrong_pin_grants_nothing_and_the_guest_can_try_again() {
+    let env = TestEnv::new();
+    let (ip, mac) = guest(1);
+    env.sim.decline_next(2001);
+    let first = env.app.start_purchase(ip, "hour", "0712345678").unwrap();
+    env.app.run_due();
+    env.advance(4);
+    let p = env
+        .app
+        .store
+        .read(|r| r.payment(first.id))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (p.state, p.decline),
+        (
+            PaymentState::Failed,
+            Some(lango::payments::Decline::WrongPin)
+        )
+    );
+    assert!(!env.firewall.allows(mac));
+    // The same phone may not be pushed the same amount again within two minutes (rule 17).
+    let retry = env.app.start_purchase(ip, "hour", "0712345678").unwrap();
+    env.app.run_due();
+    env.advance(4);
+    let p = env
+        .app
+        .store
+        .read(|r| r.payment(retry.id))
+        .unwrap()
+        .unwrap();
+    assert_eq!((p.state, p.result_code), (PaymentState::Failed, Some(17)));
+    // A device that joins later is identified by its own MAC.
+    let newcomer_ip: std::net::IpAddr = "192.168.1.200".parse().unwrap();
+    let newcomer = lango::model::Mac([0xaa, 0xbb, 0, 0, 0, 1]);
+    env.neighbours.insert(newcomer_ip, newcomer);
+    let payment = env
+        .app
+        .start_purchase(newcomer_ip, "day", "0722000000")
+        .unwrap();
+    assert_eq!(payment.mac, newcomer);
+}

@@ -1,0 +1,139 @@
+//! The store across close and reopen, its unique indexes, schema versions and damaged files.
+
+use lango::store::{Durability, Store, StoreError};
+
+use crate::support::{demo_config, guest, TempDir, TestEnv, T0};
+
+#[test]
+fn sessions_vouchers_and_events_survive_reopen() {
+    let dir = TempDir::new("reopen");
+    let path = dir.path("lango.redb");
+    let (ip, mac) = guest(1);
+    let (code, session_id) = {
+        let env = TestEnv::with(Store::open(&path).unwrap(), demo_config(), T0);
+        let vouchers = env
+            .app
+            .generate_vouchers("hour", 3, Some(30))
+            .unwrap()
+            .unwrap();
+        let session = env.app.redeem(ip, &vouchers[0].code).unwrap();
+        (vouchers[0].code.clone(), session.id)
+    };
+    let store = Store::open(&path).unwrap();
+    let (active, voucher, events, all) = store
+        .read(|r| {
+            Ok((
+                r.active_session(mac)?,
+                r.voucher(&code)?,
+                r.recent_events(10)?,
+                r.vouchers()?,
+            ))
+        })
+        .unwrap();
+    let active = active.expect("the session is still there");
+    assert_eq!((active.id, active.deadline), (session_id, T0 + 3600));
+    assert!(matches!(
+        voucher.unwrap().state,
+        lango::vouchers::VoucherState::Used { .. }
+    ));
+    assert_eq!(all.len(), 3);
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["voucher_redeemed", "vouchers_generated"]);
+    assert_eq!(
+        store.read(|r| r.meta("schema_version")).unwrap(),
+        Some(lango::store::SCHEMA_VERSION)
+    );
+}
+
+#[test]
+fn receipts_and_checkouts_are_unique() {
+    let store = Store::in_memory().unwrap();
+    let first = store
+        .write(Durability::Durable, |w| w.claim_receipt("UEULA5XW6C", 1))
+        .unwrap();
+    let again = store
+        .write(Durability::Durable, |w| w.claim_receipt("UEULA5XW6C", 1))
+        .unwrap();
+    let other = store
+        .write(Durability::Durable, |w| w.claim_receipt("UEULA5XW6C", 2))
+        .unwrap();
+    assert_eq!((first, again, other), (true, true, false));
+    assert_eq!(
+        store.read(|r| r.receipt_owner("UEULA5XW6C")).unwrap(),
+        Some(1)
+    );
+}
+
+#[test]
+fn a_failed_write_changes_nothing() {
+    let store = Store::in_memory().unwrap();
+    let before = store.read(|r| r.meta("next_id")).unwrap();
+    let result: Result<(), StoreError> = store.write(Durability::Durable, |w| {
+        w.next_id()?;
+        Err(StoreError::Record("caller gave up".into()))
+    });
+    assert!(result.is_err());
+    assert_eq!(store.read(|r| r.meta("next_id")).unwrap(), before);
+}
+
+#[test]
+fn a_store_from_a_newer_lango_is_refused() {
+    let dir = TempDir::new("too-new");
+    let path = dir.path("lango.redb");
+    {
+        let store = Store::open(&path).unwrap();
+        store
+            .write(Durability::Durable, |w| w.set_meta("schema_version", 99))
+            .unwrap();
+    }
+    match Store::open(&path) {
+        Err(StoreError::TooNew {
+            found: 99,
+            supported,
+        }) => assert_eq!(supported, lango::store::SCHEMA_VERSION),
+        other => panic!("expected TooNew, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn damaged_files_give_errors_not_panics() {
+    let dir = TempDir::new("damaged");
+    // Not a redb file at all.
+    let junk = dir.path("junk.redb");
+    std::fs::write(&junk, vec![0x5a; 8192]).unwrap();
+    assert!(
+        matches!(Store::open(&junk), Err(StoreError::Damaged(_))),
+        "junk must be refused"
+    );
+    // Too short to be anything.
+    let short = dir.path("short.redb");
+    std::fs::write(&short, b"hello").unwrap();
+    assert!(matches!(Store::open(&short), Err(StoreError::Damaged(_))));
+    // A real store, truncated or with bytes flipped in many places: open may repair or refuse,
+    // but it must return.
+    let good = dir.path("good.redb");
+    {
+        let env = TestEnv::with(Store::open(&good).unwrap(), demo_config(), T0);
+        env.app.generate_vouchers("day", 50, None).unwrap();
+    }
+    let bytes = std::fs::read(&good).unwrap();
+    for cut in [bytes.len() / 2, bytes.len() / 4, 600] {
+        let p = dir.path(&format!("cut{cut}.redb"));
+        std::fs::write(&p, &bytes[..cut]).unwrap();
+        let _ = Store::open(&p).and_then(|s| s.read(|r| r.vouchers()));
+    }
+    let mut state = 0x2545_f491_u32;
+    for round in 0..20 {
+        let mut damaged = bytes.clone();
+        for _ in 0..8 {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let idx = state as usize % damaged.len();
+            damaged[idx] ^= 0xff;
+        }
+        let p = dir.path(&format!("flip{round}.redb"));
+        std::fs::write(&p, &damaged).unwrap();
+        let _ = Store::open(&p).and_then(|s| s.read(|r| r.vouchers()));
+    }
+}
