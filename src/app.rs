@@ -58,7 +58,12 @@ struct Work {
     usage: HashMap<u64, (u64, u64)>,
     unsaved: bool,
     floor_saved: Timestamp,
+    /// When a spoofing event was last written for a (MAC, address) pair.
+    spoof_logged: HashMap<(Mac, IpAddr), Timestamp>,
 }
+
+/// A clone that keeps knocking is logged once per this interval (the event log is on flash).
+const SPOOF_LOG_INTERVAL_SECS: i64 = 600;
 
 /// Funnel counters, kept in RAM and checkpointed (never one flash write per page view).
 #[derive(Default)]
@@ -234,7 +239,71 @@ impl App {
 
     /// The MAC behind a client address, from the network.
     pub fn identify(&self, ip: IpAddr) -> Option<Mac> {
-        self.env.neighbours.mac_for(ip)
+        self.env.neighbours.mac_for(ip.to_canonical())
+    }
+
+    /// Checks that a request from `ip` may act for `mac`'s session. A device whose address
+    /// changed gets its session moved (durably, then the firewall follows); a second device
+    /// using a paid MAC from another address is a clone: logged as spoofing, and refused.
+    /// Returns true for a clone.
+    fn check_binding(&self, ip: IpAddr, mac: Mac) -> Result<bool, StoreError> {
+        let ip = ip.to_canonical();
+        let Some(session) = self.store.read(|r| r.active_session(mac))? else {
+            return Ok(false);
+        };
+        let now = self.time().now;
+        match sessions::binding(&session, ip, &self.env.neighbours.ipv4_of(mac)) {
+            sessions::Binding::Same => Ok(false),
+            sessions::Binding::Moved => {
+                let old = session.ip;
+                self.store.write(Durability::Durable, |w| {
+                    let Some(mut current) = w.active_session(mac)? else {
+                        return Ok(());
+                    };
+                    current.ip = Some(ip);
+                    w.put_session(&current)?;
+                    w.push_event(&event(
+                        now,
+                        "session_moved",
+                        Some(mac),
+                        format!(
+                            "session {} moved from {} to {ip}",
+                            current.id,
+                            old.map(|o| o.to_string()).unwrap_or_default()
+                        ),
+                    ))
+                })?;
+                self.mark_dirty();
+                Ok(false)
+            }
+            sessions::Binding::Clone => {
+                let first = {
+                    let mut work = self.work();
+                    let last = work.spoof_logged.get(&(mac, ip)).copied();
+                    let due = last.is_none_or(|at| now - at >= SPOOF_LOG_INTERVAL_SECS);
+                    if due {
+                        work.spoof_logged.insert((mac, ip), now);
+                    }
+                    due
+                };
+                if first {
+                    log::warn!("spoofing: {ip} uses {mac}, which is paid for at another address");
+                    self.store.write(Durability::Lazy, |w| {
+                        w.push_event(&event(
+                            now,
+                            "spoofing",
+                            Some(mac),
+                            format!(
+                                "{ip} is using MAC {mac}, which belongs to session {} at {}",
+                                session.id,
+                                session.ip.map(|o| o.to_string()).unwrap_or_default()
+                            ),
+                        ))
+                    })?;
+                }
+                Ok(true)
+            }
+        }
     }
 
     fn is_blocked(&self, mac: Mac) -> Result<bool, StoreError> {
@@ -252,7 +321,11 @@ impl App {
         package_id: &str,
         phone: &str,
     ) -> Result<Payment, PurchaseError> {
+        let ip = ip.to_canonical();
         let mac = self.identify(ip).ok_or(PurchaseError::UnknownDevice)?;
+        if self.check_binding(ip, mac)? {
+            return Err(PurchaseError::Blocked);
+        }
         let config = self.config();
         let package = config
             .package(package_id)
@@ -304,7 +377,11 @@ impl App {
 
     /// Redeems a voucher code for the device at `ip`, granting its terms at once.
     pub fn redeem(&self, ip: IpAddr, typed_code: &str) -> Result<Session, RedeemError> {
+        let ip = ip.to_canonical();
         let mac = self.identify(ip).ok_or(RedeemError::UnknownDevice)?;
+        if self.check_binding(ip, mac)? {
+            return Err(RedeemError::Blocked);
+        }
         let time = self.time();
         if !time.trusted {
             return Err(RedeemError::ClockUnsynced);
@@ -367,6 +444,14 @@ impl App {
             return Ok(None);
         };
         let now = self.time().now;
+        if self.check_binding(ip, mac)? {
+            // A clone sees nothing of the session it is imitating.
+            return Ok(Some(DeviceView {
+                mac,
+                lifecycle: Lifecycle::Idle,
+                now,
+            }));
+        }
         let (latest, open) = self
             .store
             .read(|r| Ok((r.latest_session(mac)?, r.open_payment_for(mac)?)))?;
@@ -825,7 +910,8 @@ impl App {
         };
         if reconcile_due {
             let active = self.store.read(|r| r.active_sessions())?;
-            let desired = firewall::desired(&active, now);
+            let ipv6 = self.env.neighbours.ipv6_by_mac();
+            let desired = firewall::desired(&active, time.now_ms, &ipv6);
             let result = self.env.firewall.apply(&desired);
             let mut work = self.work();
             match result {

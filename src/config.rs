@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use crate::model::{parse_bytes, parse_duration, parse_rate, Lang, Money};
@@ -60,6 +60,27 @@ pub struct Gateway {
     pub reconcile_interval_secs: u64,
     /// `option checkpoint_interval` (default 5m): how often usage counters reach flash.
     pub checkpoint_interval_secs: u64,
+    /// `option device` (default br-lan): the Linux device the guests are on, for nftables.
+    pub device: String,
+    /// `option firewall` (default nft): `nft` gates guests in the kernel; `none` only records
+    /// what it would allow (for trying lango on a machine that is not a router).
+    pub firewall: FirewallKind,
+    /// `option portal_addr6` (optional): the portal's IPv6 address on the guest network; the
+    /// portal and the DNS responder listen there too.
+    pub portal_addr6: Option<Ipv6Addr>,
+    /// `option dns_port` (default 8053): lango's DNS responder for devices that have not paid.
+    pub dns_port: u16,
+    /// `option leases` (default /tmp/dhcp.leases): dnsmasq's lease file.
+    pub leases: PathBuf,
+    /// `option dnsmasq_confdir` (optional): where to put the DHCP option 114 snippet; found
+    /// automatically on OpenWrt.
+    pub dnsmasq_confdir: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FirewallKind {
+    Nft,
+    None,
 }
 
 /// `config brand 'brand'` (optional): what the guest sees.
@@ -286,6 +307,12 @@ const GATEWAY: &[&str] = &[
     "store",
     "reconcile_interval",
     "checkpoint_interval",
+    "device",
+    "firewall",
+    "portal_addr6",
+    "dns_port",
+    "leases",
+    "dnsmasq_confdir",
 ];
 const BRAND: &[&str] = &["name", "logo", "colour", "phone", "email"];
 const PACKAGE: &[&str] = &[
@@ -464,6 +491,12 @@ fn validate_gateway(raw: &Raw, check: &mut Check) -> Gateway {
         store: check.get(raw, "store", parse_path, "/etc/lango/lango.redb".into()),
         reconcile_interval_secs: check.get(raw, "reconcile_interval", parse_interval, 60),
         checkpoint_interval_secs: check.get(raw, "checkpoint_interval", parse_interval, 300),
+        device: check.get(raw, "device", parse_device, "br-lan".into()),
+        firewall: check.get(raw, "firewall", parse_firewall, FirewallKind::Nft),
+        portal_addr6: check.optional(raw, "portal_addr6", parse_ipv6),
+        dns_port: check.get(raw, "dns_port", parse_port, 8053),
+        leases: check.get(raw, "leases", parse_path, "/tmp/dhcp.leases".into()),
+        dnsmasq_confdir: check.optional(raw, "dnsmasq_confdir", parse_path),
     };
     // Both listeners on one address and port would make the daemon fail at startup instead.
     let (portal, admin) = (gateway.portal_addr, gateway.admin_addr);
@@ -676,6 +709,30 @@ fn parse_port(text: &str) -> Result<u16, String> {
 fn parse_ip(text: &str) -> Result<IpAddr, String> {
     text.parse()
         .map_err(|_| not(text, "an IP address (like 192.168.1.1)"))
+}
+
+fn parse_ipv6(text: &str) -> Result<Ipv6Addr, String> {
+    text.parse()
+        .map_err(|_| not(text, "an IPv6 address (like fd00::1)"))
+}
+
+/// A Linux network device name: it goes into nft rules, so only the characters the kernel
+/// allows, at most 15 of them.
+fn parse_device(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text.len() <= 15
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    want(ok, text, "a network device name (like br-lan)")
+}
+
+fn parse_firewall(text: &str) -> Result<FirewallKind, String> {
+    match text {
+        "nft" => Ok(FirewallKind::Nft),
+        "none" => Ok(FirewallKind::None),
+        _ => Err(not(text, "a firewall backend (nft or none)")),
+    }
 }
 
 /// A UCI section name in /etc/config/network.
@@ -891,6 +948,12 @@ mod tests {
             store: "/etc/lango/lango.redb".into(),
             reconcile_interval_secs: 60,
             checkpoint_interval_secs: 300,
+            device: "br-lan".into(),
+            firewall: FirewallKind::Nft,
+            portal_addr6: None,
+            dns_port: 8053,
+            leases: "/tmp/dhcp.leases".into(),
+            dnsmasq_confdir: None,
         };
         let brand = Brand {
             name: "Wi-Fi".into(),
@@ -925,6 +988,12 @@ mod tests {
             \toption store /overlay/lango.redb\n\
             \toption reconcile_interval 2m\n\
             \toption checkpoint_interval 1h\n\
+            \toption device br-guest\n\
+            \toption firewall none\n\
+            \toption portal_addr6 fd00::1\n\
+            \toption dns_port 5300\n\
+            \toption leases /var/dhcp.leases\n\
+            \toption dnsmasq_confdir /tmp/dnsmasq.guest.d\n\
             config brand\n\
             \toption name 'Mama Wanjiku Cafe'\n\
             \toption logo /www/logo.png\n\
@@ -983,6 +1052,19 @@ mod tests {
                 gateway.checkpoint_interval_secs
             ),
             (120, 3600)
+        );
+        assert_eq!(
+            (gateway.device.as_str(), gateway.firewall),
+            ("br-guest", FirewallKind::None)
+        );
+        assert_eq!(
+            (gateway.portal_addr6, gateway.dns_port),
+            (Some("fd00::1".parse().unwrap()), 5300)
+        );
+        assert_eq!(gateway.leases, PathBuf::from("/var/dhcp.leases"));
+        assert_eq!(
+            gateway.dnsmasq_confdir,
+            Some(PathBuf::from("/tmp/dnsmasq.guest.d"))
         );
         let brand = Brand {
             name: "Mama Wanjiku Cafe".into(),

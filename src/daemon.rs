@@ -10,13 +10,15 @@ use std::sync::Arc;
 use nix::sys::signal::{SigSet, Signal};
 
 use crate::app::{App, Env};
-use crate::config::{self, Config, MpesaEnvironment};
-use crate::firewall::RecordingFirewall;
+use crate::config::{self, Config, FirewallKind, MpesaEnvironment};
+use crate::firewall::{Firewall, RecordingFirewall};
 use crate::http::{self, Ctx};
 use crate::neighbours::{LoopbackNeighbours, SystemNeighbours};
+use crate::nft::{NftFirewall, NftOptions};
 use crate::payments::{NoGateway, PaymentGateway};
 use crate::simulator::Simulator;
 use crate::store::Store;
+use crate::sys::{Runner, SystemRunner};
 use crate::time::{Clock, SystemClock};
 
 /// Exit codes, for scripts and procd.
@@ -62,7 +64,30 @@ pub fn start(
         simulator,
     });
     let portal_ctx = ctx.clone();
-    let portal = http::serve(portal_addr, move |r| crate::portal::handle(&portal_ctx, r))?;
+    let portal = http::serve(portal_addr, {
+        let ctx = portal_ctx.clone();
+        move |r| crate::portal::handle(&ctx, r)
+    })?;
+    let gw = &app.config().gateway;
+    if let Some(v6) = gw.portal_addr6 {
+        let addr = SocketAddr::new(v6.into(), portal.addr.port());
+        http::serve(addr, move |r| crate::portal::handle(&portal_ctx, r))?;
+    }
+    if gw.firewall == FirewallKind::Nft {
+        // Devices that have not paid are redirected here for DNS (see dns.rs).
+        let portal4 = match gw.portal_addr {
+            std::net::IpAddr::V4(v4) => v4,
+            _ => std::net::Ipv4Addr::UNSPECIFIED,
+        };
+        let mut binds = vec![SocketAddr::new(gw.portal_addr, gw.dns_port)];
+        if let Some(v6) = gw.portal_addr6 {
+            binds.push(SocketAddr::new(v6.into(), gw.dns_port));
+        }
+        for bind in binds {
+            crate::dns::serve(bind, portal4, gw.portal_addr6)
+                .map_err(|e| format!("cannot answer DNS on {bind}: {e}"))?;
+        }
+    }
     let admin = http::serve(admin_addr, move |r| crate::admin::handle(&ctx, r))?;
     Ok(Running {
         app,
@@ -162,11 +187,36 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (gateway, simulator) = gateway_for(&config, clock.clone());
-    log::warn!("firewall: the nftables backend is not in this build yet; recording only");
+    let runner: Arc<dyn Runner> = Arc::new(SystemRunner);
+    let gw = &config.gateway;
+    let firewall: Arc<dyn Firewall> = match gw.firewall {
+        FirewallKind::Nft => {
+            announce_portal(gw, runner.as_ref());
+            Arc::new(NftFirewall::new(
+                runner.clone(),
+                NftOptions {
+                    device: gw.device.clone(),
+                    portal_port: gw.portal_port,
+                    dns_port: gw.dns_port,
+                },
+            ))
+        }
+        FirewallKind::None => {
+            log::warn!(
+                "firewall: option firewall 'none': guests are not gated, lango only records"
+            );
+            Arc::new(RecordingFirewall::default())
+        }
+    };
     let env = Env {
         clock,
-        firewall: Arc::new(RecordingFirewall::default()),
-        neighbours: Arc::new(SystemNeighbours::openwrt()),
+        firewall,
+        neighbours: Arc::new(SystemNeighbours {
+            arp_path: "/proc/net/arp".into(),
+            leases_path: gw.leases.clone(),
+            device: gw.device.clone(),
+            runner,
+        }),
         gateway,
     };
     let running = match start(config, store, env, simulator) {
@@ -189,6 +239,31 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
         }
         Err(e) => log::error!("reload refused, keeping the running config:\n{e}"),
     })
+}
+
+/// Writes the dnsmasq snippet that announces the portal API (DHCP option 114).
+fn announce_portal(gw: &crate::config::Gateway, runner: &dyn Runner) {
+    let host = match gw.portal_addr {
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        v4 => v4.to_string(),
+    };
+    let uri = format!("http://{host}:{}/api/captive", gw.portal_port);
+    match crate::dnsmasq::find_confdir(gw.dnsmasq_confdir.as_deref()) {
+        Some(dir) => {
+            match crate::dnsmasq::ensure(&dir, &crate::dnsmasq::render(&gw.interface, &uri), runner)
+            {
+                Ok(true) => log::info!(
+                    "dnsmasq: announcing {uri} (DHCP option 114) from {}",
+                    dir.display()
+                ),
+                Ok(false) => {}
+                Err(e) => log::warn!("dnsmasq: cannot write {}: {e}", dir.display()),
+            }
+        }
+        None => log::warn!(
+            "dnsmasq: no conf-dir found; set option dnsmasq_confdir to announce the portal"
+        ),
+    }
 }
 
 /// The demo's configuration: two listeners on loopback, the simulator, four packages.

@@ -2,14 +2,45 @@
 //! the network, never from what the guest sends. Parsers for `/proc/net/arp` and dnsmasq's lease
 //! file are pure; `SystemNeighbours` only reads the files. `LoopbackNeighbours` serves the demo.
 
-use std::net::IpAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::model::Mac;
+use crate::sys::Runner;
 use crate::time::Timestamp;
 
 pub trait Neighbours: Send + Sync {
+    /// The MAC behind a client address (IPv4 or IPv6).
     fn mac_for(&self, ip: IpAddr) -> Option<Mac>;
+    /// Every global IPv6 address each MAC is using now, to let a paid device's IPv6 through.
+    fn ipv6_by_mac(&self) -> HashMap<Mac, Vec<Ipv6Addr>> {
+        HashMap::new()
+    }
+    /// Every IPv4 address the neighbour table shows for a MAC (more than one means a clone).
+    fn ipv4_of(&self, _mac: Mac) -> Vec<IpAddr> {
+        Vec::new()
+    }
+}
+
+/// Parses `ip -6 neigh show` lines: `fd77::10 dev br-lan lladdr aa:bb:cc:dd:ee:01 REACHABLE`.
+/// Entries without a link-layer address (INCOMPLETE, FAILED) and link-local addresses are
+/// skipped: only addresses that can be forwarded matter.
+pub fn parse_ip_neigh(text: &str) -> Vec<(Ipv6Addr, Mac)> {
+    text.lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let addr: Ipv6Addr = fields.first()?.parse().ok()?;
+            let idx = fields.iter().position(|f| *f == "lladdr")?;
+            let mac: Mac = fields.get(idx + 1)?.parse().ok()?;
+            let state = fields.last().copied().unwrap_or("");
+            let link_local = addr.segments()[0] & 0xffc0 == 0xfe80;
+            let usable =
+                !matches!(state, "FAILED" | "INCOMPLETE") && !link_local && !addr.is_multicast();
+            usable.then_some((addr, mac))
+        })
+        .collect()
 }
 
 /// Parses `/proc/net/arp`: `IP address  HW type  Flags  HW address  Mask  Device`. Incomplete
@@ -56,23 +87,61 @@ pub fn parse_leases(text: &str) -> Vec<Lease> {
         .collect()
 }
 
-/// Reads the kernel's ARP table, then dnsmasq's leases.
+/// Reads the kernel's ARP table and IPv6 neighbour table (through `ip -6 neigh`), then
+/// dnsmasq's leases.
 pub struct SystemNeighbours {
     pub arp_path: PathBuf,
     pub leases_path: PathBuf,
+    pub device: String,
+    pub runner: Arc<dyn Runner>,
 }
 
 impl SystemNeighbours {
-    pub fn openwrt() -> SystemNeighbours {
-        SystemNeighbours {
-            arp_path: PathBuf::from("/proc/net/arp"),
-            leases_path: PathBuf::from("/tmp/dhcp.leases"),
+    fn ipv6_table(&self) -> Vec<(Ipv6Addr, Mac)> {
+        match self
+            .runner
+            .run("ip", &["-6", "neigh", "show", "dev", &self.device], None)
+        {
+            Ok(out) if out.success() => parse_ip_neigh(&out.stdout),
+            Ok(out) => {
+                log::debug!("ip -6 neigh: {}", out.stderr.trim());
+                Vec::new()
+            }
+            Err(e) => {
+                log::debug!("ip -6 neigh: {e}");
+                Vec::new()
+            }
         }
     }
 }
 
 impl Neighbours for SystemNeighbours {
+    fn ipv6_by_mac(&self) -> HashMap<Mac, Vec<Ipv6Addr>> {
+        let mut out: HashMap<Mac, Vec<Ipv6Addr>> = HashMap::new();
+        for (addr, mac) in self.ipv6_table() {
+            out.entry(mac).or_default().push(addr);
+        }
+        out
+    }
+
+    fn ipv4_of(&self, mac: Mac) -> Vec<IpAddr> {
+        let text = std::fs::read_to_string(&self.arp_path).unwrap_or_default();
+        parse_proc_arp(&text)
+            .into_iter()
+            .filter(|(_, m)| *m == mac)
+            .map(|(ip, _)| ip)
+            .collect()
+    }
+
     fn mac_for(&self, ip: IpAddr) -> Option<Mac> {
+        let ip = ip.to_canonical();
+        if let IpAddr::V6(v6) = ip {
+            return self
+                .ipv6_table()
+                .into_iter()
+                .find(|(a, _)| *a == v6)
+                .map(|(_, m)| m);
+        }
         if let Ok(text) = std::fs::read_to_string(&self.arp_path) {
             if let Some((_, mac)) = parse_proc_arp(&text).into_iter().find(|(i, _)| *i == ip) {
                 return Some(mac);
@@ -122,6 +191,21 @@ mod tests {
                 "192.168.1.50".parse().unwrap(),
                 "aa:bb:cc:dd:ee:01".parse().unwrap()
             )]
+        );
+    }
+
+    #[test]
+    fn ipv6_neighbours() {
+        let text = "fd77::10 dev br-lan lladdr aa:bb:cc:dd:ee:01 REACHABLE\n\
+                    fe80::1 dev br-lan lladdr aa:bb:cc:dd:ee:01 STALE\n\
+                    fd77::11 lladdr aa:bb:cc:dd:ee:02 router STALE\n\
+                    fd77::12 dev br-lan FAILED\n\
+                    fd77::13 dev br-lan lladdr aa:bb:cc:dd:ee:03 INCOMPLETE\n";
+        let rows = parse_ip_neigh(text);
+        let addrs: Vec<String> = rows.iter().map(|(a, m)| format!("{a} {m}")).collect();
+        assert_eq!(
+            addrs,
+            ["fd77::10 aa:bb:cc:dd:ee:01", "fd77::11 aa:bb:cc:dd:ee:02"]
         );
     }
 

@@ -237,6 +237,32 @@ pub fn extend(session: &Session, secs: u64) -> Session {
     out
 }
 
+/// How a request's source address relates to the address a MAC's session is bound to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binding {
+    /// Same address (or an IPv6 request; IPv6 addresses are learned separately).
+    Same,
+    /// The device got a new IPv4 address and the old one is gone from the neighbour table:
+    /// move the session to the new address.
+    Moved,
+    /// The old address is still in use by the same MAC: a second device cloned the MAC.
+    Clone,
+}
+
+/// Pure: compares a request's address with the session's, given every IPv4 address the
+/// neighbour table shows for the MAC.
+pub fn binding(session: &Session, request_ip: IpAddr, mac_ips: &[IpAddr]) -> Binding {
+    let request_ip = request_ip.to_canonical();
+    match session.ip.map(|ip| ip.to_canonical()) {
+        None => Binding::Same,
+        Some(bound) if bound == request_ip || request_ip.is_ipv6() || bound.is_ipv6() => {
+            Binding::Same
+        }
+        Some(bound) if mac_ips.contains(&bound) => Binding::Clone,
+        Some(_) => Binding::Moved,
+    }
+}
+
 /// A device's place in the purchase lifecycle, as the portal shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Lifecycle {
@@ -366,6 +392,36 @@ mod tests {
             ),
             Grant::New(_)
         ));
+    }
+
+    #[test]
+    fn a_second_address_for_a_paid_mac_is_a_clone_unless_the_first_is_gone() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let Grant::New(s) = grant(
+            None,
+            1,
+            MAC,
+            Some(ip("10.0.0.10")),
+            &terms(60, None),
+            Source::Owner,
+            T0,
+        ) else {
+            panic!("expected new")
+        };
+        assert_eq!(
+            binding(&s, ip("10.0.0.10"), &[ip("10.0.0.10")]),
+            Binding::Same
+        );
+        assert_eq!(binding(&s, ip("::ffff:10.0.0.10"), &[]), Binding::Same);
+        assert_eq!(
+            binding(&s, ip("10.0.0.20"), &[ip("10.0.0.10"), ip("10.0.0.20")]),
+            Binding::Clone
+        );
+        assert_eq!(
+            binding(&s, ip("10.0.0.20"), &[ip("10.0.0.20")]),
+            Binding::Moved
+        );
+        assert_eq!(binding(&s, ip("fd00::5"), &[]), Binding::Same);
     }
 
     #[test]

@@ -16,6 +16,10 @@ pub const PLAUSIBLE_FLOOR: Timestamp = 1_767_225_600;
 pub trait Clock: Send + Sync {
     /// Wall-clock Unix seconds.
     fn now(&self) -> Timestamp;
+    /// Wall-clock Unix milliseconds, for firewall timeouts that must end within a second.
+    fn now_ms(&self) -> i64 {
+        self.now().saturating_mul(1000)
+    }
     /// A monotonic instant, for measuring waits; never goes backwards.
     fn mono(&self) -> Instant;
 }
@@ -31,6 +35,12 @@ impl Clock for SystemClock {
             Err(_) => 0,
         }
     }
+    fn now_ms(&self) -> i64 {
+        match SystemTime::now().duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_millis() as i64,
+            Err(_) => 0,
+        }
+    }
     fn mono(&self) -> Instant {
         Instant::now()
     }
@@ -42,6 +52,8 @@ pub struct TimeView {
     /// The time to compute with: the wall clock, but never earlier than the highest plausible
     /// time already seen (the floor), so a backwards jump cannot resurrect or lengthen sessions.
     pub now: Timestamp,
+    /// The same instant in milliseconds (never earlier than the floor).
+    pub now_ms: i64,
     /// False while the wall clock is behind the floor: no new sales, no expiries from the store
     /// (the kernel's element timeouts keep running on their own).
     pub trusted: bool,
@@ -50,16 +62,15 @@ pub struct TimeView {
 /// Pure: combines a raw wall-clock reading with the floor.
 pub fn assess(wall: Timestamp, floor: Timestamp) -> TimeView {
     let floor = floor.max(PLAUSIBLE_FLOOR);
-    if wall >= floor {
-        TimeView {
-            now: wall,
-            trusted: true,
-        }
+    let (now, trusted) = if wall >= floor {
+        (wall, true)
     } else {
-        TimeView {
-            now: floor,
-            trusted: false,
-        }
+        (floor, false)
+    };
+    TimeView {
+        now,
+        now_ms: now.saturating_mul(1000),
+        trusted,
     }
 }
 
@@ -82,17 +93,19 @@ impl ClockGuard {
 
     /// Reads the clock and raises the floor when the reading is trusted.
     pub fn view(&self, clock: &dyn Clock) -> TimeView {
-        let wall = clock.now();
+        let wall_ms = clock.now_ms();
+        let wall = wall_ms.div_euclid(1000);
         let floor = self.floor.load(Ordering::Relaxed);
         let view = assess(wall + BACKWARD_TOLERANCE, floor);
-        if view.trusted {
-            self.floor.fetch_max(wall, Ordering::Relaxed);
-            TimeView {
-                now: wall.max(floor),
-                trusted: true,
-            }
-        } else {
-            view
+        if !view.trusted {
+            return view;
+        }
+        self.floor.fetch_max(wall, Ordering::Relaxed);
+        let now_ms = wall_ms.max(floor.saturating_mul(1000));
+        TimeView {
+            now: now_ms.div_euclid(1000),
+            now_ms,
+            trusted: true,
         }
     }
 
@@ -149,20 +162,13 @@ mod tests {
     #[test]
     fn clock_before_floor_is_not_trusted() {
         let floor = PLAUSIBLE_FLOOR + 1000;
+        let untrusted = assess(0, floor);
         assert_eq!(
-            assess(0, floor),
-            TimeView {
-                now: floor,
-                trusted: false
-            }
+            (untrusted.now, untrusted.now_ms, untrusted.trusted),
+            (floor, floor * 1000, false)
         );
-        assert_eq!(
-            assess(floor + 5, floor),
-            TimeView {
-                now: floor + 5,
-                trusted: true
-            }
-        );
+        let ok = assess(floor + 5, floor);
+        assert_eq!((ok.now, ok.trusted), (floor + 5, true));
         assert!(!assess(PLAUSIBLE_FLOOR - 1, 0).trusted);
     }
 }

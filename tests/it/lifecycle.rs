@@ -28,8 +28,8 @@ fn a_session_ends_exactly_at_its_deadline() {
     assert!(env.firewall.allows(mac));
     let client = env.firewall.last().unwrap().clients[0].clone();
     assert_eq!(
-        (client.timeout_secs, client.quota_left),
-        (3600, Some(1_000_000_000))
+        (client.timeout_ms, client.quota_left),
+        (3_600_000, Some(1_000_000_000))
     );
 
     env.advance(3599);
@@ -111,7 +111,7 @@ fn a_clock_jumping_backwards_neither_lengthens_sessions_nor_sells() {
         .find(|c| c.mac == mac)
         .unwrap();
     assert_eq!(
-        client.timeout_secs, 3000,
+        client.timeout_ms, 3_000_000,
         "remaining time is counted from the floor, not from 2020"
     );
     // NTP fixes the clock: sales resume, the session keeps its deadline.
