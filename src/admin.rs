@@ -31,6 +31,7 @@ pub fn handle(ctx: &Ctx, request: &Request) -> Response {
         ("GET", "/") => dashboard(ctx, None),
         ("GET", "/api/overview") => overview(ctx),
         ("POST", "/vouchers") => vouchers(ctx, request),
+        ("POST", "/api/vouchers") => api_vouchers(ctx, request),
         ("POST", "/simulator") => simulator(ctx, request),
         ("POST", path) if path.starts_with("/sessions/") && path.ends_with("/revoke") => {
             let id = path["/sessions/".len()..path.len() - "/revoke".len()].parse::<u64>();
@@ -247,6 +248,40 @@ fn vouchers(ctx: &Ctx, request: &Request) -> Response {
     }
 }
 
+/// `POST /api/vouchers` (package, count, days): the codes as JSON, for scripts and tests.
+fn api_vouchers(ctx: &Ctx, request: &Request) -> Response {
+    let form = match read_form(request) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let package = form.get("package").cloned().unwrap_or_default();
+    let count = form
+        .get("count")
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|c| (1..=500).contains(c));
+    let days = form
+        .get("days")
+        .and_then(|d| d.trim().parse::<u64>().ok())
+        .filter(|d| (1..=3650).contains(d));
+    let Some(count) = count else {
+        return json(
+            400,
+            &json!({"error": "count must be a number from 1 to 500"}),
+        );
+    };
+    match ctx.app.generate_vouchers(&package, count, days) {
+        Ok(Some(list)) => {
+            let codes: Vec<&str> = list.iter().map(|v| v.code.as_str()).collect();
+            json(200, &json!({"package": package, "codes": codes}))
+        }
+        Ok(None) => json(404, &json!({"error": "no such package"})),
+        Err(e) => {
+            log::error!("vouchers: {e}");
+            json(500, &json!({"error": "store error"}))
+        }
+    }
+}
+
 fn simulator(ctx: &Ctx, request: &Request) -> Response {
     let Some(sim) = &ctx.simulator else {
         return Response::text("not found").with_status_code(404);
@@ -272,11 +307,19 @@ fn simulator(ctx: &Ctx, request: &Request) -> Response {
 fn overview(ctx: &Ctx) -> Response {
     let app = &ctx.app;
     let now = app.time().now;
-    match app
-        .store
-        .read(|r| Ok((r.active_sessions()?, r.recent_payments(100)?, r.counters()?)))
-    {
-        Ok((active, payments, counters)) => {
+    match app.store.read(|r| {
+        Ok((
+            r.active_sessions()?,
+            r.recent_payments(100)?,
+            r.counters()?,
+            r.recent_events(100)?,
+        ))
+    }) {
+        Ok((active, payments, counters, events)) => {
+            let events: Vec<_> = events
+                .iter()
+                .map(|e| json!({"at": e.at, "kind": e.kind, "mac": e.mac.map(|m| m.to_string()), "detail": e.detail}))
+                .collect();
             let sessions: Vec<_> = active
                 .iter()
                 .map(|s| {
@@ -294,7 +337,7 @@ fn overview(ctx: &Ctx) -> Response {
                 counters.into_iter().map(|(k, v)| (k, json!(v))).collect();
             json(
                 200,
-                &json!({"sessions": sessions, "payments": payments, "counters": counters}),
+                &json!({"sessions": sessions, "payments": payments, "counters": counters, "events": events}),
             )
         }
         Err(e) => {

@@ -406,7 +406,7 @@ impl App {
                 Some(ip),
                 &voucher.terms,
                 Source::Voucher(code.clone()),
-                now,
+                time.start(),
             );
             let session = grant.session().clone();
             w.put_voucher(&vouchers::redeemed(&voucher, mac, session.id, now))?;
@@ -780,7 +780,8 @@ impl App {
     /// Applies a gateway answer in one durable transaction: the payment's new state, the receipt
     /// claim and the session grant together. Returns whether the payment is now final.
     pub fn settle(&self, id: u64, outcome: &payments::StkOutcome) -> Result<bool, StoreError> {
-        let now = self.time().now;
+        let time = self.time();
+        let now = time.now;
         let (final_state, granted) = self.store.write(Durability::Durable, |w| {
             let Some(payment) = w.payment(id)? else {
                 return Ok((true, false));
@@ -808,7 +809,7 @@ impl App {
                         payment.ip,
                         &payment.terms,
                         Source::Payment(id),
-                        now,
+                        time.start(),
                     );
                     let session = grant.session();
                     payment.session_id = Some(session.id);

@@ -136,7 +136,12 @@ fn gateway_for(
 ) -> (Arc<dyn PaymentGateway>, Option<Arc<Simulator>>) {
     match config.mpesa.as_ref().map(|m| m.environment) {
         Some(MpesaEnvironment::Simulator) => {
-            let sim = Arc::new(Simulator::new(clock, 8));
+            // LANGO_SIMULATOR_APPROVE_SECS: how long the simulated customer takes (tests, demos).
+            let secs = std::env::var("LANGO_SIMULATOR_APPROVE_SECS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(8);
+            let sim = Arc::new(Simulator::new(clock, secs));
             (sim.clone(), Some(sim))
         }
         Some(env) => (

@@ -51,7 +51,9 @@ pub fn ensure(dir: &Path, content: &str, runner: &dyn Runner) -> std::io::Result
     std::fs::create_dir_all(dir)?;
     write_atomic(&path, content.as_bytes())?;
     let init = "/etc/init.d/dnsmasq";
-    if Path::new(init).exists() {
+    // Only OpenWrt's init script knows the conf-dir; elsewhere (a lab, a PC) whoever runs
+    // dnsmasq restarts it.
+    if Path::new("/etc/openwrt_release").exists() && Path::new(init).exists() {
         // conf-dir changes need a restart; a reload (SIGHUP) does not re-read it.
         match runner.run(init, &["restart"], None) {
             Ok(out) if out.success() => log::info!("dnsmasq restarted to announce the portal"),

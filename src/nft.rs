@@ -41,9 +41,17 @@ fn timeout(client: &AllowedClient) -> String {
     format!("timeout {}ms", client.timeout_ms.clamp(1, MAX_TIMEOUT_MS))
 }
 
-/// kbit/s to the kbytes/s nft's `limit` takes, at least 1.
-fn kbytes(kbit: u32) -> u64 {
-    (u64::from(kbit) / 8).max(1)
+/// kbit/s (1000 bits) to bytes per second, at least 1.
+fn bytes_per_sec(kbit: u32) -> u64 {
+    (u64::from(kbit) * 1000 / 8).max(1)
+}
+
+/// One speed cap object. nft's token bucket holds one second of traffic plus the burst, so a
+/// transfer starts fast for about a second and then runs at the cap.
+fn limit_object(name: &str, kbit: u32) -> String {
+    let rate = bytes_per_sec(kbit);
+    let burst = (rate * BURST_MS / 1000).max(16_384);
+    format!("\tlimit {name} {{ rate over {rate} bytes/second burst {burst} bytes }}\n")
 }
 
 /// Pure: the complete nft script for a desired state.
@@ -69,20 +77,10 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
             let _ = writeln!(objects, "\tquota q{id} {{ over {} bytes }}", left.max(1));
         }
         if let Some(kbit) = c.rate_up_kbit {
-            let rate = kbytes(kbit);
-            let burst = (rate * BURST_MS / 1000).max(16);
-            let _ = writeln!(
-                objects,
-                "\tlimit lu{id} {{ rate over {rate} kbytes/second burst {burst} kbytes }}"
-            );
+            objects.push_str(&limit_object(&format!("lu{id}"), kbit));
         }
         if let Some(kbit) = c.rate_down_kbit {
-            let rate = kbytes(kbit);
-            let burst = (rate * BURST_MS / 1000).max(16);
-            let _ = writeln!(
-                objects,
-                "\tlimit ld{id} {{ rate over {rate} kbytes/second burst {burst} kbytes }}"
-            );
+            objects.push_str(&limit_object(&format!("ld{id}"), kbit));
         }
         let mut up_keys = Vec::new();
         let mut down_keys = Vec::new();
@@ -488,7 +486,7 @@ mod tests {
         assert!(script.contains("aa:00:00:00:00:01 . 10.77.0.11 timeout 3600000ms"));
         assert!(script.contains("aa:00:00:00:00:02 . fd77::2 timeout 3600000ms"));
         assert!(script.contains("quota q1 { over 5000000 bytes }"));
-        assert!(script.contains("limit ld1 { rate over 1000 kbytes/second burst 250 kbytes }"));
+        assert!(script.contains("limit ld1 { rate over 1000000 bytes/second burst 250000 bytes }"));
         assert!(script.contains("10.77.0.11 timeout 3600000ms : \"q1\""));
         assert!(
             !script.contains("q2"),

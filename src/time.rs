@@ -59,6 +59,14 @@ pub struct TimeView {
     pub trusted: bool,
 }
 
+impl TimeView {
+    /// The current second rounded up: a grant starts here, so that a guest never gets a
+    /// fraction of a second less than paid for (expiry uses `now`, rounded down).
+    pub fn start(&self) -> Timestamp {
+        (self.now_ms + 999).div_euclid(1000)
+    }
+}
+
 /// Pure: combines a raw wall-clock reading with the floor.
 pub fn assess(wall: Timestamp, floor: Timestamp) -> TimeView {
     let floor = floor.max(PLAUSIBLE_FLOOR);

@@ -10,3 +10,5 @@ mod lifecycle;
 mod purchase;
 // The `lango` binary: exit codes and messages of check-config, serve and demo.
 mod cli;
+// The network lab: namespaces, real nft and dnsmasq, guests with curl (needs root).
+mod lab;
