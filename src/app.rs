@@ -197,6 +197,11 @@ impl App {
         let _ = self.wake.try_send(());
     }
 
+    /// Asks the worker to reconcile the firewall now (after a SIGHUP or a firewall restart).
+    pub fn reconcile_now(&self) {
+        self.mark_dirty();
+    }
+
     fn mark_dirty(&self) {
         self.work().dirty = true;
         self.notify();

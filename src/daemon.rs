@@ -197,6 +197,13 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
     let firewall: Arc<dyn Firewall> = match gw.firewall {
         FirewallKind::Nft => {
             announce_portal(gw, runner.as_ref());
+            let fw4 = std::fs::read_to_string("/etc/config/firewall").unwrap_or_default();
+            if crate::nft::flow_offloading_enabled(&fw4) {
+                log::warn!(
+                    "firewall: flow offloading is on in /etc/config/firewall; offloaded flows skip \
+                     lango's quotas, speed caps and expiry. Turn it off for the guest network."
+                );
+            }
             Arc::new(NftFirewall::new(
                 runner.clone(),
                 NftOptions {
@@ -237,12 +244,16 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
         running.admin
     );
     let path = config_path.to_path_buf();
-    wait_for_signals(&signals, running, move |app| match config::load(&path) {
-        Ok(new) => {
-            app.set_config(new);
-            log::info!("{}: reloaded", path.display());
+    wait_for_signals(&signals, running, move |app| {
+        match config::load(&path) {
+            Ok(new) => {
+                app.set_config(new);
+                log::info!("{}: reloaded", path.display());
+            }
+            Err(e) => log::error!("reload refused, keeping the running config:\n{e}"),
         }
-        Err(e) => log::error!("reload refused, keeping the running config:\n{e}"),
+        // A HUP also comes from the fw4 hook after a firewall restart: rebuild the table now.
+        app.reconcile_now();
     })
 }
 

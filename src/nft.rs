@@ -230,6 +230,23 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
     out
 }
 
+/// Pure: whether an OpenWrt firewall config turns on flow offloading. Offloaded flows skip the
+/// forward hook, so lango's counters, quotas, speed caps and expiry would not see them.
+pub fn flow_offloading_enabled(firewall_config: &str) -> bool {
+    let (file, _) = crate::uci::parse(firewall_config);
+    file.sections
+        .iter()
+        .filter(|s| s.kind == "defaults")
+        .any(|s| {
+            s.options.iter().any(|o| {
+                matches!(o.name.as_str(), "flow_offloading" | "flow_offloading_hw")
+                    && o.values.last().is_some_and(|v| {
+                        matches!(v.text.as_str(), "1" | "on" | "true" | "yes" | "enabled")
+                    })
+            })
+        })
+}
+
 /// Byte counts per set element, as `nft -j list table inet lango` shows them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -382,11 +399,21 @@ impl NftFirewall {
 impl Firewall for NftFirewall {
     fn apply(&self, desired: &Desired) -> Result<(), FirewallError> {
         let key = desired.key();
-        let live = self.read_counters();
-        let mut state = self.lock();
-        if live.is_some() && state.applied.as_ref().is_some_and(|(k, _)| *k == key) {
+        // Terse listing (no set elements): cheap even with thousands of devices.
+        let exists = self
+            .nft(&["-t", "list", "table", "inet", "lango"], None)
+            .is_ok();
+        let unchanged = self.lock().applied.as_ref().is_some_and(|(k, _)| *k == key);
+        if exists && unchanged {
             return Ok(());
         }
+        let had_state = self.lock().applied.is_some();
+        let live = if exists && had_state {
+            self.read_counters()
+        } else {
+            None
+        };
+        let mut state = self.lock();
         // The table is about to be replaced and its counters reset: keep what they counted.
         if let (Some(counters), Some((_, old))) = (&live, &state.applied) {
             for (session, (up, down)) in usage_of(old, counters) {
@@ -402,7 +429,7 @@ impl Firewall for NftFirewall {
         let ids: Vec<u64> = desired.clients.iter().map(|c| c.session_id).collect();
         state.carry.retain(|id, _| ids.contains(id));
         state.applied = Some((key, desired.clone()));
-        if live.is_none() {
+        if !exists {
             log::info!(
                 "firewall: table inet lango created with {} paid devices",
                 desired.clients.len()
@@ -498,6 +525,14 @@ mod tests {
             rules(&script),
             rules(&render(&Desired::default(), &options()))
         );
+    }
+
+    #[test]
+    fn flow_offloading_is_noticed() {
+        let on = "config defaults\n\toption input 'REJECT'\n\toption flow_offloading '1'\n";
+        let off = "config defaults\n\toption flow_offloading '0'\nconfig zone\n\toption flow_offloading '1'\n";
+        assert!(flow_offloading_enabled(on));
+        assert!(!flow_offloading_enabled(off));
     }
 
     #[test]

@@ -442,6 +442,10 @@ impl Lab {
         });
     }
 
+    pub fn lango_pid(&self) -> Option<i32> {
+        self.lango.as_ref().map(|c| c.id() as i32)
+    }
+
     /// SIGKILL: no checkpoint, no cleanup, as a crash or the OOM killer would.
     pub fn kill_lango(&mut self) {
         if let Some(mut child) = self.lango.take() {
@@ -972,6 +976,37 @@ fn lab_a_deleted_table_heals_within_the_reconcile_interval() {
     assert!(healed < 3.0, "{healed}");
     assert!(!lab.online(2, false));
     assert!(lab.online(1, false));
+    // `service firewall restart` deletes the table too; fw4's include hook sends a HUP, which
+    // rebuilds it at once instead of at the next reconcile.
+    ok(&[
+        "ip",
+        "netns",
+        "exec",
+        &lab.ns_router,
+        "nft",
+        "delete",
+        "table",
+        "inet",
+        "lango",
+    ]);
+    let pid = lab.lango_pid().expect("lango runs");
+    let hup = Instant::now();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGHUP,
+    );
+    lab.wait_for("the table after SIGHUP", || {
+        lab.exec(
+            &lab.ns_router,
+            &["nft", "-t", "list", "table", "inet", "lango"],
+        )
+        .status
+        .success()
+    });
+    let after_hup = secs(hup);
+    eprintln!("lab: table restored {after_hup:.3}s after SIGHUP (the fw4 hook)");
+    assert!(after_hup < 1.0, "{after_hup}");
+    assert!(lab.online(1, false) && !lab.online(2, false));
 }
 
 #[test]

@@ -1,0 +1,119 @@
+//! How long one atomic apply of `table inet lango` takes for 1, 100 and 10,000 paid devices,
+//! in a throwaway network namespace (root needed). Also the pure render time and the counter
+//! read-back. Run: `cargo bench --bench nft_apply`. Reports medians of several runs; these are
+//! wall-clock figures from a shared machine, for orders of magnitude, not for assertions.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+use lango::firewall::{AllowedClient, Desired, Firewall};
+use lango::model::Mac;
+use lango::nft::{render, NftFirewall, NftOptions};
+use lango::sys::{Runner, SystemRunner};
+
+/// Runs nft inside the bench's namespace.
+struct NetnsRunner(String);
+
+impl Runner for NetnsRunner {
+    fn run(
+        &self,
+        program: &str,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> std::io::Result<lango::sys::Output> {
+        let mut full = vec!["netns", "exec", self.0.as_str(), program];
+        full.extend_from_slice(args);
+        SystemRunner.run("ip", &full, stdin)
+    }
+}
+
+fn clients(n: u32) -> Desired {
+    let clients = (0..n)
+        .map(|i| {
+            let b = i.to_be_bytes();
+            AllowedClient {
+                session_id: u64::from(i) + 1,
+                mac: Mac([2, 0, b[0], b[1], b[2], b[3]]),
+                ipv4: Some(Ipv4Addr::new(10, b[1], b[2], b[3])),
+                ipv6: vec![Ipv6Addr::new(
+                    0xfd77,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    u16::from(b[2]),
+                    u16::from(b[3]),
+                )],
+                timeout_ms: 3_600_000,
+                deadline_ms: 0,
+                quota_left: (i % 2 == 0).then_some(1_000_000_000),
+                quota_total: (i % 2 == 0).then_some(1_000_000_000),
+                rate_down_kbit: (i % 3 == 0).then_some(8000),
+                rate_up_kbit: (i % 3 == 0).then_some(2000),
+            }
+        })
+        .collect();
+    Desired { clients }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn main() {
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n");
+    if !is_root {
+        eprintln!("nft_apply: needs root (network namespaces, nftables); skipped");
+        return;
+    }
+    let ns = format!("lango-bench-{}", std::process::id());
+    let _ = Command::new("ip").args(["netns", "add", &ns]).status();
+    let options = NftOptions {
+        device: "br-lan".into(),
+        portal_port: 8080,
+        dns_port: 8053,
+    };
+    println!("clients | render ms | script KB | apply ms (nft -f -) | counters read ms");
+    for n in [1u32, 100, 10_000] {
+        let desired = clients(n);
+        let runs = if n >= 10_000 { 5 } else { 15 };
+        let mut render_ms = Vec::new();
+        let mut apply_ms = Vec::new();
+        let mut read_ms = Vec::new();
+        let mut size = 0;
+        for run in 0..runs {
+            let start = Instant::now();
+            let script = render(&desired, &options);
+            render_ms.push(start.elapsed().as_secs_f64() * 1000.0);
+            size = script.len();
+            // A fresh adapter each time, so that every run really applies.
+            let firewall = NftFirewall::new(Arc::new(NetnsRunner(ns.clone())), options.clone());
+            let mut changed = desired.clone();
+            if let Some(first) = changed.clients.first_mut() {
+                first.deadline_ms = i64::from(run as u32);
+            }
+            let start = Instant::now();
+            firewall.apply(&changed).expect("nft apply");
+            apply_ms.push(start.elapsed().as_secs_f64() * 1000.0);
+            let start = Instant::now();
+            let usage = firewall.usage().expect("usage");
+            read_ms.push(start.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(usage.len(), n as usize);
+        }
+        println!(
+            "{n:>7} | {:>9.2} | {:>9.0} | {:>19.1} | {:>16.1}",
+            median(render_ms),
+            size as f64 / 1024.0,
+            median(apply_ms),
+            median(read_ms)
+        );
+    }
+    let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+}
