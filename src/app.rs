@@ -80,6 +80,8 @@ pub struct App {
     clock_guard: ClockGuard,
     work: Mutex<Work>,
     pub funnel: Funnel,
+    /// Per-device and per-phone limits on the public endpoints.
+    pub limiter: crate::ratelimit::RateLimiter,
     /// Wakes the background worker when new work appears.
     wake: smol::channel::Sender<()>,
 }
@@ -96,6 +98,8 @@ pub enum PurchaseError {
     /// This device already has a prompt open; here is its token.
     AlreadyPending(String),
     Blocked,
+    /// Too many prompts for this device or phone lately; try again after this many seconds.
+    RateLimited(u64),
     Store(StoreError),
 }
 
@@ -117,6 +121,25 @@ impl From<StoreError> for PurchaseError {
 impl From<StoreError> for RedeemError {
     fn from(e: StoreError) -> Self {
         RedeemError::Store(e)
+    }
+}
+
+/// Why a purchase could not be moved to the requesting device.
+#[derive(Debug)]
+pub enum MoveError {
+    UnknownDevice,
+    /// No paid purchase with this receipt and phone, or its time is over.
+    NotFound,
+    /// Moved too recently; try again after this many seconds.
+    TooSoon(u64),
+    /// The device already has time of its own running.
+    AlreadyOnline,
+    Store(StoreError),
+}
+
+impl From<StoreError> for MoveError {
+    fn from(e: StoreError) -> Self {
+        MoveError::Store(e)
     }
 }
 
@@ -155,6 +178,7 @@ impl App {
                 ..Work::default()
             }),
             funnel: Funnel::default(),
+            limiter: crate::ratelimit::RateLimiter::default(),
             wake,
         };
         app.resume()?;
@@ -344,6 +368,12 @@ impl App {
         if self.is_blocked(mac)? {
             return Err(PurchaseError::Blocked);
         }
+        // Counted only for requests that would really send a prompt: per device and per phone.
+        for key in [format!("stk:{mac}"), format!("stk:{phone}")] {
+            self.limiter
+                .check(&key, crate::ratelimit::STK, time.now_ms)
+                .map_err(PurchaseError::RateLimited)?;
+        }
         let token = random_token()?;
         let now = time.now;
         let terms = Terms::of(package);
@@ -413,7 +443,10 @@ impl App {
                 Source::Voucher(code.clone()),
                 time.start(),
             );
-            let session = grant.session().clone();
+            let mut session = grant.session().clone();
+            if session.token.is_empty() {
+                session.token = random_token()?;
+            }
             w.put_voucher(&vouchers::redeemed(&voucher, mac, session.id, now))?;
             w.put_session(&session)?;
             touch_device(w, mac, Some(ip), now)?;
@@ -441,6 +474,73 @@ impl App {
                 Err(RedeemError::Refused(refusal))
             }
         }
+    }
+
+    /// Moves a running purchase to the device at `ip`, for a phone that randomised its MAC. The
+    /// guest proves the purchase with its M-Pesa receipt and the phone number that paid; a
+    /// session moves at most once per `move_interval`. The old MAC loses access at the next
+    /// reconcile (at once: the move marks the firewall dirty).
+    pub fn move_session(
+        &self,
+        ip: IpAddr,
+        receipt: &str,
+        phone: &str,
+    ) -> Result<Session, MoveError> {
+        let ip = ip.to_canonical();
+        let mac = self.identify(ip).ok_or(MoveError::UnknownDevice)?;
+        let phone = Phone::parse(phone).map_err(|_| MoveError::NotFound)?;
+        let receipt = receipt.trim().to_ascii_uppercase();
+        let interval = self.config().gateway.move_interval_secs as i64;
+        let now = self.time().now;
+        let moved = self.store.write(Durability::Durable, |w| {
+            let Some(payment_id) = w.receipt_owner(&receipt)? else {
+                return Ok(Err(MoveError::NotFound));
+            };
+            let Some(payment) = w.payment(payment_id)? else {
+                return Ok(Err(MoveError::NotFound));
+            };
+            if payment.phone != phone || payment.state != PaymentState::Paid {
+                return Ok(Err(MoveError::NotFound));
+            }
+            let session = match payment.session_id {
+                Some(id) => w.session(id)?,
+                None => None,
+            };
+            let Some(mut session) =
+                session.filter(|s| sessions::must_end(s, now).is_none() && s.is_active())
+            else {
+                return Ok(Err(MoveError::NotFound));
+            };
+            if session.mac == mac {
+                return Ok(Ok(session));
+            }
+            if let Some(at) = session.moved_at.filter(|at| now - at < interval) {
+                return Ok(Err(MoveError::TooSoon(
+                    u64::try_from(at + interval - now).unwrap_or(1),
+                )));
+            }
+            if w.active_session(mac)?.is_some() {
+                return Ok(Err(MoveError::AlreadyOnline));
+            }
+            let old_mac = session.mac;
+            session.mac = mac;
+            session.ip = Some(ip);
+            session.moved_at = Some(now);
+            w.move_session(&session, old_mac)?;
+            touch_device(w, mac, Some(ip), now)?;
+            w.push_event(&event(
+                now,
+                "session_moved_mac",
+                Some(mac),
+                format!(
+                    "session {} moved from {old_mac} to {mac} with receipt {receipt}",
+                    session.id
+                ),
+            ))?;
+            Ok(Ok(session))
+        })??;
+        self.mark_dirty();
+        Ok(moved)
     }
 
     /// The device behind `ip` and where it stands.
@@ -816,7 +916,11 @@ impl App {
                         Source::Payment(id),
                         time.start(),
                     );
-                    let session = grant.session();
+                    let mut session = grant.session().clone();
+                    if session.token.is_empty() {
+                        session.token = random_token()?;
+                    }
+                    let session = &session;
                     payment.session_id = Some(session.id);
                     w.put_session(session)?;
                     w.put_payment(&payment)?;

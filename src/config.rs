@@ -75,6 +75,8 @@ pub struct Gateway {
     /// `option dnsmasq_confdir` (optional): where to put the DHCP option 114 snippet; found
     /// automatically on OpenWrt.
     pub dnsmasq_confdir: Option<PathBuf>,
+    /// `option move_interval` (default 1h): how often a guest may move a purchase to a new MAC.
+    pub move_interval_secs: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -313,6 +315,7 @@ const GATEWAY: &[&str] = &[
     "dns_port",
     "leases",
     "dnsmasq_confdir",
+    "move_interval",
 ];
 const BRAND: &[&str] = &["name", "logo", "colour", "phone", "email"];
 const PACKAGE: &[&str] = &[
@@ -497,6 +500,7 @@ fn validate_gateway(raw: &Raw, check: &mut Check) -> Gateway {
         dns_port: check.get(raw, "dns_port", parse_port, 8053),
         leases: check.get(raw, "leases", parse_path, "/tmp/dhcp.leases".into()),
         dnsmasq_confdir: check.optional(raw, "dnsmasq_confdir", parse_path),
+        move_interval_secs: check.get(raw, "move_interval", parse_interval, 3600),
     };
     // Both listeners on one address and port would make the daemon fail at startup instead.
     let (portal, admin) = (gateway.portal_addr, gateway.admin_addr);
@@ -954,6 +958,7 @@ mod tests {
             dns_port: 8053,
             leases: "/tmp/dhcp.leases".into(),
             dnsmasq_confdir: None,
+            move_interval_secs: 3600,
         };
         let brand = Brand {
             name: "Wi-Fi".into(),
@@ -994,6 +999,7 @@ mod tests {
             \toption dns_port 5300\n\
             \toption leases /var/dhcp.leases\n\
             \toption dnsmasq_confdir /tmp/dnsmasq.guest.d\n\
+            \toption move_interval 2h\n\
             config brand\n\
             \toption name 'Mama Wanjiku Cafe'\n\
             \toption logo /www/logo.png\n\

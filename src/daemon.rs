@@ -68,6 +68,12 @@ pub fn start(
         let ctx = portal_ctx.clone();
         move |r| crate::portal::handle(&ctx, r)
     })?;
+    if portal_addr.port() == 0 {
+        // Port 0 (tests): the portal must know the port it got, for the URLs it hands out.
+        let mut config = (*app.config()).clone();
+        config.gateway.portal_port = portal.addr.port();
+        app.set_config(config);
+    }
     let gw = &app.config().gateway;
     if let Some(v6) = gw.portal_addr6 {
         let addr = SocketAddr::new(v6.into(), portal.addr.port());

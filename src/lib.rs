@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod captive;
 pub mod config;
 pub mod daemon;
 pub mod dns;
@@ -23,6 +24,8 @@ pub mod neighbours;
 pub mod nft;
 pub mod payments;
 pub mod portal;
+pub mod portal_api;
+pub mod ratelimit;
 pub mod sessions;
 pub mod simulator;
 pub mod store;

@@ -9,7 +9,8 @@ use std::net::IpAddr;
 use rouille::{Request, Response};
 use serde_json::json;
 
-use crate::app::{PurchaseError, RedeemError};
+use crate::app::{DeviceView, MoveError, PurchaseError, RedeemError};
+use crate::captive;
 use crate::config::Package;
 use crate::http::{esc, fill, json, read_form, see_other, Ctx};
 use crate::model::{format_bytes, format_duration, format_rate, human_duration, Lang};
@@ -20,21 +21,136 @@ use crate::vouchers::Refusal;
 const TEMPLATE: &str = include_str!("../www/portal.html");
 
 pub fn handle(ctx: &Ctx, request: &Request) -> Response {
-    let ip = request.remote_addr().ip();
+    let ip = request.remote_addr().ip().to_canonical();
     let lang = language(ctx, request);
     let url = request.url();
+    let host = request.header("Host").unwrap_or("");
+    let portal = portal_url(ctx, ip);
+    // The OS's "is this network open?" probe, whatever host it was sent to.
+    if let Some(probe) = captive::probe(host, &url) {
+        return probe_answer(ctx, ip, probe, &portal);
+    }
+    let on_portal = is_portal_host(ctx, host);
     match (request.method(), url.as_str()) {
-        ("GET", "/") => home(ctx, ip, lang, None),
+        ("GET", "/api/captive") => captive_api(ctx, ip, &portal),
+        (_, path) if path.starts_with("/api/portal/") => {
+            crate::portal_api::handle(ctx, request, &path["/api/portal/".len()..])
+        }
+        ("GET", "/") if on_portal => home(ctx, ip, lang, None),
         ("POST", "/buy") => buy(ctx, request, ip, lang),
         ("POST", "/voucher") => voucher(ctx, request, ip, lang),
+        ("POST", "/move") => move_form(ctx, request, ip, lang),
         ("GET", "/api/packages") => api_packages(ctx),
         ("GET", "/api/status") => api_status(ctx, ip),
-        ("GET", path) if path.starts_with("/pay/") => pay_page(ctx, &path[5..], lang),
+        ("GET", path) if path.starts_with("/pay/") && on_portal => pay_page(ctx, &path[5..], lang),
         ("GET", path) if path.starts_with("/api/payment/") => api_payment(ctx, &path[13..]),
-        // Anything else a browser asks for (a captive device's first request) goes to the portal.
-        ("GET", _) | ("HEAD", _) => Response::redirect_302("/"),
+        // Anything else a browser asks for (a captive device's first request, to whatever site)
+        // goes to the portal, by its own address.
+        ("GET", _) | ("HEAD", _) => Response::redirect_302(portal),
         _ => Response::text("not found").with_status_code(404),
     }
+}
+
+/// The portal's own URL as the device at `ip` reaches it (IPv6 devices get the IPv6 address).
+pub fn portal_url(ctx: &Ctx, ip: IpAddr) -> String {
+    let gw = ctx.app.config().gateway.clone();
+    match (ip, gw.portal_addr6) {
+        (IpAddr::V6(v6), Some(addr6)) if v6.to_ipv4_mapped().is_none() => {
+            format!("http://[{addr6}]:{}/", gw.portal_port)
+        }
+        _ => match gw.portal_addr {
+            IpAddr::V6(v6) => format!("http://[{v6}]:{}/", gw.portal_port),
+            v4 => format!("http://{v4}:{}/", gw.portal_port),
+        },
+    }
+}
+
+/// Whether a Host header names the portal itself (rather than a site the guest tried to open).
+fn is_portal_host(ctx: &Ctx, host: &str) -> bool {
+    let gw = ctx.app.config().gateway.clone();
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => {
+            name
+        }
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    host.is_empty()
+        || name
+            .parse::<IpAddr>()
+            .is_ok_and(|a| a == gw.portal_addr || Some(a) == gw.portal_addr6.map(IpAddr::V6))
+        || name.eq_ignore_ascii_case("localhost")
+        || name.parse::<IpAddr>().is_ok_and(|a| a.is_loopback())
+}
+
+fn probe_answer(ctx: &Ctx, ip: IpAddr, probe: captive::Probe, portal: &str) -> Response {
+    let paid = matches!(
+        ctx.app.device(ip),
+        Ok(Some(DeviceView {
+            lifecycle: Lifecycle::Active(_),
+            ..
+        }))
+    );
+    match captive::answer(probe, paid, portal) {
+        captive::ProbeAnswer::Open {
+            status,
+            content_type,
+            body,
+        } => Response::from_data(content_type, body).with_status_code(status),
+        captive::ProbeAnswer::Portal { location } => Response::redirect_302(location),
+    }
+}
+
+/// RFC 8908: the captive-portal API, as announced by DHCP option 114.
+fn captive_api(ctx: &Ctx, ip: IpAddr, portal: &str) -> Response {
+    let state = match ctx.app.device(ip) {
+        Ok(Some(DeviceView {
+            lifecycle: Lifecycle::Active(s),
+            now,
+            ..
+        })) => captive::ApiState {
+            captive: false,
+            seconds_remaining: Some(s.seconds_left(now)),
+            bytes_remaining: s.bytes_left(),
+        },
+        Ok(_) => captive::ApiState {
+            captive: true,
+            seconds_remaining: None,
+            bytes_remaining: None,
+        },
+        Err(e) => {
+            log::error!("captive api: {e}");
+            return Response::text("internal error").with_status_code(500);
+        }
+    };
+    Response::from_data(
+        "application/captive+json",
+        captive::api_document(&state, portal).to_string(),
+    )
+}
+
+/// The owner's logo, inlined as a data URI (no request leaves the page), if it can be read and
+/// is a reasonable size for a captive mini-browser.
+pub fn logo_data_uri(config: &crate::config::Config) -> Option<String> {
+    let path = config.brand.logo.as_ref()?;
+    let bytes = std::fs::read(path).ok().filter(|b| b.len() <= 12 * 1024)?;
+    let mime = match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("svg") => "image/svg+xml",
+        Some("webp") => "image/webp",
+        _ => return None,
+    };
+    Some(format!(
+        "data:{mime};base64,{}",
+        crate::http::base64(&bytes)
+    ))
 }
 
 /// `?lang=sw` wins, then Accept-Language, then the owner's default.
@@ -139,6 +255,19 @@ fn tr(lang: Lang, key: &str) -> &'static str {
         "ended" => ("Your session has ended.", "Muda wako umeisha."),
         "receipt" => ("M-Pesa receipt", "Risiti ya M-Pesa"),
         "switch" => ("Kiswahili", "English"),
+        "slow_down" => ("Too many tries. Wait a minute and try again.", "Majaribio mengi mno. Subiri dakika moja ujaribu tena."),
+        "move" => ("Paid on this phone before? Move your time here", "Ulilipa awali kwa simu hii? Hamisha muda wako hapa"),
+        "move_help" => (
+            "If your phone changed its Wi-Fi address, enter the M-Pesa receipt code and the number that paid.",
+            "Kama simu yako imebadilisha anwani ya Wi-Fi, weka nambari ya risiti ya M-Pesa na nambari iliyolipa.",
+        ),
+        "receipt_code" => ("M-Pesa receipt code", "Nambari ya risiti ya M-Pesa"),
+        "move_button" => ("Move my time here", "Hamisha muda wangu hapa"),
+        "move_not_found" => (
+            "No running purchase matches that receipt and phone number.",
+            "Hakuna ununuzi unaoendelea wenye risiti na nambari hiyo.",
+        ),
+        "move_too_soon" => ("This purchase was moved recently. Try again later.", "Ununuzi huu umehamishwa hivi karibuni. Jaribu baadaye."),
         _ => ("", ""),
     };
     match lang {
@@ -173,8 +302,20 @@ fn page(
         contact.join(" &middot; "),
         tr(lang, "switch")
     );
+    // With a script on the page the script keeps it current; the refresh is for browsers
+    // without JavaScript.
     let refresh = refresh_secs
-        .map(|s| format!("<meta http-equiv=\"refresh\" content=\"{s}\">\n"))
+        .map(|s| {
+            let meta = format!("<meta http-equiv=\"refresh\" content=\"{s}\">");
+            if script.is_empty() {
+                format!("{meta}\n")
+            } else {
+                format!("<noscript>{meta}</noscript>\n")
+            }
+        })
+        .unwrap_or_default();
+    let logo = logo_data_uri(&config)
+        .map(|uri| format!("<img src=\"{uri}\" alt=\"\">"))
         .unwrap_or_default();
     let html = fill(
         TEMPLATE,
@@ -187,6 +328,7 @@ fn page(
             ("refresh", &refresh),
             ("contact", &contact),
             ("script", script),
+            ("logo", &logo),
             ("body", body),
         ],
     );
@@ -237,6 +379,17 @@ fn packages_and_voucher(ctx: &Ctx, lang: Lang) -> String {
         tr(lang, "code"),
         tr(lang, "redeem")
     ));
+    body.push_str(&format!(
+        "<details class=\"card\"><summary>{}</summary><p class=\"meta\">{}</p>\
+         <form method=\"post\" action=\"/move\"><label>{}<input name=\"receipt\" \
+         autocapitalize=\"characters\" maxlength=\"12\" required></label><label>{}<input \
+         name=\"phone\" type=\"tel\" maxlength=\"20\" required></label><button>{}</button></form></details>",
+        tr(lang, "move"),
+        tr(lang, "move_help"),
+        tr(lang, "receipt_code"),
+        tr(lang, "phone"),
+        tr(lang, "move_button")
+    ));
     body
 }
 
@@ -275,6 +428,11 @@ const COUNTDOWN: &str = "<script>(function(){var e=document.getElementById('left
 var s=+e.dataset.left,t=Date.now();setInterval(function(){var r=Math.max(0,s-Math.floor((Date.now()-t)/1000));\
 var h=Math.floor(r/3600),m=Math.floor(r%3600/60),x=r%60;e.textContent=(h?h+'h '+(m<10?'0':'')+m+'m':m+'m '+(x<10?'0':'')+x+'s');\
 if(r===0)location.reload();},1000);})();</script>";
+
+/// Polls the payment's status and reloads the page when it is final.
+const PAYMENT_POLL: &str = "<script>(function(){var t=location.pathname.split('/').pop();\
+setInterval(function(){fetch('/api/payment/'+t).then(function(r){return r.json()}).then(function(j){\
+if(j.state!=='pending'&&j.state!=='initiating')location.reload()}).catch(function(){})},1500)})();</script>";
 
 fn home(ctx: &Ctx, ip: IpAddr, lang: Lang, notice: Option<(&str, &str)>) -> Response {
     ctx.app
@@ -359,6 +517,7 @@ fn buy(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
                 PurchaseError::ClockUnsynced => (503, "clock"),
                 PurchaseError::Blocked => (403, "blocked"),
                 PurchaseError::AlreadyPending(_) => (409, "pending"),
+                PurchaseError::RateLimited(_) => (429, "slow_down"),
                 PurchaseError::Store(err) => {
                     log::error!("purchase: {err}");
                     (500, "error")
@@ -375,7 +534,64 @@ fn buy(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
     }
 }
 
+/// Applies a rate limit to a form post from the device at `ip`; the refusal is a page.
+fn form_limited(
+    ctx: &Ctx,
+    what: &str,
+    ip: IpAddr,
+    limit: crate::ratelimit::Limit,
+    lang: Lang,
+) -> Option<Response> {
+    let key = ctx
+        .app
+        .identify(ip)
+        .map(|m| m.to_string())
+        .unwrap_or_else(|| ip.to_string());
+    let now_ms = ctx.app.time().now_ms;
+    let wait = ctx
+        .app
+        .limiter
+        .check(&format!("{what}:{key}"), limit, now_ms)
+        .err()?;
+    let mut r = home(ctx, ip, lang, Some(("err", tr(lang, "slow_down"))));
+    r.status_code = 429;
+    Some(r.with_unique_header("Retry-After", wait.to_string()))
+}
+
+fn move_form(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
+    if let Some(r) = form_limited(ctx, "move", ip, crate::ratelimit::MOVE, lang) {
+        return r;
+    }
+    let form = match read_form(request) {
+        Ok(f) => f,
+        Err(response) => return response,
+    };
+    let receipt = form.get("receipt").map(String::as_str).unwrap_or("");
+    let phone = form.get("phone").map(String::as_str).unwrap_or("");
+    match ctx.app.move_session(ip, receipt, phone) {
+        Ok(_) => see_other("/"),
+        Err(e) => {
+            let (status, key) = match e {
+                MoveError::NotFound => (404, "move_not_found"),
+                MoveError::TooSoon(_) => (429, "move_too_soon"),
+                MoveError::AlreadyOnline => (409, "online"),
+                MoveError::UnknownDevice => (403, "unknown_device"),
+                MoveError::Store(err) => {
+                    log::error!("move: {err}");
+                    (500, "error")
+                }
+            };
+            let mut r = home(ctx, ip, lang, Some(("err", tr(lang, key))));
+            r.status_code = status;
+            r
+        }
+    }
+}
+
 fn voucher(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
+    if let Some(r) = form_limited(ctx, "voucher", ip, crate::ratelimit::ATTEMPT, lang) {
+        return r;
+    }
     let form = match read_form(request) {
         Ok(f) => f,
         Err(response) => return response,
@@ -455,8 +671,10 @@ fn pay_page(ctx: &Ctx, token: &str, lang: Lang) -> Response {
     if payment.state == PaymentState::Paid || !open {
         body.push_str(&format!("<p><a href=\"/\">{}</a></p>", tr(lang, "back")));
     }
-    // Without JavaScript the page refreshes itself while the payment is open.
-    page(ctx, lang, 200, &body, open.then_some(2), "")
+    // Without JavaScript the page refreshes itself while the payment is open; with it, it asks
+    // the status API and reloads when the answer is final.
+    let script = if open { PAYMENT_POLL } else { "" };
+    page(ctx, lang, 200, &body, open.then_some(2), script)
 }
 
 fn api_packages(ctx: &Ctx) -> Response {

@@ -81,6 +81,13 @@ pub struct Session {
     pub ended_at: Option<Timestamp>,
     pub end_reason: Option<EndReason>,
     pub sources: Vec<Source>,
+    /// A long random token naming the session to the guest's device (the portal API's
+    /// `sessionId`); never derived from time or ids.
+    #[serde(default)]
+    pub token: String,
+    /// When the session was last moved to another MAC (a phone that randomised its address).
+    #[serde(default)]
+    pub moved_at: Option<Timestamp>,
 }
 
 impl Session {
@@ -167,6 +174,8 @@ pub fn grant(
         ended_at: None,
         end_reason: None,
         sources: vec![source],
+        token: String::new(),
+        moved_at: None,
     })
 }
 

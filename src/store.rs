@@ -577,6 +577,17 @@ impl Writer {
         Ok(())
     }
 
+    /// Moves an active session to another MAC: its record, and both MACs' indexes.
+    pub fn move_session(&mut self, session: &Session, old_mac: Mac) -> Result<(), StoreError> {
+        let old_key = old_mac.to_string();
+        let mut active = self.txn.open_table(ACTIVE)?;
+        if active.get(old_key.as_str())?.map(|v| v.value()) == Some(session.id) {
+            active.remove(old_key.as_str())?;
+        }
+        drop(active);
+        self.put_session(session)
+    }
+
     /// Inserts or replaces a payment and keeps the token, checkout and open indexes exact.
     /// Refuses a checkout id that already names another payment.
     pub fn put_payment(&mut self, payment: &Payment) -> Result<(), StoreError> {
