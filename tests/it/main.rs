@@ -12,3 +12,5 @@ mod purchase;
 mod cli;
 // The network lab: namespaces, real nft and dnsmasq, guests with curl (needs root).
 mod lab;
+// The guest portal's handler: probes, RFC 8908, the EasyISP API, limits, secrets.
+mod portal;

@@ -1,0 +1,568 @@
+//! The guest portal through its handler: the captive-probe matrix of every OS, the RFC 8908
+//! API, the EasyISP-compatible JSON API and its errors, rate limits, moving a purchase to a new
+//! MAC, page weight, and a scan of every response for secrets.
+
+use std::net::{IpAddr, SocketAddr};
+
+use lango::http::Ctx;
+use lango::payments::StkOutcome;
+use lango::store::Store;
+use serde_json::Value;
+
+use crate::support::{demo_config, guest, TestEnv, T0};
+
+struct Got {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Got {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.body))
+    }
+}
+
+fn call(
+    env: &TestEnv,
+    ip: IpAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Got {
+    let ctx = Ctx {
+        app: env.app.clone(),
+        simulator: None,
+    };
+    let from = SocketAddr::new(ip, 40000);
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let request =
+        rouille::Request::fake_http_from(from, method, path, headers, body.as_bytes().to_vec());
+    let response = lango::portal::handle(&ctx, &request);
+    let status = response.status_code;
+    let headers = response
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let (mut reader, _) = response.data.into_reader_and_size();
+    let mut body = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut body).unwrap();
+    Got {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn get(env: &TestEnv, ip: IpAddr, host: &str, path: &str) -> Got {
+    call(env, ip, "GET", path, &[("Host", host)], "")
+}
+
+fn post_json(env: &TestEnv, ip: IpAddr, path: &str, body: &str) -> Got {
+    call(
+        env,
+        ip,
+        "POST",
+        path,
+        &[
+            ("Host", "127.0.0.1:8080"),
+            ("Content-Type", "application/json"),
+        ],
+        body,
+    )
+}
+
+const PORTAL: &str = "http://127.0.0.1:8080/";
+
+fn pay_with_voucher(env: &TestEnv, ip: IpAddr, package: &str) {
+    let code = env
+        .app
+        .generate_vouchers(package, 1, None)
+        .unwrap()
+        .unwrap()
+        .remove(0)
+        .code;
+    env.app.redeem(ip, &code).unwrap();
+}
+
+/// Every detector: (host, path, user agent, paid status, paid body).
+const PROBES: &[(&str, &str, &str, u16, &str)] = &[
+    ("connectivitycheck.gstatic.com", "/generate_204", "Dalvik/2.1.0 (Linux; U; Android 14)", 204, ""),
+    ("clients3.google.com", "/generate_204", "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0)", 204, ""),
+    ("www.google.com", "/gen_204", "Dalvik/2.1.0 (Linux; U; Android 10)", 204, ""),
+    ("captive.apple.com", "/hotspot-detect.html", "CaptiveNetworkSupport-443.0.1 wispr", 200, "<HTML><HEAD><TITLE>Success</TITLE></HEAD><BODY>Success</BODY></HTML>"),
+    ("www.apple.com", "/library/test/success.html", "CaptiveNetworkSupport wispr", 200, "<HTML><HEAD><TITLE>Success</TITLE></HEAD><BODY>Success</BODY></HTML>"),
+    ("www.msftconnecttest.com", "/connecttest.txt", "Microsoft NCSI", 200, "Microsoft Connect Test"),
+    ("www.msftncsi.com", "/ncsi.txt", "Microsoft NCSI", 200, "Microsoft NCSI"),
+    ("detectportal.firefox.com", "/success.txt", "Mozilla/5.0 (Windows NT 10.0; rv:120.0) Firefox/120.0", 200, "success\n"),
+    ("detectportal.firefox.com", "/canonical.html", "Mozilla/5.0 Firefox/120.0", 200, "<meta http-equiv=\"refresh\" content=\"0;url=https://support.mozilla.org/kb/captive-portal\"/>"),
+    ("nmcheck.gnome.org", "/check_network_status.txt", "NetworkManager/1.42", 200, "NetworkManager is online\n"),
+    ("connectivity-check.ubuntu.com", "/", "NetworkManager/1.36", 204, ""),
+    ("fedoraproject.org", "/static/hotspot.txt", "NetworkManager/1.44", 200, "OK"),
+];
+
+#[test]
+fn every_os_probe_prompts_an_unpaid_device_and_not_a_paid_one() {
+    let env = TestEnv::new();
+    let (ip, _) = guest(1);
+    for (host, path, ua, _, _) in PROBES {
+        let got = call(
+            &env,
+            ip,
+            "GET",
+            path,
+            &[("Host", host), ("User-Agent", ua)],
+            "",
+        );
+        assert_eq!(
+            (got.status, got.header("Location")),
+            (302, Some(PORTAL)),
+            "{host}{path} unpaid"
+        );
+    }
+    pay_with_voucher(&env, ip, "hour");
+    for (host, path, ua, status, body) in PROBES {
+        let got = call(
+            &env,
+            ip,
+            "GET",
+            path,
+            &[("Host", host), ("User-Agent", ua)],
+            "",
+        );
+        assert_eq!(
+            (got.status, got.body.as_str()),
+            (*status, *body),
+            "{host}{path} paid"
+        );
+        assert_eq!(got.header("Location"), None);
+    }
+}
+
+#[test]
+fn the_captive_api_reflects_the_real_session() {
+    let env = TestEnv::new();
+    let (ip, mac) = guest(1);
+    let unpaid = get(&env, ip, "127.0.0.1:8080", "/api/captive");
+    assert_eq!(
+        unpaid.header("Content-Type"),
+        Some("application/captive+json")
+    );
+    let doc = unpaid.json();
+    assert_eq!(doc["captive"], true);
+    assert_eq!(doc["user-portal-url"], PORTAL);
+    assert!(doc.get("seconds-remaining").is_none());
+    pay_with_voucher(&env, ip, "hour");
+    let doc = get(&env, ip, "127.0.0.1:8080", "/api/captive").json();
+    assert_eq!(
+        (doc["captive"].as_bool(), doc["seconds-remaining"].as_u64()),
+        (Some(false), Some(3600))
+    );
+    assert_eq!(doc["bytes-remaining"], 1_000_000_000u64);
+    assert_eq!(doc["can-extend-session"], true);
+    // Nearly expired, and quota partly used.
+    env.firewall.set_usage(mac, 100_000_000, 300_000_000);
+    env.advance(3570);
+    let doc = get(&env, ip, "127.0.0.1:8080", "/api/captive").json();
+    assert_eq!(
+        (
+            doc["seconds-remaining"].as_u64(),
+            doc["bytes-remaining"].as_u64()
+        ),
+        (Some(30), Some(600_000_000))
+    );
+    env.advance(30);
+    assert_eq!(
+        get(&env, ip, "127.0.0.1:8080", "/api/captive").json()["captive"],
+        true
+    );
+    // An unlimited package has no bytes-remaining.
+    pay_with_voucher(&env, ip, "day");
+    let doc = get(&env, ip, "127.0.0.1:8080", "/api/captive").json();
+    assert!(doc.get("bytes-remaining").is_none(), "{doc}");
+}
+
+#[test]
+fn the_guest_api_speaks_easyisp() {
+    let env = TestEnv::new();
+    let (ip, mac) = guest(1);
+    let packages = get(&env, ip, "h", "/api/portal/packages").json();
+    let first = &packages["packages"][0];
+    assert_eq!(
+        (first["id"].as_str(), first["name"].as_str()),
+        (Some("min30"), Some("30 Minutes"))
+    );
+    assert_eq!(
+        (first["price"].as_f64(), first["duration"].as_str()),
+        (Some(10.0), Some("30m"))
+    );
+    assert_eq!(packages["packages"][2]["speed"], "5 Mbit/s/2 Mbit/s");
+    assert_eq!(
+        get(&env, ip, "h", "/api/portal/check-session").json(),
+        serde_json::json!({"hasActiveSession": false})
+    );
+    assert_eq!(
+        get(&env, ip, "h", "/api/portal/status").json()["active"],
+        false
+    );
+    let tenant = get(&env, ip, "h", "/api/portal/tenant").json();
+    assert_eq!(
+        (tenant["name"].as_str(), tenant["primaryColor"].as_str()),
+        (Some("Mama Mboga Cafe Wi-Fi"), Some("#0b6e4f"))
+    );
+    assert_eq!(
+        get(&env, ip, "h", "/api/portal/mpesa/check").json()["configured"],
+        true
+    );
+    let validate = get(&env, ip, "h", "/api/portal/mpesa/validate").json();
+    assert_eq!(
+        (
+            validate["configType"].as_str(),
+            validate["details"]["storeNumber"].as_str()
+        ),
+        (Some("PAYBILL"), Some("174***"))
+    );
+    // Buying: initiate, then poll the status with the returned id.
+    let started = post_json(
+        &env,
+        ip,
+        "/api/portal/mpesa/initiate",
+        r#"{"phone":"0712345678","packageId":"hour"}"#,
+    );
+    assert_eq!(started.status, 200, "{}", started.body);
+    let id = started.json()["checkoutRequestId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(id.len(), 32);
+    let status_path = format!("/api/portal/mpesa/status?checkoutRequestId={id}");
+    assert_eq!(get(&env, ip, "h", &status_path).json()["status"], "pending");
+    env.app.run_due();
+    env.advance(4);
+    let done = get(&env, ip, "h", &status_path).json();
+    assert_eq!(
+        (done["status"].as_str(), done["package"].as_str()),
+        (Some("completed"), Some("1 Hour"))
+    );
+    let session = get(&env, ip, "h", "/api/portal/check-session").json();
+    assert_eq!(session["hasActiveSession"], true);
+    assert_eq!(session["customer"]["remainingMinutes"], 60);
+    let status = get(&env, ip, "h", "/api/portal/status").json();
+    assert_eq!(status["active"], true);
+    assert_eq!(
+        status["sessionId"].as_str().map(str::len),
+        Some(32),
+        "a random token, not a timestamp"
+    );
+    // The device may name itself, but only correctly.
+    let own = get(
+        &env,
+        ip,
+        "h",
+        &format!("/api/portal/check-session?mac={mac}"),
+    );
+    assert_eq!(own.status, 200);
+    let other = get(
+        &env,
+        ip,
+        "h",
+        "/api/portal/check-session?mac=aa:00:00:00:00:09",
+    );
+    assert_eq!(other.status, 403);
+    let forged = post_json(
+        &env,
+        ip,
+        "/api/portal/voucher",
+        r#"{"code":"X","macAddress":"AA:00:00:00:00:05"}"#,
+    );
+    assert_eq!(forged.status, 403);
+    // Logout ends the session.
+    assert_eq!(
+        post_json(&env, ip, "/api/portal/logout", "{}").json()["success"],
+        true
+    );
+    assert_eq!(
+        get(&env, ip, "h", "/api/portal/status").json()["active"],
+        false
+    );
+}
+
+#[test]
+fn the_guest_api_errors() {
+    let env = TestEnv::new();
+    let (ip, _) = guest(2);
+    let unknown = post_json(
+        &env,
+        ip,
+        "/api/portal/mpesa/initiate",
+        r#"{"phone":"0712345678","packageId":"nope"}"#,
+    );
+    assert_eq!(unknown.status, 404);
+    let bad_phone = post_json(
+        &env,
+        ip,
+        "/api/portal/mpesa/initiate",
+        r#"{"phone":"12345","packageId":"hour"}"#,
+    );
+    assert_eq!(bad_phone.status, 400);
+    assert!(bad_phone.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("Safaricom number"));
+    let not_json = post_json(&env, ip, "/api/portal/voucher", "code=ABC");
+    assert_eq!(not_json.status, 400);
+    let code = env
+        .app
+        .generate_vouchers("hour", 1, None)
+        .unwrap()
+        .unwrap()
+        .remove(0)
+        .code;
+    let body = format!(r#"{{"code":"{code}"}}"#);
+    let ok = post_json(&env, ip, "/api/portal/voucher", &body);
+    assert_eq!(
+        (ok.status, ok.json()["package"]["name"].as_str()),
+        (200, Some("1 Hour"))
+    );
+    let again = post_json(&env, guest(3).0, "/api/portal/voucher", &body);
+    assert_eq!(again.status, 409, "a voucher works once");
+    let invalid = post_json(&env, ip, "/api/portal/voucher", r#"{"code":"NOTACODE23"}"#);
+    assert_eq!(invalid.status, 404);
+    let stranger: IpAddr = "10.9.9.9".parse().unwrap();
+    assert_eq!(get(&env, stranger, "h", "/api/portal/status").status, 403);
+    assert_eq!(get(&env, ip, "h", "/api/portal/nothing").status, 404);
+    assert_eq!(
+        post_json(
+            &env,
+            ip,
+            "/api/portal/login",
+            r#"{"username":"a","password":"b"}"#
+        )
+        .status,
+        401
+    );
+}
+
+#[test]
+fn rate_limits_answer_429_with_retry_after() {
+    let env = TestEnv::new();
+    let (ip, _) = guest(1);
+    // Vouchers: ten tries a minute per device.
+    for _ in 0..10 {
+        assert_eq!(
+            post_json(&env, ip, "/api/portal/voucher", r#"{"code":"WRONG23456"}"#).status,
+            404
+        );
+    }
+    let limited = post_json(&env, ip, "/api/portal/voucher", r#"{"code":"WRONG23456"}"#);
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.header("Retry-After"), Some("6"));
+    env.clock.advance(6);
+    assert_eq!(
+        post_json(&env, ip, "/api/portal/voucher", r#"{"code":"WRONG23456"}"#).status,
+        404
+    );
+    // STK pushes: three per phone in ten minutes, whichever device asks.
+    for n in 2..=4 {
+        let started = post_json(
+            &env,
+            guest(n).0,
+            "/api/portal/mpesa/initiate",
+            r#"{"phone":"0799000111","packageId":"day"}"#,
+        );
+        assert_eq!(started.status, 200, "push {n}");
+    }
+    let fourth = post_json(
+        &env,
+        guest(5).0,
+        "/api/portal/mpesa/initiate",
+        r#"{"phone":"0799000111","packageId":"day"}"#,
+    );
+    assert_eq!(fourth.status, 429);
+    assert_eq!(fourth.header("Retry-After"), Some("200"));
+}
+
+#[test]
+fn a_paid_purchase_moves_to_a_new_mac_with_receipt_and_phone() {
+    let env = TestEnv::new();
+    let (old_ip, old_mac) = guest(1);
+    let payment = env
+        .app
+        .start_purchase(old_ip, "hour", "0712345678")
+        .unwrap();
+    env.app.run_due();
+    env.app
+        .settle(
+            payment.id,
+            &StkOutcome::Paid {
+                receipt: Some("UKN7RT61SV".into()),
+                amount: None,
+            },
+        )
+        .unwrap();
+    env.app.run_due();
+    assert!(env.firewall.allows(old_mac));
+    // The phone comes back with a randomised MAC (and address).
+    let (new_ip, new_mac) = guest(4);
+    let wrong = post_json(
+        &env,
+        new_ip,
+        "/api/portal/move",
+        r#"{"receipt":"UKN7RT61SV","phone":"0700000000"}"#,
+    );
+    assert_eq!(wrong.status, 404, "the phone must be the one that paid");
+    let moved = post_json(
+        &env,
+        new_ip,
+        "/api/portal/move",
+        r#"{"receipt":"ukn7rt61sv","phone":"+254712345678"}"#,
+    );
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    env.app.run_due();
+    assert!(
+        env.firewall.allows(new_mac) && !env.firewall.allows(old_mac),
+        "the old MAC loses access"
+    );
+    let status = get(&env, new_ip, "h", "/api/portal/status").json();
+    assert_eq!(status["active"], true);
+    // Moving again within the interval (1 h) is refused, with the wait.
+    let (third_ip, _) = guest(5);
+    let again = post_json(
+        &env,
+        third_ip,
+        "/api/portal/move",
+        r#"{"receipt":"UKN7RT61SV","phone":"0712345678"}"#,
+    );
+    assert_eq!(again.status, 429);
+    assert_eq!(again.header("Retry-After"), Some("3600"));
+}
+
+#[test]
+fn the_first_view_is_one_small_self_contained_page() {
+    let mut config = demo_config();
+    let logo = std::env::temp_dir().join(format!("lango-logo-{}.png", std::process::id()));
+    std::fs::write(&logo, [0x89, b'P', b'N', b'G', 13, 10, 26, 10, 0, 0, 0, 0]).unwrap();
+    config.brand.logo = Some(logo.clone());
+    let env = TestEnv::with(Store::in_memory().unwrap(), config, T0);
+    let page = get(&env, guest(1).0, "127.0.0.1:8080", "/");
+    let _ = std::fs::remove_file(&logo);
+    assert_eq!(page.status, 200);
+    eprintln!("portal: first view {} bytes", page.body.len());
+    assert!(page.body.len() < 30 * 1024, "{} bytes", page.body.len());
+    assert!(
+        page.body
+            .contains("src=\"data:image/png;base64,iVBORw0KGgoAAAAA\""),
+        "the logo is inlined"
+    );
+    for external in ["src=\"http", "href=\"http", "@import", "url(", "<link"] {
+        assert!(
+            !page.body.contains(external),
+            "external reference: {external}"
+        );
+    }
+    // Kiswahili from Accept-Language, English by default.
+    let sw = call(
+        &env,
+        guest(1).0,
+        "GET",
+        "/",
+        &[
+            ("Host", "127.0.0.1:8080"),
+            ("Accept-Language", "sw-KE,sw;q=0.9,en;q=0.5"),
+        ],
+        "",
+    );
+    assert!(sw.body.contains("Chagua kifurushi") && sw.body.contains("lang=\"sw\""));
+    assert!(page.body.contains("Choose a package"));
+    // A foreign site's address leads to the portal's own URL.
+    let foreign = get(&env, guest(1).0, "example.org", "/");
+    assert_eq!(
+        (foreign.status, foreign.header("Location")),
+        (302, Some(PORTAL))
+    );
+}
+
+#[test]
+fn no_response_carries_a_secret() {
+    let mut config = demo_config();
+    let mpesa = config.mpesa.as_mut().unwrap();
+    mpesa.consumer_key = "KEY-zq8x7".into();
+    mpesa.consumer_secret = "SECRET-p4ssw0rd-9f1c".into();
+    mpesa.passkey = "PASSKEY-bfb279f9aa9b".into();
+    let env = TestEnv::with(Store::in_memory().unwrap(), config, T0);
+    let (ip, _) = guest(1);
+    let gets = [
+        "/",
+        "/api/captive",
+        "/api/packages",
+        "/api/status",
+        "/api/portal/packages",
+        "/api/portal/check-session",
+        "/api/portal/status",
+        "/api/portal/tenant",
+        "/api/portal/mpesa/check",
+        "/api/portal/mpesa/validate",
+        "/generate_204",
+        "/hotspot-detect.html",
+    ];
+    let mut bodies = Vec::new();
+    for path in gets {
+        bodies.push(get(&env, ip, "127.0.0.1:8080", path).body);
+    }
+    let started = post_json(
+        &env,
+        ip,
+        "/api/portal/mpesa/initiate",
+        r#"{"phone":"0712345678","packageId":"hour"}"#,
+    );
+    let token = started.json()["checkoutRequestId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.app.run_due();
+    env.advance(4);
+    bodies.push(started.body);
+    for path in [
+        format!("/api/portal/mpesa/status?checkoutRequestId={token}"),
+        format!("/pay/{token}"),
+        format!("/api/payment/{token}"),
+    ] {
+        bodies.push(get(&env, ip, "127.0.0.1:8080", &path).body);
+    }
+    for (path, body) in [
+        ("/api/portal/voucher", r#"{"code":"NOPE"}"#),
+        (
+            "/api/portal/login",
+            r#"{"username":"x","password":"SECRET-p4ssw0rd-9f1c"}"#,
+        ),
+        ("/api/portal/logout", "{}"),
+        (
+            "/api/portal/move",
+            r#"{"receipt":"X","phone":"0712345678"}"#,
+        ),
+    ] {
+        bodies.push(post_json(&env, ip, path, body).body);
+    }
+    assert!(bodies.len() > 15);
+    for body in &bodies {
+        for secret in [
+            "KEY-zq8x7",
+            "SECRET-p4ssw0rd",
+            "PASSKEY-bfb279",
+            "password\"",
+        ] {
+            assert!(!body.contains(secret), "{secret} leaked in {body}");
+        }
+    }
+}
