@@ -14,3 +14,5 @@ mod cli;
 mod lab;
 // The guest portal's handler: probes, RFC 8908, the EasyISP API, limits, secrets.
 mod portal;
+// Headless Chromium through ChromeDriver: the purchase path with screenshots.
+mod browser;

@@ -101,12 +101,36 @@ pub fn http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Reply {
+    exchange(addr, method, path, headers, body, "1.0")
+}
+
+/// The same exchange as HTTP/1.1 with `Connection: close` (for servers that ignore 1.0).
+pub fn http11(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
+    let mut all = headers.to_vec();
+    all.push(("Connection", "close"));
+    exchange(addr, method, path, &all, body, "1.1")
+}
+
+fn exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    version: &str,
+) -> Reply {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
     let mut request = format!(
-        "{method} {path} HTTP/1.0\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/{version}\r\nContent-Length: {}\r\n",
         body.len()
     );
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("Host")) {
@@ -118,8 +142,28 @@ pub fn http(
     request.push_str("\r\n");
     request.push_str(body);
     stream.write_all(request.as_bytes()).expect("write");
+    // Read the head, then exactly Content-Length bytes (some servers keep the connection
+    // open), or to the end when there is no length.
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read");
+    let mut buf = [0u8; 65536];
+    loop {
+        let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n");
+        if let Some(end) = head_end {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if length.is_some_and(|len| raw.len() >= end + 4 + len) {
+                break;
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("read: {e}"),
+        }
+    }
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();

@@ -1,0 +1,335 @@
+//! The portal in headless Chromium, driven through ChromeDriver's WebDriver protocol (plain
+//! HTTP and JSON, spoken with the support module's client): the purchase path clicked through
+//! in English and in Kiswahili against the simulated gateway, with a screenshot of each state
+//! saved under `artifacts/screenshots/`. Skipped with a message when Chromium or ChromeDriver is
+//! missing, unless LANGO_REQUIRE_ALL_TESTS is set.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use lango::app::Env;
+use lango::daemon::{self, Running};
+use lango::firewall::RecordingFirewall;
+use lango::neighbours::LoopbackNeighbours;
+use lango::simulator::Simulator;
+use lango::store::Store;
+use lango::testing::ManualClock;
+
+use crate::support::{demo_config, http11 as http, TempDir, T0};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+fn available() -> bool {
+    let found = |p: &str| std::path::Path::new(p).exists();
+    if found("/usr/bin/chromium") && found("/usr/bin/chromedriver") {
+        return true;
+    }
+    if std::env::var_os("LANGO_REQUIRE_ALL_TESTS").is_some() {
+        panic!("browser test cannot run: /usr/bin/chromium or /usr/bin/chromedriver is missing");
+    }
+    eprintln!("skipping browser test: install Debian's chromium and chromium-driver");
+    false
+}
+
+/// Where screenshots go: kept after the test, for people and CI to look at.
+pub fn artifacts() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts/screenshots");
+    std::fs::create_dir_all(&dir).expect("artifacts dir");
+    dir
+}
+
+/// A ChromeDriver process and one browser session.
+pub struct Browser {
+    driver: Child,
+    addr: SocketAddr,
+    session: String,
+    _profile: TempDir,
+}
+
+impl Browser {
+    pub fn start(lang: &str) -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let start = Instant::now();
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "chromedriver did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let profile = TempDir::new("chromium");
+        let caps = json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--window-size=412,900", format!("--lang={lang}"),
+                     format!("--user-data-dir={}", profile.0.display())],
+            "prefs": {"intl.accept_languages": lang},
+        }}}});
+        let mut browser = Browser {
+            driver,
+            addr,
+            session: String::new(),
+            _profile: profile,
+        };
+        let reply = browser.call("POST", "/session", &caps);
+        browser.session = reply["sessionId"].as_str().expect("a session").to_string();
+        browser
+    }
+
+    fn call(&self, method: &str, path: &str, body: &Value) -> Value {
+        let body = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
+        let reply = http(
+            self.addr,
+            method,
+            path,
+            &[("Content-Type", "application/json")],
+            &body,
+        );
+        let value: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
+        assert!(
+            reply.status < 300,
+            "webdriver {method} {path}: {}",
+            reply.body
+        );
+        value.get("value").cloned().unwrap_or(value)
+    }
+
+    fn at(&self, rest: &str) -> String {
+        format!("/session/{}{rest}", self.session)
+    }
+
+    pub fn open(&self, url: &str) {
+        self.call("POST", &self.at("/url"), &json!({"url": url}));
+    }
+
+    fn find(&self, css: &str) -> String {
+        let v = self.call(
+            "POST",
+            &self.at("/element"),
+            &json!({"using": "css selector", "value": css}),
+        );
+        v[ELEMENT].as_str().expect("element").to_string()
+    }
+
+    pub fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css);
+        self.call(
+            "POST",
+            &self.at(&format!("/element/{id}/value")),
+            &json!({"text": text}),
+        );
+    }
+
+    pub fn click(&self, css: &str) {
+        let id = self.find(css);
+        self.call(
+            "POST",
+            &self.at(&format!("/element/{id}/click")),
+            &json!({}),
+        );
+    }
+
+    pub fn text(&self) -> String {
+        let v = self.call(
+            "POST",
+            &self.at("/execute/sync"),
+            &json!({"script": "return document.body.innerText", "args": []}),
+        );
+        v.as_str().unwrap_or("").to_string()
+    }
+
+    /// Waits (bounded) until the page shows `words`.
+    #[track_caller]
+    pub fn wait_for_text(&self, words: &str) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if self.text().contains(words) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!(
+            "the page never showed {words:?}; it shows:\n{}",
+            self.text()
+        );
+    }
+
+    pub fn screenshot(&self, name: &str) -> PathBuf {
+        let v = self.call("GET", &self.at("/screenshot"), &Value::Null);
+        let png = decode_base64(v.as_str().expect("base64 png"));
+        let path = artifacts().join(name);
+        std::fs::write(&path, png).expect("screenshot");
+        path
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = http(
+                self.addr,
+                "DELETE",
+                &format!("/session/{}", self.session),
+                &[],
+                "",
+            );
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn decode_base64(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let digits: Vec<u8> = text.bytes().filter_map(value).collect();
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, d)| acc | u32::from(*d) << (18 - 6 * i));
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..chunk.len().saturating_sub(1)]);
+    }
+    out
+}
+
+/// lango on loopback with a manual clock, the simulator and the recording firewall.
+pub struct Shop {
+    pub running: Option<Running>,
+    pub clock: Arc<ManualClock>,
+    pub portal: SocketAddr,
+    pub admin: SocketAddr,
+}
+
+impl Shop {
+    pub fn start() -> Shop {
+        let mut config = demo_config();
+        config.gateway.portal_port = 0;
+        config.gateway.admin_port = 0;
+        let clock = Arc::new(ManualClock::new(T0));
+        let sim = Arc::new(Simulator::new(clock.clone(), 3));
+        let env = Env {
+            clock: clock.clone(),
+            firewall: Arc::new(RecordingFirewall::default()),
+            neighbours: Arc::new(LoopbackNeighbours),
+            gateway: sim.clone(),
+        };
+        let running = daemon::start(config, Store::in_memory().unwrap(), env, Some(sim)).unwrap();
+        Shop {
+            portal: running.portal,
+            admin: running.admin,
+            running: Some(running),
+            clock,
+        }
+    }
+
+    /// Time passes on the router (the simulated customer types the PIN).
+    pub fn advance(&self, secs: i64) {
+        self.clock.advance(secs);
+        if let Some(r) = &self.running {
+            r.app.due_jobs_wake();
+        }
+    }
+}
+
+impl Drop for Shop {
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop();
+        }
+    }
+}
+
+fn click_through(lang: &str, words: [&str; 4], phone_to_cancel: &str) -> Vec<PathBuf> {
+    let shop = Shop::start();
+    let browser = Browser::start(lang);
+    let portal = format!("http://{}/", shop.portal);
+    let mut shots = Vec::new();
+    browser.open(&portal);
+    browser.wait_for_text(words[0]);
+    shots.push(browser.screenshot(&format!("portal-{lang}-1-packages.png")));
+    // A cancelled prompt first: the guest sees it in words and can try again.
+    browser.type_into("form[action='/buy'] input[name=phone]", phone_to_cancel);
+    browser.click("form[action='/buy'] button");
+    browser.wait_for_text(words[1]);
+    shots.push(browser.screenshot(&format!("portal-{lang}-2-check-phone.png")));
+    shop.advance(4);
+    browser.wait_for_text(words[2]);
+    shots.push(browser.screenshot(&format!("portal-{lang}-3-cancelled.png")));
+    // Then a payment that goes through: the 1 Hour package.
+    browser.open(&portal);
+    browser.type_into(
+        "form[action='/buy']:nth-of-type(2) input[name=phone]",
+        "0712 345 678",
+    );
+    browser.click("form[action='/buy']:nth-of-type(2) button");
+    browser.wait_for_text(words[1]);
+    shop.advance(4);
+    browser.wait_for_text(words[3]);
+    shots.push(browser.screenshot(&format!("portal-{lang}-4-paid.png")));
+    browser.open(&portal);
+    browser.wait_for_text(words[3]);
+    shots.push(browser.screenshot(&format!("portal-{lang}-5-online.png")));
+    shots
+}
+
+#[test]
+fn the_purchase_path_in_english_and_kiswahili() {
+    if !available() {
+        return;
+    }
+    let en = click_through(
+        "en",
+        [
+            "Choose a package",
+            "Check your phone",
+            "You cancelled the payment",
+            "You are online",
+        ],
+        "0700001032",
+    );
+    let sw = click_through(
+        "sw",
+        [
+            "Chagua kifurushi",
+            "Angalia simu yako",
+            "Umesitisha malipo",
+            "Umeunganishwa",
+        ],
+        "0700001032",
+    );
+    for shot in en.iter().chain(&sw) {
+        let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 2000, "{} is {size} bytes", shot.display());
+        eprintln!("screenshot: {}", shot.display());
+    }
+}
