@@ -227,7 +227,6 @@ pub struct Shop {
     pub running: Option<Running>,
     pub clock: Arc<ManualClock>,
     pub portal: SocketAddr,
-    pub admin: SocketAddr,
 }
 
 impl Shop {
