@@ -245,7 +245,6 @@ impl Shop {
         let running = daemon::start(config, Store::in_memory().unwrap(), env, Some(sim)).unwrap();
         Shop {
             portal: running.portal,
-            admin: running.admin,
             running: Some(running),
             clock,
         }
