@@ -77,6 +77,8 @@ pub struct App {
     pub funnel: Funnel,
     /// Wakes the background worker when new work appears.
     wake: smol::channel::Sender<()>,
+    /// Callback hints, the callback secret, SMS attempts, the connection test (mpesa.rs).
+    pub(crate) mpesa: crate::mpesa::MpesaState,
 }
 
 /// Why a purchase could not start.
@@ -91,6 +93,9 @@ pub enum PurchaseError {
     /// This device already has a prompt open; here is its token.
     AlreadyPending(String),
     Blocked,
+    /// Abuse limits (`payments::check_limits`): one open prompt per phone, not the same amount
+    /// to the same phone within two minutes, a few purchases per device per ten minutes.
+    Limited(payments::LimitRefusal),
     Store(StoreError),
 }
 
@@ -151,6 +156,7 @@ impl App {
             }),
             funnel: Funnel::default(),
             wake,
+            mpesa: crate::mpesa::MpesaState::default(),
         };
         app.resume()?;
         Ok((app, woken))
@@ -183,6 +189,17 @@ impl App {
         }
     }
 
+    /// Makes a payment's next query due now (a callback or an SMS points at it).
+    pub(crate) fn poll_soon(&self, id: u64) {
+        let now = self.time().now;
+        self.work()
+            .due
+            .entry(id)
+            .and_modify(|due| due.0 = now)
+            .or_insert((now, 0));
+        self.notify();
+    }
+
     /// Wakes the worker (after a job finished, new work may be due).
     pub fn due_jobs_wake(&self) {
         self.notify();
@@ -192,7 +209,7 @@ impl App {
         let _ = self.wake.try_send(());
     }
 
-    fn mark_dirty(&self) {
+    pub(crate) fn mark_dirty(&self) {
         self.work().dirty = true;
         self.notify();
     }
@@ -273,6 +290,15 @@ impl App {
             if let Some(open) = w.open_payment_for(mac)? {
                 return Ok(Err(PurchaseError::AlreadyPending(open.token)));
             }
+            let (open, recent) = (
+                w.open_payments()?,
+                w.payments_since(now - payments::DEVICE_WINDOW_SECS, 500)?,
+            );
+            if let Err(refusal) =
+                payments::check_limits(&open, &recent, mac, &phone, terms.price, now)
+            {
+                return Ok(Err(PurchaseError::Limited(refusal)));
+            }
             let payment = Payment {
                 id: w.next_id()?,
                 token,
@@ -290,6 +316,7 @@ impl App {
                 created_at: now,
                 updated_at: now,
                 session_id: None,
+                callback: None,
             };
             w.put_payment(&payment)?;
             Ok(Ok(payment))
@@ -520,6 +547,8 @@ impl App {
         match payment.state {
             PaymentState::Initiating => Some(Job::Push(payment_id)),
             PaymentState::Pending => Some(Job::Poll(payment_id)),
+            // A late callback for an expired prompt: ask M-Pesa once more.
+            PaymentState::Expired if self.has_hint(payment_id) => Some(Job::Poll(payment_id)),
             _ => None,
         }
     }
@@ -594,6 +623,7 @@ impl App {
             amount_major: payment.amount.major_ceil(),
             account_reference,
             description: "WiFi".into(),
+            callback_url: self.push_callback_url(),
         };
         match self.env.gateway.stk_push(&push) {
             Ok(accepted) => {
@@ -622,6 +652,16 @@ impl App {
                 next.decline = Some(decline);
                 next.updated_at = now;
                 self.close_payment(&next, &message)
+            }
+            Err(GatewayError::Unanswered(message)) => {
+                // The push may have reached the phone: sending it again could prompt twice.
+                // If the guest pays anyway, their SMS can be approved on the owner page.
+                let mut next = payment.clone();
+                next.state = PaymentState::Expired;
+                next.decline = Some(payments::Decline::Unavailable);
+                next.updated_at = now;
+                log::warn!("STK push for payment {id} got no answer: {message}");
+                self.close_payment(&next, &format!("no answer to the push ({message})"))
             }
             Err(GatewayError::Merchant(message)) => {
                 let mut next = payment.clone();
@@ -662,10 +702,11 @@ impl App {
         let Some(payment) = self.store.read(|r| r.payment(id))? else {
             return Ok(());
         };
+        let late = payment.state == PaymentState::Expired && self.has_hint(id);
         let Some(checkout) = payment
             .checkout_id
             .clone()
-            .filter(|_| payment.state == PaymentState::Pending)
+            .filter(|_| payment.state == PaymentState::Pending || late)
         else {
             self.work().due.remove(&id);
             return Ok(());
@@ -683,7 +724,14 @@ impl App {
             }
             Err(e) => log::warn!("STK query for payment {id} failed, will retry: {e}"),
         }
-        if let Some(expired) = payments::expire_if_stale(&payment, now) {
+        if late && attempt + 1 >= crate::mpesa::LATE_QUERIES {
+            self.work().due.remove(&id);
+            self.forget_hint(id);
+            return Ok(());
+        }
+        if let Some(mut expired) = payments::expire_if_stale(&payment, now) {
+            // A callback that the query never confirmed stays on record (an SMS may match it).
+            expired.callback = self.hint(id);
             return self.close_payment(&expired, "no final answer within the prompt window");
         }
         self.work()
@@ -696,6 +744,8 @@ impl App {
     /// claim and the session grant together. Returns whether the payment is now final.
     pub fn settle(&self, id: u64, outcome: &payments::StkOutcome) -> Result<bool, StoreError> {
         let now = self.time().now;
+        let outcome = &self.with_hint(id, outcome);
+        let hint = self.hint(id);
         let (final_state, granted) = self.store.write(Durability::Durable, |w| {
             let Some(payment) = w.payment(id)? else {
                 return Ok((true, false));
@@ -727,6 +777,7 @@ impl App {
                     );
                     let session = grant.session();
                     payment.session_id = Some(session.id);
+                    payment.callback = hint.clone().or(payment.callback);
                     w.put_session(session)?;
                     w.put_payment(&payment)?;
                     touch_device(w, payment.mac, payment.ip, now)?;
@@ -747,7 +798,14 @@ impl App {
                     ))?;
                     Ok((true, true))
                 }
-                Settlement::Closed { payment } => {
+                Settlement::Closed { mut payment } => {
+                    payment.callback = hint.clone().or(payment.callback);
+                    if hint.as_ref().is_some_and(|h| h.result_code == 0) {
+                        log::warn!(
+                            "payment {id}: a callback said paid but the query says ResultCode                              {}; not granted",
+                            payment.result_code.unwrap_or(-1)
+                        );
+                    }
                     w.put_payment(&payment)?;
                     w.push_event(&event(
                         now,
@@ -761,7 +819,11 @@ impl App {
                     ))?;
                     Ok((true, false))
                 }
-                Settlement::Rejected { payment, reason } => {
+                Settlement::Rejected {
+                    mut payment,
+                    reason,
+                } => {
+                    payment.callback = hint.clone().or(payment.callback);
                     w.put_payment(&payment)?;
                     w.push_event(&event(
                         now,
@@ -776,6 +838,9 @@ impl App {
         if granted {
             self.funnel.paid.fetch_add(1, Ordering::Relaxed);
             self.mark_dirty();
+        }
+        if final_state {
+            self.forget_hint(id);
         }
         Ok(final_state)
     }

@@ -4,7 +4,8 @@
 //! `firewall::desired`, `config::parse`, `uci`) takes `now` and data and returns data. The
 //! shell (`app`, `worker`, `daemon`) wires it to the store and to one adapter per outside
 //! system: `firewall` (nft; the demo's recording backend), `neighbours` (ARP table and DHCP
-//! leases), `payments::PaymentGateway` (Daraja; the in-process `simulator`), `time::Clock`.
+//! leases), `payments::PaymentGateway` (`daraja` over `https`; the `simulator` around the pure
+//! `daraja_sim`), `time::Clock`. `mpesa` adds callbacks and pasted SMS (`sms`) to the app.
 //! `http`, `portal` and `admin` serve guests and the owner. See ARCHITECTURE.md.
 
 #![forbid(unsafe_code)]
@@ -13,15 +14,20 @@ pub mod admin;
 pub mod app;
 pub mod config;
 pub mod daemon;
+pub mod daraja;
+pub mod daraja_sim;
 pub mod firewall;
 pub mod http;
+pub mod https;
 pub mod logger;
 pub mod model;
+pub mod mpesa;
 pub mod neighbours;
 pub mod payments;
 pub mod portal;
 pub mod sessions;
 pub mod simulator;
+pub mod sms;
 pub mod store;
 #[doc(hidden)]
 pub mod testing;
