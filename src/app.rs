@@ -734,9 +734,10 @@ impl App {
             expired.callback = self.hint(id);
             return self.close_payment(&expired, "no final answer within the prompt window");
         }
-        self.work()
-            .due
-            .insert(id, (now + payments::poll_delay(attempt + 1), attempt + 1));
+        // The last query is at the end of the window, not up to 20 s after it.
+        let window_end = payment.created_at + payments::PROMPT_WINDOW_SECS;
+        let next = (now + payments::poll_delay(attempt + 1)).min(window_end.max(now + 1));
+        self.work().due.insert(id, (next, attempt + 1));
         Ok(())
     }
 

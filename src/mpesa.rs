@@ -233,15 +233,21 @@ impl App {
             Err(e) => return CallbackVerdict::Malformed(e),
         };
         let now = self.time().now;
+        // Whether the callback's receipt is already credited to another *payment* (a replay).
+        // A receipt the owner credited through an SMS claim is kept: `settle` then refuses
+        // to grant the same money twice.
         let found = self.store.read(|r| {
             let payment = r.payment_by_checkout(&callback.checkout_id)?;
-            let owner = match &callback.receipt {
-                Some(receipt) => (r.receipt_owner(receipt)?, r.sms_claim_by_receipt(receipt)?),
-                None => (None, None),
+            let other_payment = match &callback.receipt {
+                Some(receipt) => match r.receipt_owner(receipt)? {
+                    Some(owner) => r.payment(owner)?.map(|p| p.id),
+                    None => None,
+                },
+                None => None,
             };
-            Ok((payment, owner))
+            Ok((payment, other_payment))
         });
-        let (payment, (receipt_owner, receipt_claim)) = match found {
+        let (payment, paid_by) = match found {
             Ok(f) => f,
             Err(e) => {
                 log::error!("callback: {e}");
@@ -276,10 +282,8 @@ impl App {
                 Some("the phone number is not the one prompted".to_string())
             } else if callback.receipt.is_none() {
                 Some("no receipt".to_string())
-            } else if receipt_owner.is_some_and(|owner| owner != payment.id)
-                || receipt_claim.is_some_and(|c| c.state != ClaimState::Rejected)
-            {
-                Some("its receipt is already credited elsewhere".to_string())
+            } else if paid_by.is_some_and(|owner| owner != payment.id) {
+                Some("its receipt is already credited to another payment".to_string())
             } else {
                 None
             };
@@ -438,6 +442,14 @@ impl App {
             if let Some(outcome) = self.sms_for_confirmed(&payment, &sms, mac)? {
                 return Ok(outcome);
             }
+        }
+        // A prompt still open on this device may be the payment the SMS is about: let the
+        // query answer first rather than have the owner credit the same money twice.
+        if let Some(open) = self.store.read(|r| r.open_payment_for(mac))? {
+            if open.state == PaymentState::Pending {
+                self.poll_soon(open.id);
+            }
+            return Ok(SmsOutcome::Checking);
         }
         self.record_claim(&sms, mac, ip, package_id, now)
     }

@@ -278,6 +278,9 @@ pub fn settle(
                 }
             }
             if receipt_used_elsewhere {
+                // Closed, not left open: an open payment would block the device's next try.
+                next.state = PaymentState::Failed;
+                next.decline = Some(Decline::Other);
                 return Settlement::Rejected {
                     payment: next,
                     reason: format!(
