@@ -171,7 +171,12 @@ fn dashboard(ctx: &Ctx, notice: Option<String>) -> Response {
             esc(&p.terms.package_name),
             p.amount,
             p.state,
-            esc(p.receipt.as_deref().unwrap_or("")),
+            esc(&match (&p.receipt, &p.callback) {
+                (Some(receipt), _) => receipt.clone(),
+                // A callback the query did not confirm: evidence for the owner.
+                (None, Some(hint)) => crate::mpesa::describe_hint(hint),
+                (None, None) => String::new(),
+            }),
         ));
     }
     body.push_str("</table></div>");

@@ -801,19 +801,22 @@ impl App {
                 }
                 Settlement::Closed { mut payment } => {
                     payment.callback = hint.clone().or(payment.callback);
-                    if hint.as_ref().is_some_and(|h| h.result_code == 0) {
-                        log::warn!(
-                            "payment {id}: a callback said paid but the query says ResultCode                              {}; not granted",
-                            payment.result_code.unwrap_or(-1)
-                        );
-                    }
+                    // A callback that said paid, contradicted by the query: not granted, and
+                    // the owner is told what the callback claimed.
+                    let contradicted = match &hint {
+                        Some(h) if h.result_code == 0 => format!(
+                            "; a callback said paid (receipt {}), not granted",
+                            h.receipt.as_deref().unwrap_or("none")
+                        ),
+                        _ => String::new(),
+                    };
                     w.put_payment(&payment)?;
                     w.push_event(&event(
                         now,
                         "payment_failed",
                         Some(payment.mac),
                         format!(
-                            "payment {id} {:?} (ResultCode {})",
+                            "payment {id} {:?} (ResultCode {}){contradicted}",
                             payment.state,
                             payment.result_code.unwrap_or(-1)
                         ),

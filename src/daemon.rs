@@ -231,6 +231,21 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
     let path = config_path.to_path_buf();
     wait_for_signals(&signals, running, move |app| match config::load(&path) {
         Ok(new) => {
+            // The Daraja client keeps the account it started with; the callback address and
+            // the account reference are read per push and change at once.
+            let account = |m: &Option<crate::config::Mpesa>| {
+                m.clone().map(|mut m| {
+                    m.callback_url = None;
+                    m.account_reference.clear();
+                    m
+                })
+            };
+            if account(&app.config().mpesa) != account(&new.mpesa) {
+                log::warn!(
+                    "M-Pesa account settings changed: they take effect when lango restarts \
+                     (/etc/init.d/lango restart)"
+                );
+            }
             app.set_config(new);
             log::info!("{}: reloaded", path.display());
         }

@@ -693,8 +693,7 @@ impl App {
     }
 }
 
-/// A payment's state after a restart cannot depend on RAM: the hints are gone, the store has
-/// what the final transaction wrote. Exposed for the owner page.
+/// What a payment's callback said, for the owner page.
 pub fn describe_hint(hint: &CallbackHint) -> String {
     match (&hint.receipt, hint.result_code) {
         (Some(receipt), 0) => format!("callback said paid, receipt {receipt}"),

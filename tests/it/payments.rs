@@ -1027,6 +1027,11 @@ fn an_owner_approval_and_a_late_confirmation_do_not_grant_twice() {
         approve_after_secs: 30,
         ..Setup::default()
     });
+    // Only the callback written below arrives.
+    env.sim.set_faults(Faults {
+        drop_callbacks: true,
+        ..Faults::default()
+    });
     let p = env.buy(1, PHONE);
     // Another device of the guest pastes the SMS of this very payment before lango knows;
     // the owner approves it.
@@ -1211,4 +1216,91 @@ fn junk_on_the_callback_path_never_breaks_anything() {
     env.advance(3);
     env.delivered(1);
     check_paid_once(&env, p.id);
+}
+
+// ---- the simulator's control API and the portal's SMS form, over the wire ----
+
+#[test]
+fn the_simulator_is_steered_over_https_like_daraja_itself() {
+    let env = PayEnv::new();
+    let tls = https::tls_config(vec![env.ca.root.clone()]).unwrap();
+    let client = Client::new(Some(tls), Duration::from_secs(5));
+    let base = env.server.url(true);
+    let json = [("Content-Type", "application/json")];
+    let faults = client
+        .send(
+            "POST",
+            &format!("{base}/__sim/faults"),
+            &json,
+            br#"{"drop_callbacks":true}"#,
+        )
+        .unwrap();
+    assert_eq!(faults.status, 200);
+    assert!(env.sim.faults().drop_callbacks);
+    let p = env.buy(1, PHONE);
+    let resolve = format!(
+        r#"{{"checkout":"{}","action":"wrong_pin"}}"#,
+        env.checkout_of(&p)
+    );
+    let answer = client
+        .send(
+            "POST",
+            &format!("{base}/__sim/resolve"),
+            &json,
+            resolve.as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&answer.body),
+        r#"{"resolved":true}"#
+    );
+    env.advance(4);
+    assert_eq!(env.payment(p.id).decline, Some(Decline::WrongPin));
+    eventually("the callback is scheduled (and dropped)", || {
+        !env.sim.deliveries().is_empty()
+    });
+    let state = client
+        .send("GET", &format!("{base}/__sim/state"), &[], b"")
+        .unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&state.body).unwrap();
+    assert_eq!(state["sessions"][0]["result"], 2001);
+    assert_eq!(state["deliveries"][0]["dropped"], true);
+    // Daraja's own endpoints refuse a caller without a token, in Daraja's words.
+    let refused = client
+        .send(
+            "POST",
+            &format!("{base}{}", lango::daraja::PUSH_PATH),
+            &json,
+            b"{}",
+        )
+        .unwrap();
+    assert_eq!(refused.status, 404);
+    assert!(String::from_utf8_lossy(&refused.body).contains("404.001.03"));
+}
+
+#[test]
+fn the_portal_takes_a_pasted_sms() {
+    let env = PayEnv::new();
+    let mac = lango::model::Mac([0xaa, 0, 0, 0, 0, 0x7f]);
+    env.neighbours.insert("127.0.0.1".parse().unwrap(), mac);
+    let home = http(env.portal, "GET", "/", &[], "");
+    assert!(home.body.contains("action=\"/sms\""), "{}", home.body);
+    let text = sms("UAFC000001", "20.00").replace(' ', "+");
+    let sent = crate::support::form_post(env.portal, "/sms", &format!("sms={text}&package=hour"));
+    assert_eq!(sent.status, 202, "{}", sent.body);
+    assert!(
+        sent.body.contains("The owner will check it"),
+        "{}",
+        sent.body
+    );
+    let junk = crate::support::form_post(env.portal, "/sms", "sms=I+paid+yesterday&package=hour");
+    assert_eq!(junk.status, 400);
+    assert!(junk.body.contains("not an M-Pesa payment message"));
+    let claim = env
+        .app()
+        .store
+        .read(|r| r.sms_claim_by_receipt("UAFC000001"))
+        .unwrap()
+        .unwrap();
+    assert_eq!((claim.mac, claim.state), (mac, ClaimState::Pending));
 }
