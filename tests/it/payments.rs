@@ -678,6 +678,33 @@ fn a_receipt_replayed_on_another_checkout_is_credited_once() {
     assert_eq!(env.sessions().len(), 1);
 }
 
+#[test]
+fn a_late_callback_after_the_window_still_counts_once_the_query_agrees() {
+    let env = PayEnv::new();
+    // The customer pays at +2, but Daraja's query says "being processed" all through the
+    // window and the callback comes 200 s late.
+    env.sim.set_faults(Faults {
+        query_stuck: true,
+        late_callback_secs: 200,
+        ..Faults::default()
+    });
+    let p = env.buy(1, PHONE);
+    for _ in 0..37 {
+        env.advance(5);
+    }
+    let expired = env.payment(p.id);
+    assert_eq!(
+        (expired.state, expired.decline),
+        (PaymentState::Expired, Some(Decline::TimedOut))
+    );
+    check_nothing_granted(&env);
+    env.sim.set_faults(Faults::default()); // the query recovers
+    env.advance(18); // t+203: the late callback arrives and makes lango ask again
+    env.delivered(1);
+    let p = check_paid_once(&env, p.id);
+    assert!(p.receipt.is_some());
+}
+
 // ---- lango dies in the middle ----
 
 #[test]
