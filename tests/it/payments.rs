@@ -393,7 +393,7 @@ fn paybill_happy_path_costs_three_flash_writes() {
 }
 
 #[test]
-fn till_happy_path_and_a_till_set_up_as_paybill() {
+fn till_happy_path_and_a_till_not_registered_under_the_store() {
     let env = PayEnv::with(Setup {
         kind: MpesaKind::Till,
         till: Some("5123456".into()),
