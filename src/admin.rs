@@ -33,6 +33,16 @@ pub fn handle(ctx: &Ctx, request: &Request) -> Response {
         ("POST", "/vouchers") => vouchers(ctx, request),
         ("POST", "/api/vouchers") => api_vouchers(ctx, request),
         ("POST", "/simulator") => simulator(ctx, request),
+        ("POST", "/mpesa/check") => {
+            let started = ctx.app.start_mpesa_check();
+            let notice = if started {
+                "Testing the M-Pesa connection; the result appears below in a few seconds."
+            } else {
+                "A test is already running."
+            };
+            dashboard(ctx, Some(notice.into()))
+        }
+        ("POST", path) if path.starts_with("/sms/") => sms_decision(ctx, &path["/sms/".len()..]),
         ("POST", path) if path.starts_with("/sessions/") && path.ends_with("/revoke") => {
             let id = path["/sessions/".len()..path.len() - "/revoke".len()].parse::<u64>();
             match id.map(|id| ctx.app.revoke_session(id)) {
@@ -162,10 +172,16 @@ fn dashboard(ctx: &Ctx, notice: Option<String>) -> Response {
             esc(&p.terms.package_name),
             p.amount,
             p.state,
-            esc(p.receipt.as_deref().unwrap_or("")),
+            esc(&match (&p.receipt, &p.callback) {
+                (Some(receipt), _) => receipt.clone(),
+                // A callback the query did not confirm: evidence for the owner.
+                (None, Some(hint)) => crate::mpesa::describe_hint(hint),
+                (None, None) => String::new(),
+            }),
         ));
     }
     body.push_str("</table></div>");
+    body.push_str(&mpesa_section(ctx));
     let options: String = config
         .packages
         .iter()
@@ -343,6 +359,120 @@ fn overview(ctx: &Ctx) -> Response {
         Err(e) => {
             log::error!("overview: {e}");
             json(500, &json!({"error": "store error"}))
+        }
+    }
+}
+
+/// M-Pesa: the connection test and its last report, and pasted SMS waiting for a decision.
+fn mpesa_section(ctx: &Ctx) -> String {
+    use crate::mpesa::CheckStatus;
+    use crate::sms::ClaimState;
+    let app = &ctx.app;
+    let mut out = String::from(
+        "<div class=\"cbi-section\"><h2>M-Pesa</h2><form method=\"post\" action=\"/mpesa/check\">\
+         <button class=\"btn\">Test M-Pesa connection</button></form>",
+    );
+    match app.mpesa_check_status() {
+        CheckStatus::Never => {}
+        CheckStatus::Running { since } => {
+            out.push_str(&format!("<p>Testing since {}...</p>", iso8601(since)))
+        }
+        CheckStatus::Done { at, steps } => {
+            out.push_str(&format!(
+                "<table><tr><th colspan=\"3\">Test of {}</th></tr>",
+                iso8601(at)
+            ));
+            for step in steps {
+                out.push_str(&format!(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    if step.ok { "OK" } else { "PROBLEM" },
+                    esc(&step.what),
+                    esc(&step.detail)
+                ));
+            }
+            out.push_str("</table>");
+        }
+    }
+    let claims = match app.store.read(|r| r.sms_claims(50)) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("owner page: {e}");
+            Vec::new()
+        }
+    };
+    out.push_str(
+        "<h3>Pasted M-Pesa messages</h3><p>Guests paste these when lango could not confirm a \
+         payment itself. Check each receipt on your M-Pesa statement before approving: anyone \
+         can type a message.</p><table><tr><th>When</th><th>Receipt</th><th>Amount</th>\
+         <th>Paid to</th><th>Device</th><th>Package</th><th>State</th><th></th></tr>",
+    );
+    for c in &claims {
+        let actions = if c.state == ClaimState::Pending {
+            format!(
+                "<form method=\"post\" action=\"/sms/{id}/approve\" style=\"display:inline\">\
+                 <button class=\"btn\">Approve</button></form> <form method=\"post\" \
+                 action=\"/sms/{id}/reject\" style=\"display:inline\"><button class=\"btn neg\">\
+                 Reject</button></form>",
+                id = c.id
+            )
+        } else {
+            String::new()
+        };
+        let date_note = match c.code_date_ok {
+            Some(false) => " (the code's date differs from the message's)",
+            _ => "",
+        };
+        out.push_str(&format!(
+            "<tr><td>{}</td><td><code>{}</code>{date_note}</td><td>{} {}</td><td>{} on {}</td>\
+             <td><code>{}</code></td><td>{}</td><td>{:?}</td><td>{actions}</td></tr>",
+            iso8601(c.created_at),
+            esc(&c.receipt),
+            esc(&app.config().gateway.currency),
+            c.amount,
+            esc(&c.paid_to),
+            esc(&c.paid_at),
+            c.mac,
+            esc(&c.terms.package_name),
+            c.state,
+        ));
+    }
+    out.push_str("</table></div>");
+    out
+}
+
+fn sms_decision(ctx: &Ctx, rest: &str) -> Response {
+    use crate::mpesa::ClaimDecision;
+    let (id, approve) = match rest.split_once('/') {
+        Some((id, "approve")) => (id.parse::<u64>(), true),
+        Some((id, "reject")) => (id.parse::<u64>(), false),
+        _ => return Response::text("not found").with_status_code(404),
+    };
+    let Ok(id) = id else {
+        return Response::text("bad claim id").with_status_code(400);
+    };
+    match ctx.app.decide_sms_claim(id, approve) {
+        Ok(ClaimDecision::Approved(session)) => dashboard(
+            ctx,
+            Some(format!(
+                "Approved: {} for {} until {}.",
+                esc(&session.terms.package_name),
+                session.mac,
+                iso8601(session.deadline)
+            )),
+        ),
+        Ok(ClaimDecision::Rejected) => dashboard(ctx, Some("Rejected.".into())),
+        Ok(ClaimDecision::NotPending) => {
+            dashboard(ctx, Some("That message was already decided.".into()))
+        }
+        Ok(ClaimDecision::ReceiptAlreadyCredited(owner)) => dashboard(
+            ctx,
+            Some(format!(
+                "Not approved: this receipt is already credited (record {owner})."
+            )),
+        ),
+        Err(e) => {
+            log::error!("sms decision: {e}");
+            Response::text("could not record the decision").with_status_code(500)
         }
     }
 }

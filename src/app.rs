@@ -84,6 +84,8 @@ pub struct App {
     pub limiter: crate::ratelimit::RateLimiter,
     /// Wakes the background worker when new work appears.
     wake: smol::channel::Sender<()>,
+    /// Callback hints, the callback secret, SMS attempts, the connection test (mpesa.rs).
+    pub(crate) mpesa: crate::mpesa::MpesaState,
 }
 
 /// Why a purchase could not start.
@@ -98,8 +100,9 @@ pub enum PurchaseError {
     /// This device already has a prompt open; here is its token.
     AlreadyPending(String),
     Blocked,
-    /// Too many prompts for this device or phone lately; try again after this many seconds.
-    RateLimited(u64),
+    /// Abuse limits (`payments::check_limits`): one open prompt per phone, not the same amount
+    /// to the same phone within two minutes, a few purchases per device per ten minutes.
+    Limited(payments::LimitRefusal),
     Store(StoreError),
 }
 
@@ -180,6 +183,7 @@ impl App {
             funnel: Funnel::default(),
             limiter: crate::ratelimit::RateLimiter::default(),
             wake,
+            mpesa: crate::mpesa::MpesaState::default(),
         };
         app.resume()?;
         Ok((app, woken))
@@ -212,6 +216,17 @@ impl App {
         }
     }
 
+    /// Makes a payment's next query due now (a callback or an SMS points at it).
+    pub(crate) fn poll_soon(&self, id: u64) {
+        let now = self.time().now;
+        self.work()
+            .due
+            .entry(id)
+            .and_modify(|due| due.0 = now)
+            .or_insert((now, 0));
+        self.notify();
+    }
+
     /// Wakes the worker (after a job finished, new work may be due).
     pub fn due_jobs_wake(&self) {
         self.notify();
@@ -226,7 +241,7 @@ impl App {
         self.mark_dirty();
     }
 
-    fn mark_dirty(&self) {
+    pub(crate) fn mark_dirty(&self) {
         self.work().dirty = true;
         self.notify();
     }
@@ -368,18 +383,21 @@ impl App {
         if self.is_blocked(mac)? {
             return Err(PurchaseError::Blocked);
         }
-        // Counted only for requests that would really send a prompt: per device and per phone.
-        for key in [format!("stk:{mac}"), format!("stk:{phone}")] {
-            self.limiter
-                .check(&key, crate::ratelimit::STK, time.now_ms)
-                .map_err(PurchaseError::RateLimited)?;
-        }
         let token = random_token()?;
         let now = time.now;
         let terms = Terms::of(package);
         let payment = self.store.write(Durability::Durable, |w| {
             if let Some(open) = w.open_payment_for(mac)? {
                 return Ok(Err(PurchaseError::AlreadyPending(open.token)));
+            }
+            let (open, recent) = (
+                w.open_payments()?,
+                w.payments_since(now - payments::DEVICE_WINDOW_SECS, 500)?,
+            );
+            if let Err(refusal) =
+                payments::check_limits(&open, &recent, mac, &phone, terms.price, now)
+            {
+                return Ok(Err(PurchaseError::Limited(refusal)));
             }
             let payment = Payment {
                 id: w.next_id()?,
@@ -398,6 +416,7 @@ impl App {
                 created_at: now,
                 updated_at: now,
                 session_id: None,
+                callback: None,
             };
             w.put_payment(&payment)?;
             Ok(Ok(payment))
@@ -710,6 +729,8 @@ impl App {
         match payment.state {
             PaymentState::Initiating => Some(Job::Push(payment_id)),
             PaymentState::Pending => Some(Job::Poll(payment_id)),
+            // A late callback for an expired prompt: ask M-Pesa once more.
+            PaymentState::Expired if self.has_hint(payment_id) => Some(Job::Poll(payment_id)),
             _ => None,
         }
     }
@@ -784,6 +805,7 @@ impl App {
             amount_major: payment.amount.major_ceil(),
             account_reference,
             description: "WiFi".into(),
+            callback_url: self.push_callback_url(),
         };
         match self.env.gateway.stk_push(&push) {
             Ok(accepted) => {
@@ -812,6 +834,16 @@ impl App {
                 next.decline = Some(decline);
                 next.updated_at = now;
                 self.close_payment(&next, &message)
+            }
+            Err(GatewayError::Unanswered(message)) => {
+                // The push may have reached the phone: sending it again could prompt twice.
+                // If the guest pays anyway, their SMS can be approved on the owner page.
+                let mut next = payment.clone();
+                next.state = PaymentState::Expired;
+                next.decline = Some(payments::Decline::Unavailable);
+                next.updated_at = now;
+                log::warn!("STK push for payment {id} got no answer: {message}");
+                self.close_payment(&next, &format!("no answer to the push ({message})"))
             }
             Err(GatewayError::Merchant(message)) => {
                 let mut next = payment.clone();
@@ -852,10 +884,11 @@ impl App {
         let Some(payment) = self.store.read(|r| r.payment(id))? else {
             return Ok(());
         };
+        let late = payment.state == PaymentState::Expired && self.has_hint(id);
         let Some(checkout) = payment
             .checkout_id
             .clone()
-            .filter(|_| payment.state == PaymentState::Pending)
+            .filter(|_| payment.state == PaymentState::Pending || late)
         else {
             self.work().due.remove(&id);
             return Ok(());
@@ -873,12 +906,20 @@ impl App {
             }
             Err(e) => log::warn!("STK query for payment {id} failed, will retry: {e}"),
         }
-        if let Some(expired) = payments::expire_if_stale(&payment, now) {
+        if late && attempt + 1 >= crate::mpesa::LATE_QUERIES {
+            self.work().due.remove(&id);
+            self.forget_hint(id);
+            return Ok(());
+        }
+        if let Some(mut expired) = payments::expire_if_stale(&payment, now) {
+            // A callback that the query never confirmed stays on record (an SMS may match it).
+            expired.callback = self.hint(id);
             return self.close_payment(&expired, "no final answer within the prompt window");
         }
-        self.work()
-            .due
-            .insert(id, (now + payments::poll_delay(attempt + 1), attempt + 1));
+        // The last query is at the end of the window, not up to 20 s after it.
+        let window_end = payment.created_at + payments::PROMPT_WINDOW_SECS;
+        let next = (now + payments::poll_delay(attempt + 1)).min(window_end.max(now + 1));
+        self.work().due.insert(id, (next, attempt + 1));
         Ok(())
     }
 
@@ -887,6 +928,8 @@ impl App {
     pub fn settle(&self, id: u64, outcome: &payments::StkOutcome) -> Result<bool, StoreError> {
         let time = self.time();
         let now = time.now;
+        let outcome = &self.with_hint(id, outcome);
+        let hint = self.hint(id);
         let (final_state, granted) = self.store.write(Durability::Durable, |w| {
             let Some(payment) = w.payment(id)? else {
                 return Ok((true, false));
@@ -922,6 +965,7 @@ impl App {
                     }
                     let session = &session;
                     payment.session_id = Some(session.id);
+                    payment.callback = hint.clone().or(payment.callback);
                     w.put_session(session)?;
                     w.put_payment(&payment)?;
                     touch_device(w, payment.mac, payment.ip, now)?;
@@ -942,21 +986,35 @@ impl App {
                     ))?;
                     Ok((true, true))
                 }
-                Settlement::Closed { payment } => {
+                Settlement::Closed { mut payment } => {
+                    payment.callback = hint.clone().or(payment.callback);
+                    // A callback that said paid, contradicted by the query: not granted, and
+                    // the owner is told what the callback claimed.
+                    let contradicted = match &hint {
+                        Some(h) if h.result_code == 0 => format!(
+                            "; a callback said paid (receipt {}), not granted",
+                            h.receipt.as_deref().unwrap_or("none")
+                        ),
+                        _ => String::new(),
+                    };
                     w.put_payment(&payment)?;
                     w.push_event(&event(
                         now,
                         "payment_failed",
                         Some(payment.mac),
                         format!(
-                            "payment {id} {:?} (ResultCode {})",
+                            "payment {id} {:?} (ResultCode {}){contradicted}",
                             payment.state,
                             payment.result_code.unwrap_or(-1)
                         ),
                     ))?;
                     Ok((true, false))
                 }
-                Settlement::Rejected { payment, reason } => {
+                Settlement::Rejected {
+                    mut payment,
+                    reason,
+                } => {
+                    payment.callback = hint.clone().or(payment.callback);
                     w.put_payment(&payment)?;
                     w.push_event(&event(
                         now,
@@ -971,6 +1029,9 @@ impl App {
         if granted {
             self.funnel.paid.fetch_add(1, Ordering::Relaxed);
             self.mark_dirty();
+        }
+        if final_state {
+            self.forget_hint(id);
         }
         Ok(final_state)
     }

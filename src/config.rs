@@ -141,6 +141,13 @@ pub struct Mpesa {
     pub passkey: String,
     /// `option account_reference` (default `WiFi`): at most 12 characters.
     pub account_reference: String,
+    /// `option callback_url` (optional): the public http(s) address, without a path, at which
+    /// the owner exposes lango's portal listener to Safaricom. lango appends its secret
+    /// callback path. Without it lango confirms every payment by querying Daraja.
+    pub callback_url: Option<String>,
+    /// `option ca_bundle` (default /etc/ssl/certs/ca-certificates.crt, from the ca-bundle
+    /// package): the certificate authorities trusted for Daraja's HTTPS.
+    pub ca_bundle: Option<PathBuf>,
 }
 
 /// Hides the secrets: a `Config` may be logged with `{:?}`.
@@ -155,6 +162,8 @@ impl fmt::Debug for Mpesa {
             .field("till", &self.till)
             .field("passkey", &"***")
             .field("account_reference", &self.account_reference)
+            .field("callback_url", &self.callback_url)
+            .field("ca_bundle", &self.ca_bundle)
             .finish()
     }
 }
@@ -337,6 +346,8 @@ const MPESA: &[&str] = &[
     "till",
     "passkey",
     "account_reference",
+    "callback_url",
+    "ca_bundle",
 ];
 /// The options written with `list`; every other option takes one value.
 const LISTS: &[&str] = &["admin_allow"];
@@ -602,6 +613,8 @@ fn validate_mpesa(raw: &Raw, check: &mut Check) -> Option<Mpesa> {
     }
     let passkey = check.required(raw, "passkey", parse_text);
     let reference = check.get(raw, "account_reference", parse_reference, "WiFi".into());
+    let callback_url = check.optional(raw, "callback_url", parse_callback_url);
+    let ca_bundle = check.optional(raw, "ca_bundle", parse_path);
     Some(Mpesa {
         environment: environment?,
         consumer_key: consumer_key?,
@@ -611,6 +624,8 @@ fn validate_mpesa(raw: &Raw, check: &mut Check) -> Option<Mpesa> {
         till,
         passkey: passkey?,
         account_reference: reference,
+        callback_url,
+        ca_bundle,
     })
 }
 
@@ -809,6 +824,17 @@ fn parse_reference(text: &str) -> Result<String, String> {
     let ok = text.chars().count() <= 12;
     ok.then(|| text.to_string())
         .ok_or_else(|| format!("'{text}' is longer than 12 characters"))
+}
+
+/// The base of the public address Daraja posts results to: `https://host[:port]`, optionally
+/// with a path prefix; no query, no fragment. lango adds its secret path.
+fn parse_callback_url(text: &str) -> Result<String, String> {
+    let what = "a web address like https://wifi.example.com (no ? or #)";
+    let url = crate::https::Url::parse(text).map_err(|_| not(text, what))?;
+    if text.contains('?') || url.host.is_empty() {
+        return Err(not(text, what));
+    }
+    Ok(text.trim_end_matches('/').to_string())
 }
 
 /// The closest known word, if it is close enough to be a likely typo.
@@ -1023,7 +1049,9 @@ mod tests {
             \toption shortcode 12345\n\
             \toption till 7654321\n\
             \toption passkey pass\n\
-            \toption account_reference 'Cafe WiFi 12'\n";
+            \toption account_reference 'Cafe WiFi 12'\n\
+            \toption callback_url 'https://wifi.example.com:8443/lango/'\n\
+            \toption ca_bundle /etc/ssl/cert.pem\n";
         // Every option in the tables is set here, each to something other than its default.
         for name in [GATEWAY, BRAND, PACKAGE, MPESA].concat() {
             assert!(text.contains(&format!(" {name} ")), "{name} is not tested");
@@ -1102,6 +1130,8 @@ mod tests {
             till: Some("7654321".into()),
             passkey: "pass".into(),
             account_reference: "Cafe WiFi 12".into(),
+            callback_url: Some("https://wifi.example.com:8443/lango".into()),
+            ca_bundle: Some("/etc/ssl/cert.pem".into()),
         };
         assert_eq!(config.mpesa, Some(mpesa));
     }
@@ -1269,6 +1299,35 @@ mod tests {
                 "17: package id 'day_pass' (made from its name) is already used on line 9",
             ],
         );
+    }
+
+    #[test]
+    fn bad_callback_url_and_ca_bundle() {
+        let base = "config mpesa\n option environment sandbox\n option consumer_key k\n \
+                    option consumer_secret s\n option passkey p\n option shortcode 174379\n";
+        for bad in [
+            "wifi.example.com",
+            "ftp://x",
+            "https://x/?a=1",
+            "https://x/#f",
+            "https://",
+        ] {
+            let first = format!(
+                "7: '{bad}' is not a web address like https://wifi.example.com (no ? or #)"
+            );
+            check_problems(
+                &format!("{base} option callback_url '{bad}'\n option ca_bundle certs.pem\n"),
+                &[
+                    first.as_str(),
+                    "8: 'certs.pem' is not a full path (starting with /)",
+                ],
+            );
+        }
+        let ok = valid(&format!(
+            "{base} option callback_url http://198.51.100.7:8080\n"
+        ));
+        let url = ok.mpesa.and_then(|m| m.callback_url);
+        assert_eq!(url.as_deref(), Some("http://198.51.100.7:8080"));
     }
 
     #[test]

@@ -10,13 +10,13 @@ use std::sync::Arc;
 use nix::sys::signal::{SigSet, Signal};
 
 use crate::app::{App, Env};
-use crate::config::{self, Config, FirewallKind, MpesaEnvironment};
+use crate::config::{self, Config, FirewallKind};
 use crate::firewall::{Firewall, RecordingFirewall};
 use crate::http::{self, Ctx};
 use crate::neighbours::{LoopbackNeighbours, SystemNeighbours};
 use crate::nft::{NftFirewall, NftOptions};
 use crate::payments::{NoGateway, PaymentGateway};
-use crate::simulator::Simulator;
+use crate::simulator::{SimServer, Simulator};
 use crate::store::Store;
 use crate::sys::{Runner, SystemRunner};
 use crate::time::{Clock, SystemClock};
@@ -136,35 +136,82 @@ pub fn wait_for_signals(signals: &SigSet, running: Running, reload: impl Fn(&App
     }
 }
 
+/// The payment gateway a config asks for. Sandbox and production get the Daraja client with
+/// the router's CA bundle; `simulator` gets the same client talking to a simulated Daraja on
+/// 127.0.0.1 (kept running by the returned server handle).
 fn gateway_for(
     config: &Config,
     clock: Arc<dyn Clock>,
-) -> (Arc<dyn PaymentGateway>, Option<Arc<Simulator>>) {
-    match config.mpesa.as_ref().map(|m| m.environment) {
-        Some(MpesaEnvironment::Simulator) => {
-            // LANGO_SIMULATOR_APPROVE_SECS: how long the simulated customer takes (tests, demos).
-            let secs = std::env::var("LANGO_SIMULATOR_APPROVE_SECS")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(8);
-            let sim = Arc::new(Simulator::new(clock, secs));
-            (sim.clone(), Some(sim))
+) -> (
+    Arc<dyn PaymentGateway>,
+    Option<Arc<Simulator>>,
+    Option<SimServer>,
+) {
+    let Some(account) = config.mpesa.as_ref() else {
+        let none = NoGateway {
+            reason: "M-Pesa is not configured".into(),
+        };
+        return (Arc::new(none), None, None);
+    };
+    let Some(base_url) = crate::daraja::base_url(account.environment) else {
+        // LANGO_SIMULATOR_APPROVE_SECS: how long the simulated customer takes (tests, demos).
+        let approve_secs = std::env::var("LANGO_SIMULATOR_APPROVE_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(8);
+        return match local_simulator(account, clock, approve_secs) {
+            Ok(local) => (local.gateway, Some(local.sim), Some(local.server)),
+            Err(reason) => (Arc::new(NoGateway { reason }), None, None),
+        };
+    };
+    let bundle = account
+        .ca_bundle
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(crate::https::DEFAULT_CA_BUNDLE));
+    match crate::https::load_ca_bundle(&bundle) {
+        Ok(tls) => {
+            let http = crate::https::Client::new(Some(tls), crate::daraja::CALL_TIMEOUT);
+            let daraja = crate::daraja::Daraja::new(account.clone(), base_url, http, clock);
+            (Arc::new(daraja), None, None)
         }
-        Some(env) => (
-            Arc::new(NoGateway {
-                reason: format!(
-                    "the Daraja client for {env:?} is not in this build yet; use vouchers"
-                ),
-            }),
-            None,
-        ),
-        None => (
-            Arc::new(NoGateway {
-                reason: "M-Pesa is not configured".into(),
-            }),
-            None,
-        ),
+        Err(reason) => {
+            log::error!("M-Pesa: {reason}");
+            (Arc::new(NoGateway { reason }), None, None)
+        }
     }
+}
+
+/// A simulated Daraja and the real client pointed at it.
+pub struct LocalSimulator {
+    pub gateway: Arc<dyn PaymentGateway>,
+    pub sim: Arc<Simulator>,
+    /// Serves while it lives.
+    pub server: SimServer,
+}
+
+/// A simulated Daraja on 127.0.0.1 over plain HTTP (so that no certificate has to be made at
+/// run time in the release binary), and the real Daraja client pointed at it.
+pub fn local_simulator(
+    account: &crate::config::Mpesa,
+    clock: Arc<dyn Clock>,
+    approve_after_secs: i64,
+) -> Result<LocalSimulator, String> {
+    let settings = crate::simulator::settings_for(account, approve_after_secs);
+    let sim = Arc::new(Simulator::with_settings(clock.clone(), settings));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| format!("cannot start the Daraja simulator: {e}"))?;
+    let callbacks = crate::https::Client::new(None, std::time::Duration::from_secs(10));
+    let server =
+        crate::simulator::serve(sim.clone(), listener, crate::simulator::plain(), callbacks)
+            .map_err(|e| format!("cannot start the Daraja simulator: {e}"))?;
+    let http = crate::https::Client::new(None, crate::daraja::CALL_TIMEOUT);
+    let daraja = crate::daraja::Daraja::new(account.clone(), &server.url(false), http, clock);
+    log::info!("M-Pesa: simulated Daraja at {}", server.url(false));
+    Ok(LocalSimulator {
+        gateway: Arc::new(daraja),
+        sim,
+        server,
+    })
 }
 
 fn load_config(path: &Path) -> Result<Config, i32> {
@@ -197,7 +244,7 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
         }
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let (gateway, simulator) = gateway_for(&config, clock.clone());
+    let (gateway, simulator, _daraja_simulator) = gateway_for(&config, clock.clone());
     let runner: Arc<dyn Runner> = Arc::new(SystemRunner);
     let gw = &config.gateway;
     let firewall: Arc<dyn Firewall> = match gw.firewall {
@@ -253,6 +300,21 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
     wait_for_signals(&signals, running, move |app| {
         match config::load(&path) {
             Ok(new) => {
+                // The Daraja client keeps the account it started with; the callback address and
+                // the account reference are read per push and change at once.
+                let account = |m: &Option<crate::config::Mpesa>| {
+                    m.clone().map(|mut m| {
+                        m.callback_url = None;
+                        m.account_reference.clear();
+                        m
+                    })
+                };
+                if account(&app.config().mpesa) != account(&new.mpesa) {
+                    log::warn!(
+                        "M-Pesa account settings changed: they take effect when lango restarts \
+                         (/etc/init.d/lango restart)"
+                    );
+                }
                 app.set_config(new);
                 log::info!("{}: reloaded", path.display());
             }
@@ -311,6 +373,11 @@ pub fn demo(options: DemoOptions) -> i32 {
     };
     config.gateway.portal_port = options.port;
     config.gateway.admin_port = options.port.saturating_add(1);
+    // The simulated Daraja posts its callbacks to the portal, like Safaricom would to an
+    // owner's public address.
+    if let Some(m) = config.mpesa.as_mut() {
+        m.callback_url = Some(format!("http://127.0.0.1:{}", options.port));
+    }
     let dir = std::env::temp_dir().join(format!("lango-demo-{}", std::process::id()));
     let store_path = dir.join("lango.redb");
     let store = match Store::open(&store_path) {
@@ -321,12 +388,23 @@ pub fn demo(options: DemoOptions) -> i32 {
         }
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let sim = Arc::new(Simulator::new(clock.clone(), options.approve_after_secs));
+    let Some(account) = config.mpesa.clone() else {
+        log::error!("the demo config has no mpesa section");
+        return EXIT_CONFIG;
+    };
+    let local = match local_simulator(&account, clock.clone(), options.approve_after_secs) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    let (gateway, sim, _daraja_simulator) = (local.gateway, local.sim, local.server);
     let env = Env {
         clock,
         firewall: Arc::new(RecordingFirewall::default()),
         neighbours: Arc::new(LoopbackNeighbours),
-        gateway: sim.clone(),
+        gateway,
     };
     let running = match start(config, store, env, Some(sim)) {
         Ok(r) => r,
@@ -337,9 +415,11 @@ pub fn demo(options: DemoOptions) -> i32 {
     };
     println!(
         "lango demo is running.\n\n  Guest portal: http://{portal}/\n  Owner page:   http://{admin}/\n\n\
-         Simulated here: M-Pesa (an in-process Daraja sandbox; the customer approves {secs} s after\n\
-         the prompt; phone numbers ending in 1032 cancel, 2001 type a wrong PIN, 0001 lack funds,\n\
-         1037 never answer), and the firewall (it only logs what it would allow; no root needed).\n\
+         Simulated here: M-Pesa (lango's Daraja simulator on 127.0.0.1, spoken to by the real\n\
+         Daraja client over plain HTTP; the customer approves {secs} s after the prompt and the\n\
+         callback comes to the portal; numbers ending in 1032 cancel, 2001 type a wrong PIN, 0001\n\
+         lack funds, 1037 never answer), and the firewall (it only logs what it would allow; no\n\
+         root needed).\n\
          Your browser is the guest device 02:00:7f:00:00:01. State: {dir}\n\
          Stop with Ctrl-C.",
         portal = running.portal,
@@ -372,5 +452,33 @@ pub fn check_config(path: &Path) -> i32 {
             eprintln!("{e}");
             EXIT_CONFIG
         }
+    }
+}
+
+/// `lango check-mpesa [--config FILE]`: tests the M-Pesa account without prompting anyone
+/// and says which part is wrong. Never prints a secret.
+pub fn check_mpesa(path: &Path) -> i32 {
+    let config = match load_config(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if config.mpesa.is_none() {
+        eprintln!("{}: no mpesa section; nothing to test", path.display());
+        return EXIT_CONFIG;
+    }
+    let (gateway, _sim, _server) = gateway_for(&config, Arc::new(SystemClock));
+    let steps = gateway.check();
+    for step in &steps {
+        println!(
+            "{:7} {}: {}",
+            if step.ok { "ok" } else { "PROBLEM" },
+            step.what,
+            step.detail
+        );
+    }
+    if steps.iter().all(|s| s.ok) {
+        EXIT_OK
+    } else {
+        EXIT_RUNTIME
     }
 }

@@ -77,6 +77,20 @@ pub fn read_form(request: &Request) -> Result<HashMap<String, String>, Response>
     Ok(parse_form(&String::from_utf8_lossy(&body)))
 }
 
+/// Reads a raw body of at most `MAX_BODY` bytes (a JSON callback).
+pub fn read_body(request: &Request) -> Result<Vec<u8>, Response> {
+    let mut body = Vec::new();
+    if let Some(data) = request.data() {
+        data.take(MAX_BODY + 1)
+            .read_to_end(&mut body)
+            .map_err(|_| Response::text("could not read the request").with_status_code(400))?;
+    }
+    if body.len() as u64 > MAX_BODY {
+        return Err(Response::text("request too large").with_status_code(413));
+    }
+    Ok(body)
+}
+
 /// Parses `a=1&b=two+words`. Later duplicates win; malformed escapes are kept literally.
 pub fn parse_form(text: &str) -> HashMap<String, String> {
     text.split('&')

@@ -4,7 +4,8 @@
 //! `firewall::desired`, `config::parse`, `uci`) takes `now` and data and returns data. The
 //! shell (`app`, `worker`, `daemon`) wires it to the store and to one adapter per outside
 //! system: `firewall` (nft; the demo's recording backend), `neighbours` (ARP table and DHCP
-//! leases), `payments::PaymentGateway` (Daraja; the in-process `simulator`), `time::Clock`.
+//! leases), `payments::PaymentGateway` (`daraja` over `https`; the `simulator` around the pure
+//! `daraja_sim`), `time::Clock`. `mpesa` adds callbacks and pasted SMS (`sms`) to the app.
 //! `http`, `portal` and `admin` serve guests and the owner. See ARCHITECTURE.md.
 
 #![forbid(unsafe_code)]
@@ -14,13 +15,17 @@ pub mod app;
 pub mod captive;
 pub mod config;
 pub mod daemon;
+pub mod daraja;
+pub mod daraja_sim;
 pub mod dns;
 pub mod dnsmasq;
 pub mod firewall;
 pub mod health;
 pub mod http;
+pub mod https;
 pub mod logger;
 pub mod model;
+pub mod mpesa;
 pub mod neighbours;
 pub mod nft;
 pub mod payments;
@@ -29,6 +34,7 @@ pub mod portal_api;
 pub mod ratelimit;
 pub mod sessions;
 pub mod simulator;
+pub mod sms;
 pub mod store;
 pub mod sys;
 #[doc(hidden)]

@@ -12,6 +12,7 @@ Usage:
   lango demo [--port N] [--approve-after SECS] try it on any machine: simulated M-Pesa,
                                                recording firewall, everything on 127.0.0.1
   lango check-config [FILE]                    validate a config file, list every problem
+  lango check-mpesa [--config FILE]            test the M-Pesa account (no one is prompted)
   lango --version | --help
 
 Exit codes: 0 ok, 1 runtime error, 2 bad usage, 3 invalid config, 4 store error.
@@ -20,6 +21,7 @@ Logs go to stderr (procd forwards them to syslog); LANGO_LOG=debug for more.
 
 fn main() {
     lango::logger::init();
+    lango::https::install_crypto_provider();
     let args: Vec<String> = std::env::args().skip(1).collect();
     std::process::exit(run(&args));
 }
@@ -78,6 +80,16 @@ fn run(args: &[String]) -> i32 {
                 .cloned()
                 .unwrap_or_else(|| "/etc/config/lango".into());
             daemon::check_config(&PathBuf::from(path))
+        }
+        "check-mpesa" => {
+            let Ok(config) = flag(rest, "--config") else {
+                return usage("check-mpesa takes --config FILE");
+            };
+            if let Some(bad) = unknown(rest, &["--config"]) {
+                return usage(&format!("check-mpesa: unknown argument '{bad}'"));
+            }
+            let config = config.unwrap_or_else(|| "/etc/config/lango".into());
+            daemon::check_mpesa(&PathBuf::from(config))
         }
         other => usage(&format!("unknown command '{other}'")),
     }

@@ -97,6 +97,20 @@ pub struct Payment {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub session_id: Option<u64>,
+    /// What Daraja's callback claimed, kept as evidence once the payment is final. A callback
+    /// never settles a payment by itself (see `confirmations`).
+    #[serde(default)]
+    pub callback: Option<CallbackHint>,
+}
+
+/// A callback that matched this payment (our CheckoutRequestID, right phone, enough money):
+/// a hint that makes lango query at once. Only the query's answer settles the payment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackHint {
+    pub result_code: i64,
+    pub receipt: Option<String>,
+    pub amount: Option<Money>,
+    pub at: Timestamp,
 }
 
 /// A gateway's answer to "how did this prompt end?".
@@ -121,6 +135,9 @@ pub struct StkPush {
     pub amount_major: i64,
     pub account_reference: String,
     pub description: String,
+    /// Where Daraja should POST the result: the owner's public URL with lango's secret path, or
+    /// a placeholder that goes nowhere when the router is not reachable from outside.
+    pub callback_url: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -139,8 +156,12 @@ pub enum GatewayError {
     Merchant(String),
     /// Daraja answered with a server error or throttling: try again later.
     Unavailable(String),
-    /// No answer at all: connection, TLS or timeout.
+    /// No answer at all, and the request certainly did not reach Daraja: connection refused,
+    /// TLS refused, timeout while connecting. Safe to send again.
     Transport(String),
+    /// The request was sent but no answer came back (timeout while waiting, connection reset):
+    /// Daraja may have acted on it. A push in this state must not be sent again.
+    Unanswered(String),
 }
 
 impl fmt::Display for GatewayError {
@@ -150,14 +171,31 @@ impl fmt::Display for GatewayError {
             GatewayError::Merchant(m) => write!(f, "merchant account problem: {m}"),
             GatewayError::Unavailable(m) => write!(f, "gateway unavailable: {m}"),
             GatewayError::Transport(m) => write!(f, "cannot reach gateway: {m}"),
+            GatewayError::Unanswered(m) => write!(f, "no answer from gateway: {m}"),
         }
     }
+}
+
+/// One line of the owner's "Test M-Pesa connection" report. Never carries a secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckStep {
+    pub what: String,
+    pub ok: bool,
+    pub detail: String,
 }
 
 /// The seam to a mobile-money provider. Blocking; called only from background threads.
 pub trait PaymentGateway: Send + Sync {
     fn stk_push(&self, push: &StkPush) -> Result<StkAccepted, GatewayError>;
     fn stk_query(&self, checkout_id: &str) -> Result<StkOutcome, GatewayError>;
+    /// Tests the account without prompting anyone, and says which part is wrong.
+    fn check(&self) -> Vec<CheckStep> {
+        vec![CheckStep {
+            what: "M-Pesa".into(),
+            ok: false,
+            detail: "this payment gateway cannot be tested".into(),
+        }]
+    }
 }
 
 /// The gateway when no usable M-Pesa account is configured: every push is refused with a
@@ -172,6 +210,13 @@ impl PaymentGateway for NoGateway {
     }
     fn stk_query(&self, _checkout_id: &str) -> Result<StkOutcome, GatewayError> {
         Err(GatewayError::Merchant(self.reason.clone()))
+    }
+    fn check(&self) -> Vec<CheckStep> {
+        vec![CheckStep {
+            what: "M-Pesa".into(),
+            ok: false,
+            detail: self.reason.clone(),
+        }]
     }
 }
 
@@ -233,6 +278,9 @@ pub fn settle(
                 }
             }
             if receipt_used_elsewhere {
+                // Closed, not left open: an open payment would block the device's next try.
+                next.state = PaymentState::Failed;
+                next.decline = Some(Decline::Other);
                 return Settlement::Rejected {
                     payment: next,
                     reason: format!(
@@ -273,6 +321,65 @@ pub fn expire_if_stale(payment: &Payment, now: Timestamp) -> Option<Payment> {
     None
 }
 
+/// Daraja refuses the same amount to the same phone within two minutes (ResultCode 17,
+/// payments.md A10): lango does not even try.
+pub const SAME_AMOUNT_WINDOW_SECS: i64 = 120;
+/// At most this many purchases started by one device within `DEVICE_WINDOW_SECS`: a script on
+/// the guest Wi-Fi cannot spam prompts to other people's phones (reliability.md 2).
+pub const DEVICE_MAX_STARTS: usize = 5;
+pub const DEVICE_WINDOW_SECS: i64 = 600;
+
+/// Why a new STK push is not allowed now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitRefusal {
+    /// This phone already has a prompt open (Daraja allows one per subscriber).
+    PhoneBusy,
+    /// The same phone was asked for the same amount less than two minutes ago.
+    SameAmountTooSoon { wait_secs: i64 },
+    /// This device started too many purchases recently.
+    TooManyAttempts { wait_secs: i64 },
+}
+
+/// Pure: may `mac` start a push of `amount` to `phone` now? `open` are the payments still open,
+/// `recent` those created in the last `DEVICE_WINDOW_SECS` (any state).
+pub fn check_limits(
+    open: &[Payment],
+    recent: &[Payment],
+    mac: Mac,
+    phone: &Phone,
+    amount: Money,
+    now: Timestamp,
+) -> Result<(), LimitRefusal> {
+    if open.iter().any(|p| &p.phone == phone) {
+        return Err(LimitRefusal::PhoneBusy);
+    }
+    // Only pushes Daraja acknowledged count towards its rule 17.
+    let same = recent
+        .iter()
+        .filter(|p| &p.phone == phone && p.amount.major_ceil() == amount.major_ceil())
+        .filter(|p| p.checkout_id.is_some() && now - p.created_at < SAME_AMOUNT_WINDOW_SECS)
+        .map(|p| p.created_at)
+        .max();
+    if let Some(at) = same {
+        return Err(LimitRefusal::SameAmountTooSoon {
+            wait_secs: SAME_AMOUNT_WINDOW_SECS - (now - at),
+        });
+    }
+    let mut mine: Vec<Timestamp> = recent
+        .iter()
+        .filter(|p| p.mac == mac && now - p.created_at < DEVICE_WINDOW_SECS)
+        .map(|p| p.created_at)
+        .collect();
+    if mine.len() >= DEVICE_MAX_STARTS {
+        mine.sort_unstable();
+        let oldest_that_counts = mine[mine.len() - DEVICE_MAX_STARTS];
+        return Err(LimitRefusal::TooManyAttempts {
+            wait_secs: DEVICE_WINDOW_SECS - (now - oldest_that_counts),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +410,7 @@ mod tests {
             created_at: 1000,
             updated_at: 1000,
             session_id: None,
+            callback: None,
         }
     }
 
@@ -384,5 +492,108 @@ mod tests {
             settle(&expired, &paid, false, 2000),
             Settlement::Paid { .. }
         ));
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    fn made(id: u64, mac: u8, phone: &str, amount: i64, at: Timestamp, acked: bool) -> Payment {
+        Payment {
+            id,
+            token: format!("t{id}"),
+            terms: Terms {
+                package_id: "hour".into(),
+                package_name: "1 Hour".into(),
+                price: Money::from_major(amount),
+                duration_secs: 3600,
+                quota_bytes: None,
+                rate_down_kbit: None,
+                rate_up_kbit: None,
+            },
+            amount: Money::from_major(amount),
+            phone: Phone::parse(phone).unwrap(),
+            mac: Mac([2, 0, 0, 0, 0, mac]),
+            ip: None,
+            state: PaymentState::Failed,
+            checkout_id: acked.then(|| format!("ws_CO_{id}")),
+            merchant_request_id: None,
+            receipt: None,
+            result_code: None,
+            decline: None,
+            created_at: at,
+            updated_at: at,
+            session_id: None,
+            callback: None,
+        }
+    }
+
+    #[test]
+    fn one_open_prompt_per_phone() {
+        let mut open = made(1, 1, "0712345678", 20, 100, true);
+        open.state = PaymentState::Pending;
+        let phone = Phone::parse("+254 712 345 678").unwrap();
+        let mac = Mac([2, 0, 0, 0, 0, 9]);
+        assert_eq!(
+            check_limits(&[open], &[], mac, &phone, Money(2000), 100),
+            Err(LimitRefusal::PhoneBusy)
+        );
+    }
+
+    #[test]
+    fn same_phone_and_amount_waits_two_minutes() {
+        let phone = Phone::parse("0712345678").unwrap();
+        let mac = Mac([2, 0, 0, 0, 0, 1]);
+        let earlier = [made(1, 1, "0712345678", 20, 1000, true)];
+        assert_eq!(
+            check_limits(&[], &earlier, mac, &phone, Money(2000), 1030),
+            Err(LimitRefusal::SameAmountTooSoon { wait_secs: 90 })
+        );
+        assert_eq!(
+            check_limits(&[], &earlier, mac, &phone, Money(2000), 1120),
+            Ok(())
+        );
+        assert_eq!(
+            check_limits(&[], &earlier, mac, &phone, Money(5000), 1030),
+            Ok(())
+        );
+        // A push Daraja never acknowledged does not count.
+        let refused = [made(1, 1, "0712345678", 20, 1000, false)];
+        assert_eq!(
+            check_limits(&[], &refused, mac, &phone, Money(2000), 1030),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_device_starts_at_most_five_purchases_in_ten_minutes() {
+        let phone = Phone::parse("0799999999").unwrap();
+        let mac = Mac([2, 0, 0, 0, 0, 1]);
+        let recent: Vec<Payment> = (0..5)
+            .map(|i| {
+                made(
+                    i,
+                    1,
+                    &format!("07123456{i:02}"),
+                    20,
+                    1000 + i as i64 * 10,
+                    true,
+                )
+            })
+            .collect();
+        assert_eq!(
+            check_limits(&[], &recent, mac, &phone, Money(2000), 1100),
+            Err(LimitRefusal::TooManyAttempts { wait_secs: 500 })
+        );
+        let other = Mac([2, 0, 0, 0, 0, 2]);
+        assert_eq!(
+            check_limits(&[], &recent, other, &phone, Money(2000), 1100),
+            Ok(())
+        );
+        assert_eq!(
+            check_limits(&[], &recent, mac, &phone, Money(2000), 1600),
+            Ok(())
+        );
     }
 }

@@ -14,7 +14,8 @@ use crate::captive;
 use crate::config::Package;
 use crate::http::{esc, fill, json, read_form, see_other, Ctx};
 use crate::model::{format_bytes, format_duration, format_rate, human_duration, Lang};
-use crate::payments::{Decline, Payment, PaymentState};
+use crate::mpesa::{SmsError, SmsOutcome, CALLBACK_PREFIX};
+use crate::payments::{Decline, LimitRefusal, Payment, PaymentState};
 use crate::sessions::{Lifecycle, Session};
 use crate::vouchers::Refusal;
 
@@ -40,6 +41,10 @@ pub fn handle(ctx: &Ctx, request: &Request) -> Response {
         ("POST", "/buy") => buy(ctx, request, ip, lang),
         ("POST", "/voucher") => voucher(ctx, request, ip, lang),
         ("POST", "/move") => move_form(ctx, request, ip, lang),
+        ("POST", "/sms") => sms_claim(ctx, request, ip, lang),
+        ("POST", path) if path.starts_with(CALLBACK_PREFIX) => {
+            stk_callback(ctx, request, &path[CALLBACK_PREFIX.len()..])
+        }
         ("GET", "/api/packages") => api_packages(ctx),
         ("GET", "/api/status") => api_status(ctx, ip),
         ("GET", path) if path.starts_with("/pay/") && on_portal => pay_page(ctx, &path[5..], lang),
@@ -268,6 +273,64 @@ fn tr(lang: Lang, key: &str) -> &'static str {
             "Hakuna ununuzi unaoendelea wenye risiti na nambari hiyo.",
         ),
         "move_too_soon" => ("This purchase was moved recently. Try again later.", "Ununuzi huu umehamishwa hivi karibuni. Jaribu baadaye."),
+        "too_soon" => (
+            "You just asked for this amount on this phone. Check your phone for that request, \
+             or wait two minutes.",
+            "Umeomba kiasi hiki kwa simu hii sasa hivi. Angalia ombi hilo kwenye simu yako, au \
+             subiri dakika mbili.",
+        ),
+        "too_many" => (
+            "Too many payment attempts from this device. Wait a few minutes.",
+            "Majaribio mengi mno ya malipo kutoka kifaa hiki. Subiri dakika chache.",
+        ),
+        "unanswered" => (
+            "M-Pesa did not answer. If money left your account, paste the M-Pesa message on \
+             the home page.",
+            "M-Pesa haikujibu. Kama pesa zimetoka kwenye akaunti yako, bandika ujumbe wa M-Pesa \
+             kwenye ukurasa wa mwanzo.",
+        ),
+        "sms_title" => (
+            "Paid but not online? Paste your M-Pesa message",
+            "Umelipa lakini hujaunganishwa? Bandika ujumbe wako wa M-Pesa",
+        ),
+        "sms_label" => ("M-Pesa message", "Ujumbe wa M-Pesa"),
+        "sms_send" => ("Check my payment", "Angalia malipo yangu"),
+        "sms_checking" => (
+            "Checking your payment with M-Pesa. Look again in a moment.",
+            "Tunathibitisha malipo yako na M-Pesa. Angalia tena baada ya muda mfupi.",
+        ),
+        "sms_sent" => (
+            "We could not confirm this payment ourselves. The owner will check it; you are \
+             connected as soon as it is approved.",
+            "Hatukuweza kuthibitisha malipo haya wenyewe. Mwenye huduma ataangalia; \
+             utaunganishwa mara atakapokubali.",
+        ),
+        "sms_not_payment" => (
+            "That is not an M-Pesa payment message. Paste the whole message, starting with \
+             the code.",
+            "Huo si ujumbe wa malipo ya M-Pesa. Bandika ujumbe wote, ukianza na nambari ya \
+             muamala.",
+        ),
+        "sms_used" => (
+            "That M-Pesa payment has already been used.",
+            "Malipo hayo ya M-Pesa yameshatumika.",
+        ),
+        "sms_waiting" => (
+            "That payment is already waiting for the owner.",
+            "Malipo hayo tayari yanasubiri mwenye huduma.",
+        ),
+        "sms_rejected" => (
+            "The owner did not accept that payment. Ask staff for help.",
+            "Mwenye huduma hakukubali malipo hayo. Omba msaada.",
+        ),
+        "sms_low" => (
+            "That payment is less than the price of the package.",
+            "Malipo hayo ni chini ya bei ya kifurushi.",
+        ),
+        "owner_busy" => (
+            "Too many payments are waiting for the owner. Ask staff for help.",
+            "Malipo mengi yanamsubiri mwenye huduma. Omba msaada.",
+        ),
         _ => ("", ""),
     };
     match lang {
@@ -496,6 +559,7 @@ fn home(ctx: &Ctx, ip: IpAddr, lang: Lang, notice: Option<(&str, &str)>) -> Resp
         Some(Lifecycle::Idle) | None => body.push_str(&format!("<h2>{}</h2>", tr(lang, "choose"))),
     }
     body.push_str(&packages_and_voucher(ctx, lang));
+    body.push_str(&sms_card(ctx, lang));
     page(ctx, lang, 200, &body, refresh, script)
 }
 
@@ -516,8 +580,10 @@ fn buy(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
                 PurchaseError::BadPhone(_) => (400, ""),
                 PurchaseError::ClockUnsynced => (503, "clock"),
                 PurchaseError::Blocked => (403, "blocked"),
+                PurchaseError::Limited(LimitRefusal::PhoneBusy) => (409, "busy"),
+                PurchaseError::Limited(LimitRefusal::SameAmountTooSoon { .. }) => (429, "too_soon"),
+                PurchaseError::Limited(LimitRefusal::TooManyAttempts { .. }) => (429, "too_many"),
                 PurchaseError::AlreadyPending(_) => (409, "pending"),
-                PurchaseError::RateLimited(_) => (429, "slow_down"),
                 PurchaseError::Store(err) => {
                     log::error!("purchase: {err}");
                     (500, "error")
@@ -625,6 +691,9 @@ fn payment_words(payment: &Payment, lang: Lang) -> (&'static str, &'static str) 
         PaymentState::Pending => ("warn", tr(lang, "check_phone")),
         PaymentState::Paid => ("ok", tr(lang, "paid")),
         PaymentState::Cancelled => ("err", tr(lang, "cancelled")),
+        PaymentState::Expired if payment.decline == Some(Decline::Unavailable) => {
+            ("err", tr(lang, "unanswered"))
+        }
         PaymentState::Expired => ("err", tr(lang, "timed_out")),
         PaymentState::Failed => match payment.decline {
             Some(Decline::WrongPin) => ("err", tr(lang, "wrong_pin")),
@@ -742,4 +811,87 @@ fn api_payment(ctx: &Ctx, token: &str) -> Response {
             json(500, &json!({ "error": "internal error" }))
         }
     }
+}
+
+// ---- M-Pesa callbacks and pasted SMS (see mpesa.rs) ----
+
+/// Daraja's STK callback. A wrong secret is a plain 404; otherwise the answer is 200 at once
+/// whatever the body says (Daraja neither retries nor learns anything), and the work is a
+/// note in RAM plus a query due now.
+fn stk_callback(ctx: &Ctx, request: &Request, secret: &str) -> Response {
+    if !ctx.app.callback_secret_matches(secret) {
+        return Response::text("not found").with_status_code(404);
+    }
+    let body = match crate::http::read_body(request) {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
+    let verdict = ctx.app.on_callback(&body);
+    log::info!("M-Pesa callback: {verdict:?}");
+    json(200, &json!({ "ResultCode": 0, "ResultDesc": "Accepted" }))
+}
+
+fn sms_card(ctx: &Ctx, lang: Lang) -> String {
+    let config = ctx.app.config();
+    if config.mpesa.is_none() {
+        return String::new();
+    }
+    let options: String = config
+        .active_packages()
+        .map(|p| {
+            format!(
+                "<option value=\"{}\">{} ({} {})</option>",
+                esc(&p.id),
+                esc(&p.name),
+                esc(&config.gateway.currency),
+                p.price
+            )
+        })
+        .collect();
+    format!(
+        "<form class=\"card\" method=\"post\" action=\"/sms\"><h2>{title}</h2>\
+         <label>{label}<textarea name=\"sms\" rows=\"4\" maxlength=\"1000\" required>\
+         </textarea></label><select name=\"package\">{options}</select>\
+         <button>{send}</button></form>",
+        title = tr(lang, "sms_title"),
+        label = tr(lang, "sms_label"),
+        send = tr(lang, "sms_send"),
+    )
+}
+
+fn sms_claim(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
+    let form = match read_form(request) {
+        Ok(f) => f,
+        Err(response) => return response,
+    };
+    let text = form.get("sms").map(String::as_str).unwrap_or("");
+    let package = form.get("package").map(String::as_str).unwrap_or("");
+    let (status, class, key) = match ctx.app.claim_sms(ip, text, package) {
+        Ok(SmsOutcome::Granted(_)) | Ok(SmsOutcome::AlreadyYours) => return see_other("/"),
+        Ok(SmsOutcome::Checking) => (200, "warn", "sms_checking"),
+        Ok(SmsOutcome::SentToOwner) => (202, "warn", "sms_sent"),
+        Err(e) => {
+            let (status, key) = match e {
+                SmsError::UnknownDevice => (403, "unknown_device"),
+                SmsError::ClockUnsynced => (503, "clock"),
+                SmsError::Blocked => (403, "blocked"),
+                SmsError::TooManyAttempts => (429, "too_many"),
+                SmsError::NotAPayment(_) => (400, "sms_not_payment"),
+                SmsError::UnknownPackage => (404, "no_package"),
+                SmsError::AmountBelowPrice { .. } => (400, "sms_low"),
+                SmsError::AlreadyUsed => (409, "sms_used"),
+                SmsError::AlreadyWaiting => (409, "sms_waiting"),
+                SmsError::Rejected => (409, "sms_rejected"),
+                SmsError::OwnerBusy => (503, "owner_busy"),
+                SmsError::Store(err) => {
+                    log::error!("sms claim: {err}");
+                    (500, "error")
+                }
+            };
+            (status, "err", key)
+        }
+    };
+    let mut r = home(ctx, ip, lang, Some((class, tr(lang, key))));
+    r.status_code = status;
+    r
 }

@@ -15,7 +15,7 @@ use crate::app::{MoveError, PurchaseError, RedeemError};
 use crate::config::{Config, MpesaKind, Package};
 use crate::http::{json, Ctx, MAX_BODY};
 use crate::model::{format_bytes, format_duration, format_rate, Mac};
-use crate::payments::{Decline, PaymentState};
+use crate::payments::{Decline, LimitRefusal, PaymentState};
 use crate::ratelimit::{self, Limit};
 use crate::sessions::Lifecycle;
 use crate::vouchers::Refusal;
@@ -313,10 +313,14 @@ fn initiate(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
         Err(PurchaseError::BadPhone(message)) => error(400, &message),
         Err(PurchaseError::UnknownDevice) => error(403, "this device is not on the guest network"),
         Err(PurchaseError::Blocked) => error(403, "this device is blocked"),
-        Err(PurchaseError::RateLimited(secs)) => {
-            error(429, "too many payment requests; wait a little")
-                .with_unique_header("Retry-After", secs.to_string())
+        Err(PurchaseError::Limited(LimitRefusal::PhoneBusy)) => {
+            error(409, "this phone already has an M-Pesa request waiting")
         }
+        Err(PurchaseError::Limited(
+            LimitRefusal::SameAmountTooSoon { wait_secs }
+            | LimitRefusal::TooManyAttempts { wait_secs },
+        )) => error(429, "too many payment requests; wait a little")
+            .with_unique_header("Retry-After", wait_secs.max(1).to_string()),
         Err(PurchaseError::ClockUnsynced) => {
             error(503, "the router is starting; try again in a minute")
         }

@@ -1,237 +1,328 @@
-//! An in-process Daraja sandbox: STK prompts that a simulated customer approves a few seconds
-//! after the push, or declines when told to. It implements `PaymentGateway` directly, so the
-//! demo and the tests exercise the whole purchase path without any network. Its behaviour
-//! follows payments.md A12: the query answers "being processed" until the customer acts, then
-//! the final ResultCode, never a receipt; one open prompt per phone; the same phone and amount
-//! within two minutes is rule-limited (17).
+//! The Daraja simulator's shell around the pure `daraja_sim::SimCore`. `Simulator` is a handle
+//! on one simulated Daraja: it can be called in-process as a `PaymentGateway` (unit-speed
+//! tests), and `serve` puts the same state behind a real HTTP(S) listener on loopback, with a
+//! thread that POSTs callbacks to each push's CallBackURL. The demo serves it over plain HTTP
+//! on 127.0.0.1; the tests wrap each connection in TLS with a CA they generate at run time, so
+//! that the real rustls client is exercised (the release binary carries no TLS server code).
 //!
 //! How a simulated customer answers depends on the last four digits of the phone number:
 //! `1032` cancels, `1037` never answers (timeout), `2001` types a wrong PIN, `0001` has
 //! insufficient funds; any other number pays. `decline_next` overrides this once.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-use crate::model::{Money, Phone};
-use crate::payments::{Decline, GatewayError, PaymentGateway, StkAccepted, StkOutcome, StkPush};
-use crate::time::{Clock, Timestamp};
+use crate::config::MpesaKind;
+use crate::daraja::{self, Answer, Failure, Who};
+use crate::daraja_sim::{
+    Action, Delivery, Faults, PushParams, QueryAnswer, SimCore, SimError, SimRequest, SimResponse,
+    SimSettings,
+};
+use crate::https::{self, Body};
+use crate::model::Money;
+use crate::payments::{CheckStep, GatewayError, PaymentGateway, StkAccepted, StkOutcome, StkPush};
+use crate::time::Clock;
 
-/// The customer's phone shows the prompt for this long before Daraja gives up (1037).
-const PROMPT_TIMEOUT_SECS: i64 = 60;
-
-/// Daraja refuses a push for the same phone and amount within this window (ResultCode 17).
-const RULE17_WINDOW_SECS: i64 = 120;
-
-struct SimSession {
-    phone: Phone,
-    amount_major: i64,
-    created_at: Timestamp,
-    /// ResultCode the customer will produce, and when.
-    result: i64,
-    resolve_at: Timestamp,
-    receipt: String,
-}
-
-struct SimState {
-    sessions: HashMap<String, SimSession>,
-    last_push: HashMap<(String, i64), Timestamp>,
-    seq: u64,
-    decline_next: Option<i64>,
-}
-
+/// A simulated Daraja: one state, reachable in-process and (with `serve`) over HTTP(S).
 pub struct Simulator {
     clock: Arc<dyn Clock>,
-    /// How long the simulated customer takes to type the PIN.
-    approve_after_secs: i64,
-    state: Mutex<SimState>,
+    core: Mutex<SimCore>,
 }
 
 impl Simulator {
+    /// The demo's account (`www/demo.conf`); the customer pays `approve_after_secs` after the
+    /// prompt.
     pub fn new(clock: Arc<dyn Clock>, approve_after_secs: i64) -> Simulator {
+        Simulator::with_settings(clock, SimSettings::demo(approve_after_secs))
+    }
+
+    pub fn with_settings(clock: Arc<dyn Clock>, settings: SimSettings) -> Simulator {
         Simulator {
             clock,
-            approve_after_secs,
-            state: Mutex::new(SimState {
-                sessions: HashMap::new(),
-                last_push: HashMap::new(),
-                seq: 0,
-                decline_next: None,
-            }),
+            core: Mutex::new(SimCore::new(settings)),
+        }
+    }
+
+    fn core(&self) -> MutexGuard<'_, SimCore> {
+        match self.core.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
         }
     }
 
     /// Makes the next prompt end with this ResultCode (1032 cancel, 2001 wrong PIN, ...).
     pub fn decline_next(&self, result_code: i64) {
-        if let Ok(mut state) = self.state.lock() {
-            state.decline_next = Some(result_code);
-        }
+        self.core().decline_next(result_code);
     }
 
     /// The receipt the simulated M-Pesa issued for a checkout, once paid (what the customer's
     /// confirmation SMS would carry).
     pub fn receipt_for(&self, checkout_id: &str) -> Option<String> {
-        let state = self.state.lock().ok()?;
-        let s = state.sessions.get(checkout_id)?;
-        (s.result == 0 && self.clock.now() >= s.resolve_at).then(|| s.receipt.clone())
+        self.core().receipt_for(checkout_id, self.clock.now())
     }
 
-    /// What the simulated customer does, from the phone number's last four digits.
-    fn planned_result(phone: &Phone) -> i64 {
-        let s = phone.as_str();
-        match &s[s.len().saturating_sub(4)..] {
-            "1032" => 1032,
-            "1037" => 1037,
-            "2001" => 2001,
-            "0001" => 1,
-            _ => 0,
+    pub fn faults(&self) -> Faults {
+        self.core().faults().clone()
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        self.core().set_faults(faults);
+    }
+
+    /// Ends an open prompt now, as if the customer did `action`.
+    pub fn resolve(&self, checkout_id: &str, action: Action) -> bool {
+        self.core().resolve(checkout_id, action, self.clock.now())
+    }
+
+    pub fn expire_tokens(&self) {
+        self.core().expire_tokens();
+    }
+
+    /// Every callback scheduled so far and what became of it.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.core().deliveries().to_vec()
+    }
+
+    /// Prompts so far: (CheckoutRequestID, phone, amount, ResultCode it ends with).
+    pub fn prompts(&self) -> Vec<(String, String, i64, i64)> {
+        self.core()
+            .sessions()
+            .iter()
+            .map(|s| (s.checkout_id.clone(), s.phone.clone(), s.amount, s.result))
+            .collect()
+    }
+
+    /// Answers one HTTP request (the server's handler).
+    pub fn handle(&self, request: &SimRequest) -> SimResponse {
+        self.core().handle(request, self.clock.now())
+    }
+
+    fn gateway_error(e: &SimError, shortcode: &str) -> GatewayError {
+        let who = Who {
+            shortcode,
+            till: false,
+        };
+        match daraja::classify_error(e.status, e.code, &e.message, who) {
+            Answer::Failure(Failure::Gateway(g)) => g,
+            Answer::Failure(Failure::TokenRejected(m)) => GatewayError::Merchant(m),
+            _ => GatewayError::Unavailable(e.message.clone()),
         }
     }
 }
 
-/// A receipt in M-Pesa's shape (payments.md A11): year letter, month letter, day symbol, then
-/// seven upper-case alphanumerics.
-fn receipt(now: Timestamp, seq: u64) -> String {
-    const SYMBOLS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    let iso = crate::time::iso8601(now);
-    let year: u32 = iso[..4].parse().unwrap_or(2026);
-    let month: u32 = iso[5..7].parse().unwrap_or(1);
-    let day: u32 = iso[8..10].parse().unwrap_or(1);
-    let year_letter = char::from(b'L' + (year.saturating_sub(2017) % 15) as u8);
-    let month_letter = char::from(b'A' + (month.saturating_sub(1) % 12) as u8);
-    let day_symbol = char::from(SYMBOLS[(day % 36) as usize]);
-    let mut rand = [0u8; 7];
-    let _ = getrandom::fill(&mut rand);
-    let tail: String = rand
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            let mix = u64::from(*b) ^ (seq >> (i * 5));
-            char::from(SYMBOLS[(mix % 36) as usize])
-        })
-        .collect();
-    format!("{year_letter}{month_letter}{day_symbol}{tail}")
-}
-
+/// In-process: the push skips the wire (no token, no password) and goes straight to the
+/// subscriber lock and the prompt; errors are classified exactly as the real client does.
 impl PaymentGateway for Simulator {
     fn stk_push(&self, push: &StkPush) -> Result<StkAccepted, GatewayError> {
         let now = self.clock.now();
-        let mut state = self
-            .state
-            .lock()
-            .map_err(|_| GatewayError::Unavailable("simulator".into()))?;
+        let mut core = self.core();
+        let Some(merchant) = core.settings().merchants.first().cloned() else {
+            return Err(GatewayError::Merchant(
+                "the simulator has no merchant".into(),
+            ));
+        };
         if push.amount_major < 1 {
             return Err(GatewayError::Refused {
-                decline: Decline::Other,
-                message: "Bad Request - Invalid Amount".into(),
+                decline: crate::payments::Decline::Other,
+                message: "400.002.02 Bad Request - Invalid Amount".into(),
             });
         }
-        let open = state.sessions.values().any(|s| {
-            s.phone == push.phone && now < s.resolve_at && now < s.created_at + PROMPT_TIMEOUT_SECS
-        });
-        if open {
-            return Err(GatewayError::Refused {
-                decline: Decline::Busy,
-                message: "Unable to lock subscriber, a transaction is already in process for the \
-                          current subscriber"
-                    .into(),
-            });
-        }
-        state.seq += 1;
-        let seq = state.seq;
-        let key = (push.phone.as_str().to_string(), push.amount_major);
-        let rule17 = state
-            .last_push
-            .get(&key)
-            .is_some_and(|t| now - t < RULE17_WINDOW_SECS);
-        state.last_push.insert(key, now);
-        let planned = state
-            .decline_next
-            .take()
-            .unwrap_or_else(|| Simulator::planned_result(&push.phone));
-        let (result, resolve_at) = match (rule17, planned) {
-            (true, _) => (17, now + 1),
-            (false, 1037) => (1037, now + PROMPT_TIMEOUT_SECS),
-            (false, code) => (code, now + self.approve_after_secs),
+        let params = PushParams {
+            shortcode: merchant.shortcode.clone(),
+            buy_goods: false,
+            amount: push.amount_major,
+            phone: push.phone.as_str().to_string(),
+            party_b: merchant.shortcode.clone(),
+            callback_url: push.callback_url.clone(),
+            account_reference: push.account_reference.clone(),
+            description: push.description.clone(),
         };
-        let subscriber = &push.phone.as_str()[3..];
-        let checkout_id = format!("ws_CO_{}{:03}{subscriber}", ddmmyyyyhhmmss(now), seq % 1000);
-        let merchant_request_id = format!(
-            "{:04x}-{:04x}-{:04x}-{seq}",
-            now & 0xffff,
-            seq,
-            now >> 16 & 0xffff
-        );
-        state.sessions.insert(
-            checkout_id.clone(),
-            SimSession {
-                phone: push.phone.clone(),
-                amount_major: push.amount_major,
-                created_at: now,
-                result,
-                resolve_at,
-                receipt: receipt(now, seq),
-            },
-        );
+        let ack = core
+            .accept_push(&params, now)
+            .map_err(|e| Simulator::gateway_error(&e, &merchant.shortcode))?;
         log::info!(
-            "daraja simulator: STK prompt to {} for {} (customer will answer {} in {}s)",
+            "daraja simulator: STK prompt to {} for {}",
             push.phone.masked(),
             Money::from_major(push.amount_major),
-            result,
-            resolve_at - now
         );
         Ok(StkAccepted {
-            merchant_request_id,
-            checkout_id,
+            merchant_request_id: ack.merchant_request_id,
+            checkout_id: ack.checkout_id,
         })
     }
 
     fn stk_query(&self, checkout_id: &str) -> Result<StkOutcome, GatewayError> {
-        let now = self.clock.now();
-        let state = self
-            .state
-            .lock()
-            .map_err(|_| GatewayError::Unavailable("simulator".into()))?;
-        let Some(session) = state.sessions.get(checkout_id) else {
-            return Err(GatewayError::Refused {
-                decline: Decline::Other,
-                message: "Bad Request - Invalid CheckoutRequestID".into(),
-            });
-        };
-        if now < session.resolve_at {
-            return Ok(StkOutcome::Pending);
+        let core = self.core();
+        match core.query(checkout_id, self.clock.now()) {
+            Ok(QueryAnswer::Pending) => Ok(StkOutcome::Pending),
+            Ok(QueryAnswer::Final { code, .. }) => Ok(daraja::outcome_of(&code.to_string())),
+            Err(e) => Err(Simulator::gateway_error(&e, "")),
         }
-        let _ = session.amount_major;
-        Ok(match session.result {
-            0 => StkOutcome::Paid {
-                receipt: None,
-                amount: None,
-            },
-            code => StkOutcome::Declined {
-                code,
-                decline: Decline::from_result_code(code),
-            },
-        })
+    }
+
+    fn check(&self) -> Vec<CheckStep> {
+        vec![CheckStep {
+            what: "M-Pesa".into(),
+            ok: true,
+            detail: "the in-process simulator: nothing to test, no money moves".into(),
+        }]
     }
 }
 
-/// `DDMMYYYYHHMMSS` in East Africa Time, as in CheckoutRequestIDs.
-fn ddmmyyyyhhmmss(now: Timestamp) -> String {
-    let t = crate::time::daraja_timestamp(now);
-    format!("{}{}{}{}", &t[6..8], &t[4..6], &t[0..4], &t[8..14])
+// ---- the server ----
+
+/// A connection the server can talk HTTP over: plain TCP, or TLS around it.
+pub trait Conn: Read + Write + Send {}
+impl<T: Read + Write + Send> Conn for T {}
+
+/// Turns an accepted socket into a connection (the tests add TLS here).
+pub type Wrap = Arc<dyn Fn(TcpStream) -> io::Result<Box<dyn Conn>> + Send + Sync>;
+
+/// Plain HTTP.
+pub fn plain() -> Wrap {
+    Arc::new(|tcp| Ok(Box::new(tcp) as Box<dyn Conn>))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A running simulator server. Dropping it stops the accept loop and the deliveries.
+pub struct SimServer {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+}
 
-    #[test]
-    fn receipts_encode_the_date() {
-        // 2026-05-30: U (2026), E (May), U (30).
-        let r = receipt(1_780_142_400, 7);
-        assert_eq!(&r[..3], "UEU");
-        assert_eq!(r.len(), 10);
-        assert!(r
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+/// How long one connection may take to send its request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the delivery thread looks for due callbacks (real time; the simulator's clock
+/// may be a manual one).
+const DELIVERY_TICK: Duration = Duration::from_millis(20);
+
+/// Serves `sim` on `listener` (bind it to 127.0.0.1) and delivers its callbacks with
+/// `callbacks`, a client that may also trust a test CA for https callback URLs.
+pub fn serve(
+    sim: Arc<Simulator>,
+    listener: TcpListener,
+    wrap: Wrap,
+    callbacks: https::Client,
+) -> io::Result<SimServer> {
+    let addr = listener.local_addr()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let (sim, stop) = (sim.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("daraja-sim".into())
+            .spawn(move || accept_loop(&sim, &listener, &wrap, &stop))?;
     }
+    {
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name("daraja-sim-cb".into())
+            .spawn(move || delivery_loop(&sim, &callbacks, &stop))?;
+    }
+    Ok(SimServer { addr, stop })
+}
+
+impl SimServer {
+    /// The base URL a Daraja client should use.
+    pub fn url(&self, tls: bool) -> String {
+        format!("{}://{}", if tls { "https" } else { "http" }, self.addr)
+    }
+}
+
+impl Drop for SimServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
+    }
+}
+
+fn accept_loop(sim: &Arc<Simulator>, listener: &TcpListener, wrap: &Wrap, stop: &AtomicBool) {
+    for stream in listener.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(tcp) = stream else { continue };
+        let (sim, wrap) = (sim.clone(), wrap.clone());
+        let spawned = std::thread::Builder::new()
+            .name("daraja-sim-conn".into())
+            .spawn(move || {
+                if let Err(e) = serve_one(&sim, tcp, &wrap) {
+                    log::debug!("daraja simulator: connection: {e}");
+                }
+            });
+        if let Err(e) = spawned {
+            log::warn!("daraja simulator: cannot start a connection thread: {e}");
+        }
+    }
+}
+
+fn serve_one(sim: &Simulator, tcp: TcpStream, wrap: &Wrap) -> io::Result<()> {
+    tcp.set_read_timeout(Some(REQUEST_TIMEOUT))?;
+    tcp.set_write_timeout(Some(REQUEST_TIMEOUT))?;
+    let mut conn = wrap(tcp)?;
+    let message = https::read_message(&mut conn, Body::Empty, https::MAX_BODY)?;
+    let mut parts = message.start_line.split_whitespace();
+    let request = SimRequest {
+        method: parts.next().unwrap_or("").to_string(),
+        path: parts.next().unwrap_or("").to_string(),
+        headers: message.headers,
+        body: message.body,
+    };
+    let response = sim.handle(&request);
+    if response.stall_secs > 0 {
+        std::thread::sleep(Duration::from_secs(response.stall_secs));
+    }
+    https::write_response(
+        &mut conn,
+        response.status,
+        response.content_type,
+        response.body.as_bytes(),
+    )
+}
+
+fn delivery_loop(sim: &Simulator, client: &https::Client, stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        let due = sim.core().due_deliveries(sim.clock.now());
+        for (id, url, body) in due {
+            let started = Instant::now();
+            let result = client.send(
+                "POST",
+                &url,
+                &[("Content-Type", "application/json")],
+                body.as_bytes(),
+            );
+            let status = match &result {
+                Ok(r) => Some(r.status),
+                Err(e) => {
+                    log::info!("daraja simulator: callback to {url} failed: {e}");
+                    None
+                }
+            };
+            log::debug!(
+                "daraja simulator: callback {id} to {url}: {status:?} in {} ms",
+                started.elapsed().as_millis()
+            );
+            sim.core().delivered(id, status, sim.clock.now());
+        }
+        std::thread::sleep(DELIVERY_TICK);
+    }
+}
+
+/// The simulator's settings for an account as lango's config describes it, so that `serve`
+/// with `environment 'simulator'` accepts exactly the configured credentials.
+pub fn settings_for(account: &crate::config::Mpesa, approve_after_secs: i64) -> SimSettings {
+    let mut settings = SimSettings::demo(approve_after_secs);
+    settings.consumer_key = account.consumer_key.clone();
+    settings.consumer_secret = account.consumer_secret.clone();
+    let till = (account.kind == MpesaKind::Till)
+        .then(|| account.till.clone())
+        .flatten();
+    settings.merchants = vec![crate::daraja_sim::Merchant {
+        shortcode: account.shortcode.clone(),
+        passkey: account.passkey.clone(),
+        tills: till.into_iter().collect(),
+    }];
+    settings
 }

@@ -17,11 +17,12 @@ use serde::{Deserialize, Serialize};
 use crate::model::Mac;
 use crate::payments::Payment;
 use crate::sessions::Session;
+use crate::sms::SmsClaim;
 use crate::time::Timestamp;
 use crate::vouchers::Voucher;
 
 /// Bump when a record's meaning changes; add the step to `migrate`.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// redb's page cache. The default (1 GiB) is absurd on a 128 MB router; the working set of a
 /// busy hotspot (thousands of rows) fits in a few hundred KiB.
@@ -48,6 +49,12 @@ const VOUCHERS: TableDefinition<&str, &[u8]> = TableDefinition::new("vouchers");
 const DEVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("devices");
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
+/// Since schema 2: pasted M-Pesa SMS kept for the owner, by id.
+const SMS_CLAIMS: TableDefinition<u64, &[u8]> = TableDefinition::new("sms_claims");
+/// Receipt → SMS claim id. Unique: one claim per receipt.
+const CLAIM_BY_RECEIPT: TableDefinition<&str, u64> = TableDefinition::new("sms_claim_by_receipt");
+/// Since schema 2: lango's own secrets (the callback path), by name.
+const SECRETS: TableDefinition<&str, &str> = TableDefinition::new("secrets");
 
 #[derive(Debug)]
 pub enum StoreError {
@@ -317,7 +324,12 @@ fn migrate(w: &mut Writer, from: u64) -> Result<(), StoreError> {
         w.txn.open_table(EVENTS)?;
         w.txn.open_table(COUNTERS)?;
     }
-    // Future steps go here: `if from < 2 { ... }`.
+    if from < 2 {
+        w.txn.open_table(SMS_CLAIMS)?;
+        w.txn.open_table(CLAIM_BY_RECEIPT)?;
+        w.txn.open_table(SECRETS)?;
+    }
+    // Future steps go here: `if from < 3 { ... }`.
     w.set_meta("schema_version", SCHEMA_VERSION)
 }
 
@@ -524,6 +536,64 @@ macro_rules! getters {
                 Ok(out)
             }
 
+            /// Payments created at or after `since`, newest first, at most `limit` of them.
+            pub fn payments_since(
+                &self,
+                since: Timestamp,
+                limit: usize,
+            ) -> Result<Vec<Payment>, StoreError> {
+                let table = self.txn.open_table(PAYMENTS)?;
+                let mut out = Vec::new();
+                for row in table.iter()?.rev().take(limit) {
+                    let payment: Payment = decode("payment", row?.1.value())?;
+                    if payment.created_at < since {
+                        break;
+                    }
+                    out.push(payment);
+                }
+                Ok(out)
+            }
+
+            pub fn sms_claim(&self, id: u64) -> Result<Option<SmsClaim>, StoreError> {
+                match self.txn.open_table(SMS_CLAIMS)?.get(id)? {
+                    Some(v) => decode("sms claim", v.value()).map(Some),
+                    None => Ok(None),
+                }
+            }
+
+            pub fn sms_claim_by_receipt(
+                &self,
+                receipt: &str,
+            ) -> Result<Option<SmsClaim>, StoreError> {
+                let id = self
+                    .txn
+                    .open_table(CLAIM_BY_RECEIPT)?
+                    .get(receipt)?
+                    .map(|v| v.value());
+                match id {
+                    Some(id) => self.sms_claim(id),
+                    None => Ok(None),
+                }
+            }
+
+            /// The most recent SMS claims, newest first.
+            pub fn sms_claims(&self, limit: usize) -> Result<Vec<SmsClaim>, StoreError> {
+                let table = self.txn.open_table(SMS_CLAIMS)?;
+                let mut out = Vec::new();
+                for row in table.iter()?.rev().take(limit) {
+                    out.push(decode("sms claim", row?.1.value())?);
+                }
+                Ok(out)
+            }
+
+            pub fn secret(&self, name: &str) -> Result<Option<String>, StoreError> {
+                Ok(self
+                    .txn
+                    .open_table(SECRETS)?
+                    .get(name)?
+                    .map(|v| v.value().to_string()))
+            }
+
             pub fn counters(&self) -> Result<Vec<(String, u64)>, StoreError> {
                 let table = self.txn.open_table(COUNTERS)?;
                 let mut out = Vec::new();
@@ -659,6 +729,34 @@ impl Writer {
         if seq > MAX_EVENTS {
             events.remove(seq - MAX_EVENTS)?;
         }
+        Ok(())
+    }
+
+    /// Inserts or replaces an SMS claim. Refuses a receipt that another claim already has.
+    pub fn put_sms_claim(&mut self, claim: &SmsClaim) -> Result<(), StoreError> {
+        let mut index = self.txn.open_table(CLAIM_BY_RECEIPT)?;
+        let owner = index.get(claim.receipt.as_str())?.map(|v| v.value());
+        match owner {
+            Some(id) if id != claim.id => {
+                return Err(StoreError::Record(format!(
+                    "receipt {} is already claimed by SMS claim {id}",
+                    claim.receipt
+                )))
+            }
+            Some(_) => {}
+            None => {
+                index.insert(claim.receipt.as_str(), claim.id)?;
+            }
+        }
+        drop(index);
+        self.txn
+            .open_table(SMS_CLAIMS)?
+            .insert(claim.id, encode(claim)?.as_slice())?;
+        Ok(())
+    }
+
+    pub fn set_secret(&mut self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.txn.open_table(SECRETS)?.insert(name, value)?;
         Ok(())
     }
 

@@ -131,3 +131,34 @@ fn the_demo_serves_and_stops_on_sigterm() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn check_mpesa_tests_the_account_and_hides_the_secrets() {
+    let dir = TempDir::new("check-mpesa");
+    // The demo's account, served by the simulator `lango` starts on 127.0.0.1.
+    let path = dir.path("simulated");
+    std::fs::write(&path, lango::daemon::DEMO_CONFIG).unwrap();
+    let (code, out, err) = run(&["check-mpesa", "--config", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    for step in ["settings", "access token", "shortcode and passkey"] {
+        assert!(out.contains(&format!("ok      {step}: ")), "{out}");
+    }
+    assert!(!out.contains("demo-passkey"), "{out}");
+    // Sandbox without a CA bundle: refused before any connection, with the reason.
+    let path = dir.path("sandbox");
+    let config = lango::daemon::DEMO_CONFIG
+        .replace("'simulator'", "'sandbox'")
+        .replace(
+            "option account_reference 'WiFi'",
+            "option account_reference 'WiFi'\n\toption ca_bundle '/nonexistent/ca.pem'",
+        );
+    std::fs::write(&path, config).unwrap();
+    let (code, out, _) = run(&["check-mpesa", "--config", path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("PROBLEM M-Pesa: cannot read the CA bundle /nonexistent/ca.pem"),
+        "{out}"
+    );
+    let (code, _, err) = run(&["check-mpesa", "--config", "/nonexistent"]);
+    assert_eq!(code, 3, "{err}");
+}

@@ -8,6 +8,8 @@ mod store;
 mod lifecycle;
 // A purchase through HTTP: package list, STK push, payment page, session, expiry.
 mod purchase;
+// M-Pesa end to end: the real Daraja client over HTTPS against the simulator, callbacks, SMS.
+mod payments;
 // The `lango` binary: exit codes and messages of check-config, serve and demo.
 mod cli;
 // The network lab: namespaces, real nft and dnsmasq, guests with curl (needs root).

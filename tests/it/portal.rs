@@ -373,24 +373,35 @@ fn rate_limits_answer_429_with_retry_after() {
         post_json(&env, ip, "/api/portal/voucher", r#"{"code":"WRONG23456"}"#).status,
         404
     );
-    // STK pushes: three per phone in ten minutes, whichever device asks.
-    for n in 2..=4 {
-        let started = post_json(
-            &env,
-            guest(n).0,
-            "/api/portal/mpesa/initiate",
-            r#"{"phone":"0799000111","packageId":"day"}"#,
-        );
-        assert_eq!(started.status, 200, "push {n}");
-    }
-    let fourth = post_json(
-        &env,
-        guest(5).0,
-        "/api/portal/mpesa/initiate",
-        r#"{"phone":"0799000111","packageId":"day"}"#,
+    // STK pushes: one open prompt per phone, whichever device asks...
+    let phone = r#"{"phone":"0799000111","packageId":"day"}"#;
+    assert_eq!(
+        post_json(&env, guest(2).0, "/api/portal/mpesa/initiate", phone).status,
+        200
     );
-    assert_eq!(fourth.status, 429);
-    assert_eq!(fourth.header("Retry-After"), Some("200"));
+    assert_eq!(
+        post_json(&env, guest(3).0, "/api/portal/mpesa/initiate", phone).status,
+        409
+    );
+    // ...and five starts per device in ten minutes.
+    let (busy, _) = guest(4);
+    for n in 0..5 {
+        let body = format!(r#"{{"phone":"07990002{n:02}","packageId":"day"}}"#);
+        let started = post_json(&env, busy, "/api/portal/mpesa/initiate", &body);
+        assert_eq!(started.status, 200, "start {n}: {}", started.body);
+        env.app.run_due();
+        env.sim.decline_next(1032);
+        env.advance(4);
+    }
+    let sixth = post_json(
+        &env,
+        busy,
+        "/api/portal/mpesa/initiate",
+        r#"{"phone":"0799000399","packageId":"day"}"#,
+    );
+    assert_eq!(sixth.status, 429, "{}", sixth.body);
+    let wait: u64 = sixth.header("Retry-After").unwrap().parse().unwrap();
+    assert!((1..=600).contains(&wait), "{wait}");
 }
 
 #[test]
