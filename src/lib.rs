@@ -33,6 +33,7 @@ pub mod sys;
 #[doc(hidden)]
 pub mod testing;
 pub mod time;
+pub mod ubus;
 pub mod uci;
 pub mod vouchers;
 pub mod worker;
