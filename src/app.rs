@@ -678,6 +678,33 @@ impl App {
         Ok(done)
     }
 
+    /// Owner: lengthens a running session by `secs` (the firewall is reconciled with the new
+    /// deadline). None if there is no active session with this id.
+    pub fn extend_session(&self, id: u64, secs: u64) -> Result<Option<Session>, StoreError> {
+        let now = self.time().now;
+        let extended = self.store.write(Durability::Durable, |w| {
+            let Some(session) = w.session(id)? else {
+                return Ok(None);
+            };
+            if !session.is_active() {
+                return Ok(None);
+            }
+            let extended = sessions::extend(&session, secs);
+            w.put_session(&extended)?;
+            w.push_event(&event(
+                now,
+                "session_extended",
+                Some(session.mac),
+                format!("session {id} extended by {secs} s by the owner"),
+            ))?;
+            Ok(Some(extended))
+        })?;
+        if extended.is_some() {
+            self.mark_dirty();
+        }
+        Ok(extended)
+    }
+
     // ---- background work ----
 
     /// The jobs due at this moment, marked in flight so that they are handed out once.

@@ -18,3 +18,5 @@ mod lab;
 mod portal;
 // Headless Chromium through ChromeDriver: the purchase path with screenshots.
 mod browser;
+// ubus: the object server against a fake ubusd (the socket protocol), and the lango object.
+mod ubus;
