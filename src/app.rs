@@ -84,6 +84,8 @@ pub struct App {
     pub limiter: crate::ratelimit::RateLimiter,
     /// Wakes the background worker when new work appears.
     wake: smol::channel::Sender<()>,
+    /// Where session and payment events go (the ubus object), if anywhere.
+    events: Mutex<Option<std::sync::mpsc::SyncSender<crate::ubus::Event>>>,
     /// Callback hints, the callback secret, SMS attempts, the connection test (mpesa.rs).
     pub(crate) mpesa: crate::mpesa::MpesaState,
 }
@@ -184,6 +186,7 @@ impl App {
             limiter: crate::ratelimit::RateLimiter::default(),
             wake,
             mpesa: crate::mpesa::MpesaState::default(),
+            events: Mutex::new(None),
         };
         app.resume()?;
         Ok((app, woken))
@@ -234,6 +237,41 @@ impl App {
 
     fn notify(&self) {
         let _ = self.wake.try_send(());
+    }
+
+    /// Sends session and payment events to `sink` from now on (ubus notifications). Events are
+    /// dropped, never waited for, when the sink is full.
+    pub fn set_event_sink(&self, sink: std::sync::mpsc::SyncSender<crate::ubus::Event>) {
+        if let Ok(mut events) = self.events.lock() {
+            *events = Some(sink);
+        }
+    }
+
+    fn emit(&self, event: crate::ubus::Event) {
+        if let Ok(events) = self.events.lock() {
+            if let Some(sink) = events.as_ref() {
+                let _ = sink.try_send(event);
+            }
+        }
+    }
+
+    /// Emits a payment's current state (after its write committed).
+    fn emit_payment(&self, id: u64) {
+        if let Ok(Some(p)) = self.store.read(|r| r.payment(id)) {
+            self.emit(crate::ubus::lango::payment_state(&p));
+        }
+    }
+
+    /// Emits a session's start or stop (after its write committed).
+    fn emit_session(&self, id: u64, start: bool) {
+        if let Ok(Some(s)) = self.store.read(|r| r.session(id)) {
+            let event = if start {
+                crate::ubus::lango::session_start(&s)
+            } else {
+                crate::ubus::lango::session_stop(&s)
+            };
+            self.emit(event);
+        }
     }
 
     /// Asks the worker to reconcile the firewall now (after a SIGHUP or a firewall restart).
@@ -486,6 +524,7 @@ impl App {
         match session {
             Ok(session) => {
                 self.mark_dirty();
+                self.emit_session(session.id, true);
                 Ok(session)
             }
             Err(refusal) => {
@@ -674,6 +713,7 @@ impl App {
         })?;
         if done {
             self.mark_dirty();
+            self.emit_session(id, false);
         }
         Ok(done)
     }
@@ -850,6 +890,7 @@ impl App {
                     }
                     Ok(())
                 })?;
+                self.emit_payment(id);
                 self.work()
                     .due
                     .insert(id, (now + payments::poll_delay(0), 0));
@@ -903,6 +944,7 @@ impl App {
             }
             Ok(())
         })?;
+        self.emit_payment(payment.id);
         self.work().due.remove(&payment.id);
         Ok(())
     }
@@ -1056,9 +1098,16 @@ impl App {
         if granted {
             self.funnel.paid.fetch_add(1, Ordering::Relaxed);
             self.mark_dirty();
+            if let Ok(Some(session_id)) = self
+                .store
+                .read(|r| Ok(r.payment(id)?.and_then(|p| p.session_id)))
+            {
+                self.emit_session(session_id, true);
+            }
         }
         if final_state {
             self.forget_hint(id);
+            self.emit_payment(id);
         }
         Ok(final_state)
     }
@@ -1093,9 +1142,14 @@ impl App {
                     }
                     Ok(())
                 })?;
-                let mut work = self.work();
+                {
+                    let mut work = self.work();
+                    for (session, _) in &due {
+                        work.usage.remove(&session.id);
+                    }
+                }
                 for (session, _) in &due {
-                    work.usage.remove(&session.id);
+                    self.emit_session(session.id, false);
                 }
                 changed = true;
             }

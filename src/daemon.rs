@@ -296,6 +296,21 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
         running.portal,
         running.admin
     );
+    // The ubus object `lango` (LuCI, `ubus call lango ...`). A missing ubusd is not fatal: the
+    // server keeps retrying in the background.
+    let (events_tx, events_rx) = std::sync::mpsc::sync_channel(256);
+    running.app.set_event_sink(events_tx);
+    let handler = crate::ubus::lango::LangoUbus {
+        app: running.app.clone(),
+        config_path: Some(config_path.to_path_buf()),
+    };
+    let _ubus = crate::ubus::serve(
+        crate::ubus::Options::new(crate::ubus::DEFAULT_SOCKET),
+        Arc::new(handler),
+        events_rx,
+    )
+    .map_err(|e| log::warn!("ubus: {e}"))
+    .ok();
     let path = config_path.to_path_buf();
     wait_for_signals(&signals, running, move |app| {
         match config::load(&path) {

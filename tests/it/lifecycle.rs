@@ -397,3 +397,30 @@ fn a_wrong_pin_grants_nothing_and_the_guest_can_try_again() {
         .unwrap();
     assert_eq!(payment.mac, newcomer);
 }
+
+#[test]
+fn session_and_payment_events_reach_the_ubus_sink() {
+    let env = TestEnv::new();
+    let (tx, rx) = std::sync::mpsc::sync_channel(64);
+    env.app.set_event_sink(tx);
+    let (ip, _) = guest(1);
+    let payment = env.app.start_purchase(ip, "min30", "0712345678").unwrap();
+    env.app.run_due();
+    env.advance(4);
+    env.advance(1800);
+    let names: Vec<String> = rx
+        .try_iter()
+        .map(|e| format!("{} {}", e.name, e.data["state"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "payment.state pending",
+            "session.start ",
+            "payment.state paid",
+            "session.stop "
+        ],
+        "{names:?}"
+    );
+    assert!(payment.id > 0);
+}

@@ -127,7 +127,7 @@ fn exchange(
 ) -> Reply {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
+        .set_read_timeout(Some(Duration::from_secs(120)))
         .expect("timeout");
     let mut request = format!(
         "{method} {path} HTTP/{version}\r\nContent-Length: {}\r\n",
