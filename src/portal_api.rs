@@ -42,7 +42,7 @@ pub fn handle(ctx: &Ctx, request: &Request, path: &str) -> Response {
     }
     let device_key = mac.map(|m| m.to_string()).unwrap_or_else(|| ip.to_string());
     let limit = match (request.method(), path) {
-        ("POST", "voucher" | "login" | "mpesa/verify-sms") => ratelimit::ATTEMPT,
+        ("POST", "voucher" | "login" | "mpesa/verify-sms" | "mpesa/callback") => ratelimit::ATTEMPT,
         ("POST", "move") => ratelimit::MOVE,
         _ => ratelimit::API,
     };
@@ -64,6 +64,14 @@ pub fn handle(ctx: &Ctx, request: &Request, path: &str) -> Response {
         ("POST", "mpesa/initiate") => initiate(ctx, ip, &body),
         ("GET", "mpesa/status") => payment_status(ctx, request),
         ("POST", "move") => move_purchase(ctx, ip, &body),
+        ("POST", "mpesa/verify-sms") => verify_sms(ctx, ip, &body),
+        // EasyISP's callback path. A callback is only ever a hint (it makes lango ask Daraja at
+        // once); the unguessable /api/stk-callback/<secret> path is the one lango registers.
+        ("POST", "mpesa/callback") => {
+            let verdict = ctx.app.on_callback(body.to_string().as_bytes());
+            log::info!("M-Pesa callback on the public path: {verdict:?}");
+            json(200, &json!({"ResultCode": 0, "ResultDesc": "Accepted"}))
+        }
         ("POST", "login") => error(401, "invalid credentials"),
         _ => error(404, "no such endpoint"),
     }
@@ -375,5 +383,47 @@ fn move_purchase(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
         Err(MoveError::AlreadyOnline) => error(409, "this device already has time running"),
         Err(MoveError::UnknownDevice) => error(403, "this device is not on the guest network"),
         Err(MoveError::Store(e)) => internal(e),
+    }
+}
+
+fn verify_sms(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
+    use crate::mpesa::{SmsError, SmsOutcome};
+    match ctx
+        .app
+        .claim_sms(ip, &text(body, "smsText"), &text(body, "packageId"))
+    {
+        Ok(SmsOutcome::Granted(s)) => json(
+            200,
+            &json!({
+                "success": true,
+                "sessionId": s.token,
+                "expiresAt": crate::time::iso8601(s.deadline),
+                "package": s.terms.package_name,
+            }),
+        ),
+        Ok(SmsOutcome::AlreadyYours) => {
+            json(200, &json!({"success": true, "status": "already_active"}))
+        }
+        Ok(SmsOutcome::Checking) => json(202, &json!({"success": false, "status": "checking"})),
+        Ok(SmsOutcome::SentToOwner) => json(
+            202,
+            &json!({"success": false, "status": "pending_approval"}),
+        ),
+        Err(e) => match e {
+            SmsError::UnknownDevice => error(403, "this device is not on the guest network"),
+            SmsError::ClockUnsynced => error(503, "the router is starting; try again in a minute"),
+            SmsError::Blocked => error(403, "this device is blocked"),
+            SmsError::TooManyAttempts => error(429, "too many attempts; wait a little"),
+            SmsError::NotAPayment(_) => error(400, "this is not an M-Pesa payment message"),
+            SmsError::UnknownPackage => error(404, "unknown package"),
+            SmsError::AmountBelowPrice { .. } => {
+                error(400, "the amount paid is below the package price")
+            }
+            SmsError::AlreadyUsed => error(409, "this receipt has already been used"),
+            SmsError::AlreadyWaiting => error(409, "this receipt is already waiting for the owner"),
+            SmsError::Rejected => error(409, "the owner rejected this receipt"),
+            SmsError::OwnerBusy => error(503, "too many claims are waiting; ask staff"),
+            SmsError::Store(e) => internal(e),
+        },
     }
 }

@@ -577,3 +577,41 @@ fn no_response_carries_a_secret() {
         }
     }
 }
+
+#[test]
+fn pasted_sms_and_public_callbacks_never_grant_by_themselves() {
+    let env = TestEnv::new();
+    let (ip, mac) = guest(1);
+    let text =
+        "UKN7RT61SV Confirmed. Ksh50.00 paid to MAMA MBOGA CAFE WIFI. on 15/1/27 at 11:05 AM.\
+                New M-PESA balance is Ksh1,180.50. Transaction cost, Ksh0.00.";
+    let body = serde_json::json!({"smsText": text, "packageId": "day"}).to_string();
+    let forged = post_json(&env, ip, "/api/portal/mpesa/verify-sms", &body);
+    assert_eq!(
+        (forged.status, forged.json()["status"].as_str()),
+        (202, Some("pending_approval")),
+        "{}",
+        forged.body
+    );
+    let junk = post_json(
+        &env,
+        ip,
+        "/api/portal/mpesa/verify-sms",
+        r#"{"smsText":"hello","packageId":"day"}"#,
+    );
+    assert_eq!(junk.status, 400);
+    let callback = r#"{"Body":{"stkCallback":{"MerchantRequestID":"1","CheckoutRequestID":"ws_CO_forged","ResultCode":0,"ResultDesc":"ok"}}}"#;
+    let answered = post_json(&env, ip, "/api/portal/mpesa/callback", callback);
+    assert_eq!(
+        (answered.status, answered.json()["ResultCode"].as_i64()),
+        (200, Some(0))
+    );
+    env.app.run_due();
+    assert!(!env.firewall.allows(mac));
+    assert!(env
+        .app
+        .store
+        .read(|r| r.active_sessions())
+        .unwrap()
+        .is_empty());
+}
