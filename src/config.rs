@@ -77,6 +77,16 @@ pub struct Gateway {
     pub dnsmasq_confdir: Option<PathBuf>,
     /// `option move_interval` (default 1h): how often a guest may move a purchase to a new MAC.
     pub move_interval_secs: u64,
+    /// `option tls_cert` and `option tls_key` (optional, together): PEM files; with them the
+    /// portal and its captive-portal API also answer over HTTPS on `tls_port`.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// `option tls_port` (default 8443).
+    pub tls_port: u16,
+    /// `option portal_host` (optional): the name the certificate is for (`portal.lan`); with
+    /// HTTPS configured, the captive-portal API and DHCP option 114 announce
+    /// `https://<portal_host>:<tls_port>/`.
+    pub portal_host: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -325,6 +335,10 @@ const GATEWAY: &[&str] = &[
     "leases",
     "dnsmasq_confdir",
     "move_interval",
+    "tls_cert",
+    "tls_key",
+    "tls_port",
+    "portal_host",
 ];
 const BRAND: &[&str] = &["name", "logo", "colour", "phone", "email"];
 const PACKAGE: &[&str] = &[
@@ -512,7 +526,21 @@ fn validate_gateway(raw: &Raw, check: &mut Check) -> Gateway {
         leases: check.get(raw, "leases", parse_path, "/tmp/dhcp.leases".into()),
         dnsmasq_confdir: check.optional(raw, "dnsmasq_confdir", parse_path),
         move_interval_secs: check.get(raw, "move_interval", parse_interval, 3600),
+        tls_cert: check.optional(raw, "tls_cert", parse_path),
+        tls_key: check.optional(raw, "tls_key", parse_path),
+        tls_port: check.get(raw, "tls_port", parse_port, 8443),
+        portal_host: check.optional(raw, "portal_host", parse_host),
     };
+    if gateway.tls_cert.is_some() != gateway.tls_key.is_some() {
+        let line = raw
+            .one("tls_cert")
+            .or(raw.one("tls_key"))
+            .map_or(raw.line, |v| v.line);
+        check.error(
+            line,
+            "tls_cert and tls_key go together: set both, or neither",
+        );
+    }
     // Both listeners on one address and port would make the daemon fail at startup instead.
     let (portal, admin) = (gateway.portal_addr, gateway.admin_addr);
     let same_host = portal == admin || portal.is_unspecified() || admin.is_unspecified();
@@ -728,6 +756,16 @@ fn parse_port(text: &str) -> Result<u16, String> {
 fn parse_ip(text: &str) -> Result<IpAddr, String> {
     text.parse()
         .map_err(|_| not(text, "an IP address (like 192.168.1.1)"))
+}
+
+/// A DNS name for the portal: letters, digits, dots and dashes.
+fn parse_host(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text.len() <= 253
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'));
+    want(ok, text, "a host name (like portal.lan)")
 }
 
 fn parse_ipv6(text: &str) -> Result<Ipv6Addr, String> {
@@ -985,6 +1023,10 @@ mod tests {
             leases: "/tmp/dhcp.leases".into(),
             dnsmasq_confdir: None,
             move_interval_secs: 3600,
+            tls_cert: None,
+            tls_key: None,
+            tls_port: 8443,
+            portal_host: None,
         };
         let brand = Brand {
             name: "Wi-Fi".into(),
@@ -1026,6 +1068,10 @@ mod tests {
             \toption leases /var/dhcp.leases\n\
             \toption dnsmasq_confdir /tmp/dnsmasq.guest.d\n\
             \toption move_interval 2h\n\
+            \toption tls_cert /etc/lango/portal.crt\n\
+            \toption tls_key /etc/lango/portal.key\n\
+            \toption tls_port 9443\n\
+            \toption portal_host portal.lan\n\
             config brand\n\
             \toption name 'Mama Wanjiku Cafe'\n\
             \toption logo /www/logo.png\n\

@@ -94,6 +94,19 @@ pub fn start(
                 .map_err(|e| format!("cannot answer DNS on {bind}: {e}"))?;
         }
     }
+    if let (Some(cert), Some(key)) = (&gw.tls_cert, &gw.tls_key) {
+        let tls = crate::tls::server_config(cert, key)?;
+        let mut binds = vec![SocketAddr::new(gw.portal_addr, gw.tls_port)];
+        if let Some(v6) = gw.portal_addr6 {
+            binds.push(SocketAddr::new(v6.into(), gw.tls_port));
+        }
+        for bind in binds {
+            let ctx = ctx.clone();
+            let bound =
+                crate::tls::serve(bind, tls.clone(), move |r| crate::portal::handle(&ctx, r))?;
+            log::info!("serving guests over HTTPS on {bound}");
+        }
+    }
     let admin = http::serve(admin_addr, move |r| crate::admin::handle(&ctx, r))?;
     Ok(Running {
         app,
@@ -346,7 +359,11 @@ fn announce_portal(gw: &crate::config::Gateway, runner: &dyn Runner) {
         std::net::IpAddr::V6(v6) => format!("[{v6}]"),
         v4 => v4.to_string(),
     };
-    let uri = format!("http://{host}:{}/api/captive", gw.portal_port);
+    let uri = match (&gw.tls_cert, &gw.portal_host) {
+        // RFC 8910 wants an HTTPS URI whose host matches the certificate.
+        (Some(_), Some(name)) => format!("https://{name}:{}/api/captive", gw.tls_port),
+        _ => format!("http://{host}:{}/api/captive", gw.portal_port),
+    };
     match crate::dnsmasq::find_confdir(gw.dnsmasq_confdir.as_deref()) {
         Some(dir) => {
             match crate::dnsmasq::ensure(&dir, &crate::dnsmasq::render(&gw.interface, &uri), runner)

@@ -40,6 +40,7 @@ pub mod sys;
 #[doc(hidden)]
 pub mod testing;
 pub mod time;
+pub mod tls;
 pub mod ubus;
 pub mod uci;
 pub mod uci_write;

@@ -33,7 +33,7 @@ pub fn handle(ctx: &Ctx, request: &Request) -> Response {
     }
     let on_portal = is_portal_host(ctx, host);
     match (request.method(), url.as_str()) {
-        ("GET", "/api/captive") => captive_api(ctx, ip, &portal),
+        ("GET", "/api/captive") => captive_api(ctx, ip, &secure_portal_url(ctx).unwrap_or(portal)),
         (_, path) if path.starts_with("/api/portal/") => {
             crate::portal_api::handle(ctx, request, &path["/api/portal/".len()..])
         }
@@ -70,6 +70,14 @@ pub fn portal_url(ctx: &Ctx, ip: IpAddr) -> String {
     }
 }
 
+/// The portal's HTTPS URL, when the owner configured a certificate and the name it is for
+/// (RFC 8908 wants the user-portal-url to be HTTPS).
+pub fn secure_portal_url(ctx: &Ctx) -> Option<String> {
+    let gw = ctx.app.config().gateway.clone();
+    gw.tls_cert.as_ref()?;
+    Some(format!("https://{}:{}/", gw.portal_host?, gw.tls_port))
+}
+
 /// Whether a Host header names the portal itself (rather than a site the guest tried to open).
 fn is_portal_host(ctx: &Ctx, host: &str) -> bool {
     let gw = ctx.app.config().gateway.clone();
@@ -81,6 +89,10 @@ fn is_portal_host(ctx: &Ctx, host: &str) -> bool {
     };
     let name = name.trim_start_matches('[').trim_end_matches(']');
     host.is_empty()
+        || gw
+            .portal_host
+            .as_deref()
+            .is_some_and(|h| h.eq_ignore_ascii_case(name))
         || name
             .parse::<IpAddr>()
             .is_ok_and(|a| a == gw.portal_addr || Some(a) == gw.portal_addr6.map(IpAddr::V6))

@@ -615,3 +615,100 @@ fn pasted_sms_and_public_callbacks_never_grant_by_themselves() {
         .unwrap()
         .is_empty());
 }
+
+/// PEM text for DER bytes.
+fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = lango::http::base64(der);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
+}
+
+#[test]
+fn the_portal_and_its_api_answer_over_https_with_the_owners_certificate() {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, KeyUsagePurpose,
+    };
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["portal.lan".to_string(), "127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let dir = crate::support::TempDir::new("tls");
+    let (cert_path, key_path) = (dir.path("portal.crt"), dir.path("portal.key"));
+    std::fs::write(&cert_path, pem("CERTIFICATE", leaf.der())).unwrap();
+    std::fs::write(&key_path, pem("PRIVATE KEY", &key.serialize_der())).unwrap();
+
+    let mut config = demo_config();
+    config.gateway.portal_port = 0;
+    config.gateway.admin_port = 0;
+    config.gateway.tls_port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    config.gateway.tls_cert = Some(cert_path);
+    config.gateway.tls_key = Some(key_path);
+    config.gateway.portal_host = Some("portal.lan".into());
+    let tls_port = config.gateway.tls_port;
+    let clock = std::sync::Arc::new(lango::testing::ManualClock::new(T0));
+    let sim = std::sync::Arc::new(lango::simulator::Simulator::new(clock.clone(), 3));
+    let env = lango::app::Env {
+        clock,
+        firewall: std::sync::Arc::new(lango::firewall::RecordingFirewall::default()),
+        neighbours: std::sync::Arc::new(lango::neighbours::LoopbackNeighbours),
+        gateway: sim.clone(),
+    };
+    let running =
+        lango::daemon::start(config, Store::in_memory().unwrap(), env, Some(sim)).unwrap();
+    let roots = lango::https::tls_config_from_pem(pem("CERTIFICATE", ca.der()).as_bytes()).unwrap();
+    let client = lango::https::Client::new(Some(roots), std::time::Duration::from_secs(10));
+    let api = client
+        .send(
+            "GET",
+            &format!("https://127.0.0.1:{tls_port}/api/captive"),
+            &[],
+            b"",
+        )
+        .unwrap();
+    assert_eq!(api.status, 200);
+    assert_eq!(api.header("Content-Type"), Some("application/captive+json"));
+    let doc: Value = serde_json::from_slice(&api.body).unwrap();
+    assert_eq!(
+        doc["captive"], true,
+        "the device is identified from the TLS connection's address"
+    );
+    assert_eq!(
+        doc["user-portal-url"],
+        format!("https://portal.lan:{tls_port}/")
+    );
+    let page = client
+        .send("GET", &format!("https://127.0.0.1:{tls_port}/"), &[], b"")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&page.body).contains("Choose a package"));
+    // A client that does not trust the certificate gets nothing.
+    let stranger = lango::https::Client::new(
+        Some(lango::https::tls_config_from_pem(pem("CERTIFICATE", leaf.der()).as_bytes()).unwrap()),
+        std::time::Duration::from_secs(5),
+    );
+    let refused = stranger.send(
+        "GET",
+        &format!("https://127.0.0.1:{tls_port}/api/captive"),
+        &[],
+        b"",
+    );
+    assert!(refused.is_err());
+    running.stop();
+}
