@@ -504,10 +504,11 @@ var s=+e.dataset.left,t=Date.now();setInterval(function(){var r=Math.max(0,s-Mat
 var h=Math.floor(r/3600),m=Math.floor(r%3600/60),x=r%60;e.textContent=(h?h+'h '+(m<10?'0':'')+m+'m':m+'m '+(x<10?'0':'')+x+'s');\
 if(r===0)location.reload();},1000);})();</script>";
 
-/// Polls the payment's status and reloads the page when it is final.
-const PAYMENT_POLL: &str = "<script>(function(){var t=location.pathname.split('/').pop();\
+/// Polls the payment's status and reloads the page when it changes from what the page shows
+/// (`{{state}}` is the state it was rendered with).
+const PAYMENT_POLL: &str = "<script>(function(){var t=location.pathname.split('/').pop(),s='{{state}}';\
 setInterval(function(){fetch('/api/payment/'+t).then(function(r){return r.json()}).then(function(j){\
-if(j.state!=='pending'&&j.state!=='initiating')location.reload()}).catch(function(){})},1500)})();</script>";
+if(j.state!==s)location.reload()}).catch(function(){})},1500)})();</script>";
 
 fn home(ctx: &Ctx, ip: IpAddr, lang: Lang, notice: Option<(&str, &str)>) -> Response {
     ctx.app
@@ -753,9 +754,14 @@ fn pay_page(ctx: &Ctx, token: &str, lang: Lang) -> Response {
         body.push_str(&format!("<p><a href=\"/\">{}</a></p>", tr(lang, "back")));
     }
     // Without JavaScript the page refreshes itself while the payment is open; with it, it asks
-    // the status API and reloads when the answer is final.
-    let script = if open { PAYMENT_POLL } else { "" };
-    page(ctx, lang, 200, &body, open.then_some(2), script)
+    // the status API and reloads when the state changes.
+    let state = format!("{:?}", payment.state).to_lowercase();
+    let script = if open {
+        PAYMENT_POLL.replace("{{state}}", &state)
+    } else {
+        String::new()
+    };
+    page(ctx, lang, 200, &body, open.then_some(2), &script)
 }
 
 fn api_packages(ctx: &Ctx) -> Response {
