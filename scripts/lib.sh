@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the variables are used by the scripts that source this
 # Shared by the scripts in scripts/: the five router targets, the pinned tools, helpers.
 # Sourced, not run. Paths are relative to the repository root (every script cd's there first).
 
@@ -81,6 +81,8 @@ package_version() {
   local version release
   version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
   release=$(sed -n 's/^PKG_RELEASE:=\([0-9][0-9]*\)$/\1/p' openwrt/Makefile)
-  [ -n "$version" ] && [ -n "$release" ] || die "cannot read the version (Cargo.toml) or PKG_RELEASE (openwrt/Makefile)"
+  if [ -z "$version" ] || [ -z "$release" ]; then
+    die "cannot read the version (Cargo.toml) or PKG_RELEASE (openwrt/Makefile)"
+  fi
   printf '%s-r%s\n' "$version" "$release"
 }
