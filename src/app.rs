@@ -6,8 +6,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+
+use portable_atomic::{AtomicU64, Ordering};
 
 use crate::config::Config;
 use crate::firewall::{self, Firewall};

@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use portable_atomic::{AtomicI64, AtomicU32, Ordering};
 
 use crate::firewall::{Desired, Firewall, FirewallError, Usage};
 use crate::model::Mac;

@@ -3,8 +3,9 @@
 //! boot with a wrong clock until NTP syncs, so a clock behind what lango has already seen is not
 //! believed (see `ClockGuard`).
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use portable_atomic::{AtomicI64, Ordering};
 
 /// Unix seconds, wall clock. Deadlines are stored in this form so that they survive a reboot.
 pub type Timestamp = i64;

@@ -1,0 +1,88 @@
+# shellcheck shell=bash disable=SC2034 # the variables are used by the scripts that source this
+# Shared by the scripts in scripts/: the five router targets, the pinned tools, helpers.
+# Sourced, not run. Paths are relative to the repository root (every script cd's there first).
+
+# The router targets, one per line:
+#   OpenWrt package architecture | Rust target | qemu-user runner | size ceiling (bytes)
+# The ceiling is what CI enforces on the stripped binary: a build that grows past it fails, so
+# growth is a decision (raise the number in the same commit, with the reason), never a surprise.
+# aarch64 and mipsel carry the size goals of issue 7 (2.0 MB and 2.4 MB with every feature in);
+# the others carry the same headroom over their measured size. docs/size.md has the history.
+LANGO_TARGETS="
+x86_64                   x86_64-unknown-linux-musl       -                   2400000
+aarch64_cortex-a53       aarch64-unknown-linux-musl      qemu-aarch64-static 2000000
+arm_cortex-a7_neon-vfpv4 armv7-unknown-linux-musleabihf  qemu-arm-static     1600000
+mipsel_24kc              mipsel-unknown-linux-musl       qemu-mipsel-static  2400000
+mips_24kc                mips-unknown-linux-musl         qemu-mips-static    2400000
+"
+
+# Pinned tools. The nightly is the one toolchain.md tested (rustc 1.97.0-nightly e50aa6fba
+# 2026-05-19); zig links the musl targets and builds their libc, as toolchain.md §4 shows.
+LANGO_NIGHTLY=nightly-2026-05-20
+LANGO_ZIGLANG_VERSION=0.17.1
+LANGO_CARGO_ZIGBUILD_VERSION=0.24.0
+
+# Where the zig venv and zig's cache live (under target/: `cargo clean` removes them).
+LANGO_TOOLS_DIR=${LANGO_TOOLS_DIR:-target/tools}
+export ZIG_GLOBAL_CACHE_DIR=${ZIG_GLOBAL_CACHE_DIR:-$PWD/target/zig-cache}
+
+# Where built binaries and packages go, one directory per OpenWrt architecture.
+LANGO_ARTIFACTS=${LANGO_ARTIFACTS:-artifacts}
+
+die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }
+
+# target_field KEY COLUMN: the COLUMN (1-4) of the target line whose OpenWrt architecture or
+# Rust target is KEY. Fails for an unknown KEY.
+target_field() {
+  local key=$1 col=$2 line
+  while read -r arch triple runner ceiling; do
+    [ -n "$arch" ] || continue
+    if [ "$key" = "$arch" ] || [ "$key" = "$triple" ]; then
+      line=("$arch" "$triple" "$runner" "$ceiling")
+      printf '%s\n' "${line[$((col - 1))]}"
+      return 0
+    fi
+  done <<<"$LANGO_TARGETS"
+  return 1
+}
+
+# all_arches: the OpenWrt architectures, in table order.
+all_arches() {
+  while read -r arch _; do
+    [ -n "$arch" ] && printf '%s\n' "$arch"
+  done <<<"$LANGO_TARGETS"
+}
+
+# resolve_arches ARG...: OpenWrt architectures for arguments that are "all", architectures or
+# Rust targets.
+resolve_arches() {
+  local a
+  [ $# -gt 0 ] || set -- all
+  for a in "$@"; do
+    if [ "$a" = all ]; then
+      all_arches
+    else
+      target_field "$a" 1 || die "unknown target '$a' (one of: $(all_arches | tr '\n' ' ')or a Rust target)"
+    fi
+  done
+}
+
+# Puts the zig venv (zig and cargo-zigbuild) on PATH.
+use_zig() {
+  local venv=$LANGO_TOOLS_DIR/zig-venv
+  [ -x "$venv/bin/cargo-zigbuild" ] || die "no cargo-zigbuild in $venv: run scripts/setup-cross first"
+  PATH="$PWD/$venv/bin:$PATH"
+  export PATH
+}
+
+# Version of the package: Cargo.toml's version and openwrt/Makefile's PKG_RELEASE, as OpenWrt
+# renders them since 24.10 ("0.1.0-r1").
+package_version() {
+  local version release
+  version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
+  release=$(sed -n 's/^PKG_RELEASE:=\([0-9][0-9]*\)$/\1/p' openwrt/Makefile)
+  if [ -z "$version" ] || [ -z "$release" ]; then
+    die "cannot read the version (Cargo.toml) or PKG_RELEASE (openwrt/Makefile)"
+  fi
+  printf '%s-r%s\n' "$version" "$release"
+}
