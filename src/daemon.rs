@@ -227,6 +227,60 @@ pub fn local_simulator(
     })
 }
 
+/// `lango selftest-tls --cert F --key F --ca F`: proves rustls and ring work on this CPU. Starts
+/// the Daraja simulator on 127.0.0.1 over HTTPS with the given certificate, then lango's own
+/// Daraja client (trusting only `ca`) fetches a token and sends an STK push through it.
+pub fn selftest_tls(cert: &Path, key: &Path, ca: &Path) -> i32 {
+    let run = || -> Result<String, String> {
+        let server_config = crate::tls::server_config(cert, key)?;
+        let ca_pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
+        let roots = crate::https::tls_config_from_pem(&ca_pem)?;
+        let config =
+            config::parse(DEMO_CONFIG, "<demo config>").map_err(|_| "demo config".to_string())?;
+        let account = config
+            .mpesa
+            .clone()
+            .ok_or("demo config has no M-Pesa account")?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let settings = crate::simulator::settings_for(&account, 1);
+        let sim = Arc::new(Simulator::with_settings(clock.clone(), settings));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        let wrap: crate::simulator::Wrap = Arc::new(move |tcp| {
+            let conn = rustls::ServerConnection::new(server_config.clone())
+                .map_err(std::io::Error::other)?;
+            Ok(Box::new(rustls::StreamOwned::new(conn, tcp)) as Box<dyn crate::simulator::Conn>)
+        });
+        let callbacks = crate::https::Client::new(None, std::time::Duration::from_secs(5));
+        let server =
+            crate::simulator::serve(sim, listener, wrap, callbacks).map_err(|e| e.to_string())?;
+        let http = crate::https::Client::new(Some(roots), std::time::Duration::from_secs(30));
+        let daraja = crate::daraja::Daraja::new(account, &server.url(true), http, clock);
+        let push = crate::payments::StkPush {
+            phone: crate::model::Phone::parse("0712345678")?,
+            amount_major: 1,
+            account_reference: "selftest".into(),
+            description: "selftest".into(),
+            callback_url: "https://lango.invalid/selftest".into(),
+        };
+        let accepted = daraja.stk_push(&push).map_err(|e| e.to_string())?;
+        Ok(format!(
+            "TLS to the Daraja simulator at {}: token and STK push ok ({})",
+            server.url(true),
+            accepted.checkout_id
+        ))
+    };
+    match run() {
+        Ok(line) => {
+            println!("{line}");
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("selftest-tls failed: {e}");
+            EXIT_RUNTIME
+        }
+    }
+}
+
 fn load_config(path: &Path) -> Result<Config, i32> {
     config::load(path).map_err(|e| {
         log::error!("{e}");

@@ -12,6 +12,8 @@ Usage:
   lango demo [--port N] [--approve-after SECS] try it on any machine: simulated M-Pesa,
                                                recording firewall, everything on 127.0.0.1
   lango check-config [FILE]                    validate a config file, list every problem
+  lango selftest-tls --cert F --key F --ca F   TLS handshake with the Daraja simulator (router
+                                               builds: proves rustls and ring on this CPU)
   lango check-mpesa [--config FILE]            test the M-Pesa account (no one is prompted)
   lango --version | --help
 
@@ -90,6 +92,20 @@ fn run(args: &[String]) -> i32 {
             }
             let config = config.unwrap_or_else(|| "/etc/config/lango".into());
             daemon::check_mpesa(&PathBuf::from(config))
+        }
+        "selftest-tls" => {
+            let (Ok(Some(cert)), Ok(Some(key)), Ok(Some(ca))) = (
+                flag(rest, "--cert"),
+                flag(rest, "--key"),
+                flag(rest, "--ca"),
+            ) else {
+                return usage("selftest-tls takes --cert FILE --key FILE --ca FILE");
+            };
+            daemon::selftest_tls(
+                &PathBuf::from(cert),
+                &PathBuf::from(key),
+                &PathBuf::from(ca),
+            )
         }
         other => usage(&format!("unknown command '{other}'")),
     }
