@@ -109,6 +109,7 @@ impl Firewall for FakeFirewall {
 #[derive(Default)]
 pub struct FakeNeighbours {
     pub table: Mutex<HashMap<IpAddr, Mac>>,
+    pub names: Mutex<HashMap<Mac, String>>,
 }
 
 impl FakeNeighbours {
@@ -117,10 +118,21 @@ impl FakeNeighbours {
             table.insert(ip, mac);
         }
     }
+
+    /// A DHCP host name, as a device would send it.
+    pub fn name(&self, mac: Mac, name: &str) {
+        if let Ok(mut names) = self.names.lock() {
+            names.insert(mac, name.to_string());
+        }
+    }
 }
 
 impl Neighbours for FakeNeighbours {
     fn mac_for(&self, ip: IpAddr) -> Option<Mac> {
         self.table.lock().ok()?.get(&ip).copied()
+    }
+
+    fn hostnames(&self) -> HashMap<Mac, String> {
+        self.names.lock().map(|n| n.clone()).unwrap_or_default()
     }
 }

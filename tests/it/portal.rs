@@ -37,10 +37,7 @@ fn call(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Got {
-    let ctx = Ctx {
-        app: env.app.clone(),
-        simulator: None,
-    };
+    let ctx = Ctx::new(env.app.clone(), None);
     let from = SocketAddr::new(ip, 40000);
     let headers: Vec<(String, String)> = headers
         .iter()
@@ -88,7 +85,7 @@ const PORTAL: &str = "http://127.0.0.1:8080/";
 fn pay_with_voucher(env: &TestEnv, ip: IpAddr, package: &str) {
     let code = env
         .app
-        .generate_vouchers(package, 1, None)
+        .generate_vouchers(package, 1, "", None)
         .unwrap()
         .unwrap()
         .remove(0)
@@ -324,7 +321,7 @@ fn the_guest_api_errors() {
     assert_eq!(not_json.status, 400);
     let code = env
         .app
-        .generate_vouchers("hour", 1, None)
+        .generate_vouchers("hour", 1, "", None)
         .unwrap()
         .unwrap()
         .remove(0)

@@ -13,7 +13,7 @@ fn sessions_vouchers_and_events_survive_reopen() {
         let env = TestEnv::with(Store::open(&path).unwrap(), demo_config(), T0);
         let vouchers = env
             .app
-            .generate_vouchers("hour", 3, Some(30))
+            .generate_vouchers("hour", 3, "", Some(30))
             .unwrap()
             .unwrap();
         let session = env.app.redeem(ip, &vouchers[0].code).unwrap();
@@ -114,7 +114,7 @@ fn damaged_files_give_errors_not_panics() {
     let good = dir.path("good.redb");
     {
         let env = TestEnv::with(Store::open(&good).unwrap(), demo_config(), T0);
-        env.app.generate_vouchers("day", 50, None).unwrap();
+        env.app.generate_vouchers("day", 50, "", None).unwrap();
     }
     let bytes = std::fs::read(&good).unwrap();
     for cut in [bytes.len() / 2, bytes.len() / 4, 600] {

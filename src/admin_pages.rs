@@ -1,0 +1,964 @@
+//! The owner page's views of the running business: the dashboard (guests, money, funnel,
+//! router health), guests (kick, extend, block), payments (per day, pasted SMS to decide,
+//! daily totals and a CSV for reconciling with the M-Pesa statement), the event log, and the
+//! JSON API for scripts. Reads are snapshots; changes go through `App` methods.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use rouille::{Request, Response};
+use serde_json::json;
+
+use crate::admin::{refuse, Call};
+use crate::admin_ui::{
+    self as ui, alert, bar_chart, button, kv, label, local_time, money, post_form, progress,
+    section, table, Tab,
+};
+use crate::http::{esc, json, read_form, Ctx};
+use crate::model::{format_bytes, human_duration, Mac, Money};
+use crate::payments::{Payment, PaymentState};
+use crate::report::{self, percent};
+use crate::sms::ClaimState;
+use crate::time::{date_of_day, day_start, local_day, parse_date};
+
+/// Payments read at most for a page (a busy hotspot sells a few hundred a day).
+const MAX_PAYMENTS: usize = 50_000;
+
+fn store_error(e: impl std::fmt::Display) -> Response {
+    log::error!("owner page: {e}");
+    refuse(500, "store error")
+}
+
+/// A device's name from its DHCP request (guest-chosen: escaped here) and its MAC.
+fn device(names: &HashMap<Mac, String>, mac: Mac) -> String {
+    match names.get(&mac) {
+        Some(name) => format!("{}<br><code class=\"muted\">{mac}</code>", esc(name)),
+        None => format!("<code>{mac}</code>"),
+    }
+}
+
+fn state_label(state: PaymentState) -> String {
+    let (class, text) = match state {
+        PaymentState::Paid => ("success", "paid"),
+        PaymentState::Initiating => ("notice", "sending"),
+        PaymentState::Pending => ("notice", "waiting for PIN"),
+        PaymentState::Failed => ("important", "failed"),
+        PaymentState::Cancelled => ("warning", "cancelled"),
+        PaymentState::Expired => ("", "expired"),
+    };
+    label(class, text)
+}
+
+pub fn dashboard(call: &Call) -> Response {
+    let ctx = call.ctx;
+    let app = &ctx.app;
+    let config = app.config();
+    let offset = config.gateway.utc_offset_secs;
+    let now = app.time().now;
+    let today = local_day(now, offset);
+    let since = day_start(today - 29, offset) - 86_400;
+    let data = app.store.read(|r| {
+        Ok((
+            r.active_sessions()?,
+            r.payments_since(since, MAX_PAYMENTS)?,
+            r.sms_claims(500)?,
+            r.counters()?,
+        ))
+    });
+    let (active, payments, claims, counters) = match data {
+        Ok(d) => d,
+        Err(e) => return store_error(e),
+    };
+    let days = report::daily_totals(&payments, &claims, offset, today - 29, today);
+    let sum = |n: usize| Money(days.iter().rev().take(n).map(|d| d.total().0).sum());
+    let (paid7, ended7) = report::success(&payments, now - 7 * 86_400);
+    let mut body = String::new();
+    if let Some(sim) = ctx.simulator.as_ref().map(|_| simulator_notice(call)) {
+        body.push_str(&sim);
+    }
+    let pending = claims
+        .iter()
+        .filter(|c| c.state == ClaimState::Pending)
+        .count();
+    if pending > 0 {
+        body.push_str(&alert(
+            "",
+            &format!(
+                "{pending} pasted M-Pesa message(s) wait for your decision. \
+                 <a href=\"/payments\">Payments</a>"
+            ),
+        ));
+    }
+    let tile = |value: String, what: &str| {
+        format!("<div class=\"tile\"><b>{value}</b><span>{what}</span></div>")
+    };
+    body.push_str("<div class=\"tiles\">");
+    body.push_str(&tile(active.len().to_string(), "guests online now"));
+    body.push_str(&tile(money(ctx, sum(1)), "revenue today"));
+    body.push_str(&tile(money(ctx, sum(7)), "last 7 days"));
+    body.push_str(&tile(money(ctx, sum(30)), "last 30 days"));
+    let rate = match ended7 {
+        0 => "-".to_string(),
+        n => format!("{}%", percent(u64::from(paid7), u64::from(n))),
+    };
+    body.push_str(&tile(
+        rate,
+        &format!("payments succeeded (7 days: {paid7} of {ended7})"),
+    ));
+    body.push_str("</div>");
+    let bars: Vec<(String, i64)> = days
+        .iter()
+        .map(|d| {
+            (
+                date_of_day(d.day).get(5..).unwrap_or("").to_string(),
+                d.total().0,
+            )
+        })
+        .collect();
+    body.push_str(&section(
+        "Revenue, last 30 days",
+        "M-Pesa payments and approved SMS per day, in your time zone.",
+        &bar_chart(&bars, &config.gateway.currency),
+    ));
+    body.push_str(&funnel(call, &counters, today, active.len() as u64));
+    body.push_str(&router_health(call, now));
+    ui::page_refresh(
+        call,
+        Tab::Dashboard,
+        "Dashboard",
+        "How the business is doing right now. This page refreshes every 30 seconds.",
+        &body,
+        Some(30),
+    )
+}
+
+fn simulator_notice(call: &Call) -> String {
+    let switch = post_form(
+        call,
+        "/simulator",
+        &[],
+        "Make the next payment: <select name=\"code\" style=\"width:auto\">\
+         <option value=\"1032\">cancelled by the customer</option>\
+         <option value=\"2001\">wrong PIN</option><option value=\"1\">insufficient funds</option>\
+         <option value=\"1037\">time out</option></select> \
+         <button class=\"cbi-button cbi-button-action\">Set</button>",
+    );
+    alert(
+        "notice",
+        &format!(
+            "Demo: M-Pesa is simulated (no money moves) and the firewall only records what it \
+             would allow. {switch}"
+        ),
+    )
+}
+
+/// Portal views, purchases started, paid, online: today and since lango started counting.
+fn funnel(call: &Call, counters: &[(String, u64)], today: i64, online: u64) -> String {
+    let stored = |name: &str| {
+        counters
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| *v)
+            .unwrap_or(0)
+    };
+    let unsaved: HashMap<&str, u64> = call.ctx.app.unsaved_funnel().into_iter().collect();
+    let count = |name: &str, day: bool| {
+        let key = if day {
+            crate::app::day_counter(name, today)
+        } else {
+            name.to_string()
+        };
+        stored(&key) + unsaved.get(name).copied().unwrap_or(0)
+    };
+    let steps = [
+        ("Portal views", "portal_views"),
+        ("Purchases started", "purchases_started"),
+        ("Paid", "paid"),
+    ];
+    let mut rows = Vec::new();
+    let (views_today, views_all) = (count("portal_views", true), count("portal_views", false));
+    for (title, name) in steps {
+        let (t, a) = (count(name, true), count(name, false));
+        rows.push(vec![
+            esc(title),
+            t.to_string(),
+            a.to_string(),
+            progress(
+                percent(a, views_all),
+                &format!("{}% of views", percent(a, views_all)),
+            ),
+            format!("{}%", percent(t, views_today)),
+        ]);
+    }
+    rows.push(vec![
+        "Online now".into(),
+        online.to_string(),
+        String::new(),
+        String::new(),
+        String::new(),
+    ]);
+    section(
+        "Conversion funnel",
+        "From seeing the portal to paying. Counts reach flash every few minutes.",
+        &table(
+            &[
+                "Step",
+                "Today",
+                "All time",
+                "Of all views",
+                "Of today's views",
+            ],
+            &rows,
+            "",
+            &[1, 2, 4],
+        ),
+    )
+}
+
+fn router_health(call: &Call, now: i64) -> String {
+    let ctx = call.ctx;
+    let config = ctx.app.config();
+    let h = crate::health::read(&config.gateway.store);
+    let unknown = || "<span class=\"muted\">unknown</span>".to_string();
+    let mut rows = vec![
+        (
+            "Uptime",
+            h.uptime_secs.map(human_duration).unwrap_or_else(unknown),
+        ),
+        (
+            "Load (1 minute)",
+            h.load1.map(|l| format!("{l:.2}")).unwrap_or_else(unknown),
+        ),
+        (
+            "Free memory",
+            match (h.mem_available_kb, h.mem_total_kb) {
+                (Some(free), Some(total)) => format!(
+                    "{} of {}{}",
+                    format_bytes(free * 1024),
+                    format_bytes(total * 1024),
+                    progress(100 - percent(free, total), "used")
+                ),
+                _ => unknown(),
+            },
+        ),
+        (
+            "Free flash",
+            match (h.flash_free_bytes, h.flash_total_bytes) {
+                (Some(free), Some(total)) => format!(
+                    "{} of {}{}",
+                    format_bytes(free),
+                    format_bytes(total),
+                    progress(100 - percent(free, total), "used")
+                ),
+                _ => unknown(),
+            },
+        ),
+    ];
+    match &ctx.probes {
+        Some(probes) => match probes.results(now) {
+            Some(results) => {
+                for reach in results {
+                    let text = match reach.result {
+                        Ok(ms) => format!("{} ({ms} ms)", label("success", "reachable")),
+                        Err(why) => format!("{} {}", label("important", "unreachable"), esc(&why)),
+                    };
+                    let name = if reach.name == "WAN" {
+                        "WAN (internet)"
+                    } else {
+                        "Daraja (M-Pesa)"
+                    };
+                    rows.push((name, text));
+                }
+            }
+            None => rows.push(("WAN, Daraja", "checking...".into())),
+        },
+        None => rows.push((
+            "WAN, Daraja",
+            "<span class=\"muted\">not checked here (demo or test)</span>".into(),
+        )),
+    }
+    section("Router", "", &kv(&rows))
+}
+
+pub fn guests(call: &Call) -> Response {
+    let ctx = call.ctx;
+    let app = &ctx.app;
+    let now = app.time().now;
+    let data = app
+        .store
+        .read(|r| Ok((r.active_sessions()?, r.recent_sessions(50)?)));
+    let (active, recent) = match data {
+        Ok(d) => d,
+        Err(e) => return store_error(e),
+    };
+    let blocked = match app.blocked_devices() {
+        Ok(b) => b,
+        Err(e) => return store_error(e),
+    };
+    let names = app.env.neighbours.hostnames();
+    let extend_choices =
+        "<select name=\"minutes\" style=\"width:auto\"><option value=\"30\">+30 min</option>\
+        <option value=\"60\">+1 h</option><option value=\"1440\">+1 day</option></select>";
+    let mut rows = Vec::new();
+    for s in &active {
+        let s = app.with_usage(s.clone());
+        let id = s.id.to_string();
+        let mac = s.mac.to_string();
+        let speed = match app.speed(s.id) {
+            Some((up, down)) => format!("↓ {} ↑ {}", ui::speed(down), ui::speed(up)),
+            None => "<span class=\"muted\">-</span>".into(),
+        };
+        let data = match s.quota_bytes {
+            Some(q) => format!(
+                "↓ {} ↑ {}<br><span class=\"muted\">of {}</span>",
+                format_bytes(s.bytes_down),
+                format_bytes(s.bytes_up),
+                format_bytes(q)
+            ),
+            None => format!(
+                "↓ {} ↑ {}",
+                format_bytes(s.bytes_down),
+                format_bytes(s.bytes_up)
+            ),
+        };
+        let actions = format!(
+            "{}{}{}",
+            button(call, "/sessions/revoke", &[("id", &id)], "Kick", "cbi-button-negative"),
+            post_form(
+                call,
+                "/sessions/extend",
+                &[("id", &id)],
+                &format!(
+                    " {extend_choices}<button class=\"cbi-button cbi-button-action\">Extend</button> "
+                )
+            ),
+            button(call, "/devices/block", &[("mac", &mac)], "Block", "cbi-button-remove"),
+        );
+        rows.push(vec![
+            device(&names, s.mac),
+            s.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            esc(&s.terms.package_name),
+            human_duration(s.seconds_left(now)),
+            data,
+            speed,
+            format!("<div class=\"actions\">{actions}</div>"),
+        ]);
+    }
+    let mut body = section(
+        "Online now",
+        "Every device with time running. Kick ends its time now; Block also stops it from \
+         buying again.",
+        &table(
+            &["Device", "IP", "Package", "Time left", "Data", "Speed", ""],
+            &rows,
+            "Nobody is online.",
+            &[],
+        ),
+    );
+    let ended: Vec<Vec<String>> = recent
+        .iter()
+        .filter(|s| !s.is_active())
+        .map(|s| {
+            vec![
+                device(&names, s.mac),
+                esc(&s.terms.package_name),
+                local_time(ctx, s.started_at),
+                s.ended_at.map(|t| local_time(ctx, t)).unwrap_or_default(),
+                format!(
+                    "{:?}",
+                    s.end_reason.unwrap_or(crate::sessions::EndReason::Time)
+                )
+                .to_lowercase(),
+                format_bytes(s.bytes_used()),
+            ]
+        })
+        .collect();
+    body.push_str(&section(
+        "Recent sessions",
+        "",
+        &table(
+            &["Device", "Package", "Started", "Ended", "Why", "Data"],
+            &ended,
+            "No session has ended yet.",
+            &[5],
+        ),
+    ));
+    let blocked_rows: Vec<Vec<String>> = blocked
+        .iter()
+        .map(|d| {
+            vec![
+                device(&names, d.mac),
+                d.last_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                button(
+                    call,
+                    "/devices/unblock",
+                    &[("mac", &d.mac.to_string())],
+                    "Unblock",
+                    "cbi-button-positive",
+                ),
+            ]
+        })
+        .collect();
+    body.push_str(&section(
+        "Blocked devices",
+        "",
+        &table(
+            &["Device", "Last IP", ""],
+            &blocked_rows,
+            "No device is blocked.",
+            &[],
+        ),
+    ));
+    ui::page(
+        call,
+        Tab::Guests,
+        "Guests",
+        "Devices on the guest Wi-Fi with time. Names come from the devices themselves (DHCP).",
+        &body,
+    )
+}
+
+fn session_id(call: &Call) -> Option<u64> {
+    call.field("id").parse().ok()
+}
+
+pub fn kick(call: &Call) -> Response {
+    let Some(id) = session_id(call) else {
+        return refuse(400, "bad session id");
+    };
+    match call.ctx.app.revoke_session(id) {
+        Ok(true) => call.back("/guests", format!("Session {id} ended.")),
+        Ok(false) => call.back("/guests", "That session had already ended."),
+        Err(e) => store_error(e),
+    }
+}
+
+pub fn extend(call: &Call) -> Response {
+    let (Some(id), Ok(minutes)) = (session_id(call), call.field("minutes").parse::<u64>()) else {
+        return refuse(400, "bad request");
+    };
+    if !(1..=525_600).contains(&minutes) {
+        return refuse(400, "extend by 1 minute to 1 year");
+    }
+    match call.ctx.app.extend_session(id, minutes * 60) {
+        Ok(Some(s)) => call.back(
+            "/guests",
+            format!(
+                "Session {id} now ends at {}.",
+                local_time(call.ctx, s.deadline)
+            ),
+        ),
+        Ok(None) => call.back("/guests", "That session had already ended."),
+        Err(e) => store_error(e),
+    }
+}
+
+pub fn block(call: &Call, blocked: bool) -> Response {
+    let Ok(mac) = call.field("mac").parse::<Mac>() else {
+        return refuse(400, "bad MAC address");
+    };
+    match call.ctx.app.set_blocked(mac, blocked) {
+        Ok(()) if blocked => call.back("/guests", format!("{mac} is blocked.")),
+        Ok(()) => call.back("/guests", format!("{mac} may buy again.")),
+        Err(e) => store_error(e),
+    }
+}
+
+pub fn simulator(call: &Call) -> Response {
+    let Some(sim) = &call.ctx.simulator else {
+        return refuse(404, "not found");
+    };
+    match call.field("code").parse::<i64>() {
+        Ok(code) => {
+            sim.decline_next(code);
+            call.back(
+                "/",
+                format!("The next simulated payment will end with ResultCode {code}."),
+            )
+        }
+        Err(_) => refuse(400, "bad code"),
+    }
+}
+
+/// The day a payments page shows: `?day=YYYY-MM-DD`, or today.
+fn chosen_day(call: &Call, today: i64) -> i64 {
+    call.param("day")
+        .and_then(|d| parse_date(&d))
+        .filter(|d| *d <= today)
+        .unwrap_or(today)
+}
+
+fn payments_of_day(call: &Call, day: i64) -> Result<Vec<Payment>, crate::store::StoreError> {
+    let offset = call.ctx.app.config().gateway.utc_offset_secs;
+    let (start, end) = (day_start(day, offset), day_start(day + 1, offset));
+    // Paid ones count on the day they were confirmed, which is at most minutes after they
+    // started: read from a little before the day.
+    let list = call
+        .ctx
+        .app
+        .store
+        .read(|r| r.payments_since(start - 3600, MAX_PAYMENTS))?;
+    Ok(list
+        .into_iter()
+        .filter(|p| match report::paid_day(p, offset) {
+            Some(d) => d == day,
+            None => (start..end).contains(&p.created_at),
+        })
+        .collect())
+}
+
+pub fn payments(call: &Call) -> Response {
+    let ctx = call.ctx;
+    let app = &ctx.app;
+    let config = app.config();
+    let offset = config.gateway.utc_offset_secs;
+    let today = local_day(app.time().now, offset);
+    let day = chosen_day(call, today);
+    let list = match payments_of_day(call, day) {
+        Ok(l) => l,
+        Err(e) => return store_error(e),
+    };
+    let data = app.store.read(|r| {
+        Ok((
+            r.sms_claims(500)?,
+            r.payments_since(day_start(today - 30, offset) - 3600, MAX_PAYMENTS)?,
+        ))
+    });
+    let (claims, month) = match data {
+        Ok(d) => d,
+        Err(e) => return store_error(e),
+    };
+    let names = app.env.neighbours.hostnames();
+    let mut body = String::from("<ul class=\"cbi-tabmenu\">");
+    for d in (today - 6..=today).rev() {
+        let class = if d == day { " class=\"cbi-tab\"" } else { "" };
+        let text = match today - d {
+            0 => "Today".to_string(),
+            1 => "Yesterday".to_string(),
+            _ => date_of_day(d),
+        };
+        body.push_str(&format!(
+            "<li{class}><a href=\"/payments?day={}\">{text}</a></li>",
+            date_of_day(d)
+        ));
+    }
+    body.push_str(&format!(
+        "<li><form method=\"get\" action=\"/payments\" style=\"margin:3px 0 0 8px\">\
+         <input type=\"date\" name=\"day\" value=\"{}\" style=\"width:auto;height:28px\"> \
+         <button class=\"cbi-button\">Show</button></form></li></ul>",
+        date_of_day(day)
+    ));
+    body.push_str(&sms_claims_section(call, &claims));
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|p| {
+            vec![
+                local_time(ctx, p.created_at)
+                    .get(11..)
+                    .unwrap_or("")
+                    .to_string(),
+                esc(&p.phone.masked()),
+                esc(&p.terms.package_name),
+                money(ctx, report::charged(p)),
+                state_label(p.state),
+                esc(&match (&p.receipt, &p.callback) {
+                    (Some(receipt), _) => receipt.clone(),
+                    (None, Some(hint)) => crate::mpesa::describe_hint(hint),
+                    (None, None) => String::new(),
+                }),
+                device(&names, p.mac),
+            ]
+        })
+        .collect();
+    let totals = report::daily_totals(&list, &claims, offset, day, day);
+    let total = totals.first().cloned().unwrap_or_default();
+    body.push_str(&section(
+        &format!("Payments of {}", date_of_day(day)),
+        &format!(
+            "{} paid prompts, {} · approved SMS: {}, {} · <a href=\"/payments.csv?day={}\">CSV for \
+             the M-Pesa statement</a>",
+            total.paid,
+            money(ctx, total.paid_amount),
+            total.sms,
+            money(ctx, total.sms_amount),
+            date_of_day(day)
+        ),
+        &table(
+            &[
+                "Time", "Phone", "Package", "Amount", "State", "Receipt", "Device",
+            ],
+            &rows,
+            "No payment that day.",
+            &[3],
+        ),
+    ));
+    let month = report::daily_totals(&month, &claims, offset, today - 29, today);
+    let rows: Vec<Vec<String>> = month
+        .iter()
+        .rev()
+        .filter(|d| d.paid > 0 || d.sms > 0)
+        .map(|d| {
+            vec![
+                format!("<a href=\"/payments?day={0}\">{0}</a>", date_of_day(d.day)),
+                d.paid.to_string(),
+                money(ctx, d.paid_amount),
+                d.sms.to_string(),
+                money(ctx, d.sms_amount),
+                format!("<b>{}</b>", money(ctx, d.total())),
+            ]
+        })
+        .collect();
+    body.push_str(&section(
+        "Daily totals, last 30 days",
+        "Compare each day with your M-Pesa statement: the prompts' amounts are what M-Pesa \
+         charged (whole shillings).",
+        &table(
+            &["Day", "Paid", "Amount", "SMS", "Amount", "Total"],
+            &rows,
+            "No sales in the last 30 days.",
+            &[1, 2, 3, 4, 5],
+        ),
+    ));
+    ui::page(
+        call,
+        Tab::Payments,
+        "Payments",
+        "Every M-Pesa payment, phones partly hidden. Days are in your time zone.",
+        &body,
+    )
+}
+
+fn sms_claims_section(call: &Call, claims: &[crate::sms::SmsClaim]) -> String {
+    let ctx = call.ctx;
+    let rows: Vec<Vec<String>> = claims
+        .iter()
+        .filter(|c| c.state == ClaimState::Pending)
+        .map(|c| {
+            let id = c.id.to_string();
+            let date_note = match c.code_date_ok {
+                Some(false) => " <span class=\"label warning\">date differs</span>",
+                _ => "",
+            };
+            vec![
+                local_time(ctx, c.created_at),
+                format!("<code>{}</code>{date_note}", esc(&c.receipt)),
+                money(ctx, c.amount),
+                format!("{} on {}", esc(&c.paid_to), esc(&c.paid_at)),
+                format!("<code>{}</code>", c.mac),
+                esc(&c.terms.package_name),
+                format!(
+                    "<div class=\"actions\">{} {}</div>",
+                    button(
+                        call,
+                        &format!("/sms/{id}/approve"),
+                        &[],
+                        "Approve",
+                        "cbi-button-positive"
+                    ),
+                    button(
+                        call,
+                        &format!("/sms/{id}/reject"),
+                        &[],
+                        "Reject",
+                        "cbi-button-negative"
+                    )
+                ),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    section(
+        "Pasted M-Pesa messages to decide",
+        "Guests paste these when lango could not confirm a payment itself. Check each receipt on \
+         your M-Pesa statement before approving: anyone can type a message.",
+        &table(
+            &[
+                "When", "Receipt", "Amount", "Paid to", "Device", "Package", "",
+            ],
+            &rows,
+            "",
+            &[2],
+        ),
+    )
+}
+
+/// CSV of a day's payments (UTF-8, RFC 4180 quoting). Phones stay masked.
+pub fn payments_csv(call: &Call) -> Response {
+    let ctx = call.ctx;
+    let offset = ctx.app.config().gateway.utc_offset_secs;
+    let today = local_day(ctx.app.time().now, offset);
+    let day = chosen_day(call, today);
+    let list = match payments_of_day(call, day) {
+        Ok(l) => l,
+        Err(e) => return store_error(e),
+    };
+    let mut out = String::from("time,receipt,phone,package,amount,state\r\n");
+    for p in list.iter().rev() {
+        out.push_str(&csv_row(&[
+            &local_time(ctx, p.created_at),
+            p.receipt.as_deref().unwrap_or(""),
+            &p.phone.masked(),
+            &p.terms.package_name,
+            &report::charged(p).to_string(),
+            &format!("{:?}", p.state).to_lowercase(),
+        ]));
+    }
+    csv(out, &format!("payments-{}.csv", date_of_day(day)))
+}
+
+/// One CSV line. Cells are quoted; a leading `=`, `+`, `-` or `@` is defused for spreadsheets
+/// (package names and device names are chosen by people).
+pub fn csv_row(cells: &[&str]) -> String {
+    let quoted: Vec<String> = cells
+        .iter()
+        .map(|c| {
+            let c = if c.starts_with(['=', '+', '-', '@']) {
+                format!("'{c}")
+            } else {
+                c.to_string()
+            };
+            format!("\"{}\"", c.replace('"', "\"\""))
+        })
+        .collect();
+    format!("{}\r\n", quoted.join(","))
+}
+
+pub fn csv(body: String, filename: &str) -> Response {
+    Response::from_data("text/csv; charset=utf-8", body).with_unique_header(
+        "Content-Disposition",
+        format!("attachment; filename=\"{filename}\""),
+    )
+}
+
+pub fn sms_decision(call: &Call, rest: &str) -> Response {
+    use crate::mpesa::ClaimDecision;
+    let (id, approve) = match rest.split_once('/') {
+        Some((id, "approve")) => (id.parse::<u64>(), true),
+        Some((id, "reject")) => (id.parse::<u64>(), false),
+        _ => return refuse(404, "not found"),
+    };
+    let Ok(id) = id else {
+        return refuse(400, "bad claim id");
+    };
+    let text = match call.ctx.app.decide_sms_claim(id, approve) {
+        Ok(ClaimDecision::Approved(session)) => format!(
+            "Approved: {} for {} until {}.",
+            session.terms.package_name,
+            session.mac,
+            local_time(call.ctx, session.deadline)
+        ),
+        Ok(ClaimDecision::Rejected) => "Rejected.".into(),
+        Ok(ClaimDecision::NotPending) => "That message was already decided.".into(),
+        Ok(ClaimDecision::ReceiptAlreadyCredited(owner)) => {
+            format!("Not approved: this receipt is already credited (record {owner}).")
+        }
+        Err(e) => return store_error(e),
+    };
+    call.back("/payments", text)
+}
+
+/// Event kinds by what the owner looks for.
+fn event_group(kind: &str) -> &'static str {
+    match kind {
+        k if k.starts_with("payment") || k.starts_with("sms_claim") => "payments",
+        k if k.starts_with("session") || k.starts_with("voucher_redeemed") => "sessions",
+        "account_login" => "sessions",
+        "spoofing" | "owner_lockout" | "device_blocked" | "device_unblocked" => "security",
+        k if k.starts_with("owner") => "security",
+        _ => "owner",
+    }
+}
+
+pub fn events(call: &Call) -> Response {
+    let ctx = call.ctx;
+    let filter = call.param("show").unwrap_or_default();
+    let events = match ctx.app.store.read(|r| r.recent_events(1000)) {
+        Ok(e) => e,
+        Err(e) => return store_error(e),
+    };
+    let names = ctx.app.env.neighbours.hostnames();
+    let tabs = [
+        ("", "All"),
+        ("sessions", "Grants and expiries"),
+        ("payments", "Payments"),
+        ("security", "Spoofing and security"),
+        ("owner", "Owner changes"),
+    ];
+    let mut body = String::from("<ul class=\"cbi-tabmenu\">");
+    for (key, title) in tabs {
+        let class = if key == filter {
+            " class=\"cbi-tab\""
+        } else {
+            ""
+        };
+        body.push_str(&format!(
+            "<li{class}><a href=\"/events?show={key}\">{title}</a></li>"
+        ));
+    }
+    body.push_str("</ul>");
+    let rows: Vec<Vec<String>> = events
+        .iter()
+        .filter(|e| filter.is_empty() || event_group(&e.kind) == filter)
+        .take(300)
+        .map(|e| {
+            let class = match event_group(&e.kind) {
+                "security" => "important",
+                "payments" => "success",
+                "sessions" => "notice",
+                _ => "",
+            };
+            vec![
+                local_time(ctx, e.at),
+                label(class, &e.kind.replace('_', " ")),
+                e.mac.map(|m| device(&names, m)).unwrap_or_default(),
+                esc(&e.detail),
+            ]
+        })
+        .collect();
+    body.push_str(&section(
+        "Recent events",
+        "",
+        &table(
+            &["When", "What", "Device", "Detail"],
+            &rows,
+            "Nothing yet.",
+            &[],
+        ),
+    ));
+    ui::page(
+        call,
+        Tab::Events,
+        "Events",
+        "What lango did and saw: grants, expiries, payments, spoofing and abuse, owner changes.",
+        &body,
+    )
+}
+
+// ---- the JSON API ----
+
+fn api_error(status: u16, message: &str) -> Response {
+    json(status, &json!({ "error": message }))
+}
+
+/// `/api/...`: for scripts with the API token, or a signed-in browser.
+pub fn api(ctx: &Ctx, request: &Request, ip: IpAddr, url: &str) -> Response {
+    if !crate::admin::api_allowed(ctx, request) {
+        log::warn!(
+            "owner API: {} {url} from {ip} without credentials",
+            request.method()
+        );
+        return api_error(401, "sign in, or send the API token");
+    }
+    match (request.method(), url) {
+        ("GET", "/api/overview") => overview(ctx),
+        ("POST", "/api/vouchers") => api_vouchers(ctx, request),
+        _ => api_error(404, "no such endpoint"),
+    }
+}
+
+/// `POST /api/vouchers` (package, count, days, prefix): the codes as JSON.
+fn api_vouchers(ctx: &Ctx, request: &Request) -> Response {
+    let form = match read_form(request) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let field = |k: &str| {
+        form.get(k)
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let package = field("package");
+    let count = field("count")
+        .parse::<usize>()
+        .ok()
+        .filter(|c| (1..=500).contains(c));
+    let days = field("days")
+        .parse::<u64>()
+        .ok()
+        .filter(|d| (1..=3650).contains(d));
+    let Some(count) = count else {
+        return api_error(400, "count must be a number from 1 to 500");
+    };
+    let Some(prefix) = crate::vouchers::normalise_prefix(&field("prefix")) else {
+        return api_error(400, "the prefix takes up to 8 letters or digits");
+    };
+    match ctx.app.generate_vouchers(&package, count, &prefix, days) {
+        Ok(Some(list)) => {
+            let codes: Vec<&str> = list.iter().map(|v| v.code.as_str()).collect();
+            json(200, &json!({"package": package, "codes": codes}))
+        }
+        Ok(None) => api_error(404, "no such package"),
+        Err(e) => {
+            log::error!("vouchers: {e}");
+            api_error(500, "store error")
+        }
+    }
+}
+
+fn overview(ctx: &Ctx) -> Response {
+    let app = &ctx.app;
+    let now = app.time().now;
+    let data = app.store.read(|r| {
+        Ok((
+            r.active_sessions()?,
+            r.recent_payments(100)?,
+            r.counters()?,
+            r.recent_events(100)?,
+        ))
+    });
+    let (active, payments, counters, events) = match data {
+        Ok(d) => d,
+        Err(e) => {
+            log::error!("overview: {e}");
+            return api_error(500, "store error");
+        }
+    };
+    let events: Vec<_> = events
+        .iter()
+        .map(|e| json!({"at": e.at, "kind": e.kind, "mac": e.mac.map(|m| m.to_string()), "detail": e.detail}))
+        .collect();
+    let sessions: Vec<_> = active
+        .iter()
+        .map(|s| {
+            let s = app.with_usage(s.clone());
+            json!({"id": s.id, "mac": s.mac.to_string(), "package": s.terms.package_name,
+                   "seconds_left": s.seconds_left(now), "bytes_used": s.bytes_used()})
+        })
+        .collect();
+    let payments: Vec<_> = payments
+        .iter()
+        .map(|p| {
+            json!({"id": p.id, "phone": p.phone.masked(), "amount": p.amount.to_string(),
+                       "state": format!("{:?}", p.state).to_lowercase(), "receipt": p.receipt})
+        })
+        .collect();
+    let mut counters: serde_json::Map<String, serde_json::Value> =
+        counters.into_iter().map(|(k, v)| (k, json!(v))).collect();
+    for (name, n) in app.unsaved_funnel() {
+        let stored = counters.get(name).and_then(|v| v.as_u64()).unwrap_or(0);
+        counters.insert(name.to_string(), json!(stored + n));
+    }
+    json(
+        200,
+        &json!({"sessions": sessions, "payments": payments, "counters": counters, "events": events}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_defused() {
+        assert_eq!(
+            csv_row(&["a", "b\"c", "=cmd()", "-1"]),
+            "\"a\",\"b\"\"c\",\"'=cmd()\",\"'-1\"\r\n"
+        );
+        assert_eq!(event_group("payment_paid"), "payments");
+        assert_eq!(event_group("spoofing"), "security");
+        assert_eq!(event_group("session_ended"), "sessions");
+        assert_eq!(event_group("vouchers_generated"), "owner");
+    }
+}
