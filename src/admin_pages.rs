@@ -296,14 +296,11 @@ pub fn guests(call: &Call) -> Response {
         Err(e) => return store_error(e),
     };
     let names = app.env.neighbours.hostnames();
-    let extend_choices =
-        "<select name=\"minutes\" style=\"width:auto\"><option value=\"30\">+30 min</option>\
-        <option value=\"60\">+1 h</option><option value=\"1440\">+1 day</option></select>";
+    let (range, pages) = ui::pager("/guests?", call.param("page"), active.len());
     let mut rows = Vec::new();
-    for s in &active {
+    for s in active.get(range).unwrap_or_default() {
         let s = app.with_usage(s.clone());
         let id = s.id.to_string();
-        let mac = s.mac.to_string();
         let speed = match app.speed(s.id) {
             Some((up, down)) => format!("↓ {} ↑ {}", ui::speed(down), ui::speed(up)),
             None => "<span class=\"muted\">-</span>".into(),
@@ -321,19 +318,23 @@ pub fn guests(call: &Call) -> Response {
                 format_bytes(s.bytes_up)
             ),
         };
-        let actions = format!(
-            "{}{}{}",
-            button(call, "/sessions/revoke", &[("id", &id)], "Kick", "cbi-button-negative"),
-            post_form(
-                call,
-                "/sessions/extend",
-                &[("id", &id)],
-                &format!(
-                    " {extend_choices}<button class=\"cbi-button cbi-button-action\">Extend</button> "
-                )
+        let actions = [
+            ui::row_button(None, "id", &id, "Kick", "cbi-button-negative"),
+            ui::row_button(
+                Some("/sessions/extend"),
+                "id",
+                &id,
+                "Extend",
+                "cbi-button-action",
             ),
-            button(call, "/devices/block", &[("mac", &mac)], "Block", "cbi-button-remove"),
-        );
+            ui::row_button(
+                Some("/devices/block"),
+                "mac",
+                &s.mac.to_string(),
+                "Block",
+                "cbi-button-remove",
+            ),
+        ];
         rows.push(vec![
             device(&names, s.mac),
             s.ip.map(|ip| ip.to_string()).unwrap_or_default(),
@@ -341,18 +342,30 @@ pub fn guests(call: &Call) -> Response {
             human_duration(s.seconds_left(now)),
             data,
             speed,
-            format!("<div class=\"actions\">{actions}</div>"),
+            format!("<div class=\"actions\">{}</div>", actions.join(" ")),
         ]);
     }
+    let extend_by = "<p>Extend by <select name=\"minutes\" style=\"width:auto\">\
+        <option value=\"30\">30 minutes</option><option value=\"60\">1 hour</option>\
+        <option value=\"1440\">1 day</option></select></p>";
+    let online = table(
+        &["Device", "IP", "Package", "Time left", "Data", "Speed", ""],
+        &rows,
+        "Nobody is online.",
+        &[],
+    );
     let mut body = section(
         "Online now",
         "Every device with time running. Kick ends its time now; Block also stops it from \
          buying again.",
-        &table(
-            &["Device", "IP", "Package", "Time left", "Data", "Speed", ""],
-            &rows,
-            "Nobody is online.",
-            &[],
+        &format!(
+            "{}{pages}",
+            post_form(
+                call,
+                "/sessions/revoke",
+                &[],
+                &format!("{extend_by}{online}")
+            )
         ),
     );
     let ended: Vec<Vec<String>> = recent
@@ -385,29 +398,31 @@ pub fn guests(call: &Call) -> Response {
     ));
     let blocked_rows: Vec<Vec<String>> = blocked
         .iter()
+        .take(500)
         .map(|d| {
             vec![
                 device(&names, d.mac),
                 d.last_ip.map(|ip| ip.to_string()).unwrap_or_default(),
-                button(
-                    call,
-                    "/devices/unblock",
-                    &[("mac", &d.mac.to_string())],
+                ui::row_button(
+                    None,
+                    "mac",
+                    &d.mac.to_string(),
                     "Unblock",
                     "cbi-button-positive",
                 ),
             ]
         })
         .collect();
+    let blocked = table(
+        &["Device", "Last IP", ""],
+        &blocked_rows,
+        "No device is blocked.",
+        &[],
+    );
     body.push_str(&section(
         "Blocked devices",
         "",
-        &table(
-            &["Device", "Last IP", ""],
-            &blocked_rows,
-            "No device is blocked.",
-            &[],
-        ),
+        &post_form(call, "/devices/unblock", &[], &blocked),
     ));
     ui::page(
         call,
@@ -549,7 +564,14 @@ pub fn payments(call: &Call) -> Response {
         date_of_day(day)
     ));
     body.push_str(&sms_claims_section(call, &claims));
+    let (range, pages) = ui::pager(
+        &format!("/payments?day={}&", date_of_day(day)),
+        call.param("page"),
+        list.len(),
+    );
     let rows: Vec<Vec<String>> = list
+        .get(range)
+        .unwrap_or_default()
         .iter()
         .map(|p| {
             vec![
@@ -583,13 +605,14 @@ pub fn payments(call: &Call) -> Response {
             money(ctx, total.sms_amount),
             date_of_day(day)
         ),
-        &table(
-            &[
-                "Time", "Phone", "Package", "Amount", "State", "Receipt", "Device",
-            ],
-            &rows,
-            "No payment that day.",
-            &[3],
+        &format!(
+            "{}{pages}",
+            table(
+                &["Time", "Phone", "Package", "Amount", "State", "Receipt", "Device"],
+                &rows,
+                "No payment that day.",
+                &[3],
+            )
         ),
     ));
     let month = report::daily_totals(&month, &claims, offset, today - 29, today);
@@ -798,10 +821,19 @@ pub fn events(call: &Call) -> Response {
         ));
     }
     body.push_str("</ul>");
-    let rows: Vec<Vec<String>> = events
+    let shown: Vec<&crate::store::Event> = events
         .iter()
         .filter(|e| filter.is_empty() || event_group(&e.kind) == filter)
-        .take(300)
+        .collect();
+    let (range, pages) = ui::pager(
+        &format!("/events?show={}&", esc(&filter)),
+        call.param("page"),
+        shown.len(),
+    );
+    let rows: Vec<Vec<String>> = shown
+        .get(range)
+        .unwrap_or_default()
+        .iter()
         .map(|e| {
             let class = match event_group(&e.kind) {
                 "security" => "important",
@@ -817,16 +849,13 @@ pub fn events(call: &Call) -> Response {
             ]
         })
         .collect();
-    body.push_str(&section(
-        "Recent events",
-        "",
-        &table(
-            &["When", "What", "Device", "Detail"],
-            &rows,
-            "Nothing yet.",
-            &[],
-        ),
-    ));
+    let events = table(
+        &["When", "What", "Device", "Detail"],
+        &rows,
+        "Nothing yet.",
+        &[],
+    );
+    body.push_str(&section("Recent events", "", &format!("{events}{pages}")));
     ui::page(
         call,
         Tab::Events,

@@ -481,18 +481,15 @@ pub fn vouchers(call: &Call) -> Response {
         .filter(|v| batch.is_empty() || v.batch == batch)
         .collect();
     shown.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.code.cmp(&b.code)));
+    let base = format!("/vouchers?batch={}&", esc(&batch));
+    let (range, pages) = ui::pager(&base, call.param("page"), shown.len());
     let rows: Vec<Vec<String>> = shown
+        .get(range)
+        .unwrap_or_default()
         .iter()
-        .take(500)
         .map(|v| {
             let revoke = if v.state == VoucherState::Unused {
-                button(
-                    call,
-                    "/vouchers/revoke",
-                    &[("code", &v.code), ("batch", &batch)],
-                    "Revoke",
-                    "cbi-button-negative",
-                )
+                ui::row_button(None, "code", &v.code, "Revoke", "cbi-button-negative")
             } else {
                 String::new()
             };
@@ -521,16 +518,14 @@ pub fn vouchers(call: &Call) -> Response {
             esc(&batch)
         )
     };
-    body.push_str(&section(
-        &title,
-        &descr,
-        &table(
-            &["Code", "Package", "Redeem by", "State", ""],
-            &rows,
-            "No vouchers.",
-            &[],
-        ),
-    ));
+    let list = table(
+        &["Code", "Package", "Redeem by", "State", ""],
+        &rows,
+        "No vouchers.",
+        &[],
+    );
+    let list = post_form(call, "/vouchers/revoke", &[("batch", &batch)], &list);
+    body.push_str(&section(&title, &descr, &format!("{list}{pages}")));
     ui::page(
         call,
         Tab::Vouchers,
@@ -715,7 +710,10 @@ pub fn accounts(call: &Call) -> Response {
     let editing = call
         .param("edit")
         .and_then(|name| list.iter().find(|a| a.username == name).cloned());
+    let (range, pages) = ui::pager("/accounts?", call.param("page"), list.len());
     let rows: Vec<Vec<String>> = list
+        .get(range)
+        .unwrap_or_default()
         .iter()
         .map(|a| {
             let online = active.iter().filter(|s| accounts::granted_by(s, &a.username)).count();
@@ -740,7 +738,7 @@ pub fn accounts(call: &Call) -> Response {
                 format!(
                     "<div class=\"actions\"><a class=\"cbi-button cbi-button-edit\" href=\"/accounts?edit={0}\">Edit</a> {1}</div>",
                     esc(&a.username),
-                    button(call, "/accounts/delete", &[("username", &a.username)], "Delete", "cbi-button-remove")
+                    ui::row_button(None, "username", &a.username, "Delete", "cbi-button-remove")
                 ),
             ]
         })
@@ -748,19 +746,27 @@ pub fn accounts(call: &Call) -> Response {
     let mut body = section(
         "Accounts",
         "Guests sign in on the portal (\"Have an account?\") with these names and passwords.",
-        &table(
-            &[
-                "User",
-                "Package",
-                "Expires",
-                "Devices online",
-                "Last sign-in",
-                "",
-                "",
-            ],
-            &rows,
-            "No accounts yet.",
-            &[],
+        &format!(
+            "{}{pages}",
+            post_form(
+                call,
+                "/accounts/delete",
+                &[],
+                &table(
+                    &[
+                        "User",
+                        "Package",
+                        "Expires",
+                        "Devices online",
+                        "Last sign-in",
+                        "",
+                        "",
+                    ],
+                    &rows,
+                    "No accounts yet.",
+                    &[],
+                )
+            )
         ),
     );
     body.push_str(&account_form(call, editing.as_ref()));

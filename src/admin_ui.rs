@@ -183,6 +183,65 @@ pub fn button(
     )
 }
 
+/// A submit button for a table inside one `post_form`: it sends `name=value`, to the form's
+/// action or to `formaction` (one CSRF field per table instead of one per row).
+pub fn row_button(
+    formaction: Option<&str>,
+    name: &str,
+    value: &str,
+    label: &str,
+    class: &str,
+) -> String {
+    let action = formaction
+        .map(|a| format!(" formaction=\"{}\"", esc(a)))
+        .unwrap_or_default();
+    format!(
+        "<button class=\"cbi-button {class}\"{action} name=\"{}\" value=\"{}\">{}</button>",
+        esc(name),
+        esc(value),
+        esc(label)
+    )
+}
+
+/// Rows per page in long lists (a page stays well under 60 KB).
+pub const PER_PAGE: usize = 50;
+
+/// Which slice of `total` rows page `page` (from `?page=`, 1-based) shows, and the links to
+/// the neighbouring pages. `base` is the page's URL ending in `?` or `&`.
+pub fn pager(base: &str, page: Option<String>, total: usize) -> (std::ops::Range<usize>, String) {
+    let pages = total.div_ceil(PER_PAGE).max(1);
+    let page = page
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+        .clamp(1, pages);
+    let start = (page - 1) * PER_PAGE;
+    let range = start..(start + PER_PAGE).min(total);
+    if pages == 1 {
+        return (range, String::new());
+    }
+    let mut nav = format!(
+        "<p class=\"muted\">{}-{} of {total} ",
+        range.start + 1,
+        range.end
+    );
+    if page > 1 {
+        nav.push_str(&format!(
+            "<a class=\"cbi-button\" href=\"{}page={}\">Previous</a> ",
+            esc(base),
+            page - 1
+        ));
+    }
+    if page < pages {
+        nav.push_str(&format!(
+            "<a class=\"cbi-button\" href=\"{}page={}\">Next</a>",
+            esc(base),
+            page + 1
+        ));
+    }
+    nav.push_str("</p>");
+    (range, nav)
+}
+
 /// A LuCI value row: label on the left, field on the right, help below.
 pub fn value_row(title: &str, field: &str, help: &str) -> String {
     let help = if help.is_empty() {
@@ -398,6 +457,18 @@ mod tests {
         assert!(svg.len() < 8000, "{}", svg.len());
         let empty = bar_chart(&[], "KES");
         assert!(empty.contains("</svg>"));
+    }
+
+    #[test]
+    fn pages_of_fifty() {
+        let (range, nav) = pager("/vouchers?", None, 20);
+        assert_eq!((range, nav), (0..20, String::new()));
+        let (range, nav) = pager("/vouchers?batch=b&", Some("3".into()), 120);
+        assert_eq!(range, 100..120);
+        assert!(nav.contains("101-120 of 120") && nav.contains("batch=b&amp;page=2"));
+        assert!(!nav.contains("Next"));
+        assert_eq!(pager("/x?", Some("junk".into()), 120).0, 0..50);
+        assert_eq!(pager("/x?", Some("99".into()), 120).0, 100..120);
     }
 
     #[test]
