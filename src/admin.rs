@@ -3,8 +3,8 @@
 //! set on first run or with `lango passwd`; lock-out with back-off), sessions (an HttpOnly,
 //! SameSite=Strict cookie), CSRF (a per-session token in every form plus a same-origin check),
 //! sign-out, and the routing of every page. The pages live in `admin_pages` (dashboard,
-//! guests, payments, events), `admin_shop` (packages, vouchers, accounts) and
-//! `admin_settings`; their look in `admin_ui`.
+//! guests, events), `admin_payments` (payments, SMS claims, the JSON API), `admin_shop`
+//! (packages, vouchers), `admin_accounts` and `admin_settings`; their look in `admin_ui`.
 //!
 //! The JSON API (`/api/overview`, `/api/vouchers`) also accepts `Authorization: Bearer` with
 //! the token lango writes to `api_token_file` (root-only, in RAM) for scripts on the router.
@@ -90,7 +90,7 @@ pub fn handle(ctx: &Ctx, request: &Request) -> Response {
     let url = request.url();
     let method = request.method();
     if url.starts_with("/api/") {
-        return crate::admin_pages::api(ctx, request, ip, &url);
+        return crate::admin_payments::api(ctx, request, ip, &url);
     }
     if method == "POST" && !same_origin(request) {
         return refuse(403, "cross-site form refused");
@@ -139,19 +139,21 @@ pub fn handle(ctx: &Ctx, request: &Request) -> Response {
 
 /// Every signed-in route. State changes are POSTs (checked above); a GET never changes state.
 fn route(call: &Call, method: &str, url: &str) -> Response {
+    use crate::admin_accounts as accounts;
+    use crate::admin_payments as money;
     use crate::{admin_pages as pages, admin_settings as settings, admin_shop as shop};
     let rest = |prefix: &str| url.strip_prefix(prefix).unwrap_or("");
     match (method, url) {
         ("GET", "/") => pages::dashboard(call),
         ("GET", "/guests") => pages::guests(call),
-        ("GET", "/payments") => pages::payments(call),
-        ("GET", "/payments.csv") => pages::payments_csv(call),
+        ("GET", "/payments") => money::payments(call),
+        ("GET", "/payments.csv") => money::payments_csv(call),
         ("GET", "/events") => pages::events(call),
         ("GET", "/packages") => shop::packages(call),
         ("GET", "/vouchers") => shop::vouchers(call),
         ("GET", "/vouchers/print") => shop::print_sheet(call),
         ("GET", "/vouchers.csv") => shop::vouchers_csv(call),
-        ("GET", "/accounts") => shop::accounts(call),
+        ("GET", "/accounts") => accounts::accounts(call),
         ("GET", "/settings") => settings::settings(call),
         ("POST", "/signout") => signout(call),
         ("POST", "/packages") => shop::save_package(call),
@@ -159,8 +161,8 @@ fn route(call: &Call, method: &str, url: &str) -> Response {
         ("POST", "/packages/active") => shop::toggle_package(call),
         ("POST", "/vouchers") => shop::generate(call),
         ("POST", "/vouchers/revoke") => shop::revoke_voucher(call),
-        ("POST", "/accounts") => shop::save_account(call),
-        ("POST", "/accounts/delete") => shop::delete_account(call),
+        ("POST", "/accounts") => accounts::save_account(call),
+        ("POST", "/accounts/delete") => accounts::delete_account(call),
         ("POST", "/sessions/revoke") => pages::kick(call),
         ("POST", "/sessions/extend") => pages::extend(call),
         ("POST", "/devices/block") => pages::block(call, true),
@@ -171,7 +173,7 @@ fn route(call: &Call, method: &str, url: &str) -> Response {
         ("POST", "/settings/brand") => settings::save_brand(call),
         ("POST", "/settings/network") => settings::save_network(call),
         ("POST", "/settings/password") => settings::change_password(call),
-        ("POST", path) if path.starts_with("/sms/") => pages::sms_decision(call, rest("/sms/")),
+        ("POST", path) if path.starts_with("/sms/") => money::sms_decision(call, rest("/sms/")),
         _ => refuse(404, "not found"),
     }
 }

@@ -389,6 +389,23 @@ pub fn speed(bytes_per_sec: u64) -> String {
     }
 }
 
+/// A store failure on an owner page: logged, and a plain 500.
+pub fn store_error(e: impl std::fmt::Display) -> Response {
+    log::error!("owner page: {e}");
+    Response::text("store error").with_status_code(500)
+}
+
+/// A device's name from its DHCP request (guest-chosen: escaped here) and its MAC.
+pub fn device(
+    names: &std::collections::HashMap<crate::model::Mac, String>,
+    mac: crate::model::Mac,
+) -> String {
+    match names.get(&mac) {
+        Some(name) => format!("{}<br><code class=\"muted\">{mac}</code>", esc(name)),
+        None => format!("<code>{mac}</code>"),
+    }
+}
+
 /// An inline SVG bar chart of `bars` (label, value in minor units), with the highest value
 /// written at the top and every seventh label under its bar. Scales to the page's width.
 pub fn bar_chart(bars: &[(String, i64)], unit: &str) -> String {

@@ -12,7 +12,9 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod admin_accounts;
 pub mod admin_pages;
+pub mod admin_payments;
 pub mod admin_settings;
 pub mod admin_shop;
 pub mod admin_ui;
