@@ -1,5 +1,5 @@
 //! `cargo bench --bench password`: how long one owner or guest password check takes here
-//! (PBKDF2-HMAC-SHA256 at `auth::ITERATIONS`, ring). ARCHITECTURE.md "Owner sign-in" turns
+//! (PBKDF2-HMAC-SHA256 at `auth::ITERATIONS`, ring). ARCHITECTURE.md "The owner page" turns
 //! the figure into the router's: a MIPS 24Kc core is 30-60x slower at SHA-256.
 
 use std::time::Instant;

@@ -84,13 +84,18 @@ pub fn after_edit(
     }
 }
 
-/// `CHANGE_ME`, `abcd…` : enough of a credential to recognise it, never all of it.
-fn masked(secret: &str) -> String {
-    if secret.is_empty() || secret == "CHANGE_ME" {
+/// What the settings page says about a stored credential: whether it is set and, for the
+/// consumer key only (an account name rather than a secret), its first four characters. The
+/// consumer secret and the passkey are never shown, not even in part.
+fn masked(value: &str, hint: bool) -> String {
+    if value.is_empty() || value == "CHANGE_ME" {
         return "not set".into();
     }
-    let shown: String = secret.chars().take(4).collect();
-    format!("{shown}… (set)")
+    if hint {
+        let shown: String = value.chars().take(4).collect();
+        return format!("{shown}… (set)");
+    }
+    "set".into()
 }
 
 pub fn settings(call: &Call) -> Response {
@@ -303,7 +308,7 @@ fn mpesa_section(call: &Call) -> String {
             title,
             &format!(
                 "<input type=\"password\" name=\"{name}\" autocomplete=\"off\" placeholder=\"{}\">",
-                esc(&masked(&value))
+                esc(&masked(&value, name == "consumer_key"))
             ),
             "Leave blank to keep what is stored; it is never shown here.",
         ));

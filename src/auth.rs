@@ -11,12 +11,13 @@ use std::sync::Mutex;
 
 use crate::time::Timestamp;
 
-/// PBKDF2 iterations for new hashes. One check costs about 8 ms on the x86_64 test machine
-/// (SHA extensions) and, at the 30-60x slower SHA-256 of a MIPS 24Kc core, 0.25-0.5 s on a
-/// router: well under a second, so a sign-in stays quick and a burst of them cannot stall the
-/// router (they are also serialised, see `HASHING`). ARCHITECTURE.md "Owner sign-in" has the
-/// numbers and the reasoning. Stored hashes carry their count, so it can be raised later:
-/// `needs_rehash` tells the caller to store a new hash at the next successful sign-in.
+/// PBKDF2 iterations for new hashes. One check costs 4.2 ms on the x86_64 test machine (SHA
+/// extensions; `cargo bench --bench password`) and, at the 30-60x slower SHA-256 of a MIPS 24Kc
+/// core, 0.13-0.25 s on a router (0.20 s for a mipsel build under qemu): well under a second,
+/// so a sign-in stays quick and a burst of them cannot stall the router (they are also
+/// serialised, see `HASHING`). ARCHITECTURE.md "The owner page" (Hashing) has the reasoning.
+/// Stored hashes carry their count, so it can be raised later: `needs_rehash` tells the caller
+/// to store a new hash at the next successful sign-in.
 pub const ITERATIONS: u32 = 20_000;
 const SALT_LEN: usize = 16;
 const HASH_LEN: usize = 32;

@@ -14,7 +14,7 @@ use crate::portal::{form_limited, home, tr};
 use crate::ratelimit::Limit;
 
 /// Sign-ins from every device together: at most this many password checks a minute (about
-/// 10 s of a MIPS core at the worst; see ARCHITECTURE.md "Owner sign-in").
+/// 8 s of a MIPS core a minute at the worst; see ARCHITECTURE.md "The owner page").
 pub const ALL_LOGINS: Limit = Limit {
     burst: 30,
     per_secs: 60,
