@@ -2,8 +2,6 @@
 //! router health), guests (kick, extend, block, current speed) and the event log. Reads are
 //! snapshots; changes go through `App` methods.
 
-use std::collections::HashMap;
-
 use rouille::Response;
 
 use crate::admin::{refuse, Call};
@@ -130,14 +128,18 @@ fn funnel(call: &Call, counters: &[(String, u64)], today: i64, online: u64) -> S
             .map(|(_, v)| *v)
             .unwrap_or(0)
     };
-    let unsaved: HashMap<&str, u64> = call.ctx.app.unsaved_funnel().into_iter().collect();
+    let unsaved = call.ctx.app.unsaved_funnel();
     let count = |name: &str, day: bool| {
         let key = if day {
             crate::app::day_counter(name, today)
         } else {
             name.to_string()
         };
-        stored(&key) + unsaved.get(name).copied().unwrap_or(0)
+        let pending = unsaved
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0, |(_, v)| *v);
+        stored(&key) + pending
     };
     let steps = [
         ("Portal views", "portal_views"),
@@ -196,7 +198,13 @@ fn router_health(call: &Call, now: i64) -> String {
         ),
         (
             "Load (1 minute)",
-            h.load1.map(|l| format!("{l:.2}")).unwrap_or_else(unknown),
+            h.load1
+                .map(|l| {
+                    // Hundredths in integers: no float formatting code in the binary for this.
+                    let hundredths = (l.max(0.0) * 100.0).round() as u64;
+                    format!("{}.{:02}", hundredths / 100, hundredths % 100)
+                })
+                .unwrap_or_else(unknown),
         ),
         (
             "Free memory",

@@ -3,8 +3,6 @@
 //! vouchers (batches with a prefix and a validity, a print sheet with a QR code per voucher,
 //! CSV, revoke, who used which).
 
-use std::collections::BTreeMap;
-
 use rouille::Response;
 
 use crate::admin::{refuse, Call};
@@ -352,17 +350,13 @@ pub fn reorder_package(call: &Call) -> Response {
 
 // ---- vouchers ----
 
-fn voucher_state(
-    call: &Call,
-    v: &Voucher,
-    names: &std::collections::HashMap<crate::model::Mac, String>,
-) -> String {
+fn voucher_state(call: &Call, v: &Voucher, names: &[(crate::model::Mac, String)]) -> String {
     match &v.state {
         VoucherState::Unused => label("notice", "unused"),
         VoucherState::Used { mac, at, .. } => format!(
             "{} {} <code>{mac}</code>, {}",
             label("success", "used"),
-            names.get(mac).map(|n| esc(n)).unwrap_or_default(),
+            ui::device_name(names, *mac).map(esc).unwrap_or_default(),
             local_time(call.ctx, *at)
         ),
         VoucherState::Revoked { at } => {
@@ -425,24 +419,39 @@ pub fn vouchers(call: &Call) -> Response {
         "",
         &post_form(call, "/vouchers", &[], &fields),
     );
-    // Batches, newest first.
-    let mut batches: BTreeMap<(i64, String), (String, [u32; 3])> = BTreeMap::new();
+    // Batches, newest first: (made, batch, package, [unused, used, revoked]). Kept in order by
+    // insertion (a shop has tens of batches), which costs less code than a map or a sort.
+    let mut batches: Vec<(i64, &str, &str, [u32; 3])> = Vec::new();
     for v in &all {
-        let entry = batches
-            .entry((v.created_at, v.batch.clone()))
-            .or_insert_with(|| (v.terms.package_name.clone(), [0; 3]));
+        let idx = match batches.iter().position(|b| b.1 == v.batch) {
+            Some(idx) => idx,
+            None => {
+                let at = batches
+                    .iter()
+                    .position(|b| b.0 < v.created_at)
+                    .unwrap_or(batches.len());
+                batches.insert(at, (v.created_at, &v.batch, &v.terms.package_name, [0; 3]));
+                at
+            }
+        };
         let slot = match v.state {
             VoucherState::Unused => 0,
             VoucherState::Used { .. } => 1,
             VoucherState::Revoked { .. } => 2,
         };
-        entry.1[slot] += 1;
+        if let Some(b) = batches.get_mut(idx) {
+            b.3[slot] += 1;
+        }
     }
+    // Without `?batch=`, the newest batch is shown.
+    let batch = match batch.is_empty() {
+        true => batches.first().map(|b| b.1.to_string()).unwrap_or_default(),
+        false => batch,
+    };
     let rows: Vec<Vec<String>> = batches
         .iter()
-        .rev()
         .take(50)
-        .map(|((at, b), (package, counts))| {
+        .map(|(at, b, package, counts)| {
             let b = esc(b);
             vec![
                 format!("<a href=\"/vouchers?batch={b}\"><code>{b}</code></a>"),
@@ -468,11 +477,7 @@ pub fn vouchers(call: &Call) -> Response {
             &[3, 4, 5],
         ),
     ));
-    let mut shown: Vec<&Voucher> = all
-        .iter()
-        .filter(|v| batch.is_empty() || v.batch == batch)
-        .collect();
-    shown.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.code.cmp(&b.code)));
+    let shown: Vec<&Voucher> = all.iter().filter(|v| v.batch == batch).collect();
     let base = format!("/vouchers?batch={}&", esc(&batch));
     let (range, pages) = ui::pager(&base, call.param("page"), shown.len());
     let rows: Vec<Vec<String>> = shown
@@ -497,7 +502,7 @@ pub fn vouchers(call: &Call) -> Response {
         })
         .collect();
     let title = if batch.is_empty() {
-        "Latest vouchers".to_string()
+        "No batch yet".to_string()
     } else {
         format!("Batch {batch}")
     };
@@ -506,7 +511,7 @@ pub fn vouchers(call: &Call) -> Response {
     } else {
         format!(
             "<a class=\"cbi-button cbi-button-action\" href=\"/vouchers/print?batch={0}\">Print this batch</a> \
-             <a class=\"cbi-button\" href=\"/vouchers.csv?batch={0}\">CSV</a> <a href=\"/vouchers\">All vouchers</a>",
+             <a class=\"cbi-button\" href=\"/vouchers.csv?batch={0}\">CSV</a>",
             esc(&batch)
         )
     };
@@ -589,7 +594,7 @@ pub fn revoke_voucher(call: &Call) -> Response {
 
 fn batch_vouchers(call: &Call) -> Result<(String, Vec<Voucher>), Response> {
     let batch = call.param("batch").unwrap_or_default();
-    let mut list: Vec<Voucher> = call
+    let list: Vec<Voucher> = call
         .ctx
         .app
         .store
@@ -601,7 +606,6 @@ fn batch_vouchers(call: &Call) -> Result<(String, Vec<Voucher>), Response> {
     if list.is_empty() {
         return Err(refuse(404, "no such batch"));
     }
-    list.sort_by(|a, b| a.code.cmp(&b.code));
     Ok((batch, list))
 }
 

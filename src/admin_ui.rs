@@ -384,8 +384,11 @@ pub fn speed(bytes_per_sec: u64) -> String {
     let bits = bytes_per_sec.saturating_mul(8);
     match bits {
         0..=999 => format!("{bits} bit/s"),
-        1000..=999_999 => format!("{:.0} kbit/s", bits as f64 / 1e3),
-        _ => format!("{:.1} Mbit/s", bits as f64 / 1e6),
+        1000..=999_999 => format!("{} kbit/s", (bits + 500) / 1000),
+        _ => {
+            let tenths = (bits + 50_000) / 100_000;
+            format!("{}.{} Mbit/s", tenths / 10, tenths % 10)
+        }
     }
 }
 
@@ -395,12 +398,17 @@ pub fn store_error(e: impl std::fmt::Display) -> Response {
     Response::text("store error").with_status_code(500)
 }
 
+/// The DHCP name of `mac`, if it sent one.
+pub fn device_name(names: &[(crate::model::Mac, String)], mac: crate::model::Mac) -> Option<&str> {
+    names
+        .iter()
+        .find(|(m, _)| *m == mac)
+        .map(|(_, n)| n.as_str())
+}
+
 /// A device's name from its DHCP request (guest-chosen: escaped here) and its MAC.
-pub fn device(
-    names: &std::collections::HashMap<crate::model::Mac, String>,
-    mac: crate::model::Mac,
-) -> String {
-    match names.get(&mac) {
+pub fn device(names: &[(crate::model::Mac, String)], mac: crate::model::Mac) -> String {
+    match device_name(names, mac) {
         Some(name) => format!("{}<br><code class=\"muted\">{mac}</code>", esc(name)),
         None => format!("<code>{mac}</code>"),
     }

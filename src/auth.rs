@@ -4,7 +4,7 @@
 //! guessing slow. Pure apart from the random generator and the tables' own locks: every time
 //! is passed in as `now`. Never logs or returns a password or a hash.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
@@ -188,9 +188,11 @@ struct Strikes {
     locked_until: Timestamp,
 }
 
+/// Small tables are vectors searched in order: at most `MAX_ADDRESSES` and `MAX_SESSIONS`
+/// entries, touched only by sign-ins and owner pages, and cheaper in code than a hash map.
 #[derive(Default)]
 struct LockoutState {
-    by_ip: HashMap<IpAddr, Strikes>,
+    by_ip: Vec<(IpAddr, Strikes)>,
     global: VecDeque<Timestamp>,
 }
 
@@ -228,8 +230,8 @@ impl Lockout {
             let oldest = state.global.front().copied().unwrap_or(now);
             return Err((oldest + GLOBAL_WINDOW_SECS - now).max(1));
         }
-        match state.by_ip.get(&ip) {
-            Some(s) if s.locked_until > now => Err(s.locked_until - now),
+        match state.by_ip.iter().find(|(a, _)| *a == ip) {
+            Some((_, s)) if s.locked_until > now => Err(s.locked_until - now),
             _ => Ok(()),
         }
     }
@@ -238,13 +240,22 @@ impl Lockout {
     pub fn failure(&self, ip: IpAddr, now: Timestamp) -> Failure {
         let mut state = self.state();
         state.global.push_back(now);
-        if state.by_ip.len() >= MAX_ADDRESSES && !state.by_ip.contains_key(&ip) {
-            state.by_ip.retain(|_, s| now - s.last < FORGET_SECS);
-            if state.by_ip.len() >= MAX_ADDRESSES {
-                state.by_ip.clear();
+        let idx = match state.by_ip.iter().position(|(a, _)| *a == ip) {
+            Some(idx) => idx,
+            None => {
+                if state.by_ip.len() >= MAX_ADDRESSES {
+                    state.by_ip.retain(|(_, s)| now - s.last < FORGET_SECS);
+                    if state.by_ip.len() >= MAX_ADDRESSES {
+                        state.by_ip.clear();
+                    }
+                }
+                state.by_ip.push((ip, Strikes::default()));
+                state.by_ip.len() - 1
             }
-        }
-        let strikes = state.by_ip.entry(ip).or_default();
+        };
+        let Some((_, strikes)) = state.by_ip.get_mut(idx) else {
+            return Failure::TryAgain { left: 0 };
+        };
         if now - strikes.last >= FORGET_SECS {
             *strikes = Strikes::default();
         }
@@ -263,7 +274,7 @@ impl Lockout {
 
     /// A right password: the address starts afresh.
     pub fn success(&self, ip: IpAddr) {
-        self.state().by_ip.remove(&ip);
+        self.state().by_ip.retain(|(a, _)| *a != ip);
     }
 }
 
@@ -294,7 +305,7 @@ pub struct OwnerSession {
 /// about the id, and a memory dump holds no usable cookie).
 #[derive(Default)]
 pub struct OwnerSessions {
-    map: Mutex<HashMap<Vec<u8>, OwnerSession>>,
+    map: Mutex<Vec<(Vec<u8>, OwnerSession)>>,
 }
 
 fn key(id: &str) -> Vec<u8> {
@@ -304,8 +315,14 @@ fn key(id: &str) -> Vec<u8> {
 }
 
 impl OwnerSessions {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, OwnerSession>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, Vec<(Vec<u8>, OwnerSession)>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The session stored under `id`, mutable.
+    fn find<'a>(map: &'a mut [(Vec<u8>, OwnerSession)], id: &str) -> Option<&'a mut OwnerSession> {
+        let k = key(id);
+        map.iter_mut().find(|(key, _)| *key == k).map(|(_, s)| s)
     }
 
     /// A new session (always a new id: no fixation). Returns its id.
@@ -318,17 +335,18 @@ impl OwnerSessions {
             flash: None,
         };
         let mut map = self.map();
-        map.retain(|_, s| live(s, now));
+        map.retain(|(_, s)| live(s, now));
         if map.len() >= MAX_SESSIONS {
             let oldest = map
                 .iter()
-                .min_by_key(|(_, s)| s.seen)
-                .map(|(k, _)| k.clone());
+                .enumerate()
+                .min_by_key(|(_, (_, s))| s.seen)
+                .map(|(idx, _)| idx);
             if let Some(oldest) = oldest {
-                map.remove(&oldest);
+                map.swap_remove(oldest);
             }
         }
-        map.insert(key(&id), session);
+        map.push((key(&id), session));
         Ok(id)
     }
 
@@ -336,9 +354,10 @@ impl OwnerSessions {
     pub fn get(&self, id: &str, now: Timestamp) -> Option<OwnerSession> {
         let mut map = self.map();
         let k = key(id);
-        let session = map.get_mut(&k)?;
+        let idx = map.iter().position(|(key, _)| *key == k)?;
+        let (_, session) = map.get_mut(idx)?;
         if !live(session, now) {
-            map.remove(&k);
+            map.swap_remove(idx);
             return None;
         }
         session.seen = now;
@@ -346,23 +365,24 @@ impl OwnerSessions {
     }
 
     pub fn set_flash(&self, id: &str, text: String) {
-        if let Some(s) = self.map().get_mut(&key(id)) {
+        if let Some(s) = Self::find(&mut self.map(), id) {
             s.flash = Some(text);
         }
     }
 
     pub fn take_flash(&self, id: &str) -> Option<String> {
-        self.map().get_mut(&key(id))?.flash.take()
+        Self::find(&mut self.map(), id)?.flash.take()
     }
 
     pub fn remove(&self, id: &str) {
-        self.map().remove(&key(id));
+        let k = key(id);
+        self.map().retain(|(key, _)| *key != k);
     }
 
     /// Signs out every browser but `keep` (after a password change).
     pub fn remove_others(&self, keep: &str) {
         let k = key(keep);
-        self.map().retain(|key, _| *key == k);
+        self.map().retain(|(key, _)| *key == k);
     }
 
     pub fn count(&self) -> usize {

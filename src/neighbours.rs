@@ -23,9 +23,9 @@ pub trait Neighbours: Send + Sync {
         Vec::new()
     }
     /// The names devices gave in their DHCP requests, for the owner page (guest-chosen text:
-    /// escape it).
-    fn hostnames(&self) -> HashMap<Mac, String> {
-        HashMap::new()
+    /// escape it). A list, looked up by MAC: it is short and read once per page.
+    fn hostnames(&self) -> Vec<(Mac, String)> {
+        Vec::new()
     }
 }
 
@@ -121,7 +121,7 @@ impl SystemNeighbours {
 }
 
 impl Neighbours for SystemNeighbours {
-    fn hostnames(&self) -> HashMap<Mac, String> {
+    fn hostnames(&self) -> Vec<(Mac, String)> {
         let text = std::fs::read_to_string(&self.leases_path).unwrap_or_default();
         parse_leases(&text)
             .into_iter()

@@ -109,7 +109,7 @@ impl Firewall for FakeFirewall {
 #[derive(Default)]
 pub struct FakeNeighbours {
     pub table: Mutex<HashMap<IpAddr, Mac>>,
-    pub names: Mutex<HashMap<Mac, String>>,
+    pub names: Mutex<Vec<(Mac, String)>>,
 }
 
 impl FakeNeighbours {
@@ -122,7 +122,8 @@ impl FakeNeighbours {
     /// A DHCP host name, as a device would send it.
     pub fn name(&self, mac: Mac, name: &str) {
         if let Ok(mut names) = self.names.lock() {
-            names.insert(mac, name.to_string());
+            names.retain(|(m, _)| *m != mac);
+            names.push((mac, name.to_string()));
         }
     }
 }
@@ -132,7 +133,7 @@ impl Neighbours for FakeNeighbours {
         self.table.lock().ok()?.get(&ip).copied()
     }
 
-    fn hostnames(&self) -> HashMap<Mac, String> {
+    fn hostnames(&self) -> Vec<(Mac, String)> {
         self.names.lock().map(|n| n.clone()).unwrap_or_default()
     }
 }
