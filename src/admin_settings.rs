@@ -19,7 +19,7 @@ use crate::uci_write::{render, set_section_list, set_section_option};
 pub fn edit_config(
     call: &Call,
     what: &str,
-    edit: impl FnOnce(&mut UciFile) -> Result<(), String>,
+    edit: &mut dyn FnMut(&mut UciFile) -> Result<(), String>,
 ) -> Result<Vec<String>, String> {
     let Some(path) = &call.ctx.config_path else {
         return Err(
@@ -378,7 +378,7 @@ pub fn save_mpesa(call: &Call) -> Response {
         .iter()
         .map(|name| (*name, call.field(name).to_string()))
         .collect();
-    let result = edit_config(call, "M-Pesa settings changed", |file| {
+    let result = edit_config(call, "M-Pesa settings changed", &mut |file| {
         for (name, value) in &fields {
             set_section_option(file, "mpesa", name, Some(value.as_str()));
         }
@@ -400,7 +400,7 @@ pub fn save_brand(call: &Call) -> Response {
         .map(|name| (*name, call.field(name).to_string()))
         .collect();
     let language = call.field("language").to_string();
-    let result = edit_config(call, "branding changed", |file| {
+    let result = edit_config(call, "branding changed", &mut |file| {
         for (name, value) in &values {
             set_section_option(file, "brand", name, Some(value.as_str()));
         }
@@ -429,7 +429,7 @@ pub fn save_network(call: &Call) -> Response {
         .iter()
         .map(|name| (*name, call.field(name).to_string()))
         .collect();
-    let result = edit_config(call, "interfaces changed", |file| {
+    let result = edit_config(call, "interfaces changed", &mut |file| {
         for (name, value) in &values {
             set_section_option(file, "gateway", name, Some(value.as_str()));
         }

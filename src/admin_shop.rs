@@ -293,7 +293,7 @@ pub fn save_package(call: &Call) -> Response {
             .unwrap_or_else(|| config.packages.iter().map(|p| p.order).max().unwrap_or(0) + 1),
     };
     let what = format!("package {id} saved");
-    let result = edit_config(call, &what, |file| {
+    let result = edit_config(call, &what, &mut |file| {
         put_package(file, &edit);
         Ok(())
     });
@@ -307,15 +307,14 @@ pub fn toggle_package(call: &Call) -> Response {
     } else {
         "0"
     };
-    let result =
-        edit_config(
-            call,
-            &format!("package {id} active={active}"),
-            |file| match set_package_option(file, &id, "active", active) {
-                true => Ok(()),
-                false => Err("that package no longer exists.".into()),
-            },
-        );
+    let result = edit_config(
+        call,
+        &format!("package {id} active={active}"),
+        &mut |file| match set_package_option(file, &id, "active", active) {
+            true => Ok(()),
+            false => Err("that package no longer exists.".into()),
+        },
+    );
     let done = if active == "1" {
         "Package on sale."
     } else {
@@ -339,7 +338,7 @@ pub fn reorder_package(call: &Call) -> Response {
         return call.back("/packages", "Already there.");
     };
     ids.swap(idx, other);
-    let result = edit_config(call, "packages reordered", |file| {
+    let result = edit_config(call, "packages reordered", &mut |file| {
         for (n, id) in ids.iter().enumerate() {
             set_package_option(file, id, "order", &(n + 1).to_string());
         }
