@@ -29,8 +29,11 @@ fn main() {
         neighbours: Arc::new(LoopbackNeighbours),
         gateway: sim.clone(),
     };
-    let running =
-        lango::daemon::start(config, Store::in_memory().unwrap(), env, Some(sim)).unwrap();
+    let options = lango::daemon::Options {
+        simulator: Some(sim),
+        ..lango::daemon::Options::default()
+    };
+    let running = lango::daemon::start(config, Store::in_memory().unwrap(), env, options).unwrap();
     let addr = running.portal;
     let threads: Vec<_> = (0..GUESTS)
         .map(|_| {

@@ -1,18 +1,75 @@
-//! The owner's page (minimal until the full admin arrives): guests online, payments, vouchers
-//! and the event log, with voucher generation and kicking a session. Reachable only from the
-//! addresses in `admin_allow`; state changes must come from a same-origin form.
+//! The owner page's front door: who may reach it (the `admin_allow` addresses, with a Host
+//! that is an address or a local name, against DNS rebinding), sign-in (the owner password,
+//! set on first run or with `lango passwd`; lock-out with back-off), sessions (an HttpOnly,
+//! SameSite=Strict cookie), CSRF (a per-session token in every form plus a same-origin check),
+//! sign-out, and the routing of every page. The pages live in `admin_pages` (dashboard,
+//! guests, events), `admin_payments` (payments, SMS claims, the JSON API), `admin_shop`
+//! (packages, vouchers), `admin_accounts` and `admin_settings`; their look in `admin_ui`.
+//!
+//! The JSON API (`/api/overview`, `/api/vouchers`) also accepts `Authorization: Bearer` with
+//! the token lango writes to `api_token_file` (root-only, in RAM) for scripts on the router.
+//! Loopback is not trusted by itself: an SSH tunnel or a reverse proxy would make every remote
+//! browser look local.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
 
 use rouille::{Request, Response};
-use serde_json::json;
 
-use crate::http::{esc, fill, json, read_form, see_other, Ctx};
-use crate::model::{format_bytes, human_duration};
-use crate::time::iso8601;
+use crate::auth::{self, Lockout, OwnerSessions, COOKIE};
+use crate::http::{read_form, see_other, Ctx};
 
-const TEMPLATE: &str = include_str!("../www/admin.html");
+/// Sign-in state shared by the owner page's threads.
+#[derive(Default)]
+pub struct OwnerState {
+    pub sessions: OwnerSessions,
+    pub lockout: Lockout,
+    /// The token scripts send as `Authorization: Bearer` (written by `lango serve`).
+    pub api_token: Option<String>,
+}
+
+/// One signed-in request, as the pages see it.
+pub struct Call<'a> {
+    pub ctx: &'a Ctx,
+    pub request: &'a Request,
+    pub ip: IpAddr,
+    /// The session id (from the cookie) and its CSRF token.
+    pub sid: String,
+    pub csrf: String,
+    /// The posted form (empty for GET).
+    pub form: HashMap<String, String>,
+}
+
+impl Call<'_> {
+    /// A query parameter.
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.request.get_param(name)
+    }
+
+    /// A form field, trimmed ("" when absent).
+    pub fn field(&self, name: &str) -> &str {
+        self.form.get(name).map(|v| v.trim()).unwrap_or("")
+    }
+
+    /// A form field exactly as sent (passwords).
+    pub fn raw_field(&self, name: &str) -> &str {
+        self.form.get(name).map(String::as_str).unwrap_or("")
+    }
+
+    /// After a change: back to `path`, with a notice shown there once (post/redirect/get).
+    pub fn back(&self, path: &str, notice: impl Into<String>) -> Response {
+        self.ctx.owner.sessions.set_flash(&self.sid, notice.into());
+        see_other(path)
+    }
+
+    /// The notice left by the last change, if any.
+    pub fn take_flash(&self) -> Option<String> {
+        self.ctx.owner.sessions.take_flash(&self.sid)
+    }
+}
 
 pub fn handle(ctx: &Ctx, request: &Request) -> Response {
-    let ip = request.remote_addr().ip();
+    let ip = request.remote_addr().ip().to_canonical();
     let config = ctx.app.config();
     if !config
         .gateway
@@ -21,45 +78,144 @@ pub fn handle(ctx: &Ctx, request: &Request) -> Response {
         .any(|net| net.contains(ip))
     {
         log::warn!("owner page: refused {ip} (not in admin_allow)");
-        return Response::text("forbidden").with_status_code(403);
+        return refuse(403, "forbidden");
     }
-    if request.method() == "POST" && !same_origin(request) {
-        return Response::text("cross-site form refused").with_status_code(403);
+    if !request.header("Host").is_none_or(host_allowed) {
+        // DNS rebinding: a page on someone else's name must not reach the router's.
+        return refuse(
+            403,
+            "unknown host name; open the owner page by the router's address",
+        );
     }
     let url = request.url();
-    match (request.method(), url.as_str()) {
-        ("GET", "/") => dashboard(ctx, None),
-        ("GET", "/api/overview") => overview(ctx),
-        ("POST", "/vouchers") => vouchers(ctx, request),
-        ("POST", "/api/vouchers") => api_vouchers(ctx, request),
-        ("POST", "/simulator") => simulator(ctx, request),
-        ("POST", "/mpesa/check") => {
-            let started = ctx.app.start_mpesa_check();
-            let notice = if started {
-                "Testing the M-Pesa connection; the result appears below in a few seconds."
-            } else {
-                "A test is already running."
-            };
-            dashboard(ctx, Some(notice.into()))
+    let method = request.method();
+    if url.starts_with("/api/") {
+        return crate::admin_payments::api(ctx, request, ip, &url);
+    }
+    if method == "POST" && !same_origin(request) {
+        return refuse(403, "cross-site form refused");
+    }
+    match (method, url.as_str()) {
+        ("GET", "/signin") => return signin_page(ctx, None, 200),
+        ("POST", "/signin") => return signin(ctx, request, ip),
+        ("POST", "/setup") => return setup(ctx, request, ip),
+        _ => {}
+    }
+    let now = ctx.app.time().now;
+    let session = request
+        .header("Cookie")
+        .and_then(|h| auth::cookie(h, COOKIE))
+        .and_then(|sid| Some((sid.to_string(), ctx.owner.sessions.get(sid, now)?)));
+    let Some((sid, session)) = session else {
+        return match method {
+            "GET" | "HEAD" => see_other("/signin"),
+            _ => refuse(401, "sign in first"),
+        };
+    };
+    let form = match method {
+        "POST" => match read_form(request) {
+            Ok(f) => f,
+            Err(r) => return r,
+        },
+        _ => HashMap::new(),
+    };
+    if method == "POST" {
+        let sent = form.get("csrf").map(String::as_str).unwrap_or("");
+        if !auth::same(sent.as_bytes(), session.csrf.as_bytes()) {
+            log::warn!("owner page: {method} {url} from {ip} without a valid CSRF token");
+            return refuse(403, "this form has expired; reload the page and try again");
         }
-        ("POST", path) if path.starts_with("/sms/") => sms_decision(ctx, &path["/sms/".len()..]),
-        ("POST", path) if path.starts_with("/sessions/") && path.ends_with("/revoke") => {
-            let id = path["/sessions/".len()..path.len() - "/revoke".len()].parse::<u64>();
-            match id.map(|id| ctx.app.revoke_session(id)) {
-                Ok(Ok(_)) => see_other("/"),
-                Ok(Err(e)) => {
-                    log::error!("revoke: {e}");
-                    Response::text("could not revoke").with_status_code(500)
-                }
-                Err(_) => Response::text("bad session id").with_status_code(400),
-            }
-        }
-        _ => Response::text("not found").with_status_code(404),
+    }
+    let call = Call {
+        ctx,
+        request,
+        ip,
+        sid,
+        csrf: session.csrf,
+        form,
+    };
+    route(&call, method, &url)
+}
+
+/// Every signed-in route. State changes are POSTs (checked above); a GET never changes state.
+fn route(call: &Call, method: &str, url: &str) -> Response {
+    use crate::admin_accounts as accounts;
+    use crate::admin_payments as money;
+    use crate::{admin_pages as pages, admin_settings as settings, admin_shop as shop};
+    let rest = |prefix: &str| url.strip_prefix(prefix).unwrap_or("");
+    match (method, url) {
+        ("GET", "/") => pages::dashboard(call),
+        ("GET", "/guests") => pages::guests(call),
+        ("GET", "/payments") => money::payments(call),
+        ("GET", "/payments.csv") => money::payments_csv(call),
+        ("GET", "/events") => pages::events(call),
+        ("GET", "/packages") => shop::packages(call),
+        ("GET", "/vouchers") => shop::vouchers(call),
+        ("GET", "/vouchers/print") => shop::print_sheet(call),
+        ("GET", "/vouchers.csv") => shop::vouchers_csv(call),
+        ("GET", "/accounts") => accounts::accounts(call),
+        ("GET", "/settings") => settings::settings(call),
+        ("POST", "/signout") => signout(call),
+        ("POST", "/packages") => shop::save_package(call),
+        ("POST", "/packages/order") => shop::reorder_package(call),
+        ("POST", "/packages/active") => shop::toggle_package(call),
+        ("POST", "/vouchers") => shop::generate(call),
+        ("POST", "/vouchers/revoke") => shop::revoke_voucher(call),
+        ("POST", "/accounts") => accounts::save_account(call),
+        ("POST", "/accounts/delete") => accounts::delete_account(call),
+        ("POST", "/sessions/revoke") => pages::kick(call),
+        ("POST", "/sessions/extend") => pages::extend(call),
+        ("POST", "/devices/block") => pages::block(call, true),
+        ("POST", "/devices/unblock") => pages::block(call, false),
+        ("POST", "/simulator") => pages::simulator(call),
+        ("POST", "/mpesa/check") => settings::mpesa_check(call),
+        ("POST", "/settings/mpesa") => settings::save_mpesa(call),
+        ("POST", "/settings/brand") => settings::save_brand(call),
+        ("POST", "/settings/network") => settings::save_network(call),
+        ("POST", "/settings/password") => settings::change_password(call),
+        ("POST", path) if path.starts_with("/sms/") => money::sms_decision(call, rest("/sms/")),
+        _ => refuse(404, "not found"),
     }
 }
 
+/// A plain refusal. Never says more than the status needs.
+pub fn refuse(status: u16, text: &str) -> Response {
+    Response::text(text).with_status_code(status)
+}
+
+/// A Host header the owner page answers to: an IP literal, or a local name (one label such
+/// as `openwrt`, or under `.lan`, `.local`, `.home.arpa`, `.internal`). Anything else is a
+/// name someone else controls, pointed at the router (DNS rebinding; reliability.md 4.1).
+pub fn host_allowed(host: &str) -> bool {
+    let host = host.trim();
+    if let Some(v6) = host.strip_prefix('[') {
+        return v6
+            .split_once(']')
+            .is_some_and(|(addr, _)| addr.parse::<std::net::Ipv6Addr>().is_ok());
+    }
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        Some(_) => return false,
+        None => host,
+    };
+    if name.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    let label_ok =
+        |l: &str| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if name.is_empty() || !name.split('.').all(label_ok) {
+        return false;
+    }
+    !name.contains('.')
+        || [".lan", ".local", ".home.arpa", ".internal", ".localdomain"]
+            .iter()
+            .any(|suffix| name.ends_with(suffix))
+}
+
 /// A state change must come from a page of this origin: the Origin (or Referer) host must be
-/// the Host the request was sent to. Full CSRF tokens arrive with owner sign-in.
+/// the Host the request was sent to. The owner page's Referrer-Policy (`same-origin`) makes
+/// browsers send it.
 fn same_origin(request: &Request) -> bool {
     let Some(host) = request.header("Host") else {
         return false;
@@ -76,403 +232,201 @@ fn same_origin(request: &Request) -> bool {
     }
 }
 
-fn page(ctx: &Ctx, title: &str, body: &str, refresh: bool) -> Response {
-    let config = ctx.app.config();
-    let refresh = if refresh {
-        "<meta http-equiv=\"refresh\" content=\"5\">\n"
-    } else {
-        ""
-    };
-    Response::html(fill(
-        TEMPLATE,
-        &[
-            ("title", title),
-            ("brand", &esc(&config.brand.name)),
-            ("refresh", refresh),
-            ("body", body),
-        ],
-    ))
+fn session_cookie(sid: &str) -> String {
+    format!("{COOKIE}={sid}; Path=/; HttpOnly; SameSite=Strict")
 }
 
-fn dashboard(ctx: &Ctx, notice: Option<String>) -> Response {
-    let app = &ctx.app;
-    let config = app.config();
-    let now = app.time().now;
-    let data = app.store.read(|r| {
-        Ok((
-            r.active_sessions()?,
-            r.recent_payments(30)?,
-            r.vouchers()?,
-            r.recent_events(30)?,
-        ))
-    });
-    let (active, payments, vouchers, events) = match data {
-        Ok(d) => d,
-        Err(e) => {
-            log::error!("owner page: {e}");
-            return Response::text("store error").with_status_code(500);
-        }
-    };
-    let currency = esc(&config.gateway.currency);
-    let mut body = String::new();
-    if let Some(notice) = notice {
-        body.push_str(&format!("<div class=\"notice\">{notice}</div>"));
-    }
-    if ctx.simulator.is_some() {
-        body.push_str(
-            "<div class=\"notice\">Demo: M-Pesa is simulated (no money moves) and the firewall \
-             only records what it would allow. <form method=\"post\" action=\"/simulator\" \
-             style=\"display:inline\"> Make the next payment: <select name=\"code\">\
-             <option value=\"1032\">cancelled by the customer</option>\
-             <option value=\"2001\">wrong PIN</option><option value=\"1\">insufficient funds\
-             </option><option value=\"1037\">time out</option></select> \
-             <button class=\"btn\">Set</button></form></div>",
-        );
-    }
-    let paid_today: i64 = payments
-        .iter()
-        .filter(|p| {
-            p.state == crate::payments::PaymentState::Paid
-                && crate::time::day_of(p.updated_at) == crate::time::day_of(now)
-        })
-        .map(|p| p.amount.0)
-        .sum();
-    body.push_str(&format!(
-        "<div class=\"stats cbi-section\"><div class=\"stat\"><b>{}</b>guests online</div>\
-         <div class=\"stat\"><b>{currency} {}</b>paid today</div>\
-         <div class=\"stat\"><b>{}</b>vouchers unused</div></div>",
-        active.len(),
-        crate::model::Money(paid_today),
-        vouchers
-            .iter()
-            .filter(|v| v.state == crate::vouchers::VoucherState::Unused)
-            .count()
-    ));
-    body.push_str("<div class=\"cbi-section\"><h2>Guests online</h2><table><tr><th>Device</th><th>IP</th><th>Package</th><th>Time left</th><th>Data</th><th></th></tr>");
-    for s in &active {
-        let s = app.with_usage(s.clone());
-        body.push_str(&format!(
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td><form method=\"post\" action=\"/sessions/{}/revoke\"><button class=\"btn neg\">Kick</button></form></td></tr>",
-            s.mac,
-            s.ip.map(|ip| ip.to_string()).unwrap_or_default(),
-            esc(&s.terms.package_name),
-            human_duration(s.seconds_left(now)),
-            format_bytes(s.bytes_used()),
-            s.id
-        ));
-    }
-    body.push_str("</table></div>");
-    body.push_str("<div class=\"cbi-section\"><h2>Payments</h2><table><tr><th>When</th><th>Phone</th><th>Package</th><th>Amount</th><th>State</th><th>Receipt</th></tr>");
-    for p in &payments {
-        body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{currency} {}</td><td>{:?}</td><td>{}</td></tr>",
-            iso8601(p.created_at),
-            esc(&p.phone.masked()),
-            esc(&p.terms.package_name),
-            p.amount,
-            p.state,
-            esc(&match (&p.receipt, &p.callback) {
-                (Some(receipt), _) => receipt.clone(),
-                // A callback the query did not confirm: evidence for the owner.
-                (None, Some(hint)) => crate::mpesa::describe_hint(hint),
-                (None, None) => String::new(),
-            }),
-        ));
-    }
-    body.push_str("</table></div>");
-    body.push_str(&mpesa_section(ctx));
-    let options: String = config
-        .packages
-        .iter()
-        .map(|p| format!("<option value=\"{}\">{}</option>", esc(&p.id), esc(&p.name)))
-        .collect();
-    body.push_str(&format!(
-        "<div class=\"cbi-section\"><h2>Vouchers</h2><form method=\"post\" action=\"/vouchers\">\
-         <select name=\"package\">{options}</select> count <input name=\"count\" value=\"5\" size=\"3\"> \
-         valid for <input name=\"days\" value=\"30\" size=\"3\"> days \
-         <button class=\"btn\">Generate</button></form><table><tr><th>Code</th><th>Package</th><th>State</th></tr>"
-    ));
-    for v in vouchers.iter().rev().take(50) {
-        let state = match &v.state {
-            crate::vouchers::VoucherState::Unused => "unused".to_string(),
-            crate::vouchers::VoucherState::Used { mac, at, .. } => {
-                format!("used by {mac} at {}", iso8601(*at))
-            }
-            crate::vouchers::VoucherState::Revoked { .. } => "revoked".to_string(),
-        };
-        body.push_str(&format!(
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-            esc(&v.code),
-            esc(&v.terms.package_name),
-            esc(&state)
-        ));
-    }
-    body.push_str("</table></div><div class=\"cbi-section\"><h2>Events</h2><table><tr><th>When</th><th>What</th><th>Detail</th></tr>");
-    for e in &events {
-        body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            iso8601(e.at),
-            esc(&e.kind),
-            esc(&e.detail)
-        ));
-    }
-    body.push_str("</table></div>");
-    page(ctx, "Overview", &body, true)
+fn signin_page(ctx: &Ctx, notice: Option<&str>, status: u16) -> Response {
+    let first_run = matches!(ctx.app.owner_password_hash(), Ok(None));
+    let mut r = crate::admin_ui::signin(ctx, first_run, notice);
+    r.status_code = status;
+    r
 }
 
-fn vouchers(ctx: &Ctx, request: &Request) -> Response {
+/// Checks the lock-out before any hashing; `Err` is the "wait" page.
+fn locked(ctx: &Ctx, ip: IpAddr) -> Result<(), Response> {
+    let now = ctx.app.time().now;
+    ctx.owner.lockout.check(ip, now).map_err(|secs| {
+        signin_page(
+            ctx,
+            Some(&format!(
+                "Too many wrong passwords. Try again in {}.",
+                crate::model::human_duration(u64::try_from(secs).unwrap_or(1))
+            )),
+            429,
+        )
+        .with_unique_header("Retry-After", secs.to_string())
+    })
+}
+
+fn signin(ctx: &Ctx, request: &Request, ip: IpAddr) -> Response {
+    if let Err(wait) = locked(ctx, ip) {
+        return wait;
+    }
     let form = match read_form(request) {
         Ok(f) => f,
         Err(r) => return r,
     };
-    let package = form.get("package").cloned().unwrap_or_default();
-    let count = form
-        .get("count")
-        .and_then(|c| c.trim().parse::<usize>().ok())
-        .filter(|c| (1..=500).contains(c));
-    let days = form
-        .get("days")
-        .and_then(|d| d.trim().parse::<u64>().ok())
-        .filter(|d| *d <= 3650);
-    let Some(count) = count else {
-        return dashboard(ctx, Some("Count must be a number from 1 to 500.".into()));
+    let password = form.get("password").map(String::as_str).unwrap_or("");
+    let stored = match ctx.app.owner_password_hash() {
+        Ok(Some(hash)) => hash,
+        Ok(None) => return signin_page(ctx, Some("Set the owner password first."), 409),
+        Err(e) => {
+            log::error!("owner page: {e}");
+            return refuse(500, "store error");
+        }
     };
-    match ctx
+    let now = ctx.app.time().now;
+    if !auth::verify_password(&stored, password) {
+        let outcome = ctx.owner.lockout.failure(ip, now);
+        log::warn!("owner page: wrong password from {ip} ({outcome:?})");
+        let text = match outcome {
+            auth::Failure::TryAgain { .. } => "Wrong password.".to_string(),
+            auth::Failure::Locked { secs } => {
+                ctx.app.owner_event(
+                    "owner_lockout",
+                    format!("{ip} locked out for {secs} s after wrong owner passwords"),
+                );
+                format!(
+                    "Wrong password. Too many tries: wait {} before the next one.",
+                    crate::model::human_duration(u64::try_from(secs).unwrap_or(1))
+                )
+            }
+        };
+        return signin_page(ctx, Some(&text), 401);
+    }
+    ctx.owner.lockout.success(ip);
+    if auth::needs_rehash(&stored) {
+        // A hash made with fewer iterations than today's is replaced while the password is known.
+        if let Ok(hash) = auth::hash_password(password) {
+            if let Err(e) = ctx
+                .app
+                .set_owner_password_hash(&hash, "owner password rehashed")
+            {
+                log::warn!("owner page: {e}");
+            }
+        }
+    }
+    start_session(ctx, ip, "owner signed in")
+}
+
+fn start_session(ctx: &Ctx, ip: IpAddr, what: &str) -> Response {
+    let now = ctx.app.time().now;
+    match ctx.owner.sessions.create(now) {
+        Ok(sid) => {
+            log::info!("owner page: {what} from {ip}");
+            ctx.app
+                .owner_event("owner_signin", format!("{what} from {ip}"));
+            see_other("/").with_additional_header("Set-Cookie", session_cookie(&sid))
+        }
+        Err(e) => {
+            log::error!("owner page: {e}");
+            refuse(500, "cannot start a session")
+        }
+    }
+}
+
+/// First run: the owner chooses the password. Refused once one is set.
+fn setup(ctx: &Ctx, request: &Request, ip: IpAddr) -> Response {
+    let form = match read_form(request) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    match ctx.app.owner_password_hash() {
+        Ok(None) => {}
+        Ok(Some(_)) => return signin_page(ctx, Some("The owner password is already set."), 409),
+        Err(e) => {
+            log::error!("owner page: {e}");
+            return refuse(500, "store error");
+        }
+    }
+    let password = form.get("password").map(String::as_str).unwrap_or("");
+    let again = form.get("again").map(String::as_str).unwrap_or("");
+    if let Some(problem) = auth::password_problem(password, auth::OWNER_MIN_LEN) {
+        return signin_page(ctx, Some(&problem), 400);
+    }
+    if password != again {
+        return signin_page(ctx, Some("The two passwords differ."), 400);
+    }
+    let hash = match auth::hash_password(password) {
+        Ok(h) => h,
+        Err(e) => {
+            log::error!("owner page: {e}");
+            return refuse(500, "cannot hash the password");
+        }
+    };
+    if let Err(e) = ctx
         .app
-        .generate_vouchers(&package, count, days.filter(|d| *d > 0))
+        .set_owner_password_hash(&hash, &format!("owner password set on first run from {ip}"))
     {
-        Ok(Some(list)) => {
-            let codes: Vec<String> = list
-                .iter()
-                .map(|v| format!("<code>{}</code>", esc(&v.code)))
-                .collect();
-            dashboard(
-                ctx,
-                Some(format!(
-                    "Generated {} vouchers: {}",
-                    list.len(),
-                    codes.join(" ")
-                )),
-            )
+        log::error!("owner page: {e}");
+        return refuse(500, "store error");
+    }
+    start_session(ctx, ip, "owner password set")
+}
+
+fn signout(call: &Call) -> Response {
+    call.ctx.owner.sessions.remove(&call.sid);
+    log::info!("owner page: signed out from {}", call.ip);
+    see_other("/signin").with_additional_header(
+        "Set-Cookie",
+        format!("{COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"),
+    )
+}
+
+/// Whether a JSON API request carries the API token or a live session (and, for a POST from a
+/// browser, the session's CSRF token in `X-CSRF-Token`).
+pub fn api_allowed(ctx: &Ctx, request: &Request) -> bool {
+    if let (Some(token), Some(header)) = (&ctx.owner.api_token, request.header("Authorization")) {
+        if let Some(sent) = header.strip_prefix("Bearer ") {
+            return auth::same(sent.trim().as_bytes(), token.as_bytes());
         }
-        Ok(None) => dashboard(ctx, Some("No such package.".into())),
-        Err(e) => {
-            log::error!("vouchers: {e}");
-            Response::text("could not generate vouchers").with_status_code(500)
-        }
+    }
+    let now = ctx.app.time().now;
+    let session = request
+        .header("Cookie")
+        .and_then(|h| auth::cookie(h, COOKIE))
+        .and_then(|sid| ctx.owner.sessions.get(sid, now));
+    match session {
+        Some(_) if request.method() == "GET" => true,
+        Some(s) => request
+            .header("X-CSRF-Token")
+            .is_some_and(|t| auth::same(t.as_bytes(), s.csrf.as_bytes())),
+        None => false,
     }
 }
 
-/// `POST /api/vouchers` (package, count, days): the codes as JSON, for scripts and tests.
-fn api_vouchers(ctx: &Ctx, request: &Request) -> Response {
-    let form = match read_form(request) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let package = form.get("package").cloned().unwrap_or_default();
-    let count = form
-        .get("count")
-        .and_then(|c| c.trim().parse::<usize>().ok())
-        .filter(|c| (1..=500).contains(c));
-    let days = form
-        .get("days")
-        .and_then(|d| d.trim().parse::<u64>().ok())
-        .filter(|d| (1..=3650).contains(d));
-    let Some(count) = count else {
-        return json(
-            400,
-            &json!({"error": "count must be a number from 1 to 500"}),
-        );
-    };
-    match ctx.app.generate_vouchers(&package, count, days) {
-        Ok(Some(list)) => {
-            let codes: Vec<&str> = list.iter().map(|v| v.code.as_str()).collect();
-            json(200, &json!({"package": package, "codes": codes}))
-        }
-        Ok(None) => json(404, &json!({"error": "no such package"})),
-        Err(e) => {
-            log::error!("vouchers: {e}");
-            json(500, &json!({"error": "store error"}))
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn simulator(ctx: &Ctx, request: &Request) -> Response {
-    let Some(sim) = &ctx.simulator else {
-        return Response::text("not found").with_status_code(404);
-    };
-    let form = match read_form(request) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    match form.get("code").and_then(|c| c.parse::<i64>().ok()) {
-        Some(code) => {
-            sim.decline_next(code);
-            dashboard(
-                ctx,
-                Some(format!(
-                    "The next simulated payment will end with ResultCode {code}."
-                )),
-            )
+    #[test]
+    fn host_names() {
+        for ok in [
+            "192.168.1.1",
+            "192.168.1.1:8081",
+            "[fd00::1]:8081",
+            "[::1]",
+            "openwrt",
+            "openwrt:8081",
+            "router.lan",
+            "Router.LAN.",
+            "cafe.home.arpa:8081",
+            "localhost:8081",
+        ] {
+            assert!(host_allowed(ok), "{ok}");
         }
-        None => Response::text("bad code").with_status_code(400),
-    }
-}
-
-fn overview(ctx: &Ctx) -> Response {
-    let app = &ctx.app;
-    let now = app.time().now;
-    match app.store.read(|r| {
-        Ok((
-            r.active_sessions()?,
-            r.recent_payments(100)?,
-            r.counters()?,
-            r.recent_events(100)?,
-        ))
-    }) {
-        Ok((active, payments, counters, events)) => {
-            let events: Vec<_> = events
-                .iter()
-                .map(|e| json!({"at": e.at, "kind": e.kind, "mac": e.mac.map(|m| m.to_string()), "detail": e.detail}))
-                .collect();
-            let sessions: Vec<_> = active
-                .iter()
-                .map(|s| {
-                    let s = app.with_usage(s.clone());
-                    json!({"id": s.id, "mac": s.mac.to_string(), "package": s.terms.package_name,
-                           "seconds_left": s.seconds_left(now), "bytes_used": s.bytes_used()})
-                })
-                .collect();
-            let payments: Vec<_> = payments
-                .iter()
-                .map(|p| json!({"id": p.id, "phone": p.phone.masked(), "amount": p.amount.to_string(),
-                               "state": format!("{:?}", p.state).to_lowercase(), "receipt": p.receipt}))
-                .collect();
-            let counters: serde_json::Map<String, serde_json::Value> =
-                counters.into_iter().map(|(k, v)| (k, json!(v))).collect();
-            json(
-                200,
-                &json!({"sessions": sessions, "payments": payments, "counters": counters, "events": events}),
-            )
-        }
-        Err(e) => {
-            log::error!("overview: {e}");
-            json(500, &json!({"error": "store error"}))
-        }
-    }
-}
-
-/// M-Pesa: the connection test and its last report, and pasted SMS waiting for a decision.
-fn mpesa_section(ctx: &Ctx) -> String {
-    use crate::mpesa::CheckStatus;
-    use crate::sms::ClaimState;
-    let app = &ctx.app;
-    let mut out = String::from(
-        "<div class=\"cbi-section\"><h2>M-Pesa</h2><form method=\"post\" action=\"/mpesa/check\">\
-         <button class=\"btn\">Test M-Pesa connection</button></form>",
-    );
-    match app.mpesa_check_status() {
-        CheckStatus::Never => {}
-        CheckStatus::Running { since } => {
-            out.push_str(&format!("<p>Testing since {}...</p>", iso8601(since)))
-        }
-        CheckStatus::Done { at, steps } => {
-            out.push_str(&format!(
-                "<table><tr><th colspan=\"3\">Test of {}</th></tr>",
-                iso8601(at)
-            ));
-            for step in steps {
-                out.push_str(&format!(
-                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    if step.ok { "OK" } else { "PROBLEM" },
-                    esc(&step.what),
-                    esc(&step.detail)
-                ));
-            }
-            out.push_str("</table>");
-        }
-    }
-    let claims = match app.store.read(|r| r.sms_claims(50)) {
-        Ok(c) => c,
-        Err(e) => {
-            log::error!("owner page: {e}");
-            Vec::new()
-        }
-    };
-    out.push_str(
-        "<h3>Pasted M-Pesa messages</h3><p>Guests paste these when lango could not confirm a \
-         payment itself. Check each receipt on your M-Pesa statement before approving: anyone \
-         can type a message.</p><table><tr><th>When</th><th>Receipt</th><th>Amount</th>\
-         <th>Paid to</th><th>Device</th><th>Package</th><th>State</th><th></th></tr>",
-    );
-    for c in &claims {
-        let actions = if c.state == ClaimState::Pending {
-            format!(
-                "<form method=\"post\" action=\"/sms/{id}/approve\" style=\"display:inline\">\
-                 <button class=\"btn\">Approve</button></form> <form method=\"post\" \
-                 action=\"/sms/{id}/reject\" style=\"display:inline\"><button class=\"btn neg\">\
-                 Reject</button></form>",
-                id = c.id
-            )
-        } else {
-            String::new()
-        };
-        let date_note = match c.code_date_ok {
-            Some(false) => " (the code's date differs from the message's)",
-            _ => "",
-        };
-        out.push_str(&format!(
-            "<tr><td>{}</td><td><code>{}</code>{date_note}</td><td>{} {}</td><td>{} on {}</td>\
-             <td><code>{}</code></td><td>{}</td><td>{:?}</td><td>{actions}</td></tr>",
-            iso8601(c.created_at),
-            esc(&c.receipt),
-            esc(&app.config().gateway.currency),
-            c.amount,
-            esc(&c.paid_to),
-            esc(&c.paid_at),
-            c.mac,
-            esc(&c.terms.package_name),
-            c.state,
-        ));
-    }
-    out.push_str("</table></div>");
-    out
-}
-
-fn sms_decision(ctx: &Ctx, rest: &str) -> Response {
-    use crate::mpesa::ClaimDecision;
-    let (id, approve) = match rest.split_once('/') {
-        Some((id, "approve")) => (id.parse::<u64>(), true),
-        Some((id, "reject")) => (id.parse::<u64>(), false),
-        _ => return Response::text("not found").with_status_code(404),
-    };
-    let Ok(id) = id else {
-        return Response::text("bad claim id").with_status_code(400);
-    };
-    match ctx.app.decide_sms_claim(id, approve) {
-        Ok(ClaimDecision::Approved(session)) => dashboard(
-            ctx,
-            Some(format!(
-                "Approved: {} for {} until {}.",
-                esc(&session.terms.package_name),
-                session.mac,
-                iso8601(session.deadline)
-            )),
-        ),
-        Ok(ClaimDecision::Rejected) => dashboard(ctx, Some("Rejected.".into())),
-        Ok(ClaimDecision::NotPending) => {
-            dashboard(ctx, Some("That message was already decided.".into()))
-        }
-        Ok(ClaimDecision::ReceiptAlreadyCredited(owner)) => dashboard(
-            ctx,
-            Some(format!(
-                "Not approved: this receipt is already credited (record {owner})."
-            )),
-        ),
-        Err(e) => {
-            log::error!("sms decision: {e}");
-            Response::text("could not record the decision").with_status_code(500)
+        for bad in [
+            "evil.example",
+            "evil.example:8081",
+            "192.168.1.1.nip.io",
+            "lan.evil.com",
+            "[not-v6]",
+            "a b",
+            "",
+            "host:port",
+        ] {
+            assert!(!host_allowed(bad), "{bad}");
         }
     }
 }

@@ -57,6 +57,10 @@ struct Work {
     next_checkpoint: Option<Timestamp>,
     /// Session id → (bytes up, bytes down) read from the firewall and not yet stored.
     usage: HashMap<u64, (u64, u64)>,
+    /// Session id → (when, bytes up, bytes down) at the last usage reading, and the speed
+    /// (bytes per second up, down) between the last two readings.
+    samples: HashMap<u64, (i64, u64, u64)>,
+    speeds: HashMap<u64, (u64, u64)>,
     unsaved: bool,
     floor_saved: Timestamp,
     /// When a spoofing event was last written for a (MAC, address) pair.
@@ -641,11 +645,33 @@ impl App {
         session
     }
 
-    /// Owner: makes `count` vouchers for a package.
+    /// Bytes per second (up, down) a session moved between the last two firewall readings.
+    pub fn speed(&self, session_id: u64) -> Option<(u64, u64)> {
+        self.work().speeds.get(&session_id).copied()
+    }
+
+    /// Funnel counters not yet checkpointed (added to the stored ones for the owner's view).
+    pub fn unsaved_funnel(&self) -> [(&'static str, u64); 3] {
+        [
+            (
+                "portal_views",
+                self.funnel.portal_views.load(Ordering::Relaxed),
+            ),
+            (
+                "purchases_started",
+                self.funnel.purchases_started.load(Ordering::Relaxed),
+            ),
+            ("paid", self.funnel.paid.load(Ordering::Relaxed)),
+        ]
+    }
+
+    /// Owner: makes `count` vouchers for a package, each code `prefix` (checked by
+    /// `vouchers::normalise_prefix`; may be empty) followed by the random part.
     pub fn generate_vouchers(
         &self,
         package_id: &str,
         count: usize,
+        prefix: &str,
         valid_days: Option<u64>,
     ) -> Result<Option<Vec<Voucher>>, StoreError> {
         let config = self.config();
@@ -664,6 +690,7 @@ impl App {
                 let Some(code) = vouchers::code_from_random(&random) else {
                     continue;
                 };
+                let code = format!("{prefix}{code}");
                 if w.voucher(&code)?.is_some() {
                     continue;
                 }
@@ -1191,7 +1218,24 @@ impl App {
         let Ok(active) = self.store.read(|r| r.active_sessions()) else {
             return;
         };
+        let now_ms = self.time().now_ms;
         let mut work = self.work();
+        let live: HashSet<u64> = active.iter().map(|s| s.id).collect();
+        work.samples.retain(|id, _| live.contains(id));
+        work.speeds.retain(|id, _| live.contains(id));
+        for u in &usage {
+            if let Some(session) = active.iter().find(|s| s.mac == u.mac) {
+                let sample = (now_ms, u.bytes_up, u.bytes_down);
+                if let Some((at, up, down)) = work.samples.insert(session.id, sample) {
+                    let ms = u64::try_from(now_ms - at).unwrap_or(0);
+                    if ms >= 1000 {
+                        let rate = |new: u64, old: u64| new.saturating_sub(old) * 1000 / ms;
+                        let speed = (rate(u.bytes_up, up), rate(u.bytes_down, down));
+                        work.speeds.insert(session.id, speed);
+                    }
+                }
+            }
+        }
         for u in usage {
             if let Some(session) = active.iter().find(|s| s.mac == u.mac) {
                 let entry = work
@@ -1249,6 +1293,7 @@ impl App {
             ),
             ("paid", self.funnel.paid.swap(0, Ordering::Relaxed)),
         ];
+        let day = crate::time::local_day(now, self.config().gateway.utc_offset_secs);
         self.store.write(Durability::Durable, |w| {
             for (id, (up, down)) in &usage {
                 if let Some(mut s) = w.session(*id)? {
@@ -1259,14 +1304,21 @@ impl App {
                     }
                 }
             }
+            // Totals, and per day in the owner's time for the dashboard's "today".
             for (name, n) in funnel {
                 if n > 0 {
                     w.add_counter(name, n)?;
+                    w.add_counter(&day_counter(name, day), n)?;
                 }
             }
             w.set_meta("clock_floor", floor.max(0) as u64)
         })
     }
+}
+
+/// The counter of `name` for one local day: `portal_views@2027-01-15`.
+pub fn day_counter(name: &str, day: i64) -> String {
+    format!("{name}@{}", crate::time::date_of_day(day))
 }
 
 fn event(at: Timestamp, kind: &str, mac: Option<Mac>, detail: String) -> Event {

@@ -87,6 +87,13 @@ pub struct Gateway {
     /// HTTPS configured, the captive-portal API and DHCP option 114 announce
     /// `https://<portal_host>:<tls_port>/`.
     pub portal_host: Option<String>,
+    /// `option utc_offset` (default +03:00, East Africa Time): the owner's local time, for
+    /// business days on the owner page (revenue per day, payments of a day). Seconds east of UTC.
+    pub utc_offset_secs: i64,
+    /// `option api_token_file` (default /var/run/lango/api-token, in RAM): where lango writes the
+    /// token that scripts on the router send as `Authorization: Bearer` to the owner page's JSON
+    /// API. Readable by root only.
+    pub api_token_file: PathBuf,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -339,6 +346,8 @@ const GATEWAY: &[&str] = &[
     "tls_key",
     "tls_port",
     "portal_host",
+    "utc_offset",
+    "api_token_file",
 ];
 const BRAND: &[&str] = &["name", "logo", "colour", "phone", "email"];
 const PACKAGE: &[&str] = &[
@@ -530,6 +539,13 @@ fn validate_gateway(raw: &Raw, check: &mut Check) -> Gateway {
         tls_key: check.optional(raw, "tls_key", parse_path),
         tls_port: check.get(raw, "tls_port", parse_port, 8443),
         portal_host: check.optional(raw, "portal_host", parse_host),
+        utc_offset_secs: check.get(raw, "utc_offset", parse_utc_offset, 3 * 3600),
+        api_token_file: check.get(
+            raw,
+            "api_token_file",
+            parse_path,
+            "/var/run/lango/api-token".into(),
+        ),
     };
     if gateway.tls_cert.is_some() != gateway.tls_key.is_some() {
         let line = raw
@@ -719,7 +735,7 @@ fn seen(used: &mut Vec<(String, u32)>, key: &str, line: u32) -> Option<u32> {
 
 /// An anonymous package's id: its name in lower case, `_` for anything not a letter or digit,
 /// which is always a valid UCI section name.
-fn package_id(name: &str) -> String {
+pub fn package_id(name: &str) -> String {
     let safe = |c: char| Some(c.to_ascii_lowercase()).filter(char::is_ascii_alphanumeric);
     name.chars().map(|c| safe(c).unwrap_or('_')).collect()
 }
@@ -810,6 +826,30 @@ fn parse_language(text: &str) -> Result<Lang, String> {
 fn parse_path(text: &str) -> Result<PathBuf, String> {
     let path = want(text.starts_with('/'), text, "a full path (starting with /)")?;
     Ok(PathBuf::from(path))
+}
+
+/// `+03:00`, `+3`, `-05:30`, `0`: an offset from UTC, within ±14 hours.
+pub fn parse_utc_offset(text: &str) -> Result<i64, String> {
+    let bad = || not(text, "an offset from UTC (write it like +03:00)");
+    let (sign, rest) = match text.as_bytes().first() {
+        Some(b'+') => (1, &text[1..]),
+        Some(b'-') => (-1, &text[1..]),
+        _ => (1, text),
+    };
+    let (hours, minutes) = rest.split_once(':').unwrap_or((rest, "0"));
+    let all_digits =
+        |t: &str| !t.is_empty() && t.len() <= 2 && t.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(hours) || !all_digits(minutes) {
+        return Err(bad());
+    }
+    let (hours, minutes): (i64, i64) = (
+        hours.parse().map_err(|_| bad())?,
+        minutes.parse().map_err(|_| bad())?,
+    );
+    if hours > 14 || minutes >= 60 || hours * 60 + minutes > 14 * 60 {
+        return Err(bad());
+    }
+    Ok(sign * (hours * 3600 + minutes * 60))
 }
 
 /// `parse_duration`'s messages talk about packages; these intervals are the daemon's.
@@ -1027,6 +1067,8 @@ mod tests {
             tls_key: None,
             tls_port: 8443,
             portal_host: None,
+            utc_offset_secs: 10_800,
+            api_token_file: "/var/run/lango/api-token".into(),
         };
         let brand = Brand {
             name: "Wi-Fi".into(),
@@ -1072,6 +1114,8 @@ mod tests {
             \toption tls_key /etc/lango/portal.key\n\
             \toption tls_port 9443\n\
             \toption portal_host portal.lan\n\
+            \toption utc_offset -01:30\n\
+            \toption api_token_file /tmp/lango.token\n\
             config brand\n\
             \toption name 'Mama Wanjiku Cafe'\n\
             \toption logo /www/logo.png\n\
@@ -1142,6 +1186,10 @@ mod tests {
             (Some("fd00::1".parse().unwrap()), 5300)
         );
         assert_eq!(gateway.leases, PathBuf::from("/var/dhcp.leases"));
+        assert_eq!(
+            (gateway.utc_offset_secs, gateway.api_token_file.as_path()),
+            (-5400, std::path::Path::new("/tmp/lango.token"))
+        );
         assert_eq!(
             gateway.dnsmasq_confdir,
             Some(PathBuf::from("/tmp/dnsmasq.guest.d"))
@@ -1450,6 +1498,17 @@ mod tests {
             diagnostics[0].to_string(),
             "/etc/config/lango:2: '80a' is not a port number (1 to 65535)"
         );
+    }
+
+    #[test]
+    fn utc_offsets() {
+        assert_eq!(parse_utc_offset("+03:00"), Ok(10_800));
+        assert_eq!(parse_utc_offset("3"), Ok(10_800));
+        assert_eq!(parse_utc_offset("-05:30"), Ok(-19_800));
+        assert_eq!(parse_utc_offset("0"), Ok(0));
+        for bad in ["", "+", "15", "+3:60", "abc", "+03:00:00", "+1:2:3", "-"] {
+            assert!(parse_utc_offset(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

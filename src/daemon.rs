@@ -15,7 +15,7 @@ use crate::firewall::{Firewall, RecordingFirewall};
 use crate::http::{self, Ctx};
 use crate::neighbours::{LoopbackNeighbours, SystemNeighbours};
 use crate::nft::{NftFirewall, NftOptions};
-use crate::payments::{NoGateway, PaymentGateway};
+use crate::payments::{NoGateway, PaymentGateway, SwitchGateway};
 use crate::simulator::{SimServer, Simulator};
 use crate::store::Store;
 use crate::sys::{Runner, SystemRunner};
@@ -45,13 +45,23 @@ impl Running {
     }
 }
 
+/// What `start` wires in besides the config, the store and the adapters.
+#[derive(Default)]
+pub struct Options {
+    /// The demo's simulator (the owner page shows its switches).
+    pub simulator: Option<Arc<Simulator>>,
+    /// The config file (the owner page writes its edits there).
+    pub config_path: Option<PathBuf>,
+    /// The gateway switch behind `env.gateway`, when the M-Pesa account may change live.
+    pub gateway: Option<Arc<SwitchGateway>>,
+    /// The dashboard's WAN and Daraja checks.
+    pub probes: Option<crate::health::Probes>,
+    /// The owner API's bearer token.
+    pub api_token: Option<String>,
+}
+
 /// Starts lango: the worker and both listeners.
-pub fn start(
-    config: Config,
-    store: Store,
-    env: Env,
-    simulator: Option<Arc<Simulator>>,
-) -> Result<Running, String> {
+pub fn start(config: Config, store: Store, env: Env, options: Options) -> Result<Running, String> {
     let portal_addr = SocketAddr::new(config.gateway.portal_addr, config.gateway.portal_port);
     let admin_addr = SocketAddr::new(config.gateway.admin_addr, config.gateway.admin_port);
     let (app, woken) = App::new(config, store, env).map_err(|e| e.to_string())?;
@@ -59,10 +69,12 @@ pub fn start(
     let (shutdown, stop) = smol::channel::bounded(1);
     let worker =
         crate::worker::spawn(app.clone(), woken, stop).map_err(|e| format!("worker: {e}"))?;
-    let ctx = Arc::new(Ctx {
-        app: app.clone(),
-        simulator,
-    });
+    let mut ctx = Ctx::new(app.clone(), options.simulator);
+    ctx.config_path = options.config_path;
+    ctx.gateway = options.gateway;
+    ctx.probes = options.probes;
+    ctx.owner.api_token = options.api_token;
+    let ctx = Arc::new(ctx);
     let portal_ctx = ctx.clone();
     let portal = http::serve(portal_addr, {
         let ctx = portal_ctx.clone();
@@ -115,6 +127,111 @@ pub fn start(
         shutdown,
         worker,
     })
+}
+
+/// Gateway options that need a restart: the listeners, the firewall and the files are set up
+/// once at start.
+fn keep_restart_only(running: &Config, new: &mut Config) -> Vec<&'static str> {
+    let (old, gw) = (&running.gateway, &mut new.gateway);
+    let mut changed = Vec::new();
+    macro_rules! keep {
+        ($($field:ident => $name:literal),*) => {$(
+            if gw.$field != old.$field {
+                changed.push($name);
+                gw.$field = old.$field.clone();
+            }
+        )*};
+    }
+    keep!(
+        enabled => "enabled", interface => "interface", portal_addr => "portal_addr",
+        portal_port => "portal_port", portal_addr6 => "portal_addr6", admin_addr => "admin_addr",
+        admin_port => "admin_port", dns_port => "dns_port", device => "device",
+        firewall => "firewall", store => "store", leases => "leases",
+        dnsmasq_confdir => "dnsmasq_confdir", api_token_file => "api_token_file"
+    );
+    changed
+}
+
+/// Applies a validated config to the running lango (SIGHUP, ubus `reload`, the owner page):
+/// everything that can change live does (packages, prices, brand, `admin_allow`, language,
+/// intervals; the M-Pesa account when `gateway` can be switched); options that need a restart
+/// keep their running values and are named in the returned notes. Paid guests are untouched:
+/// sessions keep the terms they were bought with and the firewall is reconciled.
+pub fn apply_config(app: &App, gateway: Option<&SwitchGateway>, mut new: Config) -> Vec<String> {
+    let running = app.config();
+    let mut notes = Vec::new();
+    let restart = keep_restart_only(&running, &mut new);
+    if !restart.is_empty() {
+        let text = format!(
+            "{} take effect when lango restarts (/etc/init.d/lango restart).",
+            restart.join(", ")
+        );
+        log::warn!("{text}");
+        notes.push(text);
+    }
+    // The Daraja client keeps its account; the callback address and the account reference are
+    // read per push and change at once.
+    let account = |m: &Option<crate::config::Mpesa>| {
+        m.clone().map(|mut m| {
+            m.callback_url = None;
+            m.account_reference.clear();
+            m
+        })
+    };
+    if account(&running.mpesa) != account(&new.mpesa) {
+        match gateway {
+            Some(switch) => {
+                let (next, _sim, server) = gateway_for(&new, app.env.clock.clone());
+                let keep = server.map(|s| Box::new(s) as Box<dyn std::any::Any + Send + Sync>);
+                switch.set(next, keep);
+                log::info!("M-Pesa: now using the new account settings");
+            }
+            None => {
+                let text = "The M-Pesa account takes effect when lango restarts                             (/etc/init.d/lango restart)."
+                    .to_string();
+                log::warn!("{text}");
+                notes.push(text);
+            }
+        }
+    }
+    app.set_config(new);
+    notes
+}
+
+/// Reads the config file again and applies it; a bad file keeps the running config and every
+/// problem is logged. For SIGHUP (procd's reload after `uci commit; reload_config`).
+pub fn reload(app: &App, path: &Path, gateway: Option<&SwitchGateway>) -> Result<(), String> {
+    let result = match config::load(path) {
+        Ok(new) => {
+            apply_config(app, gateway, new);
+            log::info!("{}: reloaded", path.display());
+            Ok(())
+        }
+        Err(e) => {
+            log::error!("reload refused, keeping the running config:\n{e}");
+            Err(e.to_string())
+        }
+    };
+    // A HUP also comes from the fw4 hook after a firewall restart: rebuild the table now.
+    app.reconcile_now();
+    result
+}
+
+/// Writes the owner API's token (256 random bits, hex) to `path`, readable by root only.
+pub fn write_api_token(path: &Path) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let token = crate::auth::random_token()?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    // Created empty and restricted first, so the token is never readable by others.
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, b"").map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::write(&tmp, format!("{token}\n")).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(token)
 }
 
 /// Blocks the signals lango handles in this thread and every thread started after it, so that
@@ -311,7 +428,25 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
         }
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let (gateway, simulator, _daraja_simulator) = gateway_for(&config, clock.clone());
+    let (first, simulator, daraja_simulator) = gateway_for(&config, clock.clone());
+    let switch = Arc::new(SwitchGateway::new(first.clone()));
+    if let Some(server) = daraja_simulator {
+        // The local simulator lives as long as its gateway is the current one.
+        switch.set(first, Some(Box::new(server)));
+    }
+    let gateway: Arc<dyn PaymentGateway> = switch.clone();
+    let daraja_url = config
+        .mpesa
+        .as_ref()
+        .and_then(|m| crate::daraja::base_url(m.environment))
+        .and_then(|u| crate::https::Url::parse(u).ok());
+    let api_token = match write_api_token(&config.gateway.api_token_file) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            log::warn!("owner API token: {e}; the JSON API answers signed-in browsers only");
+            None
+        }
+    };
     let runner: Arc<dyn Runner> = Arc::new(SystemRunner);
     let gw = &config.gateway;
     let firewall: Arc<dyn Firewall> = match gw.firewall {
@@ -351,7 +486,14 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
         }),
         gateway,
     };
-    let running = match start(config, store, env, simulator) {
+    let options = Options {
+        simulator,
+        config_path: Some(config_path.to_path_buf()),
+        gateway: Some(switch.clone()),
+        probes: Some(crate::health::Probes::for_router(daraja_url)),
+        api_token,
+    };
+    let running = match start(config, store, env, options) {
         Ok(r) => r,
         Err(e) => {
             log::error!("{e}");
@@ -370,6 +512,7 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
     let handler = crate::ubus::lango::LangoUbus {
         app: running.app.clone(),
         config_path: Some(config_path.to_path_buf()),
+        gateway: Some(switch.clone()),
     };
     let _ubus = crate::ubus::serve(
         crate::ubus::Options::new(crate::ubus::DEFAULT_SOCKET),
@@ -380,30 +523,7 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
     .ok();
     let path = config_path.to_path_buf();
     wait_for_signals(&signals, running, move |app| {
-        match config::load(&path) {
-            Ok(new) => {
-                // The Daraja client keeps the account it started with; the callback address and
-                // the account reference are read per push and change at once.
-                let account = |m: &Option<crate::config::Mpesa>| {
-                    m.clone().map(|mut m| {
-                        m.callback_url = None;
-                        m.account_reference.clear();
-                        m
-                    })
-                };
-                if account(&app.config().mpesa) != account(&new.mpesa) {
-                    log::warn!(
-                        "M-Pesa account settings changed: they take effect when lango restarts \
-                         (/etc/init.d/lango restart)"
-                    );
-                }
-                app.set_config(new);
-                log::info!("{}: reloaded", path.display());
-            }
-            Err(e) => log::error!("reload refused, keeping the running config:\n{e}"),
-        }
-        // A HUP also comes from the fw4 hook after a firewall restart: rebuild the table now.
-        app.reconcile_now();
+        let _ = reload(app, &path, Some(&switch));
     })
 }
 
@@ -448,23 +568,16 @@ pub struct DemoOptions {
 /// `lango demo`: everything on 127.0.0.1 with simulated M-Pesa and a recording firewall.
 pub fn demo(options: DemoOptions) -> i32 {
     let signals = block_signals();
-    let mut config = match config::parse(DEMO_CONFIG, "<demo config>") {
+    let dir = std::env::temp_dir().join(format!("lango-demo-{}", std::process::id()));
+    // The demo's config is a real file, so that the owner page can edit it and a HUP reloads it.
+    let config_path = dir.join("lango.conf");
+    let config = match demo_config_file(&config_path, &options) {
         Ok(c) => c,
-        Err(diags) => {
-            for d in diags {
-                log::error!("{d}");
-            }
+        Err(e) => {
+            log::error!("{e}");
             return EXIT_CONFIG;
         }
     };
-    config.gateway.portal_port = options.port;
-    config.gateway.admin_port = options.port.saturating_add(1);
-    // The simulated Daraja posts its callbacks to the portal, like Safaricom would to an
-    // owner's public address.
-    if let Some(m) = config.mpesa.as_mut() {
-        m.callback_url = Some(format!("http://127.0.0.1:{}", options.port));
-    }
-    let dir = std::env::temp_dir().join(format!("lango-demo-{}", std::process::id()));
     let store_path = dir.join("lango.redb");
     let store = match Store::open(&store_path) {
         Ok(s) => s,
@@ -492,7 +605,12 @@ pub fn demo(options: DemoOptions) -> i32 {
         neighbours: Arc::new(LoopbackNeighbours),
         gateway,
     };
-    let running = match start(config, store, env, Some(sim)) {
+    let options_start = Options {
+        simulator: Some(sim),
+        config_path: Some(config_path.clone()),
+        ..Options::default()
+    };
+    let running = match start(config, store, env, options_start) {
         Ok(r) => r,
         Err(e) => {
             log::error!("{e}");
@@ -506,16 +624,117 @@ pub fn demo(options: DemoOptions) -> i32 {
          callback comes to the portal; numbers ending in 1032 cancel, 2001 type a wrong PIN, 0001\n\
          lack funds, 1037 never answer), and the firewall (it only logs what it would allow; no\n\
          root needed).\n\
-         Your browser is the guest device 02:00:7f:00:00:01. State: {dir}\n\
+         Your browser is the guest device 02:00:7f:00:00:01. On the owner page, choose a\n\
+         password first. State and config: {dir}\n\
          Stop with Ctrl-C.",
         portal = running.portal,
         admin = running.admin,
         secs = options.approve_after_secs,
         dir = dir.display(),
     );
-    let code = wait_for_signals(&signals, running, |_| log::info!("demo: nothing to reload"));
+    let code = wait_for_signals(&signals, running, |app| {
+        let _ = reload(app, &config_path, None);
+    });
     let _ = std::fs::remove_dir_all(&dir);
     code
+}
+
+/// Writes the demo's config (the embedded one, with the chosen ports and the simulator's
+/// callbacks sent to the portal, like Safaricom would to an owner's public address) to `path`
+/// and returns it parsed.
+fn demo_config_file(path: &Path, options: &DemoOptions) -> Result<Config, String> {
+    use crate::uci_write::set_section_option;
+    let (mut file, _) = crate::uci::parse(DEMO_CONFIG);
+    let (portal, admin) = (options.port, options.port.saturating_add(1));
+    set_section_option(
+        &mut file,
+        "gateway",
+        "portal_port",
+        Some(&portal.to_string()),
+    );
+    set_section_option(&mut file, "gateway", "admin_port", Some(&admin.to_string()));
+    let callback = format!("http://127.0.0.1:{portal}");
+    set_section_option(&mut file, "mpesa", "callback_url", Some(&callback));
+    let text = crate::uci_write::render(&file);
+    let config = config::parse(&text, &path.display().to_string()).map_err(|d| {
+        let lines: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+        lines.join("\n")
+    })?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    crate::sys::write_atomic(path, text.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(config)
+}
+
+/// `lango passwd [--config FILE] [--store FILE]`: sets the owner password from one line on
+/// stdin (so it works from scripts and never appears in the process list), with lango stopped
+/// (the store is single-process). Prints how long one password check takes on this machine.
+pub fn passwd(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
+    let store_path = match store_override {
+        Some(p) => p,
+        None => match load_config(config_path) {
+            Ok(c) => c.gateway.store,
+            Err(code) => return code,
+        },
+    };
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("lango passwd: cannot read the password from stdin: {e}");
+        return EXIT_USAGE;
+    }
+    let password = line.trim_end_matches(['\n', '\r']);
+    if let Some(problem) = crate::auth::password_problem(password, crate::auth::OWNER_MIN_LEN) {
+        eprintln!("lango passwd: {problem}");
+        return EXIT_USAGE;
+    }
+    let started = std::time::Instant::now();
+    let hash = match crate::auth::hash_password(password) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("lango passwd: {e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    let took = started.elapsed();
+    let store = match Store::open(&store_path) {
+        Ok(s) => s,
+        Err(crate::store::StoreError::InUse) => {
+            eprintln!(
+                "lango passwd: lango is running and holds {}. Change the password on the owner \
+                 page (Settings), or stop lango first: /etc/init.d/lango stop; lango passwd; \
+                 /etc/init.d/lango start (paid guests stay online meanwhile).",
+                store_path.display()
+            );
+            return EXIT_STORE;
+        }
+        Err(e) => {
+            eprintln!("lango passwd: {}: {e}", store_path.display());
+            return EXIT_STORE;
+        }
+    };
+    let now = SystemClock.now();
+    match crate::owner::store_owner_password(
+        &store,
+        &hash,
+        now,
+        "owner password set with lango passwd",
+    ) {
+        Ok(()) => {
+            println!(
+                "owner password saved in {} (PBKDF2-HMAC-SHA256, {} iterations: {} ms per check here)",
+                store_path.display(),
+                crate::auth::ITERATIONS,
+                took.as_millis()
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("lango passwd: {}: {e}", store_path.display());
+            EXIT_STORE
+        }
+    }
 }
 
 /// `lango check-config [FILE]`.

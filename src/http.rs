@@ -5,11 +5,13 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rouille::{Request, Response};
 
 use crate::app::App;
+use crate::payments::SwitchGateway;
 use crate::simulator::Simulator;
 
 /// Largest request body accepted (forms and JSON are tiny; anything bigger is hostile).
@@ -24,6 +26,31 @@ pub struct Ctx {
     pub app: Arc<App>,
     /// Set in `lango demo`: the owner page shows the simulator's switches.
     pub simulator: Option<Arc<Simulator>>,
+    /// The owner page's sign-ins, lock-out and API token.
+    pub owner: crate::admin::OwnerState,
+    /// The config file lango runs from: the owner page writes package and settings edits there
+    /// (none in tests that start from a `Config` value: those pages then say so).
+    pub config_path: Option<PathBuf>,
+    /// The WAN and Daraja checks for the dashboard (`lango serve` only: tests and the demo
+    /// never reach the internet).
+    pub probes: Option<crate::health::Probes>,
+    /// The payment gateway behind a switch, when the M-Pesa account can be replaced while
+    /// running (`lango serve`); otherwise account changes wait for a restart.
+    pub gateway: Option<Arc<SwitchGateway>>,
+}
+
+impl Ctx {
+    /// A context with no config file, no probes and no API token (tests, benchmarks).
+    pub fn new(app: Arc<App>, simulator: Option<Arc<Simulator>>) -> Ctx {
+        Ctx {
+            app,
+            simulator,
+            owner: crate::admin::OwnerState::default(),
+            config_path: None,
+            probes: None,
+            gateway: None,
+        }
+    }
 }
 
 /// A running listener.
@@ -49,12 +76,22 @@ where
 }
 
 /// Headers on every response (OWASP headers cheat sheet, reliability.md 4.6). Pages inline
-/// their own CSS and script, so the policy allows inline but nothing from elsewhere.
+/// their own CSS and script, so the policy allows inline but nothing from elsewhere. A handler
+/// may set its own Referrer-Policy (the owner page uses `same-origin`, so that browsers send
+/// the page's Origin with its forms instead of `null`).
 fn with_headers(response: Response) -> Response {
+    let referrer = response
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("Referrer-Policy"));
+    let response = if referrer {
+        response
+    } else {
+        response.with_unique_header("Referrer-Policy", "no-referrer")
+    };
     response
         .with_unique_header("X-Content-Type-Options", "nosniff")
         .with_unique_header("X-Frame-Options", "DENY")
-        .with_unique_header("Referrer-Policy", "no-referrer")
         .with_unique_header(
             "Content-Security-Policy",
             "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; \

@@ -295,6 +295,29 @@ impl Write for DeadlineStream {
     }
 }
 
+/// Whether a TCP connection to `host:port` opens within `timeout` (name lookup included), and
+/// how long it took in milliseconds. Sends nothing: the owner page's "is the internet there"
+/// check (`health::Probes`).
+pub fn tcp_probe(host: &str, port: u16, timeout: Duration) -> Result<u64, String> {
+    let started = Instant::now();
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .collect();
+    let mut last = format!("{host} has no address");
+    for addr in addrs {
+        let left = timeout.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return Err(format!("{host}:{port}: no answer within {timeout:?}"));
+        }
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(_) => return Ok(started.elapsed().as_millis() as u64),
+            Err(e) => last = format!("{addr}: {e}"),
+        }
+    }
+    Err(last)
+}
+
 /// A parsed `http://` or `https://` URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Url {

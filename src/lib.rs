@@ -10,8 +10,16 @@
 
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod admin;
+pub mod admin_accounts;
+pub mod admin_pages;
+pub mod admin_payments;
+pub mod admin_settings;
+pub mod admin_shop;
+pub mod admin_ui;
 pub mod app;
+pub mod auth;
 pub mod captive;
 pub mod config;
 pub mod daemon;
@@ -28,10 +36,14 @@ pub mod model;
 pub mod mpesa;
 pub mod neighbours;
 pub mod nft;
+pub mod owner;
 pub mod payments;
 pub mod portal;
 pub mod portal_api;
+pub mod portal_login;
+pub mod qr;
 pub mod ratelimit;
+pub mod report;
 pub mod sessions;
 pub mod simulator;
 pub mod sms;

@@ -15,6 +15,8 @@ Usage:
   lango selftest-tls --cert F --key F --ca F   TLS handshake with the Daraja simulator (router
                                                builds: proves rustls and ring on this CPU)
   lango check-mpesa [--config FILE]            test the M-Pesa account (no one is prompted)
+  lango passwd [--config FILE] [--store FILE]  set the owner page's password from one line on
+                                               stdin (with lango stopped)
   lango --version | --help
 
 Exit codes: 0 ok, 1 runtime error, 2 bad usage, 3 invalid config, 4 store error.
@@ -106,6 +108,16 @@ fn run(args: &[String]) -> i32 {
                 &PathBuf::from(key),
                 &PathBuf::from(ca),
             )
+        }
+        "passwd" => {
+            let (Ok(config), Ok(store)) = (flag(rest, "--config"), flag(rest, "--store")) else {
+                return usage("passwd takes --config FILE and --store FILE");
+            };
+            if let Some(bad) = unknown(rest, &["--config", "--store"]) {
+                return usage(&format!("passwd: unknown argument '{bad}'"));
+            }
+            let config = config.unwrap_or_else(|| "/etc/config/lango".into());
+            daemon::passwd(&PathBuf::from(config), store.map(PathBuf::from))
         }
         other => usage(&format!("unknown command '{other}'")),
     }

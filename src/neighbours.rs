@@ -22,6 +22,11 @@ pub trait Neighbours: Send + Sync {
     fn ipv4_of(&self, _mac: Mac) -> Vec<IpAddr> {
         Vec::new()
     }
+    /// The names devices gave in their DHCP requests, for the owner page (guest-chosen text:
+    /// escape it). A list, looked up by MAC: it is short and read once per page.
+    fn hostnames(&self) -> Vec<(Mac, String)> {
+        Vec::new()
+    }
 }
 
 /// Parses `ip -6 neigh show` lines: `fd77::10 dev br-lan lladdr aa:bb:cc:dd:ee:01 REACHABLE`.
@@ -116,6 +121,14 @@ impl SystemNeighbours {
 }
 
 impl Neighbours for SystemNeighbours {
+    fn hostnames(&self) -> Vec<(Mac, String)> {
+        let text = std::fs::read_to_string(&self.leases_path).unwrap_or_default();
+        parse_leases(&text)
+            .into_iter()
+            .filter_map(|l| Some((l.mac, l.hostname?)))
+            .collect()
+    }
+
     fn ipv6_by_mac(&self) -> HashMap<Mac, Vec<Ipv6Addr>> {
         let mut out: HashMap<Mac, Vec<Ipv6Addr>> = HashMap::new();
         for (addr, mac) in self.ipv6_table() {

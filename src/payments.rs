@@ -198,6 +198,51 @@ pub trait PaymentGateway: Send + Sync {
     }
 }
 
+/// A gateway that can be replaced while lango runs: the owner saves new M-Pesa credentials and
+/// the next push (and "Test M-Pesa connection") uses them. Holds whatever keeps the current
+/// gateway alive (the local simulator's server, in `environment 'simulator'`). A payment still
+/// open when the account changes is queried through the new account.
+pub struct SwitchGateway {
+    current: std::sync::RwLock<(std::sync::Arc<dyn PaymentGateway>, Option<KeepAlive>)>,
+}
+
+/// Whatever must live as long as a gateway does.
+pub type KeepAlive = Box<dyn std::any::Any + Send + Sync>;
+
+impl SwitchGateway {
+    pub fn new(gateway: std::sync::Arc<dyn PaymentGateway>) -> SwitchGateway {
+        SwitchGateway {
+            current: std::sync::RwLock::new((gateway, None)),
+        }
+    }
+
+    /// Replaces the gateway; `keep` lives as long as it is current.
+    pub fn set(&self, gateway: std::sync::Arc<dyn PaymentGateway>, keep: Option<KeepAlive>) {
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        *current = (gateway, keep);
+    }
+
+    fn get(&self) -> std::sync::Arc<dyn PaymentGateway> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .clone()
+    }
+}
+
+impl PaymentGateway for SwitchGateway {
+    fn stk_push(&self, push: &StkPush) -> Result<StkAccepted, GatewayError> {
+        self.get().stk_push(push)
+    }
+    fn stk_query(&self, checkout_id: &str) -> Result<StkOutcome, GatewayError> {
+        self.get().stk_query(checkout_id)
+    }
+    fn check(&self) -> Vec<CheckStep> {
+        self.get().check()
+    }
+}
+
 /// The gateway when no usable M-Pesa account is configured: every push is refused with a
 /// plain reason, so vouchers keep working and the owner sees why M-Pesa does not.
 pub struct NoGateway {

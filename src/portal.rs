@@ -37,7 +37,12 @@ pub fn handle(ctx: &Ctx, request: &Request) -> Response {
         (_, path) if path.starts_with("/api/portal/") => {
             crate::portal_api::handle(ctx, request, &path["/api/portal/".len()..])
         }
-        ("GET", "/") if on_portal => home(ctx, ip, lang, None),
+        ("GET", "/") if on_portal => {
+            // A voucher's QR code opens the portal with `?code=`: the form comes filled in.
+            let code = request.get_param("code").unwrap_or_default();
+            home_with(ctx, ip, lang, None, &code)
+        }
+        ("POST", "/login") => crate::portal_login::form(ctx, request, ip, lang),
         ("POST", "/buy") => buy(ctx, request, ip, lang),
         ("POST", "/voucher") => voucher(ctx, request, ip, lang),
         ("POST", "/move") => move_form(ctx, request, ip, lang),
@@ -188,7 +193,7 @@ fn language(ctx: &Ctx, request: &Request) -> Lang {
 }
 
 /// The portal's words in English and Kiswahili.
-fn tr(lang: Lang, key: &str) -> &'static str {
+pub(crate) fn tr(lang: Lang, key: &str) -> &'static str {
     let (en, sw) = match key {
         "tagline" => (
             "Fast Wi-Fi. Pay with M-Pesa.",
@@ -440,7 +445,7 @@ fn package_card(ctx: &Ctx, package: &Package, lang: Lang) -> String {
     )
 }
 
-fn packages_and_voucher(ctx: &Ctx, lang: Lang) -> String {
+fn packages_and_voucher(ctx: &Ctx, lang: Lang, code: &str) -> String {
     let config = ctx.app.config();
     let mut body = String::new();
     for package in config.active_packages() {
@@ -449,11 +454,13 @@ fn packages_and_voucher(ctx: &Ctx, lang: Lang) -> String {
     body.push_str(&format!(
         "<form class=\"card\" method=\"post\" action=\"/voucher\"><h2>{}</h2>\
          <label>{}<input name=\"code\" autocomplete=\"off\" autocapitalize=\"characters\" \
-         maxlength=\"32\" required></label><button>{}</button></form>",
+         maxlength=\"32\" required value=\"{}\"></label><button>{}</button></form>",
         tr(lang, "voucher"),
         tr(lang, "code"),
+        esc(code.get(..code.len().min(32)).unwrap_or("")),
         tr(lang, "redeem")
     ));
+    body.push_str(&crate::portal_login::card(ctx, lang));
     body.push_str(&format!(
         "<details class=\"card\"><summary>{}</summary><p class=\"meta\">{}</p>\
          <form method=\"post\" action=\"/move\"><label>{}<input name=\"receipt\" \
@@ -510,7 +517,18 @@ const PAYMENT_POLL: &str = "<script>(function(){var t=location.pathname.split('/
 setInterval(function(){fetch('/api/payment/'+t).then(function(r){return r.json()}).then(function(j){\
 if(j.state!==s)location.reload()}).catch(function(){})},1500)})();</script>";
 
-fn home(ctx: &Ctx, ip: IpAddr, lang: Lang, notice: Option<(&str, &str)>) -> Response {
+pub(crate) fn home(ctx: &Ctx, ip: IpAddr, lang: Lang, notice: Option<(&str, &str)>) -> Response {
+    home_with(ctx, ip, lang, notice, "")
+}
+
+/// The home page, with the voucher field filled in with `code`.
+fn home_with(
+    ctx: &Ctx,
+    ip: IpAddr,
+    lang: Lang,
+    notice: Option<(&str, &str)>,
+    code: &str,
+) -> Response {
     ctx.app
         .funnel
         .portal_views
@@ -571,7 +589,7 @@ fn home(ctx: &Ctx, ip: IpAddr, lang: Lang, notice: Option<(&str, &str)>) -> Resp
         }
         Some(Lifecycle::Idle) | None => body.push_str(&format!("<h2>{}</h2>", tr(lang, "choose"))),
     }
-    body.push_str(&packages_and_voucher(ctx, lang));
+    body.push_str(&packages_and_voucher(ctx, lang, code));
     body.push_str(&sms_card(ctx, lang));
     page(ctx, lang, 200, &body, refresh, script)
 }
@@ -614,7 +632,7 @@ fn buy(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
 }
 
 /// Applies a rate limit to a form post from the device at `ip`; the refusal is a page.
-fn form_limited(
+pub(crate) fn form_limited(
     ctx: &Ctx,
     what: &str,
     ip: IpAddr,

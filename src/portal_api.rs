@@ -72,7 +72,7 @@ pub fn handle(ctx: &Ctx, request: &Request, path: &str) -> Response {
             log::info!("M-Pesa callback on the public path: {verdict:?}");
             json(200, &json!({"ResultCode": 0, "ResultDesc": "Accepted"}))
         }
-        ("POST", "login") => error(401, "invalid credentials"),
+        ("POST", "login") => login(ctx, ip, &body),
         _ => error(404, "no such endpoint"),
     }
 }
@@ -236,6 +236,51 @@ fn voucher(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
             error(503, "the router is starting; try again in a minute")
         }
         Err(RedeemError::Store(e)) => internal(e),
+    }
+}
+
+/// Signs the device in with a guest account (the EasyISP shape; the password is checked
+/// against its hash and never echoed).
+fn login(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
+    use crate::accounts::{LoginError, LoginRefusal};
+    if let Err(wait) = crate::portal_login::overall_limit(ctx) {
+        return error(429, "too many sign-ins; wait a little")
+            .with_unique_header("Retry-After", wait.to_string());
+    }
+    let password = body.get("password").and_then(Value::as_str).unwrap_or("");
+    match ctx.app.login_account(ip, &text(body, "username"), password) {
+        Ok(s) => json(
+            200,
+            &json!({
+                "success": true,
+                "sessionId": s.token,
+                "customer": {
+                    "package": s.terms.package_name,
+                    "expiresAt": crate::time::iso8601(s.deadline),
+                },
+                "quota": {
+                    "speed": s.terms.rate_down_kbit.map(format_rate).unwrap_or_else(|| "Unlimited".into()),
+                    "data": s.quota_bytes.map(format_bytes).unwrap_or_else(|| "Unlimited".into()),
+                    "time": format_duration(u64::try_from(s.deadline - s.started_at).unwrap_or(0)),
+                },
+            }),
+        ),
+        Err(LoginError::Refused(LoginRefusal::BadCredentials)) => error(401, "invalid credentials"),
+        Err(LoginError::Refused(LoginRefusal::Disabled | LoginRefusal::NoPackage)) => {
+            error(403, "this account is suspended")
+        }
+        Err(LoginError::Refused(LoginRefusal::Expired)) => error(403, "this account has expired"),
+        Err(LoginError::Refused(LoginRefusal::TooManyDevices { max })) => error(
+            409,
+            &format!("this account is already online on {max} device(s)"),
+        ),
+        Err(LoginError::AlreadyOnline) => error(409, "this device already has time running"),
+        Err(LoginError::UnknownDevice) => error(403, "this device is not on the guest network"),
+        Err(LoginError::Blocked) => error(403, "this device is blocked"),
+        Err(LoginError::ClockUnsynced) => {
+            error(503, "the router is starting; try again in a minute")
+        }
+        Err(LoginError::Store(e)) => internal(e),
     }
 }
 

@@ -61,6 +61,8 @@ pub enum Source {
     Payment(u64),
     Voucher(String),
     Owner,
+    /// A guest account's sign-in (its user name). Since schema 3.
+    Account(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,7 +22,11 @@ use crate::time::Timestamp;
 use crate::vouchers::Voucher;
 
 /// Bump when a record's meaning changes; add the step to `migrate`.
-pub const SCHEMA_VERSION: u64 = 2;
+/// 3: guest accounts (`accounts`), and sessions whose source is an account (`Source::Account`),
+/// which an older lango could not read.
+pub const SCHEMA_VERSION: u64 = 3;
+
+mod owner;
 
 /// redb's page cache. The default (1 GiB) is absurd on a 128 MB router; the working set of a
 /// busy hotspot (thousands of rows) fits in a few hundred KiB.
@@ -53,7 +57,8 @@ const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 const SMS_CLAIMS: TableDefinition<u64, &[u8]> = TableDefinition::new("sms_claims");
 /// Receipt → SMS claim id. Unique: one claim per receipt.
 const CLAIM_BY_RECEIPT: TableDefinition<&str, u64> = TableDefinition::new("sms_claim_by_receipt");
-/// Since schema 2: lango's own secrets (the callback path), by name.
+/// Since schema 2: lango's own secrets (the callback path; since schema 3 also the owner's
+/// password hash, `owner_password`), by name.
 const SECRETS: TableDefinition<&str, &str> = TableDefinition::new("secrets");
 
 #[derive(Debug)]
@@ -329,7 +334,10 @@ fn migrate(w: &mut Writer, from: u64) -> Result<(), StoreError> {
         w.txn.open_table(CLAIM_BY_RECEIPT)?;
         w.txn.open_table(SECRETS)?;
     }
-    // Future steps go here: `if from < 3 { ... }`.
+    if from < 3 {
+        owner::create_tables(w)?;
+    }
+    // Future steps go here: `if from < 4 { ... }`.
     w.set_meta("schema_version", SCHEMA_VERSION)
 }
 

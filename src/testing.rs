@@ -110,6 +110,7 @@ impl Firewall for FakeFirewall {
 #[derive(Default)]
 pub struct FakeNeighbours {
     pub table: Mutex<HashMap<IpAddr, Mac>>,
+    pub names: Mutex<Vec<(Mac, String)>>,
 }
 
 impl FakeNeighbours {
@@ -118,10 +119,22 @@ impl FakeNeighbours {
             table.insert(ip, mac);
         }
     }
+
+    /// A DHCP host name, as a device would send it.
+    pub fn name(&self, mac: Mac, name: &str) {
+        if let Ok(mut names) = self.names.lock() {
+            names.retain(|(m, _)| *m != mac);
+            names.push((mac, name.to_string()));
+        }
+    }
 }
 
 impl Neighbours for FakeNeighbours {
     fn mac_for(&self, ip: IpAddr) -> Option<Mac> {
         self.table.lock().ok()?.get(&ip).copied()
+    }
+
+    fn hostnames(&self) -> Vec<(Mac, String)> {
+        self.names.lock().map(|n| n.clone()).unwrap_or_default()
     }
 }

@@ -140,6 +140,53 @@ pub fn day_of(ts: Timestamp) -> i64 {
     ts.div_euclid(86_400)
 }
 
+/// The owner's calendar day of a timestamp (days since the epoch in local time), for revenue
+/// per day and payments of a day. `utc_offset` is in seconds east of UTC.
+pub fn local_day(ts: Timestamp, utc_offset: i64) -> i64 {
+    ts.saturating_add(utc_offset).div_euclid(86_400)
+}
+
+/// The first second of a local day.
+pub fn day_start(day: i64, utc_offset: i64) -> Timestamp {
+    day.saturating_mul(86_400).saturating_sub(utc_offset)
+}
+
+/// `2027-01-15` for a day number (as `local_day` gives).
+pub fn date_of_day(day: i64) -> String {
+    let (y, mo, d, ..) = civil(day.saturating_mul(86_400));
+    format!("{y:04}-{mo:02}-{d:02}")
+}
+
+/// `2027-01-15 11:05` in the owner's local time.
+pub fn local_minute(ts: Timestamp, utc_offset: i64) -> String {
+    let (y, mo, d, h, mi, _) = civil(ts.saturating_add(utc_offset));
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}")
+}
+
+/// Parses `YYYY-MM-DD` to a day number; `None` for anything else (or an impossible date).
+pub fn parse_date(text: &str) -> Option<i64> {
+    let mut parts = text.splitn(3, '-');
+    let digits = |t: &str, n: usize| t.len() == n && t.bytes().all(|b| b.is_ascii_digit());
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if !(digits(y, 4) && digits(m, 2) && digits(d, 2)) {
+        return None;
+    }
+    let (y, m, d): (i64, i64, i64) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let day = era * 146_097 + doe - 719_468;
+    // 2027-02-30 would land in March: refuse it rather than guess.
+    (date_of_day(day) == text).then_some(day)
+}
+
 /// Calendar fields from Unix seconds (Howard Hinnant's civil_from_days).
 fn civil(ts: Timestamp) -> (i64, i64, i64, i64, i64, i64) {
     let days = ts.div_euclid(86_400);
@@ -166,6 +213,33 @@ mod tests {
         assert_eq!(iso8601(1_795_429_236), "2026-11-23T10:20:36Z");
         assert_eq!(daraja_timestamp(1_795_429_236), "20261123132036");
         assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn local_days() {
+        // 2027-01-15T22:00:00Z is already the 16th in Nairobi (UTC+3).
+        let ts = 1_800_050_400;
+        assert_eq!(iso8601(ts), "2027-01-15T22:00:00Z");
+        assert_eq!(date_of_day(local_day(ts, 0)), "2027-01-15");
+        assert_eq!(date_of_day(local_day(ts, 10_800)), "2027-01-16");
+        assert_eq!(local_minute(ts, 10_800), "2027-01-16 01:00");
+        let day = parse_date("2027-01-16").unwrap();
+        assert_eq!(day, local_day(ts, 10_800));
+        assert_eq!(day_start(day, 10_800), 1_800_046_800);
+        assert_eq!(
+            parse_date("2000-02-29").map(date_of_day).as_deref(),
+            Some("2000-02-29")
+        );
+        for bad in [
+            "2027-02-30",
+            "2027-13-01",
+            "27-01-01",
+            "2027-1-1",
+            "",
+            "2027-01-01x",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -117,6 +117,64 @@ pub fn set_package_option(file: &mut UciFile, id: &str, option: &str, text: &str
     }
 }
 
+/// Pure: gives every anonymous package section the id lango derives from its name (what
+/// `config::parse` calls it), so that edits find it by id.
+pub fn name_packages(file: &mut UciFile) {
+    for section in file
+        .sections
+        .iter_mut()
+        .filter(|s| s.kind == "package" && s.name.is_none())
+    {
+        let name = section
+            .options
+            .iter()
+            .find(|o| o.name == "name")
+            .and_then(|o| o.values.last())
+            .map(|v| crate::config::package_id(&v.text));
+        section.name = name;
+    }
+}
+
+/// Pure: sets (or with `None` or "" removes) a single option of the first section of `kind`,
+/// creating `config <kind> '<kind>'` at the end when there is none.
+pub fn set_section_option(file: &mut UciFile, kind: &str, option: &str, text: Option<&str>) {
+    let idx = match file.sections.iter().position(|s| s.kind == kind) {
+        Some(idx) => idx,
+        None => {
+            file.sections.push(Section {
+                kind: kind.into(),
+                name: Some(kind.into()),
+                line: 0,
+                options: Vec::new(),
+            });
+            file.sections.len() - 1
+        }
+    };
+    if let Some(section) = file.sections.get_mut(idx) {
+        set(section, option, text);
+    }
+}
+
+/// Pure: replaces a list option of the first section of `kind` (which must exist).
+pub fn set_section_list(file: &mut UciFile, kind: &str, option: &str, items: &[String]) {
+    if let Some(section) = file.sections.iter_mut().find(|s| s.kind == kind) {
+        section.options.retain(|o| o.name != option);
+        if !items.is_empty() {
+            section.options.push(UciOption {
+                name: option.to_string(),
+                values: items
+                    .iter()
+                    .map(|text| Value {
+                        text: text.clone(),
+                        line: 0,
+                        list: true,
+                    })
+                    .collect(),
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,5 +229,35 @@ mod tests {
             ("One Hour", 2500, None, Some(5000))
         );
         assert!(!config.package("night").unwrap().active);
+    }
+
+    #[test]
+    fn section_edits() {
+        let (mut file, _) = crate::uci::parse(
+            "config gateway 'main'\n\tlist admin_allow '127.0.0.1'\nconfig package\n\toption name 'Late Night'\n\toption price '30'\n\toption duration '8h'\n",
+        );
+        name_packages(&mut file);
+        assert!(set_package_option(&mut file, "late_night", "active", "0"));
+        set_section_option(&mut file, "brand", "name", Some("Mama's <Cafe>"));
+        set_section_option(&mut file, "gateway", "language", Some("sw"));
+        set_section_list(
+            &mut file,
+            "gateway",
+            "admin_allow",
+            &["192.168.1.0/24".into(), "::1".into()],
+        );
+        let config = crate::config::parse(&render(&file), "test").expect("valid");
+        assert_eq!(config.brand.name, "Mama's <Cafe>");
+        assert_eq!(config.gateway.admin_allow.len(), 2);
+        assert_eq!(config.gateway.language, crate::model::Lang::Sw);
+        assert!(!config.package("late_night").unwrap().active);
+        set_section_option(&mut file, "brand", "name", None);
+        assert_eq!(
+            crate::config::parse(&render(&file), "t")
+                .unwrap()
+                .brand
+                .name,
+            "Wi-Fi"
+        );
     }
 }

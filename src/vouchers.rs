@@ -76,6 +76,36 @@ pub fn normalise(typed: &str) -> String {
         .collect()
 }
 
+/// The owner's prefix for a batch (printed before the random part, like `CAFE`): 0-8 letters
+/// or digits, upper-cased; `None` if it has anything else. It adds no secrecy: every code keeps
+/// its `CODE_LEN` random symbols.
+pub fn normalise_prefix(typed: &str) -> Option<String> {
+    let prefix = normalise(typed);
+    let ok = prefix.len() <= 8 && prefix.bytes().all(|b| b.is_ascii_alphanumeric());
+    ok.then_some(prefix)
+}
+
+/// A code as printed: the prefix (if any) and the random part in groups of five, `CAFE-ABCDE-FGH23`.
+pub fn display(code: &str) -> String {
+    let split = code.len().saturating_sub(CODE_LEN);
+    let (prefix, random) = (
+        code.get(..split).unwrap_or(""),
+        code.get(split..).unwrap_or(code),
+    );
+    let cut = random.len().min(5);
+    let groups: Vec<&str> = [random.get(..cut), random.get(cut..)]
+        .into_iter()
+        .flatten()
+        .filter(|g| !g.is_empty())
+        .collect();
+    let body = groups.join("-");
+    if prefix.is_empty() {
+        body
+    } else {
+        format!("{prefix}-{body}")
+    }
+}
+
 /// Pure: can this voucher be redeemed now?
 pub fn check(voucher: Option<&Voucher>, now: Timestamp) -> Result<&Voucher, Refusal> {
     let voucher = voucher.ok_or(Refusal::Unknown)?;
@@ -146,5 +176,17 @@ mod tests {
         let revoked = voucher(VoucherState::Revoked { at: 3 }, None);
         assert_eq!(check(Some(&revoked), 4), Err(Refusal::Revoked));
         assert_eq!(normalise(" abcd-efgh 23"), "ABCDEFGH23");
+    }
+
+    #[test]
+    fn prefixes_and_display() {
+        assert_eq!(normalise_prefix(" cafe ").as_deref(), Some("CAFE"));
+        assert_eq!(normalise_prefix("").as_deref(), Some(""));
+        assert_eq!(normalise_prefix("<b>"), None);
+        assert_eq!(normalise_prefix("TOOLONGXX"), None);
+        assert_eq!(display("ABCDEFGH23"), "ABCDE-FGH23");
+        assert_eq!(display("CAFEABCDEFGH23"), "CAFE-ABCDE-FGH23");
+        assert_eq!(normalise(&display("CAFEABCDEFGH23")), "CAFEABCDEFGH23");
+        assert_eq!(display("AB"), "AB");
     }
 }

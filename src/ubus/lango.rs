@@ -50,6 +50,8 @@ pub fn methods() -> Vec<Method> {
 pub struct LangoUbus {
     pub app: Arc<App>,
     pub config_path: Option<PathBuf>,
+    /// The switchable M-Pesa gateway (`lango serve`): a reload with a new account uses it.
+    pub gateway: Option<Arc<crate::payments::SwitchGateway>>,
 }
 
 impl UbusHandler for LangoUbus {
@@ -256,7 +258,7 @@ impl LangoUbus {
         let days = int_arg(args, "days", 0, MAX_VOUCHER_DAYS)?.filter(|d| *d > 0);
         match self
             .app
-            .generate_vouchers(package, count, days.map(|d| d as u64))?
+            .generate_vouchers(package, count, "", days.map(|d| d as u64))?
         {
             Some(list) => {
                 let codes: Vec<&str> = list.iter().map(|v| v.code.as_str()).collect();
@@ -283,18 +285,10 @@ impl LangoUbus {
         let Some(path) = &self.config_path else {
             return Err(Status::NotSupported);
         };
-        let reloaded = match crate::config::load(path) {
-            Ok(config) => {
-                self.app.set_config(config);
-                log::info!("{}: reloaded (ubus)", path.display());
-                json!({ "reloaded": true })
-            }
-            Err(e) => {
-                log::error!("reload refused, keeping the running config:\n{e}");
-                json!({ "reloaded": false, "error": e.to_string() })
-            }
+        let reloaded = match crate::daemon::reload(&self.app, path, self.gateway.as_deref()) {
+            Ok(()) => json!({ "reloaded": true }),
+            Err(e) => json!({ "reloaded": false, "error": e }),
         };
-        self.app.reconcile_now();
         Ok(reloaded)
     }
 }

@@ -141,6 +141,35 @@ impl Browser {
         );
     }
 
+    /// Empties an input (before typing over a default value).
+    pub fn clear(&self, css: &str) {
+        let id = self.find(css);
+        self.call(
+            "POST",
+            &self.at(&format!("/element/{id}/clear")),
+            &json!({}),
+        );
+    }
+
+    /// Resizes the window (412 px wide is a phone; 1280 a laptop).
+    pub fn window(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            &self.at("/window/rect"),
+            &json!({"width": width, "height": height}),
+        );
+    }
+
+    /// The page's HTML as the browser has it.
+    pub fn html(&self) -> String {
+        let v = self.call(
+            "POST",
+            &self.at("/execute/sync"),
+            &json!({"script": "return document.documentElement.outerHTML", "args": []}),
+        );
+        v.as_str().unwrap_or("").to_string()
+    }
+
     pub fn click(&self, css: &str) {
         let id = self.find(css);
         self.call(
@@ -222,15 +251,21 @@ fn decode_base64(text: &str) -> Vec<u8> {
     out
 }
 
-/// lango on loopback with a manual clock, the simulator and the recording firewall.
+/// lango on loopback with a manual clock, the simulator and the recording firewall, running
+/// from a config file (the demo's) that the owner page can edit.
 pub struct Shop {
     pub running: Option<Running>,
     pub clock: Arc<ManualClock>,
     pub portal: SocketAddr,
+    pub admin: SocketAddr,
+    pub dir: TempDir,
 }
 
 impl Shop {
     pub fn start() -> Shop {
+        let dir = TempDir::new("shop");
+        let config_path = dir.path("lango.conf");
+        std::fs::write(&config_path, lango::daemon::DEMO_CONFIG).unwrap();
         let mut config = demo_config();
         config.gateway.portal_port = 0;
         config.gateway.admin_port = 0;
@@ -242,11 +277,18 @@ impl Shop {
             neighbours: Arc::new(LoopbackNeighbours),
             gateway: sim.clone(),
         };
-        let running = daemon::start(config, Store::in_memory().unwrap(), env, Some(sim)).unwrap();
+        let options = daemon::Options {
+            simulator: Some(sim),
+            config_path: Some(config_path),
+            ..daemon::Options::default()
+        };
+        let running = daemon::start(config, Store::in_memory().unwrap(), env, options).unwrap();
         Shop {
             portal: running.portal,
+            admin: running.admin,
             running: Some(running),
             clock,
+            dir,
         }
     }
 
@@ -326,6 +368,99 @@ fn the_purchase_path_in_english_and_kiswahili() {
         "0700001032",
     );
     for shot in en.iter().chain(&sw) {
+        let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 2000, "{} is {size} bytes", shot.display());
+        eprintln!("screenshot: {}", shot.display());
+    }
+}
+
+/// The owner page clicked through: first-run password, a new package, a batch of vouchers and
+/// its print sheet, a purchase on the portal showing up on the dashboard and in payments, and
+/// kicking that guest. Screenshots at phone width, and the dashboard at laptop width.
+#[test]
+fn the_owner_page_runs_the_shop() {
+    if !available() {
+        return;
+    }
+    let shop = Shop::start();
+    let browser = Browser::start("en");
+    let admin = format!("http://{}", shop.admin);
+    let mut shots = Vec::new();
+    browser.open(&format!("{admin}/"));
+    browser.wait_for_text("Choose the owner password");
+    browser.type_into("input[name=password]", "mama mboga 2027");
+    browser.type_into("input[name=again]", "mama mboga 2027");
+    shots.push(browser.screenshot("admin-1-first-run.png"));
+    browser.click("form[action='/setup'] button");
+    browser.wait_for_text("guests online now");
+    shots.push(browser.screenshot("admin-2-dashboard.png"));
+    // A new package, on sale at once.
+    browser.open(&format!("{admin}/packages"));
+    browser.type_into("form[action='/packages'] input[name=name]", "Late Night");
+    browser.type_into("form[action='/packages'] input[name=price]", "30");
+    browser.type_into("form[action='/packages'] input[name=duration]", "8h");
+    browser.type_into("form[action='/packages'] input[name=data]", "2GB");
+    browser.click("form[action='/packages'] button.cbi-button-save");
+    browser.wait_for_text("Package Late Night saved.");
+    shots.push(browser.screenshot("admin-3-packages.png"));
+    let running = shop.running.as_ref().unwrap();
+    assert!(running.app.config().package("late_night").is_some());
+    let file = std::fs::read_to_string(shop.dir.path("lango.conf")).unwrap();
+    assert!(file.contains("config package 'late_night'"), "{file}");
+    // A batch of vouchers and its print sheet.
+    browser.open(&format!("{admin}/vouchers"));
+    browser.clear("form[action='/vouchers'] input[name=count]");
+    browser.type_into("form[action='/vouchers'] input[name=count]", "6");
+    browser.type_into("form[action='/vouchers'] input[name=prefix]", "cafe");
+    browser.click("form[action='/vouchers'] button");
+    browser.wait_for_text("Made 6 vouchers");
+    shots.push(browser.screenshot("admin-4-vouchers.png"));
+    browser.click("a[href^='/vouchers/print']");
+    browser.wait_for_text("6 unused vouchers");
+    assert_eq!(browser.html().matches("<svg").count(), 6);
+    shots.push(browser.screenshot("admin-5-print-sheet.png"));
+    // A guest buys on the portal (this browser is the guest device too).
+    let portal = format!("http://{}/", shop.portal);
+    browser.open(&portal);
+    browser.type_into(
+        "form[action='/buy']:nth-of-type(2) input[name=phone]",
+        "0712 345 678",
+    );
+    browser.click("form[action='/buy']:nth-of-type(2) button");
+    browser.wait_for_text("Check your phone");
+    shop.advance(4);
+    browser.wait_for_text("You are online");
+    browser.open(&format!("{admin}/"));
+    browser.wait_for_text("KES 20");
+    assert!(
+        browser.text().contains("1\nguests online now"),
+        "{}",
+        browser.text()
+    );
+    shots.push(browser.screenshot("admin-6-dashboard-sale.png"));
+    browser.window(1280, 1000);
+    shots.push(browser.screenshot("admin-6-dashboard-laptop.png"));
+    browser.window(412, 900);
+    browser.open(&format!("{admin}/payments"));
+    browser.wait_for_text("1 paid prompts");
+    shots.push(browser.screenshot("admin-7-payments.png"));
+    // Kick the guest.
+    browser.open(&format!("{admin}/guests"));
+    browser.wait_for_text("02:00:7f:00:00:01");
+    shots.push(browser.screenshot("admin-8-guests.png"));
+    browser.click("form[action='/sessions/revoke'] button");
+    browser.wait_for_text("ended.");
+    browser.wait_for_text("Nobody is online.");
+    shots.push(browser.screenshot("admin-9-guest-kicked.png"));
+    let active = running.app.store.read(|r| r.active_sessions()).unwrap();
+    assert!(active.is_empty());
+    browser.open(&format!("{admin}/settings"));
+    browser.wait_for_text("Test M-Pesa connection");
+    shots.push(browser.screenshot("admin-10-settings.png"));
+    // Signing out: the next visit asks for the password.
+    browser.click("#indicators button");
+    browser.wait_for_text("Authorization Required");
+    for shot in &shots {
         let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
         assert!(size > 2000, "{} is {size} bytes", shot.display());
         eprintln!("screenshot: {}", shot.display());

@@ -123,6 +123,14 @@ fn the_demo_serves_and_stops_on_sigterm() {
     );
     assert_eq!(home.status, 200);
     assert!(home.body.contains("Mama Mboga"));
+    // The owner page asks for a password first.
+    let admin = format!("127.0.0.1:{}", port + 1).parse().unwrap();
+    let owner = http(admin, "GET", "/signin", &[], "");
+    assert!(
+        owner.body.contains("Choose the owner password"),
+        "{}",
+        owner.body
+    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -161,4 +169,48 @@ fn check_mpesa_tests_the_account_and_hides_the_secrets() {
     );
     let (code, _, err) = run(&["check-mpesa", "--config", "/nonexistent"]);
     assert_eq!(code, 3, "{err}");
+}
+
+fn passwd(store: &std::path::Path, stdin: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = lango()
+        .args(["passwd", "--store", store.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn passwd_sets_the_owner_password_from_stdin() {
+    let dir = TempDir::new("passwd");
+    let path = dir.path("lango.redb");
+    let (code, _, err) = passwd(&path, "short\n");
+    assert_eq!(code, 2);
+    assert!(err.contains("at least 8 characters"), "{err}");
+    let (code, out, err) = passwd(&path, "mama mboga 2027\n");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("20000 iterations"), "{out}");
+    assert!(!out.contains("mama mboga") && !err.contains("mama mboga"));
+    eprintln!("lango passwd (release? {}): {out}", !cfg!(debug_assertions));
+    let store = lango::store::Store::open(&path).unwrap();
+    let hash = store.read(|r| r.secret("owner_password")).unwrap().unwrap();
+    assert!(lango::auth::verify_password(&hash, "mama mboga 2027"));
+    // While lango holds the store, passwd says what to do instead.
+    let (code, _, err) = passwd(&path, "another password\n");
+    assert_eq!(code, 4);
+    assert!(err.contains("lango is running"), "{err}");
 }

@@ -378,6 +378,7 @@ impl Lab {
              \toption leases '{leases}'\n\
              \toption dnsmasq_confdir '{confdir}'\n\
              \toption store '{store}'\n\
+             \toption api_token_file '{token}'\n\
              config brand\n\
              \toption name 'Lab Cafe'\n\
              config mpesa\n\
@@ -394,6 +395,7 @@ impl Lab {
             leases = self.dir.path("leases").display(),
             confdir = self.dir.path("dnsmasq.d").display(),
             store = self.dir.path("lango.redb").display(),
+            token = self.dir.path("api-token").display(),
         );
         std::fs::write(self.dir.path("lango.conf"), text).unwrap();
     }
@@ -586,16 +588,19 @@ impl Lab {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
-    /// Calls the owner API from inside the router (127.0.0.1 is in admin_allow).
+    /// Calls the owner API from inside the router (127.0.0.1 is in admin_allow) with the API
+    /// token lango wrote at start (root-only), as a script on the router would.
     pub fn admin(&self, method: &str, path: &str, form: &str) -> serde_json::Value {
         let url = format!("http://127.0.0.1:8081{path}");
+        let token = std::fs::read_to_string(self.dir.path("api-token")).expect("the API token");
+        let auth = format!("Authorization: Bearer {}", token.trim());
         let mut args = vec![
             "curl",
             "-s",
             "--max-time",
             "5",
             "-H",
-            "Origin: http://127.0.0.1:8081",
+            auth.as_str(),
             "-X",
             method,
         ];
@@ -1047,4 +1052,57 @@ fn lab_a_cloned_mac_from_another_address_is_blocked_and_logged() {
         "{overview}"
     );
     assert!(lab.online(1, false), "the real guest keeps access");
+}
+
+/// `uci set ...; uci commit lango; reload_config` ends in procd sending lango a HUP (the init
+/// script's `procd_set_param file` and `reload_signal HUP`): an edit applies live and paid
+/// guests stay online; a bad edit keeps the running config and logs every problem.
+#[test]
+fn lab_a_config_edit_and_hup_apply_live_without_dropping_paid_guests() {
+    let Some(lab) = Lab::start(1, "") else { return };
+    lab.dhcp(1);
+    lab.redeem(1, &lab.voucher("hour"));
+    lab.wait_for("paid guest online", || lab.online(1, false));
+    let pid = nix::unistd::Pid::from_raw(lab.lango_pid().expect("lango runs"));
+    let hup = || nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    let prices = || {
+        let out = lab.exec(
+            &lab.ns_router,
+            &["curl", "-s", "http://10.77.0.1:8080/api/packages"],
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let path = lab.dir.path("lango.conf");
+    let good = std::fs::read_to_string(&path).unwrap();
+    assert!(prices().contains("\"price_minor\":2000"));
+    std::fs::write(
+        &path,
+        good.replace("option price '20'", "option price '25'"),
+    )
+    .unwrap();
+    hup();
+    lab.wait_for("the new price", || {
+        prices().contains("\"price_minor\":2500")
+    });
+    std::fs::write(
+        &path,
+        good.replace("option price '20'", "option prise '30'"),
+    )
+    .unwrap();
+    hup();
+    lab.wait_for("the refusal in the log", || {
+        std::fs::read_to_string(lab.dir.path("lango.log"))
+            .unwrap_or_default()
+            .contains("reload refused")
+    });
+    let log = std::fs::read_to_string(lab.dir.path("lango.log")).unwrap();
+    assert!(log.contains("unknown option 'prise'"), "{log}");
+    assert!(
+        prices().contains("\"price_minor\":2500"),
+        "the old config stays"
+    );
+    for _ in 0..5 {
+        assert!(lab.online(1, false), "the paid guest stays online");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -11,7 +11,7 @@ use crate::support::{demo_config, guest, TempDir, TestEnv, T0};
 
 fn voucher(env: &TestEnv, package: &str) -> String {
     env.app
-        .generate_vouchers(package, 1, None)
+        .generate_vouchers(package, 1, "", None)
         .unwrap()
         .unwrap()
         .remove(0)

@@ -18,5 +18,7 @@ mod lab;
 mod portal;
 // Headless Chromium through ChromeDriver: the purchase path with screenshots.
 mod browser;
+// The owner page's handler: sign-in, sessions, CSRF, lock-out, 403s, secrets, every page.
+mod admin;
 // ubus: the object server against a fake ubusd (the socket protocol), and the lango object.
 mod ubus;

@@ -169,13 +169,7 @@ impl PayEnv {
             lango::http::serve("127.0.0.1:0".parse().unwrap(), move |request| {
                 let app = slot.lock().unwrap().clone();
                 match app {
-                    Some(app) => lango::portal::handle(
-                        &Ctx {
-                            app,
-                            simulator: None,
-                        },
-                        request,
-                    ),
+                    Some(app) => lango::portal::handle(&Ctx::new(app, None), request),
                     None => rouille::Response::text("lango is down").with_status_code(503),
                 }
             })
@@ -992,32 +986,14 @@ fn forged_and_unknown_sms_wait_for_the_owner() {
         (1, ClaimState::Pending, mac)
     );
     // The owner page lists it; the owner approves it from there.
-    let ctx = Ctx {
-        app: app.clone(),
-        simulator: None,
-    };
-    let owner: SocketAddr = "127.0.0.1:50000".parse().unwrap();
-    let page = rouille::Request::fake_http_from(owner, "GET", "/", vec![], vec![]);
-    let mut body = String::new();
-    let (mut reader, _) = lango::admin::handle(&ctx, &page)
-        .data
-        .into_reader_and_size();
-    io::Read::read_to_string(&mut reader, &mut body).unwrap();
+    let owner = crate::support::Owner::sign_in(Ctx::new(app.clone(), None));
+    let page = owner.get("/payments").body;
     assert!(
-        body.contains("UAFA000001") && body.contains("Approve"),
-        "{body}"
+        page.contains("UAFA000001") && page.contains("Approve"),
+        "{page}"
     );
-    let approve = rouille::Request::fake_http_from(
-        owner,
-        "POST",
-        format!("/sms/{}/approve", claims[0].id),
-        vec![
-            ("Host".into(), "127.0.0.1:8081".into()),
-            ("Origin".into(), "http://127.0.0.1:8081".into()),
-        ],
-        vec![],
-    );
-    assert_eq!(lango::admin::handle(&ctx, &approve).status_code, 200);
+    let done = owner.post_and_follow(&format!("/sms/{}/approve", claims[0].id), "");
+    assert!(done.body.contains("Approved: "), "{}", done.body);
     let sessions = env.sessions();
     assert_eq!((sessions.len(), sessions[0].mac), (1, mac));
     assert_eq!(

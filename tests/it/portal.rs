@@ -37,10 +37,7 @@ fn call(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Got {
-    let ctx = Ctx {
-        app: env.app.clone(),
-        simulator: None,
-    };
+    let ctx = Ctx::new(env.app.clone(), None);
     let from = SocketAddr::new(ip, 40000);
     let headers: Vec<(String, String)> = headers
         .iter()
@@ -88,7 +85,7 @@ const PORTAL: &str = "http://127.0.0.1:8080/";
 fn pay_with_voucher(env: &TestEnv, ip: IpAddr, package: &str) {
     let code = env
         .app
-        .generate_vouchers(package, 1, None)
+        .generate_vouchers(package, 1, "", None)
         .unwrap()
         .unwrap()
         .remove(0)
@@ -324,7 +321,7 @@ fn the_guest_api_errors() {
     assert_eq!(not_json.status, 400);
     let code = env
         .app
-        .generate_vouchers("hour", 1, None)
+        .generate_vouchers("hour", 1, "", None)
         .unwrap()
         .unwrap()
         .remove(0)
@@ -671,8 +668,16 @@ fn the_portal_and_its_api_answer_over_https_with_the_owners_certificate() {
         neighbours: std::sync::Arc::new(lango::neighbours::LoopbackNeighbours),
         gateway: sim.clone(),
     };
-    let running =
-        lango::daemon::start(config, Store::in_memory().unwrap(), env, Some(sim)).unwrap();
+    let running = lango::daemon::start(
+        config,
+        Store::in_memory().unwrap(),
+        env,
+        lango::daemon::Options {
+            simulator: Some(sim),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let roots = lango::https::tls_config_from_pem(pem("CERTIFICATE", ca.der()).as_bytes()).unwrap();
     let client = lango::https::Client::new(Some(roots), std::time::Duration::from_secs(10));
     let api = client

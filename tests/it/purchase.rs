@@ -37,7 +37,11 @@ impl Live {
             neighbours: Arc::new(LoopbackNeighbours),
             gateway: sim.clone(),
         };
-        let running = daemon::start(config, Store::in_memory().unwrap(), env, Some(sim)).unwrap();
+        let options = daemon::Options {
+            simulator: Some(sim),
+            ..daemon::Options::default()
+        };
+        let running = daemon::start(config, Store::in_memory().unwrap(), env, options).unwrap();
         Live {
             portal: running.portal,
             admin: running.admin,
@@ -45,6 +49,34 @@ impl Live {
             clock,
             firewall,
         }
+    }
+
+    /// Signs in to the owner page over HTTP: the session cookie and its CSRF token.
+    fn owner(&self) -> (String, String) {
+        let app = self.app();
+        if app.owner_password_hash().unwrap().is_none() {
+            let hash = lango::auth::hash_password(crate::support::OWNER_PASSWORD).unwrap();
+            app.set_owner_password_hash(&hash, "test").unwrap();
+        }
+        let origin = format!("http://{}", self.admin);
+        let signed = http(
+            self.admin,
+            "POST",
+            "/signin",
+            &[
+                ("Origin", origin.as_str()),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            &format!(
+                "password={}",
+                crate::support::OWNER_PASSWORD.replace(' ', "+")
+            ),
+        );
+        assert_eq!(signed.status, 303, "{}", signed.body);
+        let cookie = signed.header("Set-Cookie").unwrap();
+        let cookie = cookie.split(';').next().unwrap().to_string();
+        let page = http(self.admin, "GET", "/", &[("Cookie", cookie.as_str())], "");
+        (cookie, crate::support::csrf_in(&page.body))
     }
 
     /// Lets time pass and wakes the worker.
@@ -133,14 +165,17 @@ fn a_guest_buys_a_package_and_it_runs_out() {
         home.body
     );
 
-    // The owner page lists the guest and the payment.
-    let owner = http(live.admin, "GET", "/", &[], "");
-    assert_eq!(owner.status, 200);
-    assert!(
-        owner.body.contains("02:00:7f:00:00:01") && owner.body.contains("Paid"),
-        "{}",
-        owner.body
+    // The owner page lists the guest and the payment (after signing in).
+    assert_eq!(
+        http(live.admin, "GET", "/", &[], "").header("Location"),
+        Some("/signin")
     );
+    let owner = live.owner();
+    let guests = http(live.admin, "GET", "/guests", &[("Cookie", &owner.0)], "");
+    assert_eq!(guests.status, 200);
+    assert!(guests.body.contains("02:00:7f:00:00:01"), "{}", guests.body);
+    let payments = http(live.admin, "GET", "/payments", &[("Cookie", &owner.0)], "");
+    assert!(payments.body.contains(">paid<"), "{}", payments.body);
 
     live.advance(3600);
     eventually("the session expires", || {
@@ -193,16 +228,18 @@ fn bad_requests_get_clear_answers() {
     assert_eq!(first.status, 303);
     let second = form_post(live.portal, "/buy", "package=day&phone=0712345678");
     assert_eq!(first.header("Location"), second.header("Location"));
-    // Owner-page state changes need a same-origin form.
+    // Owner-page state changes need a same-origin form with the session's CSRF token.
+    let (cookie, csrf) = live.owner();
     let forged = http(
         live.admin,
         "POST",
         "/vouchers",
         &[
+            ("Cookie", cookie.as_str()),
             ("Origin", "http://evil.example"),
             ("Content-Type", "application/x-www-form-urlencoded"),
         ],
-        "package=hour&count=5",
+        &format!("package=hour&count=5&days=7&csrf={csrf}"),
     );
     assert_eq!(forged.status, 403);
     let origin = format!("http://{}", live.admin);
@@ -211,13 +248,21 @@ fn bad_requests_get_clear_answers() {
         "POST",
         "/vouchers",
         &[
+            ("Cookie", cookie.as_str()),
             ("Origin", origin.as_str()),
             ("Content-Type", "application/x-www-form-urlencoded"),
         ],
-        "package=hour&count=2&days=7",
+        &format!("package=hour&count=2&days=7&csrf={csrf}"),
     );
-    assert_eq!(made.status, 200);
-    assert!(made.body.contains("Generated 2 vouchers"));
+    assert_eq!(made.status, 303);
+    let batch = http(
+        live.admin,
+        "GET",
+        made.header("Location").unwrap(),
+        &[("Cookie", cookie.as_str())],
+        "",
+    );
+    assert!(batch.body.contains("Made 2 vouchers"), "{}", batch.body);
     // Unknown paths on the portal lead to the portal.
     let portal = format!("http://{}/", live.portal);
     let elsewhere = http(
@@ -233,16 +278,17 @@ fn bad_requests_get_clear_answers() {
 #[test]
 fn the_owner_page_refuses_addresses_outside_admin_allow() {
     let live = Live::start();
-    let ctx = lango::http::Ctx {
-        app: live.running.as_ref().unwrap().app.clone(),
-        simulator: None,
-    };
+    let ctx = lango::http::Ctx::new(live.running.as_ref().unwrap().app.clone(), None);
     let guest: SocketAddr = "192.168.1.77:50000".parse().unwrap();
     let request = rouille::Request::fake_http_from(guest, "GET", "/", vec![], vec![]);
     assert_eq!(lango::admin::handle(&ctx, &request).status_code, 403);
     let owner: SocketAddr = "127.0.0.1:50000".parse().unwrap();
     let request = rouille::Request::fake_http_from(owner, "GET", "/", vec![], vec![]);
-    assert_eq!(lango::admin::handle(&ctx, &request).status_code, 200);
+    assert_eq!(
+        lango::admin::handle(&ctx, &request).status_code,
+        303,
+        "to sign in"
+    );
 }
 
 #[test]
@@ -251,10 +297,7 @@ fn branding_text_is_escaped() {
     config.brand.name = "<script>alert(1)</script>".into();
     config.packages[0].name = "Hour \"<b>".into();
     let env = crate::support::TestEnv::with(Store::in_memory().unwrap(), config, T0);
-    let ctx = lango::http::Ctx {
-        app: env.app.clone(),
-        simulator: None,
-    };
+    let ctx = lango::http::Ctx::new(env.app.clone(), None);
     let request = rouille::Request::fake_http_from(
         "192.168.1.101:4000".parse().unwrap(),
         "GET",

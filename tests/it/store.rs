@@ -13,7 +13,7 @@ fn sessions_vouchers_and_events_survive_reopen() {
         let env = TestEnv::with(Store::open(&path).unwrap(), demo_config(), T0);
         let vouchers = env
             .app
-            .generate_vouchers("hour", 3, Some(30))
+            .generate_vouchers("hour", 3, "", Some(30))
             .unwrap()
             .unwrap();
         let session = env.app.redeem(ip, &vouchers[0].code).unwrap();
@@ -114,7 +114,7 @@ fn damaged_files_give_errors_not_panics() {
     let good = dir.path("good.redb");
     {
         let env = TestEnv::with(Store::open(&good).unwrap(), demo_config(), T0);
-        env.app.generate_vouchers("day", 50, None).unwrap();
+        env.app.generate_vouchers("day", 50, "", None).unwrap();
     }
     let bytes = std::fs::read(&good).unwrap();
     for cut in [bytes.len() / 2, bytes.len() / 4, 600] {
@@ -136,4 +136,95 @@ fn damaged_files_give_errors_not_panics() {
         std::fs::write(&p, &damaged).unwrap();
         let _ = Store::open(&p).and_then(|s| s.read(|r| r.vouchers()));
     }
+}
+
+/// A store written by a schema-2 lango (no `accounts` table) opens, is upgraded in place to
+/// schema 3, keeps its records, and takes accounts and account sessions.
+#[test]
+fn a_schema_2_store_is_upgraded_to_3() {
+    use redb::{Database, TableDefinition};
+    let dir = TempDir::new("v2");
+    let path = dir.path("lango.redb");
+    // The voucher a schema-2 lango would have written, made here by a current one.
+    let voucher = {
+        let env = TestEnv::new();
+        env.app
+            .generate_vouchers("hour", 1, "", None)
+            .unwrap()
+            .unwrap()
+            .remove(0)
+    };
+    {
+        let db = Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        let bytes: TableDefinition<&str, &[u8]> = TableDefinition::new("vouchers");
+        txn.open_table(TableDefinition::<&str, &[u8]>::new("devices"))
+            .unwrap();
+        for name in ["sessions", "payments", "events", "sms_claims"] {
+            txn.open_table(TableDefinition::<u64, &[u8]>::new(name))
+                .unwrap();
+        }
+        for name in [
+            "active_by_mac",
+            "latest_by_mac",
+            "payment_by_token",
+            "payment_by_checkout",
+            "payment_by_receipt",
+            "counters",
+            "sms_claim_by_receipt",
+        ] {
+            txn.open_table(TableDefinition::<&str, u64>::new(name))
+                .unwrap();
+        }
+        txn.open_table(TableDefinition::<u64, &str>::new("open_payments"))
+            .unwrap();
+        txn.open_table(TableDefinition::<&str, &str>::new("secrets"))
+            .unwrap();
+        let mut meta = txn
+            .open_table(TableDefinition::<&str, u64>::new("meta"))
+            .unwrap();
+        meta.insert("schema_version", 2).unwrap();
+        meta.insert("next_id", 100).unwrap();
+        drop(meta);
+        let json = serde_json::to_vec(&voucher).unwrap();
+        txn.open_table(bytes)
+            .unwrap()
+            .insert(voucher.code.as_str(), json.as_slice())
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.read(|r| r.meta("schema_version")).unwrap(), Some(3));
+    assert_eq!(
+        store.read(|r| r.voucher(&voucher.code)).unwrap(),
+        Some(voucher.clone())
+    );
+    assert!(store.read(|r| r.accounts()).unwrap().is_empty());
+    // The upgraded store works for everything schema 3 adds.
+    let env = TestEnv::with(store, demo_config(), T0);
+    let account = lango::accounts::Account {
+        username: "mary".into(),
+        password_hash: lango::auth::hash_password("kitchen42").unwrap(),
+        package_id: Some("hour".into()),
+        expires_at: None,
+        max_devices: 1,
+        note: String::new(),
+        created_at: T0,
+        disabled: false,
+        last_login: None,
+    };
+    env.app.put_account(account).unwrap();
+    let session = env
+        .app
+        .login_account(guest(1).0, "mary", "kitchen42")
+        .unwrap();
+    assert!(session.id >= 100, "the id sequence carried over");
+    assert!(env.app.redeem(guest(2).0, &voucher.code).is_ok());
+    drop(env);
+    let reopened = Store::open(&path).unwrap();
+    let back = reopened.read(|r| r.session(session.id)).unwrap().unwrap();
+    assert_eq!(
+        back.sources,
+        [lango::sessions::Source::Account("mary".into())]
+    );
 }

@@ -234,3 +234,136 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// The owner password the tests sign in with.
+pub const OWNER_PASSWORD: &str = "correct horse battery";
+
+/// Calls a handler directly with a request from `ip`, as rouille would.
+pub fn call_handler(
+    handler: impl Fn(&rouille::Request) -> rouille::Response,
+    ip: IpAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let request = rouille::Request::fake_http_from(
+        std::net::SocketAddr::new(ip, 40000),
+        method,
+        path,
+        headers,
+        body.as_bytes().to_vec(),
+    );
+    let response = handler(&request);
+    let status = response.status_code;
+    let headers = response
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let (mut reader, _) = response.data.into_reader_and_size();
+    let mut body = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut body).unwrap();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// The value of `name="csrf"` in a page.
+pub fn csrf_in(page: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.find(marker).expect("a CSRF field") + marker.len();
+    page[start..].split('"').next().unwrap().to_string()
+}
+
+/// The owner page through its handler, signed in from `ip` (127.0.0.1 unless changed).
+pub struct Owner {
+    pub ctx: lango::http::Ctx,
+    pub ip: IpAddr,
+    pub cookie: String,
+    pub csrf: String,
+}
+
+pub const ADMIN_HOST: &str = "127.0.0.1:8081";
+pub const ADMIN_ORIGIN: &str = "http://127.0.0.1:8081";
+
+impl Owner {
+    /// Sets the owner password if none is set, signs in and reads the CSRF token.
+    pub fn sign_in(ctx: lango::http::Ctx) -> Owner {
+        if ctx.app.owner_password_hash().unwrap().is_none() {
+            let hash = lango::auth::hash_password(OWNER_PASSWORD).unwrap();
+            ctx.app.set_owner_password_hash(&hash, "test").unwrap();
+        }
+        let mut owner = Owner {
+            ctx,
+            ip: "127.0.0.1".parse().unwrap(),
+            cookie: String::new(),
+            csrf: String::new(),
+        };
+        let reply = owner.raw(
+            "POST",
+            "/signin",
+            &[("Origin", ADMIN_ORIGIN)],
+            &format!("password={}", OWNER_PASSWORD.replace(' ', "+")),
+        );
+        assert_eq!(reply.status, 303, "{}", reply.body);
+        let cookie = reply.header("Set-Cookie").expect("a session cookie");
+        owner.cookie = cookie.split(';').next().unwrap().to_string();
+        owner.csrf = csrf_in(&owner.get("/").body);
+        owner
+    }
+
+    /// A request with the given headers only (plus Host).
+    pub fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+        let mut all = headers.to_vec();
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("Host")) {
+            all.push(("Host", ADMIN_HOST));
+        }
+        call_handler(
+            |r| lango::admin::handle(&self.ctx, r),
+            self.ip,
+            method,
+            path,
+            &all,
+            body,
+        )
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        self.raw("GET", path, &[("Cookie", &self.cookie)], "")
+    }
+
+    /// A form post from the owner page itself: cookie, Origin and CSRF token.
+    pub fn post(&self, path: &str, form: &str) -> Reply {
+        let body = if form.is_empty() {
+            format!("csrf={}", self.csrf)
+        } else {
+            format!("{form}&csrf={}", self.csrf)
+        };
+        self.raw(
+            "POST",
+            path,
+            &[
+                ("Cookie", &self.cookie),
+                ("Origin", ADMIN_ORIGIN),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            &body,
+        )
+    }
+
+    /// Follows a post's redirect (post/redirect/get) and returns the page it lands on.
+    #[track_caller]
+    pub fn post_and_follow(&self, path: &str, form: &str) -> Reply {
+        let reply = self.post(path, form);
+        assert_eq!(reply.status, 303, "{path}: {}", reply.body);
+        let location = reply.header("Location").unwrap().to_string();
+        self.get(&location)
+    }
+}

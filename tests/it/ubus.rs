@@ -265,6 +265,7 @@ fn registers_lango_with_its_method_table() {
     let (_dir, _path, ubusd, _events, server) = start_with(Arc::new(LangoUbus {
         app: env.app.clone(),
         config_path: None,
+        gateway: None,
     }));
     let (_peer, bytes) = ubusd.register();
     let add = Message::decode(&bytes).unwrap();
@@ -551,6 +552,7 @@ fn lango_on_ubus(env: &TestEnv, config_path: Option<PathBuf>) -> (Peer, Running)
     let (dir, _path, ubusd, events, server) = start_with(Arc::new(LangoUbus {
         app: env.app.clone(),
         config_path,
+        gateway: None,
     }));
     let (peer, _) = ubusd.register();
     let running = Running {
@@ -684,7 +686,11 @@ fn lango_reload_reads_the_config_file() {
 #[test]
 fn lango_event_payloads() {
     let env = TestEnv::new();
-    let codes = env.app.generate_vouchers("hour", 1, None).unwrap().unwrap();
+    let codes = env
+        .app
+        .generate_vouchers("hour", 1, "", None)
+        .unwrap()
+        .unwrap();
     let session = env.app.redeem(guest(3).0, &codes[0].code).unwrap();
     let start = ubus::lango::session_start(&session);
     assert_eq!(start.name, "session.start");
