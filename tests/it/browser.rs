@@ -24,6 +24,14 @@ use crate::support::{demo_config, http11 as http, TempDir, T0};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
+/// One browser at a time: two Chromiums next to the network lab on a small machine make the
+/// waits flaky, and the tests gain nothing from running together.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn available() -> bool {
     let found = |p: &str| std::path::Path::new(p).exists();
     if found("/usr/bin/chromium") && found("/usr/bin/chromedriver") {
@@ -347,6 +355,7 @@ fn the_purchase_path_in_english_and_kiswahili() {
     if !available() {
         return;
     }
+    let _alone = one_at_a_time();
     let en = click_through(
         "en",
         [
@@ -382,6 +391,7 @@ fn the_owner_page_runs_the_shop() {
     if !available() {
         return;
     }
+    let _alone = one_at_a_time();
     let shop = Shop::start();
     let browser = Browser::start("en");
     let admin = format!("http://{}", shop.admin);
