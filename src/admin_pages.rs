@@ -322,9 +322,13 @@ pub fn guests(call: &Call) -> Response {
             format!("<div class=\"actions\">{}</div>", actions.join(" ")),
         ]);
     }
-    let extend_by = "<p>Extend by <select name=\"minutes\" style=\"width:auto\">\
+    let extend_by = if rows.is_empty() {
+        ""
+    } else {
+        "<p>Extend by <select name=\"minutes\" style=\"width:auto\">\
         <option value=\"30\">30 minutes</option><option value=\"60\">1 hour</option>\
-        <option value=\"1440\">1 day</option></select></p>";
+        <option value=\"1440\">1 day</option></select></p>"
+    };
     let online = table(
         &["Device", "IP", "Package", "Time left", "Data", "Speed", ""],
         &rows,
