@@ -6,14 +6,16 @@
 #   OpenWrt package architecture | Rust target | qemu-user runner | size ceiling (bytes)
 # The ceiling is what CI enforces on the stripped binary: a build that grows past it fails, so
 # growth is a decision (raise the number in the same commit, with the reason), never a surprise.
-# aarch64 and mipsel carry the size goals of issue 7 (2.0 MB and 2.4 MB with every feature in);
-# the others carry the same headroom over their measured size. docs/size.md has the history.
+# The goals of issue 7 are 2.0 MB for aarch64 and 2.4 MB for mipsel with every feature in;
+# with the owner page, ubus, HTTPS and the Daraja client merged, aarch64 meets it (1,999,168)
+# and mipsel does not (2,857,016): these ceilings are the measured sizes plus about 3%, a guard
+# against surprise growth, not the goal. docs/size.md has the history and the levers left.
 LANGO_TARGETS="
-x86_64                   x86_64-unknown-linux-musl       -                   2400000
-aarch64_cortex-a53       aarch64-unknown-linux-musl      qemu-aarch64-static 2000000
-arm_cortex-a7_neon-vfpv4 armv7-unknown-linux-musleabihf  qemu-arm-static     1600000
-mipsel_24kc              mipsel-unknown-linux-musl       qemu-mipsel-static  2400000
-mips_24kc                mips-unknown-linux-musl         qemu-mips-static    2400000
+x86_64                   x86_64-unknown-linux-musl       -                   2650000
+aarch64_cortex-a53       aarch64-unknown-linux-musl      qemu-aarch64-static 2060000
+arm_cortex-a7_neon-vfpv4 armv7-unknown-linux-musleabihf  qemu-arm-static     1650000
+mipsel_24kc              mipsel-unknown-linux-musl       qemu-mipsel-static  2950000
+mips_24kc                mips-unknown-linux-musl         qemu-mips-static    2950000
 "
 
 # Pinned tools. The nightly is the one toolchain.md tested (rustc 1.97.0-nightly e50aa6fba
