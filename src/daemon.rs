@@ -417,6 +417,23 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
             "{}: gateway disabled (option enabled '0'); nothing to do",
             config_path.display()
         );
+        // A table left by an earlier run would keep redirecting guests to a portal that is
+        // not there: switching lango off opens the network.
+        if config.gateway.firewall == FirewallKind::Nft {
+            let gw = &config.gateway;
+            let nft = NftFirewall::new(
+                Arc::new(SystemRunner),
+                NftOptions {
+                    device: gw.device.clone(),
+                    portal_port: gw.portal_port,
+                    dns_port: gw.dns_port,
+                },
+            );
+            match nft.remove() {
+                Ok(()) => log::info!("firewall: table inet lango removed"),
+                Err(e) => log::warn!("firewall: could not remove table inet lango: {e}"),
+            }
+        }
         return EXIT_OK;
     }
     let store_path = store_override.unwrap_or_else(|| config.gateway.store.clone());

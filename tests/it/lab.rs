@@ -1106,3 +1106,46 @@ fn lab_a_config_edit_and_hup_apply_live_without_dropping_paid_guests() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn lab_switching_lango_off_removes_its_table() {
+    if !lab_available() {
+        return;
+    }
+    let ns = format!("loff{}", std::process::id() % 100_000);
+    let dir = TempDir::new("off");
+    let conf = dir.path("lango");
+    std::fs::write(&conf, "config gateway 'main'\n\toption enabled '0'\n").unwrap();
+    ok(&["ip", "netns", "add", &ns]);
+    let left_over = Command::new("ip")
+        .args(["netns", "exec", &ns, "nft", "-f", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"table inet lango {\n}\n")?;
+            child.wait()
+        });
+    assert!(left_over.is_ok_and(|s| s.success()));
+    let out = run(&[
+        "ip",
+        "netns",
+        "exec",
+        &ns,
+        env!("CARGO_BIN_EXE_lango"),
+        "serve",
+        "--config",
+        conf.to_str().unwrap(),
+    ]);
+    let tables = run(&["ip", "netns", "exec", &ns, "nft", "list", "tables"]);
+    let _ = run(&["ip", "netns", "del", &ns]);
+    assert!(out.status.success());
+    assert!(
+        !String::from_utf8_lossy(&tables.stdout).contains("lango"),
+        "guests would stay redirected to a dead portal"
+    );
+}
