@@ -810,8 +810,10 @@ fn lab_expiry_ends_access_on_time_even_if_lango_is_dead() {
     lab.wait_for("guest 2 online", || lab.online(2, false));
     let mut ended1 = None;
     while secs(granted) < 12.0 {
+        // The time the failing request started: a refused request takes up to its timeout.
+        let tried = secs(granted);
         if ended1.is_none() && !lab.online(1, false) {
-            ended1 = Some(secs(granted));
+            ended1 = Some(tried);
         }
         if ended1.is_some() {
             break;
@@ -821,8 +823,9 @@ fn lab_expiry_ends_access_on_time_even_if_lango_is_dead() {
     lab.kill_lango();
     let mut ended2 = None;
     while secs(granted2) < 12.0 {
+        let tried = secs(granted2);
         if !lab.online(2, false) {
-            ended2 = Some(secs(granted2));
+            ended2 = Some(tried);
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -831,9 +834,11 @@ fn lab_expiry_ends_access_on_time_even_if_lango_is_dead() {
         ended1.expect("guest 1 cut"),
         ended2.expect("guest 2 cut by the element timeout"),
     );
+    // Measured from the redeem request: the session starts at the next whole second (a guest is
+    // never shortchanged), so the deadline is 8-9 s after it; the bounds allow half a second more.
     eprintln!("lab: 8 s package ended after {e1:.2}s (lango alive) and {e2:.2}s (lango killed)");
-    assert!((7.5..9.2).contains(&e1), "{e1}");
-    assert!((7.5..9.2).contains(&e2), "{e2}");
+    assert!((7.5..9.5).contains(&e1), "{e1}");
+    assert!((7.5..9.5).contains(&e2), "{e2}");
 }
 
 #[test]
