@@ -2,31 +2,18 @@
 //! API, the EasyISP-compatible JSON API and its errors, rate limits, moving a purchase to a new
 //! MAC, page weight, and a scan of every response for secrets.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use lango::http::Ctx;
 use lango::payments::StkOutcome;
 use lango::store::Store;
 use serde_json::Value;
 
-use crate::support::{demo_config, guest, TestEnv, T0};
+use crate::support::{call_handler, demo_config, guest, Reply, TestEnv, T0};
 
-struct Got {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Got {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.body))
-    }
+/// The JSON body of a reply.
+fn json_of(reply: &Reply) -> Value {
+    serde_json::from_str(&reply.body).unwrap_or_else(|_| panic!("not JSON: {}", reply.body))
 }
 
 fn call(
@@ -36,37 +23,23 @@ fn call(
     path: &str,
     headers: &[(&str, &str)],
     body: &str,
-) -> Got {
+) -> Reply {
     let ctx = Ctx::new(env.app.clone(), None);
-    let from = SocketAddr::new(ip, 40000);
-    let headers: Vec<(String, String)> = headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let request =
-        rouille::Request::fake_http_from(from, method, path, headers, body.as_bytes().to_vec());
-    let response = lango::portal::handle(&ctx, &request);
-    let status = response.status_code;
-    let headers = response
-        .headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let (mut reader, _) = response.data.into_reader_and_size();
-    let mut body = String::new();
-    std::io::Read::read_to_string(&mut reader, &mut body).unwrap();
-    Got {
-        status,
+    call_handler(
+        |r| lango::portal::handle(&ctx, r),
+        ip,
+        method,
+        path,
         headers,
         body,
-    }
+    )
 }
 
-fn get(env: &TestEnv, ip: IpAddr, host: &str, path: &str) -> Got {
+fn get(env: &TestEnv, ip: IpAddr, host: &str, path: &str) -> Reply {
     call(env, ip, "GET", path, &[("Host", host)], "")
 }
 
-fn post_json(env: &TestEnv, ip: IpAddr, path: &str, body: &str) -> Got {
+fn post_json(env: &TestEnv, ip: IpAddr, path: &str, body: &str) -> Reply {
     call(
         env,
         ip,
@@ -156,12 +129,12 @@ fn the_captive_api_reflects_the_real_session() {
         unpaid.header("Content-Type"),
         Some("application/captive+json")
     );
-    let doc = unpaid.json();
+    let doc = json_of(&unpaid);
     assert_eq!(doc["captive"], true);
     assert_eq!(doc["user-portal-url"], PORTAL);
     assert!(doc.get("seconds-remaining").is_none());
     pay_with_voucher(&env, ip, "hour");
-    let doc = get(&env, ip, "127.0.0.1:8080", "/api/captive").json();
+    let doc = json_of(&get(&env, ip, "127.0.0.1:8080", "/api/captive"));
     assert_eq!(
         (doc["captive"].as_bool(), doc["seconds-remaining"].as_u64()),
         (Some(false), Some(3600))
@@ -171,7 +144,7 @@ fn the_captive_api_reflects_the_real_session() {
     // Nearly expired, and quota partly used.
     env.firewall.set_usage(mac, 100_000_000, 300_000_000);
     env.advance(3570);
-    let doc = get(&env, ip, "127.0.0.1:8080", "/api/captive").json();
+    let doc = json_of(&get(&env, ip, "127.0.0.1:8080", "/api/captive"));
     assert_eq!(
         (
             doc["seconds-remaining"].as_u64(),
@@ -181,12 +154,12 @@ fn the_captive_api_reflects_the_real_session() {
     );
     env.advance(30);
     assert_eq!(
-        get(&env, ip, "127.0.0.1:8080", "/api/captive").json()["captive"],
+        json_of(&get(&env, ip, "127.0.0.1:8080", "/api/captive"))["captive"],
         true
     );
     // An unlimited package has no bytes-remaining.
     pay_with_voucher(&env, ip, "day");
-    let doc = get(&env, ip, "127.0.0.1:8080", "/api/captive").json();
+    let doc = json_of(&get(&env, ip, "127.0.0.1:8080", "/api/captive"));
     assert!(doc.get("bytes-remaining").is_none(), "{doc}");
 }
 
@@ -194,7 +167,7 @@ fn the_captive_api_reflects_the_real_session() {
 fn the_guest_api_speaks_easyisp() {
     let env = TestEnv::new();
     let (ip, mac) = guest(1);
-    let packages = get(&env, ip, "h", "/api/portal/packages").json();
+    let packages = json_of(&get(&env, ip, "h", "/api/portal/packages"));
     let first = &packages["packages"][0];
     assert_eq!(
         (first["id"].as_str(), first["name"].as_str()),
@@ -206,23 +179,23 @@ fn the_guest_api_speaks_easyisp() {
     );
     assert_eq!(packages["packages"][2]["speed"], "5 Mbit/s/2 Mbit/s");
     assert_eq!(
-        get(&env, ip, "h", "/api/portal/check-session").json(),
+        json_of(&get(&env, ip, "h", "/api/portal/check-session")),
         serde_json::json!({"hasActiveSession": false})
     );
     assert_eq!(
-        get(&env, ip, "h", "/api/portal/status").json()["active"],
+        json_of(&get(&env, ip, "h", "/api/portal/status"))["active"],
         false
     );
-    let tenant = get(&env, ip, "h", "/api/portal/tenant").json();
+    let tenant = json_of(&get(&env, ip, "h", "/api/portal/tenant"));
     assert_eq!(
         (tenant["name"].as_str(), tenant["primaryColor"].as_str()),
         (Some("Mama Mboga Cafe Wi-Fi"), Some("#0b6e4f"))
     );
     assert_eq!(
-        get(&env, ip, "h", "/api/portal/mpesa/check").json()["configured"],
+        json_of(&get(&env, ip, "h", "/api/portal/mpesa/check"))["configured"],
         true
     );
-    let validate = get(&env, ip, "h", "/api/portal/mpesa/validate").json();
+    let validate = json_of(&get(&env, ip, "h", "/api/portal/mpesa/validate"));
     assert_eq!(
         (
             validate["configType"].as_str(),
@@ -238,24 +211,27 @@ fn the_guest_api_speaks_easyisp() {
         r#"{"phone":"0712345678","packageId":"hour"}"#,
     );
     assert_eq!(started.status, 200, "{}", started.body);
-    let id = started.json()["checkoutRequestId"]
+    let id = json_of(&started)["checkoutRequestId"]
         .as_str()
         .unwrap()
         .to_string();
     assert_eq!(id.len(), 32);
     let status_path = format!("/api/portal/mpesa/status?checkoutRequestId={id}");
-    assert_eq!(get(&env, ip, "h", &status_path).json()["status"], "pending");
+    assert_eq!(
+        json_of(&get(&env, ip, "h", &status_path))["status"],
+        "pending"
+    );
     env.app.run_due();
     env.advance(4);
-    let done = get(&env, ip, "h", &status_path).json();
+    let done = json_of(&get(&env, ip, "h", &status_path));
     assert_eq!(
         (done["status"].as_str(), done["package"].as_str()),
         (Some("completed"), Some("1 Hour"))
     );
-    let session = get(&env, ip, "h", "/api/portal/check-session").json();
+    let session = json_of(&get(&env, ip, "h", "/api/portal/check-session"));
     assert_eq!(session["hasActiveSession"], true);
     assert_eq!(session["customer"]["remainingMinutes"], 60);
-    let status = get(&env, ip, "h", "/api/portal/status").json();
+    let status = json_of(&get(&env, ip, "h", "/api/portal/status"));
     assert_eq!(status["active"], true);
     assert_eq!(
         status["sessionId"].as_str().map(str::len),
@@ -286,11 +262,11 @@ fn the_guest_api_speaks_easyisp() {
     assert_eq!(forged.status, 403);
     // Logout ends the session.
     assert_eq!(
-        post_json(&env, ip, "/api/portal/logout", "{}").json()["success"],
+        json_of(&post_json(&env, ip, "/api/portal/logout", "{}"))["success"],
         true
     );
     assert_eq!(
-        get(&env, ip, "h", "/api/portal/status").json()["active"],
+        json_of(&get(&env, ip, "h", "/api/portal/status"))["active"],
         false
     );
 }
@@ -313,7 +289,7 @@ fn the_guest_api_errors() {
         r#"{"phone":"12345","packageId":"hour"}"#,
     );
     assert_eq!(bad_phone.status, 400);
-    assert!(bad_phone.json()["error"]
+    assert!(json_of(&bad_phone)["error"]
         .as_str()
         .unwrap()
         .contains("Safaricom number"));
@@ -329,7 +305,7 @@ fn the_guest_api_errors() {
     let body = format!(r#"{{"code":"{code}"}}"#);
     let ok = post_json(&env, ip, "/api/portal/voucher", &body);
     assert_eq!(
-        (ok.status, ok.json()["package"]["name"].as_str()),
+        (ok.status, json_of(&ok)["package"]["name"].as_str()),
         (200, Some("1 Hour"))
     );
     let again = post_json(&env, guest(3).0, "/api/portal/voucher", &body);
@@ -442,7 +418,7 @@ fn a_paid_purchase_moves_to_a_new_mac_with_receipt_and_phone() {
         env.firewall.allows(new_mac) && !env.firewall.allows(old_mac),
         "the old MAC loses access"
     );
-    let status = get(&env, new_ip, "h", "/api/portal/status").json();
+    let status = json_of(&get(&env, new_ip, "h", "/api/portal/status"));
     assert_eq!(status["active"], true);
     // Moving again within the interval (1 h) is refused, with the wait.
     let (third_ip, _) = guest(5);
@@ -534,7 +510,7 @@ fn no_response_carries_a_secret() {
         "/api/portal/mpesa/initiate",
         r#"{"phone":"0712345678","packageId":"hour"}"#,
     );
-    let token = started.json()["checkoutRequestId"]
+    let token = json_of(&started)["checkoutRequestId"]
         .as_str()
         .unwrap()
         .to_string();
@@ -585,7 +561,7 @@ fn pasted_sms_and_public_callbacks_never_grant_by_themselves() {
     let body = serde_json::json!({"smsText": text, "packageId": "day"}).to_string();
     let forged = post_json(&env, ip, "/api/portal/mpesa/verify-sms", &body);
     assert_eq!(
-        (forged.status, forged.json()["status"].as_str()),
+        (forged.status, json_of(&forged)["status"].as_str()),
         (202, Some("pending_approval")),
         "{}",
         forged.body
@@ -600,7 +576,7 @@ fn pasted_sms_and_public_callbacks_never_grant_by_themselves() {
     let callback = r#"{"Body":{"stkCallback":{"MerchantRequestID":"1","CheckoutRequestID":"ws_CO_forged","ResultCode":0,"ResultDesc":"ok"}}}"#;
     let answered = post_json(&env, ip, "/api/portal/mpesa/callback", callback);
     assert_eq!(
-        (answered.status, answered.json()["ResultCode"].as_i64()),
+        (answered.status, json_of(&answered)["ResultCode"].as_i64()),
         (200, Some(0))
     );
     env.app.run_due();
