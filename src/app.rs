@@ -494,23 +494,10 @@ impl App {
                 Ok(v) => v.clone(),
                 Err(refusal) => return Ok(Err(refusal)),
             };
-            let existing = w.active_session(mac)?;
-            let new_id = w.next_id()?;
-            let grant = sessions::grant(
-                existing.as_ref(),
-                new_id,
-                mac,
-                Some(ip),
-                &voucher.terms,
-                Source::Voucher(code.clone()),
-                time.start(),
-            );
-            let mut session = grant.session().clone();
-            if session.token.is_empty() {
-                session.token = random_token()?;
-            }
+            let terms = &voucher.terms;
+            let source = Source::Voucher(code.clone());
+            let session = grant_in(w, mac, Some(ip), terms, source, time.start())?;
             w.put_voucher(&vouchers::redeemed(&voucher, mac, session.id, now))?;
-            w.put_session(&session)?;
             touch_device(w, mac, Some(ip), now)?;
             w.push_event(&event(
                 now,
@@ -1045,25 +1032,10 @@ impl App {
                     if let Some(r) = &payment.receipt {
                         w.claim_receipt(r, id)?;
                     }
-                    let existing = w.active_session(payment.mac)?;
-                    let new_id = w.next_id()?;
-                    let grant = sessions::grant(
-                        existing.as_ref(),
-                        new_id,
-                        payment.mac,
-                        payment.ip,
-                        &payment.terms,
-                        Source::Payment(id),
-                        time.start(),
-                    );
-                    let mut session = grant.session().clone();
-                    if session.token.is_empty() {
-                        session.token = random_token()?;
-                    }
-                    let session = &session;
+                    let (mac, ip, source) = (payment.mac, payment.ip, Source::Payment(id));
+                    let session = &grant_in(w, mac, ip, &payment.terms, source, time.start())?;
                     payment.session_id = Some(session.id);
                     payment.callback = hint.clone().or(payment.callback);
-                    w.put_session(session)?;
                     w.put_payment(&payment)?;
                     touch_device(w, payment.mac, payment.ip, now)?;
                     w.push_event(&event(
@@ -1319,6 +1291,28 @@ impl App {
 /// The counter of `name` for one local day: `portal_views@2027-01-15`.
 pub fn day_counter(name: &str, day: i64) -> String {
     format!("{name}@{}", crate::time::date_of_day(day))
+}
+
+/// Grants `terms` to `mac` inside a write transaction: lengthens its running session or starts
+/// a new one (with a fresh random token), and stores it. Every paid or redeemed grant goes
+/// through here, so they all extend the same way and all carry a token.
+pub(crate) fn grant_in(
+    w: &mut crate::store::Writer,
+    mac: Mac,
+    ip: Option<IpAddr>,
+    terms: &Terms,
+    source: Source,
+    start: Timestamp,
+) -> Result<Session, StoreError> {
+    let existing = w.active_session(mac)?;
+    let new_id = w.next_id()?;
+    let grant = sessions::grant(existing.as_ref(), new_id, mac, ip, terms, source, start);
+    let mut session = grant.session().clone();
+    if session.token.is_empty() {
+        session.token = random_token()?;
+    }
+    w.put_session(&session)?;
+    Ok(session)
 }
 
 fn event(at: Timestamp, kind: &str, mac: Option<Mac>, detail: String) -> Event {

@@ -20,7 +20,7 @@ use crate::app::{random_token, App};
 use crate::daraja;
 use crate::model::{Mac, Money};
 use crate::payments::{CallbackHint, CheckStep, Payment, PaymentState, StkOutcome};
-use crate::sessions::{self, Session, Source, Terms};
+use crate::sessions::{Session, Source, Terms};
 use crate::sms::{self, ClaimState, NotPayment, SmsClaim};
 use crate::store::{Durability, Event, StoreError};
 use crate::time::Timestamp;
@@ -615,19 +615,9 @@ impl App {
                 return Ok(ClaimDecision::ReceiptAlreadyCredited(owner));
             }
             w.claim_receipt(&claim.receipt, id)?;
-            let existing = w.active_session(claim.mac)?;
-            let new_id = w.next_id()?;
-            let grant = sessions::grant(
-                existing.as_ref(),
-                new_id,
-                claim.mac,
-                claim.ip,
-                &claim.terms,
-                Source::Owner,
-                now,
-            );
-            let session = grant.session().clone();
-            w.put_session(&session)?;
+            let start = now;
+            let session =
+                crate::app::grant_in(w, claim.mac, claim.ip, &claim.terms, Source::Owner, start)?;
             claim.state = ClaimState::Approved;
             claim.session_id = Some(session.id);
             w.put_sms_claim(&claim)?;

@@ -839,6 +839,11 @@ fn a_stalled_push_is_not_sent_twice_and_the_guest_is_not_lost() {
         ClaimDecision::Approved(_)
     ));
     assert_eq!(env.sessions().len(), 1);
+    assert_eq!(
+        env.sessions()[0].token.len(),
+        32,
+        "an approved claim's session has a token too"
+    );
     app.run_due();
     assert!(env.firewall.allows(guest(1).1));
 
