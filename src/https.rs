@@ -15,9 +15,10 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, SignatureScheme, StreamOwned};
 
 /// Largest response head (status line and headers) accepted.
 const MAX_HEAD: usize = 16 * 1024;
@@ -70,11 +71,113 @@ pub struct Client {
     timeout: Duration,
 }
 
-/// Installs ring as rustls' process-wide provider (idempotent). lango builds its TLS
-/// configurations with an explicit provider anyway; this keeps any other builder from
+/// Installs `crypto_provider` as rustls' process-wide provider (idempotent). lango builds its
+/// TLS configurations with an explicit provider anyway; this keeps any other builder from
 /// panicking for want of one.
 pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = crypto_provider().install_default();
+}
+
+/// rustls' ring provider without Ed25519: every cipher suite and key exchange group of
+/// `rustls::crypto::ring::default_provider()`, ECDSA (P-256, P-384) and RSA for certificates
+/// and the portal's own key. No public CA issues Ed25519 certificates and no browser accepts
+/// them for TLS; leaving the algorithm out keeps ring's Ed25519 code (about 40 KB on MIPS)
+/// out of the router binary.
+pub fn crypto_provider() -> CryptoProvider {
+    use rustls::crypto::ring::kx_group;
+    CryptoProvider {
+        cipher_suites: rustls::crypto::ring::DEFAULT_CIPHER_SUITES.to_vec(),
+        kx_groups: vec![kx_group::X25519, kx_group::SECP256R1, kx_group::SECP384R1],
+        signature_verification_algorithms: SIGNATURE_ALGORITHMS,
+        secure_random: &SystemRandom,
+        key_provider: &RsaOrEcdsaKeys,
+    }
+}
+
+/// The signature algorithms lango verifies in certificates and handshakes: rustls' ring list
+/// minus Ed25519.
+static SIGNATURE_ALGORITHMS: WebPkiSupportedAlgorithms = {
+    use webpki::ring as alg;
+    WebPkiSupportedAlgorithms {
+        all: &[
+            alg::ECDSA_P256_SHA256,
+            alg::ECDSA_P256_SHA384,
+            alg::ECDSA_P384_SHA256,
+            alg::ECDSA_P384_SHA384,
+            alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+            alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+            alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+            alg::RSA_PKCS1_2048_8192_SHA256,
+            alg::RSA_PKCS1_2048_8192_SHA384,
+            alg::RSA_PKCS1_2048_8192_SHA512,
+            alg::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS,
+            alg::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS,
+            alg::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS,
+        ],
+        mapping: &[
+            (
+                SignatureScheme::ECDSA_NISTP384_SHA384,
+                &[alg::ECDSA_P384_SHA384, alg::ECDSA_P256_SHA384],
+            ),
+            (
+                SignatureScheme::ECDSA_NISTP256_SHA256,
+                &[alg::ECDSA_P256_SHA256, alg::ECDSA_P384_SHA256],
+            ),
+            (
+                SignatureScheme::RSA_PSS_SHA512,
+                &[alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY],
+            ),
+            (
+                SignatureScheme::RSA_PSS_SHA384,
+                &[alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY],
+            ),
+            (
+                SignatureScheme::RSA_PSS_SHA256,
+                &[alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA512,
+                &[alg::RSA_PKCS1_2048_8192_SHA512],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA384,
+                &[alg::RSA_PKCS1_2048_8192_SHA384],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA256,
+                &[alg::RSA_PKCS1_2048_8192_SHA256],
+            ),
+        ],
+    }
+};
+
+/// Randomness for TLS, from the kernel (getrandom).
+#[derive(Debug)]
+struct SystemRandom;
+
+impl rustls::crypto::SecureRandom for SystemRandom {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), rustls::crypto::GetRandomFailed> {
+        getrandom::fill(buf).map_err(|_| rustls::crypto::GetRandomFailed)
+    }
+}
+
+/// Loads the portal's private key: RSA or ECDSA (P-256, P-384), as PKCS#1, SEC1 or PKCS#8.
+#[derive(Debug)]
+struct RsaOrEcdsaKeys;
+
+impl rustls::crypto::KeyProvider for RsaOrEcdsaKeys {
+    fn load_private_key(
+        &self,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<Arc<dyn rustls::sign::SigningKey>, rustls::Error> {
+        use rustls::crypto::ring::sign;
+        if let Ok(rsa) = sign::RsaSigningKey::new(&key) {
+            return Ok(Arc::new(rsa));
+        }
+        sign::any_ecdsa_type(&key).map_err(|_| {
+            rustls::Error::General("the private key is neither RSA nor ECDSA P-256/P-384".into())
+        })
+    }
 }
 
 /// A client configuration trusting exactly `roots` (DER certificates).
@@ -84,8 +187,7 @@ pub fn tls_config(roots: Vec<CertificateDer<'static>>) -> Result<Arc<ClientConfi
     if added == 0 {
         return Err("no usable CA certificate".into());
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
+    let config = ClientConfig::builder_with_provider(Arc::new(crypto_provider()))
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup: {e}"))?
         .with_root_certificates(store)
@@ -600,6 +702,41 @@ pub fn write_response<W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_provider_loads_ecdsa_keys_and_refuses_ed25519() {
+        use rcgen::{KeyPair, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519};
+        use rustls::pki_types::PrivatePkcs8KeyDer;
+        let provider = crypto_provider();
+        let load = |alg| {
+            let pair = KeyPair::generate_for(alg).unwrap();
+            let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pair.serialize_der()));
+            provider.key_provider.load_private_key(der)
+        };
+        assert!(load(&PKCS_ECDSA_P256_SHA256).is_ok());
+        assert!(load(&PKCS_ECDSA_P384_SHA384).is_ok());
+        let refused = load(&PKCS_ED25519).err().unwrap().to_string();
+        assert!(refused.contains("neither RSA nor ECDSA"), "{refused}");
+    }
+
+    #[test]
+    fn the_provider_verifies_rsa_and_ecdsa_but_not_ed25519() {
+        let schemes = crypto_provider()
+            .signature_verification_algorithms
+            .supported_schemes();
+        for want in [
+            SignatureScheme::RSA_PKCS1_SHA256,
+            SignatureScheme::RSA_PSS_SHA256,
+            SignatureScheme::ECDSA_NISTP256_SHA256,
+            SignatureScheme::ECDSA_NISTP384_SHA384,
+        ] {
+            assert!(schemes.contains(&want), "{want:?} missing");
+        }
+        assert!(!schemes.contains(&SignatureScheme::ED25519));
+        let default = rustls::crypto::ring::default_provider();
+        assert_eq!(crypto_provider().cipher_suites, default.cipher_suites);
+        assert!(crypto_provider().fips() == default.fips());
+    }
 
     #[test]
     fn urls() {

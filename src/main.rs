@@ -15,6 +15,8 @@ Usage:
   lango selftest-tls --cert F --key F --ca F   TLS handshake with the Daraja simulator (router
                                                builds: proves rustls and ring on this CPU)
   lango check-mpesa [--config FILE]            test the M-Pesa account (no one is prompted)
+  lango selftest-crash                         panic on purpose: shows what a crash leaves in
+                                               the log on this CPU (scripts/qemu-smoke)
   lango passwd [--config FILE] [--store FILE]  set the owner page's password from one line on
                                                stdin (with lango stopped)
   lango --version | --help
@@ -25,6 +27,7 @@ Logs go to stderr (procd forwards them to syslog); LANGO_LOG=debug for more.
 
 fn main() {
     lango::logger::init();
+    lango::crash::install();
     lango::https::install_crypto_provider();
     let args: Vec<String> = std::env::args().skip(1).collect();
     std::process::exit(run(&args));
@@ -108,6 +111,11 @@ fn run(args: &[String]) -> i32 {
                 &PathBuf::from(key),
                 &PathBuf::from(ca),
             )
+        }
+        "selftest-crash" => {
+            let value = lango::crash::selftest(args.len());
+            println!("{value}");
+            1
         }
         "passwd" => {
             let (Ok(config), Ok(store)) = (flag(rest, "--config"), flag(rest, "--store")) else {
