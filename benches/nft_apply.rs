@@ -8,10 +8,10 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
-use lango::firewall::{AllowedClient, Desired, Firewall};
-use lango::model::Mac;
-use lango::nft::{render, NftFirewall, NftOptions};
-use lango::sys::{Runner, SystemRunner};
+use lango::adapters::nft::{render, NftFirewall, NftOptions};
+use lango::adapters::sys::{Runner, SystemRunner};
+use lango::core::firewall::{AllowedClient, Desired, Firewall};
+use lango::core::model::Mac;
 
 /// Runs nft inside the bench's namespace.
 struct NetnsRunner(String);
@@ -22,7 +22,7 @@ impl Runner for NetnsRunner {
         program: &str,
         args: &[&str],
         stdin: Option<&str>,
-    ) -> std::io::Result<lango::sys::Output> {
+    ) -> std::io::Result<lango::adapters::sys::Output> {
         let mut full = vec!["netns", "exec", self.0.as_str(), program];
         full.extend_from_slice(args);
         SystemRunner.run("ip", &full, stdin)

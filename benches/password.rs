@@ -5,11 +5,11 @@
 use std::time::Instant;
 
 fn main() {
-    let stored = lango::auth::hash_password("correct horse battery").expect("random");
+    let stored = lango::core::auth::hash_password("correct horse battery").expect("random");
     let mut times: Vec<f64> = (0..25)
         .map(|_| {
             let start = Instant::now();
-            assert!(lango::auth::verify_password(
+            assert!(lango::core::auth::verify_password(
                 &stored,
                 "correct horse battery"
             ));
@@ -19,7 +19,7 @@ fn main() {
     times.sort_by(|a, b| a.total_cmp(b));
     println!(
         "password check, PBKDF2-HMAC-SHA256 x {} on {}: median {:.2} ms (min {:.2}, max {:.2})",
-        lango::auth::ITERATIONS,
+        lango::core::auth::ITERATIONS,
         std::env::consts::ARCH,
         times[times.len() / 2],
         times[0],

@@ -7,18 +7,19 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use lango::adapters::neighbours::LoopbackNeighbours;
+use lango::adapters::simulator::Simulator;
 use lango::app::Env;
-use lango::firewall::RecordingFirewall;
-use lango::neighbours::LoopbackNeighbours;
-use lango::simulator::Simulator;
+use lango::core::firewall::RecordingFirewall;
+use lango::core::time::SystemClock;
 use lango::store::Store;
-use lango::time::SystemClock;
 
 const GUESTS: usize = 50;
 const REQUESTS_EACH: usize = 20;
 
 fn main() {
-    let mut config = lango::config::parse(lango::daemon::DEMO_CONFIG, "demo").expect("demo config");
+    let mut config =
+        lango::core::config::parse(lango::daemon::DEMO_CONFIG, "demo").expect("demo config");
     config.gateway.portal_port = 0;
     config.gateway.admin_port = 0;
     let clock = Arc::new(SystemClock);

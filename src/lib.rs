@@ -12,52 +12,10 @@
 // (`crash::mips`), which reads the trap address from the kernel's signal context.
 #![deny(unsafe_code)]
 
-pub mod accounts;
-pub mod admin;
-pub mod admin_accounts;
-pub mod admin_pages;
-pub mod admin_payments;
-pub mod admin_settings;
-pub mod admin_shop;
-pub mod admin_ui;
+pub mod adapters;
 pub mod app;
-pub mod auth;
-pub mod captive;
-pub mod config;
-pub mod crash;
+pub mod core;
 pub mod daemon;
-pub mod daraja;
-pub mod daraja_sim;
-pub mod dns;
-pub mod dnsmasq;
-pub mod firewall;
-pub mod health;
-pub mod http;
-pub mod https;
-pub mod logger;
-pub mod model;
-pub mod mpesa;
-pub mod neighbours;
-pub mod nft;
-pub mod owner;
-pub mod payments;
-pub mod portal;
-pub mod portal_api;
-pub mod portal_login;
-pub mod qr;
-pub mod ratelimit;
-pub mod report;
-pub mod sessions;
-pub mod simulator;
-pub mod sms;
 pub mod store;
-pub mod sys;
-#[doc(hidden)]
-pub mod testing;
-pub mod time;
-pub mod tls;
 pub mod ubus;
-pub mod uci;
-pub mod uci_write;
-pub mod vouchers;
-pub mod worker;
+pub mod web;

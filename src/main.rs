@@ -26,9 +26,9 @@ Logs go to stderr (procd forwards them to syslog); LANGO_LOG=debug for more.
 ";
 
 fn main() {
-    lango::logger::init();
-    lango::crash::install();
-    lango::https::install_crypto_provider();
+    lango::daemon::logger::init();
+    lango::daemon::crash::install();
+    lango::adapters::https::install_crypto_provider();
     let args: Vec<String> = std::env::args().skip(1).collect();
     std::process::exit(run(&args));
 }
@@ -113,7 +113,7 @@ fn run(args: &[String]) -> i32 {
             )
         }
         "selftest-crash" => {
-            let value = lango::crash::selftest(args.len());
+            let value = lango::daemon::crash::selftest(args.len());
             println!("{value}");
             1
         }

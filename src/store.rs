@@ -14,12 +14,12 @@ use redb::{
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::model::Mac;
-use crate::payments::Payment;
-use crate::sessions::Session;
-use crate::sms::SmsClaim;
-use crate::time::Timestamp;
-use crate::vouchers::Voucher;
+use crate::core::model::Mac;
+use crate::core::payments::Payment;
+use crate::core::sessions::Session;
+use crate::core::sms::SmsClaim;
+use crate::core::time::Timestamp;
+use crate::core::vouchers::Voucher;
 
 /// Bump when a record's meaning changes; add the step to `migrate`.
 /// 3: guest accounts (`accounts`), and sessions whose source is an account (`Source::Account`),

@@ -5,7 +5,7 @@
 use redb::{ReadableTable, TableDefinition};
 
 use super::{decode, encode, Reader, StoreError, Writer, DEVICES};
-use crate::accounts::Account;
+use crate::core::accounts::Account;
 use crate::store::Device;
 
 /// User name (lower case) → account.

@@ -7,8 +7,8 @@
 
 use std::net::IpAddr;
 
-use lango::http::Ctx;
-use lango::payments::StkOutcome;
+use lango::core::payments::StkOutcome;
+use lango::web::http::Ctx;
 
 use crate::support::{
     call_handler, guest, Owner, TempDir, TestEnv, ADMIN_HOST, ADMIN_ORIGIN, OWNER_PASSWORD,
@@ -98,7 +98,7 @@ fn anonymous(
     let mut all = vec![("Host", ADMIN_HOST)];
     all.extend_from_slice(headers);
     call_handler(
-        |r| lango::admin::handle(ctx, r),
+        |r| lango::web::admin::handle(ctx, r),
         owner_ip(),
         method,
         path,
@@ -188,7 +188,7 @@ fn every_state_change_needs_the_csrf_token_and_the_same_origin() {
 fn wrong_passwords_lock_the_address_out_with_back_off() {
     let env = TestEnv::new();
     let ctx = Ctx::new(env.app.clone(), None);
-    let hash = lango::auth::hash_password(OWNER_PASSWORD).unwrap();
+    let hash = lango::core::auth::hash_password(OWNER_PASSWORD).unwrap();
     env.app.set_owner_password_hash(&hash, "test").unwrap();
     let signin = |password: &str| {
         anonymous(
@@ -199,7 +199,7 @@ fn wrong_passwords_lock_the_address_out_with_back_off() {
             &format!("password={}", password.replace(' ', "+")),
         )
     };
-    for _ in 0..lango::auth::FREE_FAILURES - 1 {
+    for _ in 0..lango::core::auth::FREE_FAILURES - 1 {
         let reply = signin("guess");
         assert_eq!(reply.status, 401);
         assert!(reply.body.contains("Wrong password."));
@@ -262,7 +262,7 @@ fn the_first_visit_sets_the_password_once() {
         setup("password=taken+over+1&again=taken+over+1").status,
         409
     );
-    assert!(lango::auth::verify_password(
+    assert!(lango::core::auth::verify_password(
         &env.app.owner_password_hash().unwrap().unwrap(),
         "long enough 1"
     ));
@@ -276,7 +276,7 @@ fn a_guest_address_or_a_foreign_host_name_gets_403() {
     owner.ctx.owner.api_token = Some(token.clone());
     let guest_call = |method: &str, path: &str, headers: &[(&str, &str)]| {
         call_handler(
-            |r| lango::admin::handle(&owner.ctx, r),
+            |r| lango::web::admin::handle(&owner.ctx, r),
             guest_ip,
             method,
             path,
@@ -510,7 +510,7 @@ fn packages_are_written_to_the_config_file_and_apply_at_once() {
         (night.price.0, night.duration_secs, night.order),
         (3000, 28_800, 5)
     );
-    let on_disk = lango::config::load(&path).unwrap();
+    let on_disk = lango::core::config::load(&path).unwrap();
     assert_eq!(
         on_disk.package("late_night"),
         Some(night),
@@ -588,7 +588,7 @@ fn vouchers_batch_print_sheet_csv_and_revoke() {
     );
     assert!(sheet
         .body
-        .contains(&lango::vouchers::display(&list[0].code)));
+        .contains(&lango::core::vouchers::display(&list[0].code)));
     assert!(!sheet.body.contains("<script src") && !sheet.body.contains("http://fonts"));
     let csv = owner.get(&format!("/vouchers.csv?batch={batch}"));
     assert_eq!(csv.header("Content-Type"), Some("text/csv; charset=utf-8"));
@@ -597,7 +597,7 @@ fn vouchers_batch_print_sheet_csv_and_revoke() {
     let (ip, mac) = guest(1);
     env.neighbours.name(mac, "Amina-phone");
     env.app
-        .redeem(ip, &lango::vouchers::display(&list[0].code))
+        .redeem(ip, &lango::core::vouchers::display(&list[0].code))
         .unwrap();
     let shown = owner.get(&format!("/vouchers?batch={batch}")).body;
     assert!(
@@ -623,7 +623,7 @@ fn vouchers_batch_print_sheet_csv_and_revoke() {
     assert!(again.body.contains("already used or revoked"));
     // The QR code's URL fills the voucher field on the portal.
     let portal = call_handler(
-        |r| lango::portal::handle(&owner.ctx, r),
+        |r| lango::web::portal::handle(&owner.ctx, r),
         guest(3).0,
         "GET",
         &format!("/?code={}", list[2].code),
@@ -636,7 +636,7 @@ fn vouchers_batch_print_sheet_csv_and_revoke() {
         portal.body
     );
     let hostile = call_handler(
-        |r| lango::portal::handle(&owner.ctx, r),
+        |r| lango::web::portal::handle(&owner.ctx, r),
         guest(3).0,
         "GET",
         "/?code=%22%3E%3Cscript%3E",
@@ -663,7 +663,7 @@ fn accounts_sign_guests_in_on_the_portal() {
     assert!(stored.password_hash.starts_with("pbkdf2-sha256$"));
     let login = |n: u8, user: &str, pass: &str| {
         call_handler(
-            |r| lango::portal::handle(&owner.ctx, r),
+            |r| lango::web::portal::handle(&owner.ctx, r),
             guest(n).0,
             "POST",
             "/api/portal/login",
@@ -704,7 +704,7 @@ fn accounts_sign_guests_in_on_the_portal() {
     );
     // The portal's form does the same; the login card shows once an account exists.
     let home = call_handler(
-        |r| lango::portal::handle(&owner.ctx, r),
+        |r| lango::web::portal::handle(&owner.ctx, r),
         guest(2).0,
         "GET",
         "/",
@@ -713,8 +713,8 @@ fn accounts_sign_guests_in_on_the_portal() {
     );
     assert!(home.body.contains("Have an account?"));
     // Two devices, an expiry: the second device signs in, the session ends with the account.
-    let tomorrow = lango::time::date_of_day(lango::time::local_day(
-        lango::time::Clock::now(env.clock.as_ref()) + 86_400,
+    let tomorrow = lango::core::time::date_of_day(lango::core::time::local_day(
+        lango::core::time::Clock::now(env.clock.as_ref()) + 86_400,
         10_800,
     ));
     owner.post(
@@ -722,7 +722,7 @@ fn accounts_sign_guests_in_on_the_portal() {
         &format!("edit=mary&password=&package=day&max_devices=2&expires={tomorrow}"),
     );
     let form = call_handler(
-        |r| lango::portal::handle(&owner.ctx, r),
+        |r| lango::web::portal::handle(&owner.ctx, r),
         guest(2).0,
         "POST",
         "/login",
@@ -828,8 +828,8 @@ fn payments_per_day_with_totals_and_csv() {
         page.contains("wrong PIN") || page.contains(">failed<"),
         "{page}"
     );
-    let today = lango::time::date_of_day(lango::time::local_day(
-        lango::time::Clock::now(env.clock.as_ref()),
+    let today = lango::core::time::date_of_day(lango::core::time::local_day(
+        lango::core::time::Clock::now(env.clock.as_ref()),
         10_800,
     ));
     let csv = owner.get(&format!("/payments.csv?day={today}")).body;
@@ -862,7 +862,7 @@ fn every_page_is_small_and_self_contained() {
         .unwrap();
     for n in 0..100u8 {
         let ip = IpAddr::from([192, 168, 2, n]);
-        let mac = lango::model::Mac([0xbb, 0, 0, 0, 1, n]);
+        let mac = lango::core::model::Mac([0xbb, 0, 0, 0, 1, n]);
         env.neighbours.insert(ip, mac);
         env.neighbours
             .name(mac, &format!("phone-of-guest-number-{n}"));
@@ -873,9 +873,9 @@ fn every_page_is_small_and_self_contained() {
     }
     env.advance(1);
     owner.post("/vouchers", "package=day&count=500&days=7&prefix=cafe");
-    let hash = lango::auth::hash_password("kitchen42").unwrap();
+    let hash = lango::core::auth::hash_password("kitchen42").unwrap();
     for n in 0..60 {
-        let account = lango::accounts::Account {
+        let account = lango::core::accounts::Account {
             username: format!("regular{n}"),
             password_hash: hash.clone(),
             package_id: Some("day".into()),

@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use lango::adapters::neighbours::LoopbackNeighbours;
+use lango::adapters::simulator::Simulator;
+use lango::adapters::testing::ManualClock;
 use lango::app::Env;
+use lango::core::firewall::RecordingFirewall;
 use lango::daemon::{self, Running};
-use lango::firewall::RecordingFirewall;
-use lango::neighbours::LoopbackNeighbours;
-use lango::simulator::Simulator;
 use lango::store::Store;
-use lango::testing::ManualClock;
 
 use crate::support::{http11 as http, TempDir, T0};
 
@@ -308,7 +308,7 @@ impl Shop {
                 &format!("option admin_port '{admin}'"),
             );
         std::fs::write(&config_path, &text).unwrap();
-        let config = lango::config::parse(&text, "shop").unwrap();
+        let config = lango::core::config::parse(&text, "shop").unwrap();
         let clock = Arc::new(ManualClock::new(T0));
         let sim = Arc::new(Simulator::new(clock.clone(), 3));
         let env = Env {

@@ -208,7 +208,7 @@ fn passwd_sets_the_owner_password_from_stdin() {
     eprintln!("lango passwd (release? {}): {out}", !cfg!(debug_assertions));
     let store = lango::store::Store::open(&path).unwrap();
     let hash = store.read(|r| r.secret("owner_password")).unwrap().unwrap();
-    assert!(lango::auth::verify_password(&hash, "mama mboga 2027"));
+    assert!(lango::core::auth::verify_password(&hash, "mama mboga 2027"));
     // While lango holds the store, passwd says what to do instead.
     let (code, _, err) = passwd(&path, "another password\n");
     assert_eq!(code, 4);

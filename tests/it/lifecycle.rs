@@ -3,8 +3,8 @@
 //! and an idle daemon that writes nothing.
 
 use lango::app::{PurchaseError, RedeemError};
-use lango::payments::PaymentState;
-use lango::sessions::{EndReason, Lifecycle, SessionState};
+use lango::core::payments::PaymentState;
+use lango::core::sessions::{EndReason, Lifecycle, SessionState};
 use lango::store::Store;
 
 use crate::support::{demo_config, guest, TempDir, TestEnv, T0};
@@ -163,11 +163,13 @@ fn a_voucher_works_once() {
     let again = env.app.redeem(guest(2).0, &code);
     assert!(matches!(
         again,
-        Err(RedeemError::Refused(lango::vouchers::Refusal::Used))
+        Err(RedeemError::Refused(lango::core::vouchers::Refusal::Used))
     ));
     assert!(matches!(
         env.app.redeem(guest(2).0, "NOPE"),
-        Err(RedeemError::Refused(lango::vouchers::Refusal::Unknown))
+        Err(RedeemError::Refused(
+            lango::core::vouchers::Refusal::Unknown
+        ))
     ));
 }
 
@@ -211,7 +213,7 @@ fn a_payment_interrupted_by_a_restart_completes_once() {
         .unwrap()
         .checkout_id
         .unwrap();
-    let outcome = lango::payments::StkOutcome::Paid {
+    let outcome = lango::core::payments::StkOutcome::Paid {
         receipt: None,
         amount: None,
     };
@@ -364,7 +366,7 @@ fn a_wrong_pin_grants_nothing_and_the_guest_can_try_again() {
         (p.state, p.decline),
         (
             PaymentState::Failed,
-            Some(lango::payments::Decline::WrongPin)
+            Some(lango::core::payments::Decline::WrongPin)
         )
     );
     assert!(!env.firewall.allows(mac));
@@ -373,7 +375,7 @@ fn a_wrong_pin_grants_nothing_and_the_guest_can_try_again() {
     assert!(matches!(
         env.app.start_purchase(ip, "hour", "0712345678"),
         Err(PurchaseError::Limited(
-            lango::payments::LimitRefusal::SameAmountTooSoon { .. }
+            lango::core::payments::LimitRefusal::SameAmountTooSoon { .. }
         ))
     ));
     env.advance(120);
@@ -389,7 +391,7 @@ fn a_wrong_pin_grants_nothing_and_the_guest_can_try_again() {
     assert_eq!((p.state, p.result_code), (PaymentState::Paid, Some(0)));
     // A device that joins later is identified by its own MAC.
     let newcomer_ip: std::net::IpAddr = "192.168.1.200".parse().unwrap();
-    let newcomer = lango::model::Mac([0xaa, 0xbb, 0, 0, 0, 1]);
+    let newcomer = lango::core::model::Mac([0xaa, 0xbb, 0, 0, 0, 1]);
     env.neighbours.insert(newcomer_ip, newcomer);
     let payment = env
         .app

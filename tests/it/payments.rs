@@ -10,19 +10,19 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use lango::adapters::daraja::Daraja;
+use lango::adapters::https::{self, Client};
+use lango::adapters::simulator::{self, Conn, SimServer, Simulator, Wrap};
+use lango::adapters::testing::{FakeFirewall, FakeNeighbours, ManualClock};
+use lango::app::mpesa::{CallbackVerdict, ClaimDecision, SmsError, SmsOutcome, CALLBACK_PREFIX};
 use lango::app::{App, Env, PurchaseError};
-use lango::config::{Config, Mpesa, MpesaKind};
-use lango::daraja::Daraja;
-use lango::daraja_sim::{Faults, Merchant};
-use lango::http::Ctx;
-use lango::https::{self, Client};
-use lango::mpesa::{CallbackVerdict, ClaimDecision, SmsError, SmsOutcome, CALLBACK_PREFIX};
-use lango::payments::{Decline, LimitRefusal, Payment, PaymentGateway, PaymentState};
-use lango::sessions::Session;
-use lango::simulator::{self, Conn, SimServer, Simulator, Wrap};
-use lango::sms::ClaimState;
+use lango::core::config::{Config, Mpesa, MpesaKind};
+use lango::core::daraja_sim::{Faults, Merchant};
+use lango::core::payments::{Decline, LimitRefusal, Payment, PaymentGateway, PaymentState};
+use lango::core::sessions::Session;
+use lango::core::sms::ClaimState;
 use lango::store::Store;
-use lango::testing::{FakeFirewall, FakeNeighbours, ManualClock};
+use lango::web::http::Ctx;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::support::{demo_config, eventually, guest, http, Reply, TempDir, T0};
@@ -129,7 +129,7 @@ struct PayEnv {
 
 fn account(setup: &Setup) -> Mpesa {
     Mpesa {
-        environment: lango::config::MpesaEnvironment::Sandbox,
+        environment: lango::core::config::MpesaEnvironment::Sandbox,
         consumer_key: "consumer-key-0123".into(),
         consumer_secret: SECRET.into(),
         kind: setup.kind,
@@ -166,10 +166,10 @@ impl PayEnv {
         let slot: Arc<Mutex<Option<Arc<App>>>> = Arc::new(Mutex::new(None));
         let portal = {
             let slot = slot.clone();
-            lango::http::serve("127.0.0.1:0".parse().unwrap(), move |request| {
+            lango::web::http::serve("127.0.0.1:0".parse().unwrap(), move |request| {
                 let app = slot.lock().unwrap().clone();
                 match app {
-                    Some(app) => lango::portal::handle(&Ctx::new(app, None), request),
+                    Some(app) => lango::web::portal::handle(&Ctx::new(app, None), request),
                     None => rouille::Response::text("lango is down").with_status_code(503),
                 }
             })
@@ -1178,7 +1178,7 @@ fn the_connection_check_says_which_part_is_wrong_without_showing_secrets() {
     eventually("the check finishes", || {
         matches!(
             app.mpesa_check_status(),
-            lango::mpesa::CheckStatus::Done { .. }
+            lango::app::mpesa::CheckStatus::Done { .. }
         )
     });
 }
@@ -1277,7 +1277,7 @@ fn the_simulator_is_steered_over_https_like_daraja_itself() {
     let refused = client
         .send(
             "POST",
-            &format!("{base}{}", lango::daraja::PUSH_PATH),
+            &format!("{base}{}", lango::adapters::daraja::PUSH_PATH),
             &json,
             b"{}",
         )
@@ -1289,7 +1289,7 @@ fn the_simulator_is_steered_over_https_like_daraja_itself() {
 #[test]
 fn the_portal_takes_a_pasted_sms() {
     let env = PayEnv::new();
-    let mac = lango::model::Mac([0xaa, 0, 0, 0, 0, 0x7f]);
+    let mac = lango::core::model::Mac([0xaa, 0, 0, 0, 0, 0x7f]);
     env.neighbours.insert("127.0.0.1".parse().unwrap(), mac);
     let home = http(env.portal, "GET", "/", &[], "");
     assert!(home.body.contains("action=\"/sms\""), "{}", home.body);

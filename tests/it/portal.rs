@@ -4,9 +4,9 @@
 
 use std::net::IpAddr;
 
-use lango::http::Ctx;
-use lango::payments::StkOutcome;
+use lango::core::payments::StkOutcome;
 use lango::store::Store;
+use lango::web::http::Ctx;
 use serde_json::Value;
 
 use crate::support::{call_handler, demo_config, guest, Reply, TestEnv, T0};
@@ -26,7 +26,7 @@ fn call(
 ) -> Reply {
     let ctx = Ctx::new(env.app.clone(), None);
     call_handler(
-        |r| lango::portal::handle(&ctx, r),
+        |r| lango::web::portal::handle(&ctx, r),
         ip,
         method,
         path,
@@ -591,7 +591,7 @@ fn pasted_sms_and_public_callbacks_never_grant_by_themselves() {
 
 /// PEM text for DER bytes.
 fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = lango::http::base64(der);
+    let b64 = lango::web::http::base64(der);
     let lines: Vec<&str> = b64
         .as_bytes()
         .chunks(64)
@@ -636,12 +636,12 @@ fn the_portal_and_its_api_answer_over_https_with_the_owners_certificate() {
     config.gateway.tls_key = Some(key_path);
     config.gateway.portal_host = Some("portal.lan".into());
     let tls_port = config.gateway.tls_port;
-    let clock = std::sync::Arc::new(lango::testing::ManualClock::new(T0));
-    let sim = std::sync::Arc::new(lango::simulator::Simulator::new(clock.clone(), 3));
+    let clock = std::sync::Arc::new(lango::adapters::testing::ManualClock::new(T0));
+    let sim = std::sync::Arc::new(lango::adapters::simulator::Simulator::new(clock.clone(), 3));
     let env = lango::app::Env {
         clock,
-        firewall: std::sync::Arc::new(lango::firewall::RecordingFirewall::default()),
-        neighbours: std::sync::Arc::new(lango::neighbours::LoopbackNeighbours),
+        firewall: std::sync::Arc::new(lango::core::firewall::RecordingFirewall::default()),
+        neighbours: std::sync::Arc::new(lango::adapters::neighbours::LoopbackNeighbours),
         gateway: sim.clone(),
     };
     let running = lango::daemon::start(
@@ -654,8 +654,11 @@ fn the_portal_and_its_api_answer_over_https_with_the_owners_certificate() {
         },
     )
     .unwrap();
-    let roots = lango::https::tls_config_from_pem(pem("CERTIFICATE", ca.der()).as_bytes()).unwrap();
-    let client = lango::https::Client::new(Some(roots), std::time::Duration::from_secs(10));
+    let roots =
+        lango::adapters::https::tls_config_from_pem(pem("CERTIFICATE", ca.der()).as_bytes())
+            .unwrap();
+    let client =
+        lango::adapters::https::Client::new(Some(roots), std::time::Duration::from_secs(10));
     let api = client
         .send(
             "GET",
@@ -680,8 +683,11 @@ fn the_portal_and_its_api_answer_over_https_with_the_owners_certificate() {
         .unwrap();
     assert!(String::from_utf8_lossy(&page.body).contains("Choose a package"));
     // A client that does not trust the certificate gets nothing.
-    let stranger = lango::https::Client::new(
-        Some(lango::https::tls_config_from_pem(pem("CERTIFICATE", leaf.der()).as_bytes()).unwrap()),
+    let stranger = lango::adapters::https::Client::new(
+        Some(
+            lango::adapters::https::tls_config_from_pem(pem("CERTIFICATE", leaf.der()).as_bytes())
+                .unwrap(),
+        ),
         std::time::Duration::from_secs(5),
     );
     let refused = stranger.send(

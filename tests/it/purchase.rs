@@ -5,13 +5,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use lango::adapters::neighbours::LoopbackNeighbours;
+use lango::adapters::simulator::Simulator;
+use lango::adapters::testing::ManualClock;
 use lango::app::Env;
+use lango::core::firewall::RecordingFirewall;
 use lango::daemon::{self, Running};
-use lango::firewall::RecordingFirewall;
-use lango::neighbours::LoopbackNeighbours;
-use lango::simulator::Simulator;
 use lango::store::Store;
-use lango::testing::ManualClock;
 
 use crate::support::{demo_config, eventually, form_post, http, T0};
 
@@ -55,7 +55,7 @@ impl Live {
     fn owner(&self) -> (String, String) {
         let app = self.app();
         if app.owner_password_hash().unwrap().is_none() {
-            let hash = lango::auth::hash_password(crate::support::OWNER_PASSWORD).unwrap();
+            let hash = lango::core::auth::hash_password(crate::support::OWNER_PASSWORD).unwrap();
             app.set_owner_password_hash(&hash, "test").unwrap();
         }
         let origin = format!("http://{}", self.admin);
@@ -278,14 +278,14 @@ fn bad_requests_get_clear_answers() {
 #[test]
 fn the_owner_page_refuses_addresses_outside_admin_allow() {
     let live = Live::start();
-    let ctx = lango::http::Ctx::new(live.running.as_ref().unwrap().app.clone(), None);
+    let ctx = lango::web::http::Ctx::new(live.running.as_ref().unwrap().app.clone(), None);
     let guest: SocketAddr = "192.168.1.77:50000".parse().unwrap();
     let request = rouille::Request::fake_http_from(guest, "GET", "/", vec![], vec![]);
-    assert_eq!(lango::admin::handle(&ctx, &request).status_code, 403);
+    assert_eq!(lango::web::admin::handle(&ctx, &request).status_code, 403);
     let owner: SocketAddr = "127.0.0.1:50000".parse().unwrap();
     let request = rouille::Request::fake_http_from(owner, "GET", "/", vec![], vec![]);
     assert_eq!(
-        lango::admin::handle(&ctx, &request).status_code,
+        lango::web::admin::handle(&ctx, &request).status_code,
         303,
         "to sign in"
     );
@@ -297,7 +297,7 @@ fn branding_text_is_escaped() {
     config.brand.name = "<script>alert(1)</script>".into();
     config.packages[0].name = "Hour \"<b>".into();
     let env = crate::support::TestEnv::with(Store::in_memory().unwrap(), config, T0);
-    let ctx = lango::http::Ctx::new(env.app.clone(), None);
+    let ctx = lango::web::http::Ctx::new(env.app.clone(), None);
     let request = rouille::Request::fake_http_from(
         "192.168.1.101:4000".parse().unwrap(),
         "GET",
@@ -305,7 +305,7 @@ fn branding_text_is_escaped() {
         vec![],
         vec![],
     );
-    let response = lango::portal::handle(&ctx, &request);
+    let response = lango::web::portal::handle(&ctx, &request);
     let (mut reader, _) = response.data.into_reader_and_size();
     let mut body = String::new();
     std::io::Read::read_to_string(&mut reader, &mut body).unwrap();

@@ -34,7 +34,7 @@ fn sessions_vouchers_and_events_survive_reopen() {
     assert_eq!((active.id, active.deadline), (session_id, T0 + 3600));
     assert!(matches!(
         voucher.unwrap().state,
-        lango::vouchers::VoucherState::Used { .. }
+        lango::core::vouchers::VoucherState::Used { .. }
     ));
     assert_eq!(all.len(), 3);
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
@@ -202,9 +202,9 @@ fn a_schema_2_store_is_upgraded_to_3() {
     assert!(store.read(|r| r.accounts()).unwrap().is_empty());
     // The upgraded store works for everything schema 3 adds.
     let env = TestEnv::with(store, demo_config(), T0);
-    let account = lango::accounts::Account {
+    let account = lango::core::accounts::Account {
         username: "mary".into(),
-        password_hash: lango::auth::hash_password("kitchen42").unwrap(),
+        password_hash: lango::core::auth::hash_password("kitchen42").unwrap(),
         package_id: Some("hour".into()),
         expires_at: None,
         max_devices: 1,
@@ -225,6 +225,6 @@ fn a_schema_2_store_is_upgraded_to_3() {
     let back = reopened.read(|r| r.session(session.id)).unwrap().unwrap();
     assert_eq!(
         back.sources,
-        [lango::sessions::Source::Account("mary".into())]
+        [lango::core::sessions::Source::Account("mary".into())]
     );
 }

@@ -6,12 +6,12 @@ use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
+use lango::adapters::simulator::Simulator;
+use lango::adapters::testing::{FakeFirewall, FakeNeighbours, ManualClock};
 use lango::app::{App, Env};
-use lango::config::{self, Config};
-use lango::model::Mac;
-use lango::simulator::Simulator;
+use lango::core::config::{self, Config};
+use lango::core::model::Mac;
 use lango::store::Store;
-use lango::testing::{FakeFirewall, FakeNeighbours, ManualClock};
 
 /// 2027-01-15T08:00:00Z, a plausible wall clock.
 pub const T0: i64 = 1_800_000_000;
@@ -284,7 +284,7 @@ pub fn csrf_in(page: &str) -> String {
 
 /// The owner page through its handler, signed in from `ip` (127.0.0.1 unless changed).
 pub struct Owner {
-    pub ctx: lango::http::Ctx,
+    pub ctx: lango::web::http::Ctx,
     pub ip: IpAddr,
     pub cookie: String,
     pub csrf: String,
@@ -295,9 +295,9 @@ pub const ADMIN_ORIGIN: &str = "http://127.0.0.1:8081";
 
 impl Owner {
     /// Sets the owner password if none is set, signs in and reads the CSRF token.
-    pub fn sign_in(ctx: lango::http::Ctx) -> Owner {
+    pub fn sign_in(ctx: lango::web::http::Ctx) -> Owner {
         if ctx.app.owner_password_hash().unwrap().is_none() {
-            let hash = lango::auth::hash_password(OWNER_PASSWORD).unwrap();
+            let hash = lango::core::auth::hash_password(OWNER_PASSWORD).unwrap();
             ctx.app.set_owner_password_hash(&hash, "test").unwrap();
         }
         let mut owner = Owner {
@@ -326,7 +326,7 @@ impl Owner {
             all.push(("Host", ADMIN_HOST));
         }
         call_handler(
-            |r| lango::admin::handle(&self.ctx, r),
+            |r| lango::web::admin::handle(&self.ctx, r),
             self.ip,
             method,
             path,

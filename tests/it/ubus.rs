@@ -10,9 +10,11 @@ use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lango::ubus::lango::LangoUbus;
-use lango::ubus::wire::{self, Attr, Message, MsgType};
-use lango::ubus::{self, BlobmsgType, Event, Method, Options, Server, Status, UbusHandler};
+use lango::adapters::ubusd::wire::{self, Attr, Message, MsgType};
+use lango::adapters::ubusd::{
+    self as ubusd, BlobmsgType, Event, Method, Options, Server, Status, UbusHandler,
+};
+use lango::ubus::LangoUbus;
 use serde_json::{json, Value};
 
 use crate::support::{guest, TempDir, TestEnv};
@@ -170,8 +172,8 @@ impl Peer {
     fn expect_broadcast(&mut self, event: &str, data: &Value) {
         let m = self.recv();
         assert_eq!(m.header.kind, MsgType::Invoke);
-        assert_eq!(m.header.peer, ubus::EVENT_OBJECT_ID);
-        assert_eq!(m.objid(), Some(ubus::EVENT_OBJECT_ID));
+        assert_eq!(m.header.peer, ubusd::EVENT_OBJECT_ID);
+        assert_eq!(m.objid(), Some(ubusd::EVENT_OBJECT_ID));
         assert_eq!(m.method(), Some("send"));
         assert_eq!(
             wire::table_to_json(m.data().unwrap()),
@@ -242,7 +244,7 @@ fn start_with(
     let path = dir.path("ubus.sock");
     let ubusd = FakeUbusd::bind(&path);
     let (events, receiver) = mpsc::channel();
-    let server = ubus::serve(options(&path), handler, receiver).unwrap();
+    let server = ubusd::serve(options(&path), handler, receiver).unwrap();
     (dir, path, ubusd, events, server)
 }
 
@@ -478,7 +480,7 @@ fn waits_for_ubusd_that_is_not_there_yet() {
     let path = dir.path("ubus.sock");
     let (_events, receiver) = mpsc::channel();
     let handler = Arc::new(TestHandler::default());
-    let _server = ubus::serve(options(&path), handler, receiver).unwrap();
+    let _server = ubusd::serve(options(&path), handler, receiver).unwrap();
     std::thread::sleep(Duration::from_millis(100));
     let ubusd = FakeUbusd::bind(&path);
     let (mut peer, _) = ubusd.register();
@@ -692,7 +694,7 @@ fn lango_event_payloads() {
         .unwrap()
         .unwrap();
     let session = env.app.redeem(guest(3).0, &codes[0].code).unwrap();
-    let start = ubus::lango::session_start(&session);
+    let start = lango::ubus::session_start(&session);
     assert_eq!(start.name, "session.start");
     assert_eq!(start.data["mac"], guest(3).1.to_string());
     assert_eq!(start.data["deadline"], session.deadline);
@@ -703,17 +705,17 @@ fn lango_event_payloads() {
         .read(|r| r.session(session.id))
         .unwrap()
         .unwrap();
-    assert_eq!(ubus::lango::session_stop(&ended).data["reason"], "revoked");
+    assert_eq!(lango::ubus::session_stop(&ended).data["reason"], "revoked");
     let payment = env
         .app
         .start_purchase(guest(4).0, "day", "0712345678")
         .unwrap();
-    let event = ubus::lango::payment_state(&payment);
+    let event = lango::ubus::payment_state(&payment);
     assert_eq!(event.name, "payment.state");
     assert_eq!(event.data["state"], "initiating");
     assert_eq!(event.data["package"], "day");
     // Every event fits in a DATA attribute.
-    for e in [start, ubus::lango::session_stop(&ended), event] {
+    for e in [start, lango::ubus::session_stop(&ended), event] {
         wire::table_from_json(&e.data).unwrap();
     }
 }

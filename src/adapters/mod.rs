@@ -1,0 +1,17 @@
+//! One adapter per outside system, each behind a small trait with a real and a fake: the
+//! kernel firewall (`nft`), dnsmasq, the DNS responder, the neighbour table, the HTTPS client,
+//! Daraja, the Daraja simulator's server, health readings, processes and files (`sys`), and the
+//! ubusd connection. Adapters import only the core (`tests/it/layers.rs`).
+
+pub mod daraja;
+pub mod dns;
+pub mod dnsmasq;
+pub mod health;
+pub mod https;
+pub mod neighbours;
+pub mod nft;
+pub mod simulator;
+pub mod sys;
+#[doc(hidden)]
+pub mod testing;
+pub mod ubusd;

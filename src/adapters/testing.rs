@@ -1,0 +1,140 @@
+//! Fakes for tests, compiled into the library (hidden from docs) so that the integration test
+//! binary can use them; the release binary never references them and the linker drops them.
+//! Each is an ordinary struct that records what it was asked and can be told to fail.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use portable_atomic::{AtomicI64, AtomicU32, Ordering};
+
+use crate::adapters::neighbours::Neighbours;
+use crate::core::firewall::{Desired, Firewall, FirewallError, Usage};
+use crate::core::model::Mac;
+use crate::core::time::{Clock, Timestamp};
+
+/// A clock that moves only when told to. Its monotonic side moves with `advance` and ignores
+/// `set` (a wall-clock jump), as a real monotonic clock would.
+pub struct ManualClock {
+    wall: AtomicI64,
+    mono_offset_ms: AtomicI64,
+    base: Instant,
+}
+
+impl ManualClock {
+    pub fn new(now: Timestamp) -> ManualClock {
+        ManualClock {
+            wall: AtomicI64::new(now),
+            mono_offset_ms: AtomicI64::new(0),
+            base: Instant::now(),
+        }
+    }
+
+    /// Time passes.
+    pub fn advance(&self, secs: i64) {
+        self.wall.fetch_add(secs, Ordering::SeqCst);
+        self.mono_offset_ms
+            .fetch_add(secs.max(0) * 1000, Ordering::SeqCst);
+    }
+
+    /// The wall clock jumps (NTP, an owner fixing the date); monotonic time does not.
+    pub fn set(&self, now: Timestamp) {
+        self.wall.store(now, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        self.wall.load(Ordering::SeqCst)
+    }
+    fn mono(&self) -> Instant {
+        let offset = self.mono_offset_ms.load(Ordering::SeqCst).max(0) as u64;
+        self.base + Duration::from_millis(offset)
+    }
+}
+
+/// Records every applied state; `fail_next(n)` makes the next n applies fail.
+#[derive(Default)]
+pub struct FakeFirewall {
+    pub applied: Mutex<Vec<Desired>>,
+    failures: AtomicU32,
+    pub usage: Mutex<Vec<Usage>>,
+}
+
+impl FakeFirewall {
+    pub fn fail_next(&self, n: u32) {
+        self.failures.store(n, Ordering::SeqCst);
+    }
+
+    pub fn last(&self) -> Option<Desired> {
+        self.applied.lock().ok()?.last().cloned()
+    }
+
+    pub fn allows(&self, mac: Mac) -> bool {
+        self.last()
+            .is_some_and(|d| d.clients.iter().any(|c| c.mac == mac))
+    }
+
+    pub fn set_usage(&self, mac: Mac, bytes_up: u64, bytes_down: u64) {
+        if let Ok(mut usage) = self.usage.lock() {
+            usage.retain(|u| u.mac != mac);
+            usage.push(Usage {
+                mac,
+                bytes_up,
+                bytes_down,
+            });
+        }
+    }
+}
+
+impl Firewall for FakeFirewall {
+    fn apply(&self, desired: &Desired) -> Result<(), FirewallError> {
+        let left = self.failures.load(Ordering::SeqCst);
+        if left > 0 {
+            self.failures.store(left - 1, Ordering::SeqCst);
+            return Err(FirewallError::Apply("injected failure".into()));
+        }
+        if let Ok(mut applied) = self.applied.lock() {
+            applied.push(desired.clone());
+        }
+        Ok(())
+    }
+
+    fn usage(&self) -> Result<Vec<Usage>, FirewallError> {
+        Ok(self.usage.lock().map(|u| u.clone()).unwrap_or_default())
+    }
+}
+
+/// A neighbour table set by the test.
+#[derive(Default)]
+pub struct FakeNeighbours {
+    pub table: Mutex<HashMap<IpAddr, Mac>>,
+    pub names: Mutex<Vec<(Mac, String)>>,
+}
+
+impl FakeNeighbours {
+    pub fn insert(&self, ip: IpAddr, mac: Mac) {
+        if let Ok(mut table) = self.table.lock() {
+            table.insert(ip, mac);
+        }
+    }
+
+    /// A DHCP host name, as a device would send it.
+    pub fn name(&self, mac: Mac, name: &str) {
+        if let Ok(mut names) = self.names.lock() {
+            names.retain(|(m, _)| *m != mac);
+            names.push((mac, name.to_string()));
+        }
+    }
+}
+
+impl Neighbours for FakeNeighbours {
+    fn mac_for(&self, ip: IpAddr) -> Option<Mac> {
+        self.table.lock().ok()?.get(&ip).copied()
+    }
+
+    fn hostnames(&self) -> Vec<(Mac, String)> {
+        self.names.lock().map(|n| n.clone()).unwrap_or_default()
+    }
+}

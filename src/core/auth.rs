@@ -1,0 +1,517 @@
+//! Passwords and the owner's sign-in: salted PBKDF2-HMAC-SHA256 hashes (ring, already in the
+//! tree through rustls), the owner's sessions with their CSRF tokens (in RAM: a restart signs
+//! the owner out, and signing in writes nothing to flash), and the lock-out that makes password
+//! guessing slow. Pure apart from the random generator and the tables' own locks: every time
+//! is passed in as `now`. Never logs or returns a password or a hash.
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+
+use crate::core::time::Timestamp;
+
+/// PBKDF2 iterations for new hashes. One check costs 4.2 ms on the x86_64 test machine (SHA
+/// extensions; `cargo bench --bench password`) and, at the 30-60x slower SHA-256 of a MIPS 24Kc
+/// core, 0.13-0.25 s on a router (0.20 s for a mipsel build under qemu): well under a second,
+/// so a sign-in stays quick and a burst of them cannot stall the router (they are also
+/// serialised, see `HASHING`). ARCHITECTURE.md "The owner page" (Hashing) has the reasoning.
+/// Stored hashes carry their count, so it can be raised later: `needs_rehash` tells the caller
+/// to store a new hash at the next successful sign-in.
+pub const ITERATIONS: u32 = 20_000;
+const SALT_LEN: usize = 16;
+const HASH_LEN: usize = 32;
+const SCHEME: &str = "pbkdf2-sha256";
+
+/// The owner's password: at least this long (a Wi-Fi business's till depends on it).
+pub const OWNER_MIN_LEN: usize = 8;
+/// Guest accounts' passwords (the owner hands them out): at least this long.
+pub const ACCOUNT_MIN_LEN: usize = 4;
+/// Longer input is refused before hashing (it would only cost time).
+pub const MAX_LEN: usize = 256;
+
+/// One password check at a time: a burst of sign-ins queues instead of taking every core of a
+/// small router at once.
+static HASHING: Mutex<()> = Mutex::new(());
+
+fn derive(iterations: NonZeroU32, salt: &[u8], password: &str) -> [u8; HASH_LEN] {
+    let _one_at_a_time = HASHING.lock().unwrap_or_else(|p| p.into_inner());
+    let mut out = [0u8; HASH_LEN];
+    ring::pbkdf2::derive(
+        ring::pbkdf2::PBKDF2_HMAC_SHA256,
+        iterations,
+        salt,
+        password.as_bytes(),
+        &mut out,
+    );
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Random bytes from the OS generator.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| format!("random generator: {e}"))?;
+    Ok(bytes)
+}
+
+/// A 256-bit random token, hex (session ids, CSRF tokens, the API token).
+pub fn random_token() -> Result<String, String> {
+    Ok(hex(&random_bytes::<32>()?))
+}
+
+/// Pure: the stored form of `password` with this salt and count:
+/// `pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>`.
+pub fn hash_with(password: &str, salt: &[u8], iterations: u32) -> String {
+    let n = NonZeroU32::new(iterations).unwrap_or(NonZeroU32::MIN);
+    let hash = derive(n, salt, password);
+    format!("{SCHEME}${}${}${}", n, hex(salt), hex(&hash))
+}
+
+/// Hashes a new password with a fresh random salt.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let salt = random_bytes::<SALT_LEN>()?;
+    Ok(hash_with(password, &salt, ITERATIONS))
+}
+
+struct Parsed {
+    iterations: NonZeroU32,
+    salt: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+fn parse(stored: &str) -> Option<Parsed> {
+    let mut parts = stored.split('$');
+    if parts.next()? != SCHEME {
+        return None;
+    }
+    let iterations = NonZeroU32::new(parts.next()?.parse().ok()?)?;
+    let salt = unhex(parts.next()?)?;
+    let hash = unhex(parts.next()?)?;
+    (parts.next().is_none() && hash.len() == HASH_LEN && !salt.is_empty()).then_some(Parsed {
+        iterations,
+        salt,
+        hash,
+    })
+}
+
+/// Whether `password` matches a stored hash (in constant time; a malformed hash never matches).
+pub fn verify_password(stored: &str, password: &str) -> bool {
+    if password.len() > MAX_LEN {
+        return false;
+    }
+    let Some(p) = parse(stored) else {
+        return false;
+    };
+    let _one_at_a_time = HASHING.lock().unwrap_or_else(|e| e.into_inner());
+    ring::pbkdf2::verify(
+        ring::pbkdf2::PBKDF2_HMAC_SHA256,
+        p.iterations,
+        &p.salt,
+        password.as_bytes(),
+        &p.hash,
+    )
+    .is_ok()
+}
+
+/// Costs what a real check costs, for a user name that does not exist: how long a refusal takes
+/// does not tell whether the name is known.
+pub fn verify_nobody(password: &str) {
+    let salt = [0x5a; SALT_LEN];
+    let _ = derive(
+        NonZeroU32::new(ITERATIONS).unwrap_or(NonZeroU32::MIN),
+        &salt,
+        password.get(..MAX_LEN.min(password.len())).unwrap_or(""),
+    );
+}
+
+/// Whether a stored hash is weaker than what `hash_password` makes today.
+pub fn needs_rehash(stored: &str) -> bool {
+    parse(stored).is_none_or(|p| p.iterations.get() < ITERATIONS)
+}
+
+/// Checks a new password against the rules; the message is for the person choosing it.
+pub fn password_problem(password: &str, min_len: usize) -> Option<String> {
+    let chars = password.chars().count();
+    if chars < min_len {
+        return Some(format!("The password needs at least {min_len} characters."));
+    }
+    if password.len() > MAX_LEN {
+        return Some(format!(
+            "The password may have at most {MAX_LEN} characters."
+        ));
+    }
+    if password.trim() != password {
+        return Some("The password cannot start or end with a space.".into());
+    }
+    None
+}
+
+/// Equality in time that depends only on the lengths (tokens have public lengths).
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+// ---- lock-out ----
+
+/// Wrong passwords an address may type before it has to wait.
+pub const FREE_FAILURES: u32 = 5;
+/// The first wait; it doubles with each further failure, up to `MAX_WAIT_SECS`.
+pub const FIRST_WAIT_SECS: i64 = 30;
+pub const MAX_WAIT_SECS: i64 = 900;
+/// An address's failures are forgotten after this long without one.
+const FORGET_SECS: i64 = 3600;
+/// Failures from all addresses together within `GLOBAL_WINDOW_SECS` before everyone waits
+/// (a guesser spreading over many addresses; reliability.md 4.5 suggests 60 an hour).
+pub const GLOBAL_FAILURES: usize = 60;
+pub const GLOBAL_WINDOW_SECS: i64 = 3600;
+/// Addresses tracked at most (the owner page answers only `admin_allow`, so this is plenty).
+const MAX_ADDRESSES: usize = 1024;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Strikes {
+    failures: u32,
+    last: Timestamp,
+    locked_until: Timestamp,
+}
+
+/// Small tables are vectors searched in order: at most `MAX_ADDRESSES` and `MAX_SESSIONS`
+/// entries, touched only by sign-ins and owner pages, and cheaper in code than a hash map.
+#[derive(Default)]
+struct LockoutState {
+    by_ip: Vec<(IpAddr, Strikes)>,
+    global: VecDeque<Timestamp>,
+}
+
+/// What a failure led to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The address may try again at once.
+    TryAgain { left: u32 },
+    /// The address must wait this long (the lock-out started or grew).
+    Locked { secs: i64 },
+}
+
+/// Back-off for password guessing, per address and overall. Checked before any hashing.
+#[derive(Default)]
+pub struct Lockout {
+    state: Mutex<LockoutState>,
+}
+
+impl Lockout {
+    fn state(&self) -> std::sync::MutexGuard<'_, LockoutState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `Err(secs)`: `ip` must wait this long before its password is even checked.
+    pub fn check(&self, ip: IpAddr, now: Timestamp) -> Result<(), i64> {
+        let mut state = self.state();
+        while state
+            .global
+            .front()
+            .is_some_and(|at| now - at >= GLOBAL_WINDOW_SECS)
+        {
+            state.global.pop_front();
+        }
+        if state.global.len() >= GLOBAL_FAILURES {
+            let oldest = state.global.front().copied().unwrap_or(now);
+            return Err((oldest + GLOBAL_WINDOW_SECS - now).max(1));
+        }
+        match state.by_ip.iter().find(|(a, _)| *a == ip) {
+            Some((_, s)) if s.locked_until > now => Err(s.locked_until - now),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records a wrong password from `ip`.
+    pub fn failure(&self, ip: IpAddr, now: Timestamp) -> Failure {
+        let mut state = self.state();
+        state.global.push_back(now);
+        let idx = match state.by_ip.iter().position(|(a, _)| *a == ip) {
+            Some(idx) => idx,
+            None => {
+                if state.by_ip.len() >= MAX_ADDRESSES {
+                    state.by_ip.retain(|(_, s)| now - s.last < FORGET_SECS);
+                    if state.by_ip.len() >= MAX_ADDRESSES {
+                        state.by_ip.clear();
+                    }
+                }
+                state.by_ip.push((ip, Strikes::default()));
+                state.by_ip.len() - 1
+            }
+        };
+        let Some((_, strikes)) = state.by_ip.get_mut(idx) else {
+            return Failure::TryAgain { left: 0 };
+        };
+        if now - strikes.last >= FORGET_SECS {
+            *strikes = Strikes::default();
+        }
+        strikes.failures += 1;
+        strikes.last = now;
+        if strikes.failures < FREE_FAILURES {
+            return Failure::TryAgain {
+                left: FREE_FAILURES - strikes.failures,
+            };
+        }
+        let doublings = (strikes.failures - FREE_FAILURES).min(10);
+        let secs = (FIRST_WAIT_SECS << doublings).min(MAX_WAIT_SECS);
+        strikes.locked_until = now + secs;
+        Failure::Locked { secs }
+    }
+
+    /// A right password: the address starts afresh.
+    pub fn success(&self, ip: IpAddr) {
+        self.state().by_ip.retain(|(a, _)| *a != ip);
+    }
+}
+
+// ---- the owner's sessions ----
+
+/// The session cookie's name. HttpOnly and SameSite=Strict; no Max-Age, so it ends with the
+/// browser; no Secure, because the owner page is plain HTTP on the LAN (reliability.md 4.1).
+pub const COOKIE: &str = "lango_owner";
+/// A session unused this long ends (OWASP suggests 15-30 minutes for low-risk applications).
+pub const IDLE_SECS: i64 = 30 * 60;
+/// A session ends this long after sign-in, however busy.
+pub const ABSOLUTE_SECS: i64 = 12 * 3600;
+/// Signed-in browsers at most; the oldest is signed out first.
+const MAX_SESSIONS: usize = 32;
+
+/// One signed-in browser.
+#[derive(Clone, Debug)]
+pub struct OwnerSession {
+    /// The synchronizer token every state-changing form must carry.
+    pub csrf: String,
+    pub created: Timestamp,
+    pub seen: Timestamp,
+    /// A one-time notice for the next page (post/redirect/get).
+    pub flash: Option<String>,
+}
+
+/// The owner's sessions, keyed by the SHA-256 of their ids (a lookup's timing says nothing
+/// about the id, and a memory dump holds no usable cookie).
+#[derive(Default)]
+pub struct OwnerSessions {
+    map: Mutex<Vec<(Vec<u8>, OwnerSession)>>,
+}
+
+fn key(id: &str) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, id.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+impl OwnerSessions {
+    fn map(&self) -> std::sync::MutexGuard<'_, Vec<(Vec<u8>, OwnerSession)>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The session stored under `id`, mutable.
+    fn find<'a>(map: &'a mut [(Vec<u8>, OwnerSession)], id: &str) -> Option<&'a mut OwnerSession> {
+        let k = key(id);
+        map.iter_mut().find(|(key, _)| *key == k).map(|(_, s)| s)
+    }
+
+    /// A new session (always a new id: no fixation). Returns its id.
+    pub fn create(&self, now: Timestamp) -> Result<String, String> {
+        let id = random_token()?;
+        let session = OwnerSession {
+            csrf: random_token()?,
+            created: now,
+            seen: now,
+            flash: None,
+        };
+        let mut map = self.map();
+        map.retain(|(_, s)| live(s, now));
+        if map.len() >= MAX_SESSIONS {
+            let oldest = map
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, (_, s))| s.seen)
+                .map(|(idx, _)| idx);
+            if let Some(oldest) = oldest {
+                map.swap_remove(oldest);
+            }
+        }
+        map.push((key(&id), session));
+        Ok(id)
+    }
+
+    /// The live session with this id, marked as used now.
+    pub fn get(&self, id: &str, now: Timestamp) -> Option<OwnerSession> {
+        let mut map = self.map();
+        let k = key(id);
+        let idx = map.iter().position(|(key, _)| *key == k)?;
+        let (_, session) = map.get_mut(idx)?;
+        if !live(session, now) {
+            map.swap_remove(idx);
+            return None;
+        }
+        session.seen = now;
+        Some(session.clone())
+    }
+
+    pub fn set_flash(&self, id: &str, text: String) {
+        if let Some(s) = Self::find(&mut self.map(), id) {
+            s.flash = Some(text);
+        }
+    }
+
+    pub fn take_flash(&self, id: &str) -> Option<String> {
+        Self::find(&mut self.map(), id)?.flash.take()
+    }
+
+    pub fn remove(&self, id: &str) {
+        let k = key(id);
+        self.map().retain(|(key, _)| *key != k);
+    }
+
+    /// Signs out every browser but `keep` (after a password change).
+    pub fn remove_others(&self, keep: &str) {
+        let k = key(keep);
+        self.map().retain(|(key, _)| *key == k);
+    }
+
+    pub fn count(&self) -> usize {
+        self.map().len()
+    }
+}
+
+fn live(s: &OwnerSession, now: Timestamp) -> bool {
+    now - s.seen < IDLE_SECS && now - s.created < ABSOLUTE_SECS
+}
+
+/// The value of cookie `name` in a `Cookie` header.
+pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_verify_and_carry_their_parameters() {
+        let stored = hash_with("correct horse", b"0123456789abcdef", 1000);
+        assert!(stored.starts_with("pbkdf2-sha256$1000$30313233"));
+        assert!(verify_password(&stored, "correct horse"));
+        assert!(!verify_password(&stored, "correct hors"));
+        assert!(!verify_password(&stored, ""));
+        assert!(needs_rehash(&stored), "fewer iterations than today's");
+        let fresh = hash_password("correct horse").unwrap();
+        assert!(!needs_rehash(&fresh) && verify_password(&fresh, "correct horse"));
+        assert_ne!(fresh, hash_password("correct horse").unwrap(), "salted");
+        // RFC 7914 section 11 test vector for PBKDF2-HMAC-SHA256 (c = 1, dkLen 32 prefix).
+        let vector = hash_with("passwd", b"salt", 1);
+        assert!(
+            vector.ends_with("55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc")
+        );
+        for junk in [
+            "",
+            "$",
+            "pbkdf2-sha256$0$00$00",
+            "md5$1$00$00",
+            "pbkdf2-sha256$1$zz$00",
+        ] {
+            assert!(!verify_password(junk, "x"), "{junk}");
+            assert!(needs_rehash(junk));
+        }
+    }
+
+    #[test]
+    fn password_rules() {
+        assert!(password_problem("short", OWNER_MIN_LEN).is_some());
+        assert!(password_problem("long enough", OWNER_MIN_LEN).is_none());
+        assert!(password_problem(" padded password", OWNER_MIN_LEN).is_some());
+        assert!(password_problem(&"x".repeat(MAX_LEN + 1), OWNER_MIN_LEN).is_some());
+        assert!(password_problem("1234", ACCOUNT_MIN_LEN).is_none());
+    }
+
+    #[test]
+    fn lockout_backs_off_per_address_and_overall() {
+        let lockout = Lockout::default();
+        let ip: IpAddr = "192.168.1.50".parse().unwrap();
+        let other: IpAddr = "192.168.1.51".parse().unwrap();
+        for left in (1..FREE_FAILURES).rev() {
+            assert_eq!(lockout.check(ip, 0), Ok(()));
+            assert_eq!(lockout.failure(ip, 0), Failure::TryAgain { left });
+        }
+        assert_eq!(lockout.failure(ip, 0), Failure::Locked { secs: 30 });
+        assert_eq!(lockout.check(ip, 10), Err(20));
+        assert_eq!(lockout.check(other, 10), Ok(()), "per address");
+        assert_eq!(lockout.failure(ip, 30), Failure::Locked { secs: 60 });
+        assert_eq!(lockout.failure(ip, 90), Failure::Locked { secs: 120 });
+        for _ in 0..10 {
+            lockout.failure(ip, 100);
+        }
+        assert_eq!(lockout.check(ip, 100), Err(MAX_WAIT_SECS));
+        lockout.success(ip);
+        assert_eq!(lockout.check(ip, 101), Ok(()));
+        // Spread over many addresses, guessing still stops at the global ceiling.
+        let lockout = Lockout::default();
+        for n in 0..GLOBAL_FAILURES {
+            let ip = IpAddr::from([10, 0, (n / 250) as u8, (n % 250) as u8]);
+            assert_eq!(lockout.check(ip, 1000), Ok(()));
+            lockout.failure(ip, 1000);
+        }
+        assert_eq!(lockout.check(other, 1000), Err(GLOBAL_WINDOW_SECS));
+        assert_eq!(lockout.check(other, 1000 + GLOBAL_WINDOW_SECS), Ok(()));
+    }
+
+    #[test]
+    fn sessions_expire_and_are_new_at_each_sign_in() {
+        let sessions = OwnerSessions::default();
+        let a = sessions.create(0).unwrap();
+        let b = sessions.create(0).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+        let csrf = sessions.get(&a, 10).unwrap().csrf;
+        assert_ne!(csrf, sessions.get(&b, 10).unwrap().csrf);
+        assert!(sessions.get("nope", 10).is_none());
+        assert!(sessions.get(&a, 10 + IDLE_SECS).is_none(), "idle");
+        let mut t = 10;
+        while t + 600 < ABSOLUTE_SECS {
+            t += 600;
+            assert!(sessions.get(&b, t).is_some());
+        }
+        assert!(sessions.get(&b, ABSOLUTE_SECS).is_none(), "absolute");
+        let c = sessions.create(t).unwrap();
+        sessions.set_flash(&c, "saved".into());
+        assert_eq!(sessions.take_flash(&c).as_deref(), Some("saved"));
+        assert_eq!(sessions.take_flash(&c), None);
+        let d = sessions.create(t).unwrap();
+        sessions.remove_others(&d);
+        assert!(sessions.get(&c, t).is_none() && sessions.get(&d, t).is_some());
+        sessions.remove(&d);
+        assert_eq!(sessions.count(), 0);
+        for _ in 0..100 {
+            sessions.create(t).unwrap();
+        }
+        assert!(sessions.count() <= MAX_SESSIONS);
+    }
+
+    #[test]
+    fn cookies_and_comparisons() {
+        assert_eq!(cookie("a=1; lango_owner=abc; b=2", COOKIE), Some("abc"));
+        assert_eq!(cookie("lango_owner_x=1", COOKIE), None);
+        assert_eq!(cookie("", COOKIE), None);
+        assert!(same(b"abc", b"abc") && !same(b"abc", b"abd") && !same(b"ab", b"abc"));
+    }
+}

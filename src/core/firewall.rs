@@ -1,0 +1,172 @@
+//! What the kernel must allow, and the seam to it. `desired` is pure: it derives the allowed
+//! clients from the active sessions and `now`. The `Firewall` trait applies a whole desired state
+//! at once (reconcile, never patch rule by rule); `RecordingFirewall` is the backend of `lango
+//! demo`, which needs no root and only records what it would allow.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Mutex;
+
+use crate::core::model::Mac;
+use crate::core::sessions::Session;
+
+/// One paid device as the kernel sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AllowedClient {
+    pub session_id: u64,
+    pub mac: Mac,
+    pub ipv4: Option<Ipv4Addr>,
+    pub ipv6: Vec<Ipv6Addr>,
+    /// Element timeout in milliseconds: the session's remaining time at apply time, so that
+    /// access ends on time even if lango is dead.
+    pub timeout_ms: u64,
+    /// The session's deadline (wall clock, Unix milliseconds), to tell a changed grant from
+    /// the same one seen later.
+    pub deadline_ms: i64,
+    /// Bytes the device may still use; none = unlimited.
+    pub quota_left: Option<u64>,
+    /// The session's whole quota, to tell "bought more" from "used some".
+    pub quota_total: Option<u64>,
+    pub rate_down_kbit: Option<u32>,
+    pub rate_up_kbit: Option<u32>,
+}
+
+/// The complete state the firewall must have.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Desired {
+    /// Sorted by MAC, so that equal states compare equal.
+    pub clients: Vec<AllowedClient>,
+}
+
+/// Pure: the clients to allow, from the active sessions, at `now_ms` (Unix milliseconds).
+/// Sessions already over (deadline passed, quota used) are left out even before the store
+/// records their end. `ipv6` holds the IPv6 addresses the neighbour table shows for each MAC.
+pub fn desired(active: &[Session], now_ms: i64, ipv6: &HashMap<Mac, Vec<Ipv6Addr>>) -> Desired {
+    let now = now_ms.div_euclid(1000);
+    let mut clients: Vec<AllowedClient> = active
+        .iter()
+        .filter(|s| crate::core::sessions::must_end(s, now).is_none())
+        .map(|s| {
+            let (ipv4, mut v6) = match s.ip {
+                Some(IpAddr::V4(v4)) => (Some(v4), Vec::new()),
+                Some(IpAddr::V6(v6)) => (v6.to_ipv4_mapped(), vec![v6]),
+                None => (None, Vec::new()),
+            };
+            v6.retain(|a| a.to_ipv4_mapped().is_none());
+            v6.extend(ipv6.get(&s.mac).into_iter().flatten().copied());
+            v6.sort();
+            v6.dedup();
+            let deadline_ms = s.deadline.saturating_mul(1000);
+            AllowedClient {
+                session_id: s.id,
+                mac: s.mac,
+                ipv4,
+                ipv6: v6,
+                timeout_ms: u64::try_from(deadline_ms - now_ms).unwrap_or(0).max(1),
+                deadline_ms,
+                quota_left: s.bytes_left(),
+                quota_total: s.quota_bytes,
+                rate_down_kbit: s.terms.rate_down_kbit,
+                rate_up_kbit: s.terms.rate_up_kbit,
+            }
+        })
+        .collect();
+    clients.sort_by_key(|c| c.mac);
+    Desired { clients }
+}
+
+impl Desired {
+    /// The grant without what changes by itself (remaining time and data): two states with the
+    /// same key need no new apply.
+    pub fn key(&self) -> Vec<AllowedClient> {
+        self.clients
+            .iter()
+            .map(|c| AllowedClient {
+                timeout_ms: 0,
+                quota_left: None,
+                ..c.clone()
+            })
+            .collect()
+    }
+}
+
+/// Bytes a device has moved since its element was created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Usage {
+    pub mac: Mac,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FirewallError {
+    /// The backend could not apply the state (nft refused the batch, missing kernel support).
+    Apply(String),
+    /// The backend could not be reached at all (nft missing, permission denied).
+    Unavailable(String),
+}
+
+impl fmt::Display for FirewallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FirewallError::Apply(m) => write!(f, "firewall refused the change: {m}"),
+            FirewallError::Unavailable(m) => write!(f, "firewall unavailable: {m}"),
+        }
+    }
+}
+
+/// The seam to the kernel. `apply` replaces the whole state atomically and is idempotent.
+pub trait Firewall: Send + Sync {
+    fn apply(&self, desired: &Desired) -> Result<(), FirewallError>;
+    /// Per-device byte counts, for data quotas and the owner's view.
+    fn usage(&self) -> Result<Vec<Usage>, FirewallError>;
+}
+
+/// The demo's firewall: remembers the last state and logs what changed, touches nothing.
+#[derive(Default)]
+pub struct RecordingFirewall {
+    last: Mutex<Desired>,
+}
+
+impl RecordingFirewall {
+    pub fn last(&self) -> Desired {
+        self.last.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+}
+
+impl Firewall for RecordingFirewall {
+    fn apply(&self, desired: &Desired) -> Result<(), FirewallError> {
+        let mut last = self
+            .last
+            .lock()
+            .map_err(|_| FirewallError::Apply("lock poisoned".into()))?;
+        for client in &desired.clients {
+            if !last.clients.iter().any(|c| c.mac == client.mac) {
+                log::info!(
+                    "firewall (recording only): would allow {} ({}) for {}s",
+                    client.mac,
+                    client
+                        .ipv4
+                        .map(|ip| ip.to_string())
+                        .unwrap_or_else(|| "no IPv4".into()),
+                    client.timeout_ms / 1000
+                );
+            }
+        }
+        for client in &last.clients {
+            if !desired.clients.iter().any(|c| c.mac == client.mac) {
+                log::info!(
+                    "firewall (recording only): would block {} again",
+                    client.mac
+                );
+            }
+        }
+        *last = desired.clone();
+        Ok(())
+    }
+
+    fn usage(&self) -> Result<Vec<Usage>, FirewallError> {
+        Ok(Vec::new())
+    }
+}

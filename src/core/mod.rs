@@ -1,0 +1,22 @@
+//! The pure core: values, rules and protocols. Every function here takes `now` and data and
+//! returns data; nothing reads a clock (except `time::SystemClock`, the one clock adapter kept
+//! beside the `Clock` trait), opens a file or socket, or starts a process. Nothing here imports
+//! from another layer (`tests/it/layers.rs`).
+
+pub mod accounts;
+pub mod auth;
+pub mod captive;
+pub mod config;
+pub mod daraja_sim;
+pub mod firewall;
+pub mod model;
+pub mod payments;
+pub mod qr;
+pub mod ratelimit;
+pub mod report;
+pub mod sessions;
+pub mod sms;
+pub mod time;
+pub mod uci;
+pub mod uci_write;
+pub mod vouchers;

@@ -1,0 +1,161 @@
+//! The owner's numbers, from the records themselves so that they reconcile with the M-Pesa
+//! statement: money in per local day (paid prompts, and pasted SMS the owner approved), and how
+//! many prompts ended paid. Pure: records and `utc_offset` in, totals out.
+
+use crate::core::model::Money;
+use crate::core::payments::{Payment, PaymentState};
+use crate::core::sms::{ClaimState, SmsClaim};
+use crate::core::time::{local_day, Timestamp};
+
+/// One local day's takings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DayTotal {
+    /// Days since the epoch in local time (`time::local_day`).
+    pub day: i64,
+    /// STK prompts paid that day, and what M-Pesa took for them.
+    pub paid: u32,
+    pub paid_amount: Money,
+    /// Pasted SMS approved that day, and their amounts.
+    pub sms: u32,
+    pub sms_amount: Money,
+}
+
+impl DayTotal {
+    pub fn total(&self) -> Money {
+        Money(self.paid_amount.0 + self.sms_amount.0)
+    }
+}
+
+/// What M-Pesa charged for a payment: Daraja takes whole shillings, rounded up from the price.
+pub fn charged(payment: &Payment) -> Money {
+    Money::from_major(payment.amount.major_ceil())
+}
+
+/// When a payment counts as money in: its last update, which for a Paid payment is when it was
+/// confirmed (Paid is final).
+pub fn paid_day(payment: &Payment, utc_offset: i64) -> Option<i64> {
+    (payment.state == PaymentState::Paid).then(|| local_day(payment.updated_at, utc_offset))
+}
+
+/// Totals for every day from `first_day` to `last_day` (inclusive, oldest first; days without
+/// sales are zero).
+pub fn daily_totals(
+    payments: &[Payment],
+    claims: &[SmsClaim],
+    utc_offset: i64,
+    first_day: i64,
+    last_day: i64,
+) -> Vec<DayTotal> {
+    let n_days = usize::try_from(last_day - first_day + 1)
+        .unwrap_or(0)
+        .min(3660);
+    let mut out: Vec<DayTotal> = (0..n_days)
+        .map(|i| DayTotal {
+            day: first_day + i as i64,
+            ..DayTotal::default()
+        })
+        .collect();
+    let slot = |day: i64| {
+        usize::try_from(day - first_day)
+            .ok()
+            .filter(|i| *i < n_days)
+    };
+    for p in payments {
+        if let Some(idx) = paid_day(p, utc_offset).and_then(slot) {
+            out[idx].paid += 1;
+            out[idx].paid_amount.0 += charged(p).0;
+        }
+    }
+    for c in claims.iter().filter(|c| c.state == ClaimState::Approved) {
+        let day = local_day(c.decided_at.unwrap_or(c.created_at), utc_offset);
+        if let Some(idx) = slot(day) {
+            out[idx].sms += 1;
+            out[idx].sms_amount.0 += c.amount.0;
+        }
+    }
+    out
+}
+
+/// Prompts that ended (paid, failed, cancelled, expired) since `since`, and how many were paid.
+pub fn success(payments: &[Payment], since: Timestamp) -> (u32, u32) {
+    let ended = payments
+        .iter()
+        .filter(|p| p.created_at >= since && !p.state.is_open());
+    let (mut paid, mut total) = (0, 0);
+    for p in ended {
+        total += 1;
+        paid += u32::from(p.state == PaymentState::Paid);
+    }
+    (paid, total)
+}
+
+/// `part` of `whole` in whole percent (0 when there is no whole).
+pub fn percent(part: u64, whole: u64) -> u64 {
+    (part.saturating_mul(100)).checked_div(whole).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::{Mac, Phone};
+    use crate::core::sessions::Terms;
+
+    fn payment(state: PaymentState, price: i64, at: Timestamp) -> Payment {
+        Payment {
+            id: 1,
+            token: "t".into(),
+            terms: Terms {
+                package_id: "hour".into(),
+                package_name: "Hour".into(),
+                price: Money(price),
+                duration_secs: 3600,
+                quota_bytes: None,
+                rate_down_kbit: None,
+                rate_up_kbit: None,
+            },
+            amount: Money(price),
+            phone: Phone::parse("0712345678").unwrap(),
+            mac: Mac([2, 0, 0, 0, 0, 1]),
+            ip: None,
+            state,
+            checkout_id: None,
+            merchant_request_id: None,
+            receipt: None,
+            result_code: None,
+            decline: None,
+            created_at: at,
+            updated_at: at,
+            session_id: None,
+            callback: None,
+        }
+    }
+
+    #[test]
+    fn totals_per_local_day() {
+        // 2027-01-15T22:30Z is the 16th in Nairobi.
+        let late = 1_800_052_200;
+        let day16 = local_day(late, 10_800);
+        let payments = vec![
+            payment(PaymentState::Paid, 2000, late),
+            payment(PaymentState::Paid, 4950, late - 86_400),
+            payment(PaymentState::Failed, 2000, late),
+            payment(PaymentState::Pending, 2000, late),
+        ];
+        let totals = daily_totals(&payments, &[], 10_800, day16 - 1, day16);
+        assert_eq!(totals.len(), 2);
+        assert_eq!((totals[1].paid, totals[1].paid_amount), (1, Money(2000)));
+        assert_eq!(
+            (totals[0].paid, totals[0].paid_amount),
+            (1, Money(5000)),
+            "49.50 is charged as 50"
+        );
+        assert_eq!(
+            success(&payments, 0),
+            (2, 3),
+            "the pending one has not ended"
+        );
+        assert_eq!(percent(2, 3), 66);
+        assert_eq!(percent(1, 0), 0);
+        assert!(daily_totals(&payments, &[], 0, 10, 5).is_empty());
+    }
+}

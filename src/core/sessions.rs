@@ -1,0 +1,455 @@
+//! Guest sessions: what a device is entitled to and when that ends. Pure: every function takes
+//! `now` and data and returns data; the store persists the results and the firewall is
+//! reconciled from them. Never reads a clock, never touches the store or the kernel.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::config::Package;
+use crate::core::model::{Mac, Money};
+use crate::core::time::Timestamp;
+
+/// The terms of a package at the moment it was bought: a session keeps them even if the owner
+/// later edits or deletes the package.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Terms {
+    pub package_id: String,
+    pub package_name: String,
+    pub price: Money,
+    pub duration_secs: u64,
+    pub quota_bytes: Option<u64>,
+    pub rate_down_kbit: Option<u32>,
+    pub rate_up_kbit: Option<u32>,
+}
+
+impl Terms {
+    pub fn of(package: &Package) -> Terms {
+        Terms {
+            package_id: package.id.clone(),
+            package_name: package.name.clone(),
+            price: package.price,
+            duration_secs: package.duration_secs,
+            quota_bytes: package.quota_bytes,
+            rate_down_kbit: package.rate_down_kbit,
+            rate_up_kbit: package.rate_up_kbit,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SessionState {
+    Active,
+    Expired,
+    Revoked,
+}
+
+/// Why a session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EndReason {
+    /// The deadline passed.
+    Time,
+    /// The data quota was used up.
+    Quota,
+    /// The owner kicked the device, or the purchase was moved to another MAC.
+    Revoked,
+}
+
+/// What paid for a session (or for an extension of it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Source {
+    Payment(u64),
+    Voucher(String),
+    Owner,
+    /// A guest account's sign-in (its user name). Since schema 3.
+    Account(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: u64,
+    pub mac: Mac,
+    /// The IPv4 (or IPv6) address the device had when it was last seen by the portal.
+    pub ip: Option<IpAddr>,
+    pub terms: Terms,
+    pub started_at: Timestamp,
+    /// Wall-clock end of the session. Extended by "buy more".
+    pub deadline: Timestamp,
+    /// Total data allowed, summed over every purchase that fed this session; none = unlimited.
+    pub quota_bytes: Option<u64>,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub state: SessionState,
+    pub ended_at: Option<Timestamp>,
+    pub end_reason: Option<EndReason>,
+    pub sources: Vec<Source>,
+    /// A long random token naming the session to the guest's device (the portal API's
+    /// `sessionId`); never derived from time or ids.
+    #[serde(default)]
+    pub token: String,
+    /// When the session was last moved to another MAC (a phone that randomised its address).
+    #[serde(default)]
+    pub moved_at: Option<Timestamp>,
+}
+
+impl Session {
+    pub fn bytes_used(&self) -> u64 {
+        self.bytes_up.saturating_add(self.bytes_down)
+    }
+
+    pub fn bytes_left(&self) -> Option<u64> {
+        self.quota_bytes
+            .map(|q| q.saturating_sub(self.bytes_used()))
+    }
+
+    pub fn seconds_left(&self, now: Timestamp) -> u64 {
+        if self.state != SessionState::Active {
+            return 0;
+        }
+        u64::try_from(self.deadline - now).unwrap_or(0)
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.state == SessionState::Active
+    }
+}
+
+/// The result of granting a package to a device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Grant {
+    /// A new session (the device had none running).
+    New(Session),
+    /// The running session, lengthened: "buy more" never disconnects.
+    Extended(Session),
+}
+
+impl Grant {
+    pub fn session(&self) -> &Session {
+        match self {
+            Grant::New(s) | Grant::Extended(s) => s,
+        }
+    }
+}
+
+/// Grants `terms` to `mac`. If the device has an active session that has not yet run out, the
+/// purchase extends it: the time is added to its deadline, the data to its quota (an unlimited
+/// side keeps it unlimited), and the faster rate wins.
+pub fn grant(
+    existing: Option<&Session>,
+    new_id: u64,
+    mac: Mac,
+    ip: Option<IpAddr>,
+    terms: &Terms,
+    source: Source,
+    now: Timestamp,
+) -> Grant {
+    let duration = i64::try_from(terms.duration_secs).unwrap_or(i64::MAX);
+    if let Some(running) = existing.filter(|s| s.is_active() && s.mac == mac && s.deadline > now) {
+        if running.bytes_left() != Some(0) {
+            let mut session = running.clone();
+            session.deadline = session.deadline.saturating_add(duration);
+            session.quota_bytes = match (session.quota_bytes, terms.quota_bytes) {
+                (Some(old), Some(new)) => Some(old.saturating_add(new)),
+                _ => None,
+            };
+            session.terms.rate_down_kbit =
+                faster(session.terms.rate_down_kbit, terms.rate_down_kbit);
+            session.terms.rate_up_kbit = faster(session.terms.rate_up_kbit, terms.rate_up_kbit);
+            if ip.is_some() {
+                session.ip = ip;
+            }
+            session.sources.push(source);
+            return Grant::Extended(session);
+        }
+    }
+    Grant::New(Session {
+        id: new_id,
+        mac,
+        ip,
+        terms: terms.clone(),
+        started_at: now,
+        deadline: now.saturating_add(duration),
+        quota_bytes: terms.quota_bytes,
+        bytes_up: 0,
+        bytes_down: 0,
+        state: SessionState::Active,
+        ended_at: None,
+        end_reason: None,
+        sources: vec![source],
+        token: String::new(),
+        moved_at: None,
+    })
+}
+
+/// `None` means unlimited, which is the fastest.
+fn faster(a: Option<u32>, b: Option<u32>) -> Option<u32> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        _ => None,
+    }
+}
+
+/// Whether an active session must end now, and why. The deadline is exclusive: a session with
+/// deadline T is over at T.
+pub fn must_end(session: &Session, now: Timestamp) -> Option<EndReason> {
+    if !session.is_active() {
+        return None;
+    }
+    if now >= session.deadline {
+        return Some(EndReason::Time);
+    }
+    if session.bytes_left() == Some(0) {
+        return Some(EndReason::Quota);
+    }
+    None
+}
+
+/// Ends a session. Idempotent on sessions that are already over.
+pub fn end(session: &Session, reason: EndReason, now: Timestamp) -> Session {
+    let mut ended = session.clone();
+    if ended.is_active() {
+        ended.state = match reason {
+            EndReason::Revoked => SessionState::Revoked,
+            EndReason::Time | EndReason::Quota => SessionState::Expired,
+        };
+        ended.ended_at = Some(now.min(session.deadline).max(session.started_at));
+        if reason == EndReason::Revoked {
+            ended.ended_at = Some(now);
+        }
+        ended.end_reason = Some(reason);
+    }
+    ended
+}
+
+/// The sessions among `active` that must end at `now`.
+pub fn due(active: &[Session], now: Timestamp) -> Vec<(&Session, EndReason)> {
+    active
+        .iter()
+        .filter_map(|s| must_end(s, now).map(|r| (s, r)))
+        .collect()
+}
+
+/// When the next active session runs out of time (quota ends are driven by counter reads).
+pub fn next_deadline(active: &[Session]) -> Option<Timestamp> {
+    active
+        .iter()
+        .filter(|s| s.is_active())
+        .map(|s| s.deadline)
+        .min()
+}
+
+/// Lengthens a running session by `secs` (the owner's "extend").
+pub fn extend(session: &Session, secs: u64) -> Session {
+    let mut out = session.clone();
+    out.deadline = out
+        .deadline
+        .saturating_add(i64::try_from(secs).unwrap_or(i64::MAX));
+    out.sources.push(Source::Owner);
+    out
+}
+
+/// How a request's source address relates to the address a MAC's session is bound to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binding {
+    /// Same address (or an IPv6 request; IPv6 addresses are learned separately).
+    Same,
+    /// The device got a new IPv4 address and the old one is gone from the neighbour table:
+    /// move the session to the new address.
+    Moved,
+    /// The old address is still in use by the same MAC: a second device cloned the MAC.
+    Clone,
+}
+
+/// Pure: compares a request's address with the session's, given every IPv4 address the
+/// neighbour table shows for the MAC.
+pub fn binding(session: &Session, request_ip: IpAddr, mac_ips: &[IpAddr]) -> Binding {
+    let request_ip = request_ip.to_canonical();
+    match session.ip.map(|ip| ip.to_canonical()) {
+        None => Binding::Same,
+        Some(bound) if bound == request_ip || request_ip.is_ipv6() || bound.is_ipv6() => {
+            Binding::Same
+        }
+        Some(bound) if mac_ips.contains(&bound) => Binding::Clone,
+        Some(_) => Binding::Moved,
+    }
+}
+
+/// A device's place in the purchase lifecycle, as the portal shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Nothing bought, nothing waiting.
+    Idle,
+    /// A payment is waiting for the guest to confirm on their phone.
+    Pending { payment_id: u64 },
+    /// Online.
+    Active(Session),
+    /// The last session ended.
+    Ended(Session),
+}
+
+/// Pure: combines a device's latest session and its open payment (if any) into one state.
+pub fn lifecycle(latest: Option<&Session>, open_payment: Option<u64>, now: Timestamp) -> Lifecycle {
+    match latest {
+        Some(s) if s.is_active() && must_end(s, now).is_none() => Lifecycle::Active(s.clone()),
+        _ if open_payment.is_some() => Lifecycle::Pending {
+            payment_id: open_payment.unwrap_or(0),
+        },
+        Some(s) => Lifecycle::Ended(end(s, must_end(s, now).unwrap_or(EndReason::Time), now)),
+        None => Lifecycle::Idle,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terms(duration_secs: u64, quota: Option<u64>) -> Terms {
+        Terms {
+            package_id: "hour".into(),
+            package_name: "1 Hour".into(),
+            price: Money(2000),
+            duration_secs,
+            quota_bytes: quota,
+            rate_down_kbit: Some(5000),
+            rate_up_kbit: None,
+        }
+    }
+
+    const MAC: Mac = Mac([2, 0, 0, 0, 0, 1]);
+    const T0: Timestamp = 1_800_000_000;
+
+    #[test]
+    fn new_session_ends_exactly_at_deadline() {
+        let g = grant(None, 7, MAC, None, &terms(3600, None), Source::Owner, T0);
+        let Grant::New(s) = g else {
+            panic!("expected a new session")
+        };
+        assert_eq!(s.deadline, T0 + 3600);
+        assert_eq!(must_end(&s, T0 + 3599), None);
+        assert_eq!(must_end(&s, T0 + 3600), Some(EndReason::Time));
+        assert_eq!(s.seconds_left(T0 + 3000), 600);
+        assert_eq!(next_deadline(std::slice::from_ref(&s)), Some(T0 + 3600));
+    }
+
+    #[test]
+    fn buying_more_extends_without_a_new_session() {
+        let Grant::New(s) = grant(
+            None,
+            1,
+            MAC,
+            None,
+            &terms(3600, Some(100)),
+            Source::Owner,
+            T0,
+        ) else {
+            panic!("expected new")
+        };
+        let g = grant(
+            Some(&s),
+            2,
+            MAC,
+            None,
+            &terms(1800, Some(50)),
+            Source::Payment(9),
+            T0 + 60,
+        );
+        let Grant::Extended(e) = g else {
+            panic!("expected extension")
+        };
+        assert_eq!((e.id, e.deadline, e.quota_bytes), (1, T0 + 5400, Some(150)));
+        assert_eq!(e.sources, vec![Source::Owner, Source::Payment(9)]);
+        // Unlimited plus limited stays unlimited.
+        let g = grant(
+            Some(&e),
+            3,
+            MAC,
+            None,
+            &terms(60, None),
+            Source::Owner,
+            T0 + 61,
+        );
+        assert_eq!(g.session().quota_bytes, None);
+    }
+
+    #[test]
+    fn an_ended_or_exhausted_session_is_not_extended() {
+        let Grant::New(mut s) = grant(None, 1, MAC, None, &terms(60, Some(10)), Source::Owner, T0)
+        else {
+            panic!("expected new")
+        };
+        assert!(matches!(
+            grant(
+                Some(&s),
+                2,
+                MAC,
+                None,
+                &terms(60, None),
+                Source::Owner,
+                T0 + 60
+            ),
+            Grant::New(_)
+        ));
+        s.bytes_down = 10;
+        assert_eq!(must_end(&s, T0 + 1), Some(EndReason::Quota));
+        assert!(matches!(
+            grant(
+                Some(&s),
+                2,
+                MAC,
+                None,
+                &terms(60, None),
+                Source::Owner,
+                T0 + 1
+            ),
+            Grant::New(_)
+        ));
+    }
+
+    #[test]
+    fn a_second_address_for_a_paid_mac_is_a_clone_unless_the_first_is_gone() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let Grant::New(s) = grant(
+            None,
+            1,
+            MAC,
+            Some(ip("10.0.0.10")),
+            &terms(60, None),
+            Source::Owner,
+            T0,
+        ) else {
+            panic!("expected new")
+        };
+        assert_eq!(
+            binding(&s, ip("10.0.0.10"), &[ip("10.0.0.10")]),
+            Binding::Same
+        );
+        assert_eq!(binding(&s, ip("::ffff:10.0.0.10"), &[]), Binding::Same);
+        assert_eq!(
+            binding(&s, ip("10.0.0.20"), &[ip("10.0.0.10"), ip("10.0.0.20")]),
+            Binding::Clone
+        );
+        assert_eq!(
+            binding(&s, ip("10.0.0.20"), &[ip("10.0.0.20")]),
+            Binding::Moved
+        );
+        assert_eq!(binding(&s, ip("fd00::5"), &[]), Binding::Same);
+    }
+
+    #[test]
+    fn end_records_reason_and_time() {
+        let Grant::New(s) = grant(None, 1, MAC, None, &terms(60, None), Source::Owner, T0) else {
+            panic!("expected new")
+        };
+        let late = end(&s, EndReason::Time, T0 + 500);
+        assert_eq!(
+            (late.state, late.ended_at),
+            (SessionState::Expired, Some(T0 + 60))
+        );
+        let kicked = end(&s, EndReason::Revoked, T0 + 10);
+        assert_eq!(
+            (kicked.state, kicked.ended_at),
+            (SessionState::Revoked, Some(T0 + 10))
+        );
+        assert_eq!(end(&kicked, EndReason::Time, T0 + 99), kicked);
+    }
+}

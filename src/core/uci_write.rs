@@ -1,0 +1,263 @@
+//! Writing `/etc/config/lango` back after the owner edits it from the owner page: a pure
+//! renderer in the format `uci export` and `uci commit` produce (comments are not kept, as with
+//! `uci commit`), and pure edits of package sections. The caller validates the result with
+//! `config::parse` before it replaces the file (atomically), so a bad edit never lands.
+
+use crate::core::uci::{Section, UciFile, UciOption, Value};
+
+/// Quotes a value the way `uci export` does: single quotes, with `'` written as `'\''`.
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// Pure: UCI text for a parsed file.
+pub fn render(file: &UciFile) -> String {
+    let mut out = String::new();
+    if let Some(package) = &file.package {
+        out.push_str(&format!("package {}\n\n", quote(package)));
+    }
+    for (idx, section) in file.sections.iter().enumerate() {
+        if idx > 0 {
+            out.push('\n');
+        }
+        match &section.name {
+            Some(name) => out.push_str(&format!("config {} {}\n", section.kind, quote(name))),
+            None => out.push_str(&format!("config {}\n", section.kind)),
+        }
+        for option in &section.options {
+            for value in &option.values {
+                let keyword = if value.list { "list" } else { "option" };
+                out.push_str(&format!(
+                    "\t{keyword} {} {}\n",
+                    option.name,
+                    quote(&value.text)
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// What the owner may set on a package. `None` removes an optional option.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackageEdit {
+    pub id: String,
+    pub name: String,
+    pub price: String,
+    pub duration: String,
+    pub data: Option<String>,
+    pub rate_down: Option<String>,
+    pub rate_up: Option<String>,
+    pub active: bool,
+    pub order: i32,
+}
+
+fn value(text: &str) -> Vec<Value> {
+    vec![Value {
+        text: text.to_string(),
+        line: 0,
+        list: false,
+    }]
+}
+
+fn set(section: &mut Section, name: &str, text: Option<&str>) {
+    match text.filter(|t| !t.is_empty()) {
+        Some(text) => match section.options.iter_mut().find(|o| o.name == name) {
+            Some(option) => option.values = value(text),
+            None => section.options.push(UciOption {
+                name: name.to_string(),
+                values: value(text),
+            }),
+        },
+        None => section.options.retain(|o| o.name != name),
+    }
+}
+
+/// Pure: creates or updates the named package section.
+pub fn put_package(file: &mut UciFile, edit: &PackageEdit) {
+    let existing = file
+        .sections
+        .iter_mut()
+        .find(|s| s.kind == "package" && s.name.as_deref() == Some(edit.id.as_str()));
+    let section = match existing {
+        Some(s) => s,
+        None => {
+            file.sections.push(Section {
+                kind: "package".into(),
+                name: Some(edit.id.clone()),
+                line: 0,
+                options: Vec::new(),
+            });
+            let last = file.sections.len() - 1;
+            &mut file.sections[last]
+        }
+    };
+    set(section, "name", Some(&edit.name));
+    set(section, "price", Some(&edit.price));
+    set(section, "duration", Some(&edit.duration));
+    set(section, "data", edit.data.as_deref());
+    set(section, "rate_down", edit.rate_down.as_deref());
+    set(section, "rate_up", edit.rate_up.as_deref());
+    set(section, "active", Some(if edit.active { "1" } else { "0" }));
+    set(section, "order", Some(&edit.order.to_string()));
+}
+
+/// Pure: sets one option of a package section; false if there is no such package.
+pub fn set_package_option(file: &mut UciFile, id: &str, option: &str, text: &str) -> bool {
+    match file
+        .sections
+        .iter_mut()
+        .find(|s| s.kind == "package" && s.name.as_deref() == Some(id))
+    {
+        Some(section) => {
+            set(section, option, Some(text));
+            true
+        }
+        None => false,
+    }
+}
+
+/// Pure: gives every anonymous package section the id lango derives from its name (what
+/// `config::parse` calls it), so that edits find it by id.
+pub fn name_packages(file: &mut UciFile) {
+    for section in file
+        .sections
+        .iter_mut()
+        .filter(|s| s.kind == "package" && s.name.is_none())
+    {
+        let name = section
+            .options
+            .iter()
+            .find(|o| o.name == "name")
+            .and_then(|o| o.values.last())
+            .map(|v| crate::core::config::package_id(&v.text));
+        section.name = name;
+    }
+}
+
+/// Pure: sets (or with `None` or "" removes) a single option of the first section of `kind`,
+/// creating `config <kind> '<kind>'` at the end when there is none.
+pub fn set_section_option(file: &mut UciFile, kind: &str, option: &str, text: Option<&str>) {
+    let idx = match file.sections.iter().position(|s| s.kind == kind) {
+        Some(idx) => idx,
+        None => {
+            file.sections.push(Section {
+                kind: kind.into(),
+                name: Some(kind.into()),
+                line: 0,
+                options: Vec::new(),
+            });
+            file.sections.len() - 1
+        }
+    };
+    if let Some(section) = file.sections.get_mut(idx) {
+        set(section, option, text);
+    }
+}
+
+/// Pure: replaces a list option of the first section of `kind` (which must exist).
+pub fn set_section_list(file: &mut UciFile, kind: &str, option: &str, items: &[String]) {
+    if let Some(section) = file.sections.iter_mut().find(|s| s.kind == kind) {
+        section.options.retain(|o| o.name != option);
+        if !items.is_empty() {
+            section.options.push(UciOption {
+                name: option.to_string(),
+                values: items
+                    .iter()
+                    .map(|text| Value {
+                        text: text.clone(),
+                        line: 0,
+                        list: true,
+                    })
+                    .collect(),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_round_trips_through_the_parser() {
+        let text =
+            "config gateway 'main'\n\toption portal_port '8080'\n\tlist admin_allow '127.0.0.1'\n\
+                    \tlist admin_allow '::1'\n\nconfig brand\n\toption name 'Mama'\\''s Cafe'\n";
+        let (file, errors) = crate::core::uci::parse(text);
+        assert!(errors.is_empty());
+        let rendered = render(&file);
+        assert_eq!(rendered, text);
+        assert_eq!(crate::core::uci::parse(&rendered).0.sections, file.sections);
+    }
+
+    #[test]
+    fn package_edits() {
+        let (mut file, _) = crate::core::uci::parse("config package 'hour'\n\toption name '1 Hour'\n\toption price '20'\n\toption duration '1h'\n\toption data '1GB'\n");
+        let edit = PackageEdit {
+            id: "hour".into(),
+            name: "One Hour".into(),
+            price: "25".into(),
+            duration: "1h".into(),
+            data: None,
+            rate_down: Some("5M".into()),
+            rate_up: None,
+            active: true,
+            order: 2,
+        };
+        put_package(&mut file, &edit);
+        put_package(
+            &mut file,
+            &PackageEdit {
+                id: "night".into(),
+                name: "Night".into(),
+                ..edit.clone()
+            },
+        );
+        assert!(set_package_option(&mut file, "night", "active", "0"));
+        assert!(!set_package_option(&mut file, "nope", "active", "0"));
+        let text = render(&file);
+        let config = crate::core::config::parse(&text, "test").expect("valid");
+        let hour = config.package("hour").unwrap();
+        assert_eq!(
+            (
+                hour.name.as_str(),
+                hour.price.0,
+                hour.quota_bytes,
+                hour.rate_down_kbit
+            ),
+            ("One Hour", 2500, None, Some(5000))
+        );
+        assert!(!config.package("night").unwrap().active);
+    }
+
+    #[test]
+    fn section_edits() {
+        let (mut file, _) = crate::core::uci::parse(
+            "config gateway 'main'\n\tlist admin_allow '127.0.0.1'\nconfig package\n\toption name 'Late Night'\n\toption price '30'\n\toption duration '8h'\n",
+        );
+        name_packages(&mut file);
+        assert!(set_package_option(&mut file, "late_night", "active", "0"));
+        set_section_option(&mut file, "brand", "name", Some("Mama's <Cafe>"));
+        set_section_option(&mut file, "gateway", "language", Some("sw"));
+        set_section_list(
+            &mut file,
+            "gateway",
+            "admin_allow",
+            &["192.168.1.0/24".into(), "::1".into()],
+        );
+        let config = crate::core::config::parse(&render(&file), "test").expect("valid");
+        assert_eq!(config.brand.name, "Mama's <Cafe>");
+        assert_eq!(config.gateway.admin_allow.len(), 2);
+        assert_eq!(config.gateway.language, crate::core::model::Lang::Sw);
+        assert!(!config.package("late_night").unwrap().active);
+        set_section_option(&mut file, "brand", "name", None);
+        assert_eq!(
+            crate::core::config::parse(&render(&file), "t")
+                .unwrap()
+                .brand
+                .name,
+            "Wi-Fi"
+        );
+    }
+}

@@ -1,0 +1,827 @@
+//! Process wiring: builds the app from a config, a store and an environment, starts the worker
+//! and the two listeners, and runs the signal loop (SIGHUP reloads the config, SIGTERM and
+//! SIGINT stop cleanly after a final checkpoint). Used by `lango serve`, `lango demo` and the
+//! tests, so that all three start lango the same way.
+
+pub mod crash;
+pub mod logger;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nix::sys::signal::{SigSet, Signal};
+
+use crate::adapters::neighbours::{LoopbackNeighbours, SystemNeighbours};
+use crate::adapters::nft::{NftFirewall, NftOptions};
+use crate::adapters::simulator::{SimServer, Simulator};
+use crate::adapters::sys::{Runner, SystemRunner};
+use crate::app::{App, Env};
+use crate::core::config::{self, Config, FirewallKind};
+use crate::core::firewall::{Firewall, RecordingFirewall};
+use crate::core::payments::{NoGateway, PaymentGateway, SwitchGateway};
+use crate::core::time::{Clock, SystemClock};
+use crate::store::Store;
+use crate::web::http::{self, Ctx};
+
+/// Exit codes, for scripts and procd.
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_RUNTIME: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_CONFIG: i32 = 3;
+pub const EXIT_STORE: i32 = 4;
+
+/// A started lango.
+pub struct Running {
+    pub app: Arc<App>,
+    pub portal: SocketAddr,
+    pub admin: SocketAddr,
+    shutdown: smol::channel::Sender<()>,
+    worker: std::thread::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops the worker after its final checkpoint. The listeners die with the process.
+    pub fn stop(self) {
+        let _ = self.shutdown.try_send(());
+        let _ = self.worker.join();
+    }
+}
+
+/// What `start` wires in besides the config, the store and the adapters.
+#[derive(Default)]
+pub struct Options {
+    /// The demo's simulator (the owner page shows its switches).
+    pub simulator: Option<Arc<Simulator>>,
+    /// The config file (the owner page writes its edits there).
+    pub config_path: Option<PathBuf>,
+    /// The gateway switch behind `env.gateway`, when the M-Pesa account may change live.
+    pub gateway: Option<Arc<SwitchGateway>>,
+    /// The dashboard's WAN and Daraja checks.
+    pub probes: Option<crate::adapters::health::Probes>,
+    /// The owner API's bearer token.
+    pub api_token: Option<String>,
+}
+
+/// Starts lango: the worker and both listeners.
+pub fn start(config: Config, store: Store, env: Env, options: Options) -> Result<Running, String> {
+    let portal_addr = SocketAddr::new(config.gateway.portal_addr, config.gateway.portal_port);
+    let admin_addr = SocketAddr::new(config.gateway.admin_addr, config.gateway.admin_port);
+    let (app, woken) = App::new(config, store, env).map_err(|e| e.to_string())?;
+    let app = Arc::new(app);
+    let (shutdown, stop) = smol::channel::bounded(1);
+    let worker =
+        crate::app::worker::spawn(app.clone(), woken, stop).map_err(|e| format!("worker: {e}"))?;
+    let mut ctx = Ctx::new(app.clone(), options.simulator);
+    ctx.config_path = options.config_path;
+    ctx.gateway = options.gateway;
+    ctx.probes = options.probes;
+    ctx.owner.api_token = options.api_token;
+    let ctx = Arc::new(ctx);
+    let portal_ctx = ctx.clone();
+    let portal = http::serve(portal_addr, {
+        let ctx = portal_ctx.clone();
+        move |r| crate::web::portal::handle(&ctx, r)
+    })?;
+    if portal_addr.port() == 0 {
+        // Port 0 (tests): the portal must know the port it got, for the URLs it hands out.
+        let mut config = (*app.config()).clone();
+        config.gateway.portal_port = portal.addr.port();
+        app.set_config(config);
+    }
+    let gw = &app.config().gateway;
+    if let Some(v6) = gw.portal_addr6 {
+        let addr = SocketAddr::new(v6.into(), portal.addr.port());
+        http::serve(addr, move |r| crate::web::portal::handle(&portal_ctx, r))?;
+    }
+    if gw.firewall == FirewallKind::Nft {
+        // Devices that have not paid are redirected here for DNS (see dns.rs).
+        let portal4 = match gw.portal_addr {
+            std::net::IpAddr::V4(v4) => v4,
+            _ => std::net::Ipv4Addr::UNSPECIFIED,
+        };
+        let mut binds = vec![SocketAddr::new(gw.portal_addr, gw.dns_port)];
+        if let Some(v6) = gw.portal_addr6 {
+            binds.push(SocketAddr::new(v6.into(), gw.dns_port));
+        }
+        for bind in binds {
+            crate::adapters::dns::serve(bind, portal4, gw.portal_addr6)
+                .map_err(|e| format!("cannot answer DNS on {bind}: {e}"))?;
+        }
+    }
+    if let (Some(cert), Some(key)) = (&gw.tls_cert, &gw.tls_key) {
+        let tls = crate::web::tls::server_config(cert, key)?;
+        let mut binds = vec![SocketAddr::new(gw.portal_addr, gw.tls_port)];
+        if let Some(v6) = gw.portal_addr6 {
+            binds.push(SocketAddr::new(v6.into(), gw.tls_port));
+        }
+        for bind in binds {
+            let ctx = ctx.clone();
+            let bound = crate::web::tls::serve(bind, tls.clone(), move |r| {
+                crate::web::portal::handle(&ctx, r)
+            })?;
+            log::info!("serving guests over HTTPS on {bound}");
+        }
+    }
+    let admin = http::serve(admin_addr, move |r| crate::web::admin::handle(&ctx, r))?;
+    Ok(Running {
+        app,
+        portal: portal.addr,
+        admin: admin.addr,
+        shutdown,
+        worker,
+    })
+}
+
+/// Gateway options that need a restart: the listeners, the firewall and the files are set up
+/// once at start.
+fn keep_restart_only(running: &Config, new: &mut Config) -> Vec<&'static str> {
+    let (old, gw) = (&running.gateway, &mut new.gateway);
+    let mut changed = Vec::new();
+    macro_rules! keep {
+        ($($field:ident => $name:literal),*) => {$(
+            if gw.$field != old.$field {
+                changed.push($name);
+                gw.$field = old.$field.clone();
+            }
+        )*};
+    }
+    keep!(
+        enabled => "enabled", interface => "interface", portal_addr => "portal_addr",
+        portal_port => "portal_port", portal_addr6 => "portal_addr6", admin_addr => "admin_addr",
+        admin_port => "admin_port", dns_port => "dns_port", device => "device",
+        firewall => "firewall", store => "store", leases => "leases",
+        dnsmasq_confdir => "dnsmasq_confdir", api_token_file => "api_token_file"
+    );
+    changed
+}
+
+/// Applies a validated config to the running lango (SIGHUP, ubus `reload`, the owner page):
+/// everything that can change live does (packages, prices, brand, `admin_allow`, language,
+/// intervals; the M-Pesa account when `gateway` can be switched); options that need a restart
+/// keep their running values and are named in the returned notes. Paid guests are untouched:
+/// sessions keep the terms they were bought with and the firewall is reconciled.
+pub fn apply_config(app: &App, gateway: Option<&SwitchGateway>, mut new: Config) -> Vec<String> {
+    let running = app.config();
+    let mut notes = Vec::new();
+    let restart = keep_restart_only(&running, &mut new);
+    if !restart.is_empty() {
+        let text = format!(
+            "{} take effect when lango restarts (/etc/init.d/lango restart).",
+            restart.join(", ")
+        );
+        log::warn!("{text}");
+        notes.push(text);
+    }
+    // The Daraja client keeps its account; the callback address and the account reference are
+    // read per push and change at once.
+    let account = |m: &Option<crate::core::config::Mpesa>| {
+        m.clone().map(|mut m| {
+            m.callback_url = None;
+            m.account_reference.clear();
+            m
+        })
+    };
+    if account(&running.mpesa) != account(&new.mpesa) {
+        match gateway {
+            Some(switch) => {
+                let (next, _sim, server) = gateway_for(&new, app.env.clock.clone());
+                let keep = server.map(|s| Box::new(s) as Box<dyn std::any::Any + Send + Sync>);
+                switch.set(next, keep);
+                log::info!("M-Pesa: now using the new account settings");
+            }
+            None => {
+                let text = "The M-Pesa account takes effect when lango restarts                             (/etc/init.d/lango restart)."
+                    .to_string();
+                log::warn!("{text}");
+                notes.push(text);
+            }
+        }
+    }
+    app.set_config(new);
+    notes
+}
+
+/// Reads the config file again and applies it; a bad file keeps the running config and every
+/// problem is logged. For SIGHUP (procd's reload after `uci commit; reload_config`).
+pub fn reload(app: &App, path: &Path, gateway: Option<&SwitchGateway>) -> Result<(), String> {
+    let result = match config::load(path) {
+        Ok(new) => {
+            apply_config(app, gateway, new);
+            log::info!("{}: reloaded", path.display());
+            Ok(())
+        }
+        Err(e) => {
+            log::error!("reload refused, keeping the running config:\n{e}");
+            Err(e.to_string())
+        }
+    };
+    // A HUP also comes from the fw4 hook after a firewall restart: rebuild the table now.
+    app.reconcile_now();
+    result
+}
+
+/// Writes the owner API's token (256 random bits, hex) to `path`, readable by root only.
+pub fn write_api_token(path: &Path) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let token = crate::core::auth::random_token()?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    // Created empty and restricted first, so the token is never readable by others.
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, b"").map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::write(&tmp, format!("{token}\n")).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(token)
+}
+
+/// Blocks the signals lango handles in this thread and every thread started after it, so that
+/// only `wait_for_signals` receives them (sigwait: no handlers, no unsafe code).
+pub fn block_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGTERM);
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGHUP);
+    if let Err(e) = set.thread_block() {
+        log::warn!("cannot block signals: {e}");
+    }
+    set
+}
+
+/// Waits for signals until asked to stop. `reload` is called on SIGHUP.
+pub fn wait_for_signals(signals: &SigSet, running: Running, reload: impl Fn(&App)) -> i32 {
+    loop {
+        match signals.wait() {
+            Ok(Signal::SIGHUP) => reload(&running.app),
+            Ok(sig) => {
+                log::info!("{sig}: stopping");
+                running.stop();
+                return EXIT_OK;
+            }
+            Err(e) => {
+                log::error!("waiting for signals: {e}");
+                running.stop();
+                return EXIT_RUNTIME;
+            }
+        }
+    }
+}
+
+/// The payment gateway a config asks for. Sandbox and production get the Daraja client with
+/// the router's CA bundle; `simulator` gets the same client talking to a simulated Daraja on
+/// 127.0.0.1 (kept running by the returned server handle).
+fn gateway_for(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> (
+    Arc<dyn PaymentGateway>,
+    Option<Arc<Simulator>>,
+    Option<SimServer>,
+) {
+    let Some(account) = config.mpesa.as_ref() else {
+        let none = NoGateway {
+            reason: "M-Pesa is not configured".into(),
+        };
+        return (Arc::new(none), None, None);
+    };
+    let Some(base_url) = crate::adapters::daraja::base_url(account.environment) else {
+        // LANGO_SIMULATOR_APPROVE_SECS: how long the simulated customer takes (tests, demos).
+        let approve_secs = std::env::var("LANGO_SIMULATOR_APPROVE_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(8);
+        return match local_simulator(account, clock, approve_secs) {
+            Ok(local) => (local.gateway, Some(local.sim), Some(local.server)),
+            Err(reason) => (Arc::new(NoGateway { reason }), None, None),
+        };
+    };
+    let bundle = account
+        .ca_bundle
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(crate::adapters::https::DEFAULT_CA_BUNDLE));
+    match crate::adapters::https::load_ca_bundle(&bundle) {
+        Ok(tls) => {
+            let http = crate::adapters::https::Client::new(
+                Some(tls),
+                crate::adapters::daraja::CALL_TIMEOUT,
+            );
+            let daraja =
+                crate::adapters::daraja::Daraja::new(account.clone(), base_url, http, clock);
+            (Arc::new(daraja), None, None)
+        }
+        Err(reason) => {
+            log::error!("M-Pesa: {reason}");
+            (Arc::new(NoGateway { reason }), None, None)
+        }
+    }
+}
+
+/// A simulated Daraja and the real client pointed at it.
+pub struct LocalSimulator {
+    pub gateway: Arc<dyn PaymentGateway>,
+    pub sim: Arc<Simulator>,
+    /// Serves while it lives.
+    pub server: SimServer,
+}
+
+/// A simulated Daraja on 127.0.0.1 over plain HTTP (so that no certificate has to be made at
+/// run time in the release binary), and the real Daraja client pointed at it.
+pub fn local_simulator(
+    account: &crate::core::config::Mpesa,
+    clock: Arc<dyn Clock>,
+    approve_after_secs: i64,
+) -> Result<LocalSimulator, String> {
+    let settings = crate::adapters::simulator::settings_for(account, approve_after_secs);
+    let sim = Arc::new(Simulator::with_settings(clock.clone(), settings));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| format!("cannot start the Daraja simulator: {e}"))?;
+    let callbacks = crate::adapters::https::Client::new(None, std::time::Duration::from_secs(10));
+    let server = crate::adapters::simulator::serve(
+        sim.clone(),
+        listener,
+        crate::adapters::simulator::plain(),
+        callbacks,
+    )
+    .map_err(|e| format!("cannot start the Daraja simulator: {e}"))?;
+    let http = crate::adapters::https::Client::new(None, crate::adapters::daraja::CALL_TIMEOUT);
+    let daraja =
+        crate::adapters::daraja::Daraja::new(account.clone(), &server.url(false), http, clock);
+    log::info!("M-Pesa: simulated Daraja at {}", server.url(false));
+    Ok(LocalSimulator {
+        gateway: Arc::new(daraja),
+        sim,
+        server,
+    })
+}
+
+/// `lango selftest-tls --cert F --key F --ca F`: proves rustls and ring work on this CPU. Starts
+/// the Daraja simulator on 127.0.0.1 over HTTPS with the given certificate, then lango's own
+/// Daraja client (trusting only `ca`) fetches a token and sends an STK push through it.
+pub fn selftest_tls(cert: &Path, key: &Path, ca: &Path) -> i32 {
+    let run = || -> Result<String, String> {
+        let server_config = crate::web::tls::server_config(cert, key)?;
+        let ca_pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
+        let roots = crate::adapters::https::tls_config_from_pem(&ca_pem)?;
+        let config =
+            config::parse(DEMO_CONFIG, "<demo config>").map_err(|_| "demo config".to_string())?;
+        let account = config
+            .mpesa
+            .clone()
+            .ok_or("demo config has no M-Pesa account")?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let settings = crate::adapters::simulator::settings_for(&account, 1);
+        let sim = Arc::new(Simulator::with_settings(clock.clone(), settings));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        let wrap: crate::adapters::simulator::Wrap = Arc::new(move |tcp| {
+            let conn = rustls::ServerConnection::new(server_config.clone())
+                .map_err(std::io::Error::other)?;
+            Ok(Box::new(rustls::StreamOwned::new(conn, tcp))
+                as Box<dyn crate::adapters::simulator::Conn>)
+        });
+        let callbacks =
+            crate::adapters::https::Client::new(None, std::time::Duration::from_secs(5));
+        let server = crate::adapters::simulator::serve(sim, listener, wrap, callbacks)
+            .map_err(|e| e.to_string())?;
+        let http =
+            crate::adapters::https::Client::new(Some(roots), std::time::Duration::from_secs(30));
+        let daraja = crate::adapters::daraja::Daraja::new(account, &server.url(true), http, clock);
+        let push = crate::core::payments::StkPush {
+            phone: crate::core::model::Phone::parse("0712345678")?,
+            amount_major: 1,
+            account_reference: "selftest".into(),
+            description: "selftest".into(),
+            callback_url: "https://lango.invalid/selftest".into(),
+        };
+        let accepted = daraja.stk_push(&push).map_err(|e| e.to_string())?;
+        Ok(format!(
+            "TLS to the Daraja simulator at {}: token and STK push ok ({})",
+            server.url(true),
+            accepted.checkout_id
+        ))
+    };
+    match run() {
+        Ok(line) => {
+            println!("{line}");
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("selftest-tls failed: {e}");
+            EXIT_RUNTIME
+        }
+    }
+}
+
+fn load_config(path: &Path) -> Result<Config, i32> {
+    config::load(path).map_err(|e| {
+        log::error!("{e}");
+        EXIT_CONFIG
+    })
+}
+
+/// `lango serve --config FILE`: the router's mode.
+pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
+    let signals = block_signals();
+    let config = match load_config(config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if !config.gateway.enabled {
+        log::info!(
+            "{}: gateway disabled (option enabled '0'); nothing to do",
+            config_path.display()
+        );
+        // A table left by an earlier run would keep redirecting guests to a portal that is
+        // not there: switching lango off opens the network.
+        if config.gateway.firewall == FirewallKind::Nft {
+            let gw = &config.gateway;
+            let nft = NftFirewall::new(
+                Arc::new(SystemRunner),
+                NftOptions {
+                    device: gw.device.clone(),
+                    portal_port: gw.portal_port,
+                    dns_port: gw.dns_port,
+                },
+            );
+            match nft.remove() {
+                Ok(()) => log::info!("firewall: table inet lango removed"),
+                Err(e) => log::warn!("firewall: could not remove table inet lango: {e}"),
+            }
+        }
+        return EXIT_OK;
+    }
+    let store_path = store_override.unwrap_or_else(|| config.gateway.store.clone());
+    let store = match Store::open(&store_path) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{}: {e}", store_path.display());
+            return EXIT_STORE;
+        }
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (first, simulator, daraja_simulator) = gateway_for(&config, clock.clone());
+    let switch = Arc::new(SwitchGateway::new(first.clone()));
+    if let Some(server) = daraja_simulator {
+        // The local simulator lives as long as its gateway is the current one.
+        switch.set(first, Some(Box::new(server)));
+    }
+    let gateway: Arc<dyn PaymentGateway> = switch.clone();
+    let daraja_url = config
+        .mpesa
+        .as_ref()
+        .and_then(|m| crate::adapters::daraja::base_url(m.environment))
+        .and_then(|u| crate::adapters::https::Url::parse(u).ok());
+    let api_token = match write_api_token(&config.gateway.api_token_file) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            log::warn!("owner API token: {e}; the JSON API answers signed-in browsers only");
+            None
+        }
+    };
+    let runner: Arc<dyn Runner> = Arc::new(SystemRunner);
+    let gw = &config.gateway;
+    let firewall: Arc<dyn Firewall> = match gw.firewall {
+        FirewallKind::Nft => {
+            announce_portal(gw, runner.as_ref());
+            let fw4 = std::fs::read_to_string("/etc/config/firewall").unwrap_or_default();
+            if crate::adapters::nft::flow_offloading_enabled(&fw4) {
+                log::warn!(
+                    "firewall: flow offloading is on in /etc/config/firewall; offloaded flows skip \
+                     lango's quotas, speed caps and expiry. Turn it off for the guest network."
+                );
+            }
+            Arc::new(NftFirewall::new(
+                runner.clone(),
+                NftOptions {
+                    device: gw.device.clone(),
+                    portal_port: gw.portal_port,
+                    dns_port: gw.dns_port,
+                },
+            ))
+        }
+        FirewallKind::None => {
+            log::warn!(
+                "firewall: option firewall 'none': guests are not gated, lango only records"
+            );
+            Arc::new(RecordingFirewall::default())
+        }
+    };
+    let env = Env {
+        clock,
+        firewall,
+        neighbours: Arc::new(SystemNeighbours {
+            arp_path: "/proc/net/arp".into(),
+            leases_path: gw.leases.clone(),
+            device: gw.device.clone(),
+            runner,
+        }),
+        gateway,
+    };
+    let options = Options {
+        simulator,
+        config_path: Some(config_path.to_path_buf()),
+        gateway: Some(switch.clone()),
+        probes: Some(crate::adapters::health::Probes::for_router(daraja_url)),
+        api_token,
+    };
+    let running = match start(config, store, env, options) {
+        Ok(r) => r,
+        Err(e) => {
+            log::error!("{e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    log::info!(
+        "serving guests on http://{} and the owner on http://{}",
+        running.portal,
+        running.admin
+    );
+    // The ubus object `lango` (LuCI, `ubus call lango ...`). A missing ubusd is not fatal: the
+    // server keeps retrying in the background.
+    let (events_tx, events_rx) = std::sync::mpsc::sync_channel(256);
+    running.app.set_event_sink(events_tx);
+    let handler = crate::ubus::LangoUbus {
+        app: running.app.clone(),
+        config_path: Some(config_path.to_path_buf()),
+        gateway: Some(switch.clone()),
+    };
+    let _ubus = crate::adapters::ubusd::serve(
+        crate::adapters::ubusd::Options::new(crate::adapters::ubusd::DEFAULT_SOCKET),
+        Arc::new(handler),
+        events_rx,
+    )
+    .map_err(|e| log::warn!("ubus: {e}"))
+    .ok();
+    let path = config_path.to_path_buf();
+    wait_for_signals(&signals, running, move |app| {
+        let _ = reload(app, &path, Some(&switch));
+    })
+}
+
+/// Writes the dnsmasq snippet that announces the portal API (DHCP option 114).
+fn announce_portal(gw: &crate::core::config::Gateway, runner: &dyn Runner) {
+    let host = match gw.portal_addr {
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        v4 => v4.to_string(),
+    };
+    let uri = match (&gw.tls_cert, &gw.portal_host) {
+        // RFC 8910 wants an HTTPS URI whose host matches the certificate.
+        (Some(_), Some(name)) => format!("https://{name}:{}/api/captive", gw.tls_port),
+        _ => format!("http://{host}:{}/api/captive", gw.portal_port),
+    };
+    match crate::adapters::dnsmasq::find_confdir(gw.dnsmasq_confdir.as_deref()) {
+        Some(dir) => {
+            match crate::adapters::dnsmasq::ensure(
+                &dir,
+                &crate::adapters::dnsmasq::render(&gw.interface, &uri),
+                runner,
+            ) {
+                Ok(true) => log::info!(
+                    "dnsmasq: announcing {uri} (DHCP option 114) from {}",
+                    dir.display()
+                ),
+                Ok(false) => {}
+                Err(e) => log::warn!("dnsmasq: cannot write {}: {e}", dir.display()),
+            }
+        }
+        None => log::warn!(
+            "dnsmasq: no conf-dir found; set option dnsmasq_confdir to announce the portal"
+        ),
+    }
+}
+
+/// The demo's configuration: two listeners on loopback, the simulator, four packages.
+pub const DEMO_CONFIG: &str = include_str!("../../www/demo.conf");
+
+/// Options of `lango demo`.
+pub struct DemoOptions {
+    pub port: u16,
+    pub approve_after_secs: i64,
+}
+
+/// `lango demo`: everything on 127.0.0.1 with simulated M-Pesa and a recording firewall.
+pub fn demo(options: DemoOptions) -> i32 {
+    let signals = block_signals();
+    let dir = std::env::temp_dir().join(format!("lango-demo-{}", std::process::id()));
+    // The demo's config is a real file, so that the owner page can edit it and a HUP reloads it.
+    let config_path = dir.join("lango.conf");
+    let config = match demo_config_file(&config_path, &options) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("{e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let store_path = dir.join("lango.redb");
+    let store = match Store::open(&store_path) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{}: {e}", store_path.display());
+            return EXIT_STORE;
+        }
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let Some(account) = config.mpesa.clone() else {
+        log::error!("the demo config has no mpesa section");
+        return EXIT_CONFIG;
+    };
+    let local = match local_simulator(&account, clock.clone(), options.approve_after_secs) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    let (gateway, sim, _daraja_simulator) = (local.gateway, local.sim, local.server);
+    let env = Env {
+        clock,
+        firewall: Arc::new(RecordingFirewall::default()),
+        neighbours: Arc::new(LoopbackNeighbours),
+        gateway,
+    };
+    let options_start = Options {
+        simulator: Some(sim),
+        config_path: Some(config_path.clone()),
+        ..Options::default()
+    };
+    let running = match start(config, store, env, options_start) {
+        Ok(r) => r,
+        Err(e) => {
+            log::error!("{e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    println!(
+        "lango demo is running.\n\n  Guest portal: http://{portal}/\n  Owner page:   http://{admin}/\n\n\
+         Simulated here: M-Pesa (lango's Daraja simulator on 127.0.0.1, spoken to by the real\n\
+         Daraja client over plain HTTP; the customer approves {secs} s after the prompt and the\n\
+         callback comes to the portal; numbers ending in 1032 cancel, 2001 type a wrong PIN, 0001\n\
+         lack funds, 1037 never answer), and the firewall (it only logs what it would allow; no\n\
+         root needed).\n\
+         Your browser is the guest device 02:00:7f:00:00:01. On the owner page, choose a\n\
+         password first. State and config: {dir}\n\
+         Stop with Ctrl-C.",
+        portal = running.portal,
+        admin = running.admin,
+        secs = options.approve_after_secs,
+        dir = dir.display(),
+    );
+    let code = wait_for_signals(&signals, running, |app| {
+        let _ = reload(app, &config_path, None);
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    code
+}
+
+/// Writes the demo's config (the embedded one, with the chosen ports and the simulator's
+/// callbacks sent to the portal, like Safaricom would to an owner's public address) to `path`
+/// and returns it parsed.
+fn demo_config_file(path: &Path, options: &DemoOptions) -> Result<Config, String> {
+    use crate::core::uci_write::set_section_option;
+    let (mut file, _) = crate::core::uci::parse(DEMO_CONFIG);
+    let (portal, admin) = (options.port, options.port.saturating_add(1));
+    set_section_option(
+        &mut file,
+        "gateway",
+        "portal_port",
+        Some(&portal.to_string()),
+    );
+    set_section_option(&mut file, "gateway", "admin_port", Some(&admin.to_string()));
+    let callback = format!("http://127.0.0.1:{portal}");
+    set_section_option(&mut file, "mpesa", "callback_url", Some(&callback));
+    let text = crate::core::uci_write::render(&file);
+    let config = config::parse(&text, &path.display().to_string()).map_err(|d| {
+        let lines: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+        lines.join("\n")
+    })?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    crate::adapters::sys::write_atomic(path, text.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(config)
+}
+
+/// `lango passwd [--config FILE] [--store FILE]`: sets the owner password from one line on
+/// stdin (so it works from scripts and never appears in the process list), with lango stopped
+/// (the store is single-process). Prints how long one password check takes on this machine.
+pub fn passwd(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
+    let store_path = match store_override {
+        Some(p) => p,
+        None => match load_config(config_path) {
+            Ok(c) => c.gateway.store,
+            Err(code) => return code,
+        },
+    };
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("lango passwd: cannot read the password from stdin: {e}");
+        return EXIT_USAGE;
+    }
+    let password = line.trim_end_matches(['\n', '\r']);
+    if let Some(problem) =
+        crate::core::auth::password_problem(password, crate::core::auth::OWNER_MIN_LEN)
+    {
+        eprintln!("lango passwd: {problem}");
+        return EXIT_USAGE;
+    }
+    let started = std::time::Instant::now();
+    let hash = match crate::core::auth::hash_password(password) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("lango passwd: {e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    let took = started.elapsed();
+    let store = match Store::open(&store_path) {
+        Ok(s) => s,
+        Err(crate::store::StoreError::InUse) => {
+            eprintln!(
+                "lango passwd: lango is running and holds {}. Change the password on the owner \
+                 page (Settings), or stop lango first: /etc/init.d/lango stop; lango passwd; \
+                 /etc/init.d/lango start (paid guests stay online meanwhile).",
+                store_path.display()
+            );
+            return EXIT_STORE;
+        }
+        Err(e) => {
+            eprintln!("lango passwd: {}: {e}", store_path.display());
+            return EXIT_STORE;
+        }
+    };
+    let now = SystemClock.now();
+    match crate::app::owner::store_owner_password(
+        &store,
+        &hash,
+        now,
+        "owner password set with lango passwd",
+    ) {
+        Ok(()) => {
+            println!(
+                "owner password saved in {} (PBKDF2-HMAC-SHA256, {} iterations: {} ms per check here)",
+                store_path.display(),
+                crate::core::auth::ITERATIONS,
+                took.as_millis()
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("lango passwd: {}: {e}", store_path.display());
+            EXIT_STORE
+        }
+    }
+}
+
+/// `lango check-config [FILE]`.
+pub fn check_config(path: &Path) -> i32 {
+    match config::load(path) {
+        Ok(config) => {
+            println!(
+                "{}: OK ({} packages, {} on sale; M-Pesa {})",
+                path.display(),
+                config.packages.len(),
+                config.active_packages().count(),
+                match &config.mpesa {
+                    Some(m) => format!("{:?} {:?} {}", m.environment, m.kind, m.shortcode),
+                    None => "not configured".into(),
+                }
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            EXIT_CONFIG
+        }
+    }
+}
+
+/// `lango check-mpesa [--config FILE]`: tests the M-Pesa account without prompting anyone
+/// and says which part is wrong. Never prints a secret.
+pub fn check_mpesa(path: &Path) -> i32 {
+    let config = match load_config(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if config.mpesa.is_none() {
+        eprintln!("{}: no mpesa section; nothing to test", path.display());
+        return EXIT_CONFIG;
+    }
+    let (gateway, _sim, _server) = gateway_for(&config, Arc::new(SystemClock));
+    let steps = gateway.check();
+    for step in &steps {
+        println!(
+            "{:7} {}: {}",
+            if step.ok { "ok" } else { "PROBLEM" },
+            step.what,
+            step.detail
+        );
+    }
+    if steps.iter().all(|s| s.ok) {
+        EXIT_OK
+    } else {
+        EXIT_RUNTIME
+    }
+}

@@ -1,0 +1,438 @@
+//! The owner page's front door: who may reach it (the `admin_allow` addresses, with a Host
+//! that is an address or a local name, against DNS rebinding), sign-in (the owner password,
+//! set on first run or with `lango passwd`; lock-out with back-off), sessions (an HttpOnly,
+//! SameSite=Strict cookie), CSRF (a per-session token in every form plus a same-origin check),
+//! sign-out, and the routing of every page. The pages live in `pages` (dashboard,
+//! guests, events), `payments` (payments, SMS claims, the JSON API), `shop`
+//! (packages, vouchers), `accounts` and `settings`; their look in `ui`.
+//!
+//! The JSON API (`/api/overview`, `/api/vouchers`) also accepts `Authorization: Bearer` with
+//! the token lango writes to `api_token_file` (root-only, in RAM) for scripts on the router.
+//! Loopback is not trusted by itself: an SSH tunnel or a reverse proxy would make every remote
+//! browser look local.
+
+pub mod accounts;
+pub mod pages;
+pub mod payments;
+pub mod settings;
+pub mod shop;
+pub mod ui;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use rouille::{Request, Response};
+
+use crate::core::auth::{self, Lockout, OwnerSessions, COOKIE};
+use crate::web::http::{read_form, see_other, Ctx};
+
+/// Sign-in state shared by the owner page's threads.
+#[derive(Default)]
+pub struct OwnerState {
+    pub sessions: OwnerSessions,
+    pub lockout: Lockout,
+    /// The token scripts send as `Authorization: Bearer` (written by `lango serve`).
+    pub api_token: Option<String>,
+}
+
+/// One signed-in request, as the pages see it.
+pub struct Call<'a> {
+    pub ctx: &'a Ctx,
+    pub request: &'a Request,
+    pub ip: IpAddr,
+    /// The session id (from the cookie) and its CSRF token.
+    pub sid: String,
+    pub csrf: String,
+    /// The posted form (empty for GET).
+    pub form: HashMap<String, String>,
+}
+
+impl Call<'_> {
+    /// A query parameter.
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.request.get_param(name)
+    }
+
+    /// A form field, trimmed ("" when absent).
+    pub fn field(&self, name: &str) -> &str {
+        self.form.get(name).map(|v| v.trim()).unwrap_or("")
+    }
+
+    /// A form field exactly as sent (passwords).
+    pub fn raw_field(&self, name: &str) -> &str {
+        self.form.get(name).map(String::as_str).unwrap_or("")
+    }
+
+    /// After a change: back to `path`, with a notice shown there once (post/redirect/get).
+    pub fn back(&self, path: &str, notice: impl Into<String>) -> Response {
+        self.ctx.owner.sessions.set_flash(&self.sid, notice.into());
+        see_other(path)
+    }
+
+    /// The notice left by the last change, if any.
+    pub fn take_flash(&self) -> Option<String> {
+        self.ctx.owner.sessions.take_flash(&self.sid)
+    }
+}
+
+pub fn handle(ctx: &Ctx, request: &Request) -> Response {
+    let ip = request.remote_addr().ip().to_canonical();
+    let config = ctx.app.config();
+    if !config
+        .gateway
+        .admin_allow
+        .iter()
+        .any(|net| net.contains(ip))
+    {
+        log::warn!("owner page: refused {ip} (not in admin_allow)");
+        return refuse(403, "forbidden");
+    }
+    if !request.header("Host").is_none_or(host_allowed) {
+        // DNS rebinding: a page on someone else's name must not reach the router's.
+        return refuse(
+            403,
+            "unknown host name; open the owner page by the router's address",
+        );
+    }
+    let url = request.url();
+    let method = request.method();
+    if url.starts_with("/api/") {
+        return crate::web::admin::payments::api(ctx, request, ip, &url);
+    }
+    if method == "POST" && !same_origin(request) {
+        return refuse(403, "cross-site form refused");
+    }
+    match (method, url.as_str()) {
+        ("GET", "/signin") => return signin_page(ctx, None, 200),
+        ("POST", "/signin") => return signin(ctx, request, ip),
+        ("POST", "/setup") => return setup(ctx, request, ip),
+        _ => {}
+    }
+    let now = ctx.app.time().now;
+    let session = request
+        .header("Cookie")
+        .and_then(|h| auth::cookie(h, COOKIE))
+        .and_then(|sid| Some((sid.to_string(), ctx.owner.sessions.get(sid, now)?)));
+    let Some((sid, session)) = session else {
+        return match method {
+            "GET" | "HEAD" => see_other("/signin"),
+            _ => refuse(401, "sign in first"),
+        };
+    };
+    let form = match method {
+        "POST" => match read_form(request) {
+            Ok(f) => f,
+            Err(r) => return r,
+        },
+        _ => HashMap::new(),
+    };
+    if method == "POST" {
+        let sent = form.get("csrf").map(String::as_str).unwrap_or("");
+        if !auth::same(sent.as_bytes(), session.csrf.as_bytes()) {
+            log::warn!("owner page: {method} {url} from {ip} without a valid CSRF token");
+            return refuse(403, "this form has expired; reload the page and try again");
+        }
+    }
+    let call = Call {
+        ctx,
+        request,
+        ip,
+        sid,
+        csrf: session.csrf,
+        form,
+    };
+    route(&call, method, &url)
+}
+
+/// Every signed-in route. State changes are POSTs (checked above); a GET never changes state.
+fn route(call: &Call, method: &str, url: &str) -> Response {
+    use crate::web::admin::accounts;
+    use crate::web::admin::payments as money;
+    let rest = |prefix: &str| url.strip_prefix(prefix).unwrap_or("");
+    match (method, url) {
+        ("GET", "/") => pages::dashboard(call),
+        ("GET", "/guests") => pages::guests(call),
+        ("GET", "/payments") => money::payments(call),
+        ("GET", "/payments.csv") => money::payments_csv(call),
+        ("GET", "/events") => pages::events(call),
+        ("GET", "/packages") => shop::packages(call),
+        ("GET", "/vouchers") => shop::vouchers(call),
+        ("GET", "/vouchers/print") => shop::print_sheet(call),
+        ("GET", "/vouchers.csv") => shop::vouchers_csv(call),
+        ("GET", "/accounts") => accounts::accounts(call),
+        ("GET", "/settings") => settings::settings(call),
+        ("POST", "/signout") => signout(call),
+        ("POST", "/packages") => shop::save_package(call),
+        ("POST", "/packages/order") => shop::reorder_package(call),
+        ("POST", "/packages/active") => shop::toggle_package(call),
+        ("POST", "/vouchers") => shop::generate(call),
+        ("POST", "/vouchers/revoke") => shop::revoke_voucher(call),
+        ("POST", "/accounts") => accounts::save_account(call),
+        ("POST", "/accounts/delete") => accounts::delete_account(call),
+        ("POST", "/sessions/revoke") => pages::kick(call),
+        ("POST", "/sessions/extend") => pages::extend(call),
+        ("POST", "/devices/block") => pages::block(call, true),
+        ("POST", "/devices/unblock") => pages::block(call, false),
+        ("POST", "/simulator") => pages::simulator(call),
+        ("POST", "/mpesa/check") => settings::mpesa_check(call),
+        ("POST", "/settings/mpesa") => settings::save_mpesa(call),
+        ("POST", "/settings/brand") => settings::save_brand(call),
+        ("POST", "/settings/network") => settings::save_network(call),
+        ("POST", "/settings/password") => settings::change_password(call),
+        ("POST", path) if path.starts_with("/sms/") => money::sms_decision(call, rest("/sms/")),
+        _ => refuse(404, "not found"),
+    }
+}
+
+/// A plain refusal. Never says more than the status needs.
+pub fn refuse(status: u16, text: &str) -> Response {
+    Response::text(text).with_status_code(status)
+}
+
+/// A Host header the owner page answers to: an IP literal, or a local name (one label such
+/// as `openwrt`, or under `.lan`, `.local`, `.home.arpa`, `.internal`). Anything else is a
+/// name someone else controls, pointed at the router (DNS rebinding; reliability.md 4.1).
+pub fn host_allowed(host: &str) -> bool {
+    let host = host.trim();
+    if let Some(v6) = host.strip_prefix('[') {
+        return v6
+            .split_once(']')
+            .is_some_and(|(addr, _)| addr.parse::<std::net::Ipv6Addr>().is_ok());
+    }
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        Some(_) => return false,
+        None => host,
+    };
+    if name.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    let label_ok =
+        |l: &str| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if name.is_empty() || !name.split('.').all(label_ok) {
+        return false;
+    }
+    !name.contains('.')
+        || [".lan", ".local", ".home.arpa", ".internal", ".localdomain"]
+            .iter()
+            .any(|suffix| name.ends_with(suffix))
+}
+
+/// A state change must come from a page of this origin: the Origin (or Referer) host must be
+/// the Host the request was sent to. The owner page's Referrer-Policy (`same-origin`) makes
+/// browsers send it.
+fn same_origin(request: &Request) -> bool {
+    let Some(host) = request.header("Host") else {
+        return false;
+    };
+    let origin = request
+        .header("Origin")
+        .or_else(|| request.header("Referer"));
+    match origin {
+        Some(origin) => {
+            let rest = origin.split("://").nth(1).unwrap_or("");
+            rest.split('/').next() == Some(host)
+        }
+        None => false,
+    }
+}
+
+fn session_cookie(sid: &str) -> String {
+    format!("{COOKIE}={sid}; Path=/; HttpOnly; SameSite=Strict")
+}
+
+fn signin_page(ctx: &Ctx, notice: Option<&str>, status: u16) -> Response {
+    let first_run = matches!(ctx.app.owner_password_hash(), Ok(None));
+    let mut r = crate::web::admin::ui::signin(ctx, first_run, notice);
+    r.status_code = status;
+    r
+}
+
+/// Checks the lock-out before any hashing; `Err` is the "wait" page.
+fn locked(ctx: &Ctx, ip: IpAddr) -> Result<(), Response> {
+    let now = ctx.app.time().now;
+    ctx.owner.lockout.check(ip, now).map_err(|secs| {
+        signin_page(
+            ctx,
+            Some(&format!(
+                "Too many wrong passwords. Try again in {}.",
+                crate::core::model::human_duration(u64::try_from(secs).unwrap_or(1))
+            )),
+            429,
+        )
+        .with_unique_header("Retry-After", secs.to_string())
+    })
+}
+
+fn signin(ctx: &Ctx, request: &Request, ip: IpAddr) -> Response {
+    if let Err(wait) = locked(ctx, ip) {
+        return wait;
+    }
+    let form = match read_form(request) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let password = form.get("password").map(String::as_str).unwrap_or("");
+    let stored = match ctx.app.owner_password_hash() {
+        Ok(Some(hash)) => hash,
+        Ok(None) => return signin_page(ctx, Some("Set the owner password first."), 409),
+        Err(e) => {
+            log::error!("owner page: {e}");
+            return refuse(500, "store error");
+        }
+    };
+    let now = ctx.app.time().now;
+    if !auth::verify_password(&stored, password) {
+        let outcome = ctx.owner.lockout.failure(ip, now);
+        log::warn!("owner page: wrong password from {ip} ({outcome:?})");
+        let text = match outcome {
+            auth::Failure::TryAgain { .. } => "Wrong password.".to_string(),
+            auth::Failure::Locked { secs } => {
+                ctx.app.owner_event(
+                    "owner_lockout",
+                    format!("{ip} locked out for {secs} s after wrong owner passwords"),
+                );
+                format!(
+                    "Wrong password. Too many tries: wait {} before the next one.",
+                    crate::core::model::human_duration(u64::try_from(secs).unwrap_or(1))
+                )
+            }
+        };
+        return signin_page(ctx, Some(&text), 401);
+    }
+    ctx.owner.lockout.success(ip);
+    if auth::needs_rehash(&stored) {
+        // A hash made with fewer iterations than today's is replaced while the password is known.
+        if let Ok(hash) = auth::hash_password(password) {
+            if let Err(e) = ctx
+                .app
+                .set_owner_password_hash(&hash, "owner password rehashed")
+            {
+                log::warn!("owner page: {e}");
+            }
+        }
+    }
+    start_session(ctx, ip, "owner signed in")
+}
+
+fn start_session(ctx: &Ctx, ip: IpAddr, what: &str) -> Response {
+    let now = ctx.app.time().now;
+    match ctx.owner.sessions.create(now) {
+        Ok(sid) => {
+            log::info!("owner page: {what} from {ip}");
+            ctx.app
+                .owner_event("owner_signin", format!("{what} from {ip}"));
+            see_other("/").with_additional_header("Set-Cookie", session_cookie(&sid))
+        }
+        Err(e) => {
+            log::error!("owner page: {e}");
+            refuse(500, "cannot start a session")
+        }
+    }
+}
+
+/// First run: the owner chooses the password. Refused once one is set.
+fn setup(ctx: &Ctx, request: &Request, ip: IpAddr) -> Response {
+    let form = match read_form(request) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    match ctx.app.owner_password_hash() {
+        Ok(None) => {}
+        Ok(Some(_)) => return signin_page(ctx, Some("The owner password is already set."), 409),
+        Err(e) => {
+            log::error!("owner page: {e}");
+            return refuse(500, "store error");
+        }
+    }
+    let password = form.get("password").map(String::as_str).unwrap_or("");
+    let again = form.get("again").map(String::as_str).unwrap_or("");
+    if let Some(problem) = auth::password_problem(password, auth::OWNER_MIN_LEN) {
+        return signin_page(ctx, Some(&problem), 400);
+    }
+    if password != again {
+        return signin_page(ctx, Some("The two passwords differ."), 400);
+    }
+    let hash = match auth::hash_password(password) {
+        Ok(h) => h,
+        Err(e) => {
+            log::error!("owner page: {e}");
+            return refuse(500, "cannot hash the password");
+        }
+    };
+    if let Err(e) = ctx
+        .app
+        .set_owner_password_hash(&hash, &format!("owner password set on first run from {ip}"))
+    {
+        log::error!("owner page: {e}");
+        return refuse(500, "store error");
+    }
+    start_session(ctx, ip, "owner password set")
+}
+
+fn signout(call: &Call) -> Response {
+    call.ctx.owner.sessions.remove(&call.sid);
+    log::info!("owner page: signed out from {}", call.ip);
+    see_other("/signin").with_additional_header(
+        "Set-Cookie",
+        format!("{COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"),
+    )
+}
+
+/// Whether a JSON API request carries the API token or a live session (and, for a POST from a
+/// browser, the session's CSRF token in `X-CSRF-Token`).
+pub fn api_allowed(ctx: &Ctx, request: &Request) -> bool {
+    if let (Some(token), Some(header)) = (&ctx.owner.api_token, request.header("Authorization")) {
+        if let Some(sent) = header.strip_prefix("Bearer ") {
+            return auth::same(sent.trim().as_bytes(), token.as_bytes());
+        }
+    }
+    let now = ctx.app.time().now;
+    let session = request
+        .header("Cookie")
+        .and_then(|h| auth::cookie(h, COOKIE))
+        .and_then(|sid| ctx.owner.sessions.get(sid, now));
+    match session {
+        Some(_) if request.method() == "GET" => true,
+        Some(s) => request
+            .header("X-CSRF-Token")
+            .is_some_and(|t| auth::same(t.as_bytes(), s.csrf.as_bytes())),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names() {
+        for ok in [
+            "192.168.1.1",
+            "192.168.1.1:8081",
+            "[fd00::1]:8081",
+            "[::1]",
+            "openwrt",
+            "openwrt:8081",
+            "router.lan",
+            "Router.LAN.",
+            "cafe.home.arpa:8081",
+            "localhost:8081",
+        ] {
+            assert!(host_allowed(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:8081",
+            "192.168.1.1.nip.io",
+            "lan.evil.com",
+            "[not-v6]",
+            "a b",
+            "",
+            "host:port",
+        ] {
+            assert!(!host_allowed(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,490 @@
+//! Settings on the owner page: M-Pesa credentials (secrets are never shown back: a blank field
+//! keeps the stored value) and the connection test, branding, language and network, and the
+//! owner password. Also `edit_config`, the one way the owner page changes `/etc/config/lango`:
+//! parse the file, edit it (`uci_write`), validate the result with `config::parse`, write it
+//! atomically, then apply it live (`daemon::apply_config`), so `uci` sees the same data.
+
+use rouille::Response;
+
+use crate::core::auth;
+use crate::core::config::{Cidr, MpesaEnvironment, MpesaKind};
+use crate::core::uci::UciFile;
+use crate::core::uci_write::{render, set_section_list, set_section_option};
+use crate::web::admin::ui::{self as ui, alert, input, post_form, section, select, value_row, Tab};
+use crate::web::admin::{refuse, Call};
+use crate::web::http::esc;
+
+/// Edits the config file with `edit`, then validates, writes and applies it. `Err` is a
+/// message for the owner (every problem, escaped), and nothing was written.
+pub fn edit_config(
+    call: &Call,
+    what: &str,
+    edit: &mut dyn FnMut(&mut UciFile) -> Result<(), String>,
+) -> Result<Vec<String>, String> {
+    let Some(path) = &call.ctx.config_path else {
+        return Err(
+            "This lango was started without a config file, so it cannot be changed \
+                    here."
+                .into(),
+        );
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("Cannot read {}: {e}", path.display()))?;
+    let (mut file, errors) = crate::core::uci::parse(&text);
+    if let Some(error) = errors.first() {
+        return Err(format!(
+            "{} has a mistake on line {} ({}); fix it first (lango check-config).",
+            path.display(),
+            error.line,
+            error.message
+        ));
+    }
+    crate::core::uci_write::name_packages(&mut file);
+    edit(&mut file)?;
+    let rendered = render(&file);
+    let config =
+        crate::core::config::parse(&rendered, &path.display().to_string()).map_err(|d| {
+            let messages: Vec<String> = d.iter().map(|d| d.message.clone()).collect();
+            messages.join("; ")
+        })?;
+    if !config
+        .gateway
+        .admin_allow
+        .iter()
+        .any(|net| net.contains(call.ip))
+    {
+        return Err(format!(
+            "Refused: {} would no longer be allowed to open this page.",
+            call.ip
+        ));
+    }
+    crate::adapters::sys::write_atomic(path, rendered.as_bytes())
+        .map_err(|e| format!("Cannot write {}: {e}", path.display()))?;
+    log::info!("{}: {what} (owner page)", path.display());
+    call.ctx
+        .app
+        .owner_event("config_changed", format!("{what} (owner page)"));
+    Ok(crate::daemon::apply_config(
+        &call.ctx.app,
+        call.ctx.gateway.as_deref(),
+        config,
+    ))
+}
+
+/// Goes back to `path` with the outcome of an edit.
+pub fn after_edit(
+    call: &Call,
+    path: &str,
+    done: &str,
+    result: Result<Vec<String>, String>,
+) -> Response {
+    match result {
+        Ok(notes) if notes.is_empty() => call.back(path, done),
+        Ok(notes) => call.back(path, format!("{done} {}", notes.join(" "))),
+        Err(problem) => call.back(path, format!("Not saved: {problem}")),
+    }
+}
+
+/// What the settings page says about a stored credential: whether it is set and, for the
+/// consumer key only (an account name rather than a secret), its first four characters. The
+/// consumer secret and the passkey are never shown, not even in part.
+fn masked(value: &str, hint: bool) -> String {
+    if value.is_empty() || value == "CHANGE_ME" {
+        return "not set".into();
+    }
+    if hint {
+        let shown: String = value.chars().take(4).collect();
+        return format!("{shown}… (set)");
+    }
+    "set".into()
+}
+
+pub fn settings(call: &Call) -> Response {
+    let ctx = call.ctx;
+    let config = ctx.app.config();
+    let mut body = String::new();
+    if ctx.config_path.is_none() {
+        body.push_str(&alert(
+            "",
+            "This lango runs without a config file: settings can be read here but not saved.",
+        ));
+    }
+    body.push_str(&mpesa_section(call));
+    let brand = &config.brand;
+    let languages = vec![
+        ("en".to_string(), "English".to_string()),
+        ("sw".to_string(), "Kiswahili".to_string()),
+    ];
+    let mut fields = value_row(
+        "Name",
+        &input("name", &brand.name, "required maxlength=\"60\""),
+        "Shown at the top of the portal and on vouchers.",
+    );
+    fields.push_str(&value_row(
+        "Colour",
+        &input(
+            "colour",
+            &brand.colour,
+            "type=\"color\" style=\"width:60px;padding:2px\"",
+        ),
+        "",
+    ));
+    fields.push_str(&value_row(
+        "Phone",
+        &input(
+            "phone",
+            brand.phone.as_deref().unwrap_or(""),
+            "maxlength=\"40\"",
+        ),
+        "How guests reach you (optional).",
+    ));
+    fields.push_str(&value_row(
+        "Email",
+        &input(
+            "email",
+            brand.email.as_deref().unwrap_or(""),
+            "maxlength=\"80\"",
+        ),
+        "",
+    ));
+    fields.push_str(&value_row(
+        "Portal language",
+        &select("language", &languages, config.gateway.language.code()),
+        "What guests see first; they can switch on the portal.",
+    ));
+    fields.push_str(&value_row(
+        "Time zone",
+        &input(
+            "utc_offset",
+            &offset_text(config.gateway.utc_offset_secs),
+            "maxlength=\"6\" style=\"width:90px\"",
+        ),
+        "Your offset from UTC, for days on the dashboard and payments (Kenya: +03:00).",
+    ));
+    fields.push_str("<div class=\"cbi-page-actions\"><button class=\"cbi-button cbi-button-save important\">Save</button></div>");
+    body.push_str(&section(
+        "Branding and language",
+        "",
+        &post_form(call, "/settings/brand", &[], &fields),
+    ));
+    let gw = &config.gateway;
+    let allow: Vec<String> = gw.admin_allow.iter().map(cidr_text).collect();
+    let mut fields = value_row(
+        "Owner page allowed from",
+        &format!(
+            "<textarea name=\"admin_allow\" rows=\"3\">{}</textarea>",
+            esc(&allow.join("\n"))
+        ),
+        &format!(
+            "One address or network per line (your LAN, never the guest network). You are {}.",
+            esc(&call.ip.to_string())
+        ),
+    );
+    fields.push_str(&value_row(
+        "Guest network",
+        &input("interface", &gw.interface, "maxlength=\"32\""),
+        "The OpenWrt interface guests are on (takes effect after a restart).",
+    ));
+    fields.push_str(&value_row(
+        "Guest device",
+        &input("device", &gw.device, "maxlength=\"15\""),
+        "Its Linux device, like br-lan (after a restart).",
+    ));
+    fields.push_str(&value_row(
+        "Portal address",
+        &input(
+            "portal_addr",
+            &gw.portal_addr.to_string(),
+            "maxlength=\"45\"",
+        ),
+        "The router's address on the guest network (after a restart).",
+    ));
+    fields.push_str("<div class=\"cbi-page-actions\"><button class=\"cbi-button cbi-button-save important\">Save</button></div>");
+    body.push_str(&section(
+        "Interfaces",
+        "",
+        &post_form(call, "/settings/network", &[], &fields),
+    ));
+    let mut fields = value_row(
+        "Current password",
+        "<input type=\"password\" name=\"current\" autocomplete=\"current-password\" required>",
+        "",
+    );
+    fields.push_str(&value_row("New password", "<input type=\"password\" name=\"password\" autocomplete=\"new-password\" required minlength=\"8\">", "At least 8 characters; a few words are best."));
+    fields.push_str(&value_row("Again", "<input type=\"password\" name=\"again\" autocomplete=\"new-password\" required minlength=\"8\">", ""));
+    fields.push_str("<div class=\"cbi-page-actions\"><button class=\"cbi-button cbi-button-apply important\">Change password</button></div>");
+    body.push_str(&section(
+        "Owner password",
+        "Other signed-in browsers are signed out.",
+        &post_form(call, "/settings/password", &[], &fields),
+    ));
+    ui::page(call, Tab::Settings, "Settings", "Changes are written to /etc/config/lango (the same file uci and LuCI edit) and apply at once.", &body)
+}
+
+fn offset_text(secs: i64) -> String {
+    let sign = if secs < 0 { '-' } else { '+' };
+    let abs = secs.abs();
+    format!("{sign}{:02}:{:02}", abs / 3600, abs % 3600 / 60)
+}
+
+fn cidr_text(c: &Cidr) -> String {
+    let full = if c.addr.is_ipv4() { 32 } else { 128 };
+    if c.prefix == full {
+        c.addr.to_string()
+    } else {
+        format!("{}/{}", c.addr, c.prefix)
+    }
+}
+
+fn mpesa_section(call: &Call) -> String {
+    use crate::app::mpesa::CheckStatus;
+    let ctx = call.ctx;
+    let config = ctx.app.config();
+    let m = config.mpesa.as_ref();
+    let env = m
+        .map(|m| m.environment)
+        .unwrap_or(MpesaEnvironment::Sandbox);
+    let kind = m.map(|m| m.kind).unwrap_or(MpesaKind::PayBill);
+    let opt = |v: &str, l: &str| (v.to_string(), l.to_string());
+    let envs = vec![
+        opt("sandbox", "Sandbox (testing)"),
+        opt("production", "Production (real money)"),
+        opt("simulator", "Simulator (demo)"),
+    ];
+    let kinds = vec![opt("paybill", "PayBill"), opt("till", "Buy Goods till")];
+    let env_text = format!("{env:?}").to_lowercase();
+    let kind_text = if kind == MpesaKind::Till {
+        "till"
+    } else {
+        "paybill"
+    };
+    let text = |f: fn(&crate::core::config::Mpesa) -> String| m.map(f).unwrap_or_default();
+    let mut fields = value_row("Environment", &select("environment", &envs, &env_text), "");
+    fields.push_str(&value_row(
+        "Account type",
+        &select("type", &kinds, kind_text),
+        "",
+    ));
+    fields.push_str(&value_row(
+        "Shortcode",
+        &input(
+            "shortcode",
+            &text(|m| m.shortcode.clone()),
+            "inputmode=\"numeric\" maxlength=\"10\"",
+        ),
+        "PayBill number, or the store (head office) number of a till.",
+    ));
+    fields.push_str(&value_row(
+        "Till number",
+        &input(
+            "till",
+            &text(|m| m.till.clone().unwrap_or_default()),
+            "inputmode=\"numeric\" maxlength=\"10\"",
+        ),
+        "Buy Goods only.",
+    ));
+    fields.push_str(&value_row(
+        "Account reference",
+        &input(
+            "account_reference",
+            &text(|m| m.account_reference.clone()),
+            "maxlength=\"12\"",
+        ),
+        "What the customer's M-Pesa message shows.",
+    ));
+    for (name, title, value) in [
+        (
+            "consumer_key",
+            "Consumer key",
+            text(|m| m.consumer_key.clone()),
+        ),
+        (
+            "consumer_secret",
+            "Consumer secret",
+            text(|m| m.consumer_secret.clone()),
+        ),
+        ("passkey", "Passkey", text(|m| m.passkey.clone())),
+    ] {
+        fields.push_str(&value_row(
+            title,
+            &format!(
+                "<input type=\"password\" name=\"{name}\" autocomplete=\"off\" placeholder=\"{}\">",
+                esc(&masked(&value, name == "consumer_key"))
+            ),
+            "Leave blank to keep what is stored; it is never shown here.",
+        ));
+    }
+    fields.push_str(&value_row(
+        "Callback URL",
+        &input(
+            "callback_url",
+            &text(|m| m.callback_url.clone().unwrap_or_default()),
+            "maxlength=\"200\"",
+        ),
+        "Optional: your public address, if Safaricom can reach this router.",
+    ));
+    fields.push_str("<div class=\"cbi-page-actions\"><button class=\"cbi-button cbi-button-save important\">Save</button></div>");
+    let mut out = post_form(call, "/settings/mpesa", &[], &fields);
+    out.push_str(&post_form(call, "/mpesa/check", &[], "<p><button class=\"cbi-button cbi-button-action\">Test M-Pesa connection</button> <span class=\"muted\">Asks Daraja to check the keys, shortcode and passkey; nobody is prompted.</span></p>"));
+    match ctx.app.mpesa_check_status() {
+        CheckStatus::Never => {}
+        CheckStatus::Running { since } => out.push_str(&format!(
+            "<p class=\"muted\">Testing since {}... reload in a few seconds.</p>",
+            ui::local_time(ctx, since)
+        )),
+        CheckStatus::Done { at, steps } => {
+            let rows: Vec<Vec<String>> = steps
+                .iter()
+                .map(|s| {
+                    vec![
+                        if s.ok {
+                            ui::label("success", "ok")
+                        } else {
+                            ui::label("important", "problem")
+                        },
+                        esc(&s.what),
+                        esc(&s.detail),
+                    ]
+                })
+                .collect();
+            out.push_str(&format!("<p>Test of {}:</p>", ui::local_time(ctx, at)));
+            out.push_str(&ui::table(&["", "Step", "Detail"], &rows, "", &[]));
+        }
+    }
+    section("M-Pesa", "The Daraja account guests pay into.", &out)
+}
+
+pub fn mpesa_check(call: &Call) -> Response {
+    let notice = if call.ctx.app.start_mpesa_check() {
+        "Testing the M-Pesa connection; the result appears below in a few seconds."
+    } else {
+        "A test is already running."
+    };
+    call.back("/settings", notice)
+}
+
+pub fn save_mpesa(call: &Call) -> Response {
+    let fields: Vec<(&str, String)> = [
+        "environment",
+        "type",
+        "shortcode",
+        "till",
+        "account_reference",
+        "callback_url",
+    ]
+    .iter()
+    .map(|name| (*name, call.field(name).to_string()))
+    .collect();
+    let secrets: Vec<(&str, String)> = ["consumer_key", "consumer_secret", "passkey"]
+        .iter()
+        .map(|name| (*name, call.field(name).to_string()))
+        .collect();
+    let result = edit_config(call, "M-Pesa settings changed", &mut |file| {
+        for (name, value) in &fields {
+            set_section_option(file, "mpesa", name, Some(value.as_str()));
+        }
+        for (name, value) in secrets.iter().filter(|(_, v)| !v.is_empty()) {
+            set_section_option(file, "mpesa", name, Some(value.as_str()));
+        }
+        Ok(())
+    });
+    after_edit(call, "/settings", "M-Pesa settings saved.", result)
+}
+
+pub fn save_brand(call: &Call) -> Response {
+    let offset = match crate::core::config::parse_utc_offset(call.field("utc_offset")) {
+        Ok(secs) => offset_text(secs),
+        Err(e) => return call.back("/settings", format!("Not saved: {e}")),
+    };
+    let values: Vec<(&str, String)> = ["name", "colour", "phone", "email"]
+        .iter()
+        .map(|name| (*name, call.field(name).to_string()))
+        .collect();
+    let language = call.field("language").to_string();
+    let result = edit_config(call, "branding changed", &mut |file| {
+        for (name, value) in &values {
+            set_section_option(file, "brand", name, Some(value.as_str()));
+        }
+        set_section_option(file, "gateway", "language", Some(&language));
+        set_section_option(file, "gateway", "utc_offset", Some(&offset));
+        Ok(())
+    });
+    after_edit(call, "/settings", "Branding saved.", result)
+}
+
+pub fn save_network(call: &Call) -> Response {
+    let allow: Vec<String> = call
+        .field("admin_allow")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    if allow.is_empty() {
+        return call.back(
+            "/settings",
+            "Not saved: list at least one address for the owner page.",
+        );
+    }
+    let values: Vec<(&str, String)> = ["interface", "device", "portal_addr"]
+        .iter()
+        .map(|name| (*name, call.field(name).to_string()))
+        .collect();
+    let result = edit_config(call, "interfaces changed", &mut |file| {
+        for (name, value) in &values {
+            set_section_option(file, "gateway", name, Some(value.as_str()));
+        }
+        set_section_list(file, "gateway", "admin_allow", &allow);
+        Ok(())
+    });
+    after_edit(call, "/settings", "Interfaces saved.", result)
+}
+
+pub fn change_password(call: &Call) -> Response {
+    let app = &call.ctx.app;
+    let now = app.time().now;
+    if let Err(secs) = call.ctx.owner.lockout.check(call.ip, now) {
+        return call.back(
+            "/settings",
+            format!("Too many wrong passwords; wait {secs} s."),
+        );
+    }
+    let stored = match app.owner_password_hash() {
+        Ok(Some(h)) => h,
+        Ok(None) => return refuse(409, "no owner password is set"),
+        Err(e) => {
+            log::error!("owner page: {e}");
+            return refuse(500, "store error");
+        }
+    };
+    if !auth::verify_password(&stored, call.raw_field("current")) {
+        call.ctx.owner.lockout.failure(call.ip, now);
+        return call.back("/settings", "Not changed: the current password is wrong.");
+    }
+    let new = call.raw_field("password");
+    if let Some(problem) = auth::password_problem(new, auth::OWNER_MIN_LEN) {
+        return call.back("/settings", format!("Not changed: {problem}"));
+    }
+    if new != call.raw_field("again") {
+        return call.back("/settings", "Not changed: the two new passwords differ.");
+    }
+    let saved = auth::hash_password(new)
+        .map_err(|e| e.to_string())
+        .and_then(|hash| {
+            app.set_owner_password_hash(&hash, &format!("owner password changed from {}", call.ip))
+                .map_err(|e| e.to_string())
+        });
+    match saved {
+        Ok(()) => {
+            call.ctx.owner.sessions.remove_others(&call.sid);
+            call.back(
+                "/settings",
+                "Password changed. Other browsers are signed out.",
+            )
+        }
+        Err(e) => {
+            log::error!("owner page: {e}");
+            refuse(500, "could not save the password")
+        }
+    }
+}

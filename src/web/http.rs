@@ -1,0 +1,257 @@
+//! The rouille adapter: starts the portal and owner listeners on bounded worker pools, and
+//! holds the small helpers every handler shares (form parsing with a size limit, HTML escaping,
+//! security headers). The client's address always comes from the socket, never from a header.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rouille::{Request, Response};
+
+use crate::adapters::simulator::Simulator;
+use crate::app::App;
+use crate::core::payments::SwitchGateway;
+
+/// Largest request body accepted (forms and JSON are tiny; anything bigger is hostile).
+pub const MAX_BODY: u64 = 16 * 1024;
+
+/// Worker threads per listener: enough for a café's phones, bounded so that slow clients cannot
+/// make lango spawn threads without limit.
+pub const POOL_SIZE: usize = 4;
+
+/// What every handler can reach.
+pub struct Ctx {
+    pub app: Arc<App>,
+    /// Set in `lango demo`: the owner page shows the simulator's switches.
+    pub simulator: Option<Arc<Simulator>>,
+    /// The owner page's sign-ins, lock-out and API token.
+    pub owner: crate::web::admin::OwnerState,
+    /// The config file lango runs from: the owner page writes package and settings edits there
+    /// (none in tests that start from a `Config` value: those pages then say so).
+    pub config_path: Option<PathBuf>,
+    /// The WAN and Daraja checks for the dashboard (`lango serve` only: tests and the demo
+    /// never reach the internet).
+    pub probes: Option<crate::adapters::health::Probes>,
+    /// The payment gateway behind a switch, when the M-Pesa account can be replaced while
+    /// running (`lango serve`); otherwise account changes wait for a restart.
+    pub gateway: Option<Arc<SwitchGateway>>,
+}
+
+impl Ctx {
+    /// A context with no config file, no probes and no API token (tests, benchmarks).
+    pub fn new(app: Arc<App>, simulator: Option<Arc<Simulator>>) -> Ctx {
+        Ctx {
+            app,
+            simulator,
+            owner: crate::web::admin::OwnerState::default(),
+            config_path: None,
+            probes: None,
+            gateway: None,
+        }
+    }
+}
+
+/// A running listener.
+pub struct Listener {
+    pub addr: SocketAddr,
+    pub thread: std::thread::JoinHandle<()>,
+}
+
+/// Binds `addr` and serves `handler` on a thread of its own.
+pub fn serve<F>(addr: SocketAddr, handler: F) -> Result<Listener, String>
+where
+    F: Send + Sync + 'static + Fn(&Request) -> Response,
+{
+    let server = rouille::Server::new(addr, move |request| with_headers(handler(request)))
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?
+        .pool_size(POOL_SIZE);
+    let addr = server.server_addr();
+    let thread = std::thread::Builder::new()
+        .name(format!("lango-http-{}", addr.port()))
+        .spawn(move || server.run())
+        .map_err(|e| format!("cannot start HTTP thread: {e}"))?;
+    Ok(Listener { addr, thread })
+}
+
+/// Headers on every response (OWASP headers cheat sheet, reliability.md 4.6). Pages inline
+/// their own CSS and script, so the policy allows inline but nothing from elsewhere. A handler
+/// may set its own Referrer-Policy (the owner page uses `same-origin`, so that browsers send
+/// the page's Origin with its forms instead of `null`).
+fn with_headers(response: Response) -> Response {
+    let referrer = response
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("Referrer-Policy"));
+    let response = if referrer {
+        response
+    } else {
+        response.with_unique_header("Referrer-Policy", "no-referrer")
+    };
+    response
+        .with_unique_header("X-Content-Type-Options", "nosniff")
+        .with_unique_header("X-Frame-Options", "DENY")
+        .with_unique_header(
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; \
+             img-src data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'",
+        )
+        .with_unique_header("Cache-Control", "no-store")
+}
+
+/// Reads an `application/x-www-form-urlencoded` body of at most `MAX_BODY` bytes.
+pub fn read_form(request: &Request) -> Result<HashMap<String, String>, Response> {
+    let mut body = Vec::new();
+    if let Some(data) = request.data() {
+        data.take(MAX_BODY + 1)
+            .read_to_end(&mut body)
+            .map_err(|_| Response::text("could not read the request").with_status_code(400))?;
+    }
+    if body.len() as u64 > MAX_BODY {
+        return Err(Response::text("request too large").with_status_code(413));
+    }
+    Ok(parse_form(&String::from_utf8_lossy(&body)))
+}
+
+/// Reads a raw body of at most `MAX_BODY` bytes (a JSON callback).
+pub fn read_body(request: &Request) -> Result<Vec<u8>, Response> {
+    let mut body = Vec::new();
+    if let Some(data) = request.data() {
+        data.take(MAX_BODY + 1)
+            .read_to_end(&mut body)
+            .map_err(|_| Response::text("could not read the request").with_status_code(400))?;
+    }
+    if body.len() as u64 > MAX_BODY {
+        return Err(Response::text("request too large").with_status_code(413));
+    }
+    Ok(body)
+}
+
+/// Parses `a=1&b=two+words`. Later duplicates win; malformed escapes are kept literally.
+pub fn parse_form(text: &str) -> HashMap<String, String> {
+    text.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut idx = 0;
+    while idx < bytes.len() {
+        match bytes[idx] {
+            b'+' => out.push(b' '),
+            b'%' if idx + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[idx + 1..idx + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        idx += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        idx += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Standard base64 with padding (RFC 4648), for inlining small images.
+pub fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(TABLE[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Fills `{{name}}` placeholders of a page template. Values are inserted as given: callers
+/// escape anything that came from a guest or the owner.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = template.to_string();
+    for (name, value) in values {
+        out = out.replace(&format!("{{{{{name}}}}}"), value);
+    }
+    out
+}
+
+/// A `303 See Other` to a path on the same host (after a form post).
+pub fn see_other(path: &str) -> Response {
+    Response::empty_204()
+        .with_status_code(303)
+        .with_unique_header("Location", path.to_string())
+}
+
+/// A JSON response from a serde_json value.
+pub fn json(status: u16, value: &serde_json::Value) -> Response {
+    Response::from_data("application/json", value.to_string()).with_status_code(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_decode() {
+        let f = parse_form("phone=0712+345%20678&package=hour&bad=%zz&cut=%4");
+        assert_eq!(f["phone"], "0712 345 678");
+        assert_eq!(f["package"], "hour");
+        assert_eq!(f["bad"], "%zz");
+        assert_eq!(f["cut"], "%4");
+        assert_eq!(percent_decode("%E2%9C%93"), "✓");
+    }
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(
+            esc("<script>alert('x')</script>&\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"
+        );
+        assert_eq!(fill("a {{x}} b {{x}}", &[("x", "1")]), "a 1 b 1");
+    }
+}

@@ -1,0 +1,7 @@
+//! The HTTP side: the transport (`http`, `tls`), the guest portal (`portal/`) and the owner
+//! page (`admin/`). Handlers call the app layer; the transport knows no page module.
+
+pub mod admin;
+pub mod http;
+pub mod portal;
+pub mod tls;

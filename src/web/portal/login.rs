@@ -1,0 +1,118 @@
+//! Guest accounts on the portal: the "Have an account?" form (collapsed, like the move form)
+//! and its handler. The JSON twin is `POST /api/portal/login` (`portal_api`). Both are rate
+//! limited per device (`ratelimit::ATTEMPT`) and overall (`ALL_LOGINS`, because each check
+//! costs a deliberately slow hash); passwords are never echoed or logged.
+
+use std::net::IpAddr;
+
+use rouille::{Request, Response};
+
+use crate::core::accounts::{LoginError, LoginRefusal};
+use crate::core::model::Lang;
+use crate::core::ratelimit::Limit;
+use crate::web::http::{read_form, see_other, Ctx};
+use crate::web::portal::{form_limited, home, tr};
+
+/// Sign-ins from every device together: at most this many password checks a minute (about
+/// 8 s of a MIPS core a minute at the worst; see ARCHITECTURE.md "The owner page").
+pub const ALL_LOGINS: Limit = Limit {
+    burst: 30,
+    per_secs: 60,
+};
+
+fn words(lang: Lang, key: &str) -> &'static str {
+    let (en, sw) = match key {
+        "title" => ("Have an account?", "Una akaunti?"),
+        "username" => ("User name", "Jina la mtumiaji"),
+        "password" => ("Password", "Nenosiri"),
+        "button" => ("Sign in", "Ingia"),
+        "bad" => (
+            "Wrong user name or password.",
+            "Jina la mtumiaji au nenosiri si sahihi.",
+        ),
+        "disabled" => (
+            "This account cannot be used now. Ask staff for help.",
+            "Akaunti hii haiwezi kutumika sasa. Omba msaada.",
+        ),
+        "expired" => ("This account has expired.", "Muda wa akaunti hii umeisha."),
+        "devices" => (
+            "This account is already online on as many devices as it allows.",
+            "Akaunti hii tayari inatumika kwenye vifaa vyote inavyoruhusu.",
+        ),
+        _ => ("", ""),
+    };
+    match lang {
+        Lang::En => en,
+        Lang::Sw => sw,
+    }
+}
+
+/// The collapsed sign-in form, shown when the owner has made at least one account.
+pub fn card(ctx: &Ctx, lang: Lang) -> String {
+    let any = ctx
+        .app
+        .store
+        .read(|r| r.accounts())
+        .is_ok_and(|a| !a.is_empty());
+    if !any {
+        return String::new();
+    }
+    format!(
+        "<details class=\"card\"><summary>{}</summary><form method=\"post\" action=\"/login\">\
+         <label>{}<input name=\"username\" autocomplete=\"username\" autocapitalize=\"none\" \
+         maxlength=\"32\" required></label><label>{}<input name=\"password\" type=\"password\" \
+         autocomplete=\"current-password\" maxlength=\"256\" required></label><button>{}</button>\
+         </form></details>",
+        words(lang, "title"),
+        words(lang, "username"),
+        words(lang, "password"),
+        words(lang, "button"),
+    )
+}
+
+/// Whether the overall sign-in limit allows one more check now (`Err(secs)` to wait).
+pub fn overall_limit(ctx: &Ctx) -> Result<(), u64> {
+    let now_ms = ctx.app.time().now_ms;
+    ctx.app.limiter.check("login:all", ALL_LOGINS, now_ms)
+}
+
+pub fn form(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
+    if let Some(r) = form_limited(ctx, "login", ip, crate::core::ratelimit::ATTEMPT, lang) {
+        return r;
+    }
+    if let Err(wait) = overall_limit(ctx) {
+        let mut r = home(ctx, ip, lang, Some(("err", tr(lang, "slow_down"))));
+        r.status_code = 429;
+        return r.with_unique_header("Retry-After", wait.to_string());
+    }
+    let form = match read_form(request) {
+        Ok(f) => f,
+        Err(response) => return response,
+    };
+    let username = form.get("username").map(String::as_str).unwrap_or("");
+    let password = form.get("password").map(String::as_str).unwrap_or("");
+    let (status, text) = match ctx.app.login_account(ip, username, password) {
+        Ok(_) => return see_other("/"),
+        Err(e) => match e {
+            LoginError::Refused(LoginRefusal::BadCredentials) => (401, words(lang, "bad")),
+            LoginError::Refused(LoginRefusal::Disabled | LoginRefusal::NoPackage) => {
+                (403, words(lang, "disabled"))
+            }
+            LoginError::Refused(LoginRefusal::Expired) => (403, words(lang, "expired")),
+            LoginError::Refused(LoginRefusal::TooManyDevices { .. }) => {
+                (409, words(lang, "devices"))
+            }
+            LoginError::AlreadyOnline => (409, tr(lang, "online")),
+            LoginError::UnknownDevice => (403, tr(lang, "unknown_device")),
+            LoginError::ClockUnsynced => (503, tr(lang, "clock")),
+            LoginError::Blocked => (403, tr(lang, "blocked")),
+            LoginError::Store(err) => {
+                log::error!("account sign-in: {err}");
+                (500, tr(lang, "error"))
+            }
+        },
+    };
+    let mut r = home(ctx, ip, lang, Some(("err", text)));
+    r.status_code = status;
+    r
+}

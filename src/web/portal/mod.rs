@@ -1,0 +1,936 @@
+//! The guest portal: package list, purchase, payment status, voucher redemption and session
+//! status, as server-rendered pages that work without JavaScript, plus a small JSON API. A
+//! handler identifies the device from the socket address (through the neighbour table), calls
+//! the app, and renders; it never waits on a gateway or the firewall, and never shows internal
+//! error text to a guest.
+
+pub mod api;
+pub mod login;
+
+use std::net::IpAddr;
+
+use rouille::{Request, Response};
+use serde_json::json;
+
+use crate::app::mpesa::{SmsError, SmsOutcome, CALLBACK_PREFIX};
+use crate::app::{DeviceView, MoveError, PurchaseError, RedeemError};
+use crate::core::captive;
+use crate::core::config::Package;
+use crate::core::model::{format_bytes, format_duration, format_rate, human_duration, Lang};
+use crate::core::payments::{Decline, LimitRefusal, Payment, PaymentState};
+use crate::core::sessions::{Lifecycle, Session};
+use crate::core::vouchers::Refusal;
+use crate::web::http::{esc, fill, json, read_form, see_other, Ctx};
+
+const TEMPLATE: &str = include_str!("../../../www/portal.html");
+
+pub fn handle(ctx: &Ctx, request: &Request) -> Response {
+    let ip = request.remote_addr().ip().to_canonical();
+    let lang = language(ctx, request);
+    let url = request.url();
+    let host = request.header("Host").unwrap_or("");
+    let portal = portal_url(ctx, ip);
+    // The OS's "is this network open?" probe, whatever host it was sent to.
+    if let Some(probe) = captive::probe(host, &url) {
+        return probe_answer(ctx, ip, probe, &portal);
+    }
+    let on_portal = is_portal_host(ctx, host);
+    match (request.method(), url.as_str()) {
+        ("GET", "/api/captive") => captive_api(ctx, ip, &secure_portal_url(ctx).unwrap_or(portal)),
+        (_, path) if path.starts_with("/api/portal/") => {
+            crate::web::portal::api::handle(ctx, request, &path["/api/portal/".len()..])
+        }
+        ("GET", "/") if on_portal => {
+            // A voucher's QR code opens the portal with `?code=`: the form comes filled in.
+            let code = request.get_param("code").unwrap_or_default();
+            home_with(ctx, ip, lang, None, &code)
+        }
+        ("POST", "/login") => crate::web::portal::login::form(ctx, request, ip, lang),
+        ("POST", "/buy") => buy(ctx, request, ip, lang),
+        ("POST", "/voucher") => voucher(ctx, request, ip, lang),
+        ("POST", "/move") => move_form(ctx, request, ip, lang),
+        ("POST", "/sms") => sms_claim(ctx, request, ip, lang),
+        ("POST", path) if path.starts_with(CALLBACK_PREFIX) => {
+            stk_callback(ctx, request, &path[CALLBACK_PREFIX.len()..])
+        }
+        ("GET", "/api/packages") => api_packages(ctx),
+        ("GET", "/api/status") => api_status(ctx, ip),
+        ("GET", path) if path.starts_with("/pay/") && on_portal => pay_page(ctx, &path[5..], lang),
+        ("GET", path) if path.starts_with("/api/payment/") => api_payment(ctx, &path[13..]),
+        // Anything else a browser asks for (a captive device's first request, to whatever site)
+        // goes to the portal, by its own address.
+        ("GET", _) | ("HEAD", _) => Response::redirect_302(portal),
+        _ => Response::text("not found").with_status_code(404),
+    }
+}
+
+/// The portal's own URL as the device at `ip` reaches it (IPv6 devices get the IPv6 address).
+pub fn portal_url(ctx: &Ctx, ip: IpAddr) -> String {
+    let gw = ctx.app.config().gateway.clone();
+    match (ip, gw.portal_addr6) {
+        (IpAddr::V6(v6), Some(addr6)) if v6.to_ipv4_mapped().is_none() => {
+            format!("http://[{addr6}]:{}/", gw.portal_port)
+        }
+        _ => match gw.portal_addr {
+            IpAddr::V6(v6) => format!("http://[{v6}]:{}/", gw.portal_port),
+            v4 => format!("http://{v4}:{}/", gw.portal_port),
+        },
+    }
+}
+
+/// The portal's HTTPS URL, when the owner configured a certificate and the name it is for
+/// (RFC 8908 wants the user-portal-url to be HTTPS).
+pub fn secure_portal_url(ctx: &Ctx) -> Option<String> {
+    let gw = ctx.app.config().gateway.clone();
+    gw.tls_cert.as_ref()?;
+    Some(format!("https://{}:{}/", gw.portal_host?, gw.tls_port))
+}
+
+/// Whether a Host header names the portal itself (rather than a site the guest tried to open).
+fn is_portal_host(ctx: &Ctx, host: &str) -> bool {
+    let gw = ctx.app.config().gateway.clone();
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => {
+            name
+        }
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    host.is_empty()
+        || gw
+            .portal_host
+            .as_deref()
+            .is_some_and(|h| h.eq_ignore_ascii_case(name))
+        || name
+            .parse::<IpAddr>()
+            .is_ok_and(|a| a == gw.portal_addr || Some(a) == gw.portal_addr6.map(IpAddr::V6))
+        || name.eq_ignore_ascii_case("localhost")
+        || name.parse::<IpAddr>().is_ok_and(|a| a.is_loopback())
+}
+
+fn probe_answer(ctx: &Ctx, ip: IpAddr, probe: captive::Probe, portal: &str) -> Response {
+    let paid = matches!(
+        ctx.app.device(ip),
+        Ok(Some(DeviceView {
+            lifecycle: Lifecycle::Active(_),
+            ..
+        }))
+    );
+    match captive::answer(probe, paid, portal) {
+        captive::ProbeAnswer::Open {
+            status,
+            content_type,
+            body,
+        } => Response::from_data(content_type, body).with_status_code(status),
+        captive::ProbeAnswer::Portal { location } => Response::redirect_302(location),
+    }
+}
+
+/// RFC 8908: the captive-portal API, as announced by DHCP option 114.
+fn captive_api(ctx: &Ctx, ip: IpAddr, portal: &str) -> Response {
+    let state = match ctx.app.device(ip) {
+        Ok(Some(DeviceView {
+            lifecycle: Lifecycle::Active(s),
+            now,
+            ..
+        })) => captive::ApiState {
+            captive: false,
+            seconds_remaining: Some(s.seconds_left(now)),
+            bytes_remaining: s.bytes_left(),
+        },
+        Ok(_) => captive::ApiState {
+            captive: true,
+            seconds_remaining: None,
+            bytes_remaining: None,
+        },
+        Err(e) => {
+            log::error!("captive api: {e}");
+            return Response::text("internal error").with_status_code(500);
+        }
+    };
+    Response::from_data(
+        "application/captive+json",
+        captive::api_document(&state, portal).to_string(),
+    )
+}
+
+/// The owner's logo, inlined as a data URI (no request leaves the page), if it can be read and
+/// is a reasonable size for a captive mini-browser.
+pub fn logo_data_uri(config: &crate::core::config::Config) -> Option<String> {
+    let path = config.brand.logo.as_ref()?;
+    let bytes = std::fs::read(path).ok().filter(|b| b.len() <= 12 * 1024)?;
+    let mime = match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("svg") => "image/svg+xml",
+        Some("webp") => "image/webp",
+        _ => return None,
+    };
+    Some(format!(
+        "data:{mime};base64,{}",
+        crate::web::http::base64(&bytes)
+    ))
+}
+
+/// `?lang=sw` wins, then Accept-Language, then the owner's default.
+fn language(ctx: &Ctx, request: &Request) -> Lang {
+    if let Some(lang) = request.get_param("lang").and_then(|l| Lang::parse(&l)) {
+        return lang;
+    }
+    if let Some(accept) = request.header("Accept-Language") {
+        for part in accept.split(',') {
+            let tag = part.split(';').next().unwrap_or("").trim();
+            let primary = tag.split('-').next().unwrap_or("");
+            if let Some(lang) = Lang::parse(primary) {
+                return lang;
+            }
+        }
+    }
+    ctx.app.config().gateway.language
+}
+
+/// The portal's words in English and Kiswahili.
+pub(crate) fn tr(lang: Lang, key: &str) -> &'static str {
+    let (en, sw) = match key {
+        "tagline" => (
+            "Fast Wi-Fi. Pay with M-Pesa.",
+            "Wi-Fi ya kasi. Lipa kwa M-Pesa.",
+        ),
+        "choose" => ("Choose a package", "Chagua kifurushi"),
+        "phone" => ("M-Pesa phone number", "Nambari ya simu ya M-Pesa"),
+        "buy" => ("Pay with M-Pesa", "Lipa kwa M-Pesa"),
+        "voucher" => ("Have a voucher?", "Una vocha?"),
+        "code" => ("Voucher code", "Nambari ya vocha"),
+        "redeem" => ("Use voucher", "Tumia vocha"),
+        "online" => ("You are online", "Umeunganishwa"),
+        "left" => ("time left", "muda uliobaki"),
+        "data" => ("Data used", "Data iliyotumika"),
+        "unlimited" => ("unlimited", "bila kikomo"),
+        "more" => ("Buy more time", "Nunua muda zaidi"),
+        "check_phone" => (
+            "Check your phone: enter your M-Pesa PIN to pay.",
+            "Angalia simu yako: weka PIN yako ya M-Pesa kulipa.",
+        ),
+        "sending" => (
+            "Sending the payment request to your phone...",
+            "Tunatuma ombi la malipo kwa simu yako...",
+        ),
+        "paid" => ("Paid. You are online.", "Umelipa. Umeunganishwa."),
+        "cancelled" => (
+            "You cancelled the payment. Nothing was charged.",
+            "Umesitisha malipo. Hukutozwa chochote.",
+        ),
+        "timed_out" => (
+            "The payment request timed out. Nothing was charged. Try again.",
+            "Muda wa ombi la malipo umeisha. Hukutozwa. Jaribu tena.",
+        ),
+        "wrong_pin" => (
+            "Wrong M-Pesa PIN. Nothing was charged. Try again.",
+            "PIN ya M-Pesa si sahihi. Hukutozwa. Jaribu tena.",
+        ),
+        "funds" => (
+            "Not enough money on M-Pesa for this package.",
+            "Salio la M-Pesa halitoshi kwa kifurushi hiki.",
+        ),
+        "busy" => (
+            "Your phone is busy with another M-Pesa request. Wait a minute and try again.",
+            "Simu yako ina ombi lingine la M-Pesa. Subiri dakika moja ujaribu tena.",
+        ),
+        "failed" => (
+            "The payment did not go through. Nothing was charged.",
+            "Malipo hayakufaulu. Hukutozwa.",
+        ),
+        "back" => ("Back to packages", "Rudi kwenye vifurushi"),
+        "bad_voucher" => (
+            "That voucher code is not valid.",
+            "Nambari hiyo ya vocha si sahihi.",
+        ),
+        "used_voucher" => (
+            "That voucher has already been used.",
+            "Vocha hiyo imeshatumika.",
+        ),
+        "unknown_device" => (
+            "We cannot see your device on the Wi-Fi. Reconnect and try again.",
+            "Hatuoni kifaa chako kwenye Wi-Fi. Unganisha upya ujaribu tena.",
+        ),
+        "clock" => (
+            "The router is still starting up. Try again in a minute.",
+            "Kipanga njia bado kinawaka. Jaribu tena baada ya dakika moja.",
+        ),
+        "blocked" => (
+            "This device is blocked. Ask staff for help.",
+            "Kifaa hiki kimezuiwa. Omba msaada.",
+        ),
+        "error" => (
+            "Something went wrong. Try again.",
+            "Hitilafu imetokea. Jaribu tena.",
+        ),
+        "no_package" => ("That package is not on sale.", "Kifurushi hicho hakiuzwi."),
+        "pending" => (
+            "A payment is waiting for your PIN.",
+            "Malipo yanasubiri PIN yako.",
+        ),
+        "see_payment" => ("See payment", "Angalia malipo"),
+        "ended" => ("Your session has ended.", "Muda wako umeisha."),
+        "receipt" => ("M-Pesa receipt", "Risiti ya M-Pesa"),
+        "switch" => ("Kiswahili", "English"),
+        "slow_down" => ("Too many tries. Wait a minute and try again.", "Majaribio mengi mno. Subiri dakika moja ujaribu tena."),
+        "move" => ("Paid on this phone before? Move your time here", "Ulilipa awali kwa simu hii? Hamisha muda wako hapa"),
+        "move_help" => (
+            "If your phone changed its Wi-Fi address, enter the M-Pesa receipt code and the number that paid.",
+            "Kama simu yako imebadilisha anwani ya Wi-Fi, weka nambari ya risiti ya M-Pesa na nambari iliyolipa.",
+        ),
+        "receipt_code" => ("M-Pesa receipt code", "Nambari ya risiti ya M-Pesa"),
+        "move_button" => ("Move my time here", "Hamisha muda wangu hapa"),
+        "move_not_found" => (
+            "No running purchase matches that receipt and phone number.",
+            "Hakuna ununuzi unaoendelea wenye risiti na nambari hiyo.",
+        ),
+        "move_too_soon" => ("This purchase was moved recently. Try again later.", "Ununuzi huu umehamishwa hivi karibuni. Jaribu baadaye."),
+        "too_soon" => (
+            "You just asked for this amount on this phone. Check your phone for that request, \
+             or wait two minutes.",
+            "Umeomba kiasi hiki kwa simu hii sasa hivi. Angalia ombi hilo kwenye simu yako, au \
+             subiri dakika mbili.",
+        ),
+        "too_many" => (
+            "Too many payment attempts from this device. Wait a few minutes.",
+            "Majaribio mengi mno ya malipo kutoka kifaa hiki. Subiri dakika chache.",
+        ),
+        "unanswered" => (
+            "M-Pesa did not answer. If money left your account, paste the M-Pesa message on \
+             the home page.",
+            "M-Pesa haikujibu. Kama pesa zimetoka kwenye akaunti yako, bandika ujumbe wa M-Pesa \
+             kwenye ukurasa wa mwanzo.",
+        ),
+        "sms_title" => (
+            "Paid but not online? Paste your M-Pesa message",
+            "Umelipa lakini hujaunganishwa? Bandika ujumbe wako wa M-Pesa",
+        ),
+        "sms_label" => ("M-Pesa message", "Ujumbe wa M-Pesa"),
+        "sms_send" => ("Check my payment", "Angalia malipo yangu"),
+        "sms_checking" => (
+            "Checking your payment with M-Pesa. Look again in a moment.",
+            "Tunathibitisha malipo yako na M-Pesa. Angalia tena baada ya muda mfupi.",
+        ),
+        "sms_sent" => (
+            "We could not confirm this payment ourselves. The owner will check it; you are \
+             connected as soon as it is approved.",
+            "Hatukuweza kuthibitisha malipo haya wenyewe. Mwenye huduma ataangalia; \
+             utaunganishwa mara atakapokubali.",
+        ),
+        "sms_not_payment" => (
+            "That is not an M-Pesa payment message. Paste the whole message, starting with \
+             the code.",
+            "Huo si ujumbe wa malipo ya M-Pesa. Bandika ujumbe wote, ukianza na nambari ya \
+             muamala.",
+        ),
+        "sms_used" => (
+            "That M-Pesa payment has already been used.",
+            "Malipo hayo ya M-Pesa yameshatumika.",
+        ),
+        "sms_waiting" => (
+            "That payment is already waiting for the owner.",
+            "Malipo hayo tayari yanasubiri mwenye huduma.",
+        ),
+        "sms_rejected" => (
+            "The owner did not accept that payment. Ask staff for help.",
+            "Mwenye huduma hakukubali malipo hayo. Omba msaada.",
+        ),
+        "sms_low" => (
+            "That payment is less than the price of the package.",
+            "Malipo hayo ni chini ya bei ya kifurushi.",
+        ),
+        "owner_busy" => (
+            "Too many payments are waiting for the owner. Ask staff for help.",
+            "Malipo mengi yanamsubiri mwenye huduma. Omba msaada.",
+        ),
+        _ => ("", ""),
+    };
+    match lang {
+        Lang::En => en,
+        Lang::Sw => sw,
+    }
+}
+
+fn page(
+    ctx: &Ctx,
+    lang: Lang,
+    status: u16,
+    body: &str,
+    refresh_secs: Option<u32>,
+    script: &str,
+) -> Response {
+    let config = ctx.app.config();
+    let brand = &config.brand;
+    let mut contact = Vec::new();
+    if let Some(phone) = &brand.phone {
+        contact.push(esc(phone));
+    }
+    if let Some(email) = &brand.email {
+        contact.push(esc(email));
+    }
+    let other = match lang {
+        Lang::En => "sw",
+        Lang::Sw => "en",
+    };
+    let contact = format!(
+        "{} &middot; <a href=\"/?lang={other}\">{}</a>",
+        contact.join(" &middot; "),
+        tr(lang, "switch")
+    );
+    // With a script on the page the script keeps it current; the refresh is for browsers
+    // without JavaScript.
+    let refresh = refresh_secs
+        .map(|s| {
+            let meta = format!("<meta http-equiv=\"refresh\" content=\"{s}\">");
+            if script.is_empty() {
+                format!("{meta}\n")
+            } else {
+                format!("<noscript>{meta}</noscript>\n")
+            }
+        })
+        .unwrap_or_default();
+    let logo = logo_data_uri(&config)
+        .map(|uri| format!("<img src=\"{uri}\" alt=\"\">"))
+        .unwrap_or_default();
+    let html = fill(
+        TEMPLATE,
+        &[
+            ("lang", lang.code()),
+            ("title", &esc(&brand.name)),
+            ("brand", &esc(&brand.name)),
+            ("tagline", tr(lang, "tagline")),
+            ("colour", &brand.colour),
+            ("refresh", &refresh),
+            ("contact", &contact),
+            ("script", script),
+            ("logo", &logo),
+            ("body", body),
+        ],
+    );
+    Response::html(html).with_status_code(status)
+}
+
+fn package_card(ctx: &Ctx, package: &Package, lang: Lang) -> String {
+    let config = ctx.app.config();
+    let mut meta = vec![format_duration(package.duration_secs)];
+    meta.push(
+        package
+            .quota_bytes
+            .map(format_bytes)
+            .unwrap_or_else(|| tr(lang, "unlimited").into()),
+    );
+    if let Some(rate) = package.rate_down_kbit {
+        meta.push(format_rate(rate));
+    }
+    format!(
+        "<form class=\"card\" method=\"post\" action=\"/buy\">\
+         <h2>{name}</h2><div class=\"price\">{currency} {price}</div>\
+         <div class=\"meta\">{meta}</div>\
+         <input type=\"hidden\" name=\"package\" value=\"{id}\">\
+         <label>{phone_label}<input name=\"phone\" type=\"tel\" inputmode=\"tel\" \
+         autocomplete=\"tel\" placeholder=\"07XX XXX XXX\" required maxlength=\"20\"></label>\
+         <button>{buy}</button></form>",
+        name = esc(&package.name),
+        currency = esc(&config.gateway.currency),
+        price = package.price,
+        meta = esc(&meta.join(" · ")),
+        id = esc(&package.id),
+        phone_label = tr(lang, "phone"),
+        buy = tr(lang, "buy"),
+    )
+}
+
+fn packages_and_voucher(ctx: &Ctx, lang: Lang, code: &str) -> String {
+    let config = ctx.app.config();
+    let mut body = String::new();
+    for package in config.active_packages() {
+        body.push_str(&package_card(ctx, package, lang));
+    }
+    body.push_str(&format!(
+        "<form class=\"card\" method=\"post\" action=\"/voucher\"><h2>{}</h2>\
+         <label>{}<input name=\"code\" autocomplete=\"off\" autocapitalize=\"characters\" \
+         maxlength=\"32\" required value=\"{}\"></label><button>{}</button></form>",
+        tr(lang, "voucher"),
+        tr(lang, "code"),
+        esc(code.get(..code.len().min(32)).unwrap_or("")),
+        tr(lang, "redeem")
+    ));
+    body.push_str(&crate::web::portal::login::card(ctx, lang));
+    body.push_str(&format!(
+        "<details class=\"card\"><summary>{}</summary><p class=\"meta\">{}</p>\
+         <form method=\"post\" action=\"/move\"><label>{}<input name=\"receipt\" \
+         autocapitalize=\"characters\" maxlength=\"12\" required></label><label>{}<input \
+         name=\"phone\" type=\"tel\" maxlength=\"20\" required></label><button>{}</button></form></details>",
+        tr(lang, "move"),
+        tr(lang, "move_help"),
+        tr(lang, "receipt_code"),
+        tr(lang, "phone"),
+        tr(lang, "move_button")
+    ));
+    body
+}
+
+fn session_card(session: &Session, now: i64, lang: Lang) -> String {
+    let left = session.seconds_left(now);
+    let data = match session.quota_bytes {
+        Some(quota) => {
+            let pct = (session.bytes_used().saturating_mul(100) / quota.max(1)).min(100);
+            format!(
+                "{} / {}<div class=\"bar\"><i style=\"width:{pct}%\"></i></div>",
+                format_bytes(session.bytes_used()),
+                format_bytes(quota)
+            )
+        }
+        None => format!(
+            "{} ({})",
+            format_bytes(session.bytes_used()),
+            tr(lang, "unlimited")
+        ),
+    };
+    format!(
+        "<div class=\"card ok\"><h2>{online}</h2>\
+         <div class=\"big\" id=\"left\" data-left=\"{left}\">{human}</div>\
+         <div class=\"meta\">{left_word} · {package}</div>\
+         <div class=\"meta\">{data_word}: {data}</div></div>",
+        online = tr(lang, "online"),
+        human = human_duration(left),
+        left_word = tr(lang, "left"),
+        package = esc(&session.terms.package_name),
+        data_word = tr(lang, "data"),
+    )
+}
+
+/// Counts the remaining time down between page refreshes; the page works without it.
+const COUNTDOWN: &str = "<script>(function(){var e=document.getElementById('left');if(!e)return;\
+var s=+e.dataset.left,t=Date.now();setInterval(function(){var r=Math.max(0,s-Math.floor((Date.now()-t)/1000));\
+var h=Math.floor(r/3600),m=Math.floor(r%3600/60),x=r%60;e.textContent=(h?h+'h '+(m<10?'0':'')+m+'m':m+'m '+(x<10?'0':'')+x+'s');\
+if(r===0)location.reload();},1000);})();</script>";
+
+/// Polls the payment's status and reloads the page when it changes from what the page shows
+/// (`{{state}}` is the state it was rendered with).
+const PAYMENT_POLL: &str = "<script>(function(){var t=location.pathname.split('/').pop(),s='{{state}}';\
+setInterval(function(){fetch('/api/payment/'+t).then(function(r){return r.json()}).then(function(j){\
+if(j.state!==s)location.reload()}).catch(function(){})},1500)})();</script>";
+
+pub(crate) fn home(ctx: &Ctx, ip: IpAddr, lang: Lang, notice: Option<(&str, &str)>) -> Response {
+    home_with(ctx, ip, lang, notice, "")
+}
+
+/// The home page, with the voucher field filled in with `code`.
+fn home_with(
+    ctx: &Ctx,
+    ip: IpAddr,
+    lang: Lang,
+    notice: Option<(&str, &str)>,
+    code: &str,
+) -> Response {
+    ctx.app
+        .funnel
+        .portal_views
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut body = String::new();
+    if let Some((class, text)) = notice {
+        body.push_str(&format!("<div class=\"card {class}\">{text}</div>"));
+    }
+    let view = match ctx.app.device(ip) {
+        Ok(view) => view,
+        Err(e) => {
+            log::error!("portal: {e}");
+            return page(
+                ctx,
+                lang,
+                500,
+                &format!("<div class=\"card err\">{}</div>", tr(lang, "error")),
+                None,
+                "",
+            );
+        }
+    };
+    let mut refresh = None;
+    let mut script = "";
+    match view.as_ref().map(|v| &v.lifecycle) {
+        Some(Lifecycle::Active(session)) => {
+            body.push_str(&session_card(
+                session,
+                view.as_ref().map(|v| v.now).unwrap_or(0),
+                lang,
+            ));
+            body.push_str(&format!("<h2>{}</h2>", tr(lang, "more")));
+            refresh = Some(60);
+            script = COUNTDOWN;
+        }
+        Some(Lifecycle::Pending { .. }) => {
+            if let Ok(Some(payment)) = ctx.app.store.read(|r| {
+                r.open_payment_for(
+                    view.as_ref()
+                        .map(|v| v.mac)
+                        .unwrap_or(crate::core::model::Mac([0; 6])),
+                )
+            }) {
+                body.push_str(&format!(
+                    "<div class=\"card warn\">{} <a href=\"/pay/{}\">{}</a></div>",
+                    tr(lang, "pending"),
+                    esc(&payment.token),
+                    tr(lang, "see_payment")
+                ));
+            }
+        }
+        Some(Lifecycle::Ended(_)) => {
+            body.push_str(&format!(
+                "<div class=\"card warn\">{}</div>",
+                tr(lang, "ended")
+            ));
+            body.push_str(&format!("<h2>{}</h2>", tr(lang, "choose")));
+        }
+        Some(Lifecycle::Idle) | None => body.push_str(&format!("<h2>{}</h2>", tr(lang, "choose"))),
+    }
+    body.push_str(&packages_and_voucher(ctx, lang, code));
+    body.push_str(&sms_card(ctx, lang));
+    page(ctx, lang, 200, &body, refresh, script)
+}
+
+fn buy(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
+    let form = match read_form(request) {
+        Ok(f) => f,
+        Err(response) => return response,
+    };
+    let package = form.get("package").map(String::as_str).unwrap_or("");
+    let phone = form.get("phone").map(String::as_str).unwrap_or("");
+    match ctx.app.start_purchase(ip, package, phone) {
+        Ok(payment) => see_other(&format!("/pay/{}", payment.token)),
+        Err(PurchaseError::AlreadyPending(token)) => see_other(&format!("/pay/{token}")),
+        Err(e) => {
+            let (status, key) = match &e {
+                PurchaseError::UnknownDevice => (403, "unknown_device"),
+                PurchaseError::UnknownPackage => (404, "no_package"),
+                PurchaseError::BadPhone(_) => (400, ""),
+                PurchaseError::ClockUnsynced => (503, "clock"),
+                PurchaseError::Blocked => (403, "blocked"),
+                PurchaseError::Limited(LimitRefusal::PhoneBusy) => (409, "busy"),
+                PurchaseError::Limited(LimitRefusal::SameAmountTooSoon { .. }) => (429, "too_soon"),
+                PurchaseError::Limited(LimitRefusal::TooManyAttempts { .. }) => (429, "too_many"),
+                PurchaseError::AlreadyPending(_) => (409, "pending"),
+                PurchaseError::Store(err) => {
+                    log::error!("purchase: {err}");
+                    (500, "error")
+                }
+            };
+            let text = match &e {
+                PurchaseError::BadPhone(msg) => esc(msg),
+                _ => tr(lang, key).to_string(),
+            };
+            let mut r = home(ctx, ip, lang, Some(("err", &text)));
+            r.status_code = status;
+            r
+        }
+    }
+}
+
+/// Applies a rate limit to a form post from the device at `ip`; the refusal is a page.
+pub(crate) fn form_limited(
+    ctx: &Ctx,
+    what: &str,
+    ip: IpAddr,
+    limit: crate::core::ratelimit::Limit,
+    lang: Lang,
+) -> Option<Response> {
+    let key = ctx
+        .app
+        .identify(ip)
+        .map(|m| m.to_string())
+        .unwrap_or_else(|| ip.to_string());
+    let now_ms = ctx.app.time().now_ms;
+    let wait = ctx
+        .app
+        .limiter
+        .check(&format!("{what}:{key}"), limit, now_ms)
+        .err()?;
+    let mut r = home(ctx, ip, lang, Some(("err", tr(lang, "slow_down"))));
+    r.status_code = 429;
+    Some(r.with_unique_header("Retry-After", wait.to_string()))
+}
+
+fn move_form(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
+    if let Some(r) = form_limited(ctx, "move", ip, crate::core::ratelimit::MOVE, lang) {
+        return r;
+    }
+    let form = match read_form(request) {
+        Ok(f) => f,
+        Err(response) => return response,
+    };
+    let receipt = form.get("receipt").map(String::as_str).unwrap_or("");
+    let phone = form.get("phone").map(String::as_str).unwrap_or("");
+    match ctx.app.move_session(ip, receipt, phone) {
+        Ok(_) => see_other("/"),
+        Err(e) => {
+            let (status, key) = match e {
+                MoveError::NotFound => (404, "move_not_found"),
+                MoveError::TooSoon(_) => (429, "move_too_soon"),
+                MoveError::AlreadyOnline => (409, "online"),
+                MoveError::UnknownDevice => (403, "unknown_device"),
+                MoveError::Store(err) => {
+                    log::error!("move: {err}");
+                    (500, "error")
+                }
+            };
+            let mut r = home(ctx, ip, lang, Some(("err", tr(lang, key))));
+            r.status_code = status;
+            r
+        }
+    }
+}
+
+fn voucher(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
+    if let Some(r) = form_limited(ctx, "voucher", ip, crate::core::ratelimit::ATTEMPT, lang) {
+        return r;
+    }
+    let form = match read_form(request) {
+        Ok(f) => f,
+        Err(response) => return response,
+    };
+    let code = form.get("code").map(String::as_str).unwrap_or("");
+    match ctx.app.redeem(ip, code) {
+        Ok(_) => see_other("/"),
+        Err(e) => {
+            let (status, key) = match e {
+                RedeemError::UnknownDevice => (403, "unknown_device"),
+                RedeemError::Refused(Refusal::Used) => (409, "used_voucher"),
+                RedeemError::Refused(_) => (404, "bad_voucher"),
+                RedeemError::ClockUnsynced => (503, "clock"),
+                RedeemError::Blocked => (403, "blocked"),
+                RedeemError::Store(err) => {
+                    log::error!("voucher: {err}");
+                    (500, "error")
+                }
+            };
+            let mut r = home(ctx, ip, lang, Some(("err", tr(lang, key))));
+            r.status_code = status;
+            r
+        }
+    }
+}
+
+/// The guest-facing words for a payment's state, and the card style.
+fn payment_words(payment: &Payment, lang: Lang) -> (&'static str, &'static str) {
+    match payment.state {
+        PaymentState::Initiating => ("warn", tr(lang, "sending")),
+        PaymentState::Pending => ("warn", tr(lang, "check_phone")),
+        PaymentState::Paid => ("ok", tr(lang, "paid")),
+        PaymentState::Cancelled => ("err", tr(lang, "cancelled")),
+        PaymentState::Expired if payment.decline == Some(Decline::Unavailable) => {
+            ("err", tr(lang, "unanswered"))
+        }
+        PaymentState::Expired => ("err", tr(lang, "timed_out")),
+        PaymentState::Failed => match payment.decline {
+            Some(Decline::WrongPin) => ("err", tr(lang, "wrong_pin")),
+            Some(Decline::InsufficientFunds) => ("err", tr(lang, "funds")),
+            Some(Decline::Busy) => ("err", tr(lang, "busy")),
+            Some(Decline::TimedOut) => ("err", tr(lang, "timed_out")),
+            _ => ("err", tr(lang, "failed")),
+        },
+    }
+}
+
+fn pay_page(ctx: &Ctx, token: &str, lang: Lang) -> Response {
+    let payment = match ctx.app.payment_by_token(token) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Response::redirect_303("/"),
+        Err(e) => {
+            log::error!("payment page: {e}");
+            return page(
+                ctx,
+                lang,
+                500,
+                &format!("<div class=\"card err\">{}</div>", tr(lang, "error")),
+                None,
+                "",
+            );
+        }
+    };
+    let (class, words) = payment_words(&payment, lang);
+    let mut body = format!(
+        "<div class=\"card {class}\"><h2>{} · {} {}</h2><p id=\"state\">{words}</p>",
+        esc(&payment.terms.package_name),
+        esc(&ctx.app.config().gateway.currency),
+        payment.amount
+    );
+    if let Some(receipt) = &payment.receipt {
+        body.push_str(&format!(
+            "<p class=\"meta\">{}: {}</p>",
+            tr(lang, "receipt"),
+            esc(receipt)
+        ));
+    }
+    body.push_str("</div>");
+    let open = payment.state.is_open();
+    if payment.state == PaymentState::Paid || !open {
+        body.push_str(&format!("<p><a href=\"/\">{}</a></p>", tr(lang, "back")));
+    }
+    // Without JavaScript the page refreshes itself while the payment is open; with it, it asks
+    // the status API and reloads when the state changes.
+    let state = format!("{:?}", payment.state).to_lowercase();
+    let script = if open {
+        PAYMENT_POLL.replace("{{state}}", &state)
+    } else {
+        String::new()
+    };
+    page(ctx, lang, 200, &body, open.then_some(2), &script)
+}
+
+fn api_packages(ctx: &Ctx) -> Response {
+    let config = ctx.app.config();
+    let packages: Vec<_> = config
+        .active_packages()
+        .map(|p| {
+            json!({
+                "id": p.id,
+                "name": p.name,
+                "price": p.price.to_string(),
+                "price_minor": p.price.0,
+                "currency": config.gateway.currency,
+                "duration_secs": p.duration_secs,
+                "duration": format_duration(p.duration_secs),
+                "data_bytes": p.quota_bytes,
+                "rate_down_kbit": p.rate_down_kbit,
+                "rate_up_kbit": p.rate_up_kbit,
+            })
+        })
+        .collect();
+    json(200, &json!({ "packages": packages }))
+}
+
+fn api_status(ctx: &Ctx, ip: IpAddr) -> Response {
+    match ctx.app.device(ip) {
+        Ok(Some(view)) => {
+            let body = match &view.lifecycle {
+                Lifecycle::Active(s) => json!({
+                    "state": "active",
+                    "package": s.terms.package_name,
+                    "seconds_remaining": s.seconds_left(view.now),
+                    "bytes_used": s.bytes_used(),
+                    "bytes_remaining": s.bytes_left(),
+                }),
+                Lifecycle::Pending { .. } => json!({ "state": "pending" }),
+                Lifecycle::Ended(s) => json!({ "state": "ended", "package": s.terms.package_name }),
+                Lifecycle::Idle => json!({ "state": "none" }),
+            };
+            json(200, &body)
+        }
+        Ok(None) => json(403, &json!({ "error": "unknown device" })),
+        Err(e) => {
+            log::error!("status: {e}");
+            json(500, &json!({ "error": "internal error" }))
+        }
+    }
+}
+
+fn api_payment(ctx: &Ctx, token: &str) -> Response {
+    match ctx.app.payment_by_token(token) {
+        Ok(Some(p)) => json(
+            200,
+            &json!({
+                "state": format!("{:?}", p.state).to_lowercase(),
+                "package": p.terms.package_name,
+                "amount": p.amount.to_string(),
+                "receipt": p.receipt,
+                "decline": p.decline.map(|d| format!("{d:?}").to_lowercase()),
+            }),
+        ),
+        Ok(None) => json(404, &json!({ "error": "unknown payment" })),
+        Err(e) => {
+            log::error!("payment api: {e}");
+            json(500, &json!({ "error": "internal error" }))
+        }
+    }
+}
+
+// ---- M-Pesa callbacks and pasted SMS (see mpesa.rs) ----
+
+/// Daraja's STK callback. A wrong secret is a plain 404; otherwise the answer is 200 at once
+/// whatever the body says (Daraja neither retries nor learns anything), and the work is a
+/// note in RAM plus a query due now.
+fn stk_callback(ctx: &Ctx, request: &Request, secret: &str) -> Response {
+    if !ctx.app.callback_secret_matches(secret) {
+        return Response::text("not found").with_status_code(404);
+    }
+    let body = match crate::web::http::read_body(request) {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
+    let verdict = ctx.app.on_callback(&body);
+    log::info!("M-Pesa callback: {verdict:?}");
+    json(200, &json!({ "ResultCode": 0, "ResultDesc": "Accepted" }))
+}
+
+fn sms_card(ctx: &Ctx, lang: Lang) -> String {
+    let config = ctx.app.config();
+    if config.mpesa.is_none() {
+        return String::new();
+    }
+    let options: String = config
+        .active_packages()
+        .map(|p| {
+            format!(
+                "<option value=\"{}\">{} ({} {})</option>",
+                esc(&p.id),
+                esc(&p.name),
+                esc(&config.gateway.currency),
+                p.price
+            )
+        })
+        .collect();
+    format!(
+        "<form class=\"card\" method=\"post\" action=\"/sms\"><h2>{title}</h2>\
+         <label>{label}<textarea name=\"sms\" rows=\"4\" maxlength=\"1000\" required>\
+         </textarea></label><select name=\"package\">{options}</select>\
+         <button>{send}</button></form>",
+        title = tr(lang, "sms_title"),
+        label = tr(lang, "sms_label"),
+        send = tr(lang, "sms_send"),
+    )
+}
+
+fn sms_claim(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
+    let form = match read_form(request) {
+        Ok(f) => f,
+        Err(response) => return response,
+    };
+    let text = form.get("sms").map(String::as_str).unwrap_or("");
+    let package = form.get("package").map(String::as_str).unwrap_or("");
+    let (status, class, key) = match ctx.app.claim_sms(ip, text, package) {
+        Ok(SmsOutcome::Granted(_)) | Ok(SmsOutcome::AlreadyYours) => return see_other("/"),
+        Ok(SmsOutcome::Checking) => (200, "warn", "sms_checking"),
+        Ok(SmsOutcome::SentToOwner) => (202, "warn", "sms_sent"),
+        Err(e) => {
+            let (status, key) = match e {
+                SmsError::UnknownDevice => (403, "unknown_device"),
+                SmsError::ClockUnsynced => (503, "clock"),
+                SmsError::Blocked => (403, "blocked"),
+                SmsError::TooManyAttempts => (429, "too_many"),
+                SmsError::NotAPayment(_) => (400, "sms_not_payment"),
+                SmsError::UnknownPackage => (404, "no_package"),
+                SmsError::AmountBelowPrice { .. } => (400, "sms_low"),
+                SmsError::AlreadyUsed => (409, "sms_used"),
+                SmsError::AlreadyWaiting => (409, "sms_waiting"),
+                SmsError::Rejected => (409, "sms_rejected"),
+                SmsError::OwnerBusy => (503, "owner_busy"),
+                SmsError::Store(err) => {
+                    log::error!("sms claim: {err}");
+                    (500, "error")
+                }
+            };
+            (status, "err", key)
+        }
+    };
+    let mut r = home(ctx, ip, lang, Some((class, tr(lang, key))));
+    r.status_code = status;
+    r
+}
