@@ -17,6 +17,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::adapters::daraja;
+use crate::app::admission::{AdmitError, Admitted, Denied};
 use crate::app::{random_token, App};
 use crate::core::model::{Mac, Money};
 use crate::core::payments::{CallbackHint, CheckStep, Payment, PaymentState, StkOutcome};
@@ -113,9 +114,8 @@ pub enum SmsOutcome {
 
 #[derive(Debug)]
 pub enum SmsError {
-    UnknownDevice,
-    ClockUnsynced,
-    Blocked,
+    /// The device may not act (`App::admit`).
+    Denied(Denied),
     TooManyAttempts,
     NotAPayment(NotPayment),
     UnknownPackage,
@@ -138,6 +138,15 @@ pub enum SmsError {
 impl From<StoreError> for SmsError {
     fn from(e: StoreError) -> Self {
         SmsError::Store(e)
+    }
+}
+
+impl From<AdmitError> for SmsError {
+    fn from(e: AdmitError) -> Self {
+        match e {
+            AdmitError::Denied(d) => SmsError::Denied(d),
+            AdmitError::Store(e) => SmsError::Store(e),
+        }
     }
 }
 
@@ -392,19 +401,8 @@ impl App {
         text: &str,
         package_id: &str,
     ) -> Result<SmsOutcome, SmsError> {
-        let mac = self.identify(ip).ok_or(SmsError::UnknownDevice)?;
-        let time = self.time();
-        if !time.trusted {
-            return Err(SmsError::ClockUnsynced);
-        }
+        let Admitted { mac, time, .. } = self.admit(ip)?;
         let now = time.now;
-        if self
-            .store
-            .read(|r| r.device(mac))?
-            .is_some_and(|d| d.blocked)
-        {
-            return Err(SmsError::Blocked);
-        }
         {
             let mut attempts = lock(&self.mpesa.sms_attempts);
             let mine = attempts.entry(mac).or_default();

@@ -1,10 +1,12 @@
-//! What the owner does to the running shop besides kicking and extending sessions (`app.rs`):
-//! the owner's password, blocking a device, revoking a voucher. Each change is one durable
+//! What the owner does to the running shop: the owner's password, blocking a device, revoking
+//! a voucher, generating vouchers, kicking and extending sessions. Each change is one durable
 //! write with an event, and the firewall follows through `mark_dirty`.
 
+use super::{event, random_token};
 use crate::app::App;
 use crate::core::model::Mac;
-use crate::core::vouchers::VoucherState;
+use crate::core::sessions::{self, EndReason, Session, Terms};
+use crate::core::vouchers::{self, Voucher, VoucherState};
 use crate::store::{Device, Durability, Event, StoreError};
 
 /// Where the owner's password hash lives in the store's `secrets` table.
@@ -124,4 +126,116 @@ fn owner_event(at: i64, kind: &str, mac: Option<Mac>, detail: String) -> Event {
         mac,
         detail,
     }
+}
+
+impl App {
+    /// Owner: makes `count` vouchers for a package, each code `prefix` (checked by
+    /// `vouchers::normalise_prefix`; may be empty) followed by the random part.
+    pub fn generate_vouchers(
+        &self,
+        package_id: &str,
+        count: usize,
+        prefix: &str,
+        valid_days: Option<u64>,
+    ) -> Result<Option<Vec<Voucher>>, StoreError> {
+        let config = self.config();
+        let Some(package) = config.package(package_id) else {
+            return Ok(None);
+        };
+        let now = self.time().now;
+        let batch = random_token()?[..8].to_string();
+        let terms = Terms::of(package);
+        let vouchers = self.store.write(Durability::Durable, |w| {
+            let mut out = Vec::with_capacity(count);
+            while out.len() < count {
+                let mut random = [0u8; 32];
+                getrandom::fill(&mut random)
+                    .map_err(|e| StoreError::Io(format!("random generator: {e}")))?;
+                let Some(code) = vouchers::code_from_random(&random) else {
+                    continue;
+                };
+                let code = format!("{prefix}{code}");
+                if w.voucher(&code)?.is_some() {
+                    continue;
+                }
+                let voucher = Voucher {
+                    code,
+                    terms: terms.clone(),
+                    created_at: now,
+                    valid_until: valid_days.map(|d| now + d as i64 * 86_400),
+                    batch: batch.clone(),
+                    state: VoucherState::Unused,
+                };
+                w.put_voucher(&voucher)?;
+                out.push(voucher);
+            }
+            w.push_event(&event(
+                now,
+                "vouchers_generated",
+                None,
+                format!(
+                    "{count} vouchers for {} (batch {batch})",
+                    terms.package_name
+                ),
+            ))?;
+            Ok(out)
+        })?;
+        Ok(Some(vouchers))
+    }
+
+    /// Owner: ends a session now.
+    pub fn revoke_session(&self, id: u64) -> Result<bool, StoreError> {
+        let now = self.time().now;
+        let done = self.store.write(Durability::Durable, |w| {
+            let Some(session) = w.session(id)? else {
+                return Ok(false);
+            };
+            if !session.is_active() {
+                return Ok(false);
+            }
+            let ended = sessions::end(&session, EndReason::Revoked, now);
+            w.put_session(&ended)?;
+            w.push_event(&event(
+                now,
+                "session_revoked",
+                Some(session.mac),
+                format!("session {id} revoked by the owner"),
+            ))?;
+            Ok(true)
+        })?;
+        if done {
+            self.mark_dirty();
+            self.emit_session(id, false);
+        }
+        Ok(done)
+    }
+
+    /// Owner: lengthens a running session by `secs` (the firewall is reconciled with the new
+    /// deadline). None if there is no active session with this id.
+    pub fn extend_session(&self, id: u64, secs: u64) -> Result<Option<Session>, StoreError> {
+        let now = self.time().now;
+        let extended = self.store.write(Durability::Durable, |w| {
+            let Some(session) = w.session(id)? else {
+                return Ok(None);
+            };
+            if !session.is_active() {
+                return Ok(None);
+            }
+            let extended = sessions::extend(&session, secs);
+            w.put_session(&extended)?;
+            w.push_event(&event(
+                now,
+                "session_extended",
+                Some(session.mac),
+                format!("session {id} extended by {secs} s by the owner"),
+            ))?;
+            Ok(Some(extended))
+        })?;
+        if extended.is_some() {
+            self.mark_dirty();
+        }
+        Ok(extended)
+    }
+
+    // ---- background work ----
 }

@@ -3,16 +3,12 @@
 //! password outside any transaction (it is slow on purpose) and then grants in one durable
 //! write, like a voucher. A password is hashed at once and never stored, logged or shown.
 
-use std::net::IpAddr;
-
 use serde::{Deserialize, Serialize};
 
-use crate::app::App;
 use crate::core::config::Package;
 use crate::core::model::Money;
-use crate::core::sessions::{self, Session, Source, Terms};
+use crate::core::sessions::{Session, Source, Terms};
 use crate::core::time::Timestamp;
-use crate::store::{Durability, StoreError};
 
 /// How long a sign-in lasts for an account without a package (staff): a day, then sign in again.
 pub const DEFAULT_ACCOUNT_SECS: u64 = 86_400;
@@ -64,24 +60,6 @@ pub enum LoginRefusal {
     },
     /// The account's package was deleted.
     NoPackage,
-}
-
-/// Why `App::login_account` did not grant.
-#[derive(Debug)]
-pub enum LoginError {
-    UnknownDevice,
-    Refused(LoginRefusal),
-    /// The device already has time of its own running.
-    AlreadyOnline,
-    ClockUnsynced,
-    Blocked,
-    Store(StoreError),
-}
-
-impl From<StoreError> for LoginError {
-    fn from(e: StoreError) -> Self {
-        LoginError::Store(e)
-    }
 }
 
 /// Canonical user name: trimmed, lower case; `None` unless 1-32 of `a-z 0-9 . _ - @`.
@@ -146,163 +124,6 @@ pub fn granted_by(session: &Session, username: &str) -> bool {
         .sources
         .iter()
         .any(|s| matches!(s, Source::Account(name) if name == username))
-}
-
-impl App {
-    /// Signs the device at `ip` in with a guest account and grants its terms at once. The
-    /// password is checked before the write transaction (a deliberately slow hash must not hold
-    /// the store's writer); the transaction re-reads the account and refuses if it changed.
-    pub fn login_account(
-        &self,
-        ip: IpAddr,
-        typed_username: &str,
-        password: &str,
-    ) -> Result<Session, LoginError> {
-        let ip = ip.to_canonical();
-        let mac = self.identify(ip).ok_or(LoginError::UnknownDevice)?;
-        let username = normalise_username(typed_username);
-        let account = match &username {
-            Some(name) => self.store.read(|r| r.account(name))?,
-            None => None,
-        };
-        let Some(account) = account else {
-            crate::core::auth::verify_nobody(password);
-            return Err(LoginError::Refused(LoginRefusal::BadCredentials));
-        };
-        if !crate::core::auth::verify_password(&account.password_hash, password) {
-            log::info!("account {}: wrong password from {mac}", account.username);
-            return Err(LoginError::Refused(LoginRefusal::BadCredentials));
-        }
-        let time = self.time();
-        if !time.trusted {
-            return Err(LoginError::ClockUnsynced);
-        }
-        if self
-            .store
-            .read(|r| r.device(mac))?
-            .is_some_and(|d| d.blocked)
-        {
-            return Err(LoginError::Blocked);
-        }
-        let now = time.now;
-        let config = self.config();
-        let package = account
-            .package_id
-            .as_deref()
-            .and_then(|id| config.package(id));
-        let terms = terms_for(&account, package).map_err(LoginError::Refused)?;
-        let outcome = self.store.write(Durability::Durable, |w| {
-            let Some(mut current) = w.account(&account.username)? else {
-                return Ok(Err(LoginError::Refused(LoginRefusal::BadCredentials)));
-            };
-            if current.password_hash != account.password_hash {
-                return Ok(Err(LoginError::Refused(LoginRefusal::BadCredentials)));
-            }
-            let existing = w.active_session(mac)?;
-            if let Some(session) = existing.filter(|s| s.is_active()) {
-                return Ok(match granted_by(&session, &current.username) {
-                    true => Ok(session),
-                    false => Err(LoginError::AlreadyOnline),
-                });
-            }
-            let elsewhere = w
-                .active_sessions()?
-                .iter()
-                .filter(|s| s.mac != mac && granted_by(s, &current.username))
-                .count();
-            let elsewhere = u32::try_from(elsewhere).unwrap_or(u32::MAX);
-            if let Err(refusal) = check_login(&current, now, elsewhere) {
-                return Ok(Err(LoginError::Refused(refusal)));
-            }
-            let grant = sessions::grant(
-                None,
-                w.next_id()?,
-                mac,
-                Some(ip),
-                &terms,
-                Source::Account(current.username.clone()),
-                time.start(),
-            );
-            let mut session = cap_deadline(grant.session().clone(), &current);
-            session.token = crate::app::random_token()?;
-            w.put_session(&session)?;
-            current.last_login = Some(now);
-            w.put_account(&current)?;
-            w.push_event(&crate::store::Event {
-                at: now,
-                kind: "account_login".into(),
-                mac: Some(mac),
-                detail: format!(
-                    "account {} signed in, session {} until {}",
-                    current.username,
-                    session.id,
-                    crate::core::time::iso8601(session.deadline)
-                ),
-            })?;
-            Ok(Ok(session))
-        })??;
-        self.mark_dirty();
-        Ok(outcome)
-    }
-
-    /// Owner: creates or replaces an account. A new password (if given) is hashed here.
-    pub fn put_account(&self, account: Account) -> Result<(), StoreError> {
-        let now = self.time().now;
-        self.store.write(Durability::Durable, |w| {
-            let existed = w.account(&account.username)?.is_some();
-            w.put_account(&account)?;
-            w.push_event(&crate::store::Event {
-                at: now,
-                kind: "account_saved".into(),
-                mac: None,
-                detail: format!(
-                    "account {} {} by the owner",
-                    account.username,
-                    if existed { "changed" } else { "created" }
-                ),
-            })
-        })?;
-        if account.disabled {
-            self.end_account_sessions(&account.username)?;
-        }
-        Ok(())
-    }
-
-    /// Owner: deletes an account and ends its sessions. False if there was none.
-    pub fn delete_account(&self, username: &str) -> Result<bool, StoreError> {
-        let now = self.time().now;
-        let deleted = self.store.write(Durability::Durable, |w| {
-            let deleted = w.delete_account(username)?;
-            if deleted {
-                w.push_event(&crate::store::Event {
-                    at: now,
-                    kind: "account_deleted".into(),
-                    mac: None,
-                    detail: format!("account {username} deleted by the owner"),
-                })?;
-            }
-            Ok(deleted)
-        })?;
-        if deleted {
-            self.end_account_sessions(username)?;
-        }
-        Ok(deleted)
-    }
-
-    /// Ends every active session an account granted.
-    fn end_account_sessions(&self, username: &str) -> Result<(), StoreError> {
-        let ids: Vec<u64> = self
-            .store
-            .read(|r| r.active_sessions())?
-            .iter()
-            .filter(|s| granted_by(s, username))
-            .map(|s| s.id)
-            .collect();
-        for id in ids {
-            self.revoke_session(id)?;
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! at once (reconcile, never patch rule by rule); `RecordingFirewall` is the backend of `lango
 //! demo`, which needs no root and only records what it would allow.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Mutex;
@@ -42,10 +42,18 @@ pub struct Desired {
 /// Pure: the clients to allow, from the active sessions, at `now_ms` (Unix milliseconds).
 /// Sessions already over (deadline passed, quota used) are left out even before the store
 /// records their end. `ipv6` holds the IPv6 addresses the neighbour table shows for each MAC.
-pub fn desired(active: &[Session], now_ms: i64, ipv6: &HashMap<Mac, Vec<Ipv6Addr>>) -> Desired {
+/// A device in `blocked` is never allowed, even while its session runs: a block takes effect
+/// at once, and the session keeps its time for when the owner lifts it.
+pub fn desired(
+    active: &[Session],
+    now_ms: i64,
+    ipv6: &HashMap<Mac, Vec<Ipv6Addr>>,
+    blocked: &HashSet<Mac>,
+) -> Desired {
     let now = now_ms.div_euclid(1000);
     let mut clients: Vec<AllowedClient> = active
         .iter()
+        .filter(|s| !blocked.contains(&s.mac))
         .filter(|s| crate::core::sessions::must_end(s, now).is_none())
         .map(|s| {
             let (ipv4, mut v6) = match s.ip {

@@ -2,7 +2,7 @@
 //! wall-clock jumps both ways, restarts in the middle of a payment, firewall failures, quotas,
 //! and an idle daemon that writes nothing.
 
-use lango::app::{PurchaseError, RedeemError};
+use lango::app::{Denied, PurchaseError, RedeemError};
 use lango::core::payments::PaymentState;
 use lango::core::sessions::{EndReason, Lifecycle, SessionState};
 use lango::store::Store;
@@ -95,11 +95,11 @@ fn a_clock_jumping_backwards_neither_lengthens_sessions_nor_sells() {
     );
     assert!(matches!(
         env.app.start_purchase(ip, "hour", "0712345678"),
-        Err(PurchaseError::ClockUnsynced)
+        Err(PurchaseError::Denied(Denied::ClockUnsynced))
     ));
     assert!(matches!(
         env.app.redeem(guest(2).0, "ANYCODE234"),
-        Err(RedeemError::ClockUnsynced)
+        Err(RedeemError::Denied(Denied::ClockUnsynced))
     ));
     env.app.run_due();
     let client = env
@@ -179,7 +179,7 @@ fn a_device_outside_the_neighbour_table_cannot_buy() {
     let stranger = "10.9.9.9".parse().unwrap();
     assert!(matches!(
         env.app.start_purchase(stranger, "hour", "0712345678"),
-        Err(PurchaseError::UnknownDevice)
+        Err(PurchaseError::Denied(Denied::UnknownDevice))
     ));
 }
 

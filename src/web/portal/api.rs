@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use rouille::{Request, Response};
 use serde_json::{json, Value};
 
-use crate::app::{MoveError, PurchaseError, RedeemError};
+use crate::app::{Denied, MoveError, PurchaseError, RedeemError};
 use crate::core::config::{Config, MpesaKind, Package};
 use crate::core::model::{format_bytes, format_duration, format_rate, Mac};
 use crate::core::payments::{Decline, LimitRefusal, PaymentState};
@@ -230,11 +230,7 @@ fn voucher(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
             error(409, "this voucher has already been used")
         }
         Err(RedeemError::Refused(_)) => error(404, "invalid or unavailable voucher"),
-        Err(RedeemError::UnknownDevice) => error(403, "this device is not on the guest network"),
-        Err(RedeemError::Blocked) => error(403, "this device is blocked"),
-        Err(RedeemError::ClockUnsynced) => {
-            error(503, "the router is starting; try again in a minute")
-        }
+        Err(RedeemError::Denied(d)) => denied(d),
         Err(RedeemError::Store(e)) => internal(e),
     }
 }
@@ -242,7 +238,8 @@ fn voucher(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
 /// Signs the device in with a guest account (the EasyISP shape; the password is checked
 /// against its hash and never echoed).
 fn login(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
-    use crate::core::accounts::{LoginError, LoginRefusal};
+    use crate::app::LoginError;
+    use crate::core::accounts::LoginRefusal;
     if let Err(wait) = crate::web::portal::login::overall_limit(ctx) {
         return error(429, "too many sign-ins; wait a little")
             .with_unique_header("Retry-After", wait.to_string());
@@ -275,12 +272,18 @@ fn login(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
             &format!("this account is already online on {max} device(s)"),
         ),
         Err(LoginError::AlreadyOnline) => error(409, "this device already has time running"),
-        Err(LoginError::UnknownDevice) => error(403, "this device is not on the guest network"),
-        Err(LoginError::Blocked) => error(403, "this device is blocked"),
-        Err(LoginError::ClockUnsynced) => {
-            error(503, "the router is starting; try again in a minute")
-        }
+        Err(LoginError::Denied(d)) => denied(d),
         Err(LoginError::Store(e)) => internal(e),
+    }
+}
+
+/// The one place a refused admission (`App::admit`) becomes a JSON answer.
+fn denied(d: Denied) -> Response {
+    match d {
+        Denied::UnknownDevice => error(403, "this device is not on the guest network"),
+        Denied::ClockUnsynced => error(503, "the router is starting; try again in a minute"),
+        Denied::Blocked => error(403, "this device is blocked"),
+        Denied::Clone => error(403, "another device is using this device's address"),
     }
 }
 
@@ -364,8 +367,7 @@ fn initiate(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
         ),
         Err(PurchaseError::UnknownPackage) => error(404, "unknown package"),
         Err(PurchaseError::BadPhone(message)) => error(400, &message),
-        Err(PurchaseError::UnknownDevice) => error(403, "this device is not on the guest network"),
-        Err(PurchaseError::Blocked) => error(403, "this device is blocked"),
+        Err(PurchaseError::Denied(d)) => denied(d),
         Err(PurchaseError::Limited(LimitRefusal::PhoneBusy)) => {
             error(409, "this phone already has an M-Pesa request waiting")
         }
@@ -374,9 +376,6 @@ fn initiate(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
             | LimitRefusal::TooManyAttempts { wait_secs },
         )) => error(429, "too many payment requests; wait a little")
             .with_unique_header("Retry-After", wait_secs.max(1).to_string()),
-        Err(PurchaseError::ClockUnsynced) => {
-            error(503, "the router is starting; try again in a minute")
-        }
         Err(PurchaseError::Store(e)) => internal(e),
     }
 }
@@ -426,7 +425,7 @@ fn move_purchase(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
         Err(MoveError::TooSoon(secs)) => error(429, "this purchase was moved recently")
             .with_unique_header("Retry-After", secs.to_string()),
         Err(MoveError::AlreadyOnline) => error(409, "this device already has time running"),
-        Err(MoveError::UnknownDevice) => error(403, "this device is not on the guest network"),
+        Err(MoveError::Denied(d)) => denied(d),
         Err(MoveError::Store(e)) => internal(e),
     }
 }
@@ -455,9 +454,7 @@ fn verify_sms(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
             &json!({"success": false, "status": "pending_approval"}),
         ),
         Err(e) => match e {
-            SmsError::UnknownDevice => error(403, "this device is not on the guest network"),
-            SmsError::ClockUnsynced => error(503, "the router is starting; try again in a minute"),
-            SmsError::Blocked => error(403, "this device is blocked"),
+            SmsError::Denied(d) => denied(d),
             SmsError::TooManyAttempts => error(429, "too many attempts; wait a little"),
             SmsError::NotAPayment(_) => error(400, "this is not an M-Pesa payment message"),
             SmsError::UnknownPackage => error(404, "unknown package"),

@@ -7,7 +7,8 @@ use std::net::IpAddr;
 
 use rouille::{Request, Response};
 
-use crate::core::accounts::{LoginError, LoginRefusal};
+use crate::app::LoginError;
+use crate::core::accounts::LoginRefusal;
 use crate::core::model::Lang;
 use crate::core::ratelimit::Limit;
 use crate::web::http::{read_form, see_other, Ctx};
@@ -103,9 +104,10 @@ pub fn form(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
                 (409, words(lang, "devices"))
             }
             LoginError::AlreadyOnline => (409, tr(lang, "online")),
-            LoginError::UnknownDevice => (403, tr(lang, "unknown_device")),
-            LoginError::ClockUnsynced => (503, tr(lang, "clock")),
-            LoginError::Blocked => (403, tr(lang, "blocked")),
+            LoginError::Denied(d) => {
+                let (status, key) = super::denied(d);
+                (status, tr(lang, key))
+            }
             LoginError::Store(err) => {
                 log::error!("account sign-in: {err}");
                 (500, tr(lang, "error"))

@@ -13,7 +13,7 @@ use rouille::{Request, Response};
 use serde_json::json;
 
 use crate::app::mpesa::{SmsError, SmsOutcome, CALLBACK_PREFIX};
-use crate::app::{DeviceView, MoveError, PurchaseError, RedeemError};
+use crate::app::{Denied, DeviceView, MoveError, PurchaseError, RedeemError};
 use crate::core::captive;
 use crate::core::config::Package;
 use crate::core::model::{format_bytes, format_duration, format_rate, human_duration, Lang};
@@ -266,6 +266,10 @@ pub(crate) fn tr(lang: Lang, key: &str) -> &'static str {
         "blocked" => (
             "This device is blocked. Ask staff for help.",
             "Kifaa hiki kimezuiwa. Omba msaada.",
+        ),
+        "clone" => (
+            "Another device is using this device's address. Ask staff for help.",
+            "Kifaa kingine kinatumia anwani ya kifaa hiki. Omba msaada kwa mhudumu.",
         ),
         "error" => (
             "Something went wrong. Try again.",
@@ -609,11 +613,9 @@ fn buy(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
         Err(PurchaseError::AlreadyPending(token)) => see_other(&format!("/pay/{token}")),
         Err(e) => {
             let (status, key) = match &e {
-                PurchaseError::UnknownDevice => (403, "unknown_device"),
+                PurchaseError::Denied(d) => denied(*d),
                 PurchaseError::UnknownPackage => (404, "no_package"),
                 PurchaseError::BadPhone(_) => (400, ""),
-                PurchaseError::ClockUnsynced => (503, "clock"),
-                PurchaseError::Blocked => (403, "blocked"),
                 PurchaseError::Limited(LimitRefusal::PhoneBusy) => (409, "busy"),
                 PurchaseError::Limited(LimitRefusal::SameAmountTooSoon { .. }) => (429, "too_soon"),
                 PurchaseError::Limited(LimitRefusal::TooManyAttempts { .. }) => (429, "too_many"),
@@ -631,6 +633,17 @@ fn buy(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
             r.status_code = status;
             r
         }
+    }
+}
+
+/// The one place a refused admission (`App::admit`) becomes a portal answer: the status and
+/// the message key (`tr`).
+pub(crate) fn denied(d: Denied) -> (u16, &'static str) {
+    match d {
+        Denied::UnknownDevice => (403, "unknown_device"),
+        Denied::ClockUnsynced => (503, "clock"),
+        Denied::Blocked => (403, "blocked"),
+        Denied::Clone => (403, "clone"),
     }
 }
 
@@ -675,7 +688,7 @@ fn move_form(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
                 MoveError::NotFound => (404, "move_not_found"),
                 MoveError::TooSoon(_) => (429, "move_too_soon"),
                 MoveError::AlreadyOnline => (409, "online"),
-                MoveError::UnknownDevice => (403, "unknown_device"),
+                MoveError::Denied(d) => denied(d),
                 MoveError::Store(err) => {
                     log::error!("move: {err}");
                     (500, "error")
@@ -701,11 +714,9 @@ fn voucher(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
         Ok(_) => see_other("/"),
         Err(e) => {
             let (status, key) = match e {
-                RedeemError::UnknownDevice => (403, "unknown_device"),
+                RedeemError::Denied(d) => denied(d),
                 RedeemError::Refused(Refusal::Used) => (409, "used_voucher"),
                 RedeemError::Refused(_) => (404, "bad_voucher"),
-                RedeemError::ClockUnsynced => (503, "clock"),
-                RedeemError::Blocked => (403, "blocked"),
                 RedeemError::Store(err) => {
                     log::error!("voucher: {err}");
                     (500, "error")
@@ -911,9 +922,7 @@ fn sms_claim(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
         Ok(SmsOutcome::SentToOwner) => (202, "warn", "sms_sent"),
         Err(e) => {
             let (status, key) = match e {
-                SmsError::UnknownDevice => (403, "unknown_device"),
-                SmsError::ClockUnsynced => (503, "clock"),
-                SmsError::Blocked => (403, "blocked"),
+                SmsError::Denied(d) => denied(d),
                 SmsError::TooManyAttempts => (429, "too_many"),
                 SmsError::NotAPayment(_) => (400, "sms_not_payment"),
                 SmsError::UnknownPackage => (404, "no_package"),

@@ -1,0 +1,187 @@
+//! What a guest does besides buying: redeem a voucher, move a purchase to a new MAC, read its
+//! payment and usage.
+
+use super::admission::{AdmitError, Admitted, Denied};
+use super::*;
+
+/// Why a voucher was not redeemed.
+#[derive(Debug)]
+pub enum RedeemError {
+    /// The device may not act (`App::admit`).
+    Denied(Denied),
+    Refused(Refusal),
+    Store(StoreError),
+}
+
+/// Why a purchase could not be moved to the requesting device.
+#[derive(Debug)]
+pub enum MoveError {
+    /// The device may not act (`App::admit`).
+    Denied(Denied),
+    /// No paid purchase with this receipt and phone, or its time is over.
+    NotFound,
+    /// Moved too recently; try again after this many seconds.
+    TooSoon(u64),
+    /// The device already has time of its own running.
+    AlreadyOnline,
+    Store(StoreError),
+}
+
+impl From<StoreError> for RedeemError {
+    fn from(e: StoreError) -> Self {
+        RedeemError::Store(e)
+    }
+}
+
+impl From<StoreError> for MoveError {
+    fn from(e: StoreError) -> Self {
+        MoveError::Store(e)
+    }
+}
+
+impl From<AdmitError> for RedeemError {
+    fn from(e: AdmitError) -> Self {
+        match e {
+            AdmitError::Denied(d) => RedeemError::Denied(d),
+            AdmitError::Store(e) => RedeemError::Store(e),
+        }
+    }
+}
+
+impl From<AdmitError> for MoveError {
+    fn from(e: AdmitError) -> Self {
+        match e {
+            AdmitError::Denied(d) => MoveError::Denied(d),
+            AdmitError::Store(e) => MoveError::Store(e),
+        }
+    }
+}
+
+impl App {
+    /// Redeems a voucher code for the device at `ip`, granting its terms at once.
+    pub fn redeem(&self, ip: IpAddr, typed_code: &str) -> Result<Session, RedeemError> {
+        let Admitted { mac, ip, time } = self.admit(ip)?;
+        let code = vouchers::normalise(typed_code);
+        let now = time.now;
+        let session = self.store.write(Durability::Durable, |w| {
+            let voucher = w.voucher(&code)?;
+            let voucher = match vouchers::check(voucher.as_ref(), now) {
+                Ok(v) => v.clone(),
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            let terms = &voucher.terms;
+            let source = Source::Voucher(code.clone());
+            let session = grant_in(w, mac, Some(ip), terms, source, time.start())?;
+            w.put_voucher(&vouchers::redeemed(&voucher, mac, session.id, now))?;
+            touch_device(w, mac, Some(ip), now)?;
+            w.push_event(&event(
+                now,
+                "voucher_redeemed",
+                Some(mac),
+                format!(
+                    "voucher {} ({}) redeemed, session {} until {}",
+                    code,
+                    voucher.terms.package_name,
+                    session.id,
+                    crate::core::time::iso8601(session.deadline)
+                ),
+            ))?;
+            Ok(Ok(session))
+        })?;
+        match session {
+            Ok(session) => {
+                self.mark_dirty();
+                self.emit_session(session.id, true);
+                Ok(session)
+            }
+            Err(refusal) => {
+                log::info!("voucher refused for {mac}: {refusal:?}");
+                Err(RedeemError::Refused(refusal))
+            }
+        }
+    }
+
+    /// Moves a running purchase to the device at `ip`, for a phone that randomised its MAC. The
+    /// guest proves the purchase with its M-Pesa receipt and the phone number that paid; a
+    /// session moves at most once per `move_interval`. The old MAC loses access at the next
+    /// reconcile (at once: the move marks the firewall dirty).
+    pub fn move_session(
+        &self,
+        ip: IpAddr,
+        receipt: &str,
+        phone: &str,
+    ) -> Result<Session, MoveError> {
+        let Admitted { mac, ip, time } = self.admit(ip)?;
+        let phone = Phone::parse(phone).map_err(|_| MoveError::NotFound)?;
+        let receipt = receipt.trim().to_ascii_uppercase();
+        let interval = self.config().gateway.move_interval_secs as i64;
+        let now = time.now;
+        let moved = self.store.write(Durability::Durable, |w| {
+            let Some(payment_id) = w.receipt_owner(&receipt)? else {
+                return Ok(Err(MoveError::NotFound));
+            };
+            let Some(payment) = w.payment(payment_id)? else {
+                return Ok(Err(MoveError::NotFound));
+            };
+            if payment.phone != phone || payment.state != PaymentState::Paid {
+                return Ok(Err(MoveError::NotFound));
+            }
+            let session = match payment.session_id {
+                Some(id) => w.session(id)?,
+                None => None,
+            };
+            let Some(mut session) =
+                session.filter(|s| sessions::must_end(s, now).is_none() && s.is_active())
+            else {
+                return Ok(Err(MoveError::NotFound));
+            };
+            if session.mac == mac {
+                return Ok(Ok(session));
+            }
+            if let Some(at) = session.moved_at.filter(|at| now - at < interval) {
+                return Ok(Err(MoveError::TooSoon(
+                    u64::try_from(at + interval - now).unwrap_or(1),
+                )));
+            }
+            if w.active_session(mac)?.is_some() {
+                return Ok(Err(MoveError::AlreadyOnline));
+            }
+            let old_mac = session.mac;
+            session.mac = mac;
+            session.ip = Some(ip);
+            session.moved_at = Some(now);
+            w.move_session(&session, old_mac)?;
+            touch_device(w, mac, Some(ip), now)?;
+            w.push_event(&event(
+                now,
+                "session_moved_mac",
+                Some(mac),
+                format!(
+                    "session {} moved from {old_mac} to {mac} with receipt {receipt}",
+                    session.id
+                ),
+            ))?;
+            Ok(Ok(session))
+        })??;
+        self.mark_dirty();
+        Ok(moved)
+    }
+
+    pub fn payment_by_token(&self, token: &str) -> Result<Option<Payment>, StoreError> {
+        self.store.read(|r| r.payment_by_token(token))
+    }
+
+    /// A session with the usage read from the firewall since the last checkpoint.
+    pub fn with_usage(&self, mut session: Session) -> Session {
+        if let Some((up, down)) = self.work().usage.get(&session.id) {
+            session.bytes_up = session.bytes_up.max(*up);
+            session.bytes_down = session.bytes_down.max(*down);
+        }
+        session
+    }
+
+    /// Bytes per second (up, down) a session moved between the last two firewall readings.
+    pub fn speed(&self, session_id: u64) -> Option<(u64, u64)> {
+        self.work().speeds.get(&session_id).copied()
+    }
+}

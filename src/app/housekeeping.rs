@@ -1,0 +1,302 @@
+//! Background work: which jobs are due, running them, expiry, usage reads, firewall
+//! reconcile and the counter checkpoint.
+
+use super::*;
+
+impl App {
+    /// The jobs due at this moment, marked in flight so that they are handed out once.
+    pub fn due_jobs(&self) -> Vec<Job> {
+        let time = self.time();
+        let now = time.now;
+        // While the clock is untrusted, sessions are not ended from the store (the kernel's
+        // element timeouts still run), so their deadlines are not work.
+        let sessions_due = time.trusted && self.next_session_deadline().is_some_and(|d| d <= now);
+        let due_ids: Vec<u64> = {
+            let work = self.work();
+            work.due
+                .iter()
+                .filter(|(_, (at, _))| *at <= now)
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        // Store reads happen with the work lock released.
+        let candidates: Vec<(u64, Option<Job>)> = due_ids
+            .into_iter()
+            .map(|id| (id, self.job_for(id)))
+            .collect();
+        let mut work = self.work();
+        let mut jobs = Vec::new();
+        for (id, job) in candidates {
+            match job {
+                Some(job) => {
+                    if work.in_flight.insert(job) {
+                        jobs.push(job);
+                    }
+                }
+                None => {
+                    work.due.remove(&id);
+                }
+            }
+        }
+        let housekeeping = work.dirty
+            || sessions_due
+            || now >= work.next_reconcile
+            || work.next_checkpoint.is_some_and(|at| now >= at);
+        if housekeeping && work.in_flight.insert(Job::Housekeeping) {
+            jobs.push(Job::Housekeeping);
+        }
+        jobs
+    }
+
+    pub(crate) fn job_for(&self, payment_id: u64) -> Option<Job> {
+        let payment = self.store.read(|r| r.payment(payment_id)).ok()??;
+        match payment.state {
+            PaymentState::Initiating => Some(Job::Push(payment_id)),
+            PaymentState::Pending => Some(Job::Poll(payment_id)),
+            // A late callback for an expired prompt: ask M-Pesa once more.
+            PaymentState::Expired if self.has_hint(payment_id) => Some(Job::Poll(payment_id)),
+            _ => None,
+        }
+    }
+
+    /// When the worker should next look for work, as wall-clock time.
+    pub fn next_wake(&self) -> Timestamp {
+        let session_deadline = self.next_session_deadline().filter(|_| self.time().trusted);
+        let work = self.work();
+        let mut at = work.next_reconcile;
+        if let Some(checkpoint) = work.next_checkpoint {
+            at = at.min(checkpoint);
+        }
+        if let Some(d) = session_deadline {
+            at = at.min(d);
+        }
+        for (due, _) in work.due.values() {
+            at = at.min(*due);
+        }
+        at
+    }
+
+    pub(crate) fn next_session_deadline(&self) -> Option<Timestamp> {
+        let active = self.store.read(|r| r.active_sessions()).ok()?;
+        sessions::next_deadline(&active)
+    }
+
+    /// Runs one job to completion (blocking).
+    pub fn run(&self, job: Job) {
+        let result = match job {
+            Job::Push(id) => self.push(id),
+            Job::Poll(id) => self.poll(id),
+            Job::Housekeeping => self.housekeeping(),
+        };
+        if let Err(e) = result {
+            log::error!("{job:?}: {e}");
+        }
+        self.work().in_flight.remove(&job);
+    }
+
+    /// Runs every due job, in this thread, until none is due. For tests and one-shot use.
+    pub fn run_due(&self) {
+        for _ in 0..100 {
+            let jobs = self.due_jobs();
+            if jobs.is_empty() {
+                return;
+            }
+            for job in jobs {
+                self.run(job);
+            }
+        }
+    }
+
+    /// Reads usage, ends what is over, reconciles the firewall and checkpoints counters.
+    pub(crate) fn housekeeping(&self) -> Result<(), StoreError> {
+        let time = self.time();
+        let now = time.now;
+        let config = self.config();
+        self.read_usage();
+        let mut changed = false;
+        if time.trusted {
+            let active: Vec<Session> = self
+                .store
+                .read(|r| r.active_sessions())?
+                .into_iter()
+                .map(|s| self.with_usage(s))
+                .collect();
+            let due = sessions::due(&active, now);
+            if !due.is_empty() {
+                // Lazy: an expiry is recomputed from the deadline if it is lost in a power cut.
+                self.store.write(Durability::Lazy, |w| {
+                    for (session, reason) in &due {
+                        let ended = sessions::end(session, *reason, now);
+                        w.put_session(&ended)?;
+                        w.push_event(&event(
+                            now,
+                            "session_ended",
+                            Some(session.mac),
+                            format!("session {} ended ({:?})", session.id, reason),
+                        ))?;
+                    }
+                    Ok(())
+                })?;
+                {
+                    let mut work = self.work();
+                    for (session, _) in &due {
+                        work.usage.remove(&session.id);
+                    }
+                }
+                for (session, _) in &due {
+                    self.emit_session(session.id, false);
+                }
+                changed = true;
+            }
+        }
+        let reconcile_due = {
+            let mut work = self.work();
+            let due = work.dirty || changed || now >= work.next_reconcile;
+            work.dirty = false;
+            due
+        };
+        if reconcile_due {
+            let (active, blocked) = self
+                .store
+                .read(|r| Ok((r.active_sessions()?, r.blocked_devices()?)))?;
+            let blocked: HashSet<Mac> = blocked.into_iter().map(|d| d.mac).collect();
+            let ipv6 = self.env.neighbours.ipv6_by_mac();
+            let desired = firewall::desired(&active, time.now_ms, &ipv6, &blocked);
+            let result = self.env.firewall.apply(&desired);
+            let mut work = self.work();
+            match result {
+                Ok(()) => work.next_reconcile = now + config.gateway.reconcile_interval_secs as i64,
+                Err(e) => {
+                    log::error!("firewall: {e}; retrying in {RECONCILE_RETRY_SECS}s");
+                    work.next_reconcile = now + RECONCILE_RETRY_SECS;
+                }
+            }
+        }
+        self.checkpoint(false)
+    }
+
+    /// Folds the firewall's per-device byte counts into the in-memory usage.
+    pub(crate) fn read_usage(&self) {
+        let usage = match self.env.firewall.usage() {
+            Ok(u) if !u.is_empty() => u,
+            Ok(_) => return,
+            Err(e) => {
+                log::warn!("firewall usage: {e}");
+                return;
+            }
+        };
+        let Ok(active) = self.store.read(|r| r.active_sessions()) else {
+            return;
+        };
+        let now_ms = self.time().now_ms;
+        let mut work = self.work();
+        let live: HashSet<u64> = active.iter().map(|s| s.id).collect();
+        work.samples.retain(|id, _| live.contains(id));
+        work.speeds.retain(|id, _| live.contains(id));
+        for u in &usage {
+            if let Some(session) = active.iter().find(|s| s.mac == u.mac) {
+                let sample = (now_ms, u.bytes_up, u.bytes_down);
+                if let Some((at, up, down)) = work.samples.insert(session.id, sample) {
+                    let ms = u64::try_from(now_ms - at).unwrap_or(0);
+                    if ms >= 1000 {
+                        let rate = |new: u64, old: u64| new.saturating_sub(old) * 1000 / ms;
+                        let speed = (rate(u.bytes_up, up), rate(u.bytes_down, down));
+                        work.speeds.insert(session.id, speed);
+                    }
+                }
+            }
+        }
+        for u in usage {
+            if let Some(session) = active.iter().find(|s| s.mac == u.mac) {
+                let entry = work
+                    .usage
+                    .entry(session.id)
+                    .or_insert((session.bytes_up, session.bytes_down));
+                let new = (entry.0.max(u.bytes_up), entry.1.max(u.bytes_down));
+                if new != *entry {
+                    *entry = new;
+                    work.unsaved = true;
+                }
+            }
+        }
+    }
+
+    /// Writes usage, funnel counters and the clock floor to flash once the checkpoint interval
+    /// has passed since the first unsaved change (or at once with `force`, at shutdown). Writes
+    /// nothing when nothing changed: an idle lango does not wear the flash.
+    pub fn checkpoint(&self, force: bool) -> Result<(), StoreError> {
+        let now = self.time().now;
+        let interval = self.config().gateway.checkpoint_interval_secs as i64;
+        let floor = self.clock_guard.floor();
+        let usage = {
+            let mut work = self.work();
+            let counters_pending = self.funnel.portal_views.load(Ordering::Relaxed) > 0
+                || self.funnel.purchases_started.load(Ordering::Relaxed) > 0
+                || self.funnel.paid.load(Ordering::Relaxed) > 0;
+            let floor_pending = force && floor > work.floor_saved;
+            if !(work.unsaved || counters_pending || floor_pending) {
+                return Ok(());
+            }
+            if !force {
+                match work.next_checkpoint {
+                    None => {
+                        work.next_checkpoint = Some(now + interval);
+                        return Ok(());
+                    }
+                    Some(at) if now < at => return Ok(()),
+                    Some(_) => {}
+                }
+            }
+            work.unsaved = false;
+            work.floor_saved = floor;
+            work.next_checkpoint = None;
+            work.usage.clone()
+        };
+        let funnel = [
+            (
+                "portal_views",
+                self.funnel.portal_views.swap(0, Ordering::Relaxed),
+            ),
+            (
+                "purchases_started",
+                self.funnel.purchases_started.swap(0, Ordering::Relaxed),
+            ),
+            ("paid", self.funnel.paid.swap(0, Ordering::Relaxed)),
+        ];
+        let day = crate::core::time::local_day(now, self.config().gateway.utc_offset_secs);
+        self.store.write(Durability::Durable, |w| {
+            for (id, (up, down)) in &usage {
+                if let Some(mut s) = w.session(*id)? {
+                    if s.bytes_up < *up || s.bytes_down < *down {
+                        s.bytes_up = s.bytes_up.max(*up);
+                        s.bytes_down = s.bytes_down.max(*down);
+                        w.put_session(&s)?;
+                    }
+                }
+            }
+            // Totals, and per day in the owner's time for the dashboard's "today".
+            for (name, n) in funnel {
+                if n > 0 {
+                    w.add_counter(name, n)?;
+                    w.add_counter(&day_counter(name, day), n)?;
+                }
+            }
+            w.set_meta("clock_floor", floor.max(0) as u64)
+        })
+    }
+
+    /// Funnel counters not yet checkpointed (added to the stored ones for the owner's view).
+    pub fn unsaved_funnel(&self) -> [(&'static str, u64); 3] {
+        [
+            (
+                "portal_views",
+                self.funnel.portal_views.load(Ordering::Relaxed),
+            ),
+            (
+                "purchases_started",
+                self.funnel.purchases_started.load(Ordering::Relaxed),
+            ),
+            ("paid", self.funnel.paid.load(Ordering::Relaxed)),
+        ]
+    }
+}

@@ -1,0 +1,380 @@
+//! Buying a package: the purchase request, the STK push and its queries, settling, and
+//! resuming open payments after a start.
+
+use super::admission::{AdmitError, Admitted, Denied};
+use super::*;
+
+/// Why a purchase could not start.
+#[derive(Debug)]
+pub enum PurchaseError {
+    /// The device may not act (`App::admit`).
+    Denied(Denied),
+    UnknownPackage,
+    BadPhone(String),
+    /// This device already has a prompt open; here is its token.
+    AlreadyPending(String),
+    /// Abuse limits (`payments::check_limits`): one open prompt per phone, not the same amount
+    /// to the same phone within two minutes, a few purchases per device per ten minutes.
+    Limited(payments::LimitRefusal),
+    Store(StoreError),
+}
+
+impl From<StoreError> for PurchaseError {
+    fn from(e: StoreError) -> Self {
+        PurchaseError::Store(e)
+    }
+}
+
+impl From<AdmitError> for PurchaseError {
+    fn from(e: AdmitError) -> Self {
+        match e {
+            AdmitError::Denied(d) => PurchaseError::Denied(d),
+            AdmitError::Store(e) => PurchaseError::Store(e),
+        }
+    }
+}
+
+impl App {
+    /// After a start: schedule every open payment. A payment still Initiating was interrupted
+    /// before its push was acknowledged; pushing again could double-charge, so it is closed and
+    /// logged for the owner.
+    pub(crate) fn resume(&self) -> Result<(), StoreError> {
+        let now = self.time().now;
+        let open = self.store.read(|r| r.open_payments())?;
+        let mut work = self.work();
+        for payment in open {
+            match payment.state {
+                PaymentState::Pending => {
+                    work.due.insert(payment.id, (now, 0));
+                }
+                _ => {
+                    let mut closed = payment.clone();
+                    closed.state = PaymentState::Expired;
+                    closed.decline = Some(payments::Decline::Unavailable);
+                    closed.updated_at = now;
+                    self.store.write(Durability::Durable, |w| {
+                        w.put_payment(&closed)?;
+                        w.push_event(&event(
+                            now,
+                            "payment_interrupted",
+                            Some(closed.mac),
+                            format!(
+                            "payment {} was interrupted by a restart before M-Pesa acknowledged it",
+                            closed.id
+                        ),
+                        ))
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts buying `package_id` for the device at `ip`. Records the payment durably and leaves
+    /// the STK push to the background; returns at once with the payment (and its token).
+    pub fn start_purchase(
+        &self,
+        ip: IpAddr,
+        package_id: &str,
+        phone: &str,
+    ) -> Result<Payment, PurchaseError> {
+        let Admitted { mac, ip, time } = self.admit(ip)?;
+        let config = self.config();
+        let package = config
+            .package(package_id)
+            .filter(|p| p.active)
+            .ok_or(PurchaseError::UnknownPackage)?;
+        let phone = Phone::parse(phone).map_err(PurchaseError::BadPhone)?;
+        let token = random_token()?;
+        let now = time.now;
+        let terms = Terms::of(package);
+        let payment = self.store.write(Durability::Durable, |w| {
+            if let Some(open) = w.open_payment_for(mac)? {
+                return Ok(Err(PurchaseError::AlreadyPending(open.token)));
+            }
+            let (open, recent) = (
+                w.open_payments()?,
+                w.payments_since(now - payments::DEVICE_WINDOW_SECS, 500)?,
+            );
+            if let Err(refusal) =
+                payments::check_limits(&open, &recent, mac, &phone, terms.price, now)
+            {
+                return Ok(Err(PurchaseError::Limited(refusal)));
+            }
+            let payment = Payment {
+                id: w.next_id()?,
+                token,
+                amount: terms.price,
+                terms,
+                phone,
+                mac,
+                ip: Some(ip),
+                state: PaymentState::Initiating,
+                checkout_id: None,
+                merchant_request_id: None,
+                receipt: None,
+                result_code: None,
+                decline: None,
+                created_at: now,
+                updated_at: now,
+                session_id: None,
+                callback: None,
+            };
+            w.put_payment(&payment)?;
+            Ok(Ok(payment))
+        })??;
+        self.funnel
+            .purchases_started
+            .fetch_add(1, Ordering::Relaxed);
+        self.work().due.insert(payment.id, (now, 0));
+        self.notify();
+        Ok(payment)
+    }
+
+    pub(crate) fn push(&self, id: u64) -> Result<(), StoreError> {
+        let Some(payment) = self.store.read(|r| r.payment(id))? else {
+            return Ok(());
+        };
+        if payment.state != PaymentState::Initiating {
+            return Ok(());
+        }
+        let now = self.time().now;
+        if let Some(expired) = payments::expire_if_stale(&payment, now) {
+            return self.close_payment(&expired, "push never acknowledged");
+        }
+        let config = self.config();
+        let account_reference = config
+            .mpesa
+            .as_ref()
+            .map(|m| m.account_reference.clone())
+            .unwrap_or_else(|| "WiFi".into());
+        let push = payments::StkPush {
+            phone: payment.phone.clone(),
+            amount_major: payment.amount.major_ceil(),
+            account_reference,
+            description: "WiFi".into(),
+            callback_url: self.push_callback_url(),
+        };
+        match self.env.gateway.stk_push(&push) {
+            Ok(accepted) => {
+                let mut next = payment.clone();
+                next.state = PaymentState::Pending;
+                next.checkout_id = Some(accepted.checkout_id);
+                next.merchant_request_id = Some(accepted.merchant_request_id);
+                next.updated_at = now;
+                self.store.write(Durability::Durable, |w| {
+                    // Re-read inside the transaction: only an Initiating payment becomes Pending.
+                    if w.payment(id)?
+                        .is_some_and(|p| p.state == PaymentState::Initiating)
+                    {
+                        w.put_payment(&next)?;
+                    }
+                    Ok(())
+                })?;
+                self.emit_payment(id);
+                self.work()
+                    .due
+                    .insert(id, (now + payments::poll_delay(0), 0));
+                Ok(())
+            }
+            Err(GatewayError::Refused { decline, message }) => {
+                let mut next = payment.clone();
+                next.state = PaymentState::Failed;
+                next.decline = Some(decline);
+                next.updated_at = now;
+                self.close_payment(&next, &message)
+            }
+            Err(GatewayError::Unanswered(message)) => {
+                // The push may have reached the phone: sending it again could prompt twice.
+                // If the guest pays anyway, their SMS can be approved on the owner page.
+                let mut next = payment.clone();
+                next.state = PaymentState::Expired;
+                next.decline = Some(payments::Decline::Unavailable);
+                next.updated_at = now;
+                log::warn!("STK push for payment {id} got no answer: {message}");
+                self.close_payment(&next, &format!("no answer to the push ({message})"))
+            }
+            Err(GatewayError::Merchant(message)) => {
+                let mut next = payment.clone();
+                next.state = PaymentState::Failed;
+                next.decline = Some(payments::Decline::Merchant);
+                next.updated_at = now;
+                log::error!("M-Pesa account problem: {message}");
+                self.close_payment(&next, &message)
+            }
+            Err(e) => {
+                log::warn!("STK push for payment {id} failed, will retry: {e}");
+                self.work().due.insert(id, (now + PUSH_RETRY_SECS, 0));
+                Ok(())
+            }
+        }
+    }
+
+    pub(crate) fn close_payment(&self, payment: &Payment, why: &str) -> Result<(), StoreError> {
+        let now = self.time().now;
+        self.store.write(Durability::Durable, |w| {
+            let current = w.payment(payment.id)?;
+            if current.is_some_and(|p| p.state.is_open()) {
+                w.put_payment(payment)?;
+                w.push_event(&event(
+                    now,
+                    "payment_failed",
+                    Some(payment.mac),
+                    format!("payment {} {:?}: {why}", payment.id, payment.state),
+                ))?;
+            }
+            Ok(())
+        })?;
+        self.emit_payment(payment.id);
+        self.work().due.remove(&payment.id);
+        Ok(())
+    }
+
+    pub(crate) fn poll(&self, id: u64) -> Result<(), StoreError> {
+        let Some(payment) = self.store.read(|r| r.payment(id))? else {
+            return Ok(());
+        };
+        let late = payment.state == PaymentState::Expired && self.has_hint(id);
+        let Some(checkout) = payment
+            .checkout_id
+            .clone()
+            .filter(|_| payment.state == PaymentState::Pending || late)
+        else {
+            self.work().due.remove(&id);
+            return Ok(());
+        };
+        let attempt = self.work().due.get(&id).map(|(_, a)| *a).unwrap_or(0);
+        let outcome = self.env.gateway.stk_query(&checkout);
+        let now = self.time().now;
+        match outcome {
+            Ok(outcome) => {
+                let settled = self.settle(id, &outcome)?;
+                if settled {
+                    self.work().due.remove(&id);
+                    return Ok(());
+                }
+            }
+            Err(e) => log::warn!("STK query for payment {id} failed, will retry: {e}"),
+        }
+        if late && attempt + 1 >= crate::app::mpesa::LATE_QUERIES {
+            self.work().due.remove(&id);
+            self.forget_hint(id);
+            return Ok(());
+        }
+        if let Some(mut expired) = payments::expire_if_stale(&payment, now) {
+            // A callback that the query never confirmed stays on record (an SMS may match it).
+            expired.callback = self.hint(id);
+            return self.close_payment(&expired, "no final answer within the prompt window");
+        }
+        // The last query is at the end of the window, not up to 20 s after it.
+        let window_end = payment.created_at + payments::PROMPT_WINDOW_SECS;
+        let next = (now + payments::poll_delay(attempt + 1)).min(window_end.max(now + 1));
+        self.work().due.insert(id, (next, attempt + 1));
+        Ok(())
+    }
+
+    /// Applies a gateway answer in one durable transaction: the payment's new state, the receipt
+    /// claim and the session grant together. Returns whether the payment is now final.
+    pub fn settle(&self, id: u64, outcome: &payments::StkOutcome) -> Result<bool, StoreError> {
+        let time = self.time();
+        let now = time.now;
+        let outcome = &self.with_hint(id, outcome);
+        let hint = self.hint(id);
+        let (final_state, granted) = self.store.write(Durability::Durable, |w| {
+            let Some(payment) = w.payment(id)? else {
+                return Ok((true, false));
+            };
+            let receipt = match outcome {
+                payments::StkOutcome::Paid { receipt, .. } => receipt.clone(),
+                _ => None,
+            };
+            let used_elsewhere = match &receipt {
+                Some(r) => w.receipt_owner(r)?.is_some_and(|owner| owner != id),
+                None => false,
+            };
+            match payments::settle(&payment, outcome, used_elsewhere, now) {
+                Settlement::NoChange => Ok((!payment.state.is_open(), false)),
+                Settlement::Paid { mut payment } => {
+                    if let Some(r) = &payment.receipt {
+                        w.claim_receipt(r, id)?;
+                    }
+                    let (mac, ip, source) = (payment.mac, payment.ip, Source::Payment(id));
+                    let session = &grant_in(w, mac, ip, &payment.terms, source, time.start())?;
+                    payment.session_id = Some(session.id);
+                    payment.callback = hint.clone().or(payment.callback);
+                    w.put_payment(&payment)?;
+                    touch_device(w, payment.mac, payment.ip, now)?;
+                    w.push_event(&event(
+                        now,
+                        "payment_paid",
+                        Some(payment.mac),
+                        format!(
+                            "payment {} of {} for {} by {} paid (receipt {}), session {} until {}",
+                            id,
+                            payment.amount,
+                            payment.terms.package_name,
+                            payment.phone.masked(),
+                            payment.receipt.as_deref().unwrap_or("not yet known"),
+                            session.id,
+                            crate::core::time::iso8601(session.deadline)
+                        ),
+                    ))?;
+                    Ok((true, true))
+                }
+                Settlement::Closed { mut payment } => {
+                    payment.callback = hint.clone().or(payment.callback);
+                    // A callback that said paid, contradicted by the query: not granted, and
+                    // the owner is told what the callback claimed.
+                    let contradicted = match &hint {
+                        Some(h) if h.result_code == 0 => format!(
+                            "; a callback said paid (receipt {}), not granted",
+                            h.receipt.as_deref().unwrap_or("none")
+                        ),
+                        _ => String::new(),
+                    };
+                    w.put_payment(&payment)?;
+                    w.push_event(&event(
+                        now,
+                        "payment_failed",
+                        Some(payment.mac),
+                        format!(
+                            "payment {id} {:?} (ResultCode {}){contradicted}",
+                            payment.state,
+                            payment.result_code.unwrap_or(-1)
+                        ),
+                    ))?;
+                    Ok((true, false))
+                }
+                Settlement::Rejected {
+                    mut payment,
+                    reason,
+                } => {
+                    payment.callback = hint.clone().or(payment.callback);
+                    w.put_payment(&payment)?;
+                    w.push_event(&event(
+                        now,
+                        "payment_rejected",
+                        Some(payment.mac),
+                        format!("payment {id} not granted: {reason}"),
+                    ))?;
+                    Ok((true, false))
+                }
+            }
+        })?;
+        if granted {
+            self.funnel.paid.fetch_add(1, Ordering::Relaxed);
+            self.mark_dirty();
+            if let Ok(Some(session_id)) = self
+                .store
+                .read(|r| Ok(r.payment(id)?.and_then(|p| p.session_id)))
+            {
+                self.emit_session(session_id, true);
+            }
+        }
+        if final_state {
+            self.forget_hint(id);
+            self.emit_payment(id);
+        }
+        Ok(final_state)
+    }
+}
