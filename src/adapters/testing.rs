@@ -134,6 +134,19 @@ impl Neighbours for FakeNeighbours {
         self.table.lock().ok()?.get(&ip).copied()
     }
 
+    fn ipv4_of(&self, mac: Mac) -> Vec<IpAddr> {
+        let Ok(table) = self.table.lock() else {
+            return Vec::new();
+        };
+        let mut ips: Vec<IpAddr> = table
+            .iter()
+            .filter(|(ip, m)| **m == mac && ip.is_ipv4())
+            .map(|(ip, _)| *ip)
+            .collect();
+        ips.sort();
+        ips
+    }
+
     fn hostnames(&self) -> Vec<(Mac, String)> {
         self.names.lock().map(|n| n.clone()).unwrap_or_default()
     }
