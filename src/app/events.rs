@@ -1,21 +1,33 @@
-//! Session and payment changes sent out as plain data (the ubus object turns them into
-//! notifications). Events are dropped, never waited for, when the receiver is full.
+//! Session and payment changes sent out as plain data. The app knows no receiver: whoever
+//! listens (the ubus object, which turns them into notifications) installs a sink. A sink must
+//! not block; it drops a change rather than wait.
 
 use super::*;
 
+/// A change that already committed to the store.
+#[derive(Clone, Debug)]
+pub enum Change {
+    SessionStarted(Session),
+    SessionStopped(Session),
+    /// A payment's new state.
+    Payment(Payment),
+}
+
+/// Where changes go.
+pub type ChangeSink = Box<dyn Fn(Change) + Send + Sync>;
+
 impl App {
-    /// Sends session and payment events to `sink` from now on (ubus notifications). Events are
-    /// dropped, never waited for, when the sink is full.
-    pub fn set_event_sink(&self, sink: std::sync::mpsc::SyncSender<crate::adapters::ubusd::Event>) {
-        if let Ok(mut events) = self.events.lock() {
+    /// Sends session and payment changes to `sink` from now on.
+    pub fn set_change_sink(&self, sink: ChangeSink) {
+        if let Ok(mut events) = self.events.write() {
             *events = Some(sink);
         }
     }
 
-    pub(crate) fn emit(&self, event: crate::adapters::ubusd::Event) {
-        if let Ok(events) = self.events.lock() {
+    fn emit(&self, change: Change) {
+        if let Ok(events) = self.events.read() {
             if let Some(sink) = events.as_ref() {
-                let _ = sink.try_send(event);
+                sink(change);
             }
         }
     }
@@ -23,19 +35,17 @@ impl App {
     /// Emits a payment's current state (after its write committed).
     pub(crate) fn emit_payment(&self, id: u64) {
         if let Ok(Some(p)) = self.store.read(|r| r.payment(id)) {
-            self.emit(crate::ubus::payment_state(&p));
+            self.emit(Change::Payment(p));
         }
     }
 
     /// Emits a session's start or stop (after its write committed).
     pub(crate) fn emit_session(&self, id: u64, start: bool) {
         if let Ok(Some(s)) = self.store.read(|r| r.session(id)) {
-            let event = if start {
-                crate::ubus::session_start(&s)
-            } else {
-                crate::ubus::session_stop(&s)
-            };
-            self.emit(event);
+            self.emit(match start {
+                true => Change::SessionStarted(s),
+                false => Change::SessionStopped(s),
+            });
         }
     }
 }

@@ -12,10 +12,12 @@ pub mod housekeeping;
 pub mod mpesa;
 pub mod owner;
 pub mod purchase;
+pub mod reconfigure;
 pub mod worker;
 
 pub use accounts::LoginError;
 pub use admission::{AdmitError, Admitted, Denied, DeviceView};
+pub use events::{Change, ChangeSink};
 pub use guest::{MoveError, RedeemError};
 pub use mpesa::SmsError;
 pub use purchase::PurchaseError;
@@ -108,7 +110,7 @@ pub struct App {
     /// Wakes the background worker when new work appears.
     wake: smol::channel::Sender<()>,
     /// Where session and payment events go (the ubus object), if anywhere.
-    events: Mutex<Option<std::sync::mpsc::SyncSender<crate::adapters::ubusd::Event>>>,
+    events: RwLock<Option<events::ChangeSink>>,
     /// Callback hints, the callback secret, SMS attempts, the connection test (mpesa.rs).
     pub(crate) mpesa: crate::app::mpesa::MpesaState,
 }
@@ -143,7 +145,7 @@ impl App {
             limiter: crate::core::ratelimit::RateLimiter::default(),
             wake,
             mpesa: crate::app::mpesa::MpesaState::default(),
-            events: Mutex::new(None),
+            events: RwLock::new(None),
         };
         app.resume()?;
         Ok((app, woken))

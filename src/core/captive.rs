@@ -127,6 +127,21 @@ pub fn api_document(state: &ApiState, portal_url: &str) -> serde_json::Value {
     doc
 }
 
+/// The portal's own URL as a device at `ip` reaches it (IPv6 devices get the IPv6 address
+/// when the portal has one).
+pub fn portal_url(gw: &crate::core::config::Gateway, ip: std::net::IpAddr) -> String {
+    use std::net::IpAddr;
+    match (ip, gw.portal_addr6) {
+        (IpAddr::V6(v6), Some(addr6)) if v6.to_ipv4_mapped().is_none() => {
+            format!("http://[{addr6}]:{}/", gw.portal_port)
+        }
+        _ => match gw.portal_addr {
+            IpAddr::V6(v6) => format!("http://[{v6}]:{}/", gw.portal_port),
+            v4 => format!("http://{v4}:{}/", gw.portal_port),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,15 +14,17 @@ use nix::sys::signal::{SigSet, Signal};
 
 use crate::adapters::neighbours::{LoopbackNeighbours, SystemNeighbours};
 use crate::adapters::nft::{NftFirewall, NftOptions};
-use crate::adapters::simulator::{SimServer, Simulator};
+use crate::adapters::simulator::Simulator;
 use crate::adapters::sys::{Runner, SystemRunner};
+use crate::app::reconfigure::{gateway_for, local_simulator, reload};
 use crate::app::{App, Env};
 use crate::core::config::{self, Config, FirewallKind};
 use crate::core::firewall::{Firewall, RecordingFirewall};
-use crate::core::payments::{NoGateway, PaymentGateway, SwitchGateway};
+use crate::core::payments::{PaymentGateway, SwitchGateway};
 use crate::core::time::{Clock, SystemClock};
 use crate::store::Store;
-use crate::web::http::{self, Ctx};
+use crate::web::http;
+use crate::web::{admin, portal};
 
 /// Exit codes, for scripts and procd.
 pub const EXIT_OK: i32 = 0;
@@ -72,13 +74,12 @@ pub fn start(config: Config, store: Store, env: Env, options: Options) -> Result
     let (shutdown, stop) = smol::channel::bounded(1);
     let worker =
         crate::app::worker::spawn(app.clone(), woken, stop).map_err(|e| format!("worker: {e}"))?;
-    let mut ctx = Ctx::new(app.clone(), options.simulator);
+    let mut ctx = admin::Ctx::new(app.clone(), options.simulator);
     ctx.config_path = options.config_path;
     ctx.gateway = options.gateway;
     ctx.probes = options.probes;
     ctx.owner.api_token = options.api_token;
-    let ctx = Arc::new(ctx);
-    let portal_ctx = ctx.clone();
+    let portal_ctx = Arc::new(portal::Ctx::new(app.clone()));
     let portal = http::serve(portal_addr, {
         let ctx = portal_ctx.clone();
         move |r| crate::web::portal::handle(&ctx, r)
@@ -92,7 +93,8 @@ pub fn start(config: Config, store: Store, env: Env, options: Options) -> Result
     let gw = &app.config().gateway;
     if let Some(v6) = gw.portal_addr6 {
         let addr = SocketAddr::new(v6.into(), portal.addr.port());
-        http::serve(addr, move |r| crate::web::portal::handle(&portal_ctx, r))?;
+        let ctx = portal_ctx.clone();
+        http::serve(addr, move |r| crate::web::portal::handle(&ctx, r))?;
     }
     if gw.firewall == FirewallKind::Nft {
         // Devices that have not paid are redirected here for DNS (see dns.rs).
@@ -116,7 +118,7 @@ pub fn start(config: Config, store: Store, env: Env, options: Options) -> Result
             binds.push(SocketAddr::new(v6.into(), gw.tls_port));
         }
         for bind in binds {
-            let ctx = ctx.clone();
+            let ctx = portal_ctx.clone();
             let bound = crate::web::tls::serve(bind, tls.clone(), move |r| {
                 crate::web::portal::handle(&ctx, r)
             })?;
@@ -131,94 +133,6 @@ pub fn start(config: Config, store: Store, env: Env, options: Options) -> Result
         shutdown,
         worker,
     })
-}
-
-/// Gateway options that need a restart: the listeners, the firewall and the files are set up
-/// once at start.
-fn keep_restart_only(running: &Config, new: &mut Config) -> Vec<&'static str> {
-    let (old, gw) = (&running.gateway, &mut new.gateway);
-    let mut changed = Vec::new();
-    macro_rules! keep {
-        ($($field:ident => $name:literal),*) => {$(
-            if gw.$field != old.$field {
-                changed.push($name);
-                gw.$field = old.$field.clone();
-            }
-        )*};
-    }
-    keep!(
-        enabled => "enabled", interface => "interface", portal_addr => "portal_addr",
-        portal_port => "portal_port", portal_addr6 => "portal_addr6", admin_addr => "admin_addr",
-        admin_port => "admin_port", dns_port => "dns_port", device => "device",
-        firewall => "firewall", store => "store", leases => "leases",
-        dnsmasq_confdir => "dnsmasq_confdir", api_token_file => "api_token_file"
-    );
-    changed
-}
-
-/// Applies a validated config to the running lango (SIGHUP, ubus `reload`, the owner page):
-/// everything that can change live does (packages, prices, brand, `admin_allow`, language,
-/// intervals; the M-Pesa account when `gateway` can be switched); options that need a restart
-/// keep their running values and are named in the returned notes. Paid guests are untouched:
-/// sessions keep the terms they were bought with and the firewall is reconciled.
-pub fn apply_config(app: &App, gateway: Option<&SwitchGateway>, mut new: Config) -> Vec<String> {
-    let running = app.config();
-    let mut notes = Vec::new();
-    let restart = keep_restart_only(&running, &mut new);
-    if !restart.is_empty() {
-        let text = format!(
-            "{} take effect when lango restarts (/etc/init.d/lango restart).",
-            restart.join(", ")
-        );
-        log::warn!("{text}");
-        notes.push(text);
-    }
-    // The Daraja client keeps its account; the callback address and the account reference are
-    // read per push and change at once.
-    let account = |m: &Option<crate::core::config::Mpesa>| {
-        m.clone().map(|mut m| {
-            m.callback_url = None;
-            m.account_reference.clear();
-            m
-        })
-    };
-    if account(&running.mpesa) != account(&new.mpesa) {
-        match gateway {
-            Some(switch) => {
-                let (next, _sim, server) = gateway_for(&new, app.env.clock.clone());
-                let keep = server.map(|s| Box::new(s) as Box<dyn std::any::Any + Send + Sync>);
-                switch.set(next, keep);
-                log::info!("M-Pesa: now using the new account settings");
-            }
-            None => {
-                let text = "The M-Pesa account takes effect when lango restarts                             (/etc/init.d/lango restart)."
-                    .to_string();
-                log::warn!("{text}");
-                notes.push(text);
-            }
-        }
-    }
-    app.set_config(new);
-    notes
-}
-
-/// Reads the config file again and applies it; a bad file keeps the running config and every
-/// problem is logged. For SIGHUP (procd's reload after `uci commit; reload_config`).
-pub fn reload(app: &App, path: &Path, gateway: Option<&SwitchGateway>) -> Result<(), String> {
-    let result = match config::load(path) {
-        Ok(new) => {
-            apply_config(app, gateway, new);
-            log::info!("{}: reloaded", path.display());
-            Ok(())
-        }
-        Err(e) => {
-            log::error!("reload refused, keeping the running config:\n{e}");
-            Err(e.to_string())
-        }
-    };
-    // A HUP also comes from the fw4 hook after a firewall restart: rebuild the table now.
-    app.reconcile_now();
-    result
 }
 
 /// Writes the owner API's token (256 random bits, hex) to `path`, readable by root only.
@@ -268,93 +182,6 @@ pub fn wait_for_signals(signals: &SigSet, running: Running, reload: impl Fn(&App
             }
         }
     }
-}
-
-/// The payment gateway a config asks for. Sandbox and production get the Daraja client with
-/// the router's CA bundle; `simulator` gets the same client talking to a simulated Daraja on
-/// 127.0.0.1 (kept running by the returned server handle).
-fn gateway_for(
-    config: &Config,
-    clock: Arc<dyn Clock>,
-) -> (
-    Arc<dyn PaymentGateway>,
-    Option<Arc<Simulator>>,
-    Option<SimServer>,
-) {
-    let Some(account) = config.mpesa.as_ref() else {
-        let none = NoGateway {
-            reason: "M-Pesa is not configured".into(),
-        };
-        return (Arc::new(none), None, None);
-    };
-    let Some(base_url) = crate::adapters::daraja::base_url(account.environment) else {
-        // LANGO_SIMULATOR_APPROVE_SECS: how long the simulated customer takes (tests, demos).
-        let approve_secs = std::env::var("LANGO_SIMULATOR_APPROVE_SECS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(8);
-        return match local_simulator(account, clock, approve_secs) {
-            Ok(local) => (local.gateway, Some(local.sim), Some(local.server)),
-            Err(reason) => (Arc::new(NoGateway { reason }), None, None),
-        };
-    };
-    let bundle = account
-        .ca_bundle
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(crate::adapters::https::DEFAULT_CA_BUNDLE));
-    match crate::adapters::https::load_ca_bundle(&bundle) {
-        Ok(tls) => {
-            let http = crate::adapters::https::Client::new(
-                Some(tls),
-                crate::adapters::daraja::CALL_TIMEOUT,
-            );
-            let daraja =
-                crate::adapters::daraja::Daraja::new(account.clone(), base_url, http, clock);
-            (Arc::new(daraja), None, None)
-        }
-        Err(reason) => {
-            log::error!("M-Pesa: {reason}");
-            (Arc::new(NoGateway { reason }), None, None)
-        }
-    }
-}
-
-/// A simulated Daraja and the real client pointed at it.
-pub struct LocalSimulator {
-    pub gateway: Arc<dyn PaymentGateway>,
-    pub sim: Arc<Simulator>,
-    /// Serves while it lives.
-    pub server: SimServer,
-}
-
-/// A simulated Daraja on 127.0.0.1 over plain HTTP (so that no certificate has to be made at
-/// run time in the release binary), and the real Daraja client pointed at it.
-pub fn local_simulator(
-    account: &crate::core::config::Mpesa,
-    clock: Arc<dyn Clock>,
-    approve_after_secs: i64,
-) -> Result<LocalSimulator, String> {
-    let settings = crate::adapters::simulator::settings_for(account, approve_after_secs);
-    let sim = Arc::new(Simulator::with_settings(clock.clone(), settings));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| format!("cannot start the Daraja simulator: {e}"))?;
-    let callbacks = crate::adapters::https::Client::new(None, std::time::Duration::from_secs(10));
-    let server = crate::adapters::simulator::serve(
-        sim.clone(),
-        listener,
-        crate::adapters::simulator::plain(),
-        callbacks,
-    )
-    .map_err(|e| format!("cannot start the Daraja simulator: {e}"))?;
-    let http = crate::adapters::https::Client::new(None, crate::adapters::daraja::CALL_TIMEOUT);
-    let daraja =
-        crate::adapters::daraja::Daraja::new(account.clone(), &server.url(false), http, clock);
-    log::info!("M-Pesa: simulated Daraja at {}", server.url(false));
-    Ok(LocalSimulator {
-        gateway: Arc::new(daraja),
-        sim,
-        server,
-    })
 }
 
 /// `lango selftest-tls --cert F --key F --ca F`: proves rustls and ring work on this CPU. Starts
@@ -541,7 +368,9 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
     // The ubus object `lango` (LuCI, `ubus call lango ...`). A missing ubusd is not fatal: the
     // server keeps retrying in the background.
     let (events_tx, events_rx) = std::sync::mpsc::sync_channel(256);
-    running.app.set_event_sink(events_tx);
+    running
+        .app
+        .set_change_sink(crate::ubus::change_sink(events_tx));
     let handler = crate::ubus::LangoUbus {
         app: running.app.clone(),
         config_path: Some(config_path.to_path_buf()),

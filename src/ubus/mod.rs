@@ -285,10 +285,11 @@ impl LangoUbus {
         let Some(path) = &self.config_path else {
             return Err(Status::NotSupported);
         };
-        let reloaded = match crate::daemon::reload(&self.app, path, self.gateway.as_deref()) {
-            Ok(()) => json!({ "reloaded": true }),
-            Err(e) => json!({ "reloaded": false, "error": e }),
-        };
+        let reloaded =
+            match crate::app::reconfigure::reload(&self.app, path, self.gateway.as_deref()) {
+                Ok(()) => json!({ "reloaded": true }),
+                Err(e) => json!({ "reloaded": false, "error": e }),
+            };
         Ok(reloaded)
     }
 }
@@ -305,6 +306,19 @@ pub fn session_start(s: &Session) -> Event {
             "deadline": s.deadline,
         }),
     )
+}
+
+/// A sink for the app's changes (`App::set_change_sink`) that turns each into its ubus event
+/// and hands it to the ubusd connection, dropping it when the queue is full.
+pub fn change_sink(events: std::sync::mpsc::SyncSender<Event>) -> crate::app::ChangeSink {
+    Box::new(move |change| {
+        let event = match &change {
+            crate::app::Change::SessionStarted(s) => session_start(s),
+            crate::app::Change::SessionStopped(s) => session_stop(s),
+            crate::app::Change::Payment(p) => payment_state(p),
+        };
+        let _ = events.try_send(event);
+    })
 }
 
 /// `session.stop`: a session ended (time, quota, or kicked).

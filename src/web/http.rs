@@ -5,14 +5,8 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
 
 use rouille::{Request, Response};
-
-use crate::adapters::simulator::Simulator;
-use crate::app::App;
-use crate::core::payments::SwitchGateway;
 
 /// Largest request body accepted (forms and JSON are tiny; anything bigger is hostile).
 pub const MAX_BODY: u64 = 16 * 1024;
@@ -20,38 +14,6 @@ pub const MAX_BODY: u64 = 16 * 1024;
 /// Worker threads per listener: enough for a café's phones, bounded so that slow clients cannot
 /// make lango spawn threads without limit.
 pub const POOL_SIZE: usize = 4;
-
-/// What every handler can reach.
-pub struct Ctx {
-    pub app: Arc<App>,
-    /// Set in `lango demo`: the owner page shows the simulator's switches.
-    pub simulator: Option<Arc<Simulator>>,
-    /// The owner page's sign-ins, lock-out and API token.
-    pub owner: crate::web::admin::OwnerState,
-    /// The config file lango runs from: the owner page writes package and settings edits there
-    /// (none in tests that start from a `Config` value: those pages then say so).
-    pub config_path: Option<PathBuf>,
-    /// The WAN and Daraja checks for the dashboard (`lango serve` only: tests and the demo
-    /// never reach the internet).
-    pub probes: Option<crate::adapters::health::Probes>,
-    /// The payment gateway behind a switch, when the M-Pesa account can be replaced while
-    /// running (`lango serve`); otherwise account changes wait for a restart.
-    pub gateway: Option<Arc<SwitchGateway>>,
-}
-
-impl Ctx {
-    /// A context with no config file, no probes and no API token (tests, benchmarks).
-    pub fn new(app: Arc<App>, simulator: Option<Arc<Simulator>>) -> Ctx {
-        Ctx {
-            app,
-            simulator,
-            owner: crate::web::admin::OwnerState::default(),
-            config_path: None,
-            probes: None,
-            gateway: None,
-        }
-    }
-}
 
 /// A running listener.
 pub struct Listener {

@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 
 use lango::core::payments::StkOutcome;
-use lango::web::http::Ctx;
+use lango::web::admin::Ctx;
 
 use crate::support::{
     call_handler, guest, Owner, TempDir, TestEnv, ADMIN_HOST, ADMIN_ORIGIN, OWNER_PASSWORD,
@@ -378,7 +378,7 @@ fn secrets_never_appear_in_any_response() {
             "option passkey 'PASSKEY-e4c0aa'",
         );
     std::fs::write(&path, text).unwrap();
-    lango::daemon::reload(&env.app, &path, None).unwrap();
+    lango::app::reconfigure::reload(&env.app, &path, None).unwrap();
     // A sale, a voucher, an account, a pending SMS: every kind of record.
     let (ip, _) = guest(1);
     let payment = env.app.start_purchase(ip, "hour", "0712345678").unwrap();
@@ -623,7 +623,7 @@ fn vouchers_batch_print_sheet_csv_and_revoke() {
     assert!(again.body.contains("already used or revoked"));
     // The QR code's URL fills the voucher field on the portal.
     let portal = call_handler(
-        |r| lango::web::portal::handle(&owner.ctx, r),
+        |r| lango::web::portal::handle(&lango::web::portal::Ctx::new(owner.ctx.app.clone()), r),
         guest(3).0,
         "GET",
         &format!("/?code={}", list[2].code),
@@ -636,7 +636,7 @@ fn vouchers_batch_print_sheet_csv_and_revoke() {
         portal.body
     );
     let hostile = call_handler(
-        |r| lango::web::portal::handle(&owner.ctx, r),
+        |r| lango::web::portal::handle(&lango::web::portal::Ctx::new(owner.ctx.app.clone()), r),
         guest(3).0,
         "GET",
         "/?code=%22%3E%3Cscript%3E",
@@ -663,7 +663,7 @@ fn accounts_sign_guests_in_on_the_portal() {
     assert!(stored.password_hash.starts_with("pbkdf2-sha256$"));
     let login = |n: u8, user: &str, pass: &str| {
         call_handler(
-            |r| lango::web::portal::handle(&owner.ctx, r),
+            |r| lango::web::portal::handle(&lango::web::portal::Ctx::new(owner.ctx.app.clone()), r),
             guest(n).0,
             "POST",
             "/api/portal/login",
@@ -704,7 +704,7 @@ fn accounts_sign_guests_in_on_the_portal() {
     );
     // The portal's form does the same; the login card shows once an account exists.
     let home = call_handler(
-        |r| lango::web::portal::handle(&owner.ctx, r),
+        |r| lango::web::portal::handle(&lango::web::portal::Ctx::new(owner.ctx.app.clone()), r),
         guest(2).0,
         "GET",
         "/",
@@ -722,7 +722,7 @@ fn accounts_sign_guests_in_on_the_portal() {
         &format!("edit=mary&password=&package=day&max_devices=2&expires={tomorrow}"),
     );
     let form = call_handler(
-        |r| lango::web::portal::handle(&owner.ctx, r),
+        |r| lango::web::portal::handle(&lango::web::portal::Ctx::new(owner.ctx.app.clone()), r),
         guest(2).0,
         "POST",
         "/login",
@@ -954,7 +954,7 @@ fn a_bad_reload_keeps_the_running_config_and_paid_guests() {
         good.replace("option price '20'", "option prise '25'"),
     )
     .unwrap();
-    let refused = lango::daemon::reload(&env.app, &path, None).unwrap_err();
+    let refused = lango::app::reconfigure::reload(&env.app, &path, None).unwrap_err();
     assert!(refused.contains("prise"), "{refused}");
     assert_eq!(env.app.config().package("hour").unwrap().price.0, 2000);
     std::fs::write(
@@ -962,7 +962,7 @@ fn a_bad_reload_keeps_the_running_config_and_paid_guests() {
         good.replace("option price '20'", "option price '25'"),
     )
     .unwrap();
-    lango::daemon::reload(&env.app, &path, None).unwrap();
+    lango::app::reconfigure::reload(&env.app, &path, None).unwrap();
     assert_eq!(env.app.config().package("hour").unwrap().price.0, 2500);
     env.app.run_due();
     assert!(env.firewall.allows(mac), "the paid guest stays online");

@@ -404,7 +404,7 @@ fn a_wrong_pin_grants_nothing_and_the_guest_can_try_again() {
 fn session_and_payment_events_reach_the_ubus_sink() {
     let env = TestEnv::new();
     let (tx, rx) = std::sync::mpsc::sync_channel(64);
-    env.app.set_event_sink(tx);
+    env.app.set_change_sink(lango::ubus::change_sink(tx));
     let (ip, _) = guest(1);
     let payment = env.app.start_purchase(ip, "min30", "0712345678").unwrap();
     env.app.run_due();

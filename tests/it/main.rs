@@ -6,6 +6,8 @@ mod support;
 mod store;
 // Sessions and payments over time with a manual clock: expiry, clock jumps, restarts.
 mod lifecycle;
+// The layering rule: no import points up the layers.
+mod layers;
 // The one admission path: blocked devices and clones on every guest surface.
 mod admission;
 // A purchase through HTTP: package list, STK push, payment page, session, expiry.

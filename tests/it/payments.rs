@@ -22,7 +22,7 @@ use lango::core::payments::{Decline, LimitRefusal, Payment, PaymentGateway, Paym
 use lango::core::sessions::Session;
 use lango::core::sms::ClaimState;
 use lango::store::Store;
-use lango::web::http::Ctx;
+use lango::web::admin::Ctx;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::support::{demo_config, eventually, guest, http, Reply, TempDir, T0};
@@ -169,7 +169,9 @@ impl PayEnv {
             lango::web::http::serve("127.0.0.1:0".parse().unwrap(), move |request| {
                 let app = slot.lock().unwrap().clone();
                 match app {
-                    Some(app) => lango::web::portal::handle(&Ctx::new(app, None), request),
+                    Some(app) => {
+                        lango::web::portal::handle(&lango::web::portal::Ctx::new(app), request)
+                    }
                     None => rouille::Response::text("lango is down").with_status_code(503),
                 }
             })

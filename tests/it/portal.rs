@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use lango::core::payments::StkOutcome;
 use lango::store::Store;
-use lango::web::http::Ctx;
+use lango::web::portal::Ctx;
 use serde_json::Value;
 
 use crate::support::{call_handler, demo_config, guest, Reply, TestEnv, T0};
@@ -24,7 +24,7 @@ fn call(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Reply {
-    let ctx = Ctx::new(env.app.clone(), None);
+    let ctx = Ctx::new(env.app.clone());
     call_handler(
         |r| lango::web::portal::handle(&ctx, r),
         ip,

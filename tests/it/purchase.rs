@@ -278,7 +278,7 @@ fn bad_requests_get_clear_answers() {
 #[test]
 fn the_owner_page_refuses_addresses_outside_admin_allow() {
     let live = Live::start();
-    let ctx = lango::web::http::Ctx::new(live.running.as_ref().unwrap().app.clone(), None);
+    let ctx = lango::web::admin::Ctx::new(live.running.as_ref().unwrap().app.clone(), None);
     let guest: SocketAddr = "192.168.1.77:50000".parse().unwrap();
     let request = rouille::Request::fake_http_from(guest, "GET", "/", vec![], vec![]);
     assert_eq!(lango::web::admin::handle(&ctx, &request).status_code, 403);
@@ -297,7 +297,7 @@ fn branding_text_is_escaped() {
     config.brand.name = "<script>alert(1)</script>".into();
     config.packages[0].name = "Hour \"<b>".into();
     let env = crate::support::TestEnv::with(Store::in_memory().unwrap(), config, T0);
-    let ctx = lango::web::http::Ctx::new(env.app.clone(), None);
+    let ctx = lango::web::portal::Ctx::new(env.app.clone());
     let request = rouille::Request::fake_http_from(
         "192.168.1.101:4000".parse().unwrap(),
         "GET",

@@ -284,7 +284,7 @@ pub fn csrf_in(page: &str) -> String {
 
 /// The owner page through its handler, signed in from `ip` (127.0.0.1 unless changed).
 pub struct Owner {
-    pub ctx: lango::web::http::Ctx,
+    pub ctx: lango::web::admin::Ctx,
     pub ip: IpAddr,
     pub cookie: String,
     pub csrf: String,
@@ -295,7 +295,7 @@ pub const ADMIN_ORIGIN: &str = "http://127.0.0.1:8081";
 
 impl Owner {
     /// Sets the owner password if none is set, signs in and reads the CSRF token.
-    pub fn sign_in(ctx: lango::web::http::Ctx) -> Owner {
+    pub fn sign_in(ctx: lango::web::admin::Ctx) -> Owner {
         if ctx.app.owner_password_hash().unwrap().is_none() {
             let hash = lango::core::auth::hash_password(OWNER_PASSWORD).unwrap();
             ctx.app.set_owner_password_hash(&hash, "test").unwrap();

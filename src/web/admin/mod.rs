@@ -20,11 +20,16 @@ pub mod ui;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use rouille::{Request, Response};
 
+use crate::adapters::simulator::Simulator;
+use crate::app::App;
 use crate::core::auth::{self, Lockout, OwnerSessions, COOKIE};
-use crate::web::http::{read_form, see_other, Ctx};
+use crate::core::payments::SwitchGateway;
+use crate::web::http::{read_form, see_other};
 
 /// Sign-in state shared by the owner page's threads.
 #[derive(Default)]
@@ -33,6 +38,38 @@ pub struct OwnerState {
     pub lockout: Lockout,
     /// The token scripts send as `Authorization: Bearer` (written by `lango serve`).
     pub api_token: Option<String>,
+}
+
+/// What the owner page's handlers reach.
+pub struct Ctx {
+    pub app: Arc<App>,
+    /// Set in `lango demo`: the owner page shows the simulator's switches.
+    pub simulator: Option<Arc<Simulator>>,
+    /// The owner page's sign-ins, lock-out and API token.
+    pub owner: OwnerState,
+    /// The config file lango runs from: the owner page writes package and settings edits there
+    /// (none in tests that start from a `Config` value: those pages then say so).
+    pub config_path: Option<PathBuf>,
+    /// The WAN and Daraja checks for the dashboard (`lango serve` only: tests and the demo
+    /// never reach the internet).
+    pub probes: Option<crate::adapters::health::Probes>,
+    /// The payment gateway behind a switch, when the M-Pesa account can be replaced while
+    /// running (`lango serve`); otherwise account changes wait for a restart.
+    pub gateway: Option<Arc<SwitchGateway>>,
+}
+
+impl Ctx {
+    /// A context with no config file, no probes and no API token (tests, benchmarks).
+    pub fn new(app: Arc<App>, simulator: Option<Arc<Simulator>>) -> Ctx {
+        Ctx {
+            app,
+            simulator,
+            owner: OwnerState::default(),
+            config_path: None,
+            probes: None,
+            gateway: None,
+        }
+    }
 }
 
 /// One signed-in request, as the pages see it.

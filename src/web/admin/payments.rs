@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use rouille::{Request, Response};
 use serde_json::json;
 
+use super::Ctx;
 use crate::core::payments::{Payment, PaymentState};
 use crate::core::report;
 use crate::core::sms::ClaimState;
@@ -15,7 +16,7 @@ use crate::web::admin::ui::{
     self as ui, button, device, label, local_time, money, section, store_error, table, Tab,
 };
 use crate::web::admin::{refuse, Call};
-use crate::web::http::{esc, json, read_form, Ctx};
+use crate::web::http::{esc, json, read_form};
 
 /// Payments read at most for a page (a busy hotspot sells a few hundred a day).
 pub(crate) const MAX_PAYMENTS: usize = 50_000;

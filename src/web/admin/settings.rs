@@ -2,7 +2,7 @@
 //! keeps the stored value) and the connection test, branding, language and network, and the
 //! owner password. Also `edit_config`, the one way the owner page changes `/etc/config/lango`:
 //! parse the file, edit it (`uci_write`), validate the result with `config::parse`, write it
-//! atomically, then apply it live (`daemon::apply_config`), so `uci` sees the same data.
+//! atomically, then apply it live (`app::reconfigure::apply_config`), so `uci` sees the same data.
 
 use rouille::Response;
 
@@ -64,7 +64,7 @@ pub fn edit_config(
     call.ctx
         .app
         .owner_event("config_changed", format!("{what} (owner page)"));
-    Ok(crate::daemon::apply_config(
+    Ok(crate::app::reconfigure::apply_config(
         &call.ctx.app,
         call.ctx.gateway.as_deref(),
         config,

@@ -617,7 +617,10 @@ pub fn print_sheet(call: &Call) -> Response {
     };
     let ctx = call.ctx;
     let config = ctx.app.config();
-    let portal = crate::web::portal::portal_url(ctx, std::net::Ipv4Addr::UNSPECIFIED.into());
+    let portal = crate::core::captive::portal_url(
+        &ctx.app.config().gateway,
+        std::net::Ipv4Addr::UNSPECIFIED.into(),
+    );
     let mut cards = String::new();
     for v in list.iter().filter(|v| v.state == VoucherState::Unused) {
         let url = format!("{portal}?code={}", v.code);

@@ -5,10 +5,11 @@
 
 use rouille::Response;
 
+use super::Ctx;
 use crate::core::model::Money;
 use crate::core::time::Timestamp;
 use crate::web::admin::Call;
-use crate::web::http::{esc, fill, Ctx};
+use crate::web::http::{esc, fill};
 
 const TEMPLATE: &str = include_str!("../../../www/admin.html");
 

@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use rouille::{Request, Response};
 use serde_json::{json, Value};
 
+use super::Ctx;
 use crate::app::{Denied, MoveError, PurchaseError, RedeemError};
 use crate::core::config::{Config, MpesaKind, Package};
 use crate::core::model::{format_bytes, format_duration, format_rate, Mac};
@@ -18,7 +19,7 @@ use crate::core::payments::{Decline, LimitRefusal, PaymentState};
 use crate::core::ratelimit::{self, Limit};
 use crate::core::sessions::Lifecycle;
 use crate::core::vouchers::Refusal;
-use crate::web::http::{json, Ctx, MAX_BODY};
+use crate::web::http::{json, MAX_BODY};
 
 pub fn handle(ctx: &Ctx, request: &Request, path: &str) -> Response {
     let ip = request.remote_addr().ip().to_canonical();

@@ -7,11 +7,12 @@ use std::net::IpAddr;
 
 use rouille::{Request, Response};
 
+use super::Ctx;
 use crate::app::LoginError;
 use crate::core::accounts::LoginRefusal;
 use crate::core::model::Lang;
 use crate::core::ratelimit::Limit;
-use crate::web::http::{read_form, see_other, Ctx};
+use crate::web::http::{read_form, see_other};
 use crate::web::portal::{form_limited, home, tr};
 
 /// Sign-ins from every device together: at most this many password checks a minute (about

@@ -8,21 +8,33 @@ pub mod api;
 pub mod login;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use rouille::{Request, Response};
 use serde_json::json;
 
 use crate::app::mpesa::{SmsError, SmsOutcome, CALLBACK_PREFIX};
-use crate::app::{Denied, DeviceView, MoveError, PurchaseError, RedeemError};
+use crate::app::{App, Denied, DeviceView, MoveError, PurchaseError, RedeemError};
 use crate::core::captive;
 use crate::core::config::Package;
 use crate::core::model::{format_bytes, format_duration, format_rate, human_duration, Lang};
 use crate::core::payments::{Decline, LimitRefusal, Payment, PaymentState};
 use crate::core::sessions::{Lifecycle, Session};
 use crate::core::vouchers::Refusal;
-use crate::web::http::{esc, fill, json, read_form, see_other, Ctx};
+use crate::web::http::{esc, fill, json, read_form, see_other};
 
 const TEMPLATE: &str = include_str!("../../../www/portal.html");
+
+/// What the portal's handlers reach: the app, and nothing of the owner's side.
+pub struct Ctx {
+    pub app: Arc<App>,
+}
+
+impl Ctx {
+    pub fn new(app: Arc<App>) -> Ctx {
+        Ctx { app }
+    }
+}
 
 pub fn handle(ctx: &Ctx, request: &Request) -> Response {
     let ip = request.remote_addr().ip().to_canonical();
@@ -64,18 +76,9 @@ pub fn handle(ctx: &Ctx, request: &Request) -> Response {
     }
 }
 
-/// The portal's own URL as the device at `ip` reaches it (IPv6 devices get the IPv6 address).
+/// The portal's own URL as the device at `ip` reaches it.
 pub fn portal_url(ctx: &Ctx, ip: IpAddr) -> String {
-    let gw = ctx.app.config().gateway.clone();
-    match (ip, gw.portal_addr6) {
-        (IpAddr::V6(v6), Some(addr6)) if v6.to_ipv4_mapped().is_none() => {
-            format!("http://[{addr6}]:{}/", gw.portal_port)
-        }
-        _ => match gw.portal_addr {
-            IpAddr::V6(v6) => format!("http://[{v6}]:{}/", gw.portal_port),
-            v4 => format!("http://{v4}:{}/", gw.portal_port),
-        },
-    }
+    crate::core::captive::portal_url(&ctx.app.config().gateway, ip)
 }
 
 /// The portal's HTTPS URL, when the owner configured a certificate and the name it is for
