@@ -168,6 +168,18 @@ pub struct Event {
     pub detail: String,
 }
 
+impl Event {
+    /// An event of `kind` at `at`, about `mac` if it concerns one device.
+    pub fn new(at: Timestamp, kind: &str, mac: Option<Mac>, detail: String) -> Event {
+        Event {
+            at,
+            kind: kind.to_string(),
+            mac,
+            detail,
+        }
+    }
+}
+
 /// A device lango has seen buy or redeem.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Device {

@@ -103,17 +103,17 @@ impl App {
             w.put_session(&session)?;
             current.last_login = Some(now);
             w.put_account(&current)?;
-            w.push_event(&crate::store::Event {
-                at: now,
-                kind: "account_login".into(),
-                mac: Some(mac),
-                detail: format!(
+            w.push_event(&crate::store::Event::new(
+                now,
+                "account_login",
+                Some(mac),
+                format!(
                     "account {} signed in, session {} until {}",
                     current.username,
                     session.id,
                     crate::core::time::iso8601(session.deadline)
                 ),
-            })?;
+            ))?;
             Ok(Ok(session))
         })??;
         self.mark_dirty();
@@ -126,16 +126,16 @@ impl App {
         self.store.write(Durability::Durable, |w| {
             let existed = w.account(&account.username)?.is_some();
             w.put_account(&account)?;
-            w.push_event(&crate::store::Event {
-                at: now,
-                kind: "account_saved".into(),
-                mac: None,
-                detail: format!(
+            w.push_event(&crate::store::Event::new(
+                now,
+                "account_saved",
+                None,
+                format!(
                     "account {} {} by the owner",
                     account.username,
                     if existed { "changed" } else { "created" }
                 ),
-            })
+            ))
         })?;
         if account.disabled {
             self.end_account_sessions(&account.username)?;
@@ -149,12 +149,12 @@ impl App {
         let deleted = self.store.write(Durability::Durable, |w| {
             let deleted = w.delete_account(username)?;
             if deleted {
-                w.push_event(&crate::store::Event {
-                    at: now,
-                    kind: "account_deleted".into(),
-                    mac: None,
-                    detail: format!("account {username} deleted by the owner"),
-                })?;
+                w.push_event(&crate::store::Event::new(
+                    now,
+                    "account_deleted",
+                    None,
+                    format!("account {username} deleted by the owner"),
+                ))?;
             }
             Ok(deleted)
         })?;

@@ -96,7 +96,7 @@ impl App {
                     };
                     current.ip = Some(ip);
                     w.put_session(&current)?;
-                    w.push_event(&event(
+                    w.push_event(&Event::new(
                         now,
                         "session_moved",
                         Some(mac),
@@ -123,7 +123,7 @@ impl App {
                 if first {
                     log::warn!("spoofing: {ip} uses {mac}, which is paid for at another address");
                     self.store.write(Durability::Lazy, |w| {
-                        w.push_event(&event(
+                        w.push_event(&Event::new(
                             now,
                             "spoofing",
                             Some(mac),

@@ -74,7 +74,7 @@ impl App {
             let session = grant_in(w, mac, Some(ip), terms, source, time.start())?;
             w.put_voucher(&vouchers::redeemed(&voucher, mac, session.id, now))?;
             touch_device(w, mac, Some(ip), now)?;
-            w.push_event(&event(
+            w.push_event(&Event::new(
                 now,
                 "voucher_redeemed",
                 Some(mac),
@@ -152,7 +152,7 @@ impl App {
             session.moved_at = Some(now);
             w.move_session(&session, old_mac)?;
             touch_device(w, mac, Some(ip), now)?;
-            w.push_event(&event(
+            w.push_event(&Event::new(
                 now,
                 "session_moved_mac",
                 Some(mac),

@@ -128,7 +128,7 @@ impl App {
                     for (session, reason) in &due {
                         let ended = sessions::end(session, *reason, now);
                         w.put_session(&ended)?;
-                        w.push_event(&event(
+                        w.push_event(&Event::new(
                             now,
                             "session_ended",
                             Some(session.mac),

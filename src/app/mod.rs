@@ -236,15 +236,6 @@ pub(crate) fn grant_in(
     Ok(session)
 }
 
-fn event(at: Timestamp, kind: &str, mac: Option<Mac>, detail: String) -> Event {
-    Event {
-        at,
-        kind: kind.to_string(),
-        mac,
-        detail,
-    }
-}
-
 fn touch_device(
     w: &mut crate::store::Writer,
     mac: Mac,

@@ -161,15 +161,6 @@ pub enum ClaimDecision {
     ReceiptAlreadyCredited(u64),
 }
 
-fn event(at: Timestamp, kind: &str, mac: Option<Mac>, detail: String) -> Event {
-    Event {
-        at,
-        kind: kind.to_string(),
-        mac,
-        detail,
-    }
-}
-
 /// Constant-time comparison (the secret is checked against every guess the same way).
 fn same(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
@@ -563,7 +554,7 @@ impl App {
                 session_id: None,
             };
             w.put_sms_claim(&claim)?;
-            w.push_event(&event(
+            w.push_event(&Event::new(
                 now,
                 "sms_claim",
                 Some(mac),
@@ -598,7 +589,7 @@ impl App {
             if !approve {
                 claim.state = ClaimState::Rejected;
                 w.put_sms_claim(&claim)?;
-                w.push_event(&event(
+                w.push_event(&Event::new(
                     now,
                     "sms_claim_rejected",
                     Some(claim.mac),
@@ -619,7 +610,7 @@ impl App {
             claim.state = ClaimState::Approved;
             claim.session_id = Some(session.id);
             w.put_sms_claim(&claim)?;
-            w.push_event(&event(
+            w.push_event(&Event::new(
                 now,
                 "sms_claim_approved",
                 Some(claim.mac),

@@ -2,7 +2,7 @@
 //! a voucher, generating vouchers, kicking and extending sessions. Each change is one durable
 //! write with an event, and the firewall follows through `mark_dirty`.
 
-use super::{event, random_token};
+use super::random_token;
 use crate::app::App;
 use crate::core::model::Mac;
 use crate::core::sessions::{self, EndReason, Session, Terms};
@@ -21,7 +21,7 @@ pub fn store_owner_password(
 ) -> Result<(), StoreError> {
     store.write(Durability::Durable, |w| {
         w.set_secret(OWNER_PASSWORD, hash)?;
-        w.push_event(&owner_event(now, "owner_password", None, why.to_string()))
+        w.push_event(&Event::new(now, "owner_password", None, why.to_string()))
     })
 }
 
@@ -36,7 +36,7 @@ impl App {
         let now = self.time().now;
         self.store.write(Durability::Durable, |w| {
             w.set_secret(OWNER_PASSWORD, hash)?;
-            w.push_event(&owner_event(now, "owner_password", None, why.to_string()))
+            w.push_event(&Event::new(now, "owner_password", None, why.to_string()))
         })
     }
 
@@ -46,7 +46,7 @@ impl App {
     pub fn owner_event(&self, kind: &str, detail: String) {
         let now = self.time().now;
         if let Err(e) = self.store.write(Durability::Lazy, |w| {
-            w.push_event(&owner_event(now, kind, None, detail))
+            w.push_event(&Event::new(now, kind, None, detail))
         }) {
             log::error!("event log: {e}");
         }
@@ -75,7 +75,7 @@ impl App {
             } else {
                 "device_unblocked"
             };
-            w.push_event(&owner_event(
+            w.push_event(&Event::new(
                 now,
                 kind,
                 Some(mac),
@@ -108,7 +108,7 @@ impl App {
             }
             voucher.state = VoucherState::Revoked { at: now };
             w.put_voucher(&voucher)?;
-            w.push_event(&owner_event(
+            w.push_event(&Event::new(
                 now,
                 "voucher_revoked",
                 None,
@@ -116,15 +116,6 @@ impl App {
             ))?;
             Ok(true)
         })
-    }
-}
-
-fn owner_event(at: i64, kind: &str, mac: Option<Mac>, detail: String) -> Event {
-    Event {
-        at,
-        kind: kind.to_string(),
-        mac,
-        detail,
     }
 }
 
@@ -169,7 +160,7 @@ impl App {
                 w.put_voucher(&voucher)?;
                 out.push(voucher);
             }
-            w.push_event(&event(
+            w.push_event(&Event::new(
                 now,
                 "vouchers_generated",
                 None,
@@ -195,7 +186,7 @@ impl App {
             }
             let ended = sessions::end(&session, EndReason::Revoked, now);
             w.put_session(&ended)?;
-            w.push_event(&event(
+            w.push_event(&Event::new(
                 now,
                 "session_revoked",
                 Some(session.mac),
@@ -223,7 +214,7 @@ impl App {
             }
             let extended = sessions::extend(&session, secs);
             w.put_session(&extended)?;
-            w.push_event(&event(
+            w.push_event(&Event::new(
                 now,
                 "session_extended",
                 Some(session.mac),

@@ -54,7 +54,7 @@ impl App {
                     closed.updated_at = now;
                     self.store.write(Durability::Durable, |w| {
                         w.put_payment(&closed)?;
-                        w.push_event(&event(
+                        w.push_event(&Event::new(
                             now,
                             "payment_interrupted",
                             Some(closed.mac),
@@ -216,7 +216,7 @@ impl App {
             let current = w.payment(payment.id)?;
             if current.is_some_and(|p| p.state.is_open()) {
                 w.put_payment(payment)?;
-                w.push_event(&event(
+                w.push_event(&Event::new(
                     now,
                     "payment_failed",
                     Some(payment.mac),
@@ -304,7 +304,7 @@ impl App {
                     payment.callback = hint.clone().or(payment.callback);
                     w.put_payment(&payment)?;
                     touch_device(w, payment.mac, payment.ip, now)?;
-                    w.push_event(&event(
+                    w.push_event(&Event::new(
                         now,
                         "payment_paid",
                         Some(payment.mac),
@@ -333,7 +333,7 @@ impl App {
                         _ => String::new(),
                     };
                     w.put_payment(&payment)?;
-                    w.push_event(&event(
+                    w.push_event(&Event::new(
                         now,
                         "payment_failed",
                         Some(payment.mac),
@@ -351,7 +351,7 @@ impl App {
                 } => {
                     payment.callback = hint.clone().or(payment.callback);
                     w.put_payment(&payment)?;
-                    w.push_event(&event(
+                    w.push_event(&Event::new(
                         now,
                         "payment_rejected",
                         Some(payment.mac),
