@@ -1,15 +1,19 @@
 //! lango: captive portal and Wi-Fi billing that runs on the OpenWrt router itself.
 //!
-//! Modules in reading order. The pure core (`model`, `sessions`, `payments`, `vouchers`,
-//! `firewall::desired`, `config::parse`, `uci`) takes `now` and data and returns data. The
-//! shell (`app`, `worker`, `daemon`) wires it to the store and to one adapter per outside
-//! system: `firewall` (nft; the demo's recording backend), `neighbours` (ARP table and DHCP
-//! leases), `payments::PaymentGateway` (`daraja` over `https`; the `simulator` around the pure
-//! `daraja_sim`), `time::Clock`. `mpesa` adds callbacks and pasted SMS (`sms`) to the app.
-//! `http`, `portal` and `admin` serve guests and the owner. See ARCHITECTURE.md.
+//! The layers, each a folder, in reading order; dependencies point one way, down this list
+//! (`tests/it/layers.rs` checks it):
+//! - `core`: pure values, rules and protocols; takes `now` and data and returns data.
+//! - `store` (the redb file) and `adapters` (one per outside system, each behind a small trait
+//!   with a real and a fake): they know the core and nothing else.
+//! - `app`: `App` and its environment, one file per use case; the one admission path.
+//! - `web` (the HTTP transport, the guest portal, the owner page) and `ubus` (the lango ubus
+//!   object): the front ends, each knowing the app and not each other.
+//! - `daemon`: the composition root, CLI commands, signals and crash reports.
+//!
+//! See ARCHITECTURE.md.
 
 // No unsafe code, with one audited exception: the MIPS crash reporter's signal handler
-// (`crash::mips`), which reads the trap address from the kernel's signal context.
+// (`daemon::crash::mips`), which reads the trap address from the kernel's signal context.
 #![deny(unsafe_code)]
 
 pub mod adapters;

@@ -1,6 +1,6 @@
 //! The only place lango starts processes (`nft`, `ip`, the dnsmasq init script). `Runner` takes
 //! a program and an argument vector, never a shell string, so no guest- or owner-supplied text
-//! can become a command. `SystemRunner` is the real one; tests use `testing::RecordingRunner`.
+//! can become a command. `SystemRunner` is the real one; the nft bench uses a runner that enters a network namespace.
 
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -111,7 +111,7 @@ pub struct App {
     wake: smol::channel::Sender<()>,
     /// Where session and payment events go (the ubus object), if anywhere.
     events: RwLock<Option<events::ChangeSink>>,
-    /// Callback hints, the callback secret, SMS attempts, the connection test (mpesa.rs).
+    /// Callback hints, the callback secret, SMS attempts, the connection test (`mpesa`).
     pub(crate) mpesa: crate::app::mpesa::MpesaState,
 }
 

@@ -3,7 +3,7 @@
 //! and time, and the balance and cost lines when present. Messages that are not a payment by
 //! the guest (reversals, Fuliza notices, airtime, money received, withdrawals) are recognised
 //! and refused as claims. Pure; never panics on any input. A parsed SMS proves nothing by
-//! itself: anyone can type one (see `mpesa.rs` for what lango does with it).
+//! itself: anyone can type one (see `app::mpesa` for what lango does with it).
 
 use std::net::IpAddr;
 
@@ -566,7 +566,7 @@ mod tests {
             assert_eq!(parse(text), Err(why), "{text}");
         }
         assert_eq!(parse(&"A".repeat(2000)), Err(NotPayment::TooLong));
-        // A well-formed forgery parses: only the router's own records can tell (mpesa.rs).
+        // A well-formed forgery parses: only the router's own records can tell (app::mpesa).
         let forged = ok("ZZ9ZZZZZZZ Confirmed. Ksh20.00 paid to KIBERA NET HOTSPOT. on 4/6/26 at 7:43 PM.New M-PESA balance is Ksh1.00.");
         assert_eq!(forged.code_matches_date(), Some(false), "Z would be 2031");
         let wrong_day = ok("UF5KQ81ZTD Confirmed. Ksh20.00 paid to X. on 4/6/26 at 7:43 PM.");

@@ -1,8 +1,8 @@
 //! lango on ubus, in pure Rust over ubusd's unix socket: registers one object (`lango`), answers
 //! its method calls through a `UbusHandler`, and publishes events both as NOTIFY to the object's
 //! subscribers (`ubus subscribe lango`) and as broadcasts (`ubus listen lango.*`). Reconnects
-//! with backoff when ubusd restarts. The wire format is `ubus/wire.rs` (pure); the lango
-//! methods are `ubus/lango.rs`. Never touches the store or the firewall itself.
+//! with backoff when ubusd restarts. The wire format is `wire` (pure); the lango
+//! methods are the `ubus` layer (`crate::ubus`). Never touches the store or the firewall itself.
 //!
 //! Threads: `serve` starts two. `ubus` owns the connection: it connects, registers, then
 //! blocks reading and calls the handler for each INVOKE in turn (a slow method delays the

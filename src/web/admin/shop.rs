@@ -1,5 +1,5 @@
 //! What the shop sells, on the owner page: packages (create, edit, deactivate, reorder; kept in
-//! `/etc/config/lango` through `admin_settings::edit_config`, so `uci` sees the same data) and
+//! `/etc/config/lango` through `settings::edit_config`, so `uci` sees the same data) and
 //! vouchers (batches with a prefix and a validity, a print sheet with a QR code per voucher,
 //! CSV, revoke, who used which).
 

@@ -1,5 +1,5 @@
 //! Guest accounts on the portal: the "Have an account?" form (collapsed, like the move form)
-//! and its handler. The JSON twin is `POST /api/portal/login` (`portal_api`). Both are rate
+//! and its handler. The JSON twin is `POST /api/portal/login` (`api`). Both are rate
 //! limited per device (`ratelimit::ATTEMPT`) and overall (`ALL_LOGINS`, because each check
 //! costs a deliberately slow hash); passwords are never echoed or logged.
 

@@ -701,7 +701,7 @@ fn api_payment(ctx: &Ctx, token: &str) -> Response {
     }
 }
 
-// ---- M-Pesa callbacks and pasted SMS (see mpesa.rs) ----
+// ---- M-Pesa callbacks and pasted SMS (see app/mpesa.rs) ----
 
 /// Daraja's STK callback. A wrong secret is a plain 404; otherwise the answer is 200 at once
 /// whatever the body says (Daraja neither retries nor learns anything), and the work is a
