@@ -391,9 +391,12 @@ pub fn vouchers(call: &Call) -> Response {
         &input(
             "count",
             "10",
-            "type=\"number\" min=\"1\" max=\"500\" required",
+            &format!(
+                "type=\"number\" min=\"1\" max=\"{}\" required",
+                vouchers::MAX_BATCH
+            ),
         ),
-        "Up to 500 at once.",
+        &format!("Up to {} at once.", vouchers::MAX_BATCH),
     ));
     fields.push_str(&value_row(
         "Prefix",
@@ -407,7 +410,10 @@ pub fn vouchers(call: &Call) -> Response {
             input(
                 "days",
                 "30",
-                "type=\"number\" min=\"0\" max=\"3650\" style=\"width:90px\""
+                &format!(
+                    "type=\"number\" min=\"0\" max=\"{}\" style=\"width:90px\"",
+                    vouchers::MAX_VALID_DAYS
+                )
             )
         ),
         "Days to redeem it; 0 for no limit. Time already given keeps running.",
@@ -536,16 +542,20 @@ pub fn generate(call: &Call) -> Response {
         .field("count")
         .parse::<usize>()
         .ok()
-        .filter(|c| (1..=500).contains(c));
+        .filter(|c| (1..=vouchers::MAX_BATCH).contains(c));
     let days = call
         .field("days")
         .parse::<u64>()
         .ok()
-        .filter(|d| *d <= 3650);
+        .filter(|d| *d <= vouchers::MAX_VALID_DAYS);
     let (Some(count), Some(days)) = (count, days) else {
         return call.back(
             "/vouchers",
-            "Not made: give a count from 1 to 500 and 0 to 3650 days.",
+            format!(
+                "Not made: give a count from 1 to {} and 0 to {} days.",
+                vouchers::MAX_BATCH,
+                vouchers::MAX_VALID_DAYS
+            ),
         );
     };
     let Some(prefix) = vouchers::normalise_prefix(call.field("prefix")) else {
