@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::locks::{read, write};
 use crate::core::model::{Mac, Money, Phone};
 use crate::core::sessions::Terms;
 use crate::core::time::Timestamp;
@@ -218,16 +219,12 @@ impl SwitchGateway {
 
     /// Replaces the gateway; `keep` lives as long as it is current.
     pub fn set(&self, gateway: std::sync::Arc<dyn PaymentGateway>, keep: Option<KeepAlive>) {
-        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        let mut current = write(&self.current);
         *current = (gateway, keep);
     }
 
     fn get(&self) -> std::sync::Arc<dyn PaymentGateway> {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .0
-            .clone()
+        read(&self.current).0.clone()
     }
 }
 

@@ -24,6 +24,7 @@ use std::net::IpAddr;
 use rouille::{Request, Response};
 
 use crate::core::auth::{self, Lockout, OwnerSessions, COOKIE};
+use crate::core::token;
 use crate::web::http::{read_form, see_other, Ctx};
 
 /// Sign-in state shared by the owner page's threads.
@@ -128,7 +129,7 @@ pub fn handle(ctx: &Ctx, request: &Request) -> Response {
     };
     if method == "POST" {
         let sent = form.get("csrf").map(String::as_str).unwrap_or("");
-        if !auth::same(sent.as_bytes(), session.csrf.as_bytes()) {
+        if !token::same(sent.as_bytes(), session.csrf.as_bytes()) {
             log::warn!("owner page: {method} {url} from {ip} without a valid CSRF token");
             return refuse(403, "this form has expired; reload the page and try again");
         }
@@ -385,7 +386,7 @@ fn signout(call: &Call) -> Response {
 pub fn api_allowed(ctx: &Ctx, request: &Request) -> bool {
     if let (Some(token), Some(header)) = (&ctx.owner.api_token, request.header("Authorization")) {
         if let Some(sent) = header.strip_prefix("Bearer ") {
-            return auth::same(sent.trim().as_bytes(), token.as_bytes());
+            return token::same(sent.trim().as_bytes(), token.as_bytes());
         }
     }
     let now = ctx.app.time().now;
@@ -397,7 +398,7 @@ pub fn api_allowed(ctx: &Ctx, request: &Request) -> bool {
         Some(_) if request.method() == "GET" => true,
         Some(s) => request
             .header("X-CSRF-Token")
-            .is_some_and(|t| auth::same(t.as_bytes(), s.csrf.as_bytes())),
+            .is_some_and(|t| token::same(t.as_bytes(), s.csrf.as_bytes())),
         None => false,
     }
 }
