@@ -149,7 +149,7 @@ pub const MAX_WAIT_SECS: i64 = 900;
 /// An address's failures are forgotten after this long without one.
 const FORGET_SECS: i64 = 3600;
 /// Failures from all addresses together within `GLOBAL_WINDOW_SECS` before everyone waits
-/// (a guesser spreading over many addresses; reliability.md 4.5 suggests 60 an hour).
+/// (a guesser spreading over many addresses: at most about 60 tries an hour overall).
 pub const GLOBAL_FAILURES: usize = 60;
 pub const GLOBAL_WINDOW_SECS: i64 = 3600;
 /// Addresses tracked at most (the owner page answers only `admin_allow`, so this is plenty).
@@ -255,7 +255,8 @@ impl Lockout {
 // ---- the owner's sessions ----
 
 /// The session cookie's name. HttpOnly and SameSite=Strict; no Max-Age, so it ends with the
-/// browser; no Secure, because the owner page is plain HTTP on the LAN (reliability.md 4.1).
+/// browser; no Secure, because the owner page is plain HTTP on the LAN (the flag would make
+/// sign-in impossible; SameSite=Strict, short sessions and the Host check make up for it).
 pub const COOKIE: &str = "lango_owner";
 /// A session unused this long ends (OWASP suggests 15-30 minutes for low-risk applications).
 pub const IDLE_SECS: i64 = 30 * 60;

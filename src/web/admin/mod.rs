@@ -192,7 +192,8 @@ pub fn refuse(status: u16, text: &str) -> Response {
 
 /// A Host header the owner page answers to: an IP literal, or a local name (one label such
 /// as `openwrt`, or under `.lan`, `.local`, `.home.arpa`, `.internal`). Anything else is a
-/// name someone else controls, pointed at the router (DNS rebinding; reliability.md 4.1).
+/// name someone else controls, pointed at the router: DNS rebinding, where a web page the owner
+/// visits makes their browser talk to the router under the attacker's host name, is refused.
 pub fn host_allowed(host: &str) -> bool {
     let host = host.trim();
     if let Some(v6) = host.strip_prefix('[') {

@@ -1,4 +1,5 @@
-//! The owner page's look, in the manner of LuCI's default (bootstrap) theme (openwrt.md 6.2):
+//! The owner page's look, in the manner of LuCI's default theme (luci-theme-bootstrap's
+//! `cascade.css`: dark header, 940 px content, Helvetica 13/18 px, primary blue #1976d2):
 //! the page frame with its dark header and tabs, sections, value rows, tables, buttons,
 //! alerts, labels, and an inline SVG bar chart. Pure string building: every owner- or
 //! guest-supplied text passes through `esc` here or at the caller. No external assets.

@@ -3,7 +3,7 @@
 //! the conversion between blobmsg and JSON. Bytes in, values out: never opens a socket (the
 //! server in `ubus.rs` does) and never panics on malformed input; every problem is a
 //! `WireError`. Layout from openwrt/ubus `ubusmsg.h`, `libubus-io.c` and openwrt/libubox
-//! `blob.h`, `blobmsg.h`, `blobmsg_json.c` (see docs/openwrt.md §5).
+//! `blob.h`, `blobmsg.h`, `blobmsg_json.c`; docs/ubus-wire.md has the rules in short.
 
 use std::fmt;
 use std::io::{self, Read};

@@ -45,10 +45,9 @@ fn add_object(name: &str, methods: Vec<Field>) -> Message {
     )
 }
 
-/// docs/openwrt.md §5.3: the 48-byte ADD_OBJECT with one arg-less method `status`. The
-/// doc's bytes spell the path "capportal" (10 bytes with its NUL, length 14), which is what
-/// makes the total 48; its comment says "lango". The bytes are self-consistent for
-/// "capportal".
+/// docs/ubus-wire.md, Worked bytes: the 48-byte ADD_OBJECT with one arg-less method
+/// `status`. The bytes spell the path "capportal" (10 bytes with its NUL, length 14), which is
+/// what makes the total 48, and are self-consistent for it.
 #[test]
 fn the_doc_example_add_object_is_self_consistent_for_capportal() {
     let doc = hex("00 06 00 01  00 00 00 00
@@ -80,7 +79,7 @@ fn add_object_lango_with_one_argless_method() {
     assert_eq!(Message::decode(&expected).unwrap(), msg);
 }
 
-/// docs/openwrt.md §5.3: method `auth` with argument `mac: string` in a signature.
+/// docs/ubus-wire.md, Worked bytes: method `auth` with argument `mac: string` in a signature.
 #[test]
 fn signature_method_with_one_argument() {
     check_field(
