@@ -12,8 +12,8 @@ use crate::core::vouchers::{self, Voucher, VoucherState};
 use crate::web::admin::payments::{csv, csv_row};
 use crate::web::admin::settings::{after_edit, edit_config};
 use crate::web::admin::ui::{
-    self as ui, button, html, input, label, local_time, money, post_form, section, select,
-    store_error, table, value_row, Tab,
+    self as ui, button, form_actions, html, input, label, local_time, money, post_form, section,
+    select, store_error, table, value_row, Tab,
 };
 use crate::web::admin::{refuse, Call};
 use crate::web::http::esc;
@@ -230,11 +230,7 @@ fn package_form(call: &Call, p: Option<&Package>) -> String {
         ),
         "",
     ));
-    fields.push_str("<div class=\"cbi-page-actions\">");
-    if p.is_some() {
-        fields.push_str("<a class=\"cbi-button cbi-button-reset\" href=\"/packages\">Cancel</a> ");
-    }
-    fields.push_str("<button class=\"cbi-button cbi-button-save important\">Save</button></div>");
+    fields.push_str(&form_actions("save", "Save", p.map(|_| "/packages")));
     let hidden: Vec<(&str, &str)> = match p {
         Some(p) => vec![("edit", p.id.as_str())],
         None => Vec::new(),
@@ -418,7 +414,7 @@ pub fn vouchers(call: &Call) -> Response {
         ),
         "Days to redeem it; 0 for no limit. Time already given keeps running.",
     ));
-    fields.push_str("<div class=\"cbi-page-actions\"><button class=\"cbi-button cbi-button-add important\">Generate</button></div>");
+    fields.push_str(&form_actions("add", "Generate", None));
     let mut body = section(
         "Generate a batch",
         "",
