@@ -78,14 +78,17 @@ pub const SECRET_MODE: u32 = 0o600;
 /// is fsynced, so the rename itself is on flash. The new file keeps the mode and, where the
 /// process may set it (root), the owner and group of the file it replaces: a 0600
 /// `/etc/config/lango` stays 0600 after the owner page saves it. A file that did not exist gets
-/// `NEW_FILE_MODE`. On any error the temporary file is removed and `path` is untouched.
+/// `NEW_FILE_MODE`. A symbolic link stays a link; the file it points to is replaced. On an
+/// error before the rename the temporary file is removed and `path` is untouched; an error
+/// fsyncing the directory comes after the rename (the new content is in place, maybe not yet on
+/// flash).
 pub fn write_atomic(path: &Path, content: &[u8]) -> io::Result<()> {
     write_atomic_mode(path, content, NEW_FILE_MODE)
 }
 
 /// `write_atomic` for a secret (a token, a key): a new file gets `SECRET_MODE`, and a file it
-/// replaces keeps its mode with every group and other bit cleared, so the secret is never
-/// readable by anyone but the owner, not even for a moment.
+/// replaces keeps its mode within `SECRET_MODE` (group and other bits cleared), so it is never
+/// readable by anyone but its owner, not even for a moment.
 pub fn write_secret(path: &Path, content: &[u8]) -> io::Result<()> {
     write_file(path, content, SECRET_MODE, SECRET_MODE)
 }
@@ -97,6 +100,15 @@ pub fn write_atomic_mode(path: &Path, content: &[u8], new_mode: u32) -> io::Resu
 
 /// Writes through a temporary file; the mode is the old file's (or `new_mode`), within `mask`.
 fn write_file(path: &Path, content: &[u8], new_mode: u32, mask: u32) -> io::Result<()> {
+    // A symbolic link stays one: the file it points to is the one replaced.
+    let target;
+    let path = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            target = std::fs::canonicalize(path)?;
+            target.as_path()
+        }
+        _ => path,
+    };
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -104,7 +116,6 @@ fn write_file(path: &Path, content: &[u8], new_mode: u32, mask: u32) -> io::Resu
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
-    // Follows a symbolic link: its target's mode and owner are the ones to keep.
     let old = match std::fs::metadata(path) {
         Ok(meta) => Some(meta),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -213,6 +224,22 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         write_secret(&path, b"new").unwrap();
         assert_eq!(mode(&path), 0o600);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_symbolic_link_stays_and_its_target_is_replaced() {
+        let dir = scratch("link");
+        let target = dir.join("real");
+        std::fs::write(&target, "old").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::symlink("real", dir.join("link")).unwrap();
+        write_atomic(&dir.join("link"), b"new").unwrap();
+        let link = std::fs::symlink_metadata(dir.join("link")).unwrap();
+        assert!(link.file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        assert_eq!(mode(&target), 0o600);
+        assert_eq!(entries(&dir), ["link", "real"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
