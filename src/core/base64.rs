@@ -81,7 +81,9 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_base64() {
-        for junk in ["a", "ab=c", "====", "Zg=", "Z===", "Zg==Zg==", "Zm9v!", "é123"] {
+        for junk in [
+            "a", "ab=c", "====", "Zg=", "Z===", "Zg==Zg==", "Zm9v!", "é123",
+        ] {
             assert_eq!(decode(junk), None, "{junk}");
         }
         assert_eq!(decode(" Zm9v\n").as_deref(), Some(&b"foo"[..]));
