@@ -137,6 +137,13 @@ impl From<redb::StorageError> for StoreError {
     }
 }
 
+/// A record that needs a fresh token (a session) cannot be made without the random generator.
+impl From<crate::core::token::RandomError> for StoreError {
+    fn from(err: crate::core::token::RandomError) -> StoreError {
+        StoreError::Io(err.to_string())
+    }
+}
+
 impl From<redb::DatabaseError> for StoreError {
     fn from(err: redb::DatabaseError) -> StoreError {
         match err {

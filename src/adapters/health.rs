@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::core::locks::lock;
 use crate::core::time::Timestamp;
 
 /// Results older than this are refreshed when the dashboard is opened.
@@ -68,7 +69,7 @@ impl Probes {
     /// background when they are older than `PROBE_MAX_AGE_SECS`.
     pub fn results(&self, now: Timestamp) -> Option<Vec<Reach>> {
         let (stale, results) = {
-            let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+            let mut last = lock(&self.last);
             let stale = now - last.0 >= PROBE_MAX_AGE_SECS && !last.2;
             if stale {
                 last.0 = now;
@@ -83,13 +84,13 @@ impl Probes {
                 .name("lango-probe".into())
                 .spawn(move || {
                     let results = targets.iter().map(check).collect();
-                    let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut last = lock(&last);
                     last.1 = Some(results);
                     last.2 = false;
                 });
             if let Err(e) = spawned {
                 log::warn!("cannot start the reachability check: {e}");
-                self.last.lock().unwrap_or_else(|p| p.into_inner()).2 = false;
+                lock(&self.last).2 = false;
             }
         }
         results

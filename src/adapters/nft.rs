@@ -380,10 +380,7 @@ impl NftFirewall {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, NftState> {
-        match self.state.lock() {
-            Ok(s) => s,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        crate::core::locks::lock(&self.state)
     }
 
     /// Removes lango's table (at a clean stop of the firewall backend, or from tests).

@@ -11,6 +11,7 @@ use portable_atomic::{AtomicI64, AtomicU32, Ordering};
 
 use crate::adapters::neighbours::Neighbours;
 use crate::core::firewall::{Desired, Firewall, FirewallError, Usage};
+use crate::core::locks::lock;
 use crate::core::model::Mac;
 use crate::core::time::{Clock, Timestamp};
 
@@ -68,7 +69,7 @@ impl FakeFirewall {
     }
 
     pub fn last(&self) -> Option<Desired> {
-        self.applied.lock().ok()?.last().cloned()
+        lock(&self.applied).last().cloned()
     }
 
     pub fn allows(&self, mac: Mac) -> bool {
@@ -77,14 +78,13 @@ impl FakeFirewall {
     }
 
     pub fn set_usage(&self, mac: Mac, bytes_up: u64, bytes_down: u64) {
-        if let Ok(mut usage) = self.usage.lock() {
-            usage.retain(|u| u.mac != mac);
-            usage.push(Usage {
-                mac,
-                bytes_up,
-                bytes_down,
-            });
-        }
+        let mut usage = lock(&self.usage);
+        usage.retain(|u| u.mac != mac);
+        usage.push(Usage {
+            mac,
+            bytes_up,
+            bytes_down,
+        });
     }
 }
 
@@ -95,14 +95,12 @@ impl Firewall for FakeFirewall {
             self.failures.store(left - 1, Ordering::SeqCst);
             return Err(FirewallError::Apply("injected failure".into()));
         }
-        if let Ok(mut applied) = self.applied.lock() {
-            applied.push(desired.clone());
-        }
+        lock(&self.applied).push(desired.clone());
         Ok(())
     }
 
     fn usage(&self) -> Result<Vec<Usage>, FirewallError> {
-        Ok(self.usage.lock().map(|u| u.clone()).unwrap_or_default())
+        Ok(lock(&self.usage).clone())
     }
 }
 
@@ -115,23 +113,20 @@ pub struct FakeNeighbours {
 
 impl FakeNeighbours {
     pub fn insert(&self, ip: IpAddr, mac: Mac) {
-        if let Ok(mut table) = self.table.lock() {
-            table.insert(ip, mac);
-        }
+        lock(&self.table).insert(ip, mac);
     }
 
     /// A DHCP host name, as a device would send it.
     pub fn name(&self, mac: Mac, name: &str) {
-        if let Ok(mut names) = self.names.lock() {
-            names.retain(|(m, _)| *m != mac);
-            names.push((mac, name.to_string()));
-        }
+        let mut names = lock(&self.names);
+        names.retain(|(m, _)| *m != mac);
+        names.push((mac, name.to_string()));
     }
 }
 
 impl Neighbours for FakeNeighbours {
     fn mac_for(&self, ip: IpAddr) -> Option<Mac> {
-        self.table.lock().ok()?.get(&ip).copied()
+        lock(&self.table).get(&ip).copied()
     }
 
     fn ipv4_of(&self, mac: Mac) -> Vec<IpAddr> {
@@ -148,6 +143,6 @@ impl Neighbours for FakeNeighbours {
     }
 
     fn hostnames(&self) -> Vec<(Mac, String)> {
-        self.names.lock().map(|n| n.clone()).unwrap_or_default()
+        lock(&self.names).clone()
     }
 }

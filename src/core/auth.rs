@@ -9,7 +9,9 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 
+use crate::core::locks::lock;
 use crate::core::time::Timestamp;
+use crate::core::token::{hex, random_bytes, unhex};
 
 /// PBKDF2 iterations for new hashes. One check costs 4.2 ms on the x86_64 test machine (SHA
 /// extensions; `cargo bench --bench password`) and, at the 30-60x slower SHA-256 of a MIPS 24Kc
@@ -35,7 +37,7 @@ pub const MAX_LEN: usize = 256;
 static HASHING: Mutex<()> = Mutex::new(());
 
 fn derive(iterations: NonZeroU32, salt: &[u8], password: &str) -> [u8; HASH_LEN] {
-    let _one_at_a_time = HASHING.lock().unwrap_or_else(|p| p.into_inner());
+    let _one_at_a_time = lock(&HASHING);
     let mut out = [0u8; HASH_LEN];
     ring::pbkdf2::derive(
         ring::pbkdf2::PBKDF2_HMAC_SHA256,
@@ -47,31 +49,8 @@ fn derive(iterations: NonZeroU32, salt: &[u8], password: &str) -> [u8; HASH_LEN]
     out
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-/// Random bytes from the OS generator.
-pub fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|e| format!("random generator: {e}"))?;
-    Ok(bytes)
-}
-
-/// A 256-bit random token, hex (session ids, CSRF tokens, the API token).
-pub fn random_token() -> Result<String, String> {
-    Ok(hex(&random_bytes::<32>()?))
-}
+// `daemon::write_api_token` still names this path; `token::random_token` is the one generator.
+pub(crate) use crate::core::token::random_token;
 
 /// Pure: the stored form of `password` with this salt and count:
 /// `pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>`.
@@ -116,7 +95,7 @@ pub fn verify_password(stored: &str, password: &str) -> bool {
     let Some(p) = parse(stored) else {
         return false;
     };
-    let _one_at_a_time = HASHING.lock().unwrap_or_else(|e| e.into_inner());
+    let _one_at_a_time = lock(&HASHING);
     ring::pbkdf2::verify(
         ring::pbkdf2::PBKDF2_HMAC_SHA256,
         p.iterations,
@@ -160,11 +139,6 @@ pub fn password_problem(password: &str, min_len: usize) -> Option<String> {
     None
 }
 
-/// Equality in time that depends only on the lengths (tokens have public lengths).
-pub fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 // ---- lock-out ----
 
 /// Wrong passwords an address may type before it has to wait.
@@ -175,7 +149,7 @@ pub const MAX_WAIT_SECS: i64 = 900;
 /// An address's failures are forgotten after this long without one.
 const FORGET_SECS: i64 = 3600;
 /// Failures from all addresses together within `GLOBAL_WINDOW_SECS` before everyone waits
-/// (a guesser spreading over many addresses; reliability.md 4.5 suggests 60 an hour).
+/// (a guesser spreading over many addresses: at most about 60 tries an hour overall).
 pub const GLOBAL_FAILURES: usize = 60;
 pub const GLOBAL_WINDOW_SECS: i64 = 3600;
 /// Addresses tracked at most (the owner page answers only `admin_allow`, so this is plenty).
@@ -213,7 +187,7 @@ pub struct Lockout {
 
 impl Lockout {
     fn state(&self) -> std::sync::MutexGuard<'_, LockoutState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.state)
     }
 
     /// `Err(secs)`: `ip` must wait this long before its password is even checked.
@@ -281,7 +255,8 @@ impl Lockout {
 // ---- the owner's sessions ----
 
 /// The session cookie's name. HttpOnly and SameSite=Strict; no Max-Age, so it ends with the
-/// browser; no Secure, because the owner page is plain HTTP on the LAN (reliability.md 4.1).
+/// browser; no Secure, because the owner page is plain HTTP on the LAN (the flag would make
+/// sign-in impossible; SameSite=Strict, short sessions and the Host check make up for it).
 pub const COOKIE: &str = "lango_owner";
 /// A session unused this long ends (OWASP suggests 15-30 minutes for low-risk applications).
 pub const IDLE_SECS: i64 = 30 * 60;
@@ -316,7 +291,7 @@ fn key(id: &str) -> Vec<u8> {
 
 impl OwnerSessions {
     fn map(&self) -> std::sync::MutexGuard<'_, Vec<(Vec<u8>, OwnerSession)>> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.map)
     }
 
     /// The session stored under `id`, mutable.
@@ -508,10 +483,9 @@ mod tests {
     }
 
     #[test]
-    fn cookies_and_comparisons() {
+    fn cookies() {
         assert_eq!(cookie("a=1; lango_owner=abc; b=2", COOKIE), Some("abc"));
         assert_eq!(cookie("lango_owner_x=1", COOKIE), None);
         assert_eq!(cookie("", COOKIE), None);
-        assert!(same(b"abc", b"abc") && !same(b"abc", b"abd") && !same(b"ab", b"abc"));
     }
 }

@@ -139,16 +139,13 @@ pub struct RecordingFirewall {
 
 impl RecordingFirewall {
     pub fn last(&self) -> Desired {
-        self.last.lock().map(|d| d.clone()).unwrap_or_default()
+        crate::core::locks::lock(&self.last).clone()
     }
 }
 
 impl Firewall for RecordingFirewall {
     fn apply(&self, desired: &Desired) -> Result<(), FirewallError> {
-        let mut last = self
-            .last
-            .lock()
-            .map_err(|_| FirewallError::Apply("lock poisoned".into()))?;
+        let mut last = crate::core::locks::lock(&self.last);
         for client in &desired.clients {
             if !last.clients.iter().any(|c| c.mac == client.mac) {
                 log::info!(

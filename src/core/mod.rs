@@ -5,10 +5,12 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod base64;
 pub mod captive;
 pub mod config;
 pub mod daraja_sim;
 pub mod firewall;
+pub(crate) mod locks;
 pub mod model;
 pub mod payments;
 pub mod qr;
@@ -17,6 +19,7 @@ pub mod report;
 pub mod sessions;
 pub mod sms;
 pub mod time;
+pub mod token;
 pub mod uci;
 pub mod uci_write;
 pub mod vouchers;

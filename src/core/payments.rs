@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::locks::{read, write};
 use crate::core::model::{Mac, Money, Phone};
 use crate::core::sessions::Terms;
 use crate::core::time::Timestamp;
@@ -53,7 +54,7 @@ pub enum Decline {
 }
 
 impl Decline {
-    /// Classifies an STK ResultCode (payments.md A5, "STK ResultCodes").
+    /// Classifies an STK ResultCode (docs/daraja.md, Result codes).
     pub fn from_result_code(code: i64) -> Decline {
         match code {
             1032 | 1031 => Decline::Cancelled,
@@ -218,16 +219,12 @@ impl SwitchGateway {
 
     /// Replaces the gateway; `keep` lives as long as it is current.
     pub fn set(&self, gateway: std::sync::Arc<dyn PaymentGateway>, keep: Option<KeepAlive>) {
-        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        let mut current = write(&self.current);
         *current = (gateway, keep);
     }
 
     fn get(&self) -> std::sync::Arc<dyn PaymentGateway> {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .0
-            .clone()
+        read(&self.current).0.clone()
     }
 }
 
@@ -266,8 +263,8 @@ impl PaymentGateway for NoGateway {
 }
 
 /// How long lango keeps asking about a prompt before calling it expired. Daraja's prompt times out
-/// on the phone after about a minute (1037); answers can lag well behind that (payments.md A6
-/// polling guidance: stop after 2-3 minutes).
+/// on the phone after about a minute (1037); answers can lag well behind that (integrations stop
+/// asking after 2-3 minutes; docs/daraja.md, Query).
 pub const PROMPT_WINDOW_SECS: i64 = 180;
 
 /// Seconds to wait before query number `attempt` (0-based). Starts quick because most guests
@@ -367,10 +364,11 @@ pub fn expire_if_stale(payment: &Payment, now: Timestamp) -> Option<Payment> {
 }
 
 /// Daraja refuses the same amount to the same phone within two minutes (ResultCode 17,
-/// payments.md A10): lango does not even try.
+/// docs/daraja.md, Limits): lango does not even try.
 pub const SAME_AMOUNT_WINDOW_SECS: i64 = 120;
 /// At most this many purchases started by one device within `DEVICE_WINDOW_SECS`: a script on
-/// the guest Wi-Fi cannot spam prompts to other people's phones (reliability.md 2).
+/// the guest Wi-Fi cannot spam prompts to other people's phones: every prompt costs its
+/// recipient an interruption and the owner's Daraja budget.
 pub const DEVICE_MAX_STARTS: usize = 5;
 pub const DEVICE_WINDOW_SECS: i64 = 600;
 

@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::core::locks::lock;
+
 /// A limit: `burst` actions at once, then one every `per_secs / burst` seconds on average.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limit {
@@ -54,10 +56,7 @@ impl RateLimiter {
             let elapsed = u64::try_from(elapsed).unwrap_or(0);
             elapsed.saturating_mul(full) / (u64::from(limit.per_secs.max(1)) * 1000)
         };
-        let mut buckets = match self.buckets.lock() {
-            Ok(b) => b,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut buckets = lock(&self.buckets);
         if buckets.len() >= MAX_KEYS && !buckets.contains_key(key) {
             // Forget idle keys: those whose bucket has refilled.
             buckets.retain(|_, (tokens, at)| (*tokens + per_ms(now_ms - *at)) < full);

@@ -238,6 +238,9 @@ pub fn next_deadline(active: &[Session]) -> Option<Timestamp> {
         .min()
 }
 
+/// The owner extends a session by at most this many minutes at once (a year).
+pub const MAX_EXTEND_MINUTES: u64 = 525_600;
+
 /// Lengthens a running session by `secs` (the owner's "extend").
 pub fn extend(session: &Session, secs: u64) -> Session {
     let mut out = session.clone();

@@ -1,4 +1,4 @@
-//! M-Pesa confirmation SMS (payments.md part B) pasted by a guest, parsed exactly: the receipt
+//! M-Pesa confirmation SMS (docs/daraja.md, Confirmation SMS) pasted by a guest, parsed exactly: the receipt
 //! code, the amount, who was paid (Buy Goods till, PayBill with account, or a person), the date
 //! and time, and the balance and cost lines when present. Messages that are not a payment by
 //! the guest (reversals, Fuliza notices, airtime, money received, withdrawals) are recognised

@@ -15,6 +15,12 @@ const ALPHABET: &[u8; 31] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 /// printed ones takes about 5.6e10 tries, far beyond what the portal's rate limits allow.
 pub const CODE_LEN: usize = 10;
 
+/// At most this many vouchers in one batch (the owner page, its JSON API, `ubus call lango
+/// voucher_generate`): one batch is one write transaction and one print sheet.
+pub const MAX_BATCH: usize = 500;
+/// A voucher can be valid (redeemable) for at most this many days, about ten years.
+pub const MAX_VALID_DAYS: u64 = 3_650;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum VoucherState {
     Unused,

@@ -232,7 +232,7 @@ impl Browser {
             assert!(wide.is_empty(), "{name}: wider than the phone: {wide}");
         }
         let v = self.call("GET", &self.at("/screenshot"), &Value::Null);
-        let png = decode_base64(v.as_str().expect("base64 png"));
+        let png = lango::core::base64::decode(v.as_str().expect("base64 png")).expect("base64 png");
         let path = artifacts().join(name);
         std::fs::write(&path, png).expect("screenshot");
         path
@@ -253,28 +253,6 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
-}
-
-fn decode_base64(text: &str) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    let digits: Vec<u8> = text.bytes().filter_map(value).collect();
-    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
-    for chunk in digits.chunks(4) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, d)| acc | u32::from(*d) << (18 - 6 * i));
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&bytes[..chunk.len().saturating_sub(1)]);
-    }
-    out
 }
 
 /// lango on loopback with a manual clock, the simulator and the recording firewall, running

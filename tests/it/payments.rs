@@ -27,7 +27,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::support::{demo_config, eventually, guest, http, Reply, TempDir, T0};
 
-/// Safaricom's public sandbox passkey (payments.md A1).
+/// Safaricom's public sandbox passkey (docs/daraja.md, Hosts).
 const PASSKEY: &str = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919";
 const SECRET: &str = "consumer-secret-never-shown";
 /// The phone every guest pays with unless a test says otherwise.
@@ -321,7 +321,7 @@ impl PayEnv {
     }
 }
 
-/// A callback body as Daraja writes it (payments.md A5).
+/// A callback body as Daraja writes it (docs/daraja.md, Callback).
 fn callback(checkout: &str, code: i64, paid: Option<(&str, i64, &str)>) -> String {
     let meta = match paid {
         Some((receipt, amount, phone)) => format!(
@@ -334,7 +334,7 @@ fn callback(checkout: &str, code: i64, paid: Option<(&str, i64, &str)>) -> Strin
     )
 }
 
-/// A Buy Goods confirmation SMS in the current format (payments.md B2).
+/// A Buy Goods confirmation SMS in the current format (docs/daraja.md, Confirmation SMS).
 fn sms(receipt: &str, amount: &str) -> String {
     format!(
         "{receipt} Confirmed. Ksh{amount} paid to MAMA MBOGA CAFE WIFI. on 15/1/27 at 11:05 AM.\

@@ -26,6 +26,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use wire::{Attr, Blobmsg, Field, Header, Message, MsgType};
+
+use crate::core::locks::lock;
 pub use wire::{BlobmsgType, Status};
 
 /// ubusd's socket on OpenWrt 21.02 and later (it was `/var/run/ubus.sock` before Oct 2020).
@@ -268,13 +270,6 @@ impl Link {
             .encode()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         self.stream.write_all(&bytes)
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    match mutex.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
     }
 }
 

@@ -7,8 +7,8 @@ use rouille::Response;
 use crate::core::accounts::{self, Account};
 use crate::core::auth;
 use crate::web::admin::ui::{
-    self as ui, input, label, local_time, post_form, section, select, store_error, table,
-    value_row, Tab,
+    self as ui, form_actions, input, label, local_time, post_form, section, select, store_error,
+    table, value_row, Tab,
 };
 use crate::web::admin::Call;
 use crate::web::http::esc;
@@ -182,11 +182,7 @@ fn account_form(call: &Call, a: Option<&Account>) -> String {
         ),
         "A disabled account cannot sign in, and its devices go offline.",
     ));
-    fields.push_str("<div class=\"cbi-page-actions\">");
-    if a.is_some() {
-        fields.push_str("<a class=\"cbi-button cbi-button-reset\" href=\"/accounts\">Cancel</a> ");
-    }
-    fields.push_str("<button class=\"cbi-button cbi-button-save important\">Save</button></div>");
+    fields.push_str(&form_actions("save", "Save", a.map(|_| "/accounts")));
     let hidden: Vec<(&str, &str)> = match a {
         Some(a) => vec![("edit", a.username.as_str())],
         None => Vec::new(),

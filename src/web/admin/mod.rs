@@ -29,6 +29,7 @@ use crate::adapters::simulator::Simulator;
 use crate::app::App;
 use crate::core::auth::{self, Lockout, OwnerSessions, COOKIE};
 use crate::core::payments::SwitchGateway;
+use crate::core::token;
 use crate::web::http::{read_form, see_other};
 
 /// Sign-in state shared by the owner page's threads.
@@ -165,7 +166,7 @@ pub fn handle(ctx: &Ctx, request: &Request) -> Response {
     };
     if method == "POST" {
         let sent = form.get("csrf").map(String::as_str).unwrap_or("");
-        if !auth::same(sent.as_bytes(), session.csrf.as_bytes()) {
+        if !token::same(sent.as_bytes(), session.csrf.as_bytes()) {
             log::warn!("owner page: {method} {url} from {ip} without a valid CSRF token");
             return refuse(403, "this form has expired; reload the page and try again");
         }
@@ -228,7 +229,8 @@ pub fn refuse(status: u16, text: &str) -> Response {
 
 /// A Host header the owner page answers to: an IP literal, or a local name (one label such
 /// as `openwrt`, or under `.lan`, `.local`, `.home.arpa`, `.internal`). Anything else is a
-/// name someone else controls, pointed at the router (DNS rebinding; reliability.md 4.1).
+/// name someone else controls, pointed at the router: DNS rebinding, where a web page the owner
+/// visits makes their browser talk to the router under the attacker's host name, is refused.
 pub fn host_allowed(host: &str) -> bool {
     let host = host.trim();
     if let Some(v6) = host.strip_prefix('[') {
@@ -422,7 +424,7 @@ fn signout(call: &Call) -> Response {
 pub fn api_allowed(ctx: &Ctx, request: &Request) -> bool {
     if let (Some(token), Some(header)) = (&ctx.owner.api_token, request.header("Authorization")) {
         if let Some(sent) = header.strip_prefix("Bearer ") {
-            return auth::same(sent.trim().as_bytes(), token.as_bytes());
+            return token::same(sent.trim().as_bytes(), token.as_bytes());
         }
     }
     let now = ctx.app.time().now;
@@ -434,7 +436,7 @@ pub fn api_allowed(ctx: &Ctx, request: &Request) -> bool {
         Some(_) if request.method() == "GET" => true,
         Some(s) => request
             .header("X-CSRF-Token")
-            .is_some_and(|t| auth::same(t.as_bytes(), s.csrf.as_bytes())),
+            .is_some_and(|t| token::same(t.as_bytes(), s.csrf.as_bytes())),
         None => false,
     }
 }

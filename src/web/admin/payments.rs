@@ -12,6 +12,7 @@ use crate::core::payments::{Payment, PaymentState};
 use crate::core::report;
 use crate::core::sms::ClaimState;
 use crate::core::time::{date_of_day, day_start, local_day, parse_date};
+use crate::core::vouchers;
 use crate::web::admin::ui::{
     self as ui, button, device, label, local_time, money, section, store_error, table, Tab,
 };
@@ -357,15 +358,18 @@ fn api_vouchers(ctx: &Ctx, request: &Request) -> Response {
     let count = field("count")
         .parse::<usize>()
         .ok()
-        .filter(|c| (1..=500).contains(c));
+        .filter(|c| (1..=vouchers::MAX_BATCH).contains(c));
     let days = field("days")
         .parse::<u64>()
         .ok()
-        .filter(|d| (1..=3650).contains(d));
+        .filter(|d| (1..=vouchers::MAX_VALID_DAYS).contains(d));
     let Some(count) = count else {
-        return api_error(400, "count must be a number from 1 to 500");
+        return api_error(
+            400,
+            &format!("count must be a number from 1 to {}", vouchers::MAX_BATCH),
+        );
     };
-    let Some(prefix) = crate::core::vouchers::normalise_prefix(&field("prefix")) else {
+    let Some(prefix) = vouchers::normalise_prefix(&field("prefix")) else {
         return api_error(400, "the prefix takes up to 8 letters or digits");
     };
     match ctx.app.generate_vouchers(&package, count, &prefix, days) {

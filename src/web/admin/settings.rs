@@ -10,7 +10,9 @@ use crate::core::auth;
 use crate::core::config::{Cidr, MpesaEnvironment, MpesaKind};
 use crate::core::uci::UciFile;
 use crate::core::uci_write::{render, set_section_list, set_section_option};
-use crate::web::admin::ui::{self as ui, alert, input, post_form, section, select, value_row, Tab};
+use crate::web::admin::ui::{
+    self as ui, alert, form_actions, input, post_form, section, select, value_row, Tab,
+};
 use crate::web::admin::{refuse, Call};
 use crate::web::http::esc;
 
@@ -161,7 +163,7 @@ pub fn settings(call: &Call) -> Response {
         ),
         "Your offset from UTC, for days on the dashboard and payments (Kenya: +03:00).",
     ));
-    fields.push_str("<div class=\"cbi-page-actions\"><button class=\"cbi-button cbi-button-save important\">Save</button></div>");
+    fields.push_str(&form_actions("save", "Save", None));
     body.push_str(&section(
         "Branding and language",
         "",
@@ -199,7 +201,7 @@ pub fn settings(call: &Call) -> Response {
         ),
         "The router's address on the guest network (after a restart).",
     ));
-    fields.push_str("<div class=\"cbi-page-actions\"><button class=\"cbi-button cbi-button-save important\">Save</button></div>");
+    fields.push_str(&form_actions("save", "Save", None));
     body.push_str(&section(
         "Interfaces",
         "",
@@ -212,7 +214,7 @@ pub fn settings(call: &Call) -> Response {
     );
     fields.push_str(&value_row("New password", "<input type=\"password\" name=\"password\" autocomplete=\"new-password\" required minlength=\"8\">", "At least 8 characters; a few words are best."));
     fields.push_str(&value_row("Again", "<input type=\"password\" name=\"again\" autocomplete=\"new-password\" required minlength=\"8\">", ""));
-    fields.push_str("<div class=\"cbi-page-actions\"><button class=\"cbi-button cbi-button-apply important\">Change password</button></div>");
+    fields.push_str(&form_actions("apply", "Change password", None));
     body.push_str(&section(
         "Owner password",
         "Other signed-in browsers are signed out.",
@@ -323,7 +325,7 @@ fn mpesa_section(call: &Call) -> String {
         ),
         "Optional: your public address, if Safaricom can reach this router.",
     ));
-    fields.push_str("<div class=\"cbi-page-actions\"><button class=\"cbi-button cbi-button-save important\">Save</button></div>");
+    fields.push_str(&form_actions("save", "Save", None));
     let mut out = post_form(call, "/settings/mpesa", &[], &fields);
     out.push_str(&post_form(call, "/mpesa/check", &[], "<p><button class=\"cbi-button cbi-button-action\">Test M-Pesa connection</button> <span class=\"muted\">Asks Daraja to check the keys, shortcode and passkey; nobody is prompted.</span></p>"));
     match ctx.app.mpesa_check_status() {

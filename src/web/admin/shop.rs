@@ -12,8 +12,8 @@ use crate::core::vouchers::{self, Voucher, VoucherState};
 use crate::web::admin::payments::{csv, csv_row};
 use crate::web::admin::settings::{after_edit, edit_config};
 use crate::web::admin::ui::{
-    self as ui, button, html, input, label, local_time, money, post_form, section, select,
-    store_error, table, value_row, Tab,
+    self as ui, button, form_actions, html, input, label, local_time, money, post_form, section,
+    select, store_error, table, value_row, Tab,
 };
 use crate::web::admin::{refuse, Call};
 use crate::web::http::esc;
@@ -230,11 +230,7 @@ fn package_form(call: &Call, p: Option<&Package>) -> String {
         ),
         "",
     ));
-    fields.push_str("<div class=\"cbi-page-actions\">");
-    if p.is_some() {
-        fields.push_str("<a class=\"cbi-button cbi-button-reset\" href=\"/packages\">Cancel</a> ");
-    }
-    fields.push_str("<button class=\"cbi-button cbi-button-save important\">Save</button></div>");
+    fields.push_str(&form_actions("save", "Save", p.map(|_| "/packages")));
     let hidden: Vec<(&str, &str)> = match p {
         Some(p) => vec![("edit", p.id.as_str())],
         None => Vec::new(),
@@ -391,9 +387,12 @@ pub fn vouchers(call: &Call) -> Response {
         &input(
             "count",
             "10",
-            "type=\"number\" min=\"1\" max=\"500\" required",
+            &format!(
+                "type=\"number\" min=\"1\" max=\"{}\" required",
+                vouchers::MAX_BATCH
+            ),
         ),
-        "Up to 500 at once.",
+        &format!("Up to {} at once.", vouchers::MAX_BATCH),
     ));
     fields.push_str(&value_row(
         "Prefix",
@@ -407,12 +406,15 @@ pub fn vouchers(call: &Call) -> Response {
             input(
                 "days",
                 "30",
-                "type=\"number\" min=\"0\" max=\"3650\" style=\"width:90px\""
+                &format!(
+                    "type=\"number\" min=\"0\" max=\"{}\" style=\"width:90px\"",
+                    vouchers::MAX_VALID_DAYS
+                )
             )
         ),
         "Days to redeem it; 0 for no limit. Time already given keeps running.",
     ));
-    fields.push_str("<div class=\"cbi-page-actions\"><button class=\"cbi-button cbi-button-add important\">Generate</button></div>");
+    fields.push_str(&form_actions("add", "Generate", None));
     let mut body = section(
         "Generate a batch",
         "",
@@ -536,16 +538,20 @@ pub fn generate(call: &Call) -> Response {
         .field("count")
         .parse::<usize>()
         .ok()
-        .filter(|c| (1..=500).contains(c));
+        .filter(|c| (1..=vouchers::MAX_BATCH).contains(c));
     let days = call
         .field("days")
         .parse::<u64>()
         .ok()
-        .filter(|d| *d <= 3650);
+        .filter(|d| *d <= vouchers::MAX_VALID_DAYS);
     let (Some(count), Some(days)) = (count, days) else {
         return call.back(
             "/vouchers",
-            "Not made: give a count from 1 to 500 and 0 to 3650 days.",
+            format!(
+                "Not made: give a count from 1 to {} and 0 to {} days.",
+                vouchers::MAX_BATCH,
+                vouchers::MAX_VALID_DAYS
+            ),
         );
     };
     let Some(prefix) = vouchers::normalise_prefix(call.field("prefix")) else {

@@ -1,4 +1,5 @@
-//! The owner page's look, in the manner of LuCI's default (bootstrap) theme (openwrt.md 6.2):
+//! The owner page's look, in the manner of LuCI's default theme (luci-theme-bootstrap's
+//! `cascade.css`: dark header, 940 px content, Helvetica 13/18 px, primary blue #1976d2):
 //! the page frame with its dark header and tabs, sections, value rows, tables, buttons,
 //! alerts, labels, and an inline SVG bar chart. Pure string building: every owner- or
 //! guest-supplied text passes through `esc` here or at the caller. No external assets.
@@ -124,10 +125,8 @@ pub fn signin(ctx: &Ctx, first_run: bool, notice: Option<&str>) -> Response {
             "<input type=\"password\" name=\"again\" autocomplete=\"new-password\" required minlength=\"8\">",
             "",
         ));
-        body.push_str(
-            "<div class=\"cbi-page-actions\"><button class=\"cbi-button cbi-button-apply important\">\
-             Set password and sign in</button></div></form>",
-        );
+        body.push_str(&form_actions("apply", "Set password and sign in", None));
+        body.push_str("</form>");
     } else {
         body.push_str(
             "<h2>Authorization Required</h2><div class=\"cbi-map-descr\">Please enter the owner \
@@ -138,10 +137,8 @@ pub fn signin(ctx: &Ctx, first_run: bool, notice: Option<&str>) -> Response {
             "<input type=\"password\" name=\"password\" autocomplete=\"current-password\" autofocus required>",
             "",
         ));
-        body.push_str(
-            "<div class=\"cbi-page-actions\"><button class=\"cbi-button cbi-button-apply important\">\
-             Sign in</button></div></form>",
-        );
+        body.push_str(&form_actions("apply", "Sign in", None));
+        body.push_str("</form>");
     }
     html(frame(ctx, "Sign in", "", &body, None))
 }
@@ -354,6 +351,24 @@ pub fn kv(rows: &[(&str, String)]) -> String {
 
 pub fn alert(class: &str, html: &str) -> String {
     format!("<div class=\"alert-message {class}\">{html}</div>")
+}
+
+/// A form's action bar: an optional Cancel link back to `cancel`, then the submit button of
+/// LuCI class `kind` (save, apply, add) with `text`.
+pub fn form_actions(kind: &str, text: &str, cancel: Option<&str>) -> String {
+    let cancel = cancel
+        .map(|href| {
+            format!(
+                "<a class=\"cbi-button cbi-button-reset\" href=\"{}\">Cancel</a> ",
+                esc(href)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "<div class=\"cbi-page-actions\">{cancel}<button class=\"cbi-button cbi-button-{kind} \
+         important\">{}</button></div>",
+        esc(text)
+    )
 }
 
 /// A LuCI label badge.

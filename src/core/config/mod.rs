@@ -1,0 +1,328 @@
+//! The owner's configuration: `/etc/config/lango` (UCI text) to a validated, typed `Config`.
+//! `parse` is pure and reports every problem at once, each with file name and line number;
+//! `load` only reads the file. Never shells out to `uci`. Defaults live next to each option's
+//! parse arm, not in an `impl Default`.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+
+use crate::core::model::{Lang, Money};
+use crate::core::uci;
+
+#[cfg(test)]
+mod tests;
+mod validate;
+mod values;
+
+use validate::{Check, RawConfig};
+pub use values::{package_id, parse_utc_offset};
+
+/// One problem in a config file, for the owner: `/etc/config/lango:12: unknown option 'prise'`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: String,
+    pub line: u32,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.message)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub gateway: Gateway,
+    pub brand: Brand,
+    /// In the owner's order (`order` option, then file order). Includes inactive packages.
+    pub packages: Vec<Package>,
+    pub mpesa: Option<Mpesa>,
+}
+
+/// `config gateway 'main'`: where lango listens and how it behaves.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gateway {
+    /// `option enabled` (default 1).
+    pub enabled: bool,
+    /// `option interface` (default `lan`): the OpenWrt network the guests are on.
+    pub interface: String,
+    /// `option portal_addr` (default 192.168.1.1) and `option portal_port` (default 8080).
+    pub portal_addr: IpAddr,
+    pub portal_port: u16,
+    /// `option admin_addr` (default 127.0.0.1) and `option admin_port` (default 8081).
+    pub admin_addr: IpAddr,
+    pub admin_port: u16,
+    /// `list admin_allow` (default 127.0.0.0/8 and ::1/128): who may open the owner page.
+    pub admin_allow: Vec<Cidr>,
+    /// `option currency` (default KES): three upper-case letters.
+    pub currency: String,
+    /// `option language` (default en): en or sw.
+    pub language: Lang,
+    /// `option store` (default /etc/lango/lango.redb): the redb file on flash.
+    pub store: PathBuf,
+    /// `option reconcile_interval` (default 60s): how often the firewall is checked against the
+    /// store even when nothing changed.
+    pub reconcile_interval_secs: u64,
+    /// `option checkpoint_interval` (default 5m): how often usage counters reach flash.
+    pub checkpoint_interval_secs: u64,
+    /// `option device` (default br-lan): the Linux device the guests are on, for nftables.
+    pub device: String,
+    /// `option firewall` (default nft): `nft` gates guests in the kernel; `none` only records
+    /// what it would allow (for trying lango on a machine that is not a router).
+    pub firewall: FirewallKind,
+    /// `option portal_addr6` (optional): the portal's IPv6 address on the guest network; the
+    /// portal and the DNS responder listen there too.
+    pub portal_addr6: Option<Ipv6Addr>,
+    /// `option dns_port` (default 8053): lango's DNS responder for devices that have not paid.
+    pub dns_port: u16,
+    /// `option leases` (default /tmp/dhcp.leases): dnsmasq's lease file.
+    pub leases: PathBuf,
+    /// `option dnsmasq_confdir` (optional): where to put the DHCP option 114 snippet; found
+    /// automatically on OpenWrt.
+    pub dnsmasq_confdir: Option<PathBuf>,
+    /// `option move_interval` (default 1h): how often a guest may move a purchase to a new MAC.
+    pub move_interval_secs: u64,
+    /// `option tls_cert` and `option tls_key` (optional, together): PEM files; with them the
+    /// portal and its captive-portal API also answer over HTTPS on `tls_port`.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// `option tls_port` (default 8443).
+    pub tls_port: u16,
+    /// `option portal_host` (optional): the name the certificate is for (`portal.lan`); with
+    /// HTTPS configured, the captive-portal API and DHCP option 114 announce
+    /// `https://<portal_host>:<tls_port>/`.
+    pub portal_host: Option<String>,
+    /// `option utc_offset` (default +03:00, East Africa Time): the owner's local time, for
+    /// business days on the owner page (revenue per day, payments of a day). Seconds east of UTC.
+    pub utc_offset_secs: i64,
+    /// `option api_token_file` (default /var/run/lango/api-token, in RAM): where lango writes the
+    /// token that scripts on the router send as `Authorization: Bearer` to the owner page's JSON
+    /// API. Readable by root only.
+    pub api_token_file: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FirewallKind {
+    Nft,
+    None,
+}
+
+/// `config brand 'brand'` (optional): what the guest sees.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Brand {
+    /// `option name` (default "Wi-Fi").
+    pub name: String,
+    /// `option logo`: path of an image file on the router, inlined into the page. Optional.
+    pub logo: Option<PathBuf>,
+    /// `option colour` (default #0b6e4f): a #rrggbb colour.
+    pub colour: String,
+    /// `option phone`, `option email`: the owner's contact, shown to guests. Optional.
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+/// `config package '<id>'`: something a guest can buy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Package {
+    /// The section name; for an anonymous section, derived from `name` (lower case, `_` for
+    /// anything not alphanumeric).
+    pub id: String,
+    /// `option name` (required, unique).
+    pub name: String,
+    /// `option price` (required): `50` or `49.50`, in `currency`.
+    pub price: Money,
+    /// `option duration` (required): `30m`, `1h`, `1d`, `7d`.
+    pub duration_secs: u64,
+    /// `option data` (optional): `500MB`, `1GB`; none means unlimited.
+    pub quota_bytes: Option<u64>,
+    /// `option rate_down`, `option rate_up` (optional): `5M`, `512k`; kbit/s.
+    pub rate_down_kbit: Option<u32>,
+    pub rate_up_kbit: Option<u32>,
+    /// `option active` (default 1).
+    pub active: bool,
+    /// `option order` (default 0): lower first.
+    pub order: i32,
+}
+
+/// `config mpesa 'mpesa'` (optional): the Daraja account.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Mpesa {
+    /// `option environment`: sandbox, production or simulator (required).
+    pub environment: MpesaEnvironment,
+    /// `option consumer_key`, `option consumer_secret` (required).
+    pub consumer_key: String,
+    pub consumer_secret: String,
+    /// `option type`: paybill or till (default paybill).
+    pub kind: MpesaKind,
+    /// `option shortcode` (required): BusinessShortCode, 5 to 7 digits. For a till this is the
+    /// store number (head office) the passkey belongs to.
+    pub shortcode: String,
+    /// `option till` (required when type is till): PartyB, the till number.
+    pub till: Option<String>,
+    /// `option passkey` (required).
+    pub passkey: String,
+    /// `option account_reference` (default `WiFi`): at most 12 characters.
+    pub account_reference: String,
+    /// `option callback_url` (optional): the public http(s) address, without a path, at which
+    /// the owner exposes lango's portal listener to Safaricom. lango appends its secret
+    /// callback path. Without it lango confirms every payment by querying Daraja.
+    pub callback_url: Option<String>,
+    /// `option ca_bundle` (default /etc/ssl/certs/ca-certificates.crt, from the ca-bundle
+    /// package): the certificate authorities trusted for Daraja's HTTPS.
+    pub ca_bundle: Option<PathBuf>,
+}
+
+/// Hides the secrets: a `Config` may be logged with `{:?}`.
+impl fmt::Debug for Mpesa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mpesa")
+            .field("environment", &self.environment)
+            .field("consumer_key", &"***")
+            .field("consumer_secret", &"***")
+            .field("kind", &self.kind)
+            .field("shortcode", &self.shortcode)
+            .field("till", &self.till)
+            .field("passkey", &"***")
+            .field("account_reference", &self.account_reference)
+            .field("callback_url", &self.callback_url)
+            .field("ca_bundle", &self.ca_bundle)
+            .finish()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MpesaEnvironment {
+    Sandbox,
+    Production,
+    /// lango's own Daraja simulator (the demo, tests).
+    Simulator,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MpesaKind {
+    PayBill,
+    Till,
+}
+
+/// An IPv4 or IPv6 network, `192.168.1.0/24` or `fd00::/8`; a bare address is a /32 or /128.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(text: &str) -> Result<Cidr, String> {
+        let bad = || format!("'{text}' is not an address or network (like 192.168.1.0/24)");
+        let (addr, prefix) = match text.trim().split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (text.trim(), None),
+        };
+        let addr: IpAddr = addr.parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(Cidr { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        // An IPv4 client may arrive as an IPv4-mapped IPv6 address on a dual-stack socket.
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl Config {
+    /// Active packages in the owner's order.
+    pub fn active_packages(&self) -> impl Iterator<Item = &Package> {
+        self.packages.iter().filter(|p| p.active)
+    }
+
+    pub fn package(&self, id: &str) -> Option<&Package> {
+        self.packages.iter().find(|p| p.id == id)
+    }
+}
+
+/// Why a config could not be loaded.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The file could not be read at all.
+    Io { file: String, error: std::io::Error },
+    /// The file was read; these are all of its problems.
+    Invalid(Vec<Diagnostic>),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Io { file, error } => write!(f, "{file}: cannot read: {error}"),
+            LoadError::Invalid(diags) => {
+                for (idx, diag) in diags.iter().enumerate() {
+                    if idx > 0 {
+                        writeln!(f)?;
+                    }
+                    write!(f, "{diag}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Reads and parses a config file.
+pub fn load(path: &Path) -> Result<Config, LoadError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|error| LoadError::Io {
+        file: file.clone(),
+        error,
+    })?;
+    let text = String::from_utf8_lossy(&bytes);
+    parse(&text, &file).map_err(LoadError::Invalid)
+}
+
+/// Parses UCI text into a validated config, or returns every problem found, in line order.
+pub fn parse(text: &str, file: &str) -> Result<Config, Vec<Diagnostic>> {
+    let (uci_file, syntax_errors) = uci::parse(text);
+    let mut check = Check {
+        file,
+        diagnostics: Vec::new(),
+    };
+    for error in syntax_errors {
+        check.error(error.line, error.message);
+    }
+    let config = RawConfig::sort(&uci_file, &mut check).validate(&mut check);
+    let mut diagnostics = check.diagnostics;
+    // Stable, so that problems on one line keep the order in which they were found.
+    diagnostics.sort_by_key(|diagnostic| diagnostic.line);
+    match diagnostics.is_empty() {
+        true => Ok(config),
+        false => Err(diagnostics),
+    }
+}

@@ -1,0 +1,614 @@
+//! Tests of `config::parse`: defaults, every option's checks, diagnostics with lines and hints.
+
+use super::validate::*;
+use super::values::*;
+use super::*;
+
+/// Every diagnostic as `line: message`, or nothing when the text is valid.
+fn problems(text: &str) -> Vec<String> {
+    match parse(text, "/etc/config/lango") {
+        Ok(_) => Vec::new(),
+        Err(diagnostics) => diagnostics
+            .iter()
+            .map(|d| format!("{}: {}", d.line, d.message))
+            .collect(),
+    }
+}
+
+#[track_caller]
+fn valid(text: &str) -> Config {
+    match parse(text, "lango") {
+        Ok(config) => config,
+        Err(diagnostics) => panic!("{}", LoadError::Invalid(diagnostics)),
+    }
+}
+
+#[track_caller]
+fn check_problems(text: &str, expected: &[&str]) {
+    assert_eq!(problems(text), expected, "for:\n{text}");
+}
+
+const SHIPPED: &str = include_str!("../../../files/etc/config/lango");
+
+#[test]
+fn shipped_default_config_is_valid() {
+    let config = valid(SHIPPED);
+    let gateway = &config.gateway;
+    assert!(gateway.enabled);
+    assert_eq!(gateway.interface, "lan");
+    assert_eq!(
+        (gateway.portal_addr.to_string(), gateway.portal_port),
+        ("192.168.1.1".into(), 8080)
+    );
+    assert_eq!(
+        (gateway.admin_addr.to_string(), gateway.admin_port),
+        ("192.168.1.1".into(), 8081)
+    );
+    let allow: Vec<String> = gateway.admin_allow.iter().map(Cidr::to_string).collect();
+    assert_eq!(allow, ["192.168.1.0/24", "127.0.0.1/32"]);
+    assert_eq!(
+        (gateway.currency.as_str(), gateway.language),
+        ("KES", Lang::En)
+    );
+    assert_eq!(gateway.store, PathBuf::from("/etc/lango/lango.redb"));
+    assert_eq!(config.brand.colour, "#0b6e4f");
+    let packages: Vec<_> = (config.packages.iter())
+        .map(|p| {
+            (
+                p.id.as_str(),
+                p.name.as_str(),
+                p.price,
+                p.duration_secs,
+                p.quota_bytes,
+            )
+        })
+        .collect();
+    assert_eq!(
+        packages,
+        [
+            ("half_hour", "30 Minutes", Money(1000), 1800, None),
+            ("hour", "1 Hour", Money(2000), 3600, Some(1_000_000_000)),
+            ("day", "1 Day", Money(5000), 86_400, None),
+            (
+                "week",
+                "7 Days",
+                Money(25_000),
+                604_800,
+                Some(10_000_000_000)
+            ),
+        ]
+    );
+    let day = config
+        .package("day")
+        .map(|p| (p.rate_down_kbit, p.rate_up_kbit));
+    assert_eq!(day, Some((Some(5000), Some(2000))));
+    let mpesa = config
+        .mpesa
+        .as_ref()
+        .map(|m| (m.environment, m.kind, m.shortcode.as_str()));
+    assert_eq!(
+        mpesa,
+        Some((MpesaEnvironment::Sandbox, MpesaKind::PayBill, "174379"))
+    );
+    // Secrets never reach logs through `{:?}`.
+    assert!(!format!("{config:?}").contains("bfb279f9"));
+}
+
+#[test]
+fn empty_file_gives_every_default() {
+    let config = valid("# nothing here\n");
+    let gateway = Gateway {
+        enabled: true,
+        interface: "lan".into(),
+        portal_addr: "192.168.1.1".parse().unwrap(),
+        portal_port: 8080,
+        admin_addr: "127.0.0.1".parse().unwrap(),
+        admin_port: 8081,
+        admin_allow: vec![
+            Cidr::parse("127.0.0.0/8").unwrap(),
+            Cidr::parse("::1").unwrap(),
+        ],
+        currency: "KES".into(),
+        language: Lang::En,
+        store: "/etc/lango/lango.redb".into(),
+        reconcile_interval_secs: 60,
+        checkpoint_interval_secs: 300,
+        device: "br-lan".into(),
+        firewall: FirewallKind::Nft,
+        portal_addr6: None,
+        dns_port: 8053,
+        leases: "/tmp/dhcp.leases".into(),
+        dnsmasq_confdir: None,
+        move_interval_secs: 3600,
+        tls_cert: None,
+        tls_key: None,
+        tls_port: 8443,
+        portal_host: None,
+        utc_offset_secs: 10_800,
+        api_token_file: "/var/run/lango/api-token".into(),
+    };
+    let brand = Brand {
+        name: "Wi-Fi".into(),
+        logo: None,
+        colour: "#0b6e4f".into(),
+        phone: None,
+        email: None,
+    };
+    assert_eq!(
+        config,
+        Config {
+            gateway,
+            brand,
+            packages: Vec::new(),
+            mpesa: None
+        }
+    );
+}
+
+#[test]
+fn every_option_of_every_section() {
+    let text = "config gateway\n\
+        \toption enabled off\n\
+        \toption interface guest\n\
+        \toption portal_addr 10.0.0.1\n\
+        \toption portal_port 80\n\
+        \toption admin_addr ::\n\
+        \toption admin_port 81\n\
+        \tlist admin_allow fd00::/8\n\
+        \toption currency TZS\n\
+        \toption language Kiswahili\n\
+        \toption store /overlay/lango.redb\n\
+        \toption reconcile_interval 2m\n\
+        \toption checkpoint_interval 1h\n\
+        \toption device br-guest\n\
+        \toption firewall none\n\
+        \toption portal_addr6 fd00::1\n\
+        \toption dns_port 5300\n\
+        \toption leases /var/dhcp.leases\n\
+        \toption dnsmasq_confdir /tmp/dnsmasq.guest.d\n\
+        \toption move_interval 2h\n\
+        \toption tls_cert /etc/lango/portal.crt\n\
+        \toption tls_key /etc/lango/portal.key\n\
+        \toption tls_port 9443\n\
+        \toption portal_host portal.lan\n\
+        \toption utc_offset -01:30\n\
+        \toption api_token_file /tmp/lango.token\n\
+        config brand\n\
+        \toption name 'Mama Wanjiku Cafe'\n\
+        \toption logo /www/logo.png\n\
+        \toption colour '#A1b2C3'\n\
+        \toption phone '0712 345 678'\n\
+        \toption email ''\n\
+        config package\n\
+        \toption name 'Late Night!'\n\
+        \toption price 49.5\n\
+        \toption duration 8h\n\
+        \toption data 1.5GB\n\
+        \toption rate_down 1.5Mbit\n\
+        \toption rate_up 512k\n\
+        \toption active no\n\
+        \toption order -1\n\
+        config mpesa\n\
+        \toption environment production\n\
+        \toption consumer_key key\n\
+        \toption consumer_secret secret\n\
+        \toption type till\n\
+        \toption shortcode 12345\n\
+        \toption till 7654321\n\
+        \toption passkey pass\n\
+        \toption account_reference 'Cafe WiFi 12'\n\
+        \toption callback_url 'https://wifi.example.com:8443/lango/'\n\
+        \toption ca_bundle /etc/ssl/cert.pem\n";
+    // Every option in the tables is set here, each to something other than its default.
+    for name in [GATEWAY, BRAND, PACKAGE, MPESA].concat() {
+        assert!(text.contains(&format!(" {name} ")), "{name} is not tested");
+    }
+    let config = valid(text);
+    let gateway = &config.gateway;
+    assert!(!gateway.enabled);
+    assert_eq!(
+        (
+            gateway.interface.as_str(),
+            gateway.portal_port,
+            gateway.admin_port
+        ),
+        ("guest", 80, 81)
+    );
+    assert_eq!(
+        (
+            gateway.portal_addr.to_string(),
+            gateway.admin_addr.to_string()
+        ),
+        ("10.0.0.1".into(), "::".into())
+    );
+    assert_eq!(gateway.admin_allow, [Cidr::parse("fd00::/8").unwrap()]);
+    assert_eq!(
+        (gateway.currency.as_str(), gateway.language),
+        ("TZS", Lang::Sw)
+    );
+    assert_eq!(gateway.store, PathBuf::from("/overlay/lango.redb"));
+    assert_eq!(
+        (
+            gateway.reconcile_interval_secs,
+            gateway.checkpoint_interval_secs
+        ),
+        (120, 3600)
+    );
+    assert_eq!(
+        (gateway.device.as_str(), gateway.firewall),
+        ("br-guest", FirewallKind::None)
+    );
+    assert_eq!(
+        (gateway.portal_addr6, gateway.dns_port),
+        (Some("fd00::1".parse().unwrap()), 5300)
+    );
+    assert_eq!(gateway.leases, PathBuf::from("/var/dhcp.leases"));
+    assert_eq!(
+        (gateway.utc_offset_secs, gateway.api_token_file.as_path()),
+        (-5400, std::path::Path::new("/tmp/lango.token"))
+    );
+    assert_eq!(
+        gateway.dnsmasq_confdir,
+        Some(PathBuf::from("/tmp/dnsmasq.guest.d"))
+    );
+    let brand = Brand {
+        name: "Mama Wanjiku Cafe".into(),
+        logo: Some("/www/logo.png".into()),
+        colour: "#A1b2C3".into(),
+        phone: Some("0712 345 678".into()),
+        email: None,
+    };
+    assert_eq!(config.brand, brand);
+    let package = Package {
+        id: "late_night_".into(),
+        name: "Late Night!".into(),
+        price: Money(4950),
+        duration_secs: 8 * 3600,
+        quota_bytes: Some(1_500_000_000),
+        rate_down_kbit: Some(1500),
+        rate_up_kbit: Some(512),
+        active: false,
+        order: -1,
+    };
+    assert_eq!(config.packages, [package]);
+    assert_eq!(config.active_packages().count(), 0);
+    let mpesa = Mpesa {
+        environment: MpesaEnvironment::Production,
+        consumer_key: "key".into(),
+        consumer_secret: "secret".into(),
+        kind: MpesaKind::Till,
+        shortcode: "12345".into(),
+        till: Some("7654321".into()),
+        passkey: "pass".into(),
+        account_reference: "Cafe WiFi 12".into(),
+        callback_url: Some("https://wifi.example.com:8443/lango".into()),
+        ca_bundle: Some("/etc/ssl/cert.pem".into()),
+    };
+    assert_eq!(config.mpesa, Some(mpesa));
+}
+
+#[test]
+fn packages_sorted_by_order_then_file_order() {
+    let text = "config package 'c'\n option name C\n option price 1\n option duration 1h\n option order 2\n\
+        config package\n option name 'B b'\n option price 1\n option duration 1h\n option order 1\n\
+        config package 'a'\n option name A\n option price 1\n option duration 1h\n\
+        config package 'd'\n option name D\n option price 1\n option duration 1h\n option order 1\n";
+    let config = valid(text);
+    let ids: Vec<&str> = config.packages.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["a", "b_b", "d", "c"]);
+}
+
+#[test]
+fn sections_and_options() {
+    check_problems(
+        "config pakage 'x'\nconfig gatway\nconfig hotspot\n",
+        &[
+            "1: unknown section type 'pakage' (expected gateway, brand, package or mpesa; did you mean 'package'?)",
+            "2: unknown section type 'gatway' (expected gateway, brand, package or mpesa; did you mean 'gateway'?)",
+            "3: unknown section type 'hotspot' (expected gateway, brand, package or mpesa)",
+        ],
+    );
+    check_problems(
+        "config package 'hour'\n option name H\n option prise 20\n option price 20\n option duration 1h\n\
+         config brand\n option color '#000000'\n option motto 'Fast'\n",
+        &[
+            "3: unknown option 'prise' in package 'hour' (did you mean 'price'?)",
+            "7: unknown option 'color' in this brand (did you mean 'colour'?)",
+            "8: unknown option 'motto' in this brand (expected one of: name, logo, colour, phone, email)",
+        ],
+    );
+    check_problems(
+        "config gateway\nconfig brand\nconfig gateway two\nconfig brand b\nconfig mpesa\nconfig mpesa m2\n",
+        &[
+            "3: more than one gateway section (the first is on line 1)",
+            "4: more than one brand section (the first is on line 2)",
+            "5: this mpesa is missing option 'environment'",
+            "5: this mpesa is missing option 'consumer_key'",
+            "5: this mpesa is missing option 'consumer_secret'",
+            "5: this mpesa is missing option 'shortcode'",
+            "5: this mpesa is missing option 'passkey'",
+            "6: more than one mpesa section (the first is on line 5)",
+        ],
+    );
+    // A repeated named section is one section, as in libuci.
+    check_problems(
+        "config gateway main\nconfig gateway main\n option enabled 1\n",
+        &[],
+    );
+}
+
+#[test]
+fn option_and_list_mix_ups() {
+    check_problems(
+        "config gateway\n option admin_allow 10.0.0.0/8\n list currency KES\n list language en\n list language sw\n",
+        &[
+            "2: 'admin_allow' is a list: write list admin_allow '...' for each value",
+            "3: 'currency' takes one value: write option, not list",
+            "4: 'language' takes one value: write option, not list",
+            "5: 'language' takes one value: write option, not list",
+        ],
+    );
+    check_problems(
+        "config gateway\n option interface lan\n option interface wan\n",
+        &["3: option 'interface' is already set on line 2"],
+    );
+    check_problems(
+        "config brand\n option name 'Cafe\n option colour '#000000'\n",
+        &["2: the value of 'name' runs over several lines; is a quote missing?"],
+    );
+}
+
+#[test]
+fn bad_gateway_and_brand_values() {
+    check_problems(
+        "config gateway\n\
+         \toption enabled maybe\n\
+         \toption enabled True\n\
+         \toption interface 'lan 2'\n\
+         \toption portal_addr 192.168.1.300\n\
+         \toption portal_port 0\n\
+         \toption admin_port 70000\n\
+         \tlist admin_allow 10.0.0.0/33\n\
+         \tlist admin_allow ''\n\
+         \toption currency kes\n\
+         \toption language fr\n\
+         \toption store lango.redb\n\
+         \toption reconcile_interval 0s\n\
+         config brand\n\
+         \toption colour green\n\
+         \toption logo logo.png\n",
+        &[
+            "3: option 'enabled' is already set on line 2",
+            "3: 'True' is not a yes/no value (write 1 or 0)",
+            "4: 'lan 2' is not an OpenWrt network name (like lan)",
+            "5: '192.168.1.300' is not an IP address (like 192.168.1.1)",
+            "6: '0' is not a port number (1 to 65535)",
+            "7: '70000' is not a port number (1 to 65535)",
+            "8: '10.0.0.0/33' is not an address or network (like 192.168.1.0/24)",
+            "10: 'kes' is not a currency code (like KES)",
+            "11: 'fr' is not a language lango speaks (en or sw)",
+            "12: 'lango.redb' is not a full path (starting with /)",
+            "13: '0s' is not a time (write it like 60s or 5m)",
+            "15: 'green' is not a colour (write it like #0b6e4f)",
+            "16: 'logo.png' is not a full path (starting with /)",
+        ],
+    );
+    check_problems(
+        "config gateway\n option admin_addr 0.0.0.0\n option admin_port 8080\n",
+        &["3: admin_port is the same as portal_port; the owner page needs its own port"],
+    );
+}
+
+#[test]
+fn bad_packages() {
+    check_problems(
+        "config package 'hour'\n\
+         \toption name '1 Hour'\n\
+         \toption price fifty\n\
+         \toption duration 60\n\
+         \toption data 1XB\n\
+         \toption rate_down 5\n\
+         \toption rate_up 0k\n\
+         \toption active sometimes\n\
+         \toption order first\n\
+         config package\n\
+         \toption price 0\n\
+         \toption name ''\n",
+        &[
+            "3: 'fifty' is not a price (write it like 50 or 49.50)",
+            "4: '60' is not a duration (write it like 30m, 1h, 1d or 7d)",
+            "5: '1XB' is not a data amount (write it like 500MB or 1GB)",
+            "6: '5' is not a speed (write it like 5M for 5 Mbit/s or 512k)",
+            "7: '0k' is zero; leave the option out for no limit",
+            "8: 'sometimes' is not a yes/no value (write 1 or 0)",
+            "9: 'first' is not a whole number",
+            "10: this package is missing option 'name'",
+            "10: this package is missing option 'duration'",
+            "11: price must be more than 0",
+        ],
+    );
+}
+
+#[test]
+fn duplicate_package_names_and_ids() {
+    let package = |head: &str, name: &str| {
+        format!("{head}\n option name '{name}'\n option price 10\n option duration 1h\n")
+    };
+    let text = [
+        package("config package 'hour'", "1 Hour"),
+        package("config package", "1 HOUR"),
+        package("config package", "Day Pass"),
+        package("config package 'day_pass'", "Day pass (new)"),
+        package("config package", "Day-Pass"),
+    ]
+    .concat();
+    check_problems(
+        &text,
+        &[
+            "6: package name '1 HOUR' is already used on line 2",
+            "13: package id 'day_pass' is already used on line 9",
+            "17: package id 'day_pass' (made from its name) is already used on line 9",
+        ],
+    );
+}
+
+#[test]
+fn bad_callback_url_and_ca_bundle() {
+    let base = "config mpesa\n option environment sandbox\n option consumer_key k\n \
+                option consumer_secret s\n option passkey p\n option shortcode 174379\n";
+    for bad in [
+        "wifi.example.com",
+        "ftp://x",
+        "https://x/?a=1",
+        "https://x/#f",
+        "https://",
+    ] {
+        let first =
+            format!("7: '{bad}' is not a web address like https://wifi.example.com (no ? or #)");
+        check_problems(
+            &format!("{base} option callback_url '{bad}'\n option ca_bundle certs.pem\n"),
+            &[
+                first.as_str(),
+                "8: 'certs.pem' is not a full path (starting with /)",
+            ],
+        );
+    }
+    let ok = valid(&format!(
+        "{base} option callback_url http://198.51.100.7:8080\n"
+    ));
+    let url = ok.mpesa.and_then(|m| m.callback_url);
+    assert_eq!(url.as_deref(), Some("http://198.51.100.7:8080"));
+}
+
+#[test]
+fn bad_mpesa() {
+    let base = "config mpesa\n option environment sandbox\n option consumer_key k\n \
+                option consumer_secret s\n option passkey p\n";
+    check_problems(
+        &format!("{base} option shortcode 1234\n option account_reference 'Lango Wi-Fi Hotspot'\n"),
+        &[
+            "6: '1234' is not a number of 5 to 7 digits",
+            "7: 'Lango Wi-Fi Hotspot' is longer than 12 characters",
+        ],
+    );
+    check_problems(
+        &format!("{base} option shortcode 12345678\n option type till\n"),
+        &[
+            "1: this mpesa is missing option 'till' (needed when type is till)",
+            "6: '12345678' is not a number of 5 to 7 digits",
+        ],
+    );
+    check_problems(
+        &format!("{base} option shortcode 123456\n option till 12a45\n option environment live\n"),
+        &[
+            "7: '12a45' is not a number of 5 to 7 digits",
+            "7: till is only used when type is 'till'",
+            "8: option 'environment' is already set on line 2",
+            "8: 'live' is not sandbox, production or simulator",
+        ],
+    );
+    // With an unreadable type, lango cannot tell whether a till is needed, so it does not say.
+    check_problems(
+        &format!("{base} option shortcode 123456\n option type buygoods\n"),
+        &["7: 'buygoods' is not paybill or till"],
+    );
+}
+
+#[test]
+fn many_mistakes_reported_together_in_line_order() {
+    let text = "config gateway main\n\
+         \toption portal_port 80a\n\
+         \toption langauge en\n\
+         config package 'hour'\n\
+         \toption name 'Hour'\n\
+         \toption price 0\n\
+         config pakage day\n\
+         \toption name Day\n\
+         config brand\n\
+         \toption name 'unterminated\n\
+         config mpesa\n\
+         \toption environment sandbox\n";
+    check_problems(
+        text,
+        &[
+            "2: '80a' is not a port number (1 to 65535)",
+            "3: unknown option 'langauge' in gateway 'main' (did you mean 'language'?)",
+            "4: package 'hour' is missing option 'duration'",
+            "6: price must be more than 0",
+            "7: unknown section type 'pakage' (expected gateway, brand, package or mpesa; did you mean 'package'?)",
+            "10: unterminated quote: the ' on this line is never closed",
+            "11: this mpesa is missing option 'consumer_key'",
+            "11: this mpesa is missing option 'consumer_secret'",
+            "11: this mpesa is missing option 'shortcode'",
+            "11: this mpesa is missing option 'passkey'",
+        ],
+    );
+    let Err(diagnostics) = parse(text, "/etc/config/lango") else {
+        panic!("should fail")
+    };
+    assert_eq!(
+        diagnostics[0].to_string(),
+        "/etc/config/lango:2: '80a' is not a port number (1 to 65535)"
+    );
+}
+
+#[test]
+fn utc_offsets() {
+    assert_eq!(parse_utc_offset("+03:00"), Ok(10_800));
+    assert_eq!(parse_utc_offset("3"), Ok(10_800));
+    assert_eq!(parse_utc_offset("-05:30"), Ok(-19_800));
+    assert_eq!(parse_utc_offset("0"), Ok(0));
+    for bad in ["", "+", "15", "+3:60", "abc", "+03:00:00", "+1:2:3", "-"] {
+        assert!(parse_utc_offset(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn suggestions_only_for_near_misses() {
+    assert_eq!(edit_distance("prise", "price"), 1);
+    assert_eq!(edit_distance("", "abc"), 3);
+    assert_eq!(edit_distance("rate_dn", "rate_down"), 2);
+    assert_eq!(suggest("rate_dn", PACKAGE), Some("rate_down"));
+    assert_eq!(suggest("ordr", PACKAGE), Some("order"));
+    assert_eq!(suggest("ip", GATEWAY), None);
+    assert_eq!(suggest("speed", PACKAGE), None);
+}
+
+/// Truncated files and random junk must give diagnostics, never a panic, and every
+/// diagnostic must point at a line that exists.
+#[test]
+fn never_panics_on_any_input() {
+    let check = |text: &str| {
+        let n_lines = text.split('\n').count() as u32;
+        if let Err(diagnostics) = parse(text, "fuzz") {
+            assert!(!diagnostics.is_empty());
+            for diagnostic in diagnostics {
+                assert!(
+                    (1..=n_lines).contains(&diagnostic.line),
+                    "{diagnostic} in {text:?}"
+                );
+            }
+        }
+    };
+    for end in 0..=SHIPPED.len() {
+        check(SHIPPED.get(..end).unwrap_or_default());
+    }
+    // Xorshift: deterministic, and biased towards the characters the grammar cares about.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let alphabet = b"config option list package gateway mpesa price name 'a\"\\#;\n\t \r\xff0";
+    for _ in 0..3000 {
+        let mut bytes = Vec::new();
+        for _ in 0..(state % 120) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let byte = if state.is_multiple_of(5) {
+                state as u8
+            } else {
+                alphabet[(state >> 8) as usize % alphabet.len()]
+            };
+            bytes.push(byte);
+        }
+        check(&String::from_utf8_lossy(&bytes));
+    }
+}

@@ -1,0 +1,430 @@
+//! The second step of `parse`: UCI sections sorted by type and their option names checked
+//! against one table per type (`RawConfig`, `Raw`), then each section validated into its typed
+//! part of `Config`, every problem collected in `Check`.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use crate::core::model::{parse_bytes, parse_duration, parse_rate, Lang};
+use crate::core::uci::{Section, UciFile, Value};
+
+use super::values::{
+    package_id, parse_bool, parse_callback_url, parse_colour, parse_currency, parse_device,
+    parse_environment, parse_firewall, parse_host, parse_interval, parse_ip, parse_ipv6,
+    parse_kind, parse_language, parse_network, parse_order, parse_path, parse_port, parse_price,
+    parse_reference, parse_shortcode, parse_text, parse_utc_offset, suggest,
+};
+use super::{Brand, Cidr, Config, Diagnostic, FirewallKind, Gateway, Mpesa, MpesaKind, Package};
+
+// The option tables, one per section type (odhcpd's blobmsg policy tables): every option a
+// section may have. Anything else is reported as unknown, with the nearest name as a hint.
+pub(super) const GATEWAY: &[&str] = &[
+    "enabled",
+    "interface",
+    "portal_addr",
+    "portal_port",
+    "admin_addr",
+    "admin_port",
+    "admin_allow",
+    "currency",
+    "language",
+    "store",
+    "reconcile_interval",
+    "checkpoint_interval",
+    "device",
+    "firewall",
+    "portal_addr6",
+    "dns_port",
+    "leases",
+    "dnsmasq_confdir",
+    "move_interval",
+    "tls_cert",
+    "tls_key",
+    "tls_port",
+    "portal_host",
+    "utc_offset",
+    "api_token_file",
+];
+pub(super) const BRAND: &[&str] = &["name", "logo", "colour", "phone", "email"];
+pub(super) const PACKAGE: &[&str] = &[
+    "name",
+    "price",
+    "duration",
+    "data",
+    "rate_down",
+    "rate_up",
+    "active",
+    "order",
+];
+pub(super) const MPESA: &[&str] = &[
+    "environment",
+    "consumer_key",
+    "consumer_secret",
+    "type",
+    "shortcode",
+    "till",
+    "passkey",
+    "account_reference",
+    "callback_url",
+    "ca_bundle",
+];
+/// The options written with `list`; every other option takes one value.
+pub(super) const LISTS: &[&str] = &["admin_allow"];
+
+/// The file's sections sorted by type, before any value is checked (ripgrep's LowArgs, with
+/// `Config` as HiArgs).
+#[derive(Default)]
+pub(super) struct RawConfig {
+    gateway: Vec<Raw>,
+    brand: Vec<Raw>,
+    packages: Vec<Raw>,
+    mpesa: Vec<Raw>,
+}
+
+/// One section's options as written, each name checked against its type's table.
+#[derive(Default)]
+struct Raw {
+    /// The line of the `config` statement.
+    line: u32,
+    /// The section name; `None` for an anonymous section.
+    name: Option<String>,
+    /// How messages name the section: `package 'hour'`, or `this package` when anonymous.
+    label: String,
+    options: BTreeMap<&'static str, Vec<Value>>,
+}
+
+impl Raw {
+    /// The value of a single option. `''` counts as unset, as in libuci.
+    fn one(&self, name: &str) -> Option<&Value> {
+        let value = self.options.get(name)?.last();
+        value.filter(|value| !value.text.is_empty())
+    }
+
+    fn list(&self, name: &str) -> impl Iterator<Item = &Value> {
+        let values = self.options.get(name).into_iter().flatten();
+        values.filter(|value| !value.text.is_empty())
+    }
+}
+
+impl RawConfig {
+    pub(super) fn sort(file: &UciFile, check: &mut Check) -> RawConfig {
+        let mut raw = RawConfig::default();
+        for section in &file.sections {
+            let (sections, table) = match section.kind.as_str() {
+                "gateway" => (&mut raw.gateway, GATEWAY),
+                "brand" => (&mut raw.brand, BRAND),
+                "package" => (&mut raw.packages, PACKAGE),
+                "mpesa" => (&mut raw.mpesa, MPESA),
+                kind => {
+                    let near = suggest(kind, &["gateway", "brand", "package", "mpesa"]);
+                    let hint = near.map(|near| format!("; did you mean '{near}'?"));
+                    let known = "gateway, brand, package or mpesa";
+                    let hint = format!("(expected {known}{})", hint.unwrap_or_default());
+                    check.error(
+                        section.line,
+                        format!("unknown section type '{kind}' {hint}"),
+                    );
+                    continue;
+                }
+            };
+            sections.push(fill(section, table, check));
+        }
+        let single = [
+            ("gateway", &raw.gateway),
+            ("brand", &raw.brand),
+            ("mpesa", &raw.mpesa),
+        ];
+        for (kind, sections) in single {
+            for extra in sections.iter().skip(1) {
+                let first = sections[0].line;
+                let message =
+                    format!("more than one {kind} section (the first is on line {first})");
+                check.error(extra.line, message);
+            }
+        }
+        raw
+    }
+
+    pub(super) fn validate(&self, check: &mut Check) -> Config {
+        // A missing gateway or brand section is fine: every one of their options has a default.
+        let (none, mpesa) = (Raw::default(), self.mpesa.first());
+        Config {
+            gateway: validate_gateway(self.gateway.first().unwrap_or(&none), check),
+            brand: validate_brand(self.brand.first().unwrap_or(&none), check),
+            packages: validate_packages(&self.packages, check),
+            mpesa: mpesa.and_then(|raw| validate_mpesa(raw, check)),
+        }
+    }
+}
+
+/// Checks one section's option names against its table, and `option` against `list`.
+fn fill(section: &Section, table: &[&'static str], check: &mut Check) -> Raw {
+    let label = match &section.name {
+        Some(name) => format!("{} '{name}'", section.kind),
+        None => format!("this {}", section.kind),
+    };
+    let mut options = BTreeMap::new();
+    for option in &section.options {
+        let Some(name) = table.iter().find(|name| **name == option.name) else {
+            let hint = match suggest(&option.name, table) {
+                Some(near) => format!("did you mean '{near}'?"),
+                None => format!("expected one of: {}", table.join(", ")),
+            };
+            let (name, line) = (&option.name, option.values.first().map_or(0, |v| v.line));
+            check.error(line, format!("unknown option '{name}' in {label} ({hint})"));
+            continue;
+        };
+        // No lango option can hold a line break, so such a value almost always means a closing
+        // quote is missing and the value swallowed the lines after it.
+        if let Some(value) = option.values.iter().find(|value| value.text.contains('\n')) {
+            let message = format!("the value of '{name}' runs over several lines");
+            check.error(value.line, message + "; is a quote missing?");
+            continue;
+        }
+        let is_list = LISTS.contains(name);
+        for value in option.values.iter().filter(|value| value.list != is_list) {
+            let message = match is_list {
+                true => format!("'{name}' is a list: write list {name} '...' for each value"),
+                false => format!("'{name}' takes one value: write option, not list"),
+            };
+            check.error(value.line, message);
+        }
+        options.insert(*name, option.values.clone());
+    }
+    Raw {
+        line: section.line,
+        name: section.name.clone(),
+        label,
+        options,
+    }
+}
+
+fn validate_gateway(raw: &Raw, check: &mut Check) -> Gateway {
+    let given = raw
+        .list("admin_allow")
+        .filter_map(|value| check.item(value, Cidr::parse));
+    let mut admin_allow: Vec<Cidr> = given.collect();
+    if admin_allow.is_empty() {
+        // Unless the owner lists others, only the router itself may open the owner page.
+        admin_allow = ["127.0.0.0/8", "::1/128"]
+            .into_iter()
+            .flat_map(Cidr::parse)
+            .collect();
+    }
+    let gateway = Gateway {
+        enabled: check.get(raw, "enabled", parse_bool, true),
+        interface: check.get(raw, "interface", parse_network, "lan".into()),
+        portal_addr: check.get(raw, "portal_addr", parse_ip, [192, 168, 1, 1].into()),
+        portal_port: check.get(raw, "portal_port", parse_port, 8080),
+        admin_addr: check.get(raw, "admin_addr", parse_ip, Ipv4Addr::LOCALHOST.into()),
+        admin_port: check.get(raw, "admin_port", parse_port, 8081),
+        admin_allow,
+        currency: check.get(raw, "currency", parse_currency, "KES".into()),
+        language: check.get(raw, "language", parse_language, Lang::En),
+        store: check.get(raw, "store", parse_path, "/etc/lango/lango.redb".into()),
+        reconcile_interval_secs: check.get(raw, "reconcile_interval", parse_interval, 60),
+        checkpoint_interval_secs: check.get(raw, "checkpoint_interval", parse_interval, 300),
+        device: check.get(raw, "device", parse_device, "br-lan".into()),
+        firewall: check.get(raw, "firewall", parse_firewall, FirewallKind::Nft),
+        portal_addr6: check.optional(raw, "portal_addr6", parse_ipv6),
+        dns_port: check.get(raw, "dns_port", parse_port, 8053),
+        leases: check.get(raw, "leases", parse_path, "/tmp/dhcp.leases".into()),
+        dnsmasq_confdir: check.optional(raw, "dnsmasq_confdir", parse_path),
+        move_interval_secs: check.get(raw, "move_interval", parse_interval, 3600),
+        tls_cert: check.optional(raw, "tls_cert", parse_path),
+        tls_key: check.optional(raw, "tls_key", parse_path),
+        tls_port: check.get(raw, "tls_port", parse_port, 8443),
+        portal_host: check.optional(raw, "portal_host", parse_host),
+        utc_offset_secs: check.get(raw, "utc_offset", parse_utc_offset, 3 * 3600),
+        api_token_file: check.get(
+            raw,
+            "api_token_file",
+            parse_path,
+            "/var/run/lango/api-token".into(),
+        ),
+    };
+    if gateway.tls_cert.is_some() != gateway.tls_key.is_some() {
+        let line = raw
+            .one("tls_cert")
+            .or(raw.one("tls_key"))
+            .map_or(raw.line, |v| v.line);
+        check.error(
+            line,
+            "tls_cert and tls_key go together: set both, or neither",
+        );
+    }
+    // Both listeners on one address and port would make the daemon fail at startup instead.
+    let (portal, admin) = (gateway.portal_addr, gateway.admin_addr);
+    let same_host = portal == admin || portal.is_unspecified() || admin.is_unspecified();
+    if same_host && gateway.portal_port == gateway.admin_port {
+        let port = raw.one("admin_port").or(raw.one("portal_port"));
+        let message = "admin_port is the same as portal_port; the owner page needs its own port";
+        check.error(port.map_or(raw.line, |value| value.line), message);
+    }
+    gateway
+}
+
+fn validate_brand(raw: &Raw, check: &mut Check) -> Brand {
+    Brand {
+        name: check.get(raw, "name", parse_text, "Wi-Fi".into()),
+        logo: check.optional(raw, "logo", parse_path),
+        colour: check.get(raw, "colour", parse_colour, "#0b6e4f".into()),
+        phone: check.optional(raw, "phone", parse_text),
+        email: check.optional(raw, "email", parse_text),
+    }
+}
+
+/// Validates every package, checks that names and ids are unique, and puts the packages in
+/// the owner's order.
+fn validate_packages(raws: &[Raw], check: &mut Check) -> Vec<Package> {
+    // A lower-case name or an id, and the line where it was first used.
+    let mut names: Vec<(String, u32)> = Vec::new();
+    let mut ids: Vec<(String, u32)> = Vec::new();
+    let mut packages = Vec::new();
+    for raw in raws {
+        let name = raw.one("name");
+        let derived_id = name.map(|value| package_id(&value.text));
+        let id = raw.name.clone().or(derived_id);
+        let name_used = match name {
+            Some(value) => seen(&mut names, &value.text.to_lowercase(), value.line),
+            None => None,
+        };
+        if let (Some(first), Some(Value { text, line, .. })) = (name_used, name) {
+            let message = format!("package name '{text}' is already used on line {first}");
+            check.error(*line, message);
+        } else if let Some(id) = &id {
+            // Only checked when the names differ: names that differ only in case share an id too,
+            // and one message is enough.
+            if let Some(first) = seen(&mut ids, id, raw.line) {
+                let how = match raw.name {
+                    Some(_) => "",
+                    None => " (made from its name)",
+                };
+                let message = format!("package id '{id}'{how} is already used on line {first}");
+                check.error(raw.line, message);
+            }
+        }
+        packages.extend(validate_package(raw, id, check));
+    }
+    // Stable: packages with the same order stay in file order.
+    packages.sort_by_key(|package| package.order);
+    packages
+}
+
+fn validate_package(raw: &Raw, id: Option<String>, check: &mut Check) -> Option<Package> {
+    // Every value is checked before the first `?`, so that all problems are reported.
+    let name = check.required(raw, "name", parse_text);
+    let price = check.required(raw, "price", parse_price);
+    let duration_secs = check.required(raw, "duration", parse_duration);
+    let package = Package {
+        quota_bytes: check.optional(raw, "data", parse_bytes),
+        rate_down_kbit: check.optional(raw, "rate_down", parse_rate),
+        rate_up_kbit: check.optional(raw, "rate_up", parse_rate),
+        active: check.get(raw, "active", parse_bool, true),
+        order: check.get(raw, "order", parse_order, 0),
+        id: id?,
+        name: name?,
+        price: price?,
+        duration_secs: duration_secs?,
+    };
+    Some(package)
+}
+
+fn validate_mpesa(raw: &Raw, check: &mut Check) -> Option<Mpesa> {
+    let environment = check.required(raw, "environment", parse_environment);
+    let consumer_key = check.required(raw, "consumer_key", parse_text);
+    let consumer_secret = check.required(raw, "consumer_secret", parse_text);
+    // Unset means paybill; `None` means the type was wrong, which has been reported.
+    let kind = match raw.one("type") {
+        Some(_) => check.optional(raw, "type", parse_kind),
+        None => Some(MpesaKind::PayBill),
+    };
+    let shortcode = check.required(raw, "shortcode", parse_shortcode);
+    let till = check.optional(raw, "till", parse_shortcode);
+    match (kind, raw.one("till")) {
+        (Some(MpesaKind::Till), None) => {
+            let message = format!("{} is missing option 'till'", raw.label);
+            check.error(raw.line, message + " (needed when type is till)");
+        }
+        (Some(MpesaKind::PayBill), Some(value)) => {
+            check.error(value.line, "till is only used when type is 'till'");
+        }
+        _ => {}
+    }
+    let passkey = check.required(raw, "passkey", parse_text);
+    let reference = check.get(raw, "account_reference", parse_reference, "WiFi".into());
+    let callback_url = check.optional(raw, "callback_url", parse_callback_url);
+    let ca_bundle = check.optional(raw, "ca_bundle", parse_path);
+    Some(Mpesa {
+        environment: environment?,
+        consumer_key: consumer_key?,
+        consumer_secret: consumer_secret?,
+        kind: kind?,
+        shortcode: shortcode?,
+        till,
+        passkey: passkey?,
+        account_reference: reference,
+        callback_url,
+        ca_bundle,
+    })
+}
+
+/// Turns an option's text into a value, or says what is wrong with it.
+type Parser<T> = fn(&str) -> Result<T, String>;
+
+/// Collects diagnostics while the whole file is checked.
+pub(super) struct Check<'a> {
+    pub(super) file: &'a str,
+    pub(super) diagnostics: Vec<Diagnostic>,
+}
+
+impl Check<'_> {
+    pub(super) fn error(&mut self, line: u32, message: impl Into<String>) {
+        let (file, message) = (self.file.to_string(), message.into());
+        self.diagnostics.push(Diagnostic {
+            file,
+            line,
+            message,
+        });
+    }
+
+    /// A single option's value, or `default` if it is unset or wrong (which is reported).
+    fn get<T>(&mut self, raw: &Raw, name: &str, parse: Parser<T>, default: T) -> T {
+        self.optional(raw, name, parse).unwrap_or(default)
+    }
+
+    /// A single option's value: `None` if it is unset or wrong (which is reported).
+    fn optional<T>(&mut self, raw: &Raw, name: &str, parse: Parser<T>) -> Option<T> {
+        self.item(raw.one(name)?, parse)
+    }
+
+    /// Like `optional`, but the section cannot do without it. Its absence is reported at the
+    /// section's `config` line.
+    fn required<T>(&mut self, raw: &Raw, name: &str, parse: Parser<T>) -> Option<T> {
+        if raw.one(name).is_none() {
+            self.error(
+                raw.line,
+                format!("{} is missing option '{name}'", raw.label),
+            );
+        }
+        self.optional(raw, name, parse)
+    }
+
+    fn item<T>(&mut self, value: &Value, parse: Parser<T>) -> Option<T> {
+        parse(&value.text)
+            .map_err(|message| self.error(value.line, message))
+            .ok()
+    }
+}
+
+/// The line where `key` was first used, or `None` if this is its first use, which is recorded.
+fn seen(used: &mut Vec<(String, u32)>, key: &str, line: u32) -> Option<u32> {
+    let first = used
+        .iter()
+        .find(|(used, _)| used == key)
+        .map(|(_, first)| *first);
+    if first.is_none() {
+        used.push((key.to_string(), line));
+    }
+    first
+}
