@@ -99,7 +99,7 @@ impl App {
                 time.start(),
             );
             let mut session = cap_deadline(grant.session().clone(), &current);
-            session.token = crate::app::random_token()?;
+            session.token = crate::core::token::random_token()?;
             w.put_session(&session)?;
             current.last_login = Some(now);
             w.put_account(&current)?;

@@ -31,12 +31,14 @@ use portable_atomic::{AtomicU64, Ordering};
 use crate::adapters::neighbours::Neighbours;
 use crate::core::config::Config;
 use crate::core::firewall::{self, Firewall};
+use crate::core::locks;
 use crate::core::model::{Mac, Phone};
 use crate::core::payments::{
     self, GatewayError, Payment, PaymentGateway, PaymentState, Settlement,
 };
 use crate::core::sessions::{self, Lifecycle, Session, Source, Terms};
 use crate::core::time::{Clock, ClockGuard, TimeView, Timestamp};
+use crate::core::token;
 use crate::core::vouchers::{self, Refusal};
 use crate::store::{Device, Durability, Event, Store, StoreError};
 
@@ -115,13 +117,6 @@ pub struct App {
     pub(crate) mpesa: crate::app::mpesa::MpesaState,
 }
 
-/// A long random token (128 bits, hex) from the OS generator.
-pub fn random_token() -> Result<String, StoreError> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| StoreError::Io(format!("random generator: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
 impl App {
     /// Builds the app and the receiver the background worker waits on.
     pub fn new(
@@ -152,18 +147,12 @@ impl App {
     }
 
     pub fn config(&self) -> Arc<Config> {
-        match self.config.read() {
-            Ok(c) => c.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        locks::read(&self.config).clone()
     }
 
     /// Swaps in a new config. Sessions keep the terms they were bought with.
     pub fn set_config(&self, config: Config) {
-        match self.config.write() {
-            Ok(mut c) => *c = Arc::new(config),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(config),
-        }
+        *locks::write(&self.config) = Arc::new(config);
         self.mark_dirty();
     }
 
@@ -172,10 +161,7 @@ impl App {
     }
 
     fn work(&self) -> std::sync::MutexGuard<'_, Work> {
-        match self.work.lock() {
-            Ok(w) => w,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        locks::lock(&self.work)
     }
 
     /// Makes a payment's next query due now (a callback or an SMS points at it).
@@ -230,7 +216,7 @@ pub(crate) fn grant_in(
     let grant = sessions::grant(existing.as_ref(), new_id, mac, ip, terms, source, start);
     let mut session = grant.session().clone();
     if session.token.is_empty() {
-        session.token = random_token()?;
+        session.token = token::random_token()?;
     }
     w.put_session(&session)?;
     Ok(session)

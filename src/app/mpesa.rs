@@ -14,21 +14,23 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use crate::adapters::daraja;
 use crate::app::admission::{AdmitError, Admitted, Denied};
-use crate::app::{random_token, App};
+use crate::app::App;
+use crate::core::locks::lock;
 use crate::core::model::{Mac, Money};
 use crate::core::payments::{CallbackHint, CheckStep, Payment, PaymentState, StkOutcome};
 use crate::core::sessions::{Session, Source, Terms};
 use crate::core::sms::{self, ClaimState, NotPayment, SmsClaim};
 use crate::core::time::Timestamp;
+use crate::core::token;
 use crate::store::{Durability, Event, StoreError};
 
 /// Where Daraja posts STK results on the portal listener, followed by the secret. The path
 /// avoids the words M-PESA and Safaricom, which Safaricom refuses in callback URLs
-/// (payments.md A7 URL rules, D item 1).
+/// (docs/daraja.md, Callback URL).
 pub const CALLBACK_PREFIX: &str = "/api/stk-callback/";
 
 /// The CallBackURL sent when the owner exposes no public address: a valid https URL that
@@ -56,13 +58,6 @@ pub struct MpesaState {
     /// Device → when it pasted an SMS recently.
     sms_attempts: Mutex<HashMap<Mac, Vec<Timestamp>>>,
     check: Arc<Mutex<CheckStatus>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    }
 }
 
 /// The owner's last "Test M-Pesa connection".
@@ -161,14 +156,6 @@ pub enum ClaimDecision {
     ReceiptAlreadyCredited(u64),
 }
 
-/// Constant-time comparison (the secret is checked against every guess the same way).
-fn same(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 impl App {
     // ---- callbacks ----
 
@@ -182,7 +169,7 @@ impl App {
         let secret = match self.store.read(|r| r.secret("callback"))? {
             Some(s) => s,
             None => {
-                let fresh = format!("{}{}", random_token()?, random_token()?);
+                let fresh = token::random_token()?;
                 self.store.write(Durability::Durable, |w| {
                     // Another lango process cannot share the store; re-check anyway.
                     match w.secret("callback")? {
@@ -206,7 +193,7 @@ impl App {
             Some(s) => Some(s),
             None => self.store.read(|r| r.secret("callback")).ok().flatten(),
         };
-        known.is_some_and(|s| same(s.as_bytes(), candidate.as_bytes()))
+        known.is_some_and(|s| token::same(candidate.as_bytes(), s.as_bytes()))
     }
 
     /// The CallBackURL for a push: the owner's public address with the secret path, or a
@@ -683,14 +670,6 @@ pub fn describe_hint(hint: &CallbackHint) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secrets_compare_in_constant_time_and_exactly() {
-        assert!(same(b"abc", b"abc"));
-        assert!(!same(b"abc", b"abd"));
-        assert!(!same(b"abc", b"ab"));
-        assert!(!same(b"", b"a"));
-    }
 
     #[test]
     fn hints_are_described_for_the_owner() {

@@ -2,7 +2,6 @@
 //! a voucher, generating vouchers, kicking and extending sessions. Each change is one durable
 //! write with an event, and the firewall follows through `mark_dirty`.
 
-use super::random_token;
 use crate::app::App;
 use crate::core::model::Mac;
 use crate::core::sessions::{self, EndReason, Session, Terms};
@@ -134,14 +133,12 @@ impl App {
             return Ok(None);
         };
         let now = self.time().now;
-        let batch = random_token()?[..8].to_string();
+        let batch = crate::core::token::random_token()?[..8].to_string();
         let terms = Terms::of(package);
         let vouchers = self.store.write(Durability::Durable, |w| {
             let mut out = Vec::with_capacity(count);
             while out.len() < count {
-                let mut random = [0u8; 32];
-                getrandom::fill(&mut random)
-                    .map_err(|e| StoreError::Io(format!("random generator: {e}")))?;
+                let random = crate::core::token::random_bytes::<32>()?;
                 let Some(code) = vouchers::code_from_random(&random) else {
                     continue;
                 };

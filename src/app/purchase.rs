@@ -85,7 +85,7 @@ impl App {
             .filter(|p| p.active)
             .ok_or(PurchaseError::UnknownPackage)?;
         let phone = Phone::parse(phone).map_err(PurchaseError::BadPhone)?;
-        let token = random_token()?;
+        let token = crate::core::token::random_token().map_err(StoreError::from)?;
         let now = time.now;
         let terms = Terms::of(package);
         let payment = self.store.write(Durability::Durable, |w| {

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use crate::core::locks::lock;
 use crate::core::time::Timestamp;
-use crate::core::token::{hex, random_bytes, unhex};
+use crate::core::token::{hex, random_bytes, random_token, unhex};
 
 /// PBKDF2 iterations for new hashes. One check costs 4.2 ms on the x86_64 test machine (SHA
 /// extensions; `cargo bench --bench password`) and, at the 30-60x slower SHA-256 of a MIPS 24Kc
@@ -48,9 +48,6 @@ fn derive(iterations: NonZeroU32, salt: &[u8], password: &str) -> [u8; HASH_LEN]
     );
     out
 }
-
-// `daemon::write_api_token` still names this path; `token::random_token` is the one generator.
-pub(crate) use crate::core::token::random_token;
 
 /// Pure: the stored form of `password` with this salt and count:
 /// `pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>`.

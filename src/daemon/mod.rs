@@ -137,18 +137,13 @@ pub fn start(config: Config, store: Store, env: Env, options: Options) -> Result
 
 /// Writes the owner API's token (256 random bits, hex) to `path`, readable by root only.
 pub fn write_api_token(path: &Path) -> Result<String, String> {
-    use std::os::unix::fs::PermissionsExt;
-    let token = crate::core::auth::random_token()?;
+    let token = crate::core::token::random_token()?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    // Created empty and restricted first, so the token is never readable by others.
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, b"").map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::write(&tmp, format!("{token}\n")).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // 0600 from the moment the temporary file exists, so the token is never readable by others.
+    crate::adapters::sys::write_secret(path, format!("{token}\n").as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(token)
 }
 

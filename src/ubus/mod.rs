@@ -12,7 +12,8 @@ use crate::adapters::ubusd::{BlobmsgType, Event, Method, Status, UbusHandler};
 use crate::app::App;
 use crate::core::model::Mac;
 use crate::core::payments::{Payment, PaymentState};
-use crate::core::sessions::Session;
+use crate::core::sessions::{self, Session};
+use crate::core::vouchers;
 use crate::store::StoreError;
 
 /// At most this many sessions in one `sessions` reply. A session is about 250 bytes of
@@ -21,11 +22,10 @@ pub const MAX_SESSIONS: usize = 2000;
 /// `payments` returns 20 unless asked; never more than this.
 pub const DEFAULT_PAYMENTS: usize = 20;
 pub const MAX_PAYMENTS: usize = 500;
-/// The owner page's limits for `voucher_generate`.
-pub const MAX_VOUCHERS: i64 = 500;
-pub const MAX_VOUCHER_DAYS: i64 = 3650;
-/// `extend` adds at most a year at once.
-pub const MAX_EXTEND_MINUTES: i64 = 525_600;
+/// The owner page's limits for `voucher_generate` and `extend` (defined in the core).
+pub const MAX_VOUCHERS: i64 = vouchers::MAX_BATCH as i64;
+pub const MAX_VOUCHER_DAYS: i64 = vouchers::MAX_VALID_DAYS as i64;
+pub const MAX_EXTEND_MINUTES: i64 = sessions::MAX_EXTEND_MINUTES as i64;
 
 /// The methods of `lango` and their argument types (what `ubus -v list lango` shows).
 pub fn methods() -> Vec<Method> {

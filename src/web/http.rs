@@ -3,7 +3,6 @@
 //! security headers). The client's address always comes from the socket, never from a header.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::net::SocketAddr;
 
 use rouille::{Request, Response};
@@ -37,7 +36,7 @@ where
     Ok(Listener { addr, thread })
 }
 
-/// Headers on every response (OWASP headers cheat sheet, reliability.md 4.6). Pages inline
+/// Headers on every response (OWASP HTTP headers cheat sheet). Pages inline
 /// their own CSS and script, so the policy allows inline but nothing from elsewhere. A handler
 /// may set its own Referrer-Policy (the owner page uses `same-origin`, so that browsers send
 /// the page's Origin with its forms instead of `null`).
@@ -64,30 +63,14 @@ fn with_headers(response: Response) -> Response {
 
 /// Reads an `application/x-www-form-urlencoded` body of at most `MAX_BODY` bytes.
 pub fn read_form(request: &Request) -> Result<HashMap<String, String>, Response> {
-    let mut body = Vec::new();
-    if let Some(data) = request.data() {
-        data.take(MAX_BODY + 1)
-            .read_to_end(&mut body)
-            .map_err(|_| Response::text("could not read the request").with_status_code(400))?;
-    }
-    if body.len() as u64 > MAX_BODY {
-        return Err(Response::text("request too large").with_status_code(413));
-    }
+    let body = read_body(request)?;
     Ok(parse_form(&String::from_utf8_lossy(&body)))
 }
 
 /// Reads a raw body of at most `MAX_BODY` bytes (a JSON callback).
 pub fn read_body(request: &Request) -> Result<Vec<u8>, Response> {
-    let mut body = Vec::new();
-    if let Some(data) = request.data() {
-        data.take(MAX_BODY + 1)
-            .read_to_end(&mut body)
-            .map_err(|_| Response::text("could not read the request").with_status_code(400))?;
-    }
-    if body.len() as u64 > MAX_BODY {
-        return Err(Response::text("request too large").with_status_code(413));
-    }
-    Ok(body)
+    crate::web::body::read(request)
+        .map_err(|e| Response::text(e.message()).with_status_code(e.status()))
 }
 
 /// Parses `a=1&b=two+words`. Later duplicates win; malformed escapes are kept literally.
@@ -123,28 +106,6 @@ pub fn percent_decode(text: &str) -> String {
         idx += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Standard base64 with padding (RFC 4648), for inlining small images.
-pub fn base64(bytes: &[u8]) -> String {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(TABLE[(n >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -197,15 +158,6 @@ mod tests {
         assert_eq!(f["bad"], "%zz");
         assert_eq!(f["cut"], "%4");
         assert_eq!(percent_decode("%E2%9C%93"), "✓");
-    }
-
-    #[test]
-    fn base64_matches_rfc4648() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
     }
 
     #[test]

@@ -773,7 +773,7 @@ fn lab_payment_opens_ipv4_and_ipv6_within_a_second() {
     );
     let location = String::from_utf8_lossy(&out.stdout).to_string();
     let token = location.rsplit('/').next().unwrap().to_string();
-    assert_eq!(token.len(), 32, "{location}");
+    assert_eq!(token.len(), lango::core::token::TOKEN_LEN, "{location}");
     let status_url = format!("http://10.77.0.1:8080/api/payment/{token}");
     let mut paid_at = None;
     lab.wait_for("the simulated customer to pay", || {

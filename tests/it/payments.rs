@@ -843,7 +843,7 @@ fn a_stalled_push_is_not_sent_twice_and_the_guest_is_not_lost() {
     assert_eq!(env.sessions().len(), 1);
     assert_eq!(
         env.sessions()[0].token.len(),
-        32,
+        lango::core::token::TOKEN_LEN,
         "an approved claim's session has a token too"
     );
     app.run_due();

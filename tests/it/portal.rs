@@ -215,7 +215,7 @@ fn the_guest_api_speaks_easyisp() {
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(id.len(), 32);
+    assert_eq!(id.len(), lango::core::token::TOKEN_LEN);
     let status_path = format!("/api/portal/mpesa/status?checkoutRequestId={id}");
     assert_eq!(
         json_of(&get(&env, ip, "h", &status_path))["status"],
@@ -235,7 +235,7 @@ fn the_guest_api_speaks_easyisp() {
     assert_eq!(status["active"], true);
     assert_eq!(
         status["sessionId"].as_str().map(str::len),
-        Some(32),
+        Some(lango::core::token::TOKEN_LEN),
         "a random token, not a timestamp"
     );
     // The device may name itself, but only correctly.

@@ -126,7 +126,7 @@ fn a_guest_buys_a_package_and_it_runs_out() {
     assert_eq!(bought.status, 303);
     let location = bought.header("Location").unwrap().to_string();
     assert!(
-        location.starts_with("/pay/") && location.len() == 5 + 32,
+        location.starts_with("/pay/") && location.len() == 5 + lango::core::token::TOKEN_LEN,
         "{location}"
     );
 

@@ -19,7 +19,7 @@ use crate::core::payments::{Decline, LimitRefusal, PaymentState};
 use crate::core::ratelimit::{self, Limit};
 use crate::core::sessions::Lifecycle;
 use crate::core::vouchers::Refusal;
-use crate::web::http::{json, MAX_BODY};
+use crate::web::http::json;
 
 pub fn handle(ctx: &Ctx, request: &Request, path: &str) -> Response {
     let ip = request.remote_addr().ip().to_canonical();
@@ -91,16 +91,7 @@ fn error(status: u16, message: &str) -> Response {
 
 /// A JSON body of at most `MAX_BODY` bytes; an empty body is `{}`.
 fn read_json(request: &Request) -> Result<Value, Response> {
-    use std::io::Read;
-    let mut raw = Vec::new();
-    if let Some(data) = request.data() {
-        if data.take(MAX_BODY + 1).read_to_end(&mut raw).is_err() {
-            return Err(error(400, "could not read the request"));
-        }
-    }
-    if raw.len() as u64 > MAX_BODY {
-        return Err(error(413, "request too large"));
-    }
+    let raw = crate::web::body::read(request).map_err(|e| error(e.status(), e.message()))?;
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));
     }

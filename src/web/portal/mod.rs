@@ -180,7 +180,7 @@ pub fn logo_data_uri(config: &crate::core::config::Config) -> Option<String> {
     };
     Some(format!(
         "data:{mime};base64,{}",
-        crate::web::http::base64(&bytes)
+        crate::core::base64::encode(&bytes)
     ))
 }
 
