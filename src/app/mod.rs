@@ -20,6 +20,7 @@ pub use admission::{AdmitError, Admitted, Denied, DeviceView};
 pub use events::{Change, ChangeSink};
 pub use guest::{MoveError, RedeemError};
 pub use mpesa::SmsError;
+pub use owner::OwnerError;
 pub use purchase::PurchaseError;
 
 use std::collections::{HashMap, HashSet};

@@ -118,22 +118,61 @@ impl App {
     }
 }
 
+/// Why an owner operation was refused. The app owns the limits (`vouchers::MAX_BATCH`,
+/// `vouchers::MAX_VALID_DAYS`, `sessions::MAX_EXTEND_MINUTES`): front ends pass the owner's
+/// numbers through and show this text.
+#[derive(Debug)]
+pub enum OwnerError {
+    /// A number outside what lango allows; the text says the range.
+    OutOfRange(String),
+    Store(StoreError),
+}
+
+impl std::fmt::Display for OwnerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OwnerError::OutOfRange(text) => f.write_str(text),
+            OwnerError::Store(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<StoreError> for OwnerError {
+    fn from(e: StoreError) -> Self {
+        OwnerError::Store(e)
+    }
+}
+
 impl App {
     /// Owner: makes `count` vouchers for a package, each code `prefix` (checked by
-    /// `vouchers::normalise_prefix`; may be empty) followed by the random part.
+    /// `vouchers::normalise_prefix`; may be empty) followed by the random part. `count` is 1 to
+    /// `vouchers::MAX_BATCH`, `valid_days` (None: no expiry) 1 to `vouchers::MAX_VALID_DAYS`.
+    /// None if there is no such package.
     pub fn generate_vouchers(
         &self,
         package_id: &str,
         count: usize,
         prefix: &str,
         valid_days: Option<u64>,
-    ) -> Result<Option<Vec<Voucher>>, StoreError> {
+    ) -> Result<Option<Vec<Voucher>>, OwnerError> {
+        if !(1..=vouchers::MAX_BATCH).contains(&count) {
+            return Err(OwnerError::OutOfRange(format!(
+                "give a count from 1 to {}",
+                vouchers::MAX_BATCH
+            )));
+        }
+        if valid_days.is_some_and(|d| !(1..=vouchers::MAX_VALID_DAYS).contains(&d)) {
+            return Err(OwnerError::OutOfRange(format!(
+                "give a validity from 1 to {} days (or none)",
+                vouchers::MAX_VALID_DAYS
+            )));
+        }
         let config = self.config();
         let Some(package) = config.package(package_id) else {
             return Ok(None);
         };
         let now = self.time().now;
-        let batch = crate::core::token::random_token()?[..8].to_string();
+        let batch = crate::core::token::random_token().map_err(StoreError::from)?[..8].to_string();
         let terms = Terms::of(package);
         let vouchers = self.store.write(Durability::Durable, |w| {
             let mut out = Vec::with_capacity(count);
@@ -198,9 +237,17 @@ impl App {
         Ok(done)
     }
 
-    /// Owner: lengthens a running session by `secs` (the firewall is reconciled with the new
-    /// deadline). None if there is no active session with this id.
-    pub fn extend_session(&self, id: u64, secs: u64) -> Result<Option<Session>, StoreError> {
+    /// Owner: lengthens a running session by `minutes` (1 to `sessions::MAX_EXTEND_MINUTES`;
+    /// the firewall is reconciled with the new deadline). None if there is no active session
+    /// with this id.
+    pub fn extend_session(&self, id: u64, minutes: u64) -> Result<Option<Session>, OwnerError> {
+        if !(1..=sessions::MAX_EXTEND_MINUTES).contains(&minutes) {
+            return Err(OwnerError::OutOfRange(format!(
+                "extend by 1 to {} minutes (a year)",
+                sessions::MAX_EXTEND_MINUTES
+            )));
+        }
+        let secs = minutes * 60;
         let now = self.time().now;
         let extended = self.store.write(Durability::Durable, |w| {
             let Some(session) = w.session(id)? else {

@@ -12,8 +12,7 @@ use crate::adapters::ubusd::{BlobmsgType, Event, Method, Status, UbusHandler};
 use crate::app::App;
 use crate::core::model::Mac;
 use crate::core::payments::{Payment, PaymentState};
-use crate::core::sessions::{self, Session};
-use crate::core::vouchers;
+use crate::core::sessions::Session;
 use crate::store::StoreError;
 
 /// At most this many sessions in one `sessions` reply. A session is about 250 bytes of
@@ -22,10 +21,6 @@ pub const MAX_SESSIONS: usize = 2000;
 /// `payments` returns 20 unless asked; never more than this.
 pub const DEFAULT_PAYMENTS: usize = 20;
 pub const MAX_PAYMENTS: usize = 500;
-/// The owner page's limits for `voucher_generate` and `extend` (defined in the core).
-pub const MAX_VOUCHERS: i64 = vouchers::MAX_BATCH as i64;
-pub const MAX_VOUCHER_DAYS: i64 = vouchers::MAX_VALID_DAYS as i64;
-pub const MAX_EXTEND_MINUTES: i64 = sessions::MAX_EXTEND_MINUTES as i64;
 
 /// The methods of `lango` and their argument types (what `ubus -v list lango` shows).
 pub fn methods() -> Vec<Method> {
@@ -90,6 +85,16 @@ enum Failure {
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
         Failure::Store(e)
+    }
+}
+
+/// The app refuses numbers outside its limits: an invalid argument to ubus.
+impl From<crate::app::OwnerError> for Failure {
+    fn from(e: crate::app::OwnerError) -> Self {
+        match e {
+            crate::app::OwnerError::OutOfRange(_) => Failure::Status(Status::InvalidArgument),
+            crate::app::OwnerError::Store(e) => Failure::Store(e),
+        }
     }
 }
 
@@ -218,10 +223,9 @@ impl LangoUbus {
 
     fn extend(&self, args: &Value) -> Result<Value, Failure> {
         let id = int_arg(args, "id", 1, i64::MAX)?.ok_or(Status::InvalidArgument)?;
-        let minutes =
-            int_arg(args, "minutes", 1, MAX_EXTEND_MINUTES)?.ok_or(Status::InvalidArgument)?;
+        let minutes = int_arg(args, "minutes", 1, i64::MAX)?.ok_or(Status::InvalidArgument)?;
         let now = self.app.time().now;
-        match self.app.extend_session(id as u64, minutes as u64 * 60)? {
+        match self.app.extend_session(id as u64, minutes as u64)? {
             Some(s) => Ok(session_json(&s, now)),
             None => Err(Status::NotFound.into()),
         }
@@ -254,8 +258,8 @@ impl LangoUbus {
             .get("package")
             .and_then(Value::as_str)
             .ok_or(Status::InvalidArgument)?;
-        let count = int_arg(args, "count", 1, MAX_VOUCHERS)?.unwrap_or(1) as usize;
-        let days = int_arg(args, "days", 0, MAX_VOUCHER_DAYS)?.filter(|d| *d > 0);
+        let count = int_arg(args, "count", 1, i64::MAX)?.unwrap_or(1) as usize;
+        let days = int_arg(args, "days", 0, i64::MAX)?.filter(|d| *d > 0);
         match self
             .app
             .generate_vouchers(package, count, "", days.map(|d| d as u64))?

@@ -977,3 +977,53 @@ fn a_bad_reload_keeps_the_running_config_and_paid_guests() {
         "sessions keep the terms they were bought with"
     );
 }
+
+#[test]
+fn the_app_owns_the_owner_limits() {
+    use lango::app::OwnerError;
+    use lango::core::{sessions, vouchers};
+    let env = TestEnv::new();
+    let too_many = env
+        .app
+        .generate_vouchers("hour", vouchers::MAX_BATCH + 1, "", None);
+    assert!(
+        matches!(too_many, Err(OwnerError::OutOfRange(_))),
+        "{too_many:?}"
+    );
+    assert!(matches!(
+        env.app.generate_vouchers("hour", 0, "", None),
+        Err(OwnerError::OutOfRange(_))
+    ));
+    assert!(matches!(
+        env.app
+            .generate_vouchers("hour", 1, "", Some(vouchers::MAX_VALID_DAYS + 1)),
+        Err(OwnerError::OutOfRange(_))
+    ));
+    let list = env
+        .app
+        .generate_vouchers("hour", 1, "", Some(vouchers::MAX_VALID_DAYS))
+        .unwrap()
+        .unwrap();
+    let session = env
+        .app
+        .redeem(crate::support::guest(1).0, &list[0].code)
+        .unwrap();
+    assert!(matches!(
+        env.app
+            .extend_session(session.id, sessions::MAX_EXTEND_MINUTES + 1),
+        Err(OwnerError::OutOfRange(_))
+    ));
+    assert!(matches!(
+        env.app.extend_session(session.id, 0),
+        Err(OwnerError::OutOfRange(_))
+    ));
+    let longer = env
+        .app
+        .extend_session(session.id, sessions::MAX_EXTEND_MINUTES)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        longer.deadline,
+        session.deadline + sessions::MAX_EXTEND_MINUTES as i64 * 60
+    );
+}

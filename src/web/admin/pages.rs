@@ -434,10 +434,7 @@ pub fn extend(call: &Call) -> Response {
     let (Some(id), Ok(minutes)) = (session_id(call), call.field("minutes").parse::<u64>()) else {
         return refuse(400, "bad request");
     };
-    if !(1..=crate::core::sessions::MAX_EXTEND_MINUTES).contains(&minutes) {
-        return refuse(400, "extend by 1 minute to 1 year");
-    }
-    match call.ctx.app.extend_session(id, minutes * 60) {
+    match call.ctx.app.extend_session(id, minutes) {
         Ok(Some(s)) => call.back(
             "/guests",
             format!(
@@ -446,6 +443,7 @@ pub fn extend(call: &Call) -> Response {
             ),
         ),
         Ok(None) => call.back("/guests", "That session had already ended."),
+        Err(crate::app::OwnerError::OutOfRange(text)) => refuse(400, &text),
         Err(e) => store_error(e),
     }
 }

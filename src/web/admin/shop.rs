@@ -534,25 +534,11 @@ pub fn vouchers(call: &Call) -> Response {
 }
 
 pub fn generate(call: &Call) -> Response {
-    let count = call
-        .field("count")
-        .parse::<usize>()
-        .ok()
-        .filter(|c| (1..=vouchers::MAX_BATCH).contains(c));
-    let days = call
-        .field("days")
-        .parse::<u64>()
-        .ok()
-        .filter(|d| *d <= vouchers::MAX_VALID_DAYS);
-    let (Some(count), Some(days)) = (count, days) else {
-        return call.back(
-            "/vouchers",
-            format!(
-                "Not made: give a count from 1 to {} and 0 to {} days.",
-                vouchers::MAX_BATCH,
-                vouchers::MAX_VALID_DAYS
-            ),
-        );
+    let (Ok(count), Ok(days)) = (
+        call.field("count").parse::<usize>(),
+        call.field("days").parse::<u64>(),
+    ) else {
+        return call.back("/vouchers", "Not made: the count and the days are numbers.");
     };
     let Some(prefix) = vouchers::normalise_prefix(call.field("prefix")) else {
         return call.back(
@@ -577,6 +563,9 @@ pub fn generate(call: &Call) -> Response {
             )
         }
         Ok(None) => call.back("/vouchers", "Not made: no such package."),
+        Err(crate::app::OwnerError::OutOfRange(text)) => {
+            call.back("/vouchers", format!("Not made: {text}."))
+        }
         Err(e) => store_error(e),
     }
 }
