@@ -26,6 +26,14 @@ use crate::store::Store;
 use crate::web::http;
 use crate::web::{admin, portal};
 
+/// Opens the store for a command; a failure is logged with the file's path.
+fn open_store(path: &Path) -> Result<Store, i32> {
+    Store::open(path).map_err(|e| {
+        log::error!("{}: {e}", path.display());
+        EXIT_STORE
+    })
+}
+
 /// Exit codes, for scripts and procd.
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_RUNTIME: i32 = 1;
@@ -275,12 +283,9 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
         return EXIT_OK;
     }
     let store_path = store_override.unwrap_or_else(|| config.gateway.store.clone());
-    let store = match Store::open(&store_path) {
+    let store = match open_store(&store_path) {
         Ok(s) => s,
-        Err(e) => {
-            log::error!("{}: {e}", store_path.display());
-            return EXIT_STORE;
-        }
+        Err(code) => return code,
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (first, simulator, daraja_simulator) = gateway_for(&config, clock.clone());
@@ -439,12 +444,9 @@ pub fn demo(options: DemoOptions) -> i32 {
         }
     };
     let store_path = dir.join("lango.redb");
-    let store = match Store::open(&store_path) {
+    let store = match open_store(&store_path) {
         Ok(s) => s,
-        Err(e) => {
-            log::error!("{}: {e}", store_path.display());
-            return EXIT_STORE;
-        }
+        Err(code) => return code,
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let Some(account) = config.mpesa.clone() else {

@@ -201,6 +201,12 @@ fn language(ctx: &Ctx, request: &Request) -> Lang {
     ctx.app.config().gateway.language
 }
 
+/// The page a guest sees when the store fails: a plain 500 with the portal's words.
+fn error_page(ctx: &Ctx, lang: Lang) -> Response {
+    let text = format!("<div class=\"card err\">{}</div>", tr(lang, "error"));
+    page(ctx, lang, 500, &text, None, "")
+}
+
 fn page(
     ctx: &Ctx,
     lang: Lang,
@@ -386,14 +392,7 @@ fn home_with(
         Ok(view) => view,
         Err(e) => {
             log::error!("portal: {e}");
-            return page(
-                ctx,
-                lang,
-                500,
-                &format!("<div class=\"card err\">{}</div>", tr(lang, "error")),
-                None,
-                "",
-            );
+            return error_page(ctx, lang);
         }
     };
     let mut refresh = None;
@@ -594,14 +593,7 @@ fn pay_page(ctx: &Ctx, token: &str, lang: Lang) -> Response {
         Ok(None) => return Response::redirect_303("/"),
         Err(e) => {
             log::error!("payment page: {e}");
-            return page(
-                ctx,
-                lang,
-                500,
-                &format!("<div class=\"card err\">{}</div>", tr(lang, "error")),
-                None,
-                "",
-            );
+            return error_page(ctx, lang);
         }
     };
     let (class, words) = payment_words(&payment, lang);
