@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::adapters::daraja::{self, Answer, Failure, Who};
 use crate::adapters::https::{self, Body};
 use crate::core::config::MpesaKind;
+use crate::core::daraja::{self, Answer, Failure, Who};
 use crate::core::daraja_sim::{
     Action, Delivery, Faults, PushParams, QueryAnswer, SimCore, SimError, SimRequest, SimResponse,
     SimSettings,

@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::adapters::daraja;
 use crate::app::{random_token, App};
+use crate::core::daraja;
 use crate::core::model::{Mac, Money};
 use crate::core::payments::{CallbackHint, CheckStep, Payment, PaymentState, StkOutcome};
 use crate::core::sessions::{Session, Source, Terms};

@@ -908,7 +908,7 @@ fn parse_reference(text: &str) -> Result<String, String> {
 /// with a path prefix; no query, no fragment. lango adds its secret path.
 fn parse_callback_url(text: &str) -> Result<String, String> {
     let what = "a web address like https://wifi.example.com (no ? or #)";
-    let url = crate::adapters::https::Url::parse(text).map_err(|_| not(text, what))?;
+    let url = crate::core::http::Url::parse(text).map_err(|_| not(text, what))?;
     if text.contains('?') || url.host.is_empty() {
         return Err(not(text, what));
     }

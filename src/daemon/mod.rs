@@ -287,7 +287,7 @@ fn gateway_for(
         };
         return (Arc::new(none), None, None);
     };
-    let Some(base_url) = crate::adapters::daraja::base_url(account.environment) else {
+    let Some(base_url) = crate::core::daraja::base_url(account.environment) else {
         // LANGO_SIMULATOR_APPROVE_SECS: how long the simulated customer takes (tests, demos).
         let approve_secs = std::env::var("LANGO_SIMULATOR_APPROVE_SECS")
             .ok()
@@ -471,8 +471,8 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
     let daraja_url = config
         .mpesa
         .as_ref()
-        .and_then(|m| crate::adapters::daraja::base_url(m.environment))
-        .and_then(|u| crate::adapters::https::Url::parse(u).ok());
+        .and_then(|m| crate::core::daraja::base_url(m.environment))
+        .and_then(|u| crate::core::http::Url::parse(u).ok());
     let api_token = match write_api_token(&config.gateway.api_token_file) {
         Ok(t) => Some(t),
         Err(e) => {

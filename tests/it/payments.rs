@@ -1277,7 +1277,7 @@ fn the_simulator_is_steered_over_https_like_daraja_itself() {
     let refused = client
         .send(
             "POST",
-            &format!("{base}{}", lango::adapters::daraja::PUSH_PATH),
+            &format!("{base}{}", lango::core::daraja::PUSH_PATH),
             &json,
             b"{}",
         )
