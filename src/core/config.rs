@@ -165,6 +165,11 @@ pub struct Mpesa {
     /// `option ca_bundle` (default /etc/ssl/certs/ca-certificates.crt, from the ca-bundle
     /// package): the certificate authorities trusted for Daraja's HTTPS.
     pub ca_bundle: Option<PathBuf>,
+    /// `option simulator_url` (only with environment 'simulator'): the address of a Daraja
+    /// simulator in its own process (`lango sim --listen ADDR`), such as
+    /// `http://127.0.0.1:8088`. Without it lango starts the simulator inside itself (builds
+    /// with the `simulator` feature), whose prompts die with lango.
+    pub simulator_url: Option<String>,
 }
 
 /// Hides the secrets: a `Config` may be logged with `{:?}`.
@@ -181,6 +186,7 @@ impl fmt::Debug for Mpesa {
             .field("account_reference", &self.account_reference)
             .field("callback_url", &self.callback_url)
             .field("ca_bundle", &self.ca_bundle)
+            .field("simulator_url", &self.simulator_url)
             .finish()
     }
 }
@@ -371,6 +377,7 @@ const MPESA: &[&str] = &[
     "account_reference",
     "callback_url",
     "ca_bundle",
+    "simulator_url",
 ];
 /// The options written with `list`; every other option takes one value.
 const LISTS: &[&str] = &["admin_allow"];
@@ -659,6 +666,15 @@ fn validate_mpesa(raw: &Raw, check: &mut Check) -> Option<Mpesa> {
     let reference = check.get(raw, "account_reference", parse_reference, "WiFi".into());
     let callback_url = check.optional(raw, "callback_url", parse_callback_url);
     let ca_bundle = check.optional(raw, "ca_bundle", parse_path);
+    let simulator_url = check.optional(raw, "simulator_url", parse_simulator_url);
+    if let (Some(env), Some(value)) = (environment, raw.one("simulator_url")) {
+        if env != MpesaEnvironment::Simulator {
+            check.error(
+                value.line,
+                "simulator_url is only used when environment is 'simulator'",
+            );
+        }
+    }
     Some(Mpesa {
         environment: environment?,
         consumer_key: consumer_key?,
@@ -670,6 +686,7 @@ fn validate_mpesa(raw: &Raw, check: &mut Check) -> Option<Mpesa> {
         account_reference: reference,
         callback_url,
         ca_bundle,
+        simulator_url,
     })
 }
 
@@ -915,6 +932,16 @@ fn parse_callback_url(text: &str) -> Result<String, String> {
     Ok(text.trim_end_matches('/').to_string())
 }
 
+/// The address of a `lango sim`: `http(s)://host:port`, no path, query or fragment.
+fn parse_simulator_url(text: &str) -> Result<String, String> {
+    let what = "a simulator address like http://127.0.0.1:8088";
+    let url = crate::core::http::Url::parse(text).map_err(|_| not(text, what))?;
+    if url.path != "/" {
+        return Err(not(text, what));
+    }
+    Ok(text.trim_end_matches('/').to_string())
+}
+
 /// The closest known word, if it is close enough to be a likely typo.
 fn suggest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
     let distances = known
@@ -1142,8 +1169,12 @@ mod tests {
             \toption account_reference 'Cafe WiFi 12'\n\
             \toption callback_url 'https://wifi.example.com:8443/lango/'\n\
             \toption ca_bundle /etc/ssl/cert.pem\n";
-        // Every option in the tables is set here, each to something other than its default.
+        // Every option in the tables is set here, each to something other than its default;
+        // simulator_url needs environment 'simulator' (simulator_url_only_with_the_simulator).
         for name in [GATEWAY, BRAND, PACKAGE, MPESA].concat() {
+            if name == "simulator_url" {
+                continue;
+            }
             assert!(text.contains(&format!(" {name} ")), "{name} is not tested");
         }
         let config = valid(text);
@@ -1226,6 +1257,7 @@ mod tests {
             account_reference: "Cafe WiFi 12".into(),
             callback_url: Some("https://wifi.example.com:8443/lango".into()),
             ca_bundle: Some("/etc/ssl/cert.pem".into()),
+            simulator_url: None,
         };
         assert_eq!(config.mpesa, Some(mpesa));
     }
@@ -1422,6 +1454,25 @@ mod tests {
         ));
         let url = ok.mpesa.and_then(|m| m.callback_url);
         assert_eq!(url.as_deref(), Some("http://198.51.100.7:8080"));
+    }
+
+    #[test]
+    fn simulator_url_only_with_the_simulator() {
+        let base = "config mpesa\n option consumer_key k\n option consumer_secret s\n \
+                    option passkey p\n option shortcode 174379\n";
+        let ok = valid(&format!(
+            "{base} option environment simulator\n option simulator_url http://127.0.0.1:8088/\n"
+        ));
+        let url = ok.mpesa.and_then(|m| m.simulator_url);
+        assert_eq!(url.as_deref(), Some("http://127.0.0.1:8088"));
+        check_problems(
+            &format!("{base} option environment sandbox\n option simulator_url http://h:1\n"),
+            &["7: simulator_url is only used when environment is 'simulator'"],
+        );
+        check_problems(
+            &format!("{base} option environment simulator\n option simulator_url http://h:1/x\n"),
+            &["7: 'http://h:1/x' is not a simulator address like http://127.0.0.1:8088"],
+        );
     }
 
     #[test]

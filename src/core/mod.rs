@@ -8,6 +8,7 @@ pub mod auth;
 pub mod captive;
 pub mod config;
 pub mod daraja;
+#[cfg(feature = "simulator")]
 pub mod daraja_sim;
 pub mod firewall;
 pub mod http;

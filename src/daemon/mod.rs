@@ -5,6 +5,7 @@
 
 pub mod crash;
 pub mod logger;
+pub mod sim;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,8 @@ use crate::core::payments::{NoGateway, PaymentGateway, SwitchGateway};
 use crate::core::time::{Clock, SystemClock};
 use crate::store::Store;
 use crate::web::http::{self, Ctx};
+
+pub use sim::{local_simulator, selftest_tls, LocalSimulator};
 
 /// Exit codes, for scripts and procd.
 pub const EXIT_OK: i32 = 0;
@@ -288,15 +291,7 @@ fn gateway_for(
         return (Arc::new(none), None, None);
     };
     let Some(base_url) = crate::core::daraja::base_url(account.environment) else {
-        // LANGO_SIMULATOR_APPROVE_SECS: how long the simulated customer takes (tests, demos).
-        let approve_secs = std::env::var("LANGO_SIMULATOR_APPROVE_SECS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(8);
-        return match local_simulator(account, clock, approve_secs) {
-            Ok(local) => (local.gateway, Some(local.sim), Some(local.server)),
-            Err(reason) => (Arc::new(NoGateway { reason }), None, None),
-        };
+        return sim::gateway(account, clock);
     };
     let bundle = account
         .ca_bundle
@@ -315,101 +310,6 @@ fn gateway_for(
         Err(reason) => {
             log::error!("M-Pesa: {reason}");
             (Arc::new(NoGateway { reason }), None, None)
-        }
-    }
-}
-
-/// A simulated Daraja and the real client pointed at it.
-pub struct LocalSimulator {
-    pub gateway: Arc<dyn PaymentGateway>,
-    pub sim: Arc<Simulator>,
-    /// Serves while it lives.
-    pub server: SimServer,
-}
-
-/// A simulated Daraja on 127.0.0.1 over plain HTTP (so that no certificate has to be made at
-/// run time in the release binary), and the real Daraja client pointed at it.
-pub fn local_simulator(
-    account: &crate::core::config::Mpesa,
-    clock: Arc<dyn Clock>,
-    approve_after_secs: i64,
-) -> Result<LocalSimulator, String> {
-    let settings = crate::adapters::simulator::settings_for(account, approve_after_secs);
-    let sim = Arc::new(Simulator::with_settings(clock.clone(), settings));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| format!("cannot start the Daraja simulator: {e}"))?;
-    let callbacks = crate::adapters::https::Client::new(None, std::time::Duration::from_secs(10));
-    let server = crate::adapters::simulator::serve(
-        sim.clone(),
-        listener,
-        crate::adapters::simulator::plain(),
-        callbacks,
-    )
-    .map_err(|e| format!("cannot start the Daraja simulator: {e}"))?;
-    let http = crate::adapters::https::Client::new(None, crate::adapters::daraja::CALL_TIMEOUT);
-    let daraja =
-        crate::adapters::daraja::Daraja::new(account.clone(), &server.url(false), http, clock);
-    log::info!("M-Pesa: simulated Daraja at {}", server.url(false));
-    Ok(LocalSimulator {
-        gateway: Arc::new(daraja),
-        sim,
-        server,
-    })
-}
-
-/// `lango selftest-tls --cert F --key F --ca F`: proves rustls and ring work on this CPU. Starts
-/// the Daraja simulator on 127.0.0.1 over HTTPS with the given certificate, then lango's own
-/// Daraja client (trusting only `ca`) fetches a token and sends an STK push through it.
-pub fn selftest_tls(cert: &Path, key: &Path, ca: &Path) -> i32 {
-    let run = || -> Result<String, String> {
-        let server_config = crate::web::tls::server_config(cert, key)?;
-        let ca_pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
-        let roots = crate::adapters::https::tls_config_from_pem(&ca_pem)?;
-        let config =
-            config::parse(DEMO_CONFIG, "<demo config>").map_err(|_| "demo config".to_string())?;
-        let account = config
-            .mpesa
-            .clone()
-            .ok_or("demo config has no M-Pesa account")?;
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let settings = crate::adapters::simulator::settings_for(&account, 1);
-        let sim = Arc::new(Simulator::with_settings(clock.clone(), settings));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-        let wrap: crate::adapters::simulator::Wrap = Arc::new(move |tcp| {
-            let conn = rustls::ServerConnection::new(server_config.clone())
-                .map_err(std::io::Error::other)?;
-            Ok(Box::new(rustls::StreamOwned::new(conn, tcp))
-                as Box<dyn crate::adapters::simulator::Conn>)
-        });
-        let callbacks =
-            crate::adapters::https::Client::new(None, std::time::Duration::from_secs(5));
-        let server = crate::adapters::simulator::serve(sim, listener, wrap, callbacks)
-            .map_err(|e| e.to_string())?;
-        let http =
-            crate::adapters::https::Client::new(Some(roots), std::time::Duration::from_secs(30));
-        let daraja = crate::adapters::daraja::Daraja::new(account, &server.url(true), http, clock);
-        let push = crate::core::payments::StkPush {
-            phone: crate::core::model::Phone::parse("0712345678")?,
-            amount_major: 1,
-            account_reference: "selftest".into(),
-            description: "selftest".into(),
-            callback_url: "https://lango.invalid/selftest".into(),
-        };
-        let accepted = daraja.stk_push(&push).map_err(|e| e.to_string())?;
-        Ok(format!(
-            "TLS to the Daraja simulator at {}: token and STK push ok ({})",
-            server.url(true),
-            accepted.checkout_id
-        ))
-    };
-    match run() {
-        Ok(line) => {
-            println!("{line}");
-            EXIT_OK
-        }
-        Err(e) => {
-            eprintln!("selftest-tls failed: {e}");
-            EXIT_RUNTIME
         }
     }
 }

@@ -38,6 +38,20 @@ fn version_and_help() {
 }
 
 #[test]
+fn sim_refuses_bad_arguments() {
+    for args in [
+        &["sim", "--listen", "nowhere"][..],
+        &["sim", "--approve-after", "999"],
+        &["sim", "--frobnicate", "x"],
+        &["sim", "--listen"],
+    ] {
+        let (code, _, err) = run(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains("sim: "), "{err}");
+    }
+}
+
+#[test]
 fn check_config_accepts_the_shipped_default() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/files/etc/config/lango");
     let (code, out, err) = run(&["check-config", path]);

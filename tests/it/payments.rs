@@ -139,6 +139,7 @@ fn account(setup: &Setup) -> Mpesa {
         account_reference: "WiFi".into(),
         callback_url: None,
         ca_bundle: None,
+        simulator_url: None,
     }
 }
 

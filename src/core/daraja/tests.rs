@@ -23,6 +23,7 @@ fn account(kind: MpesaKind) -> Mpesa {
         account_reference: "WiFi".into(),
         callback_url: None,
         ca_bundle: None,
+        simulator_url: None,
     }
 }
 
