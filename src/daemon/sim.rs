@@ -132,14 +132,17 @@ pub struct SimOptions {
     /// Seconds the simulated customer takes to pay; negative: never (resolve it over
     /// `/__sim/resolve`, or it times out).
     pub approve_after_secs: i64,
+    /// Where the simulator keeps its prompts, tokens and callbacks across its own restarts.
+    pub state: Option<std::path::PathBuf>,
 }
 
-/// `lango sim --listen ADDR [--config FILE] [--approve-after SECS]`.
+/// `lango sim --listen ADDR [--config FILE] [--approve-after SECS] [--state FILE]`.
 pub fn parse_args(args: &[String]) -> Result<SimOptions, String> {
     let mut options = SimOptions {
         listen: SocketAddr::from(([127, 0, 0, 1], 8088)),
         config: None,
         approve_after_secs: 5,
+        state: None,
     };
     let mut rest = args.iter();
     while let Some(name) = rest.next() {
@@ -153,6 +156,7 @@ pub fn parse_args(args: &[String]) -> Result<SimOptions, String> {
                     .map_err(|_| format!("sim: --listen takes ADDR:PORT, not '{value}'"))?;
             }
             "--config" => options.config = Some(value.into()),
+            "--state" => options.state = Some(value.into()),
             "--approve-after" => {
                 options.approve_after_secs =
                     value.parse().ok().filter(|s| *s <= 600).ok_or(
@@ -191,7 +195,18 @@ pub fn run(options: &SimOptions) -> i32 {
         }
     };
     let settings = simulator::settings_for(&account, options.approve_after_secs);
-    let sim = Arc::new(Simulator::with_settings(Arc::new(SystemClock), settings));
+    let clock = Arc::new(SystemClock);
+    let sim = match &options.state {
+        Some(path) => match Simulator::with_state_file(clock, settings, path) {
+            Ok(sim) => sim,
+            Err(e) => {
+                log::error!("sim: {e}");
+                return EXIT_RUNTIME;
+            }
+        },
+        None => Simulator::with_settings(clock, settings),
+    };
+    let sim = Arc::new(sim);
     let listener = match TcpListener::bind(options.listen) {
         Ok(l) => l,
         Err(e) => {

@@ -203,7 +203,7 @@ impl Action {
 }
 
 /// One STK prompt.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StkSession {
     pub checkout_id: String,
     pub merchant_request_id: String,
@@ -220,7 +220,7 @@ pub struct StkSession {
 }
 
 /// A callback to POST, and what became of it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Delivery {
     pub id: u64,
     pub checkout_id: String,
@@ -484,5 +484,6 @@ fn ddmmyyyyhhmmss(now: Timestamp) -> String {
 
 mod api;
 mod callbacks;
+mod state;
 #[cfg(test)]
 mod tests;

@@ -479,3 +479,58 @@ fn junk_requests_never_panic() {
         }
     }
 }
+
+#[test]
+fn a_saved_state_keeps_prompts_tokens_and_faults() {
+    let mut first = core();
+    let t = token(&mut first);
+    let (status, ack) = post(
+        &mut first,
+        &t,
+        daraja::PUSH_PATH,
+        &push_body("254712345678", json!(20)),
+        T,
+    );
+    assert_eq!(status, 200, "{ack}");
+    let checkout = ack["CheckoutRequestID"].as_str().unwrap().to_string();
+    first.set_faults(Faults {
+        retry_deliveries: 3,
+        ..Faults::default()
+    });
+    let saved = first.save();
+
+    let mut second = SimCore::restore(SimSettings::demo(10), &saved).unwrap();
+    assert_eq!(second.faults().retry_deliveries, 3);
+    assert_eq!(second.query(&checkout, T + 1), Ok(QueryAnswer::Pending));
+    // The token issued before the restart still works; the prompt ends as planned.
+    assert!(second.resolve(&checkout, Action::Success, T + 2));
+    let receipt = second.receipt_for(&checkout, T + 2).expect("paid");
+    assert_eq!(second.receipt_for(&checkout, T + 2), Some(receipt));
+    let query = json!({"BusinessShortCode": "174379",
+        "Password": daraja::password("174379", "demo-passkey", &daraja_timestamp(T)),
+        "Timestamp": daraja_timestamp(T), "CheckoutRequestID": checkout});
+    let (status, v) = post(&mut second, &t, daraja::QUERY_PATH, &query, T + 3);
+    assert_eq!((status, &v["ResultCode"]), (200, &json!("0")), "{v}");
+    // Identifiers go on from where they were: no CheckoutRequestID is issued twice.
+    let (_, again) = post(
+        &mut second,
+        &t,
+        daraja::PUSH_PATH,
+        &push_body("254712345679", json!(20)),
+        T + 4,
+    );
+    assert_ne!(again["CheckoutRequestID"].as_str(), Some(checkout.as_str()));
+
+    for junk in [
+        "",
+        "{}",
+        "[]",
+        "{\"version\":99}",
+        &saved[..saved.len() / 2],
+    ] {
+        assert!(
+            SimCore::restore(SimSettings::demo(10), junk).is_err(),
+            "{junk}"
+        );
+    }
+}
