@@ -53,7 +53,7 @@ impl Simulator {
 
     /// A simulator that keeps its state in `path`: read back if the file exists, written
     /// again (whole, then renamed into place) after every request and callback.
-    pub fn with_state_file(
+    pub(crate) fn with_state_file(
         clock: Arc<dyn Clock>,
         settings: SimSettings,
         path: &std::path::Path,

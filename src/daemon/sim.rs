@@ -19,7 +19,7 @@ use crate::daemon::{DEMO_CONFIG, EXIT_OK, EXIT_RUNTIME};
 
 /// What `gateway` hands back: the gateway, the in-process simulator (the owner page's switch)
 /// and the server that must live as long as the gateway.
-pub type SimGateway = (
+pub(crate) type SimGateway = (
     Arc<dyn PaymentGateway>,
     Option<Arc<Simulator>>,
     Option<SimServer>,
@@ -27,7 +27,7 @@ pub type SimGateway = (
 
 /// The gateway for `environment 'simulator'`: the real Daraja client pointed at
 /// `simulator_url`, or at a simulator started inside lango when there is none.
-pub fn gateway(account: &Mpesa, clock: Arc<dyn Clock>) -> SimGateway {
+pub(crate) fn gateway(account: &Mpesa, clock: Arc<dyn Clock>) -> SimGateway {
     let none = |reason: String| -> SimGateway { (Arc::new(NoGateway { reason }), None, None) };
     if let Some(url) = &account.simulator_url {
         return match external(account, url, clock) {

@@ -203,7 +203,7 @@ impl Action {
 }
 
 /// One STK prompt.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct StkSession {
     pub checkout_id: String,
     pub merchant_request_id: String,
@@ -220,7 +220,7 @@ pub struct StkSession {
 }
 
 /// A callback to POST, and what became of it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Delivery {
     pub id: u64,
     pub checkout_id: String,
