@@ -12,6 +12,8 @@ Usage:
   lango demo [--port N] [--approve-after SECS] try it on any machine: simulated M-Pesa,
                                                recording firewall, everything on 127.0.0.1
   lango check-config [FILE]                    validate a config file, list every problem
+  lango sim [--listen ADDR] [--config FILE] [--approve-after SECS] [--state FILE]
+                                               the Daraja simulator alone (host builds)
   lango selftest-tls --cert F --key F --ca F   TLS handshake with the Daraja simulator (router
                                                builds: proves rustls and ring on this CPU)
   lango check-mpesa [--config FILE]            test the M-Pesa account (no one is prompted)
@@ -78,6 +80,10 @@ fn run(args: &[String]) -> i32 {
                 approve_after_secs,
             })
         }
+        "sim" => match daemon::sim::parse_args(rest) {
+            Ok(options) => daemon::sim::run(&options),
+            Err(e) => usage(&e),
+        },
         "check-config" => {
             if rest.len() > 1 {
                 return usage("check-config takes at most one file");

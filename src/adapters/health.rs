@@ -44,7 +44,7 @@ impl Probes {
     /// The router's checks: the WAN answers if a public DNS server accepts a TCP connection
     /// (Cloudflare's or Google's, on port 53), Daraja if its API host does on 443 (name lookup
     /// included; the owner's "Test M-Pesa connection" does the full TLS and API check).
-    pub fn for_router(daraja: Option<crate::adapters::https::Url>) -> Probes {
+    pub fn for_router(daraja: Option<crate::core::http::Url>) -> Probes {
         let mut targets = vec![Target {
             name: "WAN".into(),
             endpoints: vec![("1.1.1.1".into(), 53), ("8.8.8.8".into(), 53)],

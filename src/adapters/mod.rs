@@ -10,6 +10,11 @@ pub mod health;
 pub mod https;
 pub mod neighbours;
 pub mod nft;
+pub mod sim_gateway;
+#[cfg(feature = "simulator")]
+pub mod simulator;
+#[cfg(not(feature = "simulator"))]
+#[path = "simulator_absent.rs"]
 pub mod simulator;
 pub mod sys;
 #[doc(hidden)]

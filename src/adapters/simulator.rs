@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::adapters::daraja::{self, Answer, Failure, Who};
 use crate::adapters::https::{self, Body};
 use crate::core::config::MpesaKind;
+use crate::core::daraja::{self, Answer, Failure, Who};
 use crate::core::daraja_sim::{
     Action, Delivery, Faults, PushParams, QueryAnswer, SimCore, SimError, SimRequest, SimResponse,
     SimSettings,
@@ -32,6 +32,8 @@ use crate::core::time::Clock;
 pub struct Simulator {
     clock: Arc<dyn Clock>,
     core: Mutex<SimCore>,
+    /// Where the state is written after each change (`lango sim --state FILE`).
+    state_file: Option<std::path::PathBuf>,
 }
 
 impl Simulator {
@@ -45,14 +47,45 @@ impl Simulator {
         Simulator {
             clock,
             core: Mutex::new(SimCore::new(settings)),
+            state_file: None,
+        }
+    }
+
+    /// A simulator that keeps its state in `path`: read back if the file exists, written
+    /// again (whole, then renamed into place) after every request and callback.
+    pub(crate) fn with_state_file(
+        clock: Arc<dyn Clock>,
+        settings: SimSettings,
+        path: &std::path::Path,
+    ) -> Result<Simulator, String> {
+        let core = match std::fs::read_to_string(path) {
+            Ok(text) => {
+                SimCore::restore(settings, &text).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => SimCore::new(settings),
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        Ok(Simulator {
+            clock,
+            core: Mutex::new(core),
+            state_file: Some(path.to_path_buf()),
+        })
+    }
+
+    /// Writes the state file, if there is one. A failure is logged: the simulator goes on.
+    fn persist(&self, core: &SimCore) {
+        let Some(path) = &self.state_file else {
+            return;
+        };
+        let tmp = path.with_extension("tmp");
+        let written = std::fs::write(&tmp, core.save()).and_then(|()| std::fs::rename(&tmp, path));
+        if let Err(e) = written {
+            log::warn!("daraja simulator: cannot save {}: {e}", path.display());
         }
     }
 
     fn core(&self) -> MutexGuard<'_, SimCore> {
-        match self.core.lock() {
-            Ok(c) => c,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        crate::core::locks::lock(&self.core)
     }
 
     /// Makes the next prompt end with this ResultCode (1032 cancel, 2001 wrong PIN, ...).
@@ -99,7 +132,10 @@ impl Simulator {
 
     /// Answers one HTTP request (the server's handler).
     pub fn handle(&self, request: &SimRequest) -> SimResponse {
-        self.core().handle(request, self.clock.now())
+        let mut core = self.core();
+        let response = core.handle(request, self.clock.now());
+        self.persist(&core);
+        response
     }
 
     fn gateway_error(e: &SimError, shortcode: &str) -> GatewayError {
@@ -286,7 +322,14 @@ fn serve_one(sim: &Simulator, tcp: TcpStream, wrap: &Wrap) -> io::Result<()> {
 
 fn delivery_loop(sim: &Simulator, client: &https::Client, stop: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) {
-        let due = sim.core().due_deliveries(sim.clock.now());
+        let due = {
+            let mut core = sim.core();
+            let due = core.due_deliveries(sim.clock.now());
+            if !due.is_empty() {
+                sim.persist(&core);
+            }
+            due
+        };
         for (id, url, body) in due {
             let started = Instant::now();
             let result = client.send(
@@ -306,7 +349,9 @@ fn delivery_loop(sim: &Simulator, client: &https::Client, stop: &AtomicBool) {
                 "daraja simulator: callback {id} to {url}: {status:?} in {} ms",
                 started.elapsed().as_millis()
             );
-            sim.core().delivered(id, status, sim.clock.now());
+            let mut core = sim.core();
+            core.delivered(id, status, sim.clock.now());
+            sim.persist(&core);
         }
         std::thread::sleep(DELIVERY_TICK);
     }

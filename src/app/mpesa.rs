@@ -16,9 +16,9 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use crate::adapters::daraja;
 use crate::app::admission::{AdmitError, Admitted, Denied};
 use crate::app::App;
+use crate::core::daraja;
 use crate::core::locks::lock;
 use crate::core::model::{Mac, Money};
 use crate::core::payments::{CallbackHint, CheckStep, Payment, PaymentState, StkOutcome};

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::adapters::simulator::{SimServer, Simulator};
+use crate::adapters::sim_gateway::SimGateway;
 use crate::app::App;
 use crate::core::config::{self, Config};
-use crate::core::payments::{NoGateway, PaymentGateway, SwitchGateway};
+use crate::core::payments::{NoGateway, SwitchGateway};
 use crate::core::time::Clock;
 
 /// Gateway options that need a restart: the listeners, the firewall and the files are set up
@@ -99,32 +99,17 @@ pub fn reload(app: &App, path: &Path, gateway: Option<&SwitchGateway>) -> Result
 }
 
 /// The payment gateway a config asks for. Sandbox and production get the Daraja client with
-/// the router's CA bundle; `simulator` gets the same client talking to a simulated Daraja on
-/// 127.0.0.1 (kept running by the returned server handle).
-pub fn gateway_for(
-    config: &Config,
-    clock: Arc<dyn Clock>,
-) -> (
-    Arc<dyn PaymentGateway>,
-    Option<Arc<Simulator>>,
-    Option<SimServer>,
-) {
+/// the router's CA bundle; `simulator` gets the same client talking to a simulated Daraja
+/// (`adapters::sim_gateway`), with the server handle that keeps it running.
+pub fn gateway_for(config: &Config, clock: Arc<dyn Clock>) -> SimGateway {
     let Some(account) = config.mpesa.as_ref() else {
         let none = NoGateway {
             reason: "M-Pesa is not configured".into(),
         };
         return (Arc::new(none), None, None);
     };
-    let Some(base_url) = crate::adapters::daraja::base_url(account.environment) else {
-        // LANGO_SIMULATOR_APPROVE_SECS: how long the simulated customer takes (tests, demos).
-        let approve_secs = std::env::var("LANGO_SIMULATOR_APPROVE_SECS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(8);
-        return match local_simulator(account, clock, approve_secs) {
-            Ok(local) => (local.gateway, Some(local.sim), Some(local.server)),
-            Err(reason) => (Arc::new(NoGateway { reason }), None, None),
-        };
+    let Some(base_url) = crate::core::daraja::base_url(account.environment) else {
+        return crate::adapters::sim_gateway::gateway(account, clock);
     };
     let bundle = account
         .ca_bundle
@@ -145,42 +130,4 @@ pub fn gateway_for(
             (Arc::new(NoGateway { reason }), None, None)
         }
     }
-}
-
-/// A simulated Daraja and the real client pointed at it.
-pub struct LocalSimulator {
-    pub gateway: Arc<dyn PaymentGateway>,
-    pub sim: Arc<Simulator>,
-    /// Serves while it lives.
-    pub server: SimServer,
-}
-
-/// A simulated Daraja on 127.0.0.1 over plain HTTP (so that no certificate has to be made at
-/// run time in the release binary), and the real Daraja client pointed at it.
-pub fn local_simulator(
-    account: &crate::core::config::Mpesa,
-    clock: Arc<dyn Clock>,
-    approve_after_secs: i64,
-) -> Result<LocalSimulator, String> {
-    let settings = crate::adapters::simulator::settings_for(account, approve_after_secs);
-    let sim = Arc::new(Simulator::with_settings(clock.clone(), settings));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| format!("cannot start the Daraja simulator: {e}"))?;
-    let callbacks = crate::adapters::https::Client::new(None, std::time::Duration::from_secs(10));
-    let server = crate::adapters::simulator::serve(
-        sim.clone(),
-        listener,
-        crate::adapters::simulator::plain(),
-        callbacks,
-    )
-    .map_err(|e| format!("cannot start the Daraja simulator: {e}"))?;
-    let http = crate::adapters::https::Client::new(None, crate::adapters::daraja::CALL_TIMEOUT);
-    let daraja =
-        crate::adapters::daraja::Daraja::new(account.clone(), &server.url(false), http, clock);
-    log::info!("M-Pesa: simulated Daraja at {}", server.url(false));
-    Ok(LocalSimulator {
-        gateway: Arc::new(daraja),
-        sim,
-        server,
-    })
 }

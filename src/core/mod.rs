@@ -8,8 +8,11 @@ pub mod auth;
 pub mod base64;
 pub mod captive;
 pub mod config;
+pub mod daraja;
+#[cfg(feature = "simulator")]
 pub mod daraja_sim;
 pub mod firewall;
+pub mod http;
 pub(crate) mod locks;
 pub mod model;
 pub mod payments;

@@ -5,6 +5,7 @@
 
 pub mod crash;
 pub mod logger;
+pub mod sim;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,9 +15,10 @@ use nix::sys::signal::{SigSet, Signal};
 
 use crate::adapters::neighbours::{LoopbackNeighbours, SystemNeighbours};
 use crate::adapters::nft::{NftFirewall, NftOptions};
+use crate::adapters::sim_gateway::local_simulator;
 use crate::adapters::simulator::Simulator;
 use crate::adapters::sys::{Runner, SystemRunner};
-use crate::app::reconfigure::{gateway_for, local_simulator, reload};
+use crate::app::reconfigure::{gateway_for, reload};
 use crate::app::{App, Env};
 use crate::core::config::{self, Config, FirewallKind};
 use crate::core::firewall::{Firewall, RecordingFirewall};
@@ -33,6 +35,8 @@ fn open_store(path: &Path) -> Result<Store, i32> {
         EXIT_STORE
     })
 }
+
+pub use sim::selftest_tls;
 
 /// Exit codes, for scripts and procd.
 pub const EXIT_OK: i32 = 0;
@@ -187,63 +191,6 @@ pub fn wait_for_signals(signals: &SigSet, running: Running, reload: impl Fn(&App
     }
 }
 
-/// `lango selftest-tls --cert F --key F --ca F`: proves rustls and ring work on this CPU. Starts
-/// the Daraja simulator on 127.0.0.1 over HTTPS with the given certificate, then lango's own
-/// Daraja client (trusting only `ca`) fetches a token and sends an STK push through it.
-pub fn selftest_tls(cert: &Path, key: &Path, ca: &Path) -> i32 {
-    let run = || -> Result<String, String> {
-        let server_config = crate::web::tls::server_config(cert, key)?;
-        let ca_pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
-        let roots = crate::adapters::https::tls_config_from_pem(&ca_pem)?;
-        let config =
-            config::parse(DEMO_CONFIG, "<demo config>").map_err(|_| "demo config".to_string())?;
-        let account = config
-            .mpesa
-            .clone()
-            .ok_or("demo config has no M-Pesa account")?;
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let settings = crate::adapters::simulator::settings_for(&account, 1);
-        let sim = Arc::new(Simulator::with_settings(clock.clone(), settings));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-        let wrap: crate::adapters::simulator::Wrap = Arc::new(move |tcp| {
-            let conn = rustls::ServerConnection::new(server_config.clone())
-                .map_err(std::io::Error::other)?;
-            Ok(Box::new(rustls::StreamOwned::new(conn, tcp))
-                as Box<dyn crate::adapters::simulator::Conn>)
-        });
-        let callbacks =
-            crate::adapters::https::Client::new(None, std::time::Duration::from_secs(5));
-        let server = crate::adapters::simulator::serve(sim, listener, wrap, callbacks)
-            .map_err(|e| e.to_string())?;
-        let http =
-            crate::adapters::https::Client::new(Some(roots), std::time::Duration::from_secs(30));
-        let daraja = crate::adapters::daraja::Daraja::new(account, &server.url(true), http, clock);
-        let push = crate::core::payments::StkPush {
-            phone: crate::core::model::Phone::parse("0712345678")?,
-            amount_major: 1,
-            account_reference: "selftest".into(),
-            description: "selftest".into(),
-            callback_url: "https://lango.invalid/selftest".into(),
-        };
-        let accepted = daraja.stk_push(&push).map_err(|e| e.to_string())?;
-        Ok(format!(
-            "TLS to the Daraja simulator at {}: token and STK push ok ({})",
-            server.url(true),
-            accepted.checkout_id
-        ))
-    };
-    match run() {
-        Ok(line) => {
-            println!("{line}");
-            EXIT_OK
-        }
-        Err(e) => {
-            eprintln!("selftest-tls failed: {e}");
-            EXIT_RUNTIME
-        }
-    }
-}
-
 fn load_config(path: &Path) -> Result<Config, i32> {
     config::load(path).map_err(|e| {
         log::error!("{e}");
@@ -298,8 +245,8 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
     let daraja_url = config
         .mpesa
         .as_ref()
-        .and_then(|m| crate::adapters::daraja::base_url(m.environment))
-        .and_then(|u| crate::adapters::https::Url::parse(u).ok());
+        .and_then(|m| crate::core::daraja::base_url(m.environment))
+        .and_then(|u| crate::core::http::Url::parse(u).ok());
     let api_token = match write_api_token(&config.gateway.api_token_file) {
         Ok(t) => Some(t),
         Err(e) => {

@@ -38,6 +38,20 @@ fn version_and_help() {
 }
 
 #[test]
+fn sim_refuses_bad_arguments() {
+    for args in [
+        &["sim", "--listen", "nowhere"][..],
+        &["sim", "--approve-after", "999"],
+        &["sim", "--frobnicate", "x"],
+        &["sim", "--listen"],
+    ] {
+        let (code, _, err) = run(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains("sim: "), "{err}");
+    }
+}
+
+#[test]
 fn check_config_accepts_the_shipped_default() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/files/etc/config/lango");
     let (code, out, err) = run(&["check-config", path]);
@@ -213,4 +227,51 @@ fn passwd_sets_the_owner_password_from_stdin() {
     let (code, _, err) = passwd(&path, "another password\n");
     assert_eq!(code, 4);
     assert!(err.contains("lango is running"), "{err}");
+}
+
+/// Starts `lango sim` on a free loopback port; returns it and its address.
+fn start_sim(state: &std::path::Path) -> (std::process::Child, std::net::SocketAddr) {
+    let mut child = lango()
+        .args(["sim", "--listen", "127.0.0.1:0", "--state"])
+        .arg(state)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    (child, addr)
+}
+
+#[test]
+fn sim_keeps_its_state_across_a_kill() {
+    let dir = TempDir::new("simstate");
+    let state = dir.path("sim.json");
+    let (mut sim, addr) = start_sim(&state);
+    let set = http(
+        addr,
+        "POST",
+        "/__sim/faults",
+        &[("Content-Type", "application/json")],
+        r#"{"retry_deliveries":4,"drop_callbacks":true}"#,
+    );
+    assert_eq!(set.status, 200, "{}", set.body);
+    sim.kill().unwrap();
+    sim.wait().unwrap();
+
+    let (mut sim, addr) = start_sim(&state);
+    let got = http(addr, "GET", "/__sim/state", &[], "");
+    sim.kill().unwrap();
+    sim.wait().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&got.body).unwrap();
+    assert_eq!(v["faults"]["retry_deliveries"], 4, "{}", got.body);
+    assert_eq!(v["faults"]["drop_callbacks"], true, "{}", got.body);
 }

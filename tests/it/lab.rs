@@ -304,7 +304,7 @@ impl Lab {
         ]);
     }
 
-    fn spawn(&mut self, ns: &str, args: &[&str]) {
+    pub fn spawn(&mut self, ns: &str, args: &[&str]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -26,3 +26,5 @@ mod browser;
 mod admin;
 // ubus: the object server against a fake ubusd (the socket protocol), and the lango object.
 mod ubus;
+// A payment approved while lango is dead: `lango sim` in its own process, the lab (needs root).
+mod restart;

@@ -139,6 +139,7 @@ fn account(setup: &Setup) -> Mpesa {
         account_reference: "WiFi".into(),
         callback_url: None,
         ca_bundle: None,
+        simulator_url: None,
     }
 }
 
@@ -1279,7 +1280,7 @@ fn the_simulator_is_steered_over_https_like_daraja_itself() {
     let refused = client
         .send(
             "POST",
-            &format!("{base}{}", lango::adapters::daraja::PUSH_PATH),
+            &format!("{base}{}", lango::core::daraja::PUSH_PATH),
             &json,
             b"{}",
         )

@@ -172,6 +172,11 @@ pub struct Mpesa {
     /// `option ca_bundle` (default /etc/ssl/certs/ca-certificates.crt, from the ca-bundle
     /// package): the certificate authorities trusted for Daraja's HTTPS.
     pub ca_bundle: Option<PathBuf>,
+    /// `option simulator_url` (only with environment 'simulator'): the address of a Daraja
+    /// simulator in its own process (`lango sim --listen ADDR`), such as
+    /// `http://127.0.0.1:8088`. Without it lango starts the simulator inside itself (builds
+    /// with the `simulator` feature), whose prompts die with lango.
+    pub simulator_url: Option<String>,
 }
 
 /// Hides the secrets: a `Config` may be logged with `{:?}`.
@@ -188,6 +193,7 @@ impl fmt::Debug for Mpesa {
             .field("account_reference", &self.account_reference)
             .field("callback_url", &self.callback_url)
             .field("ca_bundle", &self.ca_bundle)
+            .field("simulator_url", &self.simulator_url)
             .finish()
     }
 }

@@ -199,8 +199,12 @@ fn every_option_of_every_section() {
         \toption account_reference 'Cafe WiFi 12'\n\
         \toption callback_url 'https://wifi.example.com:8443/lango/'\n\
         \toption ca_bundle /etc/ssl/cert.pem\n";
-    // Every option in the tables is set here, each to something other than its default.
+    // Every option in the tables is set here, each to something other than its default;
+    // simulator_url needs environment 'simulator' (simulator_url_only_with_the_simulator).
     for name in [GATEWAY, BRAND, PACKAGE, MPESA].concat() {
+        if name == "simulator_url" {
+            continue;
+        }
         assert!(text.contains(&format!(" {name} ")), "{name} is not tested");
     }
     let config = valid(text);
@@ -283,6 +287,7 @@ fn every_option_of_every_section() {
         account_reference: "Cafe WiFi 12".into(),
         callback_url: Some("https://wifi.example.com:8443/lango".into()),
         ca_bundle: Some("/etc/ssl/cert.pem".into()),
+        simulator_url: None,
     };
     assert_eq!(config.mpesa, Some(mpesa));
 }
@@ -478,6 +483,25 @@ fn bad_callback_url_and_ca_bundle() {
     ));
     let url = ok.mpesa.and_then(|m| m.callback_url);
     assert_eq!(url.as_deref(), Some("http://198.51.100.7:8080"));
+}
+
+#[test]
+fn simulator_url_only_with_the_simulator() {
+    let base = "config mpesa\n option consumer_key k\n option consumer_secret s\n \
+                option passkey p\n option shortcode 174379\n";
+    let ok = valid(&format!(
+        "{base} option environment simulator\n option simulator_url http://127.0.0.1:8088/\n"
+    ));
+    let url = ok.mpesa.and_then(|m| m.simulator_url);
+    assert_eq!(url.as_deref(), Some("http://127.0.0.1:8088"));
+    check_problems(
+        &format!("{base} option environment sandbox\n option simulator_url http://h:1\n"),
+        &["7: simulator_url is only used when environment is 'simulator'"],
+    );
+    check_problems(
+        &format!("{base} option environment simulator\n option simulator_url http://h:1/x\n"),
+        &["7: 'http://h:1/x' is not a simulator address like http://127.0.0.1:8088"],
+    );
 }
 
 #[test]

@@ -12,9 +12,12 @@ use super::values::{
     package_id, parse_bool, parse_callback_url, parse_colour, parse_currency, parse_device,
     parse_environment, parse_firewall, parse_host, parse_interval, parse_ip, parse_ipv6,
     parse_kind, parse_language, parse_network, parse_order, parse_path, parse_port, parse_price,
-    parse_reference, parse_shortcode, parse_text, parse_utc_offset, suggest,
+    parse_reference, parse_shortcode, parse_simulator_url, parse_text, parse_utc_offset, suggest,
 };
-use super::{Brand, Cidr, Config, Diagnostic, FirewallKind, Gateway, Mpesa, MpesaKind, Package};
+use super::{
+    Brand, Cidr, Config, Diagnostic, FirewallKind, Gateway, Mpesa, MpesaEnvironment, MpesaKind,
+    Package,
+};
 
 // The option tables, one per section type (odhcpd's blobmsg policy tables): every option a
 // section may have. Anything else is reported as unknown, with the nearest name as a hint.
@@ -67,6 +70,7 @@ pub(super) const MPESA: &[&str] = &[
     "account_reference",
     "callback_url",
     "ca_bundle",
+    "simulator_url",
 ];
 /// The options written with `list`; every other option takes one value.
 pub(super) const LISTS: &[&str] = &["admin_allow"];
@@ -355,6 +359,15 @@ fn validate_mpesa(raw: &Raw, check: &mut Check) -> Option<Mpesa> {
     let reference = check.get(raw, "account_reference", parse_reference, "WiFi".into());
     let callback_url = check.optional(raw, "callback_url", parse_callback_url);
     let ca_bundle = check.optional(raw, "ca_bundle", parse_path);
+    let simulator_url = check.optional(raw, "simulator_url", parse_simulator_url);
+    if let (Some(env), Some(value)) = (environment, raw.one("simulator_url")) {
+        if env != MpesaEnvironment::Simulator {
+            check.error(
+                value.line,
+                "simulator_url is only used when environment is 'simulator'",
+            );
+        }
+    }
     Some(Mpesa {
         environment: environment?,
         consumer_key: consumer_key?,
@@ -366,6 +379,7 @@ fn validate_mpesa(raw: &Raw, check: &mut Check) -> Option<Mpesa> {
         account_reference: reference,
         callback_url,
         ca_bundle,
+        simulator_url,
     })
 }
 

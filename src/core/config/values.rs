@@ -184,8 +184,18 @@ pub(super) fn parse_reference(text: &str) -> Result<String, String> {
 /// with a path prefix; no query, no fragment. lango adds its secret path.
 pub(super) fn parse_callback_url(text: &str) -> Result<String, String> {
     let what = "a web address like https://wifi.example.com (no ? or #)";
-    let url = crate::adapters::https::Url::parse(text).map_err(|_| not(text, what))?;
+    let url = crate::core::http::Url::parse(text).map_err(|_| not(text, what))?;
     if text.contains('?') || url.host.is_empty() {
+        return Err(not(text, what));
+    }
+    Ok(text.trim_end_matches('/').to_string())
+}
+
+/// The address of a `lango sim`: `http(s)://host:port`, no path, query or fragment.
+pub(super) fn parse_simulator_url(text: &str) -> Result<String, String> {
+    let what = "a simulator address like http://127.0.0.1:8088";
+    let url = crate::core::http::Url::parse(text).map_err(|_| not(text, what))?;
+    if url.path != "/" {
         return Err(not(text, what));
     }
     Ok(text.trim_end_matches('/').to_string())

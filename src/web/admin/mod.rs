@@ -211,6 +211,7 @@ fn route(call: &Call, method: &str, url: &str) -> Response {
         ("POST", "/sessions/extend") => pages::extend(call),
         ("POST", "/devices/block") => pages::block(call, true),
         ("POST", "/devices/unblock") => pages::block(call, false),
+        #[cfg(feature = "simulator")]
         ("POST", "/simulator") => pages::simulator(call),
         ("POST", "/mpesa/check") => settings::mpesa_check(call),
         ("POST", "/settings/mpesa") => settings::save_mpesa(call),

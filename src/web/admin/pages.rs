@@ -40,6 +40,7 @@ pub fn dashboard(call: &Call) -> Response {
     let sum = |n: usize| Money(days.iter().rev().take(n).map(|d| d.total().0).sum());
     let (paid7, ended7) = report::success(&payments, now - 7 * 86_400);
     let mut body = String::new();
+    #[cfg(feature = "simulator")]
     if let Some(sim) = ctx.simulator.as_ref().map(|_| simulator_notice(call)) {
         body.push_str(&sim);
     }
@@ -99,6 +100,7 @@ pub fn dashboard(call: &Call) -> Response {
     )
 }
 
+#[cfg(feature = "simulator")]
 fn simulator_notice(call: &Call) -> String {
     let switch = post_form(
         call,
@@ -459,6 +461,7 @@ pub fn block(call: &Call, blocked: bool) -> Response {
     }
 }
 
+#[cfg(feature = "simulator")]
 pub fn simulator(call: &Call) -> Response {
     let Some(sim) = &call.ctx.simulator else {
         return refuse(404, "not found");
