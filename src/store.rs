@@ -323,11 +323,6 @@ impl Store {
             lazy_commits: self.lazy_commits.load(Ordering::Relaxed),
         }
     }
-
-    /// Makes every lazy commit so far durable.
-    pub fn flush(&self) -> Result<(), StoreError> {
-        self.write(Durability::Durable, |_| Ok(()))
-    }
 }
 
 /// Schema upgrades, one step per version. Version 0 is a new, empty file.
@@ -651,7 +646,7 @@ impl Writer {
     }
 
     /// Inserts or replaces a session and keeps the MAC indexes exact.
-    pub fn put_session(&mut self, session: &Session) -> Result<(), StoreError> {
+    pub(crate) fn put_session(&mut self, session: &Session) -> Result<(), StoreError> {
         let key = session.mac.to_string();
         self.txn
             .open_table(SESSIONS)?
@@ -687,7 +682,7 @@ impl Writer {
 
     /// Inserts or replaces a payment and keeps the token, checkout and open indexes exact.
     /// Refuses a checkout id that already names another payment.
-    pub fn put_payment(&mut self, payment: &Payment) -> Result<(), StoreError> {
+    pub(crate) fn put_payment(&mut self, payment: &Payment) -> Result<(), StoreError> {
         self.txn
             .open_table(PAYMENTS)?
             .insert(payment.id, encode(payment)?.as_slice())?;
@@ -732,7 +727,7 @@ impl Writer {
         }
     }
 
-    pub fn put_voucher(&mut self, voucher: &Voucher) -> Result<(), StoreError> {
+    pub(crate) fn put_voucher(&mut self, voucher: &Voucher) -> Result<(), StoreError> {
         self.txn
             .open_table(VOUCHERS)?
             .insert(voucher.code.as_str(), encode(voucher)?.as_slice())?;
@@ -748,7 +743,7 @@ impl Writer {
     }
 
     /// Appends to the event log, pruning the oldest entries beyond `MAX_EVENTS`.
-    pub fn push_event(&mut self, event: &Event) -> Result<(), StoreError> {
+    pub(crate) fn push_event(&mut self, event: &Event) -> Result<(), StoreError> {
         let seq = self.meta("event_seq")?.unwrap_or(0) + 1;
         self.set_meta("event_seq", seq)?;
         let mut events = self.txn.open_table(EVENTS)?;
@@ -760,7 +755,7 @@ impl Writer {
     }
 
     /// Inserts or replaces an SMS claim. Refuses a receipt that another claim already has.
-    pub fn put_sms_claim(&mut self, claim: &SmsClaim) -> Result<(), StoreError> {
+    pub(crate) fn put_sms_claim(&mut self, claim: &SmsClaim) -> Result<(), StoreError> {
         let mut index = self.txn.open_table(CLAIM_BY_RECEIPT)?;
         let owner = index.get(claim.receipt.as_str())?.map(|v| v.value());
         match owner {
@@ -782,12 +777,12 @@ impl Writer {
         Ok(())
     }
 
-    pub fn set_secret(&mut self, name: &str, value: &str) -> Result<(), StoreError> {
+    pub(crate) fn set_secret(&mut self, name: &str, value: &str) -> Result<(), StoreError> {
         self.txn.open_table(SECRETS)?.insert(name, value)?;
         Ok(())
     }
 
-    pub fn add_counter(&mut self, name: &str, delta: u64) -> Result<(), StoreError> {
+    pub(crate) fn add_counter(&mut self, name: &str, delta: u64) -> Result<(), StoreError> {
         let mut table = self.txn.open_table(COUNTERS)?;
         let old = table.get(name)?.map(|v| v.value()).unwrap_or(0);
         table.insert(name, old.saturating_add(delta))?;

@@ -22,7 +22,7 @@ use crate::core::time::{daraja_timestamp, Clock};
 
 /// Each Daraja call must finish within this (connect, TLS, request, answer). A push can take a
 /// few seconds at Safaricom's end; a query is quick.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A token is renewed this long before Daraja says it expires (A2: 3599 s).
 const TOKEN_RENEW_EARLY_SECS: u64 = 300;

@@ -18,7 +18,11 @@ const MAX_NAME: usize = 128;
 
 /// Pure: the reply to one query packet, or `None` for packets not worth an answer (too short to
 /// carry an id, or themselves responses).
-pub fn answer(query: &[u8], portal4: Ipv4Addr, portal6: Option<Ipv6Addr>) -> Option<Vec<u8>> {
+pub(crate) fn answer(
+    query: &[u8],
+    portal4: Ipv4Addr,
+    portal6: Option<Ipv6Addr>,
+) -> Option<Vec<u8>> {
     if query.len() < 12 || query[2] & 0x80 != 0 {
         return None;
     }

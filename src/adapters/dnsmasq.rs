@@ -22,7 +22,7 @@ pub fn render(network: &str, api_uri: &str) -> String {
 
 /// Where dnsmasq reads extra config: the owner's choice, else OpenWrt's conf-dir, which moved
 /// from `/tmp/dnsmasq.d` (up to 23.05) to `/tmp/dnsmasq.<section>.d` (24.10).
-pub fn find_confdir(configured: Option<&Path>) -> Option<PathBuf> {
+pub(crate) fn find_confdir(configured: Option<&Path>) -> Option<PathBuf> {
     if let Some(dir) = configured {
         return Some(dir.to_path_buf());
     }
@@ -43,7 +43,7 @@ pub fn find_confdir(configured: Option<&Path>) -> Option<PathBuf> {
 
 /// Writes the snippet if it differs, then restarts dnsmasq through its init script (when there
 /// is one). Returns whether anything changed.
-pub fn ensure(dir: &Path, content: &str, runner: &dyn Runner) -> std::io::Result<bool> {
+pub(crate) fn ensure(dir: &Path, content: &str, runner: &dyn Runner) -> std::io::Result<bool> {
     let path = dir.join(SNIPPET);
     if std::fs::read_to_string(&path).ok().as_deref() == Some(content) {
         return Ok(false);

@@ -13,9 +13,9 @@ use crate::core::locks::lock;
 use crate::core::time::Timestamp;
 
 /// Results older than this are refreshed when the dashboard is opened.
-pub const PROBE_MAX_AGE_SECS: i64 = 60;
+pub(crate) const PROBE_MAX_AGE_SECS: i64 = 60;
 /// One probe's deadline (name lookup and TCP connect).
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(4);
+pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// What a reachability check tries: one of these `host:port`s must accept a TCP connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,7 +26,7 @@ pub struct Target {
 
 /// The last answer of one target: Ok(milliseconds) or why not.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reach {
+pub(crate) struct Reach {
     pub name: String,
     pub result: Result<u64, String>,
 }
@@ -44,7 +44,7 @@ impl Probes {
     /// The router's checks: the WAN answers if a public DNS server accepts a TCP connection
     /// (Cloudflare's or Google's, on port 53), Daraja if its API host does on 443 (name lookup
     /// included; the owner's "Test M-Pesa connection" does the full TLS and API check).
-    pub fn for_router(daraja: Option<crate::core::http::Url>) -> Probes {
+    pub(crate) fn for_router(daraja: Option<crate::core::http::Url>) -> Probes {
         let mut targets = vec![Target {
             name: "WAN".into(),
             endpoints: vec![("1.1.1.1".into(), 53), ("8.8.8.8".into(), 53)],
@@ -67,7 +67,7 @@ impl Probes {
 
     /// The last results (none before the first check finished), starting a new check in the
     /// background when they are older than `PROBE_MAX_AGE_SECS`.
-    pub fn results(&self, now: Timestamp) -> Option<Vec<Reach>> {
+    pub(crate) fn results(&self, now: Timestamp) -> Option<Vec<Reach>> {
         let (stale, results) = {
             let mut last = lock(&self.last);
             let stale = now - last.0 >= PROBE_MAX_AGE_SECS && !last.2;
@@ -112,7 +112,7 @@ fn check(target: &Target) -> Reach {
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Health {
+pub(crate) struct Health {
     pub uptime_secs: Option<u64>,
     /// One-minute load average.
     pub load1: Option<f64>,
@@ -123,12 +123,12 @@ pub struct Health {
     pub flash_total_bytes: Option<u64>,
 }
 
-pub fn parse_uptime(text: &str) -> Option<u64> {
+pub(crate) fn parse_uptime(text: &str) -> Option<u64> {
     let secs: f64 = text.split_whitespace().next()?.parse().ok()?;
     (secs.is_finite() && secs >= 0.0).then_some(secs as u64)
 }
 
-pub fn parse_loadavg(text: &str) -> Option<f64> {
+pub(crate) fn parse_loadavg(text: &str) -> Option<f64> {
     text.split_whitespace()
         .next()?
         .parse()
@@ -137,7 +137,7 @@ pub fn parse_loadavg(text: &str) -> Option<f64> {
 }
 
 /// `(MemTotal, MemAvailable)` in kB; older kernels without MemAvailable use MemFree + Cached.
-pub fn parse_meminfo(text: &str) -> (Option<u64>, Option<u64>) {
+pub(crate) fn parse_meminfo(text: &str) -> (Option<u64>, Option<u64>) {
     let field = |name: &str| -> Option<u64> {
         text.lines()
             .find(|l| l.starts_with(name) && l[name.len()..].starts_with(':'))

@@ -26,10 +26,10 @@ use crate::core::http::{header, Message, Url};
 const MAX_HEAD: usize = 16 * 1024;
 
 /// Largest body accepted. Daraja's answers are a few hundred bytes.
-pub const MAX_BODY: usize = 256 * 1024;
+pub(crate) const MAX_BODY: usize = 256 * 1024;
 
 /// Where the router's CA bundle lives on OpenWrt (package `ca-bundle`).
-pub const DEFAULT_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+pub(crate) const DEFAULT_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// Why an exchange failed, split by what the caller may do next.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,7 +85,7 @@ pub fn install_crypto_provider() {
 /// and the portal's own key. No public CA issues Ed25519 certificates and no browser accepts
 /// them for TLS; leaving the algorithm out keeps ring's Ed25519 code (about 40 KB on MIPS)
 /// out of the router binary.
-pub fn crypto_provider() -> CryptoProvider {
+pub(crate) fn crypto_provider() -> CryptoProvider {
     use rustls::crypto::ring::kx_group;
     CryptoProvider {
         cipher_suites: rustls::crypto::ring::DEFAULT_CIPHER_SUITES.to_vec(),
@@ -206,7 +206,7 @@ pub fn tls_config_from_pem(pem: &[u8]) -> Result<Arc<ClientConfig>, String> {
 }
 
 /// Reads the CA bundle at `path` (thin wrapper over `tls_config_from_pem`).
-pub fn load_ca_bundle(path: &std::path::Path) -> Result<Arc<ClientConfig>, String> {
+pub(crate) fn load_ca_bundle(path: &std::path::Path) -> Result<Arc<ClientConfig>, String> {
     let pem = std::fs::read(path).map_err(|e| {
         format!(
             "cannot read the CA bundle {}: {e} (install the ca-bundle package, or set \
@@ -220,10 +220,6 @@ pub fn load_ca_bundle(path: &std::path::Path) -> Result<Arc<ClientConfig>, Strin
 impl Client {
     pub fn new(tls: Option<Arc<ClientConfig>>, timeout: Duration) -> Client {
         Client { tls, timeout }
-    }
-
-    pub fn timeout(&self) -> Duration {
-        self.timeout
     }
 
     /// Sends one request and reads the whole answer.
@@ -363,7 +359,7 @@ fn render_request(method: &str, target: &Url, headers: &[(&str, &str)], body: &[
 }
 
 /// A TCP stream whose every read and write must finish before one deadline.
-pub struct DeadlineStream {
+pub(crate) struct DeadlineStream {
     pub tcp: TcpStream,
     pub deadline: Instant,
 }
@@ -402,7 +398,7 @@ impl Write for DeadlineStream {
 /// Whether a TCP connection to `host:port` opens within `timeout` (name lookup included), and
 /// how long it took in milliseconds. Sends nothing: the owner page's "is the internet there"
 /// check (`health::Probes`).
-pub fn tcp_probe(host: &str, port: u16, timeout: Duration) -> Result<u64, String> {
+pub(crate) fn tcp_probe(host: &str, port: u16, timeout: Duration) -> Result<u64, String> {
     let started = Instant::now();
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
@@ -426,7 +422,7 @@ pub fn tcp_probe(host: &str, port: u16, timeout: Duration) -> Result<u64, String
 
 /// How to find the end of a body that has neither Content-Length nor chunked encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Body {
+pub(crate) enum Body {
     /// A response: the body runs to the end of the connection.
     UntilClose,
     /// A request: no body.
@@ -434,7 +430,7 @@ pub enum Body {
 }
 
 /// Reads one HTTP/1.1 message: head (at most `MAX_HEAD` bytes) and body (at most `max_body`).
-pub fn read_message<R: Read>(
+pub(crate) fn read_message<R: Read>(
     reader: &mut R,
     missing_length: Body,
     max_body: usize,
@@ -588,7 +584,7 @@ fn parse_status_line(line: &str) -> Option<u16> {
 }
 
 /// Writes a complete HTTP/1.1 response (`Connection: close`).
-pub fn write_response<W: Write>(
+pub(crate) fn write_response<W: Write>(
     writer: &mut W,
     status: u16,
     content_type: &str,

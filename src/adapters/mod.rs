@@ -4,13 +4,13 @@
 //! ubusd connection. Adapters import only the core (`tests/it/layers.rs`).
 
 pub mod daraja;
-pub mod dns;
-pub mod dnsmasq;
-pub mod health;
+pub(crate) mod dns;
+pub(crate) mod dnsmasq;
+pub(crate) mod health;
 pub mod https;
 pub mod neighbours;
 pub mod nft;
-pub mod sim_gateway;
+pub(crate) mod sim_gateway;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 #[cfg(not(feature = "simulator"))]

@@ -32,7 +32,7 @@ pub trait Neighbours: Send + Sync {
 /// Parses `ip -6 neigh show` lines: `fd77::10 dev br-lan lladdr aa:bb:cc:dd:ee:01 REACHABLE`.
 /// Entries without a link-layer address (INCOMPLETE, FAILED) and link-local addresses are
 /// skipped: only addresses that can be forwarded matter.
-pub fn parse_ip_neigh(text: &str) -> Vec<(Ipv6Addr, Mac)> {
+pub(crate) fn parse_ip_neigh(text: &str) -> Vec<(Ipv6Addr, Mac)> {
     text.lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
@@ -50,7 +50,7 @@ pub fn parse_ip_neigh(text: &str) -> Vec<(Ipv6Addr, Mac)> {
 
 /// Parses `/proc/net/arp`: `IP address  HW type  Flags  HW address  Mask  Device`. Incomplete
 /// entries (flags 0x0) and all-zero MACs are skipped.
-pub fn parse_proc_arp(text: &str) -> Vec<(IpAddr, Mac)> {
+pub(crate) fn parse_proc_arp(text: &str) -> Vec<(IpAddr, Mac)> {
     text.lines()
         .skip(1)
         .filter_map(|line| {
@@ -65,7 +65,7 @@ pub fn parse_proc_arp(text: &str) -> Vec<(IpAddr, Mac)> {
 
 /// One line of dnsmasq's lease file: `<expiry> <mac> <ip> <hostname|*> <client-id|*>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Lease {
+pub(crate) struct Lease {
     /// 0 means an infinite lease.
     pub expires: Timestamp,
     pub mac: Mac,
@@ -75,7 +75,7 @@ pub struct Lease {
 
 /// Parses `/tmp/dhcp.leases`. DHCPv6 lines (after `duid`) carry no MAC and are skipped; bad
 /// lines are skipped rather than failing the whole file.
-pub fn parse_leases(text: &str) -> Vec<Lease> {
+pub(crate) fn parse_leases(text: &str) -> Vec<Lease> {
     text.lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
@@ -94,7 +94,7 @@ pub fn parse_leases(text: &str) -> Vec<Lease> {
 
 /// Reads the kernel's ARP table and IPv6 neighbour table (through `ip -6 neigh`), then
 /// dnsmasq's leases.
-pub struct SystemNeighbours {
+pub(crate) struct SystemNeighbours {
     pub arp_path: PathBuf,
     pub leases_path: PathBuf,
     pub device: String,

@@ -232,7 +232,7 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
 
 /// Pure: whether an OpenWrt firewall config turns on flow offloading. Offloaded flows skip the
 /// forward hook, so lango's counters, quotas, speed caps and expiry would not see them.
-pub fn flow_offloading_enabled(firewall_config: &str) -> bool {
+pub(crate) fn flow_offloading_enabled(firewall_config: &str) -> bool {
     let (file, _) = crate::core::uci::parse(firewall_config);
     file.sections
         .iter()
@@ -249,7 +249,7 @@ pub fn flow_offloading_enabled(firewall_config: &str) -> bool {
 
 /// Byte counts per set element, as `nft -j list table inet lango` shows them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
+pub(crate) struct Counters {
     /// Uploads: (MAC, source address) pairs.
     pub up: HashMap<(Mac, IpAddr), u64>,
     /// Downloads: destination addresses.
@@ -258,7 +258,7 @@ pub struct Counters {
 
 /// Pure: reads the element counters of the paid sets out of nft's JSON. Unknown shapes are
 /// skipped, never fatal.
-pub fn parse_usage(json: &str) -> Counters {
+pub(crate) fn parse_usage(json: &str) -> Counters {
     let mut counters = Counters::default();
     let Ok(doc) = serde_json::from_str::<serde_json::Value>(json) else {
         return counters;
@@ -313,7 +313,7 @@ pub fn parse_usage(json: &str) -> Counters {
 }
 
 /// Pure: sums counters per device of a desired state.
-pub fn usage_of(desired: &Desired, counters: &Counters) -> HashMap<u64, (u64, u64)> {
+pub(crate) fn usage_of(desired: &Desired, counters: &Counters) -> HashMap<u64, (u64, u64)> {
     let mut out = HashMap::new();
     for c in &desired.clients {
         let addrs: Vec<IpAddr> = c
@@ -384,7 +384,7 @@ impl NftFirewall {
     }
 
     /// Removes lango's table (at a clean stop of the firewall backend, or from tests).
-    pub fn remove(&self) -> Result<(), FirewallError> {
+    pub(crate) fn remove(&self) -> Result<(), FirewallError> {
         self.nft(
             &["-f", "-"],
             Some("table inet lango\ndelete table inet lango\n"),

@@ -14,7 +14,7 @@ use crate::core::time::Clock;
 
 /// What `gateway` hands back: the gateway, the in-process simulator (the owner page's switch)
 /// and the server that must live as long as the gateway.
-pub type SimGateway = (
+pub(crate) type SimGateway = (
     Arc<dyn PaymentGateway>,
     Option<Arc<Simulator>>,
     Option<SimServer>,
@@ -22,7 +22,7 @@ pub type SimGateway = (
 
 /// The gateway for `environment 'simulator'`: the real Daraja client pointed at
 /// `simulator_url`, or at a simulator started inside lango when there is none.
-pub fn gateway(account: &Mpesa, clock: Arc<dyn Clock>) -> SimGateway {
+pub(crate) fn gateway(account: &Mpesa, clock: Arc<dyn Clock>) -> SimGateway {
     let none = |reason: String| -> SimGateway { (Arc::new(NoGateway { reason }), None, None) };
     if let Some(url) = &account.simulator_url {
         return match external(account, url, clock) {
@@ -74,7 +74,7 @@ fn external(account: &Mpesa, url: &str, clock: Arc<dyn Clock>) -> Result<Daraja,
 }
 
 /// A simulated Daraja and the real client pointed at it (none exists without the feature).
-pub struct LocalSimulator {
+pub(crate) struct LocalSimulator {
     pub gateway: Arc<dyn PaymentGateway>,
     pub sim: Arc<Simulator>,
     /// Serves while it lives.
@@ -84,7 +84,7 @@ pub struct LocalSimulator {
 /// A simulated Daraja on 127.0.0.1 over plain HTTP (so that no certificate has to be made at
 /// run time in the release binary), and the real Daraja client pointed at it.
 #[cfg(feature = "simulator")]
-pub fn local_simulator(
+pub(crate) fn local_simulator(
     account: &Mpesa,
     clock: Arc<dyn Clock>,
     approve_after_secs: i64,
@@ -108,7 +108,7 @@ pub fn local_simulator(
 }
 
 #[cfg(not(feature = "simulator"))]
-pub fn local_simulator(
+pub(crate) fn local_simulator(
     _account: &Mpesa,
     _clock: Arc<dyn Clock>,
     _approve_after_secs: i64,

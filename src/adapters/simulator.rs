@@ -19,7 +19,7 @@ use crate::adapters::https::{self, Body};
 use crate::core::config::MpesaKind;
 use crate::core::daraja::{self, Answer, Failure, Who};
 use crate::core::daraja_sim::{
-    Action, Delivery, Faults, PushParams, QueryAnswer, SimCore, SimError, SimRequest, SimResponse,
+    Delivery, Faults, PushParams, QueryAnswer, SimCore, SimError, SimRequest, SimResponse,
     SimSettings,
 };
 use crate::core::model::Money;
@@ -105,11 +105,6 @@ impl Simulator {
 
     pub fn set_faults(&self, faults: Faults) {
         self.core().set_faults(faults);
-    }
-
-    /// Ends an open prompt now, as if the customer did `action`.
-    pub fn resolve(&self, checkout_id: &str, action: Action) -> bool {
-        self.core().resolve(checkout_id, action, self.clock.now())
     }
 
     pub fn expire_tokens(&self) {
@@ -220,7 +215,7 @@ impl<T: Read + Write + Send> Conn for T {}
 pub type Wrap = Arc<dyn Fn(TcpStream) -> io::Result<Box<dyn Conn>> + Send + Sync>;
 
 /// Plain HTTP.
-pub fn plain() -> Wrap {
+pub(crate) fn plain() -> Wrap {
     Arc::new(|tcp| Ok(Box::new(tcp) as Box<dyn Conn>))
 }
 

@@ -18,7 +18,7 @@ pub struct Output {
 }
 
 impl Output {
-    pub fn success(&self) -> bool {
+    pub(crate) fn success(&self) -> bool {
         self.status == 0
     }
 }
@@ -66,9 +66,9 @@ fn convert(output: std::process::Output) -> Output {
 }
 
 /// The mode a new file gets from `write_atomic`: readable by all, as `uci commit` leaves a file.
-pub const NEW_FILE_MODE: u32 = 0o644;
+pub(crate) const NEW_FILE_MODE: u32 = 0o644;
 /// The mode `write_secret` gives a new file: root only.
-pub const SECRET_MODE: u32 = 0o600;
+pub(crate) const SECRET_MODE: u32 = 0o600;
 
 /// Writes a file atomically, the one way lango writes a file: a reader (dnsmasq, `uci`, the
 /// next start) sees the old or the new content, never half of it, also across a power cut.
@@ -82,19 +82,19 @@ pub const SECRET_MODE: u32 = 0o600;
 /// error before the rename the temporary file is removed and `path` is untouched; an error
 /// fsyncing the directory comes after the rename (the new content is in place, maybe not yet on
 /// flash).
-pub fn write_atomic(path: &Path, content: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, content: &[u8]) -> io::Result<()> {
     write_atomic_mode(path, content, NEW_FILE_MODE)
 }
 
 /// `write_atomic` for a secret (a token, a key): a new file gets `SECRET_MODE`, and a file it
 /// replaces keeps its mode within `SECRET_MODE` (group and other bits cleared), so it is never
 /// readable by anyone but its owner, not even for a moment.
-pub fn write_secret(path: &Path, content: &[u8]) -> io::Result<()> {
+pub(crate) fn write_secret(path: &Path, content: &[u8]) -> io::Result<()> {
     write_file(path, content, SECRET_MODE, SECRET_MODE)
 }
 
 /// `write_atomic` with the mode a new file gets (a file it replaces keeps its own).
-pub fn write_atomic_mode(path: &Path, content: &[u8], new_mode: u32) -> io::Result<()> {
+pub(crate) fn write_atomic_mode(path: &Path, content: &[u8], new_mode: u32) -> io::Result<()> {
     write_file(path, content, new_mode, 0o7777)
 }
 

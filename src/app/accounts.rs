@@ -144,7 +144,7 @@ impl App {
     }
 
     /// Owner: deletes an account and ends its sessions. False if there was none.
-    pub fn delete_account(&self, username: &str) -> Result<bool, StoreError> {
+    pub(crate) fn delete_account(&self, username: &str) -> Result<bool, StoreError> {
         let now = self.time().now;
         let deleted = self.store.write(Durability::Durable, |w| {
             let deleted = w.delete_account(username)?;

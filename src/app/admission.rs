@@ -53,7 +53,7 @@ impl App {
     /// neighbour table for the socket's address; it is not a clone of a device paid for at
     /// another address (a device that merely changed address has its session moved); the
     /// clock is trusted; the owner has not blocked it.
-    pub fn admit(&self, ip: IpAddr) -> Result<Admitted, AdmitError> {
+    pub(crate) fn admit(&self, ip: IpAddr) -> Result<Admitted, AdmitError> {
         let ip = ip.to_canonical();
         let mac = self
             .identify(ip)
@@ -72,7 +72,7 @@ impl App {
     }
 
     /// The MAC behind a client address, from the network.
-    pub fn identify(&self, ip: IpAddr) -> Option<Mac> {
+    pub(crate) fn identify(&self, ip: IpAddr) -> Option<Mac> {
         self.env.neighbours.mac_for(ip.to_canonical())
     }
 

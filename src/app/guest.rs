@@ -167,12 +167,12 @@ impl App {
         Ok(moved)
     }
 
-    pub fn payment_by_token(&self, token: &str) -> Result<Option<Payment>, StoreError> {
+    pub(crate) fn payment_by_token(&self, token: &str) -> Result<Option<Payment>, StoreError> {
         self.store.read(|r| r.payment_by_token(token))
     }
 
     /// A session with the usage read from the firewall since the last checkpoint.
-    pub fn with_usage(&self, mut session: Session) -> Session {
+    pub(crate) fn with_usage(&self, mut session: Session) -> Session {
         if let Some((up, down)) = self.work().usage.get(&session.id) {
             session.bytes_up = session.bytes_up.max(*up);
             session.bytes_down = session.bytes_down.max(*down);
@@ -181,7 +181,7 @@ impl App {
     }
 
     /// Bytes per second (up, down) a session moved between the last two firewall readings.
-    pub fn speed(&self, session_id: u64) -> Option<(u64, u64)> {
+    pub(crate) fn speed(&self, session_id: u64) -> Option<(u64, u64)> {
         self.work().speeds.get(&session_id).copied()
     }
 }

@@ -5,7 +5,7 @@ use super::*;
 
 impl App {
     /// The jobs due at this moment, marked in flight so that they are handed out once.
-    pub fn due_jobs(&self) -> Vec<Job> {
+    pub(crate) fn due_jobs(&self) -> Vec<Job> {
         let time = self.time();
         let now = time.now;
         // While the clock is untrusted, sessions are not ended from the store (the kernel's
@@ -224,7 +224,7 @@ impl App {
     /// Writes usage, funnel counters and the clock floor to flash once the checkpoint interval
     /// has passed since the first unsaved change (or at once with `force`, at shutdown). Writes
     /// nothing when nothing changed: an idle lango does not wear the flash.
-    pub fn checkpoint(&self, force: bool) -> Result<(), StoreError> {
+    pub(crate) fn checkpoint(&self, force: bool) -> Result<(), StoreError> {
         let now = self.time().now;
         let interval = self.config().gateway.checkpoint_interval_secs as i64;
         let floor = self.clock_guard.floor();
@@ -286,7 +286,7 @@ impl App {
     }
 
     /// Funnel counters not yet checkpointed (added to the stored ones for the owner's view).
-    pub fn unsaved_funnel(&self) -> [(&'static str, u64); 3] {
+    pub(crate) fn unsaved_funnel(&self) -> [(&'static str, u64); 3] {
         [
             (
                 "portal_views",

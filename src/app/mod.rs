@@ -5,13 +5,13 @@
 //! Locks here guard only in-memory bookkeeping and are never held across I/O.
 
 pub mod accounts;
-pub mod admission;
-pub mod events;
-pub mod guest;
-pub mod housekeeping;
+pub(crate) mod admission;
+pub(crate) mod events;
+pub(crate) mod guest;
+pub(crate) mod housekeeping;
 pub mod mpesa;
-pub mod owner;
-pub mod purchase;
+pub(crate) mod owner;
+pub(crate) mod purchase;
 pub mod reconfigure;
 pub mod worker;
 
@@ -152,7 +152,7 @@ impl App {
     }
 
     /// Swaps in a new config. Sessions keep the terms they were bought with.
-    pub fn set_config(&self, config: Config) {
+    pub(crate) fn set_config(&self, config: Config) {
         *locks::write(&self.config) = Arc::new(config);
         self.mark_dirty();
     }
@@ -197,7 +197,7 @@ impl App {
 }
 
 /// The counter of `name` for one local day: `portal_views@2027-01-15`.
-pub fn day_counter(name: &str, day: i64) -> String {
+pub(crate) fn day_counter(name: &str, day: i64) -> String {
     format!("{name}@{}", crate::core::time::date_of_day(day))
 }
 

@@ -36,7 +36,7 @@ pub const CALLBACK_PREFIX: &str = "/api/stk-callback/";
 /// The CallBackURL sent when the owner exposes no public address: a valid https URL that
 /// never resolves (`.invalid` is reserved, RFC 2606). Daraja's delivery fails; the query
 /// confirms the payment.
-pub const NO_CALLBACK_URL: &str = "https://lango.invalid/api/stk-callback/none";
+pub(crate) const NO_CALLBACK_URL: &str = "https://lango.invalid/api/stk-callback/none";
 
 /// A device may paste this many SMS per window (forgeries cost a flash write each).
 const SMS_ATTEMPTS: usize = 5;
@@ -46,11 +46,11 @@ const MAX_PENDING_CLAIMS: usize = 100;
 /// Hints are forgotten this long after their callback (a late query has had its chances).
 const HINT_TTL_SECS: i64 = 3600;
 /// Queries for a payment that already expired, after a late callback.
-pub const LATE_QUERIES: u32 = 5;
+pub(crate) const LATE_QUERIES: u32 = 5;
 
 /// The app's M-Pesa bookkeeping, in RAM. Its locks are never held across I/O.
 #[derive(Default)]
-pub struct MpesaState {
+pub(crate) struct MpesaState {
     /// Payment id → what its callback said.
     hints: Mutex<HashMap<u64, CallbackHint>>,
     /// The callback secret, once read or made.
@@ -187,7 +187,7 @@ impl App {
     }
 
     /// Whether `candidate` is the callback secret. Never makes one.
-    pub fn callback_secret_matches(&self, candidate: &str) -> bool {
+    pub(crate) fn callback_secret_matches(&self, candidate: &str) -> bool {
         let known = lock(&self.mpesa.secret).clone();
         let known = match known {
             Some(s) => Some(s),
@@ -198,7 +198,7 @@ impl App {
 
     /// The CallBackURL for a push: the owner's public address with the secret path, or a
     /// placeholder that goes nowhere.
-    pub fn push_callback_url(&self) -> String {
+    pub(crate) fn push_callback_url(&self) -> String {
         let config = self.config();
         let Some(base) = config.mpesa.as_ref().and_then(|m| m.callback_url.clone()) else {
             return NO_CALLBACK_URL.into();
@@ -344,7 +344,7 @@ impl App {
         lock(&self.mpesa.hints).contains_key(&payment_id)
     }
 
-    pub fn hint(&self, payment_id: u64) -> Option<CallbackHint> {
+    pub(crate) fn hint(&self, payment_id: u64) -> Option<CallbackHint> {
         lock(&self.mpesa.hints).get(&payment_id).cloned()
     }
 
@@ -660,7 +660,7 @@ impl App {
 }
 
 /// What a payment's callback said, for the owner page.
-pub fn describe_hint(hint: &CallbackHint) -> String {
+pub(crate) fn describe_hint(hint: &CallbackHint) -> String {
     match (&hint.receipt, hint.result_code) {
         (Some(receipt), 0) => format!("callback said paid, receipt {receipt}"),
         (_, code) => format!("callback said ResultCode {code}"),

@@ -12,7 +12,7 @@ use crate::store::{Device, Durability, Event, StoreError};
 const OWNER_PASSWORD: &str = "owner_password";
 
 /// Stores an owner password hash straight into a store (`lango passwd`, with lango stopped).
-pub fn store_owner_password(
+pub(crate) fn store_owner_password(
     store: &crate::store::Store,
     hash: &str,
     now: i64,
@@ -42,7 +42,7 @@ impl App {
     /// Records a sign-in or a lock-out in the event log. Lazy: losing one in a power cut is
     /// harmless, and a guesser must not be able to make lango write flash at will (lock-outs
     /// are rare by construction; failed attempts go to syslog only).
-    pub fn owner_event(&self, kind: &str, detail: String) {
+    pub(crate) fn owner_event(&self, kind: &str, detail: String) {
         let now = self.time().now;
         if let Err(e) = self.store.write(Durability::Lazy, |w| {
             w.push_event(&Event::new(now, kind, None, detail))
@@ -90,13 +90,13 @@ impl App {
     }
 
     /// Owner: every blocked device.
-    pub fn blocked_devices(&self) -> Result<Vec<Device>, StoreError> {
+    pub(crate) fn blocked_devices(&self) -> Result<Vec<Device>, StoreError> {
         self.store.read(|r| r.blocked_devices())
     }
 
     /// Owner: an unused voucher can no longer be redeemed. False if it is unknown or was
     /// already used or revoked.
-    pub fn revoke_voucher(&self, code: &str) -> Result<bool, StoreError> {
+    pub(crate) fn revoke_voucher(&self, code: &str) -> Result<bool, StoreError> {
         let now = self.time().now;
         self.store.write(Durability::Durable, |w| {
             let Some(mut voucher) = w.voucher(code)? else {

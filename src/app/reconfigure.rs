@@ -38,7 +38,11 @@ fn keep_restart_only(running: &Config, new: &mut Config) -> Vec<&'static str> {
 /// intervals; the M-Pesa account when `gateway` can be switched); options that need a restart
 /// keep their running values and are named in the returned notes. Paid guests are untouched:
 /// sessions keep the terms they were bought with and the firewall is reconciled.
-pub fn apply_config(app: &App, gateway: Option<&SwitchGateway>, mut new: Config) -> Vec<String> {
+pub(crate) fn apply_config(
+    app: &App,
+    gateway: Option<&SwitchGateway>,
+    mut new: Config,
+) -> Vec<String> {
     let running = app.config();
     let mut notes = Vec::new();
     let restart = keep_restart_only(&running, &mut new);
@@ -101,7 +105,7 @@ pub fn reload(app: &App, path: &Path, gateway: Option<&SwitchGateway>) -> Result
 /// The payment gateway a config asks for. Sandbox and production get the Daraja client with
 /// the router's CA bundle; `simulator` gets the same client talking to a simulated Daraja
 /// (`adapters::sim_gateway`), with the server handle that keeps it running.
-pub fn gateway_for(config: &Config, clock: Arc<dyn Clock>) -> SimGateway {
+pub(crate) fn gateway_for(config: &Config, clock: Arc<dyn Clock>) -> SimGateway {
     let Some(account) = config.mpesa.as_ref() else {
         let none = NoGateway {
             reason: "M-Pesa is not configured".into(),

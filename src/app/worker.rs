@@ -13,7 +13,7 @@ const MAX_SLEEP_SECS: i64 = 30;
 
 /// Starts the worker thread. It runs until `shutdown` receives a message (or its sender is
 /// dropped), then writes a final checkpoint.
-pub fn spawn(
+pub(crate) fn spawn(
     app: Arc<App>,
     woken: smol::channel::Receiver<()>,
     shutdown: smol::channel::Receiver<()>,

@@ -11,9 +11,9 @@ use crate::core::sessions::{Session, Source, Terms};
 use crate::core::time::Timestamp;
 
 /// How long a sign-in lasts for an account without a package (staff): a day, then sign in again.
-pub const DEFAULT_ACCOUNT_SECS: u64 = 86_400;
+pub(crate) const DEFAULT_ACCOUNT_SECS: u64 = 86_400;
 /// Devices at once, at most (the owner picks 1 to this).
-pub const MAX_DEVICES: u32 = 20;
+pub(crate) const MAX_DEVICES: u32 = 20;
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
@@ -63,7 +63,7 @@ pub enum LoginRefusal {
 }
 
 /// Canonical user name: trimmed, lower case; `None` unless 1-32 of `a-z 0-9 . _ - @`.
-pub fn normalise_username(typed: &str) -> Option<String> {
+pub(crate) fn normalise_username(typed: &str) -> Option<String> {
     let name = typed.trim().to_lowercase();
     let ok = (1..=32).contains(&name.len())
         && name
@@ -74,7 +74,7 @@ pub fn normalise_username(typed: &str) -> Option<String> {
 
 /// Pure: may this account sign in a device now? `devices_elsewhere` counts the account's active
 /// sessions on other devices.
-pub fn check_login(
+pub(crate) fn check_login(
     account: &Account,
     now: Timestamp,
     devices_elsewhere: u32,
@@ -94,7 +94,10 @@ pub fn check_login(
 }
 
 /// Pure: the terms a sign-in grants, from the account's package (looked up by the caller).
-pub fn terms_for(account: &Account, package: Option<&Package>) -> Result<Terms, LoginRefusal> {
+pub(crate) fn terms_for(
+    account: &Account,
+    package: Option<&Package>,
+) -> Result<Terms, LoginRefusal> {
     match (&account.package_id, package) {
         (Some(_), Some(p)) => Ok(Terms::of(p)),
         (Some(_), None) => Err(LoginRefusal::NoPackage),
@@ -111,7 +114,7 @@ pub fn terms_for(account: &Account, package: Option<&Package>) -> Result<Terms, 
 }
 
 /// Pure: a session granted by an account never outlives the account.
-pub fn cap_deadline(mut session: Session, account: &Account) -> Session {
+pub(crate) fn cap_deadline(mut session: Session, account: &Account) -> Session {
     if let Some(at) = account.expires_at {
         session.deadline = session.deadline.min(at);
     }
@@ -119,7 +122,7 @@ pub fn cap_deadline(mut session: Session, account: &Account) -> Session {
 }
 
 /// Whether a session was granted by this account.
-pub fn granted_by(session: &Session, username: &str) -> bool {
+pub(crate) fn granted_by(session: &Session, username: &str) -> bool {
     session
         .sources
         .iter()

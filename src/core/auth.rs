@@ -26,11 +26,11 @@ const HASH_LEN: usize = 32;
 const SCHEME: &str = "pbkdf2-sha256";
 
 /// The owner's password: at least this long (a Wi-Fi business's till depends on it).
-pub const OWNER_MIN_LEN: usize = 8;
+pub(crate) const OWNER_MIN_LEN: usize = 8;
 /// Guest accounts' passwords (the owner hands them out): at least this long.
-pub const ACCOUNT_MIN_LEN: usize = 4;
+pub(crate) const ACCOUNT_MIN_LEN: usize = 4;
 /// Longer input is refused before hashing (it would only cost time).
-pub const MAX_LEN: usize = 256;
+pub(crate) const MAX_LEN: usize = 256;
 
 /// One password check at a time: a burst of sign-ins queues instead of taking every core of a
 /// small router at once.
@@ -51,7 +51,7 @@ fn derive(iterations: NonZeroU32, salt: &[u8], password: &str) -> [u8; HASH_LEN]
 
 /// Pure: the stored form of `password` with this salt and count:
 /// `pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>`.
-pub fn hash_with(password: &str, salt: &[u8], iterations: u32) -> String {
+pub(crate) fn hash_with(password: &str, salt: &[u8], iterations: u32) -> String {
     let n = NonZeroU32::new(iterations).unwrap_or(NonZeroU32::MIN);
     let hash = derive(n, salt, password);
     format!("{SCHEME}${}${}${}", n, hex(salt), hex(&hash))
@@ -105,7 +105,7 @@ pub fn verify_password(stored: &str, password: &str) -> bool {
 
 /// Costs what a real check costs, for a user name that does not exist: how long a refusal takes
 /// does not tell whether the name is known.
-pub fn verify_nobody(password: &str) {
+pub(crate) fn verify_nobody(password: &str) {
     let salt = [0x5a; SALT_LEN];
     let _ = derive(
         NonZeroU32::new(ITERATIONS).unwrap_or(NonZeroU32::MIN),
@@ -115,12 +115,12 @@ pub fn verify_nobody(password: &str) {
 }
 
 /// Whether a stored hash is weaker than what `hash_password` makes today.
-pub fn needs_rehash(stored: &str) -> bool {
+pub(crate) fn needs_rehash(stored: &str) -> bool {
     parse(stored).is_none_or(|p| p.iterations.get() < ITERATIONS)
 }
 
 /// Checks a new password against the rules; the message is for the person choosing it.
-pub fn password_problem(password: &str, min_len: usize) -> Option<String> {
+pub(crate) fn password_problem(password: &str, min_len: usize) -> Option<String> {
     let chars = password.chars().count();
     if chars < min_len {
         return Some(format!("The password needs at least {min_len} characters."));
@@ -141,14 +141,14 @@ pub fn password_problem(password: &str, min_len: usize) -> Option<String> {
 /// Wrong passwords an address may type before it has to wait.
 pub const FREE_FAILURES: u32 = 5;
 /// The first wait; it doubles with each further failure, up to `MAX_WAIT_SECS`.
-pub const FIRST_WAIT_SECS: i64 = 30;
-pub const MAX_WAIT_SECS: i64 = 900;
+pub(crate) const FIRST_WAIT_SECS: i64 = 30;
+pub(crate) const MAX_WAIT_SECS: i64 = 900;
 /// An address's failures are forgotten after this long without one.
 const FORGET_SECS: i64 = 3600;
 /// Failures from all addresses together within `GLOBAL_WINDOW_SECS` before everyone waits
 /// (a guesser spreading over many addresses: at most about 60 tries an hour overall).
-pub const GLOBAL_FAILURES: usize = 60;
-pub const GLOBAL_WINDOW_SECS: i64 = 3600;
+pub(crate) const GLOBAL_FAILURES: usize = 60;
+pub(crate) const GLOBAL_WINDOW_SECS: i64 = 3600;
 /// Addresses tracked at most (the owner page answers only `admin_allow`, so this is plenty).
 const MAX_ADDRESSES: usize = 1024;
 
@@ -169,7 +169,7 @@ struct LockoutState {
 
 /// What a failure led to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// The address may try again at once.
     TryAgain { left: u32 },
     /// The address must wait this long (the lock-out started or grew).
@@ -188,7 +188,7 @@ impl Lockout {
     }
 
     /// `Err(secs)`: `ip` must wait this long before its password is even checked.
-    pub fn check(&self, ip: IpAddr, now: Timestamp) -> Result<(), i64> {
+    pub(crate) fn check(&self, ip: IpAddr, now: Timestamp) -> Result<(), i64> {
         let mut state = self.state();
         while state
             .global
@@ -208,7 +208,7 @@ impl Lockout {
     }
 
     /// Records a wrong password from `ip`.
-    pub fn failure(&self, ip: IpAddr, now: Timestamp) -> Failure {
+    pub(crate) fn failure(&self, ip: IpAddr, now: Timestamp) -> Failure {
         let mut state = self.state();
         state.global.push_back(now);
         let idx = match state.by_ip.iter().position(|(a, _)| *a == ip) {
@@ -244,7 +244,7 @@ impl Lockout {
     }
 
     /// A right password: the address starts afresh.
-    pub fn success(&self, ip: IpAddr) {
+    pub(crate) fn success(&self, ip: IpAddr) {
         self.state().by_ip.retain(|(a, _)| *a != ip);
     }
 }
@@ -254,17 +254,17 @@ impl Lockout {
 /// The session cookie's name. HttpOnly and SameSite=Strict; no Max-Age, so it ends with the
 /// browser; no Secure, because the owner page is plain HTTP on the LAN (the flag would make
 /// sign-in impossible; SameSite=Strict, short sessions and the Host check make up for it).
-pub const COOKIE: &str = "lango_owner";
+pub(crate) const COOKIE: &str = "lango_owner";
 /// A session unused this long ends (OWASP suggests 15-30 minutes for low-risk applications).
-pub const IDLE_SECS: i64 = 30 * 60;
+pub(crate) const IDLE_SECS: i64 = 30 * 60;
 /// A session ends this long after sign-in, however busy.
-pub const ABSOLUTE_SECS: i64 = 12 * 3600;
+pub(crate) const ABSOLUTE_SECS: i64 = 12 * 3600;
 /// Signed-in browsers at most; the oldest is signed out first.
 const MAX_SESSIONS: usize = 32;
 
 /// One signed-in browser.
 #[derive(Clone, Debug)]
-pub struct OwnerSession {
+pub(crate) struct OwnerSession {
     /// The synchronizer token every state-changing form must carry.
     pub csrf: String,
     pub created: Timestamp,
@@ -298,7 +298,7 @@ impl OwnerSessions {
     }
 
     /// A new session (always a new id: no fixation). Returns its id.
-    pub fn create(&self, now: Timestamp) -> Result<String, String> {
+    pub(crate) fn create(&self, now: Timestamp) -> Result<String, String> {
         let id = random_token()?;
         let session = OwnerSession {
             csrf: random_token()?,
@@ -323,7 +323,7 @@ impl OwnerSessions {
     }
 
     /// The live session with this id, marked as used now.
-    pub fn get(&self, id: &str, now: Timestamp) -> Option<OwnerSession> {
+    pub(crate) fn get(&self, id: &str, now: Timestamp) -> Option<OwnerSession> {
         let mut map = self.map();
         let k = key(id);
         let idx = map.iter().position(|(key, _)| *key == k)?;
@@ -336,29 +336,25 @@ impl OwnerSessions {
         Some(session.clone())
     }
 
-    pub fn set_flash(&self, id: &str, text: String) {
+    pub(crate) fn set_flash(&self, id: &str, text: String) {
         if let Some(s) = Self::find(&mut self.map(), id) {
             s.flash = Some(text);
         }
     }
 
-    pub fn take_flash(&self, id: &str) -> Option<String> {
+    pub(crate) fn take_flash(&self, id: &str) -> Option<String> {
         Self::find(&mut self.map(), id)?.flash.take()
     }
 
-    pub fn remove(&self, id: &str) {
+    pub(crate) fn remove(&self, id: &str) {
         let k = key(id);
         self.map().retain(|(key, _)| *key != k);
     }
 
     /// Signs out every browser but `keep` (after a password change).
-    pub fn remove_others(&self, keep: &str) {
+    pub(crate) fn remove_others(&self, keep: &str) {
         let k = key(keep);
         self.map().retain(|(key, _)| *key == k);
-    }
-
-    pub fn count(&self) -> usize {
-        self.map().len()
     }
 }
 
@@ -367,7 +363,7 @@ fn live(s: &OwnerSession, now: Timestamp) -> bool {
 }
 
 /// The value of cookie `name` in a `Cookie` header.
-pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     header
         .split(';')
         .filter_map(|pair| pair.trim().split_once('='))
@@ -472,11 +468,11 @@ mod tests {
         sessions.remove_others(&d);
         assert!(sessions.get(&c, t).is_none() && sessions.get(&d, t).is_some());
         sessions.remove(&d);
-        assert_eq!(sessions.count(), 0);
+        assert_eq!(sessions.map().len(), 0);
         for _ in 0..100 {
             sessions.create(t).unwrap();
         }
-        assert!(sessions.count() <= MAX_SESSIONS);
+        assert!(sessions.map().len() <= MAX_SESSIONS);
     }
 
     #[test]

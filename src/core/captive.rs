@@ -10,7 +10,7 @@
 
 /// Which detector sent a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Probe {
+pub(crate) enum Probe {
     /// Android and ChromeOS: expects an empty 204.
     Google,
     /// iOS and macOS: expects the "Success" page.
@@ -32,7 +32,7 @@ pub enum Probe {
 }
 
 /// Recognises a probe from the Host header (port stripped) and the path.
-pub fn probe(host: &str, path: &str) -> Option<Probe> {
+pub(crate) fn probe(host: &str, path: &str) -> Option<Probe> {
     let host = host.split(':').next().unwrap_or("").to_ascii_lowercase();
     let path = path.split('?').next().unwrap_or("");
     match (host.as_str(), path) {
@@ -60,7 +60,7 @@ pub fn probe(host: &str, path: &str) -> Option<Probe> {
 
 /// What to send back.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ProbeAnswer {
+pub(crate) enum ProbeAnswer {
     /// The answer the OS expects on an open network: no prompt.
     Open {
         status: u16,
@@ -72,7 +72,7 @@ pub enum ProbeAnswer {
 }
 
 /// Pure: the answer to a probe for a device that has (`paid`) or has not paid.
-pub fn answer(probe: Probe, paid: bool, portal_url: &str) -> ProbeAnswer {
+pub(crate) fn answer(probe: Probe, paid: bool, portal_url: &str) -> ProbeAnswer {
     if !paid {
         return ProbeAnswer::Portal {
             location: portal_url.to_string(),
@@ -105,14 +105,14 @@ pub fn answer(probe: Probe, paid: bool, portal_url: &str) -> ProbeAnswer {
 
 /// What the RFC 8908 API reports for a device.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ApiState {
+pub(crate) struct ApiState {
     pub captive: bool,
     pub seconds_remaining: Option<u64>,
     pub bytes_remaining: Option<u64>,
 }
 
 /// Pure: the `application/captive+json` document (RFC 8908 §5).
-pub fn api_document(state: &ApiState, portal_url: &str) -> serde_json::Value {
+pub(crate) fn api_document(state: &ApiState, portal_url: &str) -> serde_json::Value {
     let mut doc = serde_json::json!({
         "captive": state.captive,
         "user-portal-url": portal_url,
@@ -129,7 +129,7 @@ pub fn api_document(state: &ApiState, portal_url: &str) -> serde_json::Value {
 
 /// The portal's own URL as a device at `ip` reaches it (IPv6 devices get the IPv6 address
 /// when the portal has one).
-pub fn portal_url(gw: &crate::core::config::Gateway, ip: std::net::IpAddr) -> String {
+pub(crate) fn portal_url(gw: &crate::core::config::Gateway, ip: std::net::IpAddr) -> String {
     use std::net::IpAddr;
     match (ip, gw.portal_addr6) {
         (IpAddr::V6(v6), Some(addr6)) if v6.to_ipv4_mapped().is_none() => {

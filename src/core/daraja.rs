@@ -12,19 +12,19 @@ use crate::core::model::Money;
 use crate::core::payments::{Decline, GatewayError, StkAccepted, StkOutcome, StkPush};
 
 /// Daraja's hosts (payments.md A1).
-pub const SANDBOX_URL: &str = "https://sandbox.safaricom.co.ke";
-pub const PRODUCTION_URL: &str = "https://api.safaricom.co.ke";
+pub(crate) const SANDBOX_URL: &str = "https://sandbox.safaricom.co.ke";
+pub(crate) const PRODUCTION_URL: &str = "https://api.safaricom.co.ke";
 
-pub const OAUTH_PATH: &str = "/oauth/v1/generate?grant_type=client_credentials";
+pub(crate) const OAUTH_PATH: &str = "/oauth/v1/generate?grant_type=client_credentials";
 pub const PUSH_PATH: &str = "/mpesa/stkpush/v1/processrequest";
-pub const QUERY_PATH: &str = "/mpesa/stkpushquery/v1/query";
+pub(crate) const QUERY_PATH: &str = "/mpesa/stkpushquery/v1/query";
 
 /// Daraja's limits on the prompt's texts (A3).
 const MAX_REFERENCE: usize = 12;
 const MAX_DESCRIPTION: usize = 13;
 
 /// The host for an environment; `None` for lango's own simulator, whose address is given.
-pub fn base_url(environment: MpesaEnvironment) -> Option<&'static str> {
+pub(crate) fn base_url(environment: MpesaEnvironment) -> Option<&'static str> {
     match environment {
         MpesaEnvironment::Sandbox => Some(SANDBOX_URL),
         MpesaEnvironment::Production => Some(PRODUCTION_URL),
@@ -35,19 +35,19 @@ pub fn base_url(environment: MpesaEnvironment) -> Option<&'static str> {
 // ---- pure: requests ----
 
 /// `base64(shortcode + passkey + timestamp)` (A3).
-pub fn password(shortcode: &str, passkey: &str, timestamp: &str) -> String {
+pub(crate) fn password(shortcode: &str, passkey: &str, timestamp: &str) -> String {
     crate::core::base64::encode(format!("{shortcode}{passkey}{timestamp}").as_bytes())
 }
 
 /// PartyB: the PayBill number itself, or the till for Buy Goods (A3, "PayBill vs Till").
-pub fn party_b(account: &Mpesa) -> &str {
+pub(crate) fn party_b(account: &Mpesa) -> &str {
     match (account.kind, account.till.as_deref()) {
         (MpesaKind::Till, Some(till)) => till,
         _ => &account.shortcode,
     }
 }
 
-pub fn transaction_type(kind: MpesaKind) -> &'static str {
+pub(crate) fn transaction_type(kind: MpesaKind) -> &'static str {
     match kind {
         MpesaKind::PayBill => "CustomerPayBillOnline",
         MpesaKind::Till => "CustomerBuyGoodsOnline",
@@ -55,7 +55,7 @@ pub fn transaction_type(kind: MpesaKind) -> &'static str {
 }
 
 /// The processrequest body. Amount is an integer; texts are cut to Daraja's limits.
-pub fn push_body(account: &Mpesa, push: &StkPush, timestamp: &str) -> Value {
+pub(crate) fn push_body(account: &Mpesa, push: &StkPush, timestamp: &str) -> Value {
     json!({
         "BusinessShortCode": account.shortcode,
         "Password": password(&account.shortcode, &account.passkey, timestamp),
@@ -71,7 +71,7 @@ pub fn push_body(account: &Mpesa, push: &StkPush, timestamp: &str) -> Value {
     })
 }
 
-pub fn query_body(account: &Mpesa, checkout_id: &str, timestamp: &str) -> Value {
+pub(crate) fn query_body(account: &Mpesa, checkout_id: &str, timestamp: &str) -> Value {
     json!({
         "BusinessShortCode": account.shortcode,
         "Password": password(&account.shortcode, &account.passkey, timestamp),
@@ -88,14 +88,14 @@ fn cut(text: &str, max: usize) -> String {
 
 /// A Daraja answer, classified.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Answer {
+pub(crate) enum Answer {
     /// HTTP 200 with a JSON object.
     Ok(Value),
     Failure(Failure),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// `404.001.03 Invalid Access Token` and relatives: renew the token and try once more.
     TokenRejected(String),
     /// `500.001.1001 The transaction is being processed`: the query's "still pending" (A6).
@@ -117,7 +117,7 @@ impl Failure {
 
 /// What the error messages need to know about the account.
 #[derive(Clone, Copy)]
-pub struct Who<'a> {
+pub(crate) struct Who<'a> {
     pub shortcode: &'a str,
     pub till: bool,
 }
@@ -125,7 +125,7 @@ pub struct Who<'a> {
 /// Classifies a response by status and body. Daraja reuses codes for unrelated meanings
 /// (`500.001.1001` is "being processed", "wrong credentials", "merchant does not exist" and
 /// "unable to lock subscriber"), so the message text decides where it must (A4).
-pub fn interpret(status: u16, body: &[u8], who: Who<'_>) -> Answer {
+pub(crate) fn interpret(status: u16, body: &[u8], who: Who<'_>) -> Answer {
     if status == 200 {
         return match serde_json::from_slice::<Value>(body) {
             Ok(value) if value.is_object() => Answer::Ok(value),
@@ -146,7 +146,7 @@ pub fn interpret(status: u16, body: &[u8], who: Who<'_>) -> Answer {
 }
 
 /// `errorCode` and `errorMessage` of Daraja's error envelope, if the body is one.
-pub fn error_envelope(body: &[u8]) -> Option<(String, String)> {
+pub(crate) fn error_envelope(body: &[u8]) -> Option<(String, String)> {
     let value: Value = serde_json::from_slice(body).ok()?;
     let code = text_of(value.get("errorCode")?)?;
     let message = value
@@ -156,7 +156,7 @@ pub fn error_envelope(body: &[u8]) -> Option<(String, String)> {
     Some((code, message))
 }
 
-pub fn classify_error(status: u16, code: &str, message: &str, who: Who<'_>) -> Answer {
+pub(crate) fn classify_error(status: u16, code: &str, message: &str, who: Who<'_>) -> Answer {
     let lower = message.to_ascii_lowercase();
     let fail = |e: GatewayError| Answer::Failure(Failure::Gateway(e));
     let shown = format!("{code} {message}");
@@ -228,7 +228,7 @@ pub fn classify_error(status: u16, code: &str, message: &str, who: Who<'_>) -> A
 }
 
 /// `{"access_token": "...", "expires_in": "3599"}`; `expires_in` may be a string or a number.
-pub fn parse_token(body: &[u8]) -> Result<(String, u64), String> {
+pub(crate) fn parse_token(body: &[u8]) -> Result<(String, u64), String> {
     let value: Value =
         serde_json::from_slice(body).map_err(|_| "token answer is not JSON".to_string())?;
     let token = value
@@ -246,7 +246,7 @@ pub fn parse_token(body: &[u8]) -> Result<(String, u64), String> {
 }
 
 /// The push acknowledgement (A4): `ResponseCode` "0" and a CheckoutRequestID.
-pub fn parse_push_ack(value: &Value) -> Result<StkAccepted, GatewayError> {
+pub(crate) fn parse_push_ack(value: &Value) -> Result<StkAccepted, GatewayError> {
     let code = value.get("ResponseCode").and_then(text_of);
     let description = value
         .get("ResponseDescription")
@@ -278,7 +278,7 @@ pub fn parse_push_ack(value: &Value) -> Result<StkAccepted, GatewayError> {
 }
 
 /// A final query answer (A6): `ResultCode` as a string (or a number); "0" is paid.
-pub fn parse_query_result(value: &Value) -> Result<StkOutcome, GatewayError> {
+pub(crate) fn parse_query_result(value: &Value) -> Result<StkOutcome, GatewayError> {
     let Some(code) = value.get("ResultCode").and_then(text_of) else {
         return Err(GatewayError::Unavailable(
             "query answer without a ResultCode".into(),
@@ -289,7 +289,7 @@ pub fn parse_query_result(value: &Value) -> Result<StkOutcome, GatewayError> {
 
 /// A ResultCode as the payment state machine wants it. Non-numeric codes (`SFC_IC0003`, the
 /// operator does not exist) are a merchant problem.
-pub fn outcome_of(code: &str) -> StkOutcome {
+pub(crate) fn outcome_of(code: &str) -> StkOutcome {
     match code.trim().parse::<i64>() {
         Ok(0) => StkOutcome::Paid {
             receipt: None,
@@ -312,7 +312,7 @@ pub fn outcome_of(code: &str) -> StkOutcome {
 
 /// Daraja's STK callback (A5), as far as lango uses it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Callback {
+pub(crate) struct Callback {
     pub merchant_request_id: Option<String>,
     pub checkout_id: String,
     /// -1 for a code that is not a number.
@@ -326,7 +326,7 @@ pub struct Callback {
 
 /// Parses a callback body. Items are found by name, never by position; numbers may come as
 /// strings; a malformed body is an error, never a panic.
-pub fn parse_callback(body: &[u8]) -> Result<Callback, String> {
+pub(crate) fn parse_callback(body: &[u8]) -> Result<Callback, String> {
     let value: Value = serde_json::from_slice(body).map_err(|_| "not JSON".to_string())?;
     let stk = value
         .get("Body")
@@ -398,14 +398,14 @@ fn is_identifier(id: &str) -> bool {
 }
 
 /// An M-Pesa receipt: upper-case letters and digits, 10 since about 2015 (8-9 before, A11).
-pub fn is_receipt(text: &str) -> bool {
+pub(crate) fn is_receipt(text: &str) -> bool {
     (8..=12).contains(&text.len())
         && text
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
-pub fn environment_name(environment: MpesaEnvironment) -> &'static str {
+pub(crate) fn environment_name(environment: MpesaEnvironment) -> &'static str {
     match environment {
         MpesaEnvironment::Sandbox => "sandbox",
         MpesaEnvironment::Production => "production",
@@ -414,7 +414,7 @@ pub fn environment_name(environment: MpesaEnvironment) -> &'static str {
 }
 
 /// A key shown to the owner: its first and last 3 characters.
-pub fn mask(secret: &str) -> String {
+pub(crate) fn mask(secret: &str) -> String {
     let chars: Vec<char> = secret.chars().collect();
     if chars.len() < 10 {
         return hidden(secret);
@@ -425,7 +425,7 @@ pub fn mask(secret: &str) -> String {
 }
 
 /// A secret shown to the owner: only whether it is set and how long it is.
-pub fn hidden(secret: &str) -> String {
+pub(crate) fn hidden(secret: &str) -> String {
     match secret.chars().count() {
         0 => "not set".into(),
         n => format!("set ({n} characters)"),

@@ -44,7 +44,7 @@ pub struct Desired {
 /// records their end. `ipv6` holds the IPv6 addresses the neighbour table shows for each MAC.
 /// A device in `blocked` is never allowed, even while its session runs: a block takes effect
 /// at once, and the session keeps its time for when the owner lifts it.
-pub fn desired(
+pub(crate) fn desired(
     active: &[Session],
     now_ms: i64,
     ipv6: &HashMap<Mac, Vec<Ipv6Addr>>,
@@ -87,7 +87,7 @@ pub fn desired(
 impl Desired {
     /// The grant without what changes by itself (remaining time and data): two states with the
     /// same key need no new apply.
-    pub fn key(&self) -> Vec<AllowedClient> {
+    pub(crate) fn key(&self) -> Vec<AllowedClient> {
         self.clients
             .iter()
             .map(|c| AllowedClient {

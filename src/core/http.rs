@@ -4,7 +4,7 @@
 
 /// A parsed `http://` or `https://` URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Url {
+pub(crate) struct Url {
     pub tls: bool,
     pub host: String,
     pub port: u16,
@@ -60,12 +60,12 @@ impl Url {
     }
 
     /// `host:port` for messages.
-    pub fn authority(&self) -> String {
+    pub(crate) fn authority(&self) -> String {
         format!("{}:{}", self.host_header(), self.port)
     }
 
     /// The host as a Host header or an authority writes it (IPv6 in brackets).
-    pub fn host_header(&self) -> String {
+    pub(crate) fn host_header(&self) -> String {
         if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {

@@ -6,7 +6,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod base64;
-pub mod captive;
+pub(crate) mod captive;
 pub mod config;
 pub mod daraja;
 #[cfg(feature = "simulator")]
@@ -16,13 +16,13 @@ pub mod http;
 pub(crate) mod locks;
 pub mod model;
 pub mod payments;
-pub mod qr;
-pub mod ratelimit;
-pub mod report;
+pub(crate) mod qr;
+pub(crate) mod ratelimit;
+pub(crate) mod report;
 pub mod sessions;
 pub mod sms;
 pub mod time;
 pub mod token;
-pub mod uci;
-pub mod uci_write;
+pub(crate) mod uci;
+pub(crate) mod uci_write;
 pub mod vouchers;

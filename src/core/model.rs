@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub struct Mac(pub [u8; 6]);
 
 impl Mac {
-    pub fn is_zero(&self) -> bool {
+    pub(crate) fn is_zero(&self) -> bool {
         self.0 == [0; 6]
     }
 }
@@ -81,7 +81,7 @@ impl<'de> Deserialize<'de> for Mac {
 pub struct Money(pub i64);
 
 impl Money {
-    pub const MINOR_PER_MAJOR: i64 = 100;
+    pub(crate) const MINOR_PER_MAJOR: i64 = 100;
 
     /// Parses an amount as an owner writes it: `50`, `49.5`, `49.50`. Negative amounts, more than
     /// two decimals, exponents and anything that is not a plain number are refused.
@@ -111,11 +111,11 @@ impl Money {
     }
 
     /// Whole major units, rounded up: what an STK push asks for (Daraja takes integers only).
-    pub fn major_ceil(self) -> i64 {
+    pub(crate) fn major_ceil(self) -> i64 {
         (self.0 + Self::MINOR_PER_MAJOR - 1).div_euclid(Self::MINOR_PER_MAJOR)
     }
 
-    pub fn from_major(major: i64) -> Money {
+    pub(crate) fn from_major(major: i64) -> Money {
         Money(major * Self::MINOR_PER_MAJOR)
     }
 }
@@ -165,12 +165,12 @@ impl Phone {
         Ok(Phone(format!("254{national}")))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 
     /// For pages and logs: `2547****5678`.
-    pub fn masked(&self) -> String {
+    pub(crate) fn masked(&self) -> String {
         let s = &self.0;
         if s.len() < 8 {
             return "****".into();
@@ -186,7 +186,7 @@ impl fmt::Display for Phone {
 }
 
 /// Parses a duration as an owner writes it: `90s`, `30m`, `1h`, `1d`, `7d`, `2w`. Returns seconds.
-pub fn parse_duration(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let bad = || format!("'{text}' is not a duration (write it like 30m, 1h, 1d or 7d)");
     let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
@@ -208,7 +208,7 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
 }
 
 /// Renders seconds the way the owner wrote them where possible (`30m`, `1h`, `7d`).
-pub fn format_duration(secs: u64) -> String {
+pub(crate) fn format_duration(secs: u64) -> String {
     match secs {
         s if s % 86_400 == 0 => format!("{}d", s / 86_400),
         s if s % 3600 == 0 => format!("{}h", s / 3600),
@@ -218,7 +218,7 @@ pub fn format_duration(secs: u64) -> String {
 }
 
 /// Human text for a remaining time: `2h 05m`, `4m 10s`, `3d 2h`.
-pub fn human_duration(secs: u64) -> String {
+pub(crate) fn human_duration(secs: u64) -> String {
     let (d, h, m, s) = (
         secs / 86_400,
         secs % 86_400 / 3600,
@@ -236,7 +236,7 @@ pub fn human_duration(secs: u64) -> String {
 
 /// Parses a data amount: `500MB`, `1GB`, `1.5GB`, `750k`. Decimal units (1 MB = 1,000,000
 /// bytes), as phones count them.
-pub fn parse_bytes(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let bad = || format!("'{text}' is not a data amount (write it like 500MB or 1GB)");
     let split = text
@@ -261,7 +261,7 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
 }
 
 /// `1.5GB`, `500MB`, `750kB`.
-pub fn format_bytes(bytes: u64) -> String {
+pub(crate) fn format_bytes(bytes: u64) -> String {
     let units = [
         (1_000_000_000_000, "TB"),
         (1_000_000_000, "GB"),
@@ -282,7 +282,7 @@ pub fn format_bytes(bytes: u64) -> String {
 }
 
 /// Parses a rate in bits per second: `5M`, `512k`, `1.5Mbit`, `10mbps`. Returns kbit/s.
-pub fn parse_rate(text: &str) -> Result<u32, String> {
+pub(crate) fn parse_rate(text: &str) -> Result<u32, String> {
     let text = text.trim();
     let bad = || format!("'{text}' is not a speed (write it like 5M for 5 Mbit/s or 512k)");
     let split = text
@@ -311,7 +311,7 @@ pub fn parse_rate(text: &str) -> Result<u32, String> {
 }
 
 /// `5 Mbit/s`, `512 kbit/s`.
-pub fn format_rate(kbit: u32) -> String {
+pub(crate) fn format_rate(kbit: u32) -> String {
     if kbit >= 1000 && kbit.is_multiple_of(100) {
         let tenths = kbit / 100;
         if tenths.is_multiple_of(10) {

@@ -30,7 +30,7 @@ pub enum PaymentState {
 }
 
 impl PaymentState {
-    pub fn is_open(self) -> bool {
+    pub(crate) fn is_open(self) -> bool {
         matches!(self, PaymentState::Initiating | PaymentState::Pending)
     }
 }
@@ -55,7 +55,7 @@ pub enum Decline {
 
 impl Decline {
     /// Classifies an STK ResultCode (docs/daraja.md, Result codes).
-    pub fn from_result_code(code: i64) -> Decline {
+    pub(crate) fn from_result_code(code: i64) -> Decline {
         match code {
             1032 | 1031 => Decline::Cancelled,
             1037 | 1019 => Decline::TimedOut,
@@ -208,7 +208,7 @@ pub struct SwitchGateway {
 }
 
 /// Whatever must live as long as a gateway does.
-pub type KeepAlive = Box<dyn std::any::Any + Send + Sync>;
+pub(crate) type KeepAlive = Box<dyn std::any::Any + Send + Sync>;
 
 impl SwitchGateway {
     pub fn new(gateway: std::sync::Arc<dyn PaymentGateway>) -> SwitchGateway {
@@ -242,7 +242,7 @@ impl PaymentGateway for SwitchGateway {
 
 /// The gateway when no usable M-Pesa account is configured: every push is refused with a
 /// plain reason, so vouchers keep working and the owner sees why M-Pesa does not.
-pub struct NoGateway {
+pub(crate) struct NoGateway {
     pub reason: String,
 }
 
@@ -265,11 +265,11 @@ impl PaymentGateway for NoGateway {
 /// How long lango keeps asking about a prompt before calling it expired. Daraja's prompt times out
 /// on the phone after about a minute (1037); answers can lag well behind that (integrations stop
 /// asking after 2-3 minutes; docs/daraja.md, Query).
-pub const PROMPT_WINDOW_SECS: i64 = 180;
+pub(crate) const PROMPT_WINDOW_SECS: i64 = 180;
 
 /// Seconds to wait before query number `attempt` (0-based). Starts quick because most guests
 /// type their PIN within 10-30 s, then backs off so as not to trip Daraja's spike arrest.
-pub fn poll_delay(attempt: u32) -> i64 {
+pub(crate) fn poll_delay(attempt: u32) -> i64 {
     const DELAYS: [i64; 8] = [4, 3, 3, 5, 5, 10, 10, 15];
     DELAYS.get(attempt as usize).copied().unwrap_or(20)
 }
@@ -348,7 +348,7 @@ pub fn settle(
 }
 
 /// Pure: a pending payment whose window has passed without a final answer.
-pub fn expire_if_stale(payment: &Payment, now: Timestamp) -> Option<Payment> {
+pub(crate) fn expire_if_stale(payment: &Payment, now: Timestamp) -> Option<Payment> {
     if payment.state.is_open() && now >= payment.created_at + PROMPT_WINDOW_SECS {
         let mut next = payment.clone();
         next.state = PaymentState::Expired;
@@ -365,12 +365,12 @@ pub fn expire_if_stale(payment: &Payment, now: Timestamp) -> Option<Payment> {
 
 /// Daraja refuses the same amount to the same phone within two minutes (ResultCode 17,
 /// docs/daraja.md, Limits): lango does not even try.
-pub const SAME_AMOUNT_WINDOW_SECS: i64 = 120;
+pub(crate) const SAME_AMOUNT_WINDOW_SECS: i64 = 120;
 /// At most this many purchases started by one device within `DEVICE_WINDOW_SECS`: a script on
 /// the guest Wi-Fi cannot spam prompts to other people's phones: every prompt costs its
 /// recipient an interruption and the owner's Daraja budget.
-pub const DEVICE_MAX_STARTS: usize = 5;
-pub const DEVICE_WINDOW_SECS: i64 = 600;
+pub(crate) const DEVICE_MAX_STARTS: usize = 5;
+pub(crate) const DEVICE_WINDOW_SECS: i64 = 600;
 
 /// Why a new STK push is not allowed now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -385,7 +385,7 @@ pub enum LimitRefusal {
 
 /// Pure: may `mac` start a push of `amount` to `phone` now? `open` are the payments still open,
 /// `recent` those created in the last `DEVICE_WINDOW_SECS` (any state).
-pub fn check_limits(
+pub(crate) fn check_limits(
     open: &[Payment],
     recent: &[Payment],
     mac: Mac,

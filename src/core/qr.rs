@@ -6,7 +6,7 @@ use qrcodegen::{QrCode, QrCodeEcc};
 /// An SVG of `text` as a QR code (error correction M, a 4-module quiet zone), `px` wide, or
 /// `None` if the text is too long for any QR version. Dark modules are one stroked path of
 /// horizontal runs, so a code costs a few KB at most. `text` only reaches the output as modules.
-pub fn svg(text: &str, px: u32) -> Option<String> {
+pub(crate) fn svg(text: &str, px: u32) -> Option<String> {
     let qr = QrCode::encode_text(text, QrCodeEcc::Medium).ok()?;
     let size = qr.size();
     let border = 4;

@@ -9,30 +9,24 @@ use crate::core::locks::lock;
 
 /// A limit: `burst` actions at once, then one every `per_secs / burst` seconds on average.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limit {
+pub(crate) struct Limit {
     pub burst: u32,
     pub per_secs: u32,
 }
 
-/// STK pushes cost the owner a Daraja call and the guest a prompt: 3 per device or phone in
-/// 10 minutes.
-pub const STK: Limit = Limit {
-    burst: 3,
-    per_secs: 600,
-};
 /// Voucher and login attempts: 10 a minute per device (codes have ~49 bits; this makes
 /// guessing hopeless and a typo harmless).
-pub const ATTEMPT: Limit = Limit {
+pub(crate) const ATTEMPT: Limit = Limit {
     burst: 10,
     per_secs: 60,
 };
 /// Moving a purchase to a new MAC: 5 proofs an hour per device.
-pub const MOVE: Limit = Limit {
+pub(crate) const MOVE: Limit = Limit {
     burst: 5,
     per_secs: 3600,
 };
 /// Everything else on the guest API: 120 a minute per device.
-pub const API: Limit = Limit {
+pub(crate) const API: Limit = Limit {
     burst: 120,
     per_secs: 60,
 };
@@ -48,7 +42,7 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     /// Takes one token for `key` under `limit` at `now_ms`. `Err(secs)` = wait this long.
-    pub fn check(&self, key: &str, limit: Limit, now_ms: i64) -> Result<(), u64> {
+    pub(crate) fn check(&self, key: &str, limit: Limit, now_ms: i64) -> Result<(), u64> {
         let full = u64::from(limit.burst) * 1000;
         // Thousandths of a token gained per millisecond, scaled: refill the whole burst over
         // `per_secs`.
@@ -80,6 +74,12 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Three in ten minutes.
+    const STK: Limit = Limit {
+        burst: 3,
+        per_secs: 600,
+    };
 
     #[test]
     fn burst_then_refill() {

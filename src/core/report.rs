@@ -9,7 +9,7 @@ use crate::core::time::{local_day, Timestamp};
 
 /// One local day's takings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DayTotal {
+pub(crate) struct DayTotal {
     /// Days since the epoch in local time (`time::local_day`).
     pub day: i64,
     /// STK prompts paid that day, and what M-Pesa took for them.
@@ -21,25 +21,25 @@ pub struct DayTotal {
 }
 
 impl DayTotal {
-    pub fn total(&self) -> Money {
+    pub(crate) fn total(&self) -> Money {
         Money(self.paid_amount.0 + self.sms_amount.0)
     }
 }
 
 /// What M-Pesa charged for a payment: Daraja takes whole shillings, rounded up from the price.
-pub fn charged(payment: &Payment) -> Money {
+pub(crate) fn charged(payment: &Payment) -> Money {
     Money::from_major(payment.amount.major_ceil())
 }
 
 /// When a payment counts as money in: its last update, which for a Paid payment is when it was
 /// confirmed (Paid is final).
-pub fn paid_day(payment: &Payment, utc_offset: i64) -> Option<i64> {
+pub(crate) fn paid_day(payment: &Payment, utc_offset: i64) -> Option<i64> {
     (payment.state == PaymentState::Paid).then(|| local_day(payment.updated_at, utc_offset))
 }
 
 /// Totals for every day from `first_day` to `last_day` (inclusive, oldest first; days without
 /// sales are zero).
-pub fn daily_totals(
+pub(crate) fn daily_totals(
     payments: &[Payment],
     claims: &[SmsClaim],
     utc_offset: i64,
@@ -77,7 +77,7 @@ pub fn daily_totals(
 }
 
 /// Prompts that ended (paid, failed, cancelled, expired) since `since`, and how many were paid.
-pub fn success(payments: &[Payment], since: Timestamp) -> (u32, u32) {
+pub(crate) fn success(payments: &[Payment], since: Timestamp) -> (u32, u32) {
     let ended = payments
         .iter()
         .filter(|p| p.created_at >= since && !p.state.is_open());
@@ -90,7 +90,7 @@ pub fn success(payments: &[Payment], since: Timestamp) -> (u32, u32) {
 }
 
 /// `part` of `whole` in whole percent (0 when there is no whole).
-pub fn percent(part: u64, whole: u64) -> u64 {
+pub(crate) fn percent(part: u64, whole: u64) -> u64 {
     (part.saturating_mul(100)).checked_div(whole).unwrap_or(0)
 }
 

@@ -24,7 +24,7 @@ pub struct Terms {
 }
 
 impl Terms {
-    pub fn of(package: &Package) -> Terms {
+    pub(crate) fn of(package: &Package) -> Terms {
         Terms {
             package_id: package.id.clone(),
             package_name: package.name.clone(),
@@ -97,26 +97,26 @@ impl Session {
         self.bytes_up.saturating_add(self.bytes_down)
     }
 
-    pub fn bytes_left(&self) -> Option<u64> {
+    pub(crate) fn bytes_left(&self) -> Option<u64> {
         self.quota_bytes
             .map(|q| q.saturating_sub(self.bytes_used()))
     }
 
-    pub fn seconds_left(&self, now: Timestamp) -> u64 {
+    pub(crate) fn seconds_left(&self, now: Timestamp) -> u64 {
         if self.state != SessionState::Active {
             return 0;
         }
         u64::try_from(self.deadline - now).unwrap_or(0)
     }
 
-    pub fn is_active(&self) -> bool {
+    pub(crate) fn is_active(&self) -> bool {
         self.state == SessionState::Active
     }
 }
 
 /// The result of granting a package to a device.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Grant {
+pub(crate) enum Grant {
     /// A new session (the device had none running).
     New(Session),
     /// The running session, lengthened: "buy more" never disconnects.
@@ -134,7 +134,7 @@ impl Grant {
 /// Grants `terms` to `mac`. If the device has an active session that has not yet run out, the
 /// purchase extends it: the time is added to its deadline, the data to its quota (an unlimited
 /// side keeps it unlimited), and the faster rate wins.
-pub fn grant(
+pub(crate) fn grant(
     existing: Option<&Session>,
     new_id: u64,
     mac: Mac,
@@ -191,7 +191,7 @@ fn faster(a: Option<u32>, b: Option<u32>) -> Option<u32> {
 
 /// Whether an active session must end now, and why. The deadline is exclusive: a session with
 /// deadline T is over at T.
-pub fn must_end(session: &Session, now: Timestamp) -> Option<EndReason> {
+pub(crate) fn must_end(session: &Session, now: Timestamp) -> Option<EndReason> {
     if !session.is_active() {
         return None;
     }
@@ -205,7 +205,7 @@ pub fn must_end(session: &Session, now: Timestamp) -> Option<EndReason> {
 }
 
 /// Ends a session. Idempotent on sessions that are already over.
-pub fn end(session: &Session, reason: EndReason, now: Timestamp) -> Session {
+pub(crate) fn end(session: &Session, reason: EndReason, now: Timestamp) -> Session {
     let mut ended = session.clone();
     if ended.is_active() {
         ended.state = match reason {
@@ -222,7 +222,7 @@ pub fn end(session: &Session, reason: EndReason, now: Timestamp) -> Session {
 }
 
 /// The sessions among `active` that must end at `now`.
-pub fn due(active: &[Session], now: Timestamp) -> Vec<(&Session, EndReason)> {
+pub(crate) fn due(active: &[Session], now: Timestamp) -> Vec<(&Session, EndReason)> {
     active
         .iter()
         .filter_map(|s| must_end(s, now).map(|r| (s, r)))
@@ -230,7 +230,7 @@ pub fn due(active: &[Session], now: Timestamp) -> Vec<(&Session, EndReason)> {
 }
 
 /// When the next active session runs out of time (quota ends are driven by counter reads).
-pub fn next_deadline(active: &[Session]) -> Option<Timestamp> {
+pub(crate) fn next_deadline(active: &[Session]) -> Option<Timestamp> {
     active
         .iter()
         .filter(|s| s.is_active())
@@ -242,7 +242,7 @@ pub fn next_deadline(active: &[Session]) -> Option<Timestamp> {
 pub const MAX_EXTEND_MINUTES: u64 = 525_600;
 
 /// Lengthens a running session by `secs` (the owner's "extend").
-pub fn extend(session: &Session, secs: u64) -> Session {
+pub(crate) fn extend(session: &Session, secs: u64) -> Session {
     let mut out = session.clone();
     out.deadline = out
         .deadline
@@ -253,7 +253,7 @@ pub fn extend(session: &Session, secs: u64) -> Session {
 
 /// How a request's source address relates to the address a MAC's session is bound to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Binding {
+pub(crate) enum Binding {
     /// Same address (or an IPv6 request; IPv6 addresses are learned separately).
     Same,
     /// The device got a new IPv4 address and the old one is gone from the neighbour table:
@@ -265,7 +265,7 @@ pub enum Binding {
 
 /// Pure: compares a request's address with the session's, given every IPv4 address the
 /// neighbour table shows for the MAC.
-pub fn binding(session: &Session, request_ip: IpAddr, mac_ips: &[IpAddr]) -> Binding {
+pub(crate) fn binding(session: &Session, request_ip: IpAddr, mac_ips: &[IpAddr]) -> Binding {
     let request_ip = request_ip.to_canonical();
     match session.ip.map(|ip| ip.to_canonical()) {
         None => Binding::Same,
@@ -291,7 +291,11 @@ pub enum Lifecycle {
 }
 
 /// Pure: combines a device's latest session and its open payment (if any) into one state.
-pub fn lifecycle(latest: Option<&Session>, open_payment: Option<u64>, now: Timestamp) -> Lifecycle {
+pub(crate) fn lifecycle(
+    latest: Option<&Session>,
+    open_payment: Option<u64>,
+    now: Timestamp,
+) -> Lifecycle {
     match latest {
         Some(s) if s.is_active() && must_end(s, now).is_none() => Lifecycle::Active(s.clone()),
         _ if open_payment.is_some() => Lifecycle::Pending {

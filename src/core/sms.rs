@@ -65,7 +65,7 @@ impl SmsPayment {
     /// Soft plausibility: does the date encoded in the receipt code (A11: year letter, month
     /// letter, day symbol) match the message's date? `None` for codes without the encoding
     /// (before 2017). Never a reason to refuse on its own.
-    pub fn code_matches_date(&self) -> Option<bool> {
+    pub(crate) fn code_matches_date(&self) -> Option<bool> {
         let bytes = self.receipt.as_bytes();
         if bytes.len() != 10 || self.year < 2017 {
             return None;
@@ -335,7 +335,7 @@ pub enum ClaimState {
 }
 
 impl SmsPayment {
-    pub fn paid_to(&self) -> String {
+    pub(crate) fn paid_to(&self) -> String {
         match &self.recipient {
             Recipient::BuyGoods { merchant } => merchant.clone(),
             Recipient::PayBill { business, account } => format!("{business}, account {account}"),
@@ -347,7 +347,7 @@ impl SmsPayment {
         }
     }
 
-    pub fn paid_at(&self) -> String {
+    pub(crate) fn paid_at(&self) -> String {
         let (hour, pm) = match self.hour {
             0 => (12, false),
             h @ 1..=11 => (h, false),

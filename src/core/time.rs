@@ -8,11 +8,11 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use portable_atomic::{AtomicI64, Ordering};
 
 /// Unix seconds, wall clock. Deadlines are stored in this form so that they survive a reboot.
-pub type Timestamp = i64;
+pub(crate) type Timestamp = i64;
 
 /// 2026-01-01T00:00:00Z. A wall clock before this is certainly unsynced (a router that booted at
 /// 1970 or at its firmware build date), so lango neither sells nor expires until NTP fixes it.
-pub const PLAUSIBLE_FLOOR: Timestamp = 1_767_225_600;
+pub(crate) const PLAUSIBLE_FLOOR: Timestamp = 1_767_225_600;
 
 pub trait Clock: Send + Sync {
     /// Wall-clock Unix seconds.
@@ -69,7 +69,7 @@ impl TimeView {
 }
 
 /// Pure: combines a raw wall-clock reading with the floor.
-pub fn assess(wall: Timestamp, floor: Timestamp) -> TimeView {
+pub(crate) fn assess(wall: Timestamp, floor: Timestamp) -> TimeView {
     let floor = floor.max(PLAUSIBLE_FLOOR);
     let (now, trusted) = if wall >= floor {
         (wall, true)
@@ -85,13 +85,13 @@ pub fn assess(wall: Timestamp, floor: Timestamp) -> TimeView {
 
 /// Keeps the floor: the highest trusted wall-clock time seen, persisted with each checkpoint so
 /// that it survives a reboot.
-pub struct ClockGuard {
+pub(crate) struct ClockGuard {
     floor: AtomicI64,
 }
 
 /// How far the wall clock may step back (NTP slewing, a small manual correction) before lango
 /// stops trusting it. Ten minutes keeps a routine correction from halting sales.
-pub const BACKWARD_TOLERANCE: Timestamp = 600;
+pub(crate) const BACKWARD_TOLERANCE: Timestamp = 600;
 
 impl ClockGuard {
     pub fn new(persisted_floor: Timestamp) -> ClockGuard {
@@ -101,7 +101,7 @@ impl ClockGuard {
     }
 
     /// Reads the clock and raises the floor when the reading is trusted.
-    pub fn view(&self, clock: &dyn Clock) -> TimeView {
+    pub(crate) fn view(&self, clock: &dyn Clock) -> TimeView {
         let wall_ms = clock.now_ms();
         let wall = wall_ms.div_euclid(1000);
         let floor = self.floor.load(Ordering::Relaxed);
@@ -118,26 +118,21 @@ impl ClockGuard {
         }
     }
 
-    pub fn floor(&self) -> Timestamp {
+    pub(crate) fn floor(&self) -> Timestamp {
         self.floor.load(Ordering::Relaxed)
     }
 }
 
 /// ISO-8601 UTC text for a timestamp, for pages and JSON (`2026-11-23T10:20:36Z`).
-pub fn iso8601(ts: Timestamp) -> String {
+pub(crate) fn iso8601(ts: Timestamp) -> String {
     let (y, mo, d, h, mi, s) = civil(ts);
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
 /// `YYYYMMDDHHMMSS` in East Africa Time (UTC+3), the form Daraja uses for timestamps.
-pub fn daraja_timestamp(ts: Timestamp) -> String {
+pub(crate) fn daraja_timestamp(ts: Timestamp) -> String {
     let (y, mo, d, h, mi, s) = civil(ts + 3 * 3600);
     format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}")
-}
-
-/// Days since the epoch for a UTC calendar day, for grouping by day.
-pub fn day_of(ts: Timestamp) -> i64 {
-    ts.div_euclid(86_400)
 }
 
 /// The owner's calendar day of a timestamp (days since the epoch in local time), for revenue
@@ -147,7 +142,7 @@ pub fn local_day(ts: Timestamp, utc_offset: i64) -> i64 {
 }
 
 /// The first second of a local day.
-pub fn day_start(day: i64, utc_offset: i64) -> Timestamp {
+pub(crate) fn day_start(day: i64, utc_offset: i64) -> Timestamp {
     day.saturating_mul(86_400).saturating_sub(utc_offset)
 }
 
@@ -158,13 +153,13 @@ pub fn date_of_day(day: i64) -> String {
 }
 
 /// `2027-01-15 11:05` in the owner's local time.
-pub fn local_minute(ts: Timestamp, utc_offset: i64) -> String {
+pub(crate) fn local_minute(ts: Timestamp, utc_offset: i64) -> String {
     let (y, mo, d, h, mi, _) = civil(ts.saturating_add(utc_offset));
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}")
 }
 
 /// Parses `YYYY-MM-DD` to a day number; `None` for anything else (or an impossible date).
-pub fn parse_date(text: &str) -> Option<i64> {
+pub(crate) fn parse_date(text: &str) -> Option<i64> {
     let mut parts = text.splitn(3, '-');
     let digits = |t: &str, n: usize| t.len() == n && t.bytes().all(|b| b.is_ascii_digit());
     let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);

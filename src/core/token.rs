@@ -11,13 +11,13 @@
 use std::fmt;
 
 /// Random bytes in every token: 256 bits, more than any guesser can search.
-pub const TOKEN_BYTES: usize = 32;
+pub(crate) const TOKEN_BYTES: usize = 32;
 /// A token's length as text (two hex digits a byte).
 pub const TOKEN_LEN: usize = TOKEN_BYTES * 2;
 
 /// The OS random generator failed (it has not been seeded yet, or the syscall is missing).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RandomError(String);
+pub(crate) struct RandomError(String);
 
 impl fmt::Display for RandomError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

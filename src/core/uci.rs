@@ -11,7 +11,7 @@ use std::fmt;
 
 /// A parsed file: what libuci would hold in memory after loading it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct UciFile {
+pub(crate) struct UciFile {
     /// The `package <name>` statement, if the file has one.
     pub package: Option<String>,
     /// In file order. A named section that appears twice is merged into its first appearance.
@@ -19,7 +19,7 @@ pub struct UciFile {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Section {
+pub(crate) struct Section {
     /// The section type: `package` in `config package 'hour'`.
     pub kind: String,
     /// `hour` in `config package 'hour'`; `None` for an anonymous section.
@@ -33,14 +33,14 @@ pub struct Section {
 /// One option or list. An `option` statement replaces every earlier value, a `list` statement
 /// appends one, exactly as libuci's `uci_set` and `uci_add_list` do.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UciOption {
+pub(crate) struct UciOption {
     pub name: String,
     /// Never empty.
     pub values: Vec<Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Value {
+pub(crate) struct Value {
     /// With quotes and escapes removed. Empty for `option name ''`, which libuci treats as unset.
     pub text: String,
     /// Where the statement that set it starts.
@@ -51,7 +51,7 @@ pub struct Value {
 
 /// A syntax problem, for the owner.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UciError {
+pub(crate) struct UciError {
     pub line: u32,
     pub message: String,
 }

@@ -40,7 +40,7 @@ pub fn render(file: &UciFile) -> String {
 
 /// What the owner may set on a package. `None` removes an optional option.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PackageEdit {
+pub(crate) struct PackageEdit {
     pub id: String,
     pub name: String,
     pub price: String,
@@ -74,7 +74,7 @@ fn set(section: &mut Section, name: &str, text: Option<&str>) {
 }
 
 /// Pure: creates or updates the named package section.
-pub fn put_package(file: &mut UciFile, edit: &PackageEdit) {
+pub(crate) fn put_package(file: &mut UciFile, edit: &PackageEdit) {
     let existing = file
         .sections
         .iter_mut()
@@ -103,7 +103,7 @@ pub fn put_package(file: &mut UciFile, edit: &PackageEdit) {
 }
 
 /// Pure: sets one option of a package section; false if there is no such package.
-pub fn set_package_option(file: &mut UciFile, id: &str, option: &str, text: &str) -> bool {
+pub(crate) fn set_package_option(file: &mut UciFile, id: &str, option: &str, text: &str) -> bool {
     match file
         .sections
         .iter_mut()
@@ -119,7 +119,7 @@ pub fn set_package_option(file: &mut UciFile, id: &str, option: &str, text: &str
 
 /// Pure: gives every anonymous package section the id lango derives from its name (what
 /// `config::parse` calls it), so that edits find it by id.
-pub fn name_packages(file: &mut UciFile) {
+pub(crate) fn name_packages(file: &mut UciFile) {
     for section in file
         .sections
         .iter_mut()
@@ -137,7 +137,7 @@ pub fn name_packages(file: &mut UciFile) {
 
 /// Pure: sets (or with `None` or "" removes) a single option of the first section of `kind`,
 /// creating `config <kind> '<kind>'` at the end when there is none.
-pub fn set_section_option(file: &mut UciFile, kind: &str, option: &str, text: Option<&str>) {
+pub(crate) fn set_section_option(file: &mut UciFile, kind: &str, option: &str, text: Option<&str>) {
     let idx = match file.sections.iter().position(|s| s.kind == kind) {
         Some(idx) => idx,
         None => {
@@ -156,7 +156,7 @@ pub fn set_section_option(file: &mut UciFile, kind: &str, option: &str, text: Op
 }
 
 /// Pure: replaces a list option of the first section of `kind` (which must exist).
-pub fn set_section_list(file: &mut UciFile, kind: &str, option: &str, items: &[String]) {
+pub(crate) fn set_section_list(file: &mut UciFile, kind: &str, option: &str, items: &[String]) {
     if let Some(section) = file.sections.iter_mut().find(|s| s.kind == kind) {
         section.options.retain(|o| o.name != option);
         if !items.is_empty() {

@@ -13,7 +13,7 @@ const ALPHABET: &[u8; 31] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 
 /// Symbols per code. 10 symbols give about 49 bits: guessing one valid code out of 10,000
 /// printed ones takes about 5.6e10 tries, far beyond what the portal's rate limits allow.
-pub const CODE_LEN: usize = 10;
+pub(crate) const CODE_LEN: usize = 10;
 
 /// At most this many vouchers in one batch (the owner page, its JSON API, `ubus call lango
 /// voucher_generate`): one batch is one write transaction and one print sheet.
@@ -57,7 +57,7 @@ pub enum Refusal {
 
 /// Makes a code from random bytes (at least `CODE_LEN` of them). Rejection sampling keeps every
 /// symbol equally likely; returns `None` if the bytes ran out first (the caller draws more).
-pub fn code_from_random(random: &[u8]) -> Option<String> {
+pub(crate) fn code_from_random(random: &[u8]) -> Option<String> {
     let limit = 256 - 256 % ALPHABET.len();
     let mut out = String::with_capacity(CODE_LEN);
     for &byte in random {
@@ -74,7 +74,7 @@ pub fn code_from_random(random: &[u8]) -> Option<String> {
 
 /// Canonical form of what a guest typed: upper case, no spaces or dashes, and the look-alikes
 /// mapped to the symbols they stand for (O→0 is not in the alphabet, so O and 0 both fail fast).
-pub fn normalise(typed: &str) -> String {
+pub(crate) fn normalise(typed: &str) -> String {
     typed
         .chars()
         .filter(|c| !matches!(c, ' ' | '-' | '\t'))
@@ -85,7 +85,7 @@ pub fn normalise(typed: &str) -> String {
 /// The owner's prefix for a batch (printed before the random part, like `CAFE`): 0-8 letters
 /// or digits, upper-cased; `None` if it has anything else. It adds no secrecy: every code keeps
 /// its `CODE_LEN` random symbols.
-pub fn normalise_prefix(typed: &str) -> Option<String> {
+pub(crate) fn normalise_prefix(typed: &str) -> Option<String> {
     let prefix = normalise(typed);
     let ok = prefix.len() <= 8 && prefix.bytes().all(|b| b.is_ascii_alphanumeric());
     ok.then_some(prefix)
@@ -113,7 +113,7 @@ pub fn display(code: &str) -> String {
 }
 
 /// Pure: can this voucher be redeemed now?
-pub fn check(voucher: Option<&Voucher>, now: Timestamp) -> Result<&Voucher, Refusal> {
+pub(crate) fn check(voucher: Option<&Voucher>, now: Timestamp) -> Result<&Voucher, Refusal> {
     let voucher = voucher.ok_or(Refusal::Unknown)?;
     match voucher.state {
         VoucherState::Used { .. } => Err(Refusal::Used),
@@ -126,7 +126,7 @@ pub fn check(voucher: Option<&Voucher>, now: Timestamp) -> Result<&Voucher, Refu
 }
 
 /// The voucher after a successful redemption.
-pub fn redeemed(voucher: &Voucher, mac: Mac, session_id: u64, now: Timestamp) -> Voucher {
+pub(crate) fn redeemed(voucher: &Voucher, mac: Mac, session_id: u64, now: Timestamp) -> Voucher {
     let mut out = voucher.clone();
     out.state = VoucherState::Used {
         mac,

@@ -39,11 +39,11 @@ fn open_store(path: &Path) -> Result<Store, i32> {
 pub use sim::selftest_tls;
 
 /// Exit codes, for scripts and procd.
-pub const EXIT_OK: i32 = 0;
-pub const EXIT_RUNTIME: i32 = 1;
+pub(crate) const EXIT_OK: i32 = 0;
+pub(crate) const EXIT_RUNTIME: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
-pub const EXIT_CONFIG: i32 = 3;
-pub const EXIT_STORE: i32 = 4;
+pub(crate) const EXIT_CONFIG: i32 = 3;
+pub(crate) const EXIT_STORE: i32 = 4;
 
 /// A started lango.
 pub struct Running {
@@ -148,7 +148,7 @@ pub fn start(config: Config, store: Store, env: Env, options: Options) -> Result
 }
 
 /// Writes the owner API's token (256 random bits, hex) to `path`, readable by root only.
-pub fn write_api_token(path: &Path) -> Result<String, String> {
+pub(crate) fn write_api_token(path: &Path) -> Result<String, String> {
     let token = crate::core::token::random_token()?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -161,7 +161,7 @@ pub fn write_api_token(path: &Path) -> Result<String, String> {
 
 /// Blocks the signals lango handles in this thread and every thread started after it, so that
 /// only `wait_for_signals` receives them (sigwait: no handlers, no unsafe code).
-pub fn block_signals() -> SigSet {
+pub(crate) fn block_signals() -> SigSet {
     let mut set = SigSet::empty();
     set.add(Signal::SIGTERM);
     set.add(Signal::SIGINT);
@@ -173,7 +173,7 @@ pub fn block_signals() -> SigSet {
 }
 
 /// Waits for signals until asked to stop. `reload` is called on SIGHUP.
-pub fn wait_for_signals(signals: &SigSet, running: Running, reload: impl Fn(&App)) -> i32 {
+pub(crate) fn wait_for_signals(signals: &SigSet, running: Running, reload: impl Fn(&App)) -> i32 {
     loop {
         match signals.wait() {
             Ok(Signal::SIGHUP) => reload(&running.app),

@@ -64,7 +64,7 @@ impl Writer {
     }
 
     /// Removes an account; false if there was none.
-    pub fn delete_account(&mut self, username: &str) -> Result<bool, StoreError> {
+    pub(crate) fn delete_account(&mut self, username: &str) -> Result<bool, StoreError> {
         Ok(self.txn.open_table(ACCOUNTS)?.remove(username)?.is_some())
     }
 }

@@ -17,13 +17,13 @@ use crate::store::StoreError;
 
 /// At most this many sessions in one `sessions` reply. A session is about 250 bytes of
 /// blobmsg, and ubusd refuses messages over 1 MiB.
-pub const MAX_SESSIONS: usize = 2000;
+pub(crate) const MAX_SESSIONS: usize = 2000;
 /// `payments` returns 20 unless asked; never more than this.
-pub const DEFAULT_PAYMENTS: usize = 20;
-pub const MAX_PAYMENTS: usize = 500;
+pub(crate) const DEFAULT_PAYMENTS: usize = 20;
+pub(crate) const MAX_PAYMENTS: usize = 500;
 
 /// The methods of `lango` and their argument types (what `ubus -v list lango` shows).
-pub fn methods() -> Vec<Method> {
+pub(crate) fn methods() -> Vec<Method> {
     use BlobmsgType::{Int32, String};
     vec![
         Method::new("status", &[]),

@@ -10,7 +10,7 @@ use crate::web::http::MAX_BODY;
 
 /// Why a body was not read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BodyError {
+pub(crate) enum BodyError {
     /// The connection failed or timed out while the body arrived.
     Unreadable,
     /// Longer than the limit.
@@ -27,7 +27,7 @@ impl BodyError {
     }
 
     /// A short English message for the response.
-    pub fn message(self) -> &'static str {
+    pub(crate) fn message(self) -> &'static str {
         match self {
             BodyError::Unreadable => "could not read the request",
             BodyError::TooLarge => "request too large",
@@ -44,7 +44,7 @@ pub fn read(request: &Request) -> Result<Vec<u8>, BodyError> {
 }
 
 /// Everything `reader` gives, if that is at most `max` bytes; one byte more is read to tell.
-pub fn read_limited(reader: impl Read, max: u64) -> Result<Vec<u8>, BodyError> {
+pub(crate) fn read_limited(reader: impl Read, max: u64) -> Result<Vec<u8>, BodyError> {
     let mut body = Vec::new();
     reader
         .take(max.saturating_add(1))

@@ -8,11 +8,11 @@ use std::net::SocketAddr;
 use rouille::{Request, Response};
 
 /// Largest request body accepted (forms and JSON are tiny; anything bigger is hostile).
-pub const MAX_BODY: u64 = 16 * 1024;
+pub(crate) const MAX_BODY: u64 = 16 * 1024;
 
 /// Worker threads per listener: enough for a café's phones, bounded so that slow clients cannot
 /// make lango spawn threads without limit.
-pub const POOL_SIZE: usize = 4;
+pub(crate) const POOL_SIZE: usize = 4;
 
 /// A running listener.
 pub struct Listener {
@@ -62,19 +62,19 @@ fn with_headers(response: Response) -> Response {
 }
 
 /// Reads an `application/x-www-form-urlencoded` body of at most `MAX_BODY` bytes.
-pub fn read_form(request: &Request) -> Result<HashMap<String, String>, Response> {
+pub(crate) fn read_form(request: &Request) -> Result<HashMap<String, String>, Response> {
     let body = read_body(request)?;
     Ok(parse_form(&String::from_utf8_lossy(&body)))
 }
 
 /// Reads a raw body of at most `MAX_BODY` bytes (a JSON callback).
-pub fn read_body(request: &Request) -> Result<Vec<u8>, Response> {
+pub(crate) fn read_body(request: &Request) -> Result<Vec<u8>, Response> {
     crate::web::body::read(request)
         .map_err(|e| Response::text(e.message()).with_status_code(e.status()))
 }
 
 /// Parses `a=1&b=two+words`. Later duplicates win; malformed escapes are kept literally.
-pub fn parse_form(text: &str) -> HashMap<String, String> {
+pub(crate) fn parse_form(text: &str) -> HashMap<String, String> {
     text.split('&')
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
@@ -84,7 +84,7 @@ pub fn parse_form(text: &str) -> HashMap<String, String> {
         .collect()
 }
 
-pub fn percent_decode(text: &str) -> String {
+pub(crate) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut idx = 0;
@@ -109,7 +109,7 @@ pub fn percent_decode(text: &str) -> String {
 }
 
 /// Escapes text for HTML element content and quoted attribute values.
-pub fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -126,7 +126,7 @@ pub fn esc(text: &str) -> String {
 
 /// Fills `{{name}}` placeholders of a page template. Values are inserted as given: callers
 /// escape anything that came from a guest or the owner.
-pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+pub(crate) fn fill(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = template.to_string();
     for (name, value) in values {
         out = out.replace(&format!("{{{{{name}}}}}"), value);
@@ -135,14 +135,14 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
 }
 
 /// A `303 See Other` to a path on the same host (after a form post).
-pub fn see_other(path: &str) -> Response {
+pub(crate) fn see_other(path: &str) -> Response {
     Response::empty_204()
         .with_status_code(303)
         .with_unique_header("Location", path.to_string())
 }
 
 /// A JSON response from a serde_json value.
-pub fn json(status: u16, value: &serde_json::Value) -> Response {
+pub(crate) fn json(status: u16, value: &serde_json::Value) -> Response {
     Response::from_data("application/json", value.to_string()).with_status_code(status)
 }
 

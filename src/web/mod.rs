@@ -2,7 +2,7 @@
 //! page (`admin/`). Handlers call the app layer; the transport knows no page module.
 
 pub mod admin;
-pub mod body;
+pub(crate) mod body;
 pub mod http;
 pub mod portal;
-pub mod tls;
+pub(crate) mod tls;

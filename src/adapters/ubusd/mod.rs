@@ -31,7 +31,7 @@ use crate::core::locks::lock;
 pub use wire::{BlobmsgType, Status};
 
 /// ubusd's socket on OpenWrt 21.02 and later (it was `/var/run/ubus.sock` before Oct 2020).
-pub const DEFAULT_SOCKET: &str = "/var/run/ubus/ubus.sock";
+pub(crate) const DEFAULT_SOCKET: &str = "/var/run/ubus/ubus.sock";
 
 /// ubusd's built-in event object (`UBUS_SYSTEM_OBJECT_EVENT`, `ubusmsg.h`): `ubus send` is an
 /// INVOKE of its method `send` with `{ "id": <event>, "data": {…} }`.
@@ -187,7 +187,7 @@ impl Drop for Server {
 /// (libubus's `blobmsg_parse` would instead drop it silently, and most C handlers then answer
 /// INVALID_ARGUMENT for a missing required argument.) Integers are checked by value, so an
 /// INT64 or INT16 that fits is accepted for INT32; INT8 means a boolean, as in JSON.
-pub fn check_args(method: &Method, args: &Value) -> Result<(), Status> {
+pub(crate) fn check_args(method: &Method, args: &Value) -> Result<(), Status> {
     let Value::Object(map) = args else {
         return Err(Status::InvalidArgument);
     };
@@ -629,7 +629,7 @@ mod tests {
             &[
                 ("i", BlobmsgType::Int32),
                 ("s", BlobmsgType::String),
-                ("b", BlobmsgType::BOOL),
+                ("b", BlobmsgType::Int8),
                 ("t", BlobmsgType::Table),
                 ("l", BlobmsgType::Int64),
             ],

@@ -235,7 +235,7 @@ impl Cidr {
         Ok(Cidr { addr, prefix })
     }
 
-    pub fn contains(&self, ip: IpAddr) -> bool {
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
         // An IPv4 client may arrive as an IPv4-mapped IPv6 address on a dual-stack socket.
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),

@@ -227,7 +227,7 @@ impl SimCore {
 
     /// Steps 8 and 9: the subscriber lock, then a new prompt. Also the entry point of the
     /// in-process gateway, which skips the wire validation.
-    pub fn accept_push(&mut self, p: &PushParams, now: Timestamp) -> Result<Ack, SimError> {
+    pub(crate) fn accept_push(&mut self, p: &PushParams, now: Timestamp) -> Result<Ack, SimError> {
         let open = self
             .sessions
             .iter()
@@ -357,7 +357,7 @@ impl SimCore {
     }
 
     /// What the query says about a prompt now.
-    pub fn query(&self, checkout_id: &str, now: Timestamp) -> Result<QueryAnswer, SimError> {
+    pub(crate) fn query(&self, checkout_id: &str, now: Timestamp) -> Result<QueryAnswer, SimError> {
         let Some(session) = self.session(checkout_id) else {
             // [SIM] The doc names no code for an unknown CheckoutRequestID.
             return Err(SimError::invalid("CheckoutRequestID"));

@@ -6,7 +6,7 @@ use super::*;
 impl SimCore {
     /// Schedules the callbacks of prompts that ended, and hands out those now due (marked in
     /// flight until `delivered` is told how they went).
-    pub fn due_deliveries(&mut self, now: Timestamp) -> Vec<(u64, String, String)> {
+    pub(crate) fn due_deliveries(&mut self, now: Timestamp) -> Vec<(u64, String, String)> {
         let mut new = Vec::new();
         for idx in 0..self.sessions.len() {
             let session = &self.sessions[idx];
@@ -64,7 +64,7 @@ impl SimCore {
 
     /// Records how a delivery went (`None`: no answer). A failure is retried if the fault
     /// switches ask for it, with a doubling delay.
-    pub fn delivered(&mut self, id: u64, status: Option<u16>, now: Timestamp) {
+    pub(crate) fn delivered(&mut self, id: u64, status: Option<u16>, now: Timestamp) {
         if let Some(d) = self.deliveries.iter_mut().find(|d| d.id == id) {
             d.in_flight = false;
             d.attempts += 1;

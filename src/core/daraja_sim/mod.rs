@@ -53,7 +53,7 @@ impl SimResponse {
 
 /// A Daraja error: HTTP status, `errorCode`, `errorMessage` (A4).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SimError {
+pub(crate) struct SimError {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
@@ -162,7 +162,7 @@ pub struct Faults {
 
 /// What a simulated customer (or the control API) does with a prompt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Success,
     Cancel,
     WrongPin,
@@ -188,7 +188,7 @@ impl Action {
         })
     }
 
-    pub fn result_code(self) -> i64 {
+    pub(crate) fn result_code(self) -> i64 {
         match self {
             Action::Success => 0,
             Action::Cancel => 1032,
@@ -204,7 +204,7 @@ impl Action {
 
 /// One STK prompt.
 #[derive(Clone, Debug, Serialize)]
-pub struct StkSession {
+pub(crate) struct StkSession {
     pub checkout_id: String,
     pub merchant_request_id: String,
     pub shortcode: String,
@@ -238,7 +238,7 @@ pub struct Delivery {
 
 /// A push as the validation leaves it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PushParams {
+pub(crate) struct PushParams {
     pub shortcode: String,
     pub buy_goods: bool,
     pub amount: i64,
@@ -250,13 +250,13 @@ pub struct PushParams {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Ack {
+pub(crate) struct Ack {
     pub merchant_request_id: String,
     pub checkout_id: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum QueryAnswer {
+pub(crate) enum QueryAnswer {
     /// `500.001.1001 The transaction is being processed`.
     Pending,
     Final {
@@ -270,7 +270,7 @@ const RULE17_SECS: i64 = 120;
 /// Reference + description over this → 1025 (A10: prompt text budget). [SIM]
 const PROMPT_TEXT_BUDGET: usize = 25;
 
-pub struct SimCore {
+pub(crate) struct SimCore {
     settings: SimSettings,
     faults: Faults,
     tokens: Vec<(String, Timestamp)>,
@@ -301,7 +301,7 @@ impl SimCore {
         }
     }
 
-    pub fn settings(&self) -> &SimSettings {
+    pub(crate) fn settings(&self) -> &SimSettings {
         &self.settings
     }
 
@@ -338,7 +338,7 @@ impl SimCore {
     }
 
     /// Ends an open prompt now with `action`. False if it is unknown or already over.
-    pub fn resolve(&mut self, checkout_id: &str, action: Action, now: Timestamp) -> bool {
+    pub(crate) fn resolve(&mut self, checkout_id: &str, action: Action, now: Timestamp) -> bool {
         match self
             .sessions
             .iter_mut()
@@ -457,7 +457,7 @@ fn is_timestamp(text: &str) -> bool {
 }
 
 /// The usual ResultDesc of a ResultCode (A5 table).
-pub fn result_desc(code: i64) -> &'static str {
+pub(crate) fn result_desc(code: i64) -> &'static str {
     match code {
         0 => "The service request is processed successfully.",
         1 => "The balance is insufficient for the transaction.",

@@ -15,7 +15,7 @@ use crate::web::http::esc;
 
 // ---- accounts ----
 
-pub fn accounts(call: &Call) -> Response {
+pub(crate) fn accounts(call: &Call) -> Response {
     let ctx = call.ctx;
     let now = ctx.app.time().now;
     let data = ctx
@@ -194,7 +194,7 @@ fn account_form(call: &Call, a: Option<&Account>) -> String {
     section(&title, "", &post_form(call, "/accounts", &hidden, &fields))
 }
 
-pub fn save_account(call: &Call) -> Response {
+pub(crate) fn save_account(call: &Call) -> Response {
     let app = &call.ctx.app;
     let config = app.config();
     let editing = call.field("edit");
@@ -282,7 +282,7 @@ pub fn save_account(call: &Call) -> Response {
     }
 }
 
-pub fn delete_account(call: &Call) -> Response {
+pub(crate) fn delete_account(call: &Call) -> Response {
     let username = call.field("username").to_string();
     match call.ctx.app.delete_account(&username) {
         Ok(true) => call.back(

@@ -12,11 +12,11 @@
 //! browser look local.
 
 pub mod accounts;
-pub mod pages;
+pub(crate) mod pages;
 pub mod payments;
-pub mod settings;
-pub mod shop;
-pub mod ui;
+pub(crate) mod settings;
+pub(crate) mod shop;
+pub(crate) mod ui;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -74,7 +74,7 @@ impl Ctx {
 }
 
 /// One signed-in request, as the pages see it.
-pub struct Call<'a> {
+pub(crate) struct Call<'a> {
     pub ctx: &'a Ctx,
     pub request: &'a Request,
     pub ip: IpAddr,
@@ -87,28 +87,28 @@ pub struct Call<'a> {
 
 impl Call<'_> {
     /// A query parameter.
-    pub fn param(&self, name: &str) -> Option<String> {
+    pub(crate) fn param(&self, name: &str) -> Option<String> {
         self.request.get_param(name)
     }
 
     /// A form field, trimmed ("" when absent).
-    pub fn field(&self, name: &str) -> &str {
+    pub(crate) fn field(&self, name: &str) -> &str {
         self.form.get(name).map(|v| v.trim()).unwrap_or("")
     }
 
     /// A form field exactly as sent (passwords).
-    pub fn raw_field(&self, name: &str) -> &str {
+    pub(crate) fn raw_field(&self, name: &str) -> &str {
         self.form.get(name).map(String::as_str).unwrap_or("")
     }
 
     /// After a change: back to `path`, with a notice shown there once (post/redirect/get).
-    pub fn back(&self, path: &str, notice: impl Into<String>) -> Response {
+    pub(crate) fn back(&self, path: &str, notice: impl Into<String>) -> Response {
         self.ctx.owner.sessions.set_flash(&self.sid, notice.into());
         see_other(path)
     }
 
     /// The notice left by the last change, if any.
-    pub fn take_flash(&self) -> Option<String> {
+    pub(crate) fn take_flash(&self) -> Option<String> {
         self.ctx.owner.sessions.take_flash(&self.sid)
     }
 }
@@ -224,7 +224,7 @@ fn route(call: &Call, method: &str, url: &str) -> Response {
 }
 
 /// A plain refusal. Never says more than the status needs.
-pub fn refuse(status: u16, text: &str) -> Response {
+pub(crate) fn refuse(status: u16, text: &str) -> Response {
     Response::text(text).with_status_code(status)
 }
 
@@ -232,7 +232,7 @@ pub fn refuse(status: u16, text: &str) -> Response {
 /// as `openwrt`, or under `.lan`, `.local`, `.home.arpa`, `.internal`). Anything else is a
 /// name someone else controls, pointed at the router: DNS rebinding, where a web page the owner
 /// visits makes their browser talk to the router under the attacker's host name, is refused.
-pub fn host_allowed(host: &str) -> bool {
+pub(crate) fn host_allowed(host: &str) -> bool {
     let host = host.trim();
     if let Some(v6) = host.strip_prefix('[') {
         return v6
@@ -422,7 +422,7 @@ fn signout(call: &Call) -> Response {
 
 /// Whether a JSON API request carries the API token or a live session (and, for a POST from a
 /// browser, the session's CSRF token in `X-CSRF-Token`).
-pub fn api_allowed(ctx: &Ctx, request: &Request) -> bool {
+pub(crate) fn api_allowed(ctx: &Ctx, request: &Request) -> bool {
     if let (Some(token), Some(header)) = (&ctx.owner.api_token, request.header("Authorization")) {
         if let Some(sent) = header.strip_prefix("Bearer ") {
             return token::same(sent.trim().as_bytes(), token.as_bytes());

@@ -16,7 +16,7 @@ use crate::web::admin::ui::{
 use crate::web::admin::{refuse, Call};
 use crate::web::http::esc;
 
-pub fn dashboard(call: &Call) -> Response {
+pub(crate) fn dashboard(call: &Call) -> Response {
     let ctx = call.ctx;
     let app = &ctx.app;
     let config = app.config();
@@ -259,7 +259,7 @@ fn router_health(call: &Call, now: i64) -> String {
     section("Router", "", &kv(&rows))
 }
 
-pub fn guests(call: &Call) -> Response {
+pub(crate) fn guests(call: &Call) -> Response {
     let ctx = call.ctx;
     let app = &ctx.app;
     let now = app.time().now;
@@ -421,7 +421,7 @@ fn session_id(call: &Call) -> Option<u64> {
     call.field("id").parse().ok()
 }
 
-pub fn kick(call: &Call) -> Response {
+pub(crate) fn kick(call: &Call) -> Response {
     let Some(id) = session_id(call) else {
         return refuse(400, "bad session id");
     };
@@ -432,7 +432,7 @@ pub fn kick(call: &Call) -> Response {
     }
 }
 
-pub fn extend(call: &Call) -> Response {
+pub(crate) fn extend(call: &Call) -> Response {
     let (Some(id), Ok(minutes)) = (session_id(call), call.field("minutes").parse::<u64>()) else {
         return refuse(400, "bad request");
     };
@@ -450,7 +450,7 @@ pub fn extend(call: &Call) -> Response {
     }
 }
 
-pub fn block(call: &Call, blocked: bool) -> Response {
+pub(crate) fn block(call: &Call, blocked: bool) -> Response {
     let Ok(mac) = call.field("mac").parse::<Mac>() else {
         return refuse(400, "bad MAC address");
     };
@@ -490,7 +490,7 @@ fn event_group(kind: &str) -> &'static str {
     }
 }
 
-pub fn events(call: &Call) -> Response {
+pub(crate) fn events(call: &Call) -> Response {
     let ctx = call.ctx;
     let filter = call.param("show").unwrap_or_default();
     let events = match ctx.app.store.read(|r| r.recent_events(1000)) {

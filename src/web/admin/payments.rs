@@ -61,7 +61,7 @@ fn payments_of_day(call: &Call, day: i64) -> Result<Vec<Payment>, crate::store::
         .collect())
 }
 
-pub fn payments(call: &Call) -> Response {
+pub(crate) fn payments(call: &Call) -> Response {
     let ctx = call.ctx;
     let app = &ctx.app;
     let config = app.config();
@@ -247,7 +247,7 @@ fn sms_claims_section(call: &Call, claims: &[crate::core::sms::SmsClaim]) -> Str
 }
 
 /// CSV of a day's payments (UTF-8, RFC 4180 quoting). Phones stay masked.
-pub fn payments_csv(call: &Call) -> Response {
+pub(crate) fn payments_csv(call: &Call) -> Response {
     let ctx = call.ctx;
     let offset = ctx.app.config().gateway.utc_offset_secs;
     let today = local_day(ctx.app.time().now, offset);
@@ -272,7 +272,7 @@ pub fn payments_csv(call: &Call) -> Response {
 
 /// One CSV line. Cells are quoted; a leading `=`, `+`, `-` or `@` is defused for spreadsheets
 /// (package names and device names are chosen by people).
-pub fn csv_row(cells: &[&str]) -> String {
+pub(crate) fn csv_row(cells: &[&str]) -> String {
     let quoted: Vec<String> = cells
         .iter()
         .map(|c| {
@@ -287,14 +287,14 @@ pub fn csv_row(cells: &[&str]) -> String {
     format!("{}\r\n", quoted.join(","))
 }
 
-pub fn csv(body: String, filename: &str) -> Response {
+pub(crate) fn csv(body: String, filename: &str) -> Response {
     Response::from_data("text/csv; charset=utf-8", body).with_unique_header(
         "Content-Disposition",
         format!("attachment; filename=\"{filename}\""),
     )
 }
 
-pub fn sms_decision(call: &Call, rest: &str) -> Response {
+pub(crate) fn sms_decision(call: &Call, rest: &str) -> Response {
     use crate::app::mpesa::ClaimDecision;
     let (id, approve) = match rest.split_once('/') {
         Some((id, "approve")) => (id.parse::<u64>(), true),
@@ -328,7 +328,7 @@ fn api_error(status: u16, message: &str) -> Response {
 }
 
 /// `/api/...`: for scripts with the API token, or a signed-in browser.
-pub fn api(ctx: &Ctx, request: &Request, ip: IpAddr, url: &str) -> Response {
+pub(crate) fn api(ctx: &Ctx, request: &Request, ip: IpAddr, url: &str) -> Response {
     if !crate::web::admin::api_allowed(ctx, request) {
         log::warn!(
             "owner API: {} {url} from {ip} without credentials",

@@ -18,7 +18,7 @@ use crate::web::http::esc;
 
 /// Edits the config file with `edit`, then validates, writes and applies it. `Err` is a
 /// message for the owner (every problem, escaped), and nothing was written.
-pub fn edit_config(
+pub(crate) fn edit_config(
     call: &Call,
     what: &str,
     edit: &mut dyn FnMut(&mut UciFile) -> Result<(), String>,
@@ -74,7 +74,7 @@ pub fn edit_config(
 }
 
 /// Goes back to `path` with the outcome of an edit.
-pub fn after_edit(
+pub(crate) fn after_edit(
     call: &Call,
     path: &str,
     done: &str,
@@ -101,7 +101,7 @@ fn masked(value: &str, hint: bool) -> String {
     "set".into()
 }
 
-pub fn settings(call: &Call) -> Response {
+pub(crate) fn settings(call: &Call) -> Response {
     let ctx = call.ctx;
     let config = ctx.app.config();
     let mut body = String::new();
@@ -356,7 +356,7 @@ fn mpesa_section(call: &Call) -> String {
     section("M-Pesa", "The Daraja account guests pay into.", &out)
 }
 
-pub fn mpesa_check(call: &Call) -> Response {
+pub(crate) fn mpesa_check(call: &Call) -> Response {
     let notice = if call.ctx.app.start_mpesa_check() {
         "Testing the M-Pesa connection; the result appears below in a few seconds."
     } else {
@@ -365,7 +365,7 @@ pub fn mpesa_check(call: &Call) -> Response {
     call.back("/settings", notice)
 }
 
-pub fn save_mpesa(call: &Call) -> Response {
+pub(crate) fn save_mpesa(call: &Call) -> Response {
     let fields: Vec<(&str, String)> = [
         "environment",
         "type",
@@ -393,7 +393,7 @@ pub fn save_mpesa(call: &Call) -> Response {
     after_edit(call, "/settings", "M-Pesa settings saved.", result)
 }
 
-pub fn save_brand(call: &Call) -> Response {
+pub(crate) fn save_brand(call: &Call) -> Response {
     let offset = match crate::core::config::parse_utc_offset(call.field("utc_offset")) {
         Ok(secs) => offset_text(secs),
         Err(e) => return call.back("/settings", format!("Not saved: {e}")),
@@ -414,7 +414,7 @@ pub fn save_brand(call: &Call) -> Response {
     after_edit(call, "/settings", "Branding saved.", result)
 }
 
-pub fn save_network(call: &Call) -> Response {
+pub(crate) fn save_network(call: &Call) -> Response {
     let allow: Vec<String> = call
         .field("admin_allow")
         .lines()
@@ -442,7 +442,7 @@ pub fn save_network(call: &Call) -> Response {
     after_edit(call, "/settings", "Interfaces saved.", result)
 }
 
-pub fn change_password(call: &Call) -> Response {
+pub(crate) fn change_password(call: &Call) -> Response {
     let app = &call.ctx.app;
     let now = app.time().now;
     if let Err(secs) = call.ctx.owner.lockout.check(call.ip, now) {

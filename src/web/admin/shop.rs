@@ -55,7 +55,7 @@ fn rate_text(kbit: u32) -> String {
     }
 }
 
-pub fn packages(call: &Call) -> Response {
+pub(crate) fn packages(call: &Call) -> Response {
     let ctx = call.ctx;
     let config = ctx.app.config();
     let editing = call
@@ -242,7 +242,7 @@ fn package_form(call: &Call, p: Option<&Package>) -> String {
     section(&title, "", &post_form(call, "/packages", &hidden, &fields))
 }
 
-pub fn save_package(call: &Call) -> Response {
+pub(crate) fn save_package(call: &Call) -> Response {
     let config = call.ctx.app.config();
     let editing = call.field("edit");
     let existing = config.package(editing);
@@ -296,7 +296,7 @@ pub fn save_package(call: &Call) -> Response {
     after_edit(call, "/packages", &format!("Package {name} saved."), result)
 }
 
-pub fn toggle_package(call: &Call) -> Response {
+pub(crate) fn toggle_package(call: &Call) -> Response {
     let id = call.field("id").to_string();
     let active = if call.field("active") == "1" {
         "1"
@@ -320,7 +320,7 @@ pub fn toggle_package(call: &Call) -> Response {
 }
 
 /// Moves a package one place up or down, numbering every package's `order` afresh.
-pub fn reorder_package(call: &Call) -> Response {
+pub(crate) fn reorder_package(call: &Call) -> Response {
     let config = call.ctx.app.config();
     let mut ids: Vec<String> = config.packages.iter().map(|p| p.id.clone()).collect();
     let Some(idx) = ids.iter().position(|id| id == call.field("id")) else {
@@ -533,7 +533,7 @@ pub fn vouchers(call: &Call) -> Response {
     )
 }
 
-pub fn generate(call: &Call) -> Response {
+pub(crate) fn generate(call: &Call) -> Response {
     let (Ok(count), Ok(days)) = (
         call.field("count").parse::<usize>(),
         call.field("days").parse::<u64>(),
@@ -570,7 +570,7 @@ pub fn generate(call: &Call) -> Response {
     }
 }
 
-pub fn revoke_voucher(call: &Call) -> Response {
+pub(crate) fn revoke_voucher(call: &Call) -> Response {
     let code = vouchers::normalise(call.field("code"));
     let back = match call.field("batch") {
         "" => "/vouchers".to_string(),
@@ -605,7 +605,7 @@ fn batch_vouchers(call: &Call) -> Result<(String, Vec<Voucher>), Response> {
 
 /// A page to print: one card per unused voucher of a batch, with its QR code (the portal with
 /// the code filled in). Larger than the other pages (about 1.9 KB a voucher).
-pub fn print_sheet(call: &Call) -> Response {
+pub(crate) fn print_sheet(call: &Call) -> Response {
     let (batch, list) = match batch_vouchers(call) {
         Ok(b) => b,
         Err(r) => return r,
@@ -658,7 +658,7 @@ pub fn print_sheet(call: &Call) -> Response {
     html(page)
 }
 
-pub fn vouchers_csv(call: &Call) -> Response {
+pub(crate) fn vouchers_csv(call: &Call) -> Response {
     let (batch, list) = match batch_vouchers(call) {
         Ok(b) => b,
         Err(r) => return r,

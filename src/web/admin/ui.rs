@@ -16,7 +16,7 @@ const TEMPLATE: &str = include_str!("../../../www/admin.html");
 
 /// The owner page's tabs, in the header's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tab {
+pub(crate) enum Tab {
     Dashboard,
     Guests,
     Payments,
@@ -59,17 +59,17 @@ fn frame(ctx: &Ctx, title: &str, nav: &str, body: &str, refresh: Option<u32>) ->
 }
 
 /// Owner-page HTML: never cached, and forms carry their Origin (Referrer-Policy same-origin).
-pub fn html(text: String) -> Response {
+pub(crate) fn html(text: String) -> Response {
     Response::html(text).with_unique_header("Referrer-Policy", "same-origin")
 }
 
 /// A signed-in page: header with the tabs and sign-out, the page title and description, a
 /// one-time notice, then `body`.
-pub fn page(call: &Call, tab: Tab, title: &str, descr: &str, body: &str) -> Response {
+pub(crate) fn page(call: &Call, tab: Tab, title: &str, descr: &str, body: &str) -> Response {
     page_refresh(call, tab, title, descr, body, None)
 }
 
-pub fn page_refresh(
+pub(crate) fn page_refresh(
     call: &Call,
     tab: Tab,
     title: &str,
@@ -102,7 +102,7 @@ pub fn page_refresh(
 }
 
 /// The sign-in page (or, on first run, the page that sets the owner password).
-pub fn signin(ctx: &Ctx, first_run: bool, notice: Option<&str>) -> Response {
+pub(crate) fn signin(ctx: &Ctx, first_run: bool, notice: Option<&str>) -> Response {
     let mut body = String::new();
     if let Some(text) = notice {
         body.push_str(&alert("error", &esc(text)));
@@ -144,7 +144,7 @@ pub fn signin(ctx: &Ctx, first_run: bool, notice: Option<&str>) -> Response {
 }
 
 /// A form that posts to `action` with the session's CSRF token and `hidden` fields.
-pub fn post_form(call: &Call, action: &str, hidden: &[(&str, &str)], inner: &str) -> String {
+pub(crate) fn post_form(call: &Call, action: &str, hidden: &[(&str, &str)], inner: &str) -> String {
     let mut out = format!(
         "<form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">",
         esc(action),
@@ -163,7 +163,7 @@ pub fn post_form(call: &Call, action: &str, hidden: &[(&str, &str)], inner: &str
 }
 
 /// A one-button form (kick, revoke, approve...). `class` is a LuCI button class.
-pub fn button(
+pub(crate) fn button(
     call: &Call,
     action: &str,
     hidden: &[(&str, &str)],
@@ -183,7 +183,7 @@ pub fn button(
 
 /// A submit button for a table inside one `post_form`: it sends `name=value`, to the form's
 /// action or to `formaction` (one CSRF field per table instead of one per row).
-pub fn row_button(
+pub(crate) fn row_button(
     formaction: Option<&str>,
     name: &str,
     value: &str,
@@ -202,11 +202,15 @@ pub fn row_button(
 }
 
 /// Rows per page in long lists (a page stays well under 60 KB).
-pub const PER_PAGE: usize = 50;
+pub(crate) const PER_PAGE: usize = 50;
 
 /// Which slice of `total` rows page `page` (from `?page=`, 1-based) shows, and the links to
 /// the neighbouring pages. `base` is the page's URL ending in `?` or `&`.
-pub fn pager(base: &str, page: Option<String>, total: usize) -> (std::ops::Range<usize>, String) {
+pub(crate) fn pager(
+    base: &str,
+    page: Option<String>,
+    total: usize,
+) -> (std::ops::Range<usize>, String) {
     let pages = total.div_ceil(PER_PAGE).max(1);
     let page = page
         .and_then(|p| p.parse::<usize>().ok())
@@ -241,7 +245,7 @@ pub fn pager(base: &str, page: Option<String>, total: usize) -> (std::ops::Range
 }
 
 /// A LuCI value row: label on the left, field on the right, help below.
-pub fn value_row(title: &str, field: &str, help: &str) -> String {
+pub(crate) fn value_row(title: &str, field: &str, help: &str) -> String {
     let help = if help.is_empty() {
         String::new()
     } else {
@@ -255,7 +259,7 @@ pub fn value_row(title: &str, field: &str, help: &str) -> String {
 }
 
 /// A text input with an escaped value.
-pub fn input(name: &str, value: &str, extra: &str) -> String {
+pub(crate) fn input(name: &str, value: &str, extra: &str) -> String {
     format!(
         "<input name=\"{}\" value=\"{}\" {extra}>",
         esc(name),
@@ -264,7 +268,7 @@ pub fn input(name: &str, value: &str, extra: &str) -> String {
 }
 
 /// A select with escaped options; `options` are (value, label).
-pub fn select(name: &str, options: &[(String, String)], selected: &str) -> String {
+pub(crate) fn select(name: &str, options: &[(String, String)], selected: &str) -> String {
     let mut out = format!("<select name=\"{}\">", esc(name));
     for (value, label) in options {
         let sel = if value == selected { " selected" } else { "" };
@@ -279,7 +283,7 @@ pub fn select(name: &str, options: &[(String, String)], selected: &str) -> Strin
 }
 
 /// A section with a title, a description and content.
-pub fn section(title: &str, descr: &str, content: &str) -> String {
+pub(crate) fn section(title: &str, descr: &str, content: &str) -> String {
     let descr = if descr.is_empty() {
         String::new()
     } else {
@@ -295,7 +299,7 @@ pub fn section(title: &str, descr: &str, content: &str) -> String {
 /// aligned right (by index).
 /// On a phone each row becomes a block whose cells are labelled with their titles (LuCI's
 /// mobile tables).
-pub fn table(titles: &[&str], rows: &[Vec<String>], empty: &str, num: &[usize]) -> String {
+pub(crate) fn table(titles: &[&str], rows: &[Vec<String>], empty: &str, num: &[usize]) -> String {
     let mut out =
         String::from("<div class=\"table-wrap\"><table class=\"table cbi-section-table\"><tr>");
     for (idx, t) in titles.iter().enumerate() {
@@ -337,7 +341,7 @@ pub fn table(titles: &[&str], rows: &[Vec<String>], empty: &str, num: &[usize]) 
 }
 
 /// A two-column key/value table like LuCI's status overview.
-pub fn kv(rows: &[(&str, String)]) -> String {
+pub(crate) fn kv(rows: &[(&str, String)]) -> String {
     let mut out = String::from("<div class=\"table-wrap\"><table class=\"table\">");
     for (k, v) in rows {
         out.push_str(&format!(
@@ -349,13 +353,13 @@ pub fn kv(rows: &[(&str, String)]) -> String {
     out
 }
 
-pub fn alert(class: &str, html: &str) -> String {
+pub(crate) fn alert(class: &str, html: &str) -> String {
     format!("<div class=\"alert-message {class}\">{html}</div>")
 }
 
 /// A form's action bar: an optional Cancel link back to `cancel`, then the submit button of
 /// LuCI class `kind` (save, apply, add) with `text`.
-pub fn form_actions(kind: &str, text: &str, cancel: Option<&str>) -> String {
+pub(crate) fn form_actions(kind: &str, text: &str, cancel: Option<&str>) -> String {
     let cancel = cancel
         .map(|href| {
             format!(
@@ -372,12 +376,12 @@ pub fn form_actions(kind: &str, text: &str, cancel: Option<&str>) -> String {
 }
 
 /// A LuCI label badge.
-pub fn label(class: &str, text: &str) -> String {
+pub(crate) fn label(class: &str, text: &str) -> String {
     format!("<span class=\"label {class}\">{}</span>", esc(text))
 }
 
 /// A progress bar with a title (percent 0-100).
-pub fn progress(percent: u64, title: &str) -> String {
+pub(crate) fn progress(percent: u64, title: &str) -> String {
     format!(
         "<div class=\"cbi-progressbar\" title=\"{}\"><div style=\"width:{}%\"></div></div>",
         esc(title),
@@ -386,17 +390,17 @@ pub fn progress(percent: u64, title: &str) -> String {
 }
 
 /// Money with the shop's currency, escaped.
-pub fn money(ctx: &Ctx, amount: Money) -> String {
+pub(crate) fn money(ctx: &Ctx, amount: Money) -> String {
     format!("{} {}", esc(&ctx.app.config().gateway.currency), amount)
 }
 
 /// A timestamp in the owner's local time (`utc_offset`).
-pub fn local_time(ctx: &Ctx, ts: Timestamp) -> String {
+pub(crate) fn local_time(ctx: &Ctx, ts: Timestamp) -> String {
     crate::core::time::local_minute(ts, ctx.app.config().gateway.utc_offset_secs)
 }
 
 /// Bytes per second as bits per second, for "current speed".
-pub fn speed(bytes_per_sec: u64) -> String {
+pub(crate) fn speed(bytes_per_sec: u64) -> String {
     let bits = bytes_per_sec.saturating_mul(8);
     match bits {
         0..=999 => format!("{bits} bit/s"),
@@ -409,13 +413,13 @@ pub fn speed(bytes_per_sec: u64) -> String {
 }
 
 /// A store failure on an owner page: logged, and a plain 500.
-pub fn store_error(e: impl std::fmt::Display) -> Response {
+pub(crate) fn store_error(e: impl std::fmt::Display) -> Response {
     log::error!("owner page: {e}");
     Response::text("store error").with_status_code(500)
 }
 
 /// The DHCP name of `mac`, if it sent one.
-pub fn device_name(
+pub(crate) fn device_name(
     names: &[(crate::core::model::Mac, String)],
     mac: crate::core::model::Mac,
 ) -> Option<&str> {
@@ -435,7 +439,7 @@ pub fn device(names: &[(crate::core::model::Mac, String)], mac: crate::core::mod
 
 /// An inline SVG bar chart of `bars` (label, value in minor units), with the highest value
 /// written at the top and every seventh label under its bar. Scales to the page's width.
-pub fn bar_chart(bars: &[(String, i64)], unit: &str) -> String {
+pub(crate) fn bar_chart(bars: &[(String, i64)], unit: &str) -> String {
     let (w, h, left, bottom, top) = (600i64, 180i64, 44i64, 20i64, 12i64);
     let n = bars.len().max(1) as i64;
     let max = bars.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);

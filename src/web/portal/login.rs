@@ -17,7 +17,7 @@ use crate::web::portal::{form_limited, home, tr};
 
 /// Sign-ins from every device together: at most this many password checks a minute (about
 /// 8 s of a MIPS core a minute at the worst; see ARCHITECTURE.md "The owner page").
-pub const ALL_LOGINS: Limit = Limit {
+pub(crate) const ALL_LOGINS: Limit = Limit {
     burst: 30,
     per_secs: 60,
 };
@@ -50,7 +50,7 @@ fn words(lang: Lang, key: &str) -> &'static str {
 }
 
 /// The collapsed sign-in form, shown when the owner has made at least one account.
-pub fn card(ctx: &Ctx, lang: Lang) -> String {
+pub(crate) fn card(ctx: &Ctx, lang: Lang) -> String {
     let any = ctx
         .app
         .store
@@ -73,12 +73,12 @@ pub fn card(ctx: &Ctx, lang: Lang) -> String {
 }
 
 /// Whether the overall sign-in limit allows one more check now (`Err(secs)` to wait).
-pub fn overall_limit(ctx: &Ctx) -> Result<(), u64> {
+pub(crate) fn overall_limit(ctx: &Ctx) -> Result<(), u64> {
     let now_ms = ctx.app.time().now_ms;
     ctx.app.limiter.check("login:all", ALL_LOGINS, now_ms)
 }
 
-pub fn form(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
+pub(crate) fn form(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
     if let Some(r) = form_limited(ctx, "login", ip, crate::core::ratelimit::ATTEMPT, lang) {
         return r;
     }

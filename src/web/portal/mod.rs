@@ -4,8 +4,8 @@
 //! the app, and renders; it never waits on a gateway or the firewall, and never shows internal
 //! error text to a guest.
 
-pub mod api;
-pub mod login;
+pub(crate) mod api;
+pub(crate) mod login;
 mod text;
 
 pub(crate) use text::tr;
@@ -80,13 +80,13 @@ pub fn handle(ctx: &Ctx, request: &Request) -> Response {
 }
 
 /// The portal's own URL as the device at `ip` reaches it.
-pub fn portal_url(ctx: &Ctx, ip: IpAddr) -> String {
+pub(crate) fn portal_url(ctx: &Ctx, ip: IpAddr) -> String {
     crate::core::captive::portal_url(&ctx.app.config().gateway, ip)
 }
 
 /// The portal's HTTPS URL, when the owner configured a certificate and the name it is for
 /// (RFC 8908 wants the user-portal-url to be HTTPS).
-pub fn secure_portal_url(ctx: &Ctx) -> Option<String> {
+pub(crate) fn secure_portal_url(ctx: &Ctx) -> Option<String> {
     let gw = ctx.app.config().gateway.clone();
     gw.tls_cert.as_ref()?;
     Some(format!("https://{}:{}/", gw.portal_host?, gw.tls_port))
@@ -162,7 +162,7 @@ fn captive_api(ctx: &Ctx, ip: IpAddr, portal: &str) -> Response {
 
 /// The owner's logo, inlined as a data URI (no request leaves the page), if it can be read and
 /// is a reasonable size for a captive mini-browser.
-pub fn logo_data_uri(config: &crate::core::config::Config) -> Option<String> {
+pub(crate) fn logo_data_uri(config: &crate::core::config::Config) -> Option<String> {
     let path = config.brand.logo.as_ref()?;
     let bytes = std::fs::read(path).ok().filter(|b| b.len() <= 12 * 1024)?;
     let mime = match path

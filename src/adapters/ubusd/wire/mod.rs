@@ -21,7 +21,7 @@ pub use json::{from_json, table_from_json, table_to_json, to_json};
 pub const MAX_MSGLEN: usize = 1_048_576;
 
 /// The fixed message header: `u8 version | u8 type | u16 seq | u32 peer`, big-endian.
-pub const HEADER_LEN: usize = 8;
+pub(crate) const HEADER_LEN: usize = 8;
 
 /// A blob attribute header: one big-endian `u32` (extended bit, 7-bit id, 24-bit length).
 const ATTR_HEADER_LEN: usize = 4;
@@ -32,7 +32,7 @@ const ATTR_LEN_MASK: u32 = 0x00ff_ffff;
 
 /// Nesting limit for tables and arrays, in both directions. json-c's parser stops at 32 too;
 /// without a limit, a 1 MiB message of nested empty tables would exhaust the stack.
-pub const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 
 /// `enum ubus_msg_type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +72,7 @@ impl MsgType {
         }
     }
 
-    pub fn from_code(code: u8) -> MsgType {
+    pub(crate) fn from_code(code: u8) -> MsgType {
         match code {
             0 => MsgType::Hello,
             1 => MsgType::Status,
@@ -133,7 +133,7 @@ impl Status {
         }
     }
 
-    pub fn from_code(code: i32) -> Status {
+    pub(crate) fn from_code(code: i32) -> Status {
         match code {
             0 => Status::Ok,
             1 => Status::InvalidCommand,
@@ -194,9 +194,7 @@ pub enum BlobmsgType {
 }
 
 impl BlobmsgType {
-    pub const BOOL: BlobmsgType = BlobmsgType::Int8;
-
-    pub fn from_code(code: u8) -> Option<BlobmsgType> {
+    pub(crate) fn from_code(code: u8) -> Option<BlobmsgType> {
         Some(match code {
             0 => BlobmsgType::Unspec,
             1 => BlobmsgType::Array,
@@ -229,7 +227,7 @@ pub enum Blobmsg {
 }
 
 impl Blobmsg {
-    pub fn kind(&self) -> BlobmsgType {
+    pub(crate) fn kind(&self) -> BlobmsgType {
         match self {
             Blobmsg::Unspec => BlobmsgType::Unspec,
             Blobmsg::Array(_) => BlobmsgType::Array,
@@ -286,19 +284,19 @@ pub enum Attr {
 }
 
 mod attr_id {
-    pub const STATUS: u8 = 1;
-    pub const OBJPATH: u8 = 2;
-    pub const OBJID: u8 = 3;
-    pub const METHOD: u8 = 4;
-    pub const OBJTYPE: u8 = 5;
-    pub const SIGNATURE: u8 = 6;
-    pub const DATA: u8 = 7;
-    pub const TARGET: u8 = 8;
-    pub const ACTIVE: u8 = 9;
-    pub const NO_REPLY: u8 = 10;
-    pub const SUBSCRIBERS: u8 = 11;
-    pub const USER: u8 = 12;
-    pub const GROUP: u8 = 13;
+    pub(crate) const STATUS: u8 = 1;
+    pub(crate) const OBJPATH: u8 = 2;
+    pub(crate) const OBJID: u8 = 3;
+    pub(crate) const METHOD: u8 = 4;
+    pub(crate) const OBJTYPE: u8 = 5;
+    pub(crate) const SIGNATURE: u8 = 6;
+    pub(crate) const DATA: u8 = 7;
+    pub(crate) const TARGET: u8 = 8;
+    pub(crate) const ACTIVE: u8 = 9;
+    pub(crate) const NO_REPLY: u8 = 10;
+    pub(crate) const SUBSCRIBERS: u8 = 11;
+    pub(crate) const USER: u8 = 12;
+    pub(crate) const GROUP: u8 = 13;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -411,13 +409,6 @@ impl Message {
         })
     }
 
-    pub fn objtype(&self) -> Option<u32> {
-        self.attrs.iter().find_map(|a| match a {
-            Attr::ObjType(id) => Some(*id),
-            _ => None,
-        })
-    }
-
     pub fn objpath(&self) -> Option<&str> {
         self.attrs.iter().find_map(|a| match a {
             Attr::ObjPath(p) => Some(p.as_str()),
@@ -450,7 +441,7 @@ impl Message {
         self.attrs.iter().any(|a| matches!(a, Attr::NoReply(true)))
     }
 
-    pub fn active(&self) -> Option<bool> {
+    pub(crate) fn active(&self) -> Option<bool> {
         self.attrs.iter().find_map(|a| match a {
             Attr::Active(on) => Some(*on),
             _ => None,
