@@ -24,7 +24,7 @@ use crate::core::time::{daraja_timestamp, Clock};
 /// few seconds at Safaricom's end; a query is quick.
 pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// A token is renewed this long before Daraja says it expires (A2: 3599 s).
+/// A token is renewed this long before Daraja says it expires (docs/daraja.md, Access token: 3599 s).
 const TOKEN_RENEW_EARLY_SECS: u64 = 300;
 
 struct Token {
@@ -39,7 +39,7 @@ pub struct Daraja {
     http: https::Client,
     clock: Arc<dyn Clock>,
     /// One shared token: Daraja may invalidate the previous token when it issues a new one
-    /// (A2), so concurrent workers must not each fetch their own. Held while a token is fetched
+    /// (docs/daraja.md, Access token), so concurrent workers must not each fetch their own. Held while a token is fetched
     /// (bounded by the call timeout), never while a push or query is in flight.
     token: Mutex<Option<Token>>,
 }
@@ -132,7 +132,7 @@ impl Daraja {
     }
 
     /// POSTs a JSON body with the bearer token; a refused token is renewed and the call made
-    /// once more (A13 item 4).
+    /// once more (docs/daraja.md, Access token).
     fn post(&self, path: &str, body: &Value) -> Result<Answer, GatewayError> {
         let url = format!("{}{path}", self.base_url);
         let bytes = body.to_string().into_bytes();

@@ -1,7 +1,7 @@
 //! The Daraja protocol (M-Pesa Express / STK Push), pure: Daraja's hosts and paths, the
 //! request builders (password, push and query bodies), the response classifiers (error
 //! envelopes, acknowledgements, query results, tokens) and the callback's parser. The wire
-//! formats and error meanings are payments.md A2-A6. The client that sends these over `https`
+//! formats and error meanings are in docs/daraja.md (Access token to Query). The client that sends these over `https`
 //! is `adapters::daraja`; the simulator's state machine (`core::daraja_sim`) speaks the same
 //! protocol from the other side. Never logs or returns a secret.
 
@@ -11,7 +11,7 @@ use crate::core::config::{Mpesa, MpesaEnvironment, MpesaKind};
 use crate::core::model::Money;
 use crate::core::payments::{Decline, GatewayError, StkAccepted, StkOutcome, StkPush};
 
-/// Daraja's hosts (payments.md A1).
+/// Daraja's hosts (docs/daraja.md, Hosts).
 pub(crate) const SANDBOX_URL: &str = "https://sandbox.safaricom.co.ke";
 pub(crate) const PRODUCTION_URL: &str = "https://api.safaricom.co.ke";
 
@@ -19,7 +19,7 @@ pub(crate) const OAUTH_PATH: &str = "/oauth/v1/generate?grant_type=client_creden
 pub const PUSH_PATH: &str = "/mpesa/stkpush/v1/processrequest";
 pub(crate) const QUERY_PATH: &str = "/mpesa/stkpushquery/v1/query";
 
-/// Daraja's limits on the prompt's texts (A3).
+/// Daraja's limits on the prompt's texts (docs/daraja.md, STK push request).
 const MAX_REFERENCE: usize = 12;
 const MAX_DESCRIPTION: usize = 13;
 
@@ -34,12 +34,12 @@ pub(crate) fn base_url(environment: MpesaEnvironment) -> Option<&'static str> {
 
 // ---- pure: requests ----
 
-/// `base64(shortcode + passkey + timestamp)` (A3).
+/// `base64(shortcode + passkey + timestamp)` (docs/daraja.md, STK push request).
 pub(crate) fn password(shortcode: &str, passkey: &str, timestamp: &str) -> String {
     crate::core::base64::encode(format!("{shortcode}{passkey}{timestamp}").as_bytes())
 }
 
-/// PartyB: the PayBill number itself, or the till for Buy Goods (A3, "PayBill vs Till").
+/// PartyB: the PayBill number itself, or the till for Buy Goods (docs/daraja.md, STK push request).
 pub(crate) fn party_b(account: &Mpesa) -> &str {
     match (account.kind, account.till.as_deref()) {
         (MpesaKind::Till, Some(till)) => till,
@@ -98,7 +98,7 @@ pub(crate) enum Answer {
 pub(crate) enum Failure {
     /// `404.001.03 Invalid Access Token` and relatives: renew the token and try once more.
     TokenRejected(String),
-    /// `500.001.1001 The transaction is being processed`: the query's "still pending" (A6).
+    /// `500.001.1001 The transaction is being processed`: the query's "still pending" (docs/daraja.md, Query).
     BeingProcessed,
     Gateway(GatewayError),
 }
@@ -124,7 +124,7 @@ pub(crate) struct Who<'a> {
 
 /// Classifies a response by status and body. Daraja reuses codes for unrelated meanings
 /// (`500.001.1001` is "being processed", "wrong credentials", "merchant does not exist" and
-/// "unable to lock subscriber"), so the message text decides where it must (A4).
+/// "unable to lock subscriber"), so the message text decides where it must (docs/daraja.md, Answers and errors).
 pub(crate) fn interpret(status: u16, body: &[u8], who: Who<'_>) -> Answer {
     if status == 200 {
         return match serde_json::from_slice::<Value>(body) {
@@ -245,7 +245,7 @@ pub(crate) fn parse_token(body: &[u8]) -> Result<(String, u64), String> {
     Ok((token.to_string(), expires_in))
 }
 
-/// The push acknowledgement (A4): `ResponseCode` "0" and a CheckoutRequestID.
+/// The push acknowledgement (docs/daraja.md, Answers and errors): `ResponseCode` "0" and a CheckoutRequestID.
 pub(crate) fn parse_push_ack(value: &Value) -> Result<StkAccepted, GatewayError> {
     let code = value.get("ResponseCode").and_then(text_of);
     let description = value
@@ -277,7 +277,7 @@ pub(crate) fn parse_push_ack(value: &Value) -> Result<StkAccepted, GatewayError>
     })
 }
 
-/// A final query answer (A6): `ResultCode` as a string (or a number); "0" is paid.
+/// A final query answer (docs/daraja.md, Query): `ResultCode` as a string (or a number); "0" is paid.
 pub(crate) fn parse_query_result(value: &Value) -> Result<StkOutcome, GatewayError> {
     let Some(code) = value.get("ResultCode").and_then(text_of) else {
         return Err(GatewayError::Unavailable(
@@ -310,7 +310,7 @@ pub(crate) fn outcome_of(code: &str) -> StkOutcome {
     }
 }
 
-/// Daraja's STK callback (A5), as far as lango uses it.
+/// Daraja's STK callback (docs/daraja.md, Callback), as far as lango uses it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Callback {
     pub merchant_request_id: Option<String>,

@@ -62,7 +62,7 @@ pub enum NotPayment {
 }
 
 impl SmsPayment {
-    /// Soft plausibility: does the date encoded in the receipt code (A11: year letter, month
+    /// Soft plausibility: does the date encoded in the receipt code (docs/daraja.md, Identifiers: year letter, month
     /// letter, day symbol) match the message's date? `None` for codes without the encoding
     /// (before 2017). Never a reason to refuse on its own.
     pub(crate) fn code_matches_date(&self) -> Option<bool> {
@@ -170,7 +170,7 @@ pub fn parse(text: &str) -> Result<SmsPayment, NotPayment> {
     })
 }
 
-/// Transaction codes: upper-case letters and digits, 10 since about 2015, 8-9 before (A11).
+/// Transaction codes: upper-case letters and digits, 10 since about 2015, 8-9 before (docs/daraja.md, Identifiers).
 fn is_code(text: &str) -> bool {
     (8..=10).contains(&text.len())
         && text

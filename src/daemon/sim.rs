@@ -218,7 +218,7 @@ fn tls_peer(
 }
 
 /// Without the simulator: a TLS peer that answers the token request and one STK push with
-/// Daraja's documented shapes (payments.md A2, A4), then stops. It checks nothing: the point is
+/// Daraja's documented shapes (docs/daraja.md: Access token, Answers and errors), then stops. It checks nothing: the point is
 /// the handshake and lango's client on this CPU.
 #[cfg(not(feature = "simulator"))]
 fn tls_peer(

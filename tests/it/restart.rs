@@ -5,7 +5,7 @@
 //! session exactly once. Needs root (the lab); skips without it like the lab tests.
 //!
 //! Two confirmations meet the same payment: the restarted lango's query, and the callback with
-//! the receipt. Daraja does not retry a callback that found lango down (payments.md); the
+//! the receipt. Daraja does not retry a callback that found lango down (docs/daraja.md, Callback); the
 //! simulator's `retry_deliveries` switch stands in for the callback that arrives after the
 //! restart, so that the test also shows the receipt is recorded once.
 

@@ -1,4 +1,4 @@
-//! Tests of the pure Daraja protocol: payments.md's test vectors, every documented answer
+//! Tests of the pure Daraja protocol: the test vectors of docs/daraja.md, every documented answer
 //! and callback shape, junk that must not panic.
 
 use super::*;

@@ -1,5 +1,5 @@
 //! The simulator's HTTP endpoints: OAuth, STK Push with Daraja's validation order and error
-//! envelopes, STK Push Query (payments.md A2-A5), the fault switches that answer before them,
+//! envelopes, STK Push Query (docs/daraja.md: Access token to Callback), the fault switches that answer before them,
 //! and the control API under `/__sim/`.
 
 use serde_json::{json, Value};

@@ -1,5 +1,5 @@
 //! The simulator's callbacks: scheduling them when a prompt ends (with the lost, duplicate,
-//! late and contradicting faults), handing out those due, and their bodies (payments.md A6).
+//! late and contradicting faults), handing out those due, and their bodies (docs/daraja.md, Query).
 
 use super::*;
 
@@ -79,7 +79,7 @@ impl SimCore {
         }
     }
 
-    /// The callback body (A5): ResultCode a number; metadata only on success, items by name.
+    /// The callback body (docs/daraja.md, Callback): ResultCode a number; metadata only on success, items by name.
     fn callback_body(&self, s: &StkSession) -> String {
         let code = match (self.faults.callback_contradicts, s.result) {
             (true, 0) => 1032,

@@ -1,10 +1,10 @@
-//! The Daraja simulator's state machine (payments.md A12), pure: every method takes `now`,
+//! The Daraja simulator's state machine (docs/daraja.md, Simulator), pure: every method takes `now`,
 //! randomness comes from a seeded generator, and callbacks are returned for the shell
 //! (`simulator.rs`) to deliver. Endpoints: OAuth, STK Push with Daraja's validation order and
 //! error envelopes, STK Push Query, and a control API under `/__sim/`. Fault switches reproduce
 //! what goes wrong in practice: lost, duplicate, late and contradicting callbacks, a query stuck
 //! on "being processed", 5xx answers, spike arrest, stalls and tokens that die early.
-//! Everything marked [SIM] in payments.md is a choice of this simulator, not a claim about
+//! Everything marked [SIM] is a choice of this simulator, not a claim about
 //! Daraja.
 
 use std::collections::HashMap;
@@ -51,7 +51,7 @@ impl SimResponse {
     }
 }
 
-/// A Daraja error: HTTP status, `errorCode`, `errorMessage` (A4).
+/// A Daraja error: HTTP status, `errorCode`, `errorMessage` (docs/daraja.md, Answers and errors).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct SimError {
     pub status: u16,
@@ -86,12 +86,12 @@ pub struct SimSettings {
     pub consumer_key: String,
     pub consumer_secret: String,
     pub merchants: Vec<Merchant>,
-    /// Seconds the simulated customer takes to type the PIN; negative: never. [SIM] (A12 says
+    /// Seconds the simulated customer takes to type the PIN; negative: never. [SIM] (docs/daraja.md, Simulator, says
     /// 8-25 s; the doc's own sample took 39 s.)
     pub approve_after_secs: i64,
     /// No answer from the customer within this → 1037. [SIM default 60 s]
     pub prompt_timeout_secs: i64,
-    /// A callback leaves this long after the prompt ends. [SIM, A12: 1-5 s]
+    /// A callback leaves this long after the prompt ends. [SIM; docs/daraja.md, Simulator: 1-5 s]
     pub callback_delay_secs: i64,
     /// A2: `expires_in` "3599".
     pub token_lifetime_secs: i64,
@@ -124,7 +124,7 @@ impl SimSettings {
     }
 }
 
-/// Fault switches, each independent (A12 "Fault injection"). Settable over `/__sim/faults`.
+/// Fault switches, each independent (docs/daraja.md, Simulator). Settable over `/__sim/faults`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Faults {
@@ -265,9 +265,9 @@ pub(crate) enum QueryAnswer {
     },
 }
 
-/// Same phone and amount within this → 17 (A10).
+/// Same phone and amount within this → 17 (docs/daraja.md, Limits).
 const RULE17_SECS: i64 = 120;
-/// Reference + description over this → 1025 (A10: prompt text budget). [SIM]
+/// Reference + description over this → 1025 (docs/daraja.md, Limits: prompt text budget). [SIM]
 const PROMPT_TEXT_BUDGET: usize = 25;
 
 pub(crate) struct SimCore {
@@ -366,7 +366,7 @@ impl SimCore {
 }
 
 impl SimCore {
-    // ---- identifiers (A11) ----
+    // ---- identifiers (docs/daraja.md, Identifiers) ----
 
     fn next_random(&mut self) -> u64 {
         // xorshift64*: deterministic for a seed, good enough for IDs.
@@ -398,7 +398,7 @@ impl SimCore {
     }
 
     /// A receipt in M-Pesa's shape: year letter, month letter, day symbol, then seven
-    /// upper-case alphanumerics (A11).
+    /// upper-case alphanumerics (docs/daraja.md, Identifiers).
     fn receipt(&mut self, now: Timestamp) -> String {
         const SYMBOLS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
         let stamp = daraja_timestamp(now);
@@ -456,7 +456,7 @@ fn is_timestamp(text: &str) -> bool {
     (1..=12).contains(&month) && (1..=31).contains(&day) && hour < 24 && minute < 60 && second < 60
 }
 
-/// The usual ResultDesc of a ResultCode (A5 table).
+/// The usual ResultDesc of a ResultCode (docs/daraja.md, Result codes).
 pub(crate) fn result_desc(code: i64) -> &'static str {
     match code {
         0 => "The service request is processed successfully.",
