@@ -38,7 +38,33 @@ const MAX_TIMEOUT_MS: u64 = 20 * 86_400 * 1000;
 const BURST_MS: u64 = 250;
 
 fn timeout(client: &AllowedClient) -> String {
-    format!("timeout {}ms", client.timeout_ms.clamp(1, MAX_TIMEOUT_MS))
+    format!(
+        "timeout {}",
+        nft_duration(client.timeout_ms.clamp(1, MAX_TIMEOUT_MS))
+    )
+}
+
+/// Pure: milliseconds as nft writes a duration (`1d3h46m40s`, `250ms`). nft's parser takes at
+/// most 8 digits per number, so `172800000ms` (two days) is refused with "value too large" and
+/// the whole table with it; split into units, no number is ever that long.
+fn nft_duration(ms: u64) -> String {
+    let parts = [
+        (ms / 86_400_000, "d"),
+        (ms / 3_600_000 % 24, "h"),
+        (ms / 60_000 % 60, "m"),
+        (ms / 1000 % 60, "s"),
+        (ms % 1000, "ms"),
+    ];
+    let text: String = parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect();
+    if text.is_empty() {
+        "0ms".into()
+    } else {
+        text
+    }
 }
 
 /// kbit/s (1000 bits) to bytes per second, at least 1.
@@ -499,6 +525,31 @@ mod tests {
     }
 
     #[test]
+    fn durations_are_written_in_units_nft_accepts() {
+        assert_eq!(nft_duration(1), "1ms");
+        assert_eq!(nft_duration(3_600_000), "1h");
+        assert_eq!(nft_duration(172_800_000), "2d");
+        assert_eq!(nft_duration(100_000_001), "1d3h46m40s1ms");
+        assert_eq!(nft_duration(MAX_TIMEOUT_MS), "20d");
+        // No number is longer than nft's 8 digits, up to the cap lango writes.
+        for ms in [
+            1,
+            999,
+            99_999_999,
+            100_000_000,
+            MAX_TIMEOUT_MS - 1,
+            MAX_TIMEOUT_MS,
+        ] {
+            let text = nft_duration(ms);
+            let longest = text
+                .split(|c: char| c.is_ascii_alphabetic())
+                .map(str::len)
+                .max();
+            assert!(longest.is_some_and(|n| n <= 8), "{ms}: {text}");
+        }
+    }
+
+    #[test]
     fn clients_are_elements_with_timeouts_and_objects() {
         let desired = Desired {
             clients: vec![
@@ -507,11 +558,11 @@ mod tests {
             ],
         };
         let script = render(&desired, &options());
-        assert!(script.contains("aa:00:00:00:00:01 . 10.77.0.11 timeout 3600000ms"));
-        assert!(script.contains("aa:00:00:00:00:02 . fd77::2 timeout 3600000ms"));
+        assert!(script.contains("aa:00:00:00:00:01 . 10.77.0.11 timeout 1h"));
+        assert!(script.contains("aa:00:00:00:00:02 . fd77::2 timeout 1h"));
         assert!(script.contains("quota q1 { over 5000000 bytes }"));
         assert!(script.contains("limit ld1 { rate over 1000000 bytes/second burst 250000 bytes }"));
-        assert!(script.contains("10.77.0.11 timeout 3600000ms : \"q1\""));
+        assert!(script.contains("10.77.0.11 timeout 1h : \"q1\""));
         assert!(
             !script.contains("q2"),
             "no quota object for an unlimited client"

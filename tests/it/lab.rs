@@ -1154,3 +1154,25 @@ fn lab_switching_lango_off_removes_its_table() {
         "guests would stay redirected to a dead portal"
     );
 }
+
+/// A session longer than 27.8 hours: its element timeout has more than 8 digits in
+/// milliseconds, which nft refuses ("value too large") together with the whole table. Written
+/// in units, the longest package the config allows (366 days; the element is capped at 20
+/// days and refreshed) is accepted and the guest is online.
+#[test]
+fn lab_the_longest_package_is_accepted_by_nft() {
+    let packages =
+        "config package 'year'\n\toption name 'Year'\n\toption price '5000'\n\toption duration '366d'\n";
+    let Some(lab) = Lab::start(1, packages) else {
+        return;
+    };
+    lab.dhcp(1);
+    lab.redeem(1, &lab.voucher("year"));
+    lab.wait_for("online with a 366-day session", || lab.online(1, false));
+    let set = lab.exec(
+        &lab.ns_router,
+        &["nft", "list", "set", "inet", "lango", "paid4"],
+    );
+    let text = String::from_utf8_lossy(&set.stdout);
+    assert!(text.contains("timeout 20d"), "{text}");
+}
