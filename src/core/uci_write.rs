@@ -175,6 +175,24 @@ pub(crate) fn set_section_list(file: &mut UciFile, kind: &str, option: &str, ite
     }
 }
 
+/// Pure: the first option whose value has a control character (below 32, except tab), as
+/// (section type, option). libuci refuses such a byte, or reads the next line into the value
+/// (a NUL ends the value early and the rest of the line spills over), so the owner page never
+/// writes one.
+pub(crate) fn control_character(file: &UciFile) -> Option<(String, String)> {
+    file.sections.iter().find_map(|section| {
+        section
+            .options
+            .iter()
+            .find(|o| {
+                o.values
+                    .iter()
+                    .any(|v| v.text.chars().any(|c| c < ' ' && c != '\t'))
+            })
+            .map(|o| (section.kind.clone(), o.name.clone()))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

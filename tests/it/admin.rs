@@ -1027,3 +1027,37 @@ fn the_app_owns_the_owner_limits() {
         session.deadline + sessions::MAX_EXTEND_MINUTES as i64 * 60
     );
 }
+
+#[test]
+fn a_control_character_in_a_form_field_is_refused_and_the_file_kept() {
+    let (env, dir, owner) = shop();
+    let path = dir.path("lango.conf");
+    let before = std::fs::read_to_string(&path).unwrap();
+    for bad in [
+        "Night%00Bar",
+        "Night%0Aoption%20price%20'1'",
+        "Night%0DBar",
+        "Night%1BBar",
+    ] {
+        let reply = owner.post_and_follow(
+            "/packages",
+            &format!("edit=&id=evil&name={bad}&price=35&duration=10h&active=1"),
+        );
+        assert!(
+            reply.body.contains("control character"),
+            "{bad}: {}",
+            reply.body
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), before, "{bad}");
+    }
+    assert!(env.app.config().package("evil").is_none());
+    // A tab is allowed (libuci's rule), and the page still saves good input.
+    owner.post(
+        "/packages",
+        "edit=&id=tabbed&name=Night%09Owl&price=35&duration=10h&active=1",
+    );
+    assert_eq!(
+        env.app.config().package("tabbed").map(|p| p.name.clone()),
+        Some("Night\tOwl".to_string())
+    );
+}

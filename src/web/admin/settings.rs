@@ -43,6 +43,12 @@ pub(crate) fn edit_config(
     }
     crate::core::uci_write::name_packages(&mut file);
     edit(&mut file)?;
+    if let Some((kind, option)) = crate::core::uci_write::control_character(&file) {
+        return Err(format!(
+            "Not saved: the {kind} {option} has a control character (a line break, NUL or \
+             similar), which /etc/config/lango cannot hold."
+        ));
+    }
     let rendered = render(&file);
     let config =
         crate::core::config::parse(&rendered, &path.display().to_string()).map_err(|d| {
