@@ -405,8 +405,10 @@ macro_rules! getters {
                     .open_table(LATEST)?
                     .get(mac.to_string().as_str())?
                     .map(|v| v.value());
+                // A session moved to another MAC stays in this index under the old one: it is
+                // no longer this MAC's.
                 match id {
-                    Some(id) => self.session(id),
+                    Some(id) => Ok(self.session(id)?.filter(|s| s.mac == mac)),
                     None => Ok(None),
                 }
             }

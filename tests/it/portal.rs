@@ -420,6 +420,23 @@ fn a_paid_purchase_moves_to_a_new_mac_with_receipt_and_phone() {
     );
     let status = json_of(&get(&env, new_ip, "h", "/api/portal/status"));
     assert_eq!(status["active"], true);
+    // The old MAC is captive again at once, in every answer (no stale "online" after a move).
+    let old_status = json_of(&get(&env, old_ip, "h", "/api/portal/status"));
+    assert_eq!(old_status["active"], false, "{old_status}");
+    let doc = json_of(&get(&env, old_ip, "127.0.0.1:8080", "/api/captive"));
+    assert_eq!(doc["captive"], true, "{doc}");
+    let probe = call(
+        &env,
+        old_ip,
+        "GET",
+        "/generate_204",
+        &[
+            ("Host", "connectivitycheck.gstatic.com"),
+            ("User-Agent", "Dalvik/2.1.0 (Linux; U; Android 14)"),
+        ],
+        "",
+    );
+    assert_ne!(probe.status, 204, "the old MAC's probe must not say online");
     // Moving again within the interval (1 h) is refused, with the wait.
     let (third_ip, _) = guest(5);
     let again = post_json(
