@@ -157,7 +157,16 @@ struct Strikes {
     failures: u32,
     last: Timestamp,
     locked_until: Timestamp,
+    /// Checks let through whose outcome is not known yet (a password being hashed), and when
+    /// the last one began. They count against the free failures, so that guesses sent at once
+    /// get no more checks than guesses sent one by one.
+    pending: u32,
+    pending_at: Timestamp,
 }
+
+/// A check let through and never followed by `failure` or `success` (the request failed in
+/// between) stops counting after this long.
+const PENDING_SECS: i64 = 30;
 
 /// Small tables are vectors searched in order: at most `MAX_ADDRESSES` and `MAX_SESSIONS`
 /// entries, touched only by sign-ins and owner pages, and cheaper in code than a hash map.
@@ -201,34 +210,40 @@ impl Lockout {
             let oldest = state.global.front().copied().unwrap_or(now);
             return Err((oldest + GLOBAL_WINDOW_SECS - now).max(1));
         }
-        match state.by_ip.iter().find(|(a, _)| *a == ip) {
-            Some((_, s)) if s.locked_until > now => Err(s.locked_until - now),
-            _ => Ok(()),
+        let strikes = strikes_of(&mut state, ip, now);
+        if strikes.locked_until > now {
+            return Err(strikes.locked_until - now);
         }
+        if now - strikes.pending_at >= PENDING_SECS {
+            strikes.pending = 0;
+        }
+        let failures = if now - strikes.last >= FORGET_SECS {
+            0
+        } else {
+            strikes.failures
+        };
+        // As many checks at once as failures are left before the lock-out (one at a time once
+        // they are used up and the lock-out has passed); more wait for those under way.
+        if strikes.pending >= FREE_FAILURES.saturating_sub(failures).max(1) {
+            return Err(1);
+        }
+        strikes.pending += 1;
+        strikes.pending_at = now;
+        Ok(())
     }
 
     /// Records a wrong password from `ip`.
     pub(crate) fn failure(&self, ip: IpAddr, now: Timestamp) -> Failure {
         let mut state = self.state();
         state.global.push_back(now);
-        let idx = match state.by_ip.iter().position(|(a, _)| *a == ip) {
-            Some(idx) => idx,
-            None => {
-                if state.by_ip.len() >= MAX_ADDRESSES {
-                    state.by_ip.retain(|(_, s)| now - s.last < FORGET_SECS);
-                    if state.by_ip.len() >= MAX_ADDRESSES {
-                        state.by_ip.clear();
-                    }
-                }
-                state.by_ip.push((ip, Strikes::default()));
-                state.by_ip.len() - 1
-            }
-        };
-        let Some((_, strikes)) = state.by_ip.get_mut(idx) else {
-            return Failure::TryAgain { left: 0 };
-        };
+        let strikes = strikes_of(&mut state, ip, now);
+        strikes.pending = strikes.pending.saturating_sub(1);
         if now - strikes.last >= FORGET_SECS {
-            *strikes = Strikes::default();
+            *strikes = Strikes {
+                pending: strikes.pending,
+                pending_at: strikes.pending_at,
+                ..Strikes::default()
+            };
         }
         strikes.failures += 1;
         strikes.last = now;
@@ -247,6 +262,26 @@ impl Lockout {
     pub(crate) fn success(&self, ip: IpAddr) {
         self.state().by_ip.retain(|(a, _)| *a != ip);
     }
+}
+
+/// The strikes of `ip`, added if it has none (the table is bounded: old entries go first).
+fn strikes_of(state: &mut LockoutState, ip: IpAddr, now: Timestamp) -> &mut Strikes {
+    let idx = match state.by_ip.iter().position(|(a, _)| *a == ip) {
+        Some(idx) => idx,
+        None => {
+            if state.by_ip.len() >= MAX_ADDRESSES {
+                state
+                    .by_ip
+                    .retain(|(_, s)| now - s.last.max(s.pending_at) < FORGET_SECS);
+                if state.by_ip.len() >= MAX_ADDRESSES {
+                    state.by_ip.clear();
+                }
+            }
+            state.by_ip.push((ip, Strikes::default()));
+            state.by_ip.len() - 1
+        }
+    };
+    &mut state.by_ip[idx].1
 }
 
 // ---- the owner's sessions ----
@@ -410,6 +445,31 @@ mod tests {
         assert!(password_problem(" padded password", OWNER_MIN_LEN).is_some());
         assert!(password_problem(&"x".repeat(MAX_LEN + 1), OWNER_MIN_LEN).is_some());
         assert!(password_problem("1234", ACCOUNT_MIN_LEN).is_none());
+    }
+
+    #[test]
+    fn guesses_sent_at_once_get_no_more_checks_than_guesses_sent_one_by_one() {
+        let lockout = Lockout::default();
+        let ip: IpAddr = [192, 168, 1, 50].into();
+        // 40 guesses arrive together: each is checked before any hash finishes.
+        let let_through = (0..40).filter(|_| lockout.check(ip, 1000).is_ok()).count();
+        assert_eq!(let_through, FREE_FAILURES as usize);
+        for _ in 0..let_through {
+            lockout.failure(ip, 1001);
+        }
+        assert!(
+            lockout.check(ip, 1001).is_err(),
+            "locked out after five failures"
+        );
+        // Another address is not held up, and a check whose request died stops counting.
+        let other: IpAddr = [192, 168, 1, 51].into();
+        assert!(lockout.check(other, 1001).is_ok());
+        let third: IpAddr = [192, 168, 1, 52].into();
+        for _ in 0..FREE_FAILURES {
+            assert!(lockout.check(third, 2000).is_ok());
+        }
+        assert_eq!(lockout.check(third, 2000), Err(1));
+        assert!(lockout.check(third, 2000 + PENDING_SECS).is_ok());
     }
 
     #[test]
