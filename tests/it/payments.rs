@@ -561,6 +561,53 @@ fn callbacks_for_unknown_checkouts_or_on_a_wrong_path_change_nothing() {
 }
 
 #[test]
+fn a_callback_on_the_public_path_is_never_evidence() {
+    // The customer never types the PIN and Daraja's query never gives a final answer (a real
+    // quirk). A guest forges a success callback on the EasyISP path, which needs no secret,
+    // then pastes an SMS with the invented receipt: before, the two "agreed" and granted.
+    let env = PayEnv::with(Setup {
+        approve_after_secs: -1,
+        callbacks: false,
+        ..Setup::default()
+    });
+    env.sim.set_faults(Faults {
+        query_stuck: true,
+        ..Faults::default()
+    });
+    let p = env.buy(1, PHONE);
+    let forged = callback(
+        &env.checkout_of(&p),
+        0,
+        Some(("UAF9FORGED", 20, "254712345678")),
+    );
+    let reply = http(
+        env.portal,
+        "POST",
+        "/api/portal/mpesa/callback",
+        &[("Content-Type", "application/json")],
+        &forged,
+    );
+    assert_eq!(
+        reply.status, 200,
+        "answered like Daraja expects, and only logged"
+    );
+    for _ in 0..40 {
+        env.advance(5);
+    }
+    let p = env.payment(p.id);
+    assert_eq!(p.state, PaymentState::Expired);
+    assert!(
+        p.callback.is_none(),
+        "nothing from the public path is kept: {p:?}"
+    );
+    let outcome = env
+        .app()
+        .claim_sms(guest(1).0, &sms("UAF9FORGED", "20.00"), "hour");
+    assert_eq!(outcome.unwrap(), SmsOutcome::SentToOwner);
+    check_nothing_granted(&env);
+}
+
+#[test]
 fn a_forged_success_callback_that_the_query_contradicts_grants_nothing() {
     let env = PayEnv::with(Setup {
         approve_after_secs: 20,
