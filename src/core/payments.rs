@@ -371,6 +371,9 @@ pub(crate) const SAME_AMOUNT_WINDOW_SECS: i64 = 120;
 /// recipient an interruption and the owner's Daraja budget.
 pub(crate) const DEVICE_MAX_STARTS: usize = 5;
 pub(crate) const DEVICE_WINDOW_SECS: i64 = 600;
+/// At most this many prompts sent to one phone within `DEVICE_WINDOW_SECS`, from any device:
+/// a guest cannot bomb someone else's phone with prompts by trying each package in turn.
+pub(crate) const PHONE_MAX_PROMPTS: usize = 3;
 
 /// Why a new STK push is not allowed now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -381,6 +384,8 @@ pub enum LimitRefusal {
     SameAmountTooSoon { wait_secs: i64 },
     /// This device started too many purchases recently.
     TooManyAttempts { wait_secs: i64 },
+    /// This phone was sent `PHONE_MAX_PROMPTS` prompts recently.
+    PhoneTooManyPrompts { wait_secs: i64 },
 }
 
 /// Pure: may `mac` start a push of `amount` to `phone` now? `open` are the payments still open,
@@ -406,6 +411,19 @@ pub(crate) fn check_limits(
     if let Some(at) = same {
         return Err(LimitRefusal::SameAmountTooSoon {
             wait_secs: SAME_AMOUNT_WINDOW_SECS - (now - at),
+        });
+    }
+    let mut prompted: Vec<Timestamp> = recent
+        .iter()
+        .filter(|p| &p.phone == phone && p.checkout_id.is_some())
+        .filter(|p| now - p.created_at < DEVICE_WINDOW_SECS)
+        .map(|p| p.created_at)
+        .collect();
+    if prompted.len() >= PHONE_MAX_PROMPTS {
+        prompted.sort_unstable();
+        let oldest_that_counts = prompted[prompted.len() - PHONE_MAX_PROMPTS];
+        return Err(LimitRefusal::PhoneTooManyPrompts {
+            wait_secs: DEVICE_WINDOW_SECS - (now - oldest_that_counts),
         });
     }
     let mut mine: Vec<Timestamp> = recent
@@ -570,6 +588,69 @@ mod limit_tests {
             session_id: None,
             callback: None,
         }
+    }
+
+    #[test]
+    fn three_prompts_per_phone_in_ten_minutes_from_any_device() {
+        let phone = Phone::parse("0712345678").unwrap();
+        // Three devices each had a prompt sent to the same phone, at 100, 250 and 400 s, for
+        // three different amounts: a fourth prompt waits until the first is ten minutes old.
+        let recent = [
+            made(1, 1, "0712345678", 20, 100, true),
+            made(2, 2, "0712345678", 50, 250, true),
+            made(3, 3, "0712345678", 80, 400, true),
+        ];
+        assert_eq!(
+            check_limits(
+                &[],
+                &recent,
+                Mac([2, 0, 0, 0, 0, 4]),
+                &phone,
+                Money(100_00),
+                500
+            ),
+            Err(LimitRefusal::PhoneTooManyPrompts { wait_secs: 200 })
+        );
+        assert_eq!(
+            check_limits(
+                &[],
+                &recent,
+                Mac([2, 0, 0, 0, 0, 4]),
+                &phone,
+                Money(100_00),
+                700
+            ),
+            Ok(())
+        );
+        // A request Daraja never acknowledged reached no phone and does not count.
+        let unsent = [
+            made(1, 1, "0712345678", 20, 100, false),
+            made(2, 2, "0712345678", 50, 250, true),
+            made(3, 3, "0712345678", 80, 400, true),
+        ];
+        let other = Phone::parse("0722000000").unwrap();
+        assert_eq!(
+            check_limits(
+                &[],
+                &unsent,
+                Mac([2, 0, 0, 0, 0, 4]),
+                &phone,
+                Money(100_00),
+                500
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check_limits(
+                &[],
+                &recent,
+                Mac([2, 0, 0, 0, 0, 4]),
+                &other,
+                Money(100_00),
+                500
+            ),
+            Ok(())
+        );
     }
 
     #[test]

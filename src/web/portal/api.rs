@@ -375,7 +375,8 @@ fn initiate(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
         }
         Err(PurchaseError::Limited(
             LimitRefusal::SameAmountTooSoon { wait_secs }
-            | LimitRefusal::TooManyAttempts { wait_secs },
+            | LimitRefusal::TooManyAttempts { wait_secs }
+            | LimitRefusal::PhoneTooManyPrompts { wait_secs },
         )) => error(429, "too many payment requests; wait a little")
             .with_unique_header("Retry-After", wait_secs.max(1).to_string()),
         Err(PurchaseError::Store(e)) => internal(e),

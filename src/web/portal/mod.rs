@@ -456,6 +456,9 @@ fn buy(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
                 PurchaseError::Limited(LimitRefusal::PhoneBusy) => (409, "busy"),
                 PurchaseError::Limited(LimitRefusal::SameAmountTooSoon { .. }) => (429, "too_soon"),
                 PurchaseError::Limited(LimitRefusal::TooManyAttempts { .. }) => (429, "too_many"),
+                PurchaseError::Limited(LimitRefusal::PhoneTooManyPrompts { .. }) => {
+                    (429, "phone_prompted")
+                }
                 PurchaseError::AlreadyPending(_) => (409, "pending"),
                 PurchaseError::Store(err) => {
                     log::error!("purchase: {err}");

@@ -110,6 +110,10 @@ pub(crate) fn tr(lang: Lang, key: &str) -> &'static str {
             "Umeomba kiasi hiki kwa simu hii sasa hivi. Angalia ombi hilo kwenye simu yako, au \
              subiri dakika mbili.",
         ),
+        "phone_prompted" => (
+            "This number has had three M-Pesa prompts in the last ten minutes. Wait a few minutes, or use a voucher.",
+            "Namba hii imepokea maombi matatu ya M-Pesa ndani ya dakika kumi. Subiri dakika chache, au tumia vocha.",
+        ),
         "too_many" => (
             "Too many payment attempts from this device. Wait a few minutes.",
             "Majaribio mengi mno ya malipo kutoka kifaa hiki. Subiri dakika chache.",
