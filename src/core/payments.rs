@@ -606,7 +606,7 @@ mod limit_tests {
                 &recent,
                 Mac([2, 0, 0, 0, 0, 4]),
                 &phone,
-                Money(100_00),
+                Money(10_000),
                 500
             ),
             Err(LimitRefusal::PhoneTooManyPrompts { wait_secs: 200 })
@@ -617,7 +617,7 @@ mod limit_tests {
                 &recent,
                 Mac([2, 0, 0, 0, 0, 4]),
                 &phone,
-                Money(100_00),
+                Money(10_000),
                 700
             ),
             Ok(())
@@ -635,7 +635,7 @@ mod limit_tests {
                 &unsent,
                 Mac([2, 0, 0, 0, 0, 4]),
                 &phone,
-                Money(100_00),
+                Money(10_000),
                 500
             ),
             Ok(())
@@ -646,7 +646,7 @@ mod limit_tests {
                 &recent,
                 Mac([2, 0, 0, 0, 0, 4]),
                 &other,
-                Money(100_00),
+                Money(10_000),
                 500
             ),
             Ok(())
