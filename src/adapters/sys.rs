@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// What a finished process left behind.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -123,7 +123,7 @@ fn write_file(path: &Path, content: &[u8], new_mode: u32, mask: u32) -> io::Resu
     };
     let mode = old.as_ref().map_or(new_mode, |m| m.mode()) & mask & 0o7777;
     // Unique per process and call, so two writers of one file never share a temporary file.
-    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static NEXT: AtomicU32 = AtomicU32::new(0);
     let tmp = dir.join(format!(
         ".{}.{}.{}.tmp",
         name.to_string_lossy(),
