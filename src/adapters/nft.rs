@@ -210,7 +210,7 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
 \t\tether saddr . ip saddr @paid4 return
 \t\tether saddr . ip6 saddr @paid6 return
 \t\ttcp dport {{ 53, 853 }} reject with tcp reset
-\t\tudp dport 853 drop
+\t\tudp dport {{ 53, 853 }} drop
 \t}}
 \tchain forward {{
 \t\ttype filter hook forward priority filter - 5; policy accept;

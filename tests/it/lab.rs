@@ -58,11 +58,14 @@ while True:
 const DNS_QUERY: &str = r#"
 import socket, sys, random
 server, name = sys.argv[1], sys.argv[2]
+port = int(sys.argv[3]) if len(sys.argv) > 3 else 0
 q = bytes([random.randrange(256), random.randrange(256), 1, 0, 0, 1, 0, 0, 0, 0, 0, 0])
 for label in name.split("."):
     q += bytes([len(label)]) + label.encode()
 q += b"\x00\x00\x01\x00\x01"
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("", port))
 try:
     s.sendto(q, (server, 53)); r = s.recv(512)
     print("%d.%d.%d.%d" % tuple(r[-4:]) if r[7] > 0 else "none")
@@ -475,6 +478,8 @@ impl Lab {
             format!("--dhcp-leasefile={}", leases.display()),
             format!("--conf-dir={}", confdir.display()),
             "--server=10.78.0.2".into(),
+            // A name dnsmasq answers itself, so that a real answer can be told from lango's.
+            "--address=/real.example/10.78.0.9".into(),
             "--no-resolv".into(),
             "--no-hosts".into(),
             format!("--pid-file={}", self.dir.path("dnsmasq.pid").display()),
@@ -584,6 +589,17 @@ impl Lab {
         let out = self.exec(
             &self.ns_guests[n - 1],
             &["python3", query.to_str().unwrap(), server, name],
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Like `dns`, from a fixed UDP source port (one conntrack flow across queries).
+    pub fn dns_from(&self, n: usize, server: &str, name: &str, port: u16) -> String {
+        let query = self.dir.path("query.py");
+        let port = port.to_string();
+        let out = self.exec(
+            &self.ns_guests[n - 1],
+            &["python3", query.to_str().unwrap(), server, name, &port],
         );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
@@ -1175,4 +1191,29 @@ fn lab_the_longest_package_is_accepted_by_nft() {
     );
     let text = String::from_utf8_lossy(&set.stdout);
     assert!(text.contains("timeout 20d"), "{text}");
+}
+
+/// A47: a paid guest that keeps one UDP source port to the router's DNS keeps its conntrack
+/// flow, which the NAT redirect (first packet only) never sees again. After expiry that flow
+/// must not reach dnsmasq: the input chain drops unpaid UDP 53, so real answers stop at once.
+#[test]
+fn lab_a47_dns_on_a_pinned_port_stops_at_expiry() {
+    let packages =
+        "config package 'short'\n\toption name 'Short'\n\toption price '5'\n\toption duration '6s'\n";
+    let Some(lab) = Lab::start(1, packages) else {
+        return;
+    };
+    lab.dhcp(1);
+    assert_eq!(
+        lab.dns_from(1, ROUTER4, "real.example", 40053),
+        ROUTER4,
+        "unpaid: lango answers"
+    );
+    // A different port while paid: the unpaid flow above would stay redirected.
+    lab.redeem(1, &lab.voucher("short"));
+    lab.wait_for("online", || lab.online(1, false));
+    assert_eq!(lab.dns_from(1, ROUTER4, "real.example", 40054), "10.78.0.9");
+    lab.wait_for("the session's end", || !lab.online(1, false));
+    let after = lab.dns_from(1, ROUTER4, "real.example", 40054);
+    assert_ne!(after, "10.78.0.9", "a real answer after expiry");
 }
