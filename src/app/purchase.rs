@@ -25,6 +25,22 @@ impl From<StoreError> for PurchaseError {
     }
 }
 
+/// Why a purchase may not start, from the store's open and recent payments: this device has a
+/// prompt open already, or an abuse limit (`payments::check_limits`) says no.
+fn refusal(
+    open_for_device: Option<Payment>,
+    open: &[Payment],
+    recent: &[Payment],
+    (mac, phone, price, now): (Mac, &Phone, crate::core::model::Money, Timestamp),
+) -> Option<PurchaseError> {
+    if let Some(open) = open_for_device {
+        return Some(PurchaseError::AlreadyPending(open.token));
+    }
+    payments::check_limits(open, recent, mac, phone, price, now)
+        .err()
+        .map(PurchaseError::Limited)
+}
+
 impl From<AdmitError> for PurchaseError {
     fn from(e: AdmitError) -> Self {
         match e {
@@ -88,18 +104,28 @@ impl App {
         let token = crate::core::token::random_token().map_err(StoreError::from)?;
         let now = time.now;
         let terms = Terms::of(package);
+        // Checked first in a read transaction, so that a refused request writes nothing to
+        // flash; checked again inside the write, where the decision is atomic.
+        let refused = self.store.read(|r| {
+            Ok(refusal(
+                r.open_payment_for(mac)?,
+                &r.open_payments()?,
+                &r.payments_since(now - payments::DEVICE_WINDOW_SECS, 500)?,
+                (mac, &phone, terms.price, now),
+            ))
+        })?;
+        if let Some(refused) = refused {
+            return Err(refused);
+        }
         let payment = self.store.write(Durability::Durable, |w| {
-            if let Some(open) = w.open_payment_for(mac)? {
-                return Ok(Err(PurchaseError::AlreadyPending(open.token)));
-            }
-            let (open, recent) = (
-                w.open_payments()?,
-                w.payments_since(now - payments::DEVICE_WINDOW_SECS, 500)?,
+            let refused = refusal(
+                w.open_payment_for(mac)?,
+                &w.open_payments()?,
+                &w.payments_since(now - payments::DEVICE_WINDOW_SECS, 500)?,
+                (mac, &phone, terms.price, now),
             );
-            if let Err(refusal) =
-                payments::check_limits(&open, &recent, mac, &phone, terms.price, now)
-            {
-                return Ok(Err(PurchaseError::Limited(refusal)));
+            if let Some(refused) = refused {
+                return Ok(Err(refused));
             }
             let payment = Payment {
                 id: w.next_id()?,

@@ -426,3 +426,23 @@ fn session_and_payment_events_reach_the_ubus_sink() {
     );
     assert!(payment.id > 0);
 }
+
+#[test]
+fn a_refused_purchase_writes_nothing_to_flash() {
+    let env = TestEnv::new();
+    let (ip, _) = guest(1);
+    env.app.start_purchase(ip, "hour", "0712345678").unwrap();
+    env.app.run_due();
+    let before = env.app.store.write_stats();
+    // 300 refused requests: the same device with a prompt open, and other devices for the
+    // same busy phone.
+    for n in 0..300 {
+        let from = guest(1 + (n % 3) as u8).0;
+        assert!(env.app.start_purchase(from, "day", "0712345678").is_err());
+    }
+    assert_eq!(
+        env.app.store.write_stats(),
+        before,
+        "no commit, no byte, for a refused request"
+    );
+}
