@@ -413,32 +413,36 @@ pub(crate) fn check_limits(
             wait_secs: SAME_AMOUNT_WINDOW_SECS - (now - at),
         });
     }
-    let mut prompted: Vec<Timestamp> = recent
+    let prompted = recent
         .iter()
-        .filter(|p| &p.phone == phone && p.checkout_id.is_some())
+        .filter(|p| &p.phone == phone && p.checkout_id.is_some());
+    if let Some(wait_secs) = window_full(prompted, PHONE_MAX_PROMPTS, now) {
+        return Err(LimitRefusal::PhoneTooManyPrompts { wait_secs });
+    }
+    let mine = recent.iter().filter(|p| p.mac == mac);
+    if let Some(wait_secs) = window_full(mine, DEVICE_MAX_STARTS, now) {
+        return Err(LimitRefusal::TooManyAttempts { wait_secs });
+    }
+    Ok(())
+}
+
+/// Pure: when `max` of `payments` were created within the last `DEVICE_WINDOW_SECS`, the
+/// seconds until the oldest of those `max` leaves the window; None while there is room.
+fn window_full<'a>(
+    payments: impl Iterator<Item = &'a Payment>,
+    max: usize,
+    now: Timestamp,
+) -> Option<i64> {
+    let mut times: Vec<Timestamp> = payments
         .filter(|p| now - p.created_at < DEVICE_WINDOW_SECS)
         .map(|p| p.created_at)
         .collect();
-    if prompted.len() >= PHONE_MAX_PROMPTS {
-        prompted.sort_unstable();
-        let oldest_that_counts = prompted[prompted.len() - PHONE_MAX_PROMPTS];
-        return Err(LimitRefusal::PhoneTooManyPrompts {
-            wait_secs: DEVICE_WINDOW_SECS - (now - oldest_that_counts),
-        });
+    if times.len() < max {
+        return None;
     }
-    let mut mine: Vec<Timestamp> = recent
-        .iter()
-        .filter(|p| p.mac == mac && now - p.created_at < DEVICE_WINDOW_SECS)
-        .map(|p| p.created_at)
-        .collect();
-    if mine.len() >= DEVICE_MAX_STARTS {
-        mine.sort_unstable();
-        let oldest_that_counts = mine[mine.len() - DEVICE_MAX_STARTS];
-        return Err(LimitRefusal::TooManyAttempts {
-            wait_secs: DEVICE_WINDOW_SECS - (now - oldest_that_counts),
-        });
-    }
-    Ok(())
+    times.sort_unstable();
+    let oldest_that_counts = times[times.len() - max];
+    Some(DEVICE_WINDOW_SECS - (now - oldest_that_counts))
 }
 
 #[cfg(test)]

@@ -593,6 +593,30 @@ impl Lab {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// Guest `n` buys `package` through the portal form; returns the payment's token (from the
+    /// redirect to /pay/<token>).
+    pub fn buy(&self, n: usize, package: &str, phone: &str) -> String {
+        let form = format!("package={package}&phone={phone}");
+        let out = self.exec(
+            &self.ns_guests[n - 1],
+            &[
+                "curl",
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{redirect_url}",
+                "--data",
+                &form,
+                "http://10.77.0.1:8080/buy",
+            ],
+        );
+        let location = String::from_utf8_lossy(&out.stdout).to_string();
+        let token = location.rsplit('/').next().unwrap_or("").to_string();
+        assert_eq!(token.len(), lango::core::token::TOKEN_LEN, "{location}");
+        token
+    }
+
     /// Like `dns`, from a fixed UDP source port (one conntrack flow across queries).
     pub fn dns_from(&self, n: usize, server: &str, name: &str, port: u16) -> String {
         let query = self.dir.path("query.py");
@@ -773,23 +797,7 @@ fn lab_payment_opens_ipv4_and_ipv6_within_a_second() {
         "the router answers ICMPv6 from unpaid guests"
     );
     assert!(!lab.online(1, false) && !lab.online(1, true));
-    let out = lab.exec(
-        &lab.ns_guests[0],
-        &[
-            "curl",
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{redirect_url}",
-            "--data",
-            "package=hour&phone=0712345678",
-            "http://10.77.0.1:8080/buy",
-        ],
-    );
-    let location = String::from_utf8_lossy(&out.stdout).to_string();
-    let token = location.rsplit('/').next().unwrap().to_string();
-    assert_eq!(token.len(), lango::core::token::TOKEN_LEN, "{location}");
+    let token = lab.buy(1, "hour", "0712345678");
     let status_url = format!("http://10.77.0.1:8080/api/payment/{token}");
     let mut paid_at = None;
     lab.wait_for("the simulated customer to pay", || {

@@ -82,23 +82,7 @@ fn lab_an_approval_while_lango_is_down_is_granted_once_after_the_restart() {
 
     // The guest buys; lango's push is acknowledged (the payment is pending with the prompt on
     // the phone, and the simulator holds it).
-    let out = lab.exec(
-        &lab.ns_guests[0],
-        &[
-            "curl",
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{redirect_url}",
-            "--data",
-            "package=hour&phone=0712345678",
-            "http://10.77.0.1:8080/buy",
-        ],
-    );
-    let location = String::from_utf8_lossy(&out.stdout).to_string();
-    let token = location.rsplit('/').next().unwrap_or("").to_string();
-    assert_eq!(token.len(), lango::core::token::TOKEN_LEN, "{location}");
+    let token = lab.buy(1, "hour", "0712345678");
     let mut checkout = String::new();
     lab.wait_for("the acknowledged push", || {
         let pending = payment(&lab, &token)["state"] == "pending";
