@@ -1,6 +1,7 @@
 //! The pure core: values, rules and protocols. Every function here takes `now` and data and
 //! returns data; nothing reads a clock (except `time::SystemClock`, the one clock adapter kept
-//! beside the `Clock` trait), opens a file or socket, or starts a process. Nothing here imports
+//! beside the `Clock` trait) or the OS random source (except `token::fill`, its one caller),
+//! opens a file or socket, or starts a process. Nothing here imports
 //! from another layer (`tests/it/layers.rs`).
 
 pub mod accounts;
