@@ -258,7 +258,10 @@ impl LangoUbus {
             .get("package")
             .and_then(Value::as_str)
             .ok_or(Status::InvalidArgument)?;
-        let count = int_arg(args, "count", 1, i64::MAX)?.unwrap_or(1) as usize;
+        let count = int_arg(args, "count", 1, i64::MAX)?.unwrap_or(1);
+        // On 32-bit routers `as usize` would wrap a huge count into a small one; saturate, and
+        // let the app refuse it.
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
         let days = int_arg(args, "days", 0, i64::MAX)?.filter(|d| *d > 0);
         match self
             .app

@@ -598,6 +598,12 @@ fn lango_status_sessions_kick_and_extend() {
     assert_eq!(extended["deadline"], first.deadline + 1800);
     assert_eq!(peer.call("extend", json!({"id": first.id})).status, 2);
     assert_eq!(
+        peer.call("extend", json!({"id": first.id, "minutes": 525_601}))
+            .status,
+        2,
+        "the app's limit: at most a year"
+    );
+    assert_eq!(
         peer.call("extend", json!({"id": first.id, "minutes": 0}))
             .status,
         2
