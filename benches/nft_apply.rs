@@ -78,7 +78,10 @@ fn main() {
     let options = NftOptions {
         device: "br-lan".into(),
         portal_port: 8080,
+        tls_port: None,
         dns_port: 8053,
+        block_tethering: false,
+        gate_file: None,
     };
     println!("clients | render ms | script KB | apply ms (nft -f -) | counters read ms");
     for n in [1u32, 100, 10_000] {

@@ -2,7 +2,6 @@
 //! the network, never from what the guest sends. Parsers for `/proc/net/arp` and dnsmasq's lease
 //! file are pure; `SystemNeighbours` only reads the files. `LoopbackNeighbours` serves the demo.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,13 +13,24 @@ use crate::core::time::Timestamp;
 pub trait Neighbours: Send + Sync {
     /// The MAC behind a client address (IPv4 or IPv6).
     fn mac_for(&self, ip: IpAddr) -> Option<Mac>;
-    /// Every global IPv6 address each MAC is using now, to let a paid device's IPv6 through.
-    fn ipv6_by_mac(&self) -> HashMap<Mac, Vec<Ipv6Addr>> {
-        HashMap::new()
+    /// The router's IPv6 neighbour table on the guest device (global addresses with a
+    /// link-layer address), as evidence for `core::ipv6`.
+    fn ipv6_table(&self) -> Vec<(Ipv6Addr, Mac)> {
+        Vec::new()
+    }
+    /// The guest network's on-link IPv6 prefixes: the router's own global addresses on the
+    /// guest device.
+    fn guest_prefixes(&self) -> Vec<(Ipv6Addr, u8)> {
+        Vec::new()
     }
     /// Every IPv4 address the neighbour table shows for a MAC (more than one means a clone).
     fn ipv4_of(&self, _mac: Mac) -> Vec<IpAddr> {
         Vec::new()
+    }
+    /// The MAC the DHCP server leased an address to (evidence of a move a guest cannot make
+    /// with ARP alone).
+    fn leased_to(&self, _ip: IpAddr) -> Option<Mac> {
+        None
     }
     /// The names devices gave in their DHCP requests, for the owner page (guest-chosen text:
     /// escape it). A list, looked up by MAC: it is short and read once per page.
@@ -44,6 +54,20 @@ pub(crate) fn parse_ip_neigh(text: &str) -> Vec<(Ipv6Addr, Mac)> {
             let usable =
                 !matches!(state, "FAILED" | "INCOMPLETE") && !link_local && !addr.is_multicast();
             usable.then_some((addr, mac))
+        })
+        .collect()
+}
+
+/// Parses `ip -6 -o addr show dev br-lan scope global` lines: `5: br-lan    inet6 fd77::1/64
+/// scope global ...`, to (address, prefix length).
+pub(crate) fn parse_ip_addr(text: &str) -> Vec<(Ipv6Addr, u8)> {
+    text.lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let idx = fields.iter().position(|f| *f == "inet6")?;
+            let (addr, len) = fields.get(idx + 1)?.split_once('/')?;
+            let len: u8 = len.parse().ok().filter(|l| *l <= 128)?;
+            Some((addr.parse().ok()?, len))
         })
         .collect()
 }
@@ -102,7 +126,7 @@ pub(crate) struct SystemNeighbours {
 }
 
 impl SystemNeighbours {
-    fn ipv6_table(&self) -> Vec<(Ipv6Addr, Mac)> {
+    fn neigh6(&self) -> Vec<(Ipv6Addr, Mac)> {
         match self
             .runner
             .run("ip", &["-6", "neigh", "show", "dev", &self.device], None)
@@ -129,12 +153,34 @@ impl Neighbours for SystemNeighbours {
             .collect()
     }
 
-    fn ipv6_by_mac(&self) -> HashMap<Mac, Vec<Ipv6Addr>> {
-        let mut out: HashMap<Mac, Vec<Ipv6Addr>> = HashMap::new();
-        for (addr, mac) in self.ipv6_table() {
-            out.entry(mac).or_default().push(addr);
+    fn ipv6_table(&self) -> Vec<(Ipv6Addr, Mac)> {
+        self.neigh6()
+    }
+
+    fn leased_to(&self, ip: IpAddr) -> Option<Mac> {
+        let text = std::fs::read_to_string(&self.leases_path).ok()?;
+        let ip = ip.to_canonical();
+        parse_leases(&text)
+            .into_iter()
+            .find(|l| l.ip == ip)
+            .map(|l| l.mac)
+    }
+
+    fn guest_prefixes(&self) -> Vec<(Ipv6Addr, u8)> {
+        let args = [
+            "-6",
+            "-o",
+            "addr",
+            "show",
+            "dev",
+            &self.device,
+            "scope",
+            "global",
+        ];
+        match self.runner.run("ip", &args, None) {
+            Ok(out) if out.success() => parse_ip_addr(&out.stdout),
+            _ => Vec::new(),
         }
-        out
     }
 
     fn ipv4_of(&self, mac: Mac) -> Vec<IpAddr> {
@@ -150,7 +196,7 @@ impl Neighbours for SystemNeighbours {
         let ip = ip.to_canonical();
         if let IpAddr::V6(v6) = ip {
             return self
-                .ipv6_table()
+                .neigh6()
                 .into_iter()
                 .find(|(a, _)| *a == v6)
                 .map(|(_, m)| m);
@@ -219,6 +265,20 @@ mod tests {
         assert_eq!(
             addrs,
             ["fd77::10 aa:bb:cc:dd:ee:01", "fd77::11 aa:bb:cc:dd:ee:02"]
+        );
+    }
+
+    #[test]
+    fn router_prefixes() {
+        let text = "5: br-lan    inet6 fd77::1/64 scope global \\       valid_lft forever\n\
+                    5: br-lan    inet6 2001:db8:1::1/56 scope global dynamic\n\
+                    junk inet6 nope/64\n";
+        assert_eq!(
+            parse_ip_addr(text),
+            vec![
+                ("fd77::1".parse().unwrap(), 64),
+                ("2001:db8:1::1".parse().unwrap(), 56)
+            ]
         );
     }
 

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
 
 use crate::adapters::sys::Runner;
@@ -25,8 +25,27 @@ pub struct NftOptions {
     pub device: String,
     /// Port 80 from unpaid devices is redirected here.
     pub portal_port: u16,
+    /// The portal's HTTPS port, when TLS is configured.
+    pub tls_port: Option<u16>,
     /// DNS from unpaid devices is redirected here (lango's own responder, no recursion).
     pub dns_port: u16,
+    /// Forwarded packets leave for guests with TTL / hop limit 1, so that a phone cannot share
+    /// its paid access through a hotspot of its own (`option block_tethering`).
+    pub block_tethering: bool,
+    /// Where fw4 loads the gate table from (a `ruleset-post` include), if anywhere.
+    pub gate_file: Option<std::path::PathBuf>,
+}
+
+/// The firewall options from the gateway config.
+pub fn options_for(gw: &crate::core::config::Gateway) -> NftOptions {
+    NftOptions {
+        device: gw.device.clone(),
+        portal_port: gw.portal_port,
+        tls_port: gw.tls_cert.as_ref().map(|_| gw.tls_port),
+        dns_port: gw.dns_port,
+        block_tethering: gw.block_tethering,
+        gate_file: Some(gw.gate_file.clone()),
+    }
 }
 
 /// Element timeouts are capped: very long timeouts overflow on some kernels, and lango
@@ -80,10 +99,71 @@ fn limit_object(name: &str, kbit: u32) -> String {
     format!("\tlimit {name} {{ rate over {rate} bytes/second burst {burst} bytes }}\n")
 }
 
+/// The packet mark bit lango's table sets on every packet of a paid device. The gate table
+/// (`render_gate`) drops guest packets without it, so the deny does not depend on lango's
+/// table: removed, flushed or never created, guests stay out. (mwan3 uses 0x3F00, fw4 none.)
+pub(crate) const PAID_MARK: u32 = 0x2000_0000;
+
+/// New connections per second one source may open to the portal ports (burst twice that).
+const PORTAL_NEW_PER_SEC: u32 = 20;
+
+/// Pure: the gate, `table inet lango_gate`: static (it depends on the config, never on the
+/// guests), created before lango's table and never deleted by lango while it gates (only when
+/// the owner switches lango off). On a router fw4 loads it too, from its `ruleset-post`
+/// include, so a fw4 restart or `nft flush ruleset` followed by fw4's reload restores it in
+/// the same transaction. It lets guests reach on the router only DHCP, lango's DNS responder,
+/// the portal ports (rate-limited per source) and the ICMP they need, plus DNS to dnsmasq for
+/// paid devices; and it drops every forwarded guest packet that lango's table did not mark.
+pub fn render_gate(options: &NftOptions) -> String {
+    let dev = &options.device;
+    let mark = format!("0x{PAID_MARK:08x}");
+    let mut ports = vec![options.portal_port.to_string()];
+    if let Some(tls) = options.tls_port {
+        ports.push(tls.to_string());
+    }
+    let ports = ports.join(", ");
+    let rate = PORTAL_NEW_PER_SEC;
+    let burst = PORTAL_NEW_PER_SEC * 2;
+    format!(
+        "table inet lango_gate
+delete table inet lango_gate
+table inet lango_gate {{
+\tset portal_rate4 {{
+\t\ttype ipv4_addr; size 4096; flags dynamic,timeout; timeout 1m;
+\t}}
+\tset portal_rate6 {{
+\t\ttype ipv6_addr; size 4096; flags dynamic,timeout; timeout 1m;
+\t}}
+\tchain input {{
+\t\ttype filter hook input priority filter - 4; policy accept;
+\t\tiifname != \"{dev}\" return
+\t\tudp dport {{ 67, 547 }} accept
+\t\ticmp type {{ echo-request, destination-unreachable, time-exceeded, parameter-problem }} accept
+\t\ticmpv6 type {{ destination-unreachable, packet-too-big, time-exceeded, parameter-problem, echo-request, nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld-listener-report, mld2-listener-report }} accept
+\t\ttcp dport {{ {ports} }} ct state new add @portal_rate4 {{ ip saddr limit rate over {rate}/second burst {burst} packets }} drop
+\t\ttcp dport {{ {ports} }} ct state new add @portal_rate6 {{ ip6 saddr limit rate over {rate}/second burst {burst} packets }} drop
+\t\ttcp dport {{ {ports} }} accept
+\t\tudp dport {dns} accept
+\t\tmeta mark & {mark} == {mark} meta l4proto {{ tcp, udp }} th dport 53 accept
+\t\tmeta l4proto tcp reject with tcp reset
+\t\tdrop
+\t}}
+\tchain forward {{
+\t\ttype filter hook forward priority filter - 4; policy accept;
+\t\tiifname \"{dev}\" meta mark & {mark} != {mark} drop
+\t\toifname \"{dev}\" meta mark & {mark} != {mark} drop
+\t}}
+}}
+",
+        dns = options.dns_port,
+    )
+}
+
 /// Pure: the complete nft script for a desired state.
 pub fn render(desired: &Desired, options: &NftOptions) -> String {
     let dev = &options.device;
     let mut objects = String::new();
+    let mut paid_mac = Vec::new();
     let mut paid4 = Vec::new();
     let mut paid6 = Vec::new();
     let mut paid_ip4 = Vec::new();
@@ -100,7 +180,14 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
         let t = timeout(c);
         let id = c.session_id;
         if let Some(left) = c.quota_left {
-            let _ = writeln!(objects, "\tquota q{id} {{ over {} bytes }}", left.max(1));
+            // The whole quota and what is used of it: a rebuilt table carries the use over
+            // instead of handing the guest a fresh quota.
+            let total = c.quota_total.unwrap_or(left).max(left).max(1);
+            let used = total - left;
+            let _ = writeln!(
+                objects,
+                "\tquota q{id} {{ over {total} bytes used {used} bytes }}"
+            );
         }
         if let Some(kbit) = c.rate_up_kbit {
             objects.push_str(&limit_object(&format!("lu{id}"), kbit));
@@ -108,6 +195,7 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
         if let Some(kbit) = c.rate_down_kbit {
             objects.push_str(&limit_object(&format!("ld{id}"), kbit));
         }
+        paid_mac.push(format!("{} {t}", c.mac));
         let mut up_keys = Vec::new();
         let mut down_keys = Vec::new();
         if let Some(v4) = c.ipv4 {
@@ -157,15 +245,29 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
     };
     let mac4 = "ether_addr . ipv4_addr";
     let mac6 = "ether_addr . ipv6_addr";
+    let mark = format!("meta mark set meta mark | 0x{PAID_MARK:08x}");
+    let (ttl4, ttl6) = if options.block_tethering {
+        ("\t\tip ttl set 1\n", "\t\tip6 hoplimit set 1\n")
+    } else {
+        ("", "")
+    };
     let mut out = String::new();
     // Create-then-delete makes the first line succeed whether or not the table exists; the
-    // whole file is one transaction, so traffic never sees a half-built table.
+    // whole file is one transaction, so traffic never sees a half-built table (and the gate
+    // table keeps guests out even while this one is missing).
     out.push_str("table inet lango\ndelete table inet lango\ntable inet lango {\n");
     out.push_str(&objects);
+    out.push_str(&set("set paid_mac", "ether_addr", "", &paid_mac));
     out.push_str(&set("set paid4", mac4, " counter;", &paid4));
     out.push_str(&set("set paid6", mac6, " counter;", &paid6));
     out.push_str(&set("set paid_ip4", "ipv4_addr", " counter;", &paid_ip4));
     out.push_str(&set("set paid_ip6", "ipv6_addr", " counter;", &paid_ip6));
+    // IPv6 sources of paid MACs that are not allowed yet: evidence for `core::ipv6`. Only a
+    // packet sent as a paid MAC lands here, and the set is bounded.
+    let _ = writeln!(
+        out,
+        "\tset seen6 {{\n\t\ttype {mac6}; size 1024; flags dynamic,timeout; timeout 2m;\n\t}}"
+    );
     out.push_str(&set(
         "map quota_up4",
         &format!("{mac4} : quota"),
@@ -207,10 +309,9 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
 \tchain input {{
 \t\ttype filter hook input priority filter - 5; policy accept;
 \t\tiifname != \"{dev}\" return
-\t\tether saddr . ip saddr @paid4 return
-\t\tether saddr . ip6 saddr @paid6 return
-\t\ttcp dport {{ 53, 853 }} reject with tcp reset
-\t\tudp dport {{ 53, 853 }} drop
+\t\tether saddr . ip saddr @paid4 {mark} return
+\t\tether saddr . ip6 saddr @paid6 {mark} return
+\t\tether saddr @paid_mac ip6 saddr != fe80::/10 add @seen6 {{ ether saddr . ip6 saddr }}
 \t}}
 \tchain forward {{
 \t\ttype filter hook forward priority filter - 5; policy accept;
@@ -220,18 +321,19 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
 \tchain from_guest {{
 \t\tether saddr . ip saddr @paid4 goto up4
 \t\tether saddr . ip6 saddr @paid6 goto up6
+\t\tether saddr @paid_mac ip6 saddr != fe80::/10 add @seen6 {{ ether saddr . ip6 saddr }}
 \t\tmeta l4proto tcp reject with tcp reset
 \t\tdrop
 \t}}
 \tchain up4 {{
 \t\tquota name ether saddr . ip saddr map @quota_up4 drop
 \t\tlimit name ether saddr . ip saddr map @limit_up4 drop
-\t\taccept
+\t\t{mark} accept
 \t}}
 \tchain up6 {{
 \t\tquota name ether saddr . ip6 saddr map @quota_up6 drop
 \t\tlimit name ether saddr . ip6 saddr map @limit_up6 drop
-\t\taccept
+\t\t{mark} accept
 \t}}
 \tchain to_guest {{
 \t\tip daddr @paid_ip4 goto down4
@@ -241,12 +343,12 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
 \tchain down4 {{
 \t\tquota name ip daddr map @quota_dn4 drop
 \t\tlimit name ip daddr map @limit_dn4 drop
-\t\taccept
+{ttl4}\t\t{mark} accept
 \t}}
 \tchain down6 {{
 \t\tquota name ip6 daddr map @quota_dn6 drop
 \t\tlimit name ip6 daddr map @limit_dn6 drop
-\t\taccept
+{ttl6}\t\t{mark} accept
 \t}}
 }}
 ",
@@ -280,6 +382,10 @@ pub(crate) struct Counters {
     pub up: HashMap<(Mac, IpAddr), u64>,
     /// Downloads: destination addresses.
     pub down: HashMap<IpAddr, u64>,
+    /// Bytes used per quota object, by session id (`q<id>`).
+    pub quota_used: HashMap<u64, u64>,
+    /// The `seen6` set: IPv6 sources of paid MACs not allowed yet.
+    pub seen6: Vec<(Mac, Ipv6Addr)>,
 }
 
 /// Pure: reads the element counters of the paid sets out of nft's JSON. Unknown shapes are
@@ -295,6 +401,15 @@ pub(crate) fn parse_usage(json: &str) -> Counters {
         .cloned()
         .unwrap_or_default();
     for item in items {
+        if let Some(quota) = item.get("quota") {
+            let name = quota.get("name").and_then(|n| n.as_str()).unwrap_or("");
+            let id = name.strip_prefix('q').and_then(|n| n.parse::<u64>().ok());
+            let used = quota.get("used").and_then(|u| u.as_u64());
+            if let (Some(id), Some(used)) = (id, used) {
+                counters.quota_used.insert(id, used);
+            }
+            continue;
+        }
         let Some(set) = item.get("set") else { continue };
         let name = set.get("name").and_then(|n| n.as_str()).unwrap_or("");
         let elems = set
@@ -303,15 +418,28 @@ pub(crate) fn parse_usage(json: &str) -> Counters {
             .cloned()
             .unwrap_or_default();
         for elem in elems {
-            let Some(inner) = elem.get("elem") else {
-                continue;
+            // An element with a timeout or counter is wrapped in "elem"; a bare one is not.
+            let (val, bytes) = match elem.get("elem") {
+                Some(inner) => (
+                    inner.get("val"),
+                    inner
+                        .pointer("/counter/bytes")
+                        .and_then(|b| b.as_u64())
+                        .unwrap_or(0),
+                ),
+                None => (Some(&elem), 0),
             };
-            let bytes = inner
-                .pointer("/counter/bytes")
-                .and_then(|b| b.as_u64())
-                .unwrap_or(0);
-            let val = inner.get("val");
             match name {
+                "seen6" => {
+                    let concat = val.and_then(|v| v.get("concat")).and_then(|c| c.as_array());
+                    let mac = concat.and_then(|c| c.first()).and_then(|m| m.as_str());
+                    let addr = concat.and_then(|c| c.get(1)).and_then(|a| a.as_str());
+                    if let (Some(Ok(mac)), Some(Ok(addr))) =
+                        (mac.map(str::parse::<Mac>), addr.map(str::parse::<Ipv6Addr>))
+                    {
+                        counters.seen6.push((mac, addr));
+                    }
+                }
                 "paid4" | "paid6" => {
                     let concat = val.and_then(|v| v.get("concat")).and_then(|c| c.as_array());
                     let parts = concat.map(|c| {
@@ -363,6 +491,8 @@ struct NftState {
     applied: Option<(Vec<AllowedClient>, Desired)>,
     /// Bytes counted by tables that have since been replaced, per session.
     carry: HashMap<u64, (u64, u64)>,
+    /// The gate script last loaded.
+    gate: Option<String>,
 }
 
 /// The real firewall: `nft` through the runner.
@@ -380,6 +510,7 @@ impl NftFirewall {
             state: Mutex::new(NftState {
                 applied: None,
                 carry: HashMap::new(),
+                gate: None,
             }),
         }
     }
@@ -405,37 +536,95 @@ impl NftFirewall {
             .map(|json| parse_usage(&json))
     }
 
+    /// One set of the live table, parsed like the whole table.
+    fn read_set(&self, name: &str) -> Result<Counters, FirewallError> {
+        self.nft(&["-j", "list", "set", "inet", "lango", name], None)
+            .map(|json| parse_usage(&json))
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, NftState> {
         crate::core::locks::lock(&self.state)
     }
 
-    /// Removes lango's table (at a clean stop of the firewall backend, or from tests).
+    /// Loads the gate table when it is missing or the config changed it, and writes it where
+    /// fw4 includes it (only when the file differs: no flash write at every start).
+    fn ensure_gate(&self, present: bool) -> Result<(), FirewallError> {
+        let text = render_gate(&self.options);
+        if present && self.lock().gate.as_deref() == Some(text.as_str()) {
+            return Ok(());
+        }
+        if let Some(path) = &self.options.gate_file {
+            let same = std::fs::read(path).is_ok_and(|old| old == text.as_bytes());
+            if !same {
+                let written = path
+                    .parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| crate::adapters::sys::write_atomic(path, text.as_bytes()));
+                if let Err(e) = written {
+                    log::warn!(
+                        "firewall: cannot write fw4's gate include {}: {e}",
+                        path.display()
+                    );
+                }
+            }
+        }
+        self.nft(&["-f", "-"], Some(&text))?;
+        if !present {
+            log::info!("firewall: gate table inet lango_gate loaded");
+        }
+        self.lock().gate = Some(text);
+        Ok(())
+    }
+
+    /// Removes lango's tables and fw4's gate include: only when the owner switches lango off,
+    /// since without the gate guests are no longer held back.
     pub(crate) fn remove(&self) -> Result<(), FirewallError> {
+        if let Some(path) = &self.options.gate_file {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => log::warn!("firewall: cannot remove {}: {e}", path.display()),
+            }
+        }
         self.nft(
             &["-f", "-"],
-            Some("table inet lango\ndelete table inet lango\n"),
+            Some(
+                "table inet lango\ndelete table inet lango\n\
+                 table inet lango_gate\ndelete table inet lango_gate\n",
+            ),
         )
         .map(|_| ())
     }
 }
 
+/// Pure: which of lango's tables `nft list tables` shows: (lango, lango_gate).
+fn tables_present(listing: &str) -> (bool, bool) {
+    let mut present = (false, false);
+    for line in listing.lines() {
+        match line.trim() {
+            "table inet lango" => present.0 = true,
+            "table inet lango_gate" => present.1 = true,
+            _ => {}
+        }
+    }
+    present
+}
+
 impl Firewall for NftFirewall {
     fn apply(&self, desired: &Desired) -> Result<(), FirewallError> {
+        // Table names only: cheap even with thousands of devices.
+        let (exists, gate) = tables_present(&self.nft(&["list", "tables"], None)?);
+        // The gate first: while it stands, a missing or half-built lango table keeps guests
+        // out instead of letting them in.
+        self.ensure_gate(gate)?;
         let key = desired.key();
-        // Terse listing (no set elements): cheap even with thousands of devices.
-        let exists = self
-            .nft(&["-t", "list", "table", "inet", "lango"], None)
-            .is_ok();
         let unchanged = self.lock().applied.as_ref().is_some_and(|(k, _)| *k == key);
         if exists && unchanged {
             return Ok(());
         }
-        let had_state = self.lock().applied.is_some();
-        let live = if exists && had_state {
-            self.read_counters()
-        } else {
-            None
-        };
+        // Read before replacing, also at the first apply after a restart: what the kernel
+        // counted against each quota is carried into the new objects, never reset.
+        let live = if exists { self.read_counters() } else { None };
         let mut state = self.lock();
         // The table is about to be replaced and its counters reset: keep what they counted.
         if let (Some(counters), Some((_, old))) = (&live, &state.applied) {
@@ -445,17 +634,22 @@ impl Firewall for NftFirewall {
                 entry.1 += down;
             }
         }
-        let script = render(desired, &self.options);
         drop(state);
+        let mut desired = desired.clone();
+        if let Some(counters) = &live {
+            carry_quotas(&mut desired, counters);
+        }
+        let script = render(&desired, &self.options);
         self.nft(&["-f", "-"], Some(&script))?;
         let mut state = self.lock();
-        let ids: Vec<u64> = desired.clients.iter().map(|c| c.session_id).collect();
+        let ids: std::collections::HashSet<u64> =
+            desired.clients.iter().map(|c| c.session_id).collect();
         state.carry.retain(|id, _| ids.contains(id));
-        state.applied = Some((key, desired.clone()));
+        state.applied = Some((key, desired));
         if !exists {
             log::info!(
                 "firewall: table inet lango created with {} paid devices",
-                desired.clients.len()
+                ids.len()
             );
         }
         Ok(())
@@ -483,6 +677,53 @@ impl Firewall for NftFirewall {
             })
             .collect())
     }
+
+    fn ipv6_seen(&self) -> Result<Vec<(Mac, Ipv6Addr)>, FirewallError> {
+        Ok(self.read_set("seen6")?.seen6)
+    }
+
+    fn ipv6_allowed(&self) -> Result<Vec<(Mac, Ipv6Addr)>, FirewallError> {
+        Ok(self
+            .read_set("paid6")?
+            .up
+            .into_keys()
+            .filter_map(|(mac, addr)| match addr {
+                IpAddr::V6(v6) => Some((mac, v6)),
+                IpAddr::V4(_) => None,
+            })
+            .collect())
+    }
+
+    fn forget(&self, addresses: &[IpAddr]) -> Result<(), FirewallError> {
+        for addr in addresses {
+            let addr = addr.to_string();
+            for side in ["-s", "-d"] {
+                // conntrack exits 1 when nothing matched; only a missing tool is an error.
+                let out = self
+                    .runner
+                    .run("conntrack", &["-D", side, &addr], None)
+                    .map_err(|e| {
+                        FirewallError::Unavailable(format!("cannot run conntrack: {e}"))
+                    })?;
+                log::debug!("conntrack -D {side} {addr}: {}", out.stderr.trim());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Pure: lowers each quota left to what the live kernel object says is left, so that a rebuilt
+/// table starts from the bytes really used (the store only knows them as of the last reading).
+fn carry_quotas(desired: &mut Desired, live: &Counters) {
+    for client in &mut desired.clients {
+        if let (Some(left), Some(total), Some(used)) = (
+            client.quota_left,
+            client.quota_total,
+            live.quota_used.get(&client.session_id),
+        ) {
+            client.quota_left = Some(left.min(total.saturating_sub(*used)));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -508,7 +749,10 @@ mod tests {
         NftOptions {
             device: "br-lan".into(),
             portal_port: 8080,
+            tls_port: None,
             dns_port: 5353,
+            block_tethering: false,
+            gate_file: None,
         }
     }
 
@@ -560,7 +804,7 @@ mod tests {
         let script = render(&desired, &options());
         assert!(script.contains("aa:00:00:00:00:01 . 10.77.0.11 timeout 1h"));
         assert!(script.contains("aa:00:00:00:00:02 . fd77::2 timeout 1h"));
-        assert!(script.contains("quota q1 { over 5000000 bytes }"));
+        assert!(script.contains("quota q1 { over 5000000 bytes used 0 bytes }"));
         assert!(script.contains("limit ld1 { rate over 1000000 bytes/second burst 250000 bytes }"));
         assert!(script.contains("10.77.0.11 timeout 1h : \"q1\""));
         assert!(
@@ -573,6 +817,94 @@ mod tests {
             rules(&script),
             rules(&render(&Desired::default(), &options()))
         );
+    }
+
+    #[test]
+    fn the_gate_drops_unmarked_guest_traffic_and_opens_only_what_guests_need() {
+        let mut opts = options();
+        opts.tls_port = Some(8443);
+        let gate = render_gate(&opts);
+        assert!(gate.starts_with(
+            "table inet lango_gate\ndelete table inet lango_gate\ntable inet lango_gate {\n"
+        ));
+        assert!(gate.contains("iifname \"br-lan\" meta mark & 0x20000000 != 0x20000000 drop"));
+        assert!(gate.contains("oifname \"br-lan\" meta mark & 0x20000000 != 0x20000000 drop"));
+        assert!(gate.contains("tcp dport { 8080, 8443 } accept"));
+        assert!(gate.contains("udp dport 5353 accept"));
+        assert!(gate.contains("udp dport { 67, 547 } accept"));
+        // DNS to dnsmasq only with the paid mark; everything else on the router is closed.
+        assert!(gate.contains(
+            "meta mark & 0x20000000 == 0x20000000 meta l4proto { tcp, udp } th dport 53 accept"
+        ));
+        assert!(
+            gate.trim_end().ends_with("drop\n\t}\n}")
+                || gate.contains("\t\tdrop\n\t}\n\tchain forward")
+        );
+        // The gate never depends on the guests.
+        let script = render(
+            &Desired {
+                clients: vec![client(1, None, None)],
+            },
+            &opts,
+        );
+        assert!(!gate.contains("aa:00"));
+        assert!(script
+            .contains("ether saddr . ip saddr @paid4 meta mark set meta mark | 0x20000000 return"));
+        assert!(script.contains("meta mark set meta mark | 0x20000000 accept"));
+    }
+
+    #[test]
+    fn tethering_is_blocked_only_when_asked() {
+        let desired = Desired {
+            clients: vec![client(1, None, None)],
+        };
+        let mut opts = options();
+        assert!(!render(&desired, &opts).contains("ttl set"));
+        opts.block_tethering = true;
+        let script = render(&desired, &opts);
+        assert!(script.contains("ip ttl set 1") && script.contains("ip6 hoplimit set 1"));
+    }
+
+    #[test]
+    fn a_rebuilt_table_carries_the_quota_used() {
+        let mut desired = Desired {
+            clients: vec![client(1, Some(4_000_000), None)],
+        };
+        desired.clients[0].quota_left = Some(3_500_000);
+        let live = Counters {
+            quota_used: HashMap::from([(1, 3_000_000)]),
+            ..Counters::default()
+        };
+        carry_quotas(&mut desired, &live);
+        assert_eq!(desired.clients[0].quota_left, Some(1_000_000));
+        let script = render(&desired, &options());
+        assert!(
+            script.contains("quota q1 { over 4000000 bytes used 3000000 bytes }"),
+            "{script}"
+        );
+        // The store knowing more than the kernel (a restart) wins too.
+        let live = Counters {
+            quota_used: HashMap::from([(1, 10)]),
+            ..Counters::default()
+        };
+        carry_quotas(&mut desired, &live);
+        assert_eq!(desired.clients[0].quota_left, Some(1_000_000));
+    }
+
+    #[test]
+    fn table_listing_and_seen6_and_quota_objects_are_read() {
+        assert_eq!(
+            tables_present("table inet fw4\ntable inet lango\ntable inet lango_gate\n"),
+            (true, true)
+        );
+        assert_eq!(tables_present("table inet lango_gate\n"), (false, true));
+        let json = r#"{"nftables":[{"quota":{"family":"inet","name":"q7","table":"lango","bytes":4000000,"used":1234,"inv":true}},
+          {"set":{"name":"seen6","elem":[{"elem":{"val":{"concat":["aa:00:00:00:00:01","fd77::66"]},"timeout":120,"expires":119}},
+            {"concat":["aa:00:00:00:00:02","fd77::67"]}]}}]}"#;
+        let counters = parse_usage(json);
+        assert_eq!(counters.quota_used.get(&7), Some(&1234));
+        assert_eq!(counters.seen6.len(), 2);
+        assert_eq!(counters.seen6[0].1, "fd77::66".parse::<Ipv6Addr>().unwrap());
     }
 
     #[test]

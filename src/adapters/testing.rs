@@ -3,7 +3,7 @@
 //! Each is an ordinary struct that records what it was asked and can be told to fail.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -61,6 +61,10 @@ pub struct FakeFirewall {
     pub applied: Mutex<Vec<Desired>>,
     failures: AtomicU32,
     pub usage: Mutex<Vec<Usage>>,
+    /// What `ipv6_seen` reports (the kernel's `seen6` set).
+    pub seen6: Mutex<Vec<(Mac, Ipv6Addr)>>,
+    /// Every address whose flows were forgotten, in order.
+    pub forgotten: Mutex<Vec<IpAddr>>,
 }
 
 impl FakeFirewall {
@@ -102,6 +106,27 @@ impl Firewall for FakeFirewall {
     fn usage(&self) -> Result<Vec<Usage>, FirewallError> {
         Ok(lock(&self.usage).clone())
     }
+
+    fn ipv6_seen(&self) -> Result<Vec<(Mac, Ipv6Addr)>, FirewallError> {
+        Ok(lock(&self.seen6).clone())
+    }
+
+    fn ipv6_allowed(&self) -> Result<Vec<(Mac, Ipv6Addr)>, FirewallError> {
+        Ok(self
+            .last()
+            .map(|d| {
+                d.clients
+                    .iter()
+                    .flat_map(|c| c.ipv6.iter().map(|a| (c.mac, *a)))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    fn forget(&self, addresses: &[IpAddr]) -> Result<(), FirewallError> {
+        lock(&self.forgotten).extend_from_slice(addresses);
+        Ok(())
+    }
 }
 
 /// A neighbour table set by the test.
@@ -109,6 +134,10 @@ impl Firewall for FakeFirewall {
 pub struct FakeNeighbours {
     pub table: Mutex<HashMap<IpAddr, Mac>>,
     pub names: Mutex<Vec<(Mac, String)>>,
+    /// The guest network's IPv6 prefixes.
+    pub prefixes: Mutex<Vec<(Ipv6Addr, u8)>>,
+    /// DHCP leases: address → MAC.
+    pub leases: Mutex<HashMap<IpAddr, Mac>>,
 }
 
 impl FakeNeighbours {
@@ -127,6 +156,24 @@ impl FakeNeighbours {
 impl Neighbours for FakeNeighbours {
     fn mac_for(&self, ip: IpAddr) -> Option<Mac> {
         lock(&self.table).get(&ip).copied()
+    }
+
+    fn ipv6_table(&self) -> Vec<(Ipv6Addr, Mac)> {
+        lock(&self.table)
+            .iter()
+            .filter_map(|(ip, mac)| match ip {
+                IpAddr::V6(v6) => Some((*v6, *mac)),
+                IpAddr::V4(_) => None,
+            })
+            .collect()
+    }
+
+    fn guest_prefixes(&self) -> Vec<(Ipv6Addr, u8)> {
+        lock(&self.prefixes).clone()
+    }
+
+    fn leased_to(&self, ip: IpAddr) -> Option<Mac> {
+        lock(&self.leases).get(&ip).copied()
     }
 
     fn ipv4_of(&self, mac: Mac) -> Vec<IpAddr> {

@@ -86,8 +86,35 @@ impl App {
             return Ok(false);
         };
         let now = self.time().now;
-        match sessions::binding(&session, ip, &self.env.neighbours.ipv4_of(mac)) {
+        if session.ip.map(|b| b.to_canonical()) == Some(ip) {
+            return Ok(false);
+        }
+        let evidence = self.move_evidence(&session, ip, now);
+        match sessions::binding(&session, ip, &evidence) {
             sessions::Binding::Same => Ok(false),
+            sessions::Binding::Unsure => {
+                if self.first_log(mac, ip, now) {
+                    log::warn!(
+                        "{ip} uses {mac}, paid for at another address, without evidence of a move"
+                    );
+                    self.store.write(Durability::Lazy, |w| {
+                        w.push_event(&Event::new(
+                            now,
+                            "move_refused",
+                            Some(mac),
+                            format!(
+                                "{ip} is using MAC {mac} of session {} at {}: refused until the old \
+                                 address has been silent for {}s and {ip} holds a DHCP lease for \
+                                 the MAC, or the owner ends the session",
+                                session.id,
+                                session.ip.map(|o| o.to_string()).unwrap_or_default(),
+                                sessions::MOVE_IDLE_SECS
+                            ),
+                        ))
+                    })?;
+                }
+                Ok(true)
+            }
             sessions::Binding::Moved => {
                 let old = session.ip;
                 self.store.write(Durability::Durable, |w| {
@@ -111,16 +138,7 @@ impl App {
                 Ok(false)
             }
             sessions::Binding::Clone => {
-                let first = {
-                    let mut work = self.work();
-                    let last = work.spoof_logged.get(&(mac, ip)).copied();
-                    let due = last.is_none_or(|at| now - at >= SPOOF_LOG_INTERVAL_SECS);
-                    if due {
-                        work.spoof_logged.insert((mac, ip), now);
-                    }
-                    due
-                };
-                if first {
+                if self.first_log(mac, ip, now) {
                     log::warn!("spoofing: {ip} uses {mac}, which is paid for at another address");
                     self.store.write(Durability::Lazy, |w| {
                         w.push_event(&Event::new(
@@ -137,6 +155,54 @@ impl App {
                 }
                 Ok(true)
             }
+        }
+    }
+
+    /// Whether a refusal for (MAC, address) should be logged now: once per interval, since the
+    /// event log is on flash and a clone keeps knocking.
+    fn first_log(&self, mac: Mac, ip: IpAddr, now: Timestamp) -> bool {
+        let mut work = self.work();
+        let last = work.spoof_logged.get(&(mac, ip)).copied();
+        let due = last.is_none_or(|at| now - at >= SPOOF_LOG_INTERVAL_SECS);
+        if due {
+            work.spoof_logged.insert((mac, ip), now);
+        }
+        due
+    }
+
+    /// The evidence for `sessions::binding` when `ip` is not the session's address.
+    fn move_evidence(
+        &self,
+        session: &Session,
+        ip: IpAddr,
+        now: Timestamp,
+    ) -> sessions::MoveEvidence {
+        let mac = session.mac;
+        if let IpAddr::V6(v6) = ip {
+            let window = self.config().gateway.ipv6_window_secs as i64;
+            let in_window = crate::core::ipv6::window_open(session, now, window);
+            let bound = self
+                .work()
+                .ipv6
+                .get(&session.id)
+                .is_some_and(|a| a.contains(&v6));
+            return sessions::MoveEvidence {
+                ipv6_bound: bound || in_window,
+                ..sessions::MoveEvidence::default()
+            };
+        }
+        // A fresh reading, so that "silent" means silent now.
+        self.read_usage();
+        let idle_secs = self
+            .work()
+            .last_traffic
+            .get(&session.id)
+            .map(|(at, _)| now - at);
+        sessions::MoveEvidence {
+            mac_ips: self.env.neighbours.ipv4_of(mac),
+            ipv6_bound: false,
+            leased: self.env.neighbours.leased_to(ip) == Some(mac),
+            idle_secs,
         }
     }
 

@@ -1,6 +1,8 @@
 //! Background work: which jobs are due, running them, expiry, usage reads, firewall
 //! reconcile and the counter checkpoint.
 
+use std::net::Ipv6Addr;
+
 use super::*;
 
 impl App {
@@ -114,6 +116,9 @@ impl App {
         let config = self.config();
         self.read_usage();
         let mut changed = false;
+        // Addresses of sessions that end now (also those that ended while lango was down):
+        // their connection tracking goes with them.
+        let mut due_addresses: Vec<IpAddr> = Vec::new();
         if time.trusted {
             let active: Vec<Session> = self
                 .store
@@ -122,6 +127,14 @@ impl App {
                 .map(|s| self.with_usage(s))
                 .collect();
             let due = sessions::due(&active, now);
+            {
+                let work = self.work();
+                for (session, _) in &due {
+                    due_addresses.extend(session.ip);
+                    let v6 = work.ipv6.get(&session.id).into_iter().flatten();
+                    due_addresses.extend(v6.copied().map(IpAddr::V6));
+                }
+            }
             if !due.is_empty() {
                 // Lazy: an expiry is recomputed from the deadline if it is lost in a power cut.
                 self.store.write(Durability::Lazy, |w| {
@@ -159,20 +172,139 @@ impl App {
             let (active, blocked) = self
                 .store
                 .read(|r| Ok((r.active_sessions()?, r.blocked_devices()?)))?;
+            // With the usage read above: a rebuilt quota starts from the bytes really used.
+            let active: Vec<Session> = active.into_iter().map(|s| self.with_usage(s)).collect();
             let blocked: HashSet<Mac> = blocked.into_iter().map(|d| d.mac).collect();
-            let ipv6 = self.env.neighbours.ipv6_by_mac();
+            let ipv6 = self.bind_ipv6(&active, now)?;
             let desired = firewall::desired(&active, time.now_ms, &ipv6, &blocked);
             let result = self.env.firewall.apply(&desired);
-            let mut work = self.work();
+            // While a device may still add IPv6 addresses, look for them every second (on a
+            // guest network that has IPv6 at all).
+            let window = config.gateway.ipv6_window_secs as i64;
+            let learning = active
+                .iter()
+                .any(|s| crate::core::ipv6::window_open(s, now, window))
+                && !self.env.neighbours.guest_prefixes().is_empty();
+            let interval = if learning {
+                1
+            } else {
+                config.gateway.reconcile_interval_secs as i64
+            };
             match result {
-                Ok(()) => work.next_reconcile = now + config.gateway.reconcile_interval_secs as i64,
+                Ok(()) => {
+                    self.work().next_reconcile = now + interval;
+                    self.forget_removed(&desired, &due_addresses);
+                }
                 Err(e) => {
                     log::error!("firewall: {e}; retrying in {RECONCILE_RETRY_SECS}s");
-                    work.next_reconcile = now + RECONCILE_RETRY_SECS;
+                    self.work().next_reconcile = now + RECONCILE_RETRY_SECS;
                 }
             }
         }
         self.checkpoint(false)
+    }
+
+    /// The IPv6 addresses each active session may use (`core::ipv6::decide`), from what the
+    /// kernel saw and the neighbour table. A new address after a device's binding window is a
+    /// clone candidate: refused, and logged as spoofing (once per interval).
+    pub(crate) fn bind_ipv6(
+        &self,
+        active: &[Session],
+        now: Timestamp,
+    ) -> Result<HashMap<u64, Vec<Ipv6Addr>>, StoreError> {
+        let seeded = self.work().ipv6_seeded;
+        if !seeded {
+            // After a restart the kernel still allows what was bound: keep it.
+            let allowed = self.env.firewall.ipv6_allowed().unwrap_or_default();
+            let mut work = self.work();
+            for (mac, addr) in allowed {
+                if let Some(s) = active.iter().find(|s| s.mac == mac) {
+                    let list = work.ipv6.entry(s.id).or_default();
+                    if !list.contains(&addr) && list.len() < crate::core::ipv6::MAX_PER_DEVICE {
+                        list.push(addr);
+                    }
+                }
+            }
+            work.ipv6_seeded = true;
+        }
+        let seen = match self.env.firewall.ipv6_seen() {
+            Ok(seen) => seen,
+            Err(e) => {
+                log::debug!("firewall: IPv6 sources: {e}");
+                Vec::new()
+            }
+        };
+        let evidence = crate::core::ipv6::Evidence {
+            neighbours: if seen.is_empty() {
+                Vec::new()
+            } else {
+                self.env.neighbours.ipv6_table()
+            },
+            prefixes: if seen.is_empty() {
+                Vec::new()
+            } else {
+                self.env.neighbours.guest_prefixes()
+            },
+            seen,
+        };
+        let before = self.work().ipv6.clone();
+        let window = self.config().gateway.ipv6_window_secs as i64;
+        let outcome = crate::core::ipv6::decide(active, &before, &evidence, now, window);
+        let mut clones = Vec::new();
+        {
+            let mut work = self.work();
+            for (mac, addr, refusal) in &outcome.refused {
+                let ip = IpAddr::V6(*addr);
+                if *refusal != crate::core::ipv6::Refusal::Clone {
+                    log::debug!("IPv6 {addr} of {mac} not bound: {refusal:?}");
+                    continue;
+                }
+                let last = work.spoof_logged.get(&(*mac, ip)).copied();
+                if last.is_none_or(|at| now - at >= SPOOF_LOG_INTERVAL_SECS) {
+                    work.spoof_logged.insert((*mac, ip), now);
+                    clones.push((*mac, *addr));
+                }
+            }
+            work.ipv6 = outcome.bound.clone();
+        }
+        for (mac, addr) in clones {
+            let session = active.iter().find(|s| s.mac == mac).map_or(0, |s| s.id);
+            log::warn!("spoofing: {addr} uses {mac}, which is paid for with other addresses");
+            self.store.write(Durability::Lazy, |w| {
+                w.push_event(&Event::new(
+                    now,
+                    "spoofing",
+                    Some(mac),
+                    format!(
+                        "{addr} is using MAC {mac}, which belongs to session {session}: a new \
+                         IPv6 address after the device's binding window, refused"
+                    ),
+                ))
+            })?;
+        }
+        Ok(outcome.bound)
+    }
+
+    /// Deletes the connection tracking of every address that lost access since the last
+    /// apply (expiry, kick, block, move), and of sessions that ended just now.
+    fn forget_removed(&self, desired: &firewall::Desired, ended: &[IpAddr]) {
+        let now_allowed = desired.addresses();
+        let removed: Vec<IpAddr> = {
+            let mut work = self.work();
+            let mut removed: HashSet<IpAddr> =
+                work.granted.difference(&now_allowed).copied().collect();
+            removed.extend(ended.iter().filter(|a| !now_allowed.contains(a)));
+            work.granted = now_allowed;
+            let mut removed: Vec<IpAddr> = removed.into_iter().collect();
+            removed.sort();
+            removed
+        };
+        if removed.is_empty() {
+            return;
+        }
+        if let Err(e) = self.env.firewall.forget(&removed) {
+            log::warn!("firewall: cannot forget the flows of {removed:?}: {e}");
+        }
     }
 
     /// Folds the firewall's per-device byte counts into the in-memory usage.
@@ -188,13 +320,20 @@ impl App {
         let Ok(active) = self.store.read(|r| r.active_sessions()) else {
             return;
         };
-        let now_ms = self.time().now_ms;
+        let time = self.time();
+        let now_ms = time.now_ms;
         let mut work = self.work();
         let live: HashSet<u64> = active.iter().map(|s| s.id).collect();
         work.samples.retain(|id, _| live.contains(id));
         work.speeds.retain(|id, _| live.contains(id));
+        work.last_traffic.retain(|id, _| live.contains(id));
         for u in &usage {
             if let Some(session) = active.iter().find(|s| s.mac == u.mac) {
+                let total = u.bytes_up.saturating_add(u.bytes_down);
+                let last = work.last_traffic.get(&session.id).copied();
+                if last.is_none_or(|(_, bytes)| bytes != total) {
+                    work.last_traffic.insert(session.id, (time.now, total));
+                }
                 let sample = (now_ms, u.bytes_up, u.bytes_down);
                 if let Some((at, up, down)) = work.samples.insert(session.id, sample) {
                     let ms = u64::try_from(now_ms - at).unwrap_or(0);

@@ -88,6 +88,16 @@ struct Work {
     floor_saved: Timestamp,
     /// When a spoofing event was last written for a (MAC, address) pair.
     spoof_logged: HashMap<(Mac, IpAddr), Timestamp>,
+    /// Session id → the IPv6 addresses bound to it (`core::ipv6`); RAM only, and seeded from
+    /// the kernel's table after a restart (`ipv6_seeded`).
+    ipv6: HashMap<u64, Vec<std::net::Ipv6Addr>>,
+    ipv6_seeded: bool,
+    /// Every address the firewall allowed at the last apply, to forget the flows of those
+    /// that lose access.
+    granted: HashSet<IpAddr>,
+    /// Session id → (when its byte count last changed, the count): how long a device has been
+    /// silent, as evidence of a move.
+    last_traffic: HashMap<u64, (Timestamp, u64)>,
 }
 
 /// A clone that keeps knocking is logged once per this interval (the event log is on flash).

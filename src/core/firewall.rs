@@ -41,13 +41,13 @@ pub struct Desired {
 
 /// Pure: the clients to allow, from the active sessions, at `now_ms` (Unix milliseconds).
 /// Sessions already over (deadline passed, quota used) are left out even before the store
-/// records their end. `ipv6` holds the IPv6 addresses the neighbour table shows for each MAC.
+/// records their end. `ipv6` holds the IPv6 addresses bound to each session (`core::ipv6`).
 /// A device in `blocked` is never allowed, even while its session runs: a block takes effect
 /// at once, and the session keeps its time for when the owner lifts it.
 pub(crate) fn desired(
     active: &[Session],
     now_ms: i64,
-    ipv6: &HashMap<Mac, Vec<Ipv6Addr>>,
+    ipv6: &HashMap<u64, Vec<Ipv6Addr>>,
     blocked: &HashSet<Mac>,
 ) -> Desired {
     let now = now_ms.div_euclid(1000);
@@ -62,7 +62,7 @@ pub(crate) fn desired(
                 None => (None, Vec::new()),
             };
             v6.retain(|a| a.to_ipv4_mapped().is_none());
-            v6.extend(ipv6.get(&s.mac).into_iter().flatten().copied());
+            v6.extend(ipv6.get(&s.id).into_iter().flatten().copied());
             v6.sort();
             v6.dedup();
             let deadline_ms = s.deadline.saturating_mul(1000);
@@ -85,6 +85,19 @@ pub(crate) fn desired(
 }
 
 impl Desired {
+    /// Every address the state lets through.
+    pub(crate) fn addresses(&self) -> HashSet<IpAddr> {
+        self.clients
+            .iter()
+            .flat_map(|c| {
+                c.ipv4
+                    .map(IpAddr::V4)
+                    .into_iter()
+                    .chain(c.ipv6.iter().copied().map(IpAddr::V6))
+            })
+            .collect()
+    }
+
     /// The grant without what changes by itself (remaining time and data): two states with the
     /// same key need no new apply.
     pub(crate) fn key(&self) -> Vec<AllowedClient> {
@@ -129,6 +142,13 @@ pub trait Firewall: Send + Sync {
     fn apply(&self, desired: &Desired) -> Result<(), FirewallError>;
     /// Per-device byte counts, for data quotas and the owner's view.
     fn usage(&self) -> Result<Vec<Usage>, FirewallError>;
+    /// IPv6 sources the kernel saw from paid MACs that are not allowed yet (`core::ipv6`).
+    fn ipv6_seen(&self) -> Result<Vec<(Mac, Ipv6Addr)>, FirewallError>;
+    /// The IPv6 addresses the kernel allows now (bindings survive a restart of lango).
+    fn ipv6_allowed(&self) -> Result<Vec<(Mac, Ipv6Addr)>, FirewallError>;
+    /// Deletes the kernel's connection tracking for addresses that just lost access, so that
+    /// no flow set up while paid (a pinned DNS port, a tunnel) outlives the grant.
+    fn forget(&self, addresses: &[IpAddr]) -> Result<(), FirewallError>;
 }
 
 /// The demo's firewall: remembers the last state and logs what changed, touches nothing.
@@ -173,5 +193,20 @@ impl Firewall for RecordingFirewall {
 
     fn usage(&self) -> Result<Vec<Usage>, FirewallError> {
         Ok(Vec::new())
+    }
+
+    fn ipv6_seen(&self) -> Result<Vec<(Mac, Ipv6Addr)>, FirewallError> {
+        Ok(Vec::new())
+    }
+
+    fn ipv6_allowed(&self) -> Result<Vec<(Mac, Ipv6Addr)>, FirewallError> {
+        Ok(Vec::new())
+    }
+
+    fn forget(&self, addresses: &[IpAddr]) -> Result<(), FirewallError> {
+        for a in addresses {
+            log::debug!("firewall (recording only): would forget the flows of {a}");
+        }
+        Ok(())
     }
 }

@@ -14,6 +14,7 @@ pub mod daraja;
 pub mod daraja_sim;
 pub mod firewall;
 pub mod http;
+pub mod ipv6;
 pub(crate) mod locks;
 pub mod model;
 pub mod payments;

@@ -254,26 +254,58 @@ pub(crate) fn extend(session: &Session, secs: u64) -> Session {
 /// How a request's source address relates to the address a MAC's session is bound to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Binding {
-    /// Same address (or an IPv6 request; IPv6 addresses are learned separately).
+    /// The address the session is bound to (or one of its bound IPv6 addresses).
     Same,
-    /// The device got a new IPv4 address and the old one is gone from the neighbour table:
-    /// move the session to the new address.
+    /// The device got a new IPv4 address, with evidence a guest cannot forge with ARP alone:
+    /// the old address is gone from the neighbour table, the DHCP server leased the new one to
+    /// this MAC, and the session has passed no traffic for `MOVE_IDLE_SECS`. Move the session.
     Moved,
-    /// The old address is still in use by the same MAC: a second device cloned the MAC.
+    /// The old address is still in use by the same MAC, or a new IPv6 address appeared after
+    /// the binding window: a second device cloned the MAC.
     Clone,
+    /// Another address, without the evidence of a move: refused until the evidence is there
+    /// (the old address idle) or the owner ends the session.
+    Unsure,
 }
 
-/// Pure: compares a request's address with the session's, given every IPv4 address the
-/// neighbour table shows for the MAC.
-pub(crate) fn binding(session: &Session, request_ip: IpAddr, mac_ips: &[IpAddr]) -> Binding {
+/// A session must have passed no traffic for this long before it may move to a new address:
+/// a device has one IPv4 address, so a real move leaves the old one silent, while a clone's
+/// victim keeps using it.
+pub(crate) const MOVE_IDLE_SECS: i64 = 60;
+
+/// What the router knows when a request comes from an address the session is not bound to.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct MoveEvidence {
+    /// Every IPv4 address the neighbour table shows for the MAC.
+    pub mac_ips: Vec<IpAddr>,
+    /// The request's IPv6 address is bound to the session (or may still be, in its window).
+    pub ipv6_bound: bool,
+    /// The DHCP server leased the request's address to this MAC.
+    pub leased: bool,
+    /// Seconds since the session's traffic counters last moved; none when unknown.
+    pub idle_secs: Option<i64>,
+}
+
+/// Pure: compares a request's address with the session's.
+pub(crate) fn binding(session: &Session, request_ip: IpAddr, evidence: &MoveEvidence) -> Binding {
     let request_ip = request_ip.to_canonical();
     match session.ip.map(|ip| ip.to_canonical()) {
         None => Binding::Same,
-        Some(bound) if bound == request_ip || request_ip.is_ipv6() || bound.is_ipv6() => {
-            Binding::Same
+        Some(bound) if bound == request_ip => Binding::Same,
+        Some(_) if request_ip.is_ipv6() => {
+            if evidence.ipv6_bound {
+                Binding::Same
+            } else {
+                Binding::Clone
+            }
         }
-        Some(bound) if mac_ips.contains(&bound) => Binding::Clone,
-        Some(_) => Binding::Moved,
+        // Bound by an IPv6 request: the device's IPv4 is not known yet.
+        Some(bound) if bound.is_ipv6() => Binding::Same,
+        Some(bound) if evidence.mac_ips.contains(&bound) => Binding::Clone,
+        Some(_) if evidence.leased && evidence.idle_secs.is_some_and(|s| s >= MOVE_IDLE_SECS) => {
+            Binding::Moved
+        }
+        Some(_) => Binding::Unsure,
     }
 }
 
@@ -426,20 +458,50 @@ mod tests {
         ) else {
             panic!("expected new")
         };
+        let arp = |ips: &[&str]| MoveEvidence {
+            mac_ips: ips.iter().map(|i| ip(i)).collect(),
+            ..MoveEvidence::default()
+        };
         assert_eq!(
-            binding(&s, ip("10.0.0.10"), &[ip("10.0.0.10")]),
+            binding(&s, ip("10.0.0.10"), &arp(&["10.0.0.10"])),
             Binding::Same
         );
-        assert_eq!(binding(&s, ip("::ffff:10.0.0.10"), &[]), Binding::Same);
         assert_eq!(
-            binding(&s, ip("10.0.0.20"), &[ip("10.0.0.10"), ip("10.0.0.20")]),
+            binding(&s, ip("::ffff:10.0.0.10"), &arp(&[])),
+            Binding::Same
+        );
+        assert_eq!(
+            binding(&s, ip("10.0.0.20"), &arp(&["10.0.0.10", "10.0.0.20"])),
             Binding::Clone
         );
+        // A40: ARP alone (the old address poisoned away) is not evidence of a move.
         assert_eq!(
-            binding(&s, ip("10.0.0.20"), &[ip("10.0.0.20")]),
-            Binding::Moved
+            binding(&s, ip("10.0.0.20"), &arp(&["10.0.0.20"])),
+            Binding::Unsure
         );
-        assert_eq!(binding(&s, ip("fd00::5"), &[]), Binding::Same);
+        let mut moved = arp(&["10.0.0.20"]);
+        moved.leased = true;
+        moved.idle_secs = Some(MOVE_IDLE_SECS - 1);
+        assert_eq!(
+            binding(&s, ip("10.0.0.20"), &moved),
+            Binding::Unsure,
+            "still in use"
+        );
+        moved.idle_secs = Some(MOVE_IDLE_SECS);
+        assert_eq!(binding(&s, ip("10.0.0.20"), &moved), Binding::Moved);
+        moved.leased = false;
+        assert_eq!(
+            binding(&s, ip("10.0.0.20"), &moved),
+            Binding::Unsure,
+            "no lease"
+        );
+        // IPv6: only addresses bound to the session are the same device.
+        assert_eq!(binding(&s, ip("fd00::5"), &arp(&[])), Binding::Clone);
+        let v6 = MoveEvidence {
+            ipv6_bound: true,
+            ..MoveEvidence::default()
+        };
+        assert_eq!(binding(&s, ip("fd00::5"), &v6), Binding::Same);
     }
 
     #[test]

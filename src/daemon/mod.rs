@@ -14,7 +14,7 @@ use std::sync::Arc;
 use nix::sys::signal::{SigSet, Signal};
 
 use crate::adapters::neighbours::{LoopbackNeighbours, SystemNeighbours};
-use crate::adapters::nft::{NftFirewall, NftOptions};
+use crate::adapters::nft::NftFirewall;
 use crate::adapters::sim_gateway::local_simulator;
 use crate::adapters::simulator::Simulator;
 use crate::adapters::sys::{Runner, SystemRunner};
@@ -216,11 +216,7 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
             let gw = &config.gateway;
             let nft = NftFirewall::new(
                 Arc::new(SystemRunner),
-                NftOptions {
-                    device: gw.device.clone(),
-                    portal_port: gw.portal_port,
-                    dns_port: gw.dns_port,
-                },
+                crate::adapters::nft::options_for(gw),
             );
             match nft.remove() {
                 Ok(()) => log::info!("firewall: table inet lango removed"),
@@ -268,11 +264,7 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
             }
             Arc::new(NftFirewall::new(
                 runner.clone(),
-                NftOptions {
-                    device: gw.device.clone(),
-                    portal_port: gw.portal_port,
-                    dns_port: gw.dns_port,
-                },
+                crate::adapters::nft::options_for(gw),
             ))
         }
         FirewallKind::None => {

@@ -18,6 +18,8 @@ mod payments;
 mod cli;
 // The network lab: namespaces, real nft and dnsmasq, guests with curl (needs root).
 mod lab;
+// The gate under attack in the lab: fail closed, IPv6 binding, clones, flows, quotas, tethering.
+mod gate;
 // The guest portal's handler: probes, RFC 8908, the EasyISP API, limits, secrets.
 mod portal;
 // Headless Chromium through ChromeDriver: the purchase path with screenshots.

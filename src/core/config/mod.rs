@@ -101,6 +101,16 @@ pub struct Gateway {
     /// token that scripts on the router send as `Authorization: Bearer` to the owner page's JSON
     /// API. Readable by root only.
     pub api_token_file: PathBuf,
+    /// `option block_tethering` (default 0): forwarded packets reach guests with TTL / hop
+    /// limit 1, so a paid phone cannot share its access through a hotspot of its own.
+    pub block_tethering: bool,
+    /// `option ipv6_window` (default 1m): how long after a purchase (or a move) a device may
+    /// add IPv6 addresses; a new one later is refused as a clone (`core::ipv6`).
+    pub ipv6_window_secs: u64,
+    /// `option gate_file` (default /usr/share/nftables.d/ruleset-post/lango.nft): where lango
+    /// writes the gate table (`table inet lango_gate`) for fw4 to load with its own ruleset, so
+    /// that guests stay out while lango is stopped, broken or reloading.
+    pub gate_file: PathBuf,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -126,6 +126,9 @@ fn empty_file_gives_every_default() {
         portal_host: None,
         utc_offset_secs: 10_800,
         api_token_file: "/var/run/lango/api-token".into(),
+        block_tethering: false,
+        ipv6_window_secs: 60,
+        gate_file: "/usr/share/nftables.d/ruleset-post/lango.nft".into(),
     };
     let brand = Brand {
         name: "Wi-Fi".into(),
@@ -173,6 +176,9 @@ fn every_option_of_every_section() {
         \toption portal_host portal.lan\n\
         \toption utc_offset -01:30\n\
         \toption api_token_file /tmp/lango.token\n\
+        \toption block_tethering 1\n\
+        \toption ipv6_window 2m\n\
+        \toption gate_file /etc/nftables.d/lango.nft\n\
         config brand\n\
         \toption name 'Mama Wanjiku Cafe'\n\
         \toption logo /www/logo.png\n\
@@ -250,6 +256,12 @@ fn every_option_of_every_section() {
     assert_eq!(
         (gateway.utc_offset_secs, gateway.api_token_file.as_path()),
         (-5400, std::path::Path::new("/tmp/lango.token"))
+    );
+    assert!(gateway.block_tethering);
+    assert_eq!(gateway.ipv6_window_secs, 120);
+    assert_eq!(
+        gateway.gate_file,
+        PathBuf::from("/etc/nftables.d/lango.nft")
     );
     assert_eq!(
         gateway.dnsmasq_confdir,

@@ -47,6 +47,9 @@ pub(super) const GATEWAY: &[&str] = &[
     "portal_host",
     "utc_offset",
     "api_token_file",
+    "block_tethering",
+    "gate_file",
+    "ipv6_window",
 ];
 pub(super) const BRAND: &[&str] = &["name", "logo", "colour", "phone", "email"];
 pub(super) const PACKAGE: &[&str] = &[
@@ -245,6 +248,19 @@ fn validate_gateway(raw: &Raw, check: &mut Check) -> Gateway {
             "api_token_file",
             parse_path,
             "/var/run/lango/api-token".into(),
+        ),
+        block_tethering: check.get(raw, "block_tethering", parse_bool, false),
+        ipv6_window_secs: check.get(
+            raw,
+            "ipv6_window",
+            parse_interval,
+            crate::core::ipv6::BIND_WINDOW_SECS as u64,
+        ),
+        gate_file: check.get(
+            raw,
+            "gate_file",
+            parse_path,
+            "/usr/share/nftables.d/ruleset-post/lango.nft".into(),
         ),
     };
     if gateway.tls_cert.is_some() != gateway.tls_key.is_some() {
