@@ -613,6 +613,15 @@ fn pay_page(ctx: &Ctx, token: &str, lang: Lang) -> Response {
             esc(receipt)
         ));
     }
+    if payment.state == PaymentState::Paid {
+        // Only the paying device has this page (its URL is the payment's token): the code is
+        // the proof `move` asks for, which no callback or SMS can plant.
+        body.push_str(&format!(
+            "<p class=\"meta\">{}: <b id=\"move-code\">{}</b></p>",
+            tr(lang, "move_code"),
+            esc(&crate::core::payments::move_code(&payment.token))
+        ));
+    }
     body.push_str("</div>");
     let open = payment.state.is_open();
     if payment.state == PaymentState::Paid || !open {
