@@ -468,7 +468,9 @@ macro_rules! getters {
                 let table = self.txn.open_table(PAYMENT_TOKENS)?;
                 let first = table.range(prefix..)?.next().transpose()?;
                 match first {
-                    Some((token, id)) if token.value().starts_with(prefix) => self.payment(id.value()),
+                    Some((token, id)) if token.value().starts_with(prefix) => {
+                        self.payment(id.value())
+                    }
                     _ => Ok(None),
                 }
             }

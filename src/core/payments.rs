@@ -111,7 +111,10 @@ pub const MOVE_CODE_LEN: usize = 10;
 
 /// The move code of a payment token, as the guest reads it (upper case).
 pub fn move_code(token: &str) -> String {
-    token.get(..MOVE_CODE_LEN).unwrap_or("").to_ascii_uppercase()
+    token
+        .get(..MOVE_CODE_LEN)
+        .unwrap_or("")
+        .to_ascii_uppercase()
 }
 
 /// A typed move code as the token prefix it stands for, if it has the shape of one (spaces and

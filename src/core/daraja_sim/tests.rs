@@ -557,7 +557,10 @@ fn identifiers_are_random_in_the_real_shape() {
         // ws_CO_ + DDMMYYYYHHmmss + three digits + the subscriber without 254.
         assert_eq!(checkout.len(), 6 + 14 + 3 + 9, "{checkout}");
         assert!(checkout.starts_with("ws_CO_") && checkout.ends_with("712345678"));
-        assert!(checkout[6..].bytes().all(|b| b.is_ascii_digit()), "{checkout}");
+        assert!(
+            checkout[6..].bytes().all(|b| b.is_ascii_digit()),
+            "{checkout}"
+        );
         checkouts.push(checkout);
         merchants.push(ack["MerchantRequestID"].as_str().unwrap().to_string());
     }
