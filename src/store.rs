@@ -800,6 +800,11 @@ impl Writer {
         Ok(())
     }
 
+    pub(crate) fn remove_secret(&mut self, name: &str) -> Result<(), StoreError> {
+        self.txn.open_table(SECRETS)?.remove(name)?;
+        Ok(())
+    }
+
     pub(crate) fn add_counter(&mut self, name: &str, delta: u64) -> Result<(), StoreError> {
         let mut table = self.txn.open_table(COUNTERS)?;
         let old = table.get(name)?.map(|v| v.value()).unwrap_or(0);
