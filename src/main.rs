@@ -19,8 +19,10 @@ Usage:
   lango check-mpesa [--config FILE]            test the M-Pesa account (no one is prompted)
   lango selftest-crash                         panic on purpose: shows what a crash leaves in
                                                the log on this CPU (scripts/qemu-smoke)
-  lango passwd [--config FILE] [--store FILE]  set the owner page's password from one line on
-                                               stdin (with lango stopped)
+  lango passwd [--config FILE] [--store FILE] [--code]
+                                               set the owner page's password from one line on
+                                               stdin (with lango stopped); --code prints the
+                                               first-run setup code instead
   lango --version | --help
 
 Exit codes: 0 ok, 1 runtime error, 2 bad usage, 3 invalid config, 4 store error.
@@ -127,11 +129,13 @@ fn run(args: &[String]) -> i32 {
             let (Ok(config), Ok(store)) = (flag(rest, "--config"), flag(rest, "--store")) else {
                 return usage("passwd takes --config FILE and --store FILE");
             };
-            if let Some(bad) = unknown(rest, &["--config", "--store"]) {
+            let show_code = rest.iter().any(|a| a == "--code");
+            let rest: Vec<String> = rest.iter().filter(|a| *a != "--code").cloned().collect();
+            if let Some(bad) = unknown(&rest, &["--config", "--store"]) {
                 return usage(&format!("passwd: unknown argument '{bad}'"));
             }
             let config = config.unwrap_or_else(|| "/etc/config/lango".into());
-            daemon::passwd(&PathBuf::from(config), store.map(PathBuf::from))
+            daemon::passwd(&PathBuf::from(config), store.map(PathBuf::from), show_code)
         }
         other => usage(&format!("unknown command '{other}'")),
     }

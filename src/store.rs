@@ -459,6 +459,22 @@ macro_rules! getters {
                 }
             }
 
+            /// The payment whose token starts with `prefix` (a move code; the caller checks its
+            /// length, an empty prefix would name the first payment).
+            pub fn payment_by_token_prefix(
+                &self,
+                prefix: &str,
+            ) -> Result<Option<Payment>, StoreError> {
+                let table = self.txn.open_table(PAYMENT_TOKENS)?;
+                let first = table.range(prefix..)?.next().transpose()?;
+                match first {
+                    Some((token, id)) if token.value().starts_with(prefix) => {
+                        self.payment(id.value())
+                    }
+                    _ => Ok(None),
+                }
+            }
+
             pub fn payment_by_checkout(
                 &self,
                 checkout: &str,
@@ -781,6 +797,11 @@ impl Writer {
 
     pub(crate) fn set_secret(&mut self, name: &str, value: &str) -> Result<(), StoreError> {
         self.txn.open_table(SECRETS)?.insert(name, value)?;
+        Ok(())
+    }
+
+    pub(crate) fn remove_secret(&mut self, name: &str) -> Result<(), StoreError> {
+        self.txn.open_table(SECRETS)?.remove(name)?;
         Ok(())
     }
 

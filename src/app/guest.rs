@@ -102,8 +102,11 @@ impl App {
     }
 
     /// Moves a running purchase to the device at `ip`, for a phone that randomised its MAC. The
-    /// guest proves the purchase with its M-Pesa receipt and the phone number that paid; a
-    /// session moves at most once per `move_interval`. The old MAC loses access at the next
+    /// guest proves the purchase with the phone number that paid and either the payment's move
+    /// code (shown only on the paying device's payment page, `payments::move_code`) or a receipt
+    /// M-Pesa's query confirmed for that checkout. A receipt that only a callback named is no
+    /// proof: a forged callback could have planted it (issue 13). A session moves at most once
+    /// per `move_interval`. The old MAC loses access at the next
     /// reconcile (at once: the move marks the firewall dirty).
     pub fn move_session(
         &self,
@@ -113,19 +116,28 @@ impl App {
     ) -> Result<Session, MoveError> {
         let Admitted { mac, ip, time } = self.admit(ip)?;
         let phone = Phone::parse(phone).map_err(|_| MoveError::NotFound)?;
+        let code = payments::parse_move_code(receipt);
         let receipt = receipt.trim().to_ascii_uppercase();
         let interval = self.config().gateway.move_interval_secs as i64;
         let now = time.now;
         let moved = self.store.write(Durability::Durable, |w| {
-            let Some(payment_id) = w.receipt_owner(&receipt)? else {
+            let by_code = match &code {
+                Some(code) => w.payment_by_token_prefix(code)?,
+                None => None,
+            };
+            let by_receipt = match w.receipt_owner(&receipt)? {
+                Some(id) => w
+                    .payment(id)?
+                    .filter(|p| p.receipt.as_deref() == Some(receipt.as_str())),
+                None => None,
+            };
+            let Some(payment) = [by_code, by_receipt]
+                .into_iter()
+                .flatten()
+                .find(|p| p.phone == phone && p.state == PaymentState::Paid)
+            else {
                 return Ok(Err(MoveError::NotFound));
             };
-            let Some(payment) = w.payment(payment_id)? else {
-                return Ok(Err(MoveError::NotFound));
-            };
-            if payment.phone != phone || payment.state != PaymentState::Paid {
-                return Ok(Err(MoveError::NotFound));
-            }
             let session = match payment.session_id {
                 Some(id) => w.session(id)?,
                 None => None,
@@ -157,8 +169,8 @@ impl App {
                 "session_moved_mac",
                 Some(mac),
                 format!(
-                    "session {} moved from {old_mac} to {mac} with receipt {receipt}",
-                    session.id
+                    "session {} moved from {old_mac} to {mac} (payment {})",
+                    session.id, payment.id
                 ),
             ))?;
             Ok(Ok(session))

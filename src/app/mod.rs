@@ -20,7 +20,7 @@ pub use admission::{AdmitError, Admitted, Denied, DeviceView};
 pub use events::{Change, ChangeSink};
 pub use guest::{MoveError, RedeemError};
 pub use mpesa::SmsError;
-pub use owner::OwnerError;
+pub use owner::{FirstRun, OwnerError};
 pub use purchase::PurchaseError;
 
 use std::collections::{HashMap, HashSet};
@@ -120,6 +120,9 @@ pub struct App {
     pub funnel: Funnel,
     /// Per-device and per-phone limits on the public endpoints.
     pub limiter: crate::core::ratelimit::RateLimiter,
+    /// The owner page's lock-out (per address, with an overall ceiling), here rather than in
+    /// the owner page so that the ubus object can lift it (`unlock`): the owner's way back in.
+    pub owner_lockout: crate::core::auth::Lockout,
     /// Wakes the background worker when new work appears.
     wake: smol::channel::Sender<()>,
     /// Where session and payment events go (the ubus object), if anywhere.
@@ -149,6 +152,7 @@ impl App {
             }),
             funnel: Funnel::default(),
             limiter: crate::core::ratelimit::RateLimiter::default(),
+            owner_lockout: crate::core::auth::Lockout::default(),
             wake,
             mpesa: crate::app::mpesa::MpesaState::default(),
             events: RwLock::new(None),

@@ -3,12 +3,14 @@
 //! - Daraja callbacks arrive on the portal listener at a long secret path. A callback is
 //!   parsed, matched to a CheckoutRequestID lango issued, its amount and phone are checked,
 //!   and it is kept in RAM as a hint that makes lango query at once. It never grants: only the
-//!   query's ResultCode 0 does, through `App::settle`, which also writes the hint's receipt
-//!   into the same transaction (so callbacks add no flash write of their own).
-//! - A pasted SMS grants only when its receipt belongs to a payment lango itself confirmed:
-//!   a callback that matched our checkout, for a prompt whose query never gave a final answer.
-//!   Everything else is kept for the owner to approve or reject; an approval grants through
-//!   one write transaction that also claims the receipt, so a receipt is credited once.
+//!   query's ResultCode 0 does, through `App::settle`. Its receipt is never evidence (a forged
+//!   callback could name any): it is kept on the payment for the owner to read, never as the
+//!   payment's receipt, so neither `move` nor a pasted SMS can lean on it.
+//! - A pasted SMS never grants by itself: a receipt enters the store only with a query's
+//!   confirmation or the owner's approval. An SMS for a prompt still open makes lango ask
+//!   M-Pesa again; everything else is kept for the owner to approve or reject; an approval
+//!   grants through one write transaction that also claims the receipt, so a receipt is
+//!   credited once.
 //! - The connection test runs the gateway's `check` on a thread of its own, never on an HTTP
 //!   thread; the owner page shows the last report.
 
@@ -81,8 +83,9 @@ pub enum CallbackVerdict {
     Hint {
         payment_id: u64,
     },
-    /// Carried a receipt for a payment already paid without one; the receipt was recorded.
-    ReceiptRecorded {
+    /// Said paid, for a payment the query had already confirmed: what it said is kept on the
+    /// payment for the owner (its receipt unverified, never the payment's receipt).
+    EvidenceKept {
         payment_id: u64,
     },
     /// Not a CheckoutRequestID lango issued.
@@ -234,6 +237,17 @@ impl App {
             };
             Ok((payment, other_payment))
         });
+        let found = found.and_then(|(payment, paid_by)| {
+            // A receipt another payment's callback already named counts as taken too.
+            let paid_by = match (paid_by, &callback.receipt) {
+                (None, Some(receipt)) if callback.result_code == 0 => self
+                    .payment_with_callback_receipt(receipt)?
+                    .filter(|p| Some(p.id) != payment.as_ref().map(|p| p.id))
+                    .map(|p| p.id),
+                (paid_by, _) => paid_by,
+            };
+            Ok((payment, paid_by))
+        });
         let (payment, paid_by) = match found {
             Ok(f) => f,
             Err(e) => {
@@ -309,27 +323,24 @@ impl App {
                     payment_id: payment.id,
                 }
             }
-            PaymentState::Paid if payment.receipt.is_none() && hint.receipt.is_some() => {
-                // The query confirmed it before the callback came: keep the receipt.
+            PaymentState::Paid if payment.callback.is_none() && hint.receipt.is_some() => {
+                // The query confirmed it before the callback came: keep what the callback said
+                // for the owner (once), but not as the payment's receipt.
                 let id = payment.id;
                 let written = self.store.write(Durability::Durable, |w| {
                     let Some(mut current) = w.payment(id)? else {
                         return Ok(false);
                     };
-                    let Some(receipt) = hint.receipt.clone() else {
-                        return Ok(false);
-                    };
-                    if current.receipt.is_some() || !w.claim_receipt(&receipt, id)? {
+                    if current.callback.is_some() {
                         return Ok(false);
                     }
-                    current.receipt = Some(receipt);
                     current.callback = Some(hint.clone());
                     w.put_payment(&current)?;
                     Ok(true)
                 });
                 match written {
-                    Ok(true) => CallbackVerdict::ReceiptRecorded { payment_id: id },
-                    Ok(false) => CallbackVerdict::Ignored("receipt not recorded".into()),
+                    Ok(true) => CallbackVerdict::EvidenceKept { payment_id: id },
+                    Ok(false) => CallbackVerdict::Ignored("already kept".into()),
                     Err(e) => {
                         log::error!("callback receipt: {e}");
                         CallbackVerdict::Ignored(e.to_string())
@@ -353,17 +364,19 @@ impl App {
     }
 
     /// A query's answer with what the callback told: the query decides paid or not; a
-    /// success callback supplies the receipt and amount the query never carries.
+    /// success callback supplies the amount the query never carries (never below the price:
+    /// `on_callback` drops such a callback). Its receipt stays out: a receipt enters the store
+    /// only from the query itself or the owner's approval (issue 13).
     pub(crate) fn with_hint(&self, id: u64, outcome: &StkOutcome) -> StkOutcome {
         match (outcome, self.hint(id)) {
             (
                 StkOutcome::Paid {
-                    receipt: None,
+                    receipt,
                     amount: None,
                 },
                 Some(hint),
             ) if hint.result_code == 0 => StkOutcome::Paid {
-                receipt: hint.receipt,
+                receipt: receipt.clone(),
                 amount: hint.amount,
             },
             _ => outcome.clone(),
@@ -415,7 +428,7 @@ impl App {
             });
         }
         if let Some(payment) = self.payment_with_callback_receipt(&receipt)? {
-            if let Some(outcome) = self.sms_for_confirmed(&payment, &sms, mac)? {
+            if let Some(outcome) = self.sms_for_callback(&payment, mac)? {
                 return Ok(outcome);
             }
         }
@@ -448,43 +461,21 @@ impl App {
         }))
     }
 
-    /// The SMS names a receipt a matched callback brought for `payment`. Grants when the
-    /// payment's own query never answered (the callback plus the guest's SMS agree); asks
-    /// M-Pesa again if it is still open; otherwise (the query said no) leaves it to the owner.
-    fn sms_for_confirmed(
+    /// The SMS names a receipt a callback brought for `payment`. Never a grant: a callback and
+    /// an SMS are both things a guest can make up (issue 13). A paid payment's receipt is the
+    /// paying device's already (and nobody else's to claim again); an open one is queried now;
+    /// anything else goes to the owner.
+    fn sms_for_callback(
         &self,
         payment: &Payment,
-        sms: &sms::SmsPayment,
         mac: Mac,
     ) -> Result<Option<SmsOutcome>, SmsError> {
-        if payment.mac != mac || sms.amount < payment.amount {
-            return Ok(None);
-        }
-        let hint = payment.callback.clone().or_else(|| self.hint(payment.id));
-        let Some(hint) = hint.filter(|h| h.result_code == 0) else {
-            return Ok(None);
-        };
         match payment.state {
-            PaymentState::Pending => {
+            PaymentState::Paid if payment.mac == mac => Ok(Some(SmsOutcome::AlreadyYours)),
+            PaymentState::Paid => Err(SmsError::AlreadyUsed),
+            PaymentState::Pending if payment.mac == mac => {
                 self.poll_soon(payment.id);
                 Ok(Some(SmsOutcome::Checking))
-            }
-            PaymentState::Expired if payment.result_code.is_none() => {
-                let outcome = StkOutcome::Paid {
-                    receipt: Some(sms.receipt.clone()),
-                    amount: hint.amount,
-                };
-                self.settle(payment.id, &outcome)?;
-                let settled = self.store.read(|r| {
-                    let p = r.payment(payment.id)?;
-                    match p.as_ref().and_then(|p| p.session_id) {
-                        Some(sid) if p.as_ref().is_some_and(|p| p.state == PaymentState::Paid) => {
-                            r.session(sid)
-                        }
-                        _ => Ok(None),
-                    }
-                })?;
-                Ok(settled.map(|s| SmsOutcome::Granted(Box::new(s))))
             }
             _ => Ok(None),
         }

@@ -1,6 +1,7 @@
-//! What the owner does to the running shop: the owner's password, blocking a device, revoking
-//! a voucher, generating vouchers, kicking and extending sessions. Each change is one durable
-//! write with an event, and the firewall follows through `mark_dirty`.
+//! What the owner does to the running shop: the owner's password and the one-time setup code
+//! that proves ownership before there is one, blocking a device, revoking a voucher, generating
+//! vouchers, kicking and extending sessions. Each change is one durable write with an event,
+//! and the firewall follows through `mark_dirty`.
 
 use crate::app::App;
 use crate::core::model::Mac;
@@ -10,6 +11,30 @@ use crate::store::{Device, Durability, Event, StoreError};
 
 /// Where the owner's password hash lives in the store's `secrets` table.
 const OWNER_PASSWORD: &str = "owner_password";
+/// Where the one-time setup code lives until an owner password is set (issue 13: claiming a
+/// fresh install needs proof of ownership). In the store, so that it survives a restart.
+const SETUP_CODE: &str = "setup_code";
+
+/// How a first-run claim of the owner page came out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FirstRun {
+    /// The password is set and the setup code is spent.
+    Set,
+    /// An owner password exists already.
+    AlreadySet,
+    /// The setup code does not match (or none was ever made).
+    WrongCode,
+}
+
+/// A fresh setup code: the voucher alphabet (no 0/O, 1/I/L), 10 symbols, about 49 bits.
+fn new_setup_code() -> Result<String, StoreError> {
+    loop {
+        let random = crate::core::token::random_bytes::<32>().map_err(StoreError::from)?;
+        if let Some(code) = vouchers::code_from_random(&random) {
+            return Ok(code);
+        }
+    }
+}
 
 /// Stores an owner password hash straight into a store (`lango passwd`, with lango stopped).
 pub(crate) fn store_owner_password(
@@ -20,7 +45,33 @@ pub(crate) fn store_owner_password(
 ) -> Result<(), StoreError> {
     store.write(Durability::Durable, |w| {
         w.set_secret(OWNER_PASSWORD, hash)?;
+        w.remove_secret(SETUP_CODE)?;
         w.push_event(&Event::new(now, "owner_password", None, why.to_string()))
+    })
+}
+
+/// The setup code of a store with no owner password, made if missing (`lango passwd --code`,
+/// with lango stopped). `None` once a password is set.
+pub(crate) fn store_setup_code(store: &crate::store::Store) -> Result<Option<String>, StoreError> {
+    let (hash, code) = store.read(|r| Ok((r.secret(OWNER_PASSWORD)?, r.secret(SETUP_CODE)?)))?;
+    if hash.is_some() {
+        return Ok(None);
+    }
+    if code.is_some() {
+        return Ok(code);
+    }
+    let fresh = new_setup_code()?;
+    store.write(Durability::Durable, |w| {
+        if w.secret(OWNER_PASSWORD)?.is_some() {
+            return Ok(None);
+        }
+        match w.secret(SETUP_CODE)? {
+            Some(code) => Ok(Some(code)),
+            None => {
+                w.set_secret(SETUP_CODE, &fresh)?;
+                Ok(Some(fresh))
+            }
+        }
     })
 }
 
@@ -32,10 +83,41 @@ impl App {
 
     /// Stores a new owner password hash (made by `auth::hash_password`).
     pub fn set_owner_password_hash(&self, hash: &str, why: &str) -> Result<(), StoreError> {
+        store_owner_password(&self.store, hash, self.time().now, why)
+    }
+
+    /// The one-time setup code the first-run form asks for, made (one durable write) the first
+    /// time it is asked for; `None` once an owner password is set. Shown by `logread` (lango
+    /// logs it at start), `ubus call lango setup_code` and `lango passwd --code`.
+    pub fn setup_code(&self) -> Result<Option<String>, StoreError> {
+        store_setup_code(&self.store)
+    }
+
+    /// Whether `typed` is the setup code (any case, spaces and dashes ignored; constant time).
+    /// Reads only: a wrong guess writes nothing.
+    pub(crate) fn setup_code_matches(&self, typed: &str) -> Result<bool, StoreError> {
+        let known = self.store.read(|r| r.secret(SETUP_CODE))?;
+        let typed = vouchers::normalise(typed);
+        Ok(known.is_some_and(|code| crate::core::token::same(typed.as_bytes(), code.as_bytes())))
+    }
+
+    /// First run: sets the owner password if none is set and `typed` is the setup code, and
+    /// spends the code, in one durable write.
+    pub fn claim_owner(&self, typed: &str, hash: &str, why: &str) -> Result<FirstRun, StoreError> {
         let now = self.time().now;
+        let typed = vouchers::normalise(typed);
         self.store.write(Durability::Durable, |w| {
+            if w.secret(OWNER_PASSWORD)?.is_some() {
+                return Ok(FirstRun::AlreadySet);
+            }
+            let known = w.secret(SETUP_CODE)?;
+            if !known.is_some_and(|c| crate::core::token::same(typed.as_bytes(), c.as_bytes())) {
+                return Ok(FirstRun::WrongCode);
+            }
             w.set_secret(OWNER_PASSWORD, hash)?;
-            w.push_event(&Event::new(now, "owner_password", None, why.to_string()))
+            w.remove_secret(SETUP_CODE)?;
+            w.push_event(&Event::new(now, "owner_password", None, why.to_string()))?;
+            Ok(FirstRun::Set)
         })
     }
 

@@ -314,10 +314,16 @@ impl App {
                 payments::StkOutcome::Paid { receipt, .. } => receipt.clone(),
                 _ => None,
             };
-            let used_elsewhere = match &receipt {
-                Some(r) => w.receipt_owner(r)?.is_some_and(|owner| owner != id),
-                None => false,
-            };
+            // The callback's receipt is never recorded (it may be forged), but money the owner
+            // already credited under it (an approved SMS) is not granted a second time.
+            let callback_receipt = hint
+                .as_ref()
+                .filter(|h| h.result_code == 0)
+                .and_then(|h| h.receipt.clone());
+            let mut used_elsewhere = false;
+            for r in receipt.iter().chain(callback_receipt.iter()) {
+                used_elsewhere |= w.receipt_owner(r)?.is_some_and(|owner| owner != id);
+            }
             match payments::settle(&payment, outcome, used_elsewhere, now) {
                 Settlement::NoChange => Ok((!payment.state.is_open(), false)),
                 Settlement::Paid { mut payment } => {

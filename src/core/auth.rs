@@ -145,12 +145,15 @@ pub(crate) const FIRST_WAIT_SECS: i64 = 30;
 pub(crate) const MAX_WAIT_SECS: i64 = 900;
 /// An address's failures are forgotten after this long without one.
 const FORGET_SECS: i64 = 3600;
-/// Failures from all addresses together within `GLOBAL_WINDOW_SECS` before everyone waits
-/// (a guesser spreading over many addresses: at most about 60 tries an hour overall).
-pub(crate) const GLOBAL_FAILURES: usize = 60;
+/// Failures from all addresses together within `GLOBAL_WINDOW_SECS` before everyone waits: a
+/// last ceiling for a guesser spreading over many addresses, far above what one address can
+/// reach (5 free tries, then back-off), so that a few addresses guessing never lock the owner
+/// out (issue 13). The owner's way in past it: `ubus call lango unlock` (root), or a restart.
+pub(crate) const GLOBAL_FAILURES: usize = 600;
 pub(crate) const GLOBAL_WINDOW_SECS: i64 = 3600;
-/// Addresses tracked at most (the owner page answers only `admin_allow`, so this is plenty).
-const MAX_ADDRESSES: usize = 1024;
+/// Addresses tracked at most (the owner page answers only `admin_allow`, so this is plenty);
+/// past it, the address idle longest is forgotten first.
+pub(crate) const MAX_ADDRESSES: usize = 1024;
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Strikes {
@@ -262,6 +265,15 @@ impl Lockout {
     pub(crate) fn success(&self, ip: IpAddr) {
         self.state().by_ip.retain(|(a, _)| *a != ip);
     }
+
+    /// The owner's way back in (`ubus call lango unlock`): every address and the overall
+    /// ceiling start afresh. Returns how many addresses were waiting or counting.
+    pub fn reset(&self) -> usize {
+        let mut state = self.state();
+        let n = state.by_ip.len();
+        *state = LockoutState::default();
+        n
+    }
 }
 
 /// The strikes of `ip`, added if it has none (the table is bounded: old entries go first).
@@ -273,8 +285,18 @@ fn strikes_of(state: &mut LockoutState, ip: IpAddr, now: Timestamp) -> &mut Stri
                 state
                     .by_ip
                     .retain(|(_, s)| now - s.last.max(s.pending_at) < FORGET_SECS);
-                if state.by_ip.len() >= MAX_ADDRESSES {
-                    state.by_ip.clear();
+            }
+            if state.by_ip.len() >= MAX_ADDRESSES {
+                // The address idle longest goes; never the whole table (which would free every
+                // address that is waiting, the one being locked out among them).
+                let oldest = state
+                    .by_ip
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, (_, s))| s.last.max(s.pending_at))
+                    .map(|(idx, _)| idx);
+                if let Some(idx) = oldest {
+                    state.by_ip.swap_remove(idx);
                 }
             }
             state.by_ip.push((ip, Strikes::default()));
@@ -501,6 +523,50 @@ mod tests {
         }
         assert_eq!(lockout.check(other, 1000), Err(GLOBAL_WINDOW_SECS));
         assert_eq!(lockout.check(other, 1000 + GLOBAL_WINDOW_SECS), Ok(()));
+    }
+
+    /// Issue 13: guesses from a handful of addresses (12 x 5 wrong passwords) lock those
+    /// addresses, not the owner's; before, 60 failures overall locked everyone out for an hour.
+    #[test]
+    fn a_few_guessing_addresses_do_not_lock_the_owner_out() {
+        let lockout = Lockout::default();
+        for n in 0..12u8 {
+            let guesser = IpAddr::from([192, 168, 1, 100 + n]);
+            for _ in 0..FREE_FAILURES {
+                assert_eq!(lockout.check(guesser, 0), Ok(()));
+                lockout.failure(guesser, 0);
+            }
+            assert!(lockout.check(guesser, 1).is_err());
+        }
+        let owner: IpAddr = "192.168.8.2".parse().unwrap();
+        assert_eq!(lockout.check(owner, 1), Ok(()));
+        // The owner's way in past everything: `ubus call lango unlock`.
+        let guesser = IpAddr::from([192, 168, 1, 100]);
+        assert_eq!(lockout.reset(), 13);
+        assert_eq!(lockout.check(guesser, 2), Ok(()));
+    }
+
+    /// Issue 13: a full table forgets the address idle longest, never everyone: before, 1,024
+    /// addresses trying once wiped the table, and the locked-out guesser with it.
+    #[test]
+    fn a_full_table_forgets_the_oldest_address_only() {
+        let lockout = Lockout::default();
+        let guesser: IpAddr = "10.9.9.9".parse().unwrap();
+        for n in 0..(MAX_ADDRESSES - 1) {
+            let ip = IpAddr::from([10, 1, (n / 250) as u8, (n % 250) as u8]);
+            assert_eq!(lockout.check(ip, 1), Ok(()));
+        }
+        for _ in 0..FREE_FAILURES {
+            lockout.failure(guesser, 100);
+        }
+        assert_eq!(lockout.check(guesser, 101), Err(29));
+        for n in 0..10u8 {
+            let newcomer = IpAddr::from([10, 2, 0, n]);
+            assert_eq!(lockout.check(newcomer, 102), Ok(()));
+            lockout.failure(newcomer, 102);
+        }
+        assert!(lockout.state().by_ip.len() <= MAX_ADDRESSES);
+        assert_eq!(lockout.check(guesser, 103), Err(27), "still locked");
     }
 
     #[test]

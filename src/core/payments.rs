@@ -104,6 +104,30 @@ pub struct Payment {
     pub callback: Option<CallbackHint>,
 }
 
+/// Characters of a payment's move code: the start of its token, shown on the paid payment's
+/// page, which only the paying device knows (its URL carries the whole token). 40 bits; with the
+/// paying phone number and the move limits, out of a guesser's reach.
+pub const MOVE_CODE_LEN: usize = 10;
+
+/// The move code of a payment token, as the guest reads it (upper case).
+pub fn move_code(token: &str) -> String {
+    token
+        .get(..MOVE_CODE_LEN)
+        .unwrap_or("")
+        .to_ascii_uppercase()
+}
+
+/// A typed move code as the token prefix it stands for, if it has the shape of one (spaces and
+/// dashes ignored, any case).
+pub fn parse_move_code(typed: &str) -> Option<String> {
+    let code: String = typed
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-'))
+        .collect::<String>()
+        .to_ascii_lowercase();
+    (code.len() == MOVE_CODE_LEN && code.bytes().all(|b| b.is_ascii_hexdigit())).then_some(code)
+}
+
 /// A callback that matched this payment (our CheckoutRequestID, right phone, enough money):
 /// a hint that makes lango query at once. Only the query's answer settles the payment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -25,11 +25,36 @@ pub(crate) const MOVE: Limit = Limit {
     burst: 5,
     per_secs: 3600,
 };
+/// Every public POST (portal forms and `/api/portal/*`), per source address and per device:
+/// 30 a minute, far above what a person types, far below a script (issue 13).
+pub(crate) const POST: Limit = Limit {
+    burst: 30,
+    per_secs: 60,
+};
+/// Starting a purchase (`/buy`, `/api/portal/mpesa/initiate`), per source address and per
+/// device: 10 per 10 minutes, on top of `POST`. The purchase's own limits
+/// (`core::payments::check_limits`) read the store; this refuses a flood before that.
+pub(crate) const BUY: Limit = Limit {
+    burst: 10,
+    per_secs: 600,
+};
 /// Everything else on the guest API: 120 a minute per device.
 pub(crate) const API: Limit = Limit {
     burst: 120,
     per_secs: 60,
 };
+
+/// The key for a source address: IPv4 as is, IPv6 by its /64 (a device can use many addresses
+/// of its network's prefix, but not another prefix).
+pub(crate) fn source_key(ip: std::net::IpAddr) -> String {
+    match ip.to_canonical() {
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        v4 => v4.to_string(),
+    }
+}
 
 /// Entries kept at most; beyond this the fullest (idle) buckets are forgotten first.
 const MAX_KEYS: usize = 4096;
@@ -91,6 +116,15 @@ mod tests {
         assert_eq!(rl.check("other", STK, 0), Ok(()), "keys are independent");
         assert_eq!(rl.check("dev", STK, 199_000), Err(1));
         assert_eq!(rl.check("dev", STK, 200_000), Ok(()));
+    }
+
+    #[test]
+    fn ipv6_sources_count_by_prefix() {
+        let a: std::net::IpAddr = "2001:db8:1:2::10".parse().unwrap();
+        let b: std::net::IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let c: std::net::IpAddr = "::ffff:192.168.1.5".parse().unwrap();
+        assert_eq!(source_key(a), source_key(b));
+        assert_eq!(source_key(c), "192.168.1.5");
     }
 
     #[test]

@@ -83,6 +83,16 @@ pub fn start(config: Config, store: Store, env: Env, options: Options) -> Result
     let admin_addr = SocketAddr::new(config.gateway.admin_addr, config.gateway.admin_port);
     let (app, woken) = App::new(config, store, env).map_err(|e| e.to_string())?;
     let app = Arc::new(app);
+    // No owner password yet: the first-run form wants the setup code, which only someone on
+    // the router can read (syslog, ubus, `lango passwd --code`). Logged until it is used.
+    match app.setup_code() {
+        Ok(Some(code)) => log::info!(
+            "no owner password yet: the owner page's setup code is {code} (also: ubus call \
+             lango setup_code)"
+        ),
+        Ok(None) => {}
+        Err(e) => log::error!("setup code: {e}"),
+    }
     let (shutdown, stop) = smol::channel::bounded(1);
     let worker =
         crate::app::worker::spawn(app.clone(), woken, stop).map_err(|e| format!("worker: {e}"))?;
@@ -328,6 +338,41 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
     })
 }
 
+/// `lango passwd --code`: prints the owner page's one-time setup code (made if missing), or
+/// says that a password is set. Needs lango stopped, like `lango passwd`; while it runs, the
+/// code is in syslog and in `ubus call lango setup_code`.
+fn setup_code(store_path: &Path) -> i32 {
+    let store = match Store::open(store_path) {
+        Ok(s) => s,
+        Err(crate::store::StoreError::InUse) => {
+            eprintln!(
+                "lango passwd: lango is running and holds {}. Its setup code is in the log \
+                 (logread -e lango) and in: ubus call lango setup_code",
+                store_path.display()
+            );
+            return EXIT_STORE;
+        }
+        Err(e) => {
+            eprintln!("lango passwd: {}: {e}", store_path.display());
+            return EXIT_STORE;
+        }
+    };
+    match crate::app::owner::store_setup_code(&store) {
+        Ok(Some(code)) => {
+            println!("{code}");
+            EXIT_OK
+        }
+        Ok(None) => {
+            println!("the owner password is set; no setup code is needed");
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("lango passwd: {}: {e}", store_path.display());
+            EXIT_STORE
+        }
+    }
+}
+
 /// Writes the dnsmasq snippet that announces the portal API (DHCP option 114).
 fn announce_portal(gw: &crate::core::config::Gateway, runner: &dyn Runner) {
     let host = match gw.portal_addr {
@@ -472,7 +517,7 @@ fn demo_config_file(path: &Path, options: &DemoOptions) -> Result<Config, String
 /// `lango passwd [--config FILE] [--store FILE]`: sets the owner password from one line on
 /// stdin (so it works from scripts and never appears in the process list), with lango stopped
 /// (the store is single-process). Prints how long one password check takes on this machine.
-pub fn passwd(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
+pub fn passwd(config_path: &Path, store_override: Option<PathBuf>, show_code: bool) -> i32 {
     let store_path = match store_override {
         Some(p) => p,
         None => match load_config(config_path) {
@@ -480,6 +525,9 @@ pub fn passwd(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
             Err(code) => return code,
         },
     };
+    if show_code {
+        return setup_code(&store_path);
+    }
     let mut line = String::new();
     if let Err(e) = std::io::stdin().read_line(&mut line) {
         eprintln!("lango passwd: cannot read the password from stdin: {e}");

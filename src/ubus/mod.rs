@@ -37,6 +37,9 @@ pub(crate) fn methods() -> Vec<Method> {
         ),
         Method::new("payments", &[("limit", Int32)]),
         Method::new("reload", &[]),
+        // Root only (not in the rpcd ACL): the first-run proof and the owner's way back in.
+        Method::new("setup_code", &[]),
+        Method::new("unlock", &[]),
     ]
 }
 
@@ -64,6 +67,8 @@ impl UbusHandler for LangoUbus {
             "voucher_generate" => self.voucher_generate(args),
             "payments" => self.payments(args),
             "reload" => Ok(self.reload()?),
+            "setup_code" => self.setup_code(),
+            "unlock" => Ok(self.unlock()),
             _ => return Err(Status::MethodNotFound),
         };
         result.map_err(|e| match e {
@@ -288,6 +293,23 @@ impl LangoUbus {
 
     /// Reads the config file again, as SIGHUP does. A bad file is refused (the running config
     /// stays) and its problems are returned, not an error status, so LuCI can show them.
+    /// The one-time setup code the owner page's first-run form asks for, or that a password is
+    /// set already. ubusd lets only root call it (the rpcd ACL does not list it).
+    fn setup_code(&self) -> Result<Value, Failure> {
+        Ok(match self.app.setup_code()? {
+            Some(code) => json!({ "owner_password_set": false, "setup_code": code }),
+            None => json!({ "owner_password_set": true }),
+        })
+    }
+
+    /// Lifts the owner page's lock-out for every address: the owner's way back in when
+    /// guessers elsewhere tripped the overall ceiling.
+    fn unlock(&self) -> Value {
+        let cleared = self.app.owner_lockout.reset();
+        log::info!("ubus unlock: the owner page's lock-out lifted ({cleared} addresses)");
+        json!({ "unlocked": true, "addresses": cleared })
+    }
+
     fn reload(&self) -> Result<Value, Status> {
         let Some(path) = &self.config_path else {
             return Err(Status::NotSupported);

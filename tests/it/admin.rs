@@ -239,7 +239,16 @@ fn the_first_visit_sets_the_password_once() {
         "{}",
         page.body
     );
-    let setup = |form: &str| anonymous(&ctx, "POST", "/setup", &[("Origin", ADMIN_ORIGIN)], form);
+    assert!(page.body.contains("name=\"code\""), "the setup code field");
+    let code = env
+        .app
+        .setup_code()
+        .unwrap()
+        .expect("a setup code before any password");
+    let setup = |form: &str| {
+        let form = format!("code={code}&{form}");
+        anonymous(&ctx, "POST", "/setup", &[("Origin", ADMIN_ORIGIN)], &form)
+    };
     assert_eq!(setup("password=short&again=short").status, 400);
     assert_eq!(
         setup("password=long+enough+1&again=long+enough+2").status,
@@ -250,7 +259,7 @@ fn the_first_visit_sets_the_password_once() {
         "POST",
         "/setup",
         &[("Origin", "http://evil.example")],
-        "password=long+enough+1&again=long+enough+1",
+        &format!("code={code}&password=long+enough+1&again=long+enough+1"),
     );
     assert_eq!(cross.status, 403, "not from another site");
     let done = setup("password=long+enough+1&again=long+enough+1");
@@ -266,6 +275,7 @@ fn the_first_visit_sets_the_password_once() {
         &env.app.owner_password_hash().unwrap().unwrap(),
         "long enough 1"
     ));
+    assert_eq!(env.app.setup_code().unwrap(), None, "the code is spent");
 }
 
 #[test]

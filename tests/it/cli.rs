@@ -212,6 +212,12 @@ fn passwd(store: &std::path::Path, stdin: &str) -> (i32, String, String) {
 fn passwd_sets_the_owner_password_from_stdin() {
     let dir = TempDir::new("passwd");
     let path = dir.path("lango.redb");
+    // Before any password: the first-run setup code (issue 13), the same at every call.
+    let show = || run(&["passwd", "--store", path.to_str().unwrap(), "--code"]);
+    let (code, setup_code, err) = show();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(setup_code.trim().len(), 10, "{setup_code}");
+    assert_eq!(show().1, setup_code);
     let (code, _, err) = passwd(&path, "short\n");
     assert_eq!(code, 2);
     assert!(err.contains("at least 8 characters"), "{err}");
@@ -223,6 +229,11 @@ fn passwd_sets_the_owner_password_from_stdin() {
     let store = lango::store::Store::open(&path).unwrap();
     let hash = store.read(|r| r.secret("owner_password")).unwrap().unwrap();
     assert!(lango::core::auth::verify_password(&hash, "mama mboga 2027"));
+    assert_eq!(
+        store.read(|r| r.secret("setup_code")).unwrap(),
+        None,
+        "spent"
+    );
     // While lango holds the store, passwd says what to do instead.
     let (code, _, err) = passwd(&path, "another password\n");
     assert_eq!(code, 4);

@@ -26,6 +26,8 @@ mod portal;
 mod browser;
 // The owner page's handler: sign-in, sessions, CSRF, lock-out, 403s, secrets, every page.
 mod admin;
+// Issue 13, the owner's side: no owner page for guests, the setup code, the per-address lock-out.
+mod door_owner;
 // ubus: the object server against a fake ubusd (the socket protocol), and the lango object.
 mod ubus;
 // A payment approved while lango is dead: `lango sim` in its own process, the lab (needs root).

@@ -15,7 +15,7 @@ use lango::adapters::https::{self, Client};
 use lango::adapters::simulator::{self, Conn, SimServer, Simulator, Wrap};
 use lango::adapters::testing::{FakeFirewall, FakeNeighbours, ManualClock};
 use lango::app::mpesa::{CallbackVerdict, ClaimDecision, SmsError, SmsOutcome, CALLBACK_PREFIX};
-use lango::app::{App, Env, PurchaseError};
+use lango::app::{App, Env, MoveError, PurchaseError};
 use lango::core::config::{Config, Mpesa, MpesaKind};
 use lango::core::daraja_sim::{Faults, Merchant};
 use lango::core::payments::{Decline, LimitRefusal, Payment, PaymentGateway, PaymentState};
@@ -375,15 +375,19 @@ fn paybill_happy_path_costs_three_flash_writes() {
     env.delivered(1);
     let p = check_paid_once(&env, p.id);
     let receipt = env.sim.receipt_for(&env.checkout_of(&p)).unwrap();
-    assert_eq!(p.receipt.as_deref(), Some(receipt.as_str()));
+    // The callback's receipt is kept for the owner, never as the payment's receipt: only the
+    // query or the owner can put a receipt in the store (issue 13).
+    assert_eq!(p.receipt, None);
+    let said = p.callback.as_ref().and_then(|h| h.receipt.as_deref());
+    assert_eq!(said, Some(receipt.as_str()));
     assert_eq!(
         env.app().store.read(|r| r.receipt_owner(&receipt)).unwrap(),
-        Some(p.id)
+        None
     );
     assert_eq!(
         env.durable_commits() - before,
         3,
-        "recorded, acknowledged, paid with receipt and grant"
+        "recorded, acknowledged, paid with the callback's word and grant"
     );
     assert_eq!(env.app().store.write_stats().lazy_commits, 0);
     assert_eq!(env.sim.prompts().len(), 1);
@@ -689,7 +693,7 @@ fn a_receipt_replayed_on_another_checkout_is_credited_once() {
     env.advance(3);
     env.delivered(1);
     let a = check_paid_once(&env, a.id);
-    let receipt = a.receipt.clone().unwrap();
+    let receipt = a.callback.clone().and_then(|h| h.receipt).unwrap();
     // Another guest's prompt, which that customer will cancel.
     let b = env.buy(2, "0700001032");
     let replay = env.sim.deliveries()[0]
@@ -704,10 +708,6 @@ fn a_receipt_replayed_on_another_checkout_is_credited_once() {
     env.delivered(2);
     assert_eq!(env.payment(b.id).state, PaymentState::Cancelled);
     assert_eq!(env.sessions().len(), 1);
-    assert_eq!(
-        env.app().store.read(|r| r.receipt_owner(&receipt)).unwrap(),
-        Some(a.id)
-    );
     // The receipt pasted as an SMS: yours on the device that paid, used on any other.
     let app = env.app();
     assert_eq!(
@@ -746,7 +746,7 @@ fn a_late_callback_after_the_window_still_counts_once_the_query_agrees() {
     env.advance(18); // t+203: the late callback arrives and makes lango ask again
     env.delivered(1);
     let p = check_paid_once(&env, p.id);
-    assert!(p.receipt.is_some());
+    assert!(p.callback.and_then(|h| h.receipt).is_some());
 }
 
 // ---- lango dies in the middle ----
@@ -962,7 +962,9 @@ fn a_token_that_dies_mid_flow_is_renewed_once() {
 // ---- pasted SMS ----
 
 #[test]
-fn an_sms_matching_a_callback_the_query_never_answered_grants() {
+fn an_sms_matching_a_callback_the_query_never_answered_waits_for_the_owner() {
+    // Issue 13: the callback (even on the secret path) and the SMS are both words, not proof.
+    // Before, the two "agreed" and granted whenever the query never gave a final answer.
     let env = PayEnv::new();
     env.sim.set_faults(Faults {
         query_stuck: true,
@@ -982,18 +984,103 @@ fn an_sms_matching_a_callback_the_query_never_answered_grants() {
         .app()
         .claim_sms(guest(1).0, &sms(&receipt, "20.00"), "hour")
         .unwrap();
-    assert!(matches!(outcome, SmsOutcome::Granted(_)), "{outcome:?}");
-    env.app().run_due(); // the worker opens the firewall
-    let p = check_paid_once(&env, p.id);
-    assert_eq!(p.receipt.as_deref(), Some(receipt.as_str()));
-    // Pasting it again changes nothing.
+    assert_eq!(outcome, SmsOutcome::SentToOwner);
+    env.app().run_due();
+    check_nothing_granted(&env);
+    assert_eq!(env.payment(p.id).receipt, None);
+    // The owner approves: one grant, and the receipt is credited.
+    let app = env.app();
+    let claim = app
+        .store
+        .read(|r| r.sms_claim_by_receipt(&receipt))
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        app.decide_sms_claim(claim.id, true).unwrap(),
+        ClaimDecision::Approved(_)
+    ));
+    assert_eq!(env.sessions().len(), 1);
     assert_eq!(
-        env.app()
-            .claim_sms(guest(1).0, &sms(&receipt, "20.00"), "hour")
+        app.claim_sms(guest(1).0, &sms(&receipt, "20.00"), "hour")
             .unwrap(),
         SmsOutcome::AlreadyYours
     );
-    check_paid_once(&env, p.id);
+    assert_eq!(env.sessions().len(), 1);
+}
+
+#[test]
+fn a_forged_callback_with_the_secret_and_an_sms_never_grant() {
+    // Issue 13: the forger knows the callback secret (the worst case) and the checkout of a
+    // prompt nobody pays; the query never gives a final answer. Callback plus pasted SMS: 0
+    // grants; the SMS waits for the owner.
+    let env = PayEnv::with(Setup {
+        approve_after_secs: -1,
+        callbacks: false,
+        ..Setup::default()
+    });
+    env.sim.set_faults(Faults {
+        query_stuck: true,
+        ..Faults::default()
+    });
+    let p = env.buy(1, PHONE);
+    let forged = callback(
+        &env.checkout_of(&p),
+        0,
+        Some(("UAF9FORGED", 20, "254712345678")),
+    );
+    assert_eq!(env.post_callback(&forged).status, 200);
+    let mut grants = 0;
+    for _ in 0..40 {
+        env.advance(5);
+        let outcome = env
+            .app()
+            .claim_sms(guest(1).0, &sms("UAF9FORGED", "20.00"), "hour");
+        if matches!(outcome, Ok(SmsOutcome::Granted(_))) {
+            grants += 1;
+        }
+    }
+    eprintln!("forged callback (secret path) + SMS: {grants} grants");
+    assert_eq!(grants, 0);
+    assert_eq!(env.payment(p.id).state, PaymentState::Expired);
+    check_nothing_granted(&env);
+}
+
+#[test]
+fn a_receipt_planted_by_a_forged_callback_moves_nothing() {
+    // Issue 13: the victim pays; before the query confirms it, a forger with the callback
+    // secret posts a success callback for the victim's checkout naming a receipt of its own.
+    // Before, that receipt became the payment's and `move` handed the session to the forger.
+    let env = PayEnv::with(Setup {
+        approve_after_secs: 20,
+        callbacks: false,
+        ..Setup::default()
+    });
+    let victim = env.buy(1, PHONE);
+    let forged = callback(
+        &env.checkout_of(&victim),
+        0,
+        Some(("UAF9PLANTD", 20, "254712345678")),
+    );
+    assert_eq!(env.post_callback(&forged).status, 200);
+    for _ in 0..6 {
+        env.advance(5);
+    }
+    let paid = check_paid_once(&env, victim.id);
+    assert_eq!(paid.receipt, None, "a callback's receipt is never recorded");
+    let (thief_ip, thief_mac) = guest(2);
+    let stolen = env.app().move_session(thief_ip, "UAF9PLANTD", PHONE);
+    assert!(matches!(stolen, Err(MoveError::NotFound)), "{stolen:?}");
+    env.app().run_due();
+    assert!(env.firewall.allows(paid.mac) && !env.firewall.allows(thief_mac));
+    // The paying device's move code (only its payment page shows it) does move it.
+    let (new_ip, new_mac) = guest(3);
+    let code = lango::core::payments::move_code(&paid.token);
+    let wrong_phone = env.app().move_session(new_ip, &code, "0700000000");
+    assert!(matches!(wrong_phone, Err(MoveError::NotFound)));
+    let moved = env.app().move_session(new_ip, &code.to_lowercase(), PHONE);
+    assert!(moved.is_ok(), "{moved:?}");
+    env.app().run_due();
+    assert!(env.firewall.allows(new_mac) && !env.firewall.allows(paid.mac));
 }
 
 #[test]

@@ -716,3 +716,89 @@ fn the_portal_and_its_api_answer_over_https_with_the_owners_certificate() {
     assert!(refused.is_err());
     running.stop();
 }
+
+/// Issue 13: `/buy` and every other public POST are rate-limited per source address and per
+/// device before the app is asked; a refusal is a plain 429 with Retry-After and writes nothing
+/// to flash. Before, `/buy` and `/sms` had no limit of their own, and a bad `/buy` could be
+/// sent without end.
+#[test]
+fn every_public_post_is_limited_per_source_and_per_device() {
+    let form = [
+        ("Host", "127.0.0.1:8080"),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let json = [
+        ("Host", "127.0.0.1:8080"),
+        ("Content-Type", "application/json"),
+    ];
+    let posts: &[(&str, &str, bool)] = &[
+        ("/buy", "package=day&phone=not-a-phone", false),
+        ("/voucher", "code=WRONG23456", false),
+        ("/login", "username=nobody&password=wrong", false),
+        ("/move", "receipt=ABCDEF0123&phone=0712345678", false),
+        ("/sms", "sms=hello&package=day", false),
+        (
+            "/api/portal/mpesa/initiate",
+            r#"{"phone":"bad","packageId":"day"}"#,
+            true,
+        ),
+        ("/api/portal/logout", "{}", true),
+        ("/api/portal/mpesa/verify-sms", r#"{"sms":"hello"}"#, true),
+    ];
+    for (path, body, is_json) in posts {
+        let env = TestEnv::new();
+        let (ip, mac) = guest(1);
+        let headers: &[(&str, &str)] = if *is_json { &json } else { &form };
+        let mut first_429 = None;
+        for n in 0..40 {
+            let reply = call(&env, ip, "POST", path, headers, body);
+            if reply.status == 429 {
+                first_429 = Some((n, reply));
+                break;
+            }
+        }
+        let (n, reply) = first_429.unwrap_or_else(|| panic!("{path}: never limited"));
+        assert!(n <= 30, "{path}: limited only after {n}");
+        // The pasted-SMS use case has its own, stricter per-device count (5 per 10 minutes).
+        if !path.ends_with("sms") {
+            let wait: u64 = reply
+                .header("Retry-After")
+                .unwrap_or_else(|| panic!("{path}: {n} {}", reply.body))
+                .parse()
+                .unwrap();
+            assert!(wait >= 1, "{path}");
+        }
+        // Refusals write nothing.
+        let commits = env.app.store.write_stats().durable_commits;
+        for _ in 0..20 {
+            assert_eq!(
+                call(&env, ip, "POST", path, headers, body).status,
+                429,
+                "{path}"
+            );
+        }
+        assert_eq!(
+            env.app.store.write_stats().durable_commits,
+            commits,
+            "{path}"
+        );
+        // The same device from a new address is still limited (per device)...
+        let other_ip: IpAddr = "192.168.1.200".parse().unwrap();
+        env.neighbours.insert(other_ip, mac);
+        assert_eq!(
+            call(&env, other_ip, "POST", path, headers, body).status,
+            429,
+            "{path}"
+        );
+        // ...and so is an address the neighbour table does not know (per source).
+        let stranger: IpAddr = "192.168.1.201".parse().unwrap();
+        let mut limited = false;
+        for _ in 0..40 {
+            limited |= call(&env, stranger, "POST", path, headers, body).status == 429;
+        }
+        assert!(limited, "{path}: an unknown address is limited too");
+        // Another device is not affected.
+        let other = call(&env, guest(2).0, "POST", path, headers, body);
+        assert_ne!(other.status, 429, "{path}");
+    }
+}

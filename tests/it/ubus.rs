@@ -275,6 +275,7 @@ fn registers_lango_with_its_method_table() {
         wire::table_to_json(add.signature().unwrap()),
         json!({
             "status": {}, "sessions": {}, "packages": {}, "reload": {},
+            "setup_code": {}, "unlock": {},
             "kick": {"id": 5, "mac": 3},
             "extend": {"id": 5, "minutes": 5},
             "voucher_generate": {"package": 3, "count": 5, "days": 5},

@@ -56,6 +56,9 @@ pub struct Gateway {
     pub admin_port: u16,
     /// `list admin_allow` (default 127.0.0.0/8 and ::1/128): who may open the owner page.
     pub admin_allow: Vec<Cidr>,
+    /// `list guest_net` (default: the portal address's /24, and `portal_addr6`'s /64): the
+    /// guests' networks. The owner page refuses them even inside `admin_allow` (`guest_side`).
+    pub guest_nets: Vec<Cidr>,
     /// `option currency` (default KES): three upper-case letters.
     pub currency: String,
     /// `option language` (default en): en or sw.
@@ -111,6 +114,17 @@ pub struct Gateway {
     /// writes the gate table (`table inet lango_gate`) for fw4 to load with its own ruleset, so
     /// that guests stay out while lango is stopped, broken or reloading.
     pub gate_file: PathBuf,
+}
+
+impl Gateway {
+    /// Whether a client at `ip` is on the guests' side: in a `guest_net`. Loopback never is
+    /// (no packet from a guest arrives with a loopback source: the kernel drops it as a
+    /// martian). A TCP peer's address is one the guest cannot choose freely: the handshake needs
+    /// the router's answer to reach it, so it is routed back toward the guest network.
+    pub fn guest_side(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        !ip.is_loopback() && self.guest_nets.iter().any(|net| net.contains(ip))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -40,12 +40,15 @@ fn shipped_default_config_is_valid() {
         (gateway.portal_addr.to_string(), gateway.portal_port),
         ("192.168.1.1".into(), 8080)
     );
+    // Issue 13: the shipped owner page listens on the router itself and no address it
+    // allows is on the guests' side.
     assert_eq!(
         (gateway.admin_addr.to_string(), gateway.admin_port),
-        ("192.168.1.1".into(), 8081)
+        ("127.0.0.1".into(), 8081)
     );
     let allow: Vec<String> = gateway.admin_allow.iter().map(Cidr::to_string).collect();
-    assert_eq!(allow, ["192.168.1.0/24", "127.0.0.1/32"]);
+    assert_eq!(allow, ["127.0.0.1/32"]);
+    assert!(gateway.guest_side("192.168.1.100".parse().unwrap()));
     assert_eq!(
         (gateway.currency.as_str(), gateway.language),
         ("KES", Lang::En)
@@ -108,6 +111,7 @@ fn empty_file_gives_every_default() {
             Cidr::parse("127.0.0.0/8").unwrap(),
             Cidr::parse("::1").unwrap(),
         ],
+        guest_nets: vec![Cidr::parse("192.168.1.1/24").unwrap()],
         currency: "KES".into(),
         language: Lang::En,
         store: "/etc/lango/lango.redb".into(),
@@ -158,6 +162,7 @@ fn every_option_of_every_section() {
         \toption admin_addr ::\n\
         \toption admin_port 81\n\
         \tlist admin_allow fd00::/8\n\
+        \tlist guest_net 10.0.0.0/16\n\
         \toption currency TZS\n\
         \toption language Kiswahili\n\
         \toption store /overlay/lango.redb\n\
@@ -232,6 +237,7 @@ fn every_option_of_every_section() {
         ("10.0.0.1".into(), "::".into())
     );
     assert_eq!(gateway.admin_allow, [Cidr::parse("fd00::/8").unwrap()]);
+    assert_eq!(gateway.guest_nets, [Cidr::parse("10.0.0.0/16").unwrap()]);
     assert_eq!(
         (gateway.currency.as_str(), gateway.language),
         ("TZS", Lang::Sw)
@@ -647,4 +653,33 @@ fn never_panics_on_any_input() {
         }
         check(&String::from_utf8_lossy(&bytes));
     }
+}
+
+/// Issue 13: the guests' networks, listed or assumed from the portal's address; loopback is
+/// never the guest side.
+#[test]
+fn guest_networks_are_listed_or_assumed_from_the_portal() {
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    let assumed = valid(
+        "config gateway 'main'\n\toption portal_addr '10.8.0.1'\n\toption portal_addr6 'fd00:8::1'\n",
+    );
+    let gw = &assumed.gateway;
+    assert!(gw.guest_side(ip("10.8.0.77")) && gw.guest_side(ip("::ffff:10.8.0.77")));
+    assert!(gw.guest_side(ip("fd00:8::abcd")));
+    assert!(!gw.guest_side(ip("10.8.1.77")) && !gw.guest_side(ip("127.0.0.1")));
+    let listed = valid(
+        "config gateway 'main'\n\tlist guest_net '192.168.20.0/22'\n\tlist guest_net '127.0.0.0/8'\n",
+    );
+    let gw = &listed.gateway;
+    assert!(gw.guest_side(ip("192.168.23.4")));
+    assert!(
+        !gw.guest_side(ip("192.168.1.4")),
+        "the listed networks replace the assumed one"
+    );
+    assert!(!gw.guest_side(ip("127.0.0.1")), "loopback never");
+    let errors = problems("config gateway 'main'\n\tlist guest_net 'nonsense'\n");
+    assert!(
+        errors.len() == 1 && errors[0].starts_with("2: "),
+        "{errors:?}"
+    );
 }

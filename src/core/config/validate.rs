@@ -29,6 +29,7 @@ pub(super) const GATEWAY: &[&str] = &[
     "admin_addr",
     "admin_port",
     "admin_allow",
+    "guest_net",
     "currency",
     "language",
     "store",
@@ -76,7 +77,7 @@ pub(super) const MPESA: &[&str] = &[
     "simulator_url",
 ];
 /// The options written with `list`; every other option takes one value.
-pub(super) const LISTS: &[&str] = &["admin_allow"];
+pub(super) const LISTS: &[&str] = &["admin_allow", "guest_net"];
 
 /// The file's sections sorted by type, before any value is checked (ripgrep's LowArgs, with
 /// `Config` as HiArgs).
@@ -218,7 +219,12 @@ fn validate_gateway(raw: &Raw, check: &mut Check) -> Gateway {
             .flat_map(Cidr::parse)
             .collect();
     }
-    let gateway = Gateway {
+    let guest_nets: Vec<Cidr> = raw
+        .list("guest_net")
+        .filter_map(|value| check.item(value, Cidr::parse))
+        .collect();
+    let mut gateway = Gateway {
+        guest_nets,
         enabled: check.get(raw, "enabled", parse_bool, true),
         interface: check.get(raw, "interface", parse_network, "lan".into()),
         portal_addr: check.get(raw, "portal_addr", parse_ip, [192, 168, 1, 1].into()),
@@ -263,6 +269,11 @@ fn validate_gateway(raw: &Raw, check: &mut Check) -> Gateway {
             "/usr/share/nftables.d/ruleset-post/lango.nft".into(),
         ),
     };
+    if gateway.guest_nets.is_empty() {
+        // Unless the owner lists the guest networks, the portal address's /24 (IPv4) and /64
+        // (IPv6) are taken to be the guests' (OpenWrt's default LAN is a /24).
+        gateway.guest_nets = default_guest_nets(gateway.portal_addr, gateway.portal_addr6);
+    }
     if gateway.tls_cert.is_some() != gateway.tls_key.is_some() {
         let line = raw
             .one("tls_cert")
@@ -282,6 +293,25 @@ fn validate_gateway(raw: &Raw, check: &mut Check) -> Gateway {
         check.error(port.map_or(raw.line, |value| value.line), message);
     }
     gateway
+}
+
+/// The guest networks assumed when `guest_net` is not given: the portal's /24 and /64.
+fn default_guest_nets(portal: std::net::IpAddr, portal6: Option<std::net::Ipv6Addr>) -> Vec<Cidr> {
+    let mut nets = Vec::new();
+    if !portal.is_unspecified() {
+        let prefix = if portal.is_ipv4() { 24 } else { 64 };
+        nets.push(Cidr {
+            addr: portal,
+            prefix,
+        });
+    }
+    if let Some(v6) = portal6.filter(|a| !a.is_unspecified()) {
+        nets.push(Cidr {
+            addr: v6.into(),
+            prefix: 64,
+        });
+    }
+    nets
 }
 
 fn validate_brand(raw: &Raw, check: &mut Check) -> Brand {

@@ -244,10 +244,12 @@ impl SimCore {
         let (result, resolve_at) = self.plan(p, now);
         self.last_push.insert((p.phone.clone(), p.amount), now);
         let subscriber = p.phone.get(3..).unwrap_or("");
+        // The real shape: `ws_CO_`, DDMMYYYYHHmmss, three digits (milliseconds at Safaricom;
+        // random here, never the push count), the subscriber without 254.
         let mut checkout_id = format!(
             "ws_CO_{}{:03}{subscriber}",
             ddmmyyyyhhmmss(now),
-            self.seq % 1000
+            self.next_random() % 1000
         );
         while self.session(&checkout_id).is_some() {
             checkout_id.push('0');

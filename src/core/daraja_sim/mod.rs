@@ -368,8 +368,15 @@ impl SimCore {
 impl SimCore {
     // ---- identifiers (docs/daraja.md, Identifiers) ----
 
+    /// 64 random bits for the identifiers a guest may see (CheckoutRequestIDs, MerchantRequestIDs,
+    /// receipts, tokens): from the OS generator (`token::fill`), so that none can be predicted
+    /// from an earlier one (issue 13). Only if the generator fails does the seeded xorshift64*
+    /// stand in, so the simulator keeps answering.
     fn next_random(&mut self) -> u64 {
-        // xorshift64*: deterministic for a seed, good enough for IDs.
+        let mut bytes = [0u8; 8];
+        if crate::core::token::fill(&mut bytes).is_ok() {
+            return u64::from_le_bytes(bytes);
+        }
         self.rng ^= self.rng >> 12;
         self.rng ^= self.rng << 25;
         self.rng ^= self.rng >> 27;

@@ -534,3 +534,41 @@ fn a_saved_state_keeps_prompts_tokens_and_faults() {
         );
     }
 }
+
+/// Issue 13: the simulator's identifiers are random, not a function of its seed and the push
+/// count. Five simulators started alike, each pushing the same prompt at the same second, used
+/// to hand out the same CheckoutRequestID and MerchantRequestID.
+#[test]
+fn identifiers_are_random_in_the_real_shape() {
+    let mut checkouts = Vec::new();
+    let mut merchants = Vec::new();
+    for _ in 0..5 {
+        let mut core = core();
+        let t = token(&mut core);
+        let (status, ack) = post(
+            &mut core,
+            &t,
+            daraja::PUSH_PATH,
+            &push_body("254712345678", json!("20")),
+            T,
+        );
+        assert_eq!(status, 200);
+        let checkout = ack["CheckoutRequestID"].as_str().unwrap().to_string();
+        // ws_CO_ + DDMMYYYYHHmmss + three digits + the subscriber without 254.
+        assert_eq!(checkout.len(), 6 + 14 + 3 + 9, "{checkout}");
+        assert!(checkout.starts_with("ws_CO_") && checkout.ends_with("712345678"));
+        assert!(
+            checkout[6..].bytes().all(|b| b.is_ascii_digit()),
+            "{checkout}"
+        );
+        checkouts.push(checkout);
+        merchants.push(ack["MerchantRequestID"].as_str().unwrap().to_string());
+    }
+    merchants.sort();
+    merchants.dedup();
+    assert_eq!(merchants.len(), 5, "64 random bits each: {merchants:?}");
+    checkouts.sort();
+    checkouts.dedup();
+    // Five draws of three random digits all alike: one chance in 10^12.
+    assert!(checkouts.len() > 1, "{checkouts:?}");
+}

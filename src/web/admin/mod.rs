@@ -1,6 +1,7 @@
-//! The owner page's front door: who may reach it (the `admin_allow` addresses, with a Host
-//! that is an address or a local name, against DNS rebinding), sign-in (the owner password,
-//! set on first run or with `lango passwd`; lock-out with back-off), sessions (an HttpOnly,
+//! The owner page's front door: who may reach it (never the guests' networks, `guest_net`;
+//! then the `admin_allow` addresses, with a Host that is an address or a local name, against
+//! DNS rebinding), sign-in (the owner password, set on first run with the one-time setup code
+//! or with `lango passwd`; lock-out per address with back-off), sessions (an HttpOnly,
 //! SameSite=Strict cookie), CSRF (a per-session token in every form plus a same-origin check),
 //! sign-out, and the routing of every page. The pages live in `pages` (dashboard,
 //! guests, events), `payments` (payments, SMS claims, the JSON API), `shop`
@@ -27,7 +28,7 @@ use rouille::{Request, Response};
 
 use crate::adapters::simulator::Simulator;
 use crate::app::App;
-use crate::core::auth::{self, Lockout, OwnerSessions, COOKIE};
+use crate::core::auth::{self, OwnerSessions, COOKIE};
 use crate::core::payments::SwitchGateway;
 use crate::core::token;
 use crate::web::http::{read_form, see_other};
@@ -36,7 +37,6 @@ use crate::web::http::{read_form, see_other};
 #[derive(Default)]
 pub struct OwnerState {
     pub sessions: OwnerSessions,
-    pub lockout: Lockout,
     /// The token scripts send as `Authorization: Bearer` (written by `lango serve`).
     pub api_token: Option<String>,
 }
@@ -116,6 +116,16 @@ impl Call<'_> {
 pub fn handle(ctx: &Ctx, request: &Request) -> Response {
     let ip = request.remote_addr().ip().to_canonical();
     let config = ctx.app.config();
+    if config.gateway.guest_side(ip) {
+        // Issue 13: a guest's address may fall inside admin_allow (guests and owner on one
+        // LAN); the guests' side never reaches a sign-in form, a first-run form or the API.
+        log::warn!("owner page: refused {ip} (on the guests' network, guest_net)");
+        return refuse(
+            403,
+            "the owner page is not open to the guest network; open it from the router or \
+             from the owner's own network",
+        );
+    }
     if !config
         .gateway
         .admin_allow
@@ -292,7 +302,7 @@ fn signin_page(ctx: &Ctx, notice: Option<&str>, status: u16) -> Response {
 /// Checks the lock-out before any hashing; `Err` is the "wait" page.
 fn locked(ctx: &Ctx, ip: IpAddr) -> Result<(), Response> {
     let now = ctx.app.time().now;
-    ctx.owner.lockout.check(ip, now).map_err(|secs| {
+    ctx.app.owner_lockout.check(ip, now).map_err(|secs| {
         signin_page(
             ctx,
             Some(&format!(
@@ -324,7 +334,7 @@ fn signin(ctx: &Ctx, request: &Request, ip: IpAddr) -> Response {
     };
     let now = ctx.app.time().now;
     if !auth::verify_password(&stored, password) {
-        let outcome = ctx.owner.lockout.failure(ip, now);
+        let outcome = ctx.app.owner_lockout.failure(ip, now);
         log::warn!("owner page: wrong password from {ip} ({outcome:?})");
         let text = match outcome {
             auth::Failure::TryAgain { .. } => "Wrong password.".to_string(),
@@ -341,7 +351,7 @@ fn signin(ctx: &Ctx, request: &Request, ip: IpAddr) -> Response {
         };
         return signin_page(ctx, Some(&text), 401);
     }
-    ctx.owner.lockout.success(ip);
+    ctx.app.owner_lockout.success(ip);
     if auth::needs_rehash(&stored) {
         // A hash made with fewer iterations than today's is replaced while the password is known.
         if let Ok(hash) = auth::hash_password(password) {
@@ -372,8 +382,14 @@ fn start_session(ctx: &Ctx, ip: IpAddr, what: &str) -> Response {
     }
 }
 
-/// First run: the owner chooses the password. Refused once one is set.
+/// First run: the owner proves ownership with the one-time setup code (on the router:
+/// `logread -e lango`, `ubus call lango setup_code`, `lango passwd --code`) and chooses the
+/// password. A wrong code counts as a wrong password (the lock-out). Refused once a password
+/// is set.
 fn setup(ctx: &Ctx, request: &Request, ip: IpAddr) -> Response {
+    if let Err(wait) = locked(ctx, ip) {
+        return wait;
+    }
     let form = match read_form(request) {
         Ok(f) => f,
         Err(r) => return r,
@@ -381,6 +397,26 @@ fn setup(ctx: &Ctx, request: &Request, ip: IpAddr) -> Response {
     match ctx.app.owner_password_hash() {
         Ok(None) => {}
         Ok(Some(_)) => return signin_page(ctx, Some("The owner password is already set."), 409),
+        Err(e) => {
+            log::error!("owner page: {e}");
+            return refuse(500, "store error");
+        }
+    }
+    let code = form.get("code").map(String::as_str).unwrap_or("");
+    match ctx.app.setup_code_matches(code) {
+        Ok(true) => {}
+        Ok(false) => {
+            let outcome = ctx.app.owner_lockout.failure(ip, ctx.app.time().now);
+            log::warn!("owner page: wrong setup code from {ip} ({outcome:?})");
+            return signin_page(
+                ctx,
+                Some(
+                    "Wrong setup code. It is shown on the router by: logread -e lango, \
+                     ubus call lango setup_code, or lango passwd --code.",
+                ),
+                403,
+            );
+        }
         Err(e) => {
             log::error!("owner page: {e}");
             return refuse(500, "store error");
@@ -401,13 +437,21 @@ fn setup(ctx: &Ctx, request: &Request, ip: IpAddr) -> Response {
             return refuse(500, "cannot hash the password");
         }
     };
-    if let Err(e) = ctx
-        .app
-        .set_owner_password_hash(&hash, &format!("owner password set on first run from {ip}"))
-    {
-        log::error!("owner page: {e}");
-        return refuse(500, "store error");
+    let why = format!("owner password set on first run from {ip}, with the setup code");
+    match ctx.app.claim_owner(code, &hash, &why) {
+        Ok(crate::app::FirstRun::Set) => {}
+        Ok(crate::app::FirstRun::AlreadySet) => {
+            return signin_page(ctx, Some("The owner password is already set."), 409)
+        }
+        Ok(crate::app::FirstRun::WrongCode) => {
+            return signin_page(ctx, Some("Wrong setup code."), 403)
+        }
+        Err(e) => {
+            log::error!("owner page: {e}");
+            return refuse(500, "store error");
+        }
     }
+    ctx.app.owner_lockout.success(ip);
     start_session(ctx, ip, "owner password set")
 }
 

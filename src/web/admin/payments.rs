@@ -410,7 +410,8 @@ fn overview(ctx: &Ctx) -> Response {
         .iter()
         .map(|p| {
             json!({"id": p.id, "phone": p.phone.masked(), "amount": p.amount.to_string(),
-                       "state": format!("{:?}", p.state).to_lowercase(), "receipt": p.receipt})
+                       "state": format!("{:?}", p.state).to_lowercase(), "receipt": p.receipt,
+                       "callback_receipt": p.callback.as_ref().and_then(|h| h.receipt.clone())})
         })
         .collect();
     let mut counters: serde_json::Map<String, serde_json::Value> =

@@ -451,7 +451,7 @@ pub(crate) fn save_network(call: &Call) -> Response {
 pub(crate) fn change_password(call: &Call) -> Response {
     let app = &call.ctx.app;
     let now = app.time().now;
-    if let Err(secs) = call.ctx.owner.lockout.check(call.ip, now) {
+    if let Err(secs) = call.ctx.app.owner_lockout.check(call.ip, now) {
         return call.back(
             "/settings",
             format!("Too many wrong passwords; wait {secs} s."),
@@ -466,7 +466,7 @@ pub(crate) fn change_password(call: &Call) -> Response {
         }
     };
     if !auth::verify_password(&stored, call.raw_field("current")) {
-        call.ctx.owner.lockout.failure(call.ip, now);
+        call.ctx.app.owner_lockout.failure(call.ip, now);
         return call.back("/settings", "Not changed: the current password is wrong.");
     }
     let new = call.raw_field("password");

@@ -116,6 +116,12 @@ pub(crate) fn signin(ctx: &Ctx, first_run: bool, notice: Option<&str>) -> Respon
              <form method=\"post\" action=\"/setup\" class=\"cbi-section\"><h3>Owner password</h3>",
         );
         body.push_str(&value_row(
+            "Setup code",
+            "<input name=\"code\" autocomplete=\"off\" autofocus required>",
+            "Proves you own this router. Shown on the router by <code>logread -e lango</code>, \
+             <code>ubus call lango setup_code</code> or <code>lango passwd --code</code>.",
+        ));
+        body.push_str(&value_row(
             "Password",
             "<input type=\"password\" name=\"password\" autocomplete=\"new-password\" required minlength=\"8\">",
             "",

@@ -393,7 +393,12 @@ fn payment_status(ctx: &Ctx, request: &Request) -> Response {
     let body = match payment.state {
         PaymentState::Initiating | PaymentState::Pending => json!({"status": "pending"}),
         PaymentState::Paid => {
-            json!({"status": "completed", "package": payment.terms.package_name, "receipt": payment.receipt})
+            json!({
+                "status": "completed",
+                "package": payment.terms.package_name,
+                "receipt": payment.receipt,
+                "moveCode": crate::core::payments::move_code(&payment.token),
+            })
         }
         PaymentState::Expired => json!({"status": "expired"}),
         PaymentState::Cancelled => {

@@ -49,6 +49,22 @@ pub fn handle(ctx: &Ctx, request: &Request) -> Response {
     if let Some(probe) = captive::probe(host, &url) {
         return probe_answer(ctx, ip, probe, &portal);
     }
+    if request.method() == "POST" && !url.starts_with(CALLBACK_PREFIX) {
+        // Before the body is read and before the app is asked: a refusal costs no flash write.
+        if let Err(secs) = post_allowed(ctx, ip, &url) {
+            let r = if url.starts_with("/api/") {
+                Response::json(&json!({
+                    "success": false,
+                    "error": "too many requests; wait a little",
+                }))
+            } else {
+                Response::text(tr(lang, "slow_down"))
+            };
+            return r
+                .with_status_code(429)
+                .with_unique_header("Retry-After", secs.to_string());
+        }
+    }
     let on_portal = is_portal_host(ctx, host);
     match (request.method(), url.as_str()) {
         ("GET", "/api/captive") => captive_api(ctx, ip, &secure_portal_url(ctx).unwrap_or(portal)),
@@ -487,6 +503,28 @@ pub(crate) fn denied(d: Denied) -> (u16, &'static str) {
     }
 }
 
+/// The limits every public POST passes first (`ratelimit::POST`, and `ratelimit::BUY` for a
+/// purchase), per source address and per device, so that neither a new address nor a new MAC
+/// buys a fresh allowance. Daraja's callback path is not limited here: its secret is the gate.
+fn post_allowed(ctx: &Ctx, ip: IpAddr, url: &str) -> Result<(), u64> {
+    use crate::core::ratelimit::{source_key, BUY, POST};
+    let now_ms = ctx.app.time().now_ms;
+    let buying = matches!(url, "/buy" | "/api/portal/mpesa/initiate");
+    let mut keys = vec![format!("src:{}", source_key(ip))];
+    if let Some(mac) = ctx.app.identify(ip) {
+        keys.push(format!("dev:{mac}"));
+    }
+    for key in keys {
+        ctx.app
+            .limiter
+            .check(&format!("post-{key}"), POST, now_ms)?;
+        if buying {
+            ctx.app.limiter.check(&format!("buy-{key}"), BUY, now_ms)?;
+        }
+    }
+    Ok(())
+}
+
 /// Applies a rate limit to a form post from the device at `ip`; the refusal is a page.
 pub(crate) fn form_limited(
     ctx: &Ctx,
@@ -611,6 +649,15 @@ fn pay_page(ctx: &Ctx, token: &str, lang: Lang) -> Response {
             "<p class=\"meta\">{}: {}</p>",
             tr(lang, "receipt"),
             esc(receipt)
+        ));
+    }
+    if payment.state == PaymentState::Paid {
+        // Only the paying device has this page (its URL is the payment's token): the code is
+        // the proof `move` asks for, which no callback or SMS can plant.
+        body.push_str(&format!(
+            "<p class=\"meta\">{}: <b id=\"move-code\">{}</b></p>",
+            tr(lang, "move_code"),
+            esc(&crate::core::payments::move_code(&payment.token))
         ));
     }
     body.push_str("</div>");

@@ -94,13 +94,17 @@ pub(crate) fn tr(lang: Lang, key: &str) -> &'static str {
         "slow_down" => ("Too many tries. Wait a minute and try again.", "Majaribio mengi mno. Subiri dakika moja ujaribu tena."),
         "move" => ("Paid on this phone before? Move your time here", "Ulilipa awali kwa simu hii? Hamisha muda wako hapa"),
         "move_help" => (
-            "If your phone changed its Wi-Fi address, enter the M-Pesa receipt code and the number that paid.",
-            "Kama simu yako imebadilisha anwani ya Wi-Fi, weka nambari ya risiti ya M-Pesa na nambari iliyolipa.",
+            "If your phone changed its Wi-Fi address, enter the move code from your payment page and the number that paid.",
+            "Kama simu yako imebadilisha anwani ya Wi-Fi, weka nambari ya kuhamisha kutoka ukurasa wa malipo yako na nambari iliyolipa.",
         ),
-        "receipt_code" => ("M-Pesa receipt code", "Nambari ya risiti ya M-Pesa"),
+        "receipt_code" => ("Move code", "Nambari ya kuhamisha"),
+        "move_code" => (
+            "Move code (keep it secret: with the number that paid, it moves your time to this phone if its Wi-Fi address changes)",
+            "Nambari ya kuhamisha (itunze siri: pamoja na nambari iliyolipa, inahamisha muda wako kwenye simu hii anwani yake ya Wi-Fi ikibadilika)",
+        ),
         "move_button" => ("Move my time here", "Hamisha muda wangu hapa"),
         "move_not_found" => (
-            "No running purchase matches that receipt and phone number.",
+            "No running purchase matches that code and phone number.",
             "Hakuna ununuzi unaoendelea wenye risiti na nambari hiyo.",
         ),
         "move_too_soon" => ("This purchase was moved recently. Try again later.", "Ununuzi huu umehamishwa hivi karibuni. Jaribu baadaye."),
