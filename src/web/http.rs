@@ -1,38 +1,43 @@
-//! The rouille adapter: starts the portal and owner listeners on bounded worker pools, and
-//! holds the small helpers every handler shares (form parsing with a size limit, HTML escaping,
-//! security headers). The client's address always comes from the socket, never from a header.
+//! The web transport's front: `serve` binds a listener and hands it to the bounded transport
+//! (`server.rs`, with the limits in `server::Limits`), and this file holds the small helpers
+//! every handler shares (form parsing with a size limit, HTML escaping, security headers). The
+//! client's address always comes from the socket, never from a header.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 
 use rouille::{Request, Response};
+
+pub use crate::web::server::Limits;
 
 /// Largest request body accepted (forms and JSON are tiny; anything bigger is hostile).
 pub(crate) const MAX_BODY: u64 = 16 * 1024;
 
-/// Worker threads per listener: enough for a café's phones, bounded so that slow clients cannot
-/// make lango spawn threads without limit.
-pub(crate) const POOL_SIZE: usize = 4;
-
 /// A running listener.
 pub struct Listener {
     pub addr: SocketAddr,
+    /// The I/O thread; it never ends (the process exits if it does).
     pub thread: std::thread::JoinHandle<()>,
 }
 
-/// Binds `addr` and serves `handler` on a thread of its own.
+/// Binds `addr` and serves `handler` with the default limits.
 pub fn serve<F>(addr: SocketAddr, handler: F) -> Result<Listener, String>
 where
     F: Send + Sync + 'static + Fn(&Request) -> Response,
 {
-    let server = rouille::Server::new(addr, move |request| with_headers(handler(request)))
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?
-        .pool_size(POOL_SIZE);
-    let addr = server.server_addr();
-    let thread = std::thread::Builder::new()
-        .name(format!("lango-http-{}", addr.port()))
-        .spawn(move || server.run())
-        .map_err(|e| format!("cannot start HTTP thread: {e}"))?;
+    serve_with(addr, Limits::default(), handler)
+}
+
+/// Binds `addr` and serves `handler` within `limits`.
+pub fn serve_with<F>(addr: SocketAddr, limits: Limits, handler: F) -> Result<Listener, String>
+where
+    F: Send + Sync + 'static + Fn(&Request) -> Response,
+{
+    let listener = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let handler: crate::web::server::Handler = Arc::new(move |r| with_headers(handler(r)));
+    let thread = crate::web::server::spawn(listener, limits, handler)?;
     Ok(Listener { addr, thread })
 }
 
@@ -40,7 +45,7 @@ where
 /// their own CSS and script, so the policy allows inline but nothing from elsewhere. A handler
 /// may set its own Referrer-Policy (the owner page uses `same-origin`, so that browsers send
 /// the page's Origin with its forms instead of `null`).
-fn with_headers(response: Response) -> Response {
+pub(crate) fn with_headers(response: Response) -> Response {
     let referrer = response
         .headers
         .iter()

@@ -1,8 +1,11 @@
-//! The HTTP side: the transport (`http`, `tls`), the guest portal (`portal/`) and the owner
+//! The HTTP side: the transport (`http`, `server`, `wire`, `gate`, `tls`), the guest portal (`portal/`) and the owner
 //! page (`admin/`). Handlers call the app layer; the transport knows no page module.
 
 pub mod admin;
 pub(crate) mod body;
+pub(crate) mod gate;
 pub mod http;
 pub mod portal;
+pub(crate) mod server;
 pub(crate) mod tls;
+pub(crate) mod wire;

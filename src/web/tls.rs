@@ -1,29 +1,33 @@
 //! HTTPS for the portal and its captive-portal API, when the owner configures a certificate
-//! (`option tls_cert`, `option tls_key`). rustls terminates TLS here; each request is read with
-//! the same bounded reader as the Daraja client (`https::read_message`), handed to the very same
-//! handler as plain HTTP (as a rouille request carrying the real client address, so devices are
-//! identified exactly as on port 80), and answered with `Connection: close`. Concurrency is
-//! bounded: past `MAX_CONNECTIONS` a new connection is closed at once.
+//! (`option tls_cert`, `option tls_key`). rustls terminates TLS here; each request is read under
+//! the plain transport's limits (`wire`: head bytes and header count, body bytes; one deadline
+//! for the handshake and the whole request, a write deadline), handed to the very same handler
+//! as plain HTTP (as a rouille request carrying the real client address, so devices are
+//! identified exactly as on port 80), and answered with `Connection: close`. A blocking thread
+//! serves each admitted connection, and the gate (`gate.rs`) bounds them: at most
+//! `MAX_CONNECTIONS` in all and `MAX_PER_SOURCE` from one address; when all are taken, the one
+//! that has waited longest for its request is shut down to make room.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rouille::{Request, Response};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
 
-use crate::adapters::https::{read_message, Body};
+use crate::web::gate::{Gate, Pass};
+use crate::web::server::Limits;
+use crate::web::wire::{self, Refusal, Reply, MAX_HEAD};
 
-/// TLS connections served at once; a phone opens one or two.
-const MAX_CONNECTIONS: usize = 16;
+/// TLS connections served at once (one thread each); a phone opens one or two.
+const MAX_CONNECTIONS: usize = 32;
 
-/// A slow or silent client is dropped after this long.
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// TLS connections from one address.
+const MAX_PER_SOURCE: usize = 4;
 
 /// Reads a PEM certificate chain and private key into a server config.
 pub(crate) fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
@@ -57,24 +61,41 @@ where
     let listener = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let handler = Arc::new(handler);
-    let busy = Arc::new(AtomicUsize::new(0));
+    let limits = Arc::new(Limits::default());
+    let gate = Gate::new(MAX_CONNECTIONS, MAX_PER_SOURCE);
     std::thread::Builder::new()
         .name(format!("lango-https-{}", bound.port()))
         .spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                if busy.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-                    busy.fetch_sub(1, Ordering::SeqCst);
-                    continue; // dropped: closed
-                }
-                let (config, handler, busy) = (config.clone(), handler.clone(), busy.clone());
+            let _exit = crate::web::server::ExitWhenEnded(bound);
+            loop {
+                let (stream, peer) = match listener.accept() {
+                    Ok(accepted) => accepted,
+                    Err(e) if crate::web::server::exhausted(&e) => {
+                        gate.evict_oldest();
+                        std::thread::sleep(crate::web::server::ACCEPT_BACKOFF);
+                        continue;
+                    }
+                    Err(_) => continue,
+                };
+                let evict: crate::web::gate::Evict = match stream.try_clone() {
+                    Ok(clone) => Box::new(move || {
+                        let _ = clone.shutdown(std::net::Shutdown::Both);
+                    }),
+                    Err(_) => continue,
+                };
+                // Over the caps: closed at once (a TLS client cannot read a plain 503).
+                let Some(pass) = gate.enter(peer.ip(), evict) else {
+                    continue;
+                };
+                let (config, handler, limits) = (config.clone(), handler.clone(), limits.clone());
                 let spawned = std::thread::Builder::new()
                     .name("lango-https-conn".into())
                     .spawn(move || {
-                        if let Err(e) = connection(stream, config, handler.as_ref()) {
+                        if let Err(e) =
+                            connection(stream, peer, &pass, config, &limits, handler.as_ref())
+                        {
                             log::debug!("https: {e}");
                         }
-                        busy.fetch_sub(1, Ordering::SeqCst);
                     });
                 if spawned.is_err() {
                     log::warn!("https: cannot start a connection thread");
@@ -85,75 +106,131 @@ where
     Ok(bound)
 }
 
-fn connection<F>(tcp: TcpStream, config: Arc<ServerConfig>, handler: &F) -> std::io::Result<()>
+/// A socket whose reads and writes fail past a deadline (not only after a quiet spell).
+struct Deadlined {
+    tcp: TcpStream,
+    deadline: Instant,
+}
+
+impl Deadlined {
+    fn left(&self) -> std::io::Result<Duration> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        Ok(left)
+    }
+}
+
+impl Read for Deadlined {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.tcp.set_read_timeout(Some(self.left()?))?;
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for Deadlined {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tcp.set_write_timeout(Some(self.left()?))?;
+        self.tcp.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
+fn connection<F>(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    pass: &Pass,
+    config: Arc<ServerConfig>,
+    limits: &Limits,
+    handler: &F,
+) -> std::io::Result<()>
 where
     F: Fn(&Request) -> Response,
 {
-    tcp.set_read_timeout(Some(IO_TIMEOUT))?;
-    tcp.set_write_timeout(Some(IO_TIMEOUT))?;
-    let peer = tcp.peer_addr()?;
+    tcp.set_nodelay(true)?;
+    // The first byte within the idle timeout, then the handshake and the request within the
+    // request timeout.
+    let deadline = Instant::now() + limits.idle_timeout.max(limits.request_timeout);
     let conn = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
-    let message = read_message(&mut tls, Body::Empty, crate::web::http::MAX_BODY as usize)?;
-    let mut parts = message.start_line.split_whitespace();
-    let (Some(method), Some(url)) = (parts.next(), parts.next()) else {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "bad request line",
-        ));
+    let mut tls = rustls::StreamOwned::new(conn, Deadlined { tcp, deadline });
+    let (response, reply) = match read_request(&mut tls, peer, limits) {
+        Ok((request, head)) => {
+            pass.waiting(false);
+            let reply = Reply {
+                head_only: head.method.eq_ignore_ascii_case("HEAD"),
+                close: true,
+                http10: head.http10,
+            };
+            (handler(&request), reply)
+        }
+        Err(Ok(refusal)) => {
+            let reply = Reply {
+                head_only: false,
+                close: true,
+                http10: false,
+            };
+            (crate::web::http::with_headers(refusal.response()), reply)
+        }
+        Err(Err(e)) => return Err(e),
     };
-    let request = Request::fake_http_from(
-        peer,
-        method,
-        url,
-        message.headers.clone(),
-        message.body.clone(),
-    );
-    let response = handler(&request);
-    write(&mut tls, response)?;
+    tls.sock.deadline = Instant::now() + limits.write_timeout;
+    tls.write_all(&wire::encode(response, reply))?;
     tls.conn.send_close_notify();
     tls.flush()
 }
 
-fn write<W: Write>(out: &mut W, response: Response) -> std::io::Result<()> {
-    let status = response.status_code;
-    let headers: Vec<(String, String)> = response
-        .headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let (mut reader, _) = response.data.into_reader_and_size();
-    let mut body = Vec::new();
-    std::io::Read::read_to_end(&mut reader, &mut body)?;
-    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
-    for (k, v) in headers
-        .iter()
-        .filter(|(k, _)| !k.eq_ignore_ascii_case("content-length"))
-    {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str(&format!(
-        "Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    ));
-    out.write_all(head.as_bytes())?;
-    out.write_all(&body)
+/// Reads one request: a refusal to answer, or an I/O error (nothing to answer).
+fn read_request<R: Read>(
+    reader: &mut R,
+    peer: SocketAddr,
+    limits: &Limits,
+) -> Result<(Request, wire::Head), Result<Refusal, std::io::Error>> {
+    let mut buf = Vec::new();
+    let head = loop {
+        match wire::parse_head(&buf, limits.max_body) {
+            Ok(Some(head)) => break head,
+            Ok(None) => read_more(reader, &mut buf, MAX_HEAD).map_err(Err)?,
+            Err(refusal) => return Err(Ok(refusal)),
+        }
+    };
+    buf.drain(..head.len);
+    let wire_max = wire::max_wire_body(head.body, limits.max_body);
+    let body = loop {
+        match wire::take_body(&buf, head.body, limits.max_body) {
+            Ok(Some((body, _))) => break body,
+            Ok(None) => read_more(reader, &mut buf, wire_max).map_err(Err)?,
+            Err(refusal) => return Err(Ok(refusal)),
+        }
+    };
+    let request = Request::fake_http_from(
+        peer,
+        head.method.clone(),
+        head.url.clone(),
+        head.headers.clone(),
+        body,
+    );
+    Ok((request, head))
 }
 
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        204 => "No Content",
-        302 => "Found",
-        303 => "See Other",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        409 => "Conflict",
-        413 => "Payload Too Large",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Status",
+/// Reads more bytes into `buf`, which holds at most `max`.
+fn read_more<R: Read>(reader: &mut R, buf: &mut Vec<u8>, max: usize) -> std::io::Result<()> {
+    let start = buf.len();
+    let want = max.saturating_sub(start).clamp(1, 4096);
+    buf.resize(start + want, 0);
+    let n = loop {
+        match reader.read(&mut buf[start..]) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => break other,
+        }
+    };
+    let n = n.unwrap_or(0);
+    buf.truncate(start + n);
+    if n == 0 {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
     }
+    Ok(())
 }

@@ -4,7 +4,8 @@
 //!
 //! A file may name (`crate::…`) its own layer or a lower one, never a higher one, and never a
 //! sibling layer of the same rank (store and adapters know nothing of each other; neither do
-//! the web and the ubus object). The HTTP transport (`web/http.rs`, `web/tls.rs`) names no page
+//! the web and the ubus object). The HTTP transport (`web/http.rs`, `server.rs`, `wire.rs`,
+//! `gate.rs`, `tls.rs`) names no page
 //! module. There is no allow-list: a new upward import fails here with its file and line.
 
 use std::path::{Path, PathBuf};
@@ -83,7 +84,14 @@ fn violations(root: &Path) -> Vec<String> {
         };
         let own = rank(&layer).unwrap();
         let rel = file.strip_prefix(root).unwrap().display().to_string();
-        let transport = rel == "src/web/http.rs" || rel == "src/web/tls.rs";
+        let transport = [
+            "src/web/http.rs",
+            "src/web/tls.rs",
+            "src/web/server.rs",
+            "src/web/wire.rs",
+            "src/web/gate.rs",
+        ]
+        .contains(&rel.as_str());
         let text = std::fs::read_to_string(&file).unwrap();
         for (n, line) in text.lines().enumerate() {
             for path in crate_paths(line) {

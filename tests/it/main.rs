@@ -2,6 +2,8 @@
 
 // Shared builders and drivers: TestEnv, a raw HTTP client, fixtures.
 mod support;
+// The web transport's limits: huge heads, timeouts, connection caps, file handles, keep-alive.
+mod door;
 // The redb store: reopen, indexes, schema version, damaged files.
 mod store;
 // Sessions and payments over time with a manual clock: expiry, clock jumps, restarts.
