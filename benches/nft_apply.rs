@@ -82,6 +82,7 @@ fn main() {
         dns_port: 8053,
         block_tethering: false,
         gate_file: None,
+        owner_macs: Vec::new(),
     };
     println!("clients | render ms | script KB | apply ms (nft -f -) | counters read ms");
     for n in [1u32, 100, 10_000] {

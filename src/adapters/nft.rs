@@ -34,6 +34,8 @@ pub struct NftOptions {
     pub block_tethering: bool,
     /// Where fw4 loads the gate table from (a `ruleset-post` include), if anywhere.
     pub gate_file: Option<std::path::PathBuf>,
+    /// The owner's devices on the guests' network: they reach the router without paying.
+    pub owner_macs: Vec<Mac>,
 }
 
 /// The firewall options from the gateway config.
@@ -45,6 +47,7 @@ pub fn options_for(gw: &crate::core::config::Gateway) -> NftOptions {
         dns_port: gw.dns_port,
         block_tethering: gw.block_tethering,
         gate_file: Some(gw.gate_file.clone()),
+        owner_macs: gw.owner_macs.clone(),
     }
 }
 
@@ -124,6 +127,12 @@ pub fn render_gate(options: &NftOptions) -> String {
     let ports = ports.join(", ");
     let rate = PORTAL_NEW_PER_SEC;
     let burst = PORTAL_NEW_PER_SEC * 2;
+    let owners = if options.owner_macs.is_empty() {
+        String::new()
+    } else {
+        let macs: Vec<String> = options.owner_macs.iter().map(Mac::to_string).collect();
+        format!("\t\tether saddr {{ {} }} accept\n", macs.join(", "))
+    };
     format!(
         "table inet lango_gate
 delete table inet lango_gate
@@ -137,7 +146,7 @@ table inet lango_gate {{
 \tchain input {{
 \t\ttype filter hook input priority filter - 4; policy accept;
 \t\tiifname != \"{dev}\" return
-\t\tudp dport {{ 67, 547 }} accept
+{owners}\t\tudp dport {{ 67, 547 }} accept
 \t\ticmp type {{ echo-request, destination-unreachable, time-exceeded, parameter-problem }} accept
 \t\ticmpv6 type {{ destination-unreachable, packet-too-big, time-exceeded, parameter-problem, echo-request, nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld-listener-report, mld2-listener-report }} accept
 \t\ttcp dport {{ {ports} }} ct state new add @portal_rate4 {{ ip saddr limit rate over {rate}/second burst {burst} packets }} drop
@@ -753,6 +762,7 @@ mod tests {
             dns_port: 5353,
             block_tethering: false,
             gate_file: None,
+            owner_macs: Vec::new(),
         }
     }
 
@@ -832,6 +842,10 @@ mod tests {
         assert!(gate.contains("tcp dport { 8080, 8443 } accept"));
         assert!(gate.contains("udp dport 5353 accept"));
         assert!(gate.contains("udp dport { 67, 547 } accept"));
+        assert!(!gate.contains("ether saddr {"));
+        opts.owner_macs = vec![Mac([2, 0xaa, 0, 0, 0, 9])];
+        let gate = render_gate(&opts);
+        assert!(gate.contains("\t\tether saddr { 02:aa:00:00:00:09 } accept\n"));
         // DNS to dnsmasq only with the paid mark; everything else on the router is closed.
         assert!(gate.contains(
             "meta mark & 0x20000000 == 0x20000000 meta l4proto { tcp, udp } th dport 53 accept"
@@ -847,7 +861,7 @@ mod tests {
             },
             &opts,
         );
-        assert!(!gate.contains("aa:00"));
+        assert!(!gate.contains("aa:00:00:00:00:01"));
         assert!(script
             .contains("ether saddr . ip saddr @paid4 meta mark set meta mark | 0x20000000 return"));
         assert!(script.contains("meta mark set meta mark | 0x20000000 accept"));

@@ -589,3 +589,55 @@ fn lab_a55_block_tethering_stops_a_nat_behind_a_guest() {
     assert!(!shared, "the hotspot still shares the access");
     assert!(own, "the phone itself stays online");
 }
+
+/// Issue 13 at the kernel: guests, paid or not, reach on the router only DHCP, DNS, the portal
+/// and ICMP; a service like SSH or LuCI (here a web server on port 2222) is closed to them,
+/// and open to a device listed as the owner's (`list owner_mac`).
+#[test]
+fn lab_guests_reach_only_dhcp_dns_the_portal_and_icmp_on_the_router() {
+    let Some(mut lab) = Lab::start(2, "") else {
+        return;
+    };
+    lab.dhcp(1);
+    lab.dhcp(2);
+    let ns = lab.ns_router.clone();
+    lab.spawn(
+        &ns,
+        &["python3", "-m", "http.server", "2222", "--bind", "0.0.0.0"],
+    );
+    lab.wait_for("the router's service", || {
+        lab.exec(
+            &ns,
+            &["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:2222/"],
+        )
+        .status
+        .success()
+    });
+    let service = |lab: &Lab, n: usize| {
+        lab.curl(n, &["-o", "/dev/null", "http://10.77.0.1:2222/"])
+            .0
+    };
+    lab.redeem(1, &lab.voucher("hour"));
+    lab.wait_for("paid guest online", || lab.online(1, false));
+    assert_eq!(
+        service(&lab, 1),
+        7,
+        "a paid guest reaches the router's service"
+    );
+    assert_eq!(
+        service(&lab, 2),
+        7,
+        "an unpaid guest reaches the router's service"
+    );
+    let (code, body) = lab.curl(2, &["http://10.77.0.1:8080/"]);
+    assert!(
+        code == 0 && body.contains("Lab Cafe"),
+        "the portal stays open"
+    );
+    let ping = lab.exec(&lab.ns_guests[1], &["ping", "-c", "1", "-W", "1", ROUTER4]);
+    assert!(ping.status.success(), "ping stays open");
+    lab.restart_with_gateway_option(&format!("list owner_mac '{}'", guest_mac(2)));
+    assert_eq!(service(&lab, 2), 0, "the owner's device reaches the router");
+    assert!(!lab.online(2, false), "but not the internet without paying");
+    assert_eq!(service(&lab, 1), 7);
+}

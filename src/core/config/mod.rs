@@ -107,6 +107,10 @@ pub struct Gateway {
     /// `option block_tethering` (default 0): forwarded packets reach guests with TTL / hop
     /// limit 1, so a paid phone cannot share its access through a hotspot of its own.
     pub block_tethering: bool,
+    /// `list owner_mac`: the owner's own devices on the guests' network. They reach the router
+    /// (SSH, LuCI, the owner page through an SSH tunnel) without paying; the internet still
+    /// needs a voucher. A MAC can be copied: keep the router's passwords strong.
+    pub owner_macs: Vec<crate::core::model::Mac>,
     /// `option ipv6_window` (default 1m): how long after a purchase (or a move) a device may
     /// add IPv6 addresses; a new one later is refused as a clone (`core::ipv6`).
     pub ipv6_window_secs: u64,

@@ -112,6 +112,7 @@ fn empty_file_gives_every_default() {
             Cidr::parse("::1").unwrap(),
         ],
         guest_nets: vec![Cidr::parse("192.168.1.1/24").unwrap()],
+        owner_macs: Vec::new(),
         currency: "KES".into(),
         language: Lang::En,
         store: "/etc/lango/lango.redb".into(),
@@ -182,6 +183,7 @@ fn every_option_of_every_section() {
         \toption utc_offset -01:30\n\
         \toption api_token_file /tmp/lango.token\n\
         \toption block_tethering 1\n\
+        \tlist owner_mac 02:aa:00:00:00:09\n\
         \toption ipv6_window 2m\n\
         \toption gate_file /etc/nftables.d/lango.nft\n\
         config brand\n\
@@ -264,6 +266,7 @@ fn every_option_of_every_section() {
         (-5400, std::path::Path::new("/tmp/lango.token"))
     );
     assert!(gateway.block_tethering);
+    assert_eq!(gateway.owner_macs, ["02:aa:00:00:00:09".parse().unwrap()]);
     assert_eq!(gateway.ipv6_window_secs, 120);
     assert_eq!(
         gateway.gate_file,

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use crate::core::model::{parse_bytes, parse_duration, parse_rate, Lang};
+use crate::core::model::{parse_bytes, parse_duration, parse_rate, Lang, Mac};
 use crate::core::uci::{Section, UciFile, Value};
 
 use super::values::{
@@ -30,6 +30,7 @@ pub(super) const GATEWAY: &[&str] = &[
     "admin_port",
     "admin_allow",
     "guest_net",
+    "owner_mac",
     "currency",
     "language",
     "store",
@@ -77,7 +78,7 @@ pub(super) const MPESA: &[&str] = &[
     "simulator_url",
 ];
 /// The options written with `list`; every other option takes one value.
-pub(super) const LISTS: &[&str] = &["admin_allow", "guest_net"];
+pub(super) const LISTS: &[&str] = &["admin_allow", "guest_net", "owner_mac"];
 
 /// The file's sections sorted by type, before any value is checked (ripgrep's LowArgs, with
 /// `Config` as HiArgs).
@@ -223,8 +224,18 @@ fn validate_gateway(raw: &Raw, check: &mut Check) -> Gateway {
         .list("guest_net")
         .filter_map(|value| check.item(value, Cidr::parse))
         .collect();
+    let owner_macs: Vec<Mac> = raw
+        .list("owner_mac")
+        .filter_map(|value| {
+            check.item(value, |t| {
+                t.parse::<Mac>()
+                    .map_err(|_| format!("'{t}' is not a MAC address (aa:bb:cc:dd:ee:ff)"))
+            })
+        })
+        .collect();
     let mut gateway = Gateway {
         guest_nets,
+        owner_macs,
         enabled: check.get(raw, "enabled", parse_bool, true),
         interface: check.get(raw, "interface", parse_network, "lan".into()),
         portal_addr: check.get(raw, "portal_addr", parse_ip, [192, 168, 1, 1].into()),
