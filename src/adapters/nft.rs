@@ -404,11 +404,9 @@ pub(crate) fn parse_usage(json: &str) -> Counters {
     let Ok(doc) = serde_json::from_str::<serde_json::Value>(json) else {
         return counters;
     };
-    let items = doc
-        .get("nftables")
-        .and_then(|v| v.as_array())
-        .cloned()
-        .unwrap_or_default();
+    let Some(items) = doc.get("nftables").and_then(|v| v.as_array()) else {
+        return counters;
+    };
     for item in items {
         if let Some(quota) = item.get("quota") {
             let name = quota.get("name").and_then(|n| n.as_str()).unwrap_or("");
@@ -421,11 +419,9 @@ pub(crate) fn parse_usage(json: &str) -> Counters {
         }
         let Some(set) = item.get("set") else { continue };
         let name = set.get("name").and_then(|n| n.as_str()).unwrap_or("");
-        let elems = set
-            .get("elem")
-            .and_then(|e| e.as_array())
-            .cloned()
-            .unwrap_or_default();
+        let Some(elems) = set.get("elem").and_then(|e| e.as_array()) else {
+            continue;
+        };
         for elem in elems {
             // An element with a timeout or counter is wrapped in "elem"; a bare one is not.
             let (val, bytes) = match elem.get("elem") {
@@ -436,7 +432,7 @@ pub(crate) fn parse_usage(json: &str) -> Counters {
                         .and_then(|b| b.as_u64())
                         .unwrap_or(0),
                 ),
-                None => (Some(&elem), 0),
+                None => (Some(elem), 0),
             };
             match name {
                 "seen6" => {

@@ -322,13 +322,15 @@ impl App {
         };
         let time = self.time();
         let now_ms = time.now_ms;
+        // By MAC: one lookup per device, not a scan of every session (O(N), not O(N²)).
+        let by_mac: HashMap<Mac, &Session> = active.iter().map(|s| (s.mac, s)).collect();
         let mut work = self.work();
         let live: HashSet<u64> = active.iter().map(|s| s.id).collect();
         work.samples.retain(|id, _| live.contains(id));
         work.speeds.retain(|id, _| live.contains(id));
         work.last_traffic.retain(|id, _| live.contains(id));
         for u in &usage {
-            if let Some(session) = active.iter().find(|s| s.mac == u.mac) {
+            if let Some(session) = by_mac.get(&u.mac) {
                 let total = u.bytes_up.saturating_add(u.bytes_down);
                 let last = work.last_traffic.get(&session.id).copied();
                 if last.is_none_or(|(_, bytes)| bytes != total) {
@@ -346,7 +348,7 @@ impl App {
             }
         }
         for u in usage {
-            if let Some(session) = active.iter().find(|s| s.mac == u.mac) {
+            if let Some(session) = by_mac.get(&u.mac) {
                 let entry = work
                     .usage
                     .entry(session.id)
