@@ -118,21 +118,31 @@ pub(crate) fn set_package_option(file: &mut UciFile, id: &str, option: &str, tex
 }
 
 /// Pure: gives every anonymous package section the id lango derives from its name (what
-/// `config::parse` calls it), so that edits find it by id.
+/// `config::parse` calls it, `config::anonymous_package_ids`: never the name of another
+/// section), so that edits find it by id.
 pub(crate) fn name_packages(file: &mut UciFile) {
-    for section in file
-        .sections
-        .iter_mut()
-        .filter(|s| s.kind == "package" && s.name.is_none())
-    {
-        let name = section
-            .options
-            .iter()
-            .find(|o| o.name == "name")
-            .and_then(|o| o.values.last())
-            .map(|v| crate::core::config::package_id(&v.text));
-        section.name = name;
+    for (idx, id) in crate::core::config::anonymous_package_ids(file) {
+        if let Some(section) = file.sections.get_mut(idx) {
+            section.name = Some(id);
+        }
     }
+}
+
+/// Pure: `wanted` if no section of `file` has that name, else `wanted_2`, `wanted_3`...: a new
+/// section's name that clashes with none (section names share one namespace in a UCI file).
+pub(crate) fn free_name(file: &UciFile, wanted: &str) -> String {
+    let taken = |name: &str| {
+        file.sections
+            .iter()
+            .any(|s| s.name.as_deref() == Some(name))
+    };
+    let mut name = wanted.to_string();
+    let mut n = 2;
+    while taken(&name) {
+        name = format!("{wanted}_{n}");
+        n += 1;
+    }
+    name
 }
 
 /// Pure: sets (or with `None` or "" removes) a single option of the first section of `kind`,
