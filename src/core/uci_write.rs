@@ -10,6 +10,16 @@ fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
 
+/// A section type as written: bare, as `uci commit` writes it, unless it holds a character
+/// that would end or quote the word (a hand-written `config "a#b"`), which `uci commit` would
+/// garble and lango quotes.
+fn kind(text: &str) -> String {
+    match text.contains(['\'', '"', '\\', '#', ';']) {
+        true => quote(text),
+        false => text.to_string(),
+    }
+}
+
 /// Pure: UCI text for a parsed file.
 pub fn render(file: &UciFile) -> String {
     let mut out = String::new();
@@ -21,8 +31,10 @@ pub fn render(file: &UciFile) -> String {
             out.push('\n');
         }
         match &section.name {
-            Some(name) => out.push_str(&format!("config {} {}\n", section.kind, quote(name))),
-            None => out.push_str(&format!("config {}\n", section.kind)),
+            Some(name) => {
+                out.push_str(&format!("config {} {}\n", kind(&section.kind), quote(name)))
+            }
+            None => out.push_str(&format!("config {}\n", kind(&section.kind))),
         }
         for option in &section.options {
             for value in &option.values {
@@ -35,6 +47,35 @@ pub fn render(file: &UciFile) -> String {
             }
         }
     }
+    out
+}
+
+/// Pure: what `uci export <package>` prints for the file libuci would load from these sections:
+/// a `package` header, each section after a blank line (anonymous ones without a name), an
+/// option set to '' left out (libuci deletes it), and a blank line at the end. The test against
+/// the real `uci` (`tests/it/uci.rs`) compares the two byte for byte.
+pub(crate) fn export(file: &UciFile, package: &str) -> String {
+    let escape = |text: &str| text.replace('\'', "'\\''");
+    let mut out = format!("package {}\n", escape(package));
+    for section in &file.sections {
+        out.push_str(&format!("\nconfig {}", escape(&section.kind)));
+        if let Some(name) = &section.name {
+            out.push_str(&format!(" '{}'", escape(name)));
+        }
+        out.push('\n');
+        for option in &section.options {
+            let list = option.values.len() > 1 || option.values.iter().any(|v| v.list);
+            for value in &option.values {
+                if !list && value.text.is_empty() {
+                    continue;
+                }
+                let keyword = if list { "list" } else { "option" };
+                let (name, text) = (escape(&option.name), escape(&value.text));
+                out.push_str(&format!("\t{keyword} {name} '{text}'\n"));
+            }
+        }
+    }
+    out.push('\n');
     out
 }
 

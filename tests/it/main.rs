@@ -2,6 +2,8 @@
 
 // Shared builders and drivers: TestEnv, a raw HTTP client, fixtures.
 mod support;
+// lango's UCI parser against the real libuci (`uci` from the OpenWrt kit).
+mod uci;
 // The redb store: reopen, indexes, schema version, damaged files.
 mod store;
 // Sessions and payments over time with a manual clock: expiry, clock jumps, restarts.
