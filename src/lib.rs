@@ -10,6 +10,8 @@
 //!   object): the front ends, each knowing the app and not each other.
 //! - `daemon`: the composition root, CLI commands, signals and crash reports.
 //!
+//! `fuzzing` (hidden) belongs to no layer: the fuzz targets' and the libuci test's entry points.
+//!
 //! See ARCHITECTURE.md.
 
 // No unsafe code, with one audited exception: the MIPS crash reporter's signal handler
@@ -20,6 +22,8 @@ pub mod adapters;
 pub mod app;
 pub mod core;
 pub mod daemon;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod store;
 pub mod ubus;
 pub mod web;

@@ -1,11 +1,18 @@
-//! UCI text (`/etc/config/<name>`) to sections and options, following libuci's `file.c` grammar
-//! without running the `uci` program. Pure and total: it never panics, keeps going after a mistake
-//! so that every syntax problem in a file is reported at once, and remembers the line of every
-//! section and value. It knows nothing about lango's own options; `config` owns those.
+//! UCI files (`/etc/config/<name>`) to sections and options: libuci's `file.c` parser
+//! transcribed, quirks included, without running the `uci` program. Pure and total: it never
+//! panics, keeps going after a mistake so that every syntax problem in a file is reported at
+//! once, and remembers the line of every section and value. It knows nothing about lango's own
+//! options; `config` owns those. `tests/it/uci.rs` runs the real `uci` on the same files.
 //!
-//! Where lango is stricter than libuci, so that typos are caught: an `option` set twice in one
-//! section is an error (libuci silently keeps the last), and so is reopening a named section with
-//! another type (libuci only refuses that in strict mode).
+//! A file the `uci` program (strict, its default) refuses, lango refuses too. lango is stricter
+//! where libuci would quietly lose or garble something, so that typos are caught:
+//! - an `option` set twice in one section (libuci keeps the last);
+//! - `package` anywhere but before the first `config` (libuci starts another package there);
+//! - a `;` right after an unquoted word with more on the line (libuci drops the rest of the line);
+//! - a NUL byte (libuci reads the next line into the value).
+//!
+//! Values are bytes to libuci; lango reads a value that is not UTF-8 with U+FFFD in its place
+//! and notes the line (`UciFile::not_utf8`), never refusing the file for it.
 
 use std::fmt;
 
@@ -16,6 +23,8 @@ pub(crate) struct UciFile {
     pub package: Option<String>,
     /// In file order. A named section that appears twice is merged into its first appearance.
     pub sections: Vec<Section>,
+    /// The lines of values that were not UTF-8 (read with U+FFFD in place of the bad bytes).
+    pub not_utf8: Vec<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,54 +71,51 @@ impl fmt::Display for UciError {
     }
 }
 
-/// Parses UCI text. Returns everything that could be understood, and every problem found, in
-/// line order. A statement with a problem is skipped as a whole.
+/// Parses UCI text; see `parse_bytes`.
 pub fn parse(text: &str) -> (UciFile, Vec<UciError>) {
-    let mut errors = Vec::new();
-    let lexer = Lexer {
-        bytes: text.as_bytes(),
+    parse_bytes(text.as_bytes())
+}
+
+/// Parses the bytes of a UCI file. Returns everything that could be understood, and every
+/// problem found, in line order. After a problem the rest of its line is skipped, as libuci does
+/// when it is not strict; the `uci` program is strict and refuses the whole file instead.
+///
+/// libuci reads bytes, not text, so a value may hold bytes that are not UTF-8 (a hand edit in
+/// Latin-1, say). lango keeps such a value with U+FFFD in place of each bad sequence and notes
+/// its line in `UciFile::not_utf8` rather than refusing the file: an accent in the brand name
+/// must not stop the portal or lock the owner page. Names and section types are ASCII anyway.
+pub fn parse_bytes(bytes: &[u8]) -> (UciFile, Vec<UciError>) {
+    let mut reader = Reader {
+        input: bytes,
+        next: 0,
+        buf: Vec::new(),
         pos: 0,
-        line: 1,
+        segments: Vec::new(),
+        line: 0,
+        nul_lines: Vec::new(),
     };
     let mut file = UciFile::default();
+    let mut errors = Vec::new();
     let mut current = Current::BeforeFirst;
-    for statement in lexer.statements(&mut errors) {
-        let Some((keyword, args)) = statement.tokens.split_first() else {
+    while reader.next < reader.input.len() {
+        reader.pos = 0;
+        reader.segments.clear();
+        reader.getln(0);
+        // A line with a NUL is reported once below; libuci would garble it, lango skips it.
+        if reader.at(0) == 0 || reader.nul_lines.last() == Some(&reader.line) {
             continue;
-        };
-        // Like strtok in libuci's uci_parse_line, the keyword is a bare word: quoting or escaping
-        // any part of it makes it unknown.
-        let word = if keyword.plain {
-            keyword.text.as_str()
-        } else {
-            ""
-        };
-        let line = statement.line;
-        if matches!(word, "config" | "c") {
-            // Until this line is known to be good, the options after it have nowhere to go:
-            // they must not land in the previous section and cause confusing extra errors.
-            current = Current::Discard;
         }
-        if statement.broken {
-            continue; // The lexer has reported it.
-        }
-        let result = match word {
-            "package" | "p" => file.package(args, current),
-            "config" | "c" => file.config(args, line).map(|section| current = section),
-            "option" | "o" => file.option(current, args, line, false),
-            "list" | "l" => file.option(current, args, line, true),
-            _ if !keyword.plain => {
-                Err(format!("'{}' must be written without quotes", keyword.text))
-            }
-            _ => Err(format!(
-                "unknown statement '{}' (expected config, option or list)",
-                keyword.text
-            )),
-        };
-        if let Err(message) = result {
-            errors.push(UciError { line, message });
+        if let Err(error) = reader.statements(&mut file, &mut current) {
+            errors.push(error);
         }
     }
+    for line in reader.nul_lines {
+        let message = "a NUL byte: uci ends the value there and reads the next line into it; \
+                       remove it"
+            .to_string();
+        errors.push(UciError { line, message });
+    }
+    file.not_utf8.dedup();
     errors.sort_by_key(|error| error.line);
     (file, errors)
 }
@@ -124,45 +130,26 @@ enum Current {
 }
 
 impl UciFile {
-    fn package(&mut self, args: &[Token], current: Current) -> Result<(), String> {
-        let name = match args {
-            [] => return Err("'package' needs a name, like: package 'lango'".into()),
-            [name] => &name.text,
-            _ => return Err(too_many("package")),
-        };
+    fn package(&mut self, name: String, current: Current) -> Result<(), String> {
         // libuci starts a new package at a `package` line, so sections after it would not
         // belong to this file's package at all.
         if !matches!(current, Current::BeforeFirst) || self.package.is_some() {
             return Err("'package' may only appear once, before the first 'config'".into());
         }
-        if !is_name(name, true) {
-            return Err(format!("'{name}' is not a valid package name"));
-        }
-        self.package = Some(name.clone());
+        self.package = Some(name);
         Ok(())
     }
 
-    fn config(&mut self, args: &[Token], line: u32) -> Result<Current, String> {
-        let (kind, name) = match args {
-            [] => return Err("'config' needs a section type, like: config package 'hour'".into()),
-            [kind] => (&kind.text, None),
-            [kind, name] => (&kind.text, Some(name.text.clone())),
-            _ => return Err(too_many("config")),
-        };
-        if kind.is_empty() || !kind.bytes().all(|b| (33..=126).contains(&b)) {
-            return Err(format!("'{kind}' is not a valid section type"));
-        }
+    fn config(&mut self, kind: String, name: String, line: u32) -> Result<Current, String> {
         // An empty name (`config package ''`) makes an anonymous section, as in libuci.
-        let name = name.filter(|name| !name.is_empty());
-        if let Some(name) = &name {
-            check_name(name)?;
+        if !name.is_empty() {
             let found = self
                 .sections
                 .iter()
-                .position(|s| s.name.as_ref() == Some(name));
+                .position(|s| s.name.as_ref() == Some(&name));
             if let Some(idx) = found {
                 let first = &self.sections[idx];
-                if first.kind != *kind {
+                if first.kind != kind {
                     let (kind, line) = (&first.kind, first.line);
                     return Err(format!(
                         "section '{name}' is already a '{kind}' section (line {line})"
@@ -172,8 +159,8 @@ impl UciFile {
             }
         }
         self.sections.push(Section {
-            kind: kind.clone(),
-            name,
+            kind,
+            name: Some(name).filter(|name| !name.is_empty()),
             line,
             options: Vec::new(),
         });
@@ -183,35 +170,23 @@ impl UciFile {
     fn option(
         &mut self,
         current: Current,
-        args: &[Token],
+        name: String,
+        text: String,
         line: u32,
         list: bool,
     ) -> Result<(), String> {
-        let keyword = if list { "list" } else { "option" };
-        let (name, text) = match args {
-            [] => {
-                return Err(format!(
-                    "'{keyword}' needs a name and a value, like: {keyword} name 'value'"
-                ))
-            }
-            [name] => (&name.text, String::new()),
-            [name, value] => (&name.text, value.text.clone()),
-            _ => return Err(too_many(keyword)),
-        };
         let section = match current {
-            Current::BeforeFirst => return Err(format!("'{keyword}' before the first 'config'")),
+            Current::BeforeFirst => {
+                let keyword = if list { "list" } else { "option" };
+                return Err(format!("'{keyword}' before the first 'config'"));
+            }
             Current::Discard => return Ok(()),
             Current::Section(idx) => &mut self.sections[idx],
         };
-        check_name(name)?;
         let value = Value { text, line, list };
-        let Some(option) = section
-            .options
-            .iter_mut()
-            .find(|option| option.name == *name)
-        else {
+        let Some(option) = section.options.iter_mut().find(|o| o.name == name) else {
             section.options.push(UciOption {
-                name: name.clone(),
+                name,
                 values: vec![value],
             });
             return Ok(());
@@ -228,197 +203,420 @@ impl UciFile {
     }
 }
 
-/// libuci's uci_validate_name: letters, digits and `_`, plus `-` in package names.
-fn is_name(text: &str, allow_dash: bool) -> bool {
-    let ok = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || (allow_dash && b == b'-');
-    !text.is_empty() && text.bytes().all(ok)
+/// libuci's uci_validate_str: letters, digits and `_` in names, plus `-` in package names;
+/// a section type may hold any printable ASCII character but space.
+fn is_name(text: &[u8], kind: NameKind) -> bool {
+    let ok = |b: u8| match kind {
+        NameKind::Name => b.is_ascii_alphanumeric() || b == b'_',
+        NameKind::Package => b.is_ascii_alphanumeric() || b == b'_' || b == b'-',
+        NameKind::Type => (33..=126).contains(&b),
+    };
+    !text.is_empty() && text.iter().all(|&b| ok(b))
 }
 
-fn check_name(name: &str) -> Result<(), String> {
-    match is_name(name, false) {
-        true => Ok(()),
-        false => Err(format!(
-            "'{name}' is not a valid name (use only letters, digits and _)"
-        )),
-    }
+#[derive(Clone, Copy)]
+enum NameKind {
+    Name,
+    Package,
+    Type,
 }
 
 fn too_many(keyword: &str) -> String {
     format!("too many words after '{keyword}' (put quotes around a value that contains spaces)")
 }
 
-/// One word of a statement, quotes and escapes removed.
-struct Token {
-    text: String,
-    line: u32,
-    /// Neither quoted nor escaped anywhere: only such a word can be a keyword.
-    plain: bool,
+/// Bytes shown to the owner: invalid UTF-8 as U+FFFD, control characters escaped.
+fn shown(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).escape_debug().to_string()
 }
 
-/// The words between two newlines or `;` outside quotes.
-struct Statement {
-    tokens: Vec<Token>,
-    line: u32,
-    /// The lexer reported a problem inside it.
-    broken: bool,
+/// C's `isspace` in the C locale, which libuci uses between words.
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c')
 }
 
-/// Ends a statement, if it has any words.
-fn finish(statements: &mut Vec<Statement>, tokens: &mut Vec<Token>, broken: bool) {
-    if let Some(line) = tokens.first().map(|token| token.line) {
-        statements.push(Statement {
-            tokens: std::mem::take(tokens),
-            line,
-            broken,
-        });
-    }
-}
-
-/// Works on bytes: every special character is ASCII, so splitting there keeps UTF-8 intact.
-struct Lexer<'a> {
-    bytes: &'a [u8],
+/// libuci's parser (`file.c`: uci_getln, parse_str, next_arg, uci_parse_line ...) transcribed
+/// onto a byte buffer, so that every quirk is the same: the line buffer that a backslash or an
+/// open quote extends with the next line, NUL bytes written over it to end words, the first
+/// word split off at a space or tab only (`strtok`), the other words at any `isspace` character.
+/// Reads past the end of the buffer give 0, as the NUL after C's buffer would.
+struct Reader<'a> {
+    input: &'a [u8],
+    /// The next unread byte of `input`.
+    next: usize,
+    /// The current line, plus the lines a backslash or a quote pulled in.
+    buf: Vec<u8>,
     pos: usize,
+    /// The physical lines in `buf`: (offset in `buf`, offset in `input`, line number).
+    segments: Vec<(usize, usize, u32)>,
+    /// The number of the last line read.
+    line: u32,
+    nul_lines: Vec<u32>,
+}
+
+/// Where the words of a statement come from, for messages.
+struct Statement {
+    keyword: &'static str,
     line: u32,
 }
 
-impl Lexer<'_> {
-    fn statements(mut self, errors: &mut Vec<UciError>) -> Vec<Statement> {
-        let mut statements = Vec::new();
-        let mut tokens = Vec::new();
-        let mut broken = false;
-        while let Some(&byte) = self.bytes.get(self.pos) {
-            let ends_statement = match byte {
-                b'\n' | b';' => {
-                    self.line += u32::from(byte == b'\n');
-                    self.pos += 1;
-                    true
-                }
-                b'#' => {
-                    while self.bytes.get(self.pos).is_some_and(|&b| b != b'\n') {
-                        self.pos += 1;
-                    }
-                    false
-                }
-                // Backslash-newline between words joins the lines, as in a shell.
-                b'\\' if self.continuation() => false,
-                b' ' | b'\t' | b'\r' | b'\x0b' | b'\x0c' => {
-                    self.pos += 1;
-                    false
-                }
-                _ => match self.token() {
-                    Ok(token) => {
-                        tokens.push(token);
-                        false
-                    }
-                    Err(error) => {
-                        errors.push(error);
-                        broken = true;
-                        true
-                    }
-                },
-            };
-            if ends_statement {
-                finish(&mut statements, &mut tokens, broken);
-                broken = false;
-            }
+impl Statement {
+    fn error(&self, message: impl Into<String>) -> UciError {
+        UciError {
+            line: self.line,
+            message: message.into(),
         }
-        finish(&mut statements, &mut tokens, broken);
-        statements
+    }
+}
+
+impl Reader<'_> {
+    fn at(&self, idx: usize) -> u8 {
+        self.buf.get(idx).copied().unwrap_or(0)
     }
 
-    /// Reads one word: unquoted, quoted and escaped pieces run together until whitespace, `;`
-    /// or `#` outside quotes (libuci's parse_str).
-    fn token(&mut self) -> Result<Token, UciError> {
-        let line = self.line;
-        let mut out = Vec::new();
-        let mut plain = true;
-        while let Some(&byte) = self.bytes.get(self.pos) {
-            match byte {
-                b'\'' | b'"' => {
-                    plain = false;
-                    self.quoted(byte, &mut out)?;
-                }
-                b'\\' => {
-                    plain = false;
-                    if !self.continuation() {
-                        self.escaped(&mut out);
-                    }
-                }
-                b'#' | b';' | b'\n' | b' ' | b'\t' | b'\r' | b'\x0b' | b'\x0c' => break,
-                _ => {
-                    out.push(byte);
-                    self.pos += 1;
-                }
-            }
-        }
-        Ok(Token {
-            text: String::from_utf8_lossy(&out).into_owned(),
-            line,
-            plain,
-        })
+    fn cur(&self) -> u8 {
+        self.at(self.pos)
     }
 
-    /// A quoted piece. Single quotes take everything literally; in double quotes a backslash
-    /// makes the next character literal. Both may span lines.
-    fn quoted(&mut self, quote: u8, out: &mut Vec<u8>) -> Result<(), UciError> {
-        let (open_pos, open_line) = (self.pos, self.line);
-        self.pos += 1;
-        loop {
-            match self.bytes.get(self.pos) {
-                None => break,
-                Some(&b) if b == quote => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                Some(b'\\') if quote == b'"' => {
-                    if !self.continuation() {
-                        self.escaped(out);
-                    }
-                }
-                Some(&b) => {
-                    self.line += u32::from(b == b'\n');
-                    out.push(b);
-                    self.pos += 1;
-                }
-            }
+    fn set(&mut self, idx: usize, byte: u8) {
+        if let Some(slot) = self.buf.get_mut(idx) {
+            *slot = byte;
         }
-        // The quote runs to the end of the file. Resume on the line after the opening quote, so
-        // that the rest of the file is still checked; most likely only a closing quote is missing.
-        let rest = self.bytes.get(open_pos..).unwrap_or_default();
-        let newline = rest.iter().position(|&b| b == b'\n');
-        self.pos = newline.map_or(self.bytes.len(), |n| open_pos + n + 1);
-        self.line = open_line + 1;
-        let quote = char::from(quote);
-        let message = format!("unterminated quote: the {quote} on this line is never closed");
-        Err(UciError {
-            line: open_line,
-            message,
-        })
     }
 
-    /// Backslash and the character after it, which is taken literally. Backslash-newline never
-    /// gets here: `continuation` has taken it.
-    fn escaped(&mut self, out: &mut Vec<u8>) {
-        self.pos += 1;
-        if let Some(&b) = self.bytes.get(self.pos) {
-            out.push(b);
+    /// The NUL-terminated string at `idx`.
+    fn str_at(&self, idx: usize) -> &[u8] {
+        let rest = self.buf.get(idx..).unwrap_or_default();
+        let len = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+        &rest[..len]
+    }
+
+    /// The line number of a position in `buf`.
+    fn line_of(&self, idx: usize) -> u32 {
+        let seg = self.segments.iter().rev().find(|seg| seg.0 <= idx);
+        seg.map_or(self.line, |seg| seg.2)
+    }
+
+    /// uci_getln: the next line of input (with its newline) into the buffer at `offset`.
+    fn getln(&mut self, offset: usize) {
+        self.set(offset, 0);
+        let rest = self.input.get(self.next..).unwrap_or_default();
+        if rest.is_empty() {
+            return;
+        }
+        let len = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |n| n + 1);
+        let line = &rest[..len];
+        self.line += 1;
+        if line.contains(&0) {
+            self.nul_lines.push(self.line);
+        }
+        self.buf.resize(offset, 0);
+        self.buf.extend_from_slice(line);
+        self.segments.push((offset, self.next, self.line));
+        self.next += len;
+    }
+
+    fn skip_whitespace(&mut self) {
+        while self.cur() != 0 && is_space(self.cur()) {
             self.pos += 1;
         }
     }
 
-    /// Skips backslash-newline (or backslash-CRLF) if that is what comes next.
-    fn continuation(&mut self) -> bool {
-        let rest = self.bytes.get(self.pos..).unwrap_or_default();
-        let skip = if rest.starts_with(b"\\\n") {
-            2
-        } else if rest.starts_with(b"\\\r\n") {
-            3
+    fn addc(&mut self, target: &mut usize) {
+        let byte = self.cur();
+        self.set(*target, byte);
+        *target += 1;
+        self.pos += 1;
+    }
+
+    /// uci_parse_line: the statements of one line.
+    fn statements(&mut self, file: &mut UciFile, current: &mut Current) -> Result<(), UciError> {
+        self.skip_whitespace();
+        loop {
+            // strtok(pos, " \t"): the keyword ends at a space or a tab, nothing else.
+            let mut start = self.pos;
+            while matches!(self.at(start), b' ' | b'\t') {
+                start += 1;
+            }
+            if self.at(start) == 0 {
+                return Ok(());
+            }
+            let mut end = start;
+            while !matches!(self.at(end), 0 | b' ' | b'\t') {
+                end += 1;
+            }
+            self.set(end, 0);
+            let word = self.buf.get(start..end).unwrap_or_default().to_vec();
+            let line = self.line_of(start);
+            let keyword = match word.as_slice() {
+                [b'#', ..] => return Ok(()),
+                b"p" | b"package" => "package",
+                b"c" | b"config" => "config",
+                b"o" | b"option" => "option",
+                b"l" | b"list" => "list",
+                _ => {
+                    // `config\n` or `config\vx` is a broken `config` line all the same.
+                    let cut = word.iter().position(|&b| is_space(b)).unwrap_or(word.len());
+                    if keyword(&word[..cut]) == Some("config") {
+                        *current = Current::Discard;
+                    }
+                    let message = unknown(&word);
+                    return Err(UciError { line, message });
+                }
+            };
+            let st = Statement { keyword, line };
+            if keyword == "config" {
+                // Until this line is known to be good, the options after it have nowhere to
+                // go: they must not land in the previous section and cause confusing errors.
+                *current = Current::Discard;
+            }
+            if matches!(keyword, "option" | "list") && matches!(current, Current::BeforeFirst) {
+                return Err(st.error(format!("'{keyword}' before the first 'config'")));
+            }
+            // uci_increase_pos(strlen(pos) + 1): past the keyword and the NUL after it.
+            let len = self.str_at(self.pos).len();
+            if self.pos + len + 1 > self.buf.len() {
+                return Err(st.error(needs(keyword)));
+            }
+            self.pos += len + 1;
+            match keyword {
+                "package" => {
+                    let name = self.next_arg(&st, true)?;
+                    if !is_name(&name, NameKind::Package) {
+                        let name = shown(&name);
+                        return Err(st.error(format!("'{name}' is not a valid package name")));
+                    }
+                    self.end_of_statement(&st)?;
+                    let name = String::from_utf8_lossy(&name).into_owned();
+                    file.package(name, *current).map_err(|e| st.error(e))?;
+                }
+                "config" => {
+                    let kind = self.next_arg(&st, true)?;
+                    if !is_name(&kind, NameKind::Type) {
+                        let kind = shown(&kind);
+                        return Err(st.error(format!("'{kind}' is not a valid section type")));
+                    }
+                    let name = self.next_arg(&st, false)?;
+                    self.check_name(&st, &name)?;
+                    self.end_of_statement(&st)?;
+                    let kind = String::from_utf8_lossy(&kind).into_owned();
+                    let name = String::from_utf8_lossy(&name).into_owned();
+                    *current = file.config(kind, name, line).map_err(|e| st.error(e))?;
+                }
+                _ => {
+                    let name = self.next_arg(&st, true)?;
+                    self.check_name(&st, &name)?;
+                    let value = self.next_arg(&st, false)?;
+                    self.end_of_statement(&st)?;
+                    let name = String::from_utf8_lossy(&name).into_owned();
+                    let text = match String::from_utf8(value) {
+                        Ok(text) => text,
+                        Err(e) => {
+                            file.not_utf8.push(line);
+                            String::from_utf8_lossy(e.as_bytes()).into_owned()
+                        }
+                    };
+                    let list = keyword == "list";
+                    (file.option(*current, name, text, line, list)).map_err(|e| st.error(e))?;
+                }
+            }
+        }
+    }
+
+    fn check_name(&self, st: &Statement, name: &[u8]) -> Result<(), UciError> {
+        match name.is_empty() || is_name(name, NameKind::Name) {
+            true => Ok(()),
+            false => Err(st.error(format!(
+                "'{}' is not a valid name (use only letters, digits and _)",
+                shown(name)
+            ))),
+        }
+    }
+
+    /// assert_eol in strict mode, as the `uci` program runs: no word may follow.
+    fn end_of_statement(&mut self, st: &Statement) -> Result<(), UciError> {
+        self.skip_whitespace();
+        let extra = self.next_arg(st, false)?;
+        match extra.is_empty() {
+            true => Ok(()),
+            false => Err(st.error(too_many(st.keyword))),
+        }
+    }
+
+    /// next_arg: the next word, quotes and escapes removed; empty at the end of the statement.
+    fn next_arg(&mut self, st: &Statement, required: bool) -> Result<Vec<u8>, UciError> {
+        self.skip_whitespace();
+        let val = self.pos;
+        if self.cur() == b';' {
+            self.set(self.pos, 0);
+            self.pos += 1;
         } else {
+            let mut target = val;
+            self.parse_str(st, &mut target)?;
+        }
+        let word = self.str_at(val).to_vec();
+        if word.is_empty() && required {
+            return Err(st.error(needs(st.keyword)));
+        }
+        Ok(word)
+    }
+
+    /// parse_str: one word, its unquoted, quoted and escaped pieces run together until
+    /// whitespace, `;` or `#` outside quotes. The word is written back over the buffer at
+    /// `target` and ended with a NUL.
+    fn parse_str(&mut self, st: &Statement, target: &mut usize) -> Result<(), UciError> {
+        let mut next = true;
+        loop {
+            match self.cur() {
+                b'\'' => self.quoted(b'\'', target)?,
+                b'"' => self.quoted(b'"', target)?,
+                b'#' => {
+                    self.set(self.pos, 0);
+                    break;
+                }
+                0 => break,
+                b';' => {
+                    next = false;
+                    break;
+                }
+                b'\\' => {
+                    if self.backslash() {
+                        self.addc(target);
+                    }
+                }
+                _ => self.addc(target),
+            }
+            if self.cur() == 0 || is_space(self.cur()) {
+                break;
+            }
+        }
+        if self.cur() != 0 && next {
+            self.pos += 1;
+        }
+        if !next && *target == self.pos {
+            // The NUL that ends this word lands on the `;`, so libuci never sees the rest of
+            // the line. It drops it without a word; lango refuses rather than lose options.
+            let rest = self.str_at(self.pos + 1);
+            let start = rest.iter().position(|&b| !is_space(b));
+            if start.is_some_and(|idx| rest[idx] != b'#') {
+                return Err(st.error(
+                    "uci ignores the rest of the line after a ';' that follows a word \
+                     directly: put a space before the ';', or start a new line",
+                ));
+            }
+        }
+        self.set(*target, 0);
+        Ok(())
+    }
+
+    /// parse_single_quote and parse_double_quote. Single quotes take everything literally; in
+    /// double quotes a backslash makes the next character literal. Both may span lines.
+    fn quoted(&mut self, quote: u8, target: &mut usize) -> Result<(), UciError> {
+        let open = self.pos;
+        self.pos += 1;
+        loop {
+            match self.cur() {
+                b if b == quote => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                0 => {
+                    self.getln(self.pos);
+                    if self.cur() == 0 {
+                        return Err(self.unterminated(open, quote));
+                    }
+                }
+                b'\\' if quote == b'"' => {
+                    if self.backslash() {
+                        self.addc(target);
+                    }
+                }
+                _ => self.addc(target),
+            }
+        }
+    }
+
+    /// A quote that runs to the end of the file. Parsing resumes on the line after the opening
+    /// quote, so that the rest of the file is still checked: most likely only the closing quote
+    /// is missing.
+    fn unterminated(&mut self, open: usize, quote: u8) -> UciError {
+        let seg = self.segments.iter().rev().find(|seg| seg.0 <= open);
+        let (buf_start, input_start, line) = seg.copied().unwrap_or((0, 0, self.line));
+        let from = input_start + (open - buf_start);
+        let rest = self.input.get(from..).unwrap_or_default();
+        self.next = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(self.input.len(), |n| from + n + 1);
+        self.line = line;
+        let quote = char::from(quote);
+        UciError {
+            line,
+            message: format!("unterminated quote: the {quote} on this line is never closed"),
+        }
+    }
+
+    /// parse_backslash: false for a backslash at the end of the line, which pulls the next line
+    /// into the buffer in its place (the word goes on only if that line does not start with
+    /// whitespace); true if the character after it is to be taken literally.
+    fn backslash(&mut self) -> bool {
+        self.pos += 1;
+        let c = self.cur();
+        let crlf = c == b'\r' && self.at(self.pos + 1) == b'\n' && self.at(self.pos + 2) == 0;
+        if c == 0 || c == b'\n' || crlf {
+            self.getln(self.pos);
             return false;
-        };
-        self.pos += skip;
-        self.line += 1;
+        }
         true
+    }
+}
+
+/// What a statement needs when its words run out.
+fn needs(keyword: &str) -> String {
+    match keyword {
+        "package" => "'package' needs a name, like: package 'lango'".into(),
+        "config" => "'config' needs a section type, like: config package 'hour'".into(),
+        _ => format!("'{keyword}' needs a name and a value, like: {keyword} name 'value'"),
+    }
+}
+
+/// The message for a first word that is not a keyword.
+fn unknown(word: &[u8]) -> String {
+    let bare: Vec<u8> = word
+        .iter()
+        .copied()
+        .filter(|b| !matches!(b, b'\'' | b'"' | b'\\'))
+        .collect();
+    if bare.len() < word.len() && keyword(&bare).is_some() {
+        return format!("'{}' must be written without quotes", shown(&bare));
+    }
+    // `config\v...`: the keyword ends at a space or a tab only.
+    let cut = word.iter().position(|&b| is_space(b)).unwrap_or(word.len());
+    if let Some(keyword) = keyword(&word[..cut]) {
+        if word[cut..].iter().all(|&b| is_space(b)) {
+            return needs(keyword);
+        }
+        return format!(
+            "only a space or a tab may follow '{keyword}' (uci refuses {})",
+            shown(&word[cut..cut + 1])
+        );
+    }
+    format!(
+        "unknown statement '{}' (expected config, option or list)",
+        shown(word)
+    )
+}
+
+fn keyword(word: &[u8]) -> Option<&'static str> {
+    match word {
+        b"p" | b"package" => Some("package"),
+        b"c" | b"config" => Some("config"),
+        b"o" | b"option" => Some("option"),
+        b"l" | b"list" => Some("list"),
+        _ => None,
     }
 }
 
@@ -463,7 +661,7 @@ mod tests {
             \to currency \"KES\"\n\
             \tlist admin_allow '192.168.1.0/24'\n\
             \tl admin_allow 127.0.0.1#A comment inside a word.\n\
-            config package; option name '1 Hour'; o price 20 ;\n\
+            config package 'p1'; option name '1 Hour'; o price 20\n\
             c brand \"brand\"\n\
             \toption name 'it'\\''s \"ours\"'\n\
             \toption phone \"say \\\"hi\\\" \\\\ \\n\"\n\
@@ -472,7 +670,7 @@ mod tests {
             \toption logo /etc/\\\n\
             lango/logo.png\n\
             \toption colour \\\n\
-            \t'#0b6e4f'\n\
+            '#0b6e4f'\n\
             config gateway main\n\
             \toption language\n\
             config package ''\n";
@@ -483,7 +681,7 @@ mod tests {
             \x20 6: list admin_allow \"192.168.1.0/24\"\n\
             \x20 7: list admin_allow \"127.0.0.1\"\n\
             \x20 19: option language \"\"\n\
-            8: config package None\n\
+            8: config package Some(\"p1\")\n\
             \x20 8: option name \"1 Hour\"\n\
             \x20 8: option price \"20\"\n\
             9: config brand Some(\"brand\")\n\
@@ -585,5 +783,103 @@ mod tests {
             \x20 5: option y \"4\"\n\
             error line 5: option 'y' is already set on line 4\n";
         assert_eq!(show(text), expected);
+    }
+
+    /// Issue 13, item 11: libuci reads the line after a backslash-newline into the word only if
+    /// it starts with a non-space; an indented line ends the word and its rest is one word too
+    /// many, which `uci` refuses.
+    #[test]
+    fn r13_backslash_newline_then_an_indented_line_is_refused_like_uci() {
+        let text = "config a 'b'\n\toption logo /etc/\\\n\tlango/logo.png\n";
+        assert_eq!(
+            show(text),
+            "1: config a Some(\"b\")\nerror line 2: too many words after 'option' (put quotes \
+             around a value that contains spaces)\n"
+        );
+        let joined = "config a 'b'\n\toption logo /etc/\\\nlango/logo.png\n";
+        assert_eq!(
+            show(joined),
+            "1: config a Some(\"b\")\n  2: option logo \"/etc/lango/logo.png\"\n"
+        );
+    }
+
+    /// Issue 13, item 11: the first word of a statement ends at a space or a tab only (libuci's
+    /// `strtok(" \t")`), so `\v` or `\f` after it is refused; between the other words any
+    /// `isspace` character separates, as in libuci.
+    #[test]
+    fn r13_vertical_tab_and_form_feed_after_the_keyword_are_refused_like_uci() {
+        for sep in ["\x0b", "\x0c", "\r"] {
+            let text = format!("config a 'b'\n\toption{sep}x y\n");
+            let (_, errors) = parse(&text);
+            assert_eq!(errors.len(), 1, "{text:?}");
+            assert!(
+                errors[0].message.contains("only a space or a tab"),
+                "{errors:?}"
+            );
+            let text = format!("config{sep}a 'b'\n");
+            assert_eq!(parse(&text).1.len(), 1, "{text:?}");
+        }
+        let between = "config a 'b'\n\toption x\x0by\x0c\n\tlist l\x0cz\n";
+        assert_eq!(
+            show(between),
+            "1: config a Some(\"b\")\n  2: option x \"y\"\n  3: list l \"z\"\n"
+        );
+        // Inside quotes a control character is part of the value, for libuci too.
+        assert_eq!(
+            show("config a 'b'\n\toption x 'p\x0bq'\n"),
+            "1: config a Some(\"b\")\n  2: option x \"p\\u{b}q\"\n"
+        );
+    }
+
+    /// Issue 13, item 11: a hand-edited byte that is not UTF-8 must not lock anything. libuci
+    /// takes bytes as they are; lango reads the value with U+FFFD and notes the line.
+    #[test]
+    fn r13_a_value_that_is_not_utf8_is_read_with_a_replacement_and_noted() {
+        let text = b"config brand 'brand'\n\toption name 'Caf\xe9'\n\toption phone 0700\n";
+        let (file, errors) = parse_bytes(text);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(file.sections[0].options[0].values[0].text, "Caf\u{fffd}");
+        assert_eq!(file.not_utf8, vec![2]);
+        // In a name or a type it is refused, by libuci too (letters are ASCII letters).
+        let (_, errors) = parse_bytes(b"config brand 'b\xe9'\nconfig t\xe9\n");
+        let lines: Vec<u32> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![1, 2], "{errors:?}");
+    }
+
+    /// libuci writes the NUL that ends an unquoted word over a `;` right after it, and then
+    /// never sees the rest of the line: `config package; option name x` is an empty section to
+    /// `uci`. lango refuses instead of losing the options. A `;` after a space or a quote, or
+    /// with nothing but a comment after it, works as in libuci; ` ;` at the end of a line is an
+    /// unknown statement (`\n`) to libuci, and to lango.
+    #[test]
+    fn a_semicolon_right_after_a_word_is_refused_where_uci_would_drop_the_line() {
+        let (_, errors) = parse("config package; option name 'x'\n");
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].message.contains("ignores the rest"), "{errors:?}");
+        assert_eq!(
+            show("config a b; # note\n\toption x y;\n\toption z 'w'; option v u\n"),
+            "1: config a Some(\"b\")\n  2: option x \"y\"\n  3: option z \"w\"\n  3: option v \"u\"\n"
+        );
+        assert_eq!(parse("config a b\n\toption x y ;\n").1.len(), 1);
+        assert_eq!(parse("config a b\n\toption x 'y';\n").1.len(), 1);
+    }
+
+    #[test]
+    fn a_nul_byte_is_refused() {
+        let (_, errors) = parse_bytes(b"config a b\n\toption x 'y\0z'\n\toption w v\n");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].line, 2);
+        assert!(errors[0].message.contains("NUL"));
+    }
+
+    /// The keyword of a statement after `;` is found past the spaces before it, and a word is
+    /// never read past the end of the buffer (libuci's uci_increase_pos).
+    #[test]
+    fn a_keyword_at_the_end_of_the_file_needs_its_words() {
+        assert_eq!(parse("config").1.len(), 1);
+        assert_eq!(parse("config a b\noption").1.len(), 1);
+        assert_eq!(parse("config a b\n\\").1.len(), 1);
+        assert!(parse("config a b\n\toption x \\").1.is_empty());
+        assert!(parse("").1.is_empty());
     }
 }

@@ -10,6 +10,16 @@ fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
 
+/// A section type as written: bare, as `uci commit` writes it, unless it holds a character
+/// that would end or quote the word (a hand-written `config "a#b"`), which `uci commit` would
+/// garble and lango quotes.
+fn kind(text: &str) -> String {
+    match text.contains(['\'', '"', '\\', '#', ';']) {
+        true => quote(text),
+        false => text.to_string(),
+    }
+}
+
 /// Pure: UCI text for a parsed file.
 pub fn render(file: &UciFile) -> String {
     let mut out = String::new();
@@ -21,8 +31,10 @@ pub fn render(file: &UciFile) -> String {
             out.push('\n');
         }
         match &section.name {
-            Some(name) => out.push_str(&format!("config {} {}\n", section.kind, quote(name))),
-            None => out.push_str(&format!("config {}\n", section.kind)),
+            Some(name) => {
+                out.push_str(&format!("config {} {}\n", kind(&section.kind), quote(name)))
+            }
+            None => out.push_str(&format!("config {}\n", kind(&section.kind))),
         }
         for option in &section.options {
             for value in &option.values {
@@ -35,6 +47,35 @@ pub fn render(file: &UciFile) -> String {
             }
         }
     }
+    out
+}
+
+/// Pure: what `uci export <package>` prints for the file libuci would load from these sections:
+/// a `package` header, each section after a blank line (anonymous ones without a name), an
+/// option set to '' left out (libuci deletes it), and a blank line at the end. The test against
+/// the real `uci` (`tests/it/uci.rs`) compares the two byte for byte.
+pub(crate) fn export(file: &UciFile, package: &str) -> String {
+    let escape = |text: &str| text.replace('\'', "'\\''");
+    let mut out = format!("package {}\n", escape(package));
+    for section in &file.sections {
+        out.push_str(&format!("\nconfig {}", escape(&section.kind)));
+        if let Some(name) = &section.name {
+            out.push_str(&format!(" '{}'", escape(name)));
+        }
+        out.push('\n');
+        for option in &section.options {
+            let list = option.values.len() > 1 || option.values.iter().any(|v| v.list);
+            for value in &option.values {
+                if !list && value.text.is_empty() {
+                    continue;
+                }
+                let keyword = if list { "list" } else { "option" };
+                let (name, text) = (escape(&option.name), escape(&value.text));
+                out.push_str(&format!("\t{keyword} {name} '{text}'\n"));
+            }
+        }
+    }
+    out.push('\n');
     out
 }
 
@@ -118,21 +159,31 @@ pub(crate) fn set_package_option(file: &mut UciFile, id: &str, option: &str, tex
 }
 
 /// Pure: gives every anonymous package section the id lango derives from its name (what
-/// `config::parse` calls it), so that edits find it by id.
+/// `config::parse` calls it, `config::anonymous_package_ids`: never the name of another
+/// section), so that edits find it by id.
 pub(crate) fn name_packages(file: &mut UciFile) {
-    for section in file
-        .sections
-        .iter_mut()
-        .filter(|s| s.kind == "package" && s.name.is_none())
-    {
-        let name = section
-            .options
-            .iter()
-            .find(|o| o.name == "name")
-            .and_then(|o| o.values.last())
-            .map(|v| crate::core::config::package_id(&v.text));
-        section.name = name;
+    for (idx, id) in crate::core::config::anonymous_package_ids(file) {
+        if let Some(section) = file.sections.get_mut(idx) {
+            section.name = Some(id);
+        }
     }
+}
+
+/// Pure: `wanted` if no section of `file` has that name, else `wanted_2`, `wanted_3`...: a new
+/// section's name that clashes with none (section names share one namespace in a UCI file).
+pub(crate) fn free_name(file: &UciFile, wanted: &str) -> String {
+    let taken = |name: &str| {
+        file.sections
+            .iter()
+            .any(|s| s.name.as_deref() == Some(name))
+    };
+    let mut name = wanted.to_string();
+    let mut n = 2;
+    while taken(&name) {
+        name = format!("{wanted}_{n}");
+        n += 1;
+    }
+    name
 }
 
 /// Pure: sets (or with `None` or "" removes) a single option of the first section of `kind`,

@@ -602,6 +602,15 @@ pub fn check_config(path: &Path) -> i32 {
                     None => "not configured".into(),
                 }
             );
+            // libuci takes any bytes in a value; say where lango had to replace some.
+            let bytes = std::fs::read(path).unwrap_or_default();
+            for line in crate::core::uci::parse_bytes(&bytes).0.not_utf8 {
+                eprintln!(
+                    "{}:{line}: note: the value is not UTF-8; lango reads it with U+FFFD in \
+                     place of the bad bytes",
+                    path.display()
+                );
+            }
             EXIT_OK
         }
         Err(e) => {

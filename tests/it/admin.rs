@@ -501,6 +501,55 @@ fn guest_supplied_and_owner_supplied_text_is_escaped() {
     assert!(owner.get("/packages").body.contains("&lt;script&gt;x"));
 }
 
+/// Issue 13, item 11: a hand-edited byte that is not UTF-8 (libuci takes it) and an unnamed
+/// package called "Main" (whose id was the gateway's section name) each locked every edit on
+/// the owner page. Both now save, and the file written back is valid.
+#[test]
+fn r13_a_latin1_byte_and_an_unnamed_main_package_do_not_lock_the_owner_page() {
+    let (env, dir, owner) = shop();
+    let path = dir.path("lango.conf");
+    let mut text = lango::daemon::DEMO_CONFIG
+        .replace("Mama Mboga Cafe Wi-Fi", "Caf\u{e9}")
+        .into_bytes();
+    // The é as Latin-1, as an editor on another machine might save it.
+    let at = text
+        .windows(2)
+        .position(|w| w == "\u{e9}".as_bytes())
+        .unwrap();
+    text.splice(at..at + 2, [0xe9]);
+    text.extend_from_slice(
+        b"\nconfig package\n\toption name 'Main'\n\toption price 10\n\toption duration 1h\n",
+    );
+    std::fs::write(&path, &text).unwrap();
+    assert!(lango::core::config::load(&path).is_ok());
+    // "Brand" makes the id of the brand section: it gets another.
+    for name in ["Late+Night", "Brand"] {
+        let form = format!("id=&name={name}&price=30&duration=8h&active=1");
+        let page = owner.post_and_follow("/packages", &form);
+        assert!(page.body.contains("saved."), "{}", page.body);
+    }
+    let config = lango::core::config::load(&path).unwrap();
+    let mut ids: Vec<&str> = config.packages.iter().map(|p| p.id.as_str()).collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            "brand_2",
+            "day",
+            "hour",
+            "late_night",
+            "main_2",
+            "min30",
+            "week"
+        ]
+    );
+    assert_eq!(config.brand.name, "Caf\u{fffd}");
+    assert_eq!(env.app.config().packages.len(), 7);
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(written.matches("'main'").count(), 1, "{written}");
+    assert_eq!(written.matches("'brand'").count(), 1, "{written}");
+}
+
 #[test]
 fn packages_are_written_to_the_config_file_and_apply_at_once() {
     let (env, dir, owner) = shop();

@@ -79,6 +79,36 @@ fn check_config_lists_every_mistake_with_file_and_line() {
     assert!(err.contains("/nonexistent/lango: cannot read"), "{err}");
 }
 
+/// Issue 13, item 11: check-config agrees with `uci` (tests/it/uci.rs) on the two syntax cases
+/// it used to accept, and a byte that is not UTF-8, which libuci takes, is OK with a note.
+#[test]
+fn r13_check_config_refuses_what_uci_refuses_and_notes_bytes_that_are_not_utf8() {
+    let dir = TempDir::new("r13conf");
+    let path = dir.path("lango");
+    let file = path.display().to_string();
+    let base = "config gateway 'main'\n\toption interface lan\n";
+    for bad in [
+        "\toption\x0bdevice br-lan\n",
+        "\toption\x0cdevice br-lan\n",
+        "\toption device br-\\\n\tlan\n",
+    ] {
+        std::fs::write(&path, format!("{base}{bad}")).unwrap();
+        let (code, _, err) = run(&["check-config", &file]);
+        assert_eq!(code, 3, "{bad:?}: {err}");
+        assert!(err.contains(&format!("{file}:3:")), "{bad:?}: {err}");
+    }
+    let mut latin1 = format!("{base}config brand 'brand'\n\toption name 'Caf").into_bytes();
+    latin1.extend_from_slice(b"\xe9'\n");
+    std::fs::write(&path, latin1).unwrap();
+    let (code, out, err) = run(&["check-config", &file]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(": OK ("), "{out}");
+    assert!(
+        err.contains(&format!("{file}:4: note: the value is not UTF-8")),
+        "{err}"
+    );
+}
+
 #[test]
 fn serve_refuses_a_damaged_store_without_panicking() {
     let dir = TempDir::new("damaged-serve");

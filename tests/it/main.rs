@@ -4,6 +4,8 @@
 mod support;
 // The web transport's limits: huge heads, timeouts, connection caps, file handles, keep-alive.
 mod door;
+// lango's UCI parser against the real libuci (`uci` from the OpenWrt kit).
+mod uci;
 // The redb store: reopen, indexes, schema version, damaged files.
 mod store;
 // Sessions and payments over time with a manual clock: expiry, clock jumps, restarts.

@@ -330,6 +330,43 @@ impl fmt::Display for LoadError {
     }
 }
 
+/// The id of every anonymous package section, by its index in `file.sections`: the id made
+/// from its name (`package_id`), with `_2`, `_3`... added when a named section of any type
+/// (section names share one namespace in a UCI file: an unnamed package "Main" must not become
+/// the gateway's `main`) or an earlier anonymous package already has it. Both the validation
+/// and the owner page, which writes these ids into the file (`uci_write::name_packages`), use
+/// this, so they always agree and the owner page never writes two sections with one name.
+pub(crate) fn anonymous_package_ids(file: &uci::UciFile) -> Vec<(usize, String)> {
+    let taken: Vec<&str> = file
+        .sections
+        .iter()
+        .filter_map(|s| s.name.as_deref())
+        .collect();
+    let mut ids = Vec::new();
+    for (idx, section) in file.sections.iter().enumerate() {
+        if section.kind != "package" || section.name.is_some() {
+            continue;
+        }
+        let name = section.options.iter().find(|o| o.name == "name");
+        let Some(name) = name
+            .and_then(|o| o.values.last())
+            .filter(|v| !v.text.is_empty())
+        else {
+            continue;
+        };
+        let base = package_id(&name.text);
+        let mut id = base.clone();
+        let mut n = 2;
+        while taken.iter().any(|t| *t == id) || ids.iter().any(|(_, i): &(usize, String)| *i == id)
+        {
+            id = format!("{base}_{n}");
+            n += 1;
+        }
+        ids.push((idx, id));
+    }
+    ids
+}
+
 /// Reads and parses a config file.
 pub fn load(path: &Path) -> Result<Config, LoadError> {
     let file = path.display().to_string();
@@ -337,13 +374,18 @@ pub fn load(path: &Path) -> Result<Config, LoadError> {
         file: file.clone(),
         error,
     })?;
-    let text = String::from_utf8_lossy(&bytes);
-    parse(&text, &file).map_err(LoadError::Invalid)
+    parse_bytes(&bytes, &file).map_err(LoadError::Invalid)
 }
 
 /// Parses UCI text into a validated config, or returns every problem found, in line order.
 pub fn parse(text: &str, file: &str) -> Result<Config, Vec<Diagnostic>> {
-    let (uci_file, syntax_errors) = uci::parse(text);
+    parse_bytes(text.as_bytes(), file)
+}
+
+/// `parse` for the bytes of a file, which libuci takes as they are: a value that is not UTF-8
+/// is read with U+FFFD in place of the bad bytes (`uci::parse_bytes`).
+pub fn parse_bytes(bytes: &[u8], file: &str) -> Result<Config, Vec<Diagnostic>> {
+    let (uci_file, syntax_errors) = uci::parse_bytes(bytes);
     let mut check = Check {
         file,
         diagnostics: Vec::new(),

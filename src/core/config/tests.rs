@@ -468,14 +468,40 @@ fn duplicate_package_names_and_ids() {
         package("config package", "Day-Pass"),
     ]
     .concat();
+    // An id made from a name never clashes: the named 'day_pass' keeps its name, and the
+    // anonymous "Day Pass" and "Day-Pass" become day_pass_2 and day_pass_3.
     check_problems(
         &text,
-        &[
-            "6: package name '1 HOUR' is already used on line 2",
-            "13: package id 'day_pass' is already used on line 9",
-            "17: package id 'day_pass' (made from its name) is already used on line 9",
-        ],
+        &["6: package name '1 HOUR' is already used on line 2"],
     );
+    let config = crate::core::config::parse(&text.replace("1 HOUR", "2 Hours"), "t").unwrap();
+    let ids: Vec<&str> = config.packages.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["hour", "2_hours", "day_pass_2", "day_pass", "day_pass_3"]
+    );
+}
+
+/// Issue 13, item 11: an unnamed package called "Main" got the id `main`, the gateway
+/// section's name; the owner page then wrote two sections named 'main' and refused every edit
+/// after. Generated ids skip the name of every section, of any type.
+#[test]
+fn r13_an_unnamed_package_never_takes_another_sections_name() {
+    let text = "config gateway 'main'\n\tlist admin_allow '127.0.0.1'\n\
+                config brand 'brand'\n\
+                config package\n\toption name 'Main'\n\toption price 10\n\toption duration 1h\n\
+                config package\n\toption name 'Brand'\n\toption price 10\n\toption duration 1h\n\
+                config package 'main_2'\n\toption name 'x'\n\toption price 10\n\toption duration 1h\n";
+    let config = valid(text);
+    let ids: Vec<&str> = config.packages.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["main_3", "brand_2", "main_2"]);
+    // The owner page names them so in the file, and the file it writes is valid and the same.
+    let (mut file, errors) = crate::core::uci::parse(text);
+    assert!(errors.is_empty());
+    crate::core::uci_write::name_packages(&mut file);
+    let again = valid(&crate::core::uci_write::render(&file));
+    let ids_again: Vec<&str> = again.packages.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids_again, ids);
 }
 
 #[test]

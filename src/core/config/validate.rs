@@ -9,10 +9,10 @@ use crate::core::model::{parse_bytes, parse_duration, parse_rate, Lang, Mac};
 use crate::core::uci::{Section, UciFile, Value};
 
 use super::values::{
-    package_id, parse_bool, parse_callback_url, parse_colour, parse_currency, parse_device,
-    parse_environment, parse_firewall, parse_host, parse_interval, parse_ip, parse_ipv6,
-    parse_kind, parse_language, parse_network, parse_order, parse_path, parse_port, parse_price,
-    parse_reference, parse_shortcode, parse_simulator_url, parse_text, parse_utc_offset, suggest,
+    parse_bool, parse_callback_url, parse_colour, parse_currency, parse_device, parse_environment,
+    parse_firewall, parse_host, parse_interval, parse_ip, parse_ipv6, parse_kind, parse_language,
+    parse_network, parse_order, parse_path, parse_port, parse_price, parse_reference,
+    parse_shortcode, parse_simulator_url, parse_text, parse_utc_offset, suggest,
 };
 use super::{
     Brand, Cidr, Config, Diagnostic, FirewallKind, Gateway, Mpesa, MpesaEnvironment, MpesaKind,
@@ -99,6 +99,8 @@ struct Raw {
     name: Option<String>,
     /// How messages name the section: `package 'hour'`, or `this package` when anonymous.
     label: String,
+    /// An anonymous package's id (`anonymous_package_ids`).
+    derived_id: Option<String>,
     options: BTreeMap<&'static str, Vec<Value>>,
 }
 
@@ -118,7 +120,8 @@ impl Raw {
 impl RawConfig {
     pub(super) fn sort(file: &UciFile, check: &mut Check) -> RawConfig {
         let mut raw = RawConfig::default();
-        for section in &file.sections {
+        let ids = super::anonymous_package_ids(file);
+        for (idx, section) in file.sections.iter().enumerate() {
             let (sections, table) = match section.kind.as_str() {
                 "gateway" => (&mut raw.gateway, GATEWAY),
                 "brand" => (&mut raw.brand, BRAND),
@@ -136,7 +139,12 @@ impl RawConfig {
                     continue;
                 }
             };
-            sections.push(fill(section, table, check));
+            let mut filled = fill(section, table, check);
+            filled.derived_id = ids
+                .iter()
+                .find(|(i, _)| *i == idx)
+                .map(|(_, id)| id.clone());
+            sections.push(filled);
         }
         let single = [
             ("gateway", &raw.gateway),
@@ -205,6 +213,7 @@ fn fill(section: &Section, table: &[&'static str], check: &mut Check) -> Raw {
         name: section.name.clone(),
         label,
         options,
+        derived_id: None,
     }
 }
 
@@ -344,8 +353,7 @@ fn validate_packages(raws: &[Raw], check: &mut Check) -> Vec<Package> {
     let mut packages = Vec::new();
     for raw in raws {
         let name = raw.one("name");
-        let derived_id = name.map(|value| package_id(&value.text));
-        let id = raw.name.clone().or(derived_id);
+        let id = raw.name.clone().or(raw.derived_id.clone());
         let name_used = match name {
             Some(value) => seen(&mut names, &value.text.to_lowercase(), value.line),
             None => None,

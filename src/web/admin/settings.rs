@@ -30,9 +30,10 @@ pub(crate) fn edit_config(
                 .into(),
         );
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("Cannot read {}: {e}", path.display()))?;
-    let (mut file, errors) = crate::core::uci::parse(&text);
+    // Bytes, as libuci reads them: a hand-edited byte that is not UTF-8 must not lock this page
+    // (the value is read with U+FFFD in its place, and written back so).
+    let bytes = std::fs::read(path).map_err(|e| format!("Cannot read {}: {e}", path.display()))?;
+    let (mut file, errors) = crate::core::uci::parse_bytes(&bytes);
     if let Some(error) = errors.first() {
         return Err(format!(
             "{} has a mistake on line {} ({}); fix it first (lango check-config).",

@@ -250,10 +250,13 @@ pub(crate) fn save_package(call: &Call) -> Response {
         return call.back("/packages", "Not saved: that package no longer exists.");
     }
     let name = call.field("name").to_string();
+    // An id made from the name gets a suffix in the file if another section has it already
+    // (`uci_write::free_name`); one the owner typed is refused instead.
+    let typed = call.field("id");
+    let derived = existing.is_none() && typed.is_empty();
     let id = match existing {
         Some(p) => p.id.clone(),
         None => {
-            let typed = call.field("id");
             let id = if typed.is_empty() {
                 crate::core::config::package_id(&name)
             } else {
@@ -289,7 +292,19 @@ pub(crate) fn save_package(call: &Call) -> Response {
             .unwrap_or_else(|| config.packages.iter().map(|p| p.order).max().unwrap_or(0) + 1),
     };
     let what = format!("package {id} saved");
+    let new = existing.is_none();
     let result = edit_config(call, &what, &mut |file| {
+        let mut edit = edit.clone();
+        if derived {
+            edit.id = crate::core::uci_write::free_name(file, &edit.id);
+        } else if new
+            && file
+                .sections
+                .iter()
+                .any(|s| s.name.as_deref() == Some(&edit.id))
+        {
+            return Err(format!("there is already a section '{}'.", edit.id));
+        }
         put_package(file, &edit);
         Ok(())
     });

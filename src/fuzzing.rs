@@ -1,0 +1,87 @@
+//! Entry points for the fuzz targets under `fuzz/` and for the tests that hold lango against
+//! outside programs (`tests/it/uci.rs`): thin public wrappers around crate-private parsers, so
+//! that none of them has to widen its own visibility, and the properties each target checks.
+//! Not an API: the daemon never calls it. Every function here must be total on any input; a
+//! panic in one is a bug in the parser it wraps (or a broken property, which panics on purpose).
+
+use std::io::Cursor;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::core::{uci, uci_write};
+
+/// What `uci export lango` prints for a file with these bytes, or every syntax error.
+pub fn uci_export(bytes: &[u8]) -> Result<String, Vec<String>> {
+    let (file, errors) = uci::parse_bytes(bytes);
+    match errors.is_empty() {
+        true => Ok(uci_write::export(&file, "lango")),
+        false => Err(errors.iter().map(|e| e.to_string()).collect()),
+    }
+}
+
+/// The UCI target: parsing never panics, and a file without errors, written back as the owner
+/// page writes it (`uci_write::render`), parses again without errors into the same values.
+pub fn uci(bytes: &[u8]) {
+    let (file, errors) = uci::parse_bytes(bytes);
+    if !errors.is_empty() {
+        return;
+    }
+    let rendered = uci_write::render(&file);
+    let (again, errors) = uci::parse(&rendered);
+    assert!(
+        errors.is_empty(),
+        "{errors:?} in the rendered file:\n{rendered}"
+    );
+    assert_eq!(
+        uci_write::export(&again, "lango"),
+        uci_write::export(&file, "lango"),
+        "rendered:\n{rendered}"
+    );
+}
+
+/// The SMS target: a pasted message is a payment or not, never a panic.
+pub fn sms(bytes: &[u8]) {
+    let _ = crate::core::sms::parse(&String::from_utf8_lossy(bytes));
+}
+
+/// The callback target: Daraja's callback JSON (anyone can post to the public path).
+pub fn daraja_callback(bytes: &[u8]) {
+    let _ = crate::core::daraja::parse_callback(bytes);
+}
+
+/// The DNS target: every packet a guest sends to port 53 while unpaid, with and without an
+/// IPv6 portal address. An answer keeps the query's id.
+pub fn dns(bytes: &[u8]) {
+    let portal4 = Ipv4Addr::new(192, 168, 1, 1);
+    let portal6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
+    for v6 in [None, Some(portal6)] {
+        if let Some(reply) = crate::adapters::dns::answer(bytes, portal4, v6) {
+            assert!(reply.len() >= 12 && reply[..2] == bytes[..2]);
+        }
+    }
+}
+
+/// The blobmsg target: a ubus message from the socket, decoded, its data turned into JSON.
+pub fn blobmsg(bytes: &[u8]) {
+    use crate::adapters::ubusd::wire::{table_to_json, Message};
+    if let Ok(message) = Message::decode(bytes) {
+        if let Some(data) = message.data() {
+            let _ = table_to_json(data);
+        }
+        let _ = message.encode();
+    }
+}
+
+/// The HTTP target: the HTTP/1.1 message reader (`adapters::https::read_message`) as the
+/// simulator's server and the HTTPS front use it on requests, and as the Daraja client uses it
+/// on responses; then the form parser the owner page and the portal use on a body.
+pub fn http(bytes: &[u8]) {
+    use crate::adapters::https::{read_message, Body};
+    for missing_length in [Body::Empty, Body::UntilClose] {
+        if let Ok(message) = read_message(&mut Cursor::new(bytes), missing_length, 4096) {
+            assert!(message.body.len() <= 4096);
+        }
+    }
+    if let Ok(body) = crate::web::body::read_limited(Cursor::new(bytes), 2048) {
+        let _ = crate::web::http::parse_form(&String::from_utf8_lossy(&body));
+    }
+}
