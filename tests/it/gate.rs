@@ -637,6 +637,9 @@ fn lab_guests_reach_only_dhcp_dns_the_portal_and_icmp_on_the_router() {
     let ping = lab.exec(&lab.ns_guests[1], &["ping", "-c", "1", "-W", "1", ROUTER4]);
     assert!(ping.status.success(), "ping stays open");
     lab.restart_with_gateway_option(&format!("list owner_mac '{}'", guest_mac(2)));
+    lab.wait_for("the owner's MAC in the gate", || {
+        router_nft(&lab, &["list", "table", "inet", "lango_gate"]).contains(&guest_mac(2))
+    });
     assert_eq!(service(&lab, 2), 0, "the owner's device reaches the router");
     assert!(!lab.online(2, false), "but not the internet without paying");
     assert_eq!(service(&lab, 1), 7);
