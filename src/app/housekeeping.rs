@@ -184,7 +184,7 @@ impl App {
             let learning = active
                 .iter()
                 .any(|s| crate::core::ipv6::window_open(s, now, window))
-                && !self.env.neighbours.guest_prefixes().is_empty();
+                && !self.guest_prefixes(now).is_empty();
             let interval = if learning {
                 1
             } else {
@@ -243,7 +243,7 @@ impl App {
             prefixes: if seen.is_empty() {
                 Vec::new()
             } else {
-                self.env.neighbours.guest_prefixes()
+                self.guest_prefixes(now)
             },
             seen,
         };
@@ -283,6 +283,19 @@ impl App {
             })?;
         }
         Ok(outcome.bound)
+    }
+
+    /// The guest network's IPv6 prefixes, asked of the system at most once a minute (a process
+    /// start per reading: not on every grant).
+    fn guest_prefixes(&self, now: Timestamp) -> Vec<(Ipv6Addr, u8)> {
+        if let Some((at, prefixes)) = &self.work().prefixes {
+            if now >= *at && now - *at < 60 {
+                return prefixes.clone();
+            }
+        }
+        let prefixes = self.env.neighbours.guest_prefixes();
+        self.work().prefixes = Some((now, prefixes.clone()));
+        prefixes
     }
 
     /// Deletes the connection tracking of every address that lost access since the last

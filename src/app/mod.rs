@@ -98,6 +98,8 @@ struct Work {
     /// Session id → (when its byte count last changed, the count): how long a device has been
     /// silent, as evidence of a move.
     last_traffic: HashMap<u64, (Timestamp, u64)>,
+    /// The guest network's IPv6 prefixes and when they were read.
+    prefixes: Option<(Timestamp, Vec<(std::net::Ipv6Addr, u8)>)>,
 }
 
 /// A clone that keeps knocking is logged once per this interval (the event log is on flash).
