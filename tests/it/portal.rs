@@ -607,7 +607,7 @@ fn pasted_sms_and_public_callbacks_never_grant_by_themselves() {
 }
 
 /// PEM text for DER bytes.
-fn pem(label: &str, der: &[u8]) -> String {
+pub(crate) fn pem(label: &str, der: &[u8]) -> String {
     let b64 = lango::core::base64::encode(der);
     let lines: Vec<&str> = b64
         .as_bytes()
