@@ -2,7 +2,7 @@
 //! regulars and staff, by user name (records hold a password hash, never a password), and the
 //! blocked devices.
 
-use redb::{ReadableTable, TableDefinition};
+use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use super::{decode, encode, Reader, StoreError, Writer, DEVICES};
 use crate::core::accounts::Account;
@@ -34,6 +34,11 @@ macro_rules! account_getters {
                     out.push(decode("account", row?.1.value())?);
                 }
                 Ok(out)
+            }
+
+            /// Whether there is at least one account (without reading any).
+            pub fn any_account(&self) -> Result<bool, StoreError> {
+                Ok(!self.txn.open_table(ACCOUNTS)?.is_empty()?)
             }
 
             /// Every device the owner blocked.

@@ -19,7 +19,7 @@ use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::{Async, LocalExecutor, Timer};
 
 use crate::web::gate::{Gate, Pass};
-use crate::web::wire::{self, Framing, Head, Refusal, Reply, MAX_HEAD};
+use crate::web::wire::{self, Framing, Refusal, Reply, MAX_HEAD};
 
 /// A handler, as the transport calls it (security headers already added).
 pub(crate) type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
@@ -123,8 +123,24 @@ fn start_workers(port: u16, workers: usize, handler: Handler) -> Result<Sender<J
     Ok(jobs)
 }
 
+/// How many times an idle worker yields, looking for the next job, before it parks: under load
+/// the next request comes within microseconds, and parking and waking a thread (and the
+/// workers' contention on the queue's wait list) cost more than the handler.
+const YIELDS_BEFORE_PARKING: usize = 32;
+
+fn next_job(queue: &Receiver<Job>) -> Option<Job> {
+    for _ in 0..YIELDS_BEFORE_PARKING {
+        match queue.try_recv() {
+            Ok(job) => return Some(job),
+            Err(smol::channel::TryRecvError::Closed) => return None,
+            Err(smol::channel::TryRecvError::Empty) => std::thread::yield_now(),
+        }
+    }
+    queue.recv_blocking().ok()
+}
+
 fn work(queue: &Receiver<Job>, handler: &Handler) {
-    while let Ok(job) = queue.recv_blocking() {
+    while let Some(job) = next_job(queue) {
         // A handler's panic is a 500 for that request (debug builds and tests; release builds
         // abort, and procd restarts lango).
         let response =
@@ -225,21 +241,17 @@ async fn connection(
     jobs: &Sender<Job>,
 ) {
     let mut buf = Vec::new();
+    // One reply channel for the connection's requests, which are answered one at a time.
+    let (done, response) = smol::channel::bounded(1);
     loop {
         pass.waiting(true);
         match request(stream, &mut buf, peer, limits).await {
-            Ok((request, head)) => {
+            Ok((request, reply)) => {
                 pass.waiting(false);
-                let reply = Reply {
-                    head_only: head.method.eq_ignore_ascii_case("HEAD"),
-                    close: !head.keep_alive,
-                    http10: head.http10,
-                };
-                let (done, response) = smol::channel::bounded(1);
                 let job = Job {
                     request,
                     reply,
-                    done,
+                    done: done.clone(),
                 };
                 if jobs.send(job).await.is_err() {
                     return;
@@ -277,7 +289,7 @@ async fn request(
     buf: &mut Vec<u8>,
     peer: SocketAddr,
     limits: &Limits,
-) -> Result<(Request, Head), End> {
+) -> Result<(Request, Reply), End> {
     if buf.is_empty() {
         let idle = Instant::now() + limits.idle_timeout;
         within(idle, stream.readable())
@@ -308,14 +320,24 @@ async fn request(
             Err(refusal) => return Err(End::Refused(refusal, head.http10)),
         }
     };
-    let request = Request::fake_http_from(
-        peer,
-        head.method.clone(),
-        head.url.clone(),
-        head.headers.clone(),
-        body,
-    );
-    Ok((request, head))
+    let reply = Reply {
+        head_only: head.method.eq_ignore_ascii_case("HEAD"),
+        close: !head.keep_alive,
+        http10: head.http10,
+    };
+    let request = Request::fake_http_from(peer, head.method, head.url, head.headers, body);
+    Ok((request, reply))
+}
+
+/// Bytes taken from a socket in one read.
+const READ_CHUNK: usize = 4096;
+
+thread_local! {
+    /// The I/O thread's one read buffer: a read lands here and only what arrived is copied to
+    /// the connection's buffer, so that no connection holds (or zeroes) a chunk it does not
+    /// fill. Borrowed only inside a non-blocking read, never across an await.
+    static SCRATCH: std::cell::RefCell<[u8; READ_CHUNK]> =
+        const { std::cell::RefCell::new([0; READ_CHUNK]) };
 }
 
 /// Reads more bytes into `buf`, which holds at most `max` (more are left in the socket).
@@ -325,16 +347,20 @@ async fn read_more(
     max: usize,
     deadline: Instant,
 ) -> Result<(), End> {
-    let start = buf.len();
-    let want = max.saturating_sub(start).clamp(1, 4096);
-    buf.resize(start + want, 0);
-    let read = within(deadline, async { (&*stream).read(&mut buf[start..]).await }).await;
-    let n = read.unwrap_or(0);
-    buf.truncate(start + n);
-    if n == 0 {
-        return Err(End::Gone);
+    let want = max.saturating_sub(buf.len()).clamp(1, READ_CHUNK);
+    let read = stream.read_with(|tcp| {
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let chunk = scratch.get_mut(..want).ok_or(io::ErrorKind::InvalidInput)?;
+            let n = io::Read::read(&mut &*tcp, chunk)?;
+            buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+            Ok(n)
+        })
+    });
+    match within(deadline, read).await {
+        Ok(n) if n > 0 => Ok(()),
+        _ => Err(End::Gone),
     }
-    Ok(())
 }
 
 async fn write_all(stream: &Async<TcpStream>, bytes: &[u8]) -> io::Result<()> {

@@ -429,3 +429,72 @@ fn the_portal_survives_running_out_of_file_handles() {
         assert_eq!(get(demo.portal, "/"), Some(200));
     }
 }
+
+/// The HTTPS front reads under the same limits: a head over 8 KB or with too many headers is
+/// refused with 431 over TLS and the connection closed, and the front keeps serving.
+#[test]
+fn the_https_front_refuses_a_too_big_head() {
+    use lango::adapters::https::{tls_config_from_pem, Client};
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+
+    use crate::portal::pem;
+
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let dir = crate::support::TempDir::new("door-tls");
+    let (cert_path, key_path) = (dir.path("portal.crt"), dir.path("portal.key"));
+    std::fs::write(&cert_path, pem("CERTIFICATE", leaf.der())).unwrap();
+    std::fs::write(&key_path, pem("PRIVATE KEY", &key.serialize_der())).unwrap();
+    let mut config = crate::support::demo_config();
+    config.gateway.portal_port = 0;
+    config.gateway.admin_port = 0;
+    config.gateway.tls_port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    config.gateway.tls_cert = Some(cert_path);
+    config.gateway.tls_key = Some(key_path);
+    let url = format!("https://127.0.0.1:{}/api/captive", config.gateway.tls_port);
+    let clock = std::sync::Arc::new(lango::adapters::testing::ManualClock::new(
+        crate::support::T0,
+    ));
+    let sim = std::sync::Arc::new(lango::adapters::simulator::Simulator::new(clock.clone(), 3));
+    let env = lango::app::Env {
+        clock,
+        firewall: std::sync::Arc::new(lango::core::firewall::RecordingFirewall::default()),
+        neighbours: std::sync::Arc::new(lango::adapters::neighbours::LoopbackNeighbours),
+        gateway: sim.clone(),
+    };
+    let options = lango::daemon::Options {
+        simulator: Some(sim),
+        ..Default::default()
+    };
+    let store = lango::store::Store::in_memory().unwrap();
+    let running = lango::daemon::start(config, store, env, options).unwrap();
+    let roots = tls_config_from_pem(pem("CERTIFICATE", ca.der()).as_bytes()).unwrap();
+    let client = Client::new(Some(roots), Duration::from_secs(10));
+
+    // Just over the 8 KB head limit: small enough that the client finishes sending it.
+    let big = "a".repeat(9 * 1024);
+    let refused = client.send("GET", &url, &[("X-Big", &big)], b"").unwrap();
+    assert_eq!(refused.status, 431);
+    assert_eq!(refused.header("Connection"), Some("close"));
+    assert_eq!(refused.header("X-Frame-Options"), Some("DENY"));
+    let names: Vec<String> = (0..60).map(|i| format!("X-{i}")).collect();
+    let many: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "1")).collect();
+    let refused = client.send("GET", &url, &many, b"").unwrap();
+    assert_eq!(refused.status, 431);
+    // A body over the limit, announced.
+    let body = vec![b'x'; 20 * 1024];
+    let refused = client.send("POST", &url, &[], &body).unwrap();
+    assert_eq!(refused.status, 413);
+    // The front still serves.
+    assert_eq!(client.send("GET", &url, &[], b"").unwrap().status, 200);
+    running.stop();
+}

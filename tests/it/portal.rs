@@ -607,7 +607,7 @@ fn pasted_sms_and_public_callbacks_never_grant_by_themselves() {
 }
 
 /// PEM text for DER bytes.
-fn pem(label: &str, der: &[u8]) -> String {
+pub(crate) fn pem(label: &str, der: &[u8]) -> String {
     let b64 = lango::core::base64::encode(der);
     let lines: Vec<&str> = b64
         .as_bytes()
@@ -801,4 +801,40 @@ fn every_public_post_is_limited_per_source_and_per_device() {
         let other = call(&env, guest(2).0, "POST", path, headers, body);
         assert_ne!(other.status, 429, "{path}");
     }
+}
+
+/// The page frame and the offer are rendered once per config: a reload shows the new brand and
+/// packages on the next view, through the same context.
+#[test]
+fn a_reload_renders_the_kept_page_parts_afresh() {
+    let env = TestEnv::new();
+    let ctx = Ctx::new(env.app.clone());
+    let (ip, _) = guest(1);
+    let view = || {
+        call_handler(
+            |r| lango::web::portal::handle(&ctx, r),
+            ip,
+            "GET",
+            "/",
+            &[("Host", "127.0.0.1:8080")],
+            "",
+        )
+        .body
+    };
+    let before = view();
+    assert!(before.contains("Mama Mboga Cafe Wi-Fi") && before.contains("1 Hour"));
+    assert_eq!(view(), before);
+    let dir = crate::support::TempDir::new("frame");
+    let path = dir.path("lango.conf");
+    let text = lango::daemon::DEMO_CONFIG
+        .replace("Mama Mboga Cafe Wi-Fi", "Kibanda & <Co>")
+        .replace("'1 Hour'", "'Saa Moja'");
+    std::fs::write(&path, text).unwrap();
+    lango::app::reconfigure::reload(&env.app, &path, None).unwrap();
+    let after = view();
+    assert!(after.contains("Kibanda &amp; &lt;Co&gt;"), "{after}");
+    assert!(
+        after.contains("Saa Moja") && !after.contains("1 Hour"),
+        "{after}"
+    );
 }

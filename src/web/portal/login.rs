@@ -49,13 +49,14 @@ fn words(lang: Lang, key: &str) -> &'static str {
     }
 }
 
-/// The collapsed sign-in form, shown when the owner has made at least one account.
-pub(crate) fn card(ctx: &Ctx, lang: Lang) -> String {
-    let any = ctx
-        .app
-        .store
-        .read(|r| r.accounts())
-        .is_ok_and(|a| !a.is_empty());
+/// Whether the owner has made at least one guest account (a store that cannot say is taken
+/// as none: the form is then left out).
+pub(crate) fn any_account(ctx: &Ctx) -> bool {
+    ctx.app.store.read(|r| r.any_account()).unwrap_or(false)
+}
+
+/// The collapsed sign-in form, shown when the owner has made at least one account (`any`).
+pub(crate) fn card(lang: Lang, any: bool) -> String {
     if !any {
         return String::new();
     }

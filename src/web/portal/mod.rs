@@ -5,6 +5,7 @@
 //! error text to a guest.
 
 pub(crate) mod api;
+mod frame;
 pub(crate) mod login;
 mod text;
 
@@ -28,14 +29,19 @@ use crate::web::http::{esc, fill, json, read_form, see_other};
 
 const TEMPLATE: &str = include_str!("../../../www/portal.html");
 
-/// What the portal's handlers reach: the app, and nothing of the owner's side.
+/// What the portal's handlers reach: the app, and nothing of the owner's side, plus the parts
+/// of its pages rendered once per config (`frame.rs`).
 pub struct Ctx {
     pub app: Arc<App>,
+    pages: frame::Pages,
 }
 
 impl Ctx {
     pub fn new(app: Arc<App>) -> Ctx {
-        Ctx { app }
+        Ctx {
+            app,
+            pages: frame::Pages::new(),
+        }
     }
 }
 
@@ -103,14 +109,20 @@ pub(crate) fn portal_url(ctx: &Ctx, ip: IpAddr) -> String {
 /// The portal's HTTPS URL, when the owner configured a certificate and the name it is for
 /// (RFC 8908 wants the user-portal-url to be HTTPS).
 pub(crate) fn secure_portal_url(ctx: &Ctx) -> Option<String> {
-    let gw = ctx.app.config().gateway.clone();
+    let config = ctx.app.config();
+    let gw = &config.gateway;
     gw.tls_cert.as_ref()?;
-    Some(format!("https://{}:{}/", gw.portal_host?, gw.tls_port))
+    Some(format!(
+        "https://{}:{}/",
+        gw.portal_host.as_ref()?,
+        gw.tls_port
+    ))
 }
 
 /// Whether a Host header names the portal itself (rather than a site the guest tried to open).
 fn is_portal_host(ctx: &Ctx, host: &str) -> bool {
-    let gw = ctx.app.config().gateway.clone();
+    let config = ctx.app.config();
+    let gw = &config.gateway;
     let name = match host.rsplit_once(':') {
         Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => {
             name
@@ -232,6 +244,27 @@ fn page(
     script: &str,
 ) -> Response {
     let config = ctx.app.config();
+    let frame = ctx
+        .pages
+        .frames
+        .get(&config, lang, || render_frame(&config, lang));
+    // With a script on the page the script keeps it current; the refresh is for browsers
+    // without JavaScript.
+    let refresh = refresh_secs
+        .map(|s| {
+            let meta = format!("<meta http-equiv=\"refresh\" content=\"{s}\">");
+            if script.is_empty() {
+                format!("{meta}\n")
+            } else {
+                format!("<noscript>{meta}</noscript>\n")
+            }
+        })
+        .unwrap_or_default();
+    Response::html(frame.render(&refresh, body, script)).with_status_code(status)
+}
+
+/// The template with everything filled in but the refresh, the body and the script.
+fn render_frame(config: &crate::core::config::Config, lang: Lang) -> frame::Frame {
     let brand = &config.brand;
     let mut contact = Vec::new();
     if let Some(phone) = &brand.phone {
@@ -249,37 +282,20 @@ fn page(
         contact.join(" &middot; "),
         tr(lang, "switch")
     );
-    // With a script on the page the script keeps it current; the refresh is for browsers
-    // without JavaScript.
-    let refresh = refresh_secs
-        .map(|s| {
-            let meta = format!("<meta http-equiv=\"refresh\" content=\"{s}\">");
-            if script.is_empty() {
-                format!("{meta}\n")
-            } else {
-                format!("<noscript>{meta}</noscript>\n")
-            }
-        })
-        .unwrap_or_default();
-    let logo = logo_data_uri(&config)
+    let logo = logo_data_uri(config)
         .map(|uri| format!("<img src=\"{uri}\" alt=\"\">"))
         .unwrap_or_default();
-    let html = fill(
-        TEMPLATE,
-        &[
-            ("lang", lang.code()),
-            ("title", &esc(&brand.name)),
-            ("brand", &esc(&brand.name)),
-            ("tagline", tr(lang, "tagline")),
-            ("colour", &brand.colour),
-            ("refresh", &refresh),
-            ("contact", &contact),
-            ("script", script),
-            ("logo", &logo),
-            ("body", body),
-        ],
-    );
-    Response::html(html).with_status_code(status)
+    let name = esc(&brand.name);
+    let values = [
+        ("lang", lang.code()),
+        ("title", &name),
+        ("brand", &name),
+        ("tagline", tr(lang, "tagline")),
+        ("colour", &brand.colour),
+        ("contact", &contact),
+        ("logo", &logo),
+    ];
+    frame::Frame::new(TEMPLATE, |piece| fill(piece, &values))
 }
 
 fn package_card(ctx: &Ctx, package: &Package, lang: Lang) -> String {
@@ -312,7 +328,7 @@ fn package_card(ctx: &Ctx, package: &Package, lang: Lang) -> String {
     )
 }
 
-fn packages_and_voucher(ctx: &Ctx, lang: Lang, code: &str) -> String {
+fn packages_and_voucher(ctx: &Ctx, lang: Lang, code: &str, accounts: bool) -> String {
     let config = ctx.app.config();
     let mut body = String::new();
     for package in config.active_packages() {
@@ -327,7 +343,7 @@ fn packages_and_voucher(ctx: &Ctx, lang: Lang, code: &str) -> String {
         esc(code.get(..code.len().min(32)).unwrap_or("")),
         tr(lang, "redeem")
     ));
-    body.push_str(&crate::web::portal::login::card(ctx, lang));
+    body.push_str(&crate::web::portal::login::card(lang, accounts));
     body.push_str(&format!(
         "<details class=\"card\"><summary>{}</summary><p class=\"meta\">{}</p>\
          <form method=\"post\" action=\"/move\"><label>{}<input name=\"receipt\" \
@@ -449,8 +465,19 @@ fn home_with(
         }
         Some(Lifecycle::Idle) | None => body.push_str(&format!("<h2>{}</h2>", tr(lang, "choose"))),
     }
-    body.push_str(&packages_and_voucher(ctx, lang, code));
-    body.push_str(&sms_card(ctx, lang));
+    let accounts = crate::web::portal::login::any_account(ctx);
+    if code.is_empty() {
+        // The same for every device (with the config, the language and whether any guest
+        // account exists): rendered once.
+        let config = ctx.app.config();
+        let offer = ctx.pages.offers.get(&config, (lang, accounts), || {
+            packages_and_voucher(ctx, lang, "", accounts) + &sms_card(ctx, lang)
+        });
+        body.push_str(&offer);
+    } else {
+        body.push_str(&packages_and_voucher(ctx, lang, code, accounts));
+        body.push_str(&sms_card(ctx, lang));
+    }
     page(ctx, lang, 200, &body, refresh, script)
 }
 
