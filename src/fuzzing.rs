@@ -85,3 +85,19 @@ pub fn http(bytes: &[u8]) {
         let _ = crate::web::http::parse_form(&String::from_utf8_lossy(&body));
     }
 }
+
+/// The request target: what the portal's transport (`web::wire`, httparse) makes of the bytes
+/// a guest sends: a head within its limits or a refusal, then a body never over the limit.
+pub fn request(bytes: &[u8]) {
+    use crate::web::wire::{max_wire_body, parse_head, take_body, MAX_HEAD};
+    const MAX_BODY: usize = 2048;
+    let Ok(Some(head)) = parse_head(bytes, MAX_BODY) else {
+        return;
+    };
+    assert!(head.len <= MAX_HEAD && head.len <= bytes.len());
+    let rest = &bytes[head.len..];
+    if let Ok(Some((body, used))) = take_body(rest, head.body, MAX_BODY) {
+        assert!(body.len() <= MAX_BODY.max(max_wire_body(head.body, MAX_BODY)));
+        assert!(used <= rest.len());
+    }
+}
