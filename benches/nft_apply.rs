@@ -56,7 +56,7 @@ fn clients(n: u32) -> Desired {
             }
         })
         .collect();
-    Desired { clients }
+    Desired { clients, at_ms: 0 }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -367,6 +367,150 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
     out
 }
 
+/// Whether two states grant a device the same thing (addresses, deadline, quota, caps): an
+/// unchanged device keeps its kernel elements, their timeouts and counters.
+fn same_grant(a: &AllowedClient, b: &AllowedClient) -> bool {
+    a.mac == b.mac
+        && a.ipv4 == b.ipv4
+        && a.ipv6 == b.ipv6
+        && a.deadline_ms == b.deadline_ms
+        && a.quota_total == b.quota_total
+        && a.rate_up_kbit == b.rate_up_kbit
+        && a.rate_down_kbit == b.rate_down_kbit
+}
+
+/// What changed between two states: devices whose kernel state goes, and devices whose state
+/// comes (a changed device is in both).
+pub(crate) struct Delta<'a> {
+    pub removed: Vec<&'a AllowedClient>,
+    pub added: Vec<&'a AllowedClient>,
+}
+
+/// Pure: the devices that differ between `old` and `new`, matched by session.
+pub(crate) fn delta<'a>(old: &'a Desired, new: &'a Desired) -> Delta<'a> {
+    let old_by_id: HashMap<u64, &AllowedClient> =
+        old.clients.iter().map(|c| (c.session_id, c)).collect();
+    let new_by_id: HashMap<u64, &AllowedClient> =
+        new.clients.iter().map(|c| (c.session_id, c)).collect();
+    let removed = old
+        .clients
+        .iter()
+        .filter(|c| {
+            new_by_id
+                .get(&c.session_id)
+                .is_none_or(|n| !same_grant(c, n))
+        })
+        .collect();
+    let added = new
+        .clients
+        .iter()
+        .filter(|c| {
+            old_by_id
+                .get(&c.session_id)
+                .is_none_or(|o| !same_grant(c, o))
+        })
+        .collect();
+    Delta { removed, added }
+}
+
+/// One device's set and map elements, as `(set, element)` pairs without timeouts.
+fn elements_of(c: &AllowedClient) -> Vec<(&'static str, String)> {
+    let id = c.session_id;
+    let mut out = vec![("paid_mac", c.mac.to_string())];
+    let mut add = |is4: bool, up: String, down: String| {
+        let (paid, paid_ip) = if is4 {
+            ("paid4", "paid_ip4")
+        } else {
+            ("paid6", "paid_ip6")
+        };
+        out.push((paid, up.clone()));
+        out.push((paid_ip, down.clone()));
+        if c.quota_left.is_some() {
+            let (qu, qd) = if is4 {
+                ("quota_up4", "quota_dn4")
+            } else {
+                ("quota_up6", "quota_dn6")
+            };
+            out.push((qu, format!("{up} : \"q{id}\"")));
+            out.push((qd, format!("{down} : \"q{id}\"")));
+        }
+        if c.rate_up_kbit.is_some() {
+            out.push((
+                if is4 { "limit_up4" } else { "limit_up6" },
+                format!("{up} : \"lu{id}\""),
+            ));
+        }
+        if c.rate_down_kbit.is_some() {
+            out.push((
+                if is4 { "limit_dn4" } else { "limit_dn6" },
+                format!("{down} : \"ld{id}\""),
+            ));
+        }
+    };
+    if let Some(v4) = c.ipv4 {
+        add(true, format!("{} . {v4}", c.mac), v4.to_string());
+    }
+    for v6 in &c.ipv6 {
+        add(false, format!("{} . {v6}", c.mac), v6.to_string());
+    }
+    out
+}
+
+/// Pure: one small transaction for a change: the elements and objects of the devices that go
+/// are deleted, those of the devices that come are added, and nothing else is touched, so its
+/// cost does not grow with the number of paid devices (the nft CLI still loads its cache). A
+/// device whose time ran out (`deadline_ms` at or before `at_ms`) has no elements left to delete:
+/// the kernel's timeouts removed them; only its objects go.
+pub(crate) fn render_delta(delta: &Delta<'_>, at_ms: i64) -> String {
+    let mut out = String::new();
+    for c in &delta.removed {
+        // Map elements first: an object still referenced cannot be deleted.
+        if c.deadline_ms > at_ms {
+            for (set, element) in elements_of(c) {
+                let key = element.split(" : ").next().unwrap_or(&element);
+                let _ = writeln!(out, "delete element inet lango {set} {{ {key} }}");
+            }
+        }
+        let id = c.session_id;
+        if c.quota_left.is_some() {
+            let _ = writeln!(out, "delete quota inet lango q{id}");
+        }
+        if c.rate_up_kbit.is_some() {
+            let _ = writeln!(out, "delete limit inet lango lu{id}");
+        }
+        if c.rate_down_kbit.is_some() {
+            let _ = writeln!(out, "delete limit inet lango ld{id}");
+        }
+    }
+    for c in &delta.added {
+        let id = c.session_id;
+        if let Some(left) = c.quota_left {
+            let total = c.quota_total.unwrap_or(left).max(left).max(1);
+            let _ = writeln!(
+                out,
+                "add quota inet lango q{id} {{ over {total} bytes used {} bytes }}",
+                total - left
+            );
+        }
+        for (name, kbit) in [("lu", c.rate_up_kbit), ("ld", c.rate_down_kbit)] {
+            if let Some(kbit) = kbit {
+                let object = limit_object(&format!("{name}{id}"), kbit);
+                let object = object.trim().trim_start_matches("limit ");
+                let _ = writeln!(out, "add limit inet lango {object}");
+            }
+        }
+        let t = timeout(c);
+        for (set, element) in elements_of(c) {
+            let element = match element.split_once(" : ") {
+                Some((key, value)) => format!("{key} {t} : {value}"),
+                None => format!("{element} {t}"),
+            };
+            let _ = writeln!(out, "add element inet lango {set} {{ {element} }}");
+        }
+    }
+    out
+}
+
 /// Pure: whether an OpenWrt firewall config turns on flow offloading. Offloaded flows skip the
 /// forward hook, so lango's counters, quotas, speed caps and expiry would not see them.
 pub(crate) fn flow_offloading_enabled(firewall_config: &str) -> bool {
@@ -498,6 +642,9 @@ struct NftState {
     carry: HashMap<u64, (u64, u64)>,
     /// The gate script last loaded.
     gate: Option<String>,
+    /// Session id → when its elements were last written (Unix ms): elements capped at
+    /// `MAX_TIMEOUT_MS` are rewritten before they run out.
+    written_at: HashMap<u64, i64>,
 }
 
 /// The real firewall: `nft` through the runner.
@@ -516,6 +663,7 @@ impl NftFirewall {
                 applied: None,
                 carry: HashMap::new(),
                 gate: None,
+                written_at: HashMap::new(),
             }),
         }
     }
@@ -615,6 +763,92 @@ fn tables_present(listing: &str) -> (bool, bool) {
     present
 }
 
+impl NftFirewall {
+    /// Whether a device's elements, capped at `MAX_TIMEOUT_MS`, are halfway to running out
+    /// before its session does: then the whole table is rewritten (about once in ten days).
+    fn needs_refresh(&self, desired: &Desired) -> bool {
+        let state = self.lock();
+        let cap = MAX_TIMEOUT_MS as i64;
+        desired.clients.iter().any(|c| {
+            state.written_at.get(&c.session_id).is_some_and(|at| {
+                c.deadline_ms > at.saturating_add(cap) && desired.at_ms > at.saturating_add(cap / 2)
+            })
+        })
+    }
+
+    /// The change from the last applied state in one small transaction. Devices that change
+    /// (an extension, a new address) get their counters carried and their quota's use read
+    /// first, each with one small nft call; devices that come or go cost nothing else.
+    fn apply_delta(&self, old: &Desired, desired: &Desired) -> Result<(), FirewallError> {
+        let mut desired = desired.clone();
+        let changing: Vec<AllowedClient> = {
+            let d = delta(old, &desired);
+            let ids: std::collections::HashSet<u64> =
+                d.added.iter().map(|c| c.session_id).collect();
+            d.removed
+                .iter()
+                .filter(|c| ids.contains(&c.session_id) && c.deadline_ms > desired.at_ms)
+                .map(|c| (*c).clone())
+                .collect()
+        };
+        let mut counted = Counters::default();
+        for c in &changing {
+            let id = c.session_id.to_string();
+            if c.quota_left.is_some() {
+                if let Ok(json) = self.nft(
+                    &["-j", "list", "quota", "inet", "lango", &format!("q{id}")],
+                    None,
+                ) {
+                    counted.quota_used.extend(parse_usage(&json).quota_used);
+                }
+            }
+            for (set, key) in elements_of(c) {
+                if matches!(set, "paid4" | "paid6" | "paid_ip4" | "paid_ip6") {
+                    let key = format!("{{ {key} }}");
+                    if let Ok(json) =
+                        self.nft(&["-j", "get", "element", "inet", "lango", set, &key], None)
+                    {
+                        let found = parse_usage(&json);
+                        counted.up.extend(found.up);
+                        counted.down.extend(found.down);
+                    }
+                }
+            }
+        }
+        carry_quotas(&mut desired, &counted);
+        let script = {
+            let d = delta(old, &desired);
+            if d.removed.is_empty() && d.added.is_empty() {
+                String::new()
+            } else {
+                render_delta(&d, desired.at_ms)
+            }
+        };
+        if !script.is_empty() {
+            self.nft(&["-f", "-"], Some(&script))?;
+        }
+        let mut state = self.lock();
+        let old_state = Desired {
+            clients: changing,
+            at_ms: desired.at_ms,
+        };
+        for (session, (up, down)) in usage_of(&old_state, &counted) {
+            let entry = state.carry.entry(session).or_default();
+            entry.0 += up;
+            entry.1 += down;
+        }
+        let ids: std::collections::HashSet<u64> =
+            desired.clients.iter().map(|c| c.session_id).collect();
+        state.carry.retain(|id, _| ids.contains(id));
+        state.written_at.retain(|id, _| ids.contains(id));
+        for c in delta(old, &desired).added {
+            state.written_at.insert(c.session_id, desired.at_ms);
+        }
+        state.applied = Some((desired.key(), desired));
+        Ok(())
+    }
+}
+
 impl Firewall for NftFirewall {
     fn apply(&self, desired: &Desired) -> Result<(), FirewallError> {
         // Table names only: cheap even with thousands of devices.
@@ -623,9 +857,22 @@ impl Firewall for NftFirewall {
         // out instead of letting them in.
         self.ensure_gate(gate)?;
         let key = desired.key();
-        let unchanged = self.lock().applied.as_ref().is_some_and(|(k, _)| *k == key);
-        if exists && unchanged {
-            return Ok(());
+        let previous = self.lock().applied.clone();
+        let refresh = self.needs_refresh(desired);
+        if exists && !refresh {
+            if let Some((old_key, old)) = previous {
+                if old_key == key {
+                    return Ok(());
+                }
+                // One small transaction for the change; the whole table only if the kernel
+                // refuses it (an element gone behind lango's back, say).
+                match self.apply_delta(&old, desired) {
+                    Ok(()) => return Ok(()),
+                    Err(e) => {
+                        log::info!("firewall: small update refused ({e}); rewriting the table")
+                    }
+                }
+            }
         }
         // Read before replacing, also at the first apply after a restart: what the kernel
         // counted against each quota is carried into the new objects, never reset.
@@ -650,6 +897,11 @@ impl Firewall for NftFirewall {
         let ids: std::collections::HashSet<u64> =
             desired.clients.iter().map(|c| c.session_id).collect();
         state.carry.retain(|id, _| ids.contains(id));
+        state.written_at = desired
+            .clients
+            .iter()
+            .map(|c| (c.session_id, desired.at_ms))
+            .collect();
         state.applied = Some((key, desired));
         if !exists {
             log::info!(
@@ -806,6 +1058,7 @@ mod tests {
                 client(1, Some(5_000_000), Some(8000)),
                 client(2, None, None),
             ],
+            at_ms: 0,
         };
         let script = render(&desired, &options());
         assert!(script.contains("aa:00:00:00:00:01 . 10.77.0.11 timeout 1h"));
@@ -854,6 +1107,7 @@ mod tests {
         let script = render(
             &Desired {
                 clients: vec![client(1, None, None)],
+                at_ms: 0,
             },
             &opts,
         );
@@ -867,6 +1121,7 @@ mod tests {
     fn tethering_is_blocked_only_when_asked() {
         let desired = Desired {
             clients: vec![client(1, None, None)],
+            at_ms: 0,
         };
         let mut opts = options();
         assert!(!render(&desired, &opts).contains("ttl set"));
@@ -879,6 +1134,7 @@ mod tests {
     fn a_rebuilt_table_carries_the_quota_used() {
         let mut desired = Desired {
             clients: vec![client(1, Some(4_000_000), None)],
+            at_ms: 0,
         };
         desired.clients[0].quota_left = Some(3_500_000);
         let live = Counters {
@@ -918,6 +1174,72 @@ mod tests {
     }
 
     #[test]
+    fn a_change_is_one_small_transaction_whatever_the_number_of_devices() {
+        let mut many: Vec<AllowedClient> = (1..=100)
+            .map(|id| client(id, Some(1_000_000), Some(8000)))
+            .collect();
+        for c in &mut many {
+            c.deadline_ms = 3_600_000;
+        }
+        let old = Desired {
+            clients: many.clone(),
+            at_ms: 0,
+        };
+        let mut new = Desired {
+            clients: many,
+            at_ms: 1000,
+        };
+        // Device 7 leaves early (a kick), device 9 is extended, device 200 arrives.
+        new.clients.retain(|c| c.session_id != 7);
+        new.clients
+            .iter_mut()
+            .find(|c| c.session_id == 9)
+            .unwrap()
+            .deadline_ms = 99;
+        new.clients.push(client(200, None, None));
+        let d = delta(&old, &new);
+        let removed: Vec<u64> = d.removed.iter().map(|c| c.session_id).collect();
+        let added: Vec<u64> = d.added.iter().map(|c| c.session_id).collect();
+        assert_eq!((removed, added), (vec![7, 9], vec![9, 200]));
+        let script = render_delta(&d, new.at_ms);
+        assert!(
+            script.contains("delete element inet lango paid4 { aa:00:00:00:00:07 . 10.77.0.17 }")
+        );
+        assert!(script
+            .contains("delete element inet lango quota_up4 { aa:00:00:00:00:07 . 10.77.0.17 }"));
+        assert!(script.contains("delete quota inet lango q7"));
+        assert!(script.contains("delete limit inet lango ld7"));
+        assert!(script.contains("add quota inet lango q9 { over 1000000 bytes used 0 bytes }"));
+        assert!(script.contains(
+            "add limit inet lango lu9 { rate over 1000000 bytes/second burst 250000 bytes }"
+        ));
+        assert!(
+            script.contains(
+                "add element inet lango paid4 { aa:00:00:00:00:f4 . 10.77.0.254 timeout 1h }"
+            ) || script.contains("add element inet lango paid_mac {")
+        );
+        assert!(
+            script.contains("add element inet lango quota_dn4 { 10.77.0.19 timeout 1h : \"q9\" }")
+        );
+        // Object deletes come after the map elements that use them.
+        let element = script
+            .find("delete element inet lango quota_dn4 { 10.77.0.17 }")
+            .unwrap();
+        assert!(element < script.find("delete quota inet lango q7").unwrap());
+        // Small: the lines of three devices, not a hundred.
+        assert!(script.lines().count() < 60, "{script}");
+        // A session whose time ran out has no elements left in the kernel: only objects go.
+        let mut expired = old.clone();
+        expired.clients[0].deadline_ms = 1000;
+        let gone = Desired {
+            clients: expired.clients[1..].to_vec(),
+            at_ms: 1000,
+        };
+        let script = render_delta(&delta(&expired, &gone), 1000);
+        assert_eq!(script, "delete quota inet lango q1\ndelete limit inet lango lu1\ndelete limit inet lango ld1\n");
+    }
+
+    #[test]
     fn flow_offloading_is_noticed() {
         let on = "config defaults\n\toption input 'REJECT'\n\toption flow_offloading '1'\n";
         let off = "config defaults\n\toption flow_offloading '0'\nconfig zone\n\toption flow_offloading '1'\n";
@@ -935,6 +1257,7 @@ mod tests {
         let counters = parse_usage(json);
         let desired = Desired {
             clients: vec![client(1, None, None)],
+            at_ms: 0,
         };
         assert_eq!(usage_of(&desired, &counters).get(&1), Some(&(320, 9000)));
         assert_eq!(parse_usage("not json"), Counters::default());

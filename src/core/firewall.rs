@@ -37,6 +37,8 @@ pub struct AllowedClient {
 pub struct Desired {
     /// Sorted by MAC, so that equal states compare equal.
     pub clients: Vec<AllowedClient>,
+    /// When the state was computed (Unix milliseconds): element timeouts count from here.
+    pub at_ms: i64,
 }
 
 /// Pure: the clients to allow, from the active sessions, at `now_ms` (Unix milliseconds).
@@ -81,7 +83,10 @@ pub(crate) fn desired(
         })
         .collect();
     clients.sort_by_key(|c| c.mac);
-    Desired { clients }
+    Desired {
+        clients,
+        at_ms: now_ms,
+    }
 }
 
 impl Desired {

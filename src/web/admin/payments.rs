@@ -339,7 +339,26 @@ pub(crate) fn api(ctx: &Ctx, request: &Request, ip: IpAddr, url: &str) -> Respon
     match (request.method(), url) {
         ("GET", "/api/overview") => overview(ctx),
         ("POST", "/api/vouchers") => api_vouchers(ctx, request),
+        ("POST", "/api/sessions/revoke") => api_revoke(ctx, request),
         _ => api_error(404, "no such endpoint"),
+    }
+}
+
+/// `POST /api/sessions/revoke` (id): ends a session now, as the owner page's "End" does.
+fn api_revoke(ctx: &Ctx, request: &Request) -> Response {
+    let form = match read_form(request) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Some(id) = form.get("id").and_then(|v| v.trim().parse::<u64>().ok()) else {
+        return api_error(400, "id must be a session number");
+    };
+    match ctx.app.revoke_session(id) {
+        Ok(ended) => json(200, &json!({ "id": id, "ended": ended })),
+        Err(e) => {
+            log::error!("owner API: revoke {id}: {e}");
+            api_error(503, "the store could not be read; try again")
+        }
     }
 }
 
