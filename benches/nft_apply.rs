@@ -48,7 +48,7 @@ fn clients(n: u32) -> Desired {
                     u16::from(b[3]),
                 )],
                 timeout_ms: 3_600_000,
-                deadline_ms: 0,
+                deadline_ms: 3_600_000,
                 quota_left: (i % 2 == 0).then_some(1_000_000_000),
                 quota_total: (i % 2 == 0).then_some(1_000_000_000),
                 rate_down_kbit: (i % 3 == 0).then_some(8000),
@@ -84,13 +84,15 @@ fn main() {
         gate_file: None,
         owner_macs: Vec::new(),
     };
-    println!("clients | render ms | script KB | apply ms (nft -f -) | counters read ms");
+    println!("clients | render ms | script KB | apply ms (nft -f -) | counters read ms | one grant ms (update) | one element ms (nft CLI, the limit) | ratio");
     for n in [1u32, 100, 10_000] {
         let desired = clients(n);
         let runs = if n >= 10_000 { 5 } else { 15 };
         let mut render_ms = Vec::new();
         let mut apply_ms = Vec::new();
         let mut read_ms = Vec::new();
+        let mut grant_ms = Vec::new();
+        let mut element_ms = Vec::new();
         let mut size = 0;
         for run in 0..runs {
             let start = Instant::now();
@@ -110,13 +112,35 @@ fn main() {
             let usage = firewall.usage().expect("usage");
             read_ms.push(start.elapsed().as_secs_f64() * 1000.0);
             assert_eq!(usage.len(), n as usize);
+            // One more device on the live table: the update path, against the limit of adding
+            // one element with the nft CLI (which loads its cache of the table either way).
+            let mut grown = changed.clone();
+            let extra = clients(n + 1 + run as u32).clients.pop().expect("a client");
+            grown.clients.push(extra.clone());
+            let start = Instant::now();
+            firewall.apply(&grown).expect("one grant");
+            grant_ms.push(start.elapsed().as_secs_f64() * 1000.0);
+            let element = format!(
+                "add element inet lango paid_mac {{ 02:ff:00:00:{:02x}:{:02x} timeout 1h }}\n",
+                run / 256,
+                run % 256
+            );
+            let runner = NetnsRunner(ns.clone());
+            let start = Instant::now();
+            let out = runner.run("nft", &["-f", "-"], Some(&element)).expect("nft");
+            element_ms.push(start.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(out.status, 0, "{}", out.stderr);
         }
+        let (grant, element) = (median(grant_ms), median(element_ms));
         println!(
-            "{n:>7} | {:>9.2} | {:>9.0} | {:>19.1} | {:>16.1}",
+            "{n:>7} | {:>9.2} | {:>9.0} | {:>19.1} | {:>16.1} | {:>21.1} | {:>35.1} | {:>5.2}",
             median(render_ms),
             size as f64 / 1024.0,
             median(apply_ms),
-            median(read_ms)
+            median(read_ms),
+            grant,
+            element,
+            grant / element
         );
     }
     let _ = Command::new("ip").args(["netns", "del", &ns]).status();
