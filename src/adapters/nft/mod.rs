@@ -1,0 +1,410 @@
+//! The kernel side of the firewall: `table inet lango` and the gate `table inet lango_gate`. `render` is pure and turns a desired
+//! state into one nft script that replaces the whole table atomically; `parse_usage` reads the
+//! per-element byte counters back from `nft -j`. `NftFirewall` applies through `sys::Runner`
+//! (one `nft -f -` per change, never one process per rule) and skips the apply when the table
+//! is present and already says the same.
+//!
+//! Paid devices are set elements, not rules: `ether saddr . ip saddr` pairs (and the IPv6
+//! addresses of the same MAC) with the session's remaining time as element timeout, so access
+//! ends on time even if lango is dead, and per-packet cost is a hash lookup whatever the number
+//! of clients. Quotas and speed caps are named `quota`/`limit` objects reached through maps.
+
+mod delta;
+mod parse;
+mod render;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::{Arc, Mutex};
+
+use crate::adapters::sys::Runner;
+use crate::core::firewall::{AllowedClient, Desired, Firewall, FirewallError, Usage};
+use crate::core::model::Mac;
+
+use delta::{delta, elements_of, render_delta};
+pub(crate) use parse::flow_offloading_enabled;
+use parse::{parse_usage, usage_of, Counters};
+use render::MAX_TIMEOUT_MS;
+pub use render::{render, render_gate};
+
+/// What the rendered table needs to know besides the clients.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NftOptions {
+    /// The Linux device the guests are on (`br-lan`). Validated by the config parser.
+    pub device: String,
+    /// Port 80 from unpaid devices is redirected here.
+    pub portal_port: u16,
+    /// The portal's HTTPS port, when TLS is configured.
+    pub tls_port: Option<u16>,
+    /// DNS from unpaid devices is redirected here (lango's own responder, no recursion).
+    pub dns_port: u16,
+    /// Forwarded packets leave for guests with TTL / hop limit 1, so that a phone cannot share
+    /// its paid access through a hotspot of its own (`option block_tethering`).
+    pub block_tethering: bool,
+    /// Where fw4 loads the gate table from (a `ruleset-post` include), if anywhere.
+    pub gate_file: Option<std::path::PathBuf>,
+    /// The owner's devices on the guests' network: they reach the router without paying.
+    pub owner_macs: Vec<Mac>,
+}
+
+/// The firewall options from the gateway config.
+pub fn options_for(gw: &crate::core::config::Gateway) -> NftOptions {
+    NftOptions {
+        device: gw.device.clone(),
+        portal_port: gw.portal_port,
+        tls_port: gw.tls_cert.as_ref().map(|_| gw.tls_port),
+        dns_port: gw.dns_port,
+        block_tethering: gw.block_tethering,
+        gate_file: Some(gw.gate_file.clone()),
+        owner_macs: gw.owner_macs.clone(),
+    }
+}
+struct NftState {
+    /// The key of the last state applied, and the state itself (for mapping counters).
+    applied: Option<(Vec<AllowedClient>, Desired)>,
+    /// Bytes counted by tables that have since been replaced, per session.
+    carry: HashMap<u64, (u64, u64)>,
+    /// The gate script last loaded.
+    gate: Option<String>,
+    /// Session id → when its elements were last written (Unix ms): elements capped at
+    /// `MAX_TIMEOUT_MS` are rewritten before they run out.
+    written_at: HashMap<u64, i64>,
+}
+
+/// The real firewall: `nft` through the runner.
+pub struct NftFirewall {
+    runner: Arc<dyn Runner>,
+    options: NftOptions,
+    state: Mutex<NftState>,
+}
+
+impl NftFirewall {
+    pub fn new(runner: Arc<dyn Runner>, options: NftOptions) -> NftFirewall {
+        NftFirewall {
+            runner,
+            options,
+            state: Mutex::new(NftState {
+                applied: None,
+                carry: HashMap::new(),
+                gate: None,
+                written_at: HashMap::new(),
+            }),
+        }
+    }
+
+    fn nft(&self, args: &[&str], stdin: Option<&str>) -> Result<String, FirewallError> {
+        let out = self
+            .runner
+            .run("nft", args, stdin)
+            .map_err(|e| FirewallError::Unavailable(format!("cannot run nft: {e}")))?;
+        if out.success() {
+            Ok(out.stdout)
+        } else {
+            Err(FirewallError::Apply(
+                out.stderr.trim().chars().take(600).collect(),
+            ))
+        }
+    }
+
+    /// The counters of the live table, or none if it is missing.
+    fn read_counters(&self) -> Option<Counters> {
+        self.nft(&["-j", "list", "table", "inet", "lango"], None)
+            .ok()
+            .map(|json| parse_usage(&json))
+    }
+
+    /// One set of the live table, parsed like the whole table.
+    fn read_set(&self, name: &str) -> Result<Counters, FirewallError> {
+        self.nft(&["-j", "list", "set", "inet", "lango", name], None)
+            .map(|json| parse_usage(&json))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, NftState> {
+        crate::core::locks::lock(&self.state)
+    }
+
+    /// Loads the gate table when it is missing or the config changed it, and writes it where
+    /// fw4 includes it (only when the file differs: no flash write at every start).
+    fn ensure_gate(&self, present: bool) -> Result<(), FirewallError> {
+        let text = render_gate(&self.options);
+        if present && self.lock().gate.as_deref() == Some(text.as_str()) {
+            return Ok(());
+        }
+        if let Some(path) = &self.options.gate_file {
+            let same = std::fs::read(path).is_ok_and(|old| old == text.as_bytes());
+            if !same {
+                let written = path
+                    .parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| crate::adapters::sys::write_atomic(path, text.as_bytes()));
+                if let Err(e) = written {
+                    log::warn!(
+                        "firewall: cannot write fw4's gate include {}: {e}",
+                        path.display()
+                    );
+                }
+            }
+        }
+        self.nft(&["-f", "-"], Some(&text))?;
+        if !present {
+            log::info!("firewall: gate table inet lango_gate loaded");
+        }
+        self.lock().gate = Some(text);
+        Ok(())
+    }
+
+    /// Removes lango's tables and fw4's gate include: only when the owner switches lango off,
+    /// since without the gate guests are no longer held back.
+    pub(crate) fn remove(&self) -> Result<(), FirewallError> {
+        if let Some(path) = &self.options.gate_file {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => log::warn!("firewall: cannot remove {}: {e}", path.display()),
+            }
+        }
+        self.nft(
+            &["-f", "-"],
+            Some(
+                "table inet lango\ndelete table inet lango\n\
+                 table inet lango_gate\ndelete table inet lango_gate\n",
+            ),
+        )
+        .map(|_| ())
+    }
+}
+
+/// Pure: which of lango's tables `nft list tables` shows: (lango, lango_gate).
+fn tables_present(listing: &str) -> (bool, bool) {
+    let mut present = (false, false);
+    for line in listing.lines() {
+        match line.trim() {
+            "table inet lango" => present.0 = true,
+            "table inet lango_gate" => present.1 = true,
+            _ => {}
+        }
+    }
+    present
+}
+
+impl NftFirewall {
+    /// Whether a device's elements, capped at `MAX_TIMEOUT_MS`, are halfway to running out
+    /// before its session does: then the whole table is rewritten (about once in ten days).
+    fn needs_refresh(&self, desired: &Desired) -> bool {
+        let state = self.lock();
+        let cap = MAX_TIMEOUT_MS as i64;
+        desired.clients.iter().any(|c| {
+            state.written_at.get(&c.session_id).is_some_and(|at| {
+                c.deadline_ms > at.saturating_add(cap) && desired.at_ms > at.saturating_add(cap / 2)
+            })
+        })
+    }
+
+    /// The change from the last applied state in one small transaction. Devices that change
+    /// (an extension, a new address) get their counters carried and their quota's use read
+    /// first, each with one small nft call; devices that come or go cost nothing else.
+    fn apply_delta(&self, old: &Desired, desired: &Desired) -> Result<(), FirewallError> {
+        let mut desired = desired.clone();
+        let changing: Vec<AllowedClient> = {
+            let d = delta(old, &desired);
+            let ids: std::collections::HashSet<u64> =
+                d.added.iter().map(|c| c.session_id).collect();
+            d.removed
+                .iter()
+                .filter(|c| ids.contains(&c.session_id) && c.deadline_ms > desired.at_ms)
+                .map(|c| (*c).clone())
+                .collect()
+        };
+        let mut counted = Counters::default();
+        for c in &changing {
+            let id = c.session_id.to_string();
+            if c.quota_left.is_some() {
+                if let Ok(json) = self.nft(
+                    &["-j", "list", "quota", "inet", "lango", &format!("q{id}")],
+                    None,
+                ) {
+                    counted.quota_used.extend(parse_usage(&json).quota_used);
+                }
+            }
+            for (set, key) in elements_of(c) {
+                if matches!(set, "paid4" | "paid6" | "paid_ip4" | "paid_ip6") {
+                    let key = format!("{{ {key} }}");
+                    if let Ok(json) =
+                        self.nft(&["-j", "get", "element", "inet", "lango", set, &key], None)
+                    {
+                        let found = parse_usage(&json);
+                        counted.up.extend(found.up);
+                        counted.down.extend(found.down);
+                    }
+                }
+            }
+        }
+        carry_quotas(&mut desired, &counted);
+        let script = {
+            let d = delta(old, &desired);
+            if d.removed.is_empty() && d.added.is_empty() {
+                String::new()
+            } else {
+                render_delta(&d, desired.at_ms)
+            }
+        };
+        if !script.is_empty() {
+            self.nft(&["-f", "-"], Some(&script))?;
+        }
+        let mut state = self.lock();
+        let old_state = Desired {
+            clients: changing,
+            at_ms: desired.at_ms,
+        };
+        for (session, (up, down)) in usage_of(&old_state, &counted) {
+            let entry = state.carry.entry(session).or_default();
+            entry.0 += up;
+            entry.1 += down;
+        }
+        let ids: std::collections::HashSet<u64> =
+            desired.clients.iter().map(|c| c.session_id).collect();
+        state.carry.retain(|id, _| ids.contains(id));
+        state.written_at.retain(|id, _| ids.contains(id));
+        for c in delta(old, &desired).added {
+            state.written_at.insert(c.session_id, desired.at_ms);
+        }
+        state.applied = Some((desired.key(), desired));
+        Ok(())
+    }
+}
+
+impl Firewall for NftFirewall {
+    fn apply(&self, desired: &Desired) -> Result<(), FirewallError> {
+        // Table names only: cheap even with thousands of devices.
+        let (exists, gate) = tables_present(&self.nft(&["list", "tables"], None)?);
+        // The gate first: while it stands, a missing or half-built lango table keeps guests
+        // out instead of letting them in.
+        self.ensure_gate(gate)?;
+        let key = desired.key();
+        let previous = self.lock().applied.clone();
+        let refresh = self.needs_refresh(desired);
+        if exists && !refresh {
+            if let Some((old_key, old)) = previous {
+                if old_key == key {
+                    return Ok(());
+                }
+                // One small transaction for the change; the whole table only if the kernel
+                // refuses it (an element gone behind lango's back, say).
+                match self.apply_delta(&old, desired) {
+                    Ok(()) => return Ok(()),
+                    Err(e) => {
+                        log::info!("firewall: small update refused ({e}); rewriting the table")
+                    }
+                }
+            }
+        }
+        // Read before replacing, also at the first apply after a restart: what the kernel
+        // counted against each quota is carried into the new objects, never reset.
+        let live = if exists { self.read_counters() } else { None };
+        let mut state = self.lock();
+        // The table is about to be replaced and its counters reset: keep what they counted.
+        if let (Some(counters), Some((_, old))) = (&live, &state.applied) {
+            for (session, (up, down)) in usage_of(old, counters) {
+                let entry = state.carry.entry(session).or_default();
+                entry.0 += up;
+                entry.1 += down;
+            }
+        }
+        drop(state);
+        let mut desired = desired.clone();
+        if let Some(counters) = &live {
+            carry_quotas(&mut desired, counters);
+        }
+        let script = render(&desired, &self.options);
+        self.nft(&["-f", "-"], Some(&script))?;
+        let mut state = self.lock();
+        let ids: std::collections::HashSet<u64> =
+            desired.clients.iter().map(|c| c.session_id).collect();
+        state.carry.retain(|id, _| ids.contains(id));
+        state.written_at = desired
+            .clients
+            .iter()
+            .map(|c| (c.session_id, desired.at_ms))
+            .collect();
+        state.applied = Some((key, desired));
+        if !exists {
+            log::info!(
+                "firewall: table inet lango created with {} paid devices",
+                ids.len()
+            );
+        }
+        Ok(())
+    }
+
+    fn usage(&self) -> Result<Vec<Usage>, FirewallError> {
+        let counters = self.read_counters().unwrap_or_default();
+        let state = self.lock();
+        let Some((_, desired)) = &state.applied else {
+            return Ok(Vec::new());
+        };
+        let live = usage_of(desired, &counters);
+        Ok(desired
+            .clients
+            .iter()
+            .map(|c| {
+                let (up, down) = live.get(&c.session_id).copied().unwrap_or_default();
+                let (carry_up, carry_down) =
+                    state.carry.get(&c.session_id).copied().unwrap_or_default();
+                Usage {
+                    mac: c.mac,
+                    bytes_up: up + carry_up,
+                    bytes_down: down + carry_down,
+                }
+            })
+            .collect())
+    }
+
+    fn ipv6_seen(&self) -> Result<Vec<(Mac, Ipv6Addr)>, FirewallError> {
+        Ok(self.read_set("seen6")?.seen6)
+    }
+
+    fn ipv6_allowed(&self) -> Result<Vec<(Mac, Ipv6Addr)>, FirewallError> {
+        Ok(self
+            .read_set("paid6")?
+            .up
+            .into_keys()
+            .filter_map(|(mac, addr)| match addr {
+                IpAddr::V6(v6) => Some((mac, v6)),
+                IpAddr::V4(_) => None,
+            })
+            .collect())
+    }
+
+    fn forget(&self, addresses: &[IpAddr]) -> Result<(), FirewallError> {
+        for addr in addresses {
+            let addr = addr.to_string();
+            for side in ["-s", "-d"] {
+                // conntrack exits 1 when nothing matched; only a missing tool is an error.
+                let out = self
+                    .runner
+                    .run("conntrack", &["-D", side, &addr], None)
+                    .map_err(|e| {
+                        FirewallError::Unavailable(format!("cannot run conntrack: {e}"))
+                    })?;
+                log::debug!("conntrack -D {side} {addr}: {}", out.stderr.trim());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Pure: lowers each quota left to what the live kernel object says is left, so that a rebuilt
+/// table starts from the bytes really used (the store only knows them as of the last reading).
+fn carry_quotas(desired: &mut Desired, live: &Counters) {
+    for client in &mut desired.clients {
+        if let (Some(left), Some(total), Some(used)) = (
+            client.quota_left,
+            client.quota_total,
+            live.quota_used.get(&client.session_id),
+        ) {
+            client.quota_left = Some(left.min(total.saturating_sub(*used)));
+        }
+    }
+}
