@@ -6,6 +6,7 @@
 
 pub(crate) mod api;
 mod frame;
+mod json_status;
 pub(crate) mod login;
 mod text;
 
@@ -90,10 +91,12 @@ pub fn handle(ctx: &Ctx, request: &Request) -> Response {
         ("POST", path) if path.starts_with(CALLBACK_PREFIX) => {
             stk_callback(ctx, request, &path[CALLBACK_PREFIX.len()..])
         }
-        ("GET", "/api/packages") => api_packages(ctx),
-        ("GET", "/api/status") => api_status(ctx, ip),
+        ("GET", "/api/packages") => json_status::api_packages(ctx),
+        ("GET", "/api/status") => json_status::api_status(ctx, ip),
         ("GET", path) if path.starts_with("/pay/") && on_portal => pay_page(ctx, &path[5..], lang),
-        ("GET", path) if path.starts_with("/api/payment/") => api_payment(ctx, &path[13..]),
+        ("GET", path) if path.starts_with("/api/payment/") => {
+            json_status::api_payment(ctx, &path[13..])
+        }
         // Anything else a browser asks for (a captive device's first request, to whatever site)
         // goes to the portal, by its own address.
         ("GET", _) | ("HEAD", _) => Response::redirect_302(portal),
@@ -702,75 +705,6 @@ fn pay_page(ctx: &Ctx, token: &str, lang: Lang) -> Response {
     };
     page(ctx, lang, 200, &body, open.then_some(2), &script)
 }
-
-fn api_packages(ctx: &Ctx) -> Response {
-    let config = ctx.app.config();
-    let packages: Vec<_> = config
-        .active_packages()
-        .map(|p| {
-            json!({
-                "id": p.id,
-                "name": p.name,
-                "price": p.price.to_string(),
-                "price_minor": p.price.0,
-                "currency": config.gateway.currency,
-                "duration_secs": p.duration_secs,
-                "duration": format_duration(p.duration_secs),
-                "data_bytes": p.quota_bytes,
-                "rate_down_kbit": p.rate_down_kbit,
-                "rate_up_kbit": p.rate_up_kbit,
-            })
-        })
-        .collect();
-    json(200, &json!({ "packages": packages }))
-}
-
-fn api_status(ctx: &Ctx, ip: IpAddr) -> Response {
-    match ctx.app.device(ip) {
-        Ok(Some(view)) => {
-            let body = match &view.lifecycle {
-                Lifecycle::Active(s) => json!({
-                    "state": "active",
-                    "package": s.terms.package_name,
-                    "seconds_remaining": s.seconds_left(view.now),
-                    "bytes_used": s.bytes_used(),
-                    "bytes_remaining": s.bytes_left(),
-                }),
-                Lifecycle::Pending { .. } => json!({ "state": "pending" }),
-                Lifecycle::Ended(s) => json!({ "state": "ended", "package": s.terms.package_name }),
-                Lifecycle::Idle => json!({ "state": "none" }),
-            };
-            json(200, &body)
-        }
-        Ok(None) => json(403, &json!({ "error": "unknown device" })),
-        Err(e) => {
-            log::error!("status: {e}");
-            json(500, &json!({ "error": "internal error" }))
-        }
-    }
-}
-
-fn api_payment(ctx: &Ctx, token: &str) -> Response {
-    match ctx.app.payment_by_token(token) {
-        Ok(Some(p)) => json(
-            200,
-            &json!({
-                "state": format!("{:?}", p.state).to_lowercase(),
-                "package": p.terms.package_name,
-                "amount": p.amount.to_string(),
-                "receipt": p.receipt,
-                "decline": p.decline.map(|d| format!("{d:?}").to_lowercase()),
-            }),
-        ),
-        Ok(None) => json(404, &json!({ "error": "unknown payment" })),
-        Err(e) => {
-            log::error!("payment api: {e}");
-            json(500, &json!({ "error": "internal error" }))
-        }
-    }
-}
-
-// ---- M-Pesa callbacks and pasted SMS (see app/mpesa.rs) ----
 
 /// Daraja's STK callback. A wrong secret is a plain 404; otherwise the answer is 200 at once
 /// whatever the body says (Daraja neither retries nor learns anything), and the work is a
