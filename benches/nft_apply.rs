@@ -127,7 +127,9 @@ fn main() {
             );
             let runner = NetnsRunner(ns.clone());
             let start = Instant::now();
-            let out = runner.run("nft", &["-f", "-"], Some(&element)).expect("nft");
+            let out = runner
+                .run("nft", &["-f", "-"], Some(&element))
+                .expect("nft");
             element_ms.push(start.elapsed().as_secs_f64() * 1000.0);
             assert_eq!(out.status, 0, "{}", out.stderr);
         }

@@ -379,6 +379,10 @@ fn initiate(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
             | LimitRefusal::PhoneTooManyPrompts { wait_secs },
         )) => error(429, "too many payment requests; wait a little")
             .with_unique_header("Retry-After", wait_secs.max(1).to_string()),
+        Err(PurchaseError::NoRoom) => error(
+            503,
+            "the router's storage is full: payments are paused; ask staff for help",
+        ),
         Err(PurchaseError::Store(e)) => internal(e),
     }
 }

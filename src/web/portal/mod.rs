@@ -503,6 +503,7 @@ fn buy(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
                     (429, "phone_prompted")
                 }
                 PurchaseError::AlreadyPending(_) => (409, "pending"),
+                PurchaseError::NoRoom => (503, "no_room"),
                 PurchaseError::Store(err) => {
                     log::error!("purchase: {err}");
                     (500, "error")

@@ -45,6 +45,10 @@ pub(crate) fn tr(lang: Lang, key: &str) -> &'static str {
             "Not enough money on M-Pesa for this package.",
             "Salio la M-Pesa halitoshi kwa kifurushi hiki.",
         ),
+        "no_room" => (
+            "Payments are paused: the router's storage is full. Ask staff for help.",
+            "Malipo yamesitishwa: hifadhi ya kipanga njia imejaa. Omba msaada kwa mhudumu.",
+        ),
         "busy" => (
             "Your phone is busy with another M-Pesa request. Wait a minute and try again.",
             "Simu yako ina ombi lingine la M-Pesa. Subiri dakika moja ujaribu tena.",
