@@ -274,25 +274,32 @@ impl Store {
                 )));
             }
         }
-        // The integrity check reads the whole file once per start and commits: it turns a file
-        // damaged outside redb (flash corruption, a bad copy) into an error instead of a panic
-        // later, when a page is read.
+        if needs_recovery(path) {
+            log::warn!("store: repairing after an unclean shutdown");
+        }
+        // The integrity check reads the whole file once per start: it turns a file damaged
+        // outside redb (flash corruption, a bad copy) into an error instead of a panic later,
+        // when a page is read (a plain open of such a file can panic in redb). redb runs it as
+        // a repair pass at every open, so its callback does not say whether the last stop was
+        // clean: the file's header does (`needs_recovery`).
         let db = Store::open_db(path, true)?;
         let mut store = Store::init(db)?;
         store.path = Some(path.to_path_buf());
         Ok(store)
     }
 
+    /// Opens the file, with redb's integrity check if `check`; without it redb repairs the file
+    /// only after an unclean shutdown or a failed commit.
     fn open_db(path: &Path, check: bool) -> Result<Database, StoreError> {
         Ok(Database::builder()
             .set_cache_size(CACHE_BYTES)
             .set_check_integrity_on_open(check)
             .set_repair_callback({
-                // redb calls back with its progress, several times per repair: one line.
+                // redb calls back with its progress, several times per pass: one line.
                 let said = AtomicBool::new(false);
                 move |_| {
                     if !said.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                        log::warn!("store: repairing after an unclean shutdown");
+                        log::debug!("store: checking and rebuilding the allocator state");
                     }
                 }
             })
@@ -436,8 +443,8 @@ impl Store {
         // The old handle holds the file's lock: it goes first.
         drop(guard.take());
         self.generation.fetch_add(1, Ordering::Relaxed);
-        // No integrity check here: it would read the whole file again and commit, on a flash
-        // that may be full; redb's repair (if the file needs one) still runs.
+        // No integrity check here: the file was checked at start, and this runs on a flash that
+        // may be full; redb's repair of what the failed commit left still runs.
         *guard = Some(Store::open_db(path, false)?);
         Ok(())
     }
@@ -469,6 +476,21 @@ impl Store {
             lazy_commits: self.lazy_commits.load(Ordering::Relaxed),
         }
     }
+}
+
+/// Whether the redb file at `path` was left without a clean close (a crash, a power cut, a
+/// process that exited without dropping its `Database`): redb's header has a "recovery
+/// required" bit, set while the file is open and cleared by a clean close. redb 4.6's layout
+/// (the version is pinned in Cargo.toml): a 9-byte magic number, then the "god byte", bit 2.
+pub fn needs_recovery(path: &Path) -> bool {
+    const MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+    const RECOVERY_REQUIRED: u8 = 2;
+    let mut head = [0u8; 10];
+    let read = std::fs::File::open(path).and_then(|mut f| {
+        use std::io::Read;
+        f.read_exact(&mut head)
+    });
+    read.is_ok() && head[..9] == MAGIC && head[9] & RECOVERY_REQUIRED != 0
 }
 
 /// Schema upgrades, one step per version. Version 0 is a new, empty file.
