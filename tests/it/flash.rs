@@ -14,7 +14,7 @@ use lango::core::model::Mac;
 use lango::core::payments::PaymentState;
 use lango::store::{Durability, Store, StoreError};
 
-use crate::support::{demo_config, TempDir, TestEnv, T0};
+use crate::support::{call_handler, demo_config, TempDir, TestEnv, T0};
 
 /// A tmpfs of `size` mounted on a fresh directory, unmounted on drop.
 struct Tmpfs {
@@ -183,12 +183,39 @@ fn a_full_flash_refuses_sales_first_and_loses_nothing() {
     assert_eq!(state, Some(PaymentState::Pending));
     assert_eq!(active.len(), paid.len());
     assert!(!env.firewall.allows(mac));
-    // A new sale gets a clear refusal, not an error page.
+    // A new sale gets a clear refusal, not an error page, in both languages.
     let (ip2, _, phone2) = customer(&env, 2998);
     assert!(matches!(
         env.app.start_purchase(ip2, "day", &phone2),
         Err(PurchaseError::NoRoom)
     ));
+    let portal = lango::web::portal::Ctx::new(env.app.clone());
+    for (lang, words) in [("en", "storage is full"), ("sw", "imejaa")] {
+        let reply = call_handler(
+            |r| lango::web::portal::handle(&portal, r),
+            ip2,
+            "POST",
+            "/buy",
+            &[
+                ("Host", "127.0.0.1:8080"),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Accept-Language", lang),
+            ],
+            &format!("package=day&phone={phone2}"),
+        );
+        assert_eq!(reply.status, 503, "{}", reply.body);
+        assert!(reply.body.contains(words), "{lang}: {}", reply.body);
+    }
+    // The home page still answers a paid guest.
+    let home = call_handler(
+        |r| lango::web::portal::handle(&portal, r),
+        paid[0].2,
+        "GET",
+        "/",
+        &[("Host", "127.0.0.1:8080")],
+        "",
+    );
+    assert_eq!(home.status, 200);
     // Paid guests stay in the firewall through reconciles on a full flash.
     env.advance(30);
     env.advance(30);
@@ -213,7 +240,12 @@ fn a_full_flash_refuses_sales_first_and_loses_nothing() {
 
     // Nothing stored was lost: a fresh open reads every payment as paid.
     let ids: Vec<u64> = paid.iter().map(|(id, _, _)| *id).chain([late.id]).collect();
+    drop(portal);
     drop(env);
+    assert!(
+        !lango::store::needs_recovery(&path),
+        "the reopened database closes cleanly"
+    );
     let store = Store::open(&path).unwrap();
     for id in ids {
         let p = store.read(|r| r.payment(id)).unwrap().unwrap();

@@ -233,6 +233,9 @@ fn voucher(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
         }
         Err(RedeemError::Refused(_)) => error(404, "invalid or unavailable voucher"),
         Err(RedeemError::Denied(d)) => denied(d),
+        Err(RedeemError::Store(crate::store::StoreError::Full)) => {
+            error(503, "the router's storage is full; ask staff for help")
+        }
         Err(RedeemError::Store(e)) => internal(e),
     }
 }

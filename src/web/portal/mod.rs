@@ -623,6 +623,7 @@ fn voucher(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
                 RedeemError::Denied(d) => denied(d),
                 RedeemError::Refused(Refusal::Used) => (409, "used_voucher"),
                 RedeemError::Refused(_) => (404, "bad_voucher"),
+                RedeemError::Store(crate::store::StoreError::Full) => (503, "no_room"),
                 RedeemError::Store(err) => {
                     log::error!("voucher: {err}");
                     (500, "error")

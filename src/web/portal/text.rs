@@ -46,8 +46,10 @@ pub(crate) fn tr(lang: Lang, key: &str) -> &'static str {
             "Salio la M-Pesa halitoshi kwa kifurushi hiki.",
         ),
         "no_room" => (
-            "Payments are paused: the router's storage is full. Ask staff for help.",
-            "Malipo yamesitishwa: hifadhi ya kipanga njia imejaa. Omba msaada kwa mhudumu.",
+            "Sales are paused: the router's storage is full. Guests already online stay \
+             online. Ask staff for help.",
+            "Mauzo yamesitishwa: hifadhi ya kipanga njia imejaa. Walio mtandaoni wanaendelea. \
+             Omba msaada kwa mhudumu.",
         ),
         "busy" => (
             "Your phone is busy with another M-Pesa request. Wait a minute and try again.",
