@@ -109,6 +109,9 @@ struct Work {
     /// Session id → (when its byte count last changed, the count): how long a device has been
     /// silent, as evidence of a move.
     last_traffic: HashMap<u64, (Timestamp, u64)>,
+    /// Ending sessions could not be stored (a full flash): not tried again before this time, so
+    /// that a due deadline does not make every wake repeat a write that fails.
+    expiry_retry_at: Option<Timestamp>,
     /// Pushes M-Pesa accepted whose Pending state could not be stored (a full flash): the next
     /// attempt stores it again instead of pushing a second prompt.
     accepted: HashMap<u64, payments::StkAccepted>,
