@@ -160,7 +160,7 @@ impl App {
 
     /// Whether a refusal for (MAC, address) should be logged now: once per interval, since the
     /// event log is on flash and a clone keeps knocking.
-    fn first_log(&self, mac: Mac, ip: IpAddr, now: Timestamp) -> bool {
+    pub(crate) fn first_log(&self, mac: Mac, ip: IpAddr, now: Timestamp) -> bool {
         let mut work = self.work();
         let last = work.spoof_logged.get(&(mac, ip)).copied();
         let due = last.is_none_or(|at| now - at >= SPOOF_LOG_INTERVAL_SECS);

@@ -264,22 +264,14 @@ impl App {
         let before = self.work().ipv6.clone();
         let window = self.config().gateway.ipv6_window_secs as i64;
         let outcome = crate::core::ipv6::decide(active, &before, &evidence, now, window);
+        self.work().ipv6 = outcome.bound.clone();
         let mut clones = Vec::new();
-        {
-            let mut work = self.work();
-            for (mac, addr, refusal) in &outcome.refused {
-                let ip = IpAddr::V6(*addr);
-                if *refusal != crate::core::ipv6::Refusal::Clone {
-                    log::debug!("IPv6 {addr} of {mac} not bound: {refusal:?}");
-                    continue;
-                }
-                let last = work.spoof_logged.get(&(*mac, ip)).copied();
-                if last.is_none_or(|at| now - at >= SPOOF_LOG_INTERVAL_SECS) {
-                    work.spoof_logged.insert((*mac, ip), now);
-                    clones.push((*mac, *addr));
-                }
+        for (mac, addr, refusal) in &outcome.refused {
+            if *refusal != crate::core::ipv6::Refusal::Clone {
+                log::debug!("IPv6 {addr} of {mac} not bound: {refusal:?}");
+            } else if self.first_log(*mac, IpAddr::V6(*addr), now) {
+                clones.push((*mac, *addr));
             }
-            work.ipv6 = outcome.bound.clone();
         }
         for (mac, addr) in clones {
             let session = active.iter().find(|s| s.mac == mac).map_or(0, |s| s.id);
