@@ -5,9 +5,7 @@
 //! (reach flash with the next durable commit or the periodic checkpoint).
 
 use std::fmt;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
-use std::sync::RwLock;
+use std::path::Path;
 
 use portable_atomic::{AtomicU64, Ordering};
 use redb::{
@@ -205,54 +203,10 @@ pub struct WriteStats {
     pub lazy_commits: u64,
 }
 
-/// Free space kept on the store's filesystem: below it, new sales are refused
-/// (`App::room_for_sales`), so that what is already under way (a prompt being paid, an expiry,
-/// a checkpoint) still has room to commit. The larger of a fixed floor and a share of the
-/// filesystem: a redb commit writes about 40-55 KB, and the file grows in steps.
-pub const HEADROOM_MIN_BYTES: u64 = 256 * 1024;
-/// The share of the filesystem kept free, in percent.
-pub const HEADROOM_PERCENT: u64 = 3;
-
-/// The flash the store lives on, as `statvfs` sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Space {
-    /// Bytes an unprivileged writer may still use.
-    pub free: u64,
-    /// The filesystem's size.
-    pub total: u64,
-}
-
-impl Space {
-    /// The free space below which new sales are refused.
-    pub fn reserve(&self) -> u64 {
-        HEADROOM_MIN_BYTES.max(self.total / 100 * HEADROOM_PERCENT)
-    }
-
-    /// Whether there is room for new sales.
-    pub fn enough(&self) -> bool {
-        self.free >= self.reserve()
-    }
-}
-
 pub struct Store {
-    /// `None` only after `close`, or while a reopen after an I/O error has failed (the next
-    /// failing operation tries again).
-    db: RwLock<Option<Database>>,
-    /// The file, for reopening after an I/O error; `None` in RAM.
-    path: Option<PathBuf>,
-    /// How many times the database was reopened, so that threads failing together reopen once.
-    generation: AtomicU64,
-    /// Set by `close`: no reopening after that.
-    closed: AtomicBool,
+    db: Database,
     durable_commits: AtomicU64,
     lazy_commits: AtomicU64,
-}
-
-/// Whether an error may leave redb refusing later transactions ("Previous I/O error"): after a
-/// failed write (a full flash, a flash error) redb poisons the open `Database`; only a new one
-/// writes again.
-fn poisons(err: &StoreError) -> bool {
-    matches!(err, StoreError::Full | StoreError::Io(_))
 }
 
 impl Store {
@@ -274,36 +228,15 @@ impl Store {
                 )));
             }
         }
-        if needs_recovery(path) {
-            log::warn!("store: repairing after an unclean shutdown");
-        }
-        // The integrity check reads the whole file once per start: it turns a file damaged
-        // outside redb (flash corruption, a bad copy) into an error instead of a panic later,
-        // when a page is read (a plain open of such a file can panic in redb). redb runs it as
-        // a repair pass at every open, so its callback does not say whether the last stop was
-        // clean: the file's header does (`needs_recovery`).
-        let db = Store::open_db(path, true)?;
-        let mut store = Store::init(db)?;
-        store.path = Some(path.to_path_buf());
-        Ok(store)
-    }
-
-    /// Opens the file, with redb's integrity check if `check`; without it redb repairs the file
-    /// only after an unclean shutdown or a failed commit.
-    fn open_db(path: &Path, check: bool) -> Result<Database, StoreError> {
-        Ok(Database::builder()
+        // The integrity check reads the whole file once per start and commits: it turns a file
+        // damaged outside redb (flash corruption, a bad copy) into an error instead of a panic
+        // later, when a page is read.
+        let db = Database::builder()
             .set_cache_size(CACHE_BYTES)
-            .set_check_integrity_on_open(check)
-            .set_repair_callback({
-                // redb calls back with its progress, several times per pass: one line.
-                let said = AtomicBool::new(false);
-                move |_| {
-                    if !said.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                        log::debug!("store: checking and rebuilding the allocator state");
-                    }
-                }
-            })
-            .create(path)?)
+            .set_check_integrity_on_open(true)
+            .set_repair_callback(|_| log::warn!("store: repairing after an unclean shutdown"))
+            .create(path)?;
+        Store::init(db)
     }
 
     /// A store in RAM, for tests.
@@ -334,19 +267,13 @@ impl Store {
                 let _ = txn.abort();
             }
             found => {
-                let mut writer = Writer {
-                    txn,
-                    discard: false,
-                };
+                let mut writer = Writer { txn };
                 migrate(&mut writer, found.unwrap_or(0))?;
                 writer.txn.commit()?;
             }
         }
         Ok(Store {
-            db: RwLock::new(Some(db)),
-            path: None,
-            generation: AtomicU64::new(0),
-            closed: AtomicBool::new(false),
+            db,
             durable_commits: AtomicU64::new(0),
             lazy_commits: AtomicU64::new(0),
         })
@@ -357,122 +284,37 @@ impl Store {
         &self,
         f: impl FnOnce(&Reader) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.with_db(|db| {
-            let txn = db.begin_read()?;
-            f(&Reader { txn })
-        })
+        let txn = self.db.begin_read()?;
+        f(&Reader { txn })
     }
 
     /// Runs `f` in one write transaction and commits it with the given durability. If `f`
-    /// returns an error, or calls `Writer::discard`, nothing is written (and nothing counted).
+    /// returns an error nothing is written.
     pub fn write<T>(
         &self,
         durability: Durability,
         f: impl FnOnce(&mut Writer) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.with_db(|db| {
-            let mut txn = db.begin_write()?;
-            txn.set_durability(match durability {
-                Durability::Durable => redb::Durability::Immediate,
-                Durability::Lazy => redb::Durability::None,
-            })?;
-            let mut writer = Writer {
-                txn,
-                discard: false,
-            };
-            let out = match f(&mut writer) {
-                Ok(out) => out,
-                Err(err) => {
-                    // Dropping the transaction aborts it; report the original error.
-                    let _ = writer.txn.abort();
-                    return Err(err);
-                }
-            };
-            if writer.discard {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(match durability {
+            Durability::Durable => redb::Durability::Immediate,
+            Durability::Lazy => redb::Durability::None,
+        })?;
+        let mut writer = Writer { txn };
+        let out = match f(&mut writer) {
+            Ok(out) => out,
+            Err(err) => {
+                // Dropping the transaction aborts it; report the original error.
                 let _ = writer.txn.abort();
-                return Ok(out);
+                return Err(err);
             }
-            writer.txn.commit()?;
-            match durability {
-                Durability::Durable => self.durable_commits.fetch_add(1, Ordering::Relaxed),
-                Durability::Lazy => self.lazy_commits.fetch_add(1, Ordering::Relaxed),
-            };
-            Ok(out)
-        })
-    }
-
-    /// Runs `f` on the open database, and after an error that poisons it (`poisons`), reopens
-    /// it so that later operations work (redb repairs what the failed commit left; nothing
-    /// committed is lost).
-    fn with_db<T>(
-        &self,
-        f: impl FnOnce(&Database) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let guard = crate::core::locks::read(&self.db);
-        let seen = self.generation.load(Ordering::Relaxed);
-        let result = match guard.as_ref() {
-            Some(db) => f(db),
-            // A reopen failed earlier (the flash still full), or the store is closed.
-            None => Err(StoreError::Io("the store is not open".into())),
         };
-        drop(guard);
-        if let Err(err) = &result {
-            let closed = self.closed.load(std::sync::atomic::Ordering::Relaxed);
-            if poisons(err) && self.path.is_some() && !closed {
-                log::warn!("store: {err}; reopening the database");
-                if let Err(e) = self.reopen(seen) {
-                    log::error!("store: cannot reopen: {e}");
-                }
-            }
-        }
-        result
-    }
-
-    /// Drops the database and opens the file again, unless another thread did since `seen`.
-    fn reopen(&self, seen: u64) -> Result<(), StoreError> {
-        let Some(path) = &self.path else {
-            return Err(StoreError::Io("the store is in RAM".into()));
+        writer.txn.commit()?;
+        match durability {
+            Durability::Durable => self.durable_commits.fetch_add(1, Ordering::Relaxed),
+            Durability::Lazy => self.lazy_commits.fetch_add(1, Ordering::Relaxed),
         };
-        let mut guard = crate::core::locks::write(&self.db);
-        if self.closed.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(StoreError::Io("the store is closed".into()));
-        }
-        if self.generation.load(Ordering::Relaxed) != seen && guard.is_some() {
-            return Ok(());
-        }
-        // The old handle holds the file's lock: it goes first.
-        drop(guard.take());
-        self.generation.fetch_add(1, Ordering::Relaxed);
-        // No integrity check here: the file was checked at start, and this runs on a flash that
-        // may be full; redb's repair of what the failed commit left still runs.
-        *guard = Some(Store::open_db(path, false)?);
-        Ok(())
-    }
-
-    /// How many times the database was reopened after an error since open.
-    pub fn reopens(&self) -> u64 {
-        self.generation.load(Ordering::Relaxed)
-    }
-
-    /// Closes the database cleanly (redb marks the file clean, so the next start needs no
-    /// repair). Waits for the operations in flight; later ones fail with `StoreError::Io`.
-    pub fn close(&self) {
-        let mut guard = crate::core::locks::write(&self.db);
-        self.closed
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-        drop(guard.take());
-    }
-
-    /// The free space of the store's filesystem; `None` in RAM or when `statvfs` fails.
-    pub fn space(&self) -> Option<Space> {
-        let path = self.path.as_ref()?;
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
-        let st = nix::sys::statvfs::statvfs(dir).ok()?;
-        let unit = st.fragment_size().max(1) as u64;
-        Some(Space {
-            free: (st.blocks_available() as u64).saturating_mul(unit),
-            total: (st.blocks() as u64).saturating_mul(unit),
-        })
+        Ok(out)
     }
 
     pub fn write_stats(&self) -> WriteStats {
@@ -481,21 +323,6 @@ impl Store {
             lazy_commits: self.lazy_commits.load(Ordering::Relaxed),
         }
     }
-}
-
-/// Whether the redb file at `path` was left without a clean close (a crash, a power cut, a
-/// process that exited without dropping its `Database`): redb's header has a "recovery
-/// required" bit, set while the file is open and cleared by a clean close. redb 4.6's layout
-/// (the version is pinned in Cargo.toml): a 9-byte magic number, then the "god byte", bit 2.
-pub fn needs_recovery(path: &Path) -> bool {
-    const MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
-    const RECOVERY_REQUIRED: u8 = 2;
-    let mut head = [0u8; 10];
-    let read = std::fs::File::open(path).and_then(|mut f| {
-        use std::io::Read;
-        f.read_exact(&mut head)
-    });
-    read.is_ok() && head[..9] == MAGIC && head[9] & RECOVERY_REQUIRED != 0
 }
 
 /// Schema upgrades, one step per version. Version 0 is a new, empty file.
@@ -542,8 +369,6 @@ pub struct Reader {
 
 pub struct Writer {
     txn: WriteTransaction,
-    /// Set by `discard`: the transaction is aborted instead of committed.
-    discard: bool,
 }
 
 /// The typed getters, written once for both transaction kinds: redb's read-only and writable
@@ -826,11 +651,6 @@ getters!(Reader);
 getters!(Writer);
 
 impl Writer {
-    /// Nothing in this transaction needs keeping: it is aborted, not committed (no flash write).
-    pub fn discard(&mut self) {
-        self.discard = true;
-    }
-
     pub fn set_meta(&mut self, key: &str, value: u64) -> Result<(), StoreError> {
         self.txn.open_table(META)?.insert(key, value)?;
         Ok(())
@@ -990,49 +810,5 @@ impl Writer {
         let old = table.get(name)?.map(|v| v.value()).unwrap_or(0);
         table.insert(name, old.saturating_add(delta))?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_headroom_is_256_kib_or_3_percent() {
-        let mib = 1024 * 1024;
-        let small = Space {
-            free: 300 * 1024,
-            total: 4 * mib,
-        };
-        assert_eq!(small.reserve(), 256 * 1024);
-        assert!(small.enough());
-        assert!(!Space {
-            free: 255 * 1024,
-            ..small
-        }
-        .enough());
-        // A 64 MiB overlay keeps 3 %: about 1.9 MiB.
-        let big = Space {
-            free: 2 * mib,
-            total: 64 * mib,
-        };
-        assert_eq!(big.reserve(), 64 * mib / 100 * 3);
-        assert!(big.enough());
-    }
-
-    #[test]
-    fn a_store_in_ram_has_no_space_figure_and_a_discarded_write_commits_nothing() {
-        let store = Store::in_memory().unwrap();
-        assert_eq!(store.space(), None);
-        let before = store.write_stats();
-        store
-            .write(Durability::Durable, |w| {
-                w.set_meta("x", 1)?;
-                w.discard();
-                Ok(())
-            })
-            .unwrap();
-        assert_eq!(store.write_stats(), before);
-        assert_eq!(store.read(|r| r.meta("x")).unwrap(), None);
     }
 }
