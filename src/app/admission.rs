@@ -93,26 +93,15 @@ impl App {
         match sessions::binding(&session, ip, &evidence) {
             sessions::Binding::Same => Ok(false),
             sessions::Binding::Unsure => {
-                if self.first_log(mac, ip, now) {
-                    log::warn!(
-                        "{ip} uses {mac}, paid for at another address, without evidence of a move"
-                    );
-                    self.store.write(Durability::Lazy, |w| {
-                        w.push_event(&Event::new(
-                            now,
-                            "move_refused",
-                            Some(mac),
-                            format!(
-                                "{ip} is using MAC {mac} of session {} at {}: refused until the old \
-                                 address has been silent for {}s and {ip} holds a DHCP lease for \
-                                 the MAC, or the owner ends the session",
-                                session.id,
-                                session.ip.map(|o| o.to_string()).unwrap_or_default(),
-                                sessions::MOVE_IDLE_SECS
-                            ),
-                        ))
-                    })?;
-                }
+                let detail = format!(
+                    "{ip} is using MAC {mac} of session {} at {}: refused until the old address \
+                     has been silent for {}s and {ip} holds a DHCP lease for the MAC, or the \
+                     owner ends the session",
+                    session.id,
+                    session.ip.map(|o| o.to_string()).unwrap_or_default(),
+                    sessions::MOVE_IDLE_SECS
+                );
+                self.log_refusal(mac, ip, now, "move_refused", detail)?;
                 Ok(true)
             }
             sessions::Binding::Moved => {
@@ -138,29 +127,39 @@ impl App {
                 Ok(false)
             }
             sessions::Binding::Clone => {
-                if self.first_log(mac, ip, now) {
-                    log::warn!("spoofing: {ip} uses {mac}, which is paid for at another address");
-                    self.store.write(Durability::Lazy, |w| {
-                        w.push_event(&Event::new(
-                            now,
-                            "spoofing",
-                            Some(mac),
-                            format!(
-                                "{ip} is using MAC {mac}, which belongs to session {} at {}",
-                                session.id,
-                                session.ip.map(|o| o.to_string()).unwrap_or_default()
-                            ),
-                        ))
-                    })?;
-                }
+                let detail = format!(
+                    "{ip} is using MAC {mac}, which belongs to session {} at {}",
+                    session.id,
+                    session.ip.map(|o| o.to_string()).unwrap_or_default()
+                );
+                self.log_refusal(mac, ip, now, "spoofing", detail)?;
                 Ok(true)
             }
         }
     }
 
+    /// A refused (MAC, address): a warning and an event (`kind`, `detail`), once per interval
+    /// for the pair, since the event log is on flash and a clone keeps knocking.
+    pub(crate) fn log_refusal(
+        &self,
+        mac: Mac,
+        ip: IpAddr,
+        now: Timestamp,
+        kind: &str,
+        detail: String,
+    ) -> Result<(), StoreError> {
+        if !self.first_log(mac, ip, now) {
+            return Ok(());
+        }
+        log::warn!("{kind}: {detail}");
+        self.store.write(Durability::Lazy, |w| {
+            w.push_event(&Event::new(now, kind, Some(mac), detail.clone()))
+        })
+    }
+
     /// Whether a refusal for (MAC, address) should be logged now: once per interval, since the
     /// event log is on flash and a clone keeps knocking.
-    pub(crate) fn first_log(&self, mac: Mac, ip: IpAddr, now: Timestamp) -> bool {
+    fn first_log(&self, mac: Mac, ip: IpAddr, now: Timestamp) -> bool {
         let mut work = self.work();
         let last = work.spoof_logged.get(&(mac, ip)).copied();
         let due = last.is_none_or(|at| now - at >= SPOOF_LOG_INTERVAL_SECS);

@@ -251,28 +251,17 @@ impl App {
         let window = self.config().gateway.ipv6_window_secs as i64;
         let outcome = crate::core::ipv6::decide(active, &before, &evidence, now, window);
         self.work().ipv6 = outcome.bound.clone();
-        let mut clones = Vec::new();
         for (mac, addr, refusal) in &outcome.refused {
             if *refusal != crate::core::ipv6::Refusal::Clone {
                 log::debug!("IPv6 {addr} of {mac} not bound: {refusal:?}");
-            } else if self.first_log(*mac, IpAddr::V6(*addr), now) {
-                clones.push((*mac, *addr));
+                continue;
             }
-        }
-        for (mac, addr) in clones {
-            let session = active.iter().find(|s| s.mac == mac).map_or(0, |s| s.id);
-            log::warn!("spoofing: {addr} uses {mac}, which is paid for with other addresses");
-            self.store.write(Durability::Lazy, |w| {
-                w.push_event(&Event::new(
-                    now,
-                    "spoofing",
-                    Some(mac),
-                    format!(
-                        "{addr} is using MAC {mac}, which belongs to session {session}: a new \
-                         IPv6 address after the device's binding window, refused"
-                    ),
-                ))
-            })?;
+            let session = active.iter().find(|s| s.mac == *mac).map_or(0, |s| s.id);
+            let detail = format!(
+                "{addr} is using MAC {mac}, which belongs to session {session}: a new IPv6 \
+                 address after the device's binding window, refused"
+            );
+            self.log_refusal(*mac, IpAddr::V6(*addr), now, "spoofing", detail)?;
         }
         Ok(outcome.bound)
     }

@@ -91,7 +91,16 @@ pub fn lab_available() -> bool {
         .output()
         .is_ok_and(|o| o.stdout == b"0\n");
     let tools = [
-        "nft", "dnsmasq", "ip", "curl", "busybox", "python3", "ping", "bash", "iperf3",
+        "nft",
+        "dnsmasq",
+        "ip",
+        "curl",
+        "busybox",
+        "python3",
+        "ping",
+        "bash",
+        "iperf3",
+        "conntrack",
     ]
     .iter()
     .all(|t| {
@@ -100,11 +109,18 @@ pub fn lab_available() -> bool {
             .output()
             .is_ok_and(|o| o.status.success())
     });
+    // The gate tests forge packets with Debian's python3-scapy.
+    let scapy = Command::new("/usr/bin/python3")
+        .args(["-c", "import scapy.all"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let tools = tools && scapy;
     if root && tools {
         return true;
     }
     let why = if root {
-        "nft, dnsmasq, ip, curl, busybox, python3, ping, bash or iperf3 is missing"
+        "nft, dnsmasq, ip, curl, busybox, python3, ping, bash, iperf3, conntrack or \
+         python3-scapy is missing"
     } else {
         "not running as root"
     };
@@ -497,6 +513,34 @@ impl Lab {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// Deletes lango's table, as an attacker with root or a careless script would.
+    pub fn nft_delete_table(&self) {
+        ok(&[
+            "ip",
+            "netns",
+            "exec",
+            &self.ns_router,
+            "nft",
+            "delete",
+            "table",
+            "inet",
+            "lango",
+        ]);
+    }
+
+    /// `nft flush ruleset`: every table goes, the gate's and fw4's too.
+    pub fn nft_flush_ruleset(&self) {
+        ok(&[
+            "ip",
+            "netns",
+            "exec",
+            &self.ns_router,
+            "nft",
+            "flush",
+            "ruleset",
+        ]);
     }
 
     /// `fw4 stop`: deletes fw4's own table only.
@@ -1053,17 +1097,7 @@ fn lab_a_deleted_table_heals_within_the_reconcile_interval() {
     lab.dhcp(2);
     lab.redeem(1, &lab.voucher("hour"));
     lab.wait_for("paid guest online", || lab.online(1, false));
-    ok(&[
-        "ip",
-        "netns",
-        "exec",
-        &lab.ns_router,
-        "nft",
-        "delete",
-        "table",
-        "inet",
-        "lango",
-    ]);
+    lab.nft_delete_table();
     let deleted = Instant::now();
     assert!(
         !lab.online(2, false),
@@ -1081,17 +1115,7 @@ fn lab_a_deleted_table_heals_within_the_reconcile_interval() {
     assert!(lab.online(1, false));
     // `service firewall restart` deletes the table too; fw4's include hook sends a HUP, which
     // rebuilds it at once instead of at the next reconcile.
-    ok(&[
-        "ip",
-        "netns",
-        "exec",
-        &lab.ns_router,
-        "nft",
-        "delete",
-        "table",
-        "inet",
-        "lango",
-    ]);
+    lab.nft_delete_table();
     let pid = lab.lango_pid().expect("lango runs");
     let hup = Instant::now();
     let _ = nix::sys::signal::kill(
