@@ -398,8 +398,20 @@ fn huge_heads_do_not_grow_lango() {
 fn the_portal_survives_running_out_of_file_handles() {
     let mut demo = Demo::start();
     assert_eq!(get(demo.portal, "/"), Some(200));
-    // Leave lango a few handles more than it uses now; sixteen connections use them all.
-    let limit = demo.open_files() + 6;
+    // lango's steady count of handles: two equal readings in a row (the connection of the
+    // request above may still be closing).
+    let mut steady = demo.open_files();
+    for _ in 0..40 {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = demo.open_files();
+        if now == steady {
+            break;
+        }
+        steady = now;
+    }
+    assert!(steady > 0, "/proc/{}/fd cannot be read", demo.child.id());
+    // Leave lango a few handles more than it uses now; the connections below use them all.
+    let limit = steady + 6;
     let pid = demo.child.id().to_string();
     let set = Command::new("prlimit")
         .args(["--pid", &pid, &format!("--nofile={limit}:{limit}")])
@@ -411,16 +423,30 @@ fn the_portal_survives_running_out_of_file_handles() {
         eprintln!("prlimit unavailable: skipped");
         return;
     }
-    let held: Vec<TcpStream> = (0..16)
-        .map(|_| {
+    // One connection more at a time (at most 15, under the per-source cap of 16) until lango
+    // holds all it may.
+    let mut held: Vec<TcpStream> = Vec::new();
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        let open = demo.open_files();
+        seen.push(open);
+        if open >= limit - 1 {
+            break;
+        }
+        if held.len() < 15 {
             let mut s = connect(demo.portal);
             let _ = s.write_all(b"GET / HTTP/1.1\r\n");
-            s
-        })
-        .collect();
-    eventually("lango runs out of file handles", || {
-        demo.open_files() >= limit - 1
-    });
+            held.push(s);
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    seen.dedup();
+    assert!(
+        seen.last().is_some_and(|&open| open >= limit - 1),
+        "lango did not run out of file handles: limit {limit}, {} connections held, \
+         handles seen {seen:?}",
+        held.len()
+    );
     std::thread::sleep(Duration::from_millis(500));
     drop(held);
     eventually("the portal answers again", || {
