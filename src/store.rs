@@ -24,8 +24,11 @@ use crate::core::vouchers::Voucher;
 /// Bump when a record's meaning changes; add the step to `migrate`.
 /// 3: guest accounts (`accounts`), and sessions whose source is an account (`Source::Account`),
 /// which an older lango could not read.
-pub const SCHEMA_VERSION: u64 = 3;
+/// 4: the archive of settled payments (`archive_by_day`, `store::archive`); an older lango would
+/// not see the payments moved there.
+pub const SCHEMA_VERSION: u64 = 4;
 
+mod archive;
 mod owner;
 mod records;
 
@@ -354,7 +357,10 @@ fn migrate(w: &mut Writer, from: u64) -> Result<(), StoreError> {
     if from < 3 {
         owner::create_tables(w)?;
     }
-    // Future steps go here: `if from < 4 { ... }`.
+    if from < 4 {
+        archive::create_tables(w)?;
+    }
+    // Future steps go here: `if from < 5 { ... }`.
     w.set_meta("schema_version", SCHEMA_VERSION)
 }
 

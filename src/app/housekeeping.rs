@@ -201,6 +201,9 @@ impl App {
                 }
             }
         }
+        if let Err(e) = self.compact_store(now) {
+            log::warn!("store: retention pass: {e}");
+        }
         self.checkpoint(false)
     }
 

@@ -13,6 +13,7 @@ pub mod mpesa;
 pub(crate) mod owner;
 pub(crate) mod purchase;
 pub mod reconfigure;
+pub(crate) mod retention;
 pub mod worker;
 
 pub use accounts::LoginError;
@@ -78,6 +79,8 @@ struct Work {
     next_reconcile: Timestamp,
     /// Armed at the first unsaved change; the checkpoint runs when it passes.
     next_checkpoint: Option<Timestamp>,
+    /// When the store's retention pass runs next (`retention.rs`).
+    next_compaction: Timestamp,
     /// Session id → (bytes up, bytes down) read from the firewall and not yet stored.
     usage: HashMap<u64, (u64, u64)>,
     /// Session id → (when, bytes up, bytes down) at the last usage reading, and the speed

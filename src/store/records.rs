@@ -216,7 +216,8 @@ macro_rules! getters {
                 Ok(out)
             }
 
-            /// Payments created at or after `since`, newest first, at most `limit` of them.
+            /// Payments created at or after `since`, newest first, at most `limit` of them: full
+            /// records and archived ones (`store::archive`) alike.
             pub fn payments_since(
                 &self,
                 since: Timestamp,
@@ -231,6 +232,9 @@ macro_rules! getters {
                     }
                     out.push(payment);
                 }
+                out.extend(self.archived_since(since)?);
+                out.sort_by_key(|p| std::cmp::Reverse(p.created_at));
+                out.truncate(limit);
                 Ok(out)
             }
 

@@ -133,6 +133,8 @@ fn empty_file_gives_every_default() {
         api_token_file: "/var/run/lango/api-token".into(),
         block_tethering: false,
         ipv6_window_secs: 60,
+        keep_payments_secs: 366 * 86_400,
+        keep_sessions_secs: 7 * 86_400,
         gate_file: "/usr/share/nftables.d/ruleset-post/lango.nft".into(),
     };
     let brand = Brand {
