@@ -349,6 +349,35 @@ fn a_purchase_costs_three_durable_commits() {
 }
 
 #[test]
+fn a_guest_slow_to_type_the_pin_still_costs_three_durable_commits() {
+    // Queries answered "still processing" change nothing: they cost no commit (each was a
+    // durable commit, the 4th of a purchase measured in issue 14).
+    let env = TestEnv::new();
+    let (ip, mac) = guest(1);
+    let before = env.app.store.write_stats();
+    let payment = env.app.start_purchase(ip, "hour", "0712345678").unwrap();
+    env.app.run_due(); // push acknowledged
+    for _ in 0..3 {
+        let final_state = env
+            .app
+            .settle(payment.id, &lango::core::payments::StkOutcome::Pending)
+            .unwrap();
+        assert!(!final_state);
+    }
+    env.advance(4); // the query that finds it paid
+    assert!(env.firewall.allows(mac));
+    let after = env.app.store.write_stats();
+    assert_eq!(
+        (
+            after.durable_commits - before.durable_commits,
+            after.lazy_commits - before.lazy_commits
+        ),
+        (3, 0),
+        "record, acknowledged, paid+grant"
+    );
+}
+
+#[test]
 fn a_wrong_pin_grants_nothing_and_the_guest_can_try_again() {
     let env = TestEnv::new();
     let (ip, mac) = guest(1);
