@@ -66,6 +66,17 @@ pub enum Job {
 
 /// After a failed push (gateway unavailable), try again this much later.
 const PUSH_RETRY_SECS: i64 = 5;
+/// After a write that failed (a full flash), the payment's next try waits this long, doubled
+/// per failure up to `STORE_RETRY_MAX_SECS`: a write that cannot succeed is not repeated at
+/// full cost, and the payment stays open for later.
+const STORE_RETRY_SECS: i64 = 30;
+const STORE_RETRY_MAX_SECS: i64 = 600;
+
+/// The wait before the next try of a payment whose write failed `attempt` times before.
+fn store_retry_delay(attempt: u32) -> i64 {
+    (STORE_RETRY_SECS << attempt.min(5)).min(STORE_RETRY_MAX_SECS)
+}
+
 /// After a failed firewall apply, try again this much later.
 const RECONCILE_RETRY_SECS: i64 = 5;
 
@@ -101,6 +112,13 @@ struct Work {
     /// Session id → (when its byte count last changed, the count): how long a device has been
     /// silent, as evidence of a move.
     last_traffic: HashMap<u64, (Timestamp, u64)>,
+    /// Ending sessions could not be stored (a full flash): not tried again before this time, so
+    /// that a due deadline does not make every wake repeat a write that fails.
+    expiry_retry_at: Option<Timestamp>,
+    /// Pushes M-Pesa accepted whose Pending state could not be stored (a full flash): the next
+    /// attempt stores it again instead of pushing a second prompt. A list, not a map: it is
+    /// empty but on a full flash, and a map of this type would add its own code (~1 KB).
+    accepted: Vec<(u64, payments::StkAccepted)>,
     /// The guest network's IPv6 prefixes and when they were read.
     prefixes: Option<(Timestamp, Vec<(std::net::Ipv6Addr, u8)>)>,
 }
@@ -134,6 +152,9 @@ pub struct App {
     events: RwLock<Option<events::ChangeSink>>,
     /// Callback hints, the callback secret, SMS attempts, the connection test (`mpesa`).
     pub(crate) mpesa: crate::app::mpesa::MpesaState,
+    /// The flash was below the headroom at the last look (`room_for_sales`): logged once per
+    /// change, not per request.
+    flash_low: std::sync::atomic::AtomicBool,
 }
 
 impl App {
@@ -161,6 +182,7 @@ impl App {
             wake,
             mpesa: crate::app::mpesa::MpesaState::default(),
             events: RwLock::new(None),
+            flash_low: std::sync::atomic::AtomicBool::new(false),
         };
         app.resume()?;
         Ok((app, woken))

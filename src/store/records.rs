@@ -9,6 +9,8 @@ pub struct Reader {
 
 pub struct Writer {
     pub(super) txn: WriteTransaction,
+    /// Set by `discard`: the transaction is aborted instead of committed.
+    pub(super) discard: bool,
 }
 
 /// The typed getters, written once for both transaction kinds: redb's read-only and writable
@@ -295,6 +297,11 @@ getters!(Reader);
 getters!(Writer);
 
 impl Writer {
+    /// Nothing in this transaction needs keeping: it is aborted, not committed (no flash write).
+    pub fn discard(&mut self) {
+        self.discard = true;
+    }
+
     pub fn set_meta(&mut self, key: &str, value: u64) -> Result<(), StoreError> {
         self.txn.open_table(META)?.insert(key, value)?;
         Ok(())

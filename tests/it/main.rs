@@ -40,3 +40,5 @@ mod door_owner;
 mod ubus;
 // A payment approved while lango is dead: `lango sim` in its own process, the lab (needs root).
 mod restart;
+// A full flash (a small tmpfs, needs root): sales refused first, nothing lost, guests stay.
+mod flash;

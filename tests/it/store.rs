@@ -233,3 +233,27 @@ fn a_schema_2_store_is_upgraded_to_the_current_schema() {
         [lango::core::sessions::Source::Account("mary".into())]
     );
 }
+
+#[test]
+fn a_closed_store_needs_no_recovery_and_a_dropped_handle_does() {
+    let dir = TempDir::new("clean-close");
+    let path = dir.path("lango.redb");
+    let store = Store::open(&path).unwrap();
+    store
+        .write(Durability::Durable, |w| w.set_meta("x", 1))
+        .unwrap();
+    assert!(lango::store::needs_recovery(&path), "open: the bit is set");
+    store.close();
+    assert!(!lango::store::needs_recovery(&path), "closed cleanly");
+    assert!(matches!(
+        store.read(|r| r.meta("x")),
+        Err(StoreError::Io(_))
+    ));
+    // What lango did before: the process exits with the database still open.
+    let store = Store::open(&path).unwrap();
+    store
+        .write(Durability::Lazy, |w| w.set_meta("x", 2))
+        .unwrap();
+    std::mem::forget(store);
+    assert!(lango::store::needs_recovery(&path));
+}
