@@ -3,7 +3,7 @@
 //! forgets ended sessions, the devices only they remembered and events after `keep_sessions`, and drops
 //! archived days after `keep_payments`. Each transaction handles at most `BATCH` rows, so a
 //! pass never holds the store for long; a backlog (a store from an older lango) is worked off
-//! a minute later.
+//! a minute later. A pass with nothing to do writes nothing.
 
 use super::*;
 use crate::core::time::Timestamp;
@@ -42,9 +42,15 @@ impl App {
         let mut backlog = false;
         for pass in 0..2 {
             for _ in 0..BATCHES {
-                let n = self.store.write(Durability::Lazy, |w| match pass {
-                    0 => w.archive_payments(now, BATCH),
-                    _ => w.prune_history(now - keep_sessions, BATCH),
+                let n = self.store.write(Durability::Lazy, |w| {
+                    let n = match pass {
+                        0 => w.archive_payments(now, BATCH)?,
+                        _ => w.prune_history(now - keep_sessions, BATCH)?,
+                    };
+                    if n == 0 {
+                        w.discard();
+                    }
+                    Ok(n)
                 })?;
                 match pass {
                     0 => done.archived += n,
@@ -57,7 +63,11 @@ impl App {
             }
         }
         done.days_dropped = self.store.write(Durability::Lazy, |w| {
-            w.drop_archive_before(now - keep_payments)
+            let n = w.drop_archive_before(now - keep_payments)?;
+            if n == 0 {
+                w.discard();
+            }
+            Ok(n)
         })?;
         if backlog {
             self.work().next_compaction = now + 60;

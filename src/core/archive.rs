@@ -243,7 +243,12 @@ mod tests {
             token: "t".repeat(32),
             terms: Terms {
                 package_id: "p".into(),
-                package_name: if i.is_multiple_of(2) { "1 hour" } else { "Siku moja" }.into(),
+                package_name: if i.is_multiple_of(2) {
+                    "1 hour"
+                } else {
+                    "Siku moja"
+                }
+                .into(),
                 price: Money(2000),
                 duration_secs: 3600,
                 quota_bytes: Some(5),
