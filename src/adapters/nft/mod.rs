@@ -1,8 +1,11 @@
 //! The kernel side of the firewall: `table inet lango` and the gate `table inet lango_gate`. `render` is pure and turns a desired
 //! state into one nft script that replaces the whole table atomically; `parse_usage` reads the
-//! per-element byte counters back from `nft -j`. `NftFirewall` applies through `sys::Runner`
-//! (one `nft -f -` per change, never one process per rule) and skips the apply when the table
-//! is present and already says the same.
+//! per-element byte counters back from `nft -j`. `NftFirewall` replaces the table through
+//! `sys::Runner` (one `nft -f -`, never one process per rule) at start, after a HUP and when the
+//! kernel refuses a change, skips the apply when the table already says the same, and sends
+//! every other change (a grant, an extension, a kick, an expiry) as one small nf_tables batch
+//! over netlink (`netlink.rs`, `socket.rs`), falling back to the same change as an `nft -f`
+//! script where netlink is unavailable.
 //!
 //! Paid devices are set elements, not rules: `ether saddr . ip saddr` pairs (and the IPv6
 //! addresses of the same MAC) with the session's remaining time as element timeout, so access
@@ -10,8 +13,10 @@
 //! of clients. Quotas and speed caps are named `quota`/`limit` objects reached through maps.
 
 mod delta;
+mod netlink;
 mod parse;
 mod render;
+mod socket;
 #[cfg(test)]
 mod tests;
 
@@ -23,11 +28,13 @@ use crate::adapters::sys::Runner;
 use crate::core::firewall::{AllowedClient, Desired, Firewall, FirewallError, Usage};
 use crate::core::model::Mac;
 
-use delta::{delta, elements_of, render_delta};
+use delta::{delta, elements_of, ops, render_delta, Op};
+pub use netlink::Batch;
 pub(crate) use parse::flow_offloading_enabled;
 use parse::{parse_usage, usage_of, Counters};
 use render::MAX_TIMEOUT_MS;
 pub use render::{render, render_gate};
+pub use socket::{Netlink, NetlinkError, NetlinkSocket};
 
 /// What the rendered table needs to know besides the clients.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,26 +78,85 @@ struct NftState {
     /// Session id → when its elements were last written (Unix ms): elements capped at
     /// `MAX_TIMEOUT_MS` are rewritten before they run out.
     written_at: HashMap<u64, i64>,
+    /// Whether netlink was found unavailable (said once in the log).
+    netlink_down: bool,
 }
 
-/// The real firewall: `nft` through the runner.
+/// The real firewall: `nft` through the runner, changes through netlink.
 pub struct NftFirewall {
     runner: Arc<dyn Runner>,
+    kernel: Arc<dyn Netlink>,
     options: NftOptions,
     state: Mutex<NftState>,
 }
 
 impl NftFirewall {
-    pub fn new(runner: Arc<dyn Runner>, options: NftOptions) -> NftFirewall {
+    pub fn new(
+        runner: Arc<dyn Runner>,
+        kernel: Arc<dyn Netlink>,
+        options: NftOptions,
+    ) -> NftFirewall {
         NftFirewall {
             runner,
+            kernel,
             options,
             state: Mutex::new(NftState {
                 applied: None,
                 carry: HashMap::new(),
                 gate: None,
                 written_at: HashMap::new(),
+                netlink_down: false,
             }),
+        }
+    }
+
+    /// Says once that netlink is unavailable, and why; the nft CLI does its work from then on
+    /// (netlink is still tried first each time: it costs a failed socket call).
+    fn netlink_unavailable(&self, why: &str) {
+        let mut state = self.lock();
+        if !state.netlink_down {
+            state.netlink_down = true;
+            log::warn!("firewall: no nf_tables over netlink ({why}); changes go through nft -f");
+        }
+    }
+
+    /// Whether lango's two tables exist, (lango, lango_gate): asked over netlink, or from
+    /// `nft list tables` (table names only) when netlink does not answer.
+    fn tables(&self) -> Result<(bool, bool), FirewallError> {
+        const ENOENT: i32 = nix::errno::Errno::ENOENT as i32;
+        match self.kernel.exchange(&netlink::tables_probe()).as_deref() {
+            Ok(&[lango, gate]) if [lango, gate].iter().all(|e| [0, ENOENT].contains(e)) => {
+                return Ok((lango == 0, gate == 0));
+            }
+            Ok(other) => log::debug!("firewall: netlink table probe answered {other:?}"),
+            Err(NetlinkError::Unavailable(why)) => self.netlink_unavailable(why),
+        }
+        Ok(tables_present(&self.nft(&["list", "tables"], None)?))
+    }
+
+    /// One small transaction with `ops`: one netlink batch, or the same as an `nft -f` script
+    /// when netlink is unavailable. A refusal names the operation and the kernel's errno.
+    fn send(&self, ops: &[Op]) -> Result<(), FirewallError> {
+        match self.kernel.exchange(&netlink::batch(ops)) {
+            Ok(errnos) => match errnos.iter().position(|e| *e != 0) {
+                None if errnos.len() == ops.len() => Ok(()),
+                None => Err(FirewallError::Apply(format!(
+                    "netlink: {} answers to {} messages",
+                    errnos.len(),
+                    ops.len()
+                ))),
+                Some(at) => Err(FirewallError::Apply(format!(
+                    "the kernel refused message {} of {} ({}): {}",
+                    at + 1,
+                    ops.len(),
+                    render_delta(ops.get(at..=at).unwrap_or_default()).trim(),
+                    nix::errno::Errno::from_raw(errnos[at]),
+                ))),
+            },
+            Err(NetlinkError::Unavailable(why)) => {
+                self.netlink_unavailable(&why);
+                self.nft(&["-f", "-"], Some(&render_delta(ops))).map(|_| ())
+            }
         }
     }
 
@@ -176,6 +242,21 @@ impl NftFirewall {
     }
 }
 
+/// Pure: one `paid_mac` element with its timeout as a batch of its own: the floor under any
+/// change over netlink (benches/nft_apply.rs measures it beside a grant).
+#[doc(hidden)]
+pub fn mac_element_batch(mac: Mac, timeout_ms: u64) -> Batch {
+    let element = delta::Element {
+        set: "paid_mac",
+        key: delta::Key::Mac(mac),
+        object: None,
+    };
+    netlink::batch(&[Op::AddElement {
+        element,
+        timeout_ms,
+    }])
+}
+
 /// Pure: which of lango's tables `nft list tables` shows: (lango, lango_gate).
 fn tables_present(listing: &str) -> (bool, bool) {
     let mut present = (false, false);
@@ -202,9 +283,10 @@ impl NftFirewall {
         })
     }
 
-    /// The change from the last applied state in one small transaction. Devices that change
-    /// (an extension, a new address) get their counters carried and their quota's use read
-    /// first, each with one small nft call; devices that come or go cost nothing else.
+    /// The change from the last applied state in one small transaction (`send`). Devices that
+    /// change (an extension, a new address) get their counters carried and their quota's use
+    /// read first, each with one small nft call (the CLI: not on the path of a grant, a kick or
+    /// an expiry); devices that come or go cost nothing else.
     fn apply_delta(&self, old: &Desired, desired: &Desired) -> Result<(), FirewallError> {
         let mut desired = desired.clone();
         let changing: Vec<AllowedClient> = {
@@ -228,9 +310,10 @@ impl NftFirewall {
                     counted.quota_used.extend(parse_usage(&json).quota_used);
                 }
             }
-            for (set, key) in elements_of(c) {
+            for element in elements_of(c) {
+                let set = element.set;
                 if matches!(set, "paid4" | "paid6" | "paid_ip4" | "paid_ip6") {
-                    let key = format!("{{ {key} }}");
+                    let key = format!("{{ {} }}", element.key);
                     if let Ok(json) =
                         self.nft(&["-j", "get", "element", "inet", "lango", set, &key], None)
                     {
@@ -242,16 +325,9 @@ impl NftFirewall {
             }
         }
         carry_quotas(&mut desired, &counted);
-        let script = {
-            let d = delta(old, &desired);
-            if d.removed.is_empty() && d.added.is_empty() {
-                String::new()
-            } else {
-                render_delta(&d, desired.at_ms)
-            }
-        };
-        if !script.is_empty() {
-            self.nft(&["-f", "-"], Some(&script))?;
+        let ops = ops(&delta(old, &desired), desired.at_ms);
+        if !ops.is_empty() {
+            self.send(&ops)?;
         }
         let mut state = self.lock();
         let old_state = Desired {
@@ -277,8 +353,8 @@ impl NftFirewall {
 
 impl Firewall for NftFirewall {
     fn apply(&self, desired: &Desired) -> Result<(), FirewallError> {
-        // Table names only: cheap even with thousands of devices.
-        let (exists, gate) = tables_present(&self.nft(&["list", "tables"], None)?);
+        // Two table names: cheap even with thousands of devices.
+        let (exists, gate) = self.tables()?;
         // The gate first: while it stands, a missing or half-built lango table keeps guests
         // out instead of letting them in.
         self.ensure_gate(gate)?;
