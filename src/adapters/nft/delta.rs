@@ -23,6 +23,17 @@ fn same_grant(a: &AllowedClient, b: &AllowedClient) -> bool {
         && a.rate_down_kbit == b.rate_down_kbit
 }
 
+/// Pure: whether two states grant the same devices the same thing (only the time left and the
+/// quota left differ): then the kernel already has it, and nothing is sent.
+pub(crate) fn unchanged(old: &Desired, new: &Desired) -> bool {
+    old.clients.len() == new.clients.len()
+        && old
+            .clients
+            .iter()
+            .zip(&new.clients)
+            .all(|(a, b)| a.session_id == b.session_id && same_grant(a, b))
+}
+
 /// What changed between two states: devices whose kernel state goes, and devices whose state
 /// comes (a changed device is in both).
 pub(crate) struct Delta<'a> {

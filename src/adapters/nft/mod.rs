@@ -20,7 +20,7 @@ mod socket;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
 
@@ -28,7 +28,7 @@ use crate::adapters::sys::Runner;
 use crate::core::firewall::{AllowedClient, Desired, Firewall, FirewallError, Usage};
 use crate::core::model::Mac;
 
-use delta::{delta, elements_of, ops, render_delta, Op};
+use delta::{delta, elements_of, ops, render_delta, unchanged, Delta, Op};
 pub use netlink::Batch;
 pub(crate) use parse::flow_offloading_enabled;
 use parse::{parse_usage, usage_of, Counters};
@@ -69,8 +69,8 @@ pub fn options_for(gw: &crate::core::config::Gateway) -> NftOptions {
     }
 }
 struct NftState {
-    /// The key of the last state applied, and the state itself (for mapping counters).
-    applied: Option<(Vec<AllowedClient>, Desired)>,
+    /// The last state applied (shared: a change compares against it without copying it).
+    applied: Option<Arc<Desired>>,
     /// Bytes counted by tables that have since been replaced, per session.
     carry: HashMap<u64, (u64, u64)>,
     /// The gate script last loaded.
@@ -78,6 +78,9 @@ struct NftState {
     /// Session id → when its elements were last written (Unix ms): elements capped at
     /// `MAX_TIMEOUT_MS` are rewritten before they run out.
     written_at: HashMap<u64, i64>,
+    /// When the whole table was last written (Unix ms): no element is older, so none needs
+    /// a refresh before half of `MAX_TIMEOUT_MS` has passed since.
+    rewritten_at: i64,
     /// Whether netlink was found unavailable (said once in the log).
     netlink_down: bool,
 }
@@ -105,6 +108,7 @@ impl NftFirewall {
                 carry: HashMap::new(),
                 gate: None,
                 written_at: HashMap::new(),
+                rewritten_at: 0,
                 netlink_down: false,
             }),
         }
@@ -273,9 +277,11 @@ fn tables_present(listing: &str) -> (bool, bool) {
 impl NftFirewall {
     /// Whether a device's elements, capped at `MAX_TIMEOUT_MS`, are halfway to running out
     /// before its session does: then the whole table is rewritten (about once in ten days).
-    fn needs_refresh(&self, desired: &Desired) -> bool {
-        let state = self.lock();
+    fn needs_refresh(state: &NftState, desired: &Desired) -> bool {
         let cap = MAX_TIMEOUT_MS as i64;
+        if desired.at_ms <= state.rewritten_at.saturating_add(cap / 2) {
+            return false;
+        }
         desired.clients.iter().any(|c| {
             state.written_at.get(&c.session_id).is_some_and(|at| {
                 c.deadline_ms > at.saturating_add(cap) && desired.at_ms > at.saturating_add(cap / 2)
@@ -288,17 +294,14 @@ impl NftFirewall {
     /// read first, each with one small nft call (the CLI: not on the path of a grant, a kick or
     /// an expiry); devices that come or go cost nothing else.
     fn apply_delta(&self, old: &Desired, desired: &Desired) -> Result<(), FirewallError> {
-        let mut desired = desired.clone();
-        let changing: Vec<AllowedClient> = {
-            let d = delta(old, &desired);
-            let ids: std::collections::HashSet<u64> =
-                d.added.iter().map(|c| c.session_id).collect();
-            d.removed
-                .iter()
-                .filter(|c| ids.contains(&c.session_id) && c.deadline_ms > desired.at_ms)
-                .map(|c| (*c).clone())
-                .collect()
-        };
+        let d = delta(old, desired);
+        let added_ids: HashSet<u64> = d.added.iter().map(|c| c.session_id).collect();
+        let changing: Vec<AllowedClient> = d
+            .removed
+            .iter()
+            .filter(|c| added_ids.contains(&c.session_id) && c.deadline_ms > desired.at_ms)
+            .map(|c| (*c).clone())
+            .collect();
         let mut counted = Counters::default();
         for c in &changing {
             let id = c.session_id.to_string();
@@ -324,8 +327,13 @@ impl NftFirewall {
                 }
             }
         }
-        carry_quotas(&mut desired, &counted);
-        let ops = ops(&delta(old, &desired), desired.at_ms);
+        let mut added: Vec<AllowedClient> = d.added.iter().map(|c| (*c).clone()).collect();
+        carry_quotas(&mut added, &counted);
+        let change = Delta {
+            removed: d.removed.clone(),
+            added: added.iter().collect(),
+        };
+        let ops = ops(&change, desired.at_ms);
         if !ops.is_empty() {
             self.send(&ops)?;
         }
@@ -339,14 +347,16 @@ impl NftFirewall {
             entry.0 += up;
             entry.1 += down;
         }
-        let ids: std::collections::HashSet<u64> =
-            desired.clients.iter().map(|c| c.session_id).collect();
-        state.carry.retain(|id, _| ids.contains(id));
-        state.written_at.retain(|id, _| ids.contains(id));
-        for c in delta(old, &desired).added {
+        for c in &d.removed {
+            if !added_ids.contains(&c.session_id) {
+                state.carry.remove(&c.session_id);
+                state.written_at.remove(&c.session_id);
+            }
+        }
+        for c in &added {
             state.written_at.insert(c.session_id, desired.at_ms);
         }
-        state.applied = Some((desired.key(), desired));
+        state.applied = Some(Arc::new(desired.clone()));
         Ok(())
     }
 }
@@ -358,12 +368,13 @@ impl Firewall for NftFirewall {
         // The gate first: while it stands, a missing or half-built lango table keeps guests
         // out instead of letting them in.
         self.ensure_gate(gate)?;
-        let key = desired.key();
-        let previous = self.lock().applied.clone();
-        let refresh = self.needs_refresh(desired);
+        let (previous, refresh) = {
+            let state = self.lock();
+            (state.applied.clone(), Self::needs_refresh(&state, desired))
+        };
         if exists && !refresh {
-            if let Some((old_key, old)) = previous {
-                if old_key == key {
+            if let Some(old) = previous {
+                if unchanged(&old, desired) {
                     return Ok(());
                 }
                 // One small transaction for the change; the whole table only if the kernel
@@ -381,7 +392,7 @@ impl Firewall for NftFirewall {
         let live = if exists { self.read_counters() } else { None };
         let mut state = self.lock();
         // The table is about to be replaced and its counters reset: keep what they counted.
-        if let (Some(counters), Some((_, old))) = (&live, &state.applied) {
+        if let (Some(counters), Some(old)) = (&live, &state.applied) {
             for (session, (up, down)) in usage_of(old, counters) {
                 let entry = state.carry.entry(session).or_default();
                 entry.0 += up;
@@ -391,20 +402,20 @@ impl Firewall for NftFirewall {
         drop(state);
         let mut desired = desired.clone();
         if let Some(counters) = &live {
-            carry_quotas(&mut desired, counters);
+            carry_quotas(&mut desired.clients, counters);
         }
         let script = render(&desired, &self.options);
         self.nft(&["-f", "-"], Some(&script))?;
         let mut state = self.lock();
-        let ids: std::collections::HashSet<u64> =
-            desired.clients.iter().map(|c| c.session_id).collect();
+        let ids: HashSet<u64> = desired.clients.iter().map(|c| c.session_id).collect();
         state.carry.retain(|id, _| ids.contains(id));
         state.written_at = desired
             .clients
             .iter()
             .map(|c| (c.session_id, desired.at_ms))
             .collect();
-        state.applied = Some((key, desired));
+        state.rewritten_at = desired.at_ms;
+        state.applied = Some(Arc::new(desired));
         if !exists {
             log::info!(
                 "firewall: table inet lango created with {} paid devices",
@@ -417,7 +428,7 @@ impl Firewall for NftFirewall {
     fn usage(&self) -> Result<Vec<Usage>, FirewallError> {
         let counters = self.read_counters().unwrap_or_default();
         let state = self.lock();
-        let Some((_, desired)) = &state.applied else {
+        let Some(desired) = &state.applied else {
             return Ok(Vec::new());
         };
         let live = usage_of(desired, &counters);
@@ -473,8 +484,8 @@ impl Firewall for NftFirewall {
 
 /// Pure: lowers each quota left to what the live kernel object says is left, so that a rebuilt
 /// table starts from the bytes really used (the store only knows them as of the last reading).
-fn carry_quotas(desired: &mut Desired, live: &Counters) {
-    for client in &mut desired.clients {
+fn carry_quotas(clients: &mut [AllowedClient], live: &Counters) {
+    for client in clients {
         if let (Some(left), Some(total), Some(used)) = (
             client.quota_left,
             client.quota_total,

@@ -158,7 +158,7 @@ fn a_rebuilt_table_carries_the_quota_used() {
         quota_used: HashMap::from([(1, 3_000_000)]),
         ..Counters::default()
     };
-    carry_quotas(&mut desired, &live);
+    carry_quotas(&mut desired.clients, &live);
     assert_eq!(desired.clients[0].quota_left, Some(1_000_000));
     let script = render(&desired, &options());
     assert!(
@@ -170,7 +170,7 @@ fn a_rebuilt_table_carries_the_quota_used() {
         quota_used: HashMap::from([(1, 10)]),
         ..Counters::default()
     };
-    carry_quotas(&mut desired, &live);
+    carry_quotas(&mut desired.clients, &live);
     assert_eq!(desired.clients[0].quota_left, Some(1_000_000));
 }
 
@@ -595,4 +595,42 @@ fn a_refused_batch_names_the_message_and_the_table_is_rewritten() {
          (add element inet lango paid_mac { aa:00:00:00:00:02 timeout 1h }): \
          ENOENT: No such file or directory"
     );
+}
+
+#[test]
+fn elements_capped_at_20_days_are_rewritten_halfway_and_not_before() {
+    let nft = Arc::new(FakeNft::default());
+    let kernel = Arc::new(FakeNetlink {
+        available: true,
+        refuse: None,
+        sent: Mutex::default(),
+    });
+    let firewall = NftFirewall::new(nft.clone(), kernel, options());
+    let day = 86_400_000;
+    let mut long = client(1, None, None);
+    long.deadline_ms = 60 * day;
+    let at = |at_ms: i64| Desired {
+        clients: vec![long.clone()],
+        at_ms,
+    };
+    firewall.apply(&at(0)).unwrap();
+    let rewrites = || {
+        nft.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, stdin)| {
+                stdin
+                    .as_deref()
+                    .is_some_and(|s| s.contains("delete table inet lango\n"))
+            })
+            .count()
+    };
+    assert_eq!(rewrites(), 1);
+    firewall.apply(&at(9 * day)).unwrap();
+    assert_eq!(rewrites(), 1, "nothing changed, nothing half-way");
+    firewall.apply(&at(11 * day)).unwrap();
+    assert_eq!(rewrites(), 2, "20-day elements are rewritten after 10 days");
+    firewall.apply(&at(12 * day)).unwrap();
+    assert_eq!(rewrites(), 2);
 }
