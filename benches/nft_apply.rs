@@ -11,9 +11,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use lango::adapters::nft::{
-    mac_element_batch, render, Batch, Netlink, NetlinkError, NetlinkSocket, NftFirewall, NftOptions,
+    mac_element_batch, render, Batch, Netlink, NetlinkError, NetlinkSocket, NftFirewall,
 };
 use lango::adapters::sys::{Runner, SystemRunner};
+use lango::adapters::testing::nft_options;
 use lango::core::firewall::{AllowedClient, Desired, Firewall};
 use lango::core::model::Mac;
 
@@ -67,6 +68,14 @@ fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
 
+/// Grants device `i` on top of `grown`; returns how long the apply took (ms).
+fn grant(firewall: &NftFirewall, grown: &mut Desired, i: u32) -> f64 {
+    grown.clients.push(device(i));
+    let start = Instant::now();
+    firewall.apply(grown).expect("one grant");
+    ms(start)
+}
+
 /// The `p`th percentile (0-100) of `v`, nearest rank.
 fn percentile(v: &[f64], p: f64) -> f64 {
     let mut v = v.to_vec();
@@ -90,15 +99,7 @@ fn main() {
     let _ = Command::new("ip").args(["netns", "add", &ns]).status();
     let file = std::fs::File::open(format!("/run/netns/{ns}")).expect("netns");
     nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-    let options = NftOptions {
-        device: "br-lan".into(),
-        portal_port: 8080,
-        tls_port: None,
-        dns_port: 8053,
-        block_tethering: false,
-        gate_file: None,
-        owner_macs: Vec::new(),
-    };
+    let options = nft_options();
     println!(
         "paid devices | render ms | script KB | replace ms (nft -f) | counters read ms | \
          grant p50 / p99 ms (netlink) | one element p50 / p99 ms (netlink) | \
@@ -128,10 +129,7 @@ fn main() {
         let mut grant_ms = Vec::new();
         let mut element_ms = Vec::new();
         for g in 0..GRANTS {
-            grown.clients.push(device(100_000 + g));
-            let start = Instant::now();
-            firewall.apply(&grown).expect("one grant");
-            grant_ms.push(ms(start));
+            grant_ms.push(grant(&firewall, &mut grown, 100_000 + g));
             let batch = mac_element_batch(Mac([2, 0xfe, 0, 0, (g >> 8) as u8, g as u8]), 3_600_000);
             let start = Instant::now();
             let answers = NetlinkSocket.exchange(&batch).expect("netlink");
@@ -154,13 +152,9 @@ fn main() {
         let fallback =
             NftFirewall::new(Arc::new(SystemRunner), Arc::new(NoNetlink), options.clone());
         fallback.apply(&grown).expect("nft apply");
-        let mut fallback_ms = Vec::new();
-        for g in 0..CLI_RUNS {
-            grown.clients.push(device(200_000 + g));
-            let start = Instant::now();
-            fallback.apply(&grown).expect("one grant");
-            fallback_ms.push(ms(start));
-        }
+        let fallback_ms: Vec<f64> = (0..CLI_RUNS)
+            .map(|g| grant(&fallback, &mut grown, 200_000 + g))
+            .collect();
         let (grant50, grant99) = (percentile(&grant_ms, 50.0), percentile(&grant_ms, 99.0));
         let (el50, el99) = (percentile(&element_ms, 50.0), percentile(&element_ms, 99.0));
         let cli50 = percentile(&cli_ms, 50.0);

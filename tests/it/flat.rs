@@ -4,16 +4,15 @@
 //! their own, the changes lango sends over netlink (and, without netlink, through `nft -f`)
 //! leave the kernel with what a rewrite of the whole table through the nft CLI leaves.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lango::adapters::nft::{Batch, Netlink, NetlinkError, NetlinkSocket, NftFirewall, NftOptions};
+use lango::adapters::nft::{Batch, Netlink, NetlinkError, NetlinkSocket, NftFirewall};
 use lango::adapters::sys::SystemRunner;
+use lango::adapters::testing::{nft_options as options, paid_device};
 use lango::core::firewall::{AllowedClient, Desired, Firewall};
-use lango::core::model::Mac;
 
 use crate::lab::Lab;
 
@@ -133,31 +132,11 @@ fn table() -> serde_json::Value {
     json
 }
 
-fn guest(id: u8, quota: Option<u64>, rate: Option<u32>, minutes: u64) -> AllowedClient {
-    AllowedClient {
-        session_id: u64::from(id),
-        mac: Mac([2, 0xaa, 0, 0, 0, id]),
-        ipv4: Some(Ipv4Addr::new(10, 77, 0, 10 + id)),
-        ipv6: vec![Ipv6Addr::new(0xfd77, 0, 0, 0, 0, 0, 0, u16::from(id))],
-        timeout_ms: minutes * 60_000,
-        deadline_ms: (minutes * 60_000) as i64,
-        quota_left: quota,
-        quota_total: quota,
-        rate_down_kbit: rate,
-        rate_up_kbit: rate,
-    }
-}
-
-fn options() -> NftOptions {
-    NftOptions {
-        device: "br-lan".into(),
-        portal_port: 8080,
-        tls_port: None,
-        dns_port: 8053,
-        block_tethering: false,
-        gate_file: None,
-        owner_macs: Vec::new(),
-    }
+fn guest(id: u64, quota: Option<u64>, rate: Option<u32>, minutes: u64) -> AllowedClient {
+    let mut device = paid_device(id, quota, rate);
+    device.timeout_ms = minutes * 60_000;
+    device.deadline_ms = (minutes * 60_000) as i64;
+    device
 }
 
 /// The real kernel, counting the batches that carry changes (more than the two-message probe)
@@ -270,7 +249,7 @@ fn lab_a_change_the_kernel_refuses_rewrites_the_table() {
         firewall.apply(&both).expect("the first apply");
         // Guest 1's element goes behind lango's back: deleting it again is refused (ENOENT).
         let out = Command::new("nft")
-            .args(["delete element inet lango paid_mac { 02:aa:00:00:00:01 }"])
+            .args(["delete element inet lango paid_mac { aa:00:00:00:00:01 }"])
             .output()
             .expect("nft");
         assert!(out.status.success(), "{out:?}");

@@ -6,32 +6,7 @@ use super::render::*;
 use super::*;
 use std::net::IpAddr;
 
-fn client(id: u64, quota: Option<u64>, rate: Option<u32>) -> AllowedClient {
-    AllowedClient {
-        session_id: id,
-        mac: Mac([0xaa, 0, 0, 0, 0, id as u8]),
-        ipv4: Some(format!("10.77.0.{}", 10 + id).parse().unwrap()),
-        ipv6: vec![format!("fd77::{id}").parse().unwrap()],
-        timeout_ms: 3_600_000,
-        deadline_ms: 0,
-        quota_left: quota,
-        quota_total: quota,
-        rate_down_kbit: rate,
-        rate_up_kbit: rate,
-    }
-}
-
-fn options() -> NftOptions {
-    NftOptions {
-        device: "br-lan".into(),
-        portal_port: 8080,
-        tls_port: None,
-        dns_port: 5353,
-        block_tethering: false,
-        gate_file: None,
-        owner_macs: Vec::new(),
-    }
-}
+use crate::adapters::testing::{nft_options as options, paid_device as client};
 
 #[test]
 fn an_empty_state_still_gates_everyone() {
