@@ -53,8 +53,13 @@ impl Netlink for NetlinkSocket {
         let mut errnos: Vec<Option<i32>> = vec![None; count];
         let mut buf = vec![0u8; 16 * 1024];
         while errnos.iter().any(Option::is_none) {
-            let n = recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty())
-                .map_err(|e| failed("netlink answer", e))?;
+            // After the send, a failure leaves it unknown whether the batch was applied; the
+            // nft -f fallback then repeats it (its adds are idempotent, and a delete of what is
+            // gone fails into a rewrite of the table).
+            let n = match recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Err(Errno::EINTR) => continue,
+                answer => answer.map_err(|e| failed("netlink answer", e))?,
+            };
             for (seq, errno) in answers(buf.get(..n).unwrap_or_default()) {
                 match seq as usize {
                     // The batch itself was refused (no CAP_NET_ADMIN): no message will answer.
