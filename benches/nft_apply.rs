@@ -104,7 +104,8 @@ fn main() {
         "paid devices | render ms | script KB | replace ms (nft -f) | counters read ms | \
          grant p50 / p99 ms (netlink) | one element p50 / p99 ms (netlink) | \
          one element p50 ms (nft CLI) | grant p50 ms (nft -f fallback) | \
-         grant p99 / element p99 (netlink) | grant p50 / CLI element p50"
+         grant p99 / element p99 (netlink) | grant p50 / CLI element p50 | \
+         kick p50 ms | extension p50 ms (CLI reads + netlink)"
     );
     for n in [10u32, 100, 1_000, 10_000] {
         let desired = devices(n);
@@ -136,6 +137,23 @@ fn main() {
             element_ms.push(ms(start));
             assert_eq!(answers, vec![0]);
         }
+        // Extensions (an hour more and a gigabyte more of device 0's quota: its counters and
+        // quota use are read through the nft CLI first) and kicks (one batch of deletes).
+        let mut extend_ms = Vec::new();
+        let mut kick_ms = Vec::new();
+        for _ in 0..CLI_RUNS {
+            let extended = &mut grown.clients[0];
+            extended.deadline_ms += 3_600_000;
+            extended.timeout_ms += 3_600_000;
+            extended.quota_total = extended.quota_total.map(|q| q + 1_000_000_000);
+            let start = Instant::now();
+            firewall.apply(&grown).expect("an extension");
+            extend_ms.push(ms(start));
+            grown.clients.pop();
+            let start = Instant::now();
+            firewall.apply(&grown).expect("a kick");
+            kick_ms.push(ms(start));
+        }
         let mut cli_ms = Vec::new();
         for r in 0..CLI_RUNS {
             let element = format!(
@@ -161,11 +179,13 @@ fn main() {
         println!(
             "{n:>12} | {render_ms:>9.2} | {:>9.0} | {replace_ms:>19.1} | {read_ms:>16.1} | \
              {grant50:>12.3} / {grant99:>6.3} | {el50:>12.3} / {el99:>6.3} | {cli50:>12.1} | \
-             {:>12.1} | {:>6.2} | {:>6.3}",
+             {:>12.1} | {:>6.2} | {:>6.3} | {:>6.3} | {:>6.1}",
             script.len() as f64 / 1024.0,
             percentile(&fallback_ms, 50.0),
             grant99 / el99,
             grant50 / cli50,
+            percentile(&kick_ms, 50.0),
+            percentile(&extend_ms, 50.0),
         );
     }
     let _ = Command::new("ip").args(["netns", "del", &ns]).status();
