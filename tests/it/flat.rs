@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lango::adapters::nft::{Batch, Netlink, NetlinkError, NetlinkSocket, NftFirewall};
+use lango::adapters::nft::{Answers, Batch, Netlink, NetlinkError, NetlinkSocket, NftFirewall};
 use lango::adapters::sys::SystemRunner;
 use lango::adapters::testing::{nft_options as options, paid_device};
 use lango::core::firewall::{AllowedClient, Desired, Firewall};
@@ -139,33 +139,40 @@ fn guest(id: u64, quota: Option<u64>, rate: Option<u32>, minutes: u64) -> Allowe
     device
 }
 
-/// The real kernel, counting the batches that carry changes (more than the two-message probe)
-/// and what the kernel answered them; or no netlink at all.
+/// The real kernel, counting the batches that carry changes (those that begin with
+/// NFNL_MSG_BATCH_BEGIN, not the table probe or the reads) and what the kernel answered them;
+/// or no netlink at all. Also counts the reads' messages.
 struct Counted {
     available: bool,
     batches: std::sync::Mutex<Vec<Vec<i32>>>,
+    reads: std::sync::Mutex<u32>,
 }
 
 impl Netlink for Counted {
-    fn exchange(&self, batch: &Batch) -> Result<Vec<i32>, NetlinkError> {
+    fn exchange(&self, batch: &Batch) -> Result<Answers, NetlinkError> {
         if !self.available {
             return Err(NetlinkError::Unavailable("switched off by the test".into()));
         }
         let answers = NetlinkSocket.exchange(batch)?;
-        if batch.messages > 2 {
-            self.batches.lock().unwrap().push(answers.clone());
+        let kind = u16::from_ne_bytes([batch.bytes[4], batch.bytes[5]]);
+        if kind == 0x10 {
+            self.batches.lock().unwrap().push(answers.errnos.clone());
+        } else if kind & 0xff != 1 {
+            *self.reads.lock().unwrap() += batch.messages;
         }
         Ok(answers)
     }
 }
 
-/// A grant (with a quota and speed caps), an extension that buys more quota, and a kick, each
+/// A grant (with a quota, part of it used, and speed caps), an extension that buys more quota
+/// (its use read back first), and a kick, each
 /// applied as a change; after each, the table is compared with the table a fresh adapter writes
 /// for the same state with the nft CLI (the render-and-replace of a start).
 fn changes_match_a_rewrite(available: bool) -> Vec<Vec<i32>> {
     let kernel = Arc::new(Counted {
         available,
         batches: Default::default(),
+        reads: Default::default(),
     });
     let firewall = NftFirewall::new(Arc::new(SystemRunner), kernel.clone(), options());
     let start = Desired {
@@ -176,6 +183,9 @@ fn changes_match_a_rewrite(available: bool) -> Vec<Vec<i32>> {
     granted
         .clients
         .push(guest(2, Some(5_000_000), Some(2000), 30));
+    // 1 MB of guest 2's quota used: the extension (which the store thinks starts from a
+    // fresh 9 MB) must read that use from the kernel and carry it.
+    granted.clients[1].quota_left = Some(4_000_000);
     let mut extended = granted.clone();
     extended.clients[1] = guest(2, Some(9_000_000), Some(2000), 90);
     extended.at_ms = 1000;
@@ -197,6 +207,11 @@ fn changes_match_a_rewrite(available: bool) -> Vec<Vec<i32>> {
             .expect("a rewrite");
         let rewritten = table();
         assert!(
+            changed.to_string().contains("\"used\": 1000000")
+                || changed.to_string().contains("\"used\":1000000"),
+            "{what}: guest 2's quota use was not carried: {changed}"
+        );
+        assert!(
             changed.to_string().contains("\"q2\""),
             "{what}: no quota object q2 in {changed}"
         );
@@ -206,6 +221,8 @@ fn changes_match_a_rewrite(available: bool) -> Vec<Vec<i32>> {
         );
     }
     let batches = kernel.batches.lock().unwrap().clone();
+    // The extension's reads: guest 2's four counted elements and its quota, over netlink.
+    assert_eq!(*kernel.reads.lock().unwrap(), if available { 5 } else { 0 });
     batches
 }
 
@@ -240,6 +257,7 @@ fn lab_a_change_the_kernel_refuses_rewrites_the_table() {
         let kernel = Arc::new(Counted {
             available: true,
             batches: Default::default(),
+            reads: Default::default(),
         });
         let firewall = NftFirewall::new(Arc::new(SystemRunner), kernel.clone(), options());
         let both = Desired {

@@ -34,7 +34,7 @@ pub(crate) use parse::flow_offloading_enabled;
 use parse::{parse_usage, usage_of, Counters};
 use render::MAX_TIMEOUT_MS;
 pub use render::{render, render_gate};
-pub use socket::{Netlink, NetlinkError, NetlinkSocket};
+pub use socket::{Answers, Netlink, NetlinkError, NetlinkSocket};
 
 /// What the rendered table needs to know besides the clients.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,7 +128,8 @@ impl NftFirewall {
     /// `nft list tables` (table names only) when netlink does not answer.
     fn tables(&self) -> Result<(bool, bool), FirewallError> {
         const ENOENT: i32 = nix::errno::Errno::ENOENT as i32;
-        match self.kernel.exchange(&netlink::tables_probe()).as_deref() {
+        let answers = self.kernel.exchange(&netlink::tables_probe());
+        match answers.as_ref().map(|a| a.errnos.as_slice()) {
             Ok(&[lango, gate]) if [lango, gate].iter().all(|e| [0, ENOENT].contains(e)) => {
                 return Ok((lango == 0, gate == 0));
             }
@@ -138,10 +139,74 @@ impl NftFirewall {
         Ok(tables_present(&self.nft(&["list", "tables"], None)?))
     }
 
+    /// What the kernel counted for devices about to change (an extension, a new address):
+    /// their elements' counters and their quota's use, which the new elements and objects
+    /// carry. Over netlink, one exchange; through the nft CLI (one `nft get element` or `list
+    /// quota` each) where netlink is unavailable. What cannot be read counts as nothing.
+    fn read_before_change(&self, changing: &[AllowedClient]) -> Counters {
+        let mut counted = Counters::default();
+        if changing.is_empty() {
+            return counted;
+        }
+        let elements: Vec<delta::Element> = changing
+            .iter()
+            .flat_map(elements_of)
+            .filter(|e| matches!(e.set, "paid4" | "paid6" | "paid_ip4" | "paid_ip6"))
+            .collect();
+        let quotas: Vec<(u64, String)> = changing
+            .iter()
+            .filter(|c| c.quota_left.is_some())
+            .map(|c| (c.session_id, format!("q{}", c.session_id)))
+            .collect();
+        let mut reads: Vec<netlink::Read<'_>> = elements
+            .iter()
+            .map(|e| netlink::Read::Counter(e.set, &e.key))
+            .collect();
+        reads.extend(quotas.iter().map(|(_, q)| netlink::Read::QuotaUsed(q)));
+        match self.kernel.exchange(&netlink::reads(&reads)) {
+            Ok(answers) => {
+                for (seq, bytes) in netlink::read_values(&answers.replies) {
+                    // Sequence numbers start at 1: the elements' reads, then the quotas'.
+                    let at = (seq as usize).saturating_sub(1);
+                    let quota = quotas.get(at.wrapping_sub(elements.len()));
+                    match (elements.get(at).map(|e| &e.key), quota) {
+                        (Some(delta::Key::MacIp(mac, ip)), _) => {
+                            counted.up.insert((*mac, *ip), bytes);
+                        }
+                        (Some(delta::Key::Ip(ip)), _) => {
+                            counted.down.insert(*ip, bytes);
+                        }
+                        (None, Some((id, _))) => {
+                            counted.quota_used.insert(*id, bytes);
+                        }
+                        _ => {}
+                    }
+                }
+                return counted;
+            }
+            Err(NetlinkError::Unavailable(why)) => self.netlink_unavailable(&why),
+        }
+        for (_, quota) in &quotas {
+            if let Ok(json) = self.nft(&["-j", "list", "quota", "inet", "lango", quota], None) {
+                counted.quota_used.extend(parse_usage(&json).quota_used);
+            }
+        }
+        for e in &elements {
+            let key = format!("{{ {} }}", e.key);
+            let args = ["-j", "get", "element", "inet", "lango", e.set, &key];
+            if let Ok(json) = self.nft(&args, None) {
+                let found = parse_usage(&json);
+                counted.up.extend(found.up);
+                counted.down.extend(found.down);
+            }
+        }
+        counted
+    }
+
     /// One small transaction with `ops`: one netlink batch, or the same as an `nft -f` script
     /// when netlink is unavailable. A refusal names the operation and the kernel's errno.
     fn send(&self, ops: &[Op]) -> Result<(), FirewallError> {
-        match self.kernel.exchange(&netlink::batch(ops)) {
+        match self.kernel.exchange(&netlink::batch(ops)).map(|a| a.errnos) {
             Ok(errnos) => match errnos.iter().position(|e| *e != 0) {
                 None if errnos.len() == ops.len() => Ok(()),
                 None => Err(FirewallError::Apply(format!(
@@ -302,31 +367,7 @@ impl NftFirewall {
             .filter(|c| added_ids.contains(&c.session_id) && c.deadline_ms > desired.at_ms)
             .map(|c| (*c).clone())
             .collect();
-        let mut counted = Counters::default();
-        for c in &changing {
-            let id = c.session_id.to_string();
-            if c.quota_left.is_some() {
-                if let Ok(json) = self.nft(
-                    &["-j", "list", "quota", "inet", "lango", &format!("q{id}")],
-                    None,
-                ) {
-                    counted.quota_used.extend(parse_usage(&json).quota_used);
-                }
-            }
-            for element in elements_of(c) {
-                let set = element.set;
-                if matches!(set, "paid4" | "paid6" | "paid_ip4" | "paid_ip6") {
-                    let key = format!("{{ {} }}", element.key);
-                    if let Ok(json) =
-                        self.nft(&["-j", "get", "element", "inet", "lango", set, &key], None)
-                    {
-                        let found = parse_usage(&json);
-                        counted.up.extend(found.up);
-                        counted.down.extend(found.down);
-                    }
-                }
-            }
-        }
+        let counted = self.read_before_change(&changing);
         let mut added: Vec<AllowedClient> = d.added.iter().map(|c| (*c).clone()).collect();
         carry_quotas(&mut added, &counted);
         let change = Delta {

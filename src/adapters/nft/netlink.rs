@@ -21,8 +21,10 @@ const NFPROTO_INET: u8 = 1;
 /// `enum nf_tables_msg_types` (linux/netfilter/nf_tables.h).
 const MSG_GETTABLE: u16 = 1;
 const MSG_NEWSETELEM: u16 = 12;
+const MSG_GETSETELEM: u16 = 13;
 const MSG_DELSETELEM: u16 = 14;
 const MSG_NEWOBJ: u16 = 18;
+const MSG_GETOBJ: u16 = 19;
 const MSG_DELOBJ: u16 = 20;
 const NLA_F_NESTED: u16 = 0x8000;
 const OBJECT_QUOTA: u32 = 2;
@@ -35,7 +37,12 @@ const LIST_ELEMENTS: u16 = 3;
 const LIST_ELEM: u16 = 1;
 const ELEM_KEY: u16 = 1;
 const ELEM_TIMEOUT: u16 = 4;
+const ELEM_EXPR: u16 = 7;
 const ELEM_OBJREF: u16 = 9;
+const ELEM_EXPRESSIONS: u16 = 11;
+const EXPR_DATA: u16 = 2;
+const COUNTER_BYTES: u16 = 1;
+const QUOTA_CONSUMED: u16 = 4;
 const DATA_VALUE: u16 = 1;
 const OBJ_TABLE: u16 = 1;
 const OBJ_NAME: u16 = 2;
@@ -114,7 +121,9 @@ impl Writer {
     }
 
     /// One nf_tables message of lango's table: its header, the table's name, then `body`.
+    /// (`create` with a get means nothing to the kernel: gets are never created.)
     fn message(&mut self, kind: u16, create: bool, table: u16, body: impl FnOnce(&mut Writer)) {
+        let create = create && kind != MSG_GETSETELEM && kind != MSG_GETOBJ;
         let flags = NLM_F_REQUEST | NLM_F_ACK | if create { NLM_F_CREATE } else { 0 };
         let start = self.begin(SUBSYS_NFTABLES << 8 | kind, flags, NFPROTO_INET, 0);
         self.text(table, TABLE);
@@ -265,9 +274,96 @@ pub(crate) fn tables_probe() -> Batch {
     }
 }
 
+/// What `reads` asks for: the byte counter of one element of a set declared with `counter`, or
+/// the bytes one quota object has used.
+pub(crate) enum Read<'a> {
+    Counter(&'a str, &'a Key),
+    QuotaUsed(&'a str),
+}
+
+/// Pure: one request (not a batch) per read, sequence numbers 1 on; each is answered with the
+/// element or object and an ack, or with an errno (ENOENT: gone).
+pub(crate) fn reads(reads: &[Read<'_>]) -> Batch {
+    let mut w = Writer {
+        buf: Vec::with_capacity(96 * reads.len()),
+        seq: 1,
+    };
+    for read in reads {
+        match read {
+            Read::Counter(set, key) => w.message(MSG_GETSETELEM, false, LIST_TABLE, |w| {
+                w.element(set, key, None);
+            }),
+            Read::QuotaUsed(name) => w.message(MSG_GETOBJ, false, OBJ_TABLE, |w| {
+                w.text(OBJ_NAME, name);
+                w.int(OBJ_TYPE, OBJECT_QUOTA);
+            }),
+        }
+    }
+    Batch {
+        bytes: w.buf,
+        messages: reads.len() as u32,
+    }
+}
+
+/// The first attribute of type `kind` among `attrs` (flags masked off), if whole.
+fn find(attrs: &[u8], kind: u16) -> Option<&[u8]> {
+    let mut rest = attrs;
+    while rest.len() >= 4 {
+        let len = usize::from(u16::from_ne_bytes([rest[0], rest[1]]));
+        let found = u16::from_ne_bytes([rest[2], rest[3]]) & 0x3fff;
+        let payload = rest.get(4..len)?;
+        if found == kind {
+            return Some(payload);
+        }
+        rest = rest.get(len.next_multiple_of(4)..).unwrap_or_default();
+    }
+    None
+}
+
+fn be64(bytes: Option<&[u8]>) -> Option<u64> {
+    bytes?.try_into().ok().map(u64::from_be_bytes)
+}
+
+/// Pure: what the replies to `reads` say, `(sequence number, bytes)`: an element's counter (its
+/// one expression, or the first of several) or a quota's use. Anything else is skipped.
+pub(crate) fn read_values(replies: &[u8]) -> Vec<(u32, u64)> {
+    let mut out = Vec::new();
+    let mut rest = replies;
+    while rest.len() >= 20 {
+        let len = rest
+            .get(..4)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u32::from_ne_bytes) as usize;
+        let Some(message) = rest.get(..len).filter(|_| len >= 20) else {
+            break;
+        };
+        let kind = u16::from_ne_bytes([message[4], message[5]]) & 0xff;
+        let seq = u32::from_ne_bytes([message[8], message[9], message[10], message[11]]);
+        let attrs = &message[20..];
+        let value = match kind {
+            MSG_NEWSETELEM => find(attrs, LIST_ELEMENTS)
+                .and_then(|list| find(list, LIST_ELEM))
+                .and_then(|elem| {
+                    find(elem, ELEM_EXPR)
+                        .or_else(|| find(elem, ELEM_EXPRESSIONS).and_then(|l| find(l, LIST_ELEM)))
+                })
+                .and_then(|expr| be64(find(find(expr, EXPR_DATA)?, COUNTER_BYTES))),
+            MSG_NEWOBJ => be64(find(
+                find(attrs, OBJ_DATA).unwrap_or_default(),
+                QUOTA_CONSUMED,
+            )),
+            _ => None,
+        };
+        out.extend(value.map(|v| (seq, v)));
+        rest = rest.get(len.next_multiple_of(4)..).unwrap_or_default();
+    }
+    out
+}
+
 /// Pure: the errnos in one datagram of answers, as `(sequence number, errno)` (0 for an ack);
-/// other messages (a table sent back for a probe) are skipped. Stops at anything malformed.
-pub(crate) fn answers(datagram: &[u8]) -> Vec<(u32, i32)> {
+/// other messages (a table or element sent back for a get) are appended to `replies`. Stops at
+/// anything malformed.
+pub(crate) fn answers(datagram: &[u8], replies: &mut Vec<u8>) -> Vec<(u32, i32)> {
     let mut out = Vec::new();
     let mut rest = datagram;
     while rest.len() >= 16 {
@@ -285,6 +381,9 @@ pub(crate) fn answers(datagram: &[u8]) -> Vec<(u32, i32)> {
             // The (negative) errno, then the header of the message it answers.
             let errno = (u32_at(16) as i32).saturating_neg();
             out.push((u32_at(8), errno));
+        } else {
+            replies.extend_from_slice(&rest[..len]);
+            replies.resize(replies.len().next_multiple_of(4), 0);
         }
         rest = rest.get(len.next_multiple_of(4)..).unwrap_or_default();
     }

@@ -22,18 +22,26 @@ pub enum NetlinkError {
     Unavailable(String),
 }
 
+/// What the kernel answered to one exchange.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Answers {
+    /// The errno answered to each message, in order (0 for an ack).
+    pub errnos: Vec<i32>,
+    /// The other messages it sent back (what a get asked for), one after the other.
+    pub replies: Vec<u8>,
+}
+
 /// Sends requests to nf_tables and collects the answer to each.
 pub trait Netlink: Send + Sync {
-    /// Sends `batch` and returns the errno the kernel answered to each of its messages, in
-    /// order (0 for an ack), once all have answered.
-    fn exchange(&self, batch: &Batch) -> Result<Vec<i32>, NetlinkError>;
+    /// Sends `batch` and returns the kernel's answers, once every message has answered.
+    fn exchange(&self, batch: &Batch) -> Result<Answers, NetlinkError>;
 }
 
 /// The real kernel.
 pub struct NetlinkSocket;
 
 impl Netlink for NetlinkSocket {
-    fn exchange(&self, batch: &Batch) -> Result<Vec<i32>, NetlinkError> {
+    fn exchange(&self, batch: &Batch) -> Result<Answers, NetlinkError> {
         let failed = |what: &str, e: Errno| NetlinkError::Unavailable(format!("{what}: {e}"));
         let fd = socket(
             AddressFamily::Netlink,
@@ -51,6 +59,7 @@ impl Netlink for NetlinkSocket {
             .map_err(|e| failed("netlink send", e))?;
         let count = batch.messages as usize;
         let mut errnos: Vec<Option<i32>> = vec![None; count];
+        let mut replies = Vec::new();
         let mut buf = vec![0u8; 16 * 1024];
         while errnos.iter().any(Option::is_none) {
             // After the send, a failure leaves it unknown whether the batch was applied; the
@@ -60,7 +69,7 @@ impl Netlink for NetlinkSocket {
                 Err(Errno::EINTR) => continue,
                 answer => answer.map_err(|e| failed("netlink answer", e))?,
             };
-            for (seq, errno) in answers(buf.get(..n).unwrap_or_default()) {
+            for (seq, errno) in answers(buf.get(..n).unwrap_or_default(), &mut replies) {
                 match seq as usize {
                     // The batch itself was refused (no CAP_NET_ADMIN): no message will answer.
                     0 if errno != 0 => return Err(failed("netlink batch", Errno::from_raw(errno))),
@@ -69,6 +78,7 @@ impl Netlink for NetlinkSocket {
                 }
             }
         }
-        Ok(errnos.into_iter().map(Option::unwrap_or_default).collect())
+        let errnos = errnos.into_iter().map(Option::unwrap_or_default).collect();
+        Ok(Answers { errnos, replies })
     }
 }
