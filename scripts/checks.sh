@@ -95,3 +95,16 @@ stub_packages() {
     rm -rf "$spec"
   done
 }
+
+# openwrt_base ROOT: the parts of base-files a package's scripts use, from the kit (OpenWrt's own
+# /lib/functions.sh, /lib/functions/*.sh, /etc/rc.common, jshn.sh), and /etc/rc.d and /var/lock,
+# so that install scripts run in an offline ROOT (IPKG_INSTROOT=ROOT) as in an image build.
+openwrt_base() {
+  local root=$1 base
+  base=$(kit_dir)/share/openwrt-root
+  mkdir -p "$root/lib/functions" "$root/etc/rc.d" "$root/usr/share/libubox" "$root/var/lock"
+  cp "$base/lib/functions.sh" "$root/lib/"
+  cp "$base/lib/functions/"*.sh "$root/lib/functions/"
+  cp "$base/etc/rc.common" "$root/etc/"
+  cp "$base/usr/share/libubox/jshn.sh" "$root/usr/share/libubox/"
+}
