@@ -97,6 +97,12 @@ package_version() {
   printf '%s-r%s\n' "$version" "$release"
 }
 
+# built_packages: every .ipk and .apk under artifacts/ (ARCH/ and all/), sorted.
+built_packages() {
+  find "$LANGO_ARTIFACTS" -mindepth 2 -maxdepth 2 \( -name '*.ipk' -o -name '*.apk' \) |
+    LC_ALL=C sort
+}
+
 # The OpenWrt kit (the real apk, opkg, usign ...): built by scripts/openwrt-kit into
 # target/openwrt-kit, or another build named by LANGO_OPENWRT_KIT (as tests/it/uci.rs reads it).
 kit_dir() { printf '%s\n' "${LANGO_OPENWRT_KIT:-$PWD/target/openwrt-kit}"; }
