@@ -26,12 +26,12 @@ fn app_dir() -> PathBuf {
 /// The LuCI ACL group the menu depends on and the rpcd user is given.
 const GROUP: &str = "luci-app-lango";
 
-fn js_files(dir: &Path, out: &mut Vec<PathBuf>) {
+fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
-            js_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "js") {
+            all_files(&path, out);
+        } else {
             out.push(path);
         }
     }
@@ -57,7 +57,8 @@ struct Uses {
 /// `uci.load('X')` (read) and `form.Map('X'` (read and write).
 fn uses_of_the_views() -> Uses {
     let mut files = Vec::new();
-    js_files(&app_dir().join("htdocs"), &mut files);
+    all_files(&app_dir().join("htdocs"), &mut files);
+    files.retain(|f| f.extension().is_some_and(|e| e == "js"));
     files.sort();
     assert!(files.len() >= 7, "the views and lango/api.js: {files:?}");
     let mut uses = Uses::default();
@@ -231,6 +232,139 @@ struct Step {
     out: String,
 }
 
+/// Runs `program` with the kit's tools first in PATH; panics with its output if it fails.
+fn run_kit(kit: &Path, program: &Path, args: &[&std::ffi::OsStr]) -> String {
+    let path = format!(
+        "{}:{}:{}",
+        kit.join("bin").display(),
+        kit.join("sbin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(program)
+        .args(args)
+        .env("PATH", path)
+        .env("LD_LIBRARY_PATH", kit.join("lib"))
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", program.display()));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{} {args:?}: {text}",
+        program.display()
+    );
+    text
+}
+
+/// `scripts/mkipk-luci`'s package installed by the kit's opkg into an offline root under
+/// `dir` (beside stand-ins for its dependencies luci-base and lango); returns the root.
+fn install_the_ipk(kit: &Path, dir: &TempDir) -> PathBuf {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let feed = dir.path("feed");
+    let built = run_kit(kit, &repo.join("scripts/mkipk-luci"), &[feed.as_os_str()]);
+    let ipk = PathBuf::from(built.lines().last().unwrap());
+    assert!(ipk.ends_with(format!(
+        "luci-app-lango_{}-r1_all.ipk",
+        env!("CARGO_PKG_VERSION")
+    )));
+    for stub in ["luci-base", "lango"] {
+        let pkg = dir.path(&format!("stub-{stub}"));
+        std::fs::create_dir_all(pkg.join("CONTROL")).unwrap();
+        std::fs::write(
+            pkg.join("CONTROL/control"),
+            format!("Package: {stub}\nVersion: 1-r1\nArchitecture: all\nDescription: stub\n"),
+        )
+        .unwrap();
+        run_kit(
+            kit,
+            &kit.join("bin/ipkg-build"),
+            &[pkg.as_os_str(), feed.as_os_str()],
+        );
+    }
+    let root = dir.path("installed");
+    std::fs::create_dir_all(root.join("var/lock")).unwrap();
+    let conf = dir.path("opkg.conf");
+    std::fs::write(
+        &conf,
+        "dest root /\nlists_dir ext /var/opkg-lists\narch all 1\narch noarch 1\n",
+    )
+    .unwrap();
+    let opkg = |args: &[&std::ffi::OsStr]| {
+        let mut all: Vec<&std::ffi::OsStr> = vec![
+            "-f".as_ref(),
+            conf.as_os_str(),
+            "-o".as_ref(),
+            root.as_os_str(),
+        ];
+        all.extend_from_slice(args);
+        run_kit(kit, &kit.join("bin/opkg"), &all)
+    };
+    for stub in ["luci-base_1-r1_all.ipk", "lango_1-r1_all.ipk"] {
+        opkg(&["install".as_ref(), feed.join(stub).as_os_str()]);
+    }
+    opkg(&["install".as_ref(), ipk.as_os_str()]);
+    assert!(opkg(&["list-installed".as_ref()]).contains("luci-app-lango - "));
+    root
+}
+
+#[test]
+fn the_ipk_installs_every_file_and_removes_them() {
+    let Some(kit) = openwrt_kit(
+        "the opkg test of luci-app-lango",
+        &["bin/opkg", "bin/ipkg-build"],
+    ) else {
+        return;
+    };
+    let dir = TempDir::new("luci-ipk");
+    let root = install_the_ipk(&kit, &dir);
+    // Each file of the source tree, byte for byte and mode 0644, at its router path.
+    let mut files = Vec::new();
+    let app = app_dir();
+    for (tree, under) in [("htdocs", "www"), ("root", "")] {
+        let mut found = Vec::new();
+        all_files(&app.join(tree), &mut found);
+        for file in found {
+            let rel = file.strip_prefix(app.join(tree)).unwrap();
+            files.push((file.clone(), root.join(under).join(rel)));
+        }
+    }
+    assert_eq!(
+        files.len(),
+        9,
+        "6 views, lango/api.js, menu.d, acl.d: {files:?}"
+    );
+    for (source, installed) in &files {
+        assert_eq!(
+            std::fs::read(source).unwrap(),
+            std::fs::read(installed).unwrap_or_default(),
+            "{}",
+            installed.display()
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(installed).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644, "{}", installed.display());
+    }
+    let conf = dir.path("opkg.conf");
+    run_kit(
+        &kit,
+        &kit.join("bin/opkg"),
+        &[
+            "-f".as_ref(),
+            conf.as_os_str(),
+            "-o".as_ref(),
+            root.as_os_str(),
+            "remove".as_ref(),
+            "luci-app-lango".as_ref(),
+        ],
+    );
+    for (_, installed) in &files {
+        assert!(!installed.exists(), "{} is left", installed.display());
+    }
+}
+
 /// The arguments the views send with each method (uhttpd adds `ubus_rpc_session`).
 fn args_of(method: &str) -> &'static str {
     match method {
@@ -342,7 +476,14 @@ fn a_luci_user_reaches_what_the_views_call_and_nothing_else() {
     let uses = uses_of_the_views();
     let Some(kit) = openwrt_kit(
         "the rpcd test of luci-app-lango",
-        &["sbin/rpcd", "sbin/ubusd", "bin/ubus", "bin/owrt-sandbox"],
+        &[
+            "sbin/rpcd",
+            "sbin/ubusd",
+            "bin/ubus",
+            "bin/owrt-sandbox",
+            "bin/opkg",
+            "bin/ipkg-build",
+        ],
     ) else {
         return;
     };
@@ -355,6 +496,7 @@ fn a_luci_user_reaches_what_the_views_call_and_nothing_else() {
         return;
     }
     let dir = TempDir::new("luci");
+    let installed = install_the_ipk(&kit, &dir);
     let root = dir.path("root");
     std::fs::create_dir_all(root.join("etc/config")).unwrap();
     std::fs::write(root.join("etc/config/lango"), lango_config()).unwrap();
@@ -393,7 +535,7 @@ fn a_luci_user_reaches_what_the_views_call_and_nothing_else() {
         .args(["-n", "-R", "-r"])
         .arg(repo.join("files"))
         .arg("-r")
-        .arg(app_dir().join("root"))
+        .arg(&installed)
         .arg("-r")
         .arg(&root)
         .args(["--", "sh"])
