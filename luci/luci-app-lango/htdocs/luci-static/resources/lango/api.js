@@ -6,17 +6,18 @@
 // The lango ubus object, as the views call it. Every rpc.declare here needs its method in
 // root/usr/share/rpcd/acl.d/luci-app-lango.json (read: what only looks, write: what changes);
 // tests/it/luci.rs parses this file and fails if the two lists differ.
-// A failed call rejects with the ubus status (e.g. "Permission denied", "Not found").
+// reject: a non-zero ubus status ("Permission denied", "Resource not found") rejects the
+// promise instead of resolving with the bare number, so api.act reports it.
 
-var callStatus = rpc.declare({ object: 'lango', method: 'status' });
-var callSessions = rpc.declare({ object: 'lango', method: 'sessions' });
-var callPackages = rpc.declare({ object: 'lango', method: 'packages' });
-var callPayments = rpc.declare({ object: 'lango', method: 'payments', params: [ 'limit' ] });
-var callKick = rpc.declare({ object: 'lango', method: 'kick', params: [ 'id' ] });
-var callExtend = rpc.declare({ object: 'lango', method: 'extend', params: [ 'id', 'minutes' ] });
-var callBlock = rpc.declare({ object: 'lango', method: 'block', params: [ 'mac', 'blocked' ] });
-var callVoucherGenerate = rpc.declare({ object: 'lango', method: 'voucher_generate', params: [ 'package', 'count', 'days' ] });
-var callReload = rpc.declare({ object: 'lango', method: 'reload' });
+var callStatus = rpc.declare({ object: 'lango', method: 'status', reject: true });
+var callSessions = rpc.declare({ object: 'lango', method: 'sessions', reject: true });
+var callPackages = rpc.declare({ object: 'lango', method: 'packages', reject: true });
+var callPayments = rpc.declare({ object: 'lango', method: 'payments', params: [ 'limit' ], reject: true });
+var callKick = rpc.declare({ object: 'lango', method: 'kick', params: [ 'id' ], reject: true });
+var callExtend = rpc.declare({ object: 'lango', method: 'extend', params: [ 'id', 'minutes' ], reject: true });
+var callBlock = rpc.declare({ object: 'lango', method: 'block', params: [ 'mac', 'blocked' ], reject: true });
+var callVoucherGenerate = rpc.declare({ object: 'lango', method: 'voucher_generate', params: [ 'package', 'count', 'days' ], reject: true });
+var callReload = rpc.declare({ object: 'lango', method: 'reload', reject: true });
 
 return baseclass.extend({
 	status: callStatus,

@@ -66,7 +66,7 @@ return view.extend({
 				node,
 				E('button', {
 					'class': 'btn cbi-button-action',
-					'click': ui.createHandlerFn(this, function() {
+					'click': ui.createHandlerFn(null, function() {
 						return api.reload().then(function(r) {
 							ui.addNotification(null, E('p', {}, r.reloaded
 								? _('lango reads the saved settings.')
