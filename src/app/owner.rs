@@ -7,8 +7,8 @@ use crate::app::App;
 use crate::core::model::Mac;
 use crate::core::report::{self, DayTotal};
 use crate::core::sessions::{self, EndReason, Session, Terms};
-use crate::core::vouchers::{self, Voucher, VoucherState};
 use crate::core::time::{day_start, local_day};
+use crate::core::vouchers::{self, Voucher, VoucherState};
 use crate::store::{Device, Durability, Event, StoreError};
 
 /// Payments read at most for one of the owner's views (a busy hotspot sells a few hundred a
