@@ -2,10 +2,12 @@
 //! methods and uci configs the views use are read from the package's JavaScript, so a view that
 //! calls something its rpcd ACL lacks (or an ACL that grants more than the views use) fails
 //! here. Then, in `owrt-sandbox` (a netns, ubusd and rpcd on the router's socket path, the
-//! lango and luci-app-lango packages' files as overlays), `lango serve` registers, a LuCI user
-//! signs in with `session login`, and each call goes the way uhttpd's `/ubus` handler sends a
-//! browser's: `session access` first, then the call with `ubus_rpc_session` among its
-//! arguments. uci goes through rpcd's `uci` object, which checks the session itself.
+//! lango package's files and luci-app-lango as the kit's opkg installed it, as overlays),
+//! `lango serve` registers with one guest online in its store, a LuCI user signs in with
+//! `session login`, and each call goes the way uhttpd's `/ubus` handler sends a browser's:
+//! `session access` first, then the call with `ubus_rpc_session` among its arguments; every one
+//! succeeds (extend and kick act on that guest). uci goes through rpcd's `uci` object, which
+//! checks the session itself.
 //!
 //! Not covered (no LuCI in the kit): luci-base's JavaScript runtime (`rpc.declare`, `form.Map`,
 //! `E()`), uhttpd itself, and how the views render in a browser.
@@ -365,21 +367,44 @@ fn the_ipk_installs_every_file_and_removes_them() {
     }
 }
 
-/// The arguments the views send with each method (uhttpd adds `ubus_rpc_session`).
-fn args_of(method: &str) -> &'static str {
+/// The arguments the views send with each method (uhttpd adds `ubus_rpc_session`); kick and
+/// extend act on `session`.
+fn args_of(method: &str, session: u64) -> String {
     match method {
-        "payments" => r#""limit":100"#,
-        "kick" => r#""id":999999"#,
-        "extend" => r#""id":999999,"minutes":30"#,
-        "block" => r#""mac":"02:00:00:00:00:09","blocked":true"#,
-        "voucher_generate" => r#""package":"hour","count":2,"days":30"#,
-        _ => "",
+        "payments" => r#","limit":100"#.into(),
+        "kick" => format!(r#","id":{session}"#),
+        "extend" => format!(r#","id":{session},"minutes":30"#),
+        "block" => r#","mac":"02:00:00:00:00:09","blocked":true"#.into(),
+        "voucher_generate" => r#","package":"hour","count":2,"days":30"#.into(),
+        _ => String::new(),
     }
+}
+
+/// Fills the store at `path` with one guest online (a voucher redeemed now, as `config` sells
+/// it) for kick and extend to act on; returns the session's id. The store is closed again
+/// before `lango serve` opens it.
+fn store_with_a_guest(path: &Path, config: &str) -> u64 {
+    let store = lango::store::Store::open(path).unwrap();
+    let config = lango::core::config::parse(config, "lango").unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let env = crate::support::TestEnv::with(store, config, now);
+    let codes = env
+        .app
+        .generate_vouchers("hour", 1, "", None)
+        .unwrap()
+        .unwrap();
+    env.app
+        .redeem(crate::support::guest(1).0, &codes[0].code)
+        .unwrap()
+        .id
 }
 
 /// The script run inside the sandbox: lango registers, the LuCI user signs in, then each step
 /// prints `@@ NAME`, its output, and `@@ rc N`.
-fn script(lango: &Path, log: &Path, uses: &Uses) -> String {
+fn script(lango: &Path, log: &Path, uses: &Uses, session: u64) -> String {
     let (lango, log) = (lango.display(), log.display());
     let mut s = format!(
         r#"set -u
@@ -400,10 +425,7 @@ step wrong-password ubus call session login '{{"username":"luci","password":"gue
     );
     for call in &uses.ubus {
         let (object, method) = call.split_once('.').unwrap();
-        let args = match args_of(method) {
-            "" => String::new(),
-            a => format!(",{a}"),
-        };
+        let args = args_of(method, session);
         s.push_str(&format!(
             "step 'call {call}' as_luci {object} {method} '{args}'\n"
         ));
@@ -455,8 +477,8 @@ fn parse_steps(out: &str) -> BTreeMap<String, Step> {
 }
 
 /// The lango config the sandboxed `lango serve` reads: the shipped one, on loopback (the
-/// sandbox's own netns), without a firewall.
-fn lango_config() -> String {
+/// sandbox's own netns), without a firewall, its store at `store`.
+fn lango_config(store: &Path) -> String {
     let shipped = include_str!("../../files/etc/config/lango");
     let config = shipped
         .replace(
@@ -466,6 +488,10 @@ fn lango_config() -> String {
         .replace(
             "config gateway 'main'\n",
             "config gateway 'main'\n\toption firewall 'none'\n",
+        )
+        .replace(
+            "option store '/etc/lango/lango.redb'",
+            &format!("option store '{}'", store.display()),
         );
     assert_ne!(config, shipped);
     config
@@ -499,7 +525,9 @@ fn a_luci_user_reaches_what_the_views_call_and_nothing_else() {
     let installed = install_the_ipk(&kit, &dir);
     let root = dir.path("root");
     std::fs::create_dir_all(root.join("etc/config")).unwrap();
-    std::fs::write(root.join("etc/config/lango"), lango_config()).unwrap();
+    let config = lango_config(&dir.path("lango.redb"));
+    let session = store_with_a_guest(&dir.path("lango.redb"), &config);
+    std::fs::write(root.join("etc/config/lango"), config).unwrap();
     let hash = Command::new("openssl")
         .args(["passwd", "-5", PASSWORD])
         .output()
@@ -519,7 +547,7 @@ fn a_luci_user_reaches_what_the_views_call_and_nothing_else() {
     let script_path = dir.path("drive.sh");
     std::fs::write(
         &script_path,
-        script(Path::new(env!("CARGO_BIN_EXE_lango")), &log, &uses),
+        script(Path::new(env!("CARGO_BIN_EXE_lango")), &log, &uses, session),
     )
     .unwrap();
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -566,14 +594,18 @@ fn a_luci_user_reaches_what_the_views_call_and_nothing_else() {
     // Every method the views call: allowed, and lango answers.
     for call in &uses.ubus {
         let s = step(&format!("call {call}"));
-        let answered = match call.as_str() {
-            // No session 999999: lango looked and said so (status 4), which only the method's
-            // own code does.
-            "lango.kick" | "lango.extend" => s.out.contains("Not found"),
-            _ => s.rc == 0 && s.out.trim_start().starts_with('{'),
-        };
-        assert!(answered, "{call}: {s:?}\n{context}");
+        assert!(
+            s.rc == 0 && s.out.trim_start().starts_with('{'),
+            "{call}: {s:?}\n{context}"
+        );
     }
+    // The guest in the store: extended by 30 minutes, then kicked.
+    assert!(step("call lango.extend")
+        .out
+        .contains(&format!("\"id\": {session}")));
+    assert!(step("call lango.kick")
+        .out
+        .contains(&format!("\"kicked\": {session}")));
     assert!(step("call lango.voucher_generate")
         .out
         .contains("\"codes\""));
