@@ -316,8 +316,6 @@ impl LangoUbus {
         Ok(json!({ "payments": list.iter().map(payment_json).collect::<Vec<_>>() }))
     }
 
-    /// Reads the config file again, as SIGHUP does. A bad file is refused (the running config
-    /// stays) and its problems are returned, not an error status, so LuCI can show them.
     /// The one-time setup code the owner page's first-run form asks for, or that a password is
     /// set already. ubusd lets only root call it (the rpcd ACL does not list it).
     fn setup_code(&self) -> Result<Value, Failure> {
@@ -335,6 +333,9 @@ impl LangoUbus {
         json!({ "unlocked": true, "addresses": cleared })
     }
 
+    /// Reads the config file again, as SIGHUP does. A bad file is refused (the running config
+    /// stays) and its problems are returned, not an error status, so LuCI can show them
+    /// (settings' "Check and reload").
     fn reload(&self) -> Result<Value, Status> {
         let Some(path) = &self.config_path else {
             return Err(Status::NotSupported);
