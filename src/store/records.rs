@@ -304,7 +304,7 @@ impl Writer {
     }
 
     /// Inserts or replaces a session and keeps the MAC indexes exact.
-    pub(crate) fn put_session(&mut self, session: &Session) -> Result<(), StoreError> {
+    pub fn put_session(&mut self, session: &Session) -> Result<(), StoreError> {
         let key = session.mac.to_string();
         self.txn
             .open_table(SESSIONS)?
