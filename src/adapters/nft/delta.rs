@@ -54,6 +54,22 @@ pub(crate) fn delta<'a>(old: &'a Desired, new: &'a Desired) -> Delta<'a> {
     Delta { removed, added }
 }
 
+/// One device's quota and limit objects, as `quota inet lango q7`.
+pub(super) fn objects_of(c: &AllowedClient) -> Vec<String> {
+    let id = c.session_id;
+    let mut out = Vec::new();
+    if c.quota_left.is_some() {
+        out.push(format!("quota inet lango q{id}"));
+    }
+    if c.rate_up_kbit.is_some() {
+        out.push(format!("limit inet lango lu{id}"));
+    }
+    if c.rate_down_kbit.is_some() {
+        out.push(format!("limit inet lango ld{id}"));
+    }
+    out
+}
+
 /// One device's set and map elements, as `(set, element)` pairs without timeouts.
 pub(super) fn elements_of(c: &AllowedClient) -> Vec<(&'static str, String)> {
     let id = c.session_id;
@@ -101,26 +117,19 @@ pub(super) fn elements_of(c: &AllowedClient) -> Vec<(&'static str, String)> {
 /// are deleted, those of the devices that come are added, and nothing else is touched, so its
 /// cost does not grow with the number of paid devices (the nft CLI still loads its cache). A
 /// device whose time ran out (`deadline_ms` at or before `at_ms`) has no elements left to delete:
-/// the kernel's timeouts removed them; only its objects go.
+/// the kernel's timeouts removed them. Its objects are not deleted here either: expired map
+/// elements keep referencing them until the kernel's garbage collection reaps them, and a
+/// delete before that fails the whole transaction (EBUSY). They go later (`stale_objects`).
 pub(crate) fn render_delta(delta: &Delta<'_>, at_ms: i64) -> String {
     let mut out = String::new();
-    for c in &delta.removed {
+    for c in delta.removed.iter().filter(|c| c.deadline_ms > at_ms) {
         // Map elements first: an object still referenced cannot be deleted.
-        if c.deadline_ms > at_ms {
-            for (set, element) in elements_of(c) {
-                let key = element.split(" : ").next().unwrap_or(&element);
-                let _ = writeln!(out, "delete element inet lango {set} {{ {key} }}");
-            }
+        for (set, element) in elements_of(c) {
+            let key = element.split(" : ").next().unwrap_or(&element);
+            let _ = writeln!(out, "delete element inet lango {set} {{ {key} }}");
         }
-        let id = c.session_id;
-        if c.quota_left.is_some() {
-            let _ = writeln!(out, "delete quota inet lango q{id}");
-        }
-        if c.rate_up_kbit.is_some() {
-            let _ = writeln!(out, "delete limit inet lango lu{id}");
-        }
-        if c.rate_down_kbit.is_some() {
-            let _ = writeln!(out, "delete limit inet lango ld{id}");
+        for object in objects_of(c) {
+            let _ = writeln!(out, "delete {object}");
         }
     }
     for c in &delta.added {

@@ -23,7 +23,7 @@ use crate::adapters::sys::Runner;
 use crate::core::firewall::{AllowedClient, Desired, Firewall, FirewallError, Usage};
 use crate::core::model::Mac;
 
-use delta::{delta, elements_of, render_delta};
+use delta::{delta, elements_of, objects_of, render_delta};
 pub(crate) use parse::flow_offloading_enabled;
 use parse::{parse_usage, usage_of, Counters};
 use render::MAX_TIMEOUT_MS;
@@ -71,7 +71,16 @@ struct NftState {
     /// Session id → when its elements were last written (Unix ms): elements capped at
     /// `MAX_TIMEOUT_MS` are rewritten before they run out.
     written_at: HashMap<u64, i64>,
+    /// Objects of devices whose time ran out, and when: deleted in one best-effort transaction
+    /// once the kernel has reaped the expired elements that reference them.
+    stale_objects: Vec<(i64, String)>,
 }
+
+/// Stale objects are deleted when the oldest is this old (one nft call for many expiries), and
+/// only those that went at least `STALE_GRACE_MS` ago (the kernel reaps expired elements within
+/// about a second).
+const STALE_BATCH_MS: i64 = 30_000;
+const STALE_GRACE_MS: i64 = 5_000;
 
 /// The real firewall: `nft` through the runner.
 pub struct NftFirewall {
@@ -90,6 +99,7 @@ impl NftFirewall {
                 carry: HashMap::new(),
                 gate: None,
                 written_at: HashMap::new(),
+                stale_objects: Vec::new(),
             }),
         }
     }
@@ -174,6 +184,26 @@ impl NftFirewall {
         )
         .map(|_| ())
     }
+}
+
+/// Pure: the script deleting the stale objects that are due (when the oldest has waited
+/// `STALE_BATCH_MS`, all that have waited `STALE_GRACE_MS`), taken out of `stale`.
+fn stale_due(stale: &mut Vec<(i64, String)>, now_ms: i64) -> String {
+    let oldest = stale.iter().map(|(at, _)| *at).min();
+    if oldest.is_none_or(|at| now_ms - at < STALE_BATCH_MS) {
+        return String::new();
+    }
+    let mut script = String::new();
+    stale.retain(|(at, object)| {
+        let due = now_ms - at >= STALE_GRACE_MS;
+        if due {
+            script.push_str("delete ");
+            script.push_str(object);
+            script.push('\n');
+        }
+        !due
+    });
+    script
 }
 
 /// Pure: which of lango's tables `nft list tables` shows: (lango, lango_gate).
@@ -267,10 +297,25 @@ impl NftFirewall {
             desired.clients.iter().map(|c| c.session_id).collect();
         state.carry.retain(|id, _| ids.contains(id));
         state.written_at.retain(|id, _| ids.contains(id));
-        for c in delta(old, &desired).added {
+        let d = delta(old, &desired);
+        for c in d.added {
             state.written_at.insert(c.session_id, desired.at_ms);
         }
+        for c in d.removed.iter().filter(|c| c.deadline_ms <= desired.at_ms) {
+            let at = desired.at_ms;
+            state
+                .stale_objects
+                .extend(objects_of(c).into_iter().map(|o| (at, o)));
+        }
+        let stale = stale_due(&mut state.stale_objects, desired.at_ms);
         state.applied = Some((desired.key(), desired));
+        drop(state);
+        if !stale.is_empty() {
+            // Best effort: what still fails goes with the next rewrite of the table.
+            if let Err(e) = self.nft(&["-f", "-"], Some(&stale)) {
+                log::debug!("firewall: stale objects not deleted yet: {e}");
+            }
+        }
         Ok(())
     }
 }
@@ -323,6 +368,8 @@ impl Firewall for NftFirewall {
         let ids: std::collections::HashSet<u64> =
             desired.clients.iter().map(|c| c.session_id).collect();
         state.carry.retain(|id, _| ids.contains(id));
+        // A rewritten table has no stale objects.
+        state.stale_objects.clear();
         state.written_at = desired
             .clients
             .iter()

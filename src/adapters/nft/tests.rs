@@ -241,7 +241,8 @@ fn a_change_is_one_small_transaction_whatever_the_number_of_devices() {
     assert!(element < script.find("delete quota inet lango q7").unwrap());
     // Small: the lines of three devices, not a hundred.
     assert!(script.lines().count() < 60, "{script}");
-    // A session whose time ran out has no elements left in the kernel: only objects go.
+    // A session whose time ran out has no elements left in the kernel, and its objects are
+    // still referenced by expired elements until the kernel reaps them: nothing goes now.
     let mut expired = old.clone();
     expired.clients[0].deadline_ms = 1000;
     let gone = Desired {
@@ -249,9 +250,14 @@ fn a_change_is_one_small_transaction_whatever_the_number_of_devices() {
         at_ms: 1000,
     };
     let script = render_delta(&delta(&expired, &gone), 1000);
+    assert_eq!(script, "");
     assert_eq!(
-        script,
-        "delete quota inet lango q1\ndelete limit inet lango lu1\ndelete limit inet lango ld1\n"
+        objects_of(&expired.clients[0]),
+        [
+            "quota inet lango q1",
+            "limit inet lango lu1",
+            "limit inet lango ld1"
+        ]
     );
 }
 
@@ -277,4 +283,20 @@ fn usage_is_read_from_element_counters() {
     };
     assert_eq!(usage_of(&desired, &counters).get(&1), Some(&(320, 9000)));
     assert_eq!(parse_usage("not json"), Counters::default());
+}
+
+#[test]
+fn stale_objects_go_in_one_batch_after_the_kernel_reaped_their_elements() {
+    let mut stale = vec![
+        (0, "quota inet lango q1".to_string()),
+        (27_000, "limit inet lango lu2".to_string()),
+    ];
+    // The oldest has not waited a batch yet: nothing.
+    assert_eq!(stale_due(&mut stale, 29_999), "");
+    // Then those past the grace go together; the newest waits for the next batch.
+    assert_eq!(
+        stale_due(&mut stale, 30_000),
+        "delete quota inet lango q1\n"
+    );
+    assert_eq!(stale, [(27_000, "limit inet lango lu2".to_string())]);
 }
