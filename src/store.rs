@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Mutex;
 
 use portable_atomic::{AtomicU64, Ordering};
 use redb::{
@@ -14,6 +15,7 @@ use redb::{
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::core::active::Active;
 use crate::core::model::Mac;
 use crate::core::payments::Payment;
 use crate::core::sessions::Session;
@@ -210,6 +212,10 @@ pub struct Store {
     db: Database,
     durable_commits: AtomicU64,
     lazy_commits: AtomicU64,
+    /// The active sessions and blocked devices, loaded once at open and kept equal to the
+    /// committed tables by every commit (`Writer::changes`).
+    active: Mutex<Active>,
+    sessions_decoded: AtomicU64,
 }
 
 impl Store {
@@ -270,16 +276,41 @@ impl Store {
                 let _ = txn.abort();
             }
             found => {
-                let mut writer = Writer { txn };
+                let mut writer = Writer::new(txn);
                 migrate(&mut writer, found.unwrap_or(0))?;
                 writer.txn.commit()?;
             }
         }
-        Ok(Store {
+        let store = Store {
             db,
             durable_commits: AtomicU64::new(0),
             lazy_commits: AtomicU64::new(0),
-        })
+            active: Mutex::new(Active::default()),
+            sessions_decoded: AtomicU64::new(0),
+        };
+        // The one full read of the active sessions and devices, at open.
+        let (sessions, blocked) =
+            store.read(|r| Ok((r.active_sessions()?, r.blocked_devices()?)))?;
+        let mut active = store.active();
+        for session in &sessions {
+            active.put(session);
+        }
+        for device in &blocked {
+            active.set_blocked(device.mac, true);
+        }
+        drop(active);
+        Ok(store)
+    }
+
+    /// The active sessions and blocked devices as committed, in RAM (`core::active`). Held
+    /// briefly: never across I/O.
+    pub fn active(&self) -> std::sync::MutexGuard<'_, Active> {
+        crate::core::locks::lock(&self.active)
+    }
+
+    /// Sessions decoded from the store since open (a wake must decode only what is due).
+    pub fn sessions_decoded(&self) -> u64 {
+        self.sessions_decoded.load(Ordering::Relaxed)
     }
 
     /// Runs `f` on a consistent snapshot.
@@ -288,7 +319,14 @@ impl Store {
         f: impl FnOnce(&Reader) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let txn = self.db.begin_read()?;
-        f(&Reader { txn })
+        let reader = Reader {
+            txn,
+            decoded: std::cell::Cell::new(0),
+        };
+        let out = f(&reader);
+        self.sessions_decoded
+            .fetch_add(reader.decoded.get(), Ordering::Relaxed);
+        out
     }
 
     /// Runs `f` in one write transaction and commits it with the given durability. If `f`
@@ -303,8 +341,11 @@ impl Store {
             Durability::Durable => redb::Durability::Immediate,
             Durability::Lazy => redb::Durability::None,
         })?;
-        let mut writer = Writer { txn };
-        let out = match f(&mut writer) {
+        let mut writer = Writer::new(txn);
+        let result = f(&mut writer);
+        self.sessions_decoded
+            .fetch_add(writer.decoded.get(), Ordering::Relaxed);
+        let out = match result {
             Ok(out) => out,
             Err(err) => {
                 // Dropping the transaction aborts it; report the original error.
@@ -313,6 +354,14 @@ impl Store {
             }
         };
         writer.txn.commit()?;
+        let mut active = self.active();
+        for change in writer.changes {
+            match change {
+                records::Change::Session(s) => active.put(&s),
+                records::Change::Blocked(mac, blocked) => active.set_blocked(mac, blocked),
+            }
+        }
+        drop(active);
         match durability {
             Durability::Durable => self.durable_commits.fetch_add(1, Ordering::Relaxed),
             Durability::Lazy => self.lazy_commits.fetch_add(1, Ordering::Relaxed),

@@ -98,6 +98,9 @@ struct Work {
     /// Session id → (when its byte count last changed, the count): how long a device has been
     /// silent, as evidence of a move.
     last_traffic: HashMap<u64, (Timestamp, u64)>,
+    /// Sessions whose quota the last counter reading found used up: the next housekeeping
+    /// ends them.
+    quota_due: Vec<u64>,
     /// The guest network's IPv6 prefixes and when they were read.
     prefixes: Option<(Timestamp, Vec<(std::net::Ipv6Addr, u8)>)>,
 }
