@@ -5,8 +5,9 @@
 //! (reach flash with the next durable commit or the periodic checkpoint).
 
 use std::fmt;
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Mutex, RwLock};
 
 use portable_atomic::{AtomicU64, Ordering};
 use redb::{
@@ -26,10 +27,15 @@ use crate::core::vouchers::Voucher;
 /// Bump when a record's meaning changes; add the step to `migrate`.
 /// 3: guest accounts (`accounts`), and sessions whose source is an account (`Source::Account`),
 /// which an older lango could not read.
-pub const SCHEMA_VERSION: u64 = 3;
+/// 4: the archive of settled payments (`archive_by_day`, `store::archive`); an older lango would
+/// not see the payments moved there.
+pub const SCHEMA_VERSION: u64 = 4;
 
+mod archive;
 mod owner;
 mod records;
+#[cfg(test)]
+mod tests;
 
 pub use records::{Reader, Writer};
 
@@ -208,14 +214,83 @@ pub struct WriteStats {
     pub lazy_commits: u64,
 }
 
+/// Free space kept on the store's filesystem: below it, new sales are refused
+/// (`App::room_for_sales`), so that what is already under way (a prompt being paid, an expiry,
+/// a checkpoint) still has room to commit. The larger of a fixed floor and a share of the
+/// filesystem: a redb commit writes about 40-55 KB, and the file grows in steps.
+pub const HEADROOM_MIN_BYTES: u64 = 256 * 1024;
+/// The share of the filesystem kept free, in percent.
+pub const HEADROOM_PERCENT: u64 = 3;
+
+/// The flash the store lives on, as `statvfs` sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Space {
+    /// Bytes an unprivileged writer may still use.
+    pub free: u64,
+    /// The filesystem's size.
+    pub total: u64,
+}
+
+impl Space {
+    /// The free space below which new sales are refused.
+    pub fn reserve(&self) -> u64 {
+        HEADROOM_MIN_BYTES.max(self.total / 100 * HEADROOM_PERCENT)
+    }
+
+    /// Whether there is room for new sales.
+    pub fn enough(&self) -> bool {
+        self.free >= self.reserve()
+    }
+}
+
 pub struct Store {
-    db: Database,
+    /// `None` only after `close`, or while a reopen after an I/O error has failed (the next
+    /// failing operation tries again).
+    db: RwLock<Option<Database>>,
+    /// The file, for reopening after an I/O error; `None` in RAM.
+    path: Option<PathBuf>,
+    /// How many times the database was reopened, so that threads failing together reopen once.
+    generation: AtomicU64,
+    /// Set by `close`: no reopening after that.
+    closed: AtomicBool,
     durable_commits: AtomicU64,
     lazy_commits: AtomicU64,
     /// The active sessions and blocked devices, loaded once at open and kept equal to the
     /// committed tables by every commit (`Writer::changes`).
     active: Mutex<Active>,
     sessions_decoded: AtomicU64,
+}
+
+/// The open database, read-locked for one transaction, and the reopen count when it was taken.
+struct Held<'a> {
+    db: std::sync::RwLockReadGuard<'a, Option<Database>>,
+    seen: u64,
+}
+
+/// A read transaction and the database it holds (`Store::read`).
+struct Reading<'a> {
+    reader: Reader,
+    held: Held<'a>,
+}
+
+/// A write transaction and the database it holds (`Store::write`).
+struct Writing<'a> {
+    writer: Writer,
+    durability: Durability,
+    held: Held<'a>,
+}
+
+/// A reopen failed earlier (the flash still full), or the store is closed.
+#[cold]
+fn not_open() -> StoreError {
+    StoreError::Io("the store is not open".into())
+}
+
+/// Whether an error may leave redb refusing later transactions ("Previous I/O error"): after a
+/// failed write (a full flash, a flash error) redb poisons the open `Database`; only a new one
+/// writes again.
+fn poisons(err: &StoreError) -> bool {
+    matches!(err, StoreError::Full | StoreError::Io(_))
 }
 
 impl Store {
@@ -237,15 +312,36 @@ impl Store {
                 )));
             }
         }
-        // The integrity check reads the whole file once per start and commits: it turns a file
-        // damaged outside redb (flash corruption, a bad copy) into an error instead of a panic
-        // later, when a page is read.
-        let db = Database::builder()
+        if needs_recovery(path) {
+            log::warn!("store: repairing after an unclean shutdown");
+        }
+        // The integrity check reads the whole file once per start: it turns a file damaged
+        // outside redb (flash corruption, a bad copy) into an error instead of a panic later,
+        // when a page is read (a plain open of such a file can panic in redb). redb runs it as
+        // a repair pass at every open, so its callback does not say whether the last stop was
+        // clean: the file's header does (`needs_recovery`).
+        let db = Store::open_db(path, true)?;
+        let mut store = Store::init(db)?;
+        store.path = Some(path.to_path_buf());
+        Ok(store)
+    }
+
+    /// Opens the file, with redb's integrity check if `check`; without it redb repairs the file
+    /// only after an unclean shutdown or a failed commit.
+    fn open_db(path: &Path, check: bool) -> Result<Database, StoreError> {
+        Ok(Database::builder()
             .set_cache_size(CACHE_BYTES)
-            .set_check_integrity_on_open(true)
-            .set_repair_callback(|_| log::warn!("store: repairing after an unclean shutdown"))
-            .create(path)?;
-        Store::init(db)
+            .set_check_integrity_on_open(check)
+            .set_repair_callback({
+                // redb calls back with its progress, several times per pass: one line.
+                let said = AtomicBool::new(false);
+                move |_| {
+                    if !said.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        log::debug!("store: checking and rebuilding the allocator state");
+                    }
+                }
+            })
+            .create(path)?)
     }
 
     /// A store in RAM, for tests.
@@ -282,7 +378,10 @@ impl Store {
             }
         }
         let store = Store {
-            db,
+            db: RwLock::new(Some(db)),
+            path: None,
+            generation: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
             durable_commits: AtomicU64::new(0),
             lazy_commits: AtomicU64::new(0),
             active: Mutex::new(Active::default()),
@@ -318,42 +417,117 @@ impl Store {
         &self,
         f: impl FnOnce(&Reader) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let txn = self.db.begin_read()?;
-        let reader = Reader {
-            txn,
-            decoded: std::cell::Cell::new(0),
-        };
-        let out = f(&reader);
-        self.sessions_decoded
-            .fetch_add(reader.decoded.get(), Ordering::Relaxed);
+        // Only the call of `f` is generic: the lock, the transaction and the reopen are in the
+        // non-generic `begin_read` and `end_read`, once, not copied into each of the ~70
+        // callers (with the reopen, the copies cost ~40 KB on mipsel).
+        let txn = self.begin_read()?;
+        let out = f(&txn.reader);
+        self.end_read(txn, out.as_ref().err());
         out
     }
 
     /// Runs `f` in one write transaction and commits it with the given durability. If `f`
-    /// returns an error nothing is written.
+    /// returns an error, or calls `Writer::discard`, nothing is written (and nothing counted).
     pub fn write<T>(
         &self,
         durability: Durability,
         f: impl FnOnce(&mut Writer) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut txn = self.db.begin_write()?;
-        txn.set_durability(match durability {
-            Durability::Durable => redb::Durability::Immediate,
-            Durability::Lazy => redb::Durability::None,
-        })?;
-        let mut writer = Writer::new(txn);
-        let result = f(&mut writer);
+        let mut txn = self.begin_write(durability)?;
+        let out = f(&mut txn.writer);
+        self.commit(txn, out.as_ref().err())?;
+        out
+    }
+
+    /// The open database, held for one transaction (a reopen or `close` waits for it).
+    fn hold(&self) -> Held<'_> {
+        let db = crate::core::locks::read(&self.db);
+        let seen = self.generation.load(Ordering::Relaxed);
+        Held { db, seen }
+    }
+
+    #[inline(never)]
+    fn begin_read(&self) -> Result<Reading<'_>, StoreError> {
+        let held = self.hold();
+        let txn = match held.db.as_ref() {
+            Some(db) => db.begin_read().map_err(StoreError::from),
+            None => Err(not_open()),
+        };
+        match txn {
+            Ok(txn) => Ok(Reading {
+                reader: Reader {
+                    txn,
+                    decoded: std::cell::Cell::new(0),
+                },
+                held,
+            }),
+            Err(err) => {
+                self.end(held, Some(&err));
+                Err(err)
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn end_read(&self, txn: Reading<'_>, failed: Option<&StoreError>) {
+        let Reading { reader, held } = txn;
+        self.sessions_decoded
+            .fetch_add(reader.decoded.get(), Ordering::Relaxed);
+        drop(reader);
+        self.end(held, failed);
+    }
+
+    #[inline(never)]
+    fn begin_write(&self, durability: Durability) -> Result<Writing<'_>, StoreError> {
+        let held = self.hold();
+        let txn = match held.db.as_ref() {
+            Some(db) => db.begin_write().map_err(StoreError::from),
+            None => Err(not_open()),
+        };
+        let txn = txn.and_then(|mut txn| {
+            txn.set_durability(match durability {
+                Durability::Durable => redb::Durability::Immediate,
+                Durability::Lazy => redb::Durability::None,
+            })?;
+            Ok(txn)
+        });
+        match txn {
+            Ok(txn) => Ok(Writing {
+                writer: Writer::new(txn),
+                durability,
+                held,
+            }),
+            Err(err) => {
+                self.end(held, Some(&err));
+                Err(err)
+            }
+        }
+    }
+
+    /// Ends a write transaction: aborted if `failed` (the error `f` returned) or discarded,
+    /// committed otherwise.
+    #[inline(never)]
+    fn commit(&self, txn: Writing<'_>, failed: Option<&StoreError>) -> Result<(), StoreError> {
+        let Writing {
+            writer,
+            durability,
+            held,
+        } = txn;
         self.sessions_decoded
             .fetch_add(writer.decoded.get(), Ordering::Relaxed);
-        let out = match result {
-            Ok(out) => out,
-            Err(err) => {
-                // Dropping the transaction aborts it; report the original error.
-                let _ = writer.txn.abort();
-                return Err(err);
-            }
-        };
-        writer.txn.commit()?;
+        if failed.is_some() || writer.discard {
+            // Report the caller's error, not the abort's.
+            let _ = writer.txn.abort();
+            self.end(held, failed);
+            return Ok(());
+        }
+        if let Err(err) = writer.txn.commit() {
+            let err = StoreError::from(err);
+            self.end(held, Some(&err));
+            return Err(err);
+        }
+        drop(held);
+        // Committed: the in-memory mirror follows (`core::active`).
         let mut active = self.active();
         for change in writer.changes {
             match change {
@@ -366,7 +540,73 @@ impl Store {
             Durability::Durable => self.durable_commits.fetch_add(1, Ordering::Relaxed),
             Durability::Lazy => self.lazy_commits.fetch_add(1, Ordering::Relaxed),
         };
-        Ok(out)
+        Ok(())
+    }
+
+    /// Lets go of the database after a transaction, and after an error that poisons it
+    /// (`poisons`) reopens it, so that later operations work (redb repairs what the failed
+    /// commit left; nothing committed is lost).
+    #[inline(never)]
+    fn end(&self, held: Held<'_>, failed: Option<&StoreError>) {
+        let seen = held.seen;
+        drop(held);
+        let Some(err) = failed else {
+            return;
+        };
+        let closed = self.closed.load(std::sync::atomic::Ordering::Relaxed);
+        if poisons(err) && self.path.is_some() && !closed {
+            log::warn!("store: {err}; reopening the database");
+            if let Err(e) = self.reopen(seen) {
+                log::error!("store: cannot reopen: {e}");
+            }
+        }
+    }
+
+    /// Drops the database and opens the file again, unless another thread did since `seen`.
+    fn reopen(&self, seen: u64) -> Result<(), StoreError> {
+        let Some(path) = &self.path else {
+            return Err(StoreError::Io("the store is in RAM".into()));
+        };
+        let mut guard = crate::core::locks::write(&self.db);
+        if self.closed.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(StoreError::Io("the store is closed".into()));
+        }
+        if self.generation.load(Ordering::Relaxed) != seen && guard.is_some() {
+            return Ok(());
+        }
+        // The old handle holds the file's lock: it goes first.
+        drop(guard.take());
+        self.generation.fetch_add(1, Ordering::Relaxed);
+        // No integrity check here: the file was checked at start, and this runs on a flash that
+        // may be full; redb's repair of what the failed commit left still runs.
+        *guard = Some(Store::open_db(path, false)?);
+        Ok(())
+    }
+
+    /// How many times the database was reopened after an error since open.
+    pub fn reopens(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
+    }
+
+    /// Closes the database cleanly (redb marks the file clean, so the next start needs no
+    /// repair). Waits for the operations in flight; later ones fail with `StoreError::Io`.
+    pub fn close(&self) {
+        let mut guard = crate::core::locks::write(&self.db);
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        drop(guard.take());
+    }
+
+    /// The free space of the store's filesystem; `None` in RAM or when `statvfs` fails.
+    pub fn space(&self) -> Option<Space> {
+        let path = self.path.as_ref()?;
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
+        let st = nix::sys::statvfs::statvfs(dir).ok()?;
+        let unit = st.fragment_size().max(1) as u64;
+        Some(Space {
+            free: (st.blocks_available() as u64).saturating_mul(unit),
+            total: (st.blocks() as u64).saturating_mul(unit),
+        })
     }
 
     pub fn write_stats(&self) -> WriteStats {
@@ -375,6 +615,21 @@ impl Store {
             lazy_commits: self.lazy_commits.load(Ordering::Relaxed),
         }
     }
+}
+
+/// Whether the redb file at `path` was left without a clean close (a crash, a power cut, a
+/// process that exited without dropping its `Database`): redb's header has a "recovery
+/// required" bit, set while the file is open and cleared by a clean close. redb 4.6's layout
+/// (the version is pinned in Cargo.toml): a 9-byte magic number, then the "god byte", bit 2.
+pub fn needs_recovery(path: &Path) -> bool {
+    const MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+    const RECOVERY_REQUIRED: u8 = 2;
+    let mut head = [0u8; 10];
+    let read = std::fs::File::open(path).and_then(|mut f| {
+        use std::io::Read;
+        f.read_exact(&mut head)
+    });
+    read.is_ok() && head[..9] == MAGIC && head[9] & RECOVERY_REQUIRED != 0
 }
 
 /// Schema upgrades, one step per version. Version 0 is a new, empty file.
@@ -403,7 +658,10 @@ fn migrate(w: &mut Writer, from: u64) -> Result<(), StoreError> {
     if from < 3 {
         owner::create_tables(w)?;
     }
-    // Future steps go here: `if from < 4 { ... }`.
+    if from < 4 {
+        archive::create_tables(w)?;
+    }
+    // Future steps go here: `if from < 5 { ... }`.
     w.set_meta("schema_version", SCHEMA_VERSION)
 }
 

@@ -25,7 +25,10 @@ impl App {
         let now = time.now;
         // While the clock is untrusted, sessions are not ended from the store (the kernel's
         // element timeouts still run), so their deadlines are not work.
-        let sessions_due = time.trusted && self.next_session_deadline().is_some_and(|d| d <= now);
+        let retry_at = self.work().expiry_retry_at;
+        let sessions_due = time.trusted
+            && self.next_session_deadline().is_some_and(|d| d <= now)
+            && retry_at.is_none_or(|at| at <= now);
         let due_ids: Vec<u64> = {
             let work = self.work();
             work.due
@@ -94,7 +97,7 @@ impl App {
             at = at.min(checkpoint);
         }
         if let Some(d) = session_deadline {
-            at = at.min(d);
+            at = at.min(d.max(work.expiry_retry_at.unwrap_or(d)));
         }
         for (due, _) in work.due.values() {
             at = at.min(*due);
@@ -167,7 +170,7 @@ impl App {
             })?;
             let candidates: Vec<Session> =
                 candidates.into_iter().map(|s| self.with_usage(s)).collect();
-            let due = sessions::due(&candidates, now);
+            let mut due = sessions::due(&candidates, now);
             {
                 let work = self.work();
                 for (session, _) in &due {
@@ -176,9 +179,10 @@ impl App {
                     due_addresses.extend(v6.copied().map(IpAddr::V6));
                 }
             }
-            if !due.is_empty() {
+            let retry_at = self.work().expiry_retry_at;
+            if !due.is_empty() && retry_at.is_none_or(|at| at <= now) {
                 // Lazy: an expiry is recomputed from the deadline if it is lost in a power cut.
-                self.store.write(Durability::Lazy, |w| {
+                let written = self.store.write(Durability::Lazy, |w| {
                     for (session, reason) in &due {
                         let ended = sessions::end(session, *reason, now);
                         w.put_session(&ended)?;
@@ -190,7 +194,17 @@ impl App {
                         ))?;
                     }
                     Ok(())
-                })?;
+                });
+                if let Err(e) = written {
+                    // A full flash: the firewall is still reconciled below (the kernel's element
+                    // timeouts end these guests anyway); the write waits.
+                    log::error!("ending sessions: {e}; trying again in {STORE_RETRY_SECS}s");
+                    self.work().expiry_retry_at = Some(now + STORE_RETRY_SECS);
+                    due.clear();
+                    due_addresses.clear();
+                } else {
+                    self.work().expiry_retry_at = None;
+                }
                 {
                     let mut work = self.work();
                     for (session, _) in &due {
@@ -248,6 +262,9 @@ impl App {
                     self.work().next_reconcile = now + RECONCILE_RETRY_SECS;
                 }
             }
+        }
+        if let Err(e) = self.compact_store(now) {
+            log::warn!("store: retention pass: {e}");
         }
         self.checkpoint(false)
     }
@@ -454,7 +471,7 @@ impl App {
         let now = self.time().now;
         let interval = self.config().gateway.checkpoint_interval_secs as i64;
         let floor = self.clock_guard.floor();
-        let usage = {
+        let (usage, floor_before) = {
             let mut work = self.work();
             let counters_pending = self.funnel.portal_views.load(Ordering::Relaxed) > 0
                 || self.funnel.purchases_started.load(Ordering::Relaxed) > 0
@@ -474,9 +491,9 @@ impl App {
                 }
             }
             work.unsaved = false;
-            work.floor_saved = floor;
+            let floor_before = std::mem::replace(&mut work.floor_saved, floor);
             work.next_checkpoint = None;
-            work.usage.clone()
+            (work.usage.clone(), floor_before)
         };
         let funnel = [
             (
@@ -490,7 +507,7 @@ impl App {
             ("paid", self.funnel.paid.swap(0, Ordering::Relaxed)),
         ];
         let day = crate::core::time::local_day(now, self.config().gateway.utc_offset_secs);
-        self.store.write(Durability::Durable, |w| {
+        let written = self.store.write(Durability::Durable, |w| {
             for (id, (up, down)) in &usage {
                 if let Some(mut s) = w.session(*id)? {
                     if s.bytes_up < *up || s.bytes_down < *down {
@@ -508,7 +525,24 @@ impl App {
                 }
             }
             w.set_meta("clock_floor", floor.max(0) as u64)
-        })
+        });
+        if written.is_err() {
+            // Not stored (a full flash): the counts go back to RAM and the next try waits a
+            // checkpoint interval, instead of being lost or retried at every wake.
+            for (name, n) in funnel {
+                let counter = match name {
+                    "portal_views" => &self.funnel.portal_views,
+                    "purchases_started" => &self.funnel.purchases_started,
+                    _ => &self.funnel.paid,
+                };
+                counter.fetch_add(n, Ordering::Relaxed);
+            }
+            let mut work = self.work();
+            work.unsaved = true;
+            work.floor_saved = floor_before;
+            work.next_checkpoint = Some(now + interval);
+        }
+        written
     }
 
     /// Funnel counters not yet checkpointed (added to the stored ones for the owner's view).

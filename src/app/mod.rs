@@ -13,6 +13,7 @@ pub mod mpesa;
 pub(crate) mod owner;
 pub(crate) mod purchase;
 pub mod reconfigure;
+pub(crate) mod retention;
 pub mod worker;
 
 pub use accounts::LoginError;
@@ -65,6 +66,17 @@ pub enum Job {
 
 /// After a failed push (gateway unavailable), try again this much later.
 const PUSH_RETRY_SECS: i64 = 5;
+/// After a write that failed (a full flash), the payment's next try waits this long, doubled
+/// per failure up to `STORE_RETRY_MAX_SECS`: a write that cannot succeed is not repeated at
+/// full cost, and the payment stays open for later.
+const STORE_RETRY_SECS: i64 = 30;
+const STORE_RETRY_MAX_SECS: i64 = 600;
+
+/// The wait before the next try of a payment whose write failed `attempt` times before.
+fn store_retry_delay(attempt: u32) -> i64 {
+    (STORE_RETRY_SECS << attempt.min(5)).min(STORE_RETRY_MAX_SECS)
+}
+
 /// After a failed firewall apply, try again this much later.
 const RECONCILE_RETRY_SECS: i64 = 5;
 
@@ -78,6 +90,8 @@ struct Work {
     next_reconcile: Timestamp,
     /// Armed at the first unsaved change; the checkpoint runs when it passes.
     next_checkpoint: Option<Timestamp>,
+    /// When the store's retention pass runs next (`retention.rs`).
+    next_compaction: Timestamp,
     /// Session id → (bytes up, bytes down) read from the firewall and not yet stored.
     usage: HashMap<u64, (u64, u64)>,
     /// Session id → (when, bytes up, bytes down) at the last usage reading, and the speed
@@ -101,6 +115,13 @@ struct Work {
     /// Sessions whose quota the last counter reading found used up: the next housekeeping
     /// ends them.
     quota_due: Vec<u64>,
+    /// Ending sessions could not be stored (a full flash): not tried again before this time, so
+    /// that a due deadline does not make every wake repeat a write that fails.
+    expiry_retry_at: Option<Timestamp>,
+    /// Pushes M-Pesa accepted whose Pending state could not be stored (a full flash): the next
+    /// attempt stores it again instead of pushing a second prompt. A list, not a map: it is
+    /// empty but on a full flash, and a map of this type would add its own code (~1 KB).
+    accepted: Vec<(u64, payments::StkAccepted)>,
     /// The guest network's IPv6 prefixes and when they were read.
     prefixes: Option<(Timestamp, Vec<(std::net::Ipv6Addr, u8)>)>,
 }
@@ -134,6 +155,9 @@ pub struct App {
     events: RwLock<Option<events::ChangeSink>>,
     /// Callback hints, the callback secret, SMS attempts, the connection test (`mpesa`).
     pub(crate) mpesa: crate::app::mpesa::MpesaState,
+    /// The flash was below the headroom at the last look (`room_for_sales`): logged once per
+    /// change, not per request.
+    flash_low: std::sync::atomic::AtomicBool,
 }
 
 impl App {
@@ -161,6 +185,7 @@ impl App {
             wake,
             mpesa: crate::app::mpesa::MpesaState::default(),
             events: RwLock::new(None),
+            flash_low: std::sync::atomic::AtomicBool::new(false),
         };
         app.resume()?;
         Ok((app, woken))

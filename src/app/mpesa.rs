@@ -412,7 +412,15 @@ impl App {
             };
             Ok((owner, r.sms_claim_by_receipt(&receipt)?))
         })?;
-        if let Some((_, owner_mac)) = owner {
+        // A receipt credited long ago is in the archive, under the day the SMS names.
+        let archived = match sms.paid_on() {
+            Some(day) if owner.is_none() => self
+                .store
+                .read(|r| r.archived_receipt(&receipt, day))?
+                .map(|p| (0, p.mac)),
+            _ => None,
+        };
+        if let Some((_, owner_mac)) = owner.or(archived) {
             return if owner_mac == mac {
                 Ok(SmsOutcome::AlreadyYours)
             } else {

@@ -253,6 +253,10 @@ impl App {
         let Some(package) = config.package(package_id) else {
             return Ok(None);
         };
+        // New vouchers are new sales: refused below the flash's headroom (`room_for_sales`).
+        if !self.room_for_sales() {
+            return Err(OwnerError::Store(StoreError::Full));
+        }
         let now = self.time().now;
         let batch = crate::core::token::random_token().map_err(StoreError::from)?[..8].to_string();
         let terms = Terms::of(package);

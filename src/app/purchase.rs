@@ -16,12 +16,18 @@ pub enum PurchaseError {
     /// Abuse limits (`payments::check_limits`): one open prompt per phone, not the same amount
     /// to the same phone within two minutes, a few purchases per device per ten minutes.
     Limited(payments::LimitRefusal),
+    /// The router's flash is (nearly) full: new sales are refused so that what is already paid
+    /// still has room (`store::Space`). Not the guest's fault; the owner is told.
+    NoRoom,
     Store(StoreError),
 }
 
 impl From<StoreError> for PurchaseError {
     fn from(e: StoreError) -> Self {
-        PurchaseError::Store(e)
+        match e {
+            StoreError::Full => PurchaseError::NoRoom,
+            e => PurchaseError::Store(e),
+        }
     }
 }
 
@@ -51,6 +57,34 @@ impl From<AdmitError> for PurchaseError {
 }
 
 impl App {
+    /// Whether the store's flash has room for a new sale (`store::Space::enough`). Below the
+    /// headroom new purchases and voucher batches are refused; what is under way (prompts being
+    /// paid, grants, expiries, checkpoints) keeps the reserve. Unknown space (a store in RAM,
+    /// `statvfs` failing) does not stop sales.
+    pub fn room_for_sales(&self) -> bool {
+        let Some(space) = self.store.space() else {
+            return true;
+        };
+        let low = !space.enough();
+        let was = self
+            .flash_low
+            .swap(low, std::sync::atomic::Ordering::Relaxed);
+        if low && !was {
+            log::error!(
+                "store: {} KiB free on the flash, below the {} KiB kept for what is already paid; \
+                 new sales are refused until space is freed",
+                space.free / 1024,
+                space.reserve() / 1024
+            );
+        } else if was && !low {
+            log::info!(
+                "store: {} KiB free on the flash; sales resume",
+                space.free / 1024
+            );
+        }
+        !low
+    }
+
     /// After a start: schedule every open payment. A payment still Initiating was interrupted
     /// before its push was acknowledged; pushing again could double-charge, so it is closed and
     /// logged for the owner.
@@ -104,6 +138,9 @@ impl App {
         let token = crate::core::token::random_token().map_err(StoreError::from)?;
         let now = time.now;
         let terms = Terms::of(package);
+        if !self.room_for_sales() {
+            return Err(PurchaseError::NoRoom);
+        }
         // Checked first in a read transaction, so that a refused request writes nothing to
         // flash; checked again inside the write, where the decision is atomic.
         let refused = self.store.read(|r| {
@@ -181,14 +218,25 @@ impl App {
             description: "WiFi".into(),
             callback_url: self.push_callback_url(),
         };
-        match self.env.gateway.stk_push(&push) {
+        // A push already accepted whose Pending state was not stored: store it, never push
+        // twice.
+        let accepted = {
+            let mut work = self.work();
+            let at = work.accepted.iter().position(|(p, _)| *p == id);
+            at.map(|at| work.accepted.swap_remove(at).1)
+        };
+        let answer = match accepted {
+            Some(accepted) => Ok(accepted),
+            None => self.env.gateway.stk_push(&push),
+        };
+        match answer {
             Ok(accepted) => {
                 let mut next = payment.clone();
                 next.state = PaymentState::Pending;
-                next.checkout_id = Some(accepted.checkout_id);
-                next.merchant_request_id = Some(accepted.merchant_request_id);
+                next.checkout_id = Some(accepted.checkout_id.clone());
+                next.merchant_request_id = Some(accepted.merchant_request_id.clone());
                 next.updated_at = now;
-                self.store.write(Durability::Durable, |w| {
+                let written = self.store.write(Durability::Durable, |w| {
                     // Re-read inside the transaction: only an Initiating payment becomes Pending.
                     if w.payment(id)?
                         .is_some_and(|p| p.state == PaymentState::Initiating)
@@ -196,7 +244,15 @@ impl App {
                         w.put_payment(&next)?;
                     }
                     Ok(())
-                })?;
+                });
+                if let Err(e) = written {
+                    let mut work = self.work();
+                    let attempt = work.due.get(&id).map_or(0, |(_, a)| *a);
+                    work.due
+                        .insert(id, (now + store_retry_delay(attempt), attempt + 1));
+                    work.accepted.push((id, accepted));
+                    return Err(e);
+                }
                 self.emit_payment(id);
                 self.work()
                     .due
@@ -274,7 +330,18 @@ impl App {
         let now = self.time().now;
         match outcome {
             Ok(outcome) => {
-                let settled = self.settle(id, &outcome)?;
+                let settled = match self.settle(id, &outcome) {
+                    Ok(settled) => settled,
+                    Err(e) => {
+                        // Not stored (a full flash): the payment stays open, and the query is
+                        // asked again later, after a growing wait, never closed as expired
+                        // for want of a write.
+                        self.work()
+                            .due
+                            .insert(id, (now + store_retry_delay(attempt), attempt + 1));
+                        return Err(e);
+                    }
+                };
                 if settled {
                     self.work().due.remove(&id);
                     return Ok(());
@@ -325,7 +392,12 @@ impl App {
                 used_elsewhere |= w.receipt_owner(r)?.is_some_and(|owner| owner != id);
             }
             match payments::settle(&payment, outcome, used_elsewhere, now) {
-                Settlement::NoChange => Ok((!payment.state.is_open(), false)),
+                Settlement::NoChange => {
+                    // Still waiting for the PIN: nothing to keep, no flash write (a commit per
+                    // query was the 4th durable commit of a purchase).
+                    w.discard();
+                    Ok((!payment.state.is_open(), false))
+                }
                 Settlement::Paid { mut payment } => {
                     if let Some(r) = &payment.receipt {
                         w.claim_receipt(r, id)?;

@@ -347,6 +347,16 @@ impl SmsPayment {
         }
     }
 
+    /// The message's date as Unix time (its midnight, UTC; the archive looks a day either
+    /// side), if it is a real date.
+    pub(crate) fn paid_on(&self) -> Option<crate::core::time::Timestamp> {
+        crate::core::time::parse_date(&format!(
+            "{:04}-{:02}-{:02}",
+            self.year, self.month, self.day
+        ))
+        .map(|day| day * 86_400)
+    }
+
     pub(crate) fn paid_at(&self) -> String {
         let (hour, pm) = match self.hour {
             0 => (12, false),

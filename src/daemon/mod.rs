@@ -55,10 +55,13 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops the worker after its final checkpoint. The listeners die with the process.
+    /// Stops the worker after its final checkpoint, then closes the store so that redb marks
+    /// the file clean: the next start needs no repair. The listeners die with the process (a
+    /// request that arrives meanwhile gets a store error, not a repair at the next start).
     pub fn stop(self) {
         let _ = self.shutdown.try_send(());
         let _ = self.worker.join();
+        self.app.store.close();
     }
 }
 

@@ -17,6 +17,8 @@ pub struct Writer {
     /// What this transaction did to the active sessions and blocked devices, for the store's
     /// in-memory `Active` once it commits.
     pub(super) changes: Vec<Change>,
+    /// Set by `discard`: the transaction is aborted instead of committed.
+    pub(super) discard: bool,
 }
 
 /// One change the in-memory `Active` follows after a commit.
@@ -31,6 +33,7 @@ impl Writer {
             txn,
             decoded: Cell::new(0),
             changes: Vec::new(),
+            discard: false,
         }
     }
 }
@@ -243,7 +246,8 @@ macro_rules! getters {
                 Ok(out)
             }
 
-            /// Payments created at or after `since`, newest first, at most `limit` of them.
+            /// Payments created at or after `since`, newest first, at most `limit` of them: full
+            /// records and archived ones (`store::archive`) alike.
             pub fn payments_since(
                 &self,
                 since: Timestamp,
@@ -258,6 +262,9 @@ macro_rules! getters {
                     }
                     out.push(payment);
                 }
+                out.extend(self.archived_since(since)?);
+                out.sort_by_key(|p| std::cmp::Reverse(p.created_at));
+                out.truncate(limit);
                 Ok(out)
             }
 
@@ -318,6 +325,11 @@ getters!(Reader);
 getters!(Writer);
 
 impl Writer {
+    /// Nothing in this transaction needs keeping: it is aborted, not committed (no flash write).
+    pub fn discard(&mut self) {
+        self.discard = true;
+    }
+
     pub fn set_meta(&mut self, key: &str, value: u64) -> Result<(), StoreError> {
         self.txn.open_table(META)?.insert(key, value)?;
         Ok(())

@@ -316,3 +316,69 @@ fn sim_keeps_its_state_across_a_kill() {
     assert_eq!(v["faults"]["retry_deliveries"], 4, "{}", got.body);
     assert_eq!(v["faults"]["drop_callbacks"], true, "{}", got.body);
 }
+
+/// Starts `lango serve` on `config`, waits until it serves, stops it with SIGTERM and returns
+/// its exit code and log.
+fn serve_and_stop(config: &std::path::Path, store: &std::path::Path) -> (Option<i32>, String) {
+    let mut child = lango()
+        .args(["serve", "--config"])
+        .arg(config)
+        .arg("--store")
+        .arg(store)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut log = String::new();
+    while !log.contains("serving guests on") {
+        if stderr.read_line(&mut log).unwrap() == 0 {
+            break;
+        }
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+    log.push_str(&rest);
+    (child.wait().unwrap().code(), log)
+}
+
+#[test]
+fn a_clean_stop_leaves_a_store_that_needs_no_repair() {
+    let dir = TempDir::new("clean-stop");
+    let token = dir.path("api-token");
+    let free_port = || {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let config = lango::daemon::DEMO_CONFIG
+        .replace(
+            "option portal_port '8080'",
+            &format!("option portal_port '{}'", free_port()),
+        )
+        .replace(
+            "option admin_port '8081'",
+            &format!(
+                "option admin_port '{}'\n\toption api_token_file '{}'",
+                free_port(),
+                token.display()
+            ),
+        );
+    let config_path = dir.path("lango.conf");
+    std::fs::write(&config_path, config).unwrap();
+    let store = dir.path("lango.redb");
+    let (first, log) = serve_and_stop(&config_path, &store);
+    assert_eq!(first, Some(0), "{log}");
+    assert!(log.contains("serving guests on"), "{log}");
+    let (second, log) = serve_and_stop(&config_path, &store);
+    assert_eq!(second, Some(0), "{log}");
+    assert!(log.contains("serving guests on"), "{log}");
+    assert!(
+        !log.contains("repair"),
+        "a start after a clean stop repaired the store:\n{log}"
+    );
+}

@@ -8,6 +8,8 @@ mod door;
 mod uci;
 // The redb store: reopen, indexes, schema version, damaged files.
 mod store;
+// Issue 14's retention: the archive of settled payments, forgotten sessions, kept books.
+mod retention;
 // Sessions and payments over time with a manual clock: expiry, clock jumps, restarts.
 mod lifecycle;
 // The layering rule: no import points up the layers.
@@ -38,3 +40,5 @@ mod door_owner;
 mod ubus;
 // A payment approved while lango is dead: `lango sim` in its own process, the lab (needs root).
 mod restart;
+// A full flash (a small tmpfs, needs root): sales refused first, nothing lost, guests stay.
+mod flash;

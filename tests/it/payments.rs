@@ -722,6 +722,39 @@ fn a_receipt_replayed_on_another_checkout_is_credited_once() {
     assert_eq!(env.sessions().len(), 1);
 }
 
+/// Issue 14: days later the paid payment is an archived row without its receipt index entry;
+/// the receipt pasted as an SMS is still the paying device's and nobody else's.
+#[test]
+fn an_archived_receipt_is_still_credited_once() {
+    let env = PayEnv::new();
+    let a = env.buy(1, PHONE);
+    env.advance(3);
+    env.delivered(1);
+    let a = check_paid_once(&env, a.id);
+    let receipt = a.callback.clone().and_then(|h| h.receipt).unwrap();
+    for _ in 0..5 {
+        env.advance(86_400);
+    }
+    let app = env.app();
+    assert!(
+        app.store.read(|r| r.payment(a.id)).unwrap().is_none(),
+        "archived"
+    );
+    let books = app.store.read(|r| r.payments_since(0, 10)).unwrap();
+    assert_eq!(books.len(), 1);
+    assert_eq!(books[0].receipt.as_deref(), Some(receipt.as_str()));
+    assert_eq!(
+        app.claim_sms(guest(1).0, &sms(&receipt, "20.00"), "hour")
+            .unwrap(),
+        SmsOutcome::AlreadyYours
+    );
+    assert!(matches!(
+        app.claim_sms(guest(2).0, &sms(&receipt, "20.00"), "hour"),
+        Err(SmsError::AlreadyUsed)
+    ));
+    assert_eq!(env.sessions().len(), 1);
+}
+
 #[test]
 fn a_late_callback_after_the_window_still_counts_once_the_query_agrees() {
     let env = PayEnv::new();

@@ -141,7 +141,7 @@ fn damaged_files_give_errors_not_panics() {
 /// A store written by a schema-2 lango (no `accounts` table) opens, is upgraded in place to
 /// schema 3, keeps its records, and takes accounts and account sessions.
 #[test]
-fn a_schema_2_store_is_upgraded_to_3() {
+fn a_schema_2_store_is_upgraded_to_the_current_schema() {
     use redb::{Database, TableDefinition};
     let dir = TempDir::new("v2");
     let path = dir.path("lango.redb");
@@ -194,7 +194,12 @@ fn a_schema_2_store_is_upgraded_to_3() {
         txn.commit().unwrap();
     }
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.read(|r| r.meta("schema_version")).unwrap(), Some(3));
+    assert_eq!(
+        store.read(|r| r.meta("schema_version")).unwrap(),
+        Some(lango::store::SCHEMA_VERSION)
+    );
+    // Schema 4's archive is there and empty.
+    assert_eq!(store.read(|r| r.archive_size()).unwrap(), (0, 0));
     assert_eq!(
         store.read(|r| r.voucher(&voucher.code)).unwrap(),
         Some(voucher.clone())
@@ -227,4 +232,28 @@ fn a_schema_2_store_is_upgraded_to_3() {
         back.sources,
         [lango::core::sessions::Source::Account("mary".into())]
     );
+}
+
+#[test]
+fn a_closed_store_needs_no_recovery_and_a_dropped_handle_does() {
+    let dir = TempDir::new("clean-close");
+    let path = dir.path("lango.redb");
+    let store = Store::open(&path).unwrap();
+    store
+        .write(Durability::Durable, |w| w.set_meta("x", 1))
+        .unwrap();
+    assert!(lango::store::needs_recovery(&path), "open: the bit is set");
+    store.close();
+    assert!(!lango::store::needs_recovery(&path), "closed cleanly");
+    assert!(matches!(
+        store.read(|r| r.meta("x")),
+        Err(StoreError::Io(_))
+    ));
+    // What lango did before: the process exits with the database still open.
+    let store = Store::open(&path).unwrap();
+    store
+        .write(Durability::Lazy, |w| w.set_meta("x", 2))
+        .unwrap();
+    std::mem::forget(store);
+    assert!(lango::store::needs_recovery(&path));
 }

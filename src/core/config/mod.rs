@@ -114,6 +114,12 @@ pub struct Gateway {
     /// `option ipv6_window` (default 1m): how long after a purchase (or a move) a device may
     /// add IPv6 addresses; a new one later is refused as a clone (`core::ipv6`).
     pub ipv6_window_secs: u64,
+    /// `option keep_payments` (default 366d, the most): how long payments stay in the owner's
+    /// books (as archived rows after their first days: `store::archive`).
+    pub keep_payments_secs: u64,
+    /// `option keep_sessions` (default 7d): how long an ended session, a device that only it
+    /// remembered, and the owner's events stay in the store. A blocked device is always kept.
+    pub keep_sessions_secs: u64,
     /// `option gate_file` (default /usr/share/nftables.d/ruleset-post/lango.nft): where lango
     /// writes the gate table (`table inet lango_gate`) for fw4 to load with its own ruleset, so
     /// that guests stay out while lango is stopped, broken or reloading.

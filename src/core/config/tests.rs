@@ -133,6 +133,8 @@ fn empty_file_gives_every_default() {
         api_token_file: "/var/run/lango/api-token".into(),
         block_tethering: false,
         ipv6_window_secs: 60,
+        keep_payments_secs: 366 * 86_400,
+        keep_sessions_secs: 7 * 86_400,
         gate_file: "/usr/share/nftables.d/ruleset-post/lango.nft".into(),
     };
     let brand = Brand {
@@ -186,6 +188,8 @@ fn every_option_of_every_section() {
         \tlist owner_mac 02:aa:00:00:00:09\n\
         \toption ipv6_window 2m\n\
         \toption gate_file /etc/nftables.d/lango.nft\n\
+        \toption keep_payments 90d\n\
+        \toption keep_sessions 2d\n\
         config brand\n\
         \toption name 'Mama Wanjiku Cafe'\n\
         \toption logo /www/logo.png\n\
@@ -268,6 +272,10 @@ fn every_option_of_every_section() {
     assert!(gateway.block_tethering);
     assert_eq!(gateway.owner_macs, ["02:aa:00:00:00:09".parse().unwrap()]);
     assert_eq!(gateway.ipv6_window_secs, 120);
+    assert_eq!(
+        (gateway.keep_payments_secs, gateway.keep_sessions_secs),
+        (90 * 86_400, 2 * 86_400)
+    );
     assert_eq!(
         gateway.gate_file,
         PathBuf::from("/etc/nftables.d/lango.nft")

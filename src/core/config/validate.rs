@@ -52,6 +52,8 @@ pub(super) const GATEWAY: &[&str] = &[
     "block_tethering",
     "gate_file",
     "ipv6_window",
+    "keep_payments",
+    "keep_sessions",
 ];
 pub(super) const BRAND: &[&str] = &["name", "logo", "colour", "phone", "email"];
 pub(super) const PACKAGE: &[&str] = &[
@@ -282,6 +284,8 @@ fn validate_gateway(raw: &Raw, check: &mut Check) -> Gateway {
             parse_interval,
             crate::core::ipv6::BIND_WINDOW_SECS as u64,
         ),
+        keep_payments_secs: check.get(raw, "keep_payments", parse_interval, 366 * 86_400),
+        keep_sessions_secs: check.get(raw, "keep_sessions", parse_interval, 7 * 86_400),
         gate_file: check.get(
             raw,
             "gate_file",

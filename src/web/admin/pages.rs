@@ -40,6 +40,18 @@ pub(crate) fn dashboard(call: &Call) -> Response {
     let sum = |n: usize| Money(days.iter().rev().take(n).map(|d| d.total().0).sum());
     let (paid7, ended7) = report::success(&payments, now - 7 * 86_400);
     let mut body = String::new();
+    if let Some(space) = app.store.space().filter(|s| !s.enough()) {
+        body.push_str(&alert(
+            "error",
+            &format!(
+                "The router's storage is nearly full ({} KiB free, {} KiB kept in reserve): new \
+                 purchases and vouchers are refused until space is freed. Guests already paid stay \
+                 online.",
+                space.free / 1024,
+                space.reserve() / 1024
+            ),
+        ));
+    }
     #[cfg(feature = "simulator")]
     if let Some(sim) = ctx.simulator.as_ref().map(|_| simulator_notice(call)) {
         body.push_str(&sim);

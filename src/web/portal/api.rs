@@ -233,6 +233,9 @@ fn voucher(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
         }
         Err(RedeemError::Refused(_)) => error(404, "invalid or unavailable voucher"),
         Err(RedeemError::Denied(d)) => denied(d),
+        Err(RedeemError::Store(crate::store::StoreError::Full)) => {
+            error(503, "the router's storage is full; ask staff for help")
+        }
         Err(RedeemError::Store(e)) => internal(e),
     }
 }
@@ -379,6 +382,10 @@ fn initiate(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
             | LimitRefusal::PhoneTooManyPrompts { wait_secs },
         )) => error(429, "too many payment requests; wait a little")
             .with_unique_header("Retry-After", wait_secs.max(1).to_string()),
+        Err(PurchaseError::NoRoom) => error(
+            503,
+            "the router's storage is full: payments are paused; ask staff for help",
+        ),
         Err(PurchaseError::Store(e)) => internal(e),
     }
 }

@@ -506,6 +506,7 @@ fn buy(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
                     (429, "phone_prompted")
                 }
                 PurchaseError::AlreadyPending(_) => (409, "pending"),
+                PurchaseError::NoRoom => (503, "no_room"),
                 PurchaseError::Store(err) => {
                     log::error!("purchase: {err}");
                     (500, "error")
@@ -625,6 +626,7 @@ fn voucher(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
                 RedeemError::Denied(d) => denied(d),
                 RedeemError::Refused(Refusal::Used) => (409, "used_voucher"),
                 RedeemError::Refused(_) => (404, "bad_voucher"),
+                RedeemError::Store(crate::store::StoreError::Full) => (503, "no_room"),
                 RedeemError::Store(err) => {
                     log::error!("voucher: {err}");
                     (500, "error")

@@ -45,6 +45,12 @@ pub(crate) fn tr(lang: Lang, key: &str) -> &'static str {
             "Not enough money on M-Pesa for this package.",
             "Salio la M-Pesa halitoshi kwa kifurushi hiki.",
         ),
+        "no_room" => (
+            "Sales are paused: the router's storage is full. Guests already online stay \
+             online. Ask staff for help.",
+            "Mauzo yamesitishwa: hifadhi ya kipanga njia imejaa. Walio mtandaoni wanaendelea. \
+             Omba msaada kwa mhudumu.",
+        ),
         "busy" => (
             "Your phone is busy with another M-Pesa request. Wait a minute and try again.",
             "Simu yako ina ombi lingine la M-Pesa. Subiri dakika moja ujaribu tena.",

@@ -1,0 +1,85 @@
+//! Keeping the store small for years: a pass every few hours moves settled payments to the
+//! archive (`store::archive`, about 40 bytes each instead of a record and four index entries),
+//! forgets ended sessions, the devices only they remembered and events after `keep_sessions`, and drops
+//! archived days after `keep_payments`. Each transaction handles at most `BATCH` rows, so a
+//! pass never holds the store for long; a backlog (a store from an older lango) is worked off
+//! a minute later. A pass with nothing to do writes nothing.
+
+use super::*;
+use crate::core::time::Timestamp;
+
+/// How often the pass runs.
+const EVERY_SECS: i64 = 6 * 3600;
+/// Rows per transaction, and transactions per pass.
+const BATCH: usize = 500;
+const BATCHES: usize = 10;
+
+/// What one pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Compaction {
+    pub archived: usize,
+    pub forgotten: usize,
+    pub days_dropped: usize,
+}
+
+impl App {
+    /// Runs the pass when it is due (and the clock is trusted: a clock in the past or future
+    /// must not archive or forget anything). Lazy commits: the rows involved are durable
+    /// already, and a pass lost in a power cut is simply done again.
+    pub(crate) fn compact_store(&self, now: Timestamp) -> Result<Compaction, StoreError> {
+        {
+            let mut work = self.work();
+            if !self.time().trusted || now < work.next_compaction {
+                return Ok(Compaction::default());
+            }
+            work.next_compaction = now + EVERY_SECS;
+        }
+        let (keep_payments, keep_sessions) = {
+            let gw = &self.config().gateway;
+            (gw.keep_payments_secs as i64, gw.keep_sessions_secs as i64)
+        };
+        let mut done = Compaction::default();
+        let mut backlog = false;
+        for pass in 0..2 {
+            for _ in 0..BATCHES {
+                let n = self.store.write(Durability::Lazy, |w| {
+                    let n = match pass {
+                        0 => w.archive_payments(now, BATCH)?,
+                        _ => w.prune_history(now - keep_sessions, BATCH)?,
+                    };
+                    if n == 0 {
+                        w.discard();
+                    }
+                    Ok(n)
+                })?;
+                match pass {
+                    0 => done.archived += n,
+                    _ => done.forgotten += n,
+                }
+                backlog = n == BATCH;
+                if !backlog {
+                    break;
+                }
+            }
+        }
+        done.days_dropped = self.store.write(Durability::Lazy, |w| {
+            let n = w.drop_archive_before(now - keep_payments)?;
+            if n == 0 {
+                w.discard();
+            }
+            Ok(n)
+        })?;
+        if backlog {
+            self.work().next_compaction = now + 60;
+        }
+        if done != Compaction::default() {
+            log::info!(
+                "store: {} payments archived, {} old sessions forgotten, {} archived days dropped",
+                done.archived,
+                done.forgotten,
+                done.days_dropped
+            );
+        }
+        Ok(done)
+    }
+}
