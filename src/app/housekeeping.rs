@@ -158,9 +158,12 @@ impl App {
             // Only what is due is decoded: past deadlines from the expiry index, and the quotas
             // the last counter reading found used up.
             let mut ids = self.store.active().due(now);
-            ids.extend(std::mem::take(&mut self.work().quota_due));
-            ids.sort_unstable();
-            ids.dedup();
+            // Few: a linear check, not a sort (code size on the router).
+            for id in std::mem::take(&mut self.work().quota_due) {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
             let candidates: Vec<Session> = self.store.read(|r| {
                 let mut out = Vec::with_capacity(ids.len());
                 for id in &ids {

@@ -3,30 +3,33 @@
 //! is active. Pure data: the store keeps one, fed by every session it commits (`put`), so that
 //! it holds exactly the sessions in state Active. No wake decodes sessions that are not due.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::core::model::Mac;
 use crate::core::sessions::Session;
 use crate::core::time::Timestamp;
 
-/// Active sessions by id, their deadlines in order, and the devices the owner blocked.
+/// Active sessions in deadline order, and the devices the owner blocked.
 #[derive(Clone, Debug, Default)]
 pub struct Active {
-    sessions: BTreeMap<u64, Session>,
-    /// (deadline, session id), one per entry of `sessions`.
-    deadlines: BTreeSet<(Timestamp, u64)>,
+    /// By (deadline, id): the expiry index and the sessions in one map (one B-tree's code on
+    /// the router, not two).
+    by_deadline: BTreeMap<(Timestamp, u64), Session>,
+    /// Session id → its deadline, to find its entry when it changes.
+    deadline_of: HashMap<u64, Timestamp>,
     blocked: HashSet<Mac>,
 }
 
 impl Active {
     /// Records a session as committed: kept (or replaced) while active, dropped once it ends.
     pub fn put(&mut self, session: &Session) {
-        if let Some(old) = self.sessions.remove(&session.id) {
-            self.deadlines.remove(&(old.deadline, old.id));
+        if let Some(old) = self.deadline_of.remove(&session.id) {
+            self.by_deadline.remove(&(old, session.id));
         }
         if session.is_active() {
-            self.deadlines.insert((session.deadline, session.id));
-            self.sessions.insert(session.id, session.clone());
+            self.deadline_of.insert(session.id, session.deadline);
+            self.by_deadline
+                .insert((session.deadline, session.id), session.clone());
         }
     }
 
@@ -42,28 +45,28 @@ impl Active {
     /// The ids of the sessions whose deadline is at or before `now` (the deadline is
     /// exclusive: a session with deadline T is over at T), soonest first.
     pub fn due(&self, now: Timestamp) -> Vec<u64> {
-        self.deadlines
+        self.by_deadline
             .range(..=(now, u64::MAX))
-            .map(|(_, id)| *id)
+            .map(|((_, id), _)| *id)
             .collect()
     }
 
     /// The earliest deadline of an active session.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        self.deadlines.first().map(|(at, _)| *at)
+        self.by_deadline.keys().next().map(|(at, _)| *at)
     }
 
-    /// Every active session, by id.
+    /// Every active session, soonest deadline first.
     pub fn sessions(&self) -> impl Iterator<Item = &Session> {
-        self.sessions.values()
+        self.by_deadline.values()
     }
 
     pub fn len(&self) -> usize {
-        self.sessions.len()
+        self.by_deadline.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty()
+        self.by_deadline.is_empty()
     }
 
     pub fn blocked(&self) -> &HashSet<Mac> {
