@@ -7,7 +7,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 
 use portable_atomic::{AtomicU64, Ordering};
 use redb::{
@@ -16,6 +16,7 @@ use redb::{
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::core::active::Active;
 use crate::core::model::Mac;
 use crate::core::payments::Payment;
 use crate::core::sessions::Session;
@@ -254,6 +255,10 @@ pub struct Store {
     closed: AtomicBool,
     durable_commits: AtomicU64,
     lazy_commits: AtomicU64,
+    /// The active sessions and blocked devices, loaded once at open and kept equal to the
+    /// committed tables by every commit (`Writer::changes`).
+    active: Mutex<Active>,
+    sessions_decoded: AtomicU64,
 }
 
 /// The open database, read-locked for one transaction, and the reopen count when it was taken.
@@ -367,22 +372,44 @@ impl Store {
                 let _ = txn.abort();
             }
             found => {
-                let mut writer = Writer {
-                    txn,
-                    discard: false,
-                };
+                let mut writer = Writer::new(txn);
                 migrate(&mut writer, found.unwrap_or(0))?;
                 writer.txn.commit()?;
             }
         }
-        Ok(Store {
+        let store = Store {
             db: RwLock::new(Some(db)),
             path: None,
             generation: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             durable_commits: AtomicU64::new(0),
             lazy_commits: AtomicU64::new(0),
-        })
+            active: Mutex::new(Active::default()),
+            sessions_decoded: AtomicU64::new(0),
+        };
+        // The one full read of the active sessions and devices, at open.
+        let (sessions, blocked) =
+            store.read(|r| Ok((r.active_sessions()?, r.blocked_devices()?)))?;
+        let mut active = store.active();
+        for session in &sessions {
+            active.put(session);
+        }
+        for device in &blocked {
+            active.set_blocked(device.mac, true);
+        }
+        drop(active);
+        Ok(store)
+    }
+
+    /// The active sessions and blocked devices as committed, in RAM (`core::active`). Held
+    /// briefly: never across I/O.
+    pub fn active(&self) -> std::sync::MutexGuard<'_, Active> {
+        crate::core::locks::lock(&self.active)
+    }
+
+    /// Sessions decoded from the store since open (a wake must decode only what is due).
+    pub fn sessions_decoded(&self) -> u64 {
+        self.sessions_decoded.load(Ordering::Relaxed)
     }
 
     /// Runs `f` on a consistent snapshot.
@@ -428,7 +455,10 @@ impl Store {
         };
         match txn {
             Ok(txn) => Ok(Reading {
-                reader: Reader { txn },
+                reader: Reader {
+                    txn,
+                    decoded: std::cell::Cell::new(0),
+                },
                 held,
             }),
             Err(err) => {
@@ -441,6 +471,8 @@ impl Store {
     #[inline(never)]
     fn end_read(&self, txn: Reading<'_>, failed: Option<&StoreError>) {
         let Reading { reader, held } = txn;
+        self.sessions_decoded
+            .fetch_add(reader.decoded.get(), Ordering::Relaxed);
         drop(reader);
         self.end(held, failed);
     }
@@ -461,10 +493,7 @@ impl Store {
         });
         match txn {
             Ok(txn) => Ok(Writing {
-                writer: Writer {
-                    txn,
-                    discard: false,
-                },
+                writer: Writer::new(txn),
                 durability,
                 held,
             }),
@@ -484,6 +513,8 @@ impl Store {
             durability,
             held,
         } = txn;
+        self.sessions_decoded
+            .fetch_add(writer.decoded.get(), Ordering::Relaxed);
         if failed.is_some() || writer.discard {
             // Report the caller's error, not the abort's.
             let _ = writer.txn.abort();
@@ -496,6 +527,15 @@ impl Store {
             return Err(err);
         }
         drop(held);
+        // Committed: the in-memory mirror follows (`core::active`).
+        let mut active = self.active();
+        for change in writer.changes {
+            match change {
+                records::Change::Session(s) => active.put(&s),
+                records::Change::Blocked(mac, blocked) => active.set_blocked(mac, blocked),
+            }
+        }
+        drop(active);
         match durability {
             Durability::Durable => self.durable_commits.fetch_add(1, Ordering::Relaxed),
             Durability::Lazy => self.lazy_commits.fetch_add(1, Ordering::Relaxed),

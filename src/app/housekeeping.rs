@@ -3,7 +3,20 @@
 
 use std::net::Ipv6Addr;
 
+use crate::core::ipv6::Refusal;
+
 use super::*;
+
+/// Expiries are batched: at most one wake for them in this many seconds (see `next_wake`).
+const EXPIRY_BATCH_SECS: i64 = 5;
+
+/// What the counter reading needs of an active session.
+struct Live {
+    id: u64,
+    bytes_up: u64,
+    bytes_down: u64,
+    quota: Option<u64>,
+}
 
 impl App {
     /// The jobs due at this moment, marked in flight so that they are handed out once.
@@ -45,6 +58,7 @@ impl App {
         }
         let housekeeping = work.dirty
             || sessions_due
+            || (time.trusted && !work.quota_due.is_empty())
             || now >= work.next_reconcile
             || work.next_checkpoint.is_some_and(|at| now >= at);
         if housekeeping && work.in_flight.insert(Job::Housekeeping) {
@@ -66,7 +80,17 @@ impl App {
 
     /// When the worker should next look for work, as wall-clock time.
     pub fn next_wake(&self) -> Timestamp {
-        let session_deadline = self.next_session_deadline().filter(|_| self.time().trusted);
+        // Expiries are handled in batches: the kernel's element timeouts end access to the
+        // second, and the store's record, the event and the flush of the device's flows follow
+        // at the next multiple of `EXPIRY_BATCH_SECS` (one wake for many expiries).
+        let session_deadline = self
+            .next_session_deadline()
+            .filter(|_| self.time().trusted)
+            .map(|d| {
+                d.saturating_add(EXPIRY_BATCH_SECS - 1)
+                    .div_euclid(EXPIRY_BATCH_SECS)
+                    * EXPIRY_BATCH_SECS
+            });
         let work = self.work();
         let mut at = work.next_reconcile;
         if let Some(checkpoint) = work.next_checkpoint {
@@ -81,9 +105,9 @@ impl App {
         at
     }
 
+    /// From the store's expiry index: no session is decoded.
     pub(crate) fn next_session_deadline(&self) -> Option<Timestamp> {
-        let active = self.store.read(|r| r.active_sessions()).ok()?;
-        sessions::next_deadline(&active)
+        self.store.active().next_deadline()
     }
 
     /// Runs one job to completion (blocking).
@@ -117,19 +141,39 @@ impl App {
         let time = self.time();
         let now = time.now;
         let config = self.config();
-        self.read_usage();
+        // Counters in bulk only at the periodic verification (and the checkpoint it feeds): a
+        // wake for an expiry or a grant reads none. The kernel enforces quotas meanwhile.
+        let bulk_read = {
+            let work = self.work();
+            now >= work.next_reconcile || work.next_checkpoint.is_some_and(|at| now >= at)
+        };
+        if bulk_read {
+            self.read_usage();
+        }
         let mut changed = false;
         // Addresses of sessions that end now (also those that ended while lango was down):
         // their connection tracking goes with them.
         let mut due_addresses: Vec<IpAddr> = Vec::new();
         if time.trusted {
-            let active: Vec<Session> = self
-                .store
-                .read(|r| r.active_sessions())?
-                .into_iter()
-                .map(|s| self.with_usage(s))
-                .collect();
-            let mut due = sessions::due(&active, now);
+            // Only what is due is decoded: past deadlines from the expiry index, and the quotas
+            // the last counter reading found used up.
+            let mut ids = self.store.active().due(now);
+            // Few: a linear check, not a sort (code size on the router).
+            for id in std::mem::take(&mut self.work().quota_due) {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            let candidates: Vec<Session> = self.store.read(|r| {
+                let mut out = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    out.extend(r.session(*id)?);
+                }
+                Ok(out)
+            })?;
+            let candidates: Vec<Session> =
+                candidates.into_iter().map(|s| self.with_usage(s)).collect();
+            let mut due = sessions::due(&candidates, now);
             {
                 let work = self.work();
                 for (session, _) in &due {
@@ -183,22 +227,29 @@ impl App {
             due
         };
         if reconcile_due {
-            let (active, blocked) = self
-                .store
-                .read(|r| Ok((r.active_sessions()?, r.blocked_devices()?)))?;
-            // With the usage read above: a rebuilt quota starts from the bytes really used.
-            let active: Vec<Session> = active.into_iter().map(|s| self.with_usage(s)).collect();
-            let blocked: HashSet<Mac> = blocked.into_iter().map(|d| d.mac).collect();
-            let ipv6 = self.bind_ipv6(&active, now)?;
-            let desired = firewall::desired(&active, time.now_ms, &ipv6, &blocked);
+            let ipv6 = self.bind_ipv6(now)?;
+            // From RAM (`core::active`) without a copy of any session, with the usage read so
+            // far: a rebuilt quota starts from the bytes really used.
+            let window = config.gateway.ipv6_window_secs as i64;
+            let (desired, window_open) = {
+                let index = self.store.active();
+                let work = self.work();
+                let desired = firewall::desired(
+                    index.sessions(),
+                    time.now_ms,
+                    &ipv6,
+                    index.blocked(),
+                    &work.usage,
+                );
+                let open = index
+                    .sessions()
+                    .any(|s| crate::core::ipv6::window_open(s, now, window));
+                (desired, open)
+            };
             let result = self.env.firewall.apply(&desired);
             // While a device may still add IPv6 addresses, look for them every second (on a
             // guest network that has IPv6 at all).
-            let window = config.gateway.ipv6_window_secs as i64;
-            let learning = active
-                .iter()
-                .any(|s| crate::core::ipv6::window_open(s, now, window))
-                && !self.guest_prefixes(now).is_empty();
+            let learning = window_open && !self.guest_prefixes(now).is_empty();
             let interval = if learning {
                 1
             } else {
@@ -226,17 +277,18 @@ impl App {
     /// clone candidate: refused, and logged as spoofing (once per interval).
     pub(crate) fn bind_ipv6(
         &self,
-        active: &[Session],
         now: Timestamp,
     ) -> Result<HashMap<u64, Vec<Ipv6Addr>>, StoreError> {
         let seeded = self.work().ipv6_seeded;
         if !seeded {
             // After a restart the kernel still allows what was bound: keep it.
             let allowed = self.env.firewall.ipv6_allowed().unwrap_or_default();
+            let index = self.store.active();
+            let by_mac: HashMap<Mac, u64> = index.sessions().map(|s| (s.mac, s.id)).collect();
             let mut work = self.work();
             for (mac, addr) in allowed {
-                if let Some(s) = active.iter().find(|s| s.mac == mac) {
-                    let list = work.ipv6.entry(s.id).or_default();
+                if let Some(id) = by_mac.get(&mac) {
+                    let list = work.ipv6.entry(*id).or_default();
                     if !list.contains(&addr) && list.len() < crate::core::ipv6::MAX_PER_DEVICE {
                         list.push(addr);
                     }
@@ -264,21 +316,40 @@ impl App {
             },
             seen,
         };
-        let before = self.work().ipv6.clone();
         let window = self.config().gateway.ipv6_window_secs as i64;
-        let outcome = crate::core::ipv6::decide(active, &before, &evidence, now, window);
-        self.work().ipv6 = outcome.bound.clone();
-        for (mac, addr, refusal) in &outcome.refused {
-            if *refusal != crate::core::ipv6::Refusal::Clone {
+        // Pure, under the index's lock (no I/O): which addresses bind, and the session of each
+        // refused clone.
+        let (outcome, refused) = {
+            let index = self.store.active();
+            let mut work = self.work();
+            let outcome =
+                crate::core::ipv6::decide(index.sessions(), &work.ipv6, &evidence, now, window);
+            work.ipv6 = outcome.bound.clone();
+            let refused: Vec<(Mac, Ipv6Addr, Refusal, u64)> = outcome
+                .refused
+                .iter()
+                .map(|(mac, addr, refusal)| {
+                    let session = match refusal {
+                        Refusal::Clone => {
+                            index.sessions().find(|s| s.mac == *mac).map_or(0, |s| s.id)
+                        }
+                        _ => 0,
+                    };
+                    (*mac, *addr, *refusal, session)
+                })
+                .collect();
+            (outcome, refused)
+        };
+        for (mac, addr, refusal, session) in refused {
+            if refusal != Refusal::Clone {
                 log::debug!("IPv6 {addr} of {mac} not bound: {refusal:?}");
                 continue;
             }
-            let session = active.iter().find(|s| s.mac == *mac).map_or(0, |s| s.id);
             let detail = format!(
                 "{addr} is using MAC {mac}, which belongs to session {session}: a new IPv6 \
                  address after the device's binding window, refused"
             );
-            self.log_refusal(*mac, IpAddr::V6(*addr), now, "spoofing", detail)?;
+            self.log_refusal(mac, IpAddr::V6(addr), now, "spoofing", detail)?;
         }
         Ok(outcome.bound)
     }
@@ -328,15 +399,26 @@ impl App {
                 return;
             }
         };
-        let Ok(active) = self.store.read(|r| r.active_sessions()) else {
-            return;
-        };
+        // From the expiry index, not the store: (id, bytes stored, quota) by MAC, one lookup
+        // per device (O(N), not O(N²)).
+        let by_mac: HashMap<Mac, Live> = self
+            .store
+            .active()
+            .sessions()
+            .map(|s| {
+                let live = Live {
+                    id: s.id,
+                    bytes_up: s.bytes_up,
+                    bytes_down: s.bytes_down,
+                    quota: s.quota_bytes,
+                };
+                (s.mac, live)
+            })
+            .collect();
         let time = self.time();
         let now_ms = time.now_ms;
-        // By MAC: one lookup per device, not a scan of every session (O(N), not O(N²)).
-        let by_mac: HashMap<Mac, &Session> = active.iter().map(|s| (s.mac, s)).collect();
         let mut work = self.work();
-        let live: HashSet<u64> = active.iter().map(|s| s.id).collect();
+        let live: HashSet<u64> = by_mac.values().map(|s| s.id).collect();
         work.samples.retain(|id, _| live.contains(id));
         work.speeds.retain(|id, _| live.contains(id));
         work.last_traffic.retain(|id, _| live.contains(id));
@@ -369,7 +451,19 @@ impl App {
                     *entry = new;
                     work.unsaved = true;
                 }
+                // A quota used up: the next housekeeping ends the session (the kernel has
+                // already stopped its traffic).
+                if session
+                    .quota
+                    .is_some_and(|q| new.0.saturating_add(new.1) >= q)
+                {
+                    work.quota_due.push(session.id);
+                }
             }
+        }
+        if !work.quota_due.is_empty() {
+            drop(work);
+            self.notify();
         }
     }
 

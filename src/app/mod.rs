@@ -123,6 +123,9 @@ struct Work {
     /// Session id → (when its byte count last changed, the count): how long a device has been
     /// silent, as evidence of a move.
     last_traffic: HashMap<u64, (Timestamp, u64)>,
+    /// Sessions whose quota the last counter reading found used up: the next housekeeping
+    /// ends them.
+    quota_due: Vec<u64>,
     /// Ending sessions could not be stored (a full flash): not tried again before this time, so
     /// that a due deadline does not make every wake repeat a write that fails.
     expiry_retry_at: Option<Timestamp>,

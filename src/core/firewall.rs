@@ -41,23 +41,36 @@ pub struct Desired {
     pub at_ms: i64,
 }
 
-/// Pure: the clients to allow, from the active sessions, at `now_ms` (Unix milliseconds).
-/// Sessions already over (deadline passed, quota used) are left out even before the store
-/// records their end. `ipv6` holds the IPv6 addresses bound to each session (`core::ipv6`).
+/// Pure: the clients to allow, from the active sessions, at `now_ms` (Unix milliseconds), with
+/// `usage` the bytes (up, down) counted per session since the last checkpoint. Sessions already
+/// over (deadline passed, quota used) are left out even before the store records their end. `ipv6` holds the IPv6 addresses bound to each session (`core::ipv6`).
 /// A device in `blocked` is never allowed, even while its session runs: a block takes effect
 /// at once, and the session keeps its time for when the owner lifts it.
-pub(crate) fn desired(
-    active: &[Session],
+pub(crate) fn desired<'a>(
+    active: impl IntoIterator<Item = &'a Session>,
     now_ms: i64,
     ipv6: &HashMap<u64, Vec<Ipv6Addr>>,
     blocked: &HashSet<Mac>,
+    usage: &HashMap<u64, (u64, u64)>,
 ) -> Desired {
     let now = now_ms.div_euclid(1000);
     let mut clients: Vec<AllowedClient> = active
-        .iter()
+        .into_iter()
         .filter(|s| !blocked.contains(&s.mac))
-        .filter(|s| crate::core::sessions::must_end(s, now).is_none())
-        .map(|s| {
+        .filter_map(|s| {
+            // The bytes counted since the last checkpoint, if more than the record says.
+            let (up, down) = usage
+                .get(&s.id)
+                .map_or((s.bytes_up, s.bytes_down), |(u, d)| {
+                    (s.bytes_up.max(*u), s.bytes_down.max(*d))
+                });
+            let quota_left = s
+                .quota_bytes
+                .map(|q| q.saturating_sub(up.saturating_add(down)));
+            let over = !s.is_active() || now >= s.deadline || quota_left == Some(0);
+            (!over).then_some((s, quota_left))
+        })
+        .map(|(s, quota_left)| {
             let (ipv4, mut v6) = match s.ip {
                 Some(IpAddr::V4(v4)) => (Some(v4), Vec::new()),
                 Some(IpAddr::V6(v6)) => (v6.to_ipv4_mapped(), vec![v6]),
@@ -75,7 +88,7 @@ pub(crate) fn desired(
                 ipv6: v6,
                 timeout_ms: u64::try_from(deadline_ms - now_ms).unwrap_or(0).max(1),
                 deadline_ms,
-                quota_left: s.bytes_left(),
+                quota_left,
                 quota_total: s.quota_bytes,
                 rate_down_kbit: s.terms.rate_down_kbit,
                 rate_up_kbit: s.terms.rate_up_kbit,

@@ -85,8 +85,8 @@ fn usable(addr: Ipv6Addr) -> bool {
 
 /// Pure: the addresses each active session may use, given what was bound before and what the
 /// router saw since. Sessions not in `active` lose their addresses.
-pub fn decide(
-    active: &[Session],
+pub fn decide<'a>(
+    active: impl IntoIterator<Item = &'a Session>,
     before: &HashMap<u64, Vec<Ipv6Addr>>,
     evidence: &Evidence,
     now: Timestamp,

@@ -5,6 +5,7 @@
 //! from another layer (`tests/it/layers.rs`).
 
 pub mod accounts;
+pub mod active;
 pub mod archive;
 pub mod auth;
 pub mod base64;

@@ -229,15 +229,6 @@ pub(crate) fn due(active: &[Session], now: Timestamp) -> Vec<(&Session, EndReaso
         .collect()
 }
 
-/// When the next active session runs out of time (quota ends are driven by counter reads).
-pub(crate) fn next_deadline(active: &[Session]) -> Option<Timestamp> {
-    active
-        .iter()
-        .filter(|s| s.is_active())
-        .map(|s| s.deadline)
-        .min()
-}
-
 /// The owner extends a session by at most this many minutes at once (a year).
 pub const MAX_EXTEND_MINUTES: u64 = 525_600;
 
@@ -367,7 +358,6 @@ mod tests {
         assert_eq!(must_end(&s, T0 + 3599), None);
         assert_eq!(must_end(&s, T0 + 3600), Some(EndReason::Time));
         assert_eq!(s.seconds_left(T0 + 3000), 600);
-        assert_eq!(next_deadline(std::slice::from_ref(&s)), Some(T0 + 3600));
     }
 
     #[test]

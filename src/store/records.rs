@@ -1,16 +1,41 @@
 //! The typed reads (`Reader`) and writes (`Writer`) over one redb transaction: every record
 //! kind and index of the store, encoded as JSON.
 
+use std::cell::Cell;
+
 use super::*;
 
 pub struct Reader {
     pub(super) txn: ReadTransaction,
+    /// Sessions decoded in this transaction (`Store::sessions_decoded`).
+    pub(super) decoded: Cell<u64>,
 }
 
 pub struct Writer {
     pub(super) txn: WriteTransaction,
+    pub(super) decoded: Cell<u64>,
+    /// What this transaction did to the active sessions and blocked devices, for the store's
+    /// in-memory `Active` once it commits.
+    pub(super) changes: Vec<Change>,
     /// Set by `discard`: the transaction is aborted instead of committed.
     pub(super) discard: bool,
+}
+
+/// One change the in-memory `Active` follows after a commit.
+pub(super) enum Change {
+    Session(Box<Session>),
+    Blocked(Mac, bool),
+}
+
+impl Writer {
+    pub(super) fn new(txn: WriteTransaction) -> Writer {
+        Writer {
+            txn,
+            decoded: Cell::new(0),
+            changes: Vec::new(),
+            discard: false,
+        }
+    }
 }
 
 /// The typed getters, written once for both transaction kinds: redb's read-only and writable
@@ -24,7 +49,10 @@ macro_rules! getters {
 
             pub fn session(&self, id: u64) -> Result<Option<Session>, StoreError> {
                 match self.txn.open_table(SESSIONS)?.get(id)? {
-                    Some(v) => decode("session", v.value()).map(Some),
+                    Some(v) => {
+                        self.decoded.set(self.decoded.get() + 1);
+                        decode("session", v.value()).map(Some)
+                    }
                     None => Ok(None),
                 }
             }
@@ -315,7 +343,7 @@ impl Writer {
     }
 
     /// Inserts or replaces a session and keeps the MAC indexes exact.
-    pub(crate) fn put_session(&mut self, session: &Session) -> Result<(), StoreError> {
+    pub fn put_session(&mut self, session: &Session) -> Result<(), StoreError> {
         let key = session.mac.to_string();
         self.txn
             .open_table(SESSIONS)?
@@ -335,6 +363,8 @@ impl Writer {
         if newer {
             latest.insert(key.as_str(), session.id)?;
         }
+        self.changes
+            .push(Change::Session(Box::new(session.clone())));
         Ok(())
     }
 
@@ -408,6 +438,8 @@ impl Writer {
         self.txn
             .open_table(DEVICES)?
             .insert(key.as_str(), encode(device)?.as_slice())?;
+        self.changes
+            .push(Change::Blocked(device.mac, device.blocked));
         Ok(())
     }
 

@@ -472,3 +472,48 @@ fn a_refused_purchase_writes_nothing_to_flash() {
         "no commit, no byte, for a refused request"
     );
 }
+
+/// A store holding `n` active sessions, the first ending a minute after T0 and one more each
+/// second after that.
+fn store_with_sessions(n: u64) -> Store {
+    let store = Store::in_memory().unwrap();
+    let env = TestEnv::new();
+    let (ip, _) = guest(1);
+    let template = env.app.redeem(ip, &voucher(&env, "hour")).unwrap();
+    store
+        .write(lango::store::Durability::Durable, |w| {
+            for i in 0..n {
+                let b = i.to_be_bytes();
+                let mut s = template.clone();
+                s.id = i + 1;
+                s.mac = lango::core::model::Mac([2, 0xbb, b[4], b[5], b[6], b[7]]);
+                s.deadline = T0 + 60 + i as i64;
+                w.put_session(&s)?;
+            }
+            w.set_meta("next_id", n + 1)
+        })
+        .unwrap();
+    store
+}
+
+/// Issue 14: a wake does work in proportion to what is due, not to what is active. With 1,000
+/// paid devices, the wakes for ten expiries (and the periodic reconcile among them) decode the
+/// sessions that end, not the thousand that do not.
+#[test]
+fn a_wake_decodes_only_the_sessions_that_are_due() {
+    let env = TestEnv::with(store_with_sessions(1000), demo_config(), T0);
+    env.app.run_due();
+    assert_eq!(env.firewall.last().unwrap().clients.len(), 1000);
+    env.advance(59);
+    let before = env.app.store.sessions_decoded();
+    for _ in 0..10 {
+        env.advance(1);
+    }
+    let decoded = env.app.store.sessions_decoded() - before;
+    assert_eq!(env.firewall.last().unwrap().clients.len(), 990);
+    // Each session that ends is read to end it and once more for its event.
+    assert!(
+        decoded <= 2 * 10,
+        "ten expiries among 1,000 active sessions decoded {decoded} sessions"
+    );
+}

@@ -128,6 +128,22 @@ pub(super) fn elements_of(c: &AllowedClient) -> Vec<Element> {
     out
 }
 
+/// The deletes of one device's quota and limit objects.
+pub(super) fn objects_of(c: &AllowedClient) -> Vec<Op> {
+    let id = c.session_id;
+    let mut out = Vec::new();
+    if c.quota_left.is_some() {
+        out.push(Op::DelQuota(format!("q{id}")));
+    }
+    if c.rate_up_kbit.is_some() {
+        out.push(Op::DelLimit(format!("lu{id}")));
+    }
+    if c.rate_down_kbit.is_some() {
+        out.push(Op::DelLimit(format!("ld{id}")));
+    }
+    out
+}
+
 /// One kernel operation on `table inet lango`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Op {
@@ -143,24 +159,15 @@ pub(crate) enum Op {
 /// are deleted, those of the devices that come are added, and nothing else is touched, so its
 /// cost does not grow with the number of paid devices. A device whose time ran out
 /// (`deadline_ms` at or before `at_ms`) has no elements left to delete: the kernel's timeouts
-/// removed them; only its objects go.
+/// removed them. Its objects are not deleted here either: the expired map elements keep
+/// referencing them until the kernel's garbage collection reaps them, and a delete before that
+/// fails the whole batch (EBUSY) and with it every expiry's small update (`NftState::stale`).
 pub(crate) fn ops(delta: &Delta<'_>, at_ms: i64) -> Vec<Op> {
     let mut out = Vec::new();
-    for c in &delta.removed {
+    for c in delta.removed.iter().filter(|c| c.deadline_ms > at_ms) {
         // Map elements first: an object still referenced cannot be deleted.
-        if c.deadline_ms > at_ms {
-            out.extend(elements_of(c).into_iter().map(Op::DelElement));
-        }
-        let id = c.session_id;
-        if c.quota_left.is_some() {
-            out.push(Op::DelQuota(format!("q{id}")));
-        }
-        if c.rate_up_kbit.is_some() {
-            out.push(Op::DelLimit(format!("lu{id}")));
-        }
-        if c.rate_down_kbit.is_some() {
-            out.push(Op::DelLimit(format!("ld{id}")));
-        }
+        out.extend(elements_of(c).into_iter().map(Op::DelElement));
+        out.extend(objects_of(c));
     }
     for c in &delta.added {
         let id = c.session_id;

@@ -28,7 +28,7 @@ use crate::adapters::sys::Runner;
 use crate::core::firewall::{AllowedClient, Desired, Firewall, FirewallError, Usage};
 use crate::core::model::Mac;
 
-use delta::{delta, elements_of, ops, render_delta, unchanged, Delta, Op};
+use delta::{delta, elements_of, objects_of, ops, render_delta, unchanged, Delta, Op};
 pub use netlink::Batch;
 pub(crate) use parse::flow_offloading_enabled;
 use parse::{parse_usage, usage_of, Counters};
@@ -83,7 +83,16 @@ struct NftState {
     rewritten_at: i64,
     /// Whether netlink was found unavailable (said once in the log).
     netlink_down: bool,
+    /// The object deletes of devices whose time ran out, and when: sent in one best-effort
+    /// batch once the kernel has reaped the expired elements that reference them.
+    stale: Vec<(i64, Op)>,
 }
+
+/// Stale objects are deleted when the oldest is this old (one batch for many expiries), and
+/// only those that went at least `STALE_GRACE_MS` ago (the kernel reaps expired elements within
+/// about a second).
+const STALE_BATCH_MS: i64 = 30_000;
+const STALE_GRACE_MS: i64 = 5_000;
 
 /// The real firewall: `nft` through the runner, changes through netlink.
 pub struct NftFirewall {
@@ -110,6 +119,7 @@ impl NftFirewall {
                 written_at: HashMap::new(),
                 rewritten_at: 0,
                 netlink_down: false,
+                stale: Vec::new(),
             }),
         }
     }
@@ -326,6 +336,20 @@ pub fn mac_element_batch(mac: Mac, timeout_ms: u64) -> Batch {
     }])
 }
 
+/// Pure: the stale object deletes that are due (when the oldest has waited `STALE_BATCH_MS`,
+/// all that have waited `STALE_GRACE_MS`), taken out of `stale`.
+fn stale_due(stale: &mut Vec<(i64, Op)>, now_ms: i64) -> Vec<Op> {
+    let oldest = stale.iter().map(|(at, _)| *at).min();
+    if oldest.is_none_or(|at| now_ms - at < STALE_BATCH_MS) {
+        return Vec::new();
+    }
+    let (due, young): (Vec<_>, Vec<_>) = std::mem::take(stale)
+        .into_iter()
+        .partition(|(at, _)| now_ms - at >= STALE_GRACE_MS);
+    *stale = young;
+    due.into_iter().map(|(_, op)| op).collect()
+}
+
 /// Pure: which of lango's tables `nft list tables` shows: (lango, lango_gate).
 fn tables_present(listing: &str) -> (bool, bool) {
     let mut present = (false, false);
@@ -397,7 +421,21 @@ impl NftFirewall {
         for c in &added {
             state.written_at.insert(c.session_id, desired.at_ms);
         }
+        let at = desired.at_ms;
+        for c in d.removed.iter().filter(|c| c.deadline_ms <= at) {
+            state
+                .stale
+                .extend(objects_of(c).into_iter().map(|op| (at, op)));
+        }
+        let stale = stale_due(&mut state.stale, at);
         state.applied = Some(Arc::new(desired.clone()));
+        drop(state);
+        if !stale.is_empty() {
+            // Best effort: what still fails goes with the next rewrite of the table.
+            if let Err(e) = self.send(&stale) {
+                log::debug!("firewall: stale objects not deleted yet: {e}");
+            }
+        }
         Ok(())
     }
 }
@@ -456,6 +494,8 @@ impl Firewall for NftFirewall {
             .map(|c| (c.session_id, desired.at_ms))
             .collect();
         state.rewritten_at = desired.at_ms;
+        // A rewritten table has no stale objects.
+        state.stale.clear();
         state.applied = Some(Arc::new(desired));
         if !exists {
             log::info!(

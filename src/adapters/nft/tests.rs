@@ -217,18 +217,32 @@ fn a_change_is_one_small_transaction_whatever_the_number_of_devices() {
     assert!(element < script.find("delete quota inet lango q7").unwrap());
     // Small: the lines of three devices, not a hundred.
     assert!(script.lines().count() < 60, "{script}");
-    // A session whose time ran out has no elements left in the kernel: only objects go.
+    // A session whose time ran out has no elements left in the kernel, and its objects are
+    // still referenced by expired elements until the kernel reaps them: nothing goes now.
     let mut expired = old.clone();
     expired.clients[0].deadline_ms = 1000;
     let gone = Desired {
         clients: expired.clients[1..].to_vec(),
         at_ms: 1000,
     };
-    let script = render_delta(&ops(&delta(&expired, &gone), 1000));
+    assert_eq!(ops(&delta(&expired, &gone), 1000), []);
     assert_eq!(
-        script,
+        render_delta(&objects_of(&expired.clients[0])),
         "delete quota inet lango q1\ndelete limit inet lango lu1\ndelete limit inet lango ld1\n"
     );
+}
+
+#[test]
+fn stale_objects_go_in_one_batch_after_the_kernel_reaped_their_elements() {
+    let mut stale = vec![
+        (0, Op::DelQuota("q1".into())),
+        (27_000, Op::DelLimit("lu2".into())),
+    ];
+    // The oldest has not waited a batch yet: nothing.
+    assert_eq!(stale_due(&mut stale, 29_999), []);
+    // Then those past the grace go together; the newest waits for the next batch.
+    assert_eq!(stale_due(&mut stale, 30_000), [Op::DelQuota("q1".into())]);
+    assert_eq!(stale, [(27_000, Op::DelLimit("lu2".into()))]);
 }
 
 #[test]
