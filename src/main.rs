@@ -23,6 +23,10 @@ Usage:
                                                set the owner page's password from one line on
                                                stdin (with lango stopped); --code prints the
                                                first-run setup code instead
+  lango setup-guest-network [--ssid NAME] [--key PASS]
+                                               a guest network of its own (bridge, SSID on
+                                               each radio, firewall zone to wan only, DHCP)
+                                               and lango moved onto it; --undo removes it
   lango --version | --help
 
 Exit codes: 0 ok, 1 runtime error, 2 bad usage, 3 invalid config, 4 store error.
@@ -137,6 +141,7 @@ fn run(args: &[String]) -> i32 {
             let config = config.unwrap_or_else(|| "/etc/config/lango".into());
             daemon::passwd(&PathBuf::from(config), store.map(PathBuf::from), show_code)
         }
+        "setup-guest-network" => daemon::setup_guest_network(rest),
         other => usage(&format!("unknown command '{other}'")),
     }
 }

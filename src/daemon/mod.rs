@@ -4,6 +4,7 @@
 //! tests, so that all three start lango the same way.
 
 pub mod crash;
+pub mod guest_network;
 pub mod logger;
 pub mod sim;
 
@@ -621,6 +622,34 @@ pub fn check_config(path: &Path) -> i32 {
             EXIT_CONFIG
         }
     }
+}
+
+/// `lango setup-guest-network [--ssid NAME] [--key PASS] [--undo]`: see `guest_network`. The
+/// script edits `/etc/config` with `uci` (`LANGO_UCI_CONFDIR` in tests); the SSID defaults to
+/// the brand name from lango's config there.
+pub fn setup_guest_network(args: &[String]) -> i32 {
+    let dir = std::env::var_os("LANGO_UCI_CONFDIR").unwrap_or_else(|| "/etc/config".into());
+    let brand = config::load(&Path::new(&dir).join("lango")).map(|c| c.brand.name);
+    let request = match guest_network::parse(args, brand.as_deref().unwrap_or("Guest Wi-Fi")) {
+        // A brand name too long for an SSID is no reason to refuse: the plain default is used.
+        Err(guest_network::ArgError::Ssid) if !args.iter().any(|a| a == "--ssid") => {
+            guest_network::parse(args, "Guest Wi-Fi")
+        }
+        other => other,
+    };
+    let request = match request {
+        Ok(request) => request,
+        Err(e) => {
+            eprintln!("lango: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let script = std::env::var("LANGO_GUEST_NETWORK_SCRIPT")
+        .unwrap_or_else(|_| guest_network::SCRIPT.to_string());
+    let out = guest_network::run(&SystemRunner, &script, &request, false);
+    print!("{}", out.stdout);
+    eprint!("{}", out.stderr);
+    out.status
 }
 
 /// `lango check-mpesa [--config FILE]`: tests the M-Pesa account without prompting anyone
