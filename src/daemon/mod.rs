@@ -4,7 +4,6 @@
 //! tests, so that all three start lango the same way.
 
 pub mod crash;
-pub mod guest_network;
 pub mod logger;
 pub mod sim;
 
@@ -624,17 +623,18 @@ pub fn check_config(path: &Path) -> i32 {
     }
 }
 
-/// `lango setup-guest-network [--ssid NAME] [--key PASS] [--undo]`: see `guest_network`. The
+/// `lango setup-guest-network [--ssid NAME] [--key PASS] [--undo]`: see
+/// `adapters::guest_network`. The
 /// script edits `/etc/config` with `uci` (`LANGO_UCI_CONFDIR` in tests); the SSID defaults to
 /// the brand name from lango's config there.
 pub fn setup_guest_network(args: &[String]) -> i32 {
+    use crate::adapters::guest_network;
+    use crate::core::guest_network::{parse, ArgError};
     let dir = std::env::var_os("LANGO_UCI_CONFDIR").unwrap_or_else(|| "/etc/config".into());
     let brand = config::load(&Path::new(&dir).join("lango")).map(|c| c.brand.name);
-    let request = match guest_network::parse(args, brand.as_deref().unwrap_or("Guest Wi-Fi")) {
+    let request = match parse(args, brand.as_deref().unwrap_or("Guest Wi-Fi")) {
         // A brand name too long for an SSID is no reason to refuse: the plain default is used.
-        Err(guest_network::ArgError::Ssid) if !args.iter().any(|a| a == "--ssid") => {
-            guest_network::parse(args, "Guest Wi-Fi")
-        }
+        Err(ArgError::Ssid) if !args.iter().any(|a| a == "--ssid") => parse(args, "Guest Wi-Fi"),
         other => other,
     };
     let request = match request {

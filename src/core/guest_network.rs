@@ -1,15 +1,7 @@
-//! `lango setup-guest-network [--ssid NAME] [--key PASS] [--undo]`: a guest network of its own
-//! (bridge, interface, an SSID per radio, a firewall zone to wan only, DHCP with option 114),
-//! and lango moved onto it. The edits are made by `/usr/share/lango/guest-network.sh` with
-//! OpenWrt's own `uci` (its locking, its staged changes, the files exactly as LuCI writes
-//! them), run through the process runner; this module only checks the arguments, so that no
-//! text the shell or uci would misread reaches them. Measured on mipsel: the script costs the
-//! binary nothing, where a second UCI writer in Rust would.
-
-use crate::adapters::sys::{Output, Runner};
-
-/// Where the package installs the script; `LANGO_GUEST_NETWORK_SCRIPT` names another (tests).
-pub const SCRIPT: &str = "/usr/share/lango/guest-network.sh";
+//! What `lango setup-guest-network [--ssid NAME] [--key PASS] [--undo]` (and the owner page's
+//! button) asks for, checked before anything runs: an SSID the radios take, a WPA2 passphrase,
+//! so that no text the shell or uci would misread reaches `adapters::guest_network`, which runs
+//! `/usr/share/lango/guest-network.sh` (the edits, with OpenWrt's own `uci`).
 
 /// What the owner asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,24 +77,6 @@ pub fn script_args(request: &Request) -> Vec<&str> {
         Request::Setup { ssid, key } => vec!["setup", ssid, key.as_deref().unwrap_or("")],
         Request::Undo => vec!["undo"],
     }
-}
-
-/// Runs the script for `request`; `detach` (the owner page) lets lango's own restart wait until
-/// the page has its answer. Returns the script's exit status and what it printed.
-pub fn run(runner: &dyn Runner, script: &str, request: &Request, detach: bool) -> Output {
-    let mut args = vec![script];
-    args.extend(script_args(request));
-    // The runner passes no environment of its own: `env` sets the one switch.
-    let detach = format!("LANGO_GUEST_DETACH={}", u8::from(detach));
-    let mut full = vec![detach.as_str(), "/bin/sh"];
-    full.extend(args);
-    runner
-        .run("/usr/bin/env", &full, None)
-        .unwrap_or_else(|e| Output {
-            status: 1,
-            stdout: String::new(),
-            stderr: format!("lango: cannot run {script}: {e}\n"),
-        })
 }
 
 #[cfg(test)]
