@@ -14,17 +14,18 @@ pub const SCRIPT: &str = "/usr/share/lango/guest-network.sh";
 /// Runs the script for `request`; `detach` (the owner page) lets lango's own restart wait until
 /// the page has its answer. Returns the script's exit status and what it printed.
 pub fn run(runner: &dyn Runner, script: &str, request: &Request, detach: bool) -> Output {
-    let mut args = vec![script];
-    args.extend(script_args(request));
     // The runner passes no environment of its own: `env` sets the one switch.
-    let detach = format!("LANGO_GUEST_DETACH={}", u8::from(detach));
-    let mut full = vec![detach.as_str(), "/bin/sh"];
-    full.extend(args);
+    let detach = match detach {
+        true => "LANGO_GUEST_DETACH=1",
+        false => "LANGO_GUEST_DETACH=0",
+    };
+    let mut full = vec![detach, "/bin/sh", script];
+    full.extend(script_args(request));
     runner
         .run("/usr/bin/env", &full, None)
         .unwrap_or_else(|e| Output {
             status: 1,
             stdout: String::new(),
-            stderr: format!("lango: cannot run {script}: {e}\n"),
+            stderr: format!("lango: {script}: {e}\n"),
         })
 }

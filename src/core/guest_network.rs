@@ -11,7 +11,7 @@ pub enum Request {
 }
 
 /// Why the arguments were refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArgError {
     /// An SSID is 1 to 32 bytes of printable text.
     Ssid,
@@ -19,20 +19,25 @@ pub enum ArgError {
     Key,
     /// `--undo` takes nothing else.
     UndoWithOptions,
-    Unknown(String),
-    MissingValue(String),
+    /// An unknown argument, or a flag without its value.
+    Usage,
 }
 
-impl std::fmt::Display for ArgError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl ArgError {
+    /// What to tell the owner (fixed text: cheaper on the router than formatting).
+    pub fn message(self) -> &'static str {
         match self {
-            Self::Ssid => f.write_str("--ssid takes 1 to 32 bytes of text"),
-            Self::Key => f.write_str("--key takes 8 to 63 printable ASCII characters"),
-            Self::UndoWithOptions => f.write_str("--undo takes no --ssid or --key"),
-            Self::Unknown(arg) => write!(f, "setup-guest-network: unknown argument '{arg}'"),
-            Self::MissingValue(arg) => write!(f, "setup-guest-network: {arg} needs a value"),
+            Self::Ssid => "--ssid takes 1 to 32 bytes of text",
+            Self::Key => "--key takes 8 to 63 printable ASCII characters",
+            Self::UndoWithOptions => "--undo takes no --ssid or --key",
+            Self::Usage => "setup-guest-network takes --ssid NAME, --key PASS or --undo",
         }
     }
+}
+
+/// Pure: whether the radios take `ssid`.
+pub fn ssid_ok(ssid: &str) -> bool {
+    !ssid.is_empty() && ssid.len() <= 32 && !ssid.chars().any(char::is_control)
 }
 
 /// Pure: the request from the command line (after `setup-guest-network`). Without `--ssid`
@@ -41,16 +46,11 @@ pub fn parse(args: &[String], default_ssid: &str) -> Result<Request, ArgError> {
     let (mut ssid, mut key, mut undo) = (None, None, false);
     let mut args = args.iter();
     while let Some(arg) = args.next() {
-        let mut value = || {
-            args.next()
-                .cloned()
-                .ok_or_else(|| ArgError::MissingValue(arg.clone()))
-        };
         match arg.as_str() {
-            "--ssid" => ssid = Some(value()?),
-            "--key" => key = Some(value()?),
+            "--ssid" => ssid = Some(args.next().ok_or(ArgError::Usage)?.clone()),
+            "--key" => key = Some(args.next().ok_or(ArgError::Usage)?.clone()),
             "--undo" => undo = true,
-            _ => return Err(ArgError::Unknown(arg.clone())),
+            _ => return Err(ArgError::Usage),
         }
     }
     if undo {
@@ -60,7 +60,7 @@ pub fn parse(args: &[String], default_ssid: &str) -> Result<Request, ArgError> {
         };
     }
     let ssid = ssid.unwrap_or_else(|| default_ssid.to_string());
-    if ssid.is_empty() || ssid.len() > 32 || ssid.chars().any(char::is_control) {
+    if !ssid_ok(&ssid) {
         return Err(ArgError::Ssid);
     }
     if let Some(key) = &key {
@@ -112,14 +112,9 @@ mod tests {
             parse(&args(&["--undo", "--ssid", "a"]), "x"),
             Err(ArgError::UndoWithOptions)
         );
-        assert_eq!(
-            parse(&args(&["--ssid"]), "x"),
-            Err(ArgError::MissingValue("--ssid".into()))
-        );
-        assert_eq!(
-            parse(&args(&["now"]), "x"),
-            Err(ArgError::Unknown("now".into()))
-        );
+        assert_eq!(parse(&args(&["--ssid"]), "x"), Err(ArgError::Usage));
+        assert_eq!(parse(&args(&["now"]), "x"), Err(ArgError::Usage));
+        assert!(ssid_ok("Mama Cafe") && !ssid_ok(&"x".repeat(33)));
         assert_eq!(
             script_args(&setup("a b", None)),
             ["setup", "a b", ""],

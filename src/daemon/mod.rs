@@ -629,18 +629,15 @@ pub fn check_config(path: &Path) -> i32 {
 /// the brand name from lango's config there.
 pub fn setup_guest_network(args: &[String]) -> i32 {
     use crate::adapters::guest_network;
-    use crate::core::guest_network::{parse, ArgError};
+    use crate::core::guest_network::{parse, ssid_ok};
     let dir = std::env::var_os("LANGO_UCI_CONFDIR").unwrap_or_else(|| "/etc/config".into());
     let brand = config::load(&Path::new(&dir).join("lango")).map(|c| c.brand.name);
-    let request = match parse(args, brand.as_deref().unwrap_or("Guest Wi-Fi")) {
-        // A brand name too long for an SSID is no reason to refuse: the plain default is used.
-        Err(ArgError::Ssid) if !args.iter().any(|a| a == "--ssid") => parse(args, "Guest Wi-Fi"),
-        other => other,
-    };
-    let request = match request {
+    // A brand name too long for an SSID is no reason to refuse: the plain default is used.
+    let default = brand.ok().filter(|b| ssid_ok(b));
+    let request = match parse(args, default.as_deref().unwrap_or("Guest Wi-Fi")) {
         Ok(request) => request,
         Err(e) => {
-            eprintln!("lango: {e}");
+            eprintln!("lango: {}", e.message());
             return EXIT_USAGE;
         }
     };

@@ -289,7 +289,7 @@ pub(crate) fn guest_network(call: &Call) -> Response {
     };
     let request = match request {
         Ok(request) => request,
-        Err(e) => return call.back("/settings", format!("Not done: {e}.")),
+        Err(e) => return call.back("/settings", format!("Not done: {}.", e.message())),
     };
     if !std::path::Path::new(SCRIPT).exists() {
         return call.back("/settings", format!("Not done: {SCRIPT} is missing."));
