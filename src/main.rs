@@ -23,10 +23,8 @@ Usage:
                                                set the owner page's password from one line on
                                                stdin (with lango stopped); --code prints the
                                                first-run setup code instead
-  lango setup-guest-network [--ssid NAME] [--key PASS]
-                                               a guest network of its own (bridge, SSID on
-                                               each radio, firewall zone to wan only, DHCP)
-                                               and lango moved onto it; --undo removes it
+  lango setup-guest-network [--ssid NAME] [--key PASS] | --undo
+                                               guests on a network of their own
   lango --version | --help
 
 Exit codes: 0 ok, 1 runtime error, 2 bad usage, 3 invalid config, 4 store error.

@@ -243,29 +243,26 @@ fn guest_network_section(call: &Call, interface: &str, brand: &str) -> String {
         let fields = form_actions("danger", "Remove the guest network", None);
         return section(
             "Guest network",
-            "Guests have a network of their own. Removing it puts lango back on the network it \
-             was on before (lango setup-guest-network --undo).",
+            "Guests have their own network. Removing it puts lango back where it was.",
             &post_form(call, "/settings/guest-network", &[("undo", "1")], &fields),
         );
     }
     let mut fields = value_row(
         "Wi-Fi name",
         &input("ssid", brand, "maxlength=\"32\" required"),
-        "Shown on every radio, beside your own Wi-Fi.",
+        "On every radio, beside your own.",
     );
     fields.push_str(&value_row(
         "Wi-Fi password",
         &input("key", "", "maxlength=\"63\" minlength=\"8\""),
-        "Leave empty for an open network: guests pay on the portal anyway.",
+        "Empty: an open network (guests pay on the portal).",
     ));
     fields.push_str(&form_actions("apply", "Set up the guest network", None));
     section(
         "Guest network",
         &format!(
-            "Guests are on '{}', next to your own devices. A guest network of its own (its own \
-             Wi-Fi, addresses and firewall zone, with no way to your devices) is one step: this \
-             button, or lango setup-guest-network on the router. Your own network is not \
-             changed; the router's Wi-Fi restarts.",
+            "Guests are on '{}', beside your devices. Give them their own Wi-Fi, addresses \
+             and firewall zone (lango setup-guest-network); yours stays as it is.",
             esc(interface)
         ),
         &post_form(call, "/settings/guest-network", &[], &fields),
