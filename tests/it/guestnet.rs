@@ -706,20 +706,7 @@ fn lab_fw4_for_real_with_the_guest_network() {
         ],
     );
     lab.wait_for("fw4 start and lango under the sandbox", || {
-        has_all(&tables(&lab))
-            && lab
-                .exec(
-                    &r,
-                    &[
-                        "curl",
-                        "-s",
-                        "-o",
-                        "/dev/null",
-                        "http://10.77.0.1:8080/api/packages",
-                    ],
-                )
-                .status
-                .success()
+        has_all(&tables(&lab)) && lab.portal_up()
     });
     let fw4_log = std::fs::read_to_string(lab.dir.path("fw4-start.log")).unwrap_or_default();
     assert_eq!(
