@@ -96,3 +96,35 @@ package_version() {
   fi
   printf '%s-r%s\n' "$version" "$release"
 }
+
+# built_packages: every .ipk and .apk under artifacts/ (ARCH/ and all/), sorted.
+built_packages() {
+  find "$LANGO_ARTIFACTS" -mindepth 2 -maxdepth 2 \( -name '*.ipk' -o -name '*.apk' \) |
+    LC_ALL=C sort
+}
+
+# The OpenWrt kit (the real apk, opkg, usign ...): built by scripts/openwrt-kit into
+# target/openwrt-kit, or another build named by LANGO_OPENWRT_KIT (as tests/it/uci.rs reads it).
+kit_dir() { printf '%s\n' "${LANGO_OPENWRT_KIT:-$PWD/target/openwrt-kit}"; }
+
+# kit_tool NAME: the path of the kit's tool NAME; fails when the kit has none.
+kit_tool() {
+  local tool
+  tool="$(kit_dir)/bin/$1"
+  [ -x "$tool" ] || return 1
+  printf '%s\n' "$tool"
+}
+
+# need_kit TOOL...: for the package tests. Without the kit's TOOLs the test skips with a message
+# (exit 0), as the lab tests do without root; under LANGO_REQUIRE_ALL_TESTS that is a failure.
+need_kit() {
+  local tool
+  for tool in "$@"; do
+    kit_tool "$tool" >/dev/null && continue
+    if [ -n "${LANGO_REQUIRE_ALL_TESTS:-}" ]; then
+      die "no $tool in $(kit_dir)/bin (scripts/openwrt-kit), and LANGO_REQUIRE_ALL_TESTS is set"
+    fi
+    echo "${0##*/}: SKIPPED: no $tool in $(kit_dir)/bin (build the kit: scripts/openwrt-kit)" >&2
+    exit 0
+  done
+}

@@ -3,14 +3,15 @@
 //! Each is an ordinary struct that records what it was asked and can be told to fail.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use portable_atomic::{AtomicI64, AtomicU32, Ordering};
 
 use crate::adapters::neighbours::Neighbours;
-use crate::core::firewall::{Desired, Firewall, FirewallError, Usage};
+use crate::adapters::nft::NftOptions;
+use crate::core::firewall::{AllowedClient, Desired, Firewall, FirewallError, Usage};
 use crate::core::locks::lock;
 use crate::core::model::Mac;
 use crate::core::time::{Clock, Timestamp};
@@ -191,5 +192,36 @@ impl Neighbours for FakeNeighbours {
 
     fn hostnames(&self) -> Vec<(Mac, String)> {
         lock(&self.names).clone()
+    }
+}
+
+/// A paid device for firewall tests: session `id`, MAC `aa:00:00:00:00:<id>`, 10.77.0.<10 + id>
+/// and fd77::<id>, an hour left, and the quota and speed cap (both directions) given.
+pub fn paid_device(id: u64, quota: Option<u64>, rate_kbit: Option<u32>) -> AllowedClient {
+    let low = id as u8;
+    AllowedClient {
+        session_id: id,
+        mac: Mac([0xaa, 0, 0, 0, 0, low]),
+        ipv4: Some(Ipv4Addr::new(10, 77, 0, low.wrapping_add(10))),
+        ipv6: vec![Ipv6Addr::new(0xfd77, 0, 0, 0, 0, 0, 0, u16::from(low))],
+        timeout_ms: 3_600_000,
+        deadline_ms: 0,
+        quota_left: quota,
+        quota_total: quota,
+        rate_down_kbit: rate_kbit,
+        rate_up_kbit: rate_kbit,
+    }
+}
+
+/// Firewall options for tests: guests on br-lan, portal on 8080, DNS on 5353, no gate file.
+pub fn nft_options() -> NftOptions {
+    NftOptions {
+        device: "br-lan".into(),
+        portal_port: 8080,
+        tls_port: None,
+        dns_port: 5353,
+        block_tethering: false,
+        gate_file: None,
+        owner_macs: Vec::new(),
     }
 }

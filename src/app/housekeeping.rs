@@ -94,7 +94,7 @@ impl App {
             Job::Housekeeping => self.housekeeping(),
         };
         if let Err(e) = result {
-            log::error!("{job:?}: {e}");
+            log::error!("{job}: {e}");
         }
         self.work().in_flight.remove(&job);
     }

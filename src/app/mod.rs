@@ -64,6 +64,17 @@ pub enum Job {
     Housekeeping,
 }
 
+/// For the log: router builds print derived `Debug` shallowly (docs/size.md).
+impl std::fmt::Display for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Job::Push(id) => write!(f, "push of payment {id}"),
+            Job::Poll(id) => write!(f, "query of payment {id}"),
+            Job::Housekeeping => f.write_str("housekeeping"),
+        }
+    }
+}
+
 /// After a failed push (gateway unavailable), try again this much later.
 const PUSH_RETRY_SECS: i64 = 5;
 /// After a write that failed (a full flash), the payment's next try waits this long, doubled

@@ -97,6 +97,24 @@ pub enum CallbackVerdict {
     Malformed(String),
 }
 
+/// For the log: router builds print derived `Debug` shallowly (docs/size.md).
+impl std::fmt::Display for CallbackVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallbackVerdict::Hint { payment_id } => {
+                write!(f, "a hint for payment {payment_id}, query due")
+            }
+            CallbackVerdict::EvidenceKept { payment_id } => {
+                write!(f, "kept as evidence on payment {payment_id}")
+            }
+            CallbackVerdict::UnknownCheckout => f.write_str("not a checkout lango issued"),
+            CallbackVerdict::Mismatch(why) => write!(f, "mismatch: {why}"),
+            CallbackVerdict::Ignored(why) => write!(f, "ignored: {why}"),
+            CallbackVerdict::Malformed(why) => write!(f, "malformed: {why}"),
+        }
+    }
+}
+
 /// What a pasted SMS achieved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SmsOutcome {

@@ -5,9 +5,15 @@
 
 use crate::app::App;
 use crate::core::model::Mac;
+use crate::core::report::{self, DayTotal};
 use crate::core::sessions::{self, EndReason, Session, Terms};
+use crate::core::time::{day_start, local_day};
 use crate::core::vouchers::{self, Voucher, VoucherState};
 use crate::store::{Device, Durability, Event, StoreError};
+
+/// Payments read at most for one of the owner's views (a busy hotspot sells a few hundred a
+/// day).
+pub(crate) const MAX_PAYMENTS: usize = 50_000;
 
 /// Where the owner's password hash lives in the store's `secrets` table.
 const OWNER_PASSWORD: &str = "owner_password";
@@ -169,6 +175,23 @@ impl App {
         }
         self.mark_dirty();
         Ok(())
+    }
+
+    /// Owner: money in per local day for the last `n_days` days, today last, counted as the
+    /// dashboard counts it (paid prompts and approved SMS; `report::daily_totals`).
+    pub(crate) fn daily_takings(&self, n_days: i64) -> Result<Vec<DayTotal>, StoreError> {
+        let offset = self.config().gateway.utc_offset_secs;
+        let today = local_day(self.time().now, offset);
+        let first = today - (n_days - 1);
+        // A day earlier: payments_since goes by creation, and one made before midnight may be
+        // paid after it.
+        let since = day_start(first, offset) - 86_400;
+        let (payments, claims) = self
+            .store
+            .read(|r| Ok((r.payments_since(since, MAX_PAYMENTS)?, r.sms_claims(500)?)))?;
+        Ok(report::daily_totals(
+            &payments, &claims, offset, first, today,
+        ))
     }
 
     /// Owner: every blocked device.

@@ -188,6 +188,16 @@ pub(crate) enum Failure {
     Locked { secs: i64 },
 }
 
+/// For the log: router builds print derived `Debug` shallowly (docs/size.md).
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::TryAgain { left } => write!(f, "{left} tries left"),
+            Failure::Locked { secs } => write!(f, "locked out for {secs} s"),
+        }
+    }
+}
+
 /// Back-off for password guessing, per address and overall. Checked before any hashing.
 #[derive(Default)]
 pub struct Lockout {

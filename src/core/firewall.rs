@@ -102,19 +102,6 @@ impl Desired {
             })
             .collect()
     }
-
-    /// The grant without what changes by itself (remaining time and data): two states with the
-    /// same key need no new apply.
-    pub(crate) fn key(&self) -> Vec<AllowedClient> {
-        self.clients
-            .iter()
-            .map(|c| AllowedClient {
-                timeout_ms: 0,
-                quota_left: None,
-                ..c.clone()
-            })
-            .collect()
-    }
 }
 
 /// Bytes a device has moved since its element was created.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use nix::sys::signal::{SigSet, Signal};
 
 use crate::adapters::neighbours::{LoopbackNeighbours, SystemNeighbours};
-use crate::adapters::nft::NftFirewall;
+use crate::adapters::nft::{NetlinkSocket, NftFirewall};
 use crate::adapters::sim_gateway::local_simulator;
 use crate::adapters::simulator::Simulator;
 use crate::adapters::sys::{Runner, SystemRunner};
@@ -229,6 +229,7 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
             let gw = &config.gateway;
             let nft = NftFirewall::new(
                 Arc::new(SystemRunner),
+                Arc::new(NetlinkSocket),
                 crate::adapters::nft::options_for(gw),
             );
             match nft.remove() {
@@ -277,6 +278,7 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
             }
             Arc::new(NftFirewall::new(
                 runner.clone(),
+                Arc::new(NetlinkSocket),
                 crate::adapters::nft::options_for(gw),
             ))
         }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::adapters::ubusd::{BlobmsgType, Event, Method, Status, UbusHandler};
 use crate::app::App;
-use crate::core::model::Mac;
+use crate::core::model::{Mac, Money};
 use crate::core::payments::{Payment, PaymentState};
 use crate::core::sessions::Session;
 use crate::store::StoreError;
@@ -24,12 +24,14 @@ pub(crate) const MAX_PAYMENTS: usize = 500;
 
 /// The methods of `lango` and their argument types (what `ubus -v list lango` shows).
 pub(crate) fn methods() -> Vec<Method> {
-    use BlobmsgType::{Int32, String};
+    use BlobmsgType::{Int32, Int8, String};
     vec![
         Method::new("status", &[]),
         Method::new("sessions", &[]),
         Method::new("kick", &[("id", Int32), ("mac", String)]),
         Method::new("extend", &[("id", Int32), ("minutes", Int32)]),
+        // `blocked` is a blobmsg bool (INT8); absent means true.
+        Method::new("block", &[("mac", String), ("blocked", Int8)]),
         Method::new("packages", &[]),
         Method::new(
             "voucher_generate",
@@ -63,6 +65,7 @@ impl UbusHandler for LangoUbus {
             "sessions" => self.sessions(),
             "kick" => self.kick(args),
             "extend" => self.extend(args),
+            "block" => self.block(args),
             "packages" => Ok(self.packages()),
             "voucher_generate" => self.voucher_generate(args),
             "payments" => self.payments(args),
@@ -167,6 +170,8 @@ impl LangoUbus {
     fn status(&self) -> Result<Value, Failure> {
         let time = self.app.time();
         let config = self.app.config();
+        let days = self.app.daily_takings(30)?;
+        let takings = |n: usize| Money(days.iter().rev().take(n).map(|d| d.total().0).sum());
         let (active, open, unused) = self.app.store.read(|r| {
             let unused = r
                 .vouchers()?
@@ -184,6 +189,9 @@ impl LangoUbus {
             "payments_open": open,
             "vouchers_unused": unused,
             "packages": config.active_packages().count(),
+            "revenue_today": takings(1).to_string(),
+            "revenue_7d": takings(7).to_string(),
+            "revenue_30d": takings(30).to_string(),
             "portal": std::net::SocketAddr::new(gw.portal_addr, gw.portal_port).to_string(),
             "mpesa": config.mpesa.is_some(),
         }))
@@ -191,7 +199,10 @@ impl LangoUbus {
 
     fn sessions(&self) -> Result<Value, Failure> {
         let now = self.app.time().now;
-        let active = self.app.store.read(|r| r.active_sessions())?;
+        let (active, blocked) = self
+            .app
+            .store
+            .read(|r| Ok((r.active_sessions()?, r.blocked_devices()?)))?;
         let list: Vec<Value> = active
             .iter()
             .take(MAX_SESSIONS)
@@ -201,6 +212,7 @@ impl LangoUbus {
             "sessions": list,
             "total": active.len(),
             "truncated": active.len() > MAX_SESSIONS,
+            "blocked": blocked.iter().map(|d| d.mac.to_string()).collect::<Vec<_>>(),
         }))
     }
 
@@ -234,6 +246,19 @@ impl LangoUbus {
             Some(s) => Ok(session_json(&s, now)),
             None => Err(Status::NotFound.into()),
         }
+    }
+
+    /// `{"mac": "aa:bb:…", "blocked": bool}`: blocks a device (its session ends, it can no
+    /// longer buy, redeem or sign in) or, with `blocked` false, unblocks it.
+    fn block(&self, args: &Value) -> Result<Value, Failure> {
+        let mac: Mac = args
+            .get("mac")
+            .and_then(Value::as_str)
+            .and_then(|m| m.parse().ok())
+            .ok_or(Status::InvalidArgument)?;
+        let blocked = args.get("blocked").and_then(Value::as_bool).unwrap_or(true);
+        self.app.set_blocked(mac, blocked)?;
+        Ok(json!({ "mac": mac.to_string(), "blocked": blocked }))
     }
 
     fn packages(&self) -> Value {
@@ -291,8 +316,6 @@ impl LangoUbus {
         Ok(json!({ "payments": list.iter().map(payment_json).collect::<Vec<_>>() }))
     }
 
-    /// Reads the config file again, as SIGHUP does. A bad file is refused (the running config
-    /// stays) and its problems are returned, not an error status, so LuCI can show them.
     /// The one-time setup code the owner page's first-run form asks for, or that a password is
     /// set already. ubusd lets only root call it (the rpcd ACL does not list it).
     fn setup_code(&self) -> Result<Value, Failure> {
@@ -310,6 +333,9 @@ impl LangoUbus {
         json!({ "unlocked": true, "addresses": cleared })
     }
 
+    /// Reads the config file again, as SIGHUP does. A bad file is refused (the running config
+    /// stays) and its problems are returned, not an error status, so LuCI can show them
+    /// (settings' "Check and reload").
     fn reload(&self) -> Result<Value, Status> {
         let Some(path) = &self.config_path else {
             return Err(Status::NotSupported);

@@ -1,8 +1,18 @@
 //! Flat cost per event (issue 14), in the network lab: a grant, a kick and an expiry are each one
 //! small nft transaction on the live table, never a rewrite of it. A rewrite gives the table a
-//! new handle and zeroes every device's counters; an update keeps both.
+//! new handle and zeroes every device's counters; an update keeps both. And in a namespace of
+//! their own, the changes lango sends over netlink (and, without netlink, through `nft -f`)
+//! leave the kernel with what a rewrite of the whole table through the nft CLI leaves.
 
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+use lango::adapters::nft::{Answers, Batch, Netlink, NetlinkError, NetlinkSocket, NftFirewall};
+use lango::adapters::sys::SystemRunner;
+use lango::adapters::testing::{nft_options as options, paid_device};
+use lango::core::firewall::{AllowedClient, Desired, Firewall};
 
 use crate::lab::Lab;
 
@@ -68,4 +78,211 @@ fn lab_a_grant_a_kick_and_an_expiry_update_the_table_in_place() {
         "guest 1's counter went back: {counted} → {counted_after}"
     );
     assert!(lab.online(1, false));
+}
+
+/// Runs `f` on a thread inside a new network namespace (deleted afterwards): lango's netlink
+/// socket and the nft processes it starts both see that namespace's tables only.
+fn in_netns<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let ns = format!(
+        "lango-flat-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    );
+    let made = Command::new("ip").args(["netns", "add", &ns]).status();
+    assert!(made.is_ok_and(|s| s.success()), "ip netns add {ns}");
+    let result = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let file = std::fs::File::open(format!("/run/netns/{ns}")).expect("netns");
+                nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+                f()
+            })
+            .join()
+    });
+    let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+    result.unwrap_or_else(|e| std::panic::resume_unwind(e))
+}
+
+/// `table inet lango` as nft lists it, without what differs between two tables that say the
+/// same (handles, when elements expire, what counters counted: that an element has a counter
+/// stays).
+fn table() -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for key in ["handle", "expires"] {
+                    map.remove(key);
+                }
+                if let Some(counter) = map.get_mut("counter") {
+                    *counter = serde_json::Value::Bool(true);
+                }
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(list) => list.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let out = Command::new("nft")
+        .args(["-j", "list", "table", "inet", "lango"])
+        .output()
+        .expect("nft");
+    let mut json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    strip(&mut json);
+    json
+}
+
+fn guest(id: u64, quota: Option<u64>, rate: Option<u32>, minutes: u64) -> AllowedClient {
+    let mut device = paid_device(id, quota, rate);
+    device.timeout_ms = minutes * 60_000;
+    device.deadline_ms = (minutes * 60_000) as i64;
+    device
+}
+
+/// The real kernel, counting the batches that carry changes (those that begin with
+/// NFNL_MSG_BATCH_BEGIN, not the table probe or the reads) and what the kernel answered them;
+/// or no netlink at all. Also counts the reads' messages.
+struct Counted {
+    available: bool,
+    batches: std::sync::Mutex<Vec<Vec<i32>>>,
+    reads: std::sync::Mutex<u32>,
+}
+
+impl Netlink for Counted {
+    fn exchange(&self, batch: &Batch) -> Result<Answers, NetlinkError> {
+        if !self.available {
+            return Err(NetlinkError::Unavailable("switched off by the test".into()));
+        }
+        let answers = NetlinkSocket.exchange(batch)?;
+        let kind = u16::from_ne_bytes([batch.bytes[4], batch.bytes[5]]);
+        if kind == 0x10 {
+            self.batches.lock().unwrap().push(answers.errnos.clone());
+        } else if kind & 0xff != 1 {
+            *self.reads.lock().unwrap() += batch.messages;
+        }
+        Ok(answers)
+    }
+}
+
+/// A grant (with a quota, part of it used, and speed caps), an extension that buys more quota
+/// (its use read back first), and a kick, each
+/// applied as a change; after each, the table is compared with the table a fresh adapter writes
+/// for the same state with the nft CLI (the render-and-replace of a start).
+fn changes_match_a_rewrite(available: bool) -> Vec<Vec<i32>> {
+    let kernel = Arc::new(Counted {
+        available,
+        batches: Default::default(),
+        reads: Default::default(),
+    });
+    let firewall = NftFirewall::new(Arc::new(SystemRunner), kernel.clone(), options());
+    let start = Desired {
+        clients: vec![guest(1, Some(1_000_000), Some(8000), 60)],
+        at_ms: 0,
+    };
+    let mut granted = start.clone();
+    granted
+        .clients
+        .push(guest(2, Some(5_000_000), Some(2000), 30));
+    // 1 MB of guest 2's quota used: the extension (which the store thinks starts from a
+    // fresh 9 MB) must read that use from the kernel and carry it.
+    granted.clients[1].quota_left = Some(4_000_000);
+    let mut extended = granted.clone();
+    extended.clients[1] = guest(2, Some(9_000_000), Some(2000), 90);
+    extended.at_ms = 1000;
+    let mut kicked = extended.clone();
+    kicked.clients.remove(0);
+    kicked.at_ms = 2000;
+    firewall.apply(&start).expect("the first apply");
+    for (what, state) in [
+        ("grant", &granted),
+        ("extension", &extended),
+        ("kick", &kicked),
+    ] {
+        firewall
+            .apply(state)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let changed = table();
+        NftFirewall::new(Arc::new(SystemRunner), Arc::new(NetlinkSocket), options())
+            .apply(state)
+            .expect("a rewrite");
+        let rewritten = table();
+        assert!(
+            changed.to_string().contains("\"used\": 1000000")
+                || changed.to_string().contains("\"used\":1000000"),
+            "{what}: guest 2's quota use was not carried: {changed}"
+        );
+        assert!(
+            changed.to_string().contains("\"q2\""),
+            "{what}: no quota object q2 in {changed}"
+        );
+        assert_eq!(
+            changed, rewritten,
+            "{what}: the change and the rewrite differ"
+        );
+    }
+    let batches = kernel.batches.lock().unwrap().clone();
+    // The extension's reads: guest 2's four counted elements and its quota, over netlink.
+    assert_eq!(*kernel.reads.lock().unwrap(), if available { 5 } else { 0 });
+    batches
+}
+
+#[test]
+fn lab_changes_over_netlink_leave_the_table_a_rewrite_would() {
+    if !crate::lab::lab_available() {
+        return;
+    }
+    let batches = in_netns(|| changes_match_a_rewrite(true));
+    // Three batches (grant, extension, kick), every message acknowledged.
+    assert_eq!(batches.len(), 3, "{batches:?}");
+    assert!(batches.iter().flatten().all(|e| *e == 0), "{batches:?}");
+    // Guest 2's grant: its quota, two caps and 13 elements.
+    assert_eq!(batches[0].len(), 16);
+}
+
+#[test]
+fn lab_without_netlink_the_changes_go_through_nft_and_land_the_same() {
+    if !crate::lab::lab_available() {
+        return;
+    }
+    let batches = in_netns(|| changes_match_a_rewrite(false));
+    assert!(batches.is_empty());
+}
+
+#[test]
+fn lab_a_change_the_kernel_refuses_rewrites_the_table() {
+    if !crate::lab::lab_available() {
+        return;
+    }
+    in_netns(|| {
+        let kernel = Arc::new(Counted {
+            available: true,
+            batches: Default::default(),
+            reads: Default::default(),
+        });
+        let firewall = NftFirewall::new(Arc::new(SystemRunner), kernel.clone(), options());
+        let both = Desired {
+            clients: vec![guest(1, None, None, 60), guest(2, None, None, 60)],
+            at_ms: 0,
+        };
+        firewall.apply(&both).expect("the first apply");
+        // Guest 1's element goes behind lango's back: deleting it again is refused (ENOENT).
+        let out = Command::new("nft")
+            .args(["delete element inet lango paid_mac { aa:00:00:00:00:01 }"])
+            .output()
+            .expect("nft");
+        assert!(out.status.success(), "{out:?}");
+        let kicked = Desired {
+            clients: vec![guest(2, None, None, 60)],
+            at_ms: 1000,
+        };
+        firewall.apply(&kicked).expect("the kick, by a rewrite");
+        let batches = kernel.batches.lock().unwrap().clone();
+        assert_eq!(batches.len(), 1);
+        assert_eq!(batches[0][0], 2, "ENOENT for the first delete: {batches:?}");
+        let healed = table();
+        NftFirewall::new(Arc::new(SystemRunner), Arc::new(NetlinkSocket), options())
+            .apply(&kicked)
+            .expect("a rewrite");
+        assert_eq!(healed, table());
+    });
 }

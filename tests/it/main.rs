@@ -40,6 +40,8 @@ mod admin;
 mod door_owner;
 // ubus: the object server against a fake ubusd (the socket protocol), and the lango object.
 mod ubus;
+// luci-app-lango: its rpcd ACL against the views' calls, through the kit's real rpcd.
+mod luci;
 // A payment approved while lango is dead: `lango sim` in its own process, the lab (needs root).
 mod restart;
 // A full flash (a small tmpfs, needs root): sales refused first, nothing lost, guests stay.

@@ -235,6 +235,34 @@ impl Drop for TempDir {
     }
 }
 
+/// A test that cannot run here: None after a message saying why, or a panic when
+/// LANGO_REQUIRE_ALL_TESTS is set (CI, where everything must run).
+pub fn skip<T>(what: &str, why: &str) -> Option<T> {
+    if std::env::var_os("LANGO_REQUIRE_ALL_TESTS").is_some() {
+        panic!("{what} cannot run: {why}, and LANGO_REQUIRE_ALL_TESTS is set");
+    }
+    eprintln!("skipping {what}: {why}");
+    None
+}
+
+/// The OpenWrt kit's prefix if it holds every file of `needs` (e.g. `bin/uci`): built from
+/// `../shared/openwrt-kit` into target/openwrt-kit by `scripts/openwrt-kit` (CI runs it), or
+/// the build LANGO_OPENWRT_KIT names. Otherwise `skip`.
+pub fn openwrt_kit(what: &str, needs: &[&str]) -> Option<std::path::PathBuf> {
+    let kit = std::env::var_os("LANGO_OPENWRT_KIT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/openwrt-kit")
+        });
+    match needs.iter().map(|n| kit.join(n)).find(|p| !p.exists()) {
+        None => Some(kit),
+        Some(missing) => skip(
+            what,
+            &format!("{} is missing (run scripts/openwrt-kit)", missing.display()),
+        ),
+    }
+}
+
 /// The owner password the tests sign in with.
 pub const OWNER_PASSWORD: &str = "correct horse battery";
 

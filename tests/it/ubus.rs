@@ -278,6 +278,7 @@ fn registers_lango_with_its_method_table() {
             "setup_code": {}, "unlock": {},
             "kick": {"id": 5, "mac": 3},
             "extend": {"id": 5, "minutes": 5},
+            "block": {"mac": 3, "blocked": 7},
             "voucher_generate": {"package": 3, "count": 5, "days": 5},
             "payments": {"limit": 5},
         })
@@ -631,6 +632,71 @@ fn lango_status_sessions_kick_and_extend() {
     assert_eq!(peer.call("kick", json!({"mac": "not a mac"})).status, 2);
     assert_eq!(peer.call("kick", json!({})).status, 2);
     assert_eq!(ok(peer.call("status", json!({})))["sessions_active"], 0);
+}
+
+#[test]
+fn lango_block_unblock_and_the_blocked_list() {
+    let env = TestEnv::new();
+    let (mut peer, _running) = lango_on_ubus(&env, None);
+    let codes = env
+        .app
+        .generate_vouchers("hour", 1, "", None)
+        .unwrap()
+        .unwrap();
+    env.app.redeem(guest(1).0, &codes[0].code).unwrap();
+    let mac = guest(1).1.to_string();
+    // Blocking ends the device's session and lists it.
+    assert_eq!(
+        ok(peer.call("block", json!({"mac": mac}))),
+        json!({"mac": mac, "blocked": true})
+    );
+    let sessions = ok(peer.call("sessions", json!({})));
+    assert_eq!(sessions["total"], 0);
+    assert_eq!(sessions["blocked"], json!([mac]));
+    assert_eq!(ok(peer.call("status", json!({})))["sessions_active"], 0);
+    // Unblocked: gone from the list.
+    assert_eq!(
+        ok(peer.call("block", json!({"mac": mac, "blocked": false}))),
+        json!({"mac": mac, "blocked": false})
+    );
+    assert_eq!(ok(peer.call("sessions", json!({})))["blocked"], json!([]));
+    assert_eq!(peer.call("block", json!({"mac": "nope"})).status, 2);
+    assert_eq!(peer.call("block", json!({})).status, 2);
+    assert_eq!(
+        peer.call("block", json!({"mac": mac, "blocked": "yes"}))
+            .status,
+        2
+    );
+}
+
+#[test]
+fn lango_status_counts_revenue_as_the_dashboard_does() {
+    let env = TestEnv::new();
+    let (mut peer, _running) = lango_on_ubus(&env, None);
+    let status = ok(peer.call("status", json!({})));
+    assert_eq!(
+        (
+            &status["revenue_today"],
+            &status["revenue_7d"],
+            &status["revenue_30d"]
+        ),
+        (&json!("0"), &json!("0"), &json!("0"))
+    );
+    let paid = env
+        .app
+        .start_purchase(guest(1).0, "day", "0712345678")
+        .unwrap();
+    // As in admin.rs: the prompt goes out (pending) before it can be settled.
+    env.advance(1);
+    let outcome = lango::core::payments::StkOutcome::Paid {
+        receipt: Some("UAB7654321".into()),
+        amount: None,
+    };
+    assert!(env.app.settle(paid.id, &outcome).unwrap());
+    let status = ok(peer.call("status", json!({})));
+    assert_eq!(status["revenue_today"], "50");
+    assert_eq!(status["revenue_7d"], "50");
+    assert_eq!(status["revenue_30d"], "50");
 }
 
 #[test]

@@ -143,19 +143,8 @@ const DELIBERATE: &[(&str, &[u8])] = &[
 ];
 
 fn uci_program() -> Option<PathBuf> {
-    let kit = std::env::var_os("LANGO_OPENWRT_KIT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/openwrt-kit"));
-    let uci = kit.join("bin/uci");
-    if uci.exists() {
-        return Some(uci);
-    }
-    let why = format!("{} is missing (run scripts/openwrt-kit)", uci.display());
-    if std::env::var_os("LANGO_REQUIRE_ALL_TESTS").is_some() {
-        panic!("uci test cannot run: {why}, and LANGO_REQUIRE_ALL_TESTS is set");
-    }
-    eprintln!("skipping the libuci comparison: {why}");
-    None
+    crate::support::openwrt_kit("the libuci comparison", &["bin/uci"])
+        .map(|kit| kit.join("bin/uci"))
 }
 
 /// What the real `uci export` prints for `bytes`, or its error.

@@ -1,12 +1,15 @@
 //! One small transaction per change (pure): which devices differ between the last applied
-//! state and the new one (`delta`), and the script that deletes the elements and objects of
-//! those that go and adds those of those that come (`render_delta`), touching nothing else.
+//! state and the new one (`delta`), the kernel operations that delete the elements and objects
+//! of those that go and add those of those that come (`ops`), touching nothing else, and the
+//! same operations as an nft script (`render_delta`; `netlink.rs` encodes them as messages).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::net::IpAddr;
 
-use super::render::{limit_object, timeout};
+use super::render::{limit_body, limit_params, nft_duration, quota_params, timeout_ms};
 use crate::core::firewall::{AllowedClient, Desired};
+use crate::core::model::Mac;
 
 /// Whether two states grant a device the same thing (addresses, deadline, quota, caps): an
 /// unchanged device keeps its kernel elements, their timeouts and counters.
@@ -18,6 +21,17 @@ fn same_grant(a: &AllowedClient, b: &AllowedClient) -> bool {
         && a.quota_total == b.quota_total
         && a.rate_up_kbit == b.rate_up_kbit
         && a.rate_down_kbit == b.rate_down_kbit
+}
+
+/// Pure: whether two states grant the same devices the same thing (only the time left and the
+/// quota left differ): then the kernel already has it, and nothing is sent.
+pub(crate) fn unchanged(old: &Desired, new: &Desired) -> bool {
+    old.clients.len() == new.clients.len()
+        && old
+            .clients
+            .iter()
+            .zip(&new.clients)
+            .all(|(a, b)| a.session_id == b.session_id && same_grant(a, b))
 }
 
 /// What changed between two states: devices whose kernel state goes, and devices whose state
@@ -54,100 +68,156 @@ pub(crate) fn delta<'a>(old: &'a Desired, new: &'a Desired) -> Delta<'a> {
     Delta { removed, added }
 }
 
-/// One device's set and map elements, as `(set, element)` pairs without timeouts.
-pub(super) fn elements_of(c: &AllowedClient) -> Vec<(&'static str, String)> {
+/// A set or map key: `ether_addr`, `ether_addr . ipv4_addr` / `ipv6_addr`, or an address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Key {
+    Mac(Mac),
+    MacIp(Mac, IpAddr),
+    Ip(IpAddr),
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Key::Mac(mac) => write!(f, "{mac}"),
+            Key::MacIp(mac, ip) => write!(f, "{mac} . {ip}"),
+            Key::Ip(ip) => write!(f, "{ip}"),
+        }
+    }
+}
+
+/// One element of one of lango's sets or maps; `object` is the quota or limit a map element
+/// points to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Element {
+    pub set: &'static str,
+    pub key: Key,
+    pub object: Option<String>,
+}
+
+/// One device's set and map elements.
+pub(super) fn elements_of(c: &AllowedClient) -> Vec<Element> {
     let id = c.session_id;
-    let mut out = vec![("paid_mac", c.mac.to_string())];
-    let mut add = |is4: bool, up: String, down: String| {
-        let (paid, paid_ip) = if is4 {
-            ("paid4", "paid_ip4")
-        } else {
-            ("paid6", "paid_ip6")
-        };
-        out.push((paid, up.clone()));
-        out.push((paid_ip, down.clone()));
+    let element = |set, key: &Key, object: Option<String>| Element {
+        set,
+        key: key.clone(),
+        object,
+    };
+    let mut out = vec![element("paid_mac", &Key::Mac(c.mac), None)];
+    let addresses = c.ipv4.map(IpAddr::V4).into_iter();
+    for ip in addresses.chain(c.ipv6.iter().copied().map(IpAddr::V6)) {
+        let is4 = ip.is_ipv4();
+        let pick = |v4: &'static str, v6: &'static str| if is4 { v4 } else { v6 };
+        let (up, down) = (Key::MacIp(c.mac, ip), Key::Ip(ip));
+        out.push(element(pick("paid4", "paid6"), &up, None));
+        out.push(element(pick("paid_ip4", "paid_ip6"), &down, None));
         if c.quota_left.is_some() {
-            let (qu, qd) = if is4 {
-                ("quota_up4", "quota_dn4")
-            } else {
-                ("quota_up6", "quota_dn6")
-            };
-            out.push((qu, format!("{up} : \"q{id}\"")));
-            out.push((qd, format!("{down} : \"q{id}\"")));
+            let q = Some(format!("q{id}"));
+            out.push(element(pick("quota_up4", "quota_up6"), &up, q.clone()));
+            out.push(element(pick("quota_dn4", "quota_dn6"), &down, q));
         }
         if c.rate_up_kbit.is_some() {
-            out.push((
-                if is4 { "limit_up4" } else { "limit_up6" },
-                format!("{up} : \"lu{id}\""),
-            ));
+            let lu = Some(format!("lu{id}"));
+            out.push(element(pick("limit_up4", "limit_up6"), &up, lu));
         }
         if c.rate_down_kbit.is_some() {
-            out.push((
-                if is4 { "limit_dn4" } else { "limit_dn6" },
-                format!("{down} : \"ld{id}\""),
-            ));
+            let ld = Some(format!("ld{id}"));
+            out.push(element(pick("limit_dn4", "limit_dn6"), &down, ld));
         }
-    };
-    if let Some(v4) = c.ipv4 {
-        add(true, format!("{} . {v4}", c.mac), v4.to_string());
-    }
-    for v6 in &c.ipv6 {
-        add(false, format!("{} . {v6}", c.mac), v6.to_string());
     }
     out
 }
 
+/// One kernel operation on `table inet lango`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    AddQuota { name: String, total: u64, used: u64 },
+    AddLimit { name: String, rate: u64, burst: u64 },
+    AddElement { element: Element, timeout_ms: u64 },
+    DelElement(Element),
+    DelQuota(String),
+    DelLimit(String),
+}
+
 /// Pure: one small transaction for a change: the elements and objects of the devices that go
 /// are deleted, those of the devices that come are added, and nothing else is touched, so its
-/// cost does not grow with the number of paid devices (the nft CLI still loads its cache). A
-/// device whose time ran out (`deadline_ms` at or before `at_ms`) has no elements left to delete:
-/// the kernel's timeouts removed them; only its objects go.
-pub(crate) fn render_delta(delta: &Delta<'_>, at_ms: i64) -> String {
-    let mut out = String::new();
+/// cost does not grow with the number of paid devices. A device whose time ran out
+/// (`deadline_ms` at or before `at_ms`) has no elements left to delete: the kernel's timeouts
+/// removed them; only its objects go.
+pub(crate) fn ops(delta: &Delta<'_>, at_ms: i64) -> Vec<Op> {
+    let mut out = Vec::new();
     for c in &delta.removed {
         // Map elements first: an object still referenced cannot be deleted.
         if c.deadline_ms > at_ms {
-            for (set, element) in elements_of(c) {
-                let key = element.split(" : ").next().unwrap_or(&element);
-                let _ = writeln!(out, "delete element inet lango {set} {{ {key} }}");
-            }
+            out.extend(elements_of(c).into_iter().map(Op::DelElement));
         }
         let id = c.session_id;
         if c.quota_left.is_some() {
-            let _ = writeln!(out, "delete quota inet lango q{id}");
+            out.push(Op::DelQuota(format!("q{id}")));
         }
         if c.rate_up_kbit.is_some() {
-            let _ = writeln!(out, "delete limit inet lango lu{id}");
+            out.push(Op::DelLimit(format!("lu{id}")));
         }
         if c.rate_down_kbit.is_some() {
-            let _ = writeln!(out, "delete limit inet lango ld{id}");
+            out.push(Op::DelLimit(format!("ld{id}")));
         }
     }
     for c in &delta.added {
         let id = c.session_id;
-        if let Some(left) = c.quota_left {
-            let total = c.quota_total.unwrap_or(left).max(left).max(1);
-            let _ = writeln!(
-                out,
-                "add quota inet lango q{id} {{ over {total} bytes used {} bytes }}",
-                total - left
-            );
+        if let Some((total, used)) = quota_params(c) {
+            let name = format!("q{id}");
+            out.push(Op::AddQuota { name, total, used });
         }
         for (name, kbit) in [("lu", c.rate_up_kbit), ("ld", c.rate_down_kbit)] {
-            if let Some(kbit) = kbit {
-                let object = limit_object(&format!("{name}{id}"), kbit);
-                let object = object.trim().trim_start_matches("limit ");
-                let _ = writeln!(out, "add limit inet lango {object}");
+            if let Some((rate, burst)) = kbit.map(limit_params) {
+                let name = format!("{name}{id}");
+                out.push(Op::AddLimit { name, rate, burst });
             }
         }
-        let t = timeout(c);
-        for (set, element) in elements_of(c) {
-            let element = match element.split_once(" : ") {
-                Some((key, value)) => format!("{key} {t} : {value}"),
-                None => format!("{element} {t}"),
-            };
-            let _ = writeln!(out, "add element inet lango {set} {{ {element} }}");
-        }
+        let timeout_ms = timeout_ms(c);
+        out.extend(elements_of(c).into_iter().map(|element| Op::AddElement {
+            element,
+            timeout_ms,
+        }));
+    }
+    out
+}
+
+/// Pure: the operations as an nft script, one line each (the path when netlink is missing).
+pub(crate) fn render_delta(ops: &[Op]) -> String {
+    let mut out = String::new();
+    for op in ops {
+        let _ = match op {
+            Op::AddQuota { name, total, used } => writeln!(
+                out,
+                "add quota inet lango {name} {{ over {total} bytes used {used} bytes }}"
+            ),
+            Op::AddLimit { name, rate, burst } => writeln!(
+                out,
+                "add limit inet lango {name} {{ {} }}",
+                limit_body(*rate, *burst)
+            ),
+            Op::AddElement {
+                element,
+                timeout_ms,
+            } => {
+                let Element { set, key, object } = element;
+                let object = object
+                    .as_ref()
+                    .map(|o| format!(" : \"{o}\""))
+                    .unwrap_or_default();
+                let t = nft_duration(*timeout_ms);
+                writeln!(
+                    out,
+                    "add element inet lango {set} {{ {key} timeout {t}{object} }}"
+                )
+            }
+            Op::DelElement(Element { set, key, .. }) => {
+                writeln!(out, "delete element inet lango {set} {{ {key} }}")
+            }
+            Op::DelQuota(name) => writeln!(out, "delete quota inet lango {name}"),
+            Op::DelLimit(name) => writeln!(out, "delete limit inet lango {name}"),
+        };
     }
     out
 }

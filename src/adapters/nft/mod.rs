@@ -1,8 +1,11 @@
 //! The kernel side of the firewall: `table inet lango` and the gate `table inet lango_gate`. `render` is pure and turns a desired
 //! state into one nft script that replaces the whole table atomically; `parse_usage` reads the
-//! per-element byte counters back from `nft -j`. `NftFirewall` applies through `sys::Runner`
-//! (one `nft -f -` per change, never one process per rule) and skips the apply when the table
-//! is present and already says the same.
+//! per-element byte counters back from `nft -j`. `NftFirewall` replaces the table through
+//! `sys::Runner` (one `nft -f -`, never one process per rule) at start, after a HUP and when the
+//! kernel refuses a change, skips the apply when the table already says the same, and sends
+//! every other change (a grant, an extension, a kick, an expiry) as one small nf_tables batch
+//! over netlink (`netlink.rs`, `socket.rs`), falling back to the same change as an `nft -f`
+//! script where netlink is unavailable.
 //!
 //! Paid devices are set elements, not rules: `ether saddr . ip saddr` pairs (and the IPv6
 //! addresses of the same MAC) with the session's remaining time as element timeout, so access
@@ -10,12 +13,14 @@
 //! of clients. Quotas and speed caps are named `quota`/`limit` objects reached through maps.
 
 mod delta;
+mod netlink;
 mod parse;
 mod render;
+mod socket;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
 
@@ -23,11 +28,13 @@ use crate::adapters::sys::Runner;
 use crate::core::firewall::{AllowedClient, Desired, Firewall, FirewallError, Usage};
 use crate::core::model::Mac;
 
-use delta::{delta, elements_of, render_delta};
+use delta::{delta, elements_of, ops, render_delta, unchanged, Delta, Op};
+pub use netlink::Batch;
 pub(crate) use parse::flow_offloading_enabled;
 use parse::{parse_usage, usage_of, Counters};
 use render::MAX_TIMEOUT_MS;
 pub use render::{render, render_gate};
+pub use socket::{Answers, Netlink, NetlinkError, NetlinkSocket};
 
 /// What the rendered table needs to know besides the clients.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,8 +69,8 @@ pub fn options_for(gw: &crate::core::config::Gateway) -> NftOptions {
     }
 }
 struct NftState {
-    /// The key of the last state applied, and the state itself (for mapping counters).
-    applied: Option<(Vec<AllowedClient>, Desired)>,
+    /// The last state applied (shared: a change compares against it without copying it).
+    applied: Option<Arc<Desired>>,
     /// Bytes counted by tables that have since been replaced, per session.
     carry: HashMap<u64, (u64, u64)>,
     /// The gate script last loaded.
@@ -71,26 +78,154 @@ struct NftState {
     /// Session id → when its elements were last written (Unix ms): elements capped at
     /// `MAX_TIMEOUT_MS` are rewritten before they run out.
     written_at: HashMap<u64, i64>,
+    /// When the whole table was last written (Unix ms): no element is older, so none needs
+    /// a refresh before half of `MAX_TIMEOUT_MS` has passed since.
+    rewritten_at: i64,
+    /// Whether netlink was found unavailable (said once in the log).
+    netlink_down: bool,
 }
 
-/// The real firewall: `nft` through the runner.
+/// The real firewall: `nft` through the runner, changes through netlink.
 pub struct NftFirewall {
     runner: Arc<dyn Runner>,
+    kernel: Arc<dyn Netlink>,
     options: NftOptions,
     state: Mutex<NftState>,
 }
 
 impl NftFirewall {
-    pub fn new(runner: Arc<dyn Runner>, options: NftOptions) -> NftFirewall {
+    pub fn new(
+        runner: Arc<dyn Runner>,
+        kernel: Arc<dyn Netlink>,
+        options: NftOptions,
+    ) -> NftFirewall {
         NftFirewall {
             runner,
+            kernel,
             options,
             state: Mutex::new(NftState {
                 applied: None,
                 carry: HashMap::new(),
                 gate: None,
                 written_at: HashMap::new(),
+                rewritten_at: 0,
+                netlink_down: false,
             }),
+        }
+    }
+
+    /// Says once that netlink is unavailable, and why; the nft CLI does its work from then on
+    /// (netlink is still tried first each time: it costs a failed socket call).
+    fn netlink_unavailable(&self, why: &str) {
+        let mut state = self.lock();
+        if !state.netlink_down {
+            state.netlink_down = true;
+            log::warn!("firewall: no nf_tables over netlink ({why}); changes go through nft -f");
+        }
+    }
+
+    /// Whether lango's two tables exist, (lango, lango_gate): asked over netlink, or from
+    /// `nft list tables` (table names only) when netlink does not answer.
+    fn tables(&self) -> Result<(bool, bool), FirewallError> {
+        const ENOENT: i32 = nix::errno::Errno::ENOENT as i32;
+        let answers = self.kernel.exchange(&netlink::tables_probe());
+        match answers.as_ref().map(|a| a.errnos.as_slice()) {
+            Ok(&[lango, gate]) if [lango, gate].iter().all(|e| [0, ENOENT].contains(e)) => {
+                return Ok((lango == 0, gate == 0));
+            }
+            Ok(other) => log::debug!("firewall: netlink table probe answered {other:?}"),
+            Err(NetlinkError::Unavailable(why)) => self.netlink_unavailable(why),
+        }
+        Ok(tables_present(&self.nft(&["list", "tables"], None)?))
+    }
+
+    /// What the kernel counted for devices about to change (an extension, a new address):
+    /// their elements' counters and their quota's use, which the new elements and objects
+    /// carry. Over netlink, one exchange; through the nft CLI (one `nft get element` or `list
+    /// quota` each) where netlink is unavailable. What cannot be read counts as nothing.
+    fn read_before_change(&self, changing: &[AllowedClient]) -> Counters {
+        let mut counted = Counters::default();
+        if changing.is_empty() {
+            return counted;
+        }
+        let elements: Vec<delta::Element> = changing
+            .iter()
+            .flat_map(elements_of)
+            .filter(|e| matches!(e.set, "paid4" | "paid6" | "paid_ip4" | "paid_ip6"))
+            .collect();
+        let quotas: Vec<(u64, String)> = changing
+            .iter()
+            .filter(|c| c.quota_left.is_some())
+            .map(|c| (c.session_id, format!("q{}", c.session_id)))
+            .collect();
+        let mut reads: Vec<netlink::Read<'_>> = elements
+            .iter()
+            .map(|e| netlink::Read::Counter(e.set, &e.key))
+            .collect();
+        reads.extend(quotas.iter().map(|(_, q)| netlink::Read::QuotaUsed(q)));
+        match self.kernel.exchange(&netlink::reads(&reads)) {
+            Ok(answers) => {
+                for (seq, bytes) in netlink::read_values(&answers.replies) {
+                    // Sequence numbers start at 1: the elements' reads, then the quotas'.
+                    let at = (seq as usize).saturating_sub(1);
+                    let quota = quotas.get(at.wrapping_sub(elements.len()));
+                    match (elements.get(at).map(|e| &e.key), quota) {
+                        (Some(delta::Key::MacIp(mac, ip)), _) => {
+                            counted.up.insert((*mac, *ip), bytes);
+                        }
+                        (Some(delta::Key::Ip(ip)), _) => {
+                            counted.down.insert(*ip, bytes);
+                        }
+                        (None, Some((id, _))) => {
+                            counted.quota_used.insert(*id, bytes);
+                        }
+                        _ => {}
+                    }
+                }
+                return counted;
+            }
+            Err(NetlinkError::Unavailable(why)) => self.netlink_unavailable(&why),
+        }
+        for (_, quota) in &quotas {
+            if let Ok(json) = self.nft(&["-j", "list", "quota", "inet", "lango", quota], None) {
+                counted.quota_used.extend(parse_usage(&json).quota_used);
+            }
+        }
+        for e in &elements {
+            let key = format!("{{ {} }}", e.key);
+            let args = ["-j", "get", "element", "inet", "lango", e.set, &key];
+            if let Ok(json) = self.nft(&args, None) {
+                let found = parse_usage(&json);
+                counted.up.extend(found.up);
+                counted.down.extend(found.down);
+            }
+        }
+        counted
+    }
+
+    /// One small transaction with `ops`: one netlink batch, or the same as an `nft -f` script
+    /// when netlink is unavailable. A refusal names the operation and the kernel's errno.
+    fn send(&self, ops: &[Op]) -> Result<(), FirewallError> {
+        match self.kernel.exchange(&netlink::batch(ops)).map(|a| a.errnos) {
+            Ok(errnos) => match errnos.iter().position(|e| *e != 0) {
+                None if errnos.len() == ops.len() => Ok(()),
+                None => Err(FirewallError::Apply(format!(
+                    "netlink: {} answers to {} messages",
+                    errnos.len(),
+                    ops.len()
+                ))),
+                Some(at) => Err(FirewallError::Apply(format!(
+                    "the kernel refused message {} of {} ({}): {}",
+                    at + 1,
+                    ops.len(),
+                    render_delta(ops.get(at..=at).unwrap_or_default()).trim(),
+                    nix::errno::Errno::from_raw(errnos[at]),
+                ))),
+            },
+            Err(NetlinkError::Unavailable(why)) => {
+                self.netlink_unavailable(&why);
+                self.nft(&["-f", "-"], Some(&render_delta(ops))).map(|_| ())
+            }
         }
     }
 
@@ -176,6 +311,21 @@ impl NftFirewall {
     }
 }
 
+/// Pure: one `paid_mac` element with its timeout as a batch of its own: the floor under any
+/// change over netlink (benches/nft_apply.rs measures it beside a grant).
+#[doc(hidden)]
+pub fn mac_element_batch(mac: Mac, timeout_ms: u64) -> Batch {
+    let element = delta::Element {
+        set: "paid_mac",
+        key: delta::Key::Mac(mac),
+        object: None,
+    };
+    netlink::batch(&[Op::AddElement {
+        element,
+        timeout_ms,
+    }])
+}
+
 /// Pure: which of lango's tables `nft list tables` shows: (lango, lango_gate).
 fn tables_present(listing: &str) -> (bool, bool) {
     let mut present = (false, false);
@@ -192,9 +342,11 @@ fn tables_present(listing: &str) -> (bool, bool) {
 impl NftFirewall {
     /// Whether a device's elements, capped at `MAX_TIMEOUT_MS`, are halfway to running out
     /// before its session does: then the whole table is rewritten (about once in ten days).
-    fn needs_refresh(&self, desired: &Desired) -> bool {
-        let state = self.lock();
+    fn needs_refresh(state: &NftState, desired: &Desired) -> bool {
         let cap = MAX_TIMEOUT_MS as i64;
+        if desired.at_ms <= state.rewritten_at.saturating_add(cap / 2) {
+            return false;
+        }
         desired.clients.iter().any(|c| {
             state.written_at.get(&c.session_id).is_some_and(|at| {
                 c.deadline_ms > at.saturating_add(cap) && desired.at_ms > at.saturating_add(cap / 2)
@@ -202,56 +354,29 @@ impl NftFirewall {
         })
     }
 
-    /// The change from the last applied state in one small transaction. Devices that change
-    /// (an extension, a new address) get their counters carried and their quota's use read
-    /// first, each with one small nft call; devices that come or go cost nothing else.
+    /// The change from the last applied state in one small transaction (`send`). Devices that
+    /// change (an extension, a new address) get their counters carried and their quota's use
+    /// read first, each with one small nft call (the CLI: not on the path of a grant, a kick or
+    /// an expiry); devices that come or go cost nothing else.
     fn apply_delta(&self, old: &Desired, desired: &Desired) -> Result<(), FirewallError> {
-        let mut desired = desired.clone();
-        let changing: Vec<AllowedClient> = {
-            let d = delta(old, &desired);
-            let ids: std::collections::HashSet<u64> =
-                d.added.iter().map(|c| c.session_id).collect();
-            d.removed
-                .iter()
-                .filter(|c| ids.contains(&c.session_id) && c.deadline_ms > desired.at_ms)
-                .map(|c| (*c).clone())
-                .collect()
+        let d = delta(old, desired);
+        let added_ids: HashSet<u64> = d.added.iter().map(|c| c.session_id).collect();
+        let changing: Vec<AllowedClient> = d
+            .removed
+            .iter()
+            .filter(|c| added_ids.contains(&c.session_id) && c.deadline_ms > desired.at_ms)
+            .map(|c| (*c).clone())
+            .collect();
+        let counted = self.read_before_change(&changing);
+        let mut added: Vec<AllowedClient> = d.added.iter().map(|c| (*c).clone()).collect();
+        carry_quotas(&mut added, &counted);
+        let change = Delta {
+            removed: d.removed.clone(),
+            added: added.iter().collect(),
         };
-        let mut counted = Counters::default();
-        for c in &changing {
-            let id = c.session_id.to_string();
-            if c.quota_left.is_some() {
-                if let Ok(json) = self.nft(
-                    &["-j", "list", "quota", "inet", "lango", &format!("q{id}")],
-                    None,
-                ) {
-                    counted.quota_used.extend(parse_usage(&json).quota_used);
-                }
-            }
-            for (set, key) in elements_of(c) {
-                if matches!(set, "paid4" | "paid6" | "paid_ip4" | "paid_ip6") {
-                    let key = format!("{{ {key} }}");
-                    if let Ok(json) =
-                        self.nft(&["-j", "get", "element", "inet", "lango", set, &key], None)
-                    {
-                        let found = parse_usage(&json);
-                        counted.up.extend(found.up);
-                        counted.down.extend(found.down);
-                    }
-                }
-            }
-        }
-        carry_quotas(&mut desired, &counted);
-        let script = {
-            let d = delta(old, &desired);
-            if d.removed.is_empty() && d.added.is_empty() {
-                String::new()
-            } else {
-                render_delta(&d, desired.at_ms)
-            }
-        };
-        if !script.is_empty() {
-            self.nft(&["-f", "-"], Some(&script))?;
+        let ops = ops(&change, desired.at_ms);
+        if !ops.is_empty() {
+            self.send(&ops)?;
         }
         let mut state = self.lock();
         let old_state = Desired {
@@ -263,31 +388,34 @@ impl NftFirewall {
             entry.0 += up;
             entry.1 += down;
         }
-        let ids: std::collections::HashSet<u64> =
-            desired.clients.iter().map(|c| c.session_id).collect();
-        state.carry.retain(|id, _| ids.contains(id));
-        state.written_at.retain(|id, _| ids.contains(id));
-        for c in delta(old, &desired).added {
+        for c in &d.removed {
+            if !added_ids.contains(&c.session_id) {
+                state.carry.remove(&c.session_id);
+                state.written_at.remove(&c.session_id);
+            }
+        }
+        for c in &added {
             state.written_at.insert(c.session_id, desired.at_ms);
         }
-        state.applied = Some((desired.key(), desired));
+        state.applied = Some(Arc::new(desired.clone()));
         Ok(())
     }
 }
 
 impl Firewall for NftFirewall {
     fn apply(&self, desired: &Desired) -> Result<(), FirewallError> {
-        // Table names only: cheap even with thousands of devices.
-        let (exists, gate) = tables_present(&self.nft(&["list", "tables"], None)?);
+        // Two table names: cheap even with thousands of devices.
+        let (exists, gate) = self.tables()?;
         // The gate first: while it stands, a missing or half-built lango table keeps guests
         // out instead of letting them in.
         self.ensure_gate(gate)?;
-        let key = desired.key();
-        let previous = self.lock().applied.clone();
-        let refresh = self.needs_refresh(desired);
+        let (previous, refresh) = {
+            let state = self.lock();
+            (state.applied.clone(), Self::needs_refresh(&state, desired))
+        };
         if exists && !refresh {
-            if let Some((old_key, old)) = previous {
-                if old_key == key {
+            if let Some(old) = previous {
+                if unchanged(&old, desired) {
                     return Ok(());
                 }
                 // One small transaction for the change; the whole table only if the kernel
@@ -305,7 +433,7 @@ impl Firewall for NftFirewall {
         let live = if exists { self.read_counters() } else { None };
         let mut state = self.lock();
         // The table is about to be replaced and its counters reset: keep what they counted.
-        if let (Some(counters), Some((_, old))) = (&live, &state.applied) {
+        if let (Some(counters), Some(old)) = (&live, &state.applied) {
             for (session, (up, down)) in usage_of(old, counters) {
                 let entry = state.carry.entry(session).or_default();
                 entry.0 += up;
@@ -315,20 +443,20 @@ impl Firewall for NftFirewall {
         drop(state);
         let mut desired = desired.clone();
         if let Some(counters) = &live {
-            carry_quotas(&mut desired, counters);
+            carry_quotas(&mut desired.clients, counters);
         }
         let script = render(&desired, &self.options);
         self.nft(&["-f", "-"], Some(&script))?;
         let mut state = self.lock();
-        let ids: std::collections::HashSet<u64> =
-            desired.clients.iter().map(|c| c.session_id).collect();
+        let ids: HashSet<u64> = desired.clients.iter().map(|c| c.session_id).collect();
         state.carry.retain(|id, _| ids.contains(id));
         state.written_at = desired
             .clients
             .iter()
             .map(|c| (c.session_id, desired.at_ms))
             .collect();
-        state.applied = Some((key, desired));
+        state.rewritten_at = desired.at_ms;
+        state.applied = Some(Arc::new(desired));
         if !exists {
             log::info!(
                 "firewall: table inet lango created with {} paid devices",
@@ -341,7 +469,7 @@ impl Firewall for NftFirewall {
     fn usage(&self) -> Result<Vec<Usage>, FirewallError> {
         let counters = self.read_counters().unwrap_or_default();
         let state = self.lock();
-        let Some((_, desired)) = &state.applied else {
+        let Some(desired) = &state.applied else {
             return Ok(Vec::new());
         };
         let live = usage_of(desired, &counters);
@@ -397,8 +525,8 @@ impl Firewall for NftFirewall {
 
 /// Pure: lowers each quota left to what the live kernel object says is left, so that a rebuilt
 /// table starts from the bytes really used (the store only knows them as of the last reading).
-fn carry_quotas(desired: &mut Desired, live: &Counters) {
-    for client in &mut desired.clients {
+fn carry_quotas(clients: &mut [AllowedClient], live: &Counters) {
+    for client in clients {
         if let (Some(left), Some(total), Some(used)) = (
             client.quota_left,
             client.quota_total,

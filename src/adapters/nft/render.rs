@@ -17,11 +17,8 @@ pub(super) const MAX_TIMEOUT_MS: u64 = 20 * 86_400 * 1000;
 /// bucket makes TCP collapse well below the cap; a quarter second keeps it close to the cap.
 pub(super) const BURST_MS: u64 = 250;
 
-pub(super) fn timeout(client: &AllowedClient) -> String {
-    format!(
-        "timeout {}",
-        nft_duration(client.timeout_ms.clamp(1, MAX_TIMEOUT_MS))
-    )
+fn timeout(client: &AllowedClient) -> String {
+    format!("timeout {}", nft_duration(timeout_ms(client)))
 }
 
 /// Pure: milliseconds as nft writes a duration (`1d3h46m40s`, `250ms`). nft's parser takes at
@@ -52,12 +49,30 @@ fn bytes_per_sec(kbit: u32) -> u64 {
     (u64::from(kbit) * 1000 / 8).max(1)
 }
 
-/// One speed cap object. nft's token bucket holds one second of traffic plus the burst, so a
-/// transfer starts fast for about a second and then runs at the cap.
-pub(super) fn limit_object(name: &str, kbit: u32) -> String {
+/// A speed cap's rate and burst, in bytes per second and bytes. nft's token bucket holds one
+/// second of traffic plus the burst, so a transfer starts fast for about a second and then runs
+/// at the cap.
+pub(super) fn limit_params(kbit: u32) -> (u64, u64) {
     let rate = bytes_per_sec(kbit);
-    let burst = (rate * BURST_MS / 1000).max(16_384);
-    format!("\tlimit {name} {{ rate over {rate} bytes/second burst {burst} bytes }}\n")
+    (rate, (rate * BURST_MS / 1000).max(16_384))
+}
+
+/// One speed cap object, as the body of `limit NAME { ... }`.
+pub(super) fn limit_body(rate: u64, burst: u64) -> String {
+    format!("rate over {rate} bytes/second burst {burst} bytes")
+}
+
+/// A device's quota object, `(total, used)`, if it has one: the whole quota and what is used of
+/// it, so that a rebuilt table carries the use over instead of handing out a fresh quota.
+pub(super) fn quota_params(client: &AllowedClient) -> Option<(u64, u64)> {
+    let left = client.quota_left?;
+    let total = client.quota_total.unwrap_or(left).max(left).max(1);
+    Some((total, total - left))
+}
+
+/// An element's timeout in milliseconds: the session's remaining time, capped.
+pub(super) fn timeout_ms(client: &AllowedClient) -> u64 {
+    client.timeout_ms.clamp(1, MAX_TIMEOUT_MS)
 }
 
 /// The packet mark bit lango's table sets on every packet of a paid device. The gate table
@@ -146,21 +161,20 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
     for c in &desired.clients {
         let t = timeout(c);
         let id = c.session_id;
-        if let Some(left) = c.quota_left {
-            // The whole quota and what is used of it: a rebuilt table carries the use over
-            // instead of handing the guest a fresh quota.
-            let total = c.quota_total.unwrap_or(left).max(left).max(1);
-            let used = total - left;
+        if let Some((total, used)) = quota_params(c) {
             let _ = writeln!(
                 objects,
                 "\tquota q{id} {{ over {total} bytes used {used} bytes }}"
             );
         }
-        if let Some(kbit) = c.rate_up_kbit {
-            objects.push_str(&limit_object(&format!("lu{id}"), kbit));
-        }
-        if let Some(kbit) = c.rate_down_kbit {
-            objects.push_str(&limit_object(&format!("ld{id}"), kbit));
+        for (name, kbit) in [("lu", c.rate_up_kbit), ("ld", c.rate_down_kbit)] {
+            if let Some((rate, burst)) = kbit.map(limit_params) {
+                let _ = writeln!(
+                    objects,
+                    "\tlimit {name}{id} {{ {} }}",
+                    limit_body(rate, burst)
+                );
+            }
         }
         paid_mac.push(format!("{} {t}", c.mac));
         let mut up_keys = Vec::new();

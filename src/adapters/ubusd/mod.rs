@@ -562,7 +562,10 @@ fn invoke(
     if message.objid() != Some(object_id) {
         // ubusd only routes calls to our own object here; libubus would answer NOT_FOUND with a
         // header ubusd cannot route, so saying nothing is equivalent.
-        log::debug!("ubus: INVOKE for object {:?} ignored", message.objid());
+        log::debug!(
+            "ubus: INVOKE for object {} ignored",
+            message.objid().unwrap_or(0)
+        );
         return Ok(());
     }
     let Some(name) = message.method() else {

@@ -336,7 +336,7 @@ fn signin(ctx: &Ctx, request: &Request, ip: IpAddr) -> Response {
     let now = ctx.app.time().now;
     if !auth::verify_password(&stored, password) {
         let outcome = ctx.app.owner_lockout.failure(ip, now);
-        log::warn!("owner page: wrong password from {ip} ({outcome:?})");
+        log::warn!("owner page: wrong password from {ip} ({outcome})");
         let text = match outcome {
             auth::Failure::TryAgain { .. } => "Wrong password.".to_string(),
             auth::Failure::Locked { secs } => {
@@ -408,7 +408,7 @@ fn setup(ctx: &Ctx, request: &Request, ip: IpAddr) -> Response {
         Ok(true) => {}
         Ok(false) => {
             let outcome = ctx.app.owner_lockout.failure(ip, ctx.app.time().now);
-            log::warn!("owner page: wrong setup code from {ip} ({outcome:?})");
+            log::warn!("owner page: wrong setup code from {ip} ({outcome})");
             return signin_page(
                 ctx,
                 Some(

@@ -19,8 +19,7 @@ use crate::web::admin::ui::{
 use crate::web::admin::{refuse, Call};
 use crate::web::http::{esc, json, read_form};
 
-/// Payments read at most for a page (a busy hotspot sells a few hundred a day).
-pub(crate) const MAX_PAYMENTS: usize = 50_000;
+pub(crate) use crate::app::owner::MAX_PAYMENTS;
 
 fn state_label(state: PaymentState) -> String {
     let (class, text) = match state {

@@ -720,7 +720,7 @@ fn stk_callback(ctx: &Ctx, request: &Request, secret: &str) -> Response {
         Err(response) => return response,
     };
     let verdict = ctx.app.on_callback(&body);
-    log::info!("M-Pesa callback: {verdict:?}");
+    log::info!("M-Pesa callback: {verdict}");
     json(200, &json!({ "ResultCode": 0, "ResultDesc": "Accepted" }))
 }
 

@@ -1,0 +1,391 @@
+//! The nf_tables netlink encoding (pure): a change (`delta::Op`s) as one batch of netlink
+//! messages, the probe that asks whether lango's two tables exist, and the kernel's answers
+//! read back, one errno per message. Laid out as nft 1.0.6 lays out the same script (tests.rs
+//! checks the bytes against what `nft --debug=mnl` sends). `socket.rs` carries the bytes.
+//!
+//! Every message asks for an ack (`NLM_F_ACK`), so the kernel answers each one, with 0 or an
+//! errno, and the batch is known to be done when all of them have answered. Netlink headers are
+//! in host byte order; nf_tables' numbers (timeouts, quotas, rates) are big-endian.
+
+use super::delta::{Key, Op};
+
+const NLM_F_REQUEST: u16 = 0x1;
+const NLM_F_ACK: u16 = 0x4;
+const NLM_F_CREATE: u16 = 0x400;
+const NLMSG_ERROR: u16 = 2;
+/// `NFNL_MSG_BATCH_BEGIN` and `_END` (`NLMSG_MIN_TYPE` and the next).
+const BATCH_BEGIN: u16 = 0x10;
+const BATCH_END: u16 = 0x11;
+const SUBSYS_NFTABLES: u16 = 10;
+const NFPROTO_INET: u8 = 1;
+/// `enum nf_tables_msg_types` (linux/netfilter/nf_tables.h).
+const MSG_GETTABLE: u16 = 1;
+const MSG_NEWSETELEM: u16 = 12;
+const MSG_GETSETELEM: u16 = 13;
+const MSG_DELSETELEM: u16 = 14;
+const MSG_NEWOBJ: u16 = 18;
+const MSG_GETOBJ: u16 = 19;
+const MSG_DELOBJ: u16 = 20;
+const NLA_F_NESTED: u16 = 0x8000;
+const OBJECT_QUOTA: u32 = 2;
+const OBJECT_LIMIT: u32 = 4;
+/// `NFTA_*` attribute numbers used below, by the enum they belong to.
+const TABLE_NAME: u16 = 1;
+const LIST_TABLE: u16 = 1;
+const LIST_SET: u16 = 2;
+const LIST_ELEMENTS: u16 = 3;
+const LIST_ELEM: u16 = 1;
+const ELEM_KEY: u16 = 1;
+const ELEM_TIMEOUT: u16 = 4;
+const ELEM_EXPR: u16 = 7;
+const ELEM_OBJREF: u16 = 9;
+const ELEM_EXPRESSIONS: u16 = 11;
+const EXPR_DATA: u16 = 2;
+const COUNTER_BYTES: u16 = 1;
+const QUOTA_CONSUMED: u16 = 4;
+const DATA_VALUE: u16 = 1;
+const OBJ_TABLE: u16 = 1;
+const OBJ_NAME: u16 = 2;
+const OBJ_TYPE: u16 = 3;
+const OBJ_DATA: u16 = 4;
+
+/// The table every change goes to.
+const TABLE: &str = "lango";
+
+/// Netlink messages being written into one buffer.
+struct Writer {
+    buf: Vec<u8>,
+    seq: u32,
+}
+
+impl Writer {
+    /// Starts a message (`nlmsghdr` and `nfgenmsg`); returns where it starts, for `end`.
+    fn begin(&mut self, kind: u16, flags: u16, family: u8, res_id: u16) -> usize {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(&0u32.to_ne_bytes());
+        self.buf.extend_from_slice(&kind.to_ne_bytes());
+        self.buf.extend_from_slice(&flags.to_ne_bytes());
+        self.buf.extend_from_slice(&self.seq.to_ne_bytes());
+        self.buf.extend_from_slice(&0u32.to_ne_bytes());
+        self.buf.extend_from_slice(&[family, 0]);
+        self.buf.extend_from_slice(&res_id.to_be_bytes());
+        self.seq += 1;
+        start
+    }
+
+    /// Writes the length of the message or nested attribute that starts at `start`.
+    fn end(&mut self, start: usize) {
+        let len = self.buf.len() - start;
+        if let Some(at) = self.buf.get_mut(start..start + 4) {
+            at.copy_from_slice(&(len as u32).to_ne_bytes());
+        }
+    }
+
+    fn nest(&mut self, kind: u16) -> usize {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(&0u16.to_ne_bytes());
+        self.buf
+            .extend_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
+        start
+    }
+
+    fn close(&mut self, start: usize) {
+        let len = (self.buf.len() - start) as u16;
+        if let Some(at) = self.buf.get_mut(start..start + 2) {
+            at.copy_from_slice(&len.to_ne_bytes());
+        }
+    }
+
+    /// One attribute, padded to 4 bytes.
+    fn attr(&mut self, kind: u16, data: &[u8]) {
+        self.buf
+            .extend_from_slice(&((4 + data.len()) as u16).to_ne_bytes());
+        self.buf.extend_from_slice(&kind.to_ne_bytes());
+        self.buf.extend_from_slice(data);
+        self.buf.resize(self.buf.len().next_multiple_of(4), 0);
+    }
+
+    fn text(&mut self, kind: u16, s: &str) {
+        let mut data = Vec::with_capacity(s.len() + 1);
+        data.extend_from_slice(s.as_bytes());
+        data.push(0);
+        self.attr(kind, &data);
+    }
+
+    fn int(&mut self, kind: u16, value: u32) {
+        self.attr(kind, &value.to_be_bytes());
+    }
+
+    fn long(&mut self, kind: u16, value: u64) {
+        self.attr(kind, &value.to_be_bytes());
+    }
+
+    /// One nf_tables message of lango's table: its header, the table's name, then `body`.
+    /// (`create` with a get means nothing to the kernel: gets are never created.)
+    fn message(&mut self, kind: u16, create: bool, table: u16, body: impl FnOnce(&mut Writer)) {
+        let create = create && kind != MSG_GETSETELEM && kind != MSG_GETOBJ;
+        let flags = NLM_F_REQUEST | NLM_F_ACK | if create { NLM_F_CREATE } else { 0 };
+        let start = self.begin(SUBSYS_NFTABLES << 8 | kind, flags, NFPROTO_INET, 0);
+        self.text(table, TABLE);
+        body(self);
+        self.end(start);
+    }
+
+    /// A set element list with one element: its key, and for an add its timeout and object.
+    fn element(&mut self, set: &str, key: &Key, add: Option<(u64, Option<&str>)>) {
+        self.text(LIST_SET, set);
+        let list = self.nest(LIST_ELEMENTS);
+        let elem = self.nest(LIST_ELEM);
+        if let Some((timeout_ms, _)) = add {
+            self.long(ELEM_TIMEOUT, timeout_ms);
+        }
+        let at = self.nest(ELEM_KEY);
+        self.attr(DATA_VALUE, &key_bytes(key));
+        self.close(at);
+        if let Some((_, Some(object))) = add {
+            self.text(ELEM_OBJREF, object);
+        }
+        self.close(elem);
+        self.close(list);
+    }
+
+    /// An object's name and type, and its data (empty for a delete, as nft sends it).
+    fn object(&mut self, name: &str, kind: u32, data: impl FnOnce(&mut Writer)) {
+        self.text(OBJ_NAME, name);
+        self.int(OBJ_TYPE, kind);
+        let at = self.nest(OBJ_DATA);
+        data(self);
+        self.close(at);
+    }
+}
+
+/// A key as the kernel stores it: each field of a concatenation (`ether_addr . ipv4_addr`)
+/// takes a whole number of 32-bit registers, so a MAC is padded from 6 to 8 bytes.
+fn key_bytes(key: &Key) -> Vec<u8> {
+    let mut out = Vec::with_capacity(24);
+    let ip = |out: &mut Vec<u8>, ip: &std::net::IpAddr| match ip {
+        std::net::IpAddr::V4(v4) => out.extend_from_slice(&v4.octets()),
+        std::net::IpAddr::V6(v6) => out.extend_from_slice(&v6.octets()),
+    };
+    match key {
+        Key::Mac(mac) => out.extend_from_slice(&mac.0),
+        Key::MacIp(mac, addr) => {
+            out.extend_from_slice(&mac.0);
+            out.extend_from_slice(&[0, 0]);
+            ip(&mut out, addr);
+        }
+        Key::Ip(addr) => ip(&mut out, addr),
+    }
+    out
+}
+
+/// A batch ready to send: its bytes and how many messages in it the kernel answers (sequence
+/// numbers 1 to `messages`; the batch's begin is 0 and its end `messages + 1`).
+pub struct Batch {
+    pub bytes: Vec<u8>,
+    pub messages: u32,
+}
+
+/// Pure: one transaction with `ops`, in their order.
+pub(crate) fn batch(ops: &[Op]) -> Batch {
+    let mut w = Writer {
+        buf: Vec::with_capacity(128 * (ops.len() + 1)),
+        seq: 0,
+    };
+    let start = w.begin(BATCH_BEGIN, NLM_F_REQUEST, 0, SUBSYS_NFTABLES);
+    w.end(start);
+    for op in ops {
+        match op {
+            Op::AddQuota { name, total, used } => {
+                w.message(MSG_NEWOBJ, true, OBJ_TABLE, |w| {
+                    w.object(name, OBJECT_QUOTA, |w| {
+                        w.long(1, *total); // NFTA_QUOTA_BYTES
+                        w.long(4, *used); // NFTA_QUOTA_CONSUMED
+                        w.int(2, 1); // NFTA_QUOTA_FLAGS: NFT_QUOTA_F_INV ("over")
+                    })
+                });
+            }
+            Op::AddLimit { name, rate, burst } => {
+                w.message(MSG_NEWOBJ, true, OBJ_TABLE, |w| {
+                    w.object(name, OBJECT_LIMIT, |w| {
+                        w.long(1, *rate); // NFTA_LIMIT_RATE, bytes
+                        w.long(2, 1); // NFTA_LIMIT_UNIT: per second
+                        w.int(3, u32::try_from(*burst).unwrap_or(u32::MAX)); // NFTA_LIMIT_BURST
+                        w.int(4, 1); // NFTA_LIMIT_TYPE: NFT_LIMIT_PKT_BYTES
+                        w.int(5, 1); // NFTA_LIMIT_FLAGS: NFT_LIMIT_F_INV ("over")
+                    })
+                });
+            }
+            Op::AddElement {
+                element,
+                timeout_ms,
+            } => {
+                w.message(MSG_NEWSETELEM, true, LIST_TABLE, |w| {
+                    let add = Some((*timeout_ms, element.object.as_deref()));
+                    w.element(element.set, &element.key, add);
+                });
+            }
+            Op::DelElement(element) => {
+                w.message(MSG_DELSETELEM, false, LIST_TABLE, |w| {
+                    w.element(element.set, &element.key, None);
+                });
+            }
+            Op::DelQuota(name) => {
+                w.message(MSG_DELOBJ, false, OBJ_TABLE, |w| {
+                    w.object(name, OBJECT_QUOTA, |_| {});
+                });
+            }
+            Op::DelLimit(name) => {
+                w.message(MSG_DELOBJ, false, OBJ_TABLE, |w| {
+                    w.object(name, OBJECT_LIMIT, |_| {});
+                });
+            }
+        }
+    }
+    let messages = w.seq - 1;
+    let start = w.begin(BATCH_END, NLM_F_REQUEST, 0, SUBSYS_NFTABLES);
+    w.end(start);
+    Batch {
+        bytes: w.buf,
+        messages,
+    }
+}
+
+/// Pure: two requests (not a batch) asking for `table inet lango` and `table inet lango_gate`,
+/// sequence numbers 1 and 2: each is answered with the table and an ack, or with ENOENT.
+pub(crate) fn tables_probe() -> Batch {
+    let mut w = Writer {
+        buf: Vec::with_capacity(64),
+        seq: 1,
+    };
+    for name in ["lango", "lango_gate"] {
+        let start = w.begin(
+            SUBSYS_NFTABLES << 8 | MSG_GETTABLE,
+            NLM_F_REQUEST | NLM_F_ACK,
+            NFPROTO_INET,
+            0,
+        );
+        w.text(TABLE_NAME, name);
+        w.end(start);
+    }
+    Batch {
+        bytes: w.buf,
+        messages: 2,
+    }
+}
+
+/// What `reads` asks for: the byte counter of one element of a set declared with `counter`, or
+/// the bytes one quota object has used.
+pub(crate) enum Read<'a> {
+    Counter(&'a str, &'a Key),
+    QuotaUsed(&'a str),
+}
+
+/// Pure: one request (not a batch) per read, sequence numbers 1 on; each is answered with the
+/// element or object and an ack, or with an errno (ENOENT: gone).
+pub(crate) fn reads(reads: &[Read<'_>]) -> Batch {
+    let mut w = Writer {
+        buf: Vec::with_capacity(96 * reads.len()),
+        seq: 1,
+    };
+    for read in reads {
+        match read {
+            Read::Counter(set, key) => w.message(MSG_GETSETELEM, false, LIST_TABLE, |w| {
+                w.element(set, key, None);
+            }),
+            Read::QuotaUsed(name) => w.message(MSG_GETOBJ, false, OBJ_TABLE, |w| {
+                w.text(OBJ_NAME, name);
+                w.int(OBJ_TYPE, OBJECT_QUOTA);
+            }),
+        }
+    }
+    Batch {
+        bytes: w.buf,
+        messages: reads.len() as u32,
+    }
+}
+
+/// The first attribute of type `kind` among `attrs` (flags masked off), if whole.
+fn find(attrs: &[u8], kind: u16) -> Option<&[u8]> {
+    let mut rest = attrs;
+    while rest.len() >= 4 {
+        let len = usize::from(u16::from_ne_bytes([rest[0], rest[1]]));
+        let found = u16::from_ne_bytes([rest[2], rest[3]]) & 0x3fff;
+        let payload = rest.get(4..len)?;
+        if found == kind {
+            return Some(payload);
+        }
+        rest = rest.get(len.next_multiple_of(4)..).unwrap_or_default();
+    }
+    None
+}
+
+fn be64(bytes: Option<&[u8]>) -> Option<u64> {
+    bytes?.try_into().ok().map(u64::from_be_bytes)
+}
+
+/// Pure: what the replies to `reads` say, `(sequence number, bytes)`: an element's counter (its
+/// one expression, or the first of several) or a quota's use. Anything else is skipped.
+pub(crate) fn read_values(replies: &[u8]) -> Vec<(u32, u64)> {
+    let mut out = Vec::new();
+    let mut rest = replies;
+    while rest.len() >= 20 {
+        let len = rest
+            .get(..4)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u32::from_ne_bytes) as usize;
+        let Some(message) = rest.get(..len).filter(|_| len >= 20) else {
+            break;
+        };
+        let kind = u16::from_ne_bytes([message[4], message[5]]) & 0xff;
+        let seq = u32::from_ne_bytes([message[8], message[9], message[10], message[11]]);
+        let attrs = &message[20..];
+        let value = match kind {
+            MSG_NEWSETELEM => find(attrs, LIST_ELEMENTS)
+                .and_then(|list| find(list, LIST_ELEM))
+                .and_then(|elem| {
+                    find(elem, ELEM_EXPR)
+                        .or_else(|| find(elem, ELEM_EXPRESSIONS).and_then(|l| find(l, LIST_ELEM)))
+                })
+                .and_then(|expr| be64(find(find(expr, EXPR_DATA)?, COUNTER_BYTES))),
+            MSG_NEWOBJ => be64(find(
+                find(attrs, OBJ_DATA).unwrap_or_default(),
+                QUOTA_CONSUMED,
+            )),
+            _ => None,
+        };
+        out.extend(value.map(|v| (seq, v)));
+        rest = rest.get(len.next_multiple_of(4)..).unwrap_or_default();
+    }
+    out
+}
+
+/// Pure: the errnos in one datagram of answers, as `(sequence number, errno)` (0 for an ack);
+/// other messages (a table or element sent back for a get) are appended to `replies`. Stops at
+/// anything malformed.
+pub(crate) fn answers(datagram: &[u8], replies: &mut Vec<u8>) -> Vec<(u32, i32)> {
+    let mut out = Vec::new();
+    let mut rest = datagram;
+    while rest.len() >= 16 {
+        let u32_at = |at: usize| {
+            rest.get(at..at + 4)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, u32::from_ne_bytes)
+        };
+        let len = u32_at(0) as usize;
+        let kind = u16::from_ne_bytes([rest[4], rest[5]]);
+        if len < 16 || len > rest.len() {
+            break;
+        }
+        if kind == NLMSG_ERROR && len >= 20 {
+            // The (negative) errno, then the header of the message it answers.
+            let errno = (u32_at(16) as i32).saturating_neg();
+            out.push((u32_at(8), errno));
+        } else {
+            replies.extend_from_slice(&rest[..len]);
+            replies.resize(replies.len().next_multiple_of(4), 0);
+        }
+        rest = rest.get(len.next_multiple_of(4)..).unwrap_or_default();
+    }
+    out
+}
