@@ -26,7 +26,8 @@
 # not lango's, unsaved uci changes, nothing to undo).
 #
 # For tests: LANGO_UCI_CONFDIR and LANGO_UCI_SAVEDIR are uci's -c and -t, LANGO_GUEST_UNDO the
-# save file, LANGO_GUEST_RELOAD=0 skips the service reloads.
+# save file, LANGO_GUEST_RELOAD=0 says the files are a copy, not the live router's: no service is
+# reloaded and the host's addresses do not count when choosing the subnet.
 
 set -u
 PKGS="network wireless firewall dhcp lango"
@@ -74,9 +75,14 @@ gateway_section() {
 	[ -n "$GW" ] || die 2 "/etc/config/lango has no gateway section"
 }
 
-# The first 192.168.N.1 (N >= 3) that no network uses.
+# The first 192.168.N.1 (N >= 3) that no network uses: none in /etc/config/network and, on the
+# router itself, no address the router has now (a wan in 192.168.3.0/24 behind the ISP's box).
 free_address() {
 	used=$(u -q -X show network | sed -n "s/^network\.[A-Za-z0-9_]*\.ipaddr=//p" | tr -d "'")
+	if [ "${LANGO_GUEST_RELOAD:-1}" != 0 ] && command -v ip >/dev/null 2>&1; then
+		used="$used
+$(ip -4 -o addr show 2>/dev/null | awk '{ print $4 }')"
+	fi
 	n=3
 	while [ "$n" -lt 255 ]; do
 		case " $(echo "$used" | tr '\n' ' ')" in
