@@ -66,6 +66,7 @@ LANGO_FILES="./ 0755
 ./usr/share/ 0755
 ./usr/share/lango/ 0755
 ./usr/share/lango/fw-hook.sh 0755
+./usr/share/lango/guest-network.sh 0755
 ./usr/share/rpcd/ 0755
 ./usr/share/rpcd/acl.d/ 0755
 ./usr/share/rpcd/acl.d/lango.json 0644"

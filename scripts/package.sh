@@ -57,6 +57,7 @@ lango_spec() {
   put 0600 files/etc/config/lango /etc/config/lango
   put 0755 files/etc/uci-defaults/90_lango /etc/uci-defaults/90_lango
   put 0755 files/usr/share/lango/fw-hook.sh /usr/share/lango/fw-hook.sh
+  put 0755 files/usr/share/lango/guest-network.sh /usr/share/lango/guest-network.sh
   put 0644 files/usr/share/rpcd/acl.d/lango.json /usr/share/rpcd/acl.d/lango.json
   put 0644 files/lib/upgrade/keep.d/lango /lib/upgrade/keep.d/lango
   find "$root" -type d -exec chmod 0755 {} +

@@ -23,6 +23,8 @@ Usage:
                                                set the owner page's password from one line on
                                                stdin (with lango stopped); --code prints the
                                                first-run setup code instead
+  lango setup-guest-network [--ssid NAME] [--key PASS] | --undo
+                                               guests on a network of their own
   lango --version | --help
 
 Exit codes: 0 ok, 1 runtime error, 2 bad usage, 3 invalid config, 4 store error.
@@ -137,6 +139,7 @@ fn run(args: &[String]) -> i32 {
             let config = config.unwrap_or_else(|| "/etc/config/lango".into());
             daemon::passwd(&PathBuf::from(config), store.map(PathBuf::from), show_code)
         }
+        "setup-guest-network" => daemon::setup_guest_network(rest),
         other => usage(&format!("unknown command '{other}'")),
     }
 }

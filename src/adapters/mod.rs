@@ -6,6 +6,7 @@
 pub mod daraja;
 pub(crate) mod dns;
 pub(crate) mod dnsmasq;
+pub mod guest_network;
 pub(crate) mod health;
 pub mod https;
 pub mod neighbours;

@@ -15,6 +15,7 @@ pub mod daraja;
 #[cfg(feature = "simulator")]
 pub mod daraja_sim;
 pub mod firewall;
+pub mod guest_network;
 pub mod http;
 pub mod ipv6;
 pub(crate) mod locks;

@@ -625,6 +625,32 @@ pub fn check_config(path: &Path) -> i32 {
     }
 }
 
+/// `lango setup-guest-network [--ssid NAME] [--key PASS] [--undo]`: see
+/// `adapters::guest_network`. The
+/// script edits `/etc/config` with `uci` (`LANGO_UCI_CONFDIR` in tests); the SSID defaults to
+/// the brand name from lango's config there.
+pub fn setup_guest_network(args: &[String]) -> i32 {
+    use crate::adapters::guest_network;
+    use crate::core::guest_network::{parse, ssid_ok};
+    let dir = std::env::var_os("LANGO_UCI_CONFDIR").unwrap_or_else(|| "/etc/config".into());
+    let brand = config::load(&Path::new(&dir).join("lango")).map(|c| c.brand.name);
+    // A brand name too long for an SSID is no reason to refuse: the plain default is used.
+    let default = brand.ok().filter(|b| ssid_ok(b));
+    let request = match parse(args, default.as_deref().unwrap_or("Guest Wi-Fi")) {
+        Ok(request) => request,
+        Err(e) => {
+            eprintln!("lango: {}", e.message());
+            return EXIT_USAGE;
+        }
+    };
+    let script = std::env::var("LANGO_GUEST_NETWORK_SCRIPT")
+        .unwrap_or_else(|_| guest_network::SCRIPT.to_string());
+    let out = guest_network::run(&SystemRunner, &script, &request, false);
+    print!("{}", out.stdout);
+    eprint!("{}", out.stderr);
+    out.status
+}
+
 /// `lango check-mpesa [--config FILE]`: tests the M-Pesa account without prompting anyone
 /// and says which part is wrong. Never prints a secret.
 pub fn check_mpesa(path: &Path) -> i32 {

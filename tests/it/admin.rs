@@ -68,6 +68,7 @@ const ROUTES: &[(&str, &str, &str)] = &[
         "/settings/password",
         "current=x&password=yyyyyyyyy&again=yyyyyyyyy",
     ),
+    ("POST", "/settings/guest-network", "undo=1"),
     ("POST", "/sms/1/approve", ""),
     ("POST", "/signout", ""),
 ];
@@ -453,6 +454,12 @@ fn secrets_never_appear_in_any_response() {
         }
     }
     let settings = owner.get("/settings").body;
+    // Guests on lan: the owner is offered a network of their own (issue 15).
+    assert!(
+        settings.contains("Set up the guest network")
+            && settings.contains("action=\"/settings/guest-network\""),
+        "{settings}"
+    );
     assert!(
         settings.contains("KEY-… (set)"),
         "the key's first characters: {settings}"

@@ -447,23 +447,19 @@ impl Lab {
             .expect("start lango");
         self.lango = Some(child);
         self.wait_for("lango's portal", || {
-            self.exec(
-                &self.ns_router,
-                &[
-                    "curl",
-                    "-s",
-                    "-o",
-                    "/dev/null",
-                    "http://10.77.0.1:8080/api/packages",
-                ],
-            )
-            .status
-            .success()
+            self.portal_up()
                 && self
                     .exec(&self.ns_router, &["nft", "list", "table", "inet", "lango"])
                     .status
                     .success()
         });
+    }
+
+    /// Whether lango's portal answers on the router.
+    pub fn portal_up(&self) -> bool {
+        let url = "http://10.77.0.1:8080/api/packages";
+        let curl = ["curl", "-s", "-o", "/dev/null", url];
+        self.exec(&self.ns_router, &curl).status.success()
     }
 
     /// Adds an option to the gateway section and restarts lango with it.

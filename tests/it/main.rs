@@ -6,6 +6,8 @@ mod support;
 mod door;
 // lango's UCI parser against the real libuci (`uci` from the OpenWrt kit).
 mod uci;
+// `lango setup-guest-network` with the kit's real uci, and the real fw4 in the lab (issue 15).
+mod guestnet;
 // The redb store: reopen, indexes, schema version, damaged files.
 mod store;
 // Issue 14's retention: the archive of settled payments, forgotten sessions, kept books.

@@ -227,6 +227,7 @@ fn route(call: &Call, method: &str, url: &str) -> Response {
         ("POST", "/settings/mpesa") => settings::save_mpesa(call),
         ("POST", "/settings/brand") => settings::save_brand(call),
         ("POST", "/settings/network") => settings::save_network(call),
+        ("POST", "/settings/guest-network") => settings::guest_network(call),
         ("POST", "/settings/password") => settings::change_password(call),
         ("POST", path) if path.starts_with("/sms/") => money::sms_decision(call, rest("/sms/")),
         _ => refuse(404, "not found"),

@@ -214,6 +214,13 @@ pub(crate) fn settings(call: &Call) -> Response {
         "",
         &post_form(call, "/settings/network", &[], &fields),
     ));
+    if ctx.config_path.is_some() {
+        body.push_str(&guest_network_section(
+            call,
+            &gw.interface,
+            &config.brand.name,
+        ));
+    }
     let mut fields = value_row(
         "Current password",
         "<input type=\"password\" name=\"current\" autocomplete=\"current-password\" required>",
@@ -228,6 +235,71 @@ pub(crate) fn settings(call: &Call) -> Response {
         &post_form(call, "/settings/password", &[], &fields),
     ));
     ui::page(call, Tab::Settings, "Settings", "Changes are written to /etc/config/lango (the same file uci and LuCI edit) and apply at once.", &body)
+}
+
+/// The guest network button: set one up while guests share `lan`, or remove lango's.
+fn guest_network_section(call: &Call, interface: &str, brand: &str) -> String {
+    if interface == "guest" {
+        let fields = form_actions("danger", "Remove the guest network", None);
+        return section(
+            "Guest network",
+            "Guests have their own network. Removing it puts lango back where it was.",
+            &post_form(call, "/settings/guest-network", &[("undo", "1")], &fields),
+        );
+    }
+    let mut fields = value_row(
+        "Wi-Fi name",
+        &input("ssid", brand, "maxlength=\"32\" required"),
+        "On every radio, beside your own.",
+    );
+    fields.push_str(&value_row(
+        "Wi-Fi password",
+        &input("key", "", "maxlength=\"63\" minlength=\"8\""),
+        "Empty: an open network (guests pay on the portal).",
+    ));
+    fields.push_str(&form_actions("apply", "Set up the guest network", None));
+    section(
+        "Guest network",
+        &format!(
+            "Guests are on '{}', beside your devices. Give them their own Wi-Fi, addresses \
+             and firewall zone (lango setup-guest-network); yours stays as it is.",
+            esc(interface)
+        ),
+        &post_form(call, "/settings/guest-network", &[], &fields),
+    )
+}
+
+/// Runs `lango setup-guest-network` (or `--undo`) for the owner page; lango's own restart
+/// waits until this answer is sent.
+pub(crate) fn guest_network(call: &Call) -> Response {
+    use crate::adapters::guest_network::{run, SCRIPT};
+    use crate::adapters::sys::SystemRunner;
+    use crate::core::guest_network::{parse, Request};
+    let request = if call.field("undo") == "1" {
+        Ok(Request::Undo)
+    } else {
+        let mut args = vec!["--ssid".to_string(), call.field("ssid").to_string()];
+        if !call.field("key").is_empty() {
+            args.extend(["--key".to_string(), call.field("key").to_string()]);
+        }
+        parse(&args, "")
+    };
+    let request = match request {
+        Ok(request) => request,
+        Err(e) => return call.back("/settings", format!("Not done: {}.", e.message())),
+    };
+    if !std::path::Path::new(SCRIPT).exists() {
+        return call.back("/settings", format!("Not done: {SCRIPT} is missing."));
+    }
+    let out = run(&SystemRunner, SCRIPT, &request, true);
+    let text = format!("{}{}", out.stdout, out.stderr);
+    match out.status {
+        0 => call.back(
+            "/settings",
+            format!("{} lango restarts in a moment.", text.trim()),
+        ),
+        _ => call.back("/settings", format!("Not done: {}", text.trim())),
+    }
 }
 
 fn offset_text(secs: i64) -> String {
