@@ -611,21 +611,49 @@ fn packages_are_written_to_the_config_file_and_apply_at_once() {
         .map(|p| p.id.clone())
         .collect();
     assert_eq!(order[..2], ["hour".to_string(), "min30".to_string()]);
-    // A bad edit writes nothing and says why.
+    // A bad edit writes nothing and says why, as an error (not the green banner), with the
+    // form shown again as typed (issue 16).
     let before = std::fs::read_to_string(&path).unwrap();
-    let bad = owner.post_and_follow(
+    let bad = owner.post(
         "/packages",
-        "edit=hour&name=Hour&price=abc&duration=1h&active=1",
+        "edit=hour&name=Hourly+Plus&price=abc&duration=90m&active=1",
     );
+    assert_eq!(bad.status, 400);
     assert!(
-        bad.body.contains("Not saved") && bad.body.contains("abc"),
+        bad.body
+            .contains("<div class=\"alert-message error\">Not saved")
+            && bad.body.contains("&#39;abc&#39; is not a price")
+            && !bad.body.contains("alert-message success"),
         "{}",
         bad.body
     );
+    for kept in [
+        "value=\"Hourly Plus\"",
+        "value=\"abc\"",
+        "value=\"90m\"",
+        "name=\"edit\" value=\"hour\"",
+    ] {
+        assert!(bad.body.contains(kept), "{kept}: {}", bad.body);
+    }
     assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
     assert_eq!(env.app.config().package("hour").unwrap().price.0, 2000);
-    let dup = owner.post_and_follow("/packages", "id=hour&name=Other&price=1&duration=1h");
-    assert!(dup.body.contains("already a package"), "{}", dup.body);
+    let dup = owner.post("/packages", "id=hour&name=Other&price=1&duration=1h");
+    assert_eq!(dup.status, 400);
+    assert!(
+        dup.body.contains("already a package") && dup.body.contains("value=\"Other\""),
+        "{}",
+        dup.body
+    );
+    // Done is green; nothing to do is a warning.
+    let done = owner.post_and_follow("/packages/order", "id=hour&dir=down");
+    assert!(done.body.contains("alert-message success\">Order saved."));
+    let first = &env.app.config().packages[0].id.clone();
+    let noop = owner.post_and_follow("/packages/order", &format!("id={first}&dir=up"));
+    assert!(
+        noop.body.contains("alert-message warning\">Already there."),
+        "{}",
+        noop.body
+    );
 }
 
 #[test]
@@ -1098,12 +1126,12 @@ fn a_control_character_in_a_form_field_is_refused_and_the_file_kept() {
         "Night%0DBar",
         "Night%1BBar",
     ] {
-        let reply = owner.post_and_follow(
+        let reply = owner.post(
             "/packages",
             &format!("edit=&id=evil&name={bad}&price=35&duration=10h&active=1"),
         );
         assert!(
-            reply.body.contains("control character"),
+            reply.status == 400 && reply.body.contains("control character"),
             "{bad}: {}",
             reply.body
         );

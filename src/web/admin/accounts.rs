@@ -203,7 +203,7 @@ pub(crate) fn save_account(call: &Call) -> Response {
     } else {
         match app.store.read(|r| r.account(editing)) {
             Ok(Some(a)) => Some(a),
-            Ok(None) => return call.back("/accounts", "Not saved: that account no longer exists."),
+            Ok(None) => return call.fail("/accounts", "Not saved: that account no longer exists."),
             Err(e) => return store_error(e),
         }
     };
@@ -212,7 +212,7 @@ pub(crate) fn save_account(call: &Call) -> Response {
         None => match accounts::normalise_username(call.field("username")) {
             Some(name) => name,
             None => {
-                return call.back(
+                return call.fail(
                     "/accounts",
                     "Not saved: the user name takes 1 to 32 letters, digits or . _ - @",
                 )
@@ -220,7 +220,7 @@ pub(crate) fn save_account(call: &Call) -> Response {
         },
     };
     if existing.is_none() && matches!(app.store.read(|r| r.account(&username)), Ok(Some(_))) {
-        return call.back(
+        return call.fail(
             "/accounts",
             format!("Not saved: there is already an account '{username}'."),
         );
@@ -228,10 +228,10 @@ pub(crate) fn save_account(call: &Call) -> Response {
     let password = call.raw_field("password");
     let password_hash = match (&existing, password.is_empty()) {
         (Some(a), true) => a.password_hash.clone(),
-        (None, true) => return call.back("/accounts", "Not saved: give the account a password."),
+        (None, true) => return call.fail("/accounts", "Not saved: give the account a password."),
         (_, false) => {
             if let Some(problem) = auth::password_problem(password, auth::ACCOUNT_MIN_LEN) {
-                return call.back("/accounts", format!("Not saved: {problem}"));
+                return call.fail("/accounts", format!("Not saved: {problem}"));
             }
             match auth::hash_password(password) {
                 Ok(h) => h,
@@ -244,14 +244,14 @@ pub(crate) fn save_account(call: &Call) -> Response {
         .as_deref()
         .is_some_and(|id| config.package(id).is_none())
     {
-        return call.back("/accounts", "Not saved: no such package.");
+        return call.fail("/accounts", "Not saved: no such package.");
     }
     let offset = config.gateway.utc_offset_secs;
     let expires_at = match call.field("expires") {
         "" => None,
         text => match crate::core::time::parse_date(text) {
             Some(day) => Some(crate::core::time::day_start(day + 1, offset)),
-            None => return call.back("/accounts", "Not saved: the date is not YYYY-MM-DD."),
+            None => return call.fail("/accounts", "Not saved: the date is not YYYY-MM-DD."),
         },
     };
     let Some(max_devices) = call
@@ -260,7 +260,7 @@ pub(crate) fn save_account(call: &Call) -> Response {
         .ok()
         .filter(|n| (1..=accounts::MAX_DEVICES).contains(n))
     else {
-        return call.back("/accounts", "Not saved: devices at once is 1 to 20.");
+        return call.fail("/accounts", "Not saved: devices at once is 1 to 20.");
     };
     let account = Account {
         username: username.clone(),
@@ -289,7 +289,7 @@ pub(crate) fn delete_account(call: &Call) -> Response {
             "/accounts",
             format!("Account {username} deleted; its devices are offline."),
         ),
-        Ok(false) => call.back("/accounts", "That account was already deleted."),
+        Ok(false) => call.warn("/accounts", "That account was already deleted."),
         Err(e) => store_error(e),
     }
 }

@@ -439,7 +439,7 @@ pub(crate) fn kick(call: &Call) -> Response {
     };
     match call.ctx.app.revoke_session(id) {
         Ok(true) => call.back("/guests", format!("Session {id} ended.")),
-        Ok(false) => call.back("/guests", "That session had already ended."),
+        Ok(false) => call.warn("/guests", "That session had already ended."),
         Err(e) => store_error(e),
     }
 }
@@ -456,7 +456,7 @@ pub(crate) fn extend(call: &Call) -> Response {
                 local_time(call.ctx, s.deadline)
             ),
         ),
-        Ok(None) => call.back("/guests", "That session had already ended."),
+        Ok(None) => call.warn("/guests", "That session had already ended."),
         Err(crate::app::OwnerError::OutOfRange(text)) => refuse(400, &text),
         Err(e) => store_error(e),
     }

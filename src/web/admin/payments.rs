@@ -304,21 +304,26 @@ pub(crate) fn sms_decision(call: &Call, rest: &str) -> Response {
     let Ok(id) = id else {
         return refuse(400, "bad claim id");
     };
-    let text = match call.ctx.app.decide_sms_claim(id, approve) {
-        Ok(ClaimDecision::Approved(session)) => format!(
-            "Approved: {} for {} until {}.",
-            session.terms.package_name,
-            session.mac,
-            local_time(call.ctx, session.deadline)
+    match call.ctx.app.decide_sms_claim(id, approve) {
+        Ok(ClaimDecision::Approved(session)) => call.back(
+            "/payments",
+            format!(
+                "Approved: {} for {} until {}.",
+                session.terms.package_name,
+                session.mac,
+                local_time(call.ctx, session.deadline)
+            ),
         ),
-        Ok(ClaimDecision::Rejected) => "Rejected.".into(),
-        Ok(ClaimDecision::NotPending) => "That message was already decided.".into(),
-        Ok(ClaimDecision::ReceiptAlreadyCredited(owner)) => {
-            format!("Not approved: this receipt is already credited (record {owner}).")
+        Ok(ClaimDecision::Rejected) => call.back("/payments", "Rejected."),
+        Ok(ClaimDecision::NotPending) => {
+            call.warn("/payments", "That message was already decided.")
         }
-        Err(e) => return store_error(e),
-    };
-    call.back("/payments", text)
+        Ok(ClaimDecision::ReceiptAlreadyCredited(owner)) => call.fail(
+            "/payments",
+            format!("Not approved: this receipt is already credited (record {owner})."),
+        ),
+        Err(e) => store_error(e),
+    }
 }
 
 // ---- the JSON API ----

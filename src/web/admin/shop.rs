@@ -58,8 +58,10 @@ fn rate_text(kbit: u32) -> String {
 pub(crate) fn packages(call: &Call) -> Response {
     let ctx = call.ctx;
     let config = ctx.app.config();
+    // `?edit=`, or the package of a refused edit shown again.
     let editing = call
         .param("edit")
+        .or_else(|| call.form.get("edit").cloned())
         .and_then(|id| config.package(&id).cloned());
     let n = config.packages.len();
     let rows: Vec<Vec<String>> = config
@@ -154,14 +156,16 @@ pub(crate) fn packages(call: &Call) -> Response {
 }
 
 fn package_form(call: &Call, p: Option<&Package>) -> String {
-    let text = |f: fn(&Package) -> String| p.map(f).unwrap_or_default();
+    // Each field as stored, or as typed when a refused form is shown again.
+    let text =
+        |name: &str, f: fn(&Package) -> String| call.kept(name, &p.map(f).unwrap_or_default());
     let mut fields = String::new();
     if p.is_none() {
         fields.push_str(&value_row(
             "Id",
             &input(
                 "id",
-                "",
+                &call.kept("id", ""),
                 "pattern=\"[A-Za-z0-9_]*\" maxlength=\"32\" placeholder=\"from the name\"",
             ),
             "Letters, digits and _. Never change it once sold.",
@@ -171,7 +175,7 @@ fn package_form(call: &Call, p: Option<&Package>) -> String {
         "Name",
         &input(
             "name",
-            &text(|p| p.name.clone()),
+            &text("name", |p| p.name.clone()),
             "required maxlength=\"40\"",
         ),
         "",
@@ -180,7 +184,7 @@ fn package_form(call: &Call, p: Option<&Package>) -> String {
         "Price",
         &input(
             "price",
-            &text(|p| p.price.to_string()),
+            &text("price", |p| p.price.to_string()),
             "required inputmode=\"decimal\" maxlength=\"10\"",
         ),
         "Like 50 or 49.50.",
@@ -189,7 +193,7 @@ fn package_form(call: &Call, p: Option<&Package>) -> String {
         "Time",
         &input(
             "duration",
-            &text(|p| duration_text(p.duration_secs)),
+            &text("duration", |p| duration_text(p.duration_secs)),
             "required maxlength=\"10\"",
         ),
         "Like 30m, 1h, 1d or 7d.",
@@ -198,7 +202,9 @@ fn package_form(call: &Call, p: Option<&Package>) -> String {
         "Data",
         &input(
             "data",
-            &text(|p| p.quota_bytes.map(bytes_text).unwrap_or_default()),
+            &text("data", |p| {
+                p.quota_bytes.map(bytes_text).unwrap_or_default()
+            }),
             "maxlength=\"10\"",
         ),
         "Like 500MB or 1GB; empty for unlimited.",
@@ -207,7 +213,9 @@ fn package_form(call: &Call, p: Option<&Package>) -> String {
         "Download speed",
         &input(
             "rate_down",
-            &text(|p| p.rate_down_kbit.map(rate_text).unwrap_or_default()),
+            &text("rate_down", |p| {
+                p.rate_down_kbit.map(rate_text).unwrap_or_default()
+            }),
             "maxlength=\"10\"",
         ),
         "Like 5M or 512k; empty for unlimited.",
@@ -216,12 +224,17 @@ fn package_form(call: &Call, p: Option<&Package>) -> String {
         "Upload speed",
         &input(
             "rate_up",
-            &text(|p| p.rate_up_kbit.map(rate_text).unwrap_or_default()),
+            &text("rate_up", |p| {
+                p.rate_up_kbit.map(rate_text).unwrap_or_default()
+            }),
             "maxlength=\"10\"",
         ),
         "",
     ));
-    let active = p.is_none_or(|p| p.active);
+    let active = match call.form.get("csrf") {
+        Some(_) => call.field("active") == "1",
+        None => p.is_none_or(|p| p.active),
+    };
     fields.push_str(&value_row(
         "On sale",
         &format!(
@@ -247,8 +260,9 @@ pub(crate) fn save_package(call: &Call) -> Response {
     let editing = call.field("edit");
     let existing = config.package(editing);
     if !editing.is_empty() && existing.is_none() {
-        return call.back("/packages", "Not saved: that package no longer exists.");
+        return call.fail("/packages", "Not saved: that package no longer exists.");
     }
+    let refused = |text: String| call.fail_here(text, packages);
     let name = call.field("name").to_string();
     // An id made from the name gets a suffix in the file if another section has it already
     // (`uci_write::free_name`); one the owner typed is refused instead.
@@ -263,16 +277,10 @@ pub(crate) fn save_package(call: &Call) -> Response {
                 typed.to_string()
             };
             if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                return call.back(
-                    "/packages",
-                    "Not saved: the id takes letters, digits and _.",
-                );
+                return refused("Not saved: the id takes letters, digits and _.".into());
             }
             if config.package(&id).is_some() {
-                return call.back(
-                    "/packages",
-                    format!("Not saved: there is already a package '{id}'."),
-                );
+                return refused(format!("Not saved: there is already a package '{id}'."));
             }
             id
         }
@@ -308,7 +316,13 @@ pub(crate) fn save_package(call: &Call) -> Response {
         put_package(file, &edit);
         Ok(())
     });
-    after_edit(call, "/packages", &format!("Package {name} saved."), result)
+    after_edit(
+        call,
+        "/packages",
+        &format!("Package {name} saved."),
+        result,
+        Some(packages),
+    )
 }
 
 pub(crate) fn toggle_package(call: &Call) -> Response {
@@ -331,7 +345,7 @@ pub(crate) fn toggle_package(call: &Call) -> Response {
     } else {
         "Package taken off sale."
     };
-    after_edit(call, "/packages", done, result)
+    after_edit(call, "/packages", done, result, None)
 }
 
 /// Moves a package one place up or down, numbering every package's `order` afresh.
@@ -339,14 +353,14 @@ pub(crate) fn reorder_package(call: &Call) -> Response {
     let config = call.ctx.app.config();
     let mut ids: Vec<String> = config.packages.iter().map(|p| p.id.clone()).collect();
     let Some(idx) = ids.iter().position(|id| id == call.field("id")) else {
-        return call.back("/packages", "Not moved: that package no longer exists.");
+        return call.fail("/packages", "Not moved: that package no longer exists.");
     };
     let other = match call.field("dir") {
         "up" => idx.checked_sub(1),
         _ => Some(idx + 1).filter(|i| *i < ids.len()),
     };
     let Some(other) = other else {
-        return call.back("/packages", "Already there.");
+        return call.warn("/packages", "Already there.");
     };
     ids.swap(idx, other);
     let result = edit_config(call, "packages reordered", &mut |file| {
@@ -355,7 +369,7 @@ pub(crate) fn reorder_package(call: &Call) -> Response {
         }
         Ok(())
     });
-    after_edit(call, "/packages", "Order saved.", result)
+    after_edit(call, "/packages", "Order saved.", result, None)
 }
 
 // ---- vouchers ----
@@ -553,10 +567,10 @@ pub(crate) fn generate(call: &Call) -> Response {
         call.field("count").parse::<usize>(),
         call.field("days").parse::<u64>(),
     ) else {
-        return call.back("/vouchers", "Not made: the count and the days are numbers.");
+        return call.fail("/vouchers", "Not made: the count and the days are numbers.");
     };
     let Some(prefix) = vouchers::normalise_prefix(call.field("prefix")) else {
-        return call.back(
+        return call.fail(
             "/vouchers",
             "Not made: the prefix takes up to 8 letters or digits.",
         );
@@ -577,9 +591,9 @@ pub(crate) fn generate(call: &Call) -> Response {
                 ),
             )
         }
-        Ok(None) => call.back("/vouchers", "Not made: no such package."),
+        Ok(None) => call.fail("/vouchers", "Not made: no such package."),
         Err(crate::app::OwnerError::OutOfRange(text)) => {
-            call.back("/vouchers", format!("Not made: {text}."))
+            call.fail("/vouchers", format!("Not made: {text}."))
         }
         Err(e) => store_error(e),
     }
@@ -596,7 +610,7 @@ pub(crate) fn revoke_voucher(call: &Call) -> Response {
             &back,
             format!("Voucher {} revoked.", vouchers::display(&code)),
         ),
-        Ok(false) => call.back(&back, "That voucher was already used or revoked."),
+        Ok(false) => call.warn(&back, "That voucher was already used or revoked."),
         Err(e) => store_error(e),
     }
 }

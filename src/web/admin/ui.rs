@@ -7,6 +7,7 @@
 use rouille::Response;
 
 use super::Ctx;
+use crate::core::auth::Notice;
 use crate::core::model::Money;
 use crate::core::time::Timestamp;
 use crate::web::admin::Call;
@@ -94,8 +95,13 @@ pub(crate) fn page_refresh(
     if !descr.is_empty() {
         out.push_str(&format!("<div class=\"cbi-map-descr\">{descr}</div>"));
     }
-    if let Some(notice) = call.take_flash() {
-        out.push_str(&alert("success", &esc(&notice)));
+    if let Some((kind, notice)) = call.take_flash() {
+        let class = match kind {
+            Notice::Success => "success",
+            Notice::Warning => "warning",
+            Notice::Error => "error",
+        };
+        out.push_str(&alert(class, &esc(&notice)));
     }
     out.push_str(body);
     html(frame(call.ctx, title, &nav, &out, refresh))
