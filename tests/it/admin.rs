@@ -910,7 +910,7 @@ fn payments_per_day_with_totals_and_csv() {
         page.contains(&receipt) && page.contains("2547****5678"),
         "{page}"
     );
-    assert!(page.contains("1 paid prompts, KES 20 "), "{page}");
+    assert!(page.contains("1 paid prompt, KES 20 "), "{page}");
     assert!(
         page.contains("wrong PIN") || page.contains(">failed<"),
         "{page}"
@@ -1147,4 +1147,88 @@ fn a_control_character_in_a_form_field_is_refused_and_the_file_kept() {
         env.app.config().package("tabbed").map(|p| p.name.clone()),
         Some("Night\tOwl".to_string())
     );
+}
+
+/// Issue 16: events and payments in the owner's words and time zone. A failed payment is not
+/// green and a routine sign-in not red; setting the password on first run is not a sign-in;
+/// amounts carry the currency; times are the owner's (`utc_offset`), never UTC; no ResultCode,
+/// "callback" or plural slip reaches the page.
+#[test]
+fn r16_events_and_payments_read_in_words_and_local_time() {
+    let env = TestEnv::new();
+    let ctx = Ctx::new(env.app.clone(), None);
+    let code = env.app.setup_code().unwrap().unwrap();
+    let password = OWNER_PASSWORD.replace(' ', "+");
+    let first = anonymous(
+        &ctx,
+        "POST",
+        "/setup",
+        &[("Origin", ADMIN_ORIGIN)],
+        &format!("code={code}&password={password}&again={password}"),
+    );
+    assert_eq!(first.status, 303, "{}", first.body);
+    let events = env.app.store.read(|r| r.recent_events(20)).unwrap();
+    assert!(
+        !events.iter().any(|e| e.kind == "owner_signin"),
+        "first run sets a password, it is not a sign-in: {events:?}"
+    );
+    let owner = crate::support::Owner::sign_in(ctx);
+    let paid = env
+        .app
+        .start_purchase(guest(1).0, "hour", "0712345678")
+        .unwrap();
+    env.app
+        .start_purchase(guest(2).0, "day", "0712342001")
+        .unwrap();
+    env.advance(1);
+    let outcome = StkOutcome::Paid {
+        receipt: Some("UAB7654321".into()),
+        amount: None,
+    };
+    assert!(env.app.settle(paid.id, &outcome).unwrap());
+    env.advance(4);
+    let page = owner.get("/events").body;
+    let detail = |kind: &str| {
+        let events = env.app.store.read(|r| r.recent_events(50)).unwrap();
+        events
+            .into_iter()
+            .find(|e| e.kind == kind)
+            .unwrap_or_else(|| panic!("no {kind} event"))
+            .detail
+    };
+    let paid_detail = detail("payment_paid");
+    assert!(paid_detail.contains("KES 20 "), "{paid_detail}");
+    let session = env.app.store.read(|r| r.active_sessions()).unwrap()[0].clone();
+    let local = lango::core::time::local_minute(session.deadline, 10_800);
+    assert!(
+        paid_detail.contains(&format!("until {local}")),
+        "{local}: {paid_detail}"
+    );
+    let failed = detail("payment_failed");
+    assert!(
+        failed.contains("wrong PIN") && !failed.contains("ResultCode"),
+        "{failed}"
+    );
+    for (words, not) in [
+        ("payment failed", "label success"),
+        ("payment paid", "label important"),
+        ("signed in", "label important"),
+    ] {
+        assert!(
+            page.contains(&format!(">{words}</span>")),
+            "{words}: {page}"
+        );
+        assert!(
+            !page.contains(&format!("{not}\">{words}<")),
+            "{words}: {page}"
+        );
+    }
+    let payments = owner.get("/payments").body;
+    assert!(payments.contains("1 paid prompt, KES 20"), "{payments}");
+    for page in [&page, &payments] {
+        for raw in ["ResultCode", "callback said", ":00Z", "party B"] {
+            assert!(!page.contains(raw), "{raw}: {page}");
+        }
+    }
+    assert!(payments.contains("wrong PIN"), "{payments}");
 }

@@ -473,7 +473,7 @@ fn the_owner_page_runs_the_shop() {
     shots.push(browser.screenshot("admin-6-dashboard-laptop.png"));
     browser.window(412, 900);
     browser.open(&format!("{admin}/payments"));
-    browser.wait_for_text("1 paid prompts");
+    browser.wait_for_text("1 paid prompt,");
     shots.push(browser.screenshot("admin-7-payments.png"));
     // Kick the guest.
     browser.open(&format!("{admin}/guests"));

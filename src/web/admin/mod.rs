@@ -398,16 +398,20 @@ fn signin(ctx: &Ctx, request: &Request, ip: IpAddr) -> Response {
             }
         }
     }
-    start_session(ctx, ip, "owner signed in")
+    start_session(ctx, ip, Some("owner signed in"))
 }
 
-fn start_session(ctx: &Ctx, ip: IpAddr, what: &str) -> Response {
+/// A new owner session; `signin` is the event to log (none on first run, whose password event
+/// the store wrote).
+fn start_session(ctx: &Ctx, ip: IpAddr, signin: Option<&str>) -> Response {
     let now = ctx.app.time().now;
     match ctx.owner.sessions.create(now) {
         Ok(sid) => {
-            log::info!("owner page: {what} from {ip}");
-            ctx.app
-                .owner_event("owner_signin", format!("{what} from {ip}"));
+            log::info!("owner page: session started from {ip}");
+            if let Some(what) = signin {
+                ctx.app
+                    .owner_event("owner_signin", format!("{what} from {ip}"));
+            }
             see_other("/").with_additional_header("Set-Cookie", session_cookie(&sid))
         }
         Err(e) => {
@@ -487,7 +491,8 @@ fn setup(ctx: &Ctx, request: &Request, ip: IpAddr) -> Response {
         }
     }
     ctx.app.owner_lockout.success(ip);
-    start_session(ctx, ip, "owner password set")
+    // The store logged the password being set (owner_password); that is not a sign-in.
+    start_session(ctx, ip, None)
 }
 
 fn signout(call: &Call) -> Response {

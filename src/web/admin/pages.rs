@@ -483,7 +483,12 @@ pub fn simulator(call: &Call) -> Response {
             sim.decline_next(code);
             call.back(
                 "/",
-                format!("The next simulated payment will end with ResultCode {code}."),
+                format!(
+                    "The next simulated payment will end: {}.",
+                    crate::app::mpesa::decline_words(Some(
+                        crate::core::payments::Decline::from_result_code(code)
+                    ))
+                ),
             )
         }
         Err(_) => refuse(400, "bad code"),
@@ -500,6 +505,27 @@ fn event_group(kind: &str) -> &'static str {
         k if k.starts_with("owner") => "security",
         _ => "owner",
     }
+}
+
+/// An event's badge: its colour by what it means to the owner (green: money in or a sale;
+/// orange: a sale that did not happen; red: something to act on; blue: guests coming and
+/// going; grey: routine) and its words.
+fn event_label(kind: &str) -> (&'static str, String) {
+    let class = match kind {
+        "payment_paid" | "sms_claim_approved" | "voucher_redeemed" => "success",
+        "payment_failed" | "sms_claim_rejected" | "device_blocked" => "warning",
+        "payment_rejected" | "payment_interrupted" | "spoofing" | "owner_lockout" => "important",
+        k if k.starts_with("session") || k.starts_with("account_login") => "notice",
+        _ => "",
+    };
+    let words = match kind {
+        "owner_signin" => "signed in".into(),
+        "owner_password" => "owner password".into(),
+        "owner_lockout" => "locked out".into(),
+        "sms_claim" => "SMS pasted".into(),
+        k => k.replace('_', " "),
+    };
+    (class, words)
 }
 
 pub(crate) fn events(call: &Call) -> Response {
@@ -543,15 +569,10 @@ pub(crate) fn events(call: &Call) -> Response {
         .unwrap_or_default()
         .iter()
         .map(|e| {
-            let class = match event_group(&e.kind) {
-                "security" => "important",
-                "payments" => "success",
-                "sessions" => "notice",
-                _ => "",
-            };
+            let (class, words) = event_label(&e.kind);
             vec![
                 local_time(ctx, e.at),
-                label(class, &e.kind.replace('_', " ")),
+                label(class, &words),
                 e.mac.map(|m| device(&names, m)).unwrap_or_default(),
                 esc(&e.detail),
             ]
@@ -583,5 +604,8 @@ mod tests {
         assert_eq!(event_group("spoofing"), "security");
         assert_eq!(event_group("session_ended"), "sessions");
         assert_eq!(event_group("vouchers_generated"), "owner");
+        assert_eq!(event_label("payment_failed").0, "warning");
+        assert_eq!(event_label("owner_signin"), ("", "signed in".into()));
+        assert_eq!(event_label("spoofing").0, "important");
     }
 }

@@ -122,10 +122,11 @@ pub(crate) fn payments(call: &Call) -> Response {
                 esc(&p.terms.package_name),
                 money(ctx, report::charged(p)),
                 state_label(p.state),
-                esc(&match (&p.receipt, &p.callback) {
-                    (Some(receipt), _) => receipt.clone(),
-                    (None, Some(hint)) => crate::app::mpesa::describe_hint(hint),
-                    (None, None) => String::new(),
+                esc(&match (&p.receipt, &p.callback, p.decline) {
+                    (Some(receipt), ..) => receipt.clone(),
+                    (None, _, Some(d)) => crate::app::mpesa::decline_words(Some(d)).into(),
+                    (None, Some(hint), None) => crate::app::mpesa::describe_hint(hint),
+                    (None, None, None) => String::new(),
                 }),
                 device(&names, p.mac),
             ]
@@ -136,9 +137,10 @@ pub(crate) fn payments(call: &Call) -> Response {
     body.push_str(&section(
         &format!("Payments of {}", date_of_day(day)),
         &format!(
-            "{} paid prompts, {} · approved SMS: {}, {} · <a href=\"/payments.csv?day={}\">CSV for \
-             the M-Pesa statement</a>",
+            "{} paid prompt{}, {} · approved SMS: {}, {} · <a href=\"/payments.csv?day={}\">CSV \
+             for the M-Pesa statement</a>",
             total.paid,
+            if total.paid == 1 { "" } else { "s" },
             money(ctx, total.paid_amount),
             total.sms,
             money(ctx, total.sms_amount),
@@ -147,7 +149,15 @@ pub(crate) fn payments(call: &Call) -> Response {
         &format!(
             "{}{pages}",
             table(
-                &["Time", "Phone", "Package", "Amount", "State", "Receipt", "Device"],
+                &[
+                    "Time",
+                    "Phone",
+                    "Package",
+                    "Amount",
+                    "State",
+                    "Receipt or reason",
+                    "Device",
+                ],
                 &rows,
                 "No payment that day.",
                 &[3],

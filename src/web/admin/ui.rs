@@ -403,12 +403,12 @@ pub(crate) fn progress(percent: u64, title: &str) -> String {
 
 /// Money with the shop's currency, escaped.
 pub(crate) fn money(ctx: &Ctx, amount: Money) -> String {
-    format!("{} {}", esc(&ctx.app.config().gateway.currency), amount)
+    esc(&ctx.app.owner_money(amount))
 }
 
 /// A timestamp in the owner's local time (`utc_offset`).
 pub(crate) fn local_time(ctx: &Ctx, ts: Timestamp) -> String {
-    crate::core::time::local_minute(ts, ctx.app.config().gateway.utc_offset_secs)
+    ctx.app.owner_time(ts)
 }
 
 /// Bytes per second as bits per second, for "current speed".
