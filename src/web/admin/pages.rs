@@ -200,6 +200,17 @@ fn funnel(call: &Call, counters: &[(String, u64)], today: i64, online: u64) -> S
     )
 }
 
+/// A "used" row: the bar fills with the used share, and the words say both shares.
+fn usage(free: u64, total: u64) -> String {
+    let used = 100 - percent(free.min(total), total);
+    format!(
+        "{used}% used · {} free of {}{}",
+        format_bytes(free),
+        format_bytes(total),
+        progress(used, &format!("{used}% used"))
+    )
+}
+
 fn router_health(call: &Call, now: i64) -> String {
     let ctx = call.ctx;
     let config = ctx.app.config();
@@ -221,26 +232,16 @@ fn router_health(call: &Call, now: i64) -> String {
                 .unwrap_or_else(unknown),
         ),
         (
-            "Free memory",
+            "Memory used",
             match (h.mem_available_kb, h.mem_total_kb) {
-                (Some(free), Some(total)) => format!(
-                    "{} of {}{}",
-                    format_bytes(free * 1024),
-                    format_bytes(total * 1024),
-                    progress(100 - percent(free, total), "used")
-                ),
+                (Some(free), Some(total)) => usage(free * 1024, total * 1024),
                 _ => unknown(),
             },
         ),
         (
-            "Free flash",
+            "Flash used",
             match (h.flash_free_bytes, h.flash_total_bytes) {
-                (Some(free), Some(total)) => format!(
-                    "{} of {}{}",
-                    format_bytes(free),
-                    format_bytes(total),
-                    progress(100 - percent(free, total), "used")
-                ),
+                (Some(free), Some(total)) => usage(free, total),
                 _ => unknown(),
             },
         ),
@@ -607,5 +608,15 @@ mod tests {
         assert_eq!(event_label("payment_failed").0, "warning");
         assert_eq!(event_label("owner_signin"), ("", "signed in".into()));
         assert_eq!(event_label("spoofing").0, "important");
+    }
+
+    #[test]
+    fn bars_fill_with_what_they_say() {
+        let row = usage(750_000_000, 1_000_000_000);
+        assert!(row.starts_with("25% used · 750"), "{row}");
+        assert!(
+            row.contains("title=\"25% used\"><div style=\"width:25%\">"),
+            "{row}"
+        );
     }
 }
