@@ -677,6 +677,23 @@ fn vouchers_batch_print_sheet_csv_and_revoke() {
         .body
         .contains(&lango::core::vouchers::display(&list[0].code)));
     assert!(!sheet.body.contains("<script src") && !sheet.body.contains("http://fonts"));
+    // Each card: the Wi-Fi's name, the price, how long it lasts and until when it can be used,
+    // in English and in Kiswahili (issue 16).
+    for words in [
+        "Wi-Fi: <b>Mama Mboga Cafe Wi-Fi</b>",
+        "1 Day · KES 50 · 1 day",
+        "siku 1",
+        "Use by ",
+        "Tumia kabla ya ",
+        "nambari ya vocha",
+    ] {
+        assert_eq!(
+            sheet.body.matches(words).count(),
+            12,
+            "{words}: {}",
+            sheet.body
+        );
+    }
     let csv = owner.get(&format!("/vouchers.csv?batch={batch}"));
     assert_eq!(csv.header("Content-Type"), Some("text/csv; charset=utf-8"));
     assert_eq!(csv.body.lines().count(), 13);

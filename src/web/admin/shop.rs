@@ -633,7 +633,8 @@ fn batch_vouchers(call: &Call) -> Result<(String, Vec<Voucher>), Response> {
 }
 
 /// A page to print: one card per unused voucher of a batch, with its QR code (the portal with
-/// the code filled in). Larger than the other pages (about 1.9 KB a voucher).
+/// the code filled in), the Wi-Fi (brand) name, the package, price, duration and last day of use,
+/// in English and in Kiswahili. Larger than the other pages (about 2.2 KB a voucher).
 pub(crate) fn print_sheet(call: &Call) -> Response {
     let (batch, list) = match batch_vouchers(call) {
         Ok(b) => b,
@@ -649,22 +650,28 @@ pub(crate) fn print_sheet(call: &Call) -> Response {
     for v in list.iter().filter(|v| v.state == VoucherState::Unused) {
         let url = format!("{portal}?code={}", v.code);
         let qr = crate::core::qr::svg(&url, 110).unwrap_or_default();
-        let limits = [
-            Some(format_duration(v.terms.duration_secs)),
-            v.terms.quota_bytes.map(format_bytes),
-        ];
-        let limits: Vec<String> = limits.into_iter().flatten().collect();
+        let (en, sw) = card_duration(v.terms.duration_secs);
+        let data = v
+            .terms
+            .quota_bytes
+            .map(|b| format!(", {}", format_bytes(b)))
+            .unwrap_or_default();
+        let (valid_en, valid_sw) = match v.valid_until {
+            Some(t) => {
+                let day = local_time(ctx, t).get(..10).unwrap_or("").to_string();
+                (format!("Use by {day}. "), format!("Tumia kabla ya {day}. "))
+            }
+            None => Default::default(),
+        };
         cards.push_str(&format!(
-            "<div class=\"v\">{qr}<div><b>{brand}</b><br>{package} · {limits}<br>\
-             <span class=\"code\">{code}</span><br><small>{valid}Scan, or open {portal} and type the code.</small></div></div>",
+            "<div class=\"v\">{qr}<div>Wi-Fi: <b>{brand}</b><br>{package} · {price} · {en}{data}<br>\
+             <span class=\"code\">{code}</span><br><small>{valid_en}Scan, or open {portal} and type \
+             the code.<br><i>{sw}{data}. {valid_sw}Changanua, au fungua {portal} uandike nambari ya \
+             vocha.</i></small></div></div>",
             brand = esc(&config.brand.name),
             package = esc(&v.terms.package_name),
-            limits = esc(&limits.join(", ")),
+            price = money(ctx, v.terms.price),
             code = esc(&vouchers::display(&v.code)),
-            valid = v
-                .valid_until
-                .map(|t| format!("Use by {}. ", local_time(ctx, t).get(..10).unwrap_or("")))
-                .unwrap_or_default(),
             portal = esc(&portal),
         ));
     }
@@ -685,6 +692,18 @@ pub(crate) fn print_sheet(call: &Call) -> Response {
         n = list.iter().filter(|v| v.state == VoucherState::Unused).count(),
     );
     html(page)
+}
+
+/// How long a voucher lasts, in words, in English and in Kiswahili ("1 day", "siku 1"): the
+/// largest whole unit, for a card a guest reads.
+fn card_duration(secs: u64) -> (String, String) {
+    let (n, en, sw) = match secs {
+        s if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, "day", "siku"),
+        s if s >= 3600 && s % 3600 == 0 => (s / 3600, "hour", "saa"),
+        s => (s.div_ceil(60), "minute", "dakika"),
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    (format!("{n} {en}{plural}"), format!("{sw} {n}"))
 }
 
 pub(crate) fn vouchers_csv(call: &Call) -> Response {
@@ -713,4 +732,23 @@ pub(crate) fn vouchers_csv(call: &Call) -> Response {
         ]));
     }
     csv(out, &format!("vouchers-{batch}.csv"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cards_say_durations_in_both_languages() {
+        assert_eq!(card_duration(86_400), ("1 day".into(), "siku 1".into()));
+        assert_eq!(
+            card_duration(7 * 86_400),
+            ("7 days".into(), "siku 7".into())
+        );
+        assert_eq!(card_duration(3600), ("1 hour".into(), "saa 1".into()));
+        assert_eq!(
+            card_duration(5400),
+            ("90 minutes".into(), "dakika 90".into())
+        );
+    }
 }
