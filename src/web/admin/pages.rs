@@ -62,7 +62,7 @@ pub(crate) fn dashboard(call: &Call) -> Response {
         .count();
     if pending > 0 {
         body.push_str(&alert(
-            "",
+            "warning",
             &format!(
                 "{pending} pasted M-Pesa message(s) wait for your decision. \
                  <a href=\"/payments\">Payments</a>"
@@ -373,12 +373,10 @@ pub(crate) fn guests(call: &Call) -> Response {
                 esc(&s.terms.package_name),
                 local_time(ctx, s.started_at),
                 s.ended_at.map(|t| local_time(ctx, t)).unwrap_or_default(),
-                format!(
-                    "{:?}",
-                    s.end_reason
-                        .unwrap_or(crate::core::sessions::EndReason::Time)
-                )
-                .to_lowercase(),
+                s.end_reason
+                    .unwrap_or(crate::core::sessions::EndReason::Time)
+                    .words()
+                    .to_string(),
                 format_bytes(s.bytes_used()),
             ]
         })

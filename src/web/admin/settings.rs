@@ -117,7 +117,7 @@ pub(crate) fn settings(call: &Call) -> Response {
     let mut body = String::new();
     if ctx.config_path.is_none() {
         body.push_str(&alert(
-            "",
+            "warning",
             "This lango runs without a config file: settings can be read here but not saved.",
         ));
     }
