@@ -903,10 +903,9 @@ fn guests_kick_extend_block() {
     assert!(env.app.redeem(ip, &codes[1].code).is_ok());
 }
 
-#[test]
-fn payments_per_day_with_totals_and_csv() {
-    let (env, _dir, owner) = shop();
-    // One paid (with the receipt a callback would bring), one wrong PIN (the simulator).
+/// Two purchases: the 1 Hour package (KES 20) paid, with the receipt a callback would bring,
+/// and the 1 Day one ended by a wrong PIN (the simulator). Returns the receipt.
+fn sell_one_and_decline_one(env: &TestEnv) -> String {
     let paid = env
         .app
         .start_purchase(guest(1).0, "hour", "0712345678")
@@ -922,6 +921,13 @@ fn payments_per_day_with_totals_and_csv() {
     };
     assert!(env.app.settle(paid.id, &outcome).unwrap());
     env.advance(4);
+    receipt
+}
+
+#[test]
+fn payments_per_day_with_totals_and_csv() {
+    let (env, _dir, owner) = shop();
+    let receipt = sell_one_and_decline_one(&env);
     let page = owner.get("/payments").body;
     assert!(
         page.contains(&receipt) && page.contains("2547****5678"),
@@ -1190,20 +1196,7 @@ fn r16_events_and_payments_read_in_words_and_local_time() {
         "first run sets a password, it is not a sign-in: {events:?}"
     );
     let owner = crate::support::Owner::sign_in(ctx);
-    let paid = env
-        .app
-        .start_purchase(guest(1).0, "hour", "0712345678")
-        .unwrap();
-    env.app
-        .start_purchase(guest(2).0, "day", "0712342001")
-        .unwrap();
-    env.advance(1);
-    let outcome = StkOutcome::Paid {
-        receipt: Some("UAB7654321".into()),
-        amount: None,
-    };
-    assert!(env.app.settle(paid.id, &outcome).unwrap());
-    env.advance(4);
+    sell_one_and_decline_one(&env);
     let page = owner.get("/events").body;
     let detail = |kind: &str| {
         let events = env.app.store.read(|r| r.recent_events(50)).unwrap();

@@ -402,6 +402,28 @@ fn the_purchase_path_in_english_and_kiswahili() {
     }
 }
 
+/// Opens the owner page of a new shop and fills in the first-run form: the one-time setup code,
+/// which only someone on the router can read (issue 13), and the password twice.
+fn fill_first_run(shop: &Shop, browser: &Browser) {
+    browser.open(&format!("http://{}/", shop.admin));
+    browser.wait_for_text("Choose the owner password");
+    let code = (shop.running.as_ref().unwrap().app.setup_code())
+        .unwrap()
+        .unwrap();
+    browser.type_into("input[name=code]", &code);
+    browser.type_into("input[name=password]", "mama mboga 2027");
+    browser.type_into("input[name=again]", "mama mboga 2027");
+}
+
+/// Screenshots that are real pictures, listed for the test's output.
+fn check_screenshots(shots: &[PathBuf]) {
+    for shot in shots {
+        let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 2000, "{} is {size} bytes", shot.display());
+        eprintln!("screenshot: {}", shot.display());
+    }
+}
+
 /// The owner page clicked through: first-run password, a new package, a batch of vouchers and
 /// its print sheet, a purchase on the portal showing up on the dashboard and in payments, and
 /// kicking that guest. Screenshots at phone width, and the dashboard at laptop width.
@@ -417,15 +439,7 @@ fn the_owner_page_runs_the_shop() {
     browser.window(412, 900);
     let admin = format!("http://{}", shop.admin);
     let mut shots = Vec::new();
-    browser.open(&format!("{admin}/"));
-    browser.wait_for_text("Choose the owner password");
-    // The one-time setup code, which only someone on the router can read (issue 13).
-    let code = (shop.running.as_ref().unwrap().app.setup_code())
-        .unwrap()
-        .unwrap();
-    browser.type_into("input[name=code]", &code);
-    browser.type_into("input[name=password]", "mama mboga 2027");
-    browser.type_into("input[name=again]", "mama mboga 2027");
+    fill_first_run(&shop, &browser);
     shots.push(browser.screenshot("admin-1-first-run.png"));
     browser.click("form[action='/setup'] button");
     browser.wait_for_text("guests online now");
@@ -500,11 +514,7 @@ fn the_owner_page_runs_the_shop() {
     // Signing out: the next visit asks for the password.
     browser.click("#indicators button");
     browser.wait_for_text("Authorization Required");
-    for shot in &shots {
-        let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
-        assert!(size > 2000, "{} is {size} bytes", shot.display());
-        eprintln!("screenshot: {}", shot.display());
-    }
+    check_screenshots(&shots);
 }
 
 /// Issue 16: the owner page's menu fits a 360 px phone and a 1366 px laptop. Every tab is
@@ -520,14 +530,7 @@ fn the_owner_menu_fits_a_phone_and_a_laptop() {
     let shop = Shop::start();
     let browser = Browser::start("en");
     let admin = format!("http://{}", shop.admin);
-    browser.open(&format!("{admin}/"));
-    browser.wait_for_text("Choose the owner password");
-    let code = (shop.running.as_ref().unwrap().app.setup_code())
-        .unwrap()
-        .unwrap();
-    browser.type_into("input[name=code]", &code);
-    browser.type_into("input[name=password]", "mama mboga 2027");
-    browser.type_into("input[name=again]", "mama mboga 2027");
+    fill_first_run(&shop, &browser);
     browser.click("form[action='/setup'] button");
     browser.wait_for_text("guests online now");
     let check = "var d=document.documentElement,m=document.getElementById('topmenu'),bad=[];\
@@ -573,9 +576,5 @@ fn the_owner_menu_fits_a_phone_and_a_laptop() {
         assert_eq!(typed.as_str(), Some("abc"));
         shots.push(browser.screenshot(&format!("owner-{width}-packages-error.png")));
     }
-    for shot in &shots {
-        let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
-        assert!(size > 2000, "{} is {size} bytes", shot.display());
-        eprintln!("screenshot: {}", shot.display());
-    }
+    check_screenshots(&shots);
 }
