@@ -634,7 +634,7 @@ fn batch_vouchers(call: &Call) -> Result<(String, Vec<Voucher>), Response> {
 
 /// A page to print: one card per unused voucher of a batch, with its QR code (the portal with
 /// the code filled in), the Wi-Fi (brand) name, the package, price, duration and last day of use,
-/// in English and in Kiswahili. Larger than the other pages (about 2.2 KB a voucher).
+/// in English and in Kiswahili. Larger than the other pages (about 2 KB a voucher).
 pub(crate) fn print_sheet(call: &Call) -> Response {
     let (batch, list) = match batch_vouchers(call) {
         Ok(b) => b,
