@@ -763,6 +763,22 @@ fn accounts_sign_guests_in_on_the_portal() {
     );
     assert!(page.body.contains("Account mary saved."), "{}", page.body);
     assert!(!page.body.contains("kitchen42"));
+    // A refused account comes back red, as typed, but without its password.
+    let bad = owner.post(
+        "/accounts",
+        "username=juma&password=counter77&package=day&max_devices=99&expires=&note=Juma+at+the+till",
+    );
+    assert_eq!(bad.status, 400);
+    for shown in [
+        "alert-message error\">Not saved: devices at once is 1 to 20.",
+        "value=\"juma\"",
+        "value=\"99\"",
+        "value=\"Juma at the till\"",
+        "<option value=\"day\" selected>",
+    ] {
+        assert!(bad.body.contains(shown), "{shown}: {}", bad.body);
+    }
+    assert!(!bad.body.contains("counter77"));
     let stored = env.app.store.read(|r| r.account("mary")).unwrap().unwrap();
     assert!(stored.password_hash.starts_with("pbkdf2-sha256$"));
     let login = |n: u8, user: &str, pass: &str| {
