@@ -750,8 +750,16 @@ fn vouchers_batch_print_sheet_csv_and_revoke() {
     assert!(
         !hostile.body.contains("\"><script>") && hostile.body.contains("&quot;&gt;&lt;script&gt;")
     );
-    let bad = owner.post_and_follow("/vouchers", "package=day&count=2&days=7&prefix=%3Cb%3E");
-    assert!(bad.body.contains("Not made"));
+    let bad = owner.post("/vouchers", "package=day&count=2&days=7&prefix=%3Cb%3E");
+    assert_eq!(bad.status, 400);
+    for shown in [
+        "alert-message error\">Not made: the prefix",
+        "value=\"&lt;b&gt;\"",
+        "name=\"days\" value=\"7\"",
+        "<option value=\"day\" selected>",
+    ] {
+        assert!(bad.body.contains(shown), "{shown}: {}", bad.body);
+    }
 }
 
 #[test]

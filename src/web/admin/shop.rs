@@ -410,12 +410,16 @@ pub fn vouchers(call: &Call) -> Response {
             (p.id.clone(), format!("{}{sale}", p.name))
         })
         .collect();
-    let mut fields = value_row("Package", &select("package", &options, ""), "");
+    let mut fields = value_row(
+        "Package",
+        &select("package", &options, &call.kept("package", "")),
+        "",
+    );
     fields.push_str(&value_row(
         "How many",
         &input(
             "count",
-            "10",
+            &call.kept("count", "10"),
             &format!(
                 "type=\"number\" min=\"1\" max=\"{}\" required",
                 vouchers::MAX_BATCH
@@ -425,7 +429,11 @@ pub fn vouchers(call: &Call) -> Response {
     ));
     fields.push_str(&value_row(
         "Prefix",
-        &input("prefix", "", "maxlength=\"8\" pattern=\"[A-Za-z0-9]*\""),
+        &input(
+            "prefix",
+            &call.kept("prefix", ""),
+            "maxlength=\"8\" pattern=\"[A-Za-z0-9]*\"",
+        ),
         "Optional, up to 8 letters or digits printed before each code (like CAFE).",
     ));
     fields.push_str(&value_row(
@@ -434,7 +442,7 @@ pub fn vouchers(call: &Call) -> Response {
             "{} days",
             input(
                 "days",
-                "30",
+                &call.kept("days", "30"),
                 &format!(
                     "type=\"number\" min=\"0\" max=\"{}\" style=\"width:90px\"",
                     vouchers::MAX_VALID_DAYS
@@ -567,12 +575,15 @@ pub(crate) fn generate(call: &Call) -> Response {
         call.field("count").parse::<usize>(),
         call.field("days").parse::<u64>(),
     ) else {
-        return call.fail("/vouchers", "Not made: the count and the days are numbers.");
+        return call.fail_here(
+            "Not made: the count and the days are numbers.".into(),
+            vouchers,
+        );
     };
     let Some(prefix) = vouchers::normalise_prefix(call.field("prefix")) else {
-        return call.fail(
-            "/vouchers",
-            "Not made: the prefix takes up to 8 letters or digits.",
+        return call.fail_here(
+            "Not made: the prefix takes up to 8 letters or digits.".into(),
+            vouchers,
         );
     };
     let package = call.field("package");
@@ -591,9 +602,9 @@ pub(crate) fn generate(call: &Call) -> Response {
                 ),
             )
         }
-        Ok(None) => call.fail("/vouchers", "Not made: no such package."),
+        Ok(None) => call.fail_here("Not made: no such package.".into(), vouchers),
         Err(crate::app::OwnerError::OutOfRange(text)) => {
-            call.fail("/vouchers", format!("Not made: {text}."))
+            call.fail_here(format!("Not made: {text}."), vouchers)
         }
         Err(e) => store_error(e),
     }
