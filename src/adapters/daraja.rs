@@ -286,9 +286,8 @@ fn check(daraja: &Daraja) -> Vec<CheckStep> {
             &mut steps,
             "till or PayBill",
             true,
-            "PayBill: money goes to the shortcode. If this number is really a Buy Goods till, \
-             M-Pesa will refuse every payment as not permitted for this account: choose \
-             Buy Goods till as the account type"
+            "PayBill: money goes to the shortcode. If it is really a Buy Goods till, M-Pesa \
+             will refuse every payment: choose Buy Goods till as the account type"
                 .into(),
         );
     }

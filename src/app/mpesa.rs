@@ -678,10 +678,7 @@ pub(crate) fn decline_words(decline: Option<Decline>) -> &'static str {
         Some(Decline::InsufficientFunds) => "not enough money in M-Pesa",
         Some(Decline::Busy) => "the phone was busy with another M-Pesa request",
         Some(Decline::Limit) => "a limit on the customer's M-Pesa account",
-        Some(Decline::Merchant) => {
-            "your M-Pesa account refused it: check the shortcode, passkey and account type \
-             (PayBill or till) in Settings"
-        }
+        Some(Decline::Merchant) => "your M-Pesa account refused it (check Settings)",
         Some(Decline::Unavailable) => "M-Pesa could not be reached",
         Some(Decline::Other) | None => "M-Pesa declined it",
     }

@@ -442,8 +442,8 @@ impl App {
                     // the owner is told what the callback claimed.
                     let contradicted = match &hint {
                         Some(h) if h.result_code == 0 => format!(
-                            "; M-Pesa's notice said paid (receipt {}), but its answer to lango's \
-                             check did not: not granted",
+                            "; M-Pesa's notice said paid (receipt {}), its check did not: \
+                             not granted",
                             h.receipt.as_deref().unwrap_or("none")
                         ),
                         _ => String::new(),

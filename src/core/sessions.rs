@@ -61,7 +61,7 @@ impl EndReason {
         match self {
             EndReason::Time => "time used up",
             EndReason::Quota => "data used up",
-            EndReason::Revoked => "ended by the owner, or moved to another device",
+            EndReason::Revoked => "ended by the owner or moved",
         }
     }
 }
