@@ -682,7 +682,7 @@ fn vouchers_batch_print_sheet_csv_and_revoke() {
     for words in [
         "Wi-Fi: <b>Mama Mboga Cafe Wi-Fi</b>",
         "1 Day · KES 50 · 1 day",
-        "siku 1",
+        "Muda: siku 1.",
         "Use by ",
         "Tumia kabla ya ",
         "nambari ya vocha",

@@ -677,7 +677,7 @@ pub(crate) fn print_sheet(call: &Call) -> Response {
         cards.push_str(&format!(
             "<div class=\"v\">{qr}<div>Wi-Fi: <b>{brand}</b><br>{package} · {price} · {en}{data}<br>\
              <span class=\"code\">{code}</span><br><small>{valid_en}Scan, or open {portal} and type \
-             the code.<br><i>{sw}{data}. {valid_sw}Changanua, au fungua {portal} uandike nambari ya \
+             the code.<br><i>Muda: {sw}{data}. {valid_sw}Changanua, au fungua {portal} uandike nambari ya \
              vocha.</i></small></div></div>",
             brand = esc(&config.brand.name),
             package = esc(&v.terms.package_name),
