@@ -219,7 +219,7 @@ fn check(daraja: &Daraja) -> Vec<CheckStep> {
         "settings",
         true,
         format!(
-            "{} at {}; {}, shortcode {}, party B {}; consumer key {}, consumer secret {}, \
+            "{} at {}; {}, shortcode {}, money goes to {}; consumer key {}, consumer secret {}, \
              passkey {}",
             environment_name(account.environment),
             daraja.base_url,
@@ -286,8 +286,8 @@ fn check(daraja: &Daraja) -> Vec<CheckStep> {
             &mut steps,
             "till or PayBill",
             true,
-            "PayBill: party B is the shortcode. If this number is really a Buy Goods till, \
-             payments will fail with ResultCode 2028: set option type 'till'"
+            "PayBill: money goes to the shortcode. If it is really a Buy Goods till, M-Pesa \
+             will refuse every payment: choose Buy Goods till as the account type"
                 .into(),
         );
     }

@@ -111,7 +111,7 @@ impl App {
                     "account {} signed in, session {} until {}",
                     current.username,
                     session.id,
-                    crate::core::time::iso8601(session.deadline)
+                    self.owner_time(session.deadline)
                 ),
             ))?;
             Ok(Ok(session))

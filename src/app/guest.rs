@@ -83,7 +83,7 @@ impl App {
                     code,
                     voucher.terms.package_name,
                     session.id,
-                    crate::core::time::iso8601(session.deadline)
+                    self.owner_time(session.deadline)
                 ),
             ))?;
             Ok(Ok(session))

@@ -193,7 +193,7 @@ impl App {
                             now,
                             "session_ended",
                             Some(session.mac),
-                            format!("session {} ended ({:?})", session.id, reason),
+                            format!("session {} ended: {}", session.id, reason.words()),
                         ))?;
                     }
                     Ok(())

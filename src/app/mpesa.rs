@@ -23,7 +23,7 @@ use crate::app::App;
 use crate::core::daraja;
 use crate::core::locks::lock;
 use crate::core::model::{Mac, Money};
-use crate::core::payments::{CallbackHint, CheckStep, Payment, PaymentState, StkOutcome};
+use crate::core::payments::{CallbackHint, CheckStep, Decline, Payment, PaymentState, StkOutcome};
 use crate::core::sessions::{Session, Source, Terms};
 use crate::core::sms::{self, ClaimState, NotPayment, SmsClaim};
 use crate::core::time::Timestamp;
@@ -567,7 +567,7 @@ impl App {
                      for the owner",
                     claim.id,
                     claim.receipt,
-                    claim.amount,
+                    self.owner_money(claim.amount),
                     claim.paid_to,
                     claim.paid_at,
                     terms.package_name
@@ -623,7 +623,7 @@ impl App {
                     claim.receipt,
                     claim.amount,
                     claim.terms.package_name,
-                    crate::core::time::iso8601(session.deadline)
+                    self.owner_time(session.deadline)
                 ),
             ))?;
             Ok(ClaimDecision::Approved(Box::new(session)))
@@ -676,11 +676,29 @@ impl App {
     }
 }
 
-/// What a payment's callback said, for the owner page.
+/// What a payment's callback (M-Pesa's notice) said, for the owner page: in words, no codes.
 pub(crate) fn describe_hint(hint: &CallbackHint) -> String {
     match (&hint.receipt, hint.result_code) {
-        (Some(receipt), 0) => format!("callback said paid, receipt {receipt}"),
-        (_, code) => format!("callback said ResultCode {code}"),
+        (Some(receipt), 0) => format!("M-Pesa's notice said paid, receipt {receipt}"),
+        (_, code) => format!(
+            "M-Pesa's notice said: {}",
+            decline_words(Some(Decline::from_result_code(code)))
+        ),
+    }
+}
+
+/// Why a prompt ended unpaid, in the owner's words (docs/daraja.md, Result codes).
+pub(crate) fn decline_words(decline: Option<Decline>) -> &'static str {
+    match decline {
+        Some(Decline::Cancelled) => "the customer cancelled",
+        Some(Decline::TimedOut) => "no answer from the phone",
+        Some(Decline::WrongPin) => "wrong PIN",
+        Some(Decline::InsufficientFunds) => "not enough money in M-Pesa",
+        Some(Decline::Busy) => "the phone was busy with another M-Pesa request",
+        Some(Decline::Limit) => "a limit on the customer's M-Pesa account",
+        Some(Decline::Merchant) => "your M-Pesa account refused it (check Settings)",
+        Some(Decline::Unavailable) => "M-Pesa could not be reached",
+        Some(Decline::Other) | None => "M-Pesa declined it",
     }
 }
 
@@ -698,7 +716,7 @@ mod tests {
         };
         assert_eq!(
             describe_hint(&hint),
-            "callback said paid, receipt UF4KQ81ZTD"
+            "M-Pesa's notice said paid, receipt UF4KQ81ZTD"
         );
     }
 }

@@ -127,6 +127,17 @@ impl App {
         })
     }
 
+    /// A time as the owner reads it everywhere (events, pages): in their time zone
+    /// (`utc_offset`), to the minute, never UTC.
+    pub(crate) fn owner_time(&self, ts: crate::core::time::Timestamp) -> String {
+        crate::core::time::local_minute(ts, self.config().gateway.utc_offset_secs)
+    }
+
+    /// An amount with the shop's currency (`KES 20`), as the owner reads it.
+    pub(crate) fn owner_money(&self, amount: crate::core::model::Money) -> String {
+        format!("{} {amount}", self.config().gateway.currency)
+    }
+
     /// Records a sign-in or a lock-out in the event log. Lazy: losing one in a power cut is
     /// harmless, and a guesser must not be able to make lango write flash at will (lock-outs
     /// are rare by construction; failed attempts go to syslog only).

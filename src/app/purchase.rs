@@ -203,7 +203,7 @@ impl App {
         }
         let now = self.time().now;
         if let Some(expired) = payments::expire_if_stale(&payment, now) {
-            return self.close_payment(&expired, "push never acknowledged");
+            return self.close_payment(&expired, "M-Pesa never took the request");
         }
         let config = self.config();
         let account_reference = config
@@ -264,7 +264,8 @@ impl App {
                 next.state = PaymentState::Failed;
                 next.decline = Some(decline);
                 next.updated_at = now;
-                self.close_payment(&next, &message)
+                let words = crate::app::mpesa::decline_words(next.decline);
+                self.close_payment(&next, &format!("{words} (M-Pesa said: {message})"))
             }
             Err(GatewayError::Unanswered(message)) => {
                 // The push may have reached the phone: sending it again could prompt twice.
@@ -274,7 +275,10 @@ impl App {
                 next.decline = Some(payments::Decline::Unavailable);
                 next.updated_at = now;
                 log::warn!("STK push for payment {id} got no answer: {message}");
-                self.close_payment(&next, &format!("no answer to the push ({message})"))
+                self.close_payment(
+                    &next,
+                    &format!("M-Pesa did not take the request ({message})"),
+                )
             }
             Err(GatewayError::Merchant(message)) => {
                 let mut next = payment.clone();
@@ -282,7 +286,8 @@ impl App {
                 next.decline = Some(payments::Decline::Merchant);
                 next.updated_at = now;
                 log::error!("M-Pesa account problem: {message}");
-                self.close_payment(&next, &message)
+                let words = crate::app::mpesa::decline_words(next.decline);
+                self.close_payment(&next, &format!("{words} (M-Pesa said: {message})"))
             }
             Err(e) => {
                 log::warn!("STK push for payment {id} failed, will retry: {e}");
@@ -302,7 +307,13 @@ impl App {
                     now,
                     "payment_failed",
                     Some(payment.mac),
-                    format!("payment {} {:?}: {why}", payment.id, payment.state),
+                    format!(
+                        "payment {}: {} for {} {}: {why}",
+                        payment.id,
+                        self.owner_money(payment.amount),
+                        payment.terms.package_name,
+                        state_words(payment.state)
+                    ),
                 ))?;
             }
             Ok(())
@@ -357,7 +368,7 @@ impl App {
         if let Some(mut expired) = payments::expire_if_stale(&payment, now) {
             // A callback that the query never confirmed stays on record (an SMS may match it).
             expired.callback = self.hint(id);
-            return self.close_payment(&expired, "no final answer within the prompt window");
+            return self.close_payment(&expired, "no final answer from M-Pesa in time");
         }
         // The last query is at the end of the window, not up to 20 s after it.
         let window_end = payment.created_at + payments::PROMPT_WINDOW_SECS;
@@ -413,14 +424,14 @@ impl App {
                         "payment_paid",
                         Some(payment.mac),
                         format!(
-                            "payment {} of {} for {} by {} paid (receipt {}), session {} until {}",
+                            "payment {}: {} for {} by {} paid (receipt {}), session {} until {}",
                             id,
-                            payment.amount,
+                            self.owner_money(payment.amount),
                             payment.terms.package_name,
                             payment.phone.masked(),
                             payment.receipt.as_deref().unwrap_or("not yet known"),
                             session.id,
-                            crate::core::time::iso8601(session.deadline)
+                            self.owner_time(session.deadline)
                         ),
                     ))?;
                     Ok((true, true))
@@ -431,7 +442,8 @@ impl App {
                     // the owner is told what the callback claimed.
                     let contradicted = match &hint {
                         Some(h) if h.result_code == 0 => format!(
-                            "; a callback said paid (receipt {}), not granted",
+                            "; M-Pesa's notice said paid (receipt {}), its check did not: \
+                             not granted",
                             h.receipt.as_deref().unwrap_or("none")
                         ),
                         _ => String::new(),
@@ -442,9 +454,11 @@ impl App {
                         "payment_failed",
                         Some(payment.mac),
                         format!(
-                            "payment {id} {:?} (ResultCode {}){contradicted}",
-                            payment.state,
-                            payment.result_code.unwrap_or(-1)
+                            "payment {id}: {} for {} {}: {}{contradicted}",
+                            self.owner_money(payment.amount),
+                            payment.terms.package_name,
+                            state_words(payment.state),
+                            crate::app::mpesa::decline_words(payment.decline)
                         ),
                     ))?;
                     Ok((true, false))
@@ -480,5 +494,14 @@ impl App {
             self.emit_payment(id);
         }
         Ok(final_state)
+    }
+}
+
+/// A closed payment's state in the owner's words, for the event log.
+fn state_words(state: PaymentState) -> &'static str {
+    match state {
+        PaymentState::Cancelled => "cancelled",
+        PaymentState::Expired => "expired",
+        _ => "failed",
     }
 }

@@ -336,8 +336,17 @@ pub(crate) struct OwnerSession {
     pub csrf: String,
     pub created: Timestamp,
     pub seen: Timestamp,
-    /// A one-time notice for the next page (post/redirect/get).
-    pub flash: Option<String>,
+    /// A one-time notice for the next page (post/redirect/get), and how it reads.
+    pub flash: Option<(Notice, String)>,
+}
+
+/// What a one-time notice on the owner page tells: a change was made, made with something to
+/// look at, or refused (nothing changed). Each has its own colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    Success,
+    Warning,
+    Error,
 }
 
 /// The owner's sessions, keyed by the SHA-256 of their ids (a lookup's timing says nothing
@@ -403,13 +412,13 @@ impl OwnerSessions {
         Some(session.clone())
     }
 
-    pub(crate) fn set_flash(&self, id: &str, text: String) {
+    pub(crate) fn set_flash(&self, id: &str, kind: Notice, text: String) {
         if let Some(s) = Self::find(&mut self.map(), id) {
-            s.flash = Some(text);
+            s.flash = Some((kind, text));
         }
     }
 
-    pub(crate) fn take_flash(&self, id: &str) -> Option<String> {
+    pub(crate) fn take_flash(&self, id: &str) -> Option<(Notice, String)> {
         Self::find(&mut self.map(), id)?.flash.take()
     }
 
@@ -597,8 +606,11 @@ mod tests {
         }
         assert!(sessions.get(&b, ABSOLUTE_SECS).is_none(), "absolute");
         let c = sessions.create(t).unwrap();
-        sessions.set_flash(&c, "saved".into());
-        assert_eq!(sessions.take_flash(&c).as_deref(), Some("saved"));
+        sessions.set_flash(&c, Notice::Warning, "saved".into());
+        assert_eq!(
+            sessions.take_flash(&c),
+            Some((Notice::Warning, "saved".into()))
+        );
         assert_eq!(sessions.take_flash(&c), None);
         let d = sessions.create(t).unwrap();
         sessions.remove_others(&d);

@@ -55,6 +55,17 @@ pub enum EndReason {
     Revoked,
 }
 
+impl EndReason {
+    /// Why a session ended, in the owner's words (events, the guests page).
+    pub(crate) fn words(self) -> &'static str {
+        match self {
+            EndReason::Time => "time used up",
+            EndReason::Quota => "data used up",
+            EndReason::Revoked => "ended by the owner or moved",
+        }
+    }
+}
+
 /// What paid for a session (or for an extension of it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Source {

@@ -153,7 +153,7 @@ pub fn date_of_day(day: i64) -> String {
 }
 
 /// `2027-01-15 11:05` in the owner's local time.
-pub(crate) fn local_minute(ts: Timestamp, utc_offset: i64) -> String {
+pub fn local_minute(ts: Timestamp, utc_offset: i64) -> String {
     let (y, mo, d, h, mi, _) = civil(ts.saturating_add(utc_offset));
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}")
 }

@@ -618,21 +618,49 @@ fn packages_are_written_to_the_config_file_and_apply_at_once() {
         .map(|p| p.id.clone())
         .collect();
     assert_eq!(order[..2], ["hour".to_string(), "min30".to_string()]);
-    // A bad edit writes nothing and says why.
+    // A bad edit writes nothing and says why, as an error (not the green banner), with the
+    // form shown again as typed (issue 16).
     let before = std::fs::read_to_string(&path).unwrap();
-    let bad = owner.post_and_follow(
+    let bad = owner.post(
         "/packages",
-        "edit=hour&name=Hour&price=abc&duration=1h&active=1",
+        "edit=hour&name=Hourly+Plus&price=abc&duration=90m&active=1",
     );
+    assert_eq!(bad.status, 400);
     assert!(
-        bad.body.contains("Not saved") && bad.body.contains("abc"),
+        bad.body
+            .contains("<div class=\"alert-message error\">Not saved")
+            && bad.body.contains("&#39;abc&#39; is not a price")
+            && !bad.body.contains("alert-message success"),
         "{}",
         bad.body
     );
+    for kept in [
+        "value=\"Hourly Plus\"",
+        "value=\"abc\"",
+        "value=\"90m\"",
+        "name=\"edit\" value=\"hour\"",
+    ] {
+        assert!(bad.body.contains(kept), "{kept}: {}", bad.body);
+    }
     assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
     assert_eq!(env.app.config().package("hour").unwrap().price.0, 2000);
-    let dup = owner.post_and_follow("/packages", "id=hour&name=Other&price=1&duration=1h");
-    assert!(dup.body.contains("already a package"), "{}", dup.body);
+    let dup = owner.post("/packages", "id=hour&name=Other&price=1&duration=1h");
+    assert_eq!(dup.status, 400);
+    assert!(
+        dup.body.contains("already a package") && dup.body.contains("value=\"Other\""),
+        "{}",
+        dup.body
+    );
+    // Done is green; nothing to do is a warning.
+    let done = owner.post_and_follow("/packages/order", "id=hour&dir=down");
+    assert!(done.body.contains("alert-message success\">Order saved."));
+    let first = &env.app.config().packages[0].id.clone();
+    let noop = owner.post_and_follow("/packages/order", &format!("id={first}&dir=up"));
+    assert!(
+        noop.body.contains("alert-message warning\">Already there."),
+        "{}",
+        noop.body
+    );
 }
 
 #[test]
@@ -656,6 +684,23 @@ fn vouchers_batch_print_sheet_csv_and_revoke() {
         .body
         .contains(&lango::core::vouchers::display(&list[0].code)));
     assert!(!sheet.body.contains("<script src") && !sheet.body.contains("http://fonts"));
+    // Each card: the Wi-Fi's name, the price, how long it lasts and until when it can be used,
+    // in English and in Kiswahili (issue 16).
+    for words in [
+        "Wi-Fi: <b>Mama Mboga Cafe Wi-Fi</b>",
+        "1 Day · KES 50 · 1 day",
+        "Muda: siku 1.",
+        "Use by ",
+        "Tumia kabla ya ",
+        "nambari ya vocha",
+    ] {
+        assert_eq!(
+            sheet.body.matches(words).count(),
+            12,
+            "{words}: {}",
+            sheet.body
+        );
+    }
     let csv = owner.get(&format!("/vouchers.csv?batch={batch}"));
     assert_eq!(csv.header("Content-Type"), Some("text/csv; charset=utf-8"));
     assert_eq!(csv.body.lines().count(), 13);
@@ -712,8 +757,16 @@ fn vouchers_batch_print_sheet_csv_and_revoke() {
     assert!(
         !hostile.body.contains("\"><script>") && hostile.body.contains("&quot;&gt;&lt;script&gt;")
     );
-    let bad = owner.post_and_follow("/vouchers", "package=day&count=2&days=7&prefix=%3Cb%3E");
-    assert!(bad.body.contains("Not made"));
+    let bad = owner.post("/vouchers", "package=day&count=2&days=7&prefix=%3Cb%3E");
+    assert_eq!(bad.status, 400);
+    for shown in [
+        "alert-message error\">Not made: the prefix",
+        "value=\"&lt;b&gt;\"",
+        "name=\"days\" value=\"7\"",
+        "<option value=\"day\" selected>",
+    ] {
+        assert!(bad.body.contains(shown), "{shown}: {}", bad.body);
+    }
 }
 
 #[test]
@@ -725,6 +778,22 @@ fn accounts_sign_guests_in_on_the_portal() {
     );
     assert!(page.body.contains("Account mary saved."), "{}", page.body);
     assert!(!page.body.contains("kitchen42"));
+    // A refused account comes back red, as typed, but without its password.
+    let bad = owner.post(
+        "/accounts",
+        "username=juma&password=counter77&package=day&max_devices=99&expires=&note=Juma+at+the+till",
+    );
+    assert_eq!(bad.status, 400);
+    for shown in [
+        "alert-message error\">Not saved: devices at once is 1 to 20.",
+        "value=\"juma\"",
+        "value=\"99\"",
+        "value=\"Juma at the till\"",
+        "<option value=\"day\" selected>",
+    ] {
+        assert!(bad.body.contains(shown), "{shown}: {}", bad.body);
+    }
+    assert!(!bad.body.contains("counter77"));
     let stored = env.app.store.read(|r| r.account("mary")).unwrap().unwrap();
     assert!(stored.password_hash.starts_with("pbkdf2-sha256$"));
     let login = |n: u8, user: &str, pass: &str| {
@@ -865,10 +934,9 @@ fn guests_kick_extend_block() {
     assert!(env.app.redeem(ip, &codes[1].code).is_ok());
 }
 
-#[test]
-fn payments_per_day_with_totals_and_csv() {
-    let (env, _dir, owner) = shop();
-    // One paid (with the receipt a callback would bring), one wrong PIN (the simulator).
+/// Two purchases: the 1 Hour package (KES 20) paid, with the receipt a callback would bring,
+/// and the 1 Day one ended by a wrong PIN (the simulator). Returns the receipt.
+fn sell_one_and_decline_one(env: &TestEnv) -> String {
     let paid = env
         .app
         .start_purchase(guest(1).0, "hour", "0712345678")
@@ -884,12 +952,19 @@ fn payments_per_day_with_totals_and_csv() {
     };
     assert!(env.app.settle(paid.id, &outcome).unwrap());
     env.advance(4);
+    receipt
+}
+
+#[test]
+fn payments_per_day_with_totals_and_csv() {
+    let (env, _dir, owner) = shop();
+    let receipt = sell_one_and_decline_one(&env);
     let page = owner.get("/payments").body;
     assert!(
         page.contains(&receipt) && page.contains("2547****5678"),
         "{page}"
     );
-    assert!(page.contains("1 paid prompts, KES 20 "), "{page}");
+    assert!(page.contains("1 paid prompt, KES 20 "), "{page}");
     assert!(
         page.contains("wrong PIN") || page.contains(">failed<"),
         "{page}"
@@ -1105,12 +1180,12 @@ fn a_control_character_in_a_form_field_is_refused_and_the_file_kept() {
         "Night%0DBar",
         "Night%1BBar",
     ] {
-        let reply = owner.post_and_follow(
+        let reply = owner.post(
             "/packages",
             &format!("edit=&id=evil&name={bad}&price=35&duration=10h&active=1"),
         );
         assert!(
-            reply.body.contains("control character"),
+            reply.status == 400 && reply.body.contains("control character"),
             "{bad}: {}",
             reply.body
         );
@@ -1126,4 +1201,79 @@ fn a_control_character_in_a_form_field_is_refused_and_the_file_kept() {
         env.app.config().package("tabbed").map(|p| p.name.clone()),
         Some("Night\tOwl".to_string())
     );
+}
+
+/// Issue 16: events and payments in the owner's words and time zone. A failed payment is not
+/// green and a routine sign-in not red; setting the password on first run is not a sign-in;
+/// amounts carry the currency; times are the owner's (`utc_offset`), never UTC; no ResultCode,
+/// "callback" or plural slip reaches the page.
+#[test]
+fn r16_events_and_payments_read_in_words_and_local_time() {
+    let env = TestEnv::new();
+    let ctx = Ctx::new(env.app.clone(), None);
+    let code = env.app.setup_code().unwrap().unwrap();
+    let password = OWNER_PASSWORD.replace(' ', "+");
+    let first = anonymous(
+        &ctx,
+        "POST",
+        "/setup",
+        &[("Origin", ADMIN_ORIGIN)],
+        &format!("code={code}&password={password}&again={password}"),
+    );
+    assert_eq!(first.status, 303, "{}", first.body);
+    let events = env.app.store.read(|r| r.recent_events(20)).unwrap();
+    assert!(
+        !events.iter().any(|e| e.kind == "owner_signin"),
+        "first run sets a password, it is not a sign-in: {events:?}"
+    );
+    let owner = crate::support::Owner::sign_in(ctx);
+    sell_one_and_decline_one(&env);
+    let page = owner.get("/events").body;
+    let detail = |kind: &str| {
+        let events = env.app.store.read(|r| r.recent_events(50)).unwrap();
+        events
+            .into_iter()
+            .find(|e| e.kind == kind)
+            .unwrap_or_else(|| panic!("no {kind} event"))
+            .detail
+    };
+    let paid_detail = detail("payment_paid");
+    assert!(paid_detail.contains("KES 20 "), "{paid_detail}");
+    let session = env.app.store.read(|r| r.active_sessions()).unwrap()[0].clone();
+    let local = lango::core::time::local_minute(session.deadline, 10_800);
+    assert!(
+        paid_detail.contains(&format!("until {local}")),
+        "{local}: {paid_detail}"
+    );
+    let failed = detail("payment_failed");
+    assert!(
+        failed.contains("wrong PIN") && !failed.contains("ResultCode"),
+        "{failed}"
+    );
+    for (words, not) in [
+        ("payment failed", "label success"),
+        ("payment paid", "label important"),
+        ("signed in", "label important"),
+    ] {
+        assert!(
+            page.contains(&format!(">{words}</span>")),
+            "{words}: {page}"
+        );
+        assert!(
+            !page.contains(&format!("{not}\">{words}<")),
+            "{words}: {page}"
+        );
+    }
+    let payments = owner.get("/payments").body;
+    assert!(payments.contains("1 paid prompt, KES 20"), "{payments}");
+    for page in [&page, &payments] {
+        for raw in ["ResultCode", "callback said", ":00Z", "party B"] {
+            assert!(!page.contains(raw), "{raw}: {page}");
+        }
+    }
+    assert!(payments.contains("wrong PIN"), "{payments}");
+    // Why a session ended, in words.
+    owner.post("/sessions/revoke", &format!("id={}", session.id));
+    let guests = owner.get("/guests").body;
+    assert!(guests.contains(">ended by the owner or moved<"), "{guests}");
 }

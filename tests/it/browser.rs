@@ -182,6 +182,15 @@ impl Browser {
         v.as_str().unwrap_or("").to_string()
     }
 
+    /// Runs `js` (a function body) in the page and returns its result.
+    pub fn script(&self, js: &str) -> Value {
+        self.call(
+            "POST",
+            &self.at("/execute/sync"),
+            &json!({"script": js, "args": []}),
+        )
+    }
+
     /// The page's HTML as the browser has it.
     pub fn html(&self) -> String {
         let v = self.call(
@@ -393,6 +402,28 @@ fn the_purchase_path_in_english_and_kiswahili() {
     }
 }
 
+/// Opens the owner page of a new shop and fills in the first-run form: the one-time setup code,
+/// which only someone on the router can read (issue 13), and the password twice.
+fn fill_first_run(shop: &Shop, browser: &Browser) {
+    browser.open(&format!("http://{}/", shop.admin));
+    browser.wait_for_text("Choose the owner password");
+    let code = (shop.running.as_ref().unwrap().app.setup_code())
+        .unwrap()
+        .unwrap();
+    browser.type_into("input[name=code]", &code);
+    browser.type_into("input[name=password]", "mama mboga 2027");
+    browser.type_into("input[name=again]", "mama mboga 2027");
+}
+
+/// Screenshots that are real pictures, listed for the test's output.
+fn check_screenshots(shots: &[PathBuf]) {
+    for shot in shots {
+        let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 2000, "{} is {size} bytes", shot.display());
+        eprintln!("screenshot: {}", shot.display());
+    }
+}
+
 /// The owner page clicked through: first-run password, a new package, a batch of vouchers and
 /// its print sheet, a purchase on the portal showing up on the dashboard and in payments, and
 /// kicking that guest. Screenshots at phone width, and the dashboard at laptop width.
@@ -408,15 +439,7 @@ fn the_owner_page_runs_the_shop() {
     browser.window(412, 900);
     let admin = format!("http://{}", shop.admin);
     let mut shots = Vec::new();
-    browser.open(&format!("{admin}/"));
-    browser.wait_for_text("Choose the owner password");
-    // The one-time setup code, which only someone on the router can read (issue 13).
-    let code = (shop.running.as_ref().unwrap().app.setup_code())
-        .unwrap()
-        .unwrap();
-    browser.type_into("input[name=code]", &code);
-    browser.type_into("input[name=password]", "mama mboga 2027");
-    browser.type_into("input[name=again]", "mama mboga 2027");
+    fill_first_run(&shop, &browser);
     shots.push(browser.screenshot("admin-1-first-run.png"));
     browser.click("form[action='/setup'] button");
     browser.wait_for_text("guests online now");
@@ -473,7 +496,7 @@ fn the_owner_page_runs_the_shop() {
     shots.push(browser.screenshot("admin-6-dashboard-laptop.png"));
     browser.window(412, 900);
     browser.open(&format!("{admin}/payments"));
-    browser.wait_for_text("1 paid prompts");
+    browser.wait_for_text("1 paid prompt,");
     shots.push(browser.screenshot("admin-7-payments.png"));
     // Kick the guest.
     browser.open(&format!("{admin}/guests"));
@@ -491,9 +514,67 @@ fn the_owner_page_runs_the_shop() {
     // Signing out: the next visit asks for the password.
     browser.click("#indicators button");
     browser.wait_for_text("Authorization Required");
-    for shot in &shots {
-        let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
-        assert!(size > 2000, "{} is {size} bytes", shot.display());
-        eprintln!("screenshot: {}", shot.display());
+    check_screenshots(&shots);
+}
+
+/// Issue 16: the owner page's menu fits a 360 px phone and a 1366 px laptop. Every tab is
+/// inside the window and none hides in a menu that scrolls sideways (it wraps), and no page
+/// scrolls sideways. A refused form shows a red error with what was typed. Screenshots
+/// `owner-<width>-<page>.png`.
+#[test]
+fn the_owner_menu_fits_a_phone_and_a_laptop() {
+    if !available() {
+        return;
     }
+    let _alone = one_at_a_time();
+    let shop = Shop::start();
+    let browser = Browser::start("en");
+    let admin = format!("http://{}", shop.admin);
+    fill_first_run(&shop, &browser);
+    browser.click("form[action='/setup'] button");
+    browser.wait_for_text("guests online now");
+    let check = "var d=document.documentElement,m=document.getElementById('topmenu'),bad=[];\
+        if(d.scrollWidth>innerWidth)bad.push('page '+d.scrollWidth+'>'+innerWidth);\
+        if(m.scrollWidth>m.clientWidth+1)bad.push('menu scrolls '+m.scrollWidth+'>'+m.clientWidth);\
+        m.querySelectorAll('a').forEach(function(a){var r=a.getBoundingClientRect();\
+        if(r.width==0||r.left<0||r.right>innerWidth)bad.push(a.textContent+' '+Math.round(r.left)+'-'+Math.round(r.right));});\
+        return innerWidth+' '+bad.join(', ')";
+    let mut shots = Vec::new();
+    for (width, height) in [(360, 640), (1366, 768)] {
+        browser.window(width, height);
+        for (page, words) in [
+            ("/", "guests online now"),
+            ("/events", "Recent events"),
+            ("/payments", "Daily totals"),
+            ("/settings", "Owner password"),
+        ] {
+            browser.open(&format!("{admin}{page}"));
+            browser.wait_for_text(words);
+            let result = browser.script(check);
+            let result = result.as_str().unwrap_or("");
+            assert_eq!(result, format!("{width} "), "{page} at {width} px");
+            let name = match page {
+                "/" => "dashboard",
+                p => p.trim_start_matches('/'),
+            };
+            shots.push(browser.screenshot(&format!("owner-{width}-{name}.png")));
+        }
+        // A refused edit: red, with the form as typed.
+        browser.open(&format!("{admin}/packages?edit=hour"));
+        browser.clear("form[action='/packages'] input[name=price]");
+        browser.type_into("form[action='/packages'] input[name=price]", "abc");
+        browser.click("form[action='/packages'] button.cbi-button-save");
+        browser.wait_for_text("is not a price");
+        let html = browser.html();
+        assert!(
+            html.contains("alert-message error") && !html.contains("alert-message success"),
+            "{html}"
+        );
+        let typed = browser.script(
+            "return document.querySelector(\"form[action='/packages'] input[name=price]\").value",
+        );
+        assert_eq!(typed.as_str(), Some("abc"));
+        shots.push(browser.screenshot(&format!("owner-{width}-packages-error.png")));
+    }
+    check_screenshots(&shots);
 }

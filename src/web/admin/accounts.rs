@@ -27,8 +27,10 @@ pub(crate) fn accounts(call: &Call) -> Response {
         Err(e) => return store_error(e),
     };
     let config = ctx.app.config();
+    // `?edit=`, or the account of a refused edit shown again.
     let editing = call
         .param("edit")
+        .or_else(|| call.form.get("edit").cloned())
         .and_then(|name| list.iter().find(|a| a.username == name).cloned());
     let (range, pages) = ui::pager("/accounts?", call.param("page"), list.len());
     let rows: Vec<Vec<String>> = list
@@ -115,7 +117,7 @@ fn account_form(call: &Call, a: Option<&Account>) -> String {
             "User name",
             &input(
                 "username",
-                "",
+                &call.kept("username", ""),
                 "required maxlength=\"32\" autocapitalize=\"none\"",
             ),
             "Letters, digits and . _ - @",
@@ -139,7 +141,10 @@ fn account_form(call: &Call, a: Option<&Account>) -> String {
         &select(
             "package",
             &options,
-            a.and_then(|a| a.package_id.as_deref()).unwrap_or(""),
+            &call.kept(
+                "package",
+                a.and_then(|a| a.package_id.as_deref()).unwrap_or(""),
+            ),
         ),
         "What each sign-in gives: its time, data and speed.",
     ));
@@ -149,14 +154,17 @@ fn account_form(call: &Call, a: Option<&Account>) -> String {
         .unwrap_or_default();
     fields.push_str(&value_row(
         "Valid until",
-        &input("expires", &expires, "type=\"date\""),
+        &input("expires", &call.kept("expires", &expires), "type=\"date\""),
         "The last day it works; empty for no end.",
     ));
     fields.push_str(&value_row(
         "Devices at once",
         &input(
             "max_devices",
-            &a.map(|a| a.max_devices).unwrap_or(1).to_string(),
+            &call.kept(
+                "max_devices",
+                &a.map(|a| a.max_devices).unwrap_or(1).to_string(),
+            ),
             "type=\"number\" min=\"1\" max=\"20\" style=\"width:90px\"",
         ),
         "",
@@ -165,7 +173,7 @@ fn account_form(call: &Call, a: Option<&Account>) -> String {
         "Note",
         &input(
             "note",
-            a.map(|a| a.note.as_str()).unwrap_or(""),
+            &call.kept("note", a.map(|a| a.note.as_str()).unwrap_or("")),
             "maxlength=\"60\"",
         ),
         "For you (\"Mary, kitchen\").",
@@ -174,7 +182,13 @@ fn account_form(call: &Call, a: Option<&Account>) -> String {
         "Disabled",
         &format!(
             "<input type=\"checkbox\" name=\"disabled\" value=\"1\"{}>",
-            if a.is_some_and(|a| a.disabled) {
+            if call
+                .form
+                .get("csrf")
+                .map_or(a.is_some_and(|a| a.disabled), |_| {
+                    call.field("disabled") == "1"
+                })
+            {
                 " checked"
             } else {
                 ""
@@ -203,35 +217,34 @@ pub(crate) fn save_account(call: &Call) -> Response {
     } else {
         match app.store.read(|r| r.account(editing)) {
             Ok(Some(a)) => Some(a),
-            Ok(None) => return call.back("/accounts", "Not saved: that account no longer exists."),
+            Ok(None) => return call.fail("/accounts", "Not saved: that account no longer exists."),
             Err(e) => return store_error(e),
         }
     };
+    let refused = |text: String| call.fail_here(text, accounts);
     let username = match &existing {
         Some(a) => a.username.clone(),
         None => match accounts::normalise_username(call.field("username")) {
             Some(name) => name,
             None => {
-                return call.back(
-                    "/accounts",
-                    "Not saved: the user name takes 1 to 32 letters, digits or . _ - @",
+                return refused(
+                    "Not saved: the user name takes 1 to 32 letters, digits or . _ - @".into(),
                 )
             }
         },
     };
     if existing.is_none() && matches!(app.store.read(|r| r.account(&username)), Ok(Some(_))) {
-        return call.back(
-            "/accounts",
-            format!("Not saved: there is already an account '{username}'."),
-        );
+        return refused(format!(
+            "Not saved: there is already an account '{username}'."
+        ));
     }
     let password = call.raw_field("password");
     let password_hash = match (&existing, password.is_empty()) {
         (Some(a), true) => a.password_hash.clone(),
-        (None, true) => return call.back("/accounts", "Not saved: give the account a password."),
+        (None, true) => return refused("Not saved: give the account a password.".into()),
         (_, false) => {
             if let Some(problem) = auth::password_problem(password, auth::ACCOUNT_MIN_LEN) {
-                return call.back("/accounts", format!("Not saved: {problem}"));
+                return refused(format!("Not saved: {problem}"));
             }
             match auth::hash_password(password) {
                 Ok(h) => h,
@@ -244,14 +257,14 @@ pub(crate) fn save_account(call: &Call) -> Response {
         .as_deref()
         .is_some_and(|id| config.package(id).is_none())
     {
-        return call.back("/accounts", "Not saved: no such package.");
+        return refused("Not saved: no such package.".into());
     }
     let offset = config.gateway.utc_offset_secs;
     let expires_at = match call.field("expires") {
         "" => None,
         text => match crate::core::time::parse_date(text) {
             Some(day) => Some(crate::core::time::day_start(day + 1, offset)),
-            None => return call.back("/accounts", "Not saved: the date is not YYYY-MM-DD."),
+            None => return refused("Not saved: the date is not YYYY-MM-DD.".into()),
         },
     };
     let Some(max_devices) = call
@@ -260,7 +273,7 @@ pub(crate) fn save_account(call: &Call) -> Response {
         .ok()
         .filter(|n| (1..=accounts::MAX_DEVICES).contains(n))
     else {
-        return call.back("/accounts", "Not saved: devices at once is 1 to 20.");
+        return refused("Not saved: devices at once is 1 to 20.".into());
     };
     let account = Account {
         username: username.clone(),
@@ -289,7 +302,7 @@ pub(crate) fn delete_account(call: &Call) -> Response {
             "/accounts",
             format!("Account {username} deleted; its devices are offline."),
         ),
-        Ok(false) => call.back("/accounts", "That account was already deleted."),
+        Ok(false) => call.warn("/accounts", "That account was already deleted."),
         Err(e) => store_error(e),
     }
 }

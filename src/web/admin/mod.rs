@@ -28,7 +28,7 @@ use rouille::{Request, Response};
 
 use crate::adapters::simulator::Simulator;
 use crate::app::App;
-use crate::core::auth::{self, OwnerSessions, COOKIE};
+use crate::core::auth::{self, Notice, OwnerSessions, COOKIE};
 use crate::core::payments::SwitchGateway;
 use crate::core::token;
 use crate::web::http::{read_form, see_other};
@@ -103,12 +103,47 @@ impl Call<'_> {
 
     /// After a change: back to `path`, with a notice shown there once (post/redirect/get).
     pub(crate) fn back(&self, path: &str, notice: impl Into<String>) -> Response {
-        self.ctx.owner.sessions.set_flash(&self.sid, notice.into());
+        self.back_with(path, Notice::Success, notice.into())
+    }
+
+    /// Back to `path` with a warning: nothing to do, or done with something to look at.
+    pub(crate) fn warn(&self, path: &str, notice: impl Into<String>) -> Response {
+        self.back_with(path, Notice::Warning, notice.into())
+    }
+
+    /// Back to `path` with an error: the change was refused and nothing changed.
+    pub(crate) fn fail(&self, path: &str, notice: impl Into<String>) -> Response {
+        self.back_with(path, Notice::Error, notice.into())
+    }
+
+    fn back_with(&self, path: &str, kind: Notice, notice: String) -> Response {
+        self.ctx.owner.sessions.set_flash(&self.sid, kind, notice);
         see_other(path)
     }
 
+    /// A refused form shown again as typed, under the error (400, no redirect): `page` renders
+    /// with this POST's fields (`kept`), so nothing the owner typed is lost.
+    pub(crate) fn fail_here(&self, notice: String, page: fn(&Call) -> Response) -> Response {
+        self.ctx
+            .owner
+            .sessions
+            .set_flash(&self.sid, Notice::Error, notice);
+        let mut r = page(self);
+        r.status_code = 400;
+        r
+    }
+
+    /// A form field's value to show: as posted when a refused form is shown again, else
+    /// `stored`. (The forms on one page have no field name in common.)
+    pub(crate) fn kept(&self, name: &str, stored: &str) -> String {
+        self.form
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| stored.to_string())
+    }
+
     /// The notice left by the last change, if any.
-    pub(crate) fn take_flash(&self) -> Option<String> {
+    pub(crate) fn take_flash(&self) -> Option<(Notice, String)> {
         self.ctx.owner.sessions.take_flash(&self.sid)
     }
 }
@@ -364,16 +399,20 @@ fn signin(ctx: &Ctx, request: &Request, ip: IpAddr) -> Response {
             }
         }
     }
-    start_session(ctx, ip, "owner signed in")
+    start_session(ctx, ip, Some("owner signed in"))
 }
 
-fn start_session(ctx: &Ctx, ip: IpAddr, what: &str) -> Response {
+/// A new owner session; `signin` is the event to log (none on first run, whose password event
+/// the store wrote).
+fn start_session(ctx: &Ctx, ip: IpAddr, signin: Option<&str>) -> Response {
     let now = ctx.app.time().now;
     match ctx.owner.sessions.create(now) {
         Ok(sid) => {
-            log::info!("owner page: {what} from {ip}");
-            ctx.app
-                .owner_event("owner_signin", format!("{what} from {ip}"));
+            log::info!("owner page: session started from {ip}");
+            if let Some(what) = signin {
+                ctx.app
+                    .owner_event("owner_signin", format!("{what} from {ip}"));
+            }
             see_other("/").with_additional_header("Set-Cookie", session_cookie(&sid))
         }
         Err(e) => {
@@ -453,7 +492,8 @@ fn setup(ctx: &Ctx, request: &Request, ip: IpAddr) -> Response {
         }
     }
     ctx.app.owner_lockout.success(ip);
-    start_session(ctx, ip, "owner password set")
+    // The store logged the password being set (owner_password); that is not a sign-in.
+    start_session(ctx, ip, None)
 }
 
 fn signout(call: &Call) -> Response {

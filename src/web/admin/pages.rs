@@ -62,7 +62,7 @@ pub(crate) fn dashboard(call: &Call) -> Response {
         .count();
     if pending > 0 {
         body.push_str(&alert(
-            "",
+            "warning",
             &format!(
                 "{pending} pasted M-Pesa message(s) wait for your decision. \
                  <a href=\"/payments\">Payments</a>"
@@ -200,6 +200,17 @@ fn funnel(call: &Call, counters: &[(String, u64)], today: i64, online: u64) -> S
     )
 }
 
+/// A "used" row: the bar fills with the used share, and the words say both shares.
+fn usage(free: u64, total: u64) -> String {
+    let used = 100 - percent(free.min(total), total);
+    format!(
+        "{used}% used · {} free of {}{}",
+        format_bytes(free),
+        format_bytes(total),
+        progress(used, &format!("{used}% used"))
+    )
+}
+
 fn router_health(call: &Call, now: i64) -> String {
     let ctx = call.ctx;
     let config = ctx.app.config();
@@ -221,26 +232,16 @@ fn router_health(call: &Call, now: i64) -> String {
                 .unwrap_or_else(unknown),
         ),
         (
-            "Free memory",
+            "Memory used",
             match (h.mem_available_kb, h.mem_total_kb) {
-                (Some(free), Some(total)) => format!(
-                    "{} of {}{}",
-                    format_bytes(free * 1024),
-                    format_bytes(total * 1024),
-                    progress(100 - percent(free, total), "used")
-                ),
+                (Some(free), Some(total)) => usage(free * 1024, total * 1024),
                 _ => unknown(),
             },
         ),
         (
-            "Free flash",
+            "Flash used",
             match (h.flash_free_bytes, h.flash_total_bytes) {
-                (Some(free), Some(total)) => format!(
-                    "{} of {}{}",
-                    format_bytes(free),
-                    format_bytes(total),
-                    progress(100 - percent(free, total), "used")
-                ),
+                (Some(free), Some(total)) => usage(free, total),
                 _ => unknown(),
             },
         ),
@@ -372,12 +373,10 @@ pub(crate) fn guests(call: &Call) -> Response {
                 esc(&s.terms.package_name),
                 local_time(ctx, s.started_at),
                 s.ended_at.map(|t| local_time(ctx, t)).unwrap_or_default(),
-                format!(
-                    "{:?}",
-                    s.end_reason
-                        .unwrap_or(crate::core::sessions::EndReason::Time)
-                )
-                .to_lowercase(),
+                s.end_reason
+                    .unwrap_or(crate::core::sessions::EndReason::Time)
+                    .words()
+                    .to_string(),
                 format_bytes(s.bytes_used()),
             ]
         })
@@ -439,7 +438,7 @@ pub(crate) fn kick(call: &Call) -> Response {
     };
     match call.ctx.app.revoke_session(id) {
         Ok(true) => call.back("/guests", format!("Session {id} ended.")),
-        Ok(false) => call.back("/guests", "That session had already ended."),
+        Ok(false) => call.warn("/guests", "That session had already ended."),
         Err(e) => store_error(e),
     }
 }
@@ -456,7 +455,7 @@ pub(crate) fn extend(call: &Call) -> Response {
                 local_time(call.ctx, s.deadline)
             ),
         ),
-        Ok(None) => call.back("/guests", "That session had already ended."),
+        Ok(None) => call.warn("/guests", "That session had already ended."),
         Err(crate::app::OwnerError::OutOfRange(text)) => refuse(400, &text),
         Err(e) => store_error(e),
     }
@@ -483,7 +482,12 @@ pub fn simulator(call: &Call) -> Response {
             sim.decline_next(code);
             call.back(
                 "/",
-                format!("The next simulated payment will end with ResultCode {code}."),
+                format!(
+                    "The next simulated payment will end: {}.",
+                    crate::app::mpesa::decline_words(Some(
+                        crate::core::payments::Decline::from_result_code(code)
+                    ))
+                ),
             )
         }
         Err(_) => refuse(400, "bad code"),
@@ -500,6 +504,27 @@ fn event_group(kind: &str) -> &'static str {
         k if k.starts_with("owner") => "security",
         _ => "owner",
     }
+}
+
+/// An event's badge: its colour by what it means to the owner (green: money in or a sale;
+/// orange: a sale that did not happen; red: something to act on; blue: guests coming and
+/// going; grey: routine) and its words.
+fn event_label(kind: &str) -> (&'static str, String) {
+    let class = match kind {
+        "payment_paid" | "sms_claim_approved" | "voucher_redeemed" => "success",
+        "payment_failed" | "sms_claim_rejected" | "device_blocked" => "warning",
+        "payment_rejected" | "payment_interrupted" | "spoofing" | "owner_lockout" => "important",
+        k if k.starts_with("session") || k.starts_with("account_login") => "notice",
+        _ => "",
+    };
+    let words = match kind {
+        "owner_signin" => "signed in".into(),
+        "owner_password" => "owner password".into(),
+        "owner_lockout" => "locked out".into(),
+        "sms_claim" => "SMS pasted".into(),
+        k => k.replace('_', " "),
+    };
+    (class, words)
 }
 
 pub(crate) fn events(call: &Call) -> Response {
@@ -543,15 +568,10 @@ pub(crate) fn events(call: &Call) -> Response {
         .unwrap_or_default()
         .iter()
         .map(|e| {
-            let class = match event_group(&e.kind) {
-                "security" => "important",
-                "payments" => "success",
-                "sessions" => "notice",
-                _ => "",
-            };
+            let (class, words) = event_label(&e.kind);
             vec![
                 local_time(ctx, e.at),
-                label(class, &e.kind.replace('_', " ")),
+                label(class, &words),
                 e.mac.map(|m| device(&names, m)).unwrap_or_default(),
                 esc(&e.detail),
             ]
@@ -583,5 +603,18 @@ mod tests {
         assert_eq!(event_group("spoofing"), "security");
         assert_eq!(event_group("session_ended"), "sessions");
         assert_eq!(event_group("vouchers_generated"), "owner");
+        assert_eq!(event_label("payment_failed").0, "warning");
+        assert_eq!(event_label("owner_signin"), ("", "signed in".into()));
+        assert_eq!(event_label("spoofing").0, "important");
+    }
+
+    #[test]
+    fn bars_fill_with_what_they_say() {
+        let row = usage(750_000_000, 1_000_000_000);
+        assert!(row.starts_with("25% used · 750"), "{row}");
+        assert!(
+            row.contains("title=\"25% used\"><div style=\"width:25%\">"),
+            "{row}"
+        );
     }
 }

@@ -121,10 +121,11 @@ pub(crate) fn payments(call: &Call) -> Response {
                 esc(&p.terms.package_name),
                 money(ctx, report::charged(p)),
                 state_label(p.state),
-                esc(&match (&p.receipt, &p.callback) {
-                    (Some(receipt), _) => receipt.clone(),
-                    (None, Some(hint)) => crate::app::mpesa::describe_hint(hint),
-                    (None, None) => String::new(),
+                esc(&match (&p.receipt, &p.callback, p.decline) {
+                    (Some(receipt), ..) => receipt.clone(),
+                    (None, _, Some(d)) => crate::app::mpesa::decline_words(Some(d)).into(),
+                    (None, Some(hint), None) => crate::app::mpesa::describe_hint(hint),
+                    (None, None, None) => String::new(),
                 }),
                 device(&names, p.mac),
             ]
@@ -135,9 +136,10 @@ pub(crate) fn payments(call: &Call) -> Response {
     body.push_str(&section(
         &format!("Payments of {}", date_of_day(day)),
         &format!(
-            "{} paid prompts, {} · approved SMS: {}, {} · <a href=\"/payments.csv?day={}\">CSV for \
-             the M-Pesa statement</a>",
+            "{} paid prompt{}, {} · approved SMS: {}, {} · <a href=\"/payments.csv?day={}\">CSV \
+             for the M-Pesa statement</a>",
             total.paid,
+            if total.paid == 1 { "" } else { "s" },
             money(ctx, total.paid_amount),
             total.sms,
             money(ctx, total.sms_amount),
@@ -146,7 +148,15 @@ pub(crate) fn payments(call: &Call) -> Response {
         &format!(
             "{}{pages}",
             table(
-                &["Time", "Phone", "Package", "Amount", "State", "Receipt", "Device"],
+                &[
+                    "Time",
+                    "Phone",
+                    "Package",
+                    "Amount",
+                    "State",
+                    "Receipt or reason",
+                    "Device",
+                ],
                 &rows,
                 "No payment that day.",
                 &[3],
@@ -303,21 +313,26 @@ pub(crate) fn sms_decision(call: &Call, rest: &str) -> Response {
     let Ok(id) = id else {
         return refuse(400, "bad claim id");
     };
-    let text = match call.ctx.app.decide_sms_claim(id, approve) {
-        Ok(ClaimDecision::Approved(session)) => format!(
-            "Approved: {} for {} until {}.",
-            session.terms.package_name,
-            session.mac,
-            local_time(call.ctx, session.deadline)
+    match call.ctx.app.decide_sms_claim(id, approve) {
+        Ok(ClaimDecision::Approved(session)) => call.back(
+            "/payments",
+            format!(
+                "Approved: {} for {} until {}.",
+                session.terms.package_name,
+                session.mac,
+                local_time(call.ctx, session.deadline)
+            ),
         ),
-        Ok(ClaimDecision::Rejected) => "Rejected.".into(),
-        Ok(ClaimDecision::NotPending) => "That message was already decided.".into(),
-        Ok(ClaimDecision::ReceiptAlreadyCredited(owner)) => {
-            format!("Not approved: this receipt is already credited (record {owner}).")
+        Ok(ClaimDecision::Rejected) => call.back("/payments", "Rejected."),
+        Ok(ClaimDecision::NotPending) => {
+            call.warn("/payments", "That message was already decided.")
         }
-        Err(e) => return store_error(e),
-    };
-    call.back("/payments", text)
+        Ok(ClaimDecision::ReceiptAlreadyCredited(owner)) => call.fail(
+            "/payments",
+            format!("Not approved: this receipt is already credited (record {owner})."),
+        ),
+        Err(e) => store_error(e),
+    }
 }
 
 // ---- the JSON API ----

@@ -80,17 +80,20 @@ pub(crate) fn edit_config(
     ))
 }
 
-/// Goes back to `path` with the outcome of an edit.
+/// Goes back to `path` with the outcome of an edit: a warning when part of it waits for a
+/// restart. A refused edit shows `page` again with the form as typed, when there is one.
 pub(crate) fn after_edit(
     call: &Call,
     path: &str,
     done: &str,
     result: Result<Vec<String>, String>,
+    page: Option<fn(&Call) -> Response>,
 ) -> Response {
-    match result {
-        Ok(notes) if notes.is_empty() => call.back(path, done),
-        Ok(notes) => call.back(path, format!("{done} {}", notes.join(" "))),
-        Err(problem) => call.back(path, format!("Not saved: {problem}")),
+    match (result, page) {
+        (Ok(notes), _) if notes.is_empty() => call.back(path, done),
+        (Ok(notes), _) => call.warn(path, format!("{done} {}", notes.join(" "))),
+        (Err(problem), Some(page)) => call.fail_here(format!("Not saved: {problem}"), page),
+        (Err(problem), None) => call.fail(path, format!("Not saved: {problem}")),
     }
 }
 
@@ -114,7 +117,7 @@ pub(crate) fn settings(call: &Call) -> Response {
     let mut body = String::new();
     if ctx.config_path.is_none() {
         body.push_str(&alert(
-            "",
+            "warning",
             "This lango runs without a config file: settings can be read here but not saved.",
         ));
     }
@@ -126,14 +129,18 @@ pub(crate) fn settings(call: &Call) -> Response {
     ];
     let mut fields = value_row(
         "Name",
-        &input("name", &brand.name, "required maxlength=\"60\""),
+        &input(
+            "name",
+            &call.kept("name", &brand.name),
+            "required maxlength=\"60\"",
+        ),
         "Shown at the top of the portal and on vouchers.",
     );
     fields.push_str(&value_row(
         "Colour",
         &input(
             "colour",
-            &brand.colour,
+            &call.kept("colour", &brand.colour),
             "type=\"color\" style=\"width:60px;padding:2px\"",
         ),
         "",
@@ -142,7 +149,7 @@ pub(crate) fn settings(call: &Call) -> Response {
         "Phone",
         &input(
             "phone",
-            brand.phone.as_deref().unwrap_or(""),
+            &call.kept("phone", brand.phone.as_deref().unwrap_or("")),
             "maxlength=\"40\"",
         ),
         "How guests reach you (optional).",
@@ -151,7 +158,7 @@ pub(crate) fn settings(call: &Call) -> Response {
         "Email",
         &input(
             "email",
-            brand.email.as_deref().unwrap_or(""),
+            &call.kept("email", brand.email.as_deref().unwrap_or("")),
             "maxlength=\"80\"",
         ),
         "",
@@ -165,7 +172,7 @@ pub(crate) fn settings(call: &Call) -> Response {
         "Time zone",
         &input(
             "utc_offset",
-            &offset_text(config.gateway.utc_offset_secs),
+            &call.kept("utc_offset", &offset_text(config.gateway.utc_offset_secs)),
             "maxlength=\"6\" style=\"width:90px\"",
         ),
         "Your offset from UTC, for days on the dashboard and payments (Kenya: +03:00).",
@@ -182,7 +189,7 @@ pub(crate) fn settings(call: &Call) -> Response {
         "Owner page allowed from",
         &format!(
             "<textarea name=\"admin_allow\" rows=\"3\">{}</textarea>",
-            esc(&allow.join("\n"))
+            esc(&call.kept("admin_allow", &allow.join("\n")))
         ),
         &format!(
             "One address or network per line (your LAN, never the guest network). You are {}.",
@@ -191,19 +198,27 @@ pub(crate) fn settings(call: &Call) -> Response {
     );
     fields.push_str(&value_row(
         "Guest network",
-        &input("interface", &gw.interface, "maxlength=\"32\""),
+        &input(
+            "interface",
+            &call.kept("interface", &gw.interface),
+            "maxlength=\"32\"",
+        ),
         "The OpenWrt interface guests are on (takes effect after a restart).",
     ));
     fields.push_str(&value_row(
         "Guest device",
-        &input("device", &gw.device, "maxlength=\"15\""),
+        &input(
+            "device",
+            &call.kept("device", &gw.device),
+            "maxlength=\"15\"",
+        ),
         "Its Linux device, like br-lan (after a restart).",
     ));
     fields.push_str(&value_row(
         "Portal address",
         &input(
             "portal_addr",
-            &gw.portal_addr.to_string(),
+            &call.kept("portal_addr", &gw.portal_addr.to_string()),
             "maxlength=\"45\"",
         ),
         "The router's address on the guest network (after a restart).",
@@ -350,7 +365,7 @@ fn mpesa_section(call: &Call) -> String {
         "Shortcode",
         &input(
             "shortcode",
-            &text(|m| m.shortcode.clone()),
+            &call.kept("shortcode", &text(|m| m.shortcode.clone())),
             "inputmode=\"numeric\" maxlength=\"10\"",
         ),
         "PayBill number, or the store (head office) number of a till.",
@@ -359,7 +374,7 @@ fn mpesa_section(call: &Call) -> String {
         "Till number",
         &input(
             "till",
-            &text(|m| m.till.clone().unwrap_or_default()),
+            &call.kept("till", &text(|m| m.till.clone().unwrap_or_default())),
             "inputmode=\"numeric\" maxlength=\"10\"",
         ),
         "Buy Goods only.",
@@ -368,7 +383,7 @@ fn mpesa_section(call: &Call) -> String {
         "Account reference",
         &input(
             "account_reference",
-            &text(|m| m.account_reference.clone()),
+            &call.kept("account_reference", &text(|m| m.account_reference.clone())),
             "maxlength=\"12\"",
         ),
         "What the customer's M-Pesa message shows.",
@@ -399,7 +414,10 @@ fn mpesa_section(call: &Call) -> String {
         "Callback URL",
         &input(
             "callback_url",
-            &text(|m| m.callback_url.clone().unwrap_or_default()),
+            &call.kept(
+                "callback_url",
+                &text(|m| m.callback_url.clone().unwrap_or_default()),
+            ),
             "maxlength=\"200\"",
         ),
         "Optional: your public address, if Safaricom can reach this router.",
@@ -436,12 +454,14 @@ fn mpesa_section(call: &Call) -> String {
 }
 
 pub(crate) fn mpesa_check(call: &Call) -> Response {
-    let notice = if call.ctx.app.start_mpesa_check() {
-        "Testing the M-Pesa connection; the result appears below in a few seconds."
+    if call.ctx.app.start_mpesa_check() {
+        call.back(
+            "/settings",
+            "Testing the M-Pesa connection; the result appears below in a few seconds.",
+        )
     } else {
-        "A test is already running."
-    };
-    call.back("/settings", notice)
+        call.warn("/settings", "A test is already running.")
+    }
 }
 
 pub(crate) fn save_mpesa(call: &Call) -> Response {
@@ -469,13 +489,19 @@ pub(crate) fn save_mpesa(call: &Call) -> Response {
         }
         Ok(())
     });
-    after_edit(call, "/settings", "M-Pesa settings saved.", result)
+    after_edit(
+        call,
+        "/settings",
+        "M-Pesa settings saved.",
+        result,
+        Some(settings),
+    )
 }
 
 pub(crate) fn save_brand(call: &Call) -> Response {
     let offset = match crate::core::config::parse_utc_offset(call.field("utc_offset")) {
         Ok(secs) => offset_text(secs),
-        Err(e) => return call.back("/settings", format!("Not saved: {e}")),
+        Err(e) => return call.fail_here(format!("Not saved: {e}"), settings),
     };
     let values: Vec<(&str, String)> = ["name", "colour", "phone", "email"]
         .iter()
@@ -490,7 +516,7 @@ pub(crate) fn save_brand(call: &Call) -> Response {
         set_section_option(file, "gateway", "utc_offset", Some(&offset));
         Ok(())
     });
-    after_edit(call, "/settings", "Branding saved.", result)
+    after_edit(call, "/settings", "Branding saved.", result, Some(settings))
 }
 
 pub(crate) fn save_network(call: &Call) -> Response {
@@ -502,9 +528,9 @@ pub(crate) fn save_network(call: &Call) -> Response {
         .map(str::to_string)
         .collect();
     if allow.is_empty() {
-        return call.back(
-            "/settings",
-            "Not saved: list at least one address for the owner page.",
+        return call.fail_here(
+            "Not saved: list at least one address for the owner page.".into(),
+            settings,
         );
     }
     let values: Vec<(&str, String)> = ["interface", "device", "portal_addr"]
@@ -518,14 +544,20 @@ pub(crate) fn save_network(call: &Call) -> Response {
         set_section_list(file, "gateway", "admin_allow", &allow);
         Ok(())
     });
-    after_edit(call, "/settings", "Interfaces saved.", result)
+    after_edit(
+        call,
+        "/settings",
+        "Interfaces saved.",
+        result,
+        Some(settings),
+    )
 }
 
 pub(crate) fn change_password(call: &Call) -> Response {
     let app = &call.ctx.app;
     let now = app.time().now;
     if let Err(secs) = call.ctx.app.owner_lockout.check(call.ip, now) {
-        return call.back(
+        return call.fail(
             "/settings",
             format!("Too many wrong passwords; wait {secs} s."),
         );
@@ -540,14 +572,14 @@ pub(crate) fn change_password(call: &Call) -> Response {
     };
     if !auth::verify_password(&stored, call.raw_field("current")) {
         call.ctx.app.owner_lockout.failure(call.ip, now);
-        return call.back("/settings", "Not changed: the current password is wrong.");
+        return call.fail("/settings", "Not changed: the current password is wrong.");
     }
     let new = call.raw_field("password");
     if let Some(problem) = auth::password_problem(new, auth::OWNER_MIN_LEN) {
-        return call.back("/settings", format!("Not changed: {problem}"));
+        return call.fail("/settings", format!("Not changed: {problem}"));
     }
     if new != call.raw_field("again") {
-        return call.back("/settings", "Not changed: the two new passwords differ.");
+        return call.fail("/settings", "Not changed: the two new passwords differ.");
     }
     let saved = auth::hash_password(new)
         .map_err(|e| e.to_string())

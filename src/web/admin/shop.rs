@@ -58,8 +58,10 @@ fn rate_text(kbit: u32) -> String {
 pub(crate) fn packages(call: &Call) -> Response {
     let ctx = call.ctx;
     let config = ctx.app.config();
+    // `?edit=`, or the package of a refused edit shown again.
     let editing = call
         .param("edit")
+        .or_else(|| call.form.get("edit").cloned())
         .and_then(|id| config.package(&id).cloned());
     let n = config.packages.len();
     let rows: Vec<Vec<String>> = config
@@ -154,14 +156,16 @@ pub(crate) fn packages(call: &Call) -> Response {
 }
 
 fn package_form(call: &Call, p: Option<&Package>) -> String {
-    let text = |f: fn(&Package) -> String| p.map(f).unwrap_or_default();
+    // Each field as stored, or as typed when a refused form is shown again.
+    let text =
+        |name: &str, f: fn(&Package) -> String| call.kept(name, &p.map(f).unwrap_or_default());
     let mut fields = String::new();
     if p.is_none() {
         fields.push_str(&value_row(
             "Id",
             &input(
                 "id",
-                "",
+                &call.kept("id", ""),
                 "pattern=\"[A-Za-z0-9_]*\" maxlength=\"32\" placeholder=\"from the name\"",
             ),
             "Letters, digits and _. Never change it once sold.",
@@ -171,7 +175,7 @@ fn package_form(call: &Call, p: Option<&Package>) -> String {
         "Name",
         &input(
             "name",
-            &text(|p| p.name.clone()),
+            &text("name", |p| p.name.clone()),
             "required maxlength=\"40\"",
         ),
         "",
@@ -180,7 +184,7 @@ fn package_form(call: &Call, p: Option<&Package>) -> String {
         "Price",
         &input(
             "price",
-            &text(|p| p.price.to_string()),
+            &text("price", |p| p.price.to_string()),
             "required inputmode=\"decimal\" maxlength=\"10\"",
         ),
         "Like 50 or 49.50.",
@@ -189,7 +193,7 @@ fn package_form(call: &Call, p: Option<&Package>) -> String {
         "Time",
         &input(
             "duration",
-            &text(|p| duration_text(p.duration_secs)),
+            &text("duration", |p| duration_text(p.duration_secs)),
             "required maxlength=\"10\"",
         ),
         "Like 30m, 1h, 1d or 7d.",
@@ -198,7 +202,9 @@ fn package_form(call: &Call, p: Option<&Package>) -> String {
         "Data",
         &input(
             "data",
-            &text(|p| p.quota_bytes.map(bytes_text).unwrap_or_default()),
+            &text("data", |p| {
+                p.quota_bytes.map(bytes_text).unwrap_or_default()
+            }),
             "maxlength=\"10\"",
         ),
         "Like 500MB or 1GB; empty for unlimited.",
@@ -207,7 +213,9 @@ fn package_form(call: &Call, p: Option<&Package>) -> String {
         "Download speed",
         &input(
             "rate_down",
-            &text(|p| p.rate_down_kbit.map(rate_text).unwrap_or_default()),
+            &text("rate_down", |p| {
+                p.rate_down_kbit.map(rate_text).unwrap_or_default()
+            }),
             "maxlength=\"10\"",
         ),
         "Like 5M or 512k; empty for unlimited.",
@@ -216,12 +224,17 @@ fn package_form(call: &Call, p: Option<&Package>) -> String {
         "Upload speed",
         &input(
             "rate_up",
-            &text(|p| p.rate_up_kbit.map(rate_text).unwrap_or_default()),
+            &text("rate_up", |p| {
+                p.rate_up_kbit.map(rate_text).unwrap_or_default()
+            }),
             "maxlength=\"10\"",
         ),
         "",
     ));
-    let active = p.is_none_or(|p| p.active);
+    let active = match call.form.get("csrf") {
+        Some(_) => call.field("active") == "1",
+        None => p.is_none_or(|p| p.active),
+    };
     fields.push_str(&value_row(
         "On sale",
         &format!(
@@ -247,8 +260,9 @@ pub(crate) fn save_package(call: &Call) -> Response {
     let editing = call.field("edit");
     let existing = config.package(editing);
     if !editing.is_empty() && existing.is_none() {
-        return call.back("/packages", "Not saved: that package no longer exists.");
+        return call.fail("/packages", "Not saved: that package no longer exists.");
     }
+    let refused = |text: String| call.fail_here(text, packages);
     let name = call.field("name").to_string();
     // An id made from the name gets a suffix in the file if another section has it already
     // (`uci_write::free_name`); one the owner typed is refused instead.
@@ -263,16 +277,10 @@ pub(crate) fn save_package(call: &Call) -> Response {
                 typed.to_string()
             };
             if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                return call.back(
-                    "/packages",
-                    "Not saved: the id takes letters, digits and _.",
-                );
+                return refused("Not saved: the id takes letters, digits and _.".into());
             }
             if config.package(&id).is_some() {
-                return call.back(
-                    "/packages",
-                    format!("Not saved: there is already a package '{id}'."),
-                );
+                return refused(format!("Not saved: there is already a package '{id}'."));
             }
             id
         }
@@ -308,7 +316,13 @@ pub(crate) fn save_package(call: &Call) -> Response {
         put_package(file, &edit);
         Ok(())
     });
-    after_edit(call, "/packages", &format!("Package {name} saved."), result)
+    after_edit(
+        call,
+        "/packages",
+        &format!("Package {name} saved."),
+        result,
+        Some(packages),
+    )
 }
 
 pub(crate) fn toggle_package(call: &Call) -> Response {
@@ -331,7 +345,7 @@ pub(crate) fn toggle_package(call: &Call) -> Response {
     } else {
         "Package taken off sale."
     };
-    after_edit(call, "/packages", done, result)
+    after_edit(call, "/packages", done, result, None)
 }
 
 /// Moves a package one place up or down, numbering every package's `order` afresh.
@@ -339,14 +353,14 @@ pub(crate) fn reorder_package(call: &Call) -> Response {
     let config = call.ctx.app.config();
     let mut ids: Vec<String> = config.packages.iter().map(|p| p.id.clone()).collect();
     let Some(idx) = ids.iter().position(|id| id == call.field("id")) else {
-        return call.back("/packages", "Not moved: that package no longer exists.");
+        return call.fail("/packages", "Not moved: that package no longer exists.");
     };
     let other = match call.field("dir") {
         "up" => idx.checked_sub(1),
         _ => Some(idx + 1).filter(|i| *i < ids.len()),
     };
     let Some(other) = other else {
-        return call.back("/packages", "Already there.");
+        return call.warn("/packages", "Already there.");
     };
     ids.swap(idx, other);
     let result = edit_config(call, "packages reordered", &mut |file| {
@@ -355,7 +369,7 @@ pub(crate) fn reorder_package(call: &Call) -> Response {
         }
         Ok(())
     });
-    after_edit(call, "/packages", "Order saved.", result)
+    after_edit(call, "/packages", "Order saved.", result, None)
 }
 
 // ---- vouchers ----
@@ -396,12 +410,16 @@ pub fn vouchers(call: &Call) -> Response {
             (p.id.clone(), format!("{}{sale}", p.name))
         })
         .collect();
-    let mut fields = value_row("Package", &select("package", &options, ""), "");
+    let mut fields = value_row(
+        "Package",
+        &select("package", &options, &call.kept("package", "")),
+        "",
+    );
     fields.push_str(&value_row(
         "How many",
         &input(
             "count",
-            "10",
+            &call.kept("count", "10"),
             &format!(
                 "type=\"number\" min=\"1\" max=\"{}\" required",
                 vouchers::MAX_BATCH
@@ -411,7 +429,11 @@ pub fn vouchers(call: &Call) -> Response {
     ));
     fields.push_str(&value_row(
         "Prefix",
-        &input("prefix", "", "maxlength=\"8\" pattern=\"[A-Za-z0-9]*\""),
+        &input(
+            "prefix",
+            &call.kept("prefix", ""),
+            "maxlength=\"8\" pattern=\"[A-Za-z0-9]*\"",
+        ),
         "Optional, up to 8 letters or digits printed before each code (like CAFE).",
     ));
     fields.push_str(&value_row(
@@ -420,7 +442,7 @@ pub fn vouchers(call: &Call) -> Response {
             "{} days",
             input(
                 "days",
-                "30",
+                &call.kept("days", "30"),
                 &format!(
                     "type=\"number\" min=\"0\" max=\"{}\" style=\"width:90px\"",
                     vouchers::MAX_VALID_DAYS
@@ -553,12 +575,15 @@ pub(crate) fn generate(call: &Call) -> Response {
         call.field("count").parse::<usize>(),
         call.field("days").parse::<u64>(),
     ) else {
-        return call.back("/vouchers", "Not made: the count and the days are numbers.");
+        return call.fail_here(
+            "Not made: the count and the days are numbers.".into(),
+            vouchers,
+        );
     };
     let Some(prefix) = vouchers::normalise_prefix(call.field("prefix")) else {
-        return call.back(
-            "/vouchers",
-            "Not made: the prefix takes up to 8 letters or digits.",
+        return call.fail_here(
+            "Not made: the prefix takes up to 8 letters or digits.".into(),
+            vouchers,
         );
     };
     let package = call.field("package");
@@ -577,9 +602,9 @@ pub(crate) fn generate(call: &Call) -> Response {
                 ),
             )
         }
-        Ok(None) => call.back("/vouchers", "Not made: no such package."),
+        Ok(None) => call.fail_here("Not made: no such package.".into(), vouchers),
         Err(crate::app::OwnerError::OutOfRange(text)) => {
-            call.back("/vouchers", format!("Not made: {text}."))
+            call.fail_here(format!("Not made: {text}."), vouchers)
         }
         Err(e) => store_error(e),
     }
@@ -596,7 +621,7 @@ pub(crate) fn revoke_voucher(call: &Call) -> Response {
             &back,
             format!("Voucher {} revoked.", vouchers::display(&code)),
         ),
-        Ok(false) => call.back(&back, "That voucher was already used or revoked."),
+        Ok(false) => call.warn(&back, "That voucher was already used or revoked."),
         Err(e) => store_error(e),
     }
 }
@@ -619,7 +644,8 @@ fn batch_vouchers(call: &Call) -> Result<(String, Vec<Voucher>), Response> {
 }
 
 /// A page to print: one card per unused voucher of a batch, with its QR code (the portal with
-/// the code filled in). Larger than the other pages (about 1.9 KB a voucher).
+/// the code filled in), the Wi-Fi (brand) name, the package, price, duration and last day of use,
+/// in English and in Kiswahili. Larger than the other pages (about 2 KB a voucher).
 pub(crate) fn print_sheet(call: &Call) -> Response {
     let (batch, list) = match batch_vouchers(call) {
         Ok(b) => b,
@@ -635,22 +661,28 @@ pub(crate) fn print_sheet(call: &Call) -> Response {
     for v in list.iter().filter(|v| v.state == VoucherState::Unused) {
         let url = format!("{portal}?code={}", v.code);
         let qr = crate::core::qr::svg(&url, 110).unwrap_or_default();
-        let limits = [
-            Some(format_duration(v.terms.duration_secs)),
-            v.terms.quota_bytes.map(format_bytes),
-        ];
-        let limits: Vec<String> = limits.into_iter().flatten().collect();
+        let (en, sw) = card_duration(v.terms.duration_secs);
+        let data = v
+            .terms
+            .quota_bytes
+            .map(|b| format!(", {}", format_bytes(b)))
+            .unwrap_or_default();
+        let (valid_en, valid_sw) = match v.valid_until {
+            Some(t) => {
+                let day = local_time(ctx, t).get(..10).unwrap_or("").to_string();
+                (format!("Use by {day}. "), format!("Tumia kabla ya {day}. "))
+            }
+            None => Default::default(),
+        };
         cards.push_str(&format!(
-            "<div class=\"v\">{qr}<div><b>{brand}</b><br>{package} · {limits}<br>\
-             <span class=\"code\">{code}</span><br><small>{valid}Scan, or open {portal} and type the code.</small></div></div>",
+            "<div class=\"v\">{qr}<div>Wi-Fi: <b>{brand}</b><br>{package} · {price} · {en}{data}<br>\
+             <span class=\"code\">{code}</span><br><small>{valid_en}Scan, or open {portal} and type \
+             the code.<br><i>Muda: {sw}{data}. {valid_sw}Changanua, au fungua {portal} uandike nambari ya \
+             vocha.</i></small></div></div>",
             brand = esc(&config.brand.name),
             package = esc(&v.terms.package_name),
-            limits = esc(&limits.join(", ")),
+            price = money(ctx, v.terms.price),
             code = esc(&vouchers::display(&v.code)),
-            valid = v
-                .valid_until
-                .map(|t| format!("Use by {}. ", local_time(ctx, t).get(..10).unwrap_or("")))
-                .unwrap_or_default(),
             portal = esc(&portal),
         ));
     }
@@ -671,6 +703,18 @@ pub(crate) fn print_sheet(call: &Call) -> Response {
         n = list.iter().filter(|v| v.state == VoucherState::Unused).count(),
     );
     html(page)
+}
+
+/// How long a voucher lasts, in words, in English and in Kiswahili ("1 day", "siku 1"): the
+/// largest whole unit, for a card a guest reads.
+fn card_duration(secs: u64) -> (String, String) {
+    let (n, en, sw) = match secs {
+        s if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, "day", "siku"),
+        s if s >= 3600 && s % 3600 == 0 => (s / 3600, "hour", "saa"),
+        s => (s.div_ceil(60), "minute", "dakika"),
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    (format!("{n} {en}{plural}"), format!("{sw} {n}"))
 }
 
 pub(crate) fn vouchers_csv(call: &Call) -> Response {
@@ -699,4 +743,23 @@ pub(crate) fn vouchers_csv(call: &Call) -> Response {
         ]));
     }
     csv(out, &format!("vouchers-{batch}.csv"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cards_say_durations_in_both_languages() {
+        assert_eq!(card_duration(86_400), ("1 day".into(), "siku 1".into()));
+        assert_eq!(
+            card_duration(7 * 86_400),
+            ("7 days".into(), "siku 7".into())
+        );
+        assert_eq!(card_duration(3600), ("1 hour".into(), "saa 1".into()));
+        assert_eq!(
+            card_duration(5400),
+            ("90 minutes".into(), "dakika 90".into())
+        );
+    }
 }

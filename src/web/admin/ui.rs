@@ -7,6 +7,7 @@
 use rouille::Response;
 
 use super::Ctx;
+use crate::core::auth::Notice;
 use crate::core::model::Money;
 use crate::core::time::Timestamp;
 use crate::web::admin::Call;
@@ -94,8 +95,13 @@ pub(crate) fn page_refresh(
     if !descr.is_empty() {
         out.push_str(&format!("<div class=\"cbi-map-descr\">{descr}</div>"));
     }
-    if let Some(notice) = call.take_flash() {
-        out.push_str(&alert("success", &esc(&notice)));
+    if let Some((kind, notice)) = call.take_flash() {
+        let class = match kind {
+            Notice::Success => "success",
+            Notice::Warning => "warning",
+            Notice::Error => "error",
+        };
+        out.push_str(&alert(class, &esc(&notice)));
     }
     out.push_str(body);
     html(frame(call.ctx, title, &nav, &out, refresh))
@@ -397,12 +403,12 @@ pub(crate) fn progress(percent: u64, title: &str) -> String {
 
 /// Money with the shop's currency, escaped.
 pub(crate) fn money(ctx: &Ctx, amount: Money) -> String {
-    format!("{} {}", esc(&ctx.app.config().gateway.currency), amount)
+    esc(&ctx.app.owner_money(amount))
 }
 
 /// A timestamp in the owner's local time (`utc_offset`).
 pub(crate) fn local_time(ctx: &Ctx, ts: Timestamp) -> String {
-    crate::core::time::local_minute(ts, ctx.app.config().gateway.utc_offset_secs)
+    ctx.app.owner_time(ts)
 }
 
 /// Bytes per second as bits per second, for "current speed".
