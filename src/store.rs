@@ -29,7 +29,9 @@ use crate::core::vouchers::Voucher;
 /// which an older lango could not read.
 /// 4: the archive of settled payments (`archive_by_day`, `store::archive`); an older lango would
 /// not see the payments moved there.
-pub const SCHEMA_VERSION: u64 = 4;
+/// 5: `secrets` and `open_payments` become `secret_values` and `open_payment_macs`, with byte
+/// values: two fewer key/value type pairs in the binary (docs/size.md).
+pub const SCHEMA_VERSION: u64 = 5;
 
 mod archive;
 mod owner;
@@ -59,7 +61,9 @@ const CHECKOUTS: TableDefinition<&str, u64> = TableDefinition::new("payment_by_c
 /// M-Pesa receipt → payment id. Unique: a receipt is credited once, whatever path it came by.
 const RECEIPTS: TableDefinition<&str, u64> = TableDefinition::new("payment_by_receipt");
 /// Payment id → MAC, for payments still Initiating or Pending.
-const OPEN_PAYMENTS: TableDefinition<u64, &str> = TableDefinition::new("open_payments");
+/// Since schema 5 its values are bytes (the MAC's text), like every other table keyed by id: each
+/// key/value type pair instantiates redb's B-tree code again (docs/size.md).
+const OPEN_PAYMENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("open_payment_macs");
 const VOUCHERS: TableDefinition<&str, &[u8]> = TableDefinition::new("vouchers");
 const DEVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("devices");
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
@@ -70,7 +74,13 @@ const SMS_CLAIMS: TableDefinition<u64, &[u8]> = TableDefinition::new("sms_claims
 const CLAIM_BY_RECEIPT: TableDefinition<&str, u64> = TableDefinition::new("sms_claim_by_receipt");
 /// Since schema 2: lango's own secrets (the callback path; since schema 3 also the owner's
 /// password hash, `owner_password`), by name.
-const SECRETS: TableDefinition<&str, &str> = TableDefinition::new("secrets");
+/// Since schema 5 the values are bytes (UTF-8), as in the other tables keyed by name.
+const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secret_values");
+/// The schema 1-4 tables of their own type pairs, read once by the step to 5 and deleted.
+const OLD_OPEN_PAYMENTS: TableDefinition<u64, &str> = TableDefinition::new("open_payments");
+const OLD_SECRETS: TableDefinition<&str, &str> = TableDefinition::new("secrets");
+/// Every secret a schema 2-4 store can hold.
+const OLD_SECRET_NAMES: [&str; 3] = ["callback", "owner_password", "setup_code"];
 
 #[derive(Debug)]
 pub enum StoreError {
@@ -644,7 +654,6 @@ fn migrate(w: &mut Writer, from: u64) -> Result<(), StoreError> {
         w.txn.open_table(PAYMENT_TOKENS)?;
         w.txn.open_table(CHECKOUTS)?;
         w.txn.open_table(RECEIPTS)?;
-        w.txn.open_table(OPEN_PAYMENTS)?;
         w.txn.open_table(VOUCHERS)?;
         w.txn.open_table(DEVICES)?;
         w.txn.open_table(EVENTS)?;
@@ -653,7 +662,6 @@ fn migrate(w: &mut Writer, from: u64) -> Result<(), StoreError> {
     if from < 2 {
         w.txn.open_table(SMS_CLAIMS)?;
         w.txn.open_table(CLAIM_BY_RECEIPT)?;
-        w.txn.open_table(SECRETS)?;
     }
     if from < 3 {
         owner::create_tables(w)?;
@@ -661,7 +669,39 @@ fn migrate(w: &mut Writer, from: u64) -> Result<(), StoreError> {
     if from < 4 {
         archive::create_tables(w)?;
     }
-    // Future steps go here: `if from < 5 { ... }`.
+    if from < 5 {
+        w.txn.open_table(OPEN_PAYMENTS)?;
+        w.txn.open_table(SECRETS)?;
+        if from >= 2 {
+            let old = w.txn.open_table(OLD_SECRETS)?;
+            let mut kept = Vec::new();
+            for name in OLD_SECRET_NAMES {
+                if let Some(v) = old.get(name)? {
+                    kept.push((name, v.value().to_string()));
+                }
+            }
+            drop(old);
+            for (name, value) in kept {
+                w.set_secret(name, &value)?;
+            }
+            w.txn.delete_table(OLD_SECRETS)?;
+        }
+        if from >= 1 {
+            // The open payments, from the payments themselves.
+            let open: Vec<Payment> = w
+                .recent_payments(usize::MAX)?
+                .into_iter()
+                .filter(|p| p.state.is_open())
+                .collect();
+            let mut table = w.txn.open_table(OPEN_PAYMENTS)?;
+            for p in open {
+                table.insert(p.id, p.mac.to_string().as_bytes())?;
+            }
+            drop(table);
+            w.txn.delete_table(OLD_OPEN_PAYMENTS)?;
+        }
+    }
+    // Future steps go here: `if from < 6 { ... }`.
     w.set_meta("schema_version", SCHEMA_VERSION)
 }
 

@@ -192,7 +192,7 @@ macro_rules! getters {
                 let table = self.txn.open_table(OPEN_PAYMENTS)?;
                 for row in table.iter()? {
                     let (id, owner) = row?;
-                    if owner.value() == key {
+                    if owner.value() == key.as_bytes() {
                         return self.payment(id.value());
                     }
                 }
@@ -305,7 +305,7 @@ macro_rules! getters {
                     .txn
                     .open_table(SECRETS)?
                     .get(name)?
-                    .map(|v| v.value().to_string()))
+                    .map(|v| String::from_utf8_lossy(v.value()).into_owned()))
             }
 
             pub fn counters(&self) -> Result<Vec<(String, u64)>, StoreError> {
@@ -405,7 +405,7 @@ impl Writer {
         }
         let mut open = self.txn.open_table(OPEN_PAYMENTS)?;
         if payment.state.is_open() {
-            open.insert(payment.id, payment.mac.to_string().as_str())?;
+            open.insert(payment.id, payment.mac.to_string().as_bytes())?;
         } else {
             open.remove(payment.id)?;
         }
@@ -479,7 +479,7 @@ impl Writer {
     }
 
     pub(crate) fn set_secret(&mut self, name: &str, value: &str) -> Result<(), StoreError> {
-        self.txn.open_table(SECRETS)?.insert(name, value)?;
+        self.txn.open_table(SECRETS)?.insert(name, value.as_bytes())?;
         Ok(())
     }
 

@@ -179,6 +179,8 @@ fn a_schema_2_store_is_upgraded_to_the_current_schema() {
         txn.open_table(TableDefinition::<u64, &str>::new("open_payments"))
             .unwrap();
         txn.open_table(TableDefinition::<&str, &str>::new("secrets"))
+            .unwrap()
+            .insert("callback", "kept-across-the-upgrade")
             .unwrap();
         let mut meta = txn
             .open_table(TableDefinition::<&str, u64>::new("meta"))
@@ -197,6 +199,11 @@ fn a_schema_2_store_is_upgraded_to_the_current_schema() {
     assert_eq!(
         store.read(|r| r.meta("schema_version")).unwrap(),
         Some(lango::store::SCHEMA_VERSION)
+    );
+    // Schema 5 moved the secrets to a table of byte values.
+    assert_eq!(
+        store.read(|r| r.secret("callback")).unwrap().as_deref(),
+        Some("kept-across-the-upgrade")
     );
     // Schema 4's archive is there and empty.
     assert_eq!(store.read(|r| r.archive_size()).unwrap(), (0, 0));
