@@ -191,6 +191,16 @@ pub(super) fn parse_callback_url(text: &str) -> Result<String, String> {
     Ok(text.trim_end_matches('/').to_string())
 }
 
+/// The owner's terms and privacy page: an `http(s)://` address with a host.
+pub(super) fn parse_terms_url(text: &str) -> Result<String, String> {
+    let what = "a web address like https://example.com/terms";
+    let url = crate::core::http::Url::parse(text).map_err(|_| not(text, what))?;
+    if url.host.is_empty() || text.contains(['"', '<', '>', ' ']) {
+        return Err(not(text, what));
+    }
+    Ok(text.to_string())
+}
+
 /// The address of a `lango sim`: `http(s)://host:port`, no path, query or fragment.
 pub(super) fn parse_simulator_url(text: &str) -> Result<String, String> {
     let what = "a simulator address like http://127.0.0.1:8088";

@@ -34,7 +34,7 @@ fn words(lang: Lang, key: &str) -> &'static str {
         ),
         "disabled" => (
             "This account cannot be used now. Ask staff for help.",
-            "Akaunti hii haiwezi kutumika sasa. Omba msaada.",
+            "Akaunti hii haiwezi kutumika sasa. Omba msaada kwa mhudumu.",
         ),
         "expired" => ("This account has expired.", "Muda wa akaunti hii umeisha."),
         "devices" => (
