@@ -307,7 +307,11 @@ fn render_frame(config: &crate::core::config::Config, lang: Lang) -> frame::Fram
         contact.push(esc(email));
     }
     if let Some(url) = &brand.terms_url {
-        contact.push(format!("<a href=\"{}\">{}</a>", esc(url), tr(lang, "terms")));
+        contact.push(format!(
+            "<a href=\"{}\">{}</a>",
+            esc(url),
+            tr(lang, "terms")
+        ));
     }
     let other = match lang {
         Lang::En => "sw",

@@ -102,7 +102,10 @@ fn package_meta(package: &Package, lang: Lang) -> String {
     }
     let mut text = esc(&meta.join(" · "));
     let description = match lang {
-        Lang::Sw => package.description_sw.as_ref().or(package.description.as_ref()),
+        Lang::Sw => package
+            .description_sw
+            .as_ref()
+            .or(package.description.as_ref()),
         Lang::En => package.description.as_ref(),
     };
     if let Some(d) = description {
@@ -287,7 +290,12 @@ pub(super) fn payment_words(payment: &Payment, lang: Lang) -> (&'static str, &'s
 
 /// The waiting page's card: the package, the number the prompt went to, the payee, a timer
 /// and what to do when no prompt comes.
-pub(super) fn waiting_card(config: &Config, payment: &Payment, now: Timestamp, lang: Lang) -> String {
+pub(super) fn waiting_card(
+    config: &Config,
+    payment: &Payment,
+    now: Timestamp,
+    lang: Lang,
+) -> String {
     let (_, words) = payment_words(payment, lang);
     let waited = u64::try_from(now - payment.created_at).unwrap_or(0);
     format!(
