@@ -473,7 +473,8 @@ fn receipt_of(ctx: &Ctx, session: &Session) -> Option<String> {
         crate::core::sessions::Source::Payment(id) => Some(*id),
         _ => None,
     })?;
-    ctx.app.store.read(|r| r.payment(id)).ok()??.receipt
+    let payment = ctx.app.store.read(|r| r.payment(id)).ok()??;
+    view::receipt(&payment).map(str::to_string)
 }
 
 fn buy(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
@@ -719,13 +720,13 @@ fn paid_page(ctx: &Ctx, payment: &Payment, now: i64, lang: Lang) -> Response {
         .and_then(|id| ctx.app.store.read(|r| r.session(id)).ok().flatten());
     let mut body = match &session {
         Some(session) if session.seconds_left(now) > 0 => {
-            view::session_card(&config, session, now, lang, payment.receipt.as_deref())
+            view::session_card(&config, session, now, lang, view::receipt(payment))
         }
         _ => format!(
             "<div class=\"card ok\"><p id=\"state\">{}</p><p class=\"meta\">{}: {}</p></div>",
             tr(lang, "paid"),
             tr(lang, "receipt"),
-            esc(payment.receipt.as_deref().unwrap_or(""))
+            esc(view::receipt(payment).unwrap_or(""))
         ),
     };
     // Only the paying device has this page (its URL is the payment's token): the code is the

@@ -239,6 +239,14 @@ pub(super) fn session_card(
     )
 }
 
+/// The M-Pesa receipt to show the paying guest: the one a query confirmed, else the one
+/// Daraja's callback named for this paid prompt (kept as evidence rather than recorded as the
+/// receipt, since a callback proves nothing by itself, but it is what the guest's SMS says).
+pub(super) fn receipt(payment: &Payment) -> Option<&str> {
+    let from_callback = payment.callback.as_ref().filter(|h| h.result_code == 0);
+    (payment.receipt.as_deref()).or(from_callback.and_then(|h| h.receipt.as_deref()))
+}
+
 /// Where the money goes, as the prompt will say it: `You pay KES 20 to PayBill 174379
 /// (account WiFi), Mama Mboga Cafe Wi-Fi.`
 fn payee(config: &Config, amount: Money, lang: Lang) -> String {
