@@ -688,7 +688,7 @@ fn pay_page(ctx: &Ctx, token: &str, lang: Lang) -> Response {
     if wait > 0 && !funds {
         body.push_str(&format!(
             "<p id=\"wait\">{}</p>",
-            view::with_countdown(tr(lang, "too_soon"), wait, lang, tr(lang, "try_now"))
+            view::with_wait(tr(lang, "too_soon"), wait, lang)
         ));
     }
     body.push_str("</div>");

@@ -38,10 +38,7 @@ pub(crate) fn tr(lang: Lang, key: &str) -> &'static str {
              dakika moja; lisipokuja, ukurasa huu utakuruhusu kujaribu tena.",
         ),
         "try_again" => ("Try again", "Jaribu tena"),
-        "try_now" => (
-            "You can pay for this package again now.",
-            "Unaweza kulipia kifurushi hiki tena sasa.",
-        ),
+        "try_now" => ("You can try again now.", "Unaweza kujaribu tena sasa."),
         "help" => ("Need help? Call", "Unahitaji msaada? Piga"),
         "terms" => ("Terms and privacy", "Masharti na faragha"),
         "bad_phone" => (

@@ -7,7 +7,7 @@ use crate::core::config::{Config, Package};
 use crate::core::model::{format_bytes, format_rate, Lang, Money, Phone};
 use crate::core::payments::{Decline, Payment, PaymentState};
 use crate::core::sessions::{Session, Terms};
-use crate::core::time::{local_minute, Timestamp};
+use crate::core::time::{local_day, local_minute, Timestamp};
 use crate::web::http::esc;
 use crate::web::portal::tr;
 
@@ -19,15 +19,11 @@ function f(r){var h=Math.floor(r/3600),m=Math.floor(r%3600/60),s=r%60;return(h?h
 setInterval(function(){var k=Math.floor((Date.now()-t)/1000);es.forEach(function(e){if(e.z)return;var s=+e.dataset.s,r=e.dataset.up?s+k:Math.max(0,s-k);\
 if(r<86400)e.textContent=f(r);if(!r){e.z=1;if(e.dataset.z)e.parentNode.textContent=e.dataset.z;else location.reload()}})},1000)})();</script>";
 
-/// A remaining or elapsed time as a clock (`1:05:09`, `4:07`); a day or more in words.
+/// A remaining or elapsed time as a clock (`1:05:09`, `4:07`); whole days in words past a day
+/// (the end time says the rest).
 pub(super) fn clock(secs: u64, lang: Lang) -> String {
     if secs >= 86_400 {
-        let days = duration_words(secs / 86_400 * 86_400, lang);
-        let hours = secs % 86_400 / 3600;
-        return match hours {
-            0 => days,
-            _ => format!("{days} {}", duration_words(hours * 3600, lang)),
-        };
+        return duration_words(secs - secs % 86_400, lang);
     }
     let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
     if h > 0 {
@@ -205,7 +201,7 @@ pub(super) fn session_card(
     let offset = config.gateway.utc_offset_secs;
     let end = local_minute(session.deadline, offset);
     // The time alone on the same day; the date too when it ends on another.
-    let until = match end.get(..10) == local_minute(now, offset).get(..10) {
+    let until = match local_day(session.deadline, offset) == local_day(now, offset) {
         true => end.get(11..).unwrap_or(&end),
         false => &end,
     };
@@ -324,18 +320,15 @@ pub(super) fn waiting_card(
     )
 }
 
-/// `text` with `{t}` replaced by a countdown of `secs` that turns into `done` at zero.
-pub(super) fn with_countdown(text: &str, secs: i64, lang: Lang, done: &str) -> String {
+/// `text` with `{t}` replaced by how long to wait, in words; with `TIMERS` on the page it
+/// counts down and turns into the `try_now` words at zero.
+pub(super) fn with_wait(text: &str, secs: i64, lang: Lang) -> String {
     let span = format!(
-        "<b data-s=\"{secs}\" data-z=\"{done}\">{}</b>",
+        "<b data-s=\"{secs}\" data-z=\"{}\">{}</b>",
+        tr(lang, "try_now"),
         wait_words(secs, lang)
     );
     text.replace("{t}", &span)
-}
-
-/// `text` with `{t}` replaced by how long to wait, in words.
-pub(super) fn with_wait(text: &str, secs: i64, lang: Lang) -> String {
-    text.replace("{t}", &wait_words(secs, lang))
 }
 
 /// Tap-to-call help, when the owner gave a phone number.
@@ -367,7 +360,7 @@ mod tests {
         assert_eq!(bytes_words(1_500_000), "1.5 MB");
         assert_eq!(clock(3600, Lang::En), "1:00:00");
         assert_eq!(clock(65, Lang::En), "1:05");
-        assert_eq!(clock(2 * 86_400 + 7200 + 5, Lang::En), "2 days 2 hours");
+        assert_eq!(clock(2 * 86_400 + 7200 + 5, Lang::En), "2 days");
         let phone = Phone::parse("0712345678").unwrap();
         assert_eq!(local_phone(&phone), "0712 345 678");
     }
