@@ -458,6 +458,21 @@ fn guest_flow(lang: &str, width: u32, height: u32, words: &Words) -> Vec<PathBuf
         "the voucher field is below the first screen: {bottom}"
     );
     shot(&browser, "1-landing");
+    // "Paid but not online?": the SMS form, opened (label above a full-width box).
+    browser.click("#sms summary");
+    let boxes = browser.eval(
+        "var t=document.querySelector('#sms textarea'),s=document.querySelector('#sms select');\
+         return t.getBoundingClientRect().width===s.getBoundingClientRect().width&&\
+         t.getBoundingClientRect().top>t.parentNode.getBoundingClientRect().top+10",
+    );
+    assert_eq!(
+        boxes,
+        Value::Bool(true),
+        "the SMS form's boxes are full width, under labels"
+    );
+    browser.eval("document.getElementById('sms').scrollIntoView();return 1");
+    shot(&browser, "1b-sms-form");
+    browser.eval("document.getElementById('sms').open=false;scrollTo(0,0);return 1");
     // Landing to prompt: tap a package, type the number, tap Pay.
     let before = browser.taps();
     shop.sim.decline_next(1032);
