@@ -838,3 +838,97 @@ fn a_reload_renders_the_kept_page_parts_afresh() {
         "{after}"
     );
 }
+
+/// Issue 16: the first view stays one small request; the chosen language is kept (a cookie)
+/// through the purchase and the payment page, whose language link stays on the payment; the
+/// owner's Kiswahili package names, the terms link and the tap-to-call number are shown; and
+/// packages are described in words, not the owner's shorthand.
+#[test]
+fn r16_the_language_stays_through_the_payment_and_the_words_are_the_guests() {
+    let mut config = demo_config();
+    config.packages[1].name_sw = Some("Saa Moja".into());
+    config.packages[1].description_sw = Some("Kwa kazi fupi".into());
+    config.brand.terms_url = Some("https://mama.example/terms".into());
+    let env = TestEnv::with(Store::in_memory().unwrap(), config, T0);
+    let (ip, _) = guest(1);
+    let first = get(&env, ip, "127.0.0.1:8080", "/");
+    eprintln!("portal: first view {} bytes", first.body.len());
+    assert!(first.body.len() <= 8 * 1024, "{} bytes", first.body.len());
+    assert!(
+        first.body.contains("1 hour · 1 GB of data"),
+        "{}",
+        first.body
+    );
+    assert!(first
+        .body
+        .contains("1 day · Unlimited data · up to 5 Mbit/s"));
+    for shorthand in ["30m", "1d ", "0B", "1GB"] {
+        assert!(!first.body.contains(shorthand), "{shorthand}");
+    }
+    assert!(first
+        .body
+        .contains("<a href=\"tel:0712000000\">0712 000 000</a>"));
+    assert!(first
+        .body
+        .contains("<a href=\"https://mama.example/terms\">Terms and privacy</a>"));
+    // One form, one phone field, one button for every package.
+    assert_eq!(
+        first.body.matches("name=\"phone\"").count(),
+        2,
+        "buy form and move form"
+    );
+    assert_eq!(first.body.matches("action=\"/buy\"").count(), 1);
+    let sw = get(&env, ip, "127.0.0.1:8080", "/?lang=sw");
+    assert_eq!(
+        sw.header("Set-Cookie"),
+        Some("lang=sw; Path=/; Max-Age=31536000; SameSite=Lax")
+    );
+    assert!(
+        sw.body.contains("saa 1 · data ya 1 GB<br>Kwa kazi fupi"),
+        "{}",
+        sw.body
+    );
+    assert!(sw.body.contains("<b>Saa Moja</b>") && sw.body.contains("Masharti na faragha"));
+    let cookie = [("Host", "127.0.0.1:8080"), ("Cookie", "lang=sw")];
+    let form = [
+        cookie[0],
+        cookie[1],
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    // A wrong number: the reason by the field, in Kiswahili, the package and number kept.
+    let bad = call(&env, ip, "POST", "/buy", &form, "package=hour&phone=0712");
+    assert_eq!(bad.status, 400);
+    assert!(bad
+        .body
+        .contains("value=\"0712\"></label><p class=\"fe\" id=\"fe\">Weka nambari"));
+    let bought = call(
+        &env,
+        ip,
+        "POST",
+        "/buy",
+        &form,
+        "package=hour&phone=0712345678",
+    );
+    assert_eq!(bought.status, 303, "{}", bought.body);
+    let pay = bought.header("Location").unwrap().to_string();
+    let waiting = call(&env, ip, "GET", &pay, &cookie, "");
+    let body = &waiting.body;
+    assert!(
+        body.contains("lang=\"sw\"") && body.contains("Saa Moja · KES 20"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Ombi limetumwa kwa <b id=\"phone\">0712 345 678</b>"),
+        "{body}"
+    );
+    assert!(body.contains("PayBill 174379 (akaunti WiFi)</b>, Mama Mboga Cafe Wi-Fi."));
+    assert!(body.contains("Hukupata ombi?") && body.contains("data-up=\"1\""));
+    // The language link is a query on the page itself: it stays on the payment.
+    assert!(body.contains("<a href=\"?lang=en\" id=\"lang\">English</a>"));
+    let en = call(&env, ip, "GET", &format!("{pay}?lang=en"), &cookie, "");
+    assert!(en.body.contains("Prompt sent to") && en.body.contains("lang=\"en\""));
+    assert_eq!(
+        en.header("Set-Cookie"),
+        Some("lang=en; Path=/; Max-Age=31536000; SameSite=Lax")
+    );
+}

@@ -160,7 +160,7 @@ fn a_guest_buys_a_package_and_it_runs_out() {
     );
     let home = http(live.portal, "GET", "/", &[], "");
     assert!(
-        home.body.contains("You are online") && home.body.contains("1h 00m"),
+        home.body.contains("You are online") && home.body.contains("1:00:00"),
         "{}",
         home.body
     );
@@ -215,7 +215,16 @@ fn bad_requests_get_clear_answers() {
     let live = Live::start();
     let bad_phone = form_post(live.portal, "/buy", "package=hour&phone=12345");
     assert_eq!(bad_phone.status, 400);
-    assert!(bad_phone.body.contains("enter a Safaricom number"));
+    // Capitalised, next to the field (`#fe`, right after it), with the package and the
+    // number kept.
+    assert!(
+        bad_phone
+            .body
+            .contains("value=\"12345\"></label><p class=\"fe\" id=\"fe\">Enter a Safaricom number"),
+        "{}",
+        bad_phone.body
+    );
+    assert!(bad_phone.body.contains("value=\"hour\" required checked>"));
     let no_package = form_post(live.portal, "/buy", "package=nope&phone=0712345678");
     assert_eq!(no_package.status, 404);
     let huge = "x=".to_string() + &"a".repeat(20_000);

@@ -155,6 +155,9 @@ pub struct Brand {
     /// `option phone`, `option email`: the owner's contact, shown to guests. Optional.
     pub phone: Option<String>,
     pub email: Option<String>,
+    /// `option terms_url` (optional): an http(s) address of the owner's terms and privacy
+    /// notice, linked from every portal page.
+    pub terms_url: Option<String>,
 }
 
 /// `config package '<id>'`: something a guest can buy.
@@ -165,6 +168,12 @@ pub struct Package {
     pub id: String,
     /// `option name` (required, unique).
     pub name: String,
+    /// `option name_sw` (optional): the name on the Kiswahili page; `name` when unset.
+    pub name_sw: Option<String>,
+    /// `option description`, `option description_sw` (optional): a line under the name on the
+    /// portal, in English and in Kiswahili (the English one stands in for a missing Kiswahili).
+    pub description: Option<String>,
+    pub description_sw: Option<String>,
     /// `option price` (required): `50` or `49.50`, in `currency`.
     pub price: Money,
     /// `option duration` (required): `30m`, `1h`, `1d`, `7d`.

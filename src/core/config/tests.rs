@@ -143,6 +143,7 @@ fn empty_file_gives_every_default() {
         colour: "#0b6e4f".into(),
         phone: None,
         email: None,
+        terms_url: None,
     };
     assert_eq!(
         config,
@@ -196,8 +197,12 @@ fn every_option_of_every_section() {
         \toption colour '#A1b2C3'\n\
         \toption phone '0712 345 678'\n\
         \toption email ''\n\
+        \toption terms_url https://mama.example/terms\n\
         config package\n\
         \toption name 'Late Night!'\n\
+        \toption name_sw 'Usiku Mzima!'\n\
+        \toption description 'From 10 pm'\n\
+        \toption description_sw 'Kuanzia saa 4 usiku'\n\
         \toption price 49.5\n\
         \toption duration 8h\n\
         \toption data 1.5GB\n\
@@ -290,11 +295,15 @@ fn every_option_of_every_section() {
         colour: "#A1b2C3".into(),
         phone: Some("0712 345 678".into()),
         email: None,
+        terms_url: Some("https://mama.example/terms".into()),
     };
     assert_eq!(config.brand, brand);
     let package = Package {
         id: "late_night_".into(),
         name: "Late Night!".into(),
+        name_sw: Some("Usiku Mzima!".into()),
+        description: Some("From 10 pm".into()),
+        description_sw: Some("Kuanzia saa 4 usiku".into()),
         price: Money(4950),
         duration_secs: 8 * 3600,
         quota_bytes: Some(1_500_000_000),
@@ -348,7 +357,7 @@ fn sections_and_options() {
         &[
             "3: unknown option 'prise' in package 'hour' (did you mean 'price'?)",
             "7: unknown option 'color' in this brand (did you mean 'colour'?)",
-            "8: unknown option 'motto' in this brand (expected one of: name, logo, colour, phone, email)",
+            "8: unknown option 'motto' in this brand (expected one of: name, logo, colour, phone, email, terms_url)",
         ],
     );
     check_problems(
@@ -410,7 +419,8 @@ fn bad_gateway_and_brand_values() {
          \toption reconcile_interval 0s\n\
          config brand\n\
          \toption colour green\n\
-         \toption logo logo.png\n",
+         \toption logo logo.png\n\
+         \toption terms_url 'javascript:alert(1)'\n",
         &[
             "3: option 'enabled' is already set on line 2",
             "3: 'True' is not a yes/no value (write 1 or 0)",
@@ -425,6 +435,7 @@ fn bad_gateway_and_brand_values() {
             "13: '0s' is not a time (write it like 60s or 5m)",
             "15: 'green' is not a colour (write it like #0b6e4f)",
             "16: 'logo.png' is not a full path (starting with /)",
+            "17: 'javascript:alert(1)' is not a web address like https://example.com/terms",
         ],
     );
     check_problems(

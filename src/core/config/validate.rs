@@ -12,7 +12,7 @@ use super::values::{
     parse_bool, parse_callback_url, parse_colour, parse_currency, parse_device, parse_environment,
     parse_firewall, parse_host, parse_interval, parse_ip, parse_ipv6, parse_kind, parse_language,
     parse_network, parse_order, parse_path, parse_port, parse_price, parse_reference,
-    parse_shortcode, parse_simulator_url, parse_text, parse_utc_offset, suggest,
+    parse_shortcode, parse_simulator_url, parse_terms_url, parse_text, parse_utc_offset, suggest,
 };
 use super::{
     Brand, Cidr, Config, Diagnostic, FirewallKind, Gateway, Mpesa, MpesaEnvironment, MpesaKind,
@@ -55,9 +55,12 @@ pub(super) const GATEWAY: &[&str] = &[
     "keep_payments",
     "keep_sessions",
 ];
-pub(super) const BRAND: &[&str] = &["name", "logo", "colour", "phone", "email"];
+pub(super) const BRAND: &[&str] = &["name", "logo", "colour", "phone", "email", "terms_url"];
 pub(super) const PACKAGE: &[&str] = &[
     "name",
+    "name_sw",
+    "description",
+    "description_sw",
     "price",
     "duration",
     "data",
@@ -345,6 +348,7 @@ fn validate_brand(raw: &Raw, check: &mut Check) -> Brand {
         colour: check.get(raw, "colour", parse_colour, "#0b6e4f".into()),
         phone: check.optional(raw, "phone", parse_text),
         email: check.optional(raw, "email", parse_text),
+        terms_url: check.optional(raw, "terms_url", parse_terms_url),
     }
 }
 
@@ -390,6 +394,9 @@ fn validate_package(raw: &Raw, id: Option<String>, check: &mut Check) -> Option<
     let price = check.required(raw, "price", parse_price);
     let duration_secs = check.required(raw, "duration", parse_duration);
     let package = Package {
+        name_sw: check.optional(raw, "name_sw", parse_text),
+        description: check.optional(raw, "description", parse_text),
+        description_sw: check.optional(raw, "description_sw", parse_text),
         quota_bytes: check.optional(raw, "data", parse_bytes),
         rate_down_kbit: check.optional(raw, "rate_down", parse_rate),
         rate_up_kbit: check.optional(raw, "rate_up", parse_rate),

@@ -191,6 +191,19 @@ pub(super) fn parse_callback_url(text: &str) -> Result<String, String> {
     Ok(text.trim_end_matches('/').to_string())
 }
 
+/// The owner's terms and privacy page: an `http(s)://` address with a host.
+pub(super) fn parse_terms_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("https://")
+        .or(text.strip_prefix("http://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !text.contains(['"', '<', '>', ' ']) => {
+            Ok(text.to_string())
+        }
+        _ => Err(not(text, "a web address like https://example.com/terms")),
+    }
+}
+
 /// The address of a `lango sim`: `http(s)://host:port`, no path, query or fragment.
 pub(super) fn parse_simulator_url(text: &str) -> Result<String, String> {
     let what = "a simulator address like http://127.0.0.1:8088";

@@ -93,10 +93,11 @@ impl<K: PartialEq + Copy, V> Cache<K, V> {
     }
 }
 
-/// What the portal keeps: frames per language, offers per language and "any account".
+/// What the portal keeps: frames per language, offers per language, "any account" and
+/// "online" (an online guest is not offered moving a purchase or pasting an SMS).
 pub(crate) struct Pages {
     pub(crate) frames: Cache<Lang, Frame>,
-    pub(crate) offers: Cache<(Lang, bool), String>,
+    pub(crate) offers: Cache<(Lang, bool, bool), String>,
 }
 
 impl Pages {

@@ -22,31 +22,9 @@ pub(crate) const ALL_LOGINS: Limit = Limit {
     per_secs: 60,
 };
 
+/// The form's words (`text::WORDS`, keys `login_*`).
 fn words(lang: Lang, key: &str) -> &'static str {
-    let (en, sw) = match key {
-        "title" => ("Have an account?", "Una akaunti?"),
-        "username" => ("User name", "Jina la mtumiaji"),
-        "password" => ("Password", "Nenosiri"),
-        "button" => ("Sign in", "Ingia"),
-        "bad" => (
-            "Wrong user name or password.",
-            "Jina la mtumiaji au nenosiri si sahihi.",
-        ),
-        "disabled" => (
-            "This account cannot be used now. Ask staff for help.",
-            "Akaunti hii haiwezi kutumika sasa. Omba msaada.",
-        ),
-        "expired" => ("This account has expired.", "Muda wa akaunti hii umeisha."),
-        "devices" => (
-            "This account is already online on as many devices as it allows.",
-            "Akaunti hii tayari inatumika kwenye vifaa vyote inavyoruhusu.",
-        ),
-        _ => ("", ""),
-    };
-    match lang {
-        Lang::En => en,
-        Lang::Sw => sw,
-    }
+    tr(lang, &format!("login_{key}"))
 }
 
 /// Whether the owner has made at least one guest account (a store that cannot say is taken

@@ -9,6 +9,7 @@ mod frame;
 mod json_status;
 pub(crate) mod login;
 mod text;
+mod view;
 
 pub(crate) use text::tr;
 
@@ -21,8 +22,7 @@ use serde_json::json;
 use crate::app::mpesa::{SmsError, SmsOutcome, CALLBACK_PREFIX};
 use crate::app::{App, Denied, DeviceView, MoveError, PurchaseError, RedeemError};
 use crate::core::captive;
-use crate::core::config::Package;
-use crate::core::model::{format_bytes, format_duration, format_rate, human_duration, Lang};
+use crate::core::model::Lang;
 use crate::core::payments::{Decline, LimitRefusal, Payment, PaymentState};
 use crate::core::sessions::{Lifecycle, Session};
 use crate::core::vouchers::Refusal;
@@ -47,6 +47,21 @@ impl Ctx {
 }
 
 pub fn handle(ctx: &Ctx, request: &Request) -> Response {
+    let response = route(ctx, request);
+    match chosen_language(request) {
+        // The choice is kept for the pages that follow (a year; the portal's own cookie).
+        Some(lang) => response.with_additional_header(
+            "Set-Cookie",
+            format!(
+                "lang={}; Path=/; Max-Age=31536000; SameSite=Lax",
+                lang.code()
+            ),
+        ),
+        None => response,
+    }
+}
+
+fn route(ctx: &Ctx, request: &Request) -> Response {
     let ip = request.remote_addr().ip().to_canonical();
     let lang = language(ctx, request);
     let url = request.url();
@@ -79,9 +94,9 @@ pub fn handle(ctx: &Ctx, request: &Request) -> Response {
             crate::web::portal::api::handle(ctx, request, &path["/api/portal/".len()..])
         }
         ("GET", "/") if on_portal => {
-            // A voucher's QR code opens the portal with `?code=`: the form comes filled in.
+            // A voucher's QR code opens the portal with `?code=`: the form comes first, filled in.
             let code = request.get_param("code").unwrap_or_default();
-            home_with(ctx, ip, lang, None, &code)
+            home_with(ctx, ip, lang, None, &code, None)
         }
         ("POST", "/login") => crate::web::portal::login::form(ctx, request, ip, lang),
         ("POST", "/buy") => buy(ctx, request, ip, lang),
@@ -215,9 +230,15 @@ pub(crate) fn logo_data_uri(config: &crate::core::config::Config) -> Option<Stri
     ))
 }
 
-/// `?lang=sw` wins, then Accept-Language, then the owner's default.
+/// `?lang=sw` wins, then the language chosen before (the `lang` cookie that `?lang=` sets,
+/// so that the payment and result pages keep it), then Accept-Language, then the owner's
+/// default.
 fn language(ctx: &Ctx, request: &Request) -> Lang {
-    if let Some(lang) = request.get_param("lang").and_then(|l| Lang::parse(&l)) {
+    if let Some(lang) = chosen_language(request) {
+        return lang;
+    }
+    let cookie = rouille::input::cookies(request).find(|(name, _)| *name == "lang");
+    if let Some(lang) = cookie.and_then(|(_, value)| Lang::parse(value)) {
         return lang;
     }
     if let Some(accept) = request.header("Accept-Language") {
@@ -230,6 +251,11 @@ fn language(ctx: &Ctx, request: &Request) -> Lang {
         }
     }
     ctx.app.config().gateway.language
+}
+
+/// The language a `?lang=` link asks for.
+fn chosen_language(request: &Request) -> Option<Lang> {
+    request.get_param("lang").and_then(|l| Lang::parse(&l))
 }
 
 /// The page a guest sees when the store fails: a plain 500 with the portal's words.
@@ -271,20 +297,32 @@ fn render_frame(config: &crate::core::config::Config, lang: Lang) -> frame::Fram
     let brand = &config.brand;
     let mut contact = Vec::new();
     if let Some(phone) = &brand.phone {
-        contact.push(esc(phone));
+        contact.push(format!(
+            "<a href=\"tel:{}\">{}</a>",
+            esc(&phone.replace(' ', "")),
+            esc(phone)
+        ));
     }
     if let Some(email) = &brand.email {
         contact.push(esc(email));
+    }
+    if let Some(url) = &brand.terms_url {
+        contact.push(format!(
+            "<a href=\"{}\">{}</a>",
+            esc(url),
+            tr(lang, "terms")
+        ));
     }
     let other = match lang {
         Lang::En => "sw",
         Lang::Sw => "en",
     };
-    let contact = format!(
-        "{} &middot; <a href=\"/?lang={other}\">{}</a>",
-        contact.join(" &middot; "),
+    // A query alone: the link keeps the guest on the page they are on (the payment too).
+    contact.push(format!(
+        "<a href=\"?lang={other}\" id=\"lang\">{}</a>",
         tr(lang, "switch")
-    );
+    ));
+    let contact = contact.join(" &middot; ");
     let logo = logo_data_uri(config)
         .map(|uri| format!("<img src=\"{uri}\" alt=\"\">"))
         .unwrap_or_default();
@@ -301,102 +339,6 @@ fn render_frame(config: &crate::core::config::Config, lang: Lang) -> frame::Fram
     frame::Frame::new(TEMPLATE, |piece| fill(piece, &values))
 }
 
-fn package_card(ctx: &Ctx, package: &Package, lang: Lang) -> String {
-    let config = ctx.app.config();
-    let mut meta = vec![format_duration(package.duration_secs)];
-    meta.push(
-        package
-            .quota_bytes
-            .map(format_bytes)
-            .unwrap_or_else(|| tr(lang, "unlimited").into()),
-    );
-    if let Some(rate) = package.rate_down_kbit {
-        meta.push(format_rate(rate));
-    }
-    format!(
-        "<form class=\"card\" method=\"post\" action=\"/buy\">\
-         <h2>{name}</h2><div class=\"price\">{currency} {price}</div>\
-         <div class=\"meta\">{meta}</div>\
-         <input type=\"hidden\" name=\"package\" value=\"{id}\">\
-         <label>{phone_label}<input name=\"phone\" type=\"tel\" inputmode=\"tel\" \
-         autocomplete=\"tel\" placeholder=\"07XX XXX XXX\" required maxlength=\"20\"></label>\
-         <button>{buy}</button></form>",
-        name = esc(&package.name),
-        currency = esc(&config.gateway.currency),
-        price = package.price,
-        meta = esc(&meta.join(" · ")),
-        id = esc(&package.id),
-        phone_label = tr(lang, "phone"),
-        buy = tr(lang, "buy"),
-    )
-}
-
-fn packages_and_voucher(ctx: &Ctx, lang: Lang, code: &str, accounts: bool) -> String {
-    let config = ctx.app.config();
-    let mut body = String::new();
-    for package in config.active_packages() {
-        body.push_str(&package_card(ctx, package, lang));
-    }
-    body.push_str(&format!(
-        "<form class=\"card\" method=\"post\" action=\"/voucher\"><h2>{}</h2>\
-         <label>{}<input name=\"code\" autocomplete=\"off\" autocapitalize=\"characters\" \
-         maxlength=\"32\" required value=\"{}\"></label><button>{}</button></form>",
-        tr(lang, "voucher"),
-        tr(lang, "code"),
-        esc(code.get(..code.len().min(32)).unwrap_or("")),
-        tr(lang, "redeem")
-    ));
-    body.push_str(&crate::web::portal::login::card(lang, accounts));
-    body.push_str(&format!(
-        "<details class=\"card\"><summary>{}</summary><p class=\"meta\">{}</p>\
-         <form method=\"post\" action=\"/move\"><label>{}<input name=\"receipt\" \
-         autocapitalize=\"characters\" maxlength=\"12\" required></label><label>{}<input \
-         name=\"phone\" type=\"tel\" maxlength=\"20\" required></label><button>{}</button></form></details>",
-        tr(lang, "move"),
-        tr(lang, "move_help"),
-        tr(lang, "receipt_code"),
-        tr(lang, "phone"),
-        tr(lang, "move_button")
-    ));
-    body
-}
-
-fn session_card(session: &Session, now: i64, lang: Lang) -> String {
-    let left = session.seconds_left(now);
-    let data = match session.quota_bytes {
-        Some(quota) => {
-            let pct = (session.bytes_used().saturating_mul(100) / quota.max(1)).min(100);
-            format!(
-                "{} / {}<div class=\"bar\"><i style=\"width:{pct}%\"></i></div>",
-                format_bytes(session.bytes_used()),
-                format_bytes(quota)
-            )
-        }
-        None => format!(
-            "{} ({})",
-            format_bytes(session.bytes_used()),
-            tr(lang, "unlimited")
-        ),
-    };
-    format!(
-        "<div class=\"card ok\"><h2>{online}</h2>\
-         <div class=\"big\" id=\"left\" data-left=\"{left}\">{human}</div>\
-         <div class=\"meta\">{left_word} · {package}</div>\
-         <div class=\"meta\">{data_word}: {data}</div></div>",
-        online = tr(lang, "online"),
-        human = human_duration(left),
-        left_word = tr(lang, "left"),
-        package = esc(&session.terms.package_name),
-        data_word = tr(lang, "data"),
-    )
-}
-
-/// Counts the remaining time down between page refreshes; the page works without it.
-const COUNTDOWN: &str = "<script>(function(){var e=document.getElementById('left');if(!e)return;\
-var s=+e.dataset.left,t=Date.now();setInterval(function(){var r=Math.max(0,s-Math.floor((Date.now()-t)/1000));\
-var h=Math.floor(r/3600),m=Math.floor(r%3600/60),x=r%60;e.textContent=(h?h+'h '+(m<10?'0':'')+m+'m':m+'m '+(x<10?'0':'')+x+'s');\
-if(r===0)location.reload();},1000);})();</script>";
-
 /// Polls the payment's status and reloads the page when it changes from what the page shows
 /// (`{{state}}` is the state it was rendered with).
 const PAYMENT_POLL: &str = "<script>(function(){var t=location.pathname.split('/').pop(),s='{{state}}';\
@@ -404,22 +346,29 @@ setInterval(function(){fetch('/api/payment/'+t).then(function(r){return r.json()
 if(j.state!==s)location.reload()}).catch(function(){})},1500)})();</script>";
 
 pub(crate) fn home(ctx: &Ctx, ip: IpAddr, lang: Lang, notice: Option<(&str, &str)>) -> Response {
-    home_with(ctx, ip, lang, notice, "")
+    home_with(ctx, ip, lang, notice, "", None)
 }
 
-/// The home page, with the voucher field filled in with `code`.
+/// The home page: with a voucher `code` (a QR link) the voucher form comes first, filled in;
+/// with `form` (a refused purchase) the buy form keeps the package and number and says what
+/// was wrong next to the field.
 fn home_with(
     ctx: &Ctx,
     ip: IpAddr,
     lang: Lang,
     notice: Option<(&str, &str)>,
     code: &str,
+    form: Option<view::BuyForm>,
 ) -> Response {
     ctx.app
         .funnel
         .portal_views
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let config = ctx.app.config();
     let mut body = String::new();
+    if !code.is_empty() {
+        body.push_str(&view::voucher_form(lang, code));
+    }
     if let Some((class, text)) = notice {
         body.push_str(&format!("<div class=\"card {class}\">{text}</div>"));
     }
@@ -432,25 +381,24 @@ fn home_with(
     };
     let mut refresh = None;
     let mut script = "";
-    match view.as_ref().map(|v| &v.lifecycle) {
-        Some(Lifecycle::Active(session)) => {
-            body.push_str(&session_card(
+    let mut online = false;
+    match view.as_ref().map(|v| (&v.lifecycle, v.now, v.mac)) {
+        Some((Lifecycle::Active(session), now, _)) => {
+            let receipt = receipt_of(ctx, session);
+            body.push_str(&view::session_card(
+                &config,
                 session,
-                view.as_ref().map(|v| v.now).unwrap_or(0),
+                now,
                 lang,
+                receipt.as_deref(),
             ));
             body.push_str(&format!("<h2>{}</h2>", tr(lang, "more")));
             refresh = Some(60);
-            script = COUNTDOWN;
+            script = view::TIMERS;
+            online = true;
         }
-        Some(Lifecycle::Pending { .. }) => {
-            if let Ok(Some(payment)) = ctx.app.store.read(|r| {
-                r.open_payment_for(
-                    view.as_ref()
-                        .map(|v| v.mac)
-                        .unwrap_or(crate::core::model::Mac([0; 6])),
-                )
-            }) {
+        Some((Lifecycle::Pending { .. }, _, mac)) => {
+            if let Ok(Some(payment)) = ctx.app.store.read(|r| r.open_payment_for(mac)) {
                 body.push_str(&format!(
                     "<div class=\"card warn\">{} <a href=\"/pay/{}\">{}</a></div>",
                     tr(lang, "pending"),
@@ -459,29 +407,74 @@ fn home_with(
                 ));
             }
         }
-        Some(Lifecycle::Ended(_)) => {
+        Some((Lifecycle::Ended(_), ..)) => {
             body.push_str(&format!(
                 "<div class=\"card warn\">{}</div>",
                 tr(lang, "ended")
             ));
             body.push_str(&format!("<h2>{}</h2>", tr(lang, "choose")));
         }
-        Some(Lifecycle::Idle) | None => body.push_str(&format!("<h2>{}</h2>", tr(lang, "choose"))),
+        Some((Lifecycle::Idle, ..)) | None => {
+            body.push_str(&format!("<h2>{}</h2>", tr(lang, "choose")))
+        }
     }
     let accounts = crate::web::portal::login::any_account(ctx);
-    if code.is_empty() {
-        // The same for every device (with the config, the language and whether any guest
-        // account exists): rendered once.
-        let config = ctx.app.config();
-        let offer = ctx.pages.offers.get(&config, (lang, accounts), || {
-            packages_and_voucher(ctx, lang, "", accounts) + &sms_card(ctx, lang)
-        });
-        body.push_str(&offer);
-    } else {
-        body.push_str(&packages_and_voucher(ctx, lang, code, accounts));
-        body.push_str(&sms_card(ctx, lang));
+    match form {
+        Some(form) => {
+            body.push_str(&view::buy_form(&config, lang, &form));
+            body.push_str(&offer_rest(ctx, lang, code.is_empty(), accounts, online));
+        }
+        // The same for every device (with the config, the language, whether any guest account
+        // exists and whether the guest is online): rendered once.
+        None if code.is_empty() => {
+            let offer = ctx.pages.offers.get(&config, (lang, accounts, online), || {
+                view::buy_form(&config, lang, &view::BuyForm::default())
+                    + &offer_rest(ctx, lang, true, accounts, online)
+            });
+            body.push_str(&offer);
+        }
+        None => {
+            body.push_str(&view::buy_form(&config, lang, &view::BuyForm::default()));
+            body.push_str(&offer_rest(ctx, lang, false, accounts, online));
+        }
     }
     page(ctx, lang, 200, &body, refresh, script)
+}
+
+/// What follows the packages: the voucher line (unless a QR link put it first), the account
+/// sign-in, and, for a guest who is not online, moving a purchase and pasting an M-Pesa SMS.
+fn offer_rest(ctx: &Ctx, lang: Lang, voucher: bool, accounts: bool, online: bool) -> String {
+    let mut body = String::new();
+    if voucher {
+        body.push_str(&view::voucher_form(lang, ""));
+    }
+    body.push_str(&crate::web::portal::login::card(lang, accounts));
+    if online {
+        return body;
+    }
+    body.push_str(&format!(
+        "<details class=\"card\"><summary>{}</summary><p class=\"meta\">{}</p>\
+         <form method=\"post\" action=\"/move\"><label>{}<input name=\"receipt\" \
+         autocapitalize=\"characters\" maxlength=\"12\" required></label><label>{}<input \
+         name=\"phone\" type=\"tel\" maxlength=\"20\" required></label><button>{}</button></form></details>",
+        tr(lang, "move"),
+        tr(lang, "move_help"),
+        tr(lang, "receipt_code"),
+        tr(lang, "phone"),
+        tr(lang, "move_button")
+    ));
+    body.push_str(&sms_card(ctx, lang, false));
+    body
+}
+
+/// The M-Pesa receipt of the latest purchase that fed a session, if it has one.
+fn receipt_of(ctx: &Ctx, session: &Session) -> Option<String> {
+    let id = session.sources.iter().rev().find_map(|s| match s {
+        crate::core::sessions::Source::Payment(id) => Some(*id),
+        _ => None,
+    })?;
+    let payment = ctx.app.store.read(|r| r.payment(id)).ok()??;
+    view::receipt(&payment).map(str::to_string)
 }
 
 fn buy(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
@@ -497,8 +490,9 @@ fn buy(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
         Err(e) => {
             let (status, key) = match &e {
                 PurchaseError::Denied(d) => denied(*d),
+                PurchaseError::UnknownPackage if package.is_empty() => (400, "pick"),
                 PurchaseError::UnknownPackage => (404, "no_package"),
-                PurchaseError::BadPhone(_) => (400, ""),
+                PurchaseError::BadPhone(_) => (400, "bad_phone"),
                 PurchaseError::Limited(LimitRefusal::PhoneBusy) => (409, "busy"),
                 PurchaseError::Limited(LimitRefusal::SameAmountTooSoon { .. }) => (429, "too_soon"),
                 PurchaseError::Limited(LimitRefusal::TooManyAttempts { .. }) => (429, "too_many"),
@@ -513,10 +507,26 @@ fn buy(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
                 }
             };
             let text = match &e {
-                PurchaseError::BadPhone(msg) => esc(msg),
+                PurchaseError::Limited(
+                    LimitRefusal::SameAmountTooSoon { wait_secs }
+                    | LimitRefusal::TooManyAttempts { wait_secs }
+                    | LimitRefusal::PhoneTooManyPrompts { wait_secs },
+                ) => view::with_wait(tr(lang, key), *wait_secs, lang),
                 _ => tr(lang, key).to_string(),
             };
-            let mut r = home(ctx, ip, lang, Some(("err", &text)));
+            // The package stays ticked (unless it is the amount M-Pesa will refuse for now)
+            // and the number stays typed; the reason sits by the field.
+            let same_amount = matches!(
+                e,
+                PurchaseError::Limited(LimitRefusal::SameAmountTooSoon { .. })
+            );
+            let form = view::BuyForm {
+                selected: if same_amount { "" } else { package },
+                phone,
+                error: Some(text),
+                ..Default::default()
+            };
+            let mut r = home_with(ctx, ip, lang, None, "", Some(form));
             r.status_code = status;
             r
         }
@@ -639,27 +649,6 @@ fn voucher(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
     }
 }
 
-/// The guest-facing words for a payment's state, and the card style.
-fn payment_words(payment: &Payment, lang: Lang) -> (&'static str, &'static str) {
-    match payment.state {
-        PaymentState::Initiating => ("warn", tr(lang, "sending")),
-        PaymentState::Pending => ("warn", tr(lang, "check_phone")),
-        PaymentState::Paid => ("ok", tr(lang, "paid")),
-        PaymentState::Cancelled => ("err", tr(lang, "cancelled")),
-        PaymentState::Expired if payment.decline == Some(Decline::Unavailable) => {
-            ("err", tr(lang, "unanswered"))
-        }
-        PaymentState::Expired => ("err", tr(lang, "timed_out")),
-        PaymentState::Failed => match payment.decline {
-            Some(Decline::WrongPin) => ("err", tr(lang, "wrong_pin")),
-            Some(Decline::InsufficientFunds) => ("err", tr(lang, "funds")),
-            Some(Decline::Busy) => ("err", tr(lang, "busy")),
-            Some(Decline::TimedOut) => ("err", tr(lang, "timed_out")),
-            _ => ("err", tr(lang, "failed")),
-        },
-    }
-}
-
 fn pay_page(ctx: &Ctx, token: &str, lang: Lang) -> Response {
     let payment = match ctx.app.payment_by_token(token) {
         Ok(Some(p)) => p,
@@ -669,43 +658,86 @@ fn pay_page(ctx: &Ctx, token: &str, lang: Lang) -> Response {
             return error_page(ctx, lang);
         }
     };
-    let (class, words) = payment_words(&payment, lang);
-    let mut body = format!(
-        "<div class=\"card {class}\"><h2>{} · {} {}</h2><p id=\"state\">{words}</p>",
-        esc(&payment.terms.package_name),
-        esc(&ctx.app.config().gateway.currency),
-        payment.amount
-    );
-    if let Some(receipt) = &payment.receipt {
-        body.push_str(&format!(
-            "<p class=\"meta\">{}: {}</p>",
-            tr(lang, "receipt"),
-            esc(receipt)
-        ));
+    let config = ctx.app.config();
+    let now = ctx.app.time().now;
+    if payment.state.is_open() {
+        // Without JavaScript the page refreshes itself while the payment is open; with it, it
+        // asks the status API and reloads when the state changes.
+        let state = format!("{:?}", payment.state).to_lowercase();
+        let script = PAYMENT_POLL.replace("{{state}}", &state) + view::TIMERS;
+        let body = view::waiting_card(&config, &payment, now, lang);
+        return page(ctx, lang, 200, &body, Some(2), &script);
     }
     if payment.state == PaymentState::Paid {
-        // Only the paying device has this page (its URL is the payment's token): the code is
-        // the proof `move` asks for, which no callback or SMS can plant.
+        return paid_page(ctx, &payment, now, lang);
+    }
+    let (class, words) = view::payment_words(&payment, lang);
+    let mut body = format!(
+        "<div class=\"card {class}\"><h2>{} · {} {}</h2><p id=\"state\">{words}</p>",
+        esc(view::terms_name(&config, &payment.terms, lang)),
+        esc(&config.gateway.currency),
+        payment.amount
+    );
+    let funds = payment.decline == Some(Decline::InsufficientFunds);
+    // Daraja refuses the same amount to the same number for two minutes after a prompt it
+    // took: the guest is told how long, and may pick another package meanwhile.
+    let wait = match payment.checkout_id {
+        Some(_) => crate::core::payments::SAME_AMOUNT_WINDOW_SECS - (now - payment.created_at),
+        None => 0,
+    };
+    if wait > 0 && !funds {
         body.push_str(&format!(
-            "<p class=\"meta\">{}: <b id=\"move-code\">{}</b></p>",
-            tr(lang, "move_code"),
-            esc(&crate::core::payments::move_code(&payment.token))
+            "<p id=\"wait\">{}</p>",
+            view::with_wait(tr(lang, "too_soon"), wait, lang)
         ));
     }
     body.push_str("</div>");
-    let open = payment.state.is_open();
-    if payment.state == PaymentState::Paid || !open {
-        body.push_str(&format!("<p><a href=\"/\">{}</a></p>", tr(lang, "back")));
-    }
-    // Without JavaScript the page refreshes itself while the payment is open; with it, it asks
-    // the status API and reloads when the state changes.
-    let state = format!("{:?}", payment.state).to_lowercase();
-    let script = if open {
-        PAYMENT_POLL.replace("{{state}}", &state)
-    } else {
-        String::new()
+    let form = view::BuyForm {
+        selected: if wait > 0 || funds {
+            ""
+        } else {
+            &payment.terms.package_id
+        },
+        phone: &view::local_phone(&payment.phone),
+        cheaper_than: funds.then_some(payment.terms.price),
+        button: Some("try_again"),
+        ..Default::default()
     };
-    page(ctx, lang, 200, &body, open.then_some(2), &script)
+    body.push_str(&view::buy_form(&config, lang, &form));
+    if payment.decline == Some(Decline::Unavailable) {
+        body.push_str(&sms_card(ctx, lang, true));
+    }
+    body.push_str(&view::help_line(&config, lang));
+    page(ctx, lang, 200, &body, None, view::TIMERS)
+}
+
+/// A paid payment's page is the online view at once: time left, end time, data left and the
+/// receipt, then the move code.
+fn paid_page(ctx: &Ctx, payment: &Payment, now: i64, lang: Lang) -> Response {
+    let config = ctx.app.config();
+    let session = payment
+        .session_id
+        .and_then(|id| ctx.app.store.read(|r| r.session(id)).ok().flatten());
+    let mut body = match &session {
+        Some(session) if session.seconds_left(now) > 0 => {
+            view::session_card(&config, session, now, lang, view::receipt(payment))
+        }
+        _ => format!(
+            "<div class=\"card ok\"><p id=\"state\">{}</p><p class=\"meta\">{}: {}</p></div>",
+            tr(lang, "paid"),
+            tr(lang, "receipt"),
+            esc(view::receipt(payment).unwrap_or(""))
+        ),
+    };
+    // Only the paying device has this page (its URL is the payment's token): the code is the
+    // proof `move` asks for, which no callback or SMS can plant.
+    body.push_str(&format!(
+        "<p class=\"meta\">{}: <b id=\"move-code\">{}</b></p><p><a href=\"/\">{}</a></p>",
+        tr(lang, "move_code"),
+        esc(&crate::core::payments::move_code(&payment.token)),
+        tr(lang, "more")
+    ));
+    page(ctx, lang, 200, &body, Some(60), view::TIMERS)
 }
 
 /// Daraja's STK callback. A wrong secret is a plain 404; otherwise the answer is 200 at once
@@ -724,7 +756,8 @@ fn stk_callback(ctx: &Ctx, request: &Request, secret: &str) -> Response {
     json(200, &json!({ "ResultCode": 0, "ResultDesc": "Accepted" }))
 }
 
-fn sms_card(ctx: &Ctx, lang: Lang) -> String {
+/// "Paid but not online?": paste the M-Pesa SMS (collapsed unless `open`).
+fn sms_card(ctx: &Ctx, lang: Lang, open: bool) -> String {
     let config = ctx.app.config();
     if config.mpesa.is_none() {
         return String::new();
@@ -735,19 +768,22 @@ fn sms_card(ctx: &Ctx, lang: Lang) -> String {
             format!(
                 "<option value=\"{}\">{} ({} {})</option>",
                 esc(&p.id),
-                esc(&p.name),
+                esc(view::package_name(p, lang)),
                 esc(&config.gateway.currency),
                 p.price
             )
         })
         .collect();
     format!(
-        "<form class=\"card\" method=\"post\" action=\"/sms\"><h2>{title}</h2>\
-         <label>{label}<textarea name=\"sms\" rows=\"4\" maxlength=\"1000\" required>\
-         </textarea></label><select name=\"package\">{options}</select>\
-         <button>{send}</button></form>",
+        "<details class=\"card\" id=\"sms\"{open}><summary>{title}</summary>\
+         <form method=\"post\" action=\"/sms\"><label>{label}<textarea name=\"sms\" \
+         rows=\"4\" maxlength=\"1000\" required></textarea></label><label>{package}\
+         <select name=\"package\">{options}</select></label><button>{send}</button></form>\
+         </details>",
+        open = if open { " open" } else { "" },
         title = tr(lang, "sms_title"),
         label = tr(lang, "sms_label"),
+        package = tr(lang, "package"),
         send = tr(lang, "sms_send"),
     )
 }

@@ -1,0 +1,367 @@
+//! The parts of the portal's pages a guest reads: the package tiles with the one phone field,
+//! the voucher form, the online view and the payment page (waiting, paid, failed), in words
+//! rather than the owner's shorthand (`1 hour`, not `1h`). Pure rendering from the config and
+//! the records the handlers read; nothing here touches the store or the clock.
+
+use crate::core::config::{Config, Package};
+use crate::core::model::{format_bytes, format_rate, Lang, Money, Phone};
+use crate::core::payments::{Decline, Payment, PaymentState};
+use crate::core::sessions::{Session, Terms};
+use crate::core::time::{local_day, local_minute, Timestamp};
+use crate::web::http::esc;
+use crate::web::portal::tr;
+
+/// Counts `[data-s]` elements down (or up, with `data-up`) once a second, as `h:mm:ss`; at zero
+/// a countdown replaces its paragraph with `data-z`, or reloads the page (the session ended).
+/// The pages work without it (they refresh themselves).
+pub(super) const TIMERS: &str = "<script>(function(){var t=Date.now(),es=document.querySelectorAll('[data-s]');\
+function f(r){var h=Math.floor(r/3600),m=Math.floor(r%3600/60),s=r%60;return(h?h+':'+(m<10?'0':''):'')+m+':'+(s<10?'0':'')+s}\
+setInterval(function(){var k=Math.floor((Date.now()-t)/1000);es.forEach(function(e){if(e.z)return;var s=+e.dataset.s,r=e.dataset.up?s+k:Math.max(0,s-k);\
+if(r<86400)e.textContent=f(r);if(!r){e.z=1;if(e.dataset.z)e.parentNode.textContent=e.dataset.z;else location.reload()}})},1000)})();</script>";
+
+/// A remaining or elapsed time as a clock (`1:05:09`, `4:07`); whole days in words past a day
+/// (the end time says the rest).
+pub(super) fn clock(secs: u64, lang: Lang) -> String {
+    if secs >= 86_400 {
+        return duration_words(secs - secs % 86_400, lang);
+    }
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+/// A package's length in words, in the largest unit that divides it: `30 minutes`, `1 hour`,
+/// `7 days`; `dakika 30`, `saa 1`, `siku 7`.
+pub(super) fn duration_words(secs: u64, lang: Lang) -> String {
+    let (n, en, sw) = match secs {
+        s if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, "day", "siku"),
+        s if s >= 3600 && s % 3600 == 0 => (s / 3600, "hour", "saa"),
+        s if s >= 60 && s % 60 == 0 => (s / 60, "minute", "dakika"),
+        s => (s, "second", "sekunde"),
+    };
+    match lang {
+        Lang::En if n == 1 => format!("1 {en}"),
+        Lang::En => format!("{n} {en}s"),
+        Lang::Sw => format!("{sw} {n}"),
+    }
+}
+
+/// How long to wait, rounded up to whole minutes past one minute: `45 seconds`, `2 minutes`.
+pub(super) fn wait_words(secs: i64, lang: Lang) -> String {
+    let secs = secs.max(1) as u64;
+    if secs <= 60 {
+        duration_words(secs, lang)
+    } else {
+        duration_words(secs.div_ceil(60) * 60, lang)
+    }
+}
+
+/// `1 GB`, `500 MB`: the owner's unit with a space before it.
+pub(super) fn bytes_words(bytes: u64) -> String {
+    let text = format_bytes(bytes);
+    match text.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(idx) => format!("{} {}", &text[..idx], &text[idx..]),
+        None => text,
+    }
+}
+
+/// The package's name in `lang` (`name_sw` on the Kiswahili page, when the owner gave one).
+pub(super) fn package_name(package: &Package, lang: Lang) -> &str {
+    match (lang, &package.name_sw) {
+        (Lang::Sw, Some(name)) => name,
+        _ => &package.name,
+    }
+}
+
+/// The name of what was bought, in `lang` while the package is still in the config.
+pub(super) fn terms_name<'a>(config: &'a Config, terms: &'a Terms, lang: Lang) -> &'a str {
+    match config.package(&terms.package_id) {
+        Some(package) => package_name(package, lang),
+        None => &terms.package_name,
+    }
+}
+
+/// What a package gives, in words: `1 hour · 1 GB of data · up to 5 Mbit/s`, then the owner's
+/// description.
+fn package_meta(package: &Package, lang: Lang) -> String {
+    let mut meta = vec![duration_words(package.duration_secs, lang)];
+    meta.push(match (package.quota_bytes, lang) {
+        (Some(bytes), Lang::En) => format!("{} of data", bytes_words(bytes)),
+        (Some(bytes), Lang::Sw) => format!("data ya {}", bytes_words(bytes)),
+        (None, _) => tr(lang, "unlimited").into(),
+    });
+    if let Some(rate) = package.rate_down_kbit {
+        meta.push(format!("{} {}", tr(lang, "up_to"), format_rate(rate)));
+    }
+    let mut text = esc(&meta.join(" · "));
+    let description = match lang {
+        Lang::Sw => package
+            .description_sw
+            .as_ref()
+            .or(package.description.as_ref()),
+        Lang::En => package.description.as_ref(),
+    };
+    if let Some(d) = description {
+        text.push_str(&format!("<br>{}", esc(d)));
+    }
+    text
+}
+
+/// What the buy form shows besides the packages: the package to tick, the number typed, an
+/// error to put by the field, and (after "not enough money") only packages cheaper than this.
+#[derive(Default)]
+pub(super) struct BuyForm<'a> {
+    pub selected: &'a str,
+    pub phone: &'a str,
+    pub error: Option<String>,
+    pub cheaper_than: Option<Money>,
+    pub button: Option<&'static str>,
+}
+
+/// One form: a tile per package (a radio button), one phone field, one button. Tap a tile,
+/// type the number, tap Pay.
+pub(super) fn buy_form(config: &Config, lang: Lang, form: &BuyForm) -> String {
+    let currency = esc(&config.gateway.currency);
+    let mut tiles = String::new();
+    for package in config.active_packages() {
+        if form.cheaper_than.is_some_and(|max| package.price >= max) {
+            continue;
+        }
+        tiles.push_str(&format!(
+            "<label><input type=\"radio\" name=\"package\" value=\"{id}\" required{checked}>\
+             <span><b>{name}</b><i>{currency} {price}</i>{meta}</span></label>",
+            id = esc(&package.id),
+            checked = if package.id == form.selected {
+                " checked"
+            } else {
+                ""
+            },
+            name = esc(package_name(package, lang)),
+            price = package.price,
+            meta = package_meta(package, lang),
+        ));
+    }
+    if tiles.is_empty() {
+        return String::new();
+    }
+    let error = form
+        .error
+        .as_ref()
+        .map(|e| format!("<p class=\"fe\" id=\"fe\">{e}</p>"))
+        .unwrap_or_default();
+    format!(
+        "<form class=\"card\" method=\"post\" action=\"/buy\" id=\"buy\"><div class=\"tiles\">\
+         {tiles}</div><label>{phone_label}<input name=\"phone\" type=\"tel\" inputmode=\"tel\" \
+         autocomplete=\"tel\" placeholder=\"07XX XXX XXX\" required maxlength=\"20\" \
+         value=\"{phone}\"></label>{error}<button>{buy}</button></form>",
+        phone_label = tr(lang, "phone"),
+        phone = esc(form.phone),
+        buy = tr(lang, form.button.unwrap_or("buy")),
+    )
+}
+
+/// The voucher form: one line near the top, or a card of its own (first on the page) with the
+/// code a voucher's QR link brought.
+pub(super) fn voucher_form(lang: Lang, code: &str) -> String {
+    format!(
+        "<form class=\"card{class}\" method=\"post\" action=\"/voucher\" id=\"voucher\">\
+         <label for=\"code\">{title}</label><div class=\"row\"><input id=\"code\" name=\"code\" \
+         autocomplete=\"off\" autocapitalize=\"characters\" maxlength=\"32\" required \
+         placeholder=\"{placeholder}\" value=\"{code}\"><button>{redeem}</button></div></form>",
+        class = if code.is_empty() { "" } else { " ok" },
+        title = tr(lang, "voucher"),
+        placeholder = tr(lang, "code"),
+        code = esc(code.get(..code.len().min(32)).unwrap_or("")),
+        redeem = tr(lang, "redeem"),
+    )
+}
+
+/// `0712 345 678` for a stored `254712345678`.
+pub(super) fn local_phone(phone: &Phone) -> String {
+    let s = phone.as_str();
+    match s.strip_prefix("254").filter(|n| n.len() == 9) {
+        Some(n) => format!("0{} {} {}", &n[..3], &n[3..6], &n[6..]),
+        None => s.to_string(),
+    }
+}
+
+/// The online view: time left as a clock, the local end time, data left, what was bought and
+/// the receipt.
+pub(super) fn session_card(
+    config: &Config,
+    session: &Session,
+    now: Timestamp,
+    lang: Lang,
+    receipt: Option<&str>,
+) -> String {
+    let left = session.seconds_left(now);
+    let offset = config.gateway.utc_offset_secs;
+    let end = local_minute(session.deadline, offset);
+    // The time alone on the same day; the date too when it ends on another.
+    let until = match local_day(session.deadline, offset) == local_day(now, offset) {
+        true => end.get(11..).unwrap_or(&end),
+        false => &end,
+    };
+    let data = match session.quota_bytes {
+        Some(quota) => {
+            let left_bytes = quota.saturating_sub(session.bytes_used());
+            let pct = (left_bytes.saturating_mul(100) / quota.max(1)).min(100);
+            format!(
+                "{}: {} {} {}<div class=\"bar\"><i style=\"width:{pct}%\"></i></div>",
+                tr(lang, "data"),
+                bytes_words(left_bytes),
+                tr(lang, "of"),
+                bytes_words(quota)
+            )
+        }
+        None => tr(lang, "unlimited").to_string(),
+    };
+    let receipt = receipt
+        .map(|r| format!(" · {}: <b>{}</b>", tr(lang, "receipt"), esc(r)))
+        .unwrap_or_default();
+    format!(
+        "<div class=\"card ok\" id=\"online\"><h2>{online}</h2>\
+         <div class=\"big\"><span id=\"left\" data-s=\"{left}\">{clock}</span></div>\
+         <div class=\"meta\">{left_word} · {until_word} <b id=\"until\">{until}</b></div>\
+         <div class=\"meta\">{data}</div><div class=\"meta\">{package}{receipt}</div></div>",
+        online = tr(lang, "online"),
+        clock = clock(left, lang),
+        left_word = tr(lang, "left"),
+        until_word = tr(lang, "until"),
+        package = esc(terms_name(config, &session.terms, lang)),
+    )
+}
+
+/// The M-Pesa receipt to show the paying guest: the one a query confirmed, else the one
+/// Daraja's callback named for this paid prompt (kept as evidence rather than recorded as the
+/// receipt, since a callback proves nothing by itself, but it is what the guest's SMS says).
+pub(super) fn receipt(payment: &Payment) -> Option<&str> {
+    let from_callback = payment.callback.as_ref().filter(|h| h.result_code == 0);
+    (payment.receipt.as_deref()).or(from_callback.and_then(|h| h.receipt.as_deref()))
+}
+
+/// Where the money goes, as the prompt will say it: `You pay KES 20 to PayBill 174379
+/// (account WiFi), Mama Mboga Cafe Wi-Fi.`
+fn payee(config: &Config, amount: Money, lang: Lang) -> String {
+    let Some(mpesa) = &config.mpesa else {
+        return String::new();
+    };
+    let to = match lang {
+        Lang::En => "to",
+        Lang::Sw => "kwa",
+    };
+    let number = match &mpesa.till {
+        Some(till) => format!("{} {}", tr(lang, "till"), esc(till)),
+        None => format!(
+            "{} {} ({} {})",
+            tr(lang, "paybill"),
+            esc(&mpesa.shortcode),
+            tr(lang, "account"),
+            esc(&mpesa.account_reference)
+        ),
+    };
+    format!(
+        "<p id=\"payee\">{} {} {amount} {to} <b>{number}</b>, {}.</p>",
+        tr(lang, "you_pay"),
+        esc(&config.gateway.currency),
+        esc(&config.brand.name)
+    )
+}
+
+/// The guest-facing words for a payment's state, and the card style.
+pub(super) fn payment_words(payment: &Payment, lang: Lang) -> (&'static str, &'static str) {
+    match payment.state {
+        PaymentState::Initiating => ("warn", tr(lang, "sending")),
+        PaymentState::Pending => ("warn", tr(lang, "check_phone")),
+        PaymentState::Paid => ("ok", tr(lang, "paid")),
+        PaymentState::Cancelled => ("err", tr(lang, "cancelled")),
+        PaymentState::Expired if payment.decline == Some(Decline::Unavailable) => {
+            ("err", tr(lang, "unanswered"))
+        }
+        PaymentState::Expired => ("err", tr(lang, "timed_out")),
+        PaymentState::Failed => match payment.decline {
+            Some(Decline::WrongPin) => ("err", tr(lang, "wrong_pin")),
+            Some(Decline::InsufficientFunds) => ("err", tr(lang, "funds")),
+            Some(Decline::Busy) => ("err", tr(lang, "busy")),
+            Some(Decline::TimedOut) => ("err", tr(lang, "timed_out")),
+            _ => ("err", tr(lang, "failed")),
+        },
+    }
+}
+
+/// The waiting page's card: the package, the number the prompt went to, the payee, a timer
+/// and what to do when no prompt comes.
+pub(super) fn waiting_card(
+    config: &Config,
+    payment: &Payment,
+    now: Timestamp,
+    lang: Lang,
+) -> String {
+    let (_, words) = payment_words(payment, lang);
+    let waited = u64::try_from(now - payment.created_at).unwrap_or(0);
+    format!(
+        "<div class=\"card warn\"><h2>{name} · {currency} {amount}</h2><p id=\"state\">{words}</p>\
+         <p>{sent_to} <b id=\"phone\">{phone}</b></p>{payee}\
+         <div class=\"big\">{waiting} <span id=\"t\" data-s=\"{waited}\" data-up=\"1\">{clock}</span></div>\
+         <details open><summary>{no_prompt}</summary><p class=\"meta\">{help}</p></details></div>",
+        name = esc(terms_name(config, &payment.terms, lang)),
+        currency = esc(&config.gateway.currency),
+        amount = payment.amount,
+        sent_to = tr(lang, "sent_to"),
+        phone = local_phone(&payment.phone),
+        payee = payee(config, payment.amount, lang),
+        waiting = tr(lang, "waiting"),
+        clock = clock(waited, lang),
+        no_prompt = tr(lang, "no_prompt"),
+        help = tr(lang, "no_prompt_help"),
+    )
+}
+
+/// `text` with `{t}` replaced by how long to wait, in words; with `TIMERS` on the page it
+/// counts down and turns into the `try_now` words at zero.
+pub(super) fn with_wait(text: &str, secs: i64, lang: Lang) -> String {
+    let span = format!(
+        "<b data-s=\"{secs}\" data-z=\"{}\">{}</b>",
+        tr(lang, "try_now"),
+        wait_words(secs, lang)
+    );
+    text.replace("{t}", &span)
+}
+
+/// Tap-to-call help, when the owner gave a phone number.
+pub(super) fn help_line(config: &Config, lang: Lang) -> String {
+    match &config.brand.phone {
+        Some(phone) => format!(
+            "<p class=\"help\">{} <a href=\"tel:{}\">{}</a></p>",
+            tr(lang, "help"),
+            esc(&phone.replace(' ', "")),
+            esc(phone)
+        ),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_and_amounts_in_words() {
+        assert_eq!(duration_words(1800, Lang::En), "30 minutes");
+        assert_eq!(duration_words(3600, Lang::En), "1 hour");
+        assert_eq!(duration_words(7 * 86_400, Lang::Sw), "siku 7");
+        assert_eq!(duration_words(3600, Lang::Sw), "saa 1");
+        assert_eq!(wait_words(87, Lang::En), "2 minutes");
+        assert_eq!(wait_words(30, Lang::Sw), "sekunde 30");
+        assert_eq!(bytes_words(1_000_000_000), "1 GB");
+        assert_eq!(bytes_words(1_500_000), "1.5 MB");
+        assert_eq!(clock(3600, Lang::En), "1:00:00");
+        assert_eq!(clock(65, Lang::En), "1:05");
+        assert_eq!(clock(2 * 86_400 + 7200 + 5, Lang::En), "2 days");
+        let phone = Phone::parse("0712345678").unwrap();
+        assert_eq!(local_phone(&phone), "0712 345 678");
+    }
+}
