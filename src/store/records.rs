@@ -479,7 +479,9 @@ impl Writer {
     }
 
     pub(crate) fn set_secret(&mut self, name: &str, value: &str) -> Result<(), StoreError> {
-        self.txn.open_table(SECRETS)?.insert(name, value.as_bytes())?;
+        self.txn
+            .open_table(SECRETS)?
+            .insert(name, value.as_bytes())?;
         Ok(())
     }
 
