@@ -8,9 +8,12 @@ pub(crate) mod api;
 mod frame;
 mod json_status;
 pub(crate) mod login;
+mod probes;
 mod text;
 mod view;
 
+use probes::{captive_api, is_portal_host, probe_answer};
+pub(crate) use probes::{portal_url, secure_portal_url};
 pub(crate) use text::tr;
 
 use std::net::IpAddr;
@@ -20,7 +23,7 @@ use rouille::{Request, Response};
 use serde_json::json;
 
 use crate::app::mpesa::{SmsError, SmsOutcome, CALLBACK_PREFIX};
-use crate::app::{App, Denied, DeviceView, MoveError, PurchaseError, RedeemError};
+use crate::app::{App, Denied, MoveError, PurchaseError, RedeemError};
 use crate::core::captive;
 use crate::core::model::Lang;
 use crate::core::payments::{Decline, LimitRefusal, Payment, PaymentState};
@@ -117,93 +120,6 @@ fn route(ctx: &Ctx, request: &Request) -> Response {
         ("GET", _) | ("HEAD", _) => Response::redirect_302(portal),
         _ => Response::text("not found").with_status_code(404),
     }
-}
-
-/// The portal's own URL as the device at `ip` reaches it.
-pub(crate) fn portal_url(ctx: &Ctx, ip: IpAddr) -> String {
-    crate::core::captive::portal_url(&ctx.app.config().gateway, ip)
-}
-
-/// The portal's HTTPS URL, when the owner configured a certificate and the name it is for
-/// (RFC 8908 wants the user-portal-url to be HTTPS).
-pub(crate) fn secure_portal_url(ctx: &Ctx) -> Option<String> {
-    let config = ctx.app.config();
-    let gw = &config.gateway;
-    gw.tls_cert.as_ref()?;
-    Some(format!(
-        "https://{}:{}/",
-        gw.portal_host.as_ref()?,
-        gw.tls_port
-    ))
-}
-
-/// Whether a Host header names the portal itself (rather than a site the guest tried to open).
-fn is_portal_host(ctx: &Ctx, host: &str) -> bool {
-    let config = ctx.app.config();
-    let gw = &config.gateway;
-    let name = match host.rsplit_once(':') {
-        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => {
-            name
-        }
-        _ => host,
-    };
-    let name = name.trim_start_matches('[').trim_end_matches(']');
-    host.is_empty()
-        || gw
-            .portal_host
-            .as_deref()
-            .is_some_and(|h| h.eq_ignore_ascii_case(name))
-        || name
-            .parse::<IpAddr>()
-            .is_ok_and(|a| a == gw.portal_addr || Some(a) == gw.portal_addr6.map(IpAddr::V6))
-        || name.eq_ignore_ascii_case("localhost")
-        || name.parse::<IpAddr>().is_ok_and(|a| a.is_loopback())
-}
-
-fn probe_answer(ctx: &Ctx, ip: IpAddr, probe: captive::Probe, portal: &str) -> Response {
-    let paid = matches!(
-        ctx.app.device(ip),
-        Ok(Some(DeviceView {
-            lifecycle: Lifecycle::Active(_),
-            ..
-        }))
-    );
-    match captive::answer(probe, paid, portal) {
-        captive::ProbeAnswer::Open {
-            status,
-            content_type,
-            body,
-        } => Response::from_data(content_type, body).with_status_code(status),
-        captive::ProbeAnswer::Portal { location } => Response::redirect_302(location),
-    }
-}
-
-/// RFC 8908: the captive-portal API, as announced by DHCP option 114.
-fn captive_api(ctx: &Ctx, ip: IpAddr, portal: &str) -> Response {
-    let state = match ctx.app.device(ip) {
-        Ok(Some(DeviceView {
-            lifecycle: Lifecycle::Active(s),
-            now,
-            ..
-        })) => captive::ApiState {
-            captive: false,
-            seconds_remaining: Some(s.seconds_left(now)),
-            bytes_remaining: s.bytes_left(),
-        },
-        Ok(_) => captive::ApiState {
-            captive: true,
-            seconds_remaining: None,
-            bytes_remaining: None,
-        },
-        Err(e) => {
-            log::error!("captive api: {e}");
-            return Response::text("internal error").with_status_code(500);
-        }
-    };
-    Response::from_data(
-        "application/captive+json",
-        captive::api_document(&state, portal).to_string(),
-    )
 }
 
 /// The owner's logo, inlined as a data URI (no request leaves the page), if it can be read and
