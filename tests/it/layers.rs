@@ -150,3 +150,39 @@ fn the_rule_catches_an_upward_import() {
         ]
     );
 }
+
+/// The store's tables use three key/value type pairs (`&str → u64`, `u64 → &[u8]`,
+/// `&str → &[u8]`): each further pair is another copy of redb's B-tree code, about 20 KB of a
+/// router binary that has a few KB to spare (docs/size.md). Tables kept only for a schema
+/// upgrade (`OLD_…`, read once and deleted) do not count.
+#[test]
+fn the_store_uses_three_key_value_type_pairs() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = vec![src.join("store.rs")];
+    rust_files(&src.join("store"), &mut files);
+    let mut pairs = std::collections::BTreeSet::new();
+    let mut tables = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for line in text.lines().map(str::trim) {
+            if !line.starts_with("const ") || line.starts_with("const OLD_") {
+                continue;
+            }
+            let Some(types) = line
+                .split_once("TableDefinition<")
+                .and_then(|(_, rest)| rest.split_once("> ="))
+                .map(|(types, _)| types.replace(' ', ""))
+            else {
+                continue;
+            };
+            tables += 1;
+            pairs.insert(types);
+        }
+    }
+    assert!(tables >= 15, "only {tables} table definitions found");
+    assert_eq!(
+        pairs.into_iter().collect::<Vec<_>>(),
+        ["&str,&[u8]", "&str,u64", "u64,&[u8]"],
+        "a table of a new key/value type pair: use one of the three"
+    );
+}
