@@ -686,14 +686,21 @@ fn a_callback_below_the_price_is_not_believed() {
     check_nothing_granted(&env);
 }
 
-#[test]
-fn a_receipt_replayed_on_another_checkout_is_credited_once() {
+/// Guest 1 buys and pays; the callback arrives: the env, the paid payment, the callback's
+/// receipt.
+fn paid_with_a_callback() -> (PayEnv, Payment, String) {
     let env = PayEnv::new();
     let a = env.buy(1, PHONE);
     env.advance(3);
     env.delivered(1);
     let a = check_paid_once(&env, a.id);
     let receipt = a.callback.clone().and_then(|h| h.receipt).unwrap();
+    (env, a, receipt)
+}
+
+#[test]
+fn a_receipt_replayed_on_another_checkout_is_credited_once() {
+    let (env, a, receipt) = paid_with_a_callback();
     // Another guest's prompt, which that customer will cancel.
     let b = env.buy(2, "0700001032");
     let replay = env.sim.deliveries()[0]
@@ -732,12 +739,7 @@ fn credited_to_guest_1_only(env: &PayEnv, receipt: &str) {
 /// the receipt pasted as an SMS is still the paying device's and nobody else's.
 #[test]
 fn an_archived_receipt_is_still_credited_once() {
-    let env = PayEnv::new();
-    let a = env.buy(1, PHONE);
-    env.advance(3);
-    env.delivered(1);
-    let a = check_paid_once(&env, a.id);
-    let receipt = a.callback.clone().and_then(|h| h.receipt).unwrap();
+    let (env, a, receipt) = paid_with_a_callback();
     for _ in 0..5 {
         env.advance(86_400);
     }
