@@ -139,25 +139,39 @@ fn serve_refuses_a_bad_config() {
 
 #[test]
 fn the_demo_serves_and_stops_on_sigterm() {
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    let mut child = lango()
-        .args(["demo", "--port", &port.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut banner = String::new();
-    for _ in 0..6 {
-        stdout.read_line(&mut banner).unwrap();
-    }
-    assert!(
-        banner.contains(&format!("http://127.0.0.1:{port}/")),
-        "{banner}"
-    );
+    // A free pair of ports (portal, owner page = portal + 1); another test may take one between
+    // the probe and lango's bind, and lango then exits at once: try another pair.
+    let (port, mut child, banner, _stdout) = (0..5)
+        .find_map(|_| {
+            let port = {
+                let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                probe.local_addr().unwrap().port()
+            };
+            if port == u16::MAX || std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_err() {
+                return None;
+            }
+            let mut child = lango()
+                .args(["demo", "--port", &port.to_string()])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut stdout = BufReader::new(child.stdout.take().unwrap());
+            let mut banner = String::new();
+            for _ in 0..6 {
+                stdout.read_line(&mut banner).unwrap();
+            }
+            if banner.contains(&format!("http://127.0.0.1:{port}/")) {
+                // The pipe stays open to the end: lango's output must not meet a closed pipe.
+                Some((port, child, banner, stdout))
+            } else {
+                let _ = child.kill();
+                let _ = child.wait();
+                None
+            }
+        })
+        .expect("lango demo starts on a free pair of ports within 5 tries");
+    assert!(banner.contains("Guest portal"), "{banner}");
     let home = http(
         format!("127.0.0.1:{port}").parse().unwrap(),
         "GET",
