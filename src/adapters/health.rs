@@ -123,17 +123,30 @@ pub(crate) struct Health {
     pub flash_total_bytes: Option<u64>,
 }
 
+/// `/proc/uptime`'s first field, whole seconds (`12345.67` is 12345).
 pub(crate) fn parse_uptime(text: &str) -> Option<u64> {
-    let secs: f64 = text.split_whitespace().next()?.parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then_some(secs as u64)
+    decimal(text.split_whitespace().next()?).map(|(whole, _)| whole)
 }
 
+/// `/proc/loadavg`'s first field (`0.42`), read to hundredths.
 pub(crate) fn parse_loadavg(text: &str) -> Option<f64> {
-    text.split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-        .filter(|l: &f64| l.is_finite())
+    let (whole, hundredths) = decimal(text.split_whitespace().next()?)?;
+    Some(whole as f64 + f64::from(hundredths) / 100.0)
+}
+
+/// A plain decimal `123` or `123.4567` as its whole part and hundredths (truncated). Integer
+/// parsing only: std's float parser costs 16 KB of binary.
+fn decimal(text: &str) -> Option<(u64, u32)> {
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits = frac.bytes().chain(std::iter::repeat(b'0')).take(2);
+    let hundredths = digits.fold(0, |n, d| n * 10 + u32::from(d - b'0'));
+    Some((whole.parse().ok()?, hundredths))
 }
 
 /// `(MemTotal, MemAvailable)` in kB; older kernels without MemAvailable use MemFree + Cached.

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::Ctx;
 use crate::app::{Denied, MoveError, PurchaseError, RedeemError};
 use crate::core::config::{Config, MpesaKind, Package};
-use crate::core::model::{format_bytes, format_duration, format_rate, Mac};
+use crate::core::model::{format_bytes, format_duration, format_rate, Mac, Money};
 use crate::core::payments::{Decline, LimitRefusal, PaymentState};
 use crate::core::ratelimit::{self, Limit};
 use crate::core::sessions::Lifecycle;
@@ -133,7 +133,8 @@ fn package_json(p: &Package) -> Value {
     json!({
         "id": p.id,
         "name": p.name,
-        "price": p.price.to_string().parse::<f64>().unwrap_or(0.0),
+        // A JSON number without parsing text into a float (which would link std's float parser).
+        "price": p.price.0 as f64 / Money::MINOR_PER_MAJOR as f64,
         "speed": speed(p),
         "duration": format_duration(p.duration_secs),
         "data": p.quota_bytes.map(format_bytes).unwrap_or_else(|| "Unlimited".into()),
