@@ -84,6 +84,10 @@ pub(crate) fn export(file: &UciFile, package: &str) -> String {
 pub(crate) struct PackageEdit {
     pub id: String,
     pub name: String,
+    /// `name_sw`, `description`, `description_sw`: the portal's words in both languages.
+    pub name_sw: Option<String>,
+    pub description: Option<String>,
+    pub description_sw: Option<String>,
     pub price: String,
     pub duration: String,
     pub data: Option<String>,
@@ -134,6 +138,9 @@ pub(crate) fn put_package(file: &mut UciFile, edit: &PackageEdit) {
         }
     };
     set(section, "name", Some(&edit.name));
+    set(section, "name_sw", edit.name_sw.as_deref());
+    set(section, "description", edit.description.as_deref());
+    set(section, "description_sw", edit.description_sw.as_deref());
     set(section, "price", Some(&edit.price));
     set(section, "duration", Some(&edit.duration));
     set(section, "data", edit.data.as_deref());
@@ -266,6 +273,9 @@ mod tests {
         let edit = PackageEdit {
             id: "hour".into(),
             name: "One Hour".into(),
+            name_sw: Some("Saa Moja".into()),
+            description: Some("Good for video calls".into()),
+            description_sw: None,
             price: "25".into(),
             duration: "1h".into(),
             data: None,
@@ -297,6 +307,9 @@ mod tests {
             ),
             ("One Hour", 2500, None, Some(5000))
         );
+        assert_eq!(hour.name_sw.as_deref(), Some("Saa Moja"));
+        assert_eq!(hour.description.as_deref(), Some("Good for video calls"));
+        assert_eq!(hour.description_sw, None);
         assert!(!config.package("night").unwrap().active);
     }
 

@@ -1277,3 +1277,78 @@ fn r16_events_and_payments_read_in_words_and_local_time() {
     let guests = owner.get("/guests").body;
     assert!(guests.contains(">ended by the owner or moved<"), "{guests}");
 }
+
+/// The owner gives a package's words in both languages and the terms address from the owner
+/// page (issue 16): written to the config file, shown on the portal in the guest's language;
+/// and the packages table says lengths in words, not `30m`.
+#[test]
+fn package_words_in_both_languages_and_the_terms_link_are_edited_from_the_owner_page() {
+    let (env, dir, owner) = shop();
+    let page = owner.post_and_follow(
+        "/packages",
+        "edit=hour&name=1+Hour&name_sw=Saa+Moja&description=Good+for+calls\
+         &description_sw=Nzuri+kwa+simu&price=20&duration=1h&active=1",
+    );
+    assert!(page.body.contains("Package 1 Hour saved."), "{}", page.body);
+    let hour = env.app.config().package("hour").cloned().unwrap();
+    assert_eq!(
+        (hour.name_sw.as_deref(), hour.description.as_deref()),
+        (Some("Saa Moja"), Some("Good for calls"))
+    );
+    assert_eq!(hour.description_sw.as_deref(), Some("Nzuri kwa simu"));
+    let text = std::fs::read_to_string(dir.path("lango.conf")).unwrap();
+    assert!(text.contains("\toption name_sw 'Saa Moja'\n"), "{text}");
+    // The form shows them back for editing.
+    let form = owner.get("/packages?edit=hour").body;
+    assert!(form.contains("value=\"Saa Moja\"") && form.contains("value=\"Nzuri kwa simu\""));
+    // Emptied, the option leaves the file.
+    owner.post_and_follow(
+        "/packages",
+        "edit=hour&name=1+Hour&name_sw=&description=&description_sw=&price=20&duration=1h&active=1",
+    );
+    let text = std::fs::read_to_string(dir.path("lango.conf")).unwrap();
+    let hour_section = text.split("config package 'hour'").nth(1).unwrap();
+    let hour_section = hour_section.split("config ").next().unwrap();
+    assert!(
+        !hour_section.contains("name_sw") && !hour_section.contains("description"),
+        "{text}"
+    );
+    // Lengths in words in the table.
+    let table = owner.get("/packages").body;
+    assert!(
+        table.contains("<td>30 minutes</td>") || table.contains(">30 minutes<"),
+        "{table}"
+    );
+    assert!(!table.contains(">30m<"), "{table}");
+
+    let settings = owner.post_and_follow(
+        "/settings/brand",
+        "name=Cafe&colour=%23336699&phone=&email=&terms_url=https%3A%2F%2Fcafe.example%2Fterms\
+         &language=en&utc_offset=%2B03%3A00",
+    );
+    assert!(
+        settings.body.contains("Branding saved."),
+        "{}",
+        settings.body
+    );
+    assert_eq!(
+        env.app.config().brand.terms_url.as_deref(),
+        Some("https://cafe.example/terms")
+    );
+    assert!(owner
+        .get("/settings")
+        .body
+        .contains("value=\"https://cafe.example/terms\""));
+    // A bad address is refused with the line, and nothing is written.
+    let before = std::fs::read_to_string(dir.path("lango.conf")).unwrap();
+    let bad = owner.post(
+        "/settings/brand",
+        "name=Cafe&colour=%23336699&phone=&email=&terms_url=javascript%3Aalert(1)\
+         &language=en&utc_offset=%2B03%3A00",
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(
+        std::fs::read_to_string(dir.path("lango.conf")).unwrap(),
+        before
+    );
+}

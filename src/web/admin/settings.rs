@@ -164,6 +164,15 @@ pub(crate) fn settings(call: &Call) -> Response {
         "",
     ));
     fields.push_str(&value_row(
+        "Terms and privacy",
+        &input(
+            "terms_url",
+            &call.kept("terms_url", brand.terms_url.as_deref().unwrap_or("")),
+            "type=\"url\" maxlength=\"200\" placeholder=\"https://\"",
+        ),
+        "The address of your terms, linked from the portal (optional).",
+    ));
+    fields.push_str(&value_row(
         "Portal language",
         &select("language", &languages, config.gateway.language.code()),
         "What guests see first; they can switch on the portal.",
@@ -503,7 +512,7 @@ pub(crate) fn save_brand(call: &Call) -> Response {
         Ok(secs) => offset_text(secs),
         Err(e) => return call.fail_here(format!("Not saved: {e}"), settings),
     };
-    let values: Vec<(&str, String)> = ["name", "colour", "phone", "email"]
+    let values: Vec<(&str, String)> = ["name", "colour", "phone", "email", "terms_url"]
         .iter()
         .map(|name| (*name, call.field(name).to_string()))
         .collect();

@@ -29,16 +29,6 @@ fn speed(p: &Package) -> String {
     }
 }
 
-/// The owner's words for a duration in whole units (`30m`, `1h`, `7d`), for editing.
-fn duration_text(secs: u64) -> String {
-    match secs {
-        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
-        s if s % 3600 == 0 => format!("{}h", s / 3600),
-        s if s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
-}
-
 fn bytes_text(bytes: u64) -> String {
     match bytes {
         b if b % 1_000_000_000 == 0 => format!("{}GB", b / 1_000_000_000),
@@ -116,7 +106,7 @@ pub(crate) fn packages(call: &Call) -> Response {
                     esc(id)
                 ),
                 money(ctx, p.price),
-                format_duration(p.duration_secs),
+                card_duration(p.duration_secs).0,
                 p.quota_bytes
                     .map(format_bytes)
                     .unwrap_or_else(|| "unlimited".into()),
@@ -178,6 +168,35 @@ fn package_form(call: &Call, p: Option<&Package>) -> String {
             &text("name", |p| p.name.clone()),
             "required maxlength=\"40\"",
         ),
+        "What guests see, in English.",
+    ));
+    fields.push_str(&value_row(
+        "Name in Kiswahili",
+        &input(
+            "name_sw",
+            &text("name_sw", |p| p.name_sw.clone().unwrap_or_default()),
+            "maxlength=\"40\"",
+        ),
+        "Empty: the English name on the Kiswahili page too.",
+    ));
+    fields.push_str(&value_row(
+        "Description",
+        &input(
+            "description",
+            &text("description", |p| p.description.clone().unwrap_or_default()),
+            "maxlength=\"80\"",
+        ),
+        "A line under the name (optional), like \"Good for video calls\".",
+    ));
+    fields.push_str(&value_row(
+        "Description in Kiswahili",
+        &input(
+            "description_sw",
+            &text("description_sw", |p| {
+                p.description_sw.clone().unwrap_or_default()
+            }),
+            "maxlength=\"80\"",
+        ),
         "",
     ));
     fields.push_str(&value_row(
@@ -193,7 +212,7 @@ fn package_form(call: &Call, p: Option<&Package>) -> String {
         "Time",
         &input(
             "duration",
-            &text("duration", |p| duration_text(p.duration_secs)),
+            &text("duration", |p| format_duration(p.duration_secs)),
             "required maxlength=\"10\"",
         ),
         "Like 30m, 1h, 1d or 7d.",
@@ -289,6 +308,9 @@ pub(crate) fn save_package(call: &Call) -> Response {
     let edit = PackageEdit {
         id: id.clone(),
         name: name.clone(),
+        name_sw: optional("name_sw"),
+        description: optional("description"),
+        description_sw: optional("description_sw"),
         price: call.field("price").to_string(),
         duration: call.field("duration").to_string(),
         data: optional("data"),
