@@ -107,6 +107,11 @@ impl Simulator {
         self.core().set_faults(faults);
     }
 
+    /// Requests refused for the spike limit so far, per API ("push", "query").
+    pub fn spike_refused(&self, path: &str) -> u32 {
+        self.core().spike_refused.get(path).copied().unwrap_or(0)
+    }
+
     pub fn expire_tokens(&self) {
         self.core().expire_tokens();
     }

@@ -44,8 +44,16 @@ impl App {
             .collect();
         let mut work = self.work();
         let mut jobs = Vec::new();
+        let not_before = work.throttle.until();
         for (id, job) in candidates {
             match job {
+                // After a rate-limit answer no query goes out before the back-off ends.
+                Some(Job::Poll(_)) if now < not_before => {
+                    let at = work.pacer.slot(not_before, now);
+                    if let Some(due) = work.due.get_mut(&id) {
+                        due.0 = at;
+                    }
+                }
                 Some(job) => {
                     if work.in_flight.insert(job) {
                         jobs.push(job);

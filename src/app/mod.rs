@@ -77,6 +77,11 @@ impl std::fmt::Display for Job {
 
 /// After a failed push (gateway unavailable), try again this much later.
 const PUSH_RETRY_SECS: i64 = 5;
+
+/// A pending payment whose queries got no answer at all (rate limits, Daraja down) is kept open
+/// this long past its prompt window before it is called expired: the window is about the
+/// customer's time to answer, not about lango's luck in asking.
+const UNANSWERED_GRACE_SECS: i64 = 600;
 /// After a write that failed (a full flash), the payment's next try waits this long, doubled
 /// per failure up to `STORE_RETRY_MAX_SECS`: a write that cannot succeed is not repeated at
 /// full cost, and the payment stays open for later.
@@ -135,6 +140,10 @@ struct Work {
     accepted: Vec<(u64, payments::StkAccepted)>,
     /// The guest network's IPv6 prefixes and when they were read.
     prefixes: Option<(Timestamp, Vec<(std::net::Ipv6Addr, u8)>)>,
+    /// Status queries' one-second slots, and the back-off after rate-limit answers
+    /// (`core::pacing`).
+    pacer: crate::core::pacing::Pacer,
+    throttle: crate::core::pacing::Throttle,
 }
 
 /// A clone that keeps knocking is logged once per this interval (the event log is on flash).
@@ -223,11 +232,14 @@ impl App {
     /// Makes a payment's next query due now (a callback or an SMS points at it).
     pub(crate) fn poll_soon(&self, id: u64) {
         let now = self.time().now;
-        self.work()
-            .due
+        let mut work = self.work();
+        let not_before = work.throttle.until();
+        let at = work.pacer.slot(now.max(not_before), now);
+        work.due
             .entry(id)
-            .and_modify(|due| due.0 = now)
-            .or_insert((now, 0));
+            .and_modify(|due| due.0 = at)
+            .or_insert((at, 0));
+        drop(work);
         self.notify();
     }
 

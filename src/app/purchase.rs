@@ -90,12 +90,16 @@ impl App {
     /// logged for the owner.
     pub(crate) fn resume(&self) -> Result<(), StoreError> {
         let now = self.time().now;
-        let open = self.store.read(|r| r.open_payments())?;
+        let mut open = self.store.read(|r| r.open_payments())?;
+        // Oldest first, each in a query slot of its own: a restart with many open payments
+        // does not ask about all of them in the same second (spike arrest).
+        open.sort_by_key(|p| (p.created_at, p.id));
         let mut work = self.work();
         for payment in open {
             match payment.state {
                 PaymentState::Pending => {
-                    work.due.insert(payment.id, (now, 0));
+                    let at = work.pacer.slot(now, now);
+                    work.due.insert(payment.id, (at, 0));
                 }
                 _ => {
                     let mut closed = payment.clone();
@@ -254,9 +258,10 @@ impl App {
                     return Err(e);
                 }
                 self.emit_payment(id);
-                self.work()
-                    .due
-                    .insert(id, (now + payments::poll_delay(0), 0));
+                let mut work = self.work();
+                work.throttle.clear();
+                let at = work.pacer.slot(now + payments::poll_delay(0), now);
+                work.due.insert(id, (at, 0));
                 Ok(())
             }
             Err(GatewayError::Refused { decline, message }) => {
@@ -291,7 +296,12 @@ impl App {
             }
             Err(e) => {
                 log::warn!("STK push for payment {id} failed, will retry: {e}");
-                self.work().due.insert(id, (now + PUSH_RETRY_SECS, 0));
+                let mut work = self.work();
+                let mut at = now + PUSH_RETRY_SECS;
+                if matches!(e, GatewayError::Throttled(_)) {
+                    at = at.max(work.throttle.hit(now));
+                }
+                work.due.insert(id, (at, 0));
                 Ok(())
             }
         }
@@ -339,8 +349,10 @@ impl App {
         let attempt = self.work().due.get(&id).map(|(_, a)| *a).unwrap_or(0);
         let outcome = self.env.gateway.stk_query(&checkout);
         let now = self.time().now;
+        let answered = outcome.is_ok();
         match outcome {
             Ok(outcome) => {
+                self.work().throttle.clear();
                 let settled = match self.settle(id, &outcome) {
                     Ok(settled) => settled,
                     Err(e) => {
@@ -358,6 +370,13 @@ impl App {
                     return Ok(());
                 }
             }
+            Err(GatewayError::Throttled(e)) => {
+                let until = self.work().throttle.hit(now);
+                log::warn!(
+                    "STK query for payment {id}: {e}; no query for {} s",
+                    until - now
+                );
+            }
             Err(e) => log::warn!("STK query for payment {id} failed, will retry: {e}"),
         }
         if late && attempt + 1 >= crate::app::mpesa::LATE_QUERIES {
@@ -365,15 +384,24 @@ impl App {
             self.forget_hint(id);
             return Ok(());
         }
-        if let Some(mut expired) = payments::expire_if_stale(&payment, now) {
+        // The window closes on an answer: a payment is not called expired because lango could
+        // not ask (rate limits, Daraja down), unless no answer came for a while longer still.
+        let window_end = payment.created_at + payments::PROMPT_WINDOW_SECS;
+        let may_expire = answered || now >= window_end + UNANSWERED_GRACE_SECS;
+        if let Some(mut expired) = payments::expire_if_stale(&payment, now).filter(|_| may_expire) {
             // A callback that the query never confirmed stays on record (an SMS may match it).
             expired.callback = self.hint(id);
             return self.close_payment(&expired, "no final answer from M-Pesa in time");
         }
         // The last query is at the end of the window, not up to 20 s after it.
-        let window_end = payment.created_at + payments::PROMPT_WINDOW_SECS;
-        let next = (now + payments::poll_delay(attempt + 1)).min(window_end.max(now + 1));
-        self.work().due.insert(id, (next, attempt + 1));
+        let mut next = now + payments::poll_delay(attempt + 1);
+        if answered {
+            next = next.min(window_end.max(now + 1));
+        }
+        let mut work = self.work();
+        let not_before = work.throttle.until();
+        let at = work.pacer.slot(next.max(not_before), now);
+        work.due.insert(id, (at, attempt + 1));
         Ok(())
     }
 

@@ -201,12 +201,14 @@ pub(crate) fn classify_error(status: u16, code: &str, message: &str, who: Who<'_
             who.shortcode
         )));
     }
-    if code.starts_with("500.003")
+    if code == "500.003.02"
+        || code == "500.003.03"
         || lower.contains("spike arrest")
-        || lower.contains("quota")
-        || lower.contains("system is busy")
-        || status >= 500
+        || lower.contains("quota violation")
     {
+        return fail(GatewayError::Throttled(shown));
+    }
+    if code.starts_with("500.003") || lower.contains("system is busy") || status >= 500 {
         return fail(GatewayError::Unavailable(shown));
     }
     if code == "400.002.02" {

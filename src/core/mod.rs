@@ -20,6 +20,7 @@ pub mod http;
 pub mod ipv6;
 pub(crate) mod locks;
 pub mod model;
+pub(crate) mod pacing;
 pub mod payments;
 pub(crate) mod qr;
 pub(crate) mod ratelimit;

@@ -179,8 +179,11 @@ pub enum GatewayError {
     Refused { decline: Decline, message: String },
     /// The owner's credentials, shortcode or passkey are wrong.
     Merchant(String),
-    /// Daraja answered with a server error or throttling: try again later.
+    /// Daraja answered with a server error: try again later.
     Unavailable(String),
+    /// Daraja refused the request for its rate limits (`500.003.02` Spike Arrest, `500.003.03`
+    /// Quota Violation): nothing was done; every query waits (`core::pacing::Throttle`).
+    Throttled(String),
     /// No answer at all, and the request certainly did not reach Daraja: connection refused,
     /// TLS refused, timeout while connecting. Safe to send again.
     Transport(String),
@@ -195,6 +198,7 @@ impl fmt::Display for GatewayError {
             GatewayError::Refused { message, .. } => write!(f, "refused: {message}"),
             GatewayError::Merchant(m) => write!(f, "merchant account problem: {m}"),
             GatewayError::Unavailable(m) => write!(f, "gateway unavailable: {m}"),
+            GatewayError::Throttled(m) => write!(f, "gateway rate limit: {m}"),
             GatewayError::Transport(m) => write!(f, "cannot reach gateway: {m}"),
             GatewayError::Unanswered(m) => write!(f, "no answer from gateway: {m}"),
         }

@@ -22,6 +22,8 @@ mod admission;
 mod purchase;
 // M-Pesa end to end: the real Daraja client over HTTPS against the simulator, callbacks, SMS.
 mod payments;
+// Status queries paced to Daraja's rate limits (issue 18).
+mod pacing;
 // The `lango` binary: exit codes and messages of check-config, serve and demo.
 mod cli;
 // The network lab: namespaces, real nft and dnsmasq, guests with curl (needs root).

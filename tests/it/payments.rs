@@ -84,18 +84,18 @@ fn tls(server: Arc<rustls::ServerConfig>) -> Wrap {
 // ---- the environment ----
 
 #[derive(Clone)]
-struct Setup {
-    kind: MpesaKind,
-    till: Option<String>,
+pub(crate) struct Setup {
+    pub(crate) kind: MpesaKind,
+    pub(crate) till: Option<String>,
     /// Tills the simulated merchant has (the till scenarios).
-    sim_tills: Vec<String>,
-    approve_after_secs: i64,
+    pub(crate) sim_tills: Vec<String>,
+    pub(crate) approve_after_secs: i64,
     /// Give Daraja the portal's callback URL.
-    callbacks: bool,
+    pub(crate) callbacks: bool,
     /// Trust a CA other than the simulator's.
-    wrong_ca: bool,
-    timeout: Duration,
-    store: Option<PathBuf>,
+    pub(crate) wrong_ca: bool,
+    pub(crate) timeout: Duration,
+    pub(crate) store: Option<PathBuf>,
 }
 
 impl Default for Setup {
@@ -113,11 +113,11 @@ impl Default for Setup {
     }
 }
 
-struct PayEnv {
-    clock: Arc<ManualClock>,
-    firewall: Arc<FakeFirewall>,
-    neighbours: Arc<FakeNeighbours>,
-    sim: Arc<Simulator>,
+pub(crate) struct PayEnv {
+    pub(crate) clock: Arc<ManualClock>,
+    pub(crate) firewall: Arc<FakeFirewall>,
+    pub(crate) neighbours: Arc<FakeNeighbours>,
+    pub(crate) sim: Arc<Simulator>,
     server: SimServer,
     ca: TestCa,
     portal: SocketAddr,
@@ -148,7 +148,7 @@ impl PayEnv {
         PayEnv::with(Setup::default())
     }
 
-    fn with(setup: Setup) -> PayEnv {
+    pub(crate) fn with(setup: Setup) -> PayEnv {
         let clock = Arc::new(ManualClock::new(T0));
         let mut settings = simulator::settings_for(&account(&setup), setup.approve_after_secs);
         if !setup.sim_tills.is_empty() {
@@ -222,7 +222,7 @@ impl PayEnv {
     }
 
     /// Starts lango on the store (a fresh one in RAM, or the file of `setup.store`).
-    fn start(&self) {
+    pub(crate) fn start(&self) {
         let store = match &self.setup.store {
             Some(path) => Store::open(path).unwrap(),
             None => Store::in_memory().unwrap(),
@@ -242,18 +242,18 @@ impl PayEnv {
     }
 
     /// lango dies (no clean stop, no final checkpoint) and its store is closed.
-    fn kill(&self) {
+    pub(crate) fn kill(&self) {
         let app = self.slot.lock().unwrap().take().unwrap();
         assert_eq!(Arc::strong_count(&app), 1, "nothing else holds the app");
         drop(app);
     }
 
-    fn app(&self) -> Arc<App> {
+    pub(crate) fn app(&self) -> Arc<App> {
         self.slot.lock().unwrap().clone().expect("lango is running")
     }
 
     /// Time passes; lango runs whatever became due.
-    fn advance(&self, secs: i64) {
+    pub(crate) fn advance(&self, secs: i64) {
         self.clock.advance(secs);
         self.app().run_due();
     }
@@ -268,7 +268,7 @@ impl PayEnv {
         self.payment(payment.id)
     }
 
-    fn payment(&self, id: u64) -> Payment {
+    pub(crate) fn payment(&self, id: u64) -> Payment {
         self.app()
             .store
             .read(|r| r.payment(id))
@@ -276,7 +276,7 @@ impl PayEnv {
             .expect("payment")
     }
 
-    fn sessions(&self) -> Vec<Session> {
+    pub(crate) fn sessions(&self) -> Vec<Session> {
         self.app().store.read(|r| r.recent_sessions(100)).unwrap()
     }
 

@@ -132,12 +132,23 @@ fn errors_are_classified_by_code_and_text() {
         "500.001.1001",
         "[MerchantValidate] - Wrong credentials"
     )));
-    assert!(unavailable(failure(
+    let throttled = |a: Answer| {
+        matches!(
+            a,
+            Answer::Failure(Failure::Gateway(GatewayError::Throttled(_)))
+        )
+    };
+    assert!(throttled(failure(
         500,
         "500.003.02",
         "Error Occurred: Spike Arrest Violation"
     )));
-    assert!(unavailable(failure(500, "500.003.03", "Quota Violation")));
+    assert!(throttled(failure(
+        500,
+        "500.003.02",
+        "System is busy. Please try again in few minutes."
+    )));
+    assert!(throttled(failure(500, "500.003.03", "Quota Violation")));
     assert!(unavailable(failure(
         500,
         "500.003.1001",

@@ -167,6 +167,7 @@ impl SimCore {
         }
         *count += 1;
         if *count > self.settings.spike_limit_per_sec {
+            *self.spike_refused.entry(api).or_insert(0) += 1;
             return Err(SimError::new(
                 500,
                 "500.003.02",

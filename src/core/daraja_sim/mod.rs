@@ -278,6 +278,8 @@ pub(crate) struct SimCore {
     last_push: HashMap<(String, i64), Timestamp>,
     /// Per API: (second, requests in it).
     spike: HashMap<&'static str, (Timestamp, u32)>,
+    /// Requests refused with `500.003.02` for the spike limit, per API path.
+    pub(crate) spike_refused: HashMap<&'static str, u32>,
     seq: u64,
     rng: u64,
     decline_next: Option<i64>,
@@ -294,6 +296,7 @@ impl SimCore {
             sessions: Vec::new(),
             last_push: HashMap::new(),
             spike: HashMap::new(),
+            spike_refused: HashMap::new(),
             seq: 0,
             rng,
             decline_next: None,
