@@ -56,6 +56,8 @@ pub enum Refusal {
     Used,
     Expired,
     Revoked,
+    /// Its package's window (`Terms::window`) is closed now.
+    Closed,
 }
 
 /// Makes a code from random bytes (at least `CODE_LEN` of them). Rejection sampling keeps every
@@ -123,6 +125,13 @@ pub(crate) fn check(voucher: Option<&Voucher>, now: Timestamp) -> Result<&Vouche
         VoucherState::Revoked { .. } => Err(Refusal::Revoked),
         VoucherState::Unused => match voucher.valid_until {
             Some(until) if now >= until => Err(Refusal::Expired),
+            _ if voucher
+                .terms
+                .window
+                .is_some_and(|w| w.open_until(now).is_none()) =>
+            {
+                Err(Refusal::Closed)
+            }
             _ => Ok(voucher),
         },
     }
@@ -155,6 +164,8 @@ mod tests {
                 quota_bytes: None,
                 rate_down_kbit: None,
                 rate_up_kbit: None,
+                fair_kbit: None,
+                window: None,
             },
             created_at: 0,
             valid_until,

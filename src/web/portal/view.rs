@@ -96,6 +96,12 @@ fn package_meta(package: &Package, lang: Lang) -> String {
     if let Some(rate) = package.rate_down_kbit {
         meta.push(format!("{} {}", tr(lang, "up_to"), format_rate(rate)));
     }
+    if let Some(rate) = package.fair_kbit {
+        meta.push(format!("{} {}", tr(lang, "then"), format_rate(rate)));
+    }
+    if let Some(window) = package.window {
+        meta.push(window.words());
+    }
     let mut text = esc(&meta.join(" · "));
     let description = match lang {
         Lang::Sw => package
@@ -123,10 +129,10 @@ pub(super) struct BuyForm<'a> {
 
 /// One form: a tile per package (a radio button), one phone field, one button. Tap a tile,
 /// type the number, tap Pay.
-pub(super) fn buy_form(config: &Config, lang: Lang, form: &BuyForm) -> String {
+pub(super) fn buy_form(config: &Config, lang: Lang, form: &BuyForm, now: Timestamp) -> String {
     let currency = esc(&config.gateway.currency);
     let mut tiles = String::new();
-    for package in config.active_packages() {
+    for package in config.on_sale(now) {
         if form.cheaper_than.is_some_and(|max| package.price >= max) {
             continue;
         }
@@ -215,7 +221,11 @@ pub(super) fn session_card(
                 bytes_words(left_bytes),
                 tr(lang, "of"),
                 bytes_words(quota)
-            )
+            ) + &session
+                .terms
+                .fair_kbit
+                .map(|rate| format!(" · {} {}", tr(lang, "then"), format_rate(rate)))
+                .unwrap_or_default()
         }
         None => tr(lang, "unlimited").to_string(),
     };
