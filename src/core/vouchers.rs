@@ -196,6 +196,17 @@ mod tests {
         let revoked = voucher(VoucherState::Revoked { at: 3 }, None);
         assert_eq!(check(Some(&revoked), 4), Err(Refusal::Revoked));
         assert_eq!(normalise(" abcd-efgh 23"), "ABCDEFGH23");
+        // A night package's voucher works only inside its window (01:00-02:00 UTC here).
+        let mut night = voucher(VoucherState::Unused, None);
+        night.terms.window = Some(crate::core::window::Window {
+            start: 60,
+            end: 120,
+            days: crate::core::window::ALL_DAYS,
+            utc_offset: 0,
+        });
+        assert_eq!(check(Some(&night), 3599), Err(Refusal::Closed));
+        assert!(check(Some(&night), 3600).is_ok());
+        assert_eq!(check(Some(&night), 7200), Err(Refusal::Closed));
     }
 
     #[test]

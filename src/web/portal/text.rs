@@ -141,7 +141,6 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Kifurushi hiki hakitumiki saa hizi.",
     ),
     ("then", "then", "kisha"),
-    ("from", "from", "kuanzia"),
     ("pending",
         "A payment is waiting for your PIN.",
         "Malipo yanasubiri PIN yako.",
