@@ -27,7 +27,11 @@ pub struct Terms {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fair_kbit: Option<u32>,
     /// The package's sale window: a session of it ends when the window closes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::core::window::packed"
+    )]
     pub window: Option<Window>,
 }
 
@@ -502,6 +506,20 @@ mod tests {
         assert_eq!(decoded, terms(3600, None));
         // Written without the new fields when unset: the same bytes as before.
         assert_eq!(serde_json::to_string(&decoded).unwrap(), old);
+        // With them: the window as one number, and back.
+        let night = Terms {
+            fair_kbit: Some(256),
+            window: Some(Window {
+                start: 1320,
+                end: 360,
+                days: 0x1f,
+                utc_offset: -19_800,
+            }),
+            ..decoded
+        };
+        let text = serde_json::to_string(&night).unwrap();
+        assert!(text.ends_with(r#""fair_kbit":256,"window":59738830882088}"#), "{text}");
+        assert_eq!(serde_json::from_str::<Terms>(&text).unwrap(), night);
     }
 
     #[test]

@@ -3,13 +3,14 @@
 //! (`utc_offset`). Pure: `open_until` takes `now` and says when the window that is open now
 //! ends; the parsers turn the options' text into a `Window`.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::core::time::Timestamp;
 
 /// A package's sale window. A window that crosses midnight belongs to the day it opens on:
-/// `22:00-06:00` on `fri` runs from Friday 22:00 to Saturday 06:00.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// `22:00-06:00` on `fri` runs from Friday 22:00 to Saturday 06:00. Stored (in `Terms`) as
+/// one number (`packed`): a derived serde struct costs kilobytes of router binary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {
     /// Minutes after local midnight: opens at `start`, closes at `end` (1..=1440; `end` at or
     /// before `start` means the next day).
@@ -44,11 +45,6 @@ impl Window {
         (on(day - 1) && second < end).then(|| at(day, end))
     }
 
-    /// `22:00`: when the window opens, for the guest.
-    pub fn opens(&self) -> String {
-        hhmm(self.start)
-    }
-
     /// `22:00-06:00`: the hours, for the guest.
     pub fn span(&self) -> String {
         format!("{}-{}", hhmm(self.start), hhmm(self.end))
@@ -57,15 +53,46 @@ impl Window {
     /// `22:00-06:00 mon,tue`, for the owner and the refusal (the days only when not every day).
     pub fn words(&self) -> String {
         let mut out = self.span();
-        if self.days != ALL_DAYS {
-            let days: Vec<&str> = (0..7)
-                .filter(|d| self.days & (1 << d) != 0)
-                .map(|d| DAY_NAMES[d])
-                .collect();
-            out.push(' ');
-            out.push_str(&days.join(","));
+        let mut sep = ' ';
+        for (d, name) in DAY_NAMES.iter().enumerate() {
+            if self.days != ALL_DAYS && self.days & (1 << d) != 0 {
+                out.push(sep);
+                out.push_str(name);
+                sep = ',';
+            }
         }
         out
+    }
+
+    /// The window as one number: start, end (11 bits each), days (7), offset + 2^17 seconds.
+    fn pack(self) -> u64 {
+        let offset = u64::try_from(self.utc_offset + (1 << 17)).unwrap_or(0);
+        u64::from(self.start)
+            | u64::from(self.end) << 11
+            | u64::from(self.days) << 22
+            | offset << 29
+    }
+
+    fn unpack(n: u64) -> Window {
+        Window {
+            start: (n & 0x7ff) as u16,
+            end: (n >> 11 & 0x7ff) as u16,
+            days: (n >> 22 & 0x7f) as u8,
+            utc_offset: (n >> 29) as i64 - (1 << 17),
+        }
+    }
+}
+
+/// `#[serde(with)]` for `Option<Window>`: one number in the record.
+pub mod packed {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(w: &Option<Window>, s: S) -> Result<S::Ok, S::Error> {
+        w.map(Window::pack).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Window>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(Window::unpack))
     }
 }
 
@@ -84,8 +111,9 @@ fn parse_clock(text: &str) -> Option<u16> {
     (m < 60 && h * 60 + m <= 1440).then_some(h * 60 + m)
 }
 
-/// `22:00-06:00` to `(start, end)` in minutes: it may cross midnight; start and end differ.
-pub(crate) fn parse_window(text: &str) -> Result<(u16, u16), String> {
+/// `22:00-06:00` to `start | end << 16` in minutes (a `u32`, as the config's other numbers:
+/// one less parser instance in the binary): it may cross midnight; start and end differ.
+pub(crate) fn parse_window(text: &str) -> Result<u32, String> {
     let bad = || format!("'{text}' is not a time window (write it like 22:00-06:00)");
     let (start, end) = text.split_once('-').ok_or_else(bad)?;
     let (start, end) = (
@@ -96,11 +124,11 @@ pub(crate) fn parse_window(text: &str) -> Result<(u16, u16), String> {
     if start == 1440 || start == end {
         return Err(bad());
     }
-    Ok((start, end))
+    Ok(u32::from(start) | u32::from(end) << 16)
 }
 
 /// `mon-fri`, `sat,sun`, `fri-mon sat`: weekdays (three letters) and ranges, which may wrap.
-pub(crate) fn parse_days(text: &str) -> Result<u8, String> {
+pub(crate) fn parse_days(text: &str) -> Result<u32, String> {
     let bad = || format!("'{text}' is not a list of weekdays (write it like mon-fri or sat,sun)");
     let day = |t: &str| {
         let t = t.trim().to_ascii_lowercase();
@@ -108,7 +136,7 @@ pub(crate) fn parse_days(text: &str) -> Result<u8, String> {
             .iter()
             .position(|d| t.len() >= 3 && d.starts_with(t.get(..3).unwrap_or("")))
     };
-    let mut days = 0u8;
+    let mut days = 0u32;
     for part in text.split([',', ' ']).filter(|p| !p.trim().is_empty()) {
         let (from, to) = part.split_once('-').unwrap_or((part, part));
         let (from, to) = (day(from).ok_or_else(bad)?, day(to).ok_or_else(bad)?);
@@ -140,11 +168,11 @@ mod tests {
     }
 
     fn window(text: &str, days: &str) -> Window {
-        let (start, end) = parse_window(text).unwrap();
+        let span = parse_window(text).unwrap();
         Window {
-            start,
-            end,
-            days: parse_days(days).unwrap(),
+            start: span as u16,
+            end: (span >> 16) as u16,
+            days: parse_days(days).unwrap() as u8,
             utc_offset: EAT,
         }
     }
@@ -186,7 +214,20 @@ mod tests {
         assert_eq!(w.open_until(at(1, 23, 0)), None);
         assert_eq!(w.open_until(at(0, 3, 0)), None);
         assert_eq!(w.words(), "22:00-06:00 fri");
-        assert_eq!(w.opens(), "22:00");
+        // Stored as one number, and back.
+        for w in [
+            w,
+            Window {
+                utc_offset: -50_400,
+                ..w
+            },
+            Window {
+                utc_offset: 50_400,
+                ..w
+            },
+        ] {
+            assert_eq!(Window::unpack(w.pack()), w);
+        }
     }
 
     #[test]
@@ -194,13 +235,13 @@ mod tests {
         let w = Window {
             start: 0,
             end: 1440,
-            days: parse_days("sat,sun").unwrap(),
+            days: parse_days("sat,sun").unwrap() as u8,
             utc_offset: EAT,
         };
         assert_eq!(w.open_until(at(0, 23, 0)), None);
         assert_eq!(w.open_until(at(1, 0, 0)), Some(at(2, 0, 0)));
         assert_eq!(w.words(), "00:00-00:00 sat,sun");
-        assert_eq!(parse_window("00:00-00:00"), Ok((0, 1440)));
+        assert_eq!(parse_window("00:00-00:00"), Ok(1440 << 16));
         // The same instant is Thursday 21:00 in UTC: a UTC window 20:00-22:00 is open.
         let utc = Window {
             utc_offset: 0,
@@ -211,9 +252,10 @@ mod tests {
 
     #[test]
     fn window_and_day_texts() {
-        assert_eq!(parse_window("22:00-06:00"), Ok((1320, 360)));
-        assert_eq!(parse_window("00:00-24:00"), Ok((0, 1440)));
-        assert_eq!(parse_window("18:00-00:00"), Ok((1080, 1440)));
+        let span = |start: u32, end: u32| Ok(start | end << 16);
+        assert_eq!(parse_window("22:00-06:00"), span(1320, 360));
+        assert_eq!(parse_window("00:00-24:00"), span(0, 1440));
+        assert_eq!(parse_window("18:00-00:00"), span(1080, 1440));
         for bad in [
             "",
             "22-06",

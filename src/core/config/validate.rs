@@ -413,13 +413,12 @@ fn validate_package(raw: &Raw, id: Option<String>, check: &mut Check) -> Option<
     let span = check.optional(raw, "window", parse_window);
     let days = check.optional(raw, "days", parse_days);
     let window = (span.is_some() || days.is_some()).then(|| {
-        let (start, end) = span.unwrap_or((0, 1440));
-        let days = days.unwrap_or(ALL_DAYS);
+        let span = span.unwrap_or(1440 << 16);
         // The offset is the gateway's, set once the whole file is read.
         Window {
-            start,
-            end,
-            days,
+            start: span as u16,
+            end: (span >> 16) as u16,
+            days: days.map_or(ALL_DAYS, |d| d as u8),
             utc_offset: 0,
         }
     });
