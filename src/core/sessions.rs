@@ -518,7 +518,10 @@ mod tests {
             ..decoded
         };
         let text = serde_json::to_string(&night).unwrap();
-        assert!(text.ends_with(r#""fair_kbit":256,"window":59738830882088}"#), "{text}");
+        assert!(
+            text.ends_with(r#""fair_kbit":256,"window":59738830882088}"#),
+            "{text}"
+        );
         assert_eq!(serde_json::from_str::<Terms>(&text).unwrap(), night);
     }
 

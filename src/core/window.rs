@@ -127,17 +127,13 @@ pub(crate) fn parse_window(text: &str) -> Result<u32, String> {
     Ok(u32::from(start) | u32::from(end) << 16)
 }
 
-/// `mon-fri`, `sat,sun`, `fri-mon sat`: weekdays (three letters) and ranges, which may wrap.
+/// `mon-fri`, `sat,sun`, `fri-mon sat`: weekdays (three letters, any case) and ranges, which
+/// may wrap.
 pub(crate) fn parse_days(text: &str) -> Result<u32, String> {
     let bad = || format!("'{text}' is not a list of weekdays (write it like mon-fri or sat,sun)");
-    let day = |t: &str| {
-        let t = t.trim().to_ascii_lowercase();
-        DAY_NAMES
-            .iter()
-            .position(|d| t.len() >= 3 && d.starts_with(t.get(..3).unwrap_or("")))
-    };
+    let day = |t: &str| DAY_NAMES.iter().position(|d| t.eq_ignore_ascii_case(d));
     let mut days = 0u32;
-    for part in text.split([',', ' ']).filter(|p| !p.trim().is_empty()) {
+    for part in text.split([',', ' ']).filter(|p| !p.is_empty()) {
         let (from, to) = part.split_once('-').unwrap_or((part, part));
         let (from, to) = (day(from).ok_or_else(bad)?, day(to).ok_or_else(bad)?);
         let mut d = from;
@@ -270,8 +266,8 @@ mod tests {
         assert_eq!(parse_days("mon-fri"), Ok(0x1f));
         assert_eq!(parse_days("sat, sun"), Ok(0x60));
         assert_eq!(parse_days("fri-mon"), Ok(0x71));
-        assert_eq!(parse_days("Monday"), Ok(1));
-        for bad in ["", "xyz", "mon-", "m"] {
+        assert_eq!(parse_days("Mon"), Ok(1));
+        for bad in ["", "xyz", "mon-", "m", "monday"] {
             assert!(parse_days(bad).is_err(), "{bad}");
         }
     }

@@ -67,17 +67,19 @@ pub(super) fn limit_body(rate: u64, burst: u64, over: bool) -> String {
 /// A device's limit objects: `(name, kbit/s, over)`: its speed caps (`lu`, `ld`) and, with
 /// fair use, the speeds once its quota is used (`fu`, `fd`).
 pub(super) fn limits_of(c: &AllowedClient) -> Vec<(String, u32, bool)> {
-    let id = c.session_id;
     let fair = c.fair_kbit.filter(|_| c.quota_left.is_some());
-    [
+    let mut out = Vec::new();
+    for (name, kbit, over) in [
         ("lu", c.rate_up_kbit, true),
         ("ld", c.rate_down_kbit, true),
         ("fu", fair, false),
         ("fd", fair, false),
-    ]
-    .into_iter()
-    .filter_map(|(name, kbit, over)| Some((format!("{name}{id}"), kbit?, over)))
-    .collect()
+    ] {
+        if let Some(kbit) = kbit {
+            out.push((format!("{name}{}", c.session_id), kbit, over));
+        }
+    }
+    out
 }
 
 /// A device's quota object, `(total, used)`, if it has one: the whole quota and what is used of
