@@ -109,6 +109,8 @@ fn session(i: u32, n: u32, now: i64) -> Session {
             quota_bytes: i.is_multiple_of(2).then_some(1_000_000_000),
             rate_down_kbit: i.is_multiple_of(3).then_some(8000),
             rate_up_kbit: i.is_multiple_of(3).then_some(2000),
+            fair_kbit: None,
+            window: None,
         },
         started_at: now - 60,
         // Spread over the hour to come, the first a few seconds after the start.

@@ -54,6 +54,7 @@ fn device(i: u32) -> AllowedClient {
         quota_total: i.is_multiple_of(2).then_some(1_000_000_000),
         rate_down_kbit: i.is_multiple_of(3).then_some(8000),
         rate_up_kbit: i.is_multiple_of(3).then_some(2000),
+        fair_kbit: None,
     }
 }
 

@@ -210,6 +210,7 @@ pub fn paid_device(id: u64, quota: Option<u64>, rate_kbit: Option<u32>) -> Allow
         quota_total: quota,
         rate_down_kbit: rate_kbit,
         rate_up_kbit: rate_kbit,
+        fair_kbit: None,
     }
 }
 

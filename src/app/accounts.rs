@@ -66,6 +66,9 @@ impl App {
             .as_deref()
             .and_then(|id| config.package(id));
         let terms = terms_for(&account, package).map_err(LoginError::Refused)?;
+        if terms.window.is_some_and(|w| w.open_until(now).is_none()) {
+            return Err(LoginError::Refused(LoginRefusal::Closed));
+        }
         let outcome = self.store.write(Durability::Durable, |w| {
             let Some(mut current) = w.account(&account.username)? else {
                 return Ok(Err(LoginError::Refused(LoginRefusal::BadCredentials)));

@@ -418,7 +418,8 @@ impl App {
                     id: s.id,
                     bytes_up: s.bytes_up,
                     bytes_down: s.bytes_down,
-                    quota: s.quota_bytes,
+                    // A fair-use session goes on, slower, past its quota.
+                    quota: s.quota_bytes.filter(|_| !s.fair_use()),
                 };
                 (s.mac, live)
             })

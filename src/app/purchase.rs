@@ -10,6 +10,8 @@ pub enum PurchaseError {
     /// The device may not act (`App::admit`).
     Denied(Denied),
     UnknownPackage,
+    /// The package is sold only inside its window (`Package::window`), and that is closed.
+    Closed(crate::core::window::Window),
     BadPhone(String),
     /// This device already has a prompt open; here is its token.
     AlreadyPending(String),
@@ -138,6 +140,10 @@ impl App {
             .package(package_id)
             .filter(|p| p.active)
             .ok_or(PurchaseError::UnknownPackage)?;
+        // Before anything is written or pushed: no prompt, no money, outside the window.
+        if let Some(window) = package.window.filter(|_| !package.on_sale(time.now)) {
+            return Err(PurchaseError::Closed(window));
+        }
         let phone = Phone::parse(phone).map_err(PurchaseError::BadPhone)?;
         let token = crate::core::token::random_token().map_err(StoreError::from)?;
         let now = time.now;

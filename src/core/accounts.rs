@@ -60,6 +60,8 @@ pub enum LoginRefusal {
     },
     /// The account's package was deleted.
     NoPackage,
+    /// The account's package has a window (`Terms::window`), closed now.
+    Closed,
 }
 
 /// Canonical user name: trimmed, lower case; `None` unless 1-32 of `a-z 0-9 . _ - @`.
@@ -109,6 +111,8 @@ pub(crate) fn terms_for(
             quota_bytes: None,
             rate_down_kbit: None,
             rate_up_kbit: None,
+            fair_kbit: None,
+            window: None,
         }),
     }
 }

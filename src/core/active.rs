@@ -88,6 +88,8 @@ mod tests {
             quota_bytes: None,
             rate_down_kbit: None,
             rate_up_kbit: None,
+            fair_kbit: None,
+            window: None,
         };
         let mac = Mac([2, 0, 0, 0, 0, id as u8]);
         let grant = sessions::grant(None, id, mac, None, &terms, Source::Owner, 0);

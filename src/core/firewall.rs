@@ -30,6 +30,8 @@ pub struct AllowedClient {
     pub quota_total: Option<u64>,
     pub rate_down_kbit: Option<u32>,
     pub rate_up_kbit: Option<u32>,
+    /// Fair use: the speed (kbit/s, both ways) once the quota is used, instead of no access.
+    pub fair_kbit: Option<u32>,
 }
 
 /// The complete state the firewall must have.
@@ -43,7 +45,7 @@ pub struct Desired {
 
 /// Pure: the clients to allow, from the active sessions, at `now_ms` (Unix milliseconds), with
 /// `usage` the bytes (up, down) counted per session since the last checkpoint. Sessions already
-/// over (deadline passed, quota used) are left out even before the store records their end. `ipv6` holds the IPv6 addresses bound to each session (`core::ipv6`).
+/// over (deadline passed, quota used without fair use) are left out even before the store records their end. `ipv6` holds the IPv6 addresses bound to each session (`core::ipv6`).
 /// A device in `blocked` is never allowed, even while its session runs: a block takes effect
 /// at once, and the session keeps its time for when the owner lifts it.
 pub(crate) fn desired<'a>(
@@ -67,7 +69,8 @@ pub(crate) fn desired<'a>(
             let quota_left = s
                 .quota_bytes
                 .map(|q| q.saturating_sub(up.saturating_add(down)));
-            let over = !s.is_active() || now >= s.deadline || quota_left == Some(0);
+            let used_up = quota_left == Some(0) && !s.fair_use();
+            let over = !s.is_active() || now >= s.deadline || used_up;
             (!over).then_some((s, quota_left))
         })
         .map(|(s, quota_left)| {
@@ -92,6 +95,7 @@ pub(crate) fn desired<'a>(
                 quota_total: s.quota_bytes,
                 rate_down_kbit: s.terms.rate_down_kbit,
                 rate_up_kbit: s.terms.rate_up_kbit,
+                fair_kbit: s.terms.fair_kbit.filter(|_| s.fair_use()),
             }
         })
         .collect();

@@ -162,6 +162,8 @@ mod tests {
                 quota_bytes: None,
                 rate_down_kbit: None,
                 rate_up_kbit: None,
+                fair_kbit: None,
+                window: None,
             },
             started_at: T0,
             deadline: T0 + 3600,

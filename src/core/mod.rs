@@ -32,3 +32,4 @@ pub mod token;
 pub(crate) mod uci;
 pub(crate) mod uci_write;
 pub mod vouchers;
+pub mod window;

@@ -112,6 +112,8 @@ mod tests {
                 quota_bytes: None,
                 rate_down_kbit: None,
                 rate_up_kbit: None,
+                fair_kbit: None,
+                window: None,
             },
             amount: Money(price),
             phone: Phone::parse("0712345678").unwrap(),

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::config::Package;
 use crate::core::model::{Mac, Money};
 use crate::core::time::Timestamp;
+use crate::core::window::Window;
 
 /// The terms of a package at the moment it was bought: a session keeps them even if the owner
 /// later edits or deletes the package.
@@ -21,6 +22,17 @@ pub struct Terms {
     pub quota_bytes: Option<u64>,
     pub rate_down_kbit: Option<u32>,
     pub rate_up_kbit: Option<u32>,
+    /// Fair use: the download and upload speed (kbit/s) once the quota is used, instead of
+    /// the end of the session. Absent from records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fair_kbit: Option<u32>,
+    /// The package's sale window: a session of it ends when the window closes.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::core::window::packed"
+    )]
+    pub window: Option<Window>,
 }
 
 impl Terms {
@@ -33,6 +45,8 @@ impl Terms {
             quota_bytes: package.quota_bytes,
             rate_down_kbit: package.rate_down_kbit,
             rate_up_kbit: package.rate_up_kbit,
+            fair_kbit: package.fair_kbit,
+            window: package.window,
         }
     }
 }
@@ -123,6 +137,11 @@ impl Session {
     pub(crate) fn is_active(&self) -> bool {
         self.state == SessionState::Active
     }
+
+    /// Whether the session keeps going, at its fair-use speed, once its quota is used.
+    pub(crate) fn fair_use(&self) -> bool {
+        self.terms.fair_kbit.is_some() && self.quota_bytes.is_some()
+    }
 }
 
 /// The result of granting a package to a device.
@@ -144,7 +163,8 @@ impl Grant {
 
 /// Grants `terms` to `mac`. If the device has an active session that has not yet run out, the
 /// purchase extends it: the time is added to its deadline, the data to its quota (an unlimited
-/// side keeps it unlimited), and the faster rate wins.
+/// side keeps it unlimited), and the faster rate wins. A package with a sale window ends the
+/// session when its window closes (`Window::open_until`; at `now` if it is closed).
 pub(crate) fn grant(
     existing: Option<&Session>,
     new_id: u64,
@@ -156,12 +176,19 @@ pub(crate) fn grant(
 ) -> Grant {
     let duration = i64::try_from(terms.duration_secs).unwrap_or(i64::MAX);
     if let Some(running) = existing.filter(|s| s.is_active() && s.mac == mac && s.deadline > now) {
-        if running.bytes_left() != Some(0) {
+        if running.bytes_left() != Some(0) || running.fair_use() {
             let mut session = running.clone();
-            session.deadline = session.deadline.saturating_add(duration);
+            session.deadline = cap(session.deadline.saturating_add(duration), terms, now);
+            // A fair-use session may have used more than its quota: what it buys counts from
+            // what it used.
+            let used = session.bytes_used();
             session.quota_bytes = match (session.quota_bytes, terms.quota_bytes) {
-                (Some(old), Some(new)) => Some(old.saturating_add(new)),
+                (Some(old), Some(new)) => Some(old.max(used).saturating_add(new)),
                 _ => None,
+            };
+            session.terms.fair_kbit = match (session.terms.fair_kbit, terms.fair_kbit) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
             };
             session.terms.rate_down_kbit =
                 faster(session.terms.rate_down_kbit, terms.rate_down_kbit);
@@ -179,7 +206,7 @@ pub(crate) fn grant(
         ip,
         terms: terms.clone(),
         started_at: now,
-        deadline: now.saturating_add(duration),
+        deadline: cap(now.saturating_add(duration), terms, now),
         quota_bytes: terms.quota_bytes,
         bytes_up: 0,
         bytes_down: 0,
@@ -190,6 +217,14 @@ pub(crate) fn grant(
         token: String::new(),
         moved_at: None,
     })
+}
+
+/// A deadline cut at the end of the terms' window, if they have one.
+fn cap(deadline: Timestamp, terms: &Terms, now: Timestamp) -> Timestamp {
+    match terms.window {
+        Some(window) => deadline.min(window.open_until(now).unwrap_or(now)),
+        None => deadline,
+    }
 }
 
 /// `None` means unlimited, which is the fastest.
@@ -209,7 +244,7 @@ pub(crate) fn must_end(session: &Session, now: Timestamp) -> Option<EndReason> {
     if now >= session.deadline {
         return Some(EndReason::Time);
     }
-    if session.bytes_left() == Some(0) {
+    if session.bytes_left() == Some(0) && !session.fair_use() {
         return Some(EndReason::Quota);
     }
     None
@@ -353,6 +388,8 @@ mod tests {
             quota_bytes: quota,
             rate_down_kbit: Some(5000),
             rate_up_kbit: None,
+            fair_kbit: None,
+            window: None,
         }
     }
 
@@ -409,6 +446,131 @@ mod tests {
             T0 + 61,
         );
         assert_eq!(g.session().quota_bytes, None);
+    }
+
+    #[test]
+    fn a_fair_use_session_goes_on_past_its_quota_and_buys_more_from_what_it_used() {
+        let fair = Terms {
+            fair_kbit: Some(256),
+            ..terms(3600, Some(100))
+        };
+        let Grant::New(mut s) = grant(None, 1, MAC, None, &fair, Source::Owner, T0) else {
+            panic!("expected new")
+        };
+        s.bytes_down = 150;
+        assert!(s.fair_use());
+        assert_eq!(must_end(&s, T0 + 1), None);
+        assert_eq!(must_end(&s, T0 + 3600), Some(EndReason::Time));
+        let firewall = crate::core::firewall::desired(
+            [&s],
+            (T0 + 1) * 1000,
+            &Default::default(),
+            &Default::default(),
+            &Default::default(),
+        );
+        let client = &firewall.clients[0];
+        assert_eq!((client.quota_left, client.fair_kbit), (Some(0), Some(256)));
+        // Buying more of a package without fair use: 100 more from the 150 used.
+        let g = grant(
+            Some(&s),
+            2,
+            MAC,
+            None,
+            &terms(60, Some(100)),
+            Source::Owner,
+            T0 + 2,
+        );
+        let Grant::Extended(e) = g else {
+            panic!("expected extension")
+        };
+        assert_eq!((e.quota_bytes, e.bytes_left()), (Some(250), Some(100)));
+        assert_eq!(e.terms.fair_kbit, Some(256));
+        // Without fair use the same session is over.
+        s.terms.fair_kbit = None;
+        assert_eq!(must_end(&s, T0 + 1), Some(EndReason::Quota));
+        assert!(crate::core::firewall::desired(
+            [&s],
+            (T0 + 1) * 1000,
+            &Default::default(),
+            &Default::default(),
+            &Default::default(),
+        )
+        .clients
+        .is_empty());
+    }
+
+    #[test]
+    fn terms_stored_before_fair_use_and_windows_still_decode() {
+        let old = r#"{"package_id":"hour","package_name":"1 Hour","price":2000,"duration_secs":3600,"quota_bytes":null,"rate_down_kbit":5000,"rate_up_kbit":null}"#;
+        let decoded: Terms = serde_json::from_str(old).expect("an old record");
+        assert_eq!(decoded, terms(3600, None));
+        // Written without the new fields when unset: the same bytes as before.
+        assert_eq!(serde_json::to_string(&decoded).unwrap(), old);
+        // With them: the window as one number, and back.
+        let night = Terms {
+            fair_kbit: Some(256),
+            window: Some(Window {
+                start: 1320,
+                end: 360,
+                days: 0x1f,
+                utc_offset: -19_800,
+            }),
+            ..decoded
+        };
+        let text = serde_json::to_string(&night).unwrap();
+        assert!(
+            text.ends_with(r#""fair_kbit":256,"window":59738830882088}"#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<Terms>(&text).unwrap(), night);
+    }
+
+    #[test]
+    fn a_windowed_package_ends_when_its_window_closes() {
+        // Open every day 00:00-(T0's local minute + 10) in UTC: T0 is inside.
+        let local = T0.rem_euclid(86_400) / 60;
+        let window = Window {
+            start: 0,
+            end: u16::try_from(local + 10).unwrap(),
+            days: crate::core::window::ALL_DAYS,
+            utc_offset: 0,
+        };
+        let night = Terms {
+            window: Some(window),
+            ..terms(3600, None)
+        };
+        let closes = T0 - T0.rem_euclid(60) + 600;
+        let g = grant(None, 1, MAC, None, &night, Source::Owner, T0);
+        assert_eq!(g.session().deadline, closes);
+        // An extension is capped too; a package without a window is not.
+        let g = grant(
+            Some(g.session()),
+            2,
+            MAC,
+            None,
+            &night,
+            Source::Owner,
+            T0 + 1,
+        );
+        assert_eq!(g.session().deadline, closes);
+        let g = grant(
+            Some(g.session()),
+            3,
+            MAC,
+            None,
+            &terms(60, None),
+            Source::Owner,
+            T0 + 2,
+        );
+        assert_eq!(g.session().deadline, closes + 60);
+        // Granted while closed (a payment settled late): over at once.
+        let late = closes + 5;
+        assert_eq!(
+            grant(None, 4, MAC, None, &night, Source::Owner, late)
+                .session()
+                .deadline,
+            late
+        );
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub enum Refusal {
     Used,
     Expired,
     Revoked,
+    /// Its package's window (`Terms::window`) is closed now.
+    Closed,
 }
 
 /// Makes a code from random bytes (at least `CODE_LEN` of them). Rejection sampling keeps every
@@ -123,6 +125,13 @@ pub(crate) fn check(voucher: Option<&Voucher>, now: Timestamp) -> Result<&Vouche
         VoucherState::Revoked { .. } => Err(Refusal::Revoked),
         VoucherState::Unused => match voucher.valid_until {
             Some(until) if now >= until => Err(Refusal::Expired),
+            _ if voucher
+                .terms
+                .window
+                .is_some_and(|w| w.open_until(now).is_none()) =>
+            {
+                Err(Refusal::Closed)
+            }
             _ => Ok(voucher),
         },
     }
@@ -155,6 +164,8 @@ mod tests {
                 quota_bytes: None,
                 rate_down_kbit: None,
                 rate_up_kbit: None,
+                fair_kbit: None,
+                window: None,
             },
             created_at: 0,
             valid_until,
@@ -185,6 +196,17 @@ mod tests {
         let revoked = voucher(VoucherState::Revoked { at: 3 }, None);
         assert_eq!(check(Some(&revoked), 4), Err(Refusal::Revoked));
         assert_eq!(normalise(" abcd-efgh 23"), "ABCDEFGH23");
+        // A night package's voucher works only inside its window (01:00-02:00 UTC here).
+        let mut night = voucher(VoucherState::Unused, None);
+        night.terms.window = Some(crate::core::window::Window {
+            start: 60,
+            end: 120,
+            days: crate::core::window::ALL_DAYS,
+            utc_offset: 0,
+        });
+        assert_eq!(check(Some(&night), 3599), Err(Refusal::Closed));
+        assert!(check(Some(&night), 3600).is_ok());
+        assert_eq!(check(Some(&night), 7200), Err(Refusal::Closed));
     }
 
     #[test]

@@ -164,7 +164,7 @@ impl Netlink for Counted {
     }
 }
 
-/// A grant (with a quota, part of it used, and speed caps), an extension that buys more quota
+/// A grant (with a quota, part of it used, speed caps and fair use), an extension that buys more quota
 /// (its use read back first), and a kick, each
 /// applied as a change; after each, the table is compared with the table a fresh adapter writes
 /// for the same state with the nft CLI (the render-and-replace of a start).
@@ -186,8 +186,11 @@ fn changes_match_a_rewrite(available: bool) -> Vec<Vec<i32>> {
     // 1 MB of guest 2's quota used: the extension (which the store thinks starts from a
     // fresh 9 MB) must read that use from the kernel and carry it.
     granted.clients[1].quota_left = Some(4_000_000);
+    // Guest 2 has fair use (issue 16): its fu2 and fd2 limits and their four map elements.
+    granted.clients[1].fair_kbit = Some(1000);
     let mut extended = granted.clone();
     extended.clients[1] = guest(2, Some(9_000_000), Some(2000), 90);
+    extended.clients[1].fair_kbit = Some(1000);
     extended.at_ms = 1000;
     let mut kicked = extended.clone();
     kicked.clients.remove(0);
@@ -215,6 +218,10 @@ fn changes_match_a_rewrite(available: bool) -> Vec<Vec<i32>> {
             changed.to_string().contains("\"q2\""),
             "{what}: no quota object q2 in {changed}"
         );
+        assert!(
+            changed.to_string().contains("\"fd2\""),
+            "{what}: no fair-use limit fd2 in {changed}"
+        );
         assert_eq!(
             changed, rewritten,
             "{what}: the change and the rewrite differ"
@@ -235,8 +242,8 @@ fn lab_changes_over_netlink_leave_the_table_a_rewrite_would() {
     // Three batches (grant, extension, kick), every message acknowledged.
     assert_eq!(batches.len(), 3, "{batches:?}");
     assert!(batches.iter().flatten().all(|e| *e == 0), "{batches:?}");
-    // Guest 2's grant: its quota, two caps and 13 elements.
-    assert_eq!(batches[0].len(), 16);
+    // Guest 2's grant: its quota, two caps, two fair-use limits and 17 elements.
+    assert_eq!(batches[0].len(), 22);
 }
 
 #[test]

@@ -310,6 +310,43 @@ fn a_used_up_quota_ends_the_session() {
     assert_eq!(ended.bytes_used(), 1_000_000_000);
 }
 
+/// Fair use (issue 16): the same quota with `fair_rate` keeps the session, and the device,
+/// past it, at the fair rate.
+#[test]
+fn a_fair_use_session_outlives_its_quota() {
+    let text = lango::daemon::DEMO_CONFIG.replace(
+        "\toption data '1GB'\n",
+        "\toption data '1GB'\n\toption fair_rate '512k'\n",
+    );
+    let config = lango::core::config::parse(&text, "demo.conf").unwrap();
+    let env = TestEnv::with(Store::in_memory().unwrap(), config, T0);
+    let (ip, mac) = guest(1);
+    env.app.redeem(ip, &voucher(&env, "hour")).unwrap();
+    env.app.run_due();
+    env.firewall.set_usage(mac, 100_000_000, 1_400_000_000);
+    env.advance(30);
+    env.advance(30);
+    assert!(env.firewall.allows(mac));
+    let view = env.app.device(ip).unwrap().unwrap();
+    let Lifecycle::Active(s) = view.lifecycle else {
+        panic!("still active past its quota")
+    };
+    assert_eq!(
+        (s.bytes_used(), s.terms.fair_kbit),
+        (1_500_000_000, Some(512))
+    );
+    // It ends with its time, as any other.
+    env.advance(3600);
+    assert!(!env.firewall.allows(mac));
+    let ended = env
+        .app
+        .store
+        .read(|r| r.latest_session(mac))
+        .unwrap()
+        .unwrap();
+    assert_eq!(ended.end_reason, Some(EndReason::Time));
+}
+
 #[test]
 fn an_idle_lango_writes_nothing() {
     let env = TestEnv::new();

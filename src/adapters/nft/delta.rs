@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use super::render::{limit_body, limit_params, nft_duration, quota_params, timeout_ms};
+use super::render::{limit_body, limit_params, limits_of, nft_duration, quota_params, timeout_ms};
 use crate::core::firewall::{AllowedClient, Desired};
 use crate::core::model::Mac;
 
@@ -21,6 +21,7 @@ fn same_grant(a: &AllowedClient, b: &AllowedClient) -> bool {
         && a.quota_total == b.quota_total
         && a.rate_up_kbit == b.rate_up_kbit
         && a.rate_down_kbit == b.rate_down_kbit
+        && a.fair_kbit == b.fair_kbit
 }
 
 /// Pure: whether two states grant the same devices the same thing (only the time left and the
@@ -124,6 +125,11 @@ pub(super) fn elements_of(c: &AllowedClient) -> Vec<Element> {
             let ld = Some(format!("ld{id}"));
             out.push(element(pick("limit_dn4", "limit_dn6"), &down, ld));
         }
+        if c.fair_kbit.is_some() && c.quota_left.is_some() {
+            let (fu, fd) = (Some(format!("fu{id}")), Some(format!("fd{id}")));
+            out.push(element(pick("fair_up4", "fair_up6"), &up, fu));
+            out.push(element(pick("fair_dn4", "fair_dn6"), &down, fd));
+        }
     }
     out
 }
@@ -135,21 +141,34 @@ pub(super) fn objects_of(c: &AllowedClient) -> Vec<Op> {
     if c.quota_left.is_some() {
         out.push(Op::DelQuota(format!("q{id}")));
     }
-    if c.rate_up_kbit.is_some() {
-        out.push(Op::DelLimit(format!("lu{id}")));
-    }
-    if c.rate_down_kbit.is_some() {
-        out.push(Op::DelLimit(format!("ld{id}")));
-    }
+    out.extend(
+        limits_of(c)
+            .into_iter()
+            .map(|(name, ..)| Op::DelLimit(name)),
+    );
     out
 }
 
 /// One kernel operation on `table inet lango`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Op {
-    AddQuota { name: String, total: u64, used: u64 },
-    AddLimit { name: String, rate: u64, burst: u64 },
-    AddElement { element: Element, timeout_ms: u64 },
+    AddQuota {
+        name: String,
+        total: u64,
+        used: u64,
+    },
+    /// A speed cap (`over`: matches what exceeds it) or a fair-use speed (matches what is
+    /// within it).
+    AddLimit {
+        name: String,
+        rate: u64,
+        burst: u64,
+        over: bool,
+    },
+    AddElement {
+        element: Element,
+        timeout_ms: u64,
+    },
     DelElement(Element),
     DelQuota(String),
     DelLimit(String),
@@ -175,11 +194,14 @@ pub(crate) fn ops(delta: &Delta<'_>, at_ms: i64) -> Vec<Op> {
             let name = format!("q{id}");
             out.push(Op::AddQuota { name, total, used });
         }
-        for (name, kbit) in [("lu", c.rate_up_kbit), ("ld", c.rate_down_kbit)] {
-            if let Some((rate, burst)) = kbit.map(limit_params) {
-                let name = format!("{name}{id}");
-                out.push(Op::AddLimit { name, rate, burst });
-            }
+        for (name, kbit, over) in limits_of(c) {
+            let (rate, burst) = limit_params(kbit);
+            out.push(Op::AddLimit {
+                name,
+                rate,
+                burst,
+                over,
+            });
         }
         let timeout_ms = timeout_ms(c);
         out.extend(elements_of(c).into_iter().map(|element| Op::AddElement {
@@ -199,10 +221,15 @@ pub(crate) fn render_delta(ops: &[Op]) -> String {
                 out,
                 "add quota inet lango {name} {{ over {total} bytes used {used} bytes }}"
             ),
-            Op::AddLimit { name, rate, burst } => writeln!(
+            Op::AddLimit {
+                name,
+                rate,
+                burst,
+                over,
+            } => writeln!(
                 out,
                 "add limit inet lango {name} {{ {} }}",
-                limit_body(*rate, *burst)
+                limit_body(*rate, *burst, *over)
             ),
             Op::AddElement {
                 element,

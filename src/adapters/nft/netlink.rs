@@ -205,14 +205,19 @@ pub(crate) fn batch(ops: &[Op]) -> Batch {
                     })
                 });
             }
-            Op::AddLimit { name, rate, burst } => {
+            Op::AddLimit {
+                name,
+                rate,
+                burst,
+                over,
+            } => {
                 w.message(MSG_NEWOBJ, true, OBJ_TABLE, |w| {
                     w.object(name, OBJECT_LIMIT, |w| {
                         w.long(1, *rate); // NFTA_LIMIT_RATE, bytes
                         w.long(2, 1); // NFTA_LIMIT_UNIT: per second
                         w.int(3, u32::try_from(*burst).unwrap_or(u32::MAX)); // NFTA_LIMIT_BURST
                         w.int(4, 1); // NFTA_LIMIT_TYPE: NFT_LIMIT_PKT_BYTES
-                        w.int(5, 1); // NFTA_LIMIT_FLAGS: NFT_LIMIT_F_INV ("over")
+                        w.int(5, u32::from(*over)); // NFTA_LIMIT_FLAGS: NFT_LIMIT_F_INV ("over")
                     })
                 });
             }

@@ -57,9 +57,29 @@ pub(super) fn limit_params(kbit: u32) -> (u64, u64) {
     (rate, (rate * BURST_MS / 1000).max(16_384))
 }
 
-/// One speed cap object, as the body of `limit NAME { ... }`.
-pub(super) fn limit_body(rate: u64, burst: u64) -> String {
-    format!("rate over {rate} bytes/second burst {burst} bytes")
+/// One speed cap object, as the body of `limit NAME { ... }`: a cap matches traffic over its
+/// rate (`over`, which is dropped); a fair-use limit matches traffic within it (accepted).
+pub(super) fn limit_body(rate: u64, burst: u64, over: bool) -> String {
+    let over = if over { "over " } else { "" };
+    format!("rate {over}{rate} bytes/second burst {burst} bytes")
+}
+
+/// A device's limit objects: `(name, kbit/s, over)`: its speed caps (`lu`, `ld`) and, with
+/// fair use, the speeds once its quota is used (`fu`, `fd`).
+pub(super) fn limits_of(c: &AllowedClient) -> Vec<(String, u32, bool)> {
+    let fair = c.fair_kbit.filter(|_| c.quota_left.is_some());
+    let mut out = Vec::new();
+    for (name, kbit, over) in [
+        ("lu", c.rate_up_kbit, true),
+        ("ld", c.rate_down_kbit, true),
+        ("fu", fair, false),
+        ("fd", fair, false),
+    ] {
+        if let Some(kbit) = kbit {
+            out.push((format!("{name}{}", c.session_id), kbit, over));
+        }
+    }
+    out
 }
 
 /// A device's quota object, `(total, used)`, if it has one: the whole quota and what is used of
@@ -158,7 +178,9 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
     let mut limit_up6 = Vec::new();
     let mut limit_dn4 = Vec::new();
     let mut limit_dn6 = Vec::new();
+    let mut fair = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     for c in &desired.clients {
+        let fair_use = c.fair_kbit.is_some() && c.quota_left.is_some();
         let t = timeout(c);
         let id = c.session_id;
         if let Some((total, used)) = quota_params(c) {
@@ -167,14 +189,10 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
                 "\tquota q{id} {{ over {total} bytes used {used} bytes }}"
             );
         }
-        for (name, kbit) in [("lu", c.rate_up_kbit), ("ld", c.rate_down_kbit)] {
-            if let Some((rate, burst)) = kbit.map(limit_params) {
-                let _ = writeln!(
-                    objects,
-                    "\tlimit {name}{id} {{ {} }}",
-                    limit_body(rate, burst)
-                );
-            }
+        for (name, kbit, over) in limits_of(c) {
+            let (rate, burst) = limit_params(kbit);
+            let body = limit_body(rate, burst, over);
+            let _ = writeln!(objects, "\tlimit {name} {{ {body} }}");
         }
         paid_mac.push(format!("{} {t}", c.mac));
         let mut up_keys = Vec::new();
@@ -200,6 +218,9 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
                 let list = if *is4 { &mut limit_up4 } else { &mut limit_up6 };
                 list.push(format!("{key} {t} : \"lu{id}\""));
             }
+            if fair_use {
+                fair[usize::from(!*is4)].push(format!("{key} {t} : \"fu{id}\""));
+            }
         }
         for (is4, key) in &down_keys {
             if c.quota_left.is_some() {
@@ -209,6 +230,9 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
             if c.rate_down_kbit.is_some() {
                 let list = if *is4 { &mut limit_dn4 } else { &mut limit_dn6 };
                 list.push(format!("{key} {t} : \"ld{id}\""));
+            }
+            if fair_use {
+                fair[2 + usize::from(!*is4)].push(format!("{key} {t} : \"fd{id}\""));
             }
         }
     }
@@ -228,7 +252,7 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
     let mac6 = "ether_addr . ipv6_addr";
     let mark = format!("meta mark set meta mark | 0x{PAID_MARK:08x}");
     let (ttl4, ttl6) = if options.block_tethering {
-        ("\t\tip ttl set 1\n", "\t\tip6 hoplimit set 1\n")
+        ("ip ttl set 1 ", "ip6 hoplimit set 1 ")
     } else {
         ("", "")
     };
@@ -277,6 +301,14 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
     ));
     out.push_str(&set("map limit_dn4", "ipv4_addr : limit", "", &limit_dn4));
     out.push_str(&set("map limit_dn6", "ipv6_addr : limit", "", &limit_dn6));
+    // Fair use: the speed of a device whose quota is used (the limit matches what is within).
+    let [fair_up4, fair_up6, fair_dn4, fair_dn6] = &fair;
+    let up4 = format!("{mac4} : limit");
+    let up6 = format!("{mac6} : limit");
+    out.push_str(&set("map fair_up4", &up4, "", fair_up4));
+    out.push_str(&set("map fair_up6", &up6, "", fair_up6));
+    out.push_str(&set("map fair_dn4", "ipv4_addr : limit", "", fair_dn4));
+    out.push_str(&set("map fair_dn6", "ipv6_addr : limit", "", fair_dn6));
     let _ = write!(
         out,
         "\tchain prerouting {{
@@ -307,14 +339,22 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
 \t\tdrop
 \t}}
 \tchain up4 {{
-\t\tquota name ether saddr . ip saddr map @quota_up4 drop
+\t\tquota name ether saddr . ip saddr map @quota_up4 goto over_up4
 \t\tlimit name ether saddr . ip saddr map @limit_up4 drop
 \t\t{mark} accept
 \t}}
+\tchain over_up4 {{
+\t\tlimit name ether saddr . ip saddr map @fair_up4 {mark} accept
+\t\tdrop
+\t}}
 \tchain up6 {{
-\t\tquota name ether saddr . ip6 saddr map @quota_up6 drop
+\t\tquota name ether saddr . ip6 saddr map @quota_up6 goto over_up6
 \t\tlimit name ether saddr . ip6 saddr map @limit_up6 drop
 \t\t{mark} accept
+\t}}
+\tchain over_up6 {{
+\t\tlimit name ether saddr . ip6 saddr map @fair_up6 {mark} accept
+\t\tdrop
 \t}}
 \tchain to_guest {{
 \t\tip daddr @paid_ip4 goto down4
@@ -322,14 +362,22 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
 \t\tdrop
 \t}}
 \tchain down4 {{
-\t\tquota name ip daddr map @quota_dn4 drop
+\t\tquota name ip daddr map @quota_dn4 goto over_dn4
 \t\tlimit name ip daddr map @limit_dn4 drop
-{ttl4}\t\t{mark} accept
+\t\t{ttl4}{mark} accept
+\t}}
+\tchain over_dn4 {{
+\t\tlimit name ip daddr map @fair_dn4 {ttl4}{mark} accept
+\t\tdrop
 \t}}
 \tchain down6 {{
-\t\tquota name ip6 daddr map @quota_dn6 drop
+\t\tquota name ip6 daddr map @quota_dn6 goto over_dn6
 \t\tlimit name ip6 daddr map @limit_dn6 drop
-{ttl6}\t\t{mark} accept
+\t\t{ttl6}{mark} accept
+\t}}
+\tchain over_dn6 {{
+\t\tlimit name ip6 daddr map @fair_dn6 {ttl6}{mark} accept
+\t\tdrop
 \t}}
 }}
 ",

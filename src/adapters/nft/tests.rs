@@ -109,6 +109,66 @@ fn the_gate_drops_unmarked_guest_traffic_and_opens_only_what_guests_need() {
     assert!(script.contains("meta mark set meta mark | 0x20000000 accept"));
 }
 
+/// Fair use: past its quota a device goes on through its own limit objects (`fu`, `fd`: they
+/// match what is within the fair rate), in the table and in a change alike; a device without
+/// fair use has no such elements and is dropped when its quota is over.
+#[test]
+fn a_fair_use_device_goes_on_at_its_fair_rate_past_its_quota() {
+    let mut fair = client(3, Some(2_000_000), None);
+    fair.quota_left = Some(0);
+    fair.fair_kbit = Some(1000);
+    let plain = client(4, Some(2_000_000), None);
+    let desired = Desired {
+        clients: vec![fair.clone(), plain.clone()],
+        at_ms: 0,
+    };
+    let script = render(&desired, &options());
+    assert!(script.contains("quota q3 { over 2000000 bytes used 2000000 bytes }"));
+    assert!(script.contains("limit fu3 { rate 125000 bytes/second burst 31250 bytes }"));
+    assert!(script.contains("limit fd3 { rate 125000 bytes/second burst 31250 bytes }"));
+    assert!(script.contains("aa:00:00:00:00:03 . 10.77.0.13 timeout 1h : \"fu3\""));
+    assert!(script.contains("10.77.0.13 timeout 1h : \"fd3\""));
+    assert!(!script.contains("fu4") && !script.contains("fd4"));
+    assert!(script.contains("quota name ip daddr map @quota_dn4 goto over_dn4\n"));
+    assert!(script.contains("\tchain over_dn4 {\n\t\tlimit name ip daddr map @fair_dn4 meta mark"));
+    assert!(script.contains("\tchain over_up6 {\n\t\tlimit name ether saddr . ip6 saddr map @fair_up6 meta mark set meta mark | 0x20000000 accept\n\t\tdrop\n"));
+    // The same device as a change: its objects and elements, the fair limits not inverted.
+    let none = Desired::default();
+    let change = ops(&delta(&none, &desired), 0);
+    let script = render_delta(&change);
+    assert!(script
+        .contains("add limit inet lango fu3 { rate 125000 bytes/second burst 31250 bytes }\n"));
+    assert!(script.contains(
+        "add element inet lango fair_up6 { aa:00:00:00:00:03 . fd77::3 timeout 1h : \"fu3\" }"
+    ));
+    assert!(script.contains("add element inet lango fair_dn4 { 10.77.0.13 timeout 1h : \"fd3\" }"));
+    assert!(!script.contains("fair_up4 { aa:00:00:00:00:04"));
+    assert_eq!(
+        render_delta(&objects_of(&fair)),
+        "delete quota inet lango q3\ndelete limit inet lango fu3\ndelete limit inet lango fd3\n"
+    );
+    // In the netlink batch the only difference from a cap is NFTA_LIMIT_FLAGS: 0, not 1.
+    let limit = |over| Op::AddLimit {
+        name: "fu3".into(),
+        rate: 125_000,
+        burst: 31_250,
+        over,
+    };
+    let (fair_bytes, cap_bytes) = (
+        netlink::batch(&[limit(false)]),
+        netlink::batch(&[limit(true)]),
+    );
+    let differ: Vec<usize> = (0..fair_bytes.bytes.len())
+        .filter(|i| fair_bytes.bytes[*i] != cap_bytes.bytes[*i])
+        .collect();
+    assert_eq!(differ.len(), 1);
+    assert_eq!(fair_bytes.bytes[differ[0]], 0);
+    // A fair rate that changes is a changed grant.
+    let mut slower = desired.clone();
+    slower.clients[0].fair_kbit = Some(500);
+    assert!(!delta::unchanged(&desired, &slower));
+}
+
 #[test]
 fn tethering_is_blocked_only_when_asked() {
     let desired = Desired {
@@ -375,6 +435,7 @@ fn the_netlink_batch_is_what_nft_sends_for_the_same_script() {
             name: "lu7".into(),
             rate: 250_000,
             burst: 62_500,
+            over: true,
         },
         Op::AddElement {
             element: up4("paid4", None),

@@ -8,7 +8,9 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use crate::core::model::{Lang, Money};
+use crate::core::time::Timestamp;
 use crate::core::uci;
+use crate::core::window::Window;
 
 #[cfg(test)]
 mod tests;
@@ -183,10 +185,24 @@ pub struct Package {
     /// `option rate_down`, `option rate_up` (optional): `5M`, `512k`; kbit/s.
     pub rate_down_kbit: Option<u32>,
     pub rate_up_kbit: Option<u32>,
+    /// `option fair_rate` (optional, needs `data`): `256k`; the speed, in kbit/s, once the data
+    /// is used, instead of cutting the device off (fair use).
+    pub fair_kbit: Option<u32>,
+    /// `option window` (`22:00-06:00`, may cross midnight) and `option days` (`mon-fri`,
+    /// `sat,sun`), optional: when the package is on sale and used, in local time; a session
+    /// of it ends when the window closes.
+    pub window: Option<Window>,
     /// `option active` (default 1).
     pub active: bool,
     /// `option order` (default 0): lower first.
     pub order: i32,
+}
+
+impl Package {
+    /// Whether the package may be bought at `now` (its window is open, or it has none).
+    pub fn on_sale(&self, now: Timestamp) -> bool {
+        self.window.is_none_or(|w| w.open_until(now).is_some())
+    }
 }
 
 /// `config mpesa 'mpesa'` (optional): the Daraja account.
@@ -312,6 +328,16 @@ impl Config {
     /// Active packages in the owner's order.
     pub fn active_packages(&self) -> impl Iterator<Item = &Package> {
         self.packages.iter().filter(|p| p.active)
+    }
+
+    /// Active packages that are on sale at `now` (inside their window, if they have one).
+    pub fn on_sale(&self, now: Timestamp) -> impl Iterator<Item = &Package> {
+        self.active_packages().filter(move |p| p.on_sale(now))
+    }
+
+    /// Whether a package has a window: then what is on sale changes with the time of day.
+    pub fn has_windows(&self) -> bool {
+        self.packages.iter().any(|p| p.window.is_some())
     }
 
     pub fn package(&self, id: &str) -> Option<&Package> {

@@ -208,6 +208,9 @@ fn every_option_of_every_section() {
         \toption data 1.5GB\n\
         \toption rate_down 1.5Mbit\n\
         \toption rate_up 512k\n\
+        \toption fair_rate 256k\n\
+        \toption window 22:00-06:00\n\
+        \toption days 'fri sat'\n\
         \toption active no\n\
         \toption order -1\n\
         config mpesa\n\
@@ -309,6 +312,14 @@ fn every_option_of_every_section() {
         quota_bytes: Some(1_500_000_000),
         rate_down_kbit: Some(1500),
         rate_up_kbit: Some(512),
+        fair_kbit: Some(256),
+        // In the gateway's time zone (utc_offset -01:30).
+        window: Some(crate::core::window::Window {
+            start: 22 * 60,
+            end: 6 * 60,
+            days: 0x30,
+            utc_offset: -5400,
+        }),
         active: false,
         order: -1,
     };
@@ -472,6 +483,44 @@ fn bad_packages() {
             "11: price must be more than 0",
         ],
     );
+}
+
+#[test]
+fn fair_use_needs_data_and_windows_are_checked() {
+    check_problems(
+        "config package 'night'\n\
+         \toption name 'Night'\n\
+         \toption price 50\n\
+         \toption duration 8h\n\
+         \toption fair_rate 256k\n\
+         \toption window 22-06\n\
+         \toption days weekends\n\
+         config package 'fair'\n\
+         \toption name 'Fair'\n\
+         \toption price 50\n\
+         \toption duration 1d\n\
+         \toption data 1GB\n\
+         \toption fair_rate 0k\n\
+         \toption window 10:00-10:00\n",
+        &[
+            "5: fair_rate is the speed after the data is used: it needs option 'data'",
+            "6: '22-06' is not a time window (write it like 22:00-06:00)",
+            "7: 'weekends' is not a list of weekdays (write it like mon-fri or sat,sun)",
+            "13: '0k' is zero; leave the option out for no limit",
+            "14: '10:00-10:00' is not a time window (write it like 22:00-06:00)",
+        ],
+    );
+    // Days alone: the whole day, in the gateway's time zone (default +03:00).
+    let config = valid(
+        "config package 'weekend'\n option name 'Weekend'\n option price 50\n \
+         option duration 1d\n option days 'sat,sun'\n option data 1GB\n option fair_rate 1M\n",
+    );
+    let package = &config.packages[0];
+    assert_eq!(package.fair_kbit, Some(1000));
+    let window = package.window.expect("a window");
+    assert_eq!((window.start, window.end, window.days), (0, 1440, 0x60));
+    assert_eq!(window.utc_offset, 10_800);
+    assert!(config.has_windows());
 }
 
 #[test]

@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 
 use crate::core::model::{parse_bytes, parse_duration, parse_rate, Lang, Mac};
 use crate::core::uci::{Section, UciFile, Value};
+use crate::core::window::{parse_days, parse_window, Window, ALL_DAYS};
 
 use super::values::{
     parse_bool, parse_callback_url, parse_colour, parse_currency, parse_device, parse_environment,
@@ -66,6 +67,9 @@ pub(super) const PACKAGE: &[&str] = &[
     "data",
     "rate_down",
     "rate_up",
+    "fair_rate",
+    "window",
+    "days",
     "active",
     "order",
 ];
@@ -170,10 +174,17 @@ impl RawConfig {
     pub(super) fn validate(&self, check: &mut Check) -> Config {
         // A missing gateway or brand section is fine: every one of their options has a default.
         let (none, mpesa) = (Raw::default(), self.mpesa.first());
+        let gateway = validate_gateway(self.gateway.first().unwrap_or(&none), check);
+        let brand = validate_brand(self.brand.first().unwrap_or(&none), check);
+        let mut packages = validate_packages(&self.packages, check);
+        // A window is in the owner's local time.
+        for window in packages.iter_mut().filter_map(|p| p.window.as_mut()) {
+            window.utc_offset = gateway.utc_offset_secs;
+        }
         Config {
-            gateway: validate_gateway(self.gateway.first().unwrap_or(&none), check),
-            brand: validate_brand(self.brand.first().unwrap_or(&none), check),
-            packages: validate_packages(&self.packages, check),
+            gateway,
+            brand,
+            packages,
             mpesa: mpesa.and_then(|raw| validate_mpesa(raw, check)),
         }
     }
@@ -393,11 +404,31 @@ fn validate_package(raw: &Raw, id: Option<String>, check: &mut Check) -> Option<
     let name = check.required(raw, "name", parse_text);
     let price = check.required(raw, "price", parse_price);
     let duration_secs = check.required(raw, "duration", parse_duration);
+    let quota_bytes = check.optional(raw, "data", parse_bytes);
+    let fair_kbit = check.optional(raw, "fair_rate", parse_rate);
+    if let (None, Some(value)) = (raw.one("data"), raw.one("fair_rate")) {
+        let message = "fair_rate is the speed after the data is used: it needs option 'data'";
+        check.error(value.line, message);
+    }
+    let span = check.optional(raw, "window", parse_window);
+    let days = check.optional(raw, "days", parse_days);
+    let window = (span.is_some() || days.is_some()).then(|| {
+        let span = span.unwrap_or(1440 << 16);
+        // The offset is the gateway's, set once the whole file is read.
+        Window {
+            start: span as u16,
+            end: (span >> 16) as u16,
+            days: days.map_or(ALL_DAYS, |d| d as u8),
+            utc_offset: 0,
+        }
+    });
     let package = Package {
         name_sw: check.optional(raw, "name_sw", parse_text),
         description: check.optional(raw, "description", parse_text),
         description_sw: check.optional(raw, "description_sw", parse_text),
-        quota_bytes: check.optional(raw, "data", parse_bytes),
+        quota_bytes,
+        fair_kbit: fair_kbit.filter(|_| quota_bytes.is_some()),
+        window,
         rate_down_kbit: check.optional(raw, "rate_down", parse_rate),
         rate_up_kbit: check.optional(raw, "rate_up", parse_rate),
         active: check.get(raw, "active", parse_bool, true),

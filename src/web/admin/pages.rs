@@ -299,10 +299,14 @@ pub(crate) fn guests(call: &Call) -> Response {
         };
         let data = match s.quota_bytes {
             Some(q) => format!(
-                "↓ {} ↑ {}<br><span class=\"muted\">of {}</span>",
+                "↓ {} ↑ {}<br><span class=\"muted\">of {}{}</span>",
                 format_bytes(s.bytes_down),
                 format_bytes(s.bytes_up),
-                format_bytes(q)
+                format_bytes(q),
+                s.terms
+                    .fair_kbit
+                    .map(|r| format!(", then {}", crate::core::model::format_rate(r)))
+                    .unwrap_or_default()
             ),
             None => format!(
                 "↓ {} ↑ {}",

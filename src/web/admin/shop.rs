@@ -109,12 +109,15 @@ pub(crate) fn packages(call: &Call) -> Response {
                 card_duration(p.duration_secs).0,
                 p.quota_bytes
                     .map(format_bytes)
-                    .unwrap_or_else(|| "unlimited".into()),
+                    .unwrap_or_else(|| "unlimited".into())
+                    + &p.fair_kbit
+                        .map(|r| format!(", then {}", format_rate(r)))
+                        .unwrap_or_default(),
                 speed(p),
-                if p.active {
-                    label("success", "on sale")
-                } else {
-                    label("", "not on sale")
+                match (p.active, p.window) {
+                    (true, Some(w)) => label("success", &format!("on sale {}", w.words())),
+                    _ if p.active => label("success", "on sale"),
+                    _ => label("", "not on sale"),
                 },
                 format!(
                     "<div class=\"actions\">{up}{down} <a class=\"cbi-button cbi-button-edit\" \

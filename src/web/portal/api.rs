@@ -51,7 +51,7 @@ pub fn handle(ctx: &Ctx, request: &Request, path: &str) -> Response {
         return wait;
     }
     match (request.method(), path) {
-        ("GET", "packages") => packages(&ctx.app.config()),
+        ("GET", "packages") => packages(&ctx.app.config(), ctx.app.time().now),
         ("GET", "check-session") => check_session(ctx, ip),
         ("GET", "status") => status(ctx, ip),
         ("POST", "logout") => logout(ctx, ip),
@@ -141,8 +141,8 @@ fn package_json(p: &Package) -> Value {
     })
 }
 
-fn packages(config: &Config) -> Response {
-    let list: Vec<Value> = config.active_packages().map(package_json).collect();
+fn packages(config: &Config, now: crate::core::time::Timestamp) -> Response {
+    let list: Vec<Value> = config.on_sale(now).map(package_json).collect();
     json(200, &json!({"packages": list}))
 }
 
@@ -232,6 +232,9 @@ fn voucher(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
         Err(RedeemError::Refused(Refusal::Used)) => {
             error(409, "this voucher has already been used")
         }
+        Err(RedeemError::Refused(Refusal::Closed)) => {
+            error(409, "this package cannot be used at this time of day")
+        }
         Err(RedeemError::Refused(_)) => error(404, "invalid or unavailable voucher"),
         Err(RedeemError::Denied(d)) => denied(d),
         Err(RedeemError::Store(crate::store::StoreError::Full)) => {
@@ -273,6 +276,9 @@ fn login(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
             error(403, "this account is suspended")
         }
         Err(LoginError::Refused(LoginRefusal::Expired)) => error(403, "this account has expired"),
+        Err(LoginError::Refused(LoginRefusal::Closed)) => {
+            error(409, "this package cannot be used at this time of day")
+        }
         Err(LoginError::Refused(LoginRefusal::TooManyDevices { max })) => error(
             409,
             &format!("this account is already online on {max} device(s)"),
@@ -372,6 +378,10 @@ fn initiate(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
             &json!({"success": false, "checkoutRequestId": token, "error": "a payment is already waiting for your PIN"}),
         ),
         Err(PurchaseError::UnknownPackage) => error(404, "unknown package"),
+        Err(PurchaseError::Closed(window)) => error(
+            409,
+            &format!("this package is on sale only {}", window.words()),
+        ),
         Err(PurchaseError::BadPhone(message)) => error(400, &message),
         Err(PurchaseError::Denied(d)) => denied(d),
         Err(PurchaseError::Limited(LimitRefusal::PhoneBusy)) => {

@@ -12,9 +12,9 @@ use crate::core::sessions::Lifecycle;
 use crate::web::http::json;
 
 pub(super) fn api_packages(ctx: &Ctx) -> Response {
-    let config = ctx.app.config();
+    let (config, now) = (ctx.app.config(), ctx.app.time().now);
     let packages: Vec<_> = config
-        .active_packages()
+        .on_sale(now)
         .map(|p| {
             json!({
                 "id": p.id,
@@ -27,6 +27,8 @@ pub(super) fn api_packages(ctx: &Ctx) -> Response {
                 "data_bytes": p.quota_bytes,
                 "rate_down_kbit": p.rate_down_kbit,
                 "rate_up_kbit": p.rate_up_kbit,
+                "fair_rate_kbit": p.fair_kbit,
+                "window": p.window.map(|w| w.words()),
             })
         })
         .collect();

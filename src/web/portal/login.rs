@@ -80,6 +80,7 @@ pub(crate) fn form(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Resp
                 (403, words(lang, "disabled"))
             }
             LoginError::Refused(LoginRefusal::Expired) => (403, words(lang, "expired")),
+            LoginError::Refused(LoginRefusal::Closed) => (409, tr(lang, "closed_now")),
             LoginError::Refused(LoginRefusal::TooManyDevices { .. }) => {
                 (409, words(lang, "devices"))
             }

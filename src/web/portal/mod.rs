@@ -280,7 +280,7 @@ fn home_with(
         .funnel
         .portal_views
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let config = ctx.app.config();
+    let (config, now) = (ctx.app.config(), ctx.app.time().now);
     let mut body = String::new();
     if !code.is_empty() {
         body.push_str(&view::voucher_form(lang, code));
@@ -337,21 +337,23 @@ fn home_with(
     let accounts = crate::web::portal::login::any_account(ctx);
     match form {
         Some(form) => {
-            body.push_str(&view::buy_form(&config, lang, &form));
+            body.push_str(&view::buy_form(&config, lang, &form, now));
             body.push_str(&offer_rest(ctx, lang, code.is_empty(), accounts, online));
         }
         // The same for every device (with the config, the language, whether any guest account
-        // exists and whether the guest is online): rendered once.
-        None if code.is_empty() => {
+        // exists and whether the guest is online): rendered once, unless what is on sale
+        // changes with the time of day.
+        None if code.is_empty() && !config.has_windows() => {
             let offer = ctx.pages.offers.get(&config, (lang, accounts, online), || {
-                view::buy_form(&config, lang, &view::BuyForm::default())
+                view::buy_form(&config, lang, &view::BuyForm::default(), now)
                     + &offer_rest(ctx, lang, true, accounts, online)
             });
             body.push_str(&offer);
         }
         None => {
-            body.push_str(&view::buy_form(&config, lang, &view::BuyForm::default()));
-            body.push_str(&offer_rest(ctx, lang, false, accounts, online));
+            let form = view::BuyForm::default();
+            body.push_str(&view::buy_form(&config, lang, &form, now));
+            body.push_str(&offer_rest(ctx, lang, code.is_empty(), accounts, online));
         }
     }
     page(ctx, lang, 200, &body, refresh, script)
@@ -408,6 +410,7 @@ fn buy(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
                 PurchaseError::Denied(d) => denied(*d),
                 PurchaseError::UnknownPackage if package.is_empty() => (400, "pick"),
                 PurchaseError::UnknownPackage => (404, "no_package"),
+                PurchaseError::Closed(_) => (409, "closed"),
                 PurchaseError::BadPhone(_) => (400, "bad_phone"),
                 PurchaseError::Limited(LimitRefusal::PhoneBusy) => (409, "busy"),
                 PurchaseError::Limited(LimitRefusal::SameAmountTooSoon { .. }) => (429, "too_soon"),
@@ -428,6 +431,7 @@ fn buy(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
                     | LimitRefusal::TooManyAttempts { wait_secs }
                     | LimitRefusal::PhoneTooManyPrompts { wait_secs },
                 ) => view::with_wait(tr(lang, key), *wait_secs, lang),
+                PurchaseError::Closed(window) => format!("{} {}.", tr(lang, key), window.words()),
                 _ => tr(lang, key).to_string(),
             };
             // The package stays ticked (unless it is the amount M-Pesa will refuse for now)
@@ -551,6 +555,7 @@ fn voucher(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
             let (status, key) = match e {
                 RedeemError::Denied(d) => denied(d),
                 RedeemError::Refused(Refusal::Used) => (409, "used_voucher"),
+                RedeemError::Refused(Refusal::Closed) => (409, "closed_now"),
                 RedeemError::Refused(_) => (404, "bad_voucher"),
                 RedeemError::Store(crate::store::StoreError::Full) => (503, "no_room"),
                 RedeemError::Store(err) => {
@@ -619,7 +624,7 @@ fn pay_page(ctx: &Ctx, token: &str, lang: Lang) -> Response {
         button: Some("try_again"),
         ..Default::default()
     };
-    body.push_str(&view::buy_form(&config, lang, &form));
+    body.push_str(&view::buy_form(&config, lang, &form, now));
     if payment.decline == Some(Decline::Unavailable) {
         body.push_str(&sms_card(ctx, lang, true));
     }

@@ -81,7 +81,8 @@ pub(super) fn captive_api(ctx: &Ctx, ip: IpAddr, portal: &str) -> Response {
         })) => captive::ApiState {
             captive: false,
             seconds_remaining: Some(s.seconds_left(now)),
-            bytes_remaining: s.bytes_left(),
+            // A fair-use device past its data is still online: no "0 bytes left" to the OS.
+            bytes_remaining: s.bytes_left().filter(|b| *b > 0 || !s.fair_use()),
         },
         Ok(_) => captive::ApiState {
             captive: true,

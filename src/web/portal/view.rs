@@ -96,6 +96,12 @@ fn package_meta(package: &Package, lang: Lang) -> String {
     if let Some(rate) = package.rate_down_kbit {
         meta.push(format!("{} {}", tr(lang, "up_to"), format_rate(rate)));
     }
+    if let Some(rate) = package.fair_kbit {
+        meta.push(format!("{} {}", tr(lang, "then"), format_rate(rate)));
+    }
+    if let Some(window) = package.window {
+        meta.push(window.words());
+    }
     let mut text = esc(&meta.join(" · "));
     let description = match lang {
         Lang::Sw => package
@@ -123,10 +129,10 @@ pub(super) struct BuyForm<'a> {
 
 /// One form: a tile per package (a radio button), one phone field, one button. Tap a tile,
 /// type the number, tap Pay.
-pub(super) fn buy_form(config: &Config, lang: Lang, form: &BuyForm) -> String {
+pub(super) fn buy_form(config: &Config, lang: Lang, form: &BuyForm, now: Timestamp) -> String {
     let currency = esc(&config.gateway.currency);
     let mut tiles = String::new();
-    for package in config.active_packages() {
+    for package in config.on_sale(now) {
         if form.cheaper_than.is_some_and(|max| package.price >= max) {
             continue;
         }
@@ -209,8 +215,14 @@ pub(super) fn session_card(
         Some(quota) => {
             let left_bytes = quota.saturating_sub(session.bytes_used());
             let pct = (left_bytes.saturating_mul(100) / quota.max(1)).min(100);
+            // Fair use: the speed once the data is used.
+            let then = session
+                .terms
+                .fair_kbit
+                .map(|rate| format!(" · {} {}", tr(lang, "then"), format_rate(rate)))
+                .unwrap_or_default();
             format!(
-                "{}: {} {} {}<div class=\"bar\"><i style=\"width:{pct}%\"></i></div>",
+                "{}: {} {} {}{then}<div class=\"bar\"><i style=\"width:{pct}%\"></i></div>",
                 tr(lang, "data"),
                 bytes_words(left_bytes),
                 tr(lang, "of"),
@@ -363,5 +375,47 @@ mod tests {
         assert_eq!(clock(2 * 86_400 + 7200 + 5, Lang::En), "2 days");
         let phone = Phone::parse("0712345678").unwrap();
         assert_eq!(local_phone(&phone), "0712 345 678");
+    }
+
+    #[test]
+    fn fair_use_and_windows_in_words_in_both_languages() {
+        let text = "config package 'night'\n option name 'Night'\n option price 50\n \
+                    option duration 8h\n option data 1GB\n option fair_rate 256k\n \
+                    option window 22:00-06:00\n";
+        let config = crate::core::config::parse(text, "lango").unwrap();
+        let package = &config.packages[0];
+        assert_eq!(
+            package_meta(package, Lang::En),
+            "8 hours · 1 GB of data · then 256 kbit/s · 22:00-06:00"
+        );
+        assert_eq!(
+            package_meta(package, Lang::Sw),
+            "saa 8 · data ya 1 GB · kisha 256 kbit/s · 22:00-06:00"
+        );
+        // The online view says the speed after the data, at 23:00 local (+03:00).
+        let now = 1_800_000_000 - 1_800_000_000 % 86_400 + 20 * 3600;
+        let terms = crate::core::sessions::Terms::of(package);
+        let session = crate::core::sessions::grant(
+            None,
+            1,
+            crate::core::model::Mac([2, 0, 0, 0, 0, 1]),
+            None,
+            &terms,
+            crate::core::sessions::Source::Owner,
+            now,
+        )
+        .session()
+        .clone();
+        let card = session_card(&config, &session, now, Lang::Sw, None);
+        assert!(card.contains("kati ya 1 GB · kisha 256 kbit/s"), "{card}");
+        // Ends with the window at 06:00, not eight hours later.
+        assert!(
+            card.contains("<b id=\"until\">2027-01-16 06:00</b>"),
+            "{card}"
+        );
+        // Outside its window the package is not offered.
+        let offered = |now| buy_form(&config, Lang::En, &BuyForm::default(), now);
+        assert!(offered(now).contains("value=\"night\""));
+        assert!(offered(now + 8 * 3600).is_empty());
     }
 }
