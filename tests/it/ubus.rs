@@ -281,6 +281,8 @@ fn registers_lango_with_its_method_table() {
             "block": {"mac": 3, "blocked": 7},
             "voucher_generate": {"package": 3, "count": 5, "days": 5},
             "payments": {"limit": 5},
+            "allow": {"mac": 3},
+            "disallow": {"mac": 3},
         })
     );
     crate::support::eventually("registered", || server.object_id() == Some(OBJECT_ID));

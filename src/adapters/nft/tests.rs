@@ -51,6 +51,7 @@ fn clients_are_elements_with_timeouts_and_objects() {
             client(2, None, None),
         ],
         at_ms: 0,
+        ..Default::default()
     };
     let script = render(&desired, &options());
     assert!(script.contains("aa:00:00:00:00:01 . 10.77.0.11 timeout 1h"));
@@ -100,6 +101,7 @@ fn the_gate_drops_unmarked_guest_traffic_and_opens_only_what_guests_need() {
         &Desired {
             clients: vec![client(1, None, None)],
             at_ms: 0,
+            ..Default::default()
         },
         &opts,
     );
@@ -114,6 +116,7 @@ fn tethering_is_blocked_only_when_asked() {
     let desired = Desired {
         clients: vec![client(1, None, None)],
         at_ms: 0,
+        ..Default::default()
     };
     let mut opts = options();
     assert!(!render(&desired, &opts).contains("ttl set"));
@@ -127,6 +130,7 @@ fn a_rebuilt_table_carries_the_quota_used() {
     let mut desired = Desired {
         clients: vec![client(1, Some(4_000_000), None)],
         at_ms: 0,
+        ..Default::default()
     };
     desired.clients[0].quota_left = Some(3_500_000);
     let live = Counters {
@@ -176,10 +180,12 @@ fn a_change_is_one_small_transaction_whatever_the_number_of_devices() {
     let old = Desired {
         clients: many.clone(),
         at_ms: 0,
+        ..Default::default()
     };
     let mut new = Desired {
         clients: many,
         at_ms: 1000,
+        ..Default::default()
     };
     // Device 7 leaves early (a kick), device 9 is extended, device 200 arrives.
     new.clients.retain(|c| c.session_id != 7);
@@ -224,6 +230,7 @@ fn a_change_is_one_small_transaction_whatever_the_number_of_devices() {
     let gone = Desired {
         clients: expired.clients[1..].to_vec(),
         at_ms: 1000,
+        ..Default::default()
     };
     assert_eq!(ops(&delta(&expired, &gone), 1000), []);
     assert_eq!(
@@ -264,6 +271,7 @@ fn usage_is_read_from_element_counters() {
     let desired = Desired {
         clients: vec![client(1, None, None)],
         at_ms: 0,
+        ..Default::default()
     };
     assert_eq!(usage_of(&desired, &counters).get(&1), Some(&(320, 9000)));
     assert_eq!(parse_usage("not json"), Counters::default());
@@ -513,6 +521,7 @@ fn grant(
     let mut desired = Desired {
         clients: vec![client(1, None, None)],
         at_ms: 0,
+        ..Default::default()
     };
     firewall.apply(&desired).unwrap();
     nft.0.lock().unwrap().clear();
@@ -579,10 +588,12 @@ fn a_refused_batch_names_the_message_and_the_table_is_rewritten() {
             &Desired {
                 clients: vec![client(1, None, None)],
                 at_ms: 0,
+                ..Default::default()
             },
             &Desired {
                 clients: vec![client(1, None, None), client(2, Some(1000), Some(8000))],
                 at_ms: 0,
+                ..Default::default()
             },
         ),
         0,
@@ -612,6 +623,7 @@ fn elements_capped_at_20_days_are_rewritten_halfway_and_not_before() {
     let at = |at_ms: i64| Desired {
         clients: vec![long.clone()],
         at_ms,
+        ..Default::default()
     };
     firewall.apply(&at(0)).unwrap();
     let rewrites = || {

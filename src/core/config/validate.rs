@@ -9,10 +9,11 @@ use crate::core::model::{parse_bytes, parse_duration, parse_rate, Lang, Mac};
 use crate::core::uci::{Section, UciFile, Value};
 
 use super::values::{
-    parse_bool, parse_callback_url, parse_colour, parse_currency, parse_device, parse_environment,
-    parse_firewall, parse_host, parse_interval, parse_ip, parse_ipv6, parse_kind, parse_language,
-    parse_network, parse_order, parse_path, parse_port, parse_price, parse_reference,
-    parse_shortcode, parse_simulator_url, parse_terms_url, parse_text, parse_utc_offset, suggest,
+    parse_bool, parse_callback_url, parse_colour, parse_currency, parse_device, parse_domain,
+    parse_environment, parse_firewall, parse_host, parse_interval, parse_ip, parse_ipv6,
+    parse_kind, parse_language, parse_mac, parse_network, parse_order, parse_path, parse_port,
+    parse_price, parse_reference, parse_shortcode, parse_simulator_url, parse_terms_url,
+    parse_text, parse_upstream, parse_utc_offset, suggest,
 };
 use super::{
     Brand, Cidr, Config, Diagnostic, FirewallKind, Gateway, Mpesa, MpesaEnvironment, MpesaKind,
@@ -31,6 +32,9 @@ pub(super) const GATEWAY: &[&str] = &[
     "admin_allow",
     "guest_net",
     "owner_mac",
+    "allow_mac",
+    "walled_garden",
+    "garden_dns",
     "currency",
     "language",
     "store",
@@ -83,7 +87,13 @@ pub(super) const MPESA: &[&str] = &[
     "simulator_url",
 ];
 /// The options written with `list`; every other option takes one value.
-pub(super) const LISTS: &[&str] = &["admin_allow", "guest_net", "owner_mac"];
+pub(super) const LISTS: &[&str] = &[
+    "admin_allow",
+    "guest_net",
+    "owner_mac",
+    "allow_mac",
+    "walled_garden",
+];
 
 /// The file's sections sorted by type, before any value is checked (ripgrep's LowArgs, with
 /// `Config` as HiArgs).
@@ -238,18 +248,32 @@ fn validate_gateway(raw: &Raw, check: &mut Check) -> Gateway {
         .list("guest_net")
         .filter_map(|value| check.item(value, Cidr::parse))
         .collect();
-    let owner_macs: Vec<Mac> = raw
-        .list("owner_mac")
-        .filter_map(|value| {
-            check.item(value, |t| {
-                t.parse::<Mac>()
-                    .map_err(|_| format!("'{t}' is not a MAC address (aa:bb:cc:dd:ee:ff)"))
-            })
-        })
+    let mut macs = |name: &str| -> Vec<Mac> {
+        raw.list(name)
+            .filter_map(|value| check.item(value, parse_mac))
+            .collect()
+    };
+    let owner_macs = macs("owner_mac");
+    let mut allow_macs = macs("allow_mac");
+    allow_macs.sort();
+    allow_macs.dedup();
+    let mut walled_garden: Vec<String> = raw
+        .list("walled_garden")
+        .filter_map(|value| check.item(value, parse_domain))
         .collect();
+    walled_garden.sort();
+    walled_garden.dedup();
     let mut gateway = Gateway {
         guest_nets,
         owner_macs,
+        allow_macs,
+        walled_garden,
+        garden_dns: check.get(
+            raw,
+            "garden_dns",
+            parse_upstream,
+            ([127, 0, 0, 1], 53).into(),
+        ),
         enabled: check.get(raw, "enabled", parse_bool, true),
         interface: check.get(raw, "interface", parse_network, "lan".into()),
         portal_addr: check.get(raw, "portal_addr", parse_ip, [192, 168, 1, 1].into()),
