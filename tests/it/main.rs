@@ -30,6 +30,8 @@ mod lab;
 mod gate;
 // Flat cost per event in the lab: a grant, a kick and an expiry update the table in place.
 mod flat;
+// Issue 16 in the lab: the allow-list and the walled garden.
+mod allow;
 // The guest portal's handler: probes, RFC 8908, the EasyISP API, limits, secrets.
 mod portal;
 // Headless Chromium through ChromeDriver: the purchase path with screenshots.
