@@ -117,6 +117,9 @@ fn skip_name(msg: &[u8], mut at: usize) -> Option<usize> {
     }
 }
 
+/// An address of an answer and its TTL (seconds).
+pub(crate) type Ttl = (IpAddr, u32);
+
 /// Pure: the real resolver's reply to `forward_query(id, question)` made into the guest's
 /// answer (`guest_id`; the header, the question and the answer records, TTLs capped at
 /// `GARDEN_MAX_SECS`; no authority or additional records), with every A and AAAA address of
@@ -126,7 +129,7 @@ pub(crate) fn relay(
     id: u16,
     question: &[u8],
     guest_id: [u8; 2],
-) -> Option<(Vec<u8>, Vec<(IpAddr, u32)>)> {
+) -> Option<(Vec<u8>, Vec<Ttl>)> {
     let header = reply.get(..12)?;
     let fits = header[..2] == id.to_be_bytes() && header[2] & 0xf8 == 0x80;
     let end = 12 + question.len();
@@ -428,6 +431,123 @@ mod tests {
         let q = query("example.org", TYPE_A);
         for cut in 0..q.len() {
             let _ = answer(&q[..cut], PORTAL, None);
+        }
+    }
+
+    fn garden() -> Vec<String> {
+        vec!["shop.example".into()]
+    }
+
+    #[test]
+    fn only_a_and_aaaa_of_garden_names_are_forwarded() {
+        let q = query("WWW.Shop.Example", TYPE_A);
+        assert_eq!(garden_question(&q, &garden()), Some(&q[12..]));
+        assert!(garden_question(&query("shop.example", TYPE_AAAA), &garden()).is_some());
+        for (name, qtype) in [
+            ("shop.example", 16),
+            ("evilshop.example", TYPE_A),
+            ("shop.example.evil", TYPE_A),
+            ("example", TYPE_A),
+        ] {
+            assert_eq!(
+                garden_question(&query(name, qtype), &garden()),
+                None,
+                "{name}"
+            );
+        }
+        assert_eq!(garden_question(&query("shop.example", TYPE_A), &[]), None);
+        let mut response = query("shop.example", TYPE_A);
+        response[2] |= 0x80;
+        assert_eq!(garden_question(&response, &garden()), None);
+        let sent = forward_query(0xbeef, &q[12..]);
+        assert_eq!(&sent[..12], &[0xbe, 0xef, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(&sent[12..], &q[12..]);
+    }
+
+    /// A resolver's reply: a CNAME to another name, then A and AAAA records (compressed
+    /// names), and an additional record that is not relayed.
+    fn resolver_reply(id: u16, question: &[u8]) -> Vec<u8> {
+        let mut r = id.to_be_bytes().to_vec();
+        r.extend_from_slice(&[0x81, 0x80, 0, 1, 0, 3, 0, 0, 0, 1]);
+        r.extend_from_slice(question);
+        // CNAME shop.example -> cdn.shop.example (the target as a label and a pointer).
+        r.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 30, 0, 6, 3, b'c', b'd', b'n']);
+        r.extend_from_slice(&[0xc0, 12]);
+        let cname_target = 12 + question.len() + 12;
+        let record = |rtype: u16, ttl: u32, data: &[u8]| {
+            let mut out = vec![0xc0, cname_target as u8];
+            out.extend_from_slice(&rtype.to_be_bytes());
+            out.extend_from_slice(&CLASS_IN.to_be_bytes());
+            out.extend_from_slice(&ttl.to_be_bytes());
+            out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            out.extend_from_slice(data);
+            out
+        };
+        r.extend(record(TYPE_A, 86_400, &[10, 78, 0, 2]));
+        r.extend(record(
+            TYPE_AAAA,
+            5,
+            &"fd78::2".parse::<Ipv6Addr>().unwrap().octets(),
+        ));
+        r.extend(record(TYPE_A, 9, &[6, 6, 6, 6]));
+        r
+    }
+
+    #[test]
+    fn the_resolvers_answer_is_relayed_with_its_addresses() {
+        let q = query("shop.example", TYPE_A);
+        let question = &q[12..];
+        let reply = resolver_reply(0x4242, question);
+        let (relayed, addresses) = relay(&reply, 0x4242, question, [0x12, 0x34]).unwrap();
+        assert_eq!(
+            addresses,
+            [
+                ("10.78.0.2".parse().unwrap(), 86_400),
+                ("fd78::2".parse().unwrap(), 5)
+            ]
+        );
+        assert_eq!(&relayed[..2], &[0x12, 0x34], "the guest's id");
+        assert_eq!(&relayed[6..12], &[0, 3, 0, 0, 0, 0], "answers only");
+        assert_eq!(
+            relayed.len(),
+            reply.len() - 16,
+            "without the additional record"
+        );
+        // The day-long TTL reaches the guest capped at an hour, the set's longest.
+        let a = 12 + question.len() + 18;
+        assert_eq!(&relayed[a + 6..a + 10], &3600u32.to_be_bytes());
+        assert_eq!(&relayed[a + 12..a + 16], &[10, 78, 0, 2]);
+        // Not the reply to this question: nothing.
+        assert_eq!(relay(&reply, 0x4243, question, [0, 0]), None);
+        let other = query("bank.example", TYPE_A);
+        assert_eq!(relay(&reply, 0x4242, &other[12..], [0, 0]), None);
+        // Cut anywhere before the answers end: nothing (the additional record is not read).
+        for cut in 0..reply.len() - 16 {
+            assert_eq!(
+                relay(&reply[..cut], 0x4242, question, [0, 0]),
+                None,
+                "{cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn junk_replies_never_panic() {
+        let q = query("shop.example", TYPE_A);
+        let mut state = 0x1234_5678_u32;
+        for len in 0..400 {
+            let mut bytes = resolver_reply(7, &q[12..]);
+            bytes.truncate(len.min(bytes.len()));
+            for b in bytes.iter_mut().skip(2) {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                if state.is_multiple_of(7) {
+                    *b = state as u8;
+                }
+            }
+            let _ = relay(&bytes, 7, &q[12..], [0, 0]);
+            let _ = garden_question(&bytes, &garden());
         }
     }
 }

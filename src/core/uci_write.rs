@@ -232,7 +232,9 @@ pub(crate) fn set_section_list(file: &mut UciFile, kind: &str, option: &str, ite
 /// are, for `config::parse` to report. Returns whether the list changed.
 pub(crate) fn set_allowed(file: &mut UciFile, mac: crate::core::model::Mac, allowed: bool) -> bool {
     use crate::core::model::Mac;
-    set_section_option(file, "gateway", "allow_mac", None);
+    if !file.sections.iter().any(|s| s.kind == "gateway") {
+        set_section_option(file, "gateway", "allow_mac", None);
+    }
     let values = file
         .sections
         .iter()

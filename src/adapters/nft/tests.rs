@@ -693,3 +693,107 @@ fn the_reads_before_an_extension_are_one_get_per_element_and_quota() {
     let flags = u16::from_ne_bytes([reads.bytes[6], reads.bytes[7]]);
     assert_eq!(flags, 0x1 | 0x4);
 }
+
+#[test]
+fn the_allow_list_and_the_garden_are_sets_the_rules_consult() {
+    let desired = Desired {
+        allowed: vec![Mac([2, 0xaa, 0, 0, 0, 5])],
+        ..Default::default()
+    };
+    let script = render(&desired, &options());
+    assert!(script.contains(
+        "set allow_mac {\n\t\ttype ether_addr;\n\t\telements = {\n\t\t\t02:aa:00:00:00:05\n"
+    ));
+    assert!(script.contains("set garden4 {\n\t\ttype ipv4_addr; size 4096; flags timeout;\n"));
+    assert!(script.contains("set garden6 {\n\t\ttype ipv6_addr; size 4096; flags timeout;\n"));
+    // Allowed devices skip the portal and lango's DNS; garden addresses skip only the portal.
+    let pre = script.split("chain prerouting").nth(1).unwrap_or_default();
+    let at = |needle: &str| pre.find(needle).unwrap_or(usize::MAX);
+    assert!(at("ether saddr @allow_mac return") < at("udp dport 53 redirect"));
+    assert!(at("udp dport 53 redirect") < at("ip daddr @garden4 return"));
+    assert!(at("ip6 daddr @garden6 return") < at("tcp dport 80 redirect"));
+    assert!(script.contains("ether saddr @allow_mac meta mark set meta mark | 0x20000000 return"));
+    assert!(
+        script.contains("\t\tether saddr @allow_mac goto free\n\t\tip daddr @garden4 goto free\n")
+    );
+    assert!(script.contains(
+        "ct direction reply ct mark & 0x20000000 == 0x20000000 meta mark set meta mark | 0x20000000 accept\n\t\tdrop"
+    ));
+    assert!(script.contains("chain free {\n\t\tct mark set ct mark | 0x20000000\n"));
+}
+
+#[test]
+fn an_allow_list_change_is_one_flush_and_its_adds() {
+    let mac = |n| Mac([2, 0xaa, 0, 0, 0, n]);
+    let old = Desired {
+        clients: vec![client(1, None, None)],
+        allowed: vec![mac(1)],
+        ..Default::default()
+    };
+    let mut new = old.clone();
+    assert!(allow_ops(&old, &new).is_empty() && unchanged(&old, &new));
+    new.allowed = vec![mac(2), mac(3)];
+    assert!(!unchanged(&old, &new));
+    let ops = allow_ops(&old, &new);
+    assert_eq!(
+        render_delta(&ops),
+        "flush set inet lango allow_mac\n\
+         add element inet lango allow_mac { 02:aa:00:00:00:02 }\n\
+         add element inet lango allow_mac { 02:aa:00:00:00:03 }\n"
+    );
+    assert_eq!(netlink::batch(&ops).messages, 3);
+    // Over netlink: the probe, then that one batch; no nft process, no rewrite.
+    let nft = Arc::new(FakeNft::default());
+    let kernel = Arc::new(FakeNetlink {
+        available: true,
+        refuse: None,
+        sent: Mutex::default(),
+    });
+    let firewall = NftFirewall::new(nft.clone(), kernel.clone(), options());
+    firewall.apply(&old).unwrap();
+    nft.0.lock().unwrap().clear();
+    kernel.sent.lock().unwrap().clear();
+    firewall.apply(&new).unwrap();
+    assert!(nft.0.lock().unwrap().is_empty());
+    assert_eq!(*kernel.sent.lock().unwrap(), vec![2, 3]);
+}
+
+#[test]
+fn garden_addresses_are_refreshed_or_added_in_one_batch() {
+    let v4: IpAddr = "10.78.0.2".parse().unwrap();
+    let v6: IpAddr = "fd78::2".parse().unwrap();
+    let kernel = |refuse| {
+        Arc::new(FakeNetlink {
+            available: true,
+            refuse,
+            sent: Mutex::default(),
+        })
+    };
+    let nft = Arc::new(FakeNft::default());
+    let ok = kernel(None);
+    let firewall = NftFirewall::new(nft.clone(), ok.clone(), options());
+    firewall
+        .open_garden(&[(v4, 60_000), (v6, 3_600_000)])
+        .unwrap();
+    // Two deletes (the timeouts start over), then two adds.
+    assert_eq!(*ok.sent.lock().unwrap(), vec![4]);
+    // A new address: the delete is refused (ENOENT), the adds go alone.
+    let refusing = kernel(Some((0, 2)));
+    let firewall = NftFirewall::new(nft.clone(), refusing.clone(), options());
+    firewall.open_garden(&[(v4, 60_000), (v6, 60_000)]).unwrap();
+    assert_eq!(*refusing.sent.lock().unwrap(), vec![4, 2]);
+    firewall.open_garden(&[]).unwrap();
+    assert!(nft.0.lock().unwrap().is_empty());
+    let adds = [Op::AddElement {
+        element: Element {
+            set: "garden4",
+            key: Key::Ip(v4),
+            object: None,
+        },
+        timeout_ms: 60_000,
+    }];
+    assert_eq!(
+        render_delta(&adds),
+        "add element inet lango garden4 { 10.78.0.2 timeout 1m }\n"
+    );
+}
