@@ -6,7 +6,10 @@
 
 use std::time::{Duration, Instant};
 
+use serde_json::json;
+
 use crate::lab::{guest_mac, Lab, ROUTER4, WAN4};
+use crate::support::{TempDir, TestEnv};
 
 /// The table's handle and guest `n`'s upload counter (bytes), from the router.
 fn handle_and_counter(lab: &Lab, n: usize) -> (u64, u64) {
@@ -189,4 +192,70 @@ fn lab_a_walled_garden_name_opens_its_real_addresses_for_their_ttl() {
     );
     let set = router_nft(&lab, &["list", "set", "inet", "lango", "garden4"]);
     assert!(!set.contains("10.78.0.2"), "{set}");
+}
+
+/// The allow-list from the owner page's Guests tab: added and removed through the config file,
+/// applied at once (the firewall's desired state), a bad MAC refused with the file kept.
+#[test]
+fn the_guests_page_adds_and_removes_always_allowed_devices() {
+    let (env, dir, owner) = crate::admin::shop();
+    let path = dir.path("lango.conf");
+    let mac = "02:aa:00:00:00:07";
+    assert!(owner
+        .get("/guests")
+        .body
+        .contains("No device is always allowed."));
+    let page = owner.post_and_follow("/devices/allow", &format!("mac={}", mac.to_uppercase()));
+    assert!(
+        page.body.contains("is allowed without paying"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(mac) && page.body.contains("Remove"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(&format!("list allow_mac '{mac}'")), "{text}");
+    env.app.run_due();
+    let last = env.firewall.last().unwrap();
+    assert_eq!(last.allowed, [mac.parse().unwrap()]);
+    let bad = owner.post_and_follow("/devices/allow", "mac=02:aa:00");
+    assert!(bad.body.contains("not a MAC address"), "{}", bad.body);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        text,
+        "the file kept"
+    );
+    let page = owner.post_and_follow("/devices/disallow", &format!("mac={mac}"));
+    assert!(page.body.contains("is no longer allowed"), "{}", page.body);
+    assert!(!std::fs::read_to_string(&path)
+        .unwrap()
+        .contains("allow_mac"));
+    env.app.run_due();
+    assert!(env.firewall.last().unwrap().allowed.is_empty());
+}
+
+/// `ubus call lango allow` / `disallow`: the same edit, answered as data.
+#[test]
+fn ubus_allow_and_disallow_edit_the_list() {
+    let env = TestEnv::new();
+    let dir = TempDir::new("ubus-allow");
+    let path = dir.path("lango");
+    std::fs::write(&path, lango::daemon::DEMO_CONFIG).unwrap();
+    let (mut peer, _running) = crate::ubus::lango_on_ubus(&env, Some(path.clone()));
+    let mac = "02:aa:00:00:00:08";
+    let reply = crate::ubus::ok(peer.call("allow", json!({ "mac": mac })));
+    assert_eq!(reply, json!({"mac": mac, "allowed": true, "changed": true}));
+    assert_eq!(env.app.config().gateway.allow_macs, [mac.parse().unwrap()]);
+    let again = crate::ubus::ok(peer.call("allow", json!({ "mac": mac })));
+    assert_eq!(again["changed"], false);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(&format!("list allow_mac '{mac}'")), "{text}");
+    let reply = crate::ubus::ok(peer.call("disallow", json!({ "mac": mac })));
+    assert_eq!(
+        reply,
+        json!({"mac": mac, "allowed": false, "changed": true})
+    );
+    assert!(env.app.config().gateway.allow_macs.is_empty());
+    assert_eq!(peer.call("allow", json!({"mac": "nope"})).status, 2);
+    let (mut without, _running) = crate::ubus::lango_on_ubus(&env, None);
+    assert_eq!(without.call("allow", json!({ "mac": mac })).status, 8);
 }
