@@ -1,7 +1,8 @@
 //! One small transaction per change (pure): which devices differ between the last applied
 //! state and the new one (`delta`), the kernel operations that delete the elements and objects
 //! of those that go and add those of those that come (`ops`), touching nothing else, and the
-//! same operations as an nft script (`render_delta`; `netlink.rs` encodes them as messages).
+//! same operations as an nft script (`render_delta`; `netlink.rs` encodes them as messages);
+//! an allow-list change as a flush of its set and its adds (`allow_ops`).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

@@ -1,7 +1,8 @@
 //! The scripts lango loads (pure): `render`, the whole `table inet lango` for a desired state, in
 //! one transaction that replaces it; `render_gate`, the static `table inet lango_gate` that
 //! keeps guests out whatever happens to the first; durations, speed caps and timeouts as nft
-//! writes them.
+//! writes them. Besides the paid devices, the table holds the allow-list (`allow_mac`) and the
+//! walled garden's addresses (`garden4`, `garden6`), which go through its `free` chain.
 
 use std::fmt::Write as _;
 

@@ -1,8 +1,9 @@
 //! Settings on the owner page: M-Pesa credentials (secrets are never shown back: a blank field
 //! keeps the stored value) and the connection test, branding, language and network, and the
-//! owner password. Also `edit_config`, the one way the owner page changes `/etc/config/lango`:
-//! parse the file, edit it (`uci_write`), validate the result with `config::parse`, write it
-//! atomically, then apply it live (`app::reconfigure::apply_config`), so `uci` sees the same data.
+//! owner password. Also `edit_config`, the one way the owner page changes `/etc/config/lango`
+//! (through `app::reconfigure::edit_file`: parse the file, edit it (`uci_write`), validate the
+//! result with `config::parse`, write it atomically, then apply it live), refusing an edit that
+//! would shut the owner's own address out of this page.
 
 use rouille::Response;
 
