@@ -39,7 +39,7 @@ pub struct Desired {
     pub clients: Vec<AllowedClient>,
     /// When the state was computed (Unix milliseconds): element timeouts count from here.
     pub at_ms: i64,
-    /// Devices always let through (`list allow_mac`), sorted.
+    /// Devices always let through (`list allow_mac`), in the config's order.
     pub allowed: Vec<Mac>,
 }
 

@@ -750,8 +750,8 @@ fn allow_list_and_walled_garden() {
     );
     let gw = &config.gateway;
     let macs: Vec<String> = gw.allow_macs.iter().map(ToString::to_string).collect();
-    assert_eq!(macs, ["02:aa:00:00:00:03", "02:aa:00:00:00:07"]);
-    assert_eq!(gw.walled_garden, ["bank.example", "shop.example"]);
+    assert_eq!(macs, ["02:aa:00:00:00:07", "02:aa:00:00:00:03"]);
+    assert_eq!(gw.walled_garden, ["shop.example", "bank.example"]);
     assert_eq!(gw.garden_dns, "10.0.0.53:53".parse().unwrap());
     let other = valid("config gateway\n\toption garden_dns '[::1]:5353'\n");
     assert_eq!(other.gateway.garden_dns, "[::1]:5353".parse().unwrap());

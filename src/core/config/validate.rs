@@ -254,15 +254,20 @@ fn validate_gateway(raw: &Raw, check: &mut Check) -> Gateway {
             .collect()
     };
     let owner_macs = macs("owner_mac");
-    let mut allow_macs = macs("allow_mac");
-    allow_macs.sort();
-    allow_macs.dedup();
-    let mut walled_garden: Vec<String> = raw
-        .list("walled_garden")
-        .filter_map(|value| check.item(value, parse_domain))
-        .collect();
-    walled_garden.sort();
-    walled_garden.dedup();
+    // In the file's order, each once (no sort: its code would cost flash for lists this short).
+    let mut allow_macs: Vec<Mac> = Vec::new();
+    for mac in macs("allow_mac") {
+        if !allow_macs.contains(&mac) {
+            allow_macs.push(mac);
+        }
+    }
+    let mut walled_garden: Vec<String> = Vec::new();
+    for value in raw.list("walled_garden") {
+        match check.item(value, parse_domain) {
+            Some(name) if !walled_garden.contains(&name) => walled_garden.push(name),
+            _ => {}
+        }
+    }
     let mut gateway = Gateway {
         guest_nets,
         owner_macs,
