@@ -62,6 +62,7 @@ fn devices(n: u32) -> Desired {
     Desired {
         clients: (0..n).map(device).collect(),
         at_ms: 0,
+        ..Default::default()
     }
 }
 

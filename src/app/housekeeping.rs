@@ -242,13 +242,14 @@ impl App {
             let (desired, window_open) = {
                 let index = self.store.active();
                 let work = self.work();
-                let desired = firewall::desired(
+                let mut desired = firewall::desired(
                     index.sessions(),
                     time.now_ms,
                     &ipv6,
                     index.blocked(),
                     &work.usage,
                 );
+                desired.allowed.clone_from(&config.gateway.allow_macs);
                 let open = index
                     .sessions()
                     .any(|s| crate::core::ipv6::window_open(s, now, window));

@@ -1,5 +1,7 @@
 //! Changing a running lango: applying a new config live (SIGHUP, ubus `reload`, the owner
-//! page), and building the payment gateway a config asks for (Daraja, or the simulator).
+//! page), editing the config file (`edit_file`: the owner page's `edit_config` and ubus
+//! `allow`/`disallow`), and building the payment gateway a config asks for (Daraja, or the
+//! simulator).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,6 +11,7 @@ use crate::app::App;
 use crate::core::config::{self, Config};
 use crate::core::payments::{NoGateway, SwitchGateway};
 use crate::core::time::Clock;
+use crate::core::uci::UciFile;
 
 /// Gateway options that need a restart: the listeners, the firewall and the files are set up
 /// once at start.
@@ -81,6 +84,50 @@ pub(crate) fn apply_config(
     }
     app.set_config(new);
     notes
+}
+
+/// Edits the config file at `path` with `edit`, checks the result (`config::parse`, then
+/// `check`), writes it atomically and applies it live; `what` names the change in the log and
+/// the owner's events. `Err` is a message for the owner, and nothing was written.
+pub(crate) fn edit_file(
+    app: &App,
+    gateway: Option<&SwitchGateway>,
+    path: &Path,
+    what: &str,
+    edit: &mut dyn FnMut(&mut UciFile) -> Result<(), String>,
+    check: &dyn Fn(&Config) -> Result<(), String>,
+) -> Result<Vec<String>, String> {
+    // Bytes, as libuci reads them: a hand-edited byte that is not UTF-8 must not lock the
+    // config (the value is read with U+FFFD in its place, and written back so).
+    let bytes = std::fs::read(path).map_err(|e| format!("Cannot read {}: {e}", path.display()))?;
+    let (mut file, errors) = crate::core::uci::parse_bytes(&bytes);
+    if let Some(error) = errors.first() {
+        return Err(format!(
+            "{} has a mistake on line {} ({}); fix it first (lango check-config).",
+            path.display(),
+            error.line,
+            error.message
+        ));
+    }
+    crate::core::uci_write::name_packages(&mut file);
+    edit(&mut file)?;
+    if let Some((kind, option)) = crate::core::uci_write::control_character(&file) {
+        return Err(format!(
+            "Not saved: the {kind} {option} has a control character (a line break, NUL or \
+             similar), which /etc/config/lango cannot hold."
+        ));
+    }
+    let rendered = crate::core::uci_write::render(&file);
+    let config = config::parse(&rendered, &path.display().to_string()).map_err(|d| {
+        let messages: Vec<String> = d.iter().map(|d| d.message.clone()).collect();
+        messages.join("; ")
+    })?;
+    check(&config)?;
+    crate::adapters::sys::write_atomic(path, rendered.as_bytes())
+        .map_err(|e| format!("Cannot write {}: {e}", path.display()))?;
+    log::info!("{}: {what}", path.display());
+    app.owner_event("config_changed", what.to_string());
+    Ok(apply_config(app, gateway, config))
 }
 
 /// Reads the config file again and applies it; a bad file keeps the running config and every

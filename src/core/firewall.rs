@@ -41,6 +41,8 @@ pub struct Desired {
     pub clients: Vec<AllowedClient>,
     /// When the state was computed (Unix milliseconds): element timeouts count from here.
     pub at_ms: i64,
+    /// Devices always let through (`list allow_mac`), in the config's order.
+    pub allowed: Vec<Mac>,
 }
 
 /// Pure: the clients to allow, from the active sessions, at `now_ms` (Unix milliseconds), with
@@ -103,6 +105,7 @@ pub(crate) fn desired<'a>(
     Desired {
         clients,
         at_ms: now_ms,
+        ..Default::default()
     }
 }
 
@@ -158,6 +161,11 @@ pub trait Firewall: Send + Sync {
     /// Deletes the kernel's connection tracking for addresses that just lost access, so that
     /// no flow set up while paid (a pinned DNS port, a tunnel) outlives the grant.
     fn forget(&self, addresses: &[IpAddr]) -> Result<(), FirewallError>;
+    /// Lets unpaid devices reach walled-garden addresses for a while, `(address, ms)`: the
+    /// addresses the real resolver gave for a garden name, for their TTL.
+    fn open_garden(&self, _addresses: &[(IpAddr, u64)]) -> Result<(), FirewallError> {
+        Ok(())
+    }
 }
 
 /// The demo's firewall: remembers the last state and logs what changed, touches nothing.

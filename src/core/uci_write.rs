@@ -233,6 +233,35 @@ pub(crate) fn set_section_list(file: &mut UciFile, kind: &str, option: &str, ite
     }
 }
 
+/// Pure: adds `mac` to the gateway's `list allow_mac` (with `allowed`) or takes it off,
+/// creating the gateway section if there is none. MACs are compared as MACs (any case), the
+/// new MAC goes at the end in lower case; values that are not MACs are kept as they
+/// are, for `config::parse` to report. Returns whether the list changed.
+pub(crate) fn set_allowed(file: &mut UciFile, mac: crate::core::model::Mac, allowed: bool) -> bool {
+    use crate::core::model::Mac;
+    if !file.sections.iter().any(|s| s.kind == "gateway") {
+        set_section_option(file, "gateway", "allow_mac", None);
+    }
+    let values = file
+        .sections
+        .iter()
+        .find(|s| s.kind == "gateway")
+        .and_then(|s| s.options.iter().find(|o| o.name == "allow_mac"))
+        .map(|o| o.values.iter().map(|v| v.text.clone()).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let is = |text: &String| text.parse::<Mac>().ok() == Some(mac);
+    let present = values.iter().any(is);
+    if present == allowed {
+        return false;
+    }
+    let mut items: Vec<String> = values.into_iter().filter(|t| !is(t)).collect();
+    if allowed {
+        items.push(mac.to_string());
+    }
+    set_section_list(file, "gateway", "allow_mac", &items);
+    true
+}
+
 /// Pure: the first option whose value has a control character (below 32, except tab), as
 /// (section type, option). libuci refuses such a byte, or reads the next line into the value
 /// (a NUL ends the value early and the rest of the line spills over), so the owner page never
@@ -341,5 +370,31 @@ mod tests {
                 .name,
             "Wi-Fi"
         );
+    }
+
+    #[test]
+    fn allow_list_edits() {
+        let (mut file, errors) = crate::core::uci::parse_bytes(
+            b"config gateway 'main'\n\tlist allow_mac '02:AA:00:00:00:05'\n",
+        );
+        assert!(errors.is_empty());
+        let five = "02:aa:00:00:00:05".parse().unwrap();
+        let one = "02:aa:00:00:00:01".parse().unwrap();
+        assert!(!set_allowed(&mut file, five, true), "already there");
+        assert!(set_allowed(&mut file, one, true));
+        let text = render(&file);
+        assert!(
+            text.contains(
+                "list allow_mac '02:AA:00:00:00:05'\n\tlist allow_mac '02:aa:00:00:00:01'"
+            ),
+            "{text}"
+        );
+        assert!(set_allowed(&mut file, five, false));
+        assert!(set_allowed(&mut file, one, false));
+        assert!(!render(&file).contains("allow_mac"));
+        let (mut empty, _) = crate::core::uci::parse_bytes(b"");
+        assert!(set_allowed(&mut empty, one, true));
+        assert!(render(&empty)
+            .contains("config gateway 'gateway'\n\tlist allow_mac '02:aa:00:00:00:01'"));
     }
 }

@@ -131,8 +131,16 @@ pub fn start(config: Config, store: Store, env: Env, options: Options) -> Result
         if let Some(v6) = gw.portal_addr6 {
             binds.push(SocketAddr::new(v6.into(), gw.dns_port));
         }
+        // Walled-garden names are asked of the real resolver (the list is read per query).
+        let garden = Arc::new(crate::adapters::dns::Garden {
+            config: Arc::new({
+                let app = app.clone();
+                move || app.config()
+            }),
+            firewall: app.env.firewall.clone(),
+        });
         for bind in binds {
-            crate::adapters::dns::serve(bind, portal4, gw.portal_addr6)
+            crate::adapters::dns::serve(bind, portal4, gw.portal_addr6, Some(garden.clone()))
                 .map_err(|e| format!("cannot answer DNS on {bind}: {e}"))?;
         }
     }

@@ -39,6 +39,9 @@ pub(crate) fn methods() -> Vec<Method> {
         ),
         Method::new("payments", &[("limit", Int32)]),
         Method::new("reload", &[]),
+        // Not in the rpcd ACL (no LuCI view calls them; LuCI edits `list allow_mac` through uci).
+        Method::new("allow", &[("mac", String)]),
+        Method::new("disallow", &[("mac", String)]),
         // Root only (not in the rpcd ACL): the first-run proof and the owner's way back in.
         Method::new("setup_code", &[]),
         Method::new("unlock", &[]),
@@ -70,6 +73,8 @@ impl UbusHandler for LangoUbus {
             "voucher_generate" => self.voucher_generate(args),
             "payments" => self.payments(args),
             "reload" => Ok(self.reload()?),
+            "allow" => Ok(self.allow(args, true)?),
+            "disallow" => Ok(self.allow(args, false)?),
             "setup_code" => self.setup_code(),
             "unlock" => Ok(self.unlock()),
             _ => return Err(Status::MethodNotFound),
@@ -346,6 +351,43 @@ impl LangoUbus {
                 Err(e) => json!({ "reloaded": false, "error": e }),
             };
         Ok(reloaded)
+    }
+}
+
+impl LangoUbus {
+    /// `{"mac": "aa:bb:…"}`: puts a device on the allow-list (`list allow_mac`: through without
+    /// paying) or, for `disallow`, takes it off; written to the config file and applied at
+    /// once, as the owner page does. A refused edit is answered `{"changed": false, "error"}`.
+    fn allow(&self, args: &Value, allowed: bool) -> Result<Value, Status> {
+        let mac: Mac = args
+            .get("mac")
+            .and_then(Value::as_str)
+            .and_then(|m| m.parse().ok())
+            .ok_or(Status::InvalidArgument)?;
+        let Some(path) = &self.config_path else {
+            return Err(Status::NotSupported);
+        };
+        let mut changed = false;
+        let verb = if allowed {
+            "allowed"
+        } else {
+            "no longer allowed"
+        };
+        let edited = crate::app::reconfigure::edit_file(
+            &self.app,
+            self.gateway.as_deref(),
+            path,
+            &format!("{mac} {verb} without paying (ubus)"),
+            &mut |file| {
+                changed = crate::core::uci_write::set_allowed(file, mac, allowed);
+                Ok(())
+            },
+            &|_| Ok(()),
+        );
+        Ok(match edited {
+            Ok(_) => json!({ "mac": mac.to_string(), "allowed": allowed, "changed": changed }),
+            Err(e) => json!({ "mac": mac.to_string(), "changed": false, "error": e }),
+        })
     }
 }
 

@@ -78,7 +78,7 @@ fn owner_ip() -> IpAddr {
 }
 
 /// A test env whose lango runs from a config file (the demo's), with the owner signed in.
-fn shop() -> (TestEnv, TempDir, Owner) {
+pub(crate) fn shop() -> (TestEnv, TempDir, Owner) {
     let env = TestEnv::new();
     let dir = TempDir::new("admin");
     let path = dir.path("lango.conf");

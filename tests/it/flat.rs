@@ -178,6 +178,7 @@ fn changes_match_a_rewrite(available: bool) -> Vec<Vec<i32>> {
     let start = Desired {
         clients: vec![guest(1, Some(1_000_000), Some(8000), 60)],
         at_ms: 0,
+        ..Default::default()
     };
     let mut granted = start.clone();
     granted
@@ -270,6 +271,7 @@ fn lab_a_change_the_kernel_refuses_rewrites_the_table() {
         let both = Desired {
             clients: vec![guest(1, None, None, 60), guest(2, None, None, 60)],
             at_ms: 0,
+            ..Default::default()
         };
         firewall.apply(&both).expect("the first apply");
         // Guest 1's element goes behind lango's back: deleting it again is refused (ENOENT).
@@ -281,6 +283,7 @@ fn lab_a_change_the_kernel_refuses_rewrites_the_table() {
         let kicked = Desired {
             clients: vec![guest(2, None, None, 60)],
             at_ms: 1000,
+            ..Default::default()
         };
         firewall.apply(&kicked).expect("the kick, by a rewrite");
         let batches = kernel.batches.lock().unwrap().clone();

@@ -34,6 +34,8 @@ mod gate;
 mod flat;
 // Issue 16 in the lab: fair use past the quota (measured), packages sold inside their hours.
 mod fair;
+// Issue 16 in the lab: the allow-list and the walled garden.
+mod allow;
 // The guest portal's handler: probes, RFC 8908, the EasyISP API, limits, secrets.
 mod portal;
 // Headless Chromium through ChromeDriver: the purchase path with screenshots.

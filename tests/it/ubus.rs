@@ -83,16 +83,16 @@ impl FakeUbusd {
 }
 
 /// lango's connection, seen from the fake ubusd.
-struct Peer {
+pub(crate) struct Peer {
     stream: UnixStream,
     seq: u16,
 }
 
 /// What a call got back: the DATA (if any) and the STATUS code.
 #[derive(Debug, PartialEq)]
-struct Reply {
-    data: Option<Value>,
-    status: i32,
+pub(crate) struct Reply {
+    pub(crate) data: Option<Value>,
+    pub(crate) status: i32,
 }
 
 impl Peer {
@@ -152,7 +152,7 @@ impl Peer {
         }
     }
 
-    fn call(&mut self, method: &str, args: Value) -> Reply {
+    pub(crate) fn call(&mut self, method: &str, args: Value) -> Reply {
         let seq = self.invoke(method, args, false);
         self.reply(seq)
     }
@@ -281,6 +281,8 @@ fn registers_lango_with_its_method_table() {
             "block": {"mac": 3, "blocked": 7},
             "voucher_generate": {"package": 3, "count": 5, "days": 5},
             "payments": {"limit": 5},
+            "allow": {"mac": 3},
+            "disallow": {"mac": 3},
         })
     );
     crate::support::eventually("registered", || server.object_id() == Some(OBJECT_ID));
@@ -545,14 +547,14 @@ fn stop_closes_the_connection() {
 // ---- the lango object ----
 
 /// What keeps a lango object registered on its fake ubusd.
-struct Running {
+pub(crate) struct Running {
     _dir: TempDir,
     _ubusd: FakeUbusd,
     _events: Sender<Event>,
     _server: Server,
 }
 
-fn lango_on_ubus(env: &TestEnv, config_path: Option<PathBuf>) -> (Peer, Running) {
+pub(crate) fn lango_on_ubus(env: &TestEnv, config_path: Option<PathBuf>) -> (Peer, Running) {
     let (dir, _path, ubusd, events, server) = start_with(Arc::new(LangoUbus {
         app: env.app.clone(),
         config_path,
@@ -569,7 +571,7 @@ fn lango_on_ubus(env: &TestEnv, config_path: Option<PathBuf>) -> (Peer, Running)
 }
 
 #[track_caller]
-fn ok(reply: Reply) -> Value {
+pub(crate) fn ok(reply: Reply) -> Value {
     assert_eq!(reply.status, 0, "{reply:?}");
     reply.data.expect("a DATA reply")
 }

@@ -1,7 +1,8 @@
 //! One small transaction per change (pure): which devices differ between the last applied
 //! state and the new one (`delta`), the kernel operations that delete the elements and objects
 //! of those that go and add those of those that come (`ops`), touching nothing else, and the
-//! same operations as an nft script (`render_delta`; `netlink.rs` encodes them as messages).
+//! same operations as an nft script (`render_delta`; `netlink.rs` encodes them as messages);
+//! an allow-list change as a flush of its set and its adds (`allow_ops`).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -27,7 +28,8 @@ fn same_grant(a: &AllowedClient, b: &AllowedClient) -> bool {
 /// Pure: whether two states grant the same devices the same thing (only the time left and the
 /// quota left differ): then the kernel already has it, and nothing is sent.
 pub(crate) fn unchanged(old: &Desired, new: &Desired) -> bool {
-    old.clients.len() == new.clients.len()
+    old.allowed == new.allowed
+        && old.clients.len() == new.clients.len()
         && old
             .clients
             .iter()
@@ -172,6 +174,28 @@ pub(crate) enum Op {
     DelElement(Element),
     DelQuota(String),
     DelLimit(String),
+    /// Empties a set (a netlink delete of its elements that names none).
+    FlushSet(&'static str),
+}
+
+/// Pure: the allow-list's change as one flush of `allow_mac` and an add of every MAC on the
+/// list (no timeout: the set has none), or nothing when the list is the same. Its cost is the
+/// list's length, never the number of paid devices, and no other element is touched.
+pub(crate) fn allow_ops(old: &Desired, new: &Desired) -> Vec<Op> {
+    if old.allowed == new.allowed {
+        return Vec::new();
+    }
+    let add = |mac: &Mac| Op::AddElement {
+        element: Element {
+            set: "allow_mac",
+            key: Key::Mac(*mac),
+            object: None,
+        },
+        timeout_ms: 0,
+    };
+    let mut out = vec![Op::FlushSet("allow_mac")];
+    out.extend(new.allowed.iter().map(add));
+    out
 }
 
 /// Pure: one small transaction for a change: the elements and objects of the devices that go
@@ -240,17 +264,18 @@ pub(crate) fn render_delta(ops: &[Op]) -> String {
                     .as_ref()
                     .map(|o| format!(" : \"{o}\""))
                     .unwrap_or_default();
-                let t = nft_duration(*timeout_ms);
-                writeln!(
-                    out,
-                    "add element inet lango {set} {{ {key} timeout {t}{object} }}"
-                )
+                let t = match timeout_ms {
+                    0 => String::new(),
+                    ms => format!(" timeout {}", nft_duration(*ms)),
+                };
+                writeln!(out, "add element inet lango {set} {{ {key}{t}{object} }}")
             }
             Op::DelElement(Element { set, key, .. }) => {
                 writeln!(out, "delete element inet lango {set} {{ {key} }}")
             }
             Op::DelQuota(name) => writeln!(out, "delete quota inet lango {name}"),
             Op::DelLimit(name) => writeln!(out, "delete limit inet lango {name}"),
+            Op::FlushSet(set) => writeln!(out, "flush set inet lango {set}"),
         };
     }
     out

@@ -28,7 +28,7 @@ use crate::adapters::sys::Runner;
 use crate::core::firewall::{AllowedClient, Desired, Firewall, FirewallError, Usage};
 use crate::core::model::Mac;
 
-use delta::{delta, elements_of, objects_of, ops, render_delta, unchanged, Delta, Op};
+use delta::{allow_ops, delta, elements_of, objects_of, ops, render_delta, unchanged, Delta, Op};
 pub use netlink::Batch;
 pub(crate) use parse::flow_offloading_enabled;
 use parse::{parse_usage, usage_of, Counters};
@@ -388,7 +388,8 @@ impl NftFirewall {
             removed: d.removed.clone(),
             added: added.iter().collect(),
         };
-        let ops = ops(&change, desired.at_ms);
+        let mut ops = ops(&change, desired.at_ms);
+        ops.extend(allow_ops(old, desired));
         if !ops.is_empty() {
             self.send(&ops)?;
         }
@@ -396,6 +397,7 @@ impl NftFirewall {
         let old_state = Desired {
             clients: changing,
             at_ms: desired.at_ms,
+            ..Default::default()
         };
         for (session, (up, down)) in usage_of(&old_state, &counted) {
             let entry = state.carry.entry(session).or_default();
@@ -533,6 +535,34 @@ impl Firewall for NftFirewall {
                 IpAddr::V4(_) => None,
             })
             .collect())
+    }
+
+    /// Each address into `garden4`/`garden6` with its timeout, in one small transaction. An
+    /// address already there is deleted and added again in the same batch, so that its timeout
+    /// starts over on kernels that do not update it on an add; where the delete fails (the
+    /// address is new), the adds go alone.
+    fn open_garden(&self, addresses: &[(IpAddr, u64)]) -> Result<(), FirewallError> {
+        let element = |ip: &IpAddr| delta::Element {
+            set: if ip.is_ipv4() { "garden4" } else { "garden6" },
+            key: delta::Key::Ip(*ip),
+            object: None,
+        };
+        let adds: Vec<Op> = addresses
+            .iter()
+            .map(|(ip, ms)| Op::AddElement {
+                element: element(ip),
+                timeout_ms: (*ms).max(1),
+            })
+            .collect();
+        let mut refresh: Vec<Op> = addresses
+            .iter()
+            .map(|(ip, _)| Op::DelElement(element(ip)))
+            .collect();
+        refresh.extend(adds.iter().cloned());
+        if adds.is_empty() || self.send(&refresh).is_ok() {
+            return Ok(());
+        }
+        self.send(&adds)
     }
 
     fn forget(&self, addresses: &[IpAddr]) -> Result<(), FirewallError> {

@@ -136,7 +136,7 @@ impl Writer {
         self.text(LIST_SET, set);
         let list = self.nest(LIST_ELEMENTS);
         let elem = self.nest(LIST_ELEM);
-        if let Some((timeout_ms, _)) = add {
+        if let Some((timeout_ms @ 1.., _)) = add {
             self.long(ELEM_TIMEOUT, timeout_ms);
         }
         let at = self.nest(ELEM_KEY);
@@ -234,6 +234,9 @@ pub(crate) fn batch(ops: &[Op]) -> Batch {
                 w.message(MSG_DELSETELEM, false, LIST_TABLE, |w| {
                     w.element(element.set, &element.key, None);
                 });
+            }
+            Op::FlushSet(set) => {
+                w.message(MSG_DELSETELEM, false, LIST_TABLE, |w| w.text(LIST_SET, set));
             }
             Op::DelQuota(name) => {
                 w.message(MSG_DELOBJ, false, OBJ_TABLE, |w| {

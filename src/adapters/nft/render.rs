@@ -1,7 +1,8 @@
 //! The scripts lango loads (pure): `render`, the whole `table inet lango` for a desired state, in
 //! one transaction that replaces it; `render_gate`, the static `table inet lango_gate` that
 //! keeps guests out whatever happens to the first; durations, speed caps and timeouts as nft
-//! writes them.
+//! writes them. Besides the paid devices, the table holds the allow-list (`allow_mac`) and the
+//! walled garden's addresses (`garden4`, `garden6`), which go through its `free` chain.
 
 use std::fmt::Write as _;
 
@@ -99,6 +100,14 @@ pub(super) fn timeout_ms(client: &AllowedClient) -> u64 {
 /// (`render_gate`) drops guest packets without it, so the deny does not depend on lango's
 /// table: removed, flushed or never created, guests stay out. (mwan3 uses 0x3F00, fw4 none.)
 pub(crate) const PAID_MARK: u32 = 0x2000_0000;
+
+/// The connection mark bit lango's table sets on connections that unpaid devices may use (an
+/// allow-listed MAC, a walled-garden address): their replies carry no MAC to match, so they
+/// are let back to the guest by this mark.
+pub(crate) const FREE_CT_MARK: u32 = 0x2000_0000;
+
+/// Walled-garden addresses open at once, per family (`garden4`, `garden6`).
+pub(crate) const GARDEN_SIZE: u32 = 4096;
 
 /// New connections per second one source may open to the portal ports (burst twice that).
 const PORTAL_NEW_PER_SEC: u32 = 20;
@@ -262,6 +271,15 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
     // table keeps guests out even while this one is missing).
     out.push_str("table inet lango\ndelete table inet lango\ntable inet lango {\n");
     out.push_str(&objects);
+    let allowed: Vec<String> = desired.allowed.iter().map(Mac::to_string).collect();
+    let allow = set("set allow_mac", "ether_addr", "", &allowed);
+    out.push_str(&allow.replace(" flags timeout;", ""));
+    for (name, ty) in [("garden4", "ipv4_addr"), ("garden6", "ipv6_addr")] {
+        let _ = writeln!(
+            out,
+            "\tset {name} {{\n\t\ttype {ty}; size {GARDEN_SIZE}; flags timeout;\n\t}}"
+        );
+    }
     out.push_str(&set("set paid_mac", "ether_addr", "", &paid_mac));
     out.push_str(&set("set paid4", mac4, " counter;", &paid4));
     out.push_str(&set("set paid6", mac6, " counter;", &paid6));
@@ -316,7 +334,10 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
 \t\tiifname != \"{dev}\" return
 \t\tether saddr . ip saddr @paid4 return
 \t\tether saddr . ip6 saddr @paid6 return
+\t\tether saddr @allow_mac return
 \t\tudp dport 53 redirect to :{dns}
+\t\tip daddr @garden4 return
+\t\tip6 daddr @garden6 return
 \t\ttcp dport 80 redirect to :{portal}
 \t}}
 \tchain input {{
@@ -324,6 +345,7 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
 \t\tiifname != \"{dev}\" return
 \t\tether saddr . ip saddr @paid4 {mark} return
 \t\tether saddr . ip6 saddr @paid6 {mark} return
+\t\tether saddr @allow_mac {mark} return
 \t\tether saddr @paid_mac ip6 saddr != fe80::/10 add @seen6 {{ ether saddr . ip6 saddr }}
 \t}}
 \tchain forward {{
@@ -334,6 +356,9 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
 \tchain from_guest {{
 \t\tether saddr . ip saddr @paid4 goto up4
 \t\tether saddr . ip6 saddr @paid6 goto up6
+\t\tether saddr @allow_mac goto free
+\t\tip daddr @garden4 goto free
+\t\tip6 daddr @garden6 goto free
 \t\tether saddr @paid_mac ip6 saddr != fe80::/10 add @seen6 {{ ether saddr . ip6 saddr }}
 \t\tmeta l4proto tcp reject with tcp reset
 \t\tdrop
@@ -359,7 +384,12 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
 \tchain to_guest {{
 \t\tip daddr @paid_ip4 goto down4
 \t\tip6 daddr @paid_ip6 goto down6
+\t\tct direction reply ct mark & {free} == {free} {mark} accept
 \t\tdrop
+\t}}
+\tchain free {{
+\t\tct mark set ct mark | {free}
+\t\t{mark} accept
 \t}}
 \tchain down4 {{
 \t\tquota name ip daddr map @quota_dn4 goto over_dn4
@@ -383,6 +413,7 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
 ",
         dns = options.dns_port,
         portal = options.portal_port,
+        free = format_args!("0x{FREE_CT_MARK:08x}"),
     );
     out
 }

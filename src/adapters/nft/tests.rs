@@ -51,6 +51,7 @@ fn clients_are_elements_with_timeouts_and_objects() {
             client(2, None, None),
         ],
         at_ms: 0,
+        ..Default::default()
     };
     let script = render(&desired, &options());
     assert!(script.contains("aa:00:00:00:00:01 . 10.77.0.11 timeout 1h"));
@@ -100,6 +101,7 @@ fn the_gate_drops_unmarked_guest_traffic_and_opens_only_what_guests_need() {
         &Desired {
             clients: vec![client(1, None, None)],
             at_ms: 0,
+            ..Default::default()
         },
         &opts,
     );
@@ -121,6 +123,7 @@ fn a_fair_use_device_goes_on_at_its_fair_rate_past_its_quota() {
     let desired = Desired {
         clients: vec![fair.clone(), plain.clone()],
         at_ms: 0,
+        ..Default::default()
     };
     let script = render(&desired, &options());
     assert!(script.contains("quota q3 { over 2000000 bytes used 2000000 bytes }"));
@@ -174,6 +177,7 @@ fn tethering_is_blocked_only_when_asked() {
     let desired = Desired {
         clients: vec![client(1, None, None)],
         at_ms: 0,
+        ..Default::default()
     };
     let mut opts = options();
     assert!(!render(&desired, &opts).contains("ttl set"));
@@ -187,6 +191,7 @@ fn a_rebuilt_table_carries_the_quota_used() {
     let mut desired = Desired {
         clients: vec![client(1, Some(4_000_000), None)],
         at_ms: 0,
+        ..Default::default()
     };
     desired.clients[0].quota_left = Some(3_500_000);
     let live = Counters {
@@ -236,10 +241,12 @@ fn a_change_is_one_small_transaction_whatever_the_number_of_devices() {
     let old = Desired {
         clients: many.clone(),
         at_ms: 0,
+        ..Default::default()
     };
     let mut new = Desired {
         clients: many,
         at_ms: 1000,
+        ..Default::default()
     };
     // Device 7 leaves early (a kick), device 9 is extended, device 200 arrives.
     new.clients.retain(|c| c.session_id != 7);
@@ -284,6 +291,7 @@ fn a_change_is_one_small_transaction_whatever_the_number_of_devices() {
     let gone = Desired {
         clients: expired.clients[1..].to_vec(),
         at_ms: 1000,
+        ..Default::default()
     };
     assert_eq!(ops(&delta(&expired, &gone), 1000), []);
     assert_eq!(
@@ -324,6 +332,7 @@ fn usage_is_read_from_element_counters() {
     let desired = Desired {
         clients: vec![client(1, None, None)],
         at_ms: 0,
+        ..Default::default()
     };
     assert_eq!(usage_of(&desired, &counters).get(&1), Some(&(320, 9000)));
     assert_eq!(parse_usage("not json"), Counters::default());
@@ -574,6 +583,7 @@ fn grant(
     let mut desired = Desired {
         clients: vec![client(1, None, None)],
         at_ms: 0,
+        ..Default::default()
     };
     firewall.apply(&desired).unwrap();
     nft.0.lock().unwrap().clear();
@@ -640,10 +650,12 @@ fn a_refused_batch_names_the_message_and_the_table_is_rewritten() {
             &Desired {
                 clients: vec![client(1, None, None)],
                 at_ms: 0,
+                ..Default::default()
             },
             &Desired {
                 clients: vec![client(1, None, None), client(2, Some(1000), Some(8000))],
                 at_ms: 0,
+                ..Default::default()
             },
         ),
         0,
@@ -673,6 +685,7 @@ fn elements_capped_at_20_days_are_rewritten_halfway_and_not_before() {
     let at = |at_ms: i64| Desired {
         clients: vec![long.clone()],
         at_ms,
+        ..Default::default()
     };
     firewall.apply(&at(0)).unwrap();
     let rewrites = || {
@@ -741,4 +754,108 @@ fn the_reads_before_an_extension_are_one_get_per_element_and_quota() {
     assert_eq!(kinds, vec![10 << 8 | 13, 10 << 8 | 19]);
     let flags = u16::from_ne_bytes([reads.bytes[6], reads.bytes[7]]);
     assert_eq!(flags, 0x1 | 0x4);
+}
+
+#[test]
+fn the_allow_list_and_the_garden_are_sets_the_rules_consult() {
+    let desired = Desired {
+        allowed: vec![Mac([2, 0xaa, 0, 0, 0, 5])],
+        ..Default::default()
+    };
+    let script = render(&desired, &options());
+    assert!(script.contains(
+        "set allow_mac {\n\t\ttype ether_addr;\n\t\telements = {\n\t\t\t02:aa:00:00:00:05\n"
+    ));
+    assert!(script.contains("set garden4 {\n\t\ttype ipv4_addr; size 4096; flags timeout;\n"));
+    assert!(script.contains("set garden6 {\n\t\ttype ipv6_addr; size 4096; flags timeout;\n"));
+    // Allowed devices skip the portal and lango's DNS; garden addresses skip only the portal.
+    let pre = script.split("chain prerouting").nth(1).unwrap_or_default();
+    let at = |needle: &str| pre.find(needle).unwrap_or(usize::MAX);
+    assert!(at("ether saddr @allow_mac return") < at("udp dport 53 redirect"));
+    assert!(at("udp dport 53 redirect") < at("ip daddr @garden4 return"));
+    assert!(at("ip6 daddr @garden6 return") < at("tcp dport 80 redirect"));
+    assert!(script.contains("ether saddr @allow_mac meta mark set meta mark | 0x20000000 return"));
+    assert!(
+        script.contains("\t\tether saddr @allow_mac goto free\n\t\tip daddr @garden4 goto free\n")
+    );
+    assert!(script.contains(
+        "ct direction reply ct mark & 0x20000000 == 0x20000000 meta mark set meta mark | 0x20000000 accept\n\t\tdrop"
+    ));
+    assert!(script.contains("chain free {\n\t\tct mark set ct mark | 0x20000000\n"));
+}
+
+#[test]
+fn an_allow_list_change_is_one_flush_and_its_adds() {
+    let mac = |n| Mac([2, 0xaa, 0, 0, 0, n]);
+    let old = Desired {
+        clients: vec![client(1, None, None)],
+        allowed: vec![mac(1)],
+        ..Default::default()
+    };
+    let mut new = old.clone();
+    assert!(allow_ops(&old, &new).is_empty() && unchanged(&old, &new));
+    new.allowed = vec![mac(2), mac(3)];
+    assert!(!unchanged(&old, &new));
+    let ops = allow_ops(&old, &new);
+    assert_eq!(
+        render_delta(&ops),
+        "flush set inet lango allow_mac\n\
+         add element inet lango allow_mac { 02:aa:00:00:00:02 }\n\
+         add element inet lango allow_mac { 02:aa:00:00:00:03 }\n"
+    );
+    assert_eq!(netlink::batch(&ops).messages, 3);
+    // Over netlink: the probe, then that one batch; no nft process, no rewrite.
+    let nft = Arc::new(FakeNft::default());
+    let kernel = Arc::new(FakeNetlink {
+        available: true,
+        refuse: None,
+        sent: Mutex::default(),
+    });
+    let firewall = NftFirewall::new(nft.clone(), kernel.clone(), options());
+    firewall.apply(&old).unwrap();
+    nft.0.lock().unwrap().clear();
+    kernel.sent.lock().unwrap().clear();
+    firewall.apply(&new).unwrap();
+    assert!(nft.0.lock().unwrap().is_empty());
+    assert_eq!(*kernel.sent.lock().unwrap(), vec![2, 3]);
+}
+
+#[test]
+fn garden_addresses_are_refreshed_or_added_in_one_batch() {
+    let v4: IpAddr = "10.78.0.2".parse().unwrap();
+    let v6: IpAddr = "fd78::2".parse().unwrap();
+    let kernel = |refuse| {
+        Arc::new(FakeNetlink {
+            available: true,
+            refuse,
+            sent: Mutex::default(),
+        })
+    };
+    let nft = Arc::new(FakeNft::default());
+    let ok = kernel(None);
+    let firewall = NftFirewall::new(nft.clone(), ok.clone(), options());
+    firewall
+        .open_garden(&[(v4, 60_000), (v6, 3_600_000)])
+        .unwrap();
+    // Two deletes (the timeouts start over), then two adds.
+    assert_eq!(*ok.sent.lock().unwrap(), vec![4]);
+    // A new address: the delete is refused (ENOENT), the adds go alone.
+    let refusing = kernel(Some((0, 2)));
+    let firewall = NftFirewall::new(nft.clone(), refusing.clone(), options());
+    firewall.open_garden(&[(v4, 60_000), (v6, 60_000)]).unwrap();
+    assert_eq!(*refusing.sent.lock().unwrap(), vec![4, 2]);
+    firewall.open_garden(&[]).unwrap();
+    assert!(nft.0.lock().unwrap().is_empty());
+    let adds = [Op::AddElement {
+        element: Element {
+            set: "garden4",
+            key: Key::Ip(v4),
+            object: None,
+        },
+        timeout_ms: 60_000,
+    }];
+    assert_eq!(
+        render_delta(&adds),
+        "add element inet lango garden4 { 10.78.0.2 timeout 1m }\n"
+    );
 }

@@ -113,6 +113,16 @@ pub struct Gateway {
     /// (SSH, LuCI, the owner page through an SSH tunnel) without paying; the internet still
     /// needs a voucher. A MAC can be copied: keep the router's passwords strong.
     pub owner_macs: Vec<crate::core::model::Mac>,
+    /// `list allow_mac`: devices always let through without paying (a POS terminal, a TV, the
+    /// owner's phone), each once: the router's DNS and the internet both ways. A MAC can be
+    /// copied, like any MAC list.
+    pub allow_macs: Vec<crate::core::model::Mac>,
+    /// `list walled_garden`: domains (and their subdomains) unpaid guests may reach: lango's
+    /// DNS responder asks `garden_dns` for them and opens the addresses of the answer for
+    /// their TTL (60 s to 1 h). Lower-cased, each once.
+    pub walled_garden: Vec<String>,
+    /// `option garden_dns` (default 127.0.0.1:53, dnsmasq): the resolver asked for garden names.
+    pub garden_dns: std::net::SocketAddr,
     /// `option ipv6_window` (default 1m): how long after a purchase (or a move) a device may
     /// add IPv6 addresses; a new one later is refused as a clone (`core::ipv6`).
     pub ipv6_window_secs: u64,

@@ -113,6 +113,9 @@ fn empty_file_gives_every_default() {
         ],
         guest_nets: vec![Cidr::parse("192.168.1.1/24").unwrap()],
         owner_macs: Vec::new(),
+        allow_macs: Vec::new(),
+        walled_garden: Vec::new(),
+        garden_dns: "127.0.0.1:53".parse().unwrap(),
         currency: "KES".into(),
         language: Lang::En,
         store: "/etc/lango/lango.redb".into(),
@@ -187,6 +190,9 @@ fn every_option_of_every_section() {
         \toption api_token_file /tmp/lango.token\n\
         \toption block_tethering 1\n\
         \tlist owner_mac 02:aa:00:00:00:09\n\
+        \tlist allow_mac 02:aa:00:00:00:08\n\
+        \tlist walled_garden shop.example\n\
+        \toption garden_dns 127.0.0.1:5353\n\
         \toption ipv6_window 2m\n\
         \toption gate_file /etc/nftables.d/lango.nft\n\
         \toption keep_payments 90d\n\
@@ -279,6 +285,9 @@ fn every_option_of_every_section() {
     );
     assert!(gateway.block_tethering);
     assert_eq!(gateway.owner_macs, ["02:aa:00:00:00:09".parse().unwrap()]);
+    assert_eq!(gateway.allow_macs, ["02:aa:00:00:00:08".parse().unwrap()]);
+    assert_eq!(gateway.walled_garden, ["shop.example"]);
+    assert_eq!(gateway.garden_dns, "127.0.0.1:5353".parse().unwrap());
     assert_eq!(gateway.ipv6_window_secs, 120);
     assert_eq!(
         (gateway.keep_payments_secs, gateway.keep_sessions_secs),
@@ -778,5 +787,37 @@ fn guest_networks_are_listed_or_assumed_from_the_portal() {
     assert!(
         errors.len() == 1 && errors[0].starts_with("2: "),
         "{errors:?}"
+    );
+}
+
+#[test]
+fn allow_list_and_walled_garden() {
+    let config = valid(
+        "config gateway\n\tlist allow_mac 02:AA:00:00:00:07\n\tlist allow_mac 02:aa:00:00:00:03\n\
+         \tlist allow_mac 02:aa:00:00:00:07\n\tlist walled_garden Shop.Example.\n\
+         \tlist walled_garden bank.example\n\toption garden_dns 10.0.0.53\n",
+    );
+    let gw = &config.gateway;
+    let macs: Vec<String> = gw.allow_macs.iter().map(ToString::to_string).collect();
+    assert_eq!(macs, ["02:aa:00:00:00:07", "02:aa:00:00:00:03"]);
+    assert_eq!(gw.walled_garden, ["shop.example", "bank.example"]);
+    assert_eq!(gw.garden_dns, "10.0.0.53:53".parse().unwrap());
+    let other = valid("config gateway\n\toption garden_dns '[::1]:5353'\n");
+    assert_eq!(other.gateway.garden_dns, "[::1]:5353".parse().unwrap());
+    check_problems(
+        "config gateway\n\tlist allow_mac 02:aa:00:00:00\n\tlist walled_garden com\n\
+         \tlist walled_garden 'a b.example'\n\tlist walled_garden -x.example\n\
+         \toption garden_dns nowhere\n",
+        &[
+            "2: '02:aa:00:00:00' is not a MAC address (aa:bb:cc:dd:ee:ff)",
+            "3: 'com' is not a domain name (like shop.example)",
+            "4: 'a b.example' is not a domain name (like shop.example)",
+            "5: '-x.example' is not a domain name (like shop.example)",
+            "6: 'nowhere' is not an address with an optional port (like 127.0.0.1:53)",
+        ],
+    );
+    check_problems(
+        "config gateway\n\toption walled_garden shop.example\n",
+        &["2: 'walled_garden' is a list: write list walled_garden '...' for each value"],
     );
 }

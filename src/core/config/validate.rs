@@ -10,10 +10,11 @@ use crate::core::uci::{Section, UciFile, Value};
 use crate::core::window::{parse_days, parse_window, Window, ALL_DAYS};
 
 use super::values::{
-    parse_bool, parse_callback_url, parse_colour, parse_currency, parse_device, parse_environment,
-    parse_firewall, parse_host, parse_interval, parse_ip, parse_ipv6, parse_kind, parse_language,
-    parse_network, parse_order, parse_path, parse_port, parse_price, parse_reference,
-    parse_shortcode, parse_simulator_url, parse_terms_url, parse_text, parse_utc_offset, suggest,
+    parse_bool, parse_callback_url, parse_colour, parse_currency, parse_device, parse_domain,
+    parse_environment, parse_firewall, parse_host, parse_interval, parse_ip, parse_ipv6,
+    parse_kind, parse_language, parse_mac, parse_network, parse_order, parse_path, parse_port,
+    parse_price, parse_reference, parse_shortcode, parse_simulator_url, parse_terms_url,
+    parse_text, parse_upstream, parse_utc_offset, suggest,
 };
 use super::{
     Brand, Cidr, Config, Diagnostic, FirewallKind, Gateway, Mpesa, MpesaEnvironment, MpesaKind,
@@ -32,6 +33,9 @@ pub(super) const GATEWAY: &[&str] = &[
     "admin_allow",
     "guest_net",
     "owner_mac",
+    "allow_mac",
+    "walled_garden",
+    "garden_dns",
     "currency",
     "language",
     "store",
@@ -87,7 +91,13 @@ pub(super) const MPESA: &[&str] = &[
     "simulator_url",
 ];
 /// The options written with `list`; every other option takes one value.
-pub(super) const LISTS: &[&str] = &["admin_allow", "guest_net", "owner_mac"];
+pub(super) const LISTS: &[&str] = &[
+    "admin_allow",
+    "guest_net",
+    "owner_mac",
+    "allow_mac",
+    "walled_garden",
+];
 
 /// The file's sections sorted by type, before any value is checked (ripgrep's LowArgs, with
 /// `Config` as HiArgs).
@@ -249,18 +259,37 @@ fn validate_gateway(raw: &Raw, check: &mut Check) -> Gateway {
         .list("guest_net")
         .filter_map(|value| check.item(value, Cidr::parse))
         .collect();
-    let owner_macs: Vec<Mac> = raw
-        .list("owner_mac")
-        .filter_map(|value| {
-            check.item(value, |t| {
-                t.parse::<Mac>()
-                    .map_err(|_| format!("'{t}' is not a MAC address (aa:bb:cc:dd:ee:ff)"))
-            })
-        })
-        .collect();
+    let mut macs = |name: &str| -> Vec<Mac> {
+        raw.list(name)
+            .filter_map(|value| check.item(value, parse_mac))
+            .collect()
+    };
+    let owner_macs = macs("owner_mac");
+    // In the file's order, each once (no sort: its code would cost flash for lists this short).
+    let mut allow_macs: Vec<Mac> = Vec::new();
+    for mac in macs("allow_mac") {
+        if !allow_macs.contains(&mac) {
+            allow_macs.push(mac);
+        }
+    }
+    let mut walled_garden: Vec<String> = Vec::new();
+    for value in raw.list("walled_garden") {
+        match check.item(value, parse_domain) {
+            Some(name) if !walled_garden.contains(&name) => walled_garden.push(name),
+            _ => {}
+        }
+    }
     let mut gateway = Gateway {
         guest_nets,
         owner_macs,
+        allow_macs,
+        walled_garden,
+        garden_dns: check.get(
+            raw,
+            "garden_dns",
+            parse_upstream,
+            ([127, 0, 0, 1], 53).into(),
+        ),
         enabled: check.get(raw, "enabled", parse_bool, true),
         interface: check.get(raw, "interface", parse_network, "lan".into()),
         portal_addr: check.get(raw, "portal_addr", parse_ip, [192, 168, 1, 1].into()),

@@ -60,6 +60,34 @@ pub(super) fn parse_host(text: &str) -> Result<String, String> {
     want(ok, text, "a host name (like portal.lan)")
 }
 
+pub(super) fn parse_mac(text: &str) -> Result<crate::core::model::Mac, String> {
+    text.parse()
+        .map_err(|_| not(text, "a MAC address (aa:bb:cc:dd:ee:ff)"))
+}
+
+/// A walled-garden domain (`shop.example`, which also covers its subdomains): at least two
+/// labels of letters, digits and dashes, lower-cased, no trailing dot. A bare top-level name
+/// (`com`) would open a whole registry to unpaid guests, so it is refused.
+pub(crate) fn parse_domain(text: &str) -> Result<String, String> {
+    let name = text.trim_end_matches('.').to_ascii_lowercase();
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let ok = name.len() <= 253 && name.contains('.') && name.split('.').all(label_ok);
+    want(ok, &name, "a domain name (like shop.example)")
+}
+
+/// The resolver walled-garden names are asked of: an address, port 53 unless given
+/// (`127.0.0.1`, `127.0.0.1:5353`, `[::1]:53`).
+pub(super) fn parse_upstream(text: &str) -> Result<std::net::SocketAddr, String> {
+    let bare = text.parse::<IpAddr>().map(|ip| (ip, 53).into());
+    bare.or_else(|_| text.parse())
+        .map_err(|_| not(text, "an address with an optional port (like 127.0.0.1:53)"))
+}
+
 pub(super) fn parse_ipv6(text: &str) -> Result<Ipv6Addr, String> {
     text.parse()
         .map_err(|_| not(text, "an IPv6 address (like fd00::1)"))

@@ -256,6 +256,8 @@ fn route(call: &Call, method: &str, url: &str) -> Response {
         ("POST", "/sessions/extend") => pages::extend(call),
         ("POST", "/devices/block") => pages::block(call, true),
         ("POST", "/devices/unblock") => pages::block(call, false),
+        ("POST", "/devices/allow") => pages::allow(call, true),
+        ("POST", "/devices/disallow") => pages::allow(call, false),
         #[cfg(feature = "simulator")]
         ("POST", "/simulator") => pages::simulator(call),
         ("POST", "/mpesa/check") => settings::mpesa_check(call),

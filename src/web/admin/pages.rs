@@ -423,6 +423,7 @@ pub(crate) fn guests(call: &Call) -> Response {
         "",
         &post_form(call, "/devices/unblock", &[], &blocked),
     ));
+    body.push_str(&always_allowed(call, &names));
     ui::page(
         call,
         Tab::Guests,
@@ -430,6 +431,63 @@ pub(crate) fn guests(call: &Call) -> Response {
         "Devices on the guest Wi-Fi with time. Names come from the devices themselves (DHCP).",
         &body,
     )
+}
+
+/// The "Always allowed" section: the allow-list (`list allow_mac`) with a remove button per
+/// device, and a form to add one.
+fn always_allowed(call: &Call, names: &[(Mac, String)]) -> String {
+    let config = call.ctx.app.config();
+    let rows: Vec<Vec<String>> = config
+        .gateway
+        .allow_macs
+        .iter()
+        .map(|mac| {
+            let remove =
+                ui::row_button(None, "mac", &mac.to_string(), "Remove", "cbi-button-remove");
+            vec![device(names, *mac), remove]
+        })
+        .collect();
+    let list = table(&["Device", ""], &rows, "No device is always allowed.", &[]);
+    let add = format!(
+        "<p>{} <button class=\"cbi-button cbi-button-add\">Allow</button></p>",
+        ui::input(
+            "mac",
+            "",
+            "placeholder=\"aa:bb:cc:dd:ee:ff\" style=\"width:auto\""
+        )
+    );
+    section(
+        "Always allowed",
+        "Devices that never pay: a till, a TV, your phone. A MAC address can be copied, so \
+         list only devices you trust on a network where that matters little.",
+        &format!(
+            "{}{}",
+            post_form(call, "/devices/disallow", &[], &list),
+            post_form(call, "/devices/allow", &[], &add)
+        ),
+    )
+}
+
+/// Adds a device to the allow-list or takes it off (the config file, through `edit_config`).
+pub(crate) fn allow(call: &Call, allowed: bool) -> Response {
+    let Ok(mac) = call.field("mac").parse::<Mac>() else {
+        return call.fail(
+            "/guests",
+            "Not saved: that is not a MAC address (aa:bb:cc:dd:ee:ff).",
+        );
+    };
+    let verb = if allowed {
+        "allowed"
+    } else {
+        "no longer allowed"
+    };
+    let what = format!("{mac} {verb} without paying");
+    let result = crate::web::admin::settings::edit_config(call, &what, &mut |file| {
+        crate::core::uci_write::set_allowed(file, mac, allowed);
+        Ok(())
+    });
+    let done = format!("{mac} is {verb} without paying.");
+    crate::web::admin::settings::after_edit(call, "/guests", &done, result, None)
 }
 
 fn session_id(call: &Call) -> Option<u64> {

@@ -354,6 +354,7 @@ pub(crate) fn api(ctx: &Ctx, request: &Request, ip: IpAddr, url: &str) -> Respon
         ("GET", "/api/overview") => overview(ctx),
         ("POST", "/api/vouchers") => api_vouchers(ctx, request),
         ("POST", "/api/sessions/revoke") => api_revoke(ctx, request),
+        ("POST", "/api/allow") => api_allow(ctx, request, ip),
         _ => api_error(404, "no such endpoint"),
     }
 }
@@ -373,6 +374,34 @@ fn api_revoke(ctx: &Ctx, request: &Request) -> Response {
             log::error!("owner API: revoke {id}: {e}");
             api_error(503, "the store could not be read; try again")
         }
+    }
+}
+
+/// `POST /api/allow` (mac, allowed: 1 or 0): puts a device on the allow-list or takes it
+/// off, as the Guests page's "Always allowed" does.
+fn api_allow(ctx: &Ctx, request: &Request, ip: IpAddr) -> Response {
+    use crate::core::model::Mac;
+    let form = match read_form(request) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Some(mac) = form.get("mac").and_then(|m| m.trim().parse::<Mac>().ok()) else {
+        return api_error(400, "mac must be a MAC address (aa:bb:cc:dd:ee:ff)");
+    };
+    let allowed = form.get("allowed").is_none_or(|v| v.trim() != "0");
+    let verb = if allowed {
+        "allowed"
+    } else {
+        "no longer allowed"
+    };
+    let what = format!("{mac} {verb} without paying");
+    let edited = crate::web::admin::settings::edit_config_from(ctx, ip, &what, &mut |file| {
+        crate::core::uci_write::set_allowed(file, mac, allowed);
+        Ok(())
+    });
+    match edited {
+        Ok(_) => json(200, &json!({ "mac": mac.to_string(), "allowed": allowed })),
+        Err(e) => api_error(409, &e),
     }
 }
 

@@ -1,15 +1,16 @@
 //! Settings on the owner page: M-Pesa credentials (secrets are never shown back: a blank field
 //! keeps the stored value) and the connection test, branding, language and network, and the
-//! owner password. Also `edit_config`, the one way the owner page changes `/etc/config/lango`:
-//! parse the file, edit it (`uci_write`), validate the result with `config::parse`, write it
-//! atomically, then apply it live (`app::reconfigure::apply_config`), so `uci` sees the same data.
+//! owner password. Also `edit_config`, the one way the owner page changes `/etc/config/lango`
+//! (through `app::reconfigure::edit_file`: parse the file, edit it (`uci_write`), validate the
+//! result with `config::parse`, write it atomically, then apply it live), refusing an edit that
+//! would shut the owner's own address out of this page.
 
 use rouille::Response;
 
 use crate::core::auth;
 use crate::core::config::{Cidr, MpesaEnvironment, MpesaKind};
 use crate::core::uci::UciFile;
-use crate::core::uci_write::{render, set_section_list, set_section_option};
+use crate::core::uci_write::{set_section_list, set_section_option};
 use crate::web::admin::ui::{
     self as ui, alert, form_actions, input, post_form, section, select, value_row, Tab,
 };
@@ -23,61 +24,46 @@ pub(crate) fn edit_config(
     what: &str,
     edit: &mut dyn FnMut(&mut UciFile) -> Result<(), String>,
 ) -> Result<Vec<String>, String> {
-    let Some(path) = &call.ctx.config_path else {
+    edit_config_from(call.ctx, call.ip, what, edit)
+}
+
+/// `edit_config` for a caller without a page (the JSON API): the owner page's context and the
+/// caller's address, which must stay inside `admin_allow`.
+pub(crate) fn edit_config_from(
+    ctx: &crate::web::admin::Ctx,
+    ip: std::net::IpAddr,
+    what: &str,
+    edit: &mut dyn FnMut(&mut UciFile) -> Result<(), String>,
+) -> Result<Vec<String>, String> {
+    let Some(path) = &ctx.config_path else {
         return Err(
             "This lango was started without a config file, so it cannot be changed \
                     here."
                 .into(),
         );
     };
-    // Bytes, as libuci reads them: a hand-edited byte that is not UTF-8 must not lock this page
-    // (the value is read with U+FFFD in its place, and written back so).
-    let bytes = std::fs::read(path).map_err(|e| format!("Cannot read {}: {e}", path.display()))?;
-    let (mut file, errors) = crate::core::uci::parse_bytes(&bytes);
-    if let Some(error) = errors.first() {
-        return Err(format!(
-            "{} has a mistake on line {} ({}); fix it first (lango check-config).",
-            path.display(),
-            error.line,
-            error.message
-        ));
-    }
-    crate::core::uci_write::name_packages(&mut file);
-    edit(&mut file)?;
-    if let Some((kind, option)) = crate::core::uci_write::control_character(&file) {
-        return Err(format!(
-            "Not saved: the {kind} {option} has a control character (a line break, NUL or \
-             similar), which /etc/config/lango cannot hold."
-        ));
-    }
-    let rendered = render(&file);
-    let config =
-        crate::core::config::parse(&rendered, &path.display().to_string()).map_err(|d| {
-            let messages: Vec<String> = d.iter().map(|d| d.message.clone()).collect();
-            messages.join("; ")
-        })?;
-    if !config
-        .gateway
-        .admin_allow
-        .iter()
-        .any(|net| net.contains(call.ip))
-    {
-        return Err(format!(
-            "Refused: {} would no longer be allowed to open this page.",
-            call.ip
-        ));
-    }
-    crate::adapters::sys::write_atomic(path, rendered.as_bytes())
-        .map_err(|e| format!("Cannot write {}: {e}", path.display()))?;
-    log::info!("{}: {what} (owner page)", path.display());
-    call.ctx
-        .app
-        .owner_event("config_changed", format!("{what} (owner page)"));
-    Ok(crate::app::reconfigure::apply_config(
-        &call.ctx.app,
-        call.ctx.gateway.as_deref(),
-        config,
-    ))
+    let keeps_caller = |config: &crate::core::config::Config| {
+        if config
+            .gateway
+            .admin_allow
+            .iter()
+            .any(|net| net.contains(ip))
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "Refused: {ip} would no longer be allowed to open this page."
+            ))
+        }
+    };
+    crate::app::reconfigure::edit_file(
+        &ctx.app,
+        ctx.gateway.as_deref(),
+        path,
+        &format!("{what} (owner page)"),
+        edit,
+        &keeps_caller,
+    )
 }
 
 /// Goes back to `path` with the outcome of an edit: a warning when part of it waits for a
