@@ -151,7 +151,8 @@ fn empty_file_gives_every_default() {
             gateway,
             brand,
             packages: Vec::new(),
-            mpesa: None
+            mpesa: None,
+            trial: None
         }
     );
 }
