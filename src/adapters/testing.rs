@@ -205,9 +205,15 @@ impl Neighbours for FakeNeighbours {
 
     fn lease_of(&self, mac: Mac) -> Option<crate::adapters::neighbours::Lease> {
         let find = |list: &Mutex<Vec<(Mac, String)>>| {
-            lock(list).iter().find(|(m, _)| *m == mac).map(|(_, v)| v.clone())
+            lock(list)
+                .iter()
+                .find(|(m, _)| *m == mac)
+                .map(|(_, v)| v.clone())
         };
-        let ip = lock(&self.leases).iter().find(|(_, m)| **m == mac).map(|(ip, _)| *ip);
+        let ip = lock(&self.leases)
+            .iter()
+            .find(|(_, m)| **m == mac)
+            .map(|(ip, _)| *ip);
         let (hostname, client_id) = (find(&self.names), find(&self.client_ids));
         if ip.is_none() && hostname.is_none() && client_id.is_none() {
             return None;

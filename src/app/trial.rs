@@ -20,9 +20,14 @@ pub enum TrialError {
     AlreadyOnline,
     /// A mark of this device (`core::trial::Verdict::UsedToday`) took today's trial; the trial
     /// comes back at `back_at` (the next local midnight).
-    UsedToday { mark: char, back_at: Timestamp },
+    UsedToday {
+        mark: char,
+        back_at: Timestamp,
+    },
     /// The router gave all of today's trials.
-    RouterCap { back_at: Timestamp },
+    RouterCap {
+        back_at: Timestamp,
+    },
     Store(StoreError),
 }
 

@@ -116,7 +116,12 @@ mod tests {
 
     #[test]
     fn keys_name_every_mark_the_network_gives() {
-        let m = marks("02:aa:00:00:00:01", Some("Amina-PC"), Some("01:02:AA"), "10.0.0.5");
+        let m = marks(
+            "02:aa:00:00:00:01",
+            Some("Amina-PC"),
+            Some("01:02:AA"),
+            "10.0.0.5",
+        );
         let day = local_day(1_796_000_000, EAT);
         let date = date_of_day(day);
         assert_eq!(
@@ -137,12 +142,22 @@ mod tests {
     #[test]
     fn a_new_mac_with_the_same_name_client_id_or_address_is_the_same_device() {
         let day = 20_000;
-        let first = marks("02:aa:00:00:00:01", Some("laptop"), Some("ff:12"), "10.0.0.5");
+        let first = marks(
+            "02:aa:00:00:00:01",
+            Some("laptop"),
+            Some("ff:12"),
+            "10.0.0.5",
+        );
         let store = keys(day, &first);
         let by_name = marks("02:bb:00:00:00:09", Some("LAPTOP"), None, "10.0.0.9");
         let by_id = marks("02:bb:00:00:00:09", None, Some("FF:12"), "10.0.0.9");
         let by_ip = marks("02:bb:00:00:00:09", None, None, "10.0.0.5");
-        let stranger = marks("02:bb:00:00:00:09", Some("other"), Some("01:bb"), "10.0.0.9");
+        let stranger = marks(
+            "02:bb:00:00:00:09",
+            Some("other"),
+            Some("01:bb"),
+            "10.0.0.9",
+        );
         let verdict = |m: &Marks| decide(taken(&store, &keys(day, m)), 1, 50);
         assert_eq!(verdict(&first), Verdict::UsedToday('m'));
         assert_eq!(verdict(&by_name), Verdict::UsedToday('h'));
@@ -159,15 +174,24 @@ mod tests {
         let before = 1_796_331_570;
         let (day, next) = today(before, EAT);
         assert_eq!(date_of_day(day), "2026-12-03");
-        assert_eq!(crate::core::time::local_minute(next, EAT), "2026-12-04 00:00");
+        assert_eq!(
+            crate::core::time::local_minute(next, EAT),
+            "2026-12-04 00:00"
+        );
         let m = marks("02:aa:00:00:00:01", None, None, "10.0.0.5");
         let store = keys(day, &m);
         // 29 s before midnight: used; one second after midnight: a new day, a new trial.
         let (same_day, _) = today(before + 29, EAT);
-        assert_eq!(decide(taken(&store, &keys(same_day, &m)), 1, 5), Verdict::UsedToday('m'));
+        assert_eq!(
+            decide(taken(&store, &keys(same_day, &m)), 1, 5),
+            Verdict::UsedToday('m')
+        );
         let (new_day, _) = today(next + 1, EAT);
         assert_eq!(new_day, day + 1);
-        assert_eq!(decide(taken(&store, &keys(new_day, &m)), 0, 5), Verdict::Granted);
+        assert_eq!(
+            decide(taken(&store, &keys(new_day, &m)), 0, 5),
+            Verdict::Granted
+        );
         // The same instant is another day in another time zone: midnight is the owner's.
         assert_eq!(today(before, 0).0, day);
         assert_eq!(today(before, 4 * 3600).0, day + 1);

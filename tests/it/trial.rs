@@ -58,7 +58,10 @@ fn allowed(env: &TestEnv, mac: Mac) -> Option<lango::core::firewall::AllowedClie
 
 /// A fourth guest on the network: a new MAC at a new address.
 fn newcomer(env: &TestEnv, n: u8) -> (IpAddr, Mac) {
-    let (ip, mac) = (IpAddr::from([192, 168, 1, 200 + n]), Mac([0xbb, 0, 0, 0, 0, n]));
+    let (ip, mac) = (
+        IpAddr::from([192, 168, 1, 200 + n]),
+        Mac([0xbb, 0, 0, 0, 0, n]),
+    );
     env.neighbours.insert(ip, mac);
     (ip, mac)
 }
@@ -82,13 +85,20 @@ fn the_portal_offers_the_trial_and_one_tap_opens_the_internet_at_its_speed() {
     assert_eq!(client.timeout_ms, 15 * 60 * 1000);
     let home = call(&env, ip, "GET", "/", "en", "");
     assert!(home.body.contains("You are online"));
-    assert!(!home.body.contains("action=\"/trial\""), "no trial offer while online");
+    assert!(
+        !home.body.contains("action=\"/trial\""),
+        "no trial offer while online"
+    );
 
     // A sale of 0: the event log has it, the books have no payment and no money.
     let events = env.app.store.read(|r| r.recent_events(10)).unwrap();
     let event = events.iter().find(|e| e.kind == "trial_granted").unwrap();
     assert_eq!(event.mac, Some(mac));
-    assert!(event.detail.contains("KES 0.00") || event.detail.contains("KES 0"), "{}", event.detail);
+    assert!(
+        event.detail.contains("KES 0.00") || event.detail.contains("KES 0"),
+        "{}",
+        event.detail
+    );
     let payments = env.app.store.read(|r| r.recent_payments(10)).unwrap();
     assert!(payments.is_empty());
 
@@ -109,9 +119,15 @@ fn a_device_gets_one_trial_a_local_day_and_the_next_after_midnight() {
     assert!(allowed(&env, mac).is_none());
     let again = tap(&env, ip, "en");
     assert_eq!(again.status, 409, "{}", again.body);
-    assert!(again.body.contains("You have used today's free trial on this device. It comes back at 00:00."));
+    assert!(again
+        .body
+        .contains("You have used today's free trial on this device. It comes back at 00:00."));
     let sw = tap(&env, ip, "sw");
-    assert!(sw.body.contains("Umeshatumia majaribio ya bure ya leo"), "{}", sw.body);
+    assert!(
+        sw.body.contains("Umeshatumia majaribio ya bure ya leo"),
+        "{}",
+        sw.body
+    );
     assert!(allowed(&env, mac).is_none(), "a refusal grants nothing");
     // T0 is 11:00 in Nairobi; a second before local midnight it is still refused, after it
     // the trial comes back.
@@ -163,9 +179,15 @@ fn the_router_gives_at_most_trials_per_day() {
     let (ip, mac) = guest(3);
     let refused = tap(&env, ip, "en");
     assert_eq!(refused.status, 429);
-    assert!(refused.body.contains("Today's free trials are all taken. They come back at 00:00."));
+    assert!(refused
+        .body
+        .contains("Today's free trials are all taken. They come back at 00:00."));
     let sw = tap(&env, guest(4).0, "sw");
-    assert!(sw.body.contains("Majaribio ya bure ya leo yameisha"), "{}", sw.body);
+    assert!(
+        sw.body.contains("Majaribio ya bure ya leo yameisha"),
+        "{}",
+        sw.body
+    );
     assert!(allowed(&env, mac).is_none());
     // The next local day has two again.
     env.advance(86_400);
@@ -176,9 +198,21 @@ fn the_router_gives_at_most_trials_per_day() {
 fn a_trial_is_not_for_sale_nor_for_blocked_devices() {
     let env = env_with(50);
     let (ip, mac) = guest(1);
-    let buy = call(&env, ip, "POST", "/buy", "en", "package=free&phone=0712345678");
+    let buy = call(
+        &env,
+        ip,
+        "POST",
+        "/buy",
+        "en",
+        "package=free&phone=0712345678",
+    );
     assert_ne!(buy.status, 303, "{}", buy.body);
-    assert!(env.app.store.read(|r| r.recent_payments(10)).unwrap().is_empty());
+    assert!(env
+        .app
+        .store
+        .read(|r| r.recent_payments(10))
+        .unwrap()
+        .is_empty());
     for path in ["/api/packages", "/api/portal/packages"] {
         let list = call(&env, ip, "GET", path, "en", "");
         assert!(!list.body.contains("Free trial"), "{path}: {}", list.body);
@@ -199,7 +233,10 @@ fn the_marks_survive_a_restart_and_are_forgotten_after_two_days() {
     }
     let env = TestEnv::with(Store::open(&path).unwrap(), trial_config(50), T0 + 20 * 60);
     let again = tap(&env, ip, "en");
-    assert_eq!(again.status, 409, "the trial was remembered across the restart");
+    assert_eq!(
+        again.status, 409,
+        "the trial was remembered across the restart"
+    );
     let today = |env: &TestEnv| {
         let day = lango::core::time::local_day(env.app.time().now, 3 * 3600);
         let prefix = format!("{} m ", lango::core::time::date_of_day(day));
@@ -257,7 +294,13 @@ fn lab_trial_one_tap_capped_once_a_day_also_under_a_new_mac() {
     let Some(mut lab) = Lab::start(3, trial) else {
         return;
     };
-    let who = ["-x", "hostname:amina-laptop", "-C", "-x", "0x3d:ff00112233445566"];
+    let who = [
+        "-x",
+        "hostname:amina-laptop",
+        "-C",
+        "-x",
+        "0x3d:ff00112233445566",
+    ];
     lab.dhcp_with(1, &who);
     assert!(!lab.online(1, false));
     let (status, _) = lab_tap(&lab, 1);
@@ -288,7 +331,10 @@ fn lab_trial_one_tap_capped_once_a_day_also_under_a_new_mac() {
     // A second tap while online is refused; the trial ends after its 30 s.
     assert_eq!(lab_tap(&lab, 1).0, "409");
     while lab.online(1, false) {
-        assert!(granted.elapsed() < Duration::from_secs(45), "the trial did not end");
+        assert!(
+            granted.elapsed() < Duration::from_secs(45),
+            "the trial did not end"
+        );
         std::thread::sleep(Duration::from_millis(250));
     }
     let ended = granted.elapsed().as_secs_f64();
@@ -300,7 +346,16 @@ fn lab_trial_one_tap_capped_once_a_day_also_under_a_new_mac() {
 
     // The same laptop with a new MAC, the same host name and client id, and a new lease.
     let g = lab.ns_guests[0].clone();
-    crate::lab::ok(&["ip", "-n", &g, "link", "set", "eth0", "address", "02:aa:00:00:00:99"]);
+    crate::lab::ok(&[
+        "ip",
+        "-n",
+        &g,
+        "link",
+        "set",
+        "eth0",
+        "address",
+        "02:aa:00:00:00:99",
+    ]);
     let router = lab.ns_router.clone();
     crate::lab::ok(&["ip", "-n", &router, "neigh", "flush", "dev", "br-guest"]);
     lab.dhcp_with(1, &who);
@@ -310,7 +365,10 @@ fn lab_trial_one_tap_capped_once_a_day_also_under_a_new_mac() {
     assert_eq!(status, "409", "{body}");
     assert!(body.contains("used today's free trial"), "{body}");
     let arp = crate::lab::ok(&["ip", "-n", &router, "neigh", "show", "dev", "br-guest"]);
-    assert!(arp.contains("02:aa:00:00:00:99"), "lango saw the new MAC: {arp}");
+    assert!(
+        arp.contains("02:aa:00:00:00:99"),
+        "lango saw the new MAC: {arp}"
+    );
     assert!(!lab.online(1, false));
 
     // Two trials a day on this router: the second guest gets one, the third is refused.

@@ -389,7 +389,10 @@ fn validate_packages(raws: &[Raw], check: &mut Check) -> (Vec<Package>, Option<T
         let is_trial = check.get(raw, "trial", parse_bool, false);
         if !is_trial {
             if let Some(value) = raw.one("trials_per_day") {
-                check.error(value.line, "trials_per_day is only used with option trial '1'");
+                check.error(
+                    value.line,
+                    "trials_per_day is only used with option trial '1'",
+                );
             }
             packages.extend(validate_package(raw, id, check));
         } else if let Some((first, _)) = trial {
@@ -407,7 +410,10 @@ fn validate_packages(raws: &[Raw], check: &mut Check) -> (Vec<Package>, Option<T
 }
 
 fn parse_per_day(text: &str) -> Result<u32, String> {
-    let n = text.parse::<u32>().ok().filter(|n| (1..=10_000).contains(n));
+    let n = text
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=10_000).contains(n));
     n.ok_or_else(|| format!("'{text}' is not a number of trials from 1 to 10000"))
 }
 
@@ -424,7 +430,10 @@ fn parse_free(text: &str) -> Result<Money, String> {
 fn validate_package(raw: &Raw, id: Option<String>, check: &mut Check) -> Option<Package> {
     // Every value is checked before the first `?`, so that all problems are reported.
     let name = check.required(raw, "name", parse_text);
-    let price = match raw.one("trial").is_some_and(|v| parse_bool(&v.text) == Ok(true)) {
+    let price = match raw
+        .one("trial")
+        .is_some_and(|v| parse_bool(&v.text) == Ok(true))
+    {
         true => Some(check.get(raw, "price", parse_free, Money(0))),
         false => check.required(raw, "price", parse_price),
     };
