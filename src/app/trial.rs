@@ -75,7 +75,10 @@ impl App {
         let keys = trial::keys(day, &marks);
         let terms = Terms::of(&offer.package);
         let outcome = self.store.write(Durability::Durable, |w| {
-            if w.active_session(mac)?.is_some() {
+            // As the portal sees it (`sessions::lifecycle`): a session past its end is over,
+            // though the store may end it a few seconds later (expiries come in batches).
+            let running = w.active_session(mac)?;
+            if running.is_some_and(|s| sessions::must_end(&s, now).is_none()) {
                 w.discard();
                 return Ok(Err(TrialError::AlreadyOnline));
             }

@@ -340,6 +340,11 @@ fn lab_trial_one_tap_capped_once_a_day_also_under_a_new_mac() {
     let ended = granted.elapsed().as_secs_f64();
     eprintln!("lab: a 30 s trial ended after {ended:.1} s");
     assert!(ended >= 29.0, "{ended}");
+    // The kernel ends access to the second; lango's record follows within its expiry batch.
+    lab.wait_for("the trial's session ended in the store", || {
+        let (_, page) = lab.curl(1, &["http://10.77.0.1:8080/"]);
+        page.contains("action=\"/trial\"")
+    });
     let (status, body) = lab_tap(&lab, 1);
     assert_eq!(status, "409");
     assert!(body.contains("used today's free trial"), "{body}");

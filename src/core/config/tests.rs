@@ -236,7 +236,10 @@ fn every_option_of_every_section() {
         assert!(text.contains(&format!(" {name} ")), "{name} is not tested");
     }
     let config = valid(text);
-    let trial = config.trial.as_ref().map(|t| (t.package.duration_secs, t.per_day));
+    let trial = config
+        .trial
+        .as_ref()
+        .map(|t| (t.package.duration_secs, t.per_day));
     assert_eq!(trial, Some((600, 7)));
     let gateway = &config.gateway;
     assert!(!gateway.enabled);
