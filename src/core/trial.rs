@@ -226,6 +226,9 @@ mod tests {
         let text = "config package 't'\n\toption name 'T'\n\toption trial '1'\n\
                     \toption price '0'\n\toption duration '30s'\n";
         assert_eq!(parse(text, "lango").unwrap().trial.unwrap().per_day, 50);
+        // A trial the owner switched off is not offered.
+        let off = format!("{text}\toption active '0'\n");
+        assert_eq!(parse(&off, "lango").unwrap().trial, None);
     }
 
     #[test]

@@ -401,6 +401,8 @@ fn validate_packages(raws: &[Raw], check: &mut Check) -> (Vec<Package>, Option<T
         } else {
             let package = validate_package(raw, id, check);
             let per_day = check.get(raw, "trials_per_day", parse_per_day, 50);
+            // `option active '0'` keeps the section but offers no trial.
+            let package = package.filter(|package| package.active);
             trial = Some((raw.line, package.map(|package| Trial { package, per_day })));
         }
     }
