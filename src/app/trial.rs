@@ -97,37 +97,21 @@ impl App {
             let session = grant_in(w, mac, Some(ip), &terms, Source::Trial, time.start())?;
             w.put_trial_marks(&keys, session.id)?;
             touch_device(w, mac, Some(ip), now)?;
-            w.push_event(&Event::new(
-                now,
-                "trial_granted",
-                Some(mac),
-                format!(
-                    "free trial ({}, {}) {} of {} today, session {} until {}",
-                    terms.package_name,
-                    self.owner_money(terms.price),
-                    today + 1,
-                    offer.per_day,
-                    session.id,
-                    self.owner_time(session.deadline)
-                ),
-            ))?;
+            // A sale of 0 in the owner's log: the package, and how many of the day's trials.
+            let detail = format!(
+                "free trial {} ({} of {} today), session {} until {}",
+                terms.package_name,
+                today + 1,
+                offer.per_day,
+                session.id,
+                self.owner_time(session.deadline)
+            );
+            w.push_event(&Event::new(now, "trial_granted", Some(mac), detail))?;
             Ok(Ok(session))
         })?;
-        match outcome {
-            Ok(session) => {
-                self.mark_dirty();
-                self.emit_session(session.id, true);
-                Ok(session)
-            }
-            Err(refusal) => {
-                let why = match refusal {
-                    TrialError::RouterCap { .. } => "the router's trials for today are used",
-                    TrialError::AlreadyOnline => "it is online",
-                    _ => "today's trial was taken",
-                };
-                log::info!("trial refused for {mac}: {why}");
-                Err(refusal)
-            }
-        }
+        let session = outcome?;
+        self.mark_dirty();
+        self.emit_session(session.id, true);
+        Ok(session)
     }
 }
