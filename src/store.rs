@@ -31,7 +31,9 @@ use crate::core::vouchers::Voucher;
 /// not see the payments moved there.
 /// 5: `secrets` and `open_payments` become `secret_values` and `open_payment_macs`, with byte
 /// values: two fewer key/value type pairs in the binary (docs/size.md).
-pub const SCHEMA_VERSION: u64 = 5;
+/// 6: the free trial: sessions whose source is a trial (`Source::Trial`), which an older lango
+/// could not read, and its marks (`trials`).
+pub const SCHEMA_VERSION: u64 = 6;
 
 mod archive;
 mod owner;
@@ -76,6 +78,9 @@ const CLAIM_BY_RECEIPT: TableDefinition<&str, u64> = TableDefinition::new("sms_c
 /// password hash, `owner_password`), by name.
 /// Since schema 5 the values are bytes (UTF-8), as in the other tables keyed by name.
 const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secret_values");
+/// The free trial's marks (`core::trial::keys`: `2026-12-03 m <mac>`, `c`, `h`, `i`) → the
+/// session it granted. Since schema 6; the retention pass drops past days.
+const TRIALS: TableDefinition<&str, u64> = TableDefinition::new("trials");
 /// The schema 1-4 tables of their own type pairs, read once by the step to 5 and deleted.
 const OLD_OPEN_PAYMENTS: TableDefinition<u64, &str> = TableDefinition::new("open_payments");
 const OLD_SECRETS: TableDefinition<&str, &str> = TableDefinition::new("secrets");
@@ -701,7 +706,10 @@ fn migrate(w: &mut Writer, from: u64) -> Result<(), StoreError> {
             w.txn.delete_table(OLD_OPEN_PAYMENTS)?;
         }
     }
-    // Future steps go here: `if from < 6 { ... }`.
+    if from < 6 {
+        w.txn.open_table(TRIALS)?;
+    }
+    // Future steps go here: `if from < 7 { ... }`.
     w.set_meta("schema_version", SCHEMA_VERSION)
 }
 

@@ -32,6 +32,10 @@ pub trait Neighbours: Send + Sync {
     fn leased_to(&self, _ip: IpAddr) -> Option<Mac> {
         None
     }
+    /// The DHCP lease of a MAC, for the marks of a free trial (`core::trial`).
+    fn lease_of(&self, _mac: Mac) -> Option<Lease> {
+        None
+    }
     /// The names devices gave in their DHCP requests, for the owner page (guest-chosen text:
     /// escape it). A list, looked up by MAC: it is short and read once per page.
     fn hostnames(&self) -> Vec<(Mac, String)> {
@@ -89,12 +93,14 @@ pub(crate) fn parse_proc_arp(text: &str) -> Vec<(IpAddr, Mac)> {
 
 /// One line of dnsmasq's lease file: `<expiry> <mac> <ip> <hostname|*> <client-id|*>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Lease {
+pub struct Lease {
     /// 0 means an infinite lease.
     pub expires: Timestamp,
     pub mac: Mac,
     pub ip: IpAddr,
     pub hostname: Option<String>,
+    /// The DHCP client identifier (option 61), as dnsmasq writes it.
+    pub client_id: Option<String>,
 }
 
 /// Parses `/tmp/dhcp.leases`. DHCPv6 lines (after `duid`) carry no MAC and are skipped; bad
@@ -111,6 +117,7 @@ pub(crate) fn parse_leases(text: &str) -> Vec<Lease> {
                 mac: fields[1].parse().ok()?,
                 ip: fields[2].parse().ok()?,
                 hostname: Some(fields[3]).filter(|h| *h != "*").map(str::to_string),
+                client_id: fields.get(4).filter(|c| **c != "*").map(|c| c.to_string()),
             })
         })
         .collect()
@@ -155,6 +162,11 @@ impl Neighbours for SystemNeighbours {
 
     fn ipv6_table(&self) -> Vec<(Ipv6Addr, Mac)> {
         self.neigh6()
+    }
+
+    fn lease_of(&self, mac: Mac) -> Option<Lease> {
+        let text = std::fs::read_to_string(&self.leases_path).ok()?;
+        parse_leases(&text).into_iter().find(|l| l.mac == mac)
     }
 
     fn leased_to(&self, ip: IpAddr) -> Option<Mac> {
@@ -291,5 +303,7 @@ mod tests {
         assert_eq!(leases.len(), 2);
         assert_eq!(leases[0].hostname.as_deref(), Some("phone"));
         assert_eq!(leases[1].expires, 0);
+        assert_eq!(leases[0].client_id, None);
+        assert_eq!(leases[1].client_id.as_deref(), Some("01:aa"));
     }
 }

@@ -139,11 +139,20 @@ pub struct FakeNeighbours {
     pub prefixes: Mutex<Vec<(Ipv6Addr, u8)>>,
     /// DHCP leases: address → MAC.
     pub leases: Mutex<HashMap<IpAddr, Mac>>,
+    /// DHCP client identifiers by MAC (with `names`, a MAC's lease for `lease_of`).
+    pub client_ids: Mutex<Vec<(Mac, String)>>,
 }
 
 impl FakeNeighbours {
     pub fn insert(&self, ip: IpAddr, mac: Mac) {
         lock(&self.table).insert(ip, mac);
+    }
+
+    /// A DHCP client identifier, as a device would send it.
+    pub fn client_id(&self, mac: Mac, id: &str) {
+        let mut ids = lock(&self.client_ids);
+        ids.retain(|(m, _)| *m != mac);
+        ids.push((mac, id.to_string()));
     }
 
     /// A DHCP host name, as a device would send it.
@@ -192,6 +201,30 @@ impl Neighbours for FakeNeighbours {
 
     fn hostnames(&self) -> Vec<(Mac, String)> {
         lock(&self.names).clone()
+    }
+
+    fn lease_of(&self, mac: Mac) -> Option<crate::adapters::neighbours::Lease> {
+        let find = |list: &Mutex<Vec<(Mac, String)>>| {
+            lock(list)
+                .iter()
+                .find(|(m, _)| *m == mac)
+                .map(|(_, v)| v.clone())
+        };
+        let ip = lock(&self.leases)
+            .iter()
+            .find(|(_, m)| **m == mac)
+            .map(|(ip, _)| *ip);
+        let (hostname, client_id) = (find(&self.names), find(&self.client_ids));
+        if ip.is_none() && hostname.is_none() && client_id.is_none() {
+            return None;
+        }
+        Some(crate::adapters::neighbours::Lease {
+            expires: 0,
+            mac,
+            ip: ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into()),
+            hostname,
+            client_id,
+        })
     }
 }
 

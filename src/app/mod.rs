@@ -14,6 +14,7 @@ pub(crate) mod owner;
 pub(crate) mod purchase;
 pub mod reconfigure;
 pub(crate) mod retention;
+pub(crate) mod trial;
 pub mod worker;
 
 pub use accounts::LoginError;
@@ -23,6 +24,7 @@ pub use guest::{MoveError, RedeemError};
 pub use mpesa::SmsError;
 pub use owner::{FirstRun, OwnerError};
 pub use purchase::PurchaseError;
+pub use trial::TrialError;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;

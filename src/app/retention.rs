@@ -1,6 +1,7 @@
 //! Keeping the store small for years: a pass every few hours moves settled payments to the
 //! archive (`store::archive`, about 40 bytes each instead of a record and four index entries),
-//! forgets ended sessions, the devices only they remembered and events after `keep_sessions`, and drops
+//! forgets ended sessions, the devices only they remembered and events after `keep_sessions`,
+//! the free trial's marks of the days before yesterday (`core::trial::keep_from`), and drops
 //! archived days after `keep_payments`. Each transaction handles at most `BATCH` rows, so a
 //! pass never holds the store for long; a backlog (a store from an older lango) is worked off
 //! a minute later. A pass with nothing to do writes nothing.
@@ -62,6 +63,15 @@ impl App {
                 }
             }
         }
+        let keep_trials = crate::core::trial::keep_from(now, self.config().gateway.utc_offset_secs);
+        let keep_trials = crate::core::trial::day_prefix(keep_trials);
+        done.forgotten += self.store.write(Durability::Lazy, |w| {
+            let n = w.forget_trials_before(&keep_trials)?;
+            if n == 0 {
+                w.discard();
+            }
+            Ok(n)
+        })?;
         done.days_dropped = self.store.write(Durability::Lazy, |w| {
             let n = w.drop_archive_before(now - keep_payments)?;
             if n == 0 {

@@ -29,6 +29,7 @@ pub mod sessions;
 pub mod sms;
 pub mod time;
 pub mod token;
+pub(crate) mod trial;
 pub(crate) mod uci;
 pub(crate) mod uci_write;
 pub mod vouchers;

@@ -88,6 +88,8 @@ pub enum Source {
     Owner,
     /// A guest account's sign-in (its user name). Since schema 3.
     Account(String),
+    /// The free trial (`core::trial`). Since schema 6.
+    Trial,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

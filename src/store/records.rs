@@ -308,6 +308,30 @@ macro_rules! getters {
                     .map(|v| String::from_utf8_lossy(v.value()).into_owned()))
             }
 
+            /// The first of `keys` a trial already left (`core::trial::keys`), and how many
+            /// keys start with `count_prefix` (the day's trials).
+            pub fn trial_marks(
+                &self,
+                keys: &[String],
+                count_prefix: &str,
+            ) -> Result<(Option<String>, u64), StoreError> {
+                let table = self.txn.open_table(TRIALS)?;
+                let mut taken = None;
+                for key in keys {
+                    if taken.is_none() && table.get(key.as_str())?.is_some() {
+                        taken = Some(key.clone());
+                    }
+                }
+                let mut n = 0;
+                for row in table.range(count_prefix..)? {
+                    if !row?.0.value().starts_with(count_prefix) {
+                        break;
+                    }
+                    n += 1;
+                }
+                Ok((taken, n))
+            }
+
             pub fn counters(&self) -> Result<Vec<(String, u64)>, StoreError> {
                 let table = self.txn.open_table(COUNTERS)?;
                 let mut out = Vec::new();
@@ -488,6 +512,38 @@ impl Writer {
     pub(crate) fn remove_secret(&mut self, name: &str) -> Result<(), StoreError> {
         self.txn.open_table(SECRETS)?.remove(name)?;
         Ok(())
+    }
+
+    /// Remembers a trial's marks for its day.
+    pub(crate) fn put_trial_marks(
+        &mut self,
+        keys: &[String],
+        session: u64,
+    ) -> Result<(), StoreError> {
+        let mut table = self.txn.open_table(TRIALS)?;
+        for key in keys {
+            table.insert(key.as_str(), session)?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the trial marks of the days before the one `keep_prefix` starts; how many went.
+    pub fn forget_trials_before(&mut self, keep_prefix: &str) -> Result<usize, StoreError> {
+        let mut table = self.txn.open_table(TRIALS)?;
+        // A range from the start, the kind `trial_marks` and `payment_by_token_prefix` use:
+        // another kind of range would be another copy of redb's range code.
+        let mut old = Vec::new();
+        for row in table.range(""..)? {
+            let key = row?.0.value().to_string();
+            if key.as_str() >= keep_prefix {
+                break;
+            }
+            old.push(key);
+        }
+        for key in &old {
+            table.remove(key.as_str())?;
+        }
+        Ok(old.len())
     }
 
     pub(crate) fn add_counter(&mut self, name: &str, delta: u64) -> Result<(), StoreError> {

@@ -604,6 +604,11 @@ impl Lab {
 
     /// Gets a DHCP lease for guest `n` (1-based); returns the environment udhcpc saw.
     pub fn dhcp(&self, n: usize) -> String {
+        self.dhcp_with(n, &[])
+    }
+
+    /// `dhcp` with more udhcpc arguments (`-x hostname:NAME`, `-x 0x3d:HEX` a client id).
+    pub fn dhcp_with(&self, n: usize, extra: &[&str]) -> String {
         let script = self.dir.path("udhcpc.sh");
         std::fs::write(&script, UDHCPC_SCRIPT).unwrap();
         let _ = run(&["chmod", "+x", script.to_str().unwrap()]);
@@ -629,6 +634,7 @@ impl Lab {
                 "-s",
             ])
             .arg(&script)
+            .args(extra)
             .env("LANGO_LAB_ENV", &env_file)
             .output()
             .unwrap();

@@ -38,6 +38,8 @@ mod fair;
 mod allow;
 // The guest portal's handler: probes, RFC 8908, the EasyISP API, limits, secrets.
 mod portal;
+// Issue 16, the free trial: one tap, once a day per device (its marks), the router's cap.
+mod trial;
 // Headless Chromium through ChromeDriver: the purchase path with screenshots.
 mod browser;
 // The owner page's handler: sign-in, sessions, CSRF, lock-out, 403s, secrets, every page.

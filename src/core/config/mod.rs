@@ -41,6 +41,9 @@ pub struct Config {
     /// In the owner's order (`order` option, then file order). Includes inactive packages.
     pub packages: Vec<Package>,
     pub mpesa: Option<Mpesa>,
+    /// The free trial: a `package` section with `option trial '1'` (at most one). Kept apart
+    /// from `packages`, so that it can never be bought, put on a voucher or listed for sale.
+    pub trial: Option<Trial>,
 }
 
 /// `config gateway 'main'`: where lango listens and how it behaves.
@@ -213,6 +216,17 @@ impl Package {
     pub fn on_sale(&self, now: Timestamp) -> bool {
         self.window.is_none_or(|w| w.open_until(now).is_some())
     }
+}
+
+/// `config package` with `option trial '1'`: N free minutes per device per local day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trial {
+    /// What a trial grants: `duration` (the N minutes), `data`, `rate_down`, `rate_up`; its
+    /// price is always 0 (`option price`, if given, must be 0).
+    pub package: Package,
+    /// `option trials_per_day` (default 50): trials granted per local day on the whole router,
+    /// so that a device changing its identity cannot draw free time without end.
+    pub per_day: u32,
 }
 
 /// `config mpesa 'mpesa'` (optional): the Daraja account.

@@ -154,7 +154,8 @@ fn empty_file_gives_every_default() {
             gateway,
             brand,
             packages: Vec::new(),
-            mpesa: None
+            mpesa: None,
+            trial: None
         }
     );
 }
@@ -219,6 +220,11 @@ fn every_option_of_every_section() {
         \toption days 'fri sat'\n\
         \toption active no\n\
         \toption order -1\n\
+        config package try\n\
+        \toption name Try\n\
+        \toption trial yes\n\
+        \toption duration 10m\n\
+        \toption trials_per_day 7\n\
         config mpesa\n\
         \toption environment production\n\
         \toption consumer_key key\n\
@@ -239,6 +245,11 @@ fn every_option_of_every_section() {
         assert!(text.contains(&format!(" {name} ")), "{name} is not tested");
     }
     let config = valid(text);
+    let trial = config
+        .trial
+        .as_ref()
+        .map(|t| (t.package.duration_secs, t.per_day));
+    assert_eq!(trial, Some((600, 7)));
     let gateway = &config.gateway;
     assert!(!gateway.enabled);
     assert_eq!(

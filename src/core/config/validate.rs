@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use crate::core::model::{parse_bytes, parse_duration, parse_rate, Lang, Mac};
+use crate::core::model::{parse_bytes, parse_duration, parse_rate, Lang, Mac, Money};
 use crate::core::uci::{Section, UciFile, Value};
 use crate::core::window::{parse_days, parse_window, Window, ALL_DAYS};
 
@@ -18,7 +18,7 @@ use super::values::{
 };
 use super::{
     Brand, Cidr, Config, Diagnostic, FirewallKind, Gateway, Mpesa, MpesaEnvironment, MpesaKind,
-    Package,
+    Package, Trial,
 };
 
 // The option tables, one per section type (odhcpd's blobmsg policy tables): every option a
@@ -76,6 +76,8 @@ pub(super) const PACKAGE: &[&str] = &[
     "days",
     "active",
     "order",
+    "trial",
+    "trials_per_day",
 ];
 pub(super) const MPESA: &[&str] = &[
     "environment",
@@ -186,16 +188,20 @@ impl RawConfig {
         let (none, mpesa) = (Raw::default(), self.mpesa.first());
         let gateway = validate_gateway(self.gateway.first().unwrap_or(&none), check);
         let brand = validate_brand(self.brand.first().unwrap_or(&none), check);
-        let mut packages = validate_packages(&self.packages, check);
+        let (mut packages, mut trial) = validate_packages(&self.packages, check);
         // A window is in the owner's local time.
         for window in packages.iter_mut().filter_map(|p| p.window.as_mut()) {
             window.utc_offset = gateway.utc_offset_secs;
+        }
+        if let Some(w) = trial.as_mut().and_then(|t| t.package.window.as_mut()) {
+            w.utc_offset = gateway.utc_offset_secs;
         }
         Config {
             gateway,
             brand,
             packages,
             mpesa: mpesa.and_then(|raw| validate_mpesa(raw, check)),
+            trial,
         }
     }
 }
@@ -393,12 +399,13 @@ fn validate_brand(raw: &Raw, check: &mut Check) -> Brand {
 }
 
 /// Validates every package, checks that names and ids are unique, and puts the packages in
-/// the owner's order.
-fn validate_packages(raws: &[Raw], check: &mut Check) -> Vec<Package> {
+/// the owner's order; the trial (`option trial '1'`, at most one) comes back apart.
+fn validate_packages(raws: &[Raw], check: &mut Check) -> (Vec<Package>, Option<Trial>) {
     // A lower-case name or an id, and the line where it was first used.
     let mut names: Vec<(String, u32)> = Vec::new();
     let mut ids: Vec<(String, u32)> = Vec::new();
     let mut packages = Vec::new();
+    let mut trial: Option<(u32, Option<Trial>)> = None;
     for raw in raws {
         let name = raw.one("name");
         let id = raw.name.clone().or(raw.derived_id.clone());
@@ -421,17 +428,59 @@ fn validate_packages(raws: &[Raw], check: &mut Check) -> Vec<Package> {
                 check.error(raw.line, message);
             }
         }
-        packages.extend(validate_package(raw, id, check));
+        let is_trial = check.get(raw, "trial", parse_bool, false);
+        if !is_trial {
+            if let Some(value) = raw.one("trials_per_day") {
+                check.error(
+                    value.line,
+                    "trials_per_day is only used with option trial '1'",
+                );
+            }
+            packages.extend(validate_package(raw, id, check));
+        } else if let Some((first, _)) = trial {
+            let message = format!("more than one trial package (the first is on line {first})");
+            check.error(raw.line, message);
+        } else {
+            let package = validate_package(raw, id, check);
+            let per_day = check.get(raw, "trials_per_day", parse_per_day, 50);
+            // `option active '0'` keeps the section but offers no trial.
+            let package = package.filter(|package| package.active);
+            trial = Some((raw.line, package.map(|package| Trial { package, per_day })));
+        }
     }
     // Stable: packages with the same order stay in file order.
     packages.sort_by_key(|package| package.order);
-    packages
+    (packages, trial.and_then(|(_, trial)| trial))
+}
+
+fn parse_per_day(text: &str) -> Result<u32, String> {
+    let n = text
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=10_000).contains(n));
+    n.ok_or_else(|| format!("'{text}' is not a number of trials from 1 to 10000"))
+}
+
+/// A trial's price: none, or 0.
+fn parse_free(text: &str) -> Result<Money, String> {
+    match Money::parse(text)? {
+        Money(0) => Ok(Money(0)),
+        _ => Err(format!(
+            "a trial is free: its price must be 0 or unset, not '{text}'"
+        )),
+    }
 }
 
 fn validate_package(raw: &Raw, id: Option<String>, check: &mut Check) -> Option<Package> {
     // Every value is checked before the first `?`, so that all problems are reported.
     let name = check.required(raw, "name", parse_text);
-    let price = check.required(raw, "price", parse_price);
+    let price = match raw
+        .one("trial")
+        .is_some_and(|v| parse_bool(&v.text) == Ok(true))
+    {
+        true => Some(check.get(raw, "price", parse_free, Money(0))),
+        false => check.required(raw, "price", parse_price),
+    };
     let duration_secs = check.required(raw, "duration", parse_duration);
     let quota_bytes = check.optional(raw, "data", parse_bytes);
     let fair_kbit = check.optional(raw, "fair_rate", parse_rate);

@@ -561,7 +561,7 @@ fn event_group(kind: &str) -> &'static str {
     match kind {
         k if k.starts_with("payment") || k.starts_with("sms_claim") => "payments",
         k if k.starts_with("session") || k.starts_with("voucher_redeemed") => "sessions",
-        "account_login" => "sessions",
+        "account_login" | "trial_granted" => "sessions",
         "spoofing" | "owner_lockout" | "device_blocked" | "device_unblocked" => "security",
         k if k.starts_with("owner") => "security",
         _ => "owner",
@@ -577,6 +577,7 @@ fn event_label(kind: &str) -> (&'static str, String) {
         "payment_failed" | "sms_claim_rejected" | "device_blocked" => "warning",
         "payment_rejected" | "payment_interrupted" | "spoofing" | "owner_lockout" => "important",
         k if k.starts_with("session") || k.starts_with("account_login") => "notice",
+        "trial_granted" => "notice",
         _ => "",
     };
     let words = match kind {

@@ -23,7 +23,7 @@ use rouille::{Request, Response};
 use serde_json::json;
 
 use crate::app::mpesa::{SmsError, SmsOutcome, CALLBACK_PREFIX};
-use crate::app::{App, Denied, MoveError, PurchaseError, RedeemError};
+use crate::app::{App, Denied, MoveError, PurchaseError, RedeemError, TrialError};
 use crate::core::captive;
 use crate::core::model::Lang;
 use crate::core::payments::{Decline, LimitRefusal, Payment, PaymentState};
@@ -104,6 +104,7 @@ fn route(ctx: &Ctx, request: &Request) -> Response {
         ("POST", "/login") => crate::web::portal::login::form(ctx, request, ip, lang),
         ("POST", "/buy") => buy(ctx, request, ip, lang),
         ("POST", "/voucher") => voucher(ctx, request, ip, lang),
+        ("POST", "/trial") => trial(ctx, ip, lang),
         ("POST", "/move") => move_form(ctx, request, ip, lang),
         ("POST", "/sms") => sms_claim(ctx, request, ip, lang),
         ("POST", path) if path.starts_with(CALLBACK_PREFIX) => {
@@ -333,6 +334,9 @@ fn home_with(
         Some((Lifecycle::Idle, ..)) | None => {
             body.push_str(&format!("<h2>{}</h2>", tr(lang, "choose")))
         }
+    }
+    if !online {
+        body.push_str(&view::trial_card(&config, lang));
     }
     let accounts = crate::web::portal::login::any_account(ctx);
     match form {
@@ -568,6 +572,30 @@ fn voucher(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
             r
         }
     }
+}
+
+/// The free trial: one tap, no phone number (`App::take_trial`). A refusal is the home page
+/// with the reason on top.
+fn trial(ctx: &Ctx, ip: IpAddr, lang: Lang) -> Response {
+    if let Some(r) = form_limited(ctx, "trial", ip, crate::core::ratelimit::ATTEMPT, lang) {
+        return r;
+    }
+    let (status, key) = match ctx.app.take_trial(ip) {
+        Ok(_) => return see_other("/"),
+        Err(TrialError::Denied(d)) => denied(d),
+        Err(TrialError::NoTrial) => (404, "no_trial"),
+        Err(TrialError::AlreadyOnline) => (409, "online"),
+        Err(TrialError::UsedToday { .. }) => (409, "trial_used"),
+        Err(TrialError::RouterCap { .. }) => (429, "trials_gone"),
+        Err(TrialError::Store(crate::store::StoreError::Full)) => (503, "no_room"),
+        Err(TrialError::Store(err)) => {
+            log::error!("trial: {err}");
+            (500, "error")
+        }
+    };
+    let mut r = home(ctx, ip, lang, Some(("err", tr(lang, key))));
+    r.status_code = status;
+    r
 }
 
 fn pay_page(ctx: &Ctx, token: &str, lang: Lang) -> Response {

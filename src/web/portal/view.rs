@@ -171,6 +171,35 @@ pub(super) fn buy_form(config: &Config, lang: Lang, form: &BuyForm, now: Timesta
 
 /// The voucher form: one line near the top, or a card of its own (first on the page) with the
 /// code a voucher's QR link brought.
+/// The free trial's card, if the owner offers one: one button (`Free 15 minutes`,
+/// `Dakika 15 bure`), its speed, and that it is once a day. No field: one tap grants it.
+pub(super) fn trial_card(config: &Config, lang: Lang) -> String {
+    let Some(trial) = &config.trial else {
+        return String::new();
+    };
+    let length = duration_words(trial.package.duration_secs, lang);
+    let free = tr(lang, "trial_free");
+    let button = match lang {
+        Lang::En => format!("{free} {length}"),
+        Lang::Sw => {
+            let mut chars = length.chars();
+            let first = chars.next().map(|c| c.to_ascii_uppercase());
+            format!("{}{} {free}", first.unwrap_or(' '), chars.as_str())
+        }
+    };
+    let speed = match trial.package.rate_down_kbit {
+        Some(rate) => format!(" · {} {}", tr(lang, "up_to"), format_rate(rate)),
+        None => String::new(),
+    };
+    format!(
+        "<form class=\"card ok\" method=\"post\" action=\"/trial\" id=\"trial\">\
+         <button>{}</button><p class=\"meta\">{}{}</p></form>",
+        esc(&button),
+        tr(lang, "trial_help"),
+        esc(&speed)
+    )
+}
+
 pub(super) fn voucher_form(lang: Lang, code: &str) -> String {
     format!(
         "<form class=\"card{class}\" method=\"post\" action=\"/voucher\" id=\"voucher\">\
