@@ -109,6 +109,7 @@ fn session(i: u32, n: u32, now: i64) -> Session {
             quota_bytes: i.is_multiple_of(2).then_some(1_000_000_000),
             rate_down_kbit: i.is_multiple_of(3).then_some(8000),
             rate_up_kbit: i.is_multiple_of(3).then_some(2000),
+            devices: 1,
         },
         started_at: now - 60,
         // Spread over the hour to come, the first a few seconds after the start.
@@ -122,6 +123,8 @@ fn session(i: u32, n: u32, now: i64) -> Session {
         sources: vec![Source::Owner],
         token: format!("{:032x}", u128::from(i) * 0x9e37_79b9_7f4a_7c15),
         moved_at: None,
+        joined: None,
+        members: Vec::new(),
     }
 }
 

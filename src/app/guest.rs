@@ -3,6 +3,8 @@
 
 use super::admission::{AdmitError, Admitted, Denied};
 use super::*;
+use crate::core::sessions::JoinRefusal;
+use crate::core::vouchers::VoucherState;
 
 /// Why a voucher was not redeemed.
 #[derive(Debug)]
@@ -10,6 +12,8 @@ pub enum RedeemError {
     /// The device may not act (`App::admit`).
     Denied(Denied),
     Refused(Refusal),
+    /// A code for several devices is already used on this many, its package's `devices`.
+    Full(u8),
     Store(StoreError),
 }
 
@@ -67,7 +71,32 @@ impl App {
             let voucher = w.voucher(&code)?;
             let voucher = match vouchers::check(voucher.as_ref(), now) {
                 Ok(v) => v.clone(),
-                Err(refusal) => return Ok(Err(refusal)),
+                Err(Refusal::Used) => {
+                    // A code for several devices: this device joins the purchase it started.
+                    let first = match voucher.as_ref().map(|v| (&v.state, v.terms.devices)) {
+                        Some((VoucherState::Used { session_id, .. }, n)) if n > 1 => *session_id,
+                        _ => return Ok(Err(RedeemError::Refused(Refusal::Used))),
+                    };
+                    let source = Source::Voucher(code.clone());
+                    return Ok(match join_in(w, first, mac, Some(ip), source, now)? {
+                        Ok(session) => {
+                            touch_device(w, mac, Some(ip), now)?;
+                            w.push_event(&Event::new(
+                                now,
+                                "voucher_joined",
+                                Some(mac),
+                                format!(
+                                    "voucher {code} used on another device, session {} (shares session {first})",
+                                    session.id
+                                ),
+                            ))?;
+                            Ok(session)
+                        }
+                        Err(JoinRefusal::Full(n)) => Err(RedeemError::Full(n)),
+                        Err(JoinRefusal::Over) => Err(RedeemError::Refused(Refusal::Used)),
+                    });
+                }
+                Err(refusal) => return Ok(Err(RedeemError::Refused(refusal))),
             };
             let terms = &voucher.terms;
             let source = Source::Voucher(code.clone());
@@ -94,9 +123,9 @@ impl App {
                 self.emit_session(session.id, true);
                 Ok(session)
             }
-            Err(refusal) => {
-                log::info!("voucher refused for {mac}: {refusal:?}");
-                Err(RedeemError::Refused(refusal))
+            Err(refused) => {
+                log::info!("voucher refused for {mac}: {refused:?}");
+                Err(refused)
             }
         }
     }
@@ -188,6 +217,25 @@ impl App {
         if let Some((up, down)) = self.work().usage.get(&session.id) {
             session.bytes_up = session.bytes_up.max(*up);
             session.bytes_down = session.bytes_down.max(*down);
+        }
+        session
+    }
+
+    /// For the guest's page: a session with the bytes every device of its purchase used (a
+    /// shared purchase's data is shared), read as `with_usage`.
+    pub(crate) fn with_purchase_usage(&self, session: Session) -> Session {
+        let mut session = self.with_usage(session);
+        if session.joined.is_none() && session.members.is_empty() {
+            return session;
+        }
+        let group = session.group();
+        let others: Vec<Session> = (self.store.active().sessions())
+            .filter(|s| s.group() == group && s.id != session.id)
+            .cloned()
+            .collect();
+        for other in others.into_iter().map(|s| self.with_usage(s)) {
+            session.bytes_up = session.bytes_up.saturating_add(other.bytes_up);
+            session.bytes_down = session.bytes_down.saturating_add(other.bytes_down);
         }
         session
     }

@@ -109,6 +109,7 @@ pub(crate) fn terms_for(
             quota_bytes: None,
             rate_down_kbit: None,
             rate_up_kbit: None,
+            devices: 1,
         }),
     }
 }

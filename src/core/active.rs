@@ -88,6 +88,7 @@ mod tests {
             quota_bytes: None,
             rate_down_kbit: None,
             rate_up_kbit: None,
+            devices: 1,
         };
         let mac = Mac([2, 0, 0, 0, 0, id as u8]);
         let grant = sessions::grant(None, id, mac, None, &terms, Source::Owner, 0);

@@ -162,6 +162,7 @@ mod tests {
                 quota_bytes: None,
                 rate_down_kbit: None,
                 rate_up_kbit: None,
+                devices: 1,
             },
             started_at: T0,
             deadline: T0 + 3600,
@@ -174,6 +175,8 @@ mod tests {
             sources: Vec::new(),
             token: String::new(),
             moved_at: None,
+            joined: None,
+            members: Vec::new(),
         }
     }
 

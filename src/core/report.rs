@@ -112,6 +112,7 @@ mod tests {
                 quota_bytes: None,
                 rate_down_kbit: None,
                 rate_up_kbit: None,
+                devices: 1,
             },
             amount: Money(price),
             phone: Phone::parse("0712345678").unwrap(),

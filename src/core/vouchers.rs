@@ -155,6 +155,7 @@ mod tests {
                 quota_bytes: None,
                 rate_down_kbit: None,
                 rate_up_kbit: None,
+                devices: 1,
             },
             created_at: 0,
             valid_until,

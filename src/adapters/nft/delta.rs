@@ -3,7 +3,7 @@
 //! of those that go and add those of those that come (`ops`), touching nothing else, and the
 //! same operations as an nft script (`render_delta`; `netlink.rs` encodes them as messages).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
@@ -39,6 +39,8 @@ pub(crate) fn unchanged(old: &Desired, new: &Desired) -> bool {
 pub(crate) struct Delta<'a> {
     pub removed: Vec<&'a AllowedClient>,
     pub added: Vec<&'a AllowedClient>,
+    /// Purchases with a device that stays as it is: their shared quota object stays too.
+    pub kept: HashSet<u64>,
 }
 
 /// Pure: the devices that differ between `old` and `new`, matched by session.
@@ -65,7 +67,21 @@ pub(crate) fn delta<'a>(old: &'a Desired, new: &'a Desired) -> Delta<'a> {
                 .is_none_or(|o| !same_grant(c, o))
         })
         .collect();
-    Delta { removed, added }
+    let kept = new
+        .clients
+        .iter()
+        .filter(|c| {
+            old_by_id
+                .get(&c.session_id)
+                .is_some_and(|o| same_grant(c, o))
+        })
+        .map(|c| c.group)
+        .collect();
+    Delta {
+        removed,
+        added,
+        kept,
+    }
 }
 
 /// A set or map key: `ether_addr`, `ether_addr . ipv4_addr` / `ipv6_addr`, or an address.
@@ -112,7 +128,7 @@ pub(super) fn elements_of(c: &AllowedClient) -> Vec<Element> {
         out.push(element(pick("paid4", "paid6"), &up, None));
         out.push(element(pick("paid_ip4", "paid_ip6"), &down, None));
         if c.quota_left.is_some() {
-            let q = Some(format!("q{id}"));
+            let q = Some(format!("q{}", c.group));
             out.push(element(pick("quota_up4", "quota_up6"), &up, q.clone()));
             out.push(element(pick("quota_dn4", "quota_dn6"), &down, q));
         }
@@ -128,12 +144,13 @@ pub(super) fn elements_of(c: &AllowedClient) -> Vec<Element> {
     out
 }
 
-/// The deletes of one device's quota and limit objects.
-pub(super) fn objects_of(c: &AllowedClient) -> Vec<Op> {
+/// The deletes of one device's limit objects, and of its purchase's quota object with
+/// `quota` (when no other device of the purchase keeps it).
+pub(super) fn objects_of(c: &AllowedClient, quota: bool) -> Vec<Op> {
     let id = c.session_id;
     let mut out = Vec::new();
-    if c.quota_left.is_some() {
-        out.push(Op::DelQuota(format!("q{id}")));
+    if c.quota_left.is_some() && quota {
+        out.push(Op::DelQuota(format!("q{}", c.group)));
     }
     if c.rate_up_kbit.is_some() {
         out.push(Op::DelLimit(format!("lu{id}")));
@@ -164,15 +181,22 @@ pub(crate) enum Op {
 /// fails the whole batch (EBUSY) and with it every expiry's small update (`NftState::stale`).
 pub(crate) fn ops(delta: &Delta<'_>, at_ms: i64) -> Vec<Op> {
     let mut out = Vec::new();
+    let mut objects = Vec::new();
+    // A purchase's quota object goes once, when none of its devices keeps it, and after every
+    // element that references it (the kernel refuses to delete an object still in use).
+    let mut gone = HashSet::new();
     for c in delta.removed.iter().filter(|c| c.deadline_ms > at_ms) {
-        // Map elements first: an object still referenced cannot be deleted.
         out.extend(elements_of(c).into_iter().map(Op::DelElement));
-        out.extend(objects_of(c));
+        let quota = !delta.kept.contains(&c.group) && gone.insert(c.group);
+        objects.extend(objects_of(c, quota));
     }
+    out.append(&mut objects);
+    let mut made = HashSet::new();
     for c in &delta.added {
         let id = c.session_id;
-        if let Some((total, used)) = quota_params(c) {
-            let name = format!("q{id}");
+        let new_quota = !delta.kept.contains(&c.group) && made.insert(c.group);
+        if let Some((total, used)) = quota_params(c).filter(|_| new_quota) {
+            let name = format!("q{}", c.group);
             out.push(Op::AddQuota { name, total, used });
         }
         for (name, kbit) in [("lu", c.rate_up_kbit), ("ld", c.rate_down_kbit)] {

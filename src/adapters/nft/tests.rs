@@ -227,7 +227,7 @@ fn a_change_is_one_small_transaction_whatever_the_number_of_devices() {
     };
     assert_eq!(ops(&delta(&expired, &gone), 1000), []);
     assert_eq!(
-        render_delta(&objects_of(&expired.clients[0])),
+        render_delta(&objects_of(&expired.clients[0], true)),
         "delete quota inet lango q1\ndelete limit inet lango lu1\ndelete limit inet lango ld1\n"
     );
 }

@@ -183,6 +183,9 @@ pub struct Package {
     /// `option rate_down`, `option rate_up` (optional): `5M`, `512k`; kbit/s.
     pub rate_down_kbit: Option<u32>,
     pub rate_up_kbit: Option<u32>,
+    /// `option devices` (default 1, at most `MAX_DEVICES`): how many devices one purchase or
+    /// voucher may be used on; 1 locks it to the first device.
+    pub devices: u8,
     /// `option active` (default 1).
     pub active: bool,
     /// `option order` (default 0): lower first.

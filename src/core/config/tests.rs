@@ -208,6 +208,7 @@ fn every_option_of_every_section() {
         \toption data 1.5GB\n\
         \toption rate_down 1.5Mbit\n\
         \toption rate_up 512k\n\
+        \toption devices 4\n\
         \toption active no\n\
         \toption order -1\n\
         config mpesa\n\
@@ -309,6 +310,7 @@ fn every_option_of_every_section() {
         quota_bytes: Some(1_500_000_000),
         rate_down_kbit: Some(1500),
         rate_up_kbit: Some(512),
+        devices: 4,
         active: false,
         order: -1,
     };
@@ -472,6 +474,33 @@ fn bad_packages() {
             "11: price must be more than 0",
         ],
     );
+}
+
+#[test]
+fn devices_per_package_from_one_to_ten() {
+    let package = |devices: &str| {
+        format!(
+            "config package 'family'\n\toption name 'Family'\n\toption price 100\n\
+             \toption duration 1d\n\toption devices '{devices}'\n"
+        )
+    };
+    for (text, n) in [("1", 1), ("3", 3), ("10", 10)] {
+        let config = valid(&package(text));
+        assert_eq!(config.packages[0].devices, n);
+    }
+    let without =
+        "config package 'hour'\n\toption name 'Hour'\n\toption price 20\n\toption duration 1h\n";
+    assert_eq!(
+        valid(without).packages[0].devices,
+        1,
+        "default: locked to the first device"
+    );
+    for bad in ["0", "11", "-1", "2.5", "two", "+3", "256"] {
+        check_problems(
+            &package(bad),
+            &[&format!("5: '{bad}' is not a number of devices (1 to 10)")],
+        );
+    }
 }
 
 #[test]
