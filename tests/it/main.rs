@@ -28,6 +28,8 @@ mod cli;
 mod lab;
 // The gate under attack in the lab: fail closed, IPv6 binding, clones, flows, quotas, tethering.
 mod gate;
+// Issue 16: a package for several devices, in process and in the lab (shared quota, refusals).
+mod devices;
 // Flat cost per event in the lab: a grant, a kick and an expiry update the table in place.
 mod flat;
 // The guest portal's handler: probes, RFC 8908, the EasyISP API, limits, secrets.
