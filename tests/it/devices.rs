@@ -331,8 +331,10 @@ fn lab_a_voucher_for_two_devices_shares_one_quota_in_the_kernel() {
 }
 
 #[test]
-fn lab_a_kick_of_a_purchase_for_two_devices_takes_both_offline() {
-    let Some(lab) = Lab::start(2, LAB_FAMILY) else {
+fn lab_a_kick_or_the_end_of_a_purchase_for_two_devices_takes_both_offline() {
+    let short = "config package 'short'\n\toption name 'Short'\n\toption price '5'\n\
+         \toption duration '8s'\n\toption devices '2'\n";
+    let Some(lab) = Lab::start(2, &format!("{LAB_FAMILY}{short}")) else {
         return;
     };
     lab.dhcp(1);
@@ -352,4 +354,19 @@ fn lab_a_kick_of_a_purchase_for_two_devices_takes_both_offline() {
     lab.wait_for("both offline", || {
         !lab.online(1, false) && !lab.online(2, false)
     });
+    // An 8 s purchase for both: its end takes both offline at once.
+    let code = lab.voucher("short");
+    lab.redeem(1, &code);
+    lab.redeem(2, &code);
+    let granted = std::time::Instant::now();
+    lab.wait_for("both online again", || {
+        lab.online(1, false) && lab.online(2, false)
+    });
+    std::thread::sleep(std::time::Duration::from_secs(8).saturating_sub(granted.elapsed()));
+    lab.wait_for("both offline at the end", || {
+        !lab.online(1, false) && !lab.online(2, false)
+    });
+    let ended = crate::lab::secs(granted);
+    eprintln!("lab: an 8 s purchase for two devices: both offline {ended:.2} s after the grant");
+    assert!(ended < 10.0, "{ended}");
 }
