@@ -124,7 +124,9 @@ impl App {
                 Ok(session)
             }
             Err(refused) => {
-                log::info!("voucher refused for {mac}: {refused:?}");
+                if let RedeemError::Refused(refusal) = &refused {
+                    log::info!("voucher refused for {mac}: {refusal:?}");
+                }
                 Err(refused)
             }
         }

@@ -476,21 +476,22 @@ impl App {
         }
         // A purchase shared by several devices: its quota is used up by all of them together,
         // and then ends on all of them.
-        let mut groups: HashMap<u64, (u64, Vec<u64>)> = HashMap::new();
-        for s in by_mac.values().filter(|s| s.quota.is_some()) {
+        let mut shared: HashMap<u64, u64> = HashMap::new();
+        for s in by_mac.values() {
             if let Some(group) = s.group {
                 let (up, down) = work
                     .usage
                     .get(&s.id)
                     .copied()
                     .unwrap_or((s.bytes_up, s.bytes_down));
-                let entry = groups.entry(group).or_default();
-                entry.0 = entry.0.saturating_add(up.saturating_add(down));
-                entry.1.push(s.id);
-                if entry.0 >= s.quota.unwrap_or(u64::MAX) {
-                    let ids = std::mem::take(&mut entry.1);
-                    work.quota_due.extend(ids);
-                }
+                let sum = shared.entry(group).or_default();
+                *sum = sum.saturating_add(up.saturating_add(down));
+            }
+        }
+        for s in by_mac.values() {
+            let used = s.group.and_then(|g| shared.get(&g)).copied().unwrap_or(0);
+            if s.group.is_some() && s.quota.is_some_and(|q| used >= q) {
+                work.quota_due.push(s.id);
             }
         }
         if !work.quota_due.is_empty() {

@@ -288,9 +288,6 @@ pub(crate) fn guests(call: &Call) -> Response {
         Err(e) => return store_error(e),
     };
     let names = app.env.neighbours.hostnames();
-    // The devices of one purchase together (a package for several devices).
-    let mut active = active;
-    active.sort_by_key(|s| (s.group(), s.id));
     let (range, pages) = ui::pager("/guests?", call.param("page"), active.len());
     let mut rows = Vec::new();
     for s in active.get(range).unwrap_or_default() {
