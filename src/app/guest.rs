@@ -69,50 +69,47 @@ impl App {
         let now = time.now;
         let session = self.store.write(Durability::Durable, |w| {
             let voucher = w.voucher(&code)?;
-            let voucher = match vouchers::check(voucher.as_ref(), now) {
-                Ok(v) => v.clone(),
+            let source = Source::Voucher(code.clone());
+            let session = match vouchers::check(voucher.as_ref(), now) {
+                Ok(v) => {
+                    let session = grant_in(w, mac, Some(ip), &v.terms, source, time.start())?;
+                    w.put_voucher(&vouchers::redeemed(v, mac, session.id, now))?;
+                    session
+                }
+                // A code for several devices: this device joins the purchase it started (the
+                // event names the session it shares: `Session::joined`).
                 Err(Refusal::Used) => {
-                    // A code for several devices: this device joins the purchase it started.
                     let first = match voucher.as_ref().map(|v| (&v.state, v.terms.devices)) {
                         Some((VoucherState::Used { session_id, .. }, n)) if n > 1 => *session_id,
                         _ => return Ok(Err(RedeemError::Refused(Refusal::Used))),
                     };
-                    let source = Source::Voucher(code.clone());
-                    return Ok(match join_in(w, first, mac, Some(ip), source, now)? {
-                        Ok(session) => {
-                            touch_device(w, mac, Some(ip), now)?;
-                            w.push_event(&Event::new(
-                                now,
-                                "voucher_joined",
-                                Some(mac),
-                                format!(
-                                    "voucher {code} used on another device, session {} (shares session {first})",
-                                    session.id
-                                ),
-                            ))?;
-                            Ok(session)
+                    match join_in(w, first, mac, Some(ip), source, now)? {
+                        Ok(session) => session,
+                        Err(JoinRefusal::Full(n)) => return Ok(Err(RedeemError::Full(n))),
+                        Err(JoinRefusal::Over) => {
+                            return Ok(Err(RedeemError::Refused(Refusal::Used)))
                         }
-                        Err(JoinRefusal::Full(n)) => Err(RedeemError::Full(n)),
-                        Err(JoinRefusal::Over) => Err(RedeemError::Refused(Refusal::Used)),
-                    });
+                    }
                 }
                 Err(refusal) => return Ok(Err(RedeemError::Refused(refusal))),
             };
-            let terms = &voucher.terms;
-            let source = Source::Voucher(code.clone());
-            let session = grant_in(w, mac, Some(ip), terms, source, time.start())?;
-            w.put_voucher(&vouchers::redeemed(&voucher, mac, session.id, now))?;
             touch_device(w, mac, Some(ip), now)?;
             w.push_event(&Event::new(
                 now,
                 "voucher_redeemed",
                 Some(mac),
                 format!(
-                    "voucher {} ({}) redeemed, session {} until {}",
+                    "voucher {} ({}) redeemed, session {} until {}{}",
                     code,
-                    voucher.terms.package_name,
+                    voucher
+                        .as_ref()
+                        .map_or("", |v| v.terms.package_name.as_str()),
                     session.id,
-                    self.owner_time(session.deadline)
+                    self.owner_time(session.deadline),
+                    match session.joined {
+                        Some(first) => format!(", sharing session {first}"),
+                        None => String::new(),
+                    }
                 ),
             ))?;
             Ok(Ok(session))
@@ -231,14 +228,19 @@ impl App {
             return session;
         }
         let group = session.group();
-        let others: Vec<Session> = (self.store.active().sessions())
+        let (mut up, mut down) = (session.bytes_up, session.bytes_down);
+        let index = self.store.active();
+        let work = self.work();
+        for other in index
+            .sessions()
             .filter(|s| s.group() == group && s.id != session.id)
-            .cloned()
-            .collect();
-        for other in others.into_iter().map(|s| self.with_usage(s)) {
-            session.bytes_up = session.bytes_up.saturating_add(other.bytes_up);
-            session.bytes_down = session.bytes_down.saturating_add(other.bytes_down);
+        {
+            let (u, d) = work.usage.get(&other.id).copied().unwrap_or_default();
+            up = up.saturating_add(other.bytes_up.max(u));
+            down = down.saturating_add(other.bytes_down.max(d));
         }
+        session.bytes_up = up;
+        session.bytes_down = down;
         session
     }
 

@@ -184,17 +184,20 @@ pub(crate) fn ops(delta: &Delta<'_>, at_ms: i64) -> Vec<Op> {
     let mut objects = Vec::new();
     // A purchase's quota object goes once, when none of its devices keeps it, and after every
     // element that references it (the kernel refuses to delete an object still in use).
-    let mut gone = HashSet::new();
+    // Few: a list, not a set (code size on the router).
+    let mut gone = Vec::new();
     for c in delta.removed.iter().filter(|c| c.deadline_ms > at_ms) {
         out.extend(elements_of(c).into_iter().map(Op::DelElement));
-        let quota = !delta.kept.contains(&c.group) && gone.insert(c.group);
+        let quota = !delta.kept.contains(&c.group) && !gone.contains(&c.group);
+        gone.push(c.group);
         objects.extend(objects_of(c, quota));
     }
     out.append(&mut objects);
-    let mut made = HashSet::new();
+    let mut made = Vec::new();
     for c in &delta.added {
         let id = c.session_id;
-        let new_quota = !delta.kept.contains(&c.group) && made.insert(c.group);
+        let new_quota = !delta.kept.contains(&c.group) && !made.contains(&c.group);
+        made.push(c.group);
         if let Some((total, used)) = quota_params(c).filter(|_| new_quota) {
             let name = format!("q{}", c.group);
             out.push(Op::AddQuota { name, total, used });
