@@ -248,9 +248,28 @@ fn a_paid_purchase_for_two_devices_is_shared_with_its_code() {
     assert_eq!(refused.status, 409);
     env.app.run_due();
     assert!(env.firewall.allows(guest(2).1) && !env.firewall.allows(guest(3).1));
-    // Moving the purchase (the buyer's phone changed its MAC) keeps the joined device.
+    // Moving the purchase (the buyer's phone changed its MAC) keeps the joined device, and
+    // the purchase still counts two devices.
     let first = session(&env, ip);
     assert_eq!(first.members.len(), 1);
+    let (new_ip, new_mac) = guest(4);
+    let moved = env
+        .app
+        .move_session(new_ip, "UKN7RT61SX", "0712345678")
+        .unwrap();
+    assert_eq!((moved.id, moved.mac), (first.id, new_mac));
+    env.app.run_due();
+    assert!(env.firewall.allows(new_mac) && env.firewall.allows(guest(2).1));
+    assert!(!env.firewall.allows(guest(1).1), "the old MAC loses access");
+    assert!(matches!(
+        env.app.redeem(guest(3).0, &shown),
+        Err(RedeemError::Full(2))
+    ));
+    // A joined device cannot take the purchase with the receipt: it has time already.
+    assert!(env
+        .app
+        .move_session(guest(2).0, "UKN7RT61SX", "0712345678")
+        .is_err());
 }
 
 // ---- the lab: the real kernel ----
