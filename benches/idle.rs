@@ -111,6 +111,7 @@ fn session(i: u32, n: u32, now: i64) -> Session {
             rate_up_kbit: i.is_multiple_of(3).then_some(2000),
             fair_kbit: None,
             window: None,
+            devices: 1,
         },
         started_at: now - 60,
         // Spread over the hour to come, the first a few seconds after the start.
@@ -124,6 +125,8 @@ fn session(i: u32, n: u32, now: i64) -> Session {
         sources: vec![Source::Owner],
         token: format!("{:032x}", u128::from(i) * 0x9e37_79b9_7f4a_7c15),
         moved_at: None,
+        joined: None,
+        members: Vec::new(),
     }
 }
 

@@ -36,6 +36,7 @@ fn device(i: u32) -> AllowedClient {
     let b = i.to_be_bytes();
     AllowedClient {
         session_id: u64::from(i) + 1,
+        group: u64::from(i) + 1,
         mac: Mac([2, 0, b[0], b[1], b[2], b[3]]),
         ipv4: Some(Ipv4Addr::new(10, b[1], b[2], b[3])),
         ipv6: vec![Ipv6Addr::new(

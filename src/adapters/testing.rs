@@ -234,6 +234,7 @@ pub fn paid_device(id: u64, quota: Option<u64>, rate_kbit: Option<u32>) -> Allow
     let low = id as u8;
     AllowedClient {
         session_id: id,
+        group: id,
         mac: Mac([0xaa, 0, 0, 0, 0, low]),
         ipv4: Some(Ipv4Addr::new(10, 77, 0, low.wrapping_add(10))),
         ipv6: vec![Ipv6Addr::new(0xfd77, 0, 0, 0, 0, 0, 0, u16::from(low))],

@@ -229,7 +229,7 @@ impl App {
         let (latest, open) = self
             .store
             .read(|r| Ok((r.latest_session(mac)?, r.open_payment_for(mac)?)))?;
-        let latest = latest.map(|s| self.with_usage(s));
+        let latest = latest.map(|s| self.with_purchase_usage(s));
         let lifecycle = sessions::lifecycle(latest.as_ref(), open.map(|p| p.id), now);
         Ok(Some(DeviceView {
             mac,

@@ -3,6 +3,8 @@
 
 use super::admission::{AdmitError, Admitted, Denied};
 use super::*;
+use crate::core::sessions::JoinRefusal;
+use crate::core::vouchers::VoucherState;
 
 /// Why a voucher was not redeemed.
 #[derive(Debug)]
@@ -10,6 +12,8 @@ pub enum RedeemError {
     /// The device may not act (`App::admit`).
     Denied(Denied),
     Refused(Refusal),
+    /// A code for several devices is already used on this many, its package's `devices`.
+    Full(u8),
     Store(StoreError),
 }
 
@@ -65,25 +69,47 @@ impl App {
         let now = time.now;
         let session = self.store.write(Durability::Durable, |w| {
             let voucher = w.voucher(&code)?;
-            let voucher = match vouchers::check(voucher.as_ref(), now) {
-                Ok(v) => v.clone(),
-                Err(refusal) => return Ok(Err(refusal)),
-            };
-            let terms = &voucher.terms;
             let source = Source::Voucher(code.clone());
-            let session = grant_in(w, mac, Some(ip), terms, source, time.start())?;
-            w.put_voucher(&vouchers::redeemed(&voucher, mac, session.id, now))?;
+            let session = match vouchers::check(voucher.as_ref(), now) {
+                Ok(v) => {
+                    let session = grant_in(w, mac, Some(ip), &v.terms, source, time.start())?;
+                    w.put_voucher(&vouchers::redeemed(v, mac, session.id, now))?;
+                    session
+                }
+                // A code for several devices: this device joins the purchase it started (the
+                // event names the session it shares: `Session::joined`).
+                Err(Refusal::Used) => {
+                    let first = match voucher.as_ref().map(|v| (&v.state, v.terms.devices)) {
+                        Some((VoucherState::Used { session_id, .. }, n)) if n > 1 => *session_id,
+                        _ => return Ok(Err(RedeemError::Refused(Refusal::Used))),
+                    };
+                    match join_in(w, first, mac, Some(ip), source, now)? {
+                        Ok(session) => session,
+                        Err(JoinRefusal::Full(n)) => return Ok(Err(RedeemError::Full(n))),
+                        Err(JoinRefusal::Over) => {
+                            return Ok(Err(RedeemError::Refused(Refusal::Used)))
+                        }
+                    }
+                }
+                Err(refusal) => return Ok(Err(RedeemError::Refused(refusal))),
+            };
             touch_device(w, mac, Some(ip), now)?;
             w.push_event(&Event::new(
                 now,
                 "voucher_redeemed",
                 Some(mac),
                 format!(
-                    "voucher {} ({}) redeemed, session {} until {}",
+                    "voucher {} ({}) redeemed, session {} until {}{}",
                     code,
-                    voucher.terms.package_name,
+                    voucher
+                        .as_ref()
+                        .map_or("", |v| v.terms.package_name.as_str()),
                     session.id,
-                    self.owner_time(session.deadline)
+                    self.owner_time(session.deadline),
+                    match session.joined {
+                        Some(first) => format!(", sharing session {first}"),
+                        None => String::new(),
+                    }
                 ),
             ))?;
             Ok(Ok(session))
@@ -94,9 +120,11 @@ impl App {
                 self.emit_session(session.id, true);
                 Ok(session)
             }
-            Err(refusal) => {
-                log::info!("voucher refused for {mac}: {refusal:?}");
-                Err(RedeemError::Refused(refusal))
+            Err(refused) => {
+                if let RedeemError::Refused(refusal) = &refused {
+                    log::info!("voucher refused for {mac}: {refusal:?}");
+                }
+                Err(refused)
             }
         }
     }
@@ -189,6 +217,30 @@ impl App {
             session.bytes_up = session.bytes_up.max(*up);
             session.bytes_down = session.bytes_down.max(*down);
         }
+        session
+    }
+
+    /// For the guest's page: a session with the bytes every device of its purchase used (a
+    /// shared purchase's data is shared), read as `with_usage`.
+    pub(crate) fn with_purchase_usage(&self, session: Session) -> Session {
+        let mut session = self.with_usage(session);
+        if session.joined.is_none() && session.members.is_empty() {
+            return session;
+        }
+        let group = session.group();
+        let (mut up, mut down) = (session.bytes_up, session.bytes_down);
+        let index = self.store.active();
+        let work = self.work();
+        for other in index
+            .sessions()
+            .filter(|s| s.group() == group && s.id != session.id)
+        {
+            let (u, d) = work.usage.get(&other.id).copied().unwrap_or_default();
+            up = up.saturating_add(other.bytes_up.max(u));
+            down = down.saturating_add(other.bytes_down.max(d));
+        }
+        session.bytes_up = up;
+        session.bytes_down = down;
         session
     }
 

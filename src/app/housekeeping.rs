@@ -16,6 +16,8 @@ struct Live {
     bytes_up: u64,
     bytes_down: u64,
     quota: Option<u64>,
+    /// The purchase, when it is shared by several devices (`Session::group`).
+    group: Option<u64>,
 }
 
 impl App {
@@ -167,9 +169,10 @@ impl App {
             // the last counter reading found used up.
             let mut ids = self.store.active().due(now);
             // Few: a linear check, not a sort (code size on the router).
-            for id in std::mem::take(&mut self.work().quota_due) {
-                if !ids.contains(&id) {
-                    ids.push(id);
+            let quota_due = std::mem::take(&mut self.work().quota_due);
+            for id in &quota_due {
+                if !ids.contains(id) {
+                    ids.push(*id);
                 }
             }
             let candidates: Vec<Session> = self.store.read(|r| {
@@ -182,6 +185,13 @@ impl App {
             let candidates: Vec<Session> =
                 candidates.into_iter().map(|s| self.with_usage(s)).collect();
             let mut due = sessions::due(&candidates, now);
+            // A shared purchase's quota, used up by its devices together (`read_usage`).
+            for s in &candidates {
+                let shared = s.joined.is_some() || !s.members.is_empty();
+                if shared && quota_due.contains(&s.id) && !due.iter().any(|(d, _)| d.id == s.id) {
+                    due.push((s, EndReason::Quota));
+                }
+            }
             {
                 let work = self.work();
                 for (session, _) in &due {
@@ -421,6 +431,7 @@ impl App {
                     bytes_down: s.bytes_down,
                     // A fair-use session goes on, slower, past its quota.
                     quota: s.quota_bytes.filter(|_| !s.fair_use()),
+                    group: (s.joined.is_some() || !s.members.is_empty()).then(|| s.group()),
                 };
                 (s.mac, live)
             })
@@ -463,12 +474,34 @@ impl App {
                 }
                 // A quota used up: the next housekeeping ends the session (the kernel has
                 // already stopped its traffic).
-                if session
-                    .quota
-                    .is_some_and(|q| new.0.saturating_add(new.1) >= q)
+                let alone = session.group.is_none();
+                if alone
+                    && session
+                        .quota
+                        .is_some_and(|q| new.0.saturating_add(new.1) >= q)
                 {
                     work.quota_due.push(session.id);
                 }
+            }
+        }
+        // A purchase shared by several devices: its quota is used up by all of them together,
+        // and then ends on all of them.
+        let mut shared: HashMap<u64, u64> = HashMap::new();
+        for s in by_mac.values() {
+            if let Some(group) = s.group {
+                let (up, down) = work
+                    .usage
+                    .get(&s.id)
+                    .copied()
+                    .unwrap_or((s.bytes_up, s.bytes_down));
+                let sum = shared.entry(group).or_default();
+                *sum = sum.saturating_add(up.saturating_add(down));
+            }
+        }
+        for s in by_mac.values() {
+            let used = s.group.and_then(|g| shared.get(&g)).copied().unwrap_or(0);
+            if s.group.is_some() && s.quota.is_some_and(|q| used >= q) {
+                work.quota_due.push(s.id);
             }
         }
         if !work.quota_due.is_empty() {

@@ -40,7 +40,7 @@ use crate::core::model::{Mac, Phone};
 use crate::core::payments::{
     self, GatewayError, Payment, PaymentGateway, PaymentState, Settlement,
 };
-use crate::core::sessions::{self, Lifecycle, Session, Source, Terms};
+use crate::core::sessions::{self, EndReason, Lifecycle, Session, Source, Terms};
 use crate::core::time::{Clock, ClockGuard, TimeView, Timestamp};
 use crate::core::token;
 use crate::core::vouchers::{self, Refusal};
@@ -288,8 +288,60 @@ pub(crate) fn grant_in(
     if session.token.is_empty() {
         session.token = token::random_token()?;
     }
+    if let Some(shared) = existing.filter(|s| s.joined.is_some() && s.id != session.id) {
+        // The device leaves the purchase it had joined: it now has one of its own.
+        w.put_session(&sessions::end(&shared, EndReason::Revoked, start))?;
+    }
     w.put_session(&session)?;
+    // "Buy more" on a purchase for several devices: its other devices follow.
+    for member in group_members(w, &session)? {
+        w.put_session(&sessions::follow(&member, &session))?;
+    }
     Ok(session)
+}
+
+/// The running sessions of the devices that joined `first`'s purchase.
+pub(crate) fn group_members(
+    w: &crate::store::Writer,
+    first: &Session,
+) -> Result<Vec<Session>, StoreError> {
+    let mut out = Vec::new();
+    for id in &first.members {
+        out.extend(w.session(*id)?.filter(Session::is_active));
+    }
+    Ok(out)
+}
+
+/// Joins the device `mac` to the purchase whose first session is `first_id` (a code for
+/// several devices, `sessions::join`), in the caller's write transaction.
+pub(crate) fn join_in(
+    w: &mut crate::store::Writer,
+    first_id: u64,
+    mac: Mac,
+    ip: Option<IpAddr>,
+    source: Source,
+    now: Timestamp,
+) -> Result<Result<Session, sessions::JoinRefusal>, StoreError> {
+    let Some(mut first) = w.session(first_id)? else {
+        return Ok(Err(sessions::JoinRefusal::Over));
+    };
+    let members = group_members(w, &first)?;
+    let new_id = w.next_id()?;
+    let mut session = match sessions::join(&first, &members, new_id, mac, ip, source, now) {
+        Ok(sessions::Join::New(s)) => s,
+        Ok(sessions::Join::Already(s)) => return Ok(Ok(s)),
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    if let Some(own) = w.active_session(mac)? {
+        // Time of its own (or a share of another purchase) ends: one session per device.
+        w.put_session(&sessions::end(&own, EndReason::Revoked, now))?;
+    }
+    session.token = token::random_token()?;
+    first.members = members.iter().map(|m| m.id).collect();
+    first.members.push(session.id);
+    w.put_session(&first)?;
+    w.put_session(&session)?;
+    Ok(Ok(session))
 }
 
 fn touch_device(

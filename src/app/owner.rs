@@ -182,7 +182,8 @@ impl App {
             Ok(w.active_session(mac)?.map(|s| s.id))
         })?;
         if let (true, Some(id)) = (blocked, active) {
-            self.revoke_session(id)?;
+            // This device only: the other devices of its purchase keep their time.
+            self.end_purchase(id, false)?;
         }
         self.mark_dirty();
         Ok(())
@@ -330,31 +331,43 @@ impl App {
         Ok(Some(vouchers))
     }
 
-    /// Owner: ends a session now.
+    /// Owner: ends a session now, on every device of its purchase (a package for several
+    /// devices: `Session::joined`, `Session::members`).
     pub fn revoke_session(&self, id: u64) -> Result<bool, StoreError> {
+        self.end_purchase(id, true)
+    }
+
+    /// Ends session `id` (with `whole`, every running session of its purchase too).
+    pub(crate) fn end_purchase(&self, id: u64, whole: bool) -> Result<bool, StoreError> {
         let now = self.time().now;
-        let done = self.store.write(Durability::Durable, |w| {
+        let ended = self.store.write(Durability::Durable, |w| {
             let Some(session) = w.session(id)? else {
-                return Ok(false);
+                return Ok(Vec::new());
             };
-            if !session.is_active() {
-                return Ok(false);
+            let mut all = vec![session];
+            if whole {
+                all = purchase_of(w, all.remove(0))?;
             }
-            let ended = sessions::end(&session, EndReason::Revoked, now);
-            w.put_session(&ended)?;
-            w.push_event(&Event::new(
-                now,
-                "session_revoked",
-                Some(session.mac),
-                format!("session {id} revoked by the owner"),
-            ))?;
-            Ok(true)
+            let mut ended = Vec::new();
+            for session in all.iter().filter(|s| s.is_active()) {
+                w.put_session(&sessions::end(session, EndReason::Revoked, now))?;
+                w.push_event(&Event::new(
+                    now,
+                    "session_revoked",
+                    Some(session.mac),
+                    format!("session {} revoked by the owner", session.id),
+                ))?;
+                ended.push(session.id);
+            }
+            Ok(ended)
         })?;
-        if done {
+        if !ended.is_empty() {
             self.mark_dirty();
-            self.emit_session(id, false);
         }
-        Ok(done)
+        for id in &ended {
+            self.emit_session(*id, false);
+        }
+        Ok(!ended.is_empty())
     }
 
     /// Owner: lengthens a running session by `minutes` (1 to `sessions::MAX_EXTEND_MINUTES`;
@@ -376,8 +389,17 @@ impl App {
             if !session.is_active() {
                 return Ok(None);
             }
-            let extended = sessions::extend(&session, secs);
+            // The purchase's first session is extended; the other devices follow it.
+            let first = purchase_of(w, session.clone())?.remove(0);
+            let extended = sessions::extend(&first, secs);
             w.put_session(&extended)?;
+            for member in crate::app::group_members(w, &extended)? {
+                w.put_session(&sessions::follow(&member, &extended))?;
+            }
+            let extended = match extended.id == id {
+                true => extended,
+                false => sessions::follow(&session, &extended),
+            };
             w.push_event(&Event::new(
                 now,
                 "session_extended",
@@ -393,4 +415,14 @@ impl App {
     }
 
     // ---- background work ----
+}
+
+/// The sessions of `session`'s purchase: its first session, then the devices that joined it.
+fn purchase_of(w: &crate::store::Writer, session: Session) -> Result<Vec<Session>, StoreError> {
+    let first = match session.joined {
+        Some(first) => w.session(first)?.unwrap_or(session),
+        None => session,
+    };
+    let members = crate::app::group_members(w, &first)?;
+    Ok(std::iter::once(first).chain(members).collect())
 }

@@ -450,6 +450,9 @@ impl App {
                     let (mac, ip, source) = (payment.mac, payment.ip, Source::Payment(id));
                     let session = &grant_in(w, mac, ip, &payment.terms, source, time.start())?;
                     payment.session_id = Some(session.id);
+                    if payment.terms.devices > 1 {
+                        share_purchase(w, &payment, session.id, now)?;
+                    }
                     payment.callback = hint.clone().or(payment.callback);
                     w.put_payment(&payment)?;
                     touch_device(w, payment.mac, payment.ip, now)?;
@@ -538,4 +541,33 @@ fn state_words(state: PaymentState) -> &'static str {
         PaymentState::Expired => "expired",
         _ => "failed",
     }
+}
+
+/// A paid purchase for several devices: its share code (`payments::share_code`) is recorded as
+/// a used voucher of the purchase, so that another device enters it in the voucher box and
+/// joins exactly as with a printed voucher (`App::redeem`).
+fn share_purchase(
+    w: &mut crate::store::Writer,
+    payment: &Payment,
+    session_id: u64,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let Some(code) = payments::share_code(&payment.token) else {
+        return Ok(());
+    };
+    if w.voucher(&code)?.is_some() {
+        return Ok(());
+    }
+    w.put_voucher(&crate::core::vouchers::Voucher {
+        code,
+        terms: payment.terms.clone(),
+        created_at: now,
+        valid_until: None,
+        batch: "M-Pesa".into(),
+        state: crate::core::vouchers::VoucherState::Used {
+            mac: payment.mac,
+            at: now,
+            session_id,
+        },
+    })
 }

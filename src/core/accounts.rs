@@ -113,6 +113,7 @@ pub(crate) fn terms_for(
             rate_up_kbit: None,
             fair_kbit: None,
             window: None,
+            devices: 1,
         }),
     }
 }

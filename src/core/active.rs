@@ -90,6 +90,7 @@ mod tests {
             rate_up_kbit: None,
             fair_kbit: None,
             window: None,
+            devices: 1,
         };
         let mac = Mac([2, 0, 0, 0, 0, id as u8]);
         let grant = sessions::grant(None, id, mac, None, &terms, Source::Owner, 0);

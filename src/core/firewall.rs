@@ -15,6 +15,9 @@ use crate::core::sessions::Session;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AllowedClient {
     pub session_id: u64,
+    /// The purchase (`Session::group`): the devices of one purchase share one quota object,
+    /// `q<group>`. The session id for a purchase used on one device.
+    pub group: u64,
     pub mac: Mac,
     pub ipv4: Option<Ipv4Addr>,
     pub ipv6: Vec<Ipv6Addr>,
@@ -24,7 +27,8 @@ pub struct AllowedClient {
     /// The session's deadline (wall clock, Unix milliseconds), to tell a changed grant from
     /// the same one seen later.
     pub deadline_ms: i64,
-    /// Bytes the device may still use; none = unlimited.
+    /// Bytes the device (with the other devices of its purchase) may still use; none =
+    /// unlimited.
     pub quota_left: Option<u64>,
     /// The session's whole quota, to tell "bought more" from "used some".
     pub quota_total: Option<u64>,
@@ -58,19 +62,36 @@ pub(crate) fn desired<'a>(
     usage: &HashMap<u64, (u64, u64)>,
 ) -> Desired {
     let now = now_ms.div_euclid(1000);
+    // The bytes counted since the last checkpoint, if more than the record says.
+    let used = |s: &Session| {
+        let (up, down) = usage
+            .get(&s.id)
+            .map_or((s.bytes_up, s.bytes_down), |(u, d)| {
+                (s.bytes_up.max(*u), s.bytes_down.max(*d))
+            });
+        up.saturating_add(down)
+    };
+    let active: Vec<&Session> = active.into_iter().collect();
+    // A purchase's quota is shared by its devices: what they used together (blocked devices
+    // too: their bytes were spent).
+    let mut group_used: HashMap<u64, u64> = HashMap::new();
+    for s in active
+        .iter()
+        .filter(|s| s.joined.is_some() || !s.members.is_empty())
+    {
+        let sum = group_used.entry(s.group()).or_default();
+        *sum = sum.saturating_add(used(s));
+    }
     let mut clients: Vec<AllowedClient> = active
         .into_iter()
         .filter(|s| !blocked.contains(&s.mac))
         .filter_map(|s| {
-            // The bytes counted since the last checkpoint, if more than the record says.
-            let (up, down) = usage
-                .get(&s.id)
-                .map_or((s.bytes_up, s.bytes_down), |(u, d)| {
-                    (s.bytes_up.max(*u), s.bytes_down.max(*d))
-                });
-            let quota_left = s
-                .quota_bytes
-                .map(|q| q.saturating_sub(up.saturating_add(down)));
+            let used = group_used
+                .get(&s.group())
+                .copied()
+                .unwrap_or_else(|| used(s));
+            let quota_left = s.quota_bytes.map(|q| q.saturating_sub(used));
+            // A fair-use device goes on, slower, past its quota.
             let used_up = quota_left == Some(0) && !s.fair_use();
             let over = !s.is_active() || now >= s.deadline || used_up;
             (!over).then_some((s, quota_left))
@@ -88,6 +109,7 @@ pub(crate) fn desired<'a>(
             let deadline_ms = s.deadline.saturating_mul(1000);
             AllowedClient {
                 session_id: s.id,
+                group: s.group(),
                 mac: s.mac,
                 ipv4,
                 ipv6: v6,

@@ -164,6 +164,7 @@ mod tests {
                 rate_up_kbit: None,
                 fair_kbit: None,
                 window: None,
+                devices: 1,
             },
             started_at: T0,
             deadline: T0 + 3600,
@@ -176,6 +177,8 @@ mod tests {
             sources: Vec::new(),
             token: String::new(),
             moved_at: None,
+            joined: None,
+            members: Vec::new(),
         }
     }
 

@@ -117,6 +117,16 @@ pub fn move_code(token: &str) -> String {
         .to_ascii_uppercase()
 }
 
+/// The code that adds another device to a paid purchase of a package for several devices
+/// (`option devices`), entered in the voucher box: a voucher code (`vouchers::CODE_LEN`
+/// symbols) drawn from the token's bytes after those of the move code, so that knowing one
+/// tells nothing of the other (sharing it with a family does not give away the move). None in
+/// the (about one in ten million) case where the bytes run out.
+pub fn share_code(token: &str) -> Option<String> {
+    let bytes = crate::core::token::unhex(token.get(MOVE_CODE_LEN..)?)?;
+    crate::core::vouchers::code_from_random(&bytes)
+}
+
 /// A typed move code as the token prefix it stands for, if it has the shape of one (spaces and
 /// dashes ignored, any case).
 pub fn parse_move_code(typed: &str) -> Option<String> {
@@ -491,6 +501,7 @@ mod tests {
                 rate_up_kbit: None,
                 fair_kbit: None,
                 window: None,
+                devices: 1,
             },
             amount: Money(2000),
             phone: Phone::parse("0712345678").unwrap(),
@@ -608,6 +619,7 @@ mod limit_tests {
                 rate_up_kbit: None,
                 fair_kbit: None,
                 window: None,
+                devices: 1,
             },
             amount: Money::from_major(amount),
             phone: Phone::parse(phone).unwrap(),

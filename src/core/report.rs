@@ -114,6 +114,7 @@ mod tests {
                 rate_up_kbit: None,
                 fair_kbit: None,
                 window: None,
+                devices: 1,
             },
             amount: Money(price),
             phone: Phone::parse("0712345678").unwrap(),

@@ -33,6 +33,18 @@ pub struct Terms {
         with = "crate::core::window::packed"
     )]
     pub window: Option<Window>,
+    /// How many devices may share the purchase (`option devices`): 1 locks it to the first
+    /// device. Records written before issue 16 have none: 1.
+    #[serde(default = "one_device", skip_serializing_if = "is_one")]
+    pub devices: u8,
+}
+
+fn one_device() -> u8 {
+    1
+}
+
+fn is_one(n: &u8) -> bool {
+    *n == 1
 }
 
 impl Terms {
@@ -47,6 +59,7 @@ impl Terms {
             rate_up_kbit: package.rate_up_kbit,
             fair_kbit: package.fair_kbit,
             window: package.window,
+            devices: package.devices,
         }
     }
 }
@@ -117,6 +130,13 @@ pub struct Session {
     /// When the session was last moved to another MAC (a phone that randomised its address).
     #[serde(default)]
     pub moved_at: Option<Timestamp>,
+    /// A device that joined another device's purchase (a package for several devices): the
+    /// id of the first device's session, whose end time and data it shares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined: Option<u64>,
+    /// On the first device's session: the sessions of the devices that joined it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<u64>,
 }
 
 impl Session {
@@ -143,6 +163,12 @@ impl Session {
     /// Whether the session keeps going, at its fair-use speed, once its quota is used.
     pub(crate) fn fair_use(&self) -> bool {
         self.terms.fair_kbit.is_some() && self.quota_bytes.is_some()
+    }
+
+    /// The purchase the session belongs to: the first device's session id. The devices of one
+    /// purchase share its data quota (one kernel quota object, `q<group>`).
+    pub fn group(&self) -> u64 {
+        self.joined.unwrap_or(self.id)
     }
 }
 
@@ -177,7 +203,10 @@ pub(crate) fn grant(
     now: Timestamp,
 ) -> Grant {
     let duration = i64::try_from(terms.duration_secs).unwrap_or(i64::MAX);
-    if let Some(running) = existing.filter(|s| s.is_active() && s.mac == mac && s.deadline > now) {
+    let running = existing.filter(|s| s.is_active() && s.mac == mac && s.deadline > now);
+    // A device that joined someone's purchase gets a purchase of its own (`grant_in` ends the
+    // shared one on this device).
+    if let Some(running) = running.filter(|s| s.joined.is_none()) {
         if running.bytes_left() != Some(0) || running.fair_use() {
             let mut session = running.clone();
             session.deadline = cap(session.deadline.saturating_add(duration), terms, now);
@@ -218,6 +247,8 @@ pub(crate) fn grant(
         sources: vec![source],
         token: String::new(),
         moved_at: None,
+        joined: None,
+        members: Vec::new(),
     })
 }
 
@@ -227,6 +258,83 @@ fn cap(deadline: Timestamp, terms: &Terms, now: Timestamp) -> Timestamp {
         Some(window) => deadline.min(window.open_until(now).unwrap_or(now)),
         None => deadline,
     }
+}
+
+/// Why a device may not join a purchase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinRefusal {
+    /// The purchase's time (or data) is over, or the owner ended it.
+    Over,
+    /// The purchase is already used on this many devices, its package's `devices`.
+    Full(u8),
+}
+
+/// What joining a purchase gives a device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Join {
+    /// The device is already one of the purchase's devices: this is its session.
+    Already(Session),
+    /// A new session for the device, sharing the purchase's end time and data.
+    New(Session),
+}
+
+/// Pure: lets the device `mac` join the purchase whose first session is `first`; `members` are
+/// the sessions of the devices that joined it so far (ended ones do not count). A device counts
+/// once however often it enters the code; the first device counts too. The new session ends
+/// with the purchase and shares its quota; its speed caps are its own (per device).
+pub(crate) fn join(
+    first: &Session,
+    members: &[Session],
+    new_id: u64,
+    mac: Mac,
+    ip: Option<IpAddr>,
+    source: Source,
+    now: Timestamp,
+) -> Result<Join, JoinRefusal> {
+    if must_end(first, now).is_some() || !first.is_active() {
+        return Err(JoinRefusal::Over);
+    }
+    let live: Vec<&Session> = members.iter().filter(|s| s.is_active()).collect();
+    if let Some(same) = std::iter::once(first)
+        .chain(live.iter().copied())
+        .find(|s| s.mac == mac)
+    {
+        return Ok(Join::Already(same.clone()));
+    }
+    let devices = first.terms.devices.max(1);
+    if live.len() + 1 >= usize::from(devices) {
+        return Err(JoinRefusal::Full(devices));
+    }
+    Ok(Join::New(Session {
+        id: new_id,
+        mac,
+        ip,
+        terms: first.terms.clone(),
+        started_at: now,
+        deadline: first.deadline,
+        quota_bytes: first.quota_bytes,
+        bytes_up: 0,
+        bytes_down: 0,
+        state: SessionState::Active,
+        ended_at: None,
+        end_reason: None,
+        sources: vec![source],
+        token: String::new(),
+        moved_at: None,
+        joined: Some(first.id),
+        members: Vec::new(),
+    }))
+}
+
+/// A joined device's session after its purchase's first session changed (an extension): the
+/// same end time, quota and caps.
+pub(crate) fn follow(member: &Session, first: &Session) -> Session {
+    let mut out = member.clone();
+    out.deadline = first.deadline;
+    out.quota_bytes = first.quota_bytes;
+    out.terms.rate_down_kbit = first.terms.rate_down_kbit;
+    out.terms.rate_up_kbit = first.terms.rate_up_kbit;
+    out
 }
 
 /// `None` means unlimited, which is the fastest.
@@ -392,6 +500,7 @@ mod tests {
             rate_up_kbit: None,
             fair_kbit: None,
             window: None,
+            devices: 1,
         }
     }
 
@@ -685,5 +794,128 @@ mod tests {
             (SessionState::Revoked, Some(T0 + 10))
         );
         assert_eq!(end(&kicked, EndReason::Time, T0 + 99), kicked);
+    }
+
+    #[test]
+    fn a_purchase_for_two_devices_takes_a_second_and_refuses_a_third() {
+        let mut family = terms(3600, Some(1000));
+        family.devices = 2;
+        let Grant::New(first) = grant(None, 1, MAC, None, &family, Source::Owner, T0) else {
+            panic!("expected new")
+        };
+        let second_mac = Mac([2, 0, 0, 0, 0, 2]);
+        let third_mac = Mac([2, 0, 0, 0, 0, 3]);
+        let source = || Source::Voucher("ABCDEFGH23".into());
+        // The Nth device joins: same end, same quota, its own session id, the purchase's group.
+        let Ok(Join::New(second)) = join(&first, &[], 2, second_mac, None, source(), T0 + 10)
+        else {
+            panic!("the second device joins")
+        };
+        assert_eq!(
+            (
+                second.deadline,
+                second.quota_bytes,
+                second.joined,
+                second.group()
+            ),
+            (first.deadline, Some(1000), Some(1), 1)
+        );
+        assert_eq!(first.group(), 1);
+        let members = [second.clone()];
+        // The same device twice counts once (the first device too).
+        assert_eq!(
+            join(&first, &members, 3, second_mac, None, source(), T0 + 20),
+            Ok(Join::Already(second.clone()))
+        );
+        assert_eq!(
+            join(&first, &members, 3, MAC, None, source(), T0 + 20),
+            Ok(Join::Already(first.clone()))
+        );
+        // N+1 is refused.
+        assert_eq!(
+            join(&first, &members, 3, third_mac, None, source(), T0 + 20),
+            Err(JoinRefusal::Full(2))
+        );
+        // A device that left (its session ended) frees its place.
+        let left = [end(&second, EndReason::Revoked, T0 + 30)];
+        assert!(matches!(
+            join(&first, &left, 3, third_mac, None, source(), T0 + 40),
+            Ok(Join::New(_))
+        ));
+        // An expired or ended purchase is refused.
+        assert_eq!(
+            join(&first, &[], 3, third_mac, None, source(), T0 + 3600),
+            Err(JoinRefusal::Over)
+        );
+        let kicked = end(&first, EndReason::Revoked, T0 + 5);
+        assert_eq!(
+            join(&kicked, &[], 3, third_mac, None, source(), T0 + 6),
+            Err(JoinRefusal::Over)
+        );
+        // A package for one device (today's rule): nobody joins.
+        let Grant::New(single) = grant(None, 9, MAC, None, &terms(60, None), Source::Owner, T0)
+        else {
+            panic!("expected new")
+        };
+        assert_eq!(
+            join(&single, &[], 10, second_mac, None, source(), T0 + 1),
+            Err(JoinRefusal::Full(1))
+        );
+    }
+
+    #[test]
+    fn a_joined_device_follows_an_extension_and_is_not_extended_itself() {
+        let mut family = terms(3600, Some(1000));
+        family.devices = 3;
+        let Grant::New(first) = grant(None, 1, MAC, None, &family, Source::Owner, T0) else {
+            panic!("expected new")
+        };
+        let other = Mac([2, 0, 0, 0, 0, 2]);
+        let Ok(Join::New(second)) = join(&first, &[], 2, other, None, Source::Owner, T0) else {
+            panic!("joins")
+        };
+        let Grant::Extended(more) = grant(
+            Some(&first),
+            3,
+            MAC,
+            None,
+            &family,
+            Source::Payment(4),
+            T0 + 1,
+        ) else {
+            panic!("extended")
+        };
+        let followed = follow(&second, &more);
+        assert_eq!(
+            (followed.deadline, followed.quota_bytes, followed.id),
+            (T0 + 7200, Some(2000), 2)
+        );
+        // A joined device that buys for itself gets a purchase of its own.
+        let own = grant(
+            Some(&second),
+            5,
+            other,
+            None,
+            &family,
+            Source::Payment(6),
+            T0 + 2,
+        );
+        assert!(matches!(own, Grant::New(s) if s.joined.is_none() && s.id == 5));
+    }
+
+    #[test]
+    fn old_records_without_devices_decode_as_one_device() {
+        let Grant::New(s) = grant(None, 1, MAC, None, &terms(60, None), Source::Owner, T0) else {
+            panic!("expected new")
+        };
+        let mut json = serde_json::to_value(&s).unwrap();
+        // Written before issue 16: no `devices`, `joined` or `members`.
+        json["terms"].as_object_mut().unwrap().remove("devices");
+        assert!(json.get("joined").is_none() && json.get("members").is_none());
+        let back: Session = serde_json::from_value(json).unwrap();
+        assert_eq!(
+            (back.terms.devices, back.joined, back.members.len()),
+            (1, None, 0)
+        );
     }
 }

@@ -93,6 +93,8 @@ pub(crate) struct PackageEdit {
     pub data: Option<String>,
     pub rate_down: Option<String>,
     pub rate_up: Option<String>,
+    /// `devices`; none for one device (the default).
+    pub devices: Option<String>,
     pub active: bool,
     pub order: i32,
 }
@@ -146,6 +148,7 @@ pub(crate) fn put_package(file: &mut UciFile, edit: &PackageEdit) {
     set(section, "data", edit.data.as_deref());
     set(section, "rate_down", edit.rate_down.as_deref());
     set(section, "rate_up", edit.rate_up.as_deref());
+    set(section, "devices", edit.devices.as_deref());
     set(section, "active", Some(if edit.active { "1" } else { "0" }));
     set(section, "order", Some(&edit.order.to_string()));
 }
@@ -310,6 +313,7 @@ mod tests {
             data: None,
             rate_down: Some("5M".into()),
             rate_up: None,
+            devices: Some("3".into()),
             active: true,
             order: 2,
         };
@@ -332,9 +336,10 @@ mod tests {
                 hour.name.as_str(),
                 hour.price.0,
                 hour.quota_bytes,
-                hour.rate_down_kbit
+                hour.rate_down_kbit,
+                hour.devices
             ),
-            ("One Hour", 2500, None, Some(5000))
+            ("One Hour", 2500, None, Some(5000), 3)
         );
         assert_eq!(hour.name_sw.as_deref(), Some("Saa Moja"));
         assert_eq!(hour.description.as_deref(), Some("Good for video calls"));

@@ -166,6 +166,7 @@ mod tests {
                 rate_up_kbit: None,
                 fair_kbit: None,
                 window: None,
+                devices: 1,
             },
             created_at: 0,
             valid_until,

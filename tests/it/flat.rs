@@ -234,6 +234,87 @@ fn changes_match_a_rewrite(available: bool) -> Vec<Vec<i32>> {
     batches
 }
 
+/// Issue 16: a second device joins a purchase (its elements point at the purchase's quota
+/// object, no object made), the purchase is extended (both devices; the object made again once,
+/// its use carried), and kicked (every element, then the object): after each, the table equals
+/// a rewrite's. Returns the batches' answers.
+fn shared_changes_match_a_rewrite(available: bool) -> Vec<Vec<i32>> {
+    let kernel = Arc::new(Counted {
+        available,
+        batches: Default::default(),
+        reads: Default::default(),
+    });
+    let firewall = NftFirewall::new(Arc::new(SystemRunner), kernel.clone(), options());
+    let member = |id: u64, quota: u64, minutes: u64| {
+        let mut device = guest(id, Some(quota), Some(8000), minutes);
+        device.group = 1;
+        device
+    };
+    let mut start = Desired {
+        clients: vec![member(1, 2_000_000, 60)],
+        at_ms: 0,
+        ..Default::default()
+    };
+    // 500 KB of the purchase used when the second device joins.
+    start.clients[0].quota_left = Some(1_500_000);
+    let mut joined = start.clone();
+    joined.clients.push(member(2, 2_000_000, 60));
+    joined.clients[1].quota_left = Some(1_500_000);
+    let mut extended = joined.clone();
+    extended.clients = vec![member(1, 4_000_000, 90), member(2, 4_000_000, 90)];
+    extended.at_ms = 1000;
+    let kicked = Desired {
+        clients: Vec::new(),
+        at_ms: 2000,
+        ..Default::default()
+    };
+    firewall.apply(&start).expect("the first apply");
+    for (what, state) in [
+        ("join", &joined),
+        ("extension", &extended),
+        ("kick", &kicked),
+    ] {
+        firewall
+            .apply(state)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let changed = table();
+        NftFirewall::new(Arc::new(SystemRunner), Arc::new(NetlinkSocket), options())
+            .apply(state)
+            .expect("a rewrite");
+        let rewritten = table();
+        let text = changed.to_string();
+        if what != "kick" {
+            assert!(
+                text.contains("\"used\": 500000") || text.contains("\"used\":500000"),
+                "{what}: the purchase's use was not carried: {changed}"
+            );
+            assert!(
+                !text.contains("\"q2\""),
+                "{what}: a second quota in {changed}"
+            );
+        }
+        assert_eq!(
+            changed, rewritten,
+            "{what}: the change and the rewrite differ"
+        );
+    }
+    let batches = kernel.batches.lock().unwrap().clone();
+    batches
+}
+
+#[test]
+fn lab_a_purchase_shared_by_two_devices_changes_in_place_like_a_rewrite() {
+    if !crate::lab::lab_available() {
+        return;
+    }
+    let batches = in_netns(|| shared_changes_match_a_rewrite(true));
+    assert_eq!(batches.len(), 3, "{batches:?}");
+    assert!(batches.iter().flatten().all(|e| *e == 0), "{batches:?}");
+    // The join: the second device's two caps and 13 elements, and no quota object.
+    assert_eq!(batches[0].len(), 15, "{batches:?}");
+    assert!(in_netns(|| shared_changes_match_a_rewrite(false)).is_empty());
+}
+
 #[test]
 fn lab_changes_over_netlink_leave_the_table_a_rewrite_would() {
     if !crate::lab::lab_available() {

@@ -30,6 +30,8 @@ mod cli;
 mod lab;
 // The gate under attack in the lab: fail closed, IPv6 binding, clones, flows, quotas, tethering.
 mod gate;
+// Issue 16: a package for several devices, in process and in the lab (shared quota, refusals).
+mod devices;
 // Flat cost per event in the lab: a grant, a kick and an expiry update the table in place.
 mod flat;
 // Issue 16 in the lab: fair use past the quota (measured), packages sold inside their hours.

@@ -4,7 +4,7 @@
 //! same operations as an nft script (`render_delta`; `netlink.rs` encodes them as messages);
 //! an allow-list change as a flush of its set and its adds (`allow_ops`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
@@ -42,6 +42,8 @@ pub(crate) fn unchanged(old: &Desired, new: &Desired) -> bool {
 pub(crate) struct Delta<'a> {
     pub removed: Vec<&'a AllowedClient>,
     pub added: Vec<&'a AllowedClient>,
+    /// Purchases with a device that stays as it is: their shared quota object stays too.
+    pub kept: HashSet<u64>,
 }
 
 /// Pure: the devices that differ between `old` and `new`, matched by session.
@@ -68,7 +70,21 @@ pub(crate) fn delta<'a>(old: &'a Desired, new: &'a Desired) -> Delta<'a> {
                 .is_none_or(|o| !same_grant(c, o))
         })
         .collect();
-    Delta { removed, added }
+    let kept = new
+        .clients
+        .iter()
+        .filter(|c| {
+            old_by_id
+                .get(&c.session_id)
+                .is_some_and(|o| same_grant(c, o))
+        })
+        .map(|c| c.group)
+        .collect();
+    Delta {
+        removed,
+        added,
+        kept,
+    }
 }
 
 /// A set or map key: `ether_addr`, `ether_addr . ipv4_addr` / `ipv6_addr`, or an address.
@@ -115,7 +131,7 @@ pub(super) fn elements_of(c: &AllowedClient) -> Vec<Element> {
         out.push(element(pick("paid4", "paid6"), &up, None));
         out.push(element(pick("paid_ip4", "paid_ip6"), &down, None));
         if c.quota_left.is_some() {
-            let q = Some(format!("q{id}"));
+            let q = Some(format!("q{}", c.group));
             out.push(element(pick("quota_up4", "quota_up6"), &up, q.clone()));
             out.push(element(pick("quota_dn4", "quota_dn6"), &down, q));
         }
@@ -136,12 +152,12 @@ pub(super) fn elements_of(c: &AllowedClient) -> Vec<Element> {
     out
 }
 
-/// The deletes of one device's quota and limit objects.
-pub(super) fn objects_of(c: &AllowedClient) -> Vec<Op> {
-    let id = c.session_id;
+/// The deletes of one device's limit objects, and of its purchase's quota object with
+/// `quota` (when no other device of the purchase keeps it).
+pub(super) fn objects_of(c: &AllowedClient, quota: bool) -> Vec<Op> {
     let mut out = Vec::new();
-    if c.quota_left.is_some() {
-        out.push(Op::DelQuota(format!("q{id}")));
+    if c.quota_left.is_some() && quota {
+        out.push(Op::DelQuota(format!("q{}", c.group)));
     }
     out.extend(
         limits_of(c)
@@ -207,15 +223,24 @@ pub(crate) fn allow_ops(old: &Desired, new: &Desired) -> Vec<Op> {
 /// fails the whole batch (EBUSY) and with it every expiry's small update (`NftState::stale`).
 pub(crate) fn ops(delta: &Delta<'_>, at_ms: i64) -> Vec<Op> {
     let mut out = Vec::new();
+    let mut objects = Vec::new();
+    // A purchase's quota object goes once, when none of its devices keeps it, and after every
+    // element that references it (the kernel refuses to delete an object still in use).
+    // Few: a list, not a set (code size on the router).
+    let mut gone = Vec::new();
     for c in delta.removed.iter().filter(|c| c.deadline_ms > at_ms) {
-        // Map elements first: an object still referenced cannot be deleted.
         out.extend(elements_of(c).into_iter().map(Op::DelElement));
-        out.extend(objects_of(c));
+        let quota = !delta.kept.contains(&c.group) && !gone.contains(&c.group);
+        gone.push(c.group);
+        objects.extend(objects_of(c, quota));
     }
+    out.append(&mut objects);
+    let mut made = Vec::new();
     for c in &delta.added {
-        let id = c.session_id;
-        if let Some((total, used)) = quota_params(c) {
-            let name = format!("q{id}");
+        let new_quota = !delta.kept.contains(&c.group) && !made.contains(&c.group);
+        made.push(c.group);
+        if let Some((total, used)) = quota_params(c).filter(|_| new_quota) {
+            let name = format!("q{}", c.group);
             out.push(Op::AddQuota { name, total, used });
         }
         for (name, kbit, over) in limits_of(c) {

@@ -165,11 +165,13 @@ impl NftFirewall {
             .flat_map(elements_of)
             .filter(|e| matches!(e.set, "paid4" | "paid6" | "paid_ip4" | "paid_ip6"))
             .collect();
-        let quotas: Vec<(u64, String)> = changing
-            .iter()
-            .filter(|c| c.quota_left.is_some())
-            .map(|c| (c.session_id, format!("q{}", c.session_id)))
-            .collect();
+        let mut quotas: Vec<(u64, String)> = Vec::new();
+        for c in changing.iter().filter(|c| c.quota_left.is_some()) {
+            // One read per purchase: its devices share the quota object.
+            if !quotas.iter().any(|(g, _)| *g == c.group) {
+                quotas.push((c.group, format!("q{}", c.group)));
+            }
+        }
         let mut reads: Vec<netlink::Read<'_>> = elements
             .iter()
             .map(|e| netlink::Read::Counter(e.set, &e.key))
@@ -387,6 +389,7 @@ impl NftFirewall {
         let change = Delta {
             removed: d.removed.clone(),
             added: added.iter().collect(),
+            kept: d.kept.clone(),
         };
         let mut ops = ops(&change, desired.at_ms);
         ops.extend(allow_ops(old, desired));
@@ -415,9 +418,12 @@ impl NftFirewall {
         }
         let at = desired.at_ms;
         for c in d.removed.iter().filter(|c| c.deadline_ms <= at) {
-            state
-                .stale
-                .extend(objects_of(c).into_iter().map(|op| (at, op)));
+            for op in objects_of(c, !d.kept.contains(&c.group)) {
+                // A purchase's shared quota once, however many of its devices expired.
+                if !state.stale.iter().any(|(_, o)| *o == op) {
+                    state.stale.push((at, op));
+                }
+            }
         }
         let stale = stale_due(&mut state.stale, at);
         state.applied = Some(Arc::new(desired.clone()));
@@ -590,7 +596,7 @@ fn carry_quotas(clients: &mut [AllowedClient], live: &Counters) {
         if let (Some(left), Some(total), Some(used)) = (
             client.quota_left,
             client.quota_total,
-            live.quota_used.get(&client.session_id),
+            live.quota_used.get(&client.group),
         ) {
             client.quota_left = Some(left.min(total.saturating_sub(*used)));
         }

@@ -31,7 +31,7 @@ pub(crate) struct Counters {
     pub up: HashMap<(Mac, IpAddr), u64>,
     /// Downloads: destination addresses.
     pub down: HashMap<IpAddr, u64>,
-    /// Bytes used per quota object, by session id (`q<id>`).
+    /// Bytes used per quota object, by purchase (`q<group>`, `AllowedClient::group`).
     pub quota_used: HashMap<u64, u64>,
     /// The `seen6` set: IPv6 sources of paid MACs not allowed yet.
     pub seen6: Vec<(Mac, Ipv6Addr)>,

@@ -188,14 +188,17 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
     let mut limit_dn4 = Vec::new();
     let mut limit_dn6 = Vec::new();
     let mut fair = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    // One quota object per purchase, shared by its devices' map elements.
+    let mut quotas = std::collections::HashSet::new();
     for c in &desired.clients {
         let fair_use = c.fair_kbit.is_some() && c.quota_left.is_some();
         let t = timeout(c);
         let id = c.session_id;
-        if let Some((total, used)) = quota_params(c) {
+        let g = c.group;
+        if let Some((total, used)) = quota_params(c).filter(|_| quotas.insert(g)) {
             let _ = writeln!(
                 objects,
-                "\tquota q{id} {{ over {total} bytes used {used} bytes }}"
+                "\tquota q{g} {{ over {total} bytes used {used} bytes }}"
             );
         }
         for (name, kbit, over) in limits_of(c) {
@@ -221,7 +224,7 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
         for (is4, key) in &up_keys {
             if c.quota_left.is_some() {
                 let list = if *is4 { &mut quota_up4 } else { &mut quota_up6 };
-                list.push(format!("{key} {t} : \"q{id}\""));
+                list.push(format!("{key} {t} : \"q{g}\""));
             }
             if c.rate_up_kbit.is_some() {
                 let list = if *is4 { &mut limit_up4 } else { &mut limit_up6 };
@@ -234,7 +237,7 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
         for (is4, key) in &down_keys {
             if c.quota_left.is_some() {
                 let list = if *is4 { &mut quota_dn4 } else { &mut quota_dn6 };
-                list.push(format!("{key} {t} : \"q{id}\""));
+                list.push(format!("{key} {t} : \"q{g}\""));
             }
             if c.rate_down_kbit.is_some() {
                 let list = if *is4 { &mut limit_dn4 } else { &mut limit_dn6 };

@@ -147,7 +147,7 @@ fn a_fair_use_device_goes_on_at_its_fair_rate_past_its_quota() {
     assert!(script.contains("add element inet lango fair_dn4 { 10.77.0.13 timeout 1h : \"fd3\" }"));
     assert!(!script.contains("fair_up4 { aa:00:00:00:00:04"));
     assert_eq!(
-        render_delta(&objects_of(&fair)),
+        render_delta(&objects_of(&fair, true)),
         "delete quota inet lango q3\ndelete limit inet lango fu3\ndelete limit inet lango fd3\n"
     );
     // In the netlink batch the only difference from a cap is NFTA_LIMIT_FLAGS: 0, not 1.
@@ -295,9 +295,90 @@ fn a_change_is_one_small_transaction_whatever_the_number_of_devices() {
     };
     assert_eq!(ops(&delta(&expired, &gone), 1000), []);
     assert_eq!(
-        render_delta(&objects_of(&expired.clients[0])),
+        render_delta(&objects_of(&expired.clients[0], true)),
         "delete quota inet lango q1\ndelete limit inet lango lu1\ndelete limit inet lango ld1\n"
     );
+}
+
+/// Devices 1 and 2 of one purchase (group 1), sharing its quota; each with its own caps.
+fn family(at_ms: i64) -> Desired {
+    let mut clients = vec![
+        client(1, Some(1_000_000), Some(8000)),
+        client(2, Some(1_000_000), Some(8000)),
+    ];
+    for c in &mut clients {
+        c.group = 1;
+        c.deadline_ms = 3_600_000;
+    }
+    Desired {
+        clients,
+        at_ms,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn the_devices_of_one_purchase_share_one_quota_object() {
+    let script = render(&family(0), &options());
+    assert_eq!(script.matches("quota q1 {").count(), 1, "{script}");
+    assert!(!script.contains("quota q2"), "{script}");
+    assert!(script.contains("aa:00:00:00:00:02 . 10.77.0.12 timeout 1h : \"q1\""));
+    assert!(script.contains("10.77.0.12 timeout 1h : \"q1\""));
+    // Speed caps stay per device.
+    assert!(script.contains("limit lu2 {") && script.contains("limit lu1 {"));
+
+    // The second device joins: its elements point at the existing object; no object is made.
+    let mut first = family(0);
+    first.clients.truncate(1);
+    let both = family(1000);
+    let joined = render_delta(&ops(&delta(&first, &both), 1000));
+    assert!(!joined.contains("add quota"), "{joined}");
+    assert!(joined.contains("add element inet lango quota_dn4 { 10.77.0.12 timeout 1h : \"q1\" }"));
+    assert!(joined.contains("add limit inet lango lu2"));
+
+    // One device leaves (blocked): its elements go, the shared quota stays.
+    let left = render_delta(&ops(&delta(&both, &first), 2000));
+    assert!(!left.contains("delete quota"), "{left}");
+    assert!(left.contains("delete element inet lango quota_dn4 { 10.77.0.12 }"));
+
+    // The purchase ends (a kick): every element first, then the quota once.
+    let none = Desired {
+        clients: Vec::new(),
+        allowed: Vec::new(),
+        at_ms: 2000,
+    };
+    let ended = render_delta(&ops(&delta(&both, &none), 2000));
+    assert_eq!(
+        ended.matches("delete quota inet lango q1").count(),
+        1,
+        "{ended}"
+    );
+    let last_element = ended.rfind("delete element").unwrap();
+    assert!(
+        last_element < ended.find("delete quota").unwrap(),
+        "{ended}"
+    );
+
+    // An extension changes both devices: the object is made again once, with the use carried.
+    let mut longer = family(3000);
+    for c in &mut longer.clients {
+        c.deadline_ms = 7_200_000;
+        c.quota_total = Some(2_000_000);
+        c.quota_left = Some(1_500_000);
+    }
+    let more = render_delta(&ops(&delta(&both, &longer), 3000));
+    assert_eq!(
+        more.matches("delete quota inet lango q1").count(),
+        1,
+        "{more}"
+    );
+    assert_eq!(
+        more.matches("add quota inet lango q1 { over 2000000 bytes used 500000 bytes }")
+            .count(),
+        1,
+        "{more}"
+    );
+    assert!(more.rfind("delete element").unwrap() < more.find("delete quota").unwrap());
 }
 
 #[test]

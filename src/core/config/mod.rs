@@ -205,6 +205,9 @@ pub struct Package {
     /// `sat,sun`), optional: when the package is on sale and used, in local time; a session
     /// of it ends when the window closes.
     pub window: Option<Window>,
+    /// `option devices` (default 1, at most `MAX_DEVICES`): how many devices one purchase or
+    /// voucher may be used on; 1 locks it to the first device.
+    pub devices: u8,
     /// `option active` (default 1).
     pub active: bool,
     /// `option order` (default 0): lower first.

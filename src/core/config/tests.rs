@@ -218,6 +218,7 @@ fn every_option_of_every_section() {
         \toption fair_rate 256k\n\
         \toption window 22:00-06:00\n\
         \toption days 'fri sat'\n\
+        \toption devices 4\n\
         \toption active no\n\
         \toption order -1\n\
         config package try\n\
@@ -340,6 +341,7 @@ fn every_option_of_every_section() {
             days: 0x30,
             utc_offset: -5400,
         }),
+        devices: 4,
         active: false,
         order: -1,
     };
@@ -541,6 +543,33 @@ fn fair_use_needs_data_and_windows_are_checked() {
     assert_eq!((window.start, window.end, window.days), (0, 1440, 0x60));
     assert_eq!(window.utc_offset, 10_800);
     assert!(config.has_windows());
+}
+
+#[test]
+fn devices_per_package_from_one_to_ten() {
+    let package = |devices: &str| {
+        format!(
+            "config package 'family'\n\toption name 'Family'\n\toption price 100\n\
+             \toption duration 1d\n\toption devices '{devices}'\n"
+        )
+    };
+    for (text, n) in [("1", 1), ("3", 3), ("10", 10)] {
+        let config = valid(&package(text));
+        assert_eq!(config.packages[0].devices, n);
+    }
+    let without =
+        "config package 'hour'\n\toption name 'Hour'\n\toption price 20\n\toption duration 1h\n";
+    assert_eq!(
+        valid(without).packages[0].devices,
+        1,
+        "default: locked to the first device"
+    );
+    for bad in ["0", "11", "-1", "2.5", "two", "+3", "256"] {
+        check_problems(
+            &package(bad),
+            &[&format!("5: '{bad}' is not a number of devices (1 to 10)")],
+        );
+    }
 }
 
 #[test]

@@ -10,11 +10,11 @@ use crate::core::uci::{Section, UciFile, Value};
 use crate::core::window::{parse_days, parse_window, Window, ALL_DAYS};
 
 use super::values::{
-    parse_bool, parse_callback_url, parse_colour, parse_currency, parse_device, parse_domain,
-    parse_environment, parse_firewall, parse_host, parse_interval, parse_ip, parse_ipv6,
-    parse_kind, parse_language, parse_mac, parse_network, parse_order, parse_path, parse_port,
-    parse_price, parse_reference, parse_shortcode, parse_simulator_url, parse_terms_url,
-    parse_text, parse_upstream, parse_utc_offset, suggest,
+    parse_bool, parse_callback_url, parse_colour, parse_currency, parse_device, parse_devices,
+    parse_domain, parse_environment, parse_firewall, parse_host, parse_interval, parse_ip,
+    parse_ipv6, parse_kind, parse_language, parse_mac, parse_network, parse_order, parse_path,
+    parse_port, parse_price, parse_reference, parse_shortcode, parse_simulator_url,
+    parse_terms_url, parse_text, parse_upstream, parse_utc_offset, suggest,
 };
 use super::{
     Brand, Cidr, Config, Diagnostic, FirewallKind, Gateway, Mpesa, MpesaEnvironment, MpesaKind,
@@ -74,6 +74,7 @@ pub(super) const PACKAGE: &[&str] = &[
     "fair_rate",
     "window",
     "days",
+    "devices",
     "active",
     "order",
     "trial",
@@ -509,6 +510,7 @@ fn validate_package(raw: &Raw, id: Option<String>, check: &mut Check) -> Option<
         window,
         rate_down_kbit: check.optional(raw, "rate_down", parse_rate),
         rate_up_kbit: check.optional(raw, "rate_up", parse_rate),
+        devices: check.get(raw, "devices", parse_devices, 1),
         active: check.get(raw, "active", parse_bool, true),
         order: check.get(raw, "order", parse_order, 0),
         id: id?,

@@ -174,6 +174,19 @@ pub(super) fn parse_price(text: &str) -> Result<Money, String> {
     }
 }
 
+/// A package's `devices`: 1 to `MAX_DEVICES`, digits only.
+pub(super) fn parse_devices(text: &str) -> Result<u8, String> {
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    let n = text
+        .parse::<u8>()
+        .ok()
+        .filter(|n| digits && (1..=MAX_DEVICES).contains(n));
+    n.ok_or_else(|| not(text, "a number of devices (1 to 10)"))
+}
+
+/// At most this many devices share one purchase (a family's phones and a laptop).
+pub const MAX_DEVICES: u8 = 10;
+
 pub(super) fn parse_order(text: &str) -> Result<i32, String> {
     text.parse().map_err(|_| not(text, "a whole number"))
 }

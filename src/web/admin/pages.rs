@@ -334,7 +334,14 @@ pub(crate) fn guests(call: &Call) -> Response {
         rows.push(vec![
             device(&names, s.mac),
             s.ip.map(|ip| ip.to_string()).unwrap_or_default(),
-            esc(&s.terms.package_name),
+            match s.joined.is_some() || !s.members.is_empty() {
+                true => format!(
+                    "{}<br><span class=\"muted\">shared, purchase {}</span>",
+                    esc(&s.terms.package_name),
+                    s.group()
+                ),
+                false => esc(&s.terms.package_name),
+            },
             human_duration(s.seconds_left(now)),
             data,
             speed,
@@ -356,8 +363,9 @@ pub(crate) fn guests(call: &Call) -> Response {
     );
     let mut body = section(
         "Online now",
-        "Every device with time running. Kick ends its time now; Block also stops it from \
-         buying again.",
+        "Every device with time running. Kick ends its time now, and Extend lengthens it, on \
+         every device of a shared purchase; Block ends this device's time only and stops it \
+         from buying again.",
         &format!(
             "{}{pages}",
             post_form(

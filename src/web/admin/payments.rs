@@ -464,7 +464,7 @@ fn overview(ctx: &Ctx) -> Response {
         .iter()
         .map(|s| {
             let s = app.with_usage(s.clone());
-            json!({"id": s.id, "mac": s.mac.to_string(), "package": s.terms.package_name,
+            json!({"id": s.id, "purchase": s.group(), "mac": s.mac.to_string(), "package": s.terms.package_name,
                    "seconds_left": s.seconds_left(now), "bytes_used": s.bytes_used()})
         })
         .collect();

@@ -253,6 +253,19 @@ fn package_form(call: &Call, p: Option<&Package>) -> String {
         ),
         "",
     ));
+    fields.push_str(&value_row(
+        "Devices",
+        &input(
+            "devices",
+            &text("devices", |p| match p.devices {
+                1 => String::new(),
+                n => n.to_string(),
+            }),
+            "inputmode=\"numeric\" maxlength=\"2\"",
+        ),
+        "How many devices one purchase or voucher may be used on (1 to 10); they share its \
+         time and data. Empty for one.",
+    ));
     let active = match call.form.get("csrf") {
         Some(_) => call.field("active") == "1",
         None => p.is_none_or(|p| p.active),
@@ -319,6 +332,7 @@ pub(crate) fn save_package(call: &Call) -> Response {
         data: optional("data"),
         rate_down: optional("rate_down"),
         rate_up: optional("rate_up"),
+        devices: optional("devices"),
         active: call.field("active") == "1",
         order: existing
             .map(|p| p.order)

@@ -236,6 +236,9 @@ fn voucher(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
             error(409, "this package cannot be used at this time of day")
         }
         Err(RedeemError::Refused(_)) => error(404, "invalid or unavailable voucher"),
+        Err(RedeemError::Full(n)) => {
+            error(409, &format!("this voucher is already used on {n} devices"))
+        }
         Err(RedeemError::Denied(d)) => denied(d),
         Err(RedeemError::Store(crate::store::StoreError::Full)) => {
             error(503, "the router's storage is full; ask staff for help")

@@ -309,6 +309,13 @@ fn home_with(
                 lang,
                 receipt.as_deref(),
             ));
+            if let Some(code) = share_code_of(ctx, session) {
+                body.push_str(&format!(
+                    "<div class=\"card\"><p>{}</p><p class=\"big\" id=\"share-code\">{}</p></div>",
+                    tr(lang, "share").replace("{n}", &session.terms.devices.to_string()),
+                    esc(&crate::core::vouchers::display(&code))
+                ));
+            }
             body.push_str(&format!("<h2>{}</h2>", tr(lang, "more")));
             refresh = Some(60);
             script = view::TIMERS;
@@ -390,6 +397,23 @@ fn offer_rest(ctx: &Ctx, lang: Lang, voucher: bool, accounts: bool, online: bool
 }
 
 /// The M-Pesa receipt of the latest purchase that fed a session, if it has one.
+/// The code that adds another device to a purchase for several devices: the voucher's, or
+/// the paid purchase's share code (`payments::share_code`).
+fn share_code_of(ctx: &Ctx, session: &Session) -> Option<String> {
+    use crate::core::sessions::Source;
+    if session.terms.devices < 2 {
+        return None;
+    }
+    session.sources.iter().find_map(|s| match s {
+        Source::Voucher(code) => Some(code.clone()),
+        Source::Payment(id) => {
+            let payment = ctx.app.store.read(|r| r.payment(*id)).ok()??;
+            crate::core::payments::share_code(&payment.token)
+        }
+        _ => None,
+    })
+}
+
 fn receipt_of(ctx: &Ctx, session: &Session) -> Option<String> {
     let id = session.sources.iter().rev().find_map(|s| match s {
         crate::core::sessions::Source::Payment(id) => Some(*id),
@@ -555,9 +579,16 @@ fn voucher(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
     let code = form.get("code").map(String::as_str).unwrap_or("");
     match ctx.app.redeem(ip, code) {
         Ok(_) => see_other("/"),
+        Err(RedeemError::Full(n)) => {
+            let words = tr(lang, "full_voucher").replace("{n}", &n.to_string());
+            let mut r = home(ctx, ip, lang, Some(("err", &words)));
+            r.status_code = 409;
+            r
+        }
         Err(e) => {
             let (status, key) = match e {
                 RedeemError::Denied(d) => denied(d),
+                RedeemError::Full(_) => (409, "full_voucher"),
                 RedeemError::Refused(Refusal::Used) => (409, "used_voucher"),
                 RedeemError::Refused(Refusal::Closed) => (409, "closed_now"),
                 RedeemError::Refused(_) => (404, "bad_voucher"),
