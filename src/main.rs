@@ -14,8 +14,8 @@ Usage:
   lango check-config [FILE]                    validate a config file, list every problem
   lango sim [--listen ADDR] [--config FILE] [--approve-after SECS] [--state FILE]
                                                the Daraja simulator alone (host builds)
-  lango selftest-tls --cert F --key F --ca F   TLS handshake with the Daraja simulator (router
-                                               builds: proves rustls and ring on this CPU)
+  lango selftest-tls --connect H:P --ca F      one HTTPS request to a TLS server trusting only
+                                               F (proves rustls and ring on this CPU)
   lango check-mpesa [--config FILE]            test the M-Pesa account (no one is prompted)
   lango selftest-crash                         panic on purpose: shows what a crash leaves in
                                                the log on this CPU (scripts/qemu-smoke)
@@ -109,18 +109,11 @@ fn run(args: &[String]) -> i32 {
             daemon::check_mpesa(&PathBuf::from(config))
         }
         "selftest-tls" => {
-            let (Ok(Some(cert)), Ok(Some(key)), Ok(Some(ca))) = (
-                flag(rest, "--cert"),
-                flag(rest, "--key"),
-                flag(rest, "--ca"),
-            ) else {
-                return usage("selftest-tls takes --cert FILE --key FILE --ca FILE");
+            let (Ok(Some(connect)), Ok(Some(ca))) = (flag(rest, "--connect"), flag(rest, "--ca"))
+            else {
+                return usage("selftest-tls takes --connect HOST:PORT --ca FILE");
             };
-            daemon::selftest_tls(
-                &PathBuf::from(cert),
-                &PathBuf::from(key),
-                &PathBuf::from(ca),
-            )
+            daemon::selftest_tls(&connect, &PathBuf::from(ca))
         }
         "selftest-crash" => {
             let value = lango::daemon::crash::selftest(args.len());

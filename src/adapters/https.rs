@@ -584,6 +584,7 @@ fn parse_status_line(line: &str) -> Option<u16> {
 }
 
 /// Writes a complete HTTP/1.1 response (`Connection: close`).
+#[cfg(feature = "simulator")]
 pub(crate) fn write_response<W: Write>(
     writer: &mut W,
     status: u16,

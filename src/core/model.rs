@@ -364,6 +364,18 @@ impl Lang {
     }
 }
 
+/// A length of time in words (voucher cards, the owner's packages table), in English and in Kiswahili ("1 day", "siku 1"): the
+/// largest whole unit, for a card a guest reads.
+pub(crate) fn duration_words(secs: u64) -> (String, String) {
+    let (n, en, sw) = match secs {
+        s if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, "day", "siku"),
+        s if s >= 3600 && s % 3600 == 0 => (s / 3600, "hour", "saa"),
+        s => (s.div_ceil(60), "minute", "dakika"),
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    (format!("{n} {en}{plural}"), format!("{sw} {n}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,5 +455,19 @@ mod tests {
         assert!("aa:bb:cc:01:02".parse::<Mac>().is_err());
         assert!("aa:bb:cc:01:02:zz".parse::<Mac>().is_err());
         assert!("aaa:bb:cc:01:02:03".parse::<Mac>().is_err());
+    }
+
+    #[test]
+    fn cards_say_durations_in_both_languages() {
+        assert_eq!(duration_words(86_400), ("1 day".into(), "siku 1".into()));
+        assert_eq!(
+            duration_words(7 * 86_400),
+            ("7 days".into(), "siku 7".into())
+        );
+        assert_eq!(duration_words(3600), ("1 hour".into(), "saa 1".into()));
+        assert_eq!(
+            duration_words(5400),
+            ("90 minutes".into(), "dakika 90".into())
+        );
     }
 }

@@ -144,6 +144,7 @@ pub fn start(config: Config, store: Store, env: Env, options: Options) -> Result
                 .map_err(|e| format!("cannot answer DNS on {bind}: {e}"))?;
         }
     }
+    #[cfg(feature = "tls-portal")]
     if let (Some(cert), Some(key)) = (&gw.tls_cert, &gw.tls_key) {
         let tls = crate::web::tls::server_config(cert, key)?;
         let mut binds = vec![SocketAddr::new(gw.portal_addr, gw.tls_port)];

@@ -7,5 +7,6 @@ pub(crate) mod gate;
 pub mod http;
 pub mod portal;
 pub(crate) mod server;
+#[cfg(feature = "tls-portal")]
 pub(crate) mod tls;
 pub(crate) mod wire;

@@ -14,6 +14,8 @@ use crate::core::window::Window;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_kinds;
 mod validate;
 mod values;
 

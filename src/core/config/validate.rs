@@ -358,6 +358,15 @@ fn validate_gateway(raw: &Raw, check: &mut Check) -> Gateway {
             "tls_cert and tls_key go together: set both, or neither",
         );
     }
+    if !cfg!(feature = "tls-portal") {
+        if let Some(v) = raw.one("tls_cert") {
+            check.error(
+                v.line,
+                "this lango is built without the HTTPS portal (the x86_64 package has it; \
+                 docs/size.md): remove tls_cert and tls_key",
+            );
+        }
+    }
     // Both listeners on one address and port would make the daemon fail at startup instead.
     let (portal, admin) = (gateway.portal_addr, gateway.admin_addr);
     let same_host = portal == admin || portal.is_unspecified() || admin.is_unspecified();

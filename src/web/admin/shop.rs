@@ -6,7 +6,7 @@
 use rouille::Response;
 
 use crate::core::config::Package;
-use crate::core::model::{format_bytes, format_duration, format_rate};
+use crate::core::model::{duration_words, format_bytes, format_duration, format_rate};
 use crate::core::uci_write::{put_package, set_package_option, PackageEdit};
 use crate::core::vouchers::{self, Voucher, VoucherState};
 use crate::web::admin::payments::{csv, csv_row};
@@ -106,7 +106,7 @@ pub(crate) fn packages(call: &Call) -> Response {
                     esc(id)
                 ),
                 money(ctx, p.price),
-                card_duration(p.duration_secs).0,
+                duration_words(p.duration_secs).0,
                 p.quota_bytes
                     .map(format_bytes)
                     .unwrap_or_else(|| "unlimited".into())
@@ -700,7 +700,7 @@ pub(crate) fn print_sheet(call: &Call) -> Response {
     for v in list.iter().filter(|v| v.state == VoucherState::Unused) {
         let url = format!("{portal}?code={}", v.code);
         let qr = crate::core::qr::svg(&url, 110).unwrap_or_default();
-        let (en, sw) = card_duration(v.terms.duration_secs);
+        let (en, sw) = duration_words(v.terms.duration_secs);
         let data = v
             .terms
             .quota_bytes
@@ -744,18 +744,6 @@ pub(crate) fn print_sheet(call: &Call) -> Response {
     html(page)
 }
 
-/// How long a voucher lasts, in words, in English and in Kiswahili ("1 day", "siku 1"): the
-/// largest whole unit, for a card a guest reads.
-fn card_duration(secs: u64) -> (String, String) {
-    let (n, en, sw) = match secs {
-        s if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, "day", "siku"),
-        s if s >= 3600 && s % 3600 == 0 => (s / 3600, "hour", "saa"),
-        s => (s.div_ceil(60), "minute", "dakika"),
-    };
-    let plural = if n == 1 { "" } else { "s" };
-    (format!("{n} {en}{plural}"), format!("{sw} {n}"))
-}
-
 pub(crate) fn vouchers_csv(call: &Call) -> Response {
     let (batch, list) = match batch_vouchers(call) {
         Ok(b) => b,
@@ -782,23 +770,4 @@ pub(crate) fn vouchers_csv(call: &Call) -> Response {
         ]));
     }
     csv(out, &format!("vouchers-{batch}.csv"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cards_say_durations_in_both_languages() {
-        assert_eq!(card_duration(86_400), ("1 day".into(), "siku 1".into()));
-        assert_eq!(
-            card_duration(7 * 86_400),
-            ("7 days".into(), "siku 7".into())
-        );
-        assert_eq!(card_duration(3600), ("1 hour".into(), "saa 1".into()));
-        assert_eq!(
-            card_duration(5400),
-            ("90 minutes".into(), "dakika 90".into())
-        );
-    }
 }

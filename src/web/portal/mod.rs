@@ -9,6 +9,7 @@ mod frame;
 mod json_status;
 pub(crate) mod login;
 mod probes;
+mod sms;
 mod text;
 mod view;
 
@@ -106,7 +107,7 @@ fn route(ctx: &Ctx, request: &Request) -> Response {
         ("POST", "/voucher") => voucher(ctx, request, ip, lang),
         ("POST", "/trial") => trial(ctx, ip, lang),
         ("POST", "/move") => move_form(ctx, request, ip, lang),
-        ("POST", "/sms") => sms_claim(ctx, request, ip, lang),
+        ("POST", "/sms") => sms::sms_claim(ctx, request, ip, lang),
         ("POST", path) if path.starts_with(CALLBACK_PREFIX) => {
             stk_callback(ctx, request, &path[CALLBACK_PREFIX.len()..])
         }
@@ -392,7 +393,7 @@ fn offer_rest(ctx: &Ctx, lang: Lang, voucher: bool, accounts: bool, online: bool
         tr(lang, "phone"),
         tr(lang, "move_button")
     ));
-    body.push_str(&sms_card(ctx, lang, false));
+    body.push_str(&sms::sms_card(ctx, lang, false));
     body
 }
 
@@ -685,7 +686,7 @@ fn pay_page(ctx: &Ctx, token: &str, lang: Lang) -> Response {
     };
     body.push_str(&view::buy_form(&config, lang, &form, now));
     if payment.decline == Some(Decline::Unavailable) {
-        body.push_str(&sms_card(ctx, lang, true));
+        body.push_str(&sms::sms_card(ctx, lang, true));
     }
     body.push_str(&view::help_line(&config, lang));
     page(ctx, lang, 200, &body, None, view::TIMERS)
@@ -734,71 +735,4 @@ fn stk_callback(ctx: &Ctx, request: &Request, secret: &str) -> Response {
     let verdict = ctx.app.on_callback(&body);
     log::info!("M-Pesa callback: {verdict}");
     json(200, &json!({ "ResultCode": 0, "ResultDesc": "Accepted" }))
-}
-
-/// "Paid but not online?": paste the M-Pesa SMS (collapsed unless `open`).
-fn sms_card(ctx: &Ctx, lang: Lang, open: bool) -> String {
-    let config = ctx.app.config();
-    if config.mpesa.is_none() {
-        return String::new();
-    }
-    let options: String = config
-        .active_packages()
-        .map(|p| {
-            format!(
-                "<option value=\"{}\">{} ({} {})</option>",
-                esc(&p.id),
-                esc(view::package_name(p, lang)),
-                esc(&config.gateway.currency),
-                p.price
-            )
-        })
-        .collect();
-    format!(
-        "<details class=\"card\" id=\"sms\"{open}><summary>{title}</summary>\
-         <form method=\"post\" action=\"/sms\"><label>{label}<textarea name=\"sms\" \
-         rows=\"4\" maxlength=\"1000\" required></textarea></label><label>{package}\
-         <select name=\"package\">{options}</select></label><button>{send}</button></form>\
-         </details>",
-        open = if open { " open" } else { "" },
-        title = tr(lang, "sms_title"),
-        label = tr(lang, "sms_label"),
-        package = tr(lang, "package"),
-        send = tr(lang, "sms_send"),
-    )
-}
-
-fn sms_claim(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
-    let form = match read_form(request) {
-        Ok(f) => f,
-        Err(response) => return response,
-    };
-    let text = form.get("sms").map(String::as_str).unwrap_or("");
-    let package = form.get("package").map(String::as_str).unwrap_or("");
-    let (status, class, key) = match ctx.app.claim_sms(ip, text, package) {
-        Ok(SmsOutcome::Granted(_)) | Ok(SmsOutcome::AlreadyYours) => return see_other("/"),
-        Ok(SmsOutcome::Checking) => (200, "warn", "sms_checking"),
-        Ok(SmsOutcome::SentToOwner) => (202, "warn", "sms_sent"),
-        Err(e) => {
-            let (status, key) = match e {
-                SmsError::Denied(d) => denied(d),
-                SmsError::TooManyAttempts => (429, "too_many"),
-                SmsError::NotAPayment(_) => (400, "sms_not_payment"),
-                SmsError::UnknownPackage => (404, "no_package"),
-                SmsError::AmountBelowPrice { .. } => (400, "sms_low"),
-                SmsError::AlreadyUsed => (409, "sms_used"),
-                SmsError::AlreadyWaiting => (409, "sms_waiting"),
-                SmsError::Rejected => (409, "sms_rejected"),
-                SmsError::OwnerBusy => (503, "owner_busy"),
-                SmsError::Store(err) => {
-                    log::error!("sms claim: {err}");
-                    (500, "error")
-                }
-            };
-            (status, "err", key)
-        }
-    };
-    let mut r = home(ctx, ip, lang, Some((class, tr(lang, key))));
-    r.status_code = status;
-    r
 }
