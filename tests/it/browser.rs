@@ -312,6 +312,11 @@ pub struct Shop {
 
 impl Shop {
     pub fn start() -> Shop {
+        Shop::start_with("")
+    }
+
+    /// The demo's config with `extra` sections appended.
+    pub fn start_with(extra: &str) -> Shop {
         let dir = TempDir::new("shop");
         let config_path = dir.path("lango.conf");
         // Free ports, written into the file too: the file and the running config agree, as on
@@ -329,7 +334,8 @@ impl Shop {
             .replace(
                 "option admin_port '8081'",
                 &format!("option admin_port '{admin}'"),
-            );
+            )
+            + extra;
         std::fs::write(&config_path, &text).unwrap();
         let config = lango::core::config::parse(&text, "shop").unwrap();
         let clock = Arc::new(ManualClock::new(T0));
@@ -386,6 +392,7 @@ struct Words {
     until: &'static str,
     receipt: &'static str,
     not_for_online: [&'static str; 2],
+    trial: &'static str,
 }
 
 const ENGLISH: Words = Words {
@@ -400,6 +407,7 @@ const ENGLISH: Words = Words {
     until: "until",
     receipt: "M-Pesa receipt",
     not_for_online: ["Move your time here", "Paid but not online?"],
+    trial: "Free 15 minutes",
 };
 
 const KISWAHILI: Words = Words {
@@ -414,6 +422,7 @@ const KISWAHILI: Words = Words {
     until: "hadi",
     receipt: "Risiti ya M-Pesa",
     not_for_online: ["Hamisha muda wako hapa", "Umelipa lakini hujaunganishwa"],
+    trial: "Dakika 15 bure",
 };
 
 /// The value of the buy form's phone field (what the guest would otherwise type again).
@@ -601,6 +610,26 @@ fn guest_flow(lang: &str, width: u32, height: u32, words: &Words) -> Vec<PathBuf
     browser.click("#voucher button");
     browser.wait_for_text(words.online);
     shot(&browser, "10-voucher-online");
+    drop(browser);
+    drop(shop);
+    // The free trial on a router that offers one: one tap from the landing page, no field.
+    let shop = Shop::start_with(
+        "\nconfig package 'trial'\n\toption name 'Free trial'\n\toption name_sw 'Majaribio ya bure'\n\
+         \toption trial '1'\n\
+         \toption duration '15m'\n\toption rate_down '2M'\n\toption rate_up '1M'\n",
+    );
+    let browser = Browser::phone(lang, width, height);
+    browser.open(&format!("http://{}/", shop.portal));
+    browser.wait_for_text(words.trial);
+    let taps = browser.taps();
+    shot(&browser, "11-trial-offer");
+    browser.click("#trial button");
+    browser.wait_for_text(words.online);
+    assert_eq!(browser.taps() - taps, 1, "one tap from landing to online");
+    let text = browser.text();
+    assert!(text.contains("15:00") || text.contains("14:5"), "{text}");
+    assert!(!(lang == "sw" && text.contains("Free trial")), "{text}");
+    shot(&browser, "12-trial-online");
     shots
 }
 

@@ -78,7 +78,11 @@ pub(super) fn package_name(package: &Package, lang: Lang) -> &str {
 
 /// The name of what was bought, in `lang` while the package is still in the config.
 pub(super) fn terms_name<'a>(config: &'a Config, terms: &'a Terms, lang: Lang) -> &'a str {
-    match config.package(&terms.package_id) {
+    let trial = config.trial.as_ref().map(|t| &t.package);
+    match config
+        .package(&terms.package_id)
+        .or(trial.filter(|t| t.id == terms.package_id))
+    {
         Some(package) => package_name(package, lang),
         None => &terms.package_name,
     }
