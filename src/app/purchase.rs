@@ -355,7 +355,15 @@ impl App {
         let attempt = self.work().due.get(&id).map(|(_, a)| *a).unwrap_or(0);
         let outcome = self.env.gateway.stk_query(&checkout);
         let now = self.time().now;
-        let answered = outcome.is_ok();
+        // Daraja answered (a state, or a refusal of the request), as opposed to not being
+        // reachable, overloaded or rate-limiting lango.
+        let answered = !matches!(
+            outcome,
+            Err(GatewayError::Throttled(_)
+                | GatewayError::Unavailable(_)
+                | GatewayError::Transport(_)
+                | GatewayError::Unanswered(_))
+        );
         match outcome {
             Ok(outcome) => {
                 self.work().throttle.clear();
