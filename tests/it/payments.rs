@@ -140,6 +140,8 @@ fn account(setup: &Setup) -> Mpesa {
         callback_url: None,
         ca_bundle: None,
         simulator_url: None,
+        pull: false,
+        pull_phone: None,
     }
 }
 

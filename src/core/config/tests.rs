@@ -359,6 +359,8 @@ fn every_option_of_every_section() {
         callback_url: Some("https://wifi.example.com:8443/lango".into()),
         ca_bundle: Some("/etc/ssl/cert.pem".into()),
         simulator_url: None,
+        pull: false,
+        pull_phone: None,
     };
     assert_eq!(config.mpesa, Some(mpesa));
 }
