@@ -3,7 +3,8 @@
 //! Pull Transactions). The guest pastes the confirmation SMS (`App::claim_sms`); its receipt is
 //! only a question: lango grants when Pull lists that receipt among this shortcode's
 //! transactions of the last 48 hours for at least the package's price, and the receipt was
-//! never credited. The claim (as an approved `SmsClaim`), the receipt, the grant and the event
+//! never credited, nor possibly a prompt lango confirmed without learning its receipt (same
+//! amount, a phone Pull's masked number may be: that goes to the owner). The claim (as an approved `SmsClaim`), the receipt, the grant and the event
 //! are one durable transaction. When Pull cannot answer, the claim waits for the owner, as
 //! without Pull. Bounded: queries per minute per router and per device, a few pages per
 //! question, and Daraja's rate-limit answers back off (`core::pacing::Throttle`).
@@ -14,11 +15,11 @@ use std::sync::Mutex;
 
 use crate::app::mpesa::{SmsError, SmsOutcome, NO_CALLBACK_URL};
 use crate::app::App;
-use crate::core::daraja::pull::{verdict, PullVerdict, MAX_PAGES};
+use crate::core::daraja::pull::{msisdn_may_be, verdict, PullVerdict, MAX_PAGES, WINDOW_SECS};
 use crate::core::locks::lock;
-use crate::core::model::Mac;
+use crate::core::model::{Mac, Money};
 use crate::core::pacing::Throttle;
-use crate::core::payments::GatewayError;
+use crate::core::payments::{GatewayError, PaymentState};
 use crate::core::ratelimit::Limit;
 use crate::core::sessions::{Source, Terms};
 use crate::core::sms::{ClaimState, SmsClaim, SmsPayment};
@@ -104,6 +105,23 @@ impl App {
                 price: package.price,
             }),
             PullVerdict::Paid(txn) => {
+                // A prompt lango confirmed by its query has no receipt in the store, and Pull
+                // lists that money too: one that may be it goes to the owner, never a grant.
+                let recent = self.store.read(|r| r.recent_payments(1000))?;
+                let maybe_stk = recent.iter().any(|p| {
+                    p.state == PaymentState::Paid
+                        && p.receipt.is_none()
+                        && now - p.created_at <= WINDOW_SECS + 3600
+                        && Money::from_major(p.amount.major_ceil()) == txn.amount
+                        && msisdn_may_be(&txn.msisdn, p.phone.as_str())
+                });
+                if maybe_stk {
+                    log::warn!(
+                        "receipt {} may be a prompt lango already granted; the owner decides",
+                        txn.receipt
+                    );
+                    return self.record_claim(sms, mac, ip, package_id, now);
+                }
                 let terms = Terms::of(package);
                 let session = self.store.write(Durability::Durable, |w| {
                     if w.receipt_owner(&txn.receipt)?.is_some()
@@ -113,8 +131,14 @@ impl App {
                     }
                     let id = w.next_id()?;
                     w.claim_receipt(&txn.receipt, id)?;
-                    let session =
-                        crate::app::grant_in(w, mac, Some(ip), &terms, Source::Owner, time.start())?;
+                    let session = crate::app::grant_in(
+                        w,
+                        mac,
+                        Some(ip),
+                        &terms,
+                        Source::Owner,
+                        time.start(),
+                    )?;
                     w.put_sms_claim(&SmsClaim {
                         id,
                         receipt: txn.receipt.clone(),
@@ -165,7 +189,11 @@ impl App {
         if self.pull.registered.load(Ordering::Relaxed) {
             return;
         }
-        let phone = self.config().mpesa.as_ref().and_then(|m| m.pull_phone.clone());
+        let phone = self
+            .config()
+            .mpesa
+            .as_ref()
+            .and_then(|m| m.pull_phone.clone());
         let Some(phone) = phone else {
             return;
         };

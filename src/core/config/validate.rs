@@ -13,8 +13,8 @@ use super::values::{
     parse_bool, parse_callback_url, parse_colour, parse_currency, parse_device, parse_devices,
     parse_domain, parse_environment, parse_firewall, parse_host, parse_interval, parse_ip,
     parse_ipv6, parse_kind, parse_language, parse_mac, parse_network, parse_order, parse_path,
-    parse_port, parse_price, parse_reference, parse_pull_phone, parse_shortcode, parse_simulator_url,
-    parse_terms_url, parse_text, parse_upstream, parse_utc_offset, suggest,
+    parse_port, parse_price, parse_pull_phone, parse_reference, parse_shortcode,
+    parse_simulator_url, parse_terms_url, parse_text, parse_upstream, parse_utc_offset, suggest,
 };
 use super::{
     Brand, Cidr, Config, Diagnostic, FirewallKind, Gateway, Mpesa, MpesaEnvironment, MpesaKind,

@@ -173,6 +173,21 @@ pub fn verdict(txns: &[PullTxn], receipt: &str, price: Money) -> PullVerdict {
     }
 }
 
+/// Whether the `msisdn` Pull shows (digits, some masked as `*`) may be `phone` (`2547…`).
+/// When it cannot tell (too short, hashed), it says it may.
+pub fn msisdn_may_be(msisdn: &str, phone: &str) -> bool {
+    let m = msisdn.trim().trim_start_matches('+').as_bytes();
+    let p = phone.as_bytes();
+    let readable = m.iter().all(|b| b.is_ascii_digit() || *b == b'*');
+    if !readable || m.len() < 9 || p.len() < 9 {
+        return true;
+    }
+    m[m.len() - 9..]
+        .iter()
+        .zip(&p[p.len() - 9..])
+        .all(|(a, b)| *a == b'*' || a == b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,10 +242,17 @@ mod tests {
 
     #[test]
     fn errors_and_junk_never_panic() {
-        assert!(parse_query(&json!({"ResponseCode": "1000"})).unwrap().is_empty());
+        assert!(parse_query(&json!({"ResponseCode": "1000"}))
+            .unwrap()
+            .is_empty());
         assert!(parse_query(&json!({"ResponseCode": "1001", "ResponseMessage": "x"})).is_err());
         assert!(parse_query(&json!({"ResponseCode": "1001", "Response": []})).is_err());
-        for junk in [json!(null), json!([]), json!("s"), json!({"Response": {"a": 1}})] {
+        for junk in [
+            json!(null),
+            json!([]),
+            json!("s"),
+            json!({"Response": {"a": 1}}),
+        ] {
             let _ = parse_query(&junk);
             let _ = parse_register(&junk);
         }
@@ -245,6 +267,17 @@ mod tests {
     }
 
     #[test]
+    fn a_masked_msisdn_may_be_a_phone() {
+        assert!(msisdn_may_be("254712***678", "254712345678"));
+        assert!(msisdn_may_be("0712345678", "254712345678"));
+        assert!(!msisdn_may_be("254712***679", "254712345678"));
+        assert!(!msisdn_may_be("254722345678", "254712345678"));
+        // Cannot tell: may be.
+        assert!(msisdn_may_be("", "254712345678"));
+        assert!(msisdn_may_be("9f86d081884c7d65", "254712345678"));
+    }
+
+    #[test]
     fn the_matching_rule() {
         let t = |r: &str, a: i64| PullTxn {
             receipt: r.into(),
@@ -253,8 +286,14 @@ mod tests {
             at: String::new(),
         };
         let txns = [t("UAB0000001", 2000), t("UAB0000002", 1000)];
-        assert!(matches!(verdict(&txns, "UAB0000001", Money(2000)), PullVerdict::Paid(_)));
-        assert!(matches!(verdict(&txns, "UAB0000001", Money(1500)), PullVerdict::Paid(_)));
+        assert!(matches!(
+            verdict(&txns, "UAB0000001", Money(2000)),
+            PullVerdict::Paid(_)
+        ));
+        assert!(matches!(
+            verdict(&txns, "UAB0000001", Money(1500)),
+            PullVerdict::Paid(_)
+        ));
         assert!(verdict(&txns, "UAB0000002", Money(2000)) == PullVerdict::TooLow(Money(1000)));
         assert!(verdict(&txns, "UAB0000003", Money(1)) == PullVerdict::NotFound);
         assert!(verdict(&txns, "uab0000001", Money(1)) == PullVerdict::NotFound);

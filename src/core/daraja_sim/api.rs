@@ -130,7 +130,11 @@ impl SimCore {
     }
 
     /// Steps 1-3 of the validation order: token, method, JSON body.
-    pub(crate) fn json_body(&self, request: &SimRequest, now: Timestamp) -> Result<Value, SimError> {
+    pub(crate) fn json_body(
+        &self,
+        request: &SimRequest,
+        now: Timestamp,
+    ) -> Result<Value, SimError> {
         self.bearer(request, now)?;
         if request.method != "POST" {
             return Err(SimError::new(405, "405.001", "Method Not Allowed"));
@@ -167,7 +171,11 @@ impl SimCore {
     }
 
     /// Step 7: more than the spike limit in a second → `500.003.02`.
-    pub(crate) fn spike_check(&mut self, api: &'static str, now: Timestamp) -> Result<(), SimError> {
+    pub(crate) fn spike_check(
+        &mut self,
+        api: &'static str,
+        now: Timestamp,
+    ) -> Result<(), SimError> {
         let (second, count) = self.spike.entry(api).or_insert((now, 0));
         if *second != now {
             *second = now;

@@ -105,7 +105,10 @@ impl SimCore {
         let mut all: Vec<(Timestamp, Value)> = Vec::new();
         for s in &self.sessions {
             if s.result == 0 && s.resolve_at <= now && s.shortcode == shortcode {
-                all.push((s.resolve_at, item(&s.receipt, &s.phone, s.amount, s.resolve_at)));
+                all.push((
+                    s.resolve_at,
+                    item(&s.receipt, &s.phone, s.amount, s.resolve_at),
+                ));
             }
         }
         for p in &self.till_payments {
@@ -115,7 +118,12 @@ impl SimCore {
         }
         all.retain(|(at, _)| in_window(*at));
         all.sort_by_key(|(at, _)| *at);
-        let page: Vec<Value> = all.into_iter().skip(offset).take(PAGE).map(|(_, v)| v).collect();
+        let page: Vec<Value> = all
+            .into_iter()
+            .skip(offset)
+            .take(PAGE)
+            .map(|(_, v)| v)
+            .collect();
         Ok(json!({
             "ResponseRefID": self.request_id(),
             "ResponseCode": "1000",
@@ -149,7 +157,10 @@ impl SimCore {
 
     pub(crate) fn till_payment_control(&mut self, body: &Value, now: Timestamp) -> Option<Value> {
         let phone = body.get("phone").and_then(Value::as_str)?;
-        let amount = body.get("amount").and_then(Value::as_i64).filter(|a| *a >= 1)?;
+        let amount = body
+            .get("amount")
+            .and_then(Value::as_i64)
+            .filter(|a| *a >= 1)?;
         let till = body.get("till").and_then(Value::as_str)?;
         let receipt = body.get("receipt").and_then(Value::as_str);
         let receipt = self.pay_till(receipt, phone, amount, till, now);
