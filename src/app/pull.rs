@@ -6,8 +6,9 @@
 //! never credited, nor possibly a prompt lango confirmed without learning its receipt (same
 //! amount, a phone Pull's masked number may be: that goes to the owner). The claim (as an approved `SmsClaim`), the receipt, the grant and the event
 //! are one durable transaction. When Pull cannot answer, the claim waits for the owner, as
-//! without Pull. Bounded: queries per minute per router and per device, a few pages per
-//! question, and Daraja's rate-limit answers back off (`core::pacing::Throttle`).
+//! without Pull. Bounded: one lookup at a time (it runs on the asking HTTP thread), lookups per
+//! minute per router and per device, a few pages per question, and Daraja's rate-limit answers
+//! back off (`core::pacing::Throttle`).
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,7 +43,19 @@ const PER_ROUTER: Limit = Limit {
 pub(crate) struct PullState {
     /// The shortcode was registered by this process (or Daraja said it already was).
     registered: AtomicBool,
+    /// A lookup is in flight: it runs on the HTTP thread that asked, so one at a time keeps
+    /// the portal's worker pool free (a slow Daraja holds one thread, never all).
+    busy: AtomicBool,
     throttle: Mutex<Throttle>,
+}
+
+/// Clears `PullState::busy` when the lookup ends, however it ends.
+struct InFlight<'a>(&'a AtomicBool);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 impl App {
@@ -65,6 +78,10 @@ impl App {
         if now < lock(&self.pull.throttle).until() {
             return Err(SmsError::MpesaBusy);
         }
+        if self.pull.busy.swap(true, Ordering::AcqRel) {
+            return Err(SmsError::MpesaBusy);
+        }
+        let _in_flight = InFlight(&self.pull.busy);
         let device = format!("pull-{mac}");
         self.limiter
             .check(&device, PER_DEVICE, time.now_ms)

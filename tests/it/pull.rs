@@ -273,3 +273,32 @@ fn the_portal_tells_the_guest_in_english_and_kiswahili() {
     let sessions = env.sessions();
     assert_eq!((sessions.len(), sessions[0].mac), (1, mac));
 }
+
+#[test]
+fn one_lookup_at_a_time_so_a_slow_mpesa_holds_one_portal_thread() {
+    let env = till_env();
+    env.sim
+        .pay_till(Some("UAFS000001"), "254712345678", 20, TILL);
+    // Daraja holds its next answer for 2 s.
+    env.sim.set_faults(Faults {
+        stall_next: 1,
+        stall_secs: 2,
+        ..Faults::default()
+    });
+    let app = env.app();
+    let slow =
+        std::thread::spawn(move || app.claim_sms(guest(1).0, &sms("UAFS000001", "20.00"), "hour"));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(matches!(
+        env.app()
+            .claim_sms(guest(2).0, &sms("UAFS000002", "20.00"), "hour"),
+        Err(SmsError::MpesaBusy)
+    ));
+    assert!(matches!(slow.join().unwrap(), Ok(SmsOutcome::Granted(_))));
+    // Then the next one is asked.
+    assert!(matches!(
+        env.app()
+            .claim_sms(guest(2).0, &sms("UAFS000002", "20.00"), "hour"),
+        Err(SmsError::NotPaidHere)
+    ));
+}
