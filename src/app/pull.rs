@@ -122,20 +122,27 @@ impl App {
                 price: package.price,
             }),
             PullVerdict::Paid(txn) => {
-                // A prompt lango confirmed by its query has no receipt in the store, and Pull
-                // lists that money too: one that may be it goes to the owner, never a grant.
+                // A prompt lango confirmed (or will confirm) by its query has no receipt in the
+                // store, and Pull lists that money too: one that may be it is never granted
+                // here. An open one is asked about now; a closed one goes to the owner.
                 let recent = self.store.read(|r| r.recent_payments(1000))?;
-                let maybe_stk = recent.iter().any(|p| {
-                    p.state == PaymentState::Paid
+                let maybe_stk = recent.iter().find(|p| {
+                    !matches!(p.state, PaymentState::Failed | PaymentState::Cancelled)
                         && p.receipt.is_none()
                         && now - p.created_at <= WINDOW_SECS + 3600
                         && Money::from_major(p.amount.major_ceil()) == txn.amount
                         && msisdn_may_be(&txn.msisdn, p.phone.as_str())
                 });
-                if maybe_stk {
+                if let Some(p) = maybe_stk {
+                    if p.state.is_open() {
+                        self.poll_soon(p.id);
+                        return Ok(SmsOutcome::Checking);
+                    }
                     log::warn!(
-                        "receipt {} may be a prompt lango already granted; the owner decides",
-                        txn.receipt
+                        "receipt {} may be payment {}'s, which lango confirmed without its \
+                         receipt; the owner decides",
+                        txn.receipt,
+                        p.id
                     );
                     return self.record_claim(sms, mac, ip, package_id, now);
                 }

@@ -151,6 +151,37 @@ fn a_receipt_an_stk_payment_credited_is_not_credited_again() {
 }
 
 #[test]
+fn a_prompt_paid_but_not_yet_confirmed_is_granted_once_by_its_query() {
+    let env = PayEnv::with(Setup {
+        pull: true,
+        pull_phone: Some("0722000000".into()),
+        callbacks: false,
+        approve_after_secs: 4,
+        ..Setup::default()
+    });
+    let p = env.buy(1, PHONE);
+    // The customer typed the PIN; lango has not asked yet, and Pull already lists the money.
+    env.clock.advance(5);
+    let receipt = env.sim.receipt_for(&env.sim.prompts()[0].0).unwrap();
+    for n in [1, 2] {
+        assert_eq!(
+            env.app()
+                .claim_sms(guest(n).0, &sms(&receipt, "20.00"), "hour")
+                .unwrap(),
+            SmsOutcome::Checking,
+            "guest {n}"
+        );
+    }
+    for _ in 0..4 {
+        env.advance(2);
+    }
+    assert_eq!(env.payment(p.id).state, PaymentState::Paid);
+    let sessions = env.sessions();
+    assert_eq!((sessions.len(), sessions[0].mac), (1, guest(1).1));
+    assert_eq!(env.events("pull_paid"), 0);
+}
+
+#[test]
 fn without_pull_or_when_pull_cannot_answer_the_owner_decides() {
     // No Pull access: the owner's queue, as before.
     let env = PayEnv::with(Setup {
