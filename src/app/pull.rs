@@ -3,8 +3,9 @@
 //! Pull Transactions). The guest pastes the confirmation SMS (`App::claim_sms`); its receipt is
 //! only a question: lango grants when Pull lists that receipt among this shortcode's
 //! transactions of the last 48 hours for at least the package's price, and the receipt was
-//! never credited, nor possibly a prompt lango confirmed without learning its receipt (same
-//! amount, a phone Pull's masked number may be: that goes to the owner). The claim (as an approved `SmsClaim`), the receipt, the grant and the event
+//! never credited, nor possibly a prompt's that lango confirms without learning its receipt
+//! (same amount, a phone Pull's masked number may be: an open prompt is queried, a closed one
+//! goes to the owner). The claim (as an approved `SmsClaim`), the receipt, the grant and the event
 //! are one durable transaction. When Pull cannot answer, the claim waits for the owner, as
 //! without Pull. Bounded: one lookup at a time (it runs on the asking HTTP thread), lookups per
 //! minute per router and per device, a few pages per question, and Daraja's rate-limit answers
