@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::adapters::https::{self, HttpError};
 use crate::core::config::{Mpesa, MpesaKind};
+use crate::core::daraja::pull::{self, PullTxn};
 use crate::core::daraja::{
     environment_name, error_envelope, hidden, interpret, mask, parse_push_ack, parse_query_result,
     parse_token, party_b, push_body, query_body, Answer, Failure, Who, OAUTH_PATH, PUSH_PATH,
@@ -192,6 +193,23 @@ impl PaymentGateway for Daraja {
         match self.query_answer(checkout_id)? {
             Answer::Ok(value) => parse_query_result(&value),
             Answer::Failure(Failure::BeingProcessed) => Ok(StkOutcome::Pending),
+            Answer::Failure(failure) => Err(failure.into_gateway_error()),
+        }
+    }
+
+    fn pull_register(&self, nominated: &str, callback_url: &str) -> Result<(), GatewayError> {
+        let body = pull::register_body(&self.account.shortcode, nominated, callback_url);
+        match self.post(pull::PULL_REGISTER_PATH, &body)? {
+            Answer::Ok(value) => pull::parse_register(&value),
+            Answer::Failure(failure) => Err(failure.into_gateway_error()),
+        }
+    }
+
+    /// The query names the shortcode (for Buy Goods, the store number the till is under).
+    fn pull_query(&self, offset: u32) -> Result<Vec<PullTxn>, GatewayError> {
+        let body = pull::query_body(&self.account.shortcode, self.clock.now(), offset);
+        match self.post(pull::PULL_QUERY_PATH, &body)? {
+            Answer::Ok(value) => pull::parse_query(&value),
             Answer::Failure(failure) => Err(failure.into_gateway_error()),
         }
     }

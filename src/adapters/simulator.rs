@@ -112,6 +112,13 @@ impl Simulator {
         self.core().spike_refused.get(path).copied().unwrap_or(0)
     }
 
+    /// A customer paid `till` (or a PayBill number) `amount` whole shillings from the M-Pesa
+    /// menu: Pull Transactions lists it from now. Returns the receipt (made up if `None`).
+    pub fn pay_till(&self, receipt: Option<&str>, phone: &str, amount: i64, till: &str) -> String {
+        self.core()
+            .pay_till(receipt, phone, amount, till, self.clock.now())
+    }
+
     pub fn expire_tokens(&self) {
         self.core().expire_tokens();
     }

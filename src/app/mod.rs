@@ -11,6 +11,7 @@ pub(crate) mod guest;
 pub(crate) mod housekeeping;
 pub mod mpesa;
 pub(crate) mod owner;
+pub(crate) mod pull;
 pub(crate) mod purchase;
 pub mod reconfigure;
 pub(crate) mod retention;
@@ -177,6 +178,8 @@ pub struct App {
     events: RwLock<Option<events::ChangeSink>>,
     /// Callback hints, the callback secret, SMS attempts, the connection test (`mpesa`).
     pub(crate) mpesa: crate::app::mpesa::MpesaState,
+    /// Pull Transactions: registered yet, the rate-limit back-off (`pull`).
+    pub(crate) pull: crate::app::pull::PullState,
     /// The flash was below the headroom at the last look (`room_for_sales`): logged once per
     /// change, not per request.
     flash_low: std::sync::atomic::AtomicBool,
@@ -206,6 +209,7 @@ impl App {
             owner_lockout: crate::core::auth::Lockout::default(),
             wake,
             mpesa: crate::app::mpesa::MpesaState::default(),
+            pull: crate::app::pull::PullState::default(),
             events: RwLock::new(None),
             flash_low: std::sync::atomic::AtomicBool::new(false),
         };

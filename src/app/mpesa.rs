@@ -148,6 +148,10 @@ pub enum SmsError {
     Rejected,
     /// Too many claims are waiting; the owner must decide some first.
     OwnerBusy,
+    /// Pull Transactions lists no such receipt for this till in the last 48 hours.
+    NotPaidHere,
+    /// Pull Transactions is rate-limited (by lango or by Daraja): try again in a minute.
+    MpesaBusy,
     Store(StoreError),
 }
 
@@ -458,6 +462,10 @@ impl App {
                 return Ok(outcome);
             }
         }
+        // With Pull Transactions, M-Pesa itself says whether this till was paid.
+        if self.config().mpesa.as_ref().is_some_and(|m| m.pull) {
+            return self.claim_by_pull(&sms, mac, ip, package_id, time);
+        }
         // A prompt still open on this device may be the payment the SMS is about: let the
         // query answer first rather than have the owner credit the same money twice.
         if let Some(open) = self.store.read(|r| r.open_payment_for(mac))? {
@@ -507,7 +515,7 @@ impl App {
         }
     }
 
-    fn record_claim(
+    pub(crate) fn record_claim(
         &self,
         sms: &sms::SmsPayment,
         mac: Mac,

@@ -7,6 +7,8 @@
 
 use serde_json::{json, Value};
 
+pub mod pull;
+
 use crate::core::config::{Mpesa, MpesaEnvironment, MpesaKind};
 use crate::core::model::Money;
 use crate::core::payments::{Decline, GatewayError, StkAccepted, StkOutcome, StkPush};

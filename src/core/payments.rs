@@ -227,6 +227,21 @@ pub struct CheckStep {
 pub trait PaymentGateway: Send + Sync {
     fn stk_push(&self, push: &StkPush) -> Result<StkAccepted, GatewayError>;
     fn stk_query(&self, checkout_id: &str) -> Result<StkOutcome, GatewayError>;
+    /// Registers the shortcode for Pull Transactions (docs/daraja.md, Pull Transactions).
+    fn pull_register(&self, _nominated: &str, _callback_url: &str) -> Result<(), GatewayError> {
+        Err(GatewayError::Merchant(
+            "this gateway has no Pull Transactions".into(),
+        ))
+    }
+    /// One page of the shortcode's C2B transactions of the last 48 hours, from `offset`.
+    fn pull_query(
+        &self,
+        _offset: u32,
+    ) -> Result<Vec<crate::core::daraja::pull::PullTxn>, GatewayError> {
+        Err(GatewayError::Merchant(
+            "this gateway has no Pull Transactions".into(),
+        ))
+    }
     /// Tests the account without prompting anyone, and says which part is wrong.
     fn check(&self) -> Vec<CheckStep> {
         vec![CheckStep {
@@ -272,6 +287,15 @@ impl PaymentGateway for SwitchGateway {
     }
     fn stk_query(&self, checkout_id: &str) -> Result<StkOutcome, GatewayError> {
         self.get().stk_query(checkout_id)
+    }
+    fn pull_register(&self, nominated: &str, callback_url: &str) -> Result<(), GatewayError> {
+        self.get().pull_register(nominated, callback_url)
+    }
+    fn pull_query(
+        &self,
+        offset: u32,
+    ) -> Result<Vec<crate::core::daraja::pull::PullTxn>, GatewayError> {
+        self.get().pull_query(offset)
     }
     fn check(&self) -> Vec<CheckStep> {
         self.get().check()

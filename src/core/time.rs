@@ -135,6 +135,12 @@ pub(crate) fn daraja_timestamp(ts: Timestamp) -> String {
     format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}")
 }
 
+/// `YYYY-MM-DD HH:MM:SS` in East Africa Time, the form of the Pull Transactions window.
+pub(crate) fn daraja_datetime(ts: Timestamp) -> String {
+    let (y, mo, d, h, mi, s) = civil(ts + 3 * 3600);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+}
+
 /// The owner's calendar day of a timestamp (days since the epoch in local time), for revenue
 /// per day and payments of a day. `utc_offset` is in seconds east of UTC.
 pub fn local_day(ts: Timestamp, utc_offset: i64) -> i64 {

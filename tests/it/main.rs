@@ -24,6 +24,8 @@ mod purchase;
 mod payments;
 // Status queries paced to Daraja's rate limits (issue 18).
 mod pacing;
+// Payments from the M-Pesa menu confirmed by Pull Transactions (issue 18).
+mod pull;
 // The `lango` binary: exit codes and messages of check-config, serve and demo.
 mod cli;
 // The network lab: namespaces, real nft and dnsmasq, guests with curl (needs root).

@@ -31,7 +31,7 @@ use crate::support::{demo_config, eventually, guest, http, Reply, TempDir, T0};
 const PASSKEY: &str = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919";
 const SECRET: &str = "consumer-secret-never-shown";
 /// The phone every guest pays with unless a test says otherwise.
-const PHONE: &str = "0712345678";
+pub(crate) const PHONE: &str = "0712345678";
 
 // ---- a CA and a server certificate, made at run time ----
 
@@ -96,6 +96,9 @@ pub(crate) struct Setup {
     pub(crate) wrong_ca: bool,
     pub(crate) timeout: Duration,
     pub(crate) store: Option<PathBuf>,
+    /// `option pull`, `option pull_phone`.
+    pub(crate) pull: bool,
+    pub(crate) pull_phone: Option<String>,
 }
 
 impl Default for Setup {
@@ -109,6 +112,8 @@ impl Default for Setup {
             wrong_ca: false,
             timeout: Duration::from_secs(5),
             store: None,
+            pull: false,
+            pull_phone: None,
         }
     }
 }
@@ -120,7 +125,7 @@ pub(crate) struct PayEnv {
     pub(crate) sim: Arc<Simulator>,
     server: SimServer,
     ca: TestCa,
-    portal: SocketAddr,
+    pub(crate) portal: SocketAddr,
     /// The app the portal listener serves; emptied when lango is "killed".
     slot: Arc<Mutex<Option<Arc<App>>>>,
     config: Config,
@@ -140,6 +145,8 @@ fn account(setup: &Setup) -> Mpesa {
         callback_url: None,
         ca_bundle: None,
         simulator_url: None,
+        pull: setup.pull,
+        pull_phone: setup.pull_phone.clone(),
     }
 }
 
@@ -259,7 +266,7 @@ impl PayEnv {
     }
 
     /// Guest `n` buys the hour package (KES 20) with `phone`; the push is sent at once.
-    fn buy(&self, n: u8, phone: &str) -> Payment {
+    pub(crate) fn buy(&self, n: u8, phone: &str) -> Payment {
         let payment = self
             .app()
             .start_purchase(guest(n).0, "hour", phone)
@@ -280,7 +287,7 @@ impl PayEnv {
         self.app().store.read(|r| r.recent_sessions(100)).unwrap()
     }
 
-    fn events(&self, kind: &str) -> usize {
+    pub(crate) fn events(&self, kind: &str) -> usize {
         let events = self.app().store.read(|r| r.recent_events(1000)).unwrap();
         events.iter().filter(|e| e.kind == kind).count()
     }
@@ -291,7 +298,7 @@ impl PayEnv {
 
     /// Waits (bounded) until `n` callbacks were delivered and answered, then lets lango run
     /// what they made due.
-    fn delivered(&self, n: usize) {
+    pub(crate) fn delivered(&self, n: usize) {
         eventually(&format!("{n} callbacks delivered"), || {
             self.sim
                 .deliveries()
@@ -336,7 +343,7 @@ fn callback(checkout: &str, code: i64, paid: Option<(&str, i64, &str)>) -> Strin
 }
 
 /// A Buy Goods confirmation SMS in the current format (docs/daraja.md, Confirmation SMS).
-fn sms(receipt: &str, amount: &str) -> String {
+pub(crate) fn sms(receipt: &str, amount: &str) -> String {
     format!(
         "{receipt} Confirmed. Ksh{amount} paid to MAMA MBOGA CAFE WIFI. on 15/1/27 at 11:05 AM.\
          New M-PESA balance is Ksh1,180.50. Transaction cost, Ksh0.00. Amount you can transact \

@@ -265,6 +265,14 @@ pub struct Mpesa {
     /// `http://127.0.0.1:8088`. Without it lango starts the simulator inside itself (builds
     /// with the `simulator` feature), whose prompts die with lango.
     pub simulator_url: Option<String>,
+    /// `option pull` (default 0): the account has Daraja's Pull Transactions API, so a
+    /// payment made from the M-Pesa menu and pasted as an SMS is confirmed by lango itself
+    /// (docs/daraja.md, Pull Transactions); without it such a payment waits for the owner.
+    pub pull: bool,
+    /// `option pull_phone` (optional, with `pull`): the owner's M-Pesa number, the
+    /// NominatedNumber lango registers the shortcode with once at start. Unset: the owner
+    /// registered it some other way.
+    pub pull_phone: Option<String>,
 }
 
 /// Hides the secrets: a `Config` may be logged with `{:?}`.
@@ -282,6 +290,7 @@ impl fmt::Debug for Mpesa {
             .field("callback_url", &self.callback_url)
             .field("ca_bundle", &self.ca_bundle)
             .field("simulator_url", &self.simulator_url)
+            .field("pull", &self.pull)
             .finish()
     }
 }

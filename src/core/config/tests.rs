@@ -236,7 +236,9 @@ fn every_option_of_every_section() {
         \toption passkey pass\n\
         \toption account_reference 'Cafe WiFi 12'\n\
         \toption callback_url 'https://wifi.example.com:8443/lango/'\n\
-        \toption ca_bundle /etc/ssl/cert.pem\n";
+        \toption ca_bundle /etc/ssl/cert.pem\n\
+        \toption pull 1\n\
+        \toption pull_phone 0722000000\n";
     // Every option in the tables is set here, each to something other than its default;
     // simulator_url needs environment 'simulator' (simulator_url_only_with_the_simulator).
     for name in [GATEWAY, BRAND, PACKAGE, MPESA].concat() {
@@ -359,6 +361,8 @@ fn every_option_of_every_section() {
         callback_url: Some("https://wifi.example.com:8443/lango".into()),
         ca_bundle: Some("/etc/ssl/cert.pem".into()),
         simulator_url: None,
+        pull: true,
+        pull_phone: Some("0722000000".into()),
     };
     assert_eq!(config.mpesa, Some(mpesa));
 }
@@ -763,4 +767,24 @@ fn guest_networks_are_listed_or_assumed_from_the_portal() {
         errors.len() == 1 && errors[0].starts_with("2: "),
         "{errors:?}"
     );
+}
+
+#[test]
+fn pull_phone_needs_pull_and_a_safaricom_number() {
+    let base = "config mpesa\n\toption environment sandbox\n\toption consumer_key k\n\
+                \toption consumer_secret s\n\toption shortcode 174379\n\toption passkey p\n";
+    let errors = |extra: &str| -> Vec<String> {
+        match super::parse(&format!("{base}{extra}"), "lango") {
+            Ok(_) => Vec::new(),
+            Err(d) => d.iter().map(|d| d.to_string()).collect(),
+        }
+    };
+    assert!(errors("\toption pull 1\n").is_empty());
+    assert!(errors("\toption pull 1\n\toption pull_phone 0722000000\n").is_empty());
+    assert!(errors("\toption pull_phone 0722000000\n")
+        .concat()
+        .contains("pull_phone is only used with option pull '1'"));
+    assert!(errors("\toption pull 1\n\toption pull_phone 12\n")
+        .concat()
+        .contains("Safaricom phone number"));
 }

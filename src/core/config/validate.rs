@@ -13,8 +13,8 @@ use super::values::{
     parse_bool, parse_callback_url, parse_colour, parse_currency, parse_device, parse_devices,
     parse_domain, parse_environment, parse_firewall, parse_host, parse_interval, parse_ip,
     parse_ipv6, parse_kind, parse_language, parse_mac, parse_network, parse_order, parse_path,
-    parse_port, parse_price, parse_reference, parse_shortcode, parse_simulator_url,
-    parse_terms_url, parse_text, parse_upstream, parse_utc_offset, suggest,
+    parse_port, parse_price, parse_pull_phone, parse_reference, parse_shortcode,
+    parse_simulator_url, parse_terms_url, parse_text, parse_upstream, parse_utc_offset, suggest,
 };
 use super::{
     Brand, Cidr, Config, Diagnostic, FirewallKind, Gateway, Mpesa, MpesaEnvironment, MpesaKind,
@@ -92,6 +92,8 @@ pub(super) const MPESA: &[&str] = &[
     "callback_url",
     "ca_bundle",
     "simulator_url",
+    "pull",
+    "pull_phone",
 ];
 /// The options written with `list`; every other option takes one value.
 pub(super) const LISTS: &[&str] = &[
@@ -564,7 +566,14 @@ fn validate_mpesa(raw: &Raw, check: &mut Check) -> Option<Mpesa> {
             );
         }
     }
+    let pull = check.get(raw, "pull", parse_bool, false);
+    let pull_phone = check.optional(raw, "pull_phone", parse_pull_phone);
+    if let (false, Some(value)) = (pull, raw.one("pull_phone")) {
+        check.error(value.line, "pull_phone is only used with option pull '1'");
+    }
     Some(Mpesa {
+        pull,
+        pull_phone,
         environment: environment?,
         consumer_key: consumer_key?,
         consumer_secret: consumer_secret?,

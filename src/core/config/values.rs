@@ -214,6 +214,12 @@ pub(super) fn parse_shortcode(text: &str) -> Result<String, String> {
     want(ok, text, "a number of 5 to 7 digits")
 }
 
+/// The Pull registration's NominatedNumber: a Safaricom number, `07…`/`01…` or `2547…`/`2541…`.
+pub(super) fn parse_pull_phone(text: &str) -> Result<String, String> {
+    let ok = crate::core::model::Phone::parse(text).is_ok();
+    want(ok, text, "a Safaricom phone number such as 0712345678")
+}
+
 /// Daraja refuses an AccountReference longer than 12 characters.
 pub(super) fn parse_reference(text: &str) -> Result<String, String> {
     let ok = text.chars().count() <= 12;

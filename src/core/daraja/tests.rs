@@ -24,6 +24,8 @@ fn account(kind: MpesaKind) -> Mpesa {
         callback_url: None,
         ca_bundle: None,
         simulator_url: None,
+        pull: false,
+        pull_phone: None,
     }
 }
 

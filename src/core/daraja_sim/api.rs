@@ -47,7 +47,10 @@ impl SimCore {
             "/oauth/v1/generate" => self.oauth(request, now),
             daraja::PUSH_PATH => self.push_http(request, now),
             daraja::QUERY_PATH => self.query_http(request, now),
-            _ => Err(SimError::new(404, "404.001.01", "Resource not found")),
+            other => match self.pull_api(other, request, now) {
+                Some(result) => result,
+                None => Err(SimError::new(404, "404.001.01", "Resource not found")),
+            },
         };
         match result {
             Ok(value) => SimResponse::json(200, &value),
@@ -127,7 +130,11 @@ impl SimCore {
     }
 
     /// Steps 1-3 of the validation order: token, method, JSON body.
-    fn json_body(&self, request: &SimRequest, now: Timestamp) -> Result<Value, SimError> {
+    pub(crate) fn json_body(
+        &self,
+        request: &SimRequest,
+        now: Timestamp,
+    ) -> Result<Value, SimError> {
         self.bearer(request, now)?;
         if request.method != "POST" {
             return Err(SimError::new(405, "405.001", "Method Not Allowed"));
@@ -160,6 +167,15 @@ impl SimCore {
         if daraja::password(shortcode, &merchant.passkey, timestamp) != password {
             return Err(SimError::new(500, "500.001.1001", "Wrong credentials"));
         }
+        self.spike_check(api, now)
+    }
+
+    /// Step 7: more than the spike limit in a second → `500.003.02`.
+    pub(crate) fn spike_check(
+        &mut self,
+        api: &'static str,
+        now: Timestamp,
+    ) -> Result<(), SimError> {
         let (second, count) = self.spike.entry(api).or_insert((now, 0));
         if *second != now {
             *second = now;
@@ -415,6 +431,10 @@ impl SimCore {
                     ok(json!({ "decline_next": code }))
                 }
                 None => bad("code: a ResultCode"),
+            },
+            ("POST", "till_payment") => match self.till_payment_control(&body, now) {
+                Some(answer) => ok(answer),
+                None => bad("phone, amount (whole shillings), till, and optionally receipt"),
             },
             ("POST", "expire_tokens") => {
                 self.expire_tokens();

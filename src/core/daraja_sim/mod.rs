@@ -284,6 +284,9 @@ pub(crate) struct SimCore {
     rng: u64,
     decline_next: Option<i64>,
     deliveries: Vec<Delivery>,
+    /// Shortcodes registered for Pull Transactions.
+    pull_registered: Vec<String>,
+    till_payments: Vec<pull::TillPayment>,
 }
 
 impl SimCore {
@@ -301,6 +304,8 @@ impl SimCore {
             rng,
             decline_next: None,
             deliveries: Vec::new(),
+            pull_registered: Vec::new(),
+            till_payments: Vec::new(),
         }
     }
 
@@ -494,6 +499,7 @@ fn ddmmyyyyhhmmss(now: Timestamp) -> String {
 
 mod api;
 mod callbacks;
+pub mod pull;
 mod state;
 #[cfg(test)]
 mod tests;

@@ -572,3 +572,53 @@ fn identifiers_are_random_in_the_real_shape() {
     // Five draws of three random digits all alike: one chance in 10^12.
     assert!(checkouts.len() > 1, "{checkouts:?}");
 }
+
+#[test]
+fn pull_transactions_register_then_list_the_till_payments_in_the_clients_shape() {
+    use crate::core::daraja::pull;
+    let mut core = core();
+    let token = token(&mut core);
+    let query = pull::query_body("174379", T + 60, 0);
+    let (status, v) = post(&mut core, &token, pull::PULL_QUERY_PATH, &query, T);
+    assert_eq!(status, 400, "not registered yet: {v}");
+    let register = pull::register_body("174379", "0722000000", "https://x.invalid/p");
+    let (status, v) = post(&mut core, &token, pull::PULL_REGISTER_PATH, &register, T);
+    assert_eq!((status, v["ResponseStatus"].as_str()), (200, Some("1000")));
+    assert!(pull::parse_register(&v).is_ok());
+    let (_, again) = post(&mut core, &token, pull::PULL_REGISTER_PATH, &register, T);
+    assert!(
+        pull::parse_register(&again).is_ok(),
+        "already registered is fine"
+    );
+    let receipt = core.pay_till(None, "254712345678", 20, "5123456", T);
+    core.pay_till(Some("UAFZ000001"), "254712345678", 20, "7777777", T);
+    let (status, v) = post(&mut core, &token, pull::PULL_QUERY_PATH, &query, T + 60);
+    assert_eq!(status, 200, "{v}");
+    let txns = pull::parse_query(&v).unwrap();
+    assert_eq!(txns.len(), 1, "only this store's tills: {v}");
+    assert_eq!(txns[0].receipt, receipt);
+    assert_eq!(txns[0].amount, crate::core::model::Money(2000));
+    assert_eq!(txns[0].msisdn, "254712***678");
+    // Past the last page; a bad window.
+    let later = pull::query_body("174379", T + 60, 5);
+    let (_, v) = post(&mut core, &token, pull::PULL_QUERY_PATH, &later, T + 60);
+    assert!(pull::parse_query(&v).unwrap().is_empty());
+    let mut bad = query.clone();
+    bad["StartDate"] = json!("yesterday");
+    let (status, _) = post(&mut core, &token, pull::PULL_QUERY_PATH, &bad, T + 60);
+    assert_eq!(status, 400);
+    // The control hook records a payment as `/__sim/till_payment`.
+    let r = core.handle(
+        &request(
+            "POST",
+            "/__sim/till_payment",
+            &[],
+            r#"{"receipt":"UAFZ000002","phone":"254712345678","amount":50,"till":"174379"}"#,
+        ),
+        T + 70,
+    );
+    assert_eq!(r.body, r#"{"receipt":"UAFZ000002"}"#);
+    let query = pull::query_body("174379", T + 80, 0);
+    let (_, v) = post(&mut core, &token, pull::PULL_QUERY_PATH, &query, T + 80);
+    assert_eq!(pull::parse_query(&v).unwrap().len(), 2);
+}

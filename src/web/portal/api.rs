@@ -494,6 +494,11 @@ fn verify_sms(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
             SmsError::AlreadyWaiting => error(409, "this receipt is already waiting for the owner"),
             SmsError::Rejected => error(409, "the owner rejected this receipt"),
             SmsError::OwnerBusy => error(503, "too many claims are waiting; ask staff"),
+            SmsError::NotPaidHere => error(
+                404,
+                "M-Pesa shows no payment with this receipt to this till in the last 48 hours",
+            ),
+            SmsError::MpesaBusy => error(503, "M-Pesa is busy; try again in a minute"),
             SmsError::Store(e) => internal(e),
         },
     }

@@ -57,6 +57,8 @@ pub(super) fn sms_claim(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) ->
                 SmsError::AlreadyWaiting => (409, "sms_waiting"),
                 SmsError::Rejected => (409, "sms_rejected"),
                 SmsError::OwnerBusy => (503, "owner_busy"),
+                SmsError::NotPaidHere => (404, "sms_not_here"),
+                SmsError::MpesaBusy => (503, "sms_busy"),
                 SmsError::Store(err) => {
                     log::error!("sms claim: {err}");
                     (500, "error")

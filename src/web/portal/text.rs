@@ -235,6 +235,16 @@ const WORDS: &[(&str, &str, &str)] = &[
         "That payment is less than the price of the package.",
         "Malipo hayo ni chini ya bei ya kifurushi.",
     ),
+    ("sms_not_here",
+        "M-Pesa shows no payment with that code to this shop in the last 48 hours. Check \
+         the code and the till number you paid.",
+        "M-Pesa haionyeshi malipo yenye nambari hiyo kwa duka hili katika saa 48 zilizopita. \
+         Hakikisha nambari ya muamala na nambari ya till uliyolipa.",
+    ),
+    ("sms_busy",
+        "M-Pesa is busy. Try again in a minute.",
+        "M-Pesa ina shughuli nyingi. Jaribu tena baada ya dakika moja.",
+    ),
     ("login_title", "Have an account?", "Una akaunti?"),
     ("login_username", "User name", "Jina la mtumiaji"),
     ("login_password", "Password", "Nenosiri"),
