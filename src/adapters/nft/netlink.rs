@@ -3,8 +3,12 @@
 //! read back, one errno per message. Laid out as nft 1.0.6 lays out the same script (tests.rs
 //! checks the bytes against what `nft --debug=mnl` sends). `socket.rs` carries the bytes.
 //!
-//! Every message asks for an ack (`NLM_F_ACK`), so the kernel answers each one, with 0 or an
-//! errno, and the batch is known to be done when all of them have answered. Netlink headers are
+//! Every message of a change asks for an ack (`NLM_F_ACK`), so the kernel answers each one, with
+//! 0 or an errno, and the batch is known to be done when all of them have answered. The batches
+//! of a restore (`bulk`: every device of a table just created, split between devices by size)
+//! are quiet: only their last message asks for an ack, the others answer only to refuse, and
+//! the kernel delivers every answer of a batch in order once it is done, so the last one's
+//! answer says the batch is done (and the answers fit the socket's default receive buffer). Netlink headers are
 //! in host byte order; nf_tables' numbers (timeouts, quotas, rates) are big-endian.
 
 use super::delta::{Key, Op};
@@ -52,10 +56,17 @@ const OBJ_DATA: u16 = 4;
 /// The table every change goes to.
 const TABLE: &str = "lango";
 
+/// A batch's end (`nlmsghdr` and `nfgenmsg`), in bytes.
+const END_LEN: usize = 20;
+
 /// Netlink messages being written into one buffer.
 struct Writer {
     buf: Vec<u8>,
     seq: u32,
+    /// Only the last message asks for an ack (`bulk`).
+    quiet: bool,
+    /// Where the last message starts.
+    last: usize,
 }
 
 impl Writer {
@@ -124,8 +135,10 @@ impl Writer {
     /// (`create` with a get means nothing to the kernel: gets are never created.)
     fn message(&mut self, kind: u16, create: bool, table: u16, body: impl FnOnce(&mut Writer)) {
         let create = create && kind != MSG_GETSETELEM && kind != MSG_GETOBJ;
-        let flags = NLM_F_REQUEST | NLM_F_ACK | if create { NLM_F_CREATE } else { 0 };
+        let ack = if self.quiet { 0 } else { NLM_F_ACK };
+        let flags = NLM_F_REQUEST | ack | if create { NLM_F_CREATE } else { 0 };
         let start = self.begin(SUBSYS_NFTABLES << 8 | kind, flags, NFPROTO_INET, 0);
+        self.last = start;
         self.text(table, TABLE);
         body(self);
         self.end(start);
@@ -184,78 +197,132 @@ fn key_bytes(key: &Key) -> Vec<u8> {
 pub struct Batch {
     pub bytes: Vec<u8>,
     pub messages: u32,
+    /// Only the last message asks for an ack; the others answer only with an errno.
+    pub quiet: bool,
 }
 
 /// Pure: one transaction with `ops`, in their order.
 pub(crate) fn batch(ops: &[Op]) -> Batch {
-    let mut w = Writer {
-        buf: Vec::with_capacity(128 * (ops.len() + 1)),
-        seq: 0,
-    };
-    let start = w.begin(BATCH_BEGIN, NLM_F_REQUEST, 0, SUBSYS_NFTABLES);
-    w.end(start);
-    for op in ops {
-        match op {
-            Op::AddQuota { name, total, used } => {
-                w.message(MSG_NEWOBJ, true, OBJ_TABLE, |w| {
-                    w.object(name, OBJECT_QUOTA, |w| {
-                        w.long(1, *total); // NFTA_QUOTA_BYTES
-                        w.long(4, *used); // NFTA_QUOTA_CONSUMED
-                        w.int(2, 1); // NFTA_QUOTA_FLAGS: NFT_QUOTA_F_INV ("over")
-                    })
-                });
-            }
-            Op::AddLimit {
-                name,
-                rate,
-                burst,
-                over,
-            } => {
-                w.message(MSG_NEWOBJ, true, OBJ_TABLE, |w| {
-                    w.object(name, OBJECT_LIMIT, |w| {
-                        w.long(1, *rate); // NFTA_LIMIT_RATE, bytes
-                        w.long(2, 1); // NFTA_LIMIT_UNIT: per second
-                        w.int(3, u32::try_from(*burst).unwrap_or(u32::MAX)); // NFTA_LIMIT_BURST
-                        w.int(4, 1); // NFTA_LIMIT_TYPE: NFT_LIMIT_PKT_BYTES
-                        w.int(5, u32::from(*over)); // NFTA_LIMIT_FLAGS: NFT_LIMIT_F_INV ("over")
-                    })
-                });
-            }
-            Op::AddElement {
-                element,
-                timeout_ms,
-            } => {
-                w.message(MSG_NEWSETELEM, true, LIST_TABLE, |w| {
-                    let add = Some((*timeout_ms, element.object.as_deref()));
-                    w.element(element.set, &element.key, add);
-                });
-            }
-            Op::DelElement(element) => {
-                w.message(MSG_DELSETELEM, false, LIST_TABLE, |w| {
-                    w.element(element.set, &element.key, None);
-                });
-            }
-            Op::FlushSet(set) => {
-                w.message(MSG_DELSETELEM, false, LIST_TABLE, |w| w.text(LIST_SET, set));
-            }
-            Op::DelQuota(name) => {
-                w.message(MSG_DELOBJ, false, OBJ_TABLE, |w| {
-                    w.object(name, OBJECT_QUOTA, |_| {});
-                });
-            }
-            Op::DelLimit(name) => {
-                w.message(MSG_DELOBJ, false, OBJ_TABLE, |w| {
-                    w.object(name, OBJECT_LIMIT, |_| {});
-                });
-            }
+    let mut w = Writer::batch(false, 128 * (ops.len() + 1));
+    w.ops(ops);
+    w.finish()
+}
+
+/// Pure: a restore's transactions: each group's operations (one device's objects and elements)
+/// in order, as few quiet batches as keep each under `max_bytes`. A group is never split, so
+/// every device is in the kernel whole (with its quota and caps) or not at all; a group larger
+/// than `max_bytes` goes alone.
+pub(crate) fn bulk(groups: impl IntoIterator<Item = Vec<Op>>, max_bytes: usize) -> Vec<Batch> {
+    let mut out = Vec::new();
+    let capacity = max_bytes.min(1 << 20);
+    let mut w = Writer::batch(true, capacity);
+    for group in groups {
+        let (mark, seq, last) = (w.buf.len(), w.seq, w.last);
+        w.ops(&group);
+        if w.buf.len() + END_LEN > max_bytes && seq > 1 {
+            // This device opens the next batch.
+            w.buf.truncate(mark);
+            (w.seq, w.last) = (seq, last);
+            out.push(std::mem::replace(&mut w, Writer::batch(true, capacity)).finish());
+            w.ops(&group);
         }
     }
-    let messages = w.seq - 1;
-    let start = w.begin(BATCH_END, NLM_F_REQUEST, 0, SUBSYS_NFTABLES);
-    w.end(start);
-    Batch {
-        bytes: w.buf,
-        messages,
+    if w.seq > 1 {
+        out.push(w.finish());
+    }
+    out
+}
+
+impl Writer {
+    /// A batch's begin.
+    fn batch(quiet: bool, capacity: usize) -> Writer {
+        let mut w = Writer {
+            buf: Vec::with_capacity(capacity),
+            seq: 0,
+            quiet,
+            last: 0,
+        };
+        let start = w.begin(BATCH_BEGIN, NLM_F_REQUEST, 0, SUBSYS_NFTABLES);
+        w.end(start);
+        w
+    }
+
+    /// A batch's end; in a quiet batch, the last message asks for the ack.
+    fn finish(mut self) -> Batch {
+        let messages = self.seq - 1;
+        if self.quiet && messages > 0 {
+            if let Some(flags) = self.buf.get_mut(self.last + 6..self.last + 8) {
+                let asked = u16::from_ne_bytes([flags[0], flags[1]]) | NLM_F_ACK;
+                flags.copy_from_slice(&asked.to_ne_bytes());
+            }
+        }
+        let start = self.begin(BATCH_END, NLM_F_REQUEST, 0, SUBSYS_NFTABLES);
+        self.end(start);
+        Batch {
+            bytes: self.buf,
+            messages,
+            quiet: self.quiet,
+        }
+    }
+
+    fn ops(&mut self, ops: &[Op]) {
+        let w = self;
+        for op in ops {
+            match op {
+                Op::AddQuota { name, total, used } => {
+                    w.message(MSG_NEWOBJ, true, OBJ_TABLE, |w| {
+                        w.object(name, OBJECT_QUOTA, |w| {
+                            w.long(1, *total); // NFTA_QUOTA_BYTES
+                            w.long(4, *used); // NFTA_QUOTA_CONSUMED
+                            w.int(2, 1); // NFTA_QUOTA_FLAGS: NFT_QUOTA_F_INV ("over")
+                        })
+                    });
+                }
+                Op::AddLimit {
+                    name,
+                    rate,
+                    burst,
+                    over,
+                } => {
+                    w.message(MSG_NEWOBJ, true, OBJ_TABLE, |w| {
+                        w.object(name, OBJECT_LIMIT, |w| {
+                            w.long(1, *rate); // NFTA_LIMIT_RATE, bytes
+                            w.long(2, 1); // NFTA_LIMIT_UNIT: per second
+                            w.int(3, u32::try_from(*burst).unwrap_or(u32::MAX)); // NFTA_LIMIT_BURST
+                            w.int(4, 1); // NFTA_LIMIT_TYPE: NFT_LIMIT_PKT_BYTES
+                            w.int(5, u32::from(*over)); // NFTA_LIMIT_FLAGS: NFT_LIMIT_F_INV ("over")
+                        })
+                    });
+                }
+                Op::AddElement {
+                    element,
+                    timeout_ms,
+                } => {
+                    w.message(MSG_NEWSETELEM, true, LIST_TABLE, |w| {
+                        let add = Some((*timeout_ms, element.object.as_deref()));
+                        w.element(element.set, &element.key, add);
+                    });
+                }
+                Op::DelElement(element) => {
+                    w.message(MSG_DELSETELEM, false, LIST_TABLE, |w| {
+                        w.element(element.set, &element.key, None);
+                    });
+                }
+                Op::FlushSet(set) => {
+                    w.message(MSG_DELSETELEM, false, LIST_TABLE, |w| w.text(LIST_SET, set));
+                }
+                Op::DelQuota(name) => {
+                    w.message(MSG_DELOBJ, false, OBJ_TABLE, |w| {
+                        w.object(name, OBJECT_QUOTA, |_| {});
+                    });
+                }
+                Op::DelLimit(name) => {
+                    w.message(MSG_DELOBJ, false, OBJ_TABLE, |w| {
+                        w.object(name, OBJECT_LIMIT, |_| {});
+                    });
+                }
+            }
+        }
     }
 }
 
@@ -265,6 +332,8 @@ pub(crate) fn tables_probe() -> Batch {
     let mut w = Writer {
         buf: Vec::with_capacity(64),
         seq: 1,
+        quiet: false,
+        last: 0,
     };
     for name in ["lango", "lango_gate"] {
         let start = w.begin(
@@ -279,6 +348,7 @@ pub(crate) fn tables_probe() -> Batch {
     Batch {
         bytes: w.buf,
         messages: 2,
+        quiet: false,
     }
 }
 
@@ -295,6 +365,8 @@ pub(crate) fn reads(reads: &[Read<'_>]) -> Batch {
     let mut w = Writer {
         buf: Vec::with_capacity(96 * reads.len()),
         seq: 1,
+        quiet: false,
+        last: 0,
     };
     for read in reads {
         match read {
@@ -310,6 +382,7 @@ pub(crate) fn reads(reads: &[Read<'_>]) -> Batch {
     Batch {
         bytes: w.buf,
         messages: reads.len() as u32,
+        quiet: false,
     }
 }
 
