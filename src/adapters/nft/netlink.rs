@@ -116,11 +116,15 @@ impl Writer {
         self.buf.resize(self.buf.len().next_multiple_of(4), 0);
     }
 
+    /// A NUL-terminated string attribute, written in place (a restore writes tens of
+    /// thousands).
     fn text(&mut self, kind: u16, s: &str) {
-        let mut data = Vec::with_capacity(s.len() + 1);
-        data.extend_from_slice(s.as_bytes());
-        data.push(0);
-        self.attr(kind, &data);
+        self.buf
+            .extend_from_slice(&((5 + s.len()) as u16).to_ne_bytes());
+        self.buf.extend_from_slice(&kind.to_ne_bytes());
+        self.buf.extend_from_slice(s.as_bytes());
+        self.buf.push(0);
+        self.buf.resize(self.buf.len().next_multiple_of(4), 0);
     }
 
     fn int(&mut self, kind: u16, value: u32) {
