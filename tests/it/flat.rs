@@ -449,7 +449,8 @@ fn lab_a_restore_goes_over_netlink_and_leaves_the_table_a_rewrite_would() {
         let batches = kernel.batches.lock().unwrap().clone();
         assert_eq!(batches.len(), 1, "{batches:?}");
         assert!(batches[0].iter().all(|e| *e == 0), "{batches:?}");
-        assert!(batches[0].len() > 2000, "{}", batches[0].len());
+        // The objects one message each, the elements grouped by set.
+        assert!(batches[0].len() > 300, "{}", batches[0].len());
         NftFirewall::new(Arc::new(SystemRunner), Arc::new(NetlinkSocket), options())
             .apply(&state)
             .expect("a rewrite");

@@ -152,6 +152,12 @@ impl Writer {
     fn element(&mut self, set: &str, key: &Key, add: Option<(u64, Option<&str>)>) {
         self.text(LIST_SET, set);
         let list = self.nest(LIST_ELEMENTS);
+        self.elem(key, add);
+        self.close(list);
+    }
+
+    /// One element of a list: its key, and for an add its timeout and object.
+    fn elem(&mut self, key: &Key, add: Option<(u64, Option<&str>)>) {
         let elem = self.nest(LIST_ELEM);
         if let Some((timeout_ms @ 1.., _)) = add {
             self.long(ELEM_TIMEOUT, timeout_ms);
@@ -163,7 +169,6 @@ impl Writer {
             self.text(ELEM_OBJREF, object);
         }
         self.close(elem);
-        self.close(list);
     }
 
     /// An object's name and type, and its data (empty for a delete, as nft sends it).
@@ -212,27 +217,118 @@ pub(crate) fn batch(ops: &[Op]) -> Batch {
     w.finish()
 }
 
-/// Pure: a restore's transactions: each group's operations (one device's objects and elements)
-/// in order, as few quiet batches as keep each under `max_bytes`. A group is never split, so
-/// every device is in the kernel whole (with its quota and caps) or not at all; a group larger
-/// than `max_bytes` goes alone.
+/// A restore's elements go to the kernel grouped by set, as nft sends them: one message
+/// carries up to this many bytes of them (the element list is an attribute, its length 16 bits).
+const ELEMENTS_PER_MESSAGE: usize = 60_000;
+
+/// A batch's elements being gathered, per set: `LIST_ELEM` nests one after the other.
+type Sets = Vec<(&'static str, Vec<u8>)>;
+
+/// Pure: a restore's transactions: each group's operations (one device's objects and elements),
+/// as few quiet batches as keep each under `max_bytes`. In a batch, the objects come first,
+/// then the elements grouped by set (a message per set and 60 KB), which reference them. A
+/// group is never split, so every device is in the kernel whole (with its quota and caps) or
+/// not at all; a group larger than `max_bytes` goes alone.
 pub(crate) fn bulk(groups: impl IntoIterator<Item = Vec<Op>>, max_bytes: usize) -> Vec<Batch> {
     let mut out = Vec::new();
     let capacity = max_bytes.min(1 << 20);
     let mut w = Writer::batch(true, capacity);
+    let mut sets: Sets = Vec::new();
+    let mut devices = 0;
     for group in groups {
         let (mark, seq, last) = (w.buf.len(), w.seq, w.last);
-        w.ops(&group);
-        if w.buf.len() + END_LEN > max_bytes && seq > 1 {
+        let marks: Vec<usize> = sets.iter().map(|(_, b)| b.len()).collect();
+        add_device(&mut w, &mut sets, &group);
+        if devices > 0 && bulk_size(&w, &sets) > max_bytes {
             // This device opens the next batch.
             w.buf.truncate(mark);
             (w.seq, w.last) = (seq, last);
-            out.push(std::mem::replace(&mut w, Writer::batch(true, capacity)).finish());
-            w.ops(&group);
+            sets.truncate(marks.len());
+            for ((_, elements), mark) in sets.iter_mut().zip(marks) {
+                elements.truncate(mark);
+            }
+            let full = std::mem::replace(&mut w, Writer::batch(true, capacity));
+            out.push(finish_bulk(full, &std::mem::take(&mut sets)));
+            add_device(&mut w, &mut sets, &group);
+            devices = 0;
+        }
+        devices += 1;
+    }
+    if devices > 0 {
+        out.push(finish_bulk(w, &sets));
+    }
+    out
+}
+
+/// One device into a restore's batch: its objects as messages, its elements to their sets.
+fn add_device(w: &mut Writer, sets: &mut Sets, group: &[Op]) {
+    for op in group {
+        let Op::AddElement {
+            element,
+            timeout_ms,
+        } = op
+        else {
+            w.ops(std::slice::from_ref(op));
+            continue;
+        };
+        let at = match sets.iter().position(|(set, _)| *set == element.set) {
+            Some(at) => at,
+            None => {
+                sets.push((element.set, Vec::new()));
+                sets.len() - 1
+            }
+        };
+        let mut list = Writer {
+            buf: std::mem::take(&mut sets[at].1),
+            seq: 0,
+            quiet: true,
+            last: 0,
+        };
+        list.elem(&element.key, Some((*timeout_ms, element.object.as_deref())));
+        sets[at].1 = list.buf;
+    }
+}
+
+/// A restore's batch's size once its elements are in messages (64 bytes of headers each).
+fn bulk_size(w: &Writer, sets: &Sets) -> usize {
+    let elements: usize = sets
+        .iter()
+        .map(|(_, b)| b.len() + 64 * (1 + b.len() / ELEMENTS_PER_MESSAGE))
+        .sum();
+    w.buf.len() + END_LEN + elements
+}
+
+/// The elements' messages after the objects, and the batch's end.
+fn finish_bulk(mut w: Writer, sets: &Sets) -> Batch {
+    for (set, elements) in sets {
+        for chunk in chunks(elements) {
+            w.message(MSG_NEWSETELEM, true, LIST_TABLE, |w| {
+                w.text(LIST_SET, set);
+                let list = w.nest(LIST_ELEMENTS);
+                w.buf.extend_from_slice(chunk);
+                w.close(list);
+            });
         }
     }
-    if w.seq > 1 {
-        out.push(w.finish());
+    w.finish()
+}
+
+/// Pure: `LIST_ELEM` nests cut between nests into pieces of at most `ELEMENTS_PER_MESSAGE`
+/// bytes (one nest larger than that alone).
+fn chunks(elements: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let (mut start, mut at) = (0, 0);
+    while at + 4 <= elements.len() {
+        let len = usize::from(u16::from_ne_bytes([elements[at], elements[at + 1]]));
+        let next = at + len.next_multiple_of(4).max(4);
+        if next - start > ELEMENTS_PER_MESSAGE && at > start {
+            out.push(&elements[start..at]);
+            start = at;
+        }
+        at = next;
+    }
+    if start < elements.len() {
+        out.push(elements.get(start..).unwrap_or_default());
     }
     out
 }
