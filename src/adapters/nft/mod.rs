@@ -1,8 +1,9 @@
 //! The kernel side of the firewall: `table inet lango` and the gate `table inet lango_gate`. `render` is pure and turns a desired
 //! state into one nft script that replaces the whole table atomically; `parse_usage` reads the
-//! per-element byte counters back from `nft -j`. `NftFirewall` replaces the table through
-//! `sys::Runner` (one `nft -f -`, never one process per rule) at start, after a HUP and when the
-//! kernel refuses a change, skips the apply when the table already says the same, and sends
+//! per-element byte counters back from `nft -j`. `NftFirewall` restores a missing table (a start, a fw4
+//! restart) as its skeleton through one `nft -f -` and its devices over netlink (`restore`),
+//! replaces the table through `sys::Runner` (one `nft -f -`, never one process per rule) after
+//! a restart of lango, a HUP and when the kernel refuses a change, skips the apply when the table already says the same, and sends
 //! every other change (a grant, an extension, a kick, an expiry) as one small nf_tables batch
 //! over netlink (`netlink.rs`, `socket.rs`), falling back to the same change as an `nft -f`
 //! script where netlink is unavailable.
@@ -172,7 +173,7 @@ impl NftFirewall {
     /// caller replaces the table with the full script, which heals a partial restore too.
     ///
     /// Meanwhile a paid guest is treated as unpaid by lango's table, for the time the batches
-    /// take (about 0.1 s at 10,000 devices on x86_64): its DNS and port 80 go to lango's
+    /// take (about 0.14 s at 10,000 devices on x86_64): its DNS and port 80 go to lango's
     /// responder and portal (which tells a paid device it is online), its forwarded packets are
     /// refused; before the skeleton, with no lango table, the gate dropped them all the same.
     fn restore(
