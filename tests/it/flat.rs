@@ -462,3 +462,55 @@ fn lab_a_restore_goes_over_netlink_and_leaves_the_table_a_rewrite_would() {
         assert_eq!(restored, rewritten, "the restore and the rewrite differ");
     });
 }
+
+/// The real kernel, with the first message that names `paid_mac` in a restore's batch
+/// pointed at a set that is not there: the kernel refuses it (ENOENT) and the whole batch.
+struct Refusing(std::sync::Mutex<Vec<Vec<i32>>>);
+
+impl Netlink for Refusing {
+    fn exchange(&self, batch: &Batch) -> Result<Answers, NetlinkError> {
+        if !batch.quiet {
+            return NetlinkSocket.exchange(batch);
+        }
+        let mut bytes = batch.bytes.clone();
+        if let Some(at) = bytes.windows(9).position(|w| w == b"paid_mac\0") {
+            bytes[at + 7] = b'x';
+        }
+        let answers = NetlinkSocket.exchange(&Batch {
+            bytes,
+            messages: batch.messages,
+            quiet: true,
+        })?;
+        self.0.lock().unwrap().push(answers.errnos.clone());
+        Ok(answers)
+    }
+}
+
+/// A restore batch the kernel refuses is not taken as done: the table is then written whole
+/// through nft, and equals a rewrite.
+#[test]
+fn lab_a_refused_restore_falls_back_to_the_full_script() {
+    if !crate::lab::lab_available() {
+        return;
+    }
+    in_netns(|| {
+        let kernel = Arc::new(Refusing(Default::default()));
+        let nft = Arc::new(CountedNft::default());
+        let firewall = NftFirewall::new(nft.clone(), kernel.clone(), options());
+        let state = restore_state();
+        firewall
+            .apply(&state)
+            .expect("the restore, then the script");
+        let answers = kernel.0.lock().unwrap().clone();
+        assert_eq!(answers.len(), 1, "{answers:?}");
+        assert!(answers[0].contains(&2), "no ENOENT in {answers:?}");
+        // The gate and skeleton, then the whole table.
+        assert_eq!(nft.0.lock().unwrap().len(), 2);
+        let restored = table();
+        assert!(restored.to_string().contains("\"q300\""), "{restored}");
+        NftFirewall::new(Arc::new(SystemRunner), Arc::new(NetlinkSocket), options())
+            .apply(&state)
+            .expect("a rewrite");
+        assert_eq!(restored, table(), "the fallback and the rewrite differ");
+    });
+}

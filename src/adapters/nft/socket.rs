@@ -90,7 +90,9 @@ impl Netlink for NetlinkSocket {
         let count = batch.messages as usize;
         let mut errnos: Vec<Option<i32>> = vec![None; count];
         let mut replies = Vec::new();
-        let mut buf = vec![0u8; 16 * 1024];
+        // A refusal carries the refused message back, and a restore's messages reach 60 KB
+        // (`netlink::bulk`): a refusal cut short would be lost, and the batch taken as done.
+        let mut buf = vec![0u8; if batch.quiet { 128 * 1024 } else { 16 * 1024 }];
         // A quiet batch is done when its last message has answered (the kernel sends every
         // refusal before it); any other when every message has.
         let done = |errnos: &[Option<i32>]| match batch.quiet {
