@@ -164,6 +164,17 @@ impl NftFirewall {
         Ok((lango, gate, false))
     }
 
+    /// Whether netlink says lango's table is not there (a start): then there is nothing to
+    /// read from it. Without netlink, false: no `nft list tables` process just to skip a read.
+    fn table_missing(&self) -> bool {
+        const ENOENT: i32 = nix::errno::Errno::ENOENT as i32;
+        let answers = self.kernel.exchange(&netlink::tables_probe());
+        matches!(
+            answers.as_ref().map(|a| a.errnos.as_slice()),
+            Ok(&[ENOENT, _])
+        )
+    }
+
     /// The table created from nothing (a start, a fw4 restart): its skeleton (sets, maps,
     /// chains, the allow-list; no device) with one small `nft -f` (after the gate, when it
     /// is due), then every device's objects
@@ -648,7 +659,7 @@ impl Firewall for NftFirewall {
     /// Nothing before the table exists (a start): asked first, over netlink, so that no nft
     /// process starts to list a set that is not there.
     fn ipv6_seen(&self) -> Result<Vec<(Mac, Ipv6Addr)>, FirewallError> {
-        if let (false, _, true) = self.tables()? {
+        if self.table_missing() {
             return Ok(Vec::new());
         }
         Ok(self.read_set("seen6")?.seen6)
@@ -656,7 +667,7 @@ impl Firewall for NftFirewall {
 
     /// Nothing before the table exists, as `ipv6_seen`.
     fn ipv6_allowed(&self) -> Result<Vec<(Mac, Ipv6Addr)>, FirewallError> {
-        if let (false, _, true) = self.tables()? {
+        if self.table_missing() {
             return Ok(Vec::new());
         }
         Ok(self

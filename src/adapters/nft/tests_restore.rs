@@ -201,3 +201,17 @@ fn bulk_batches_keep_each_device_whole_and_ask_one_ack_each() {
     assert_eq!(contents(&batch), big.iter().map(Vec::len).sum::<usize>());
     assert_eq!(bulk(groups.clone(), 1).len(), groups.len());
 }
+
+#[test]
+fn before_the_table_exists_nothing_is_read_with_nft() {
+    let nft = Arc::new(FakeNft::default());
+    let kernel = Arc::new(EmptyKernel {
+        max_bytes: usize::MAX,
+        sent: Mutex::default(),
+    });
+    let firewall = NftFirewall::new(nft.clone(), kernel, options());
+    assert!(firewall.usage().unwrap().is_empty());
+    assert!(firewall.ipv6_seen().unwrap().is_empty());
+    assert!(firewall.ipv6_allowed().unwrap().is_empty());
+    assert!(nft.0.lock().unwrap().is_empty(), "{:?}", nft.0.lock());
+}
