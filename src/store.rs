@@ -406,8 +406,8 @@ impl Store {
         let (sessions, blocked) =
             store.read(|r| Ok((r.active_sessions()?, r.blocked_devices()?)))?;
         let mut active = store.active();
-        for session in &sessions {
-            active.put(session);
+        for session in sessions {
+            active.put_owned(session);
         }
         for device in &blocked {
             active.set_blocked(device.mac, true);

@@ -23,13 +23,22 @@ pub struct Active {
 impl Active {
     /// Records a session as committed: kept (or replaced) while active, dropped once it ends.
     pub fn put(&mut self, session: &Session) {
+        if session.is_active() {
+            self.put_owned(session.clone());
+        } else if let Some(old) = self.deadline_of.remove(&session.id) {
+            self.by_deadline.remove(&(old, session.id));
+        }
+    }
+
+    /// `put`, for a session the caller no longer needs (the index read at open: no copy).
+    pub fn put_owned(&mut self, session: Session) {
         if let Some(old) = self.deadline_of.remove(&session.id) {
             self.by_deadline.remove(&(old, session.id));
         }
         if session.is_active() {
             self.deadline_of.insert(session.id, session.deadline);
             self.by_deadline
-                .insert((session.deadline, session.id), session.clone());
+                .insert((session.deadline, session.id), session);
         }
     }
 

@@ -2,7 +2,8 @@
 //! small nft transaction on the live table, never a rewrite of it. A rewrite gives the table a
 //! new handle and zeroes every device's counters; an update keeps both. And in a namespace of
 //! their own, the changes lango sends over netlink (and, without netlink, through `nft -f`)
-//! leave the kernel with what a rewrite of the whole table through the nft CLI leaves.
+//! leave the kernel with what a rewrite of the whole table through the nft CLI leaves; so does
+//! a restore (a table created with its skeleton through nft and its devices over netlink).
 
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lango::adapters::nft::{Answers, Batch, Netlink, NetlinkError, NetlinkSocket, NftFirewall};
-use lango::adapters::sys::SystemRunner;
+use lango::adapters::sys::{Output, Runner, SystemRunner};
 use lango::adapters::testing::{nft_options as options, paid_device};
 use lango::core::firewall::{AllowedClient, Desired, Firewall};
 
@@ -308,10 +309,11 @@ fn lab_a_purchase_shared_by_two_devices_changes_in_place_like_a_rewrite() {
         return;
     }
     let batches = in_netns(|| shared_changes_match_a_rewrite(true));
-    assert_eq!(batches.len(), 3, "{batches:?}");
+    // The first apply's restore (the table was not there), then join, extension and kick.
+    assert_eq!(batches.len(), 4, "{batches:?}");
     assert!(batches.iter().flatten().all(|e| *e == 0), "{batches:?}");
     // The join: the second device's two caps and 13 elements, and no quota object.
-    assert_eq!(batches[0].len(), 15, "{batches:?}");
+    assert_eq!(batches[1].len(), 15, "{batches:?}");
     assert!(in_netns(|| shared_changes_match_a_rewrite(false)).is_empty());
 }
 
@@ -321,11 +323,12 @@ fn lab_changes_over_netlink_leave_the_table_a_rewrite_would() {
         return;
     }
     let batches = in_netns(|| changes_match_a_rewrite(true));
-    // Three batches (grant, extension, kick), every message acknowledged.
-    assert_eq!(batches.len(), 3, "{batches:?}");
+    // The first apply's restore, then three batches (grant, extension, kick), every message
+    // acknowledged.
+    assert_eq!(batches.len(), 4, "{batches:?}");
     assert!(batches.iter().flatten().all(|e| *e == 0), "{batches:?}");
     // Guest 2's grant: its quota, two caps, two fair-use limits and 17 elements.
-    assert_eq!(batches[0].len(), 22);
+    assert_eq!(batches[1].len(), 22);
 }
 
 #[test]
@@ -368,12 +371,146 @@ fn lab_a_change_the_kernel_refuses_rewrites_the_table() {
         };
         firewall.apply(&kicked).expect("the kick, by a rewrite");
         let batches = kernel.batches.lock().unwrap().clone();
-        assert_eq!(batches.len(), 1);
-        assert_eq!(batches[0][0], 2, "ENOENT for the first delete: {batches:?}");
+        // The first apply's restore, then the kick.
+        assert_eq!(batches.len(), 2);
+        assert_eq!(batches[1][0], 2, "ENOENT for the first delete: {batches:?}");
         let healed = table();
         NftFirewall::new(Arc::new(SystemRunner), Arc::new(NetlinkSocket), options())
             .apply(&kicked)
             .expect("a rewrite");
         assert_eq!(healed, table());
+    });
+}
+
+/// nft through the real runner, its starts counted.
+#[derive(Default)]
+struct CountedNft(std::sync::Mutex<Vec<String>>);
+
+impl Runner for CountedNft {
+    fn run(&self, program: &str, args: &[&str], stdin: Option<&str>) -> std::io::Result<Output> {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("{program} {}", args.join(" ")));
+        SystemRunner.run(program, args, stdin)
+    }
+}
+
+/// 300 devices: quotas (two purchases shared by two devices each), caps, fair use, IPv6.
+fn restore_state() -> Desired {
+    let mut clients: Vec<AllowedClient> = (1..=300)
+        .map(|id| {
+            let mut device = guest(id, (id % 2 == 0).then_some(1_000_000 + id), None, 60);
+            device.mac.0[4] = (id >> 8) as u8;
+            device.ipv4 = Some(std::net::Ipv4Addr::new(10, 77, (id >> 8) as u8, id as u8));
+            device.ipv6 = vec![std::net::Ipv6Addr::new(0xfd77, 0, 0, 0, 0, 0, 0, id as u16)];
+            device.ipv6.truncate(usize::from(id % 5 == 0));
+            (device.rate_up_kbit, device.rate_down_kbit) = match id % 3 {
+                0 => (Some(2000), Some(8000)),
+                _ => (None, None),
+            };
+            device.fair_kbit = (id % 4 == 0).then_some(1000);
+            device
+        })
+        .collect();
+    for (device, group) in clients.iter_mut().zip([1, 1, 3, 3]) {
+        device.group = group;
+        device.quota_left = Some(700_000);
+        device.quota_total = Some(1_000_000);
+    }
+    Desired {
+        clients,
+        at_ms: 0,
+        ..Default::default()
+    }
+}
+
+/// Issue 14: with neither table there, one nft start (the gate and the table's skeleton) and
+/// the devices in one netlink batch; the table then equals the one a rewrite through the CLI
+/// leaves.
+#[test]
+fn lab_a_restore_goes_over_netlink_and_leaves_the_table_a_rewrite_would() {
+    if !crate::lab::lab_available() {
+        return;
+    }
+    in_netns(|| {
+        let kernel = Arc::new(Counted {
+            available: true,
+            batches: Default::default(),
+            reads: Default::default(),
+        });
+        let nft = Arc::new(CountedNft::default());
+        let firewall = NftFirewall::new(nft.clone(), kernel.clone(), options());
+        let state = restore_state();
+        firewall.apply(&state).expect("the restore");
+        let restored = table();
+        let starts = nft.0.lock().unwrap().clone();
+        assert_eq!(starts, vec!["nft -f -".to_string()], "{starts:?}");
+        let batches = kernel.batches.lock().unwrap().clone();
+        assert_eq!(batches.len(), 1, "{batches:?}");
+        assert!(batches[0].iter().all(|e| *e == 0), "{batches:?}");
+        // The objects one message each, the elements grouped by set.
+        assert!(batches[0].len() > 300, "{}", batches[0].len());
+        NftFirewall::new(Arc::new(SystemRunner), Arc::new(NetlinkSocket), options())
+            .apply(&state)
+            .expect("a rewrite");
+        let rewritten = table();
+        let text = restored.to_string();
+        for what in ["\"q1\"", "\"q300\"", "\"lu3\"", "\"fd4\"", "fd77::5"] {
+            assert!(text.contains(what), "{what} missing from {text}");
+        }
+        assert_eq!(restored, rewritten, "the restore and the rewrite differ");
+    });
+}
+
+/// The real kernel, with the first message that names `paid_mac` in a restore's batch
+/// pointed at a set that is not there: the kernel refuses it (ENOENT) and the whole batch.
+struct Refusing(std::sync::Mutex<Vec<Vec<i32>>>);
+
+impl Netlink for Refusing {
+    fn exchange(&self, batch: &Batch) -> Result<Answers, NetlinkError> {
+        if !batch.quiet {
+            return NetlinkSocket.exchange(batch);
+        }
+        let mut bytes = batch.bytes.clone();
+        if let Some(at) = bytes.windows(9).position(|w| w == b"paid_mac\0") {
+            bytes[at + 7] = b'x';
+        }
+        let answers = NetlinkSocket.exchange(&Batch {
+            bytes,
+            messages: batch.messages,
+            quiet: true,
+        })?;
+        self.0.lock().unwrap().push(answers.errnos.clone());
+        Ok(answers)
+    }
+}
+
+/// A restore batch the kernel refuses is not taken as done: the table is then written whole
+/// through nft, and equals a rewrite.
+#[test]
+fn lab_a_refused_restore_falls_back_to_the_full_script() {
+    if !crate::lab::lab_available() {
+        return;
+    }
+    in_netns(|| {
+        let kernel = Arc::new(Refusing(Default::default()));
+        let nft = Arc::new(CountedNft::default());
+        let firewall = NftFirewall::new(nft.clone(), kernel.clone(), options());
+        let state = restore_state();
+        firewall
+            .apply(&state)
+            .expect("the restore, then the script");
+        let answers = kernel.0.lock().unwrap().clone();
+        assert_eq!(answers.len(), 1, "{answers:?}");
+        assert!(answers[0].contains(&2), "no ENOENT in {answers:?}");
+        // The gate and skeleton, then the whole table.
+        assert_eq!(nft.0.lock().unwrap().len(), 2);
+        let restored = table();
+        assert!(restored.to_string().contains("\"q300\""), "{restored}");
+        NftFirewall::new(Arc::new(SystemRunner), Arc::new(NetlinkSocket), options())
+            .apply(&state)
+            .expect("a rewrite");
+        assert_eq!(restored, table(), "the fallback and the rewrite differ");
     });
 }

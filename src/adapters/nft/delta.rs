@@ -2,7 +2,8 @@
 //! state and the new one (`delta`), the kernel operations that delete the elements and objects
 //! of those that go and add those of those that come (`ops`), touching nothing else, and the
 //! same operations as an nft script (`render_delta`; `netlink.rs` encodes them as messages);
-//! an allow-list change as a flush of its set and its adds (`allow_ops`).
+//! an allow-list change as a flush of its set and its adds (`allow_ops`); a restore into an
+//! empty table as every device's adds (`restore_groups`).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -239,26 +240,44 @@ pub(crate) fn ops(delta: &Delta<'_>, at_ms: i64) -> Vec<Op> {
     for c in &delta.added {
         let new_quota = !delta.kept.contains(&c.group) && !made.contains(&c.group);
         made.push(c.group);
-        if let Some((total, used)) = quota_params(c).filter(|_| new_quota) {
-            let name = format!("q{}", c.group);
-            out.push(Op::AddQuota { name, total, used });
-        }
-        for (name, kbit, over) in limits_of(c) {
-            let (rate, burst) = limit_params(kbit);
-            out.push(Op::AddLimit {
-                name,
-                rate,
-                burst,
-                over,
-            });
-        }
-        let timeout_ms = timeout_ms(c);
-        out.extend(elements_of(c).into_iter().map(|element| Op::AddElement {
-            element,
-            timeout_ms,
-        }));
+        add_device(&mut out, c, new_quota);
     }
     out
+}
+
+/// One device's adds: its purchase's quota object (with `new_quota`), its limit objects, then
+/// its elements, which reference them.
+fn add_device(out: &mut Vec<Op>, c: &AllowedClient, new_quota: bool) {
+    if let Some((total, used)) = quota_params(c).filter(|_| new_quota) {
+        let name = format!("q{}", c.group);
+        out.push(Op::AddQuota { name, total, used });
+    }
+    for (name, kbit, over) in limits_of(c) {
+        let (rate, burst) = limit_params(kbit);
+        out.push(Op::AddLimit {
+            name,
+            rate,
+            burst,
+            over,
+        });
+    }
+    let timeout_ms = timeout_ms(c);
+    out.extend(elements_of(c).into_iter().map(|element| Op::AddElement {
+        element,
+        timeout_ms,
+    }));
+}
+
+/// Pure: a restore into an empty table, device by device (`netlink::bulk` keeps each device's
+/// operations in one batch): its objects and elements, the quota of a purchase for several
+/// devices made by its first device. Made as the batches are encoded, not all at once.
+pub(crate) fn restore_groups(desired: &Desired) -> impl Iterator<Item = Vec<Op>> + '_ {
+    let mut made = HashSet::new();
+    desired.clients.iter().map(move |c| {
+        let mut out = Vec::with_capacity(24);
+        add_device(&mut out, c, made.insert(c.group));
+        out
+    })
 }
 
 /// Pure: the operations as an nft script, one line each (the path when netlink is missing).

@@ -3,8 +3,12 @@
 //! read back, one errno per message. Laid out as nft 1.0.6 lays out the same script (tests.rs
 //! checks the bytes against what `nft --debug=mnl` sends). `socket.rs` carries the bytes.
 //!
-//! Every message asks for an ack (`NLM_F_ACK`), so the kernel answers each one, with 0 or an
-//! errno, and the batch is known to be done when all of them have answered. Netlink headers are
+//! Every message of a change asks for an ack (`NLM_F_ACK`), so the kernel answers each one, with
+//! 0 or an errno, and the batch is known to be done when all of them have answered. The batches
+//! of a restore (`bulk`: every device of a table just created, split between devices by size)
+//! are quiet: only their last message asks for an ack, the others answer only to refuse, and
+//! the kernel delivers every answer of a batch in order once it is done, so the last one's
+//! answer says the batch is done (and the answers fit the socket's default receive buffer). Netlink headers are
 //! in host byte order; nf_tables' numbers (timeouts, quotas, rates) are big-endian.
 
 use super::delta::{Key, Op};
@@ -52,10 +56,17 @@ const OBJ_DATA: u16 = 4;
 /// The table every change goes to.
 const TABLE: &str = "lango";
 
+/// A batch's end (`nlmsghdr` and `nfgenmsg`), in bytes.
+const END_LEN: usize = 20;
+
 /// Netlink messages being written into one buffer.
 struct Writer {
     buf: Vec<u8>,
     seq: u32,
+    /// Only the last message asks for an ack (`bulk`).
+    quiet: bool,
+    /// Where the last message starts.
+    last: usize,
 }
 
 impl Writer {
@@ -105,11 +116,15 @@ impl Writer {
         self.buf.resize(self.buf.len().next_multiple_of(4), 0);
     }
 
+    /// A NUL-terminated string attribute, written in place (a restore writes tens of
+    /// thousands).
     fn text(&mut self, kind: u16, s: &str) {
-        let mut data = Vec::with_capacity(s.len() + 1);
-        data.extend_from_slice(s.as_bytes());
-        data.push(0);
-        self.attr(kind, &data);
+        self.buf
+            .extend_from_slice(&((5 + s.len()) as u16).to_ne_bytes());
+        self.buf.extend_from_slice(&kind.to_ne_bytes());
+        self.buf.extend_from_slice(s.as_bytes());
+        self.buf.push(0);
+        self.buf.resize(self.buf.len().next_multiple_of(4), 0);
     }
 
     fn int(&mut self, kind: u16, value: u32) {
@@ -124,8 +139,10 @@ impl Writer {
     /// (`create` with a get means nothing to the kernel: gets are never created.)
     fn message(&mut self, kind: u16, create: bool, table: u16, body: impl FnOnce(&mut Writer)) {
         let create = create && kind != MSG_GETSETELEM && kind != MSG_GETOBJ;
-        let flags = NLM_F_REQUEST | NLM_F_ACK | if create { NLM_F_CREATE } else { 0 };
+        let ack = if self.quiet { 0 } else { NLM_F_ACK };
+        let flags = NLM_F_REQUEST | ack | if create { NLM_F_CREATE } else { 0 };
         let start = self.begin(SUBSYS_NFTABLES << 8 | kind, flags, NFPROTO_INET, 0);
+        self.last = start;
         self.text(table, TABLE);
         body(self);
         self.end(start);
@@ -135,6 +152,12 @@ impl Writer {
     fn element(&mut self, set: &str, key: &Key, add: Option<(u64, Option<&str>)>) {
         self.text(LIST_SET, set);
         let list = self.nest(LIST_ELEMENTS);
+        self.elem(key, add);
+        self.close(list);
+    }
+
+    /// One element of a list: its key, and for an add its timeout and object.
+    fn elem(&mut self, key: &Key, add: Option<(u64, Option<&str>)>) {
         let elem = self.nest(LIST_ELEM);
         if let Some((timeout_ms @ 1.., _)) = add {
             self.long(ELEM_TIMEOUT, timeout_ms);
@@ -146,7 +169,6 @@ impl Writer {
             self.text(ELEM_OBJREF, object);
         }
         self.close(elem);
-        self.close(list);
     }
 
     /// An object's name and type, and its data (empty for a delete, as nft sends it).
@@ -184,78 +206,223 @@ fn key_bytes(key: &Key) -> Vec<u8> {
 pub struct Batch {
     pub bytes: Vec<u8>,
     pub messages: u32,
+    /// Only the last message asks for an ack; the others answer only with an errno.
+    pub quiet: bool,
 }
 
 /// Pure: one transaction with `ops`, in their order.
 pub(crate) fn batch(ops: &[Op]) -> Batch {
-    let mut w = Writer {
-        buf: Vec::with_capacity(128 * (ops.len() + 1)),
-        seq: 0,
-    };
-    let start = w.begin(BATCH_BEGIN, NLM_F_REQUEST, 0, SUBSYS_NFTABLES);
-    w.end(start);
-    for op in ops {
-        match op {
-            Op::AddQuota { name, total, used } => {
-                w.message(MSG_NEWOBJ, true, OBJ_TABLE, |w| {
-                    w.object(name, OBJECT_QUOTA, |w| {
-                        w.long(1, *total); // NFTA_QUOTA_BYTES
-                        w.long(4, *used); // NFTA_QUOTA_CONSUMED
-                        w.int(2, 1); // NFTA_QUOTA_FLAGS: NFT_QUOTA_F_INV ("over")
-                    })
-                });
+    let mut w = Writer::batch(false, 128 * (ops.len() + 1));
+    w.ops(ops);
+    w.finish()
+}
+
+/// A restore's elements go to the kernel grouped by set, as nft sends them: one message
+/// carries up to this many bytes of them (the element list is an attribute, its length 16 bits).
+const ELEMENTS_PER_MESSAGE: usize = 60_000;
+
+/// A batch's elements being gathered, per set: `LIST_ELEM` nests one after the other.
+type Sets = Vec<(&'static str, Vec<u8>)>;
+
+/// Pure: a restore's transactions: each group's operations (one device's objects and elements),
+/// as few quiet batches as keep each under `max_bytes`. In a batch, the objects come first,
+/// then the elements grouped by set (a message per set and 60 KB), which reference them. A
+/// group is never split, so every device is in the kernel whole (with its quota and caps) or
+/// not at all; a group larger than `max_bytes` goes alone.
+pub(crate) fn bulk(groups: impl IntoIterator<Item = Vec<Op>>, max_bytes: usize) -> Vec<Batch> {
+    let mut out = Vec::new();
+    let capacity = max_bytes.min(1 << 20);
+    let mut w = Writer::batch(true, capacity);
+    let mut sets: Sets = Vec::new();
+    let mut devices = 0;
+    for group in groups {
+        let (mark, seq, last) = (w.buf.len(), w.seq, w.last);
+        let marks: Vec<usize> = sets.iter().map(|(_, b)| b.len()).collect();
+        add_device(&mut w, &mut sets, &group);
+        if devices > 0 && bulk_size(&w, &sets) > max_bytes {
+            // This device opens the next batch.
+            w.buf.truncate(mark);
+            (w.seq, w.last) = (seq, last);
+            sets.truncate(marks.len());
+            for ((_, elements), mark) in sets.iter_mut().zip(marks) {
+                elements.truncate(mark);
             }
-            Op::AddLimit {
-                name,
-                rate,
-                burst,
-                over,
-            } => {
-                w.message(MSG_NEWOBJ, true, OBJ_TABLE, |w| {
-                    w.object(name, OBJECT_LIMIT, |w| {
-                        w.long(1, *rate); // NFTA_LIMIT_RATE, bytes
-                        w.long(2, 1); // NFTA_LIMIT_UNIT: per second
-                        w.int(3, u32::try_from(*burst).unwrap_or(u32::MAX)); // NFTA_LIMIT_BURST
-                        w.int(4, 1); // NFTA_LIMIT_TYPE: NFT_LIMIT_PKT_BYTES
-                        w.int(5, u32::from(*over)); // NFTA_LIMIT_FLAGS: NFT_LIMIT_F_INV ("over")
-                    })
-                });
+            let full = std::mem::replace(&mut w, Writer::batch(true, capacity));
+            out.push(finish_bulk(full, &std::mem::take(&mut sets)));
+            add_device(&mut w, &mut sets, &group);
+            devices = 0;
+        }
+        devices += 1;
+    }
+    if devices > 0 {
+        out.push(finish_bulk(w, &sets));
+    }
+    out
+}
+
+/// One device into a restore's batch: its objects as messages, its elements to their sets.
+fn add_device(w: &mut Writer, sets: &mut Sets, group: &[Op]) {
+    for op in group {
+        let Op::AddElement {
+            element,
+            timeout_ms,
+        } = op
+        else {
+            w.ops(std::slice::from_ref(op));
+            continue;
+        };
+        let at = match sets.iter().position(|(set, _)| *set == element.set) {
+            Some(at) => at,
+            None => {
+                sets.push((element.set, Vec::new()));
+                sets.len() - 1
             }
-            Op::AddElement {
-                element,
-                timeout_ms,
-            } => {
-                w.message(MSG_NEWSETELEM, true, LIST_TABLE, |w| {
-                    let add = Some((*timeout_ms, element.object.as_deref()));
-                    w.element(element.set, &element.key, add);
-                });
-            }
-            Op::DelElement(element) => {
-                w.message(MSG_DELSETELEM, false, LIST_TABLE, |w| {
-                    w.element(element.set, &element.key, None);
-                });
-            }
-            Op::FlushSet(set) => {
-                w.message(MSG_DELSETELEM, false, LIST_TABLE, |w| w.text(LIST_SET, set));
-            }
-            Op::DelQuota(name) => {
-                w.message(MSG_DELOBJ, false, OBJ_TABLE, |w| {
-                    w.object(name, OBJECT_QUOTA, |_| {});
-                });
-            }
-            Op::DelLimit(name) => {
-                w.message(MSG_DELOBJ, false, OBJ_TABLE, |w| {
-                    w.object(name, OBJECT_LIMIT, |_| {});
-                });
-            }
+        };
+        let mut list = Writer {
+            buf: std::mem::take(&mut sets[at].1),
+            seq: 0,
+            quiet: true,
+            last: 0,
+        };
+        list.elem(&element.key, Some((*timeout_ms, element.object.as_deref())));
+        sets[at].1 = list.buf;
+    }
+}
+
+/// A restore's batch's size once its elements are in messages (64 bytes of headers each).
+fn bulk_size(w: &Writer, sets: &Sets) -> usize {
+    let elements: usize = sets
+        .iter()
+        .map(|(_, b)| b.len() + 64 * (1 + b.len() / ELEMENTS_PER_MESSAGE))
+        .sum();
+    w.buf.len() + END_LEN + elements
+}
+
+/// The elements' messages after the objects, and the batch's end.
+fn finish_bulk(mut w: Writer, sets: &Sets) -> Batch {
+    for (set, elements) in sets {
+        for chunk in chunks(elements) {
+            w.message(MSG_NEWSETELEM, true, LIST_TABLE, |w| {
+                w.text(LIST_SET, set);
+                let list = w.nest(LIST_ELEMENTS);
+                w.buf.extend_from_slice(chunk);
+                w.close(list);
+            });
         }
     }
-    let messages = w.seq - 1;
-    let start = w.begin(BATCH_END, NLM_F_REQUEST, 0, SUBSYS_NFTABLES);
-    w.end(start);
-    Batch {
-        bytes: w.buf,
-        messages,
+    w.finish()
+}
+
+/// Pure: `LIST_ELEM` nests cut between nests into pieces of at most `ELEMENTS_PER_MESSAGE`
+/// bytes (one nest larger than that alone).
+fn chunks(elements: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let (mut start, mut at) = (0, 0);
+    while at + 4 <= elements.len() {
+        let len = usize::from(u16::from_ne_bytes([elements[at], elements[at + 1]]));
+        let next = at + len.next_multiple_of(4).max(4);
+        if next - start > ELEMENTS_PER_MESSAGE && at > start {
+            out.push(&elements[start..at]);
+            start = at;
+        }
+        at = next;
+    }
+    if start < elements.len() {
+        out.push(elements.get(start..).unwrap_or_default());
+    }
+    out
+}
+
+impl Writer {
+    /// A batch's begin.
+    fn batch(quiet: bool, capacity: usize) -> Writer {
+        let mut w = Writer {
+            buf: Vec::with_capacity(capacity),
+            seq: 0,
+            quiet,
+            last: 0,
+        };
+        let start = w.begin(BATCH_BEGIN, NLM_F_REQUEST, 0, SUBSYS_NFTABLES);
+        w.end(start);
+        w
+    }
+
+    /// A batch's end; in a quiet batch, the last message asks for the ack.
+    fn finish(mut self) -> Batch {
+        let messages = self.seq - 1;
+        if self.quiet && messages > 0 {
+            if let Some(flags) = self.buf.get_mut(self.last + 6..self.last + 8) {
+                let asked = u16::from_ne_bytes([flags[0], flags[1]]) | NLM_F_ACK;
+                flags.copy_from_slice(&asked.to_ne_bytes());
+            }
+        }
+        let start = self.begin(BATCH_END, NLM_F_REQUEST, 0, SUBSYS_NFTABLES);
+        self.end(start);
+        Batch {
+            bytes: self.buf,
+            messages,
+            quiet: self.quiet,
+        }
+    }
+
+    fn ops(&mut self, ops: &[Op]) {
+        let w = self;
+        for op in ops {
+            match op {
+                Op::AddQuota { name, total, used } => {
+                    w.message(MSG_NEWOBJ, true, OBJ_TABLE, |w| {
+                        w.object(name, OBJECT_QUOTA, |w| {
+                            w.long(1, *total); // NFTA_QUOTA_BYTES
+                            w.long(4, *used); // NFTA_QUOTA_CONSUMED
+                            w.int(2, 1); // NFTA_QUOTA_FLAGS: NFT_QUOTA_F_INV ("over")
+                        })
+                    });
+                }
+                Op::AddLimit {
+                    name,
+                    rate,
+                    burst,
+                    over,
+                } => {
+                    w.message(MSG_NEWOBJ, true, OBJ_TABLE, |w| {
+                        w.object(name, OBJECT_LIMIT, |w| {
+                            w.long(1, *rate); // NFTA_LIMIT_RATE, bytes
+                            w.long(2, 1); // NFTA_LIMIT_UNIT: per second
+                            w.int(3, u32::try_from(*burst).unwrap_or(u32::MAX)); // NFTA_LIMIT_BURST
+                            w.int(4, 1); // NFTA_LIMIT_TYPE: NFT_LIMIT_PKT_BYTES
+                            w.int(5, u32::from(*over)); // NFTA_LIMIT_FLAGS: NFT_LIMIT_F_INV ("over")
+                        })
+                    });
+                }
+                Op::AddElement {
+                    element,
+                    timeout_ms,
+                } => {
+                    w.message(MSG_NEWSETELEM, true, LIST_TABLE, |w| {
+                        let add = Some((*timeout_ms, element.object.as_deref()));
+                        w.element(element.set, &element.key, add);
+                    });
+                }
+                Op::DelElement(element) => {
+                    w.message(MSG_DELSETELEM, false, LIST_TABLE, |w| {
+                        w.element(element.set, &element.key, None);
+                    });
+                }
+                Op::FlushSet(set) => {
+                    w.message(MSG_DELSETELEM, false, LIST_TABLE, |w| w.text(LIST_SET, set));
+                }
+                Op::DelQuota(name) => {
+                    w.message(MSG_DELOBJ, false, OBJ_TABLE, |w| {
+                        w.object(name, OBJECT_QUOTA, |_| {});
+                    });
+                }
+                Op::DelLimit(name) => {
+                    w.message(MSG_DELOBJ, false, OBJ_TABLE, |w| {
+                        w.object(name, OBJECT_LIMIT, |_| {});
+                    });
+                }
+            }
+        }
     }
 }
 
@@ -265,6 +432,8 @@ pub(crate) fn tables_probe() -> Batch {
     let mut w = Writer {
         buf: Vec::with_capacity(64),
         seq: 1,
+        quiet: false,
+        last: 0,
     };
     for name in ["lango", "lango_gate"] {
         let start = w.begin(
@@ -279,6 +448,7 @@ pub(crate) fn tables_probe() -> Batch {
     Batch {
         bytes: w.buf,
         messages: 2,
+        quiet: false,
     }
 }
 
@@ -295,6 +465,8 @@ pub(crate) fn reads(reads: &[Read<'_>]) -> Batch {
     let mut w = Writer {
         buf: Vec::with_capacity(96 * reads.len()),
         seq: 1,
+        quiet: false,
+        last: 0,
     };
     for read in reads {
         match read {
@@ -310,6 +482,7 @@ pub(crate) fn reads(reads: &[Read<'_>]) -> Batch {
     Batch {
         bytes: w.buf,
         messages: reads.len() as u32,
+        quiet: false,
     }
 }
 

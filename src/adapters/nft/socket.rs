@@ -20,6 +20,18 @@ pub enum NetlinkError {
     /// No nf_tables over netlink here: no socket, no permission, no answer in time. The nft
     /// CLI may still work.
     Unavailable(String),
+    /// The batch is more than the socket takes in one send (EMSGSIZE, ENOBUFS, ENOMEM): nothing
+    /// of it was applied, and smaller batches may go.
+    TooLarge(Errno),
+}
+
+impl std::fmt::Display for NetlinkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NetlinkError::Unavailable(why) => f.write_str(why),
+            NetlinkError::TooLarge(e) => write!(f, "batch too large for one send: {e}"),
+        }
+    }
 }
 
 /// What the kernel answered to one exchange.
@@ -40,6 +52,9 @@ pub trait Netlink: Send + Sync {
 /// The real kernel.
 pub struct NetlinkSocket;
 
+/// Batches up to this size fit the default send buffer (`wmem_default`, 208 KiB).
+const SMALL: usize = 128 * 1024;
+
 impl Netlink for NetlinkSocket {
     fn exchange(&self, batch: &Batch) -> Result<Answers, NetlinkError> {
         let failed = |what: &str, e: Errno| NetlinkError::Unavailable(format!("{what}: {e}"));
@@ -51,17 +66,40 @@ impl Netlink for NetlinkSocket {
         )
         .map_err(|e| failed("netlink socket", e))?;
         bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0)).map_err(|e| failed("netlink bind", e))?;
-        // How long the kernel may take to answer: far more than a small batch ever takes.
-        // (A literal: `time_t` is 32 bits on some router targets.)
-        setsockopt(&fd, sockopt::ReceiveTimeout, &TimeVal::new(2, 0))
+        // How long the kernel may take to answer: far more than a small batch ever takes, and
+        // a second more per 256 KiB of a restore's batch (a slow router's kernel inserting
+        // elements). (`as _`: `time_t` is 32 bits on some router targets.)
+        let secs = 2 + (batch.bytes.len() >> 18).min(60);
+        setsockopt(&fd, sockopt::ReceiveTimeout, &TimeVal::new(secs as _, 0))
             .map_err(|e| failed("netlink timeout", e))?;
-        send(fd.as_raw_fd(), &batch.bytes, MsgFlags::empty())
-            .map_err(|e| failed("netlink send", e))?;
+        if batch.bytes.len() > SMALL {
+            // A restore's batch goes in one send, which must fit the socket's send buffer;
+            // raising it past `wmem_max` needs CAP_NET_ADMIN, which writing nf_tables needs
+            // anyway. If it cannot be raised, the send says EMSGSIZE.
+            let want = batch.bytes.len().saturating_add(4096);
+            let _ = setsockopt(&fd, sockopt::SndBufForce, &want)
+                .or_else(|_| setsockopt(&fd, sockopt::SndBuf, &want));
+        }
+        match send(fd.as_raw_fd(), &batch.bytes, MsgFlags::empty()) {
+            Ok(_) => {}
+            Err(e @ (Errno::EMSGSIZE | Errno::ENOBUFS | Errno::ENOMEM)) => {
+                return Err(NetlinkError::TooLarge(e))
+            }
+            Err(e) => return Err(failed("netlink send", e)),
+        }
         let count = batch.messages as usize;
         let mut errnos: Vec<Option<i32>> = vec![None; count];
         let mut replies = Vec::new();
-        let mut buf = vec![0u8; 16 * 1024];
-        while errnos.iter().any(Option::is_none) {
+        // A refusal carries the refused message back, and a restore's messages reach 60 KB
+        // (`netlink::bulk`): a refusal cut short would be lost, and the batch taken as done.
+        let mut buf = vec![0u8; if batch.quiet { 128 * 1024 } else { 16 * 1024 }];
+        // A quiet batch is done when its last message has answered (the kernel sends every
+        // refusal before it); any other when every message has.
+        let done = |errnos: &[Option<i32>]| match batch.quiet {
+            true => errnos.last().is_none_or(Option::is_some),
+            false => errnos.iter().all(Option::is_some),
+        };
+        while !done(&errnos) {
             // After the send, a failure leaves it unknown whether the batch was applied; the
             // nft -f fallback then repeats it (its adds are idempotent, and a delete of what is
             // gone fails into a rewrite of the table).

@@ -1,0 +1,217 @@
+//! The restore of a table created from nothing (issue 14): its skeleton through one `nft -f`
+//! (with the gate), every device's objects and elements over netlink in quiet batches split
+//! only between devices; the full script where netlink does not answer.
+
+use std::sync::{Arc, Mutex};
+
+use super::delta::{restore_groups, Op};
+use super::netlink::{bulk, Batch};
+use super::tests::FakeNft;
+use super::*;
+use crate::adapters::testing::{nft_options as options, paid_device as client};
+
+/// A kernel without lango's tables: the probe answers ENOENT for both, every batch is taken
+/// whole (or refused as too large above `max_bytes`), and the batches' sizes are kept.
+struct EmptyKernel {
+    max_bytes: usize,
+    sent: Mutex<Vec<(u32, bool)>>,
+}
+
+impl Netlink for EmptyKernel {
+    fn exchange(&self, batch: &Batch) -> Result<Answers, NetlinkError> {
+        let kind = u16::from_ne_bytes([batch.bytes[4], batch.bytes[5]]);
+        if kind != 0x10 {
+            return Ok(Answers {
+                errnos: vec![nix::errno::Errno::ENOENT as i32; batch.messages as usize],
+                replies: Vec::new(),
+            });
+        }
+        if batch.bytes.len() > self.max_bytes {
+            return Err(NetlinkError::TooLarge(nix::errno::Errno::EMSGSIZE));
+        }
+        self.sent
+            .lock()
+            .unwrap()
+            .push((batch.messages, batch.quiet));
+        Ok(Answers {
+            errnos: vec![0; batch.messages as usize],
+            replies: Vec::new(),
+        })
+    }
+}
+
+/// `n` devices: quotas, caps, and two purchases for two devices.
+fn many(n: u64) -> Desired {
+    let mut clients: Vec<AllowedClient> = (1..=n)
+        .map(|id| {
+            client(
+                id,
+                (id % 2 == 0).then_some(1_000_000),
+                (id % 3 == 0).then_some(8000),
+            )
+        })
+        .collect();
+    for (c, group) in clients.iter_mut().zip([1, 1, 3, 3]) {
+        c.group = group;
+        c.quota_left = Some(1_000_000);
+    }
+    Desired {
+        clients,
+        at_ms: 0,
+        ..Default::default()
+    }
+}
+
+fn restored(n: u64, max_bytes: usize) -> (Arc<FakeNft>, Vec<(u32, bool)>) {
+    let nft = Arc::new(FakeNft::default());
+    let kernel = Arc::new(EmptyKernel {
+        max_bytes,
+        sent: Mutex::default(),
+    });
+    let firewall = NftFirewall::new(nft.clone(), kernel.clone(), options());
+    firewall.apply(&many(n)).expect("the restore");
+    let sent = kernel.sent.lock().unwrap().clone();
+    (nft, sent)
+}
+
+#[test]
+fn a_restore_loads_the_skeleton_with_nft_and_the_devices_in_one_netlink_batch() {
+    let (nft, sent) = restored(40, usize::MAX);
+    let runs = nft.0.lock().unwrap();
+    // One nft process: the gate and the skeleton, in one script without a device.
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let script = runs[0].1.as_deref().unwrap_or_default();
+    assert!(script.contains("table inet lango_gate {"), "{script}");
+    assert!(script.contains("table inet lango {"), "{script}");
+    assert!(!script.contains("elements ="), "{script}");
+    assert!(!script.contains("quota q"), "{script}");
+    let batches = bulk(restore_groups(&many(40)), usize::MAX);
+    assert_eq!(sent, vec![(batches[0].messages, true)]);
+    // Every object and element, the elements grouped by set.
+    let ops: usize = restore_groups(&many(40)).map(|g| g.len()).sum();
+    assert_eq!(contents(&batches[0]), ops);
+    assert!(
+        (batches[0].messages as usize) < ops / 2,
+        "{}",
+        batches[0].messages
+    );
+}
+
+#[test]
+fn a_restore_the_socket_cannot_take_at_once_goes_in_smaller_batches() {
+    // About 0.2 MB of messages; batches are halved from 8 MiB until they fit 100 KB.
+    let (nft, sent) = restored(400, 100_000);
+    assert!(sent.len() > 2, "{sent:?}");
+    assert!(sent.iter().all(|(_, quiet)| *quiet));
+    // Still the skeleton alone through nft.
+    assert_eq!(nft.0.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn without_netlink_a_restore_is_the_full_script() {
+    let nft = Arc::new(FakeNft::default());
+    let kernel = Arc::new(super::tests::FakeNetlink {
+        available: false,
+        refuse: None,
+        sent: Mutex::default(),
+    });
+    let firewall = NftFirewall::new(nft.clone(), kernel, options());
+    firewall.apply(&many(40)).expect("the rewrite");
+    let runs = nft.0.lock().unwrap();
+    let last = runs.last().and_then(|r| r.1.as_deref()).unwrap_or_default();
+    assert!(last.contains("elements ="), "{runs:?}");
+}
+
+/// The objects and elements a batch carries.
+fn contents(batch: &Batch) -> usize {
+    let u16_at = |b: &[u8], at: usize| usize::from(u16::from_ne_bytes([b[at], b[at + 1]]));
+    let mut count = 0;
+    let mut at = 0;
+    while at + 20 <= batch.bytes.len() {
+        let len = u32::from_ne_bytes(batch.bytes[at..at + 4].try_into().unwrap()) as usize;
+        let message = &batch.bytes[at..at + len];
+        match u16_at(message, 4) & 0xff {
+            18 => count += 1,
+            12 => {
+                // The attributes: the list of elements (3) holds one nest per element.
+                let mut a = 20;
+                while a + 4 <= message.len() {
+                    let alen = u16_at(message, a);
+                    if u16_at(message, a + 2) & 0x3fff == 3 {
+                        let mut e = a + 4;
+                        while e + 4 <= a + alen {
+                            count += 1;
+                            e += u16_at(message, e).next_multiple_of(4);
+                        }
+                    }
+                    a += alen.next_multiple_of(4);
+                }
+            }
+            _ => {}
+        }
+        at += len.next_multiple_of(4);
+    }
+    count
+}
+
+/// The flags of each message of a batch, in order (begin and end left out).
+fn flags(batch: &Batch) -> Vec<u16> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 8 <= batch.bytes.len() {
+        let len = u32::from_ne_bytes(batch.bytes[at..at + 4].try_into().unwrap()) as usize;
+        out.push(u16::from_ne_bytes([
+            batch.bytes[at + 6],
+            batch.bytes[at + 7],
+        ]));
+        at += len.next_multiple_of(4);
+    }
+    out[1..out.len() - 1].to_vec()
+}
+
+#[test]
+fn bulk_batches_keep_each_device_whole_and_ask_one_ack_each() {
+    let groups: Vec<Vec<Op>> = restore_groups(&many(40)).collect();
+    for max in [1, 2000, 8000, 1 << 20] {
+        let batches = bulk(groups.clone(), max);
+        let mut sizes = groups.iter().map(Vec::len);
+        for batch in &batches {
+            assert!(batch.quiet);
+            // Whole devices only; over `max` only a device alone.
+            let (mut left, mut devices) = (contents(batch), 0);
+            while left > 0 {
+                left = left
+                    .checked_sub(sizes.next().unwrap())
+                    .expect("a device split");
+                devices += 1;
+            }
+            assert!(batch.bytes.len() <= max || devices == 1, "{max}");
+            // Only the last message asks for an ack.
+            let acks: Vec<bool> = flags(batch).iter().map(|f| f & 0x4 != 0).collect();
+            assert_eq!(acks.len(), batch.messages as usize);
+            assert!(acks.last().copied().unwrap_or(false));
+            assert!(acks.iter().rev().skip(1).all(|a| !a), "{max}");
+        }
+        assert!(sizes.next().is_none(), "{max}: devices left out");
+    }
+    assert_eq!(bulk(groups.clone(), usize::MAX).len(), 1);
+    // A set's elements past 60 KB take more than one message, none of them lost.
+    let big: Vec<Vec<Op>> = restore_groups(&many(3000)).collect();
+    let batch = bulk(big.clone(), usize::MAX).remove(0);
+    assert_eq!(contents(&batch), big.iter().map(Vec::len).sum::<usize>());
+    assert_eq!(bulk(groups.clone(), 1).len(), groups.len());
+}
+
+#[test]
+fn before_the_table_exists_nothing_is_read_with_nft() {
+    let nft = Arc::new(FakeNft::default());
+    let kernel = Arc::new(EmptyKernel {
+        max_bytes: usize::MAX,
+        sent: Mutex::default(),
+    });
+    let firewall = NftFirewall::new(nft.clone(), kernel, options());
+    assert!(firewall.usage().unwrap().is_empty());
+    assert!(firewall.ipv6_seen().unwrap().is_empty());
+    assert!(firewall.ipv6_allowed().unwrap().is_empty());
+    assert!(nft.0.lock().unwrap().is_empty(), "{:?}", nft.0.lock());
+}
