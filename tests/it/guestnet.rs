@@ -790,7 +790,13 @@ fn lab_fw4_for_real_with_the_guest_network() {
     // gate in its own transaction (ruleset-post) and its include hook makes lango rebuild.
     let (rc, out) = router(&lab, "fw4 flush");
     assert_eq!(rc, 0, "{out}");
-    assert_eq!(tables(&lab), "", "fw4 flush deletes every table");
+    // fw4 flush deletes every table; lango may already be rebuilding its own (its reconcile
+    // can land between the flush and this listing, under emulation it did), but fw4's is gone.
+    let left = tables(&lab);
+    assert!(
+        !left.contains("table inet fw4"),
+        "fw4 flush deletes every table: {left}"
+    );
     let reloads = || {
         let log = std::fs::read_to_string(lab.dir.path("lango.log")).unwrap_or_default();
         log.matches(": reloaded").count()
