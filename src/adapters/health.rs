@@ -121,6 +121,8 @@ pub(crate) struct Health {
     /// Free bytes on the filesystem that holds the store (the flash overlay on a router).
     pub flash_free_bytes: Option<u64>,
     pub flash_total_bytes: Option<u64>,
+    /// lango's own resident memory (`VmRSS` of `/proc/self/status`).
+    pub rss_kb: Option<u64>,
 }
 
 /// `/proc/uptime`'s first field, whole seconds (`12345.67` is 12345).
@@ -149,14 +151,17 @@ fn decimal(text: &str) -> Option<(u64, u32)> {
     Some((whole.parse().ok()?, hundredths))
 }
 
+/// A `Name:  123 kB` line's number, of `/proc/meminfo` or `/proc/self/status`.
+fn kb_field(text: &str, name: &str) -> Option<u64> {
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(':'))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
 /// `(MemTotal, MemAvailable)` in kB; older kernels without MemAvailable use MemFree + Cached.
 pub(crate) fn parse_meminfo(text: &str) -> (Option<u64>, Option<u64>) {
-    let field = |name: &str| -> Option<u64> {
-        text.lines()
-            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(':'))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-    };
+    let field = |name: &str| kb_field(text, name);
     let available =
         field("MemAvailable").or_else(|| Some(field("MemFree")? + field("Cached").unwrap_or(0)));
     (field("MemTotal"), available)
@@ -186,6 +191,7 @@ pub fn read(store_path: &Path) -> Health {
         flash_total_bytes: fs
             .as_ref()
             .map(|s| s.blocks() as u64 * s.fragment_size() as u64),
+        rss_kb: file("/proc/self/status").and_then(|t| kb_field(&t, "VmRSS")),
     }
 }
 

@@ -33,8 +33,13 @@ impl App {
     }
 
     /// Emits a payment's current state (after its write committed).
-    pub(crate) fn emit_payment(&self, id: u64) {
+    /// `count`: this change moved the payment to its final state (counted once for
+    /// `/metrics`).
+    pub(crate) fn emit_payment(&self, id: u64, count: bool) {
         if let Ok(Some(p)) = self.store.read(|r| r.payment(id)) {
+            if count {
+                self.counts.payment_final(&p);
+            }
             self.emit(Change::Payment(p));
         }
     }

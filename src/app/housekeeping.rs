@@ -265,7 +265,9 @@ impl App {
                     .any(|s| crate::core::ipv6::window_open(s, now, window));
                 (desired, open)
             };
+            let started = std::time::Instant::now();
             let result = self.env.firewall.apply(&desired);
+            self.counts.applied(result.is_ok(), started.elapsed());
             // While a device may still add IPv6 addresses, look for them every second (on a
             // guest network that has IPv6 at all).
             let learning = window_open && !self.guest_prefixes(now).is_empty();

@@ -9,6 +9,7 @@ pub(crate) mod admission;
 pub(crate) mod events;
 pub(crate) mod guest;
 pub(crate) mod housekeeping;
+pub(crate) mod metrics;
 pub mod mpesa;
 pub(crate) mod owner;
 pub(crate) mod pull;
@@ -167,6 +168,8 @@ pub struct App {
     clock_guard: ClockGuard,
     work: Mutex<Work>,
     pub funnel: Funnel,
+    /// Payment outcomes and firewall applies since start, for `/metrics` (`metrics`).
+    pub(crate) counts: metrics::Counts,
     /// Per-device and per-phone limits on the public endpoints.
     pub limiter: crate::core::ratelimit::RateLimiter,
     /// The owner page's lock-out (per address, with an overall ceiling), here rather than in
@@ -205,6 +208,7 @@ impl App {
                 ..Work::default()
             }),
             funnel: Funnel::default(),
+            counts: metrics::Counts::default(),
             limiter: crate::core::ratelimit::RateLimiter::default(),
             owner_lockout: crate::core::auth::Lockout::default(),
             wake,

@@ -263,7 +263,7 @@ impl App {
                     work.accepted.push((id, accepted));
                     return Err(e);
                 }
-                self.emit_payment(id);
+                self.emit_payment(id, false);
                 let mut work = self.work();
                 work.throttle.clear();
                 let at = work.pacer.slot(now + payments::poll_delay(0), now);
@@ -334,7 +334,7 @@ impl App {
             }
             Ok(())
         })?;
-        self.emit_payment(payment.id);
+        self.emit_payment(payment.id, true);
         self.work().due.remove(&payment.id);
         Ok(())
     }
@@ -426,9 +426,9 @@ impl App {
         let now = time.now;
         let outcome = &self.with_hint(id, outcome);
         let hint = self.hint(id);
-        let (final_state, granted) = self.store.write(Durability::Durable, |w| {
+        let (final_state, granted, moved) = self.store.write(Durability::Durable, |w| {
             let Some(payment) = w.payment(id)? else {
-                return Ok((true, false));
+                return Ok((true, false, false));
             };
             let receipt = match outcome {
                 payments::StkOutcome::Paid { receipt, .. } => receipt.clone(),
@@ -449,7 +449,7 @@ impl App {
                     // Still waiting for the PIN: nothing to keep, no flash write (a commit per
                     // query was the 4th durable commit of a purchase).
                     w.discard();
-                    Ok((!payment.state.is_open(), false))
+                    Ok((!payment.state.is_open(), false, false))
                 }
                 Settlement::Paid { mut payment } => {
                     if let Some(r) = &payment.receipt {
@@ -479,7 +479,7 @@ impl App {
                             self.owner_time(session.deadline)
                         ),
                     ))?;
-                    Ok((true, true))
+                    Ok((true, true, true))
                 }
                 Settlement::Closed { mut payment } => {
                     payment.callback = hint.clone().or(payment.callback);
@@ -506,7 +506,7 @@ impl App {
                             crate::app::mpesa::decline_words(payment.decline)
                         ),
                     ))?;
-                    Ok((true, false))
+                    Ok((true, false, true))
                 }
                 Settlement::Rejected {
                     mut payment,
@@ -520,7 +520,7 @@ impl App {
                         Some(payment.mac),
                         format!("payment {id} not granted: {reason}"),
                     ))?;
-                    Ok((true, false))
+                    Ok((true, false, true))
                 }
             }
         })?;
@@ -536,7 +536,8 @@ impl App {
         }
         if final_state {
             self.forget_hint(id);
-            self.emit_payment(id);
+            // Counted for /metrics once: when this settle moved it to its final state.
+            self.emit_payment(id, moved);
         }
         Ok(final_state)
     }

@@ -19,6 +19,7 @@ pub mod guest_network;
 pub mod http;
 pub mod ipv6;
 pub(crate) mod locks;
+pub(crate) mod metrics;
 pub mod model;
 pub(crate) mod pacing;
 pub mod payments;

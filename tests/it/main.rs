@@ -50,6 +50,8 @@ mod browser;
 mod admin;
 // Issue 13, the owner's side: no owner page for guests, the setup code, the per-address lock-out.
 mod door_owner;
+// Issue 17: /metrics in Prometheus text, parsed by Prometheus's own Python parser.
+mod metrics;
 // ubus: the object server against a fake ubusd (the socket protocol), and the lango object.
 mod ubus;
 // luci-app-lango: its rpcd ACL against the views' calls, through the kit's real rpcd.

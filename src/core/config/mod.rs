@@ -137,6 +137,11 @@ pub struct Gateway {
     /// `option keep_sessions` (default 7d): how long an ended session, a device that only it
     /// remembered, and the owner's events stay in the store. A blocked device is always kept.
     pub keep_sessions_secs: u64,
+    /// `option metrics_token` (optional, 16-128 characters): a Prometheus server elsewhere on
+    /// the owner's network sends it as `Authorization: Bearer` to scrape `/metrics` on the owner
+    /// page's port. Without it only the API token (scripts on the router) and a signed-in owner
+    /// reach `/metrics`. Never shown back.
+    pub metrics_token: Option<String>,
     /// `option gate_file` (default /usr/share/nftables.d/ruleset-post/lango.nft): where lango
     /// writes the gate table (`table inet lango_gate`) for fw4 to load with its own ruleset, so
     /// that guests stay out while lango is stopped, broken or reloading.

@@ -138,6 +138,7 @@ fn empty_file_gives_every_default() {
         ipv6_window_secs: 60,
         keep_payments_secs: 366 * 86_400,
         keep_sessions_secs: 7 * 86_400,
+        metrics_token: None,
         gate_file: "/usr/share/nftables.d/ruleset-post/lango.nft".into(),
     };
     let brand = Brand {
@@ -198,6 +199,7 @@ fn every_option_of_every_section() {
         \toption gate_file /etc/nftables.d/lango.nft\n\
         \toption keep_payments 90d\n\
         \toption keep_sessions 2d\n\
+        \toption metrics_token abcdefgh12345678\n\
         config brand\n\
         \toption name 'Mama Wanjiku Cafe'\n\
         \toption logo /www/logo.png\n\
@@ -303,6 +305,7 @@ fn every_option_of_every_section() {
     assert_eq!(gateway.walled_garden, ["shop.example"]);
     assert_eq!(gateway.garden_dns, "127.0.0.1:5353".parse().unwrap());
     assert_eq!(gateway.ipv6_window_secs, 120);
+    assert_eq!(gateway.metrics_token.as_deref(), Some("abcdefgh12345678"));
     assert_eq!(
         (gateway.keep_payments_secs, gateway.keep_sessions_secs),
         (90 * 86_400, 2 * 86_400)

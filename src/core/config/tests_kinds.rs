@@ -1,6 +1,6 @@
 //! Tests of the options issue 16 added (fair use, sale windows, devices per package, the
-//! allow-list and the walled garden) and of the options a build feature decides (the HTTPS
-//! portal): diagnostics with their lines, values as parsed.
+//! allow-list and the walled garden), of the options a build feature decides (the HTTPS
+//! portal) and of the metrics token: diagnostics with their lines, values as parsed.
 
 use super::tests::{check_problems, valid};
 
@@ -120,4 +120,22 @@ fn the_https_portal_is_refused_by_a_build_without_it() {
             ],
         );
     }
+}
+
+/// `option metrics_token` (issue 17): a secret, so a bad one is described, never repeated.
+#[test]
+fn a_metrics_token_is_checked_without_being_shown() {
+    let config = valid("config gateway 'main'\n\toption metrics_token 'abcdefgh12345678'\n");
+    assert_eq!(
+        config.gateway.metrics_token.as_deref(),
+        Some("abcdefgh12345678")
+    );
+    check_problems(
+        "config gateway 'main'\n\toption metrics_token 'short1'\n",
+        &["2: the token (6 characters) must be 16 to 128 letters, digits or -._~+/="],
+    );
+    check_problems(
+        "config gateway 'main'\n\toption metrics_token 'has a space in it ok'\n",
+        &["2: the token (20 characters) must be 16 to 128 letters, digits or -._~+/="],
+    );
 }

@@ -14,7 +14,8 @@ use super::values::{
     parse_domain, parse_environment, parse_firewall, parse_host, parse_interval, parse_ip,
     parse_ipv6, parse_kind, parse_language, parse_mac, parse_network, parse_order, parse_path,
     parse_port, parse_price, parse_pull_phone, parse_reference, parse_shortcode,
-    parse_simulator_url, parse_terms_url, parse_text, parse_upstream, parse_utc_offset, suggest,
+    parse_simulator_url, parse_terms_url, parse_text, parse_token, parse_upstream,
+    parse_utc_offset, suggest,
 };
 use super::{
     Brand, Cidr, Config, Diagnostic, FirewallKind, Gateway, Mpesa, MpesaEnvironment, MpesaKind,
@@ -59,6 +60,7 @@ pub(super) const GATEWAY: &[&str] = &[
     "ipv6_window",
     "keep_payments",
     "keep_sessions",
+    "metrics_token",
 ];
 pub(super) const BRAND: &[&str] = &["name", "logo", "colour", "phone", "email", "terms_url"];
 pub(super) const PACKAGE: &[&str] = &[
@@ -338,6 +340,7 @@ fn validate_gateway(raw: &Raw, check: &mut Check) -> Gateway {
         ),
         keep_payments_secs: check.get(raw, "keep_payments", parse_interval, 366 * 86_400),
         keep_sessions_secs: check.get(raw, "keep_sessions", parse_interval, 7 * 86_400),
+        metrics_token: check.optional(raw, "metrics_token", parse_token),
         gate_file: check.get(
             raw,
             "gate_file",

@@ -51,6 +51,21 @@ pub(super) fn parse_ip(text: &str) -> Result<IpAddr, String> {
 }
 
 /// A DNS name for the portal: letters, digits, dots and dashes.
+/// A bearer token the owner chooses (`option metrics_token`): 16 to 128 characters that need no
+/// quoting in a header. The error never repeats the value: it is a secret.
+pub(super) fn parse_token(text: &str) -> Result<String, String> {
+    let ok = (16..=128).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b));
+    ok.then(|| text.to_string()).ok_or_else(|| {
+        format!(
+            "the token ({} characters) must be 16 to 128 letters, digits or -._~+/=",
+            text.len()
+        )
+    })
+}
+
 pub(super) fn parse_host(text: &str) -> Result<String, String> {
     let ok = !text.is_empty()
         && text.len() <= 253

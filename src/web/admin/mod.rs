@@ -5,7 +5,8 @@
 //! SameSite=Strict cookie), CSRF (a per-session token in every form plus a same-origin check),
 //! sign-out, and the routing of every page. The pages live in `pages` (dashboard,
 //! guests, events), `payments` (payments, SMS claims, the JSON API), `shop`
-//! (packages, vouchers), `accounts` and `settings`; their look in `ui`.
+//! (packages, vouchers), `accounts` and `settings`; their look in `ui`; `/metrics` (Prometheus
+//! text) in `metrics`.
 //!
 //! The JSON API (`/api/overview`, `/api/vouchers`) also accepts `Authorization: Bearer` with
 //! the token lango writes to `api_token_file` (root-only, in RAM) for scripts on the router.
@@ -13,6 +14,7 @@
 //! browser look local.
 
 pub mod accounts;
+pub(crate) mod metrics;
 pub(crate) mod pages;
 pub mod payments;
 pub(crate) mod settings;
@@ -181,6 +183,9 @@ pub fn handle(ctx: &Ctx, request: &Request) -> Response {
     let method = request.method();
     if url.starts_with("/api/") {
         return crate::web::admin::payments::api(ctx, request, ip, &url);
+    }
+    if url == "/metrics" {
+        return metrics::handle(ctx, request, ip);
     }
     if method == "POST" && !same_origin(request) {
         return refuse(403, "cross-site form refused");
