@@ -4,7 +4,7 @@
 //! counting paths: no lock, no allocation, no flash write. The owner page's web layer adds the
 //! router's health and renders the text (`core::metrics`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use portable_atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::app::App;
