@@ -8,6 +8,7 @@
 use serde_json::{json, Value};
 
 pub mod pull;
+pub mod qr;
 
 use crate::core::config::{Mpesa, MpesaEnvironment, MpesaKind};
 use crate::core::model::Money;

@@ -238,7 +238,8 @@ fn every_option_of_every_section() {
         \toption callback_url 'https://wifi.example.com:8443/lango/'\n\
         \toption ca_bundle /etc/ssl/cert.pem\n\
         \toption pull 1\n\
-        \toption pull_phone 0722000000\n";
+        \toption pull_phone 0722000000\n\
+        \toption qr 1\n";
     // Every option in the tables is set here, each to something other than its default;
     // simulator_url needs environment 'simulator' (simulator_url_only_with_the_simulator).
     for name in [GATEWAY, BRAND, PACKAGE, MPESA].concat() {
@@ -363,6 +364,7 @@ fn every_option_of_every_section() {
         simulator_url: None,
         pull: true,
         pull_phone: Some("0722000000".into()),
+        qr: true,
     };
     assert_eq!(config.mpesa, Some(mpesa));
 }

@@ -121,3 +121,20 @@ fn the_https_portal_is_refused_by_a_build_without_it() {
         );
     }
 }
+
+#[test]
+fn the_qr_needs_pull_and_says_why_with_its_line() {
+    let base = "config mpesa\n\toption environment sandbox\n\toption consumer_key k\n\
+                \toption consumer_secret s\n\toption shortcode 174379\n\toption passkey p\n";
+    check_problems(
+        &format!("{base}\toption qr 1\n"),
+        &["7: qr needs option pull '1': a QR payment is confirmed through Pull Transactions"],
+    );
+    check_problems(
+        &format!("{base}\toption qr 2\n"),
+        &["7: '2' is not a yes/no value (write 1 or 0)"],
+    );
+    let config = valid(&format!("{base}\toption pull 1\n\toption qr 1\n"));
+    assert!(config.mpesa.is_some_and(|m| m.qr && m.pull));
+    assert!(!valid(base).mpesa.is_some_and(|m| m.qr));
+}

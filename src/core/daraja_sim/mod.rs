@@ -287,6 +287,7 @@ pub(crate) struct SimCore {
     /// Shortcodes registered for Pull Transactions.
     pull_registered: Vec<String>,
     till_payments: Vec<pull::TillPayment>,
+    qr_codes: Vec<qr::QrIssued>,
 }
 
 impl SimCore {
@@ -306,6 +307,7 @@ impl SimCore {
             deliveries: Vec::new(),
             pull_registered: Vec::new(),
             till_payments: Vec::new(),
+            qr_codes: Vec::new(),
         }
     }
 
@@ -500,6 +502,7 @@ fn ddmmyyyyhhmmss(now: Timestamp) -> String {
 mod api;
 mod callbacks;
 pub mod pull;
+pub mod qr;
 mod state;
 #[cfg(test)]
 mod tests;
