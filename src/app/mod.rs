@@ -13,6 +13,7 @@ pub mod mpesa;
 pub(crate) mod owner;
 pub(crate) mod pull;
 pub(crate) mod purchase;
+pub mod qr;
 pub mod reconfigure;
 pub(crate) mod retention;
 pub(crate) mod trial;
@@ -180,6 +181,8 @@ pub struct App {
     pub(crate) mpesa: crate::app::mpesa::MpesaState,
     /// Pull Transactions: registered yet, the rate-limit back-off (`pull`).
     pub(crate) pull: crate::app::pull::PullState,
+    /// The Dynamic QR codes shown to devices (`qr`).
+    pub(crate) qr: crate::app::qr::QrState,
     /// The flash was below the headroom at the last look (`room_for_sales`): logged once per
     /// change, not per request.
     flash_low: std::sync::atomic::AtomicBool,
@@ -210,6 +213,7 @@ impl App {
             wake,
             mpesa: crate::app::mpesa::MpesaState::default(),
             pull: crate::app::pull::PullState::default(),
+            qr: crate::app::qr::QrState::default(),
             events: RwLock::new(None),
             flash_low: std::sync::atomic::AtomicBool::new(false),
         };

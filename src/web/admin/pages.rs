@@ -100,6 +100,17 @@ pub(crate) fn dashboard(call: &Call) -> Response {
         "M-Pesa payments and approved SMS per day, in your time zone.",
         &bar_chart(&bars, &config.gateway.currency),
     ));
+    let split: Vec<Vec<String>> = report::DayTotal::sum(&days)
+        .split()
+        .iter()
+        .map(|(_, words, n, amount)| vec![words.to_string(), n.to_string(), money(ctx, *amount)])
+        .collect();
+    body.push_str(&section(
+        "Revenue by method, last 30 days",
+        "How each payment was confirmed: by its prompt, by M-Pesa Pull (a till payment or a QR \
+         code), or by you (a pasted SMS).",
+        &table(&["Method", "Payments", "Amount"], &split, "", &[1, 2]),
+    ));
     body.push_str(&funnel(call, &counters, today, active.len() as u64));
     body.push_str(&router_health(call, now));
     ui::page_refresh(
