@@ -100,7 +100,7 @@ impl App {
         let Admitted { mac, time, .. } = self.admit(ip)?;
         let package = config
             .package(package_id)
-            .filter(|p| p.active && p.price.0 > 0)
+            .filter(|p| p.active && p.price.0 > 0 && p.on_sale(time.now))
             .ok_or(QrError::UnknownPackage)?;
         self.limiter
             .check(&format!("qr-{mac}"), PER_DEVICE, time.now_ms)

@@ -58,7 +58,14 @@ fn a_qr_paid_from_another_phone_grants_once_over_https() {
     let home = http(env.portal, "GET", "/", &[("Accept-Language", "en")], "");
     assert!(home.body.contains("formaction=\"/qr\""), "{}", home.body);
     // The guest asks for one: a PNG inline, with the price, the till and the words.
-    let page = post(&env, "/qr", "package=hour&phone=", "en");
+    let asked = post(&env, "/qr", "package=hour&phone=", "en");
+    assert_eq!(
+        (asked.status, asked.header("Location")),
+        (303, Some("/qr")),
+        "{}",
+        asked.body
+    );
+    let page = http(env.portal, "GET", "/qr", &[("Accept-Language", "en")], "");
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(
         page.body
@@ -209,7 +216,7 @@ fn a_daraja_qr_error_tells_the_guest_plainly() {
         "no Daraja code for the guest"
     );
     let sw = post(&env, "/qr", "package=hour", "sw");
-    assert_eq!(sw.status, 200, "the next one works: {}", sw.body);
+    assert_eq!(sw.status, 303, "the next one works: {}", sw.body);
     // A refusal (a till Daraja does not know) is said the same way.
     let env = PayEnv::with(Setup {
         kind: MpesaKind::Till,

@@ -16,7 +16,8 @@ pub(super) fn qr_post(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> R
     };
     let package = form.get("package").map(String::as_str).unwrap_or("");
     let (status, key) = match ctx.app.qr_offer(ip, package) {
-        Ok(offer) => return qr_page(ctx, lang, &offer, None, 200),
+        // Shown by GET /qr, so that a reload does not ask Daraja for another code.
+        Ok(_) => return see_other("/qr"),
         Err(QrError::Off) => (404, "no_package"),
         Err(QrError::Denied(d)) => denied(d),
         Err(QrError::UnknownPackage) if package.is_empty() => (400, "pick"),
