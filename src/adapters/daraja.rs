@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::adapters::https::{self, HttpError};
 use crate::core::config::{Mpesa, MpesaKind};
 use crate::core::daraja::pull::{self, PullTxn};
+#[cfg(feature = "mpesa-qr")]
 use crate::core::daraja::qr::{self, QrRequest};
 use crate::core::daraja::{
     environment_name, error_envelope, hidden, interpret, mask, parse_push_ack, parse_query_result,
@@ -216,6 +217,7 @@ impl PaymentGateway for Daraja {
         }
     }
 
+    #[cfg(feature = "mpesa-qr")]
     fn qr_generate(&self, qr: &QrRequest) -> Result<String, GatewayError> {
         match self.post(qr::QR_PATH, &qr::generate_body(qr))? {
             Answer::Ok(value) => qr::parse_generate(&value),

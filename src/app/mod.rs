@@ -13,6 +13,7 @@ pub mod mpesa;
 pub(crate) mod owner;
 pub(crate) mod pull;
 pub(crate) mod purchase;
+#[cfg(feature = "mpesa-qr")]
 pub mod qr;
 pub mod reconfigure;
 pub(crate) mod retention;
@@ -182,6 +183,7 @@ pub struct App {
     /// Pull Transactions: registered yet, the rate-limit back-off (`pull`).
     pub(crate) pull: crate::app::pull::PullState,
     /// The Dynamic QR codes shown to devices (`qr`).
+    #[cfg(feature = "mpesa-qr")]
     pub(crate) qr: crate::app::qr::QrState,
     /// The flash was below the headroom at the last look (`room_for_sales`): logged once per
     /// change, not per request.
@@ -213,6 +215,7 @@ impl App {
             wake,
             mpesa: crate::app::mpesa::MpesaState::default(),
             pull: crate::app::pull::PullState::default(),
+            #[cfg(feature = "mpesa-qr")]
             qr: crate::app::qr::QrState::default(),
             events: RwLock::new(None),
             flash_low: std::sync::atomic::AtomicBool::new(false),

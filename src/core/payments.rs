@@ -9,7 +9,6 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::core::daraja::pull::PullTxn;
-use crate::core::daraja::qr::QrRequest;
 use crate::core::locks::{read, write};
 use crate::core::model::{Mac, Money, Phone};
 use crate::core::sessions::Terms;
@@ -240,7 +239,11 @@ pub trait PaymentGateway: Send + Sync {
         Err(GatewayError::Merchant("no Pull Transactions here".into()))
     }
     /// A Dynamic QR code (docs/daraja.md, Dynamic QR): its PNG as a `data:` URI.
-    fn qr_generate(&self, _qr: &QrRequest) -> Result<String, GatewayError> {
+    #[cfg(feature = "mpesa-qr")]
+    fn qr_generate(
+        &self,
+        _qr: &crate::core::daraja::qr::QrRequest,
+    ) -> Result<String, GatewayError> {
         Err(GatewayError::Merchant("no Dynamic QR here".into()))
     }
     /// Tests the account without prompting anyone, and says which part is wrong.
@@ -295,7 +298,8 @@ impl PaymentGateway for SwitchGateway {
     fn pull_query(&self, offset: u32) -> Result<Vec<PullTxn>, GatewayError> {
         self.get().pull_query(offset)
     }
-    fn qr_generate(&self, qr: &QrRequest) -> Result<String, GatewayError> {
+    #[cfg(feature = "mpesa-qr")]
+    fn qr_generate(&self, qr: &crate::core::daraja::qr::QrRequest) -> Result<String, GatewayError> {
         self.get().qr_generate(qr)
     }
     fn check(&self) -> Vec<CheckStep> {

@@ -65,6 +65,7 @@ impl SmsPayment {
     /// A receipt typed without its message (the payer of a Dynamic QR may be on another
     /// phone): `amount` is what lango asked for, and the date is `now` in East Africa Time.
     /// `None` if `text` is not a receipt code.
+    #[cfg(feature = "mpesa-qr")]
     pub(crate) fn typed(text: &str, amount: Money, paid_to: String, now: i64) -> Option<Self> {
         let receipt = text.trim().to_ascii_uppercase();
         if !is_code(&receipt) {

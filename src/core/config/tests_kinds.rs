@@ -126,15 +126,32 @@ fn the_https_portal_is_refused_by_a_build_without_it() {
 fn the_qr_needs_pull_and_says_why_with_its_line() {
     let base = "config mpesa\n\toption environment sandbox\n\toption consumer_key k\n\
                 \toption consumer_secret s\n\toption shortcode 174379\n\toption passkey p\n";
-    check_problems(
-        &format!("{base}\toption qr 1\n"),
-        &["7: qr needs option pull '1': a QR payment is confirmed through Pull Transactions"],
-    );
+    let needs_pull = "7: qr needs option pull '1': a QR payment is confirmed through Pull \
+                      Transactions";
+    let without = "7: this lango is built without the M-Pesa QR (the x86_64 package has it; \
+                   docs/size.md): remove option qr";
+    let expected: &[&str] = if cfg!(feature = "mpesa-qr") {
+        &[needs_pull]
+    } else {
+        &[without, needs_pull]
+    };
+    check_problems(&format!("{base}\toption qr 1\n"), expected);
     check_problems(
         &format!("{base}\toption qr 2\n"),
         &["7: '2' is not a yes/no value (write 1 or 0)"],
     );
-    let config = valid(&format!("{base}\toption pull 1\n\toption qr 1\n"));
-    assert!(config.mpesa.is_some_and(|m| m.qr && m.pull));
     assert!(!valid(base).mpesa.is_some_and(|m| m.qr));
+    let text = format!("{base}\toption pull 1\n\toption qr 1\n");
+    if cfg!(feature = "mpesa-qr") {
+        assert!(valid(&text).mpesa.is_some_and(|m| m.qr && m.pull));
+    } else {
+        // A build without the feature (docs/size.md) says so at the line.
+        check_problems(
+            &text,
+            &[
+                "8: this lango is built without the M-Pesa QR (the x86_64 package has it; \
+               docs/size.md): remove option qr",
+            ],
+        );
+    }
 }

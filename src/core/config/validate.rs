@@ -573,6 +573,13 @@ fn validate_mpesa(raw: &Raw, check: &mut Check) -> Option<Mpesa> {
         check.error(value.line, "pull_phone is only used with option pull '1'");
     }
     let qr = check.get(raw, "qr", parse_bool, false);
+    if let (false, true, Some(value)) = (cfg!(feature = "mpesa-qr"), qr, raw.one("qr")) {
+        check.error(
+            value.line,
+            "this lango is built without the M-Pesa QR (the x86_64 package has it; \
+             docs/size.md): remove option qr",
+        );
+    }
     if let (true, false, Some(value)) = (qr, pull, raw.one("qr")) {
         check.error(
             value.line,

@@ -287,6 +287,7 @@ pub(crate) struct SimCore {
     /// Shortcodes registered for Pull Transactions.
     pull_registered: Vec<String>,
     till_payments: Vec<pull::TillPayment>,
+    #[cfg(feature = "mpesa-qr")]
     qr_codes: Vec<qr::QrIssued>,
 }
 
@@ -307,6 +308,7 @@ impl SimCore {
             deliveries: Vec::new(),
             pull_registered: Vec::new(),
             till_payments: Vec::new(),
+            #[cfg(feature = "mpesa-qr")]
             qr_codes: Vec::new(),
         }
     }
@@ -502,6 +504,7 @@ fn ddmmyyyyhhmmss(now: Timestamp) -> String {
 mod api;
 mod callbacks;
 pub mod pull;
+#[cfg(feature = "mpesa-qr")]
 pub mod qr;
 mod state;
 #[cfg(test)]

@@ -623,6 +623,7 @@ fn pull_transactions_register_then_list_the_till_payments_in_the_clients_shape()
     assert_eq!(pull::parse_query(&v).unwrap().len(), 2);
 }
 
+#[cfg(feature = "mpesa-qr")]
 #[test]
 fn dynamic_qr_checks_each_field_then_pays_through_pull() {
     use crate::core::daraja::{pull, qr};

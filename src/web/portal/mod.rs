@@ -9,6 +9,7 @@ mod frame;
 mod json_status;
 pub(crate) mod login;
 mod probes;
+#[cfg(feature = "mpesa-qr")]
 mod qr;
 mod sms;
 mod text;
@@ -109,8 +110,11 @@ fn route(ctx: &Ctx, request: &Request) -> Response {
         ("POST", "/trial") => trial(ctx, ip, lang),
         ("POST", "/move") => move_form(ctx, request, ip, lang),
         ("POST", "/sms") => sms::sms_claim(ctx, request, ip, lang),
+        #[cfg(feature = "mpesa-qr")]
         ("POST", "/qr") => qr::qr_post(ctx, request, ip, lang),
+        #[cfg(feature = "mpesa-qr")]
         ("POST", "/qr/receipt") => qr::qr_receipt(ctx, request, ip, lang),
+        #[cfg(feature = "mpesa-qr")]
         ("GET", "/qr") if on_portal => qr::qr_get(ctx, ip, lang),
         ("POST", path) if path.starts_with(CALLBACK_PREFIX) => {
             stk_callback(ctx, request, &path[CALLBACK_PREFIX.len()..])
