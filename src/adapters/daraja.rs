@@ -1,7 +1,8 @@
 //! The Daraja client (M-Pesa Express / STK Push) over `https`: the OAuth token cache, STK Push
-//! for PayBill and Buy Goods, STK Push Query, and the owner's connection check. The protocol
-//! itself (request builders, response classifiers, the callback's parser) is the pure
-//! `core::daraja`. Never logs or returns a secret; never retries a push whose answer was lost.
+//! for PayBill and Buy Goods, STK Push Query, Pull Transactions, Dynamic QR, and the owner's
+//! connection check. The protocol itself (request builders, response classifiers, the
+//! callback's parser) is the pure `core::daraja`. Never logs or returns a secret; never retries
+//! a push whose answer was lost.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,6 +12,8 @@ use serde_json::Value;
 use crate::adapters::https::{self, HttpError};
 use crate::core::config::{Mpesa, MpesaKind};
 use crate::core::daraja::pull::{self, PullTxn};
+#[cfg(feature = "mpesa-qr")]
+use crate::core::daraja::qr::{self, QrRequest};
 use crate::core::daraja::{
     environment_name, error_envelope, hidden, interpret, mask, parse_push_ack, parse_query_result,
     parse_token, party_b, push_body, query_body, Answer, Failure, Who, OAUTH_PATH, PUSH_PATH,
@@ -210,6 +213,14 @@ impl PaymentGateway for Daraja {
         let body = pull::query_body(&self.account.shortcode, self.clock.now(), offset);
         match self.post(pull::PULL_QUERY_PATH, &body)? {
             Answer::Ok(value) => pull::parse_query(&value),
+            Answer::Failure(failure) => Err(failure.into_gateway_error()),
+        }
+    }
+
+    #[cfg(feature = "mpesa-qr")]
+    fn qr_generate(&self, qr: &QrRequest) -> Result<String, GatewayError> {
+        match self.post(qr::QR_PATH, &qr::generate_body(qr))? {
+            Answer::Ok(value) => qr::parse_generate(&value),
             Answer::Failure(failure) => Err(failure.into_gateway_error()),
         }
     }

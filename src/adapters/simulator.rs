@@ -119,6 +119,19 @@ impl Simulator {
             .pay_till(receipt, phone, amount, till, self.clock.now())
     }
 
+    /// The Dynamic QR codes issued so far.
+    #[cfg(feature = "mpesa-qr")]
+    pub fn qr_codes(&self) -> Vec<crate::core::daraja_sim::qr::QrIssued> {
+        self.core().qr_codes().to_vec()
+    }
+
+    /// Someone paid the QR issued with `ref_no` (`amount` whole shillings if they changed it):
+    /// Pull lists it from now. The receipt, or `None` for no such code.
+    #[cfg(feature = "mpesa-qr")]
+    pub fn pay_qr(&self, ref_no: &str, phone: &str, amount: Option<i64>) -> Option<String> {
+        self.core().pay_qr(ref_no, phone, amount, self.clock.now())
+    }
+
     pub fn expire_tokens(&self) {
         self.core().expire_tokens();
     }

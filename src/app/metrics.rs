@@ -114,6 +114,25 @@ impl App {
             outcomes = outcomes.with(&[("outcome", name)], count(&self.counts.outcomes[i]));
         }
         let day = today.last().cloned().unwrap_or_default();
+        let mut sales = Family::new(
+            "lango_sales_today",
+            "Sales of the owner's local day so far, by how they were paid (stk: a prompt; pull: \
+             the till, confirmed through Pull; qr: a Dynamic QR; sms: approved by the owner).",
+            Kind::Gauge,
+        );
+        let mut revenue = Family::new(
+            "lango_revenue_today_minor_units",
+            "Money taken in the owner's local day so far, in minor units of the currency, by \
+             how it was paid.",
+            Kind::Gauge,
+        );
+        for (method, _, count, amount) in day.split() {
+            sales = sales.with(&[("method", method)], Value::Int(i64::from(count)));
+            revenue = revenue.with(
+                &[("method", method), ("currency", currency)],
+                Value::Int(amount.0),
+            );
+        }
         let c = &self.counts;
         Ok(vec![
             Family::single(
@@ -149,22 +168,8 @@ impl App {
                 Value::Int(funnel("purchases_started")),
             )
             .with(&[("step", "paid")], Value::Int(funnel("paid"))),
-            Family::new(
-                "lango_sales_today",
-                "Sales of the owner's local day so far, by how they were paid.",
-                Kind::Gauge,
-            )
-            .with(
-                &[("method", "mpesa_prompt")],
-                Value::Int(i64::from(day.paid)),
-            )
-            .with(&[("method", "mpesa_sms")], Value::Int(i64::from(day.sms))),
-            Family::new(
-                "lango_revenue_today_minor_units",
-                "Money taken in the owner's local day so far, in minor units of the currency.",
-                Kind::Gauge,
-            )
-            .with(&[("currency", currency)], Value::Int(day.total().0)),
+            sales,
+            revenue,
             Family::new(
                 "lango_firewall_applies_total",
                 "Firewall changes and reconciles since lango started, by result.",

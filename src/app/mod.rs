@@ -14,6 +14,8 @@ pub mod mpesa;
 pub(crate) mod owner;
 pub(crate) mod pull;
 pub(crate) mod purchase;
+#[cfg(feature = "mpesa-qr")]
+pub mod qr;
 pub mod reconfigure;
 pub(crate) mod retention;
 pub(crate) mod trial;
@@ -183,6 +185,9 @@ pub struct App {
     pub(crate) mpesa: crate::app::mpesa::MpesaState,
     /// Pull Transactions: registered yet, the rate-limit back-off (`pull`).
     pub(crate) pull: crate::app::pull::PullState,
+    /// The Dynamic QR codes shown to devices (`qr`).
+    #[cfg(feature = "mpesa-qr")]
+    pub(crate) qr: crate::app::qr::QrState,
     /// The flash was below the headroom at the last look (`room_for_sales`): logged once per
     /// change, not per request.
     flash_low: std::sync::atomic::AtomicBool,
@@ -214,6 +219,8 @@ impl App {
             wake,
             mpesa: crate::app::mpesa::MpesaState::default(),
             pull: crate::app::pull::PullState::default(),
+            #[cfg(feature = "mpesa-qr")]
+            qr: crate::app::qr::QrState::default(),
             events: RwLock::new(None),
             flash_low: std::sync::atomic::AtomicBool::new(false),
         };

@@ -25,7 +25,7 @@ use crate::core::locks::lock;
 use crate::core::model::{Mac, Money};
 use crate::core::payments::{CallbackHint, CheckStep, Decline, Payment, PaymentState, StkOutcome};
 use crate::core::sessions::{Session, Source, Terms};
-use crate::core::sms::{self, ClaimState, NotPayment, SmsClaim};
+use crate::core::sms::{self, ClaimState, ClaimVia, NotPayment, SmsClaim};
 use crate::core::time::Timestamp;
 use crate::core::token;
 use crate::store::{Durability, Event, StoreError};
@@ -415,17 +415,35 @@ impl App {
         package_id: &str,
     ) -> Result<SmsOutcome, SmsError> {
         let Admitted { mac, time, .. } = self.admit(ip)?;
-        let now = time.now;
-        {
-            let mut attempts = lock(&self.mpesa.sms_attempts);
-            let mine = attempts.entry(mac).or_default();
-            mine.retain(|at| now - at < SMS_WINDOW_SECS);
-            if mine.len() >= SMS_ATTEMPTS {
-                return Err(SmsError::TooManyAttempts);
-            }
-            mine.push(now);
-        }
+        self.sms_attempt(mac, time.now)?;
         let sms = sms::parse(text).map_err(SmsError::NotAPayment)?;
+        self.claim_payment(&sms, mac, ip, package_id, time, ClaimVia::Pull)
+    }
+
+    /// Counts a pasted SMS or typed receipt against the device's attempts.
+    pub(crate) fn sms_attempt(&self, mac: Mac, now: Timestamp) -> Result<(), SmsError> {
+        let mut attempts = lock(&self.mpesa.sms_attempts);
+        let mine = attempts.entry(mac).or_default();
+        mine.retain(|at| now - at < SMS_WINDOW_SECS);
+        if mine.len() >= SMS_ATTEMPTS {
+            return Err(SmsError::TooManyAttempts);
+        }
+        mine.push(now);
+        Ok(())
+    }
+
+    /// A payment a guest names (by its SMS, or a receipt typed for a QR): already credited,
+    /// a prompt's, confirmed through Pull (recorded as `via` when it grants), or for the owner.
+    pub(crate) fn claim_payment(
+        &self,
+        sms: &sms::SmsPayment,
+        mac: Mac,
+        ip: IpAddr,
+        package_id: &str,
+        time: crate::core::time::TimeView,
+        via: ClaimVia,
+    ) -> Result<SmsOutcome, SmsError> {
+        let now = time.now;
         let receipt = sms.receipt.clone();
         let (owner, claim) = self.store.read(|r| {
             let owner = match r.receipt_owner(&receipt)? {
@@ -464,7 +482,7 @@ impl App {
         }
         // With Pull Transactions, M-Pesa itself says whether this till was paid.
         if self.config().mpesa.as_ref().is_some_and(|m| m.pull) {
-            return self.claim_by_pull(&sms, mac, ip, package_id, time);
+            return self.claim_by_pull(sms, mac, ip, package_id, time, via);
         }
         // A prompt still open on this device may be the payment the SMS is about: let the
         // query answer first rather than have the owner credit the same money twice.
@@ -474,7 +492,7 @@ impl App {
             }
             return Ok(SmsOutcome::Checking);
         }
-        self.record_claim(&sms, mac, ip, package_id, now)
+        self.record_claim(sms, mac, ip, package_id, now)
     }
 
     /// The payment whose callback carried `receipt`: an open one in RAM, or a closed one
@@ -564,6 +582,7 @@ impl App {
                 created_at: now,
                 decided_at: None,
                 session_id: None,
+                via: ClaimVia::Owner,
             };
             w.put_sms_claim(&claim)?;
             w.push_event(&Event::new(

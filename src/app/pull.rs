@@ -24,7 +24,7 @@ use crate::core::pacing::Throttle;
 use crate::core::payments::{GatewayError, PaymentState};
 use crate::core::ratelimit::Limit;
 use crate::core::sessions::{Source, Terms};
-use crate::core::sms::{ClaimState, SmsClaim, SmsPayment};
+use crate::core::sms::{ClaimState, ClaimVia, SmsClaim, SmsPayment};
 use crate::core::time::TimeView;
 use crate::store::{Durability, Event};
 
@@ -69,6 +69,7 @@ impl App {
         ip: IpAddr,
         package_id: &str,
         time: TimeView,
+        via: ClaimVia,
     ) -> Result<SmsOutcome, SmsError> {
         let config = self.config();
         let package = config
@@ -178,13 +179,19 @@ impl App {
                         created_at: now,
                         decided_at: Some(now),
                         session_id: Some(session.id),
+                        via,
                     })?;
+                    let (kind, what) = match via {
+                        ClaimVia::Qr => ("qr_paid", "M-Pesa QR"),
+                        _ => ("pull_paid", "M-Pesa menu"),
+                    };
                     w.push_event(&Event::new(
                         now,
-                        "pull_paid",
+                        kind,
                         Some(mac),
                         format!(
-                            "receipt {} ({} from {}) confirmed by M-Pesa Pull: {} until {}",
+                            "receipt {} ({} from {}, {what}) confirmed by M-Pesa Pull: {} until \
+                             {}",
                             txn.receipt,
                             self.owner_money(txn.amount),
                             txn.msisdn,

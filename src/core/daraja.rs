@@ -8,6 +8,8 @@
 use serde_json::{json, Value};
 
 pub mod pull;
+#[cfg(feature = "mpesa-qr")]
+pub mod qr;
 
 use crate::core::config::{Mpesa, MpesaEnvironment, MpesaKind};
 use crate::core::model::Money;

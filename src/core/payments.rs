@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::daraja::pull::PullTxn;
 use crate::core::locks::{read, write};
 use crate::core::model::{Mac, Money, Phone};
 use crate::core::sessions::Terms;
@@ -234,13 +235,16 @@ pub trait PaymentGateway: Send + Sync {
         ))
     }
     /// One page of the shortcode's C2B transactions of the last 48 hours, from `offset`.
-    fn pull_query(
+    fn pull_query(&self, _offset: u32) -> Result<Vec<PullTxn>, GatewayError> {
+        Err(GatewayError::Merchant("no Pull Transactions here".into()))
+    }
+    /// A Dynamic QR code (docs/daraja.md, Dynamic QR): its PNG as a `data:` URI.
+    #[cfg(feature = "mpesa-qr")]
+    fn qr_generate(
         &self,
-        _offset: u32,
-    ) -> Result<Vec<crate::core::daraja::pull::PullTxn>, GatewayError> {
-        Err(GatewayError::Merchant(
-            "this gateway has no Pull Transactions".into(),
-        ))
+        _qr: &crate::core::daraja::qr::QrRequest,
+    ) -> Result<String, GatewayError> {
+        Err(GatewayError::Merchant("no Dynamic QR here".into()))
     }
     /// Tests the account without prompting anyone, and says which part is wrong.
     fn check(&self) -> Vec<CheckStep> {
@@ -291,11 +295,12 @@ impl PaymentGateway for SwitchGateway {
     fn pull_register(&self, nominated: &str, callback_url: &str) -> Result<(), GatewayError> {
         self.get().pull_register(nominated, callback_url)
     }
-    fn pull_query(
-        &self,
-        offset: u32,
-    ) -> Result<Vec<crate::core::daraja::pull::PullTxn>, GatewayError> {
+    fn pull_query(&self, offset: u32) -> Result<Vec<PullTxn>, GatewayError> {
         self.get().pull_query(offset)
+    }
+    #[cfg(feature = "mpesa-qr")]
+    fn qr_generate(&self, qr: &crate::core::daraja::qr::QrRequest) -> Result<String, GatewayError> {
+        self.get().qr_generate(qr)
     }
     fn check(&self) -> Vec<CheckStep> {
         self.get().check()

@@ -62,6 +62,35 @@ pub enum NotPayment {
 }
 
 impl SmsPayment {
+    /// A receipt typed without its message (the payer of a Dynamic QR may be on another
+    /// phone): `amount` is what lango asked for, and the date is `now` in East Africa Time.
+    /// `None` if `text` is not a receipt code.
+    #[cfg(feature = "mpesa-qr")]
+    pub(crate) fn typed(text: &str, amount: Money, paid_to: String, now: i64) -> Option<Self> {
+        let receipt = text.trim().to_ascii_uppercase();
+        if !is_code(&receipt) {
+            return None;
+        }
+        let t = crate::core::time::daraja_timestamp(now);
+        let num = |from: usize, len: usize| -> u16 {
+            t.get(from..from + len)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0)
+        };
+        Some(SmsPayment {
+            receipt,
+            amount,
+            recipient: Recipient::BuyGoods { merchant: paid_to },
+            day: num(6, 2) as u8,
+            month: num(4, 2) as u8,
+            year: num(0, 4),
+            hour: num(8, 2) as u8,
+            minute: num(10, 2) as u8,
+            balance: None,
+            cost: None,
+        })
+    }
+
     /// Soft plausibility: does the date encoded in the receipt code (docs/daraja.md, Identifiers: year letter, month
     /// letter, day symbol) match the message's date? `None` for codes without the encoding
     /// (before 2017). Never a reason to refuse on its own.
@@ -325,6 +354,31 @@ pub struct SmsClaim {
     pub created_at: Timestamp,
     pub decided_at: Option<Timestamp>,
     pub session_id: Option<u64>,
+    /// How the money was confirmed (absent from older records: the owner).
+    #[serde(default)]
+    pub via: ClaimVia,
+}
+
+/// How a claim's money was confirmed: the owner's revenue split names it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClaimVia {
+    /// The owner approved the pasted SMS.
+    #[default]
+    Owner,
+    /// Pull Transactions listed the till or PayBill payment.
+    Pull,
+    /// Pull Transactions listed the payment of a Dynamic QR the portal showed.
+    Qr,
+}
+
+impl SmsClaim {
+    /// `via`, also for a Pull claim recorded before the field (its `paid_to` says so).
+    pub(crate) fn via(&self) -> ClaimVia {
+        match self.via {
+            ClaimVia::Owner if self.paid_to.starts_with("M-Pesa Pull") => ClaimVia::Pull,
+            via => via,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -26,6 +26,9 @@ mod payments;
 mod pacing;
 // Payments from the M-Pesa menu confirmed by Pull Transactions (issue 18).
 mod pull;
+// M-Pesa Dynamic QR on the portal, confirmed by Pull; the revenue split by method (issue 18).
+#[cfg(feature = "mpesa-qr")]
+mod qr;
 // The `lango` binary: exit codes and messages of check-config, serve and demo.
 mod cli;
 // The network lab: namespaces, real nft and dnsmasq, guests with curl (needs root).

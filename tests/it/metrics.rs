@@ -161,9 +161,10 @@ fn metrics_are_for_the_token_holders_and_say_what_happened() {
     assert_eq!(get("lango_payments_total{outcome=\"wrong_pin\"}"), 0.0);
     assert_eq!(get("lango_payments_open{}"), 1.0);
     assert_eq!(get("lango_guests_online{}"), 1.0);
-    assert_eq!(get("lango_sales_today{method=\"mpesa_prompt\"}"), 1.0);
+    assert_eq!(get("lango_sales_today{method=\"stk\"}"), 1.0);
+    assert_eq!(get("lango_sales_today{method=\"qr\"}"), 0.0);
     assert_eq!(
-        get("lango_revenue_today_minor_units{currency=\"KES\"}"),
+        get("lango_revenue_today_minor_units{currency=\"KES\",method=\"stk\"}"),
         5000.0,
         "the day package, KES 50 in cents"
     );

@@ -99,6 +99,8 @@ pub(crate) struct Setup {
     /// `option pull`, `option pull_phone`.
     pub(crate) pull: bool,
     pub(crate) pull_phone: Option<String>,
+    /// `option qr`.
+    pub(crate) qr: bool,
 }
 
 impl Default for Setup {
@@ -114,6 +116,7 @@ impl Default for Setup {
             store: None,
             pull: false,
             pull_phone: None,
+            qr: false,
         }
     }
 }
@@ -147,6 +150,7 @@ fn account(setup: &Setup) -> Mpesa {
         simulator_url: None,
         pull: setup.pull,
         pull_phone: setup.pull_phone.clone(),
+        qr: setup.qr,
     }
 }
 

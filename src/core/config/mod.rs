@@ -278,6 +278,10 @@ pub struct Mpesa {
     /// NominatedNumber lango registers the shortcode with once at start. Unset: the owner
     /// registered it some other way.
     pub pull_phone: Option<String>,
+    /// `option qr` (default 0, only with `pull`): the portal offers an M-Pesa Dynamic QR code
+    /// for the package's price, to pay from another phone; the receipt is confirmed through
+    /// Pull Transactions (docs/daraja.md, Dynamic QR).
+    pub qr: bool,
 }
 
 /// Hides the secrets: a `Config` may be logged with `{:?}`.
@@ -296,6 +300,7 @@ impl fmt::Debug for Mpesa {
             .field("ca_bundle", &self.ca_bundle)
             .field("simulator_url", &self.simulator_url)
             .field("pull", &self.pull)
+            .field("qr", &self.qr)
             .finish()
     }
 }

@@ -242,9 +242,12 @@ fn every_option_of_every_section() {
         \toption pull 1\n\
         \toption pull_phone 0722000000\n";
     // Every option in the tables is set here, each to something other than its default;
-    // simulator_url needs environment 'simulator' (simulator_url_only_with_the_simulator).
+    // simulator_url needs environment 'simulator' (simulator_url_only_with_the_simulator), qr
+    // a build with the M-Pesa QR.
+    let qr = cfg!(feature = "mpesa-qr");
+    let text = &format!("{text}{}", if qr { "\toption qr 1\n" } else { "" });
     for name in [GATEWAY, BRAND, PACKAGE, MPESA].concat() {
-        if name == "simulator_url" {
+        if name == "simulator_url" || (name == "qr" && !qr) {
             continue;
         }
         assert!(text.contains(&format!(" {name} ")), "{name} is not tested");
@@ -366,6 +369,7 @@ fn every_option_of_every_section() {
         simulator_url: None,
         pull: true,
         pull_phone: Some("0722000000".into()),
+        qr,
     };
     assert_eq!(config.mpesa, Some(mpesa));
 }

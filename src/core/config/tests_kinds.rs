@@ -1,6 +1,6 @@
 //! Tests of the options issue 16 added (fair use, sale windows, devices per package, the
 //! allow-list and the walled garden), of the options a build feature decides (the HTTPS
-//! portal) and of the metrics token: diagnostics with their lines, values as parsed.
+//! portal, the M-Pesa QR) and of the metrics token: diagnostics with their lines, values as parsed.
 
 use super::tests::{check_problems, valid};
 
@@ -138,4 +138,38 @@ fn a_metrics_token_is_checked_without_being_shown() {
         "config gateway 'main'\n\toption metrics_token 'has a space in it ok'\n",
         &["2: the token (20 characters) must be 16 to 128 letters, digits or -._~+/="],
     );
+}
+
+#[test]
+fn the_qr_needs_pull_and_says_why_with_its_line() {
+    let base = "config mpesa\n\toption environment sandbox\n\toption consumer_key k\n\
+                \toption consumer_secret s\n\toption shortcode 174379\n\toption passkey p\n";
+    let needs_pull = "7: qr needs option pull '1': a QR payment is confirmed through Pull \
+                      Transactions";
+    let without = "7: this lango is built without the M-Pesa QR (the x86_64 package has it; \
+                   docs/size.md): remove option qr";
+    let expected: &[&str] = if cfg!(feature = "mpesa-qr") {
+        &[needs_pull]
+    } else {
+        &[without, needs_pull]
+    };
+    check_problems(&format!("{base}\toption qr 1\n"), expected);
+    check_problems(
+        &format!("{base}\toption qr 2\n"),
+        &["7: '2' is not a yes/no value (write 1 or 0)"],
+    );
+    assert!(!valid(base).mpesa.is_some_and(|m| m.qr));
+    let text = format!("{base}\toption pull 1\n\toption qr 1\n");
+    if cfg!(feature = "mpesa-qr") {
+        assert!(valid(&text).mpesa.is_some_and(|m| m.qr && m.pull));
+    } else {
+        // A build without the feature (docs/size.md) says so at the line.
+        check_problems(
+            &text,
+            &[
+                "8: this lango is built without the M-Pesa QR (the x86_64 package has it; \
+               docs/size.md): remove option qr",
+            ],
+        );
+    }
 }

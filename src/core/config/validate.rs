@@ -96,6 +96,7 @@ pub(super) const MPESA: &[&str] = &[
     "simulator_url",
     "pull",
     "pull_phone",
+    "qr",
 ];
 /// The options written with `list`; every other option takes one value.
 pub(super) const LISTS: &[&str] = &[
@@ -574,7 +575,22 @@ fn validate_mpesa(raw: &Raw, check: &mut Check) -> Option<Mpesa> {
     if let (false, Some(value)) = (pull, raw.one("pull_phone")) {
         check.error(value.line, "pull_phone is only used with option pull '1'");
     }
+    let qr = check.get(raw, "qr", parse_bool, false);
+    if let (false, true, Some(value)) = (cfg!(feature = "mpesa-qr"), qr, raw.one("qr")) {
+        check.error(
+            value.line,
+            "this lango is built without the M-Pesa QR (the x86_64 package has it; \
+             docs/size.md): remove option qr",
+        );
+    }
+    if let (true, false, Some(value)) = (qr, pull, raw.one("qr")) {
+        check.error(
+            value.line,
+            "qr needs option pull '1': a QR payment is confirmed through Pull Transactions",
+        );
+    }
     Some(Mpesa {
+        qr,
         pull,
         pull_phone,
         environment: environment?,

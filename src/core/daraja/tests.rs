@@ -26,6 +26,7 @@ fn account(kind: MpesaKind) -> Mpesa {
         simulator_url: None,
         pull: false,
         pull_phone: None,
+        qr: false,
     }
 }
 

@@ -47,6 +47,8 @@ impl SimCore {
             "/oauth/v1/generate" => self.oauth(request, now),
             daraja::PUSH_PATH => self.push_http(request, now),
             daraja::QUERY_PATH => self.query_http(request, now),
+            #[cfg(feature = "mpesa-qr")]
+            daraja::qr::QR_PATH => self.qr_api(request, now),
             other => match self.pull_api(other, request, now) {
                 Some(result) => result,
                 None => Err(SimError::new(404, "404.001.01", "Resource not found")),
@@ -435,6 +437,11 @@ impl SimCore {
             ("POST", "till_payment") => match self.till_payment_control(&body, now) {
                 Some(answer) => ok(answer),
                 None => bad("phone, amount (whole shillings), till, and optionally receipt"),
+            },
+            #[cfg(feature = "mpesa-qr")]
+            ("POST", "qr_payment") => match self.qr_payment_control(&body, now) {
+                Some(answer) => ok(answer),
+                None => bad("ref_no of a QR issued, phone, and optionally amount"),
             },
             ("POST", "expire_tokens") => {
                 self.expire_tokens();

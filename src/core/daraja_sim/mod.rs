@@ -287,6 +287,8 @@ pub(crate) struct SimCore {
     /// Shortcodes registered for Pull Transactions.
     pull_registered: Vec<String>,
     till_payments: Vec<pull::TillPayment>,
+    #[cfg(feature = "mpesa-qr")]
+    qr_codes: Vec<qr::QrIssued>,
 }
 
 impl SimCore {
@@ -306,6 +308,8 @@ impl SimCore {
             deliveries: Vec::new(),
             pull_registered: Vec::new(),
             till_payments: Vec::new(),
+            #[cfg(feature = "mpesa-qr")]
+            qr_codes: Vec::new(),
         }
     }
 
@@ -500,6 +504,8 @@ fn ddmmyyyyhhmmss(now: Timestamp) -> String {
 mod api;
 mod callbacks;
 pub mod pull;
+#[cfg(feature = "mpesa-qr")]
+pub mod qr;
 mod state;
 #[cfg(test)]
 mod tests;

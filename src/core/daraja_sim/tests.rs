@@ -622,3 +622,79 @@ fn pull_transactions_register_then_list_the_till_payments_in_the_clients_shape()
     let (_, v) = post(&mut core, &token, pull::PULL_QUERY_PATH, &query, T + 80);
     assert_eq!(pull::parse_query(&v).unwrap().len(), 2);
 }
+
+#[cfg(feature = "mpesa-qr")]
+#[test]
+fn dynamic_qr_checks_each_field_then_pays_through_pull() {
+    use crate::core::daraja::{pull, qr};
+    let mut core = core();
+    let token = token(&mut core);
+    let good = qr::generate_body(&qr::QrRequest {
+        merchant_name: "Cafe".into(),
+        ref_no: "QABC".into(),
+        amount_major: 20,
+        trx_code: "BG",
+        cpi: "5123456".into(),
+    });
+    // Each field wrong in turn: Daraja's envelope names it.
+    for (name, value) in [
+        ("MerchantName", json!("")),
+        ("RefNo", json!(null)),
+        ("Amount", json!(0)),
+        ("Amount", json!("twenty")),
+        ("TrxCode", json!("XX")),
+        ("CPI", json!("51a3456")),
+        ("CPI", json!("7777777")),
+        ("Size", json!("big")),
+    ] {
+        let mut body = good.clone();
+        body[name] = value;
+        let (status, v) = post(&mut core, &token, qr::QR_PATH, &body, T);
+        assert_eq!(
+            (status, v["errorCode"].as_str(), v["errorMessage"].as_str()),
+            (
+                400,
+                Some("400.002.02"),
+                Some(format!("Bad Request - Invalid {name}").as_str())
+            ),
+            "{name}"
+        );
+    }
+    let (status, v) = post(&mut core, &token, qr::QR_PATH, &good, T);
+    assert_eq!(status, 200, "{v}");
+    assert!(qr::parse_generate(&v)
+        .unwrap()
+        .starts_with("data:image/png;base64,"));
+    assert_eq!(v["ResponseDescription"], "QR Code Successfully Generated.");
+    assert_eq!(core.qr_codes().len(), 1);
+    // Paid through the control hook, with the code's amount and till: Pull lists it.
+    let r = core.handle(
+        &request(
+            "POST",
+            "/__sim/qr_payment",
+            &[],
+            r#"{"ref_no":"QABC","phone":"254712345678"}"#,
+        ),
+        T + 10,
+    );
+    let receipt: Value = serde_json::from_str(&r.body).unwrap();
+    let register = pull::register_body("174379", "0722000000", "https://x.invalid/p");
+    post(
+        &mut core,
+        &token,
+        pull::PULL_REGISTER_PATH,
+        &register,
+        T + 20,
+    );
+    let query = pull::query_body("174379", T + 30, 0);
+    let (_, v) = post(&mut core, &token, pull::PULL_QUERY_PATH, &query, T + 30);
+    let txns = pull::parse_query(&v).unwrap();
+    assert_eq!(
+        (txns[0].receipt.as_str(), txns[0].amount),
+        (
+            receipt["receipt"].as_str().unwrap(),
+            crate::core::model::Money(2000)
+        )
+    );
+    assert_eq!(core.pay_qr("QNONE", "254712345678", None, T + 40), None);
+}

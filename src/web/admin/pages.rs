@@ -100,6 +100,17 @@ pub(crate) fn dashboard(call: &Call) -> Response {
         "M-Pesa payments and approved SMS per day, in your time zone.",
         &bar_chart(&bars, &config.gateway.currency),
     ));
+    let split: Vec<Vec<String>> = report::DayTotal::sum(&days)
+        .split()
+        .iter()
+        .map(|(_, words, n, amount)| vec![words.to_string(), n.to_string(), money(ctx, *amount)])
+        .collect();
+    body.push_str(&section(
+        "Revenue by method, last 30 days",
+        "How each payment was confirmed: by its prompt, by M-Pesa Pull (a till payment or a QR \
+         code), or by you (a pasted SMS).",
+        &table(&["Method", "Payments", "Amount"], &split, "", &[1, 2]),
+    ));
     body.push_str(&funnel(call, &counters, today, active.len() as u64));
     body.push_str(&router_health(call, now));
     ui::page_refresh(
@@ -568,6 +579,7 @@ pub fn simulator(call: &Call) -> Response {
 fn event_group(kind: &str) -> &'static str {
     match kind {
         k if k.starts_with("payment") || k.starts_with("sms_claim") => "payments",
+        "pull_paid" | "qr_paid" => "payments",
         k if k.starts_with("session") || k.starts_with("voucher_redeemed") => "sessions",
         "account_login" | "trial_granted" => "sessions",
         "spoofing" | "owner_lockout" | "device_blocked" | "device_unblocked" => "security",
@@ -582,6 +594,7 @@ fn event_group(kind: &str) -> &'static str {
 fn event_label(kind: &str) -> (&'static str, String) {
     let class = match kind {
         "payment_paid" | "sms_claim_approved" | "voucher_redeemed" => "success",
+        "pull_paid" | "qr_paid" => "success",
         "payment_failed" | "sms_claim_rejected" | "device_blocked" => "warning",
         "payment_rejected" | "payment_interrupted" | "spoofing" | "owner_lockout" => "important",
         k if k.starts_with("session") || k.starts_with("account_login") => "notice",
@@ -677,6 +690,13 @@ mod tests {
         assert_eq!(event_label("payment_failed").0, "warning");
         assert_eq!(event_label("owner_signin"), ("", "signed in".into()));
         assert_eq!(event_label("spoofing").0, "important");
+        // Money confirmed through Pull (a till payment, a QR) is money in.
+        for kind in ["pull_paid", "qr_paid"] {
+            assert_eq!(
+                (event_group(kind), event_label(kind).0),
+                ("payments", "success")
+            );
+        }
     }
 
     #[test]

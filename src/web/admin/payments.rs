@@ -136,13 +136,17 @@ pub(crate) fn payments(call: &Call) -> Response {
     body.push_str(&section(
         &format!("Payments of {}", date_of_day(day)),
         &format!(
-            "{} paid prompt{}, {} · approved SMS: {}, {} · <a href=\"/payments.csv?day={}\">CSV \
-             for the M-Pesa statement</a>",
+            "{} paid prompt{}, {} · approved SMS: {}, {} · Pull: {}, {} · QR: {}, {} · \
+             <a href=\"/payments.csv?day={}\">CSV for the M-Pesa statement</a>",
             total.paid,
             if total.paid == 1 { "" } else { "s" },
             money(ctx, total.paid_amount),
             total.sms,
             money(ctx, total.sms_amount),
+            total.pull,
+            money(ctx, total.pull_amount),
+            total.qr,
+            money(ctx, total.qr_amount),
             date_of_day(day)
         ),
         &format!(
@@ -167,16 +171,17 @@ pub(crate) fn payments(call: &Call) -> Response {
     let rows: Vec<Vec<String>> = month
         .iter()
         .rev()
-        .filter(|d| d.paid > 0 || d.sms > 0)
+        .filter(|d| d.total().0 > 0)
         .map(|d| {
-            vec![
-                format!("<a href=\"/payments?day={0}\">{0}</a>", date_of_day(d.day)),
-                d.paid.to_string(),
-                money(ctx, d.paid_amount),
-                d.sms.to_string(),
-                money(ctx, d.sms_amount),
-                format!("<b>{}</b>", money(ctx, d.total())),
-            ]
+            let mut row = vec![format!(
+                "<a href=\"/payments?day={0}\">{0}</a>",
+                date_of_day(d.day)
+            )];
+            for (_, _, n, amount) in d.split() {
+                row.push(format!("{n}: {}", money(ctx, amount)));
+            }
+            row.push(format!("<b>{}</b>", money(ctx, d.total())));
+            row
         })
         .collect();
     body.push_str(&section(
@@ -184,7 +189,7 @@ pub(crate) fn payments(call: &Call) -> Response {
         "Compare each day with your M-Pesa statement: the prompts' amounts are what M-Pesa \
          charged (whole shillings).",
         &table(
-            &["Day", "Paid", "Amount", "SMS", "Amount", "Total"],
+            &["Day", "Prompts", "Pull", "QR", "SMS", "Total"],
             &rows,
             "No sales in the last 30 days.",
             &[1, 2, 3, 4, 5],
@@ -265,7 +270,11 @@ pub(crate) fn payments_csv(call: &Call) -> Response {
         Ok(l) => l,
         Err(e) => return store_error(e),
     };
-    let mut out = String::from("time,receipt,phone,package,amount,state\r\n");
+    let claims = match ctx.app.store.read(|r| r.sms_claims(500)) {
+        Ok(c) => c,
+        Err(e) => return store_error(e),
+    };
+    let mut out = String::from("time,receipt,phone,package,amount,state,method\r\n");
     for p in list.iter().rev() {
         out.push_str(&csv_row(&[
             &local_time(ctx, p.created_at),
@@ -274,7 +283,27 @@ pub(crate) fn payments_csv(call: &Call) -> Response {
             &p.terms.package_name,
             &report::charged(p).to_string(),
             &format!("{:?}", p.state).to_lowercase(),
+            "stk",
         ]));
+    }
+    // Money confirmed without a prompt: by Pull (a till payment, a QR) or by the owner.
+    for c in claims
+        .iter()
+        .rev()
+        .filter(|c| c.state == ClaimState::Approved)
+    {
+        let at = c.decided_at.unwrap_or(c.created_at);
+        if local_day(at, offset) == day {
+            out.push_str(&csv_row(&[
+                &local_time(ctx, at),
+                &c.receipt,
+                "",
+                &c.terms.package_name,
+                &c.amount.to_string(),
+                "paid",
+                report::claim_method(c),
+            ]));
+        }
     }
     csv(out, &format!("payments-{}.csv", date_of_day(day)))
 }

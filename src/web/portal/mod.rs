@@ -9,6 +9,8 @@ mod frame;
 mod json_status;
 pub(crate) mod login;
 mod probes;
+#[cfg(feature = "mpesa-qr")]
+mod qr;
 mod sms;
 mod text;
 mod view;
@@ -108,6 +110,12 @@ fn route(ctx: &Ctx, request: &Request) -> Response {
         ("POST", "/trial") => trial(ctx, ip, lang),
         ("POST", "/move") => move_form(ctx, request, ip, lang),
         ("POST", "/sms") => sms::sms_claim(ctx, request, ip, lang),
+        #[cfg(feature = "mpesa-qr")]
+        ("POST", "/qr") => qr::qr_post(ctx, request, ip, lang),
+        #[cfg(feature = "mpesa-qr")]
+        ("POST", "/qr/receipt") => qr::qr_receipt(ctx, request, ip, lang),
+        #[cfg(feature = "mpesa-qr")]
+        ("GET", "/qr") if on_portal => qr::qr_get(ctx, ip, lang),
         ("POST", path) if path.starts_with(CALLBACK_PREFIX) => {
             stk_callback(ctx, request, &path[CALLBACK_PREFIX.len()..])
         }
@@ -499,7 +507,7 @@ pub(crate) fn denied(d: Denied) -> (u16, &'static str) {
 fn post_allowed(ctx: &Ctx, ip: IpAddr, url: &str) -> Result<(), u64> {
     use crate::core::ratelimit::{source_key, BUY, POST};
     let now_ms = ctx.app.time().now_ms;
-    let buying = matches!(url, "/buy" | "/api/portal/mpesa/initiate");
+    let buying = matches!(url, "/buy" | "/qr" | "/api/portal/mpesa/initiate");
     let mut keys = vec![format!("src:{}", source_key(ip))];
     if let Some(mac) = ctx.app.identify(ip) {
         keys.push(format!("dev:{mac}"));

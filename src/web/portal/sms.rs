@@ -42,8 +42,23 @@ pub(super) fn sms_claim(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) ->
     };
     let text = form.get("sms").map(String::as_str).unwrap_or("");
     let package = form.get("package").map(String::as_str).unwrap_or("");
-    let (status, class, key) = match ctx.app.claim_sms(ip, text, package) {
-        Ok(SmsOutcome::Granted(_)) | Ok(SmsOutcome::AlreadyYours) => return see_other("/"),
+    match words(ctx.app.claim_sms(ip, text, package)) {
+        None => see_other("/"),
+        Some((status, class, key)) => {
+            let mut r = home(ctx, ip, lang, Some((class, tr(lang, key))));
+            r.status_code = status;
+            r
+        }
+    }
+}
+
+/// What a guest is told of a pasted SMS or a typed receipt: `None` when it is theirs (go
+/// home), else the status, the notice's class and its words' key.
+pub(super) fn words(
+    result: Result<SmsOutcome, SmsError>,
+) -> Option<(u16, &'static str, &'static str)> {
+    let (status, class, key) = match result {
+        Ok(SmsOutcome::Granted(_)) | Ok(SmsOutcome::AlreadyYours) => return None,
         Ok(SmsOutcome::Checking) => (200, "warn", "sms_checking"),
         Ok(SmsOutcome::SentToOwner) => (202, "warn", "sms_sent"),
         Err(e) => {
@@ -67,7 +82,5 @@ pub(super) fn sms_claim(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) ->
             (status, "err", key)
         }
     };
-    let mut r = home(ctx, ip, lang, Some((class, tr(lang, key))));
-    r.status_code = status;
-    r
+    Some((status, class, key))
 }

@@ -280,4 +280,31 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Majaribio ya bure ya leo yameisha. Yatarudi saa 00:00 usiku.",
     ),
     ("no_trial", "There is no free trial here.", "Hakuna majaribio ya bure hapa."),
+    #[cfg(feature = "mpesa-qr")]
+    ("qr_button", "Pay from another phone (QR)", "Lipa kwa simu nyingine (QR)"),
+    #[cfg(feature = "mpesa-qr")]
+    ("qr_title",
+        "Scan this code with the M-Pesa app",
+        "Changanua msimbo huu kwa programu ya M-Pesa",
+    ),
+    #[cfg(feature = "mpesa-qr")]
+    ("qr_steps",
+        "On the phone that pays, open the M-Pesa app or My Safaricom, choose Scan QR, scan this \
+         code and enter the PIN. Then type here the M-Pesa code from the confirmation SMS.",
+        "Kwenye simu inayolipa, fungua programu ya M-Pesa au My Safaricom, chagua Scan QR, \
+         changanua msimbo huu na uweke PIN. Kisha andika hapa nambari ya muamala ya M-Pesa \
+         kutoka kwa SMS ya uthibitisho.",
+    ),
+    #[cfg(feature = "mpesa-qr")]
+    ("reference", "Reference", "Kumbukumbu"),
+    #[cfg(feature = "mpesa-qr")]
+    ("qr_receipt", "M-Pesa code", "Nambari ya muamala ya M-Pesa"),
+    #[cfg(feature = "mpesa-qr")]
+    ("qr_confirm", "Confirm payment", "Thibitisha malipo"),
+    #[cfg(feature = "mpesa-qr")]
+    ("qr_failed",
+        "M-Pesa could not make a QR code just now. Try again in a minute, or pay with the prompt.",
+        "M-Pesa haikuweza kutengeneza msimbo wa QR sasa hivi. Jaribu tena baada ya dakika \
+         moja, au lipa kwa ombi la M-Pesa.",
+    ),
 ];

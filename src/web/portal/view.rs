@@ -166,7 +166,16 @@ pub(super) fn buy_form(config: &Config, lang: Lang, form: &BuyForm, now: Timesta
         "<form class=\"card\" method=\"post\" action=\"/buy\" id=\"buy\"><div class=\"tiles\">\
          {tiles}</div><label>{phone_label}<input name=\"phone\" type=\"tel\" inputmode=\"tel\" \
          autocomplete=\"tel\" placeholder=\"07XX XXX XXX\" required maxlength=\"20\" \
-         value=\"{phone}\"></label>{error}<button>{buy}</button></form>",
+         value=\"{phone}\"></label>{error}<button>{buy}</button>{qr}</form>",
+        qr = if cfg!(feature = "mpesa-qr") && config.mpesa.as_ref().is_some_and(|m| m.qr && m.pull)
+        {
+            format!(
+                "<button formaction=\"/qr\" formnovalidate class=\"alt\">{}</button>",
+                tr(lang, "qr_button")
+            )
+        } else {
+            String::new()
+        },
         phone_label = tr(lang, "phone"),
         phone = esc(form.phone),
         buy = tr(lang, form.button.unwrap_or("buy")),
