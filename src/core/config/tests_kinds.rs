@@ -146,7 +146,7 @@ fn the_qr_needs_pull_and_says_why_with_its_line() {
                 \toption consumer_secret s\n\toption shortcode 174379\n\toption passkey p\n";
     let needs_pull = "7: qr needs option pull '1': a QR payment is confirmed through Pull \
                       Transactions";
-    let without = "7: this lango is built without the M-Pesa QR (the x86_64 package has it; \
+    let without = "7: this lango is built without the M-Pesa QR (the x86_64, aarch64 and ARMv7 packages have it; \
                    docs/size.md): remove option qr";
     let expected: &[&str] = if cfg!(feature = "mpesa-qr") {
         &[needs_pull]
@@ -167,7 +167,7 @@ fn the_qr_needs_pull_and_says_why_with_its_line() {
         check_problems(
             &text,
             &[
-                "8: this lango is built without the M-Pesa QR (the x86_64 package has it; \
+                "8: this lango is built without the M-Pesa QR (the x86_64, aarch64 and ARMv7 packages have it; \
                docs/size.md): remove option qr",
             ],
         );

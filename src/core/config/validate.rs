@@ -579,7 +579,7 @@ fn validate_mpesa(raw: &Raw, check: &mut Check) -> Option<Mpesa> {
     if let (false, true, Some(value)) = (cfg!(feature = "mpesa-qr"), qr, raw.one("qr")) {
         check.error(
             value.line,
-            "this lango is built without the M-Pesa QR (the x86_64 package has it; \
+            "this lango is built without the M-Pesa QR (the x86_64, aarch64 and ARMv7 packages have it; \
              docs/size.md): remove option qr",
         );
     }
