@@ -152,6 +152,7 @@ impl App {
             return Ok(());
         }
         log::warn!("{kind}: {detail}");
+        self.counts.spoofing_seen();
         self.store.write(Durability::Lazy, |w| {
             w.push_event(&Event::new(now, kind, Some(mac), detail.clone()))
         })

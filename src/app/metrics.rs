@@ -1,15 +1,16 @@
-//! The application's figures for `/metrics` (issue 17): what lango counts in RAM since it started
-//! (payment outcomes by kind, firewall applies and their time) and what it reads at scrape time
-//! from its own state (guests online, open payments, takings, the stored funnel). Atomics on the
-//! counting paths: no lock, no allocation, no flash write. The owner page's web layer adds the
-//! router's health and renders the text (`core::metrics`).
+//! The application's figures for `/metrics` and the alerts (issue 17): what lango counts in RAM
+//! since it started (payment outcomes by kind, firewall applies and their time, Daraja failing in
+//! a row, spoofing seen) and what it reads at scrape time from its own state (guests online, open
+//! payments, takings, the stored funnel). Atomics on the counting paths: no allocation, no flash
+//! write. The owner page's web layer adds the router's health and renders the text
+//! (`core::metrics`); `daemon::alerts` reads `alert_inputs`.
 
 use portable_atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::app::App;
 use crate::core::metrics::{Family, Kind, Value};
-use crate::core::payments::{Decline, Payment, PaymentState};
+use crate::core::payments::{Decline, GatewayError, Payment, PaymentState};
 use crate::store::StoreError;
 
 /// The outcome label of a final payment, in the order of `Counts::outcomes`.
@@ -54,6 +55,26 @@ pub struct Counts {
     applies_failed: AtomicU64,
     apply_micros_total: AtomicU64,
     apply_micros_last: AtomicU64,
+    /// Gateway requests in a row that got no answer (no connection, 5xx, no reply), and the
+    /// last one's error: `Condition::Daraja` for the alerts.
+    gateway_failing: AtomicU64,
+    gateway_error: std::sync::Mutex<String>,
+    /// Spoofing and refused moves logged (once per device and interval, as in the event log).
+    spoofing: AtomicU64,
+}
+
+/// What the alerts look at (`core::alerts`), read at once: counters since start and flags.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlertInputs {
+    pub gateway_failing: u64,
+    pub gateway_error: String,
+    pub applies_ok: u64,
+    pub applies_failed: u64,
+    /// Prompts that failed on the owner's side (merchant account, Daraja unavailable, other).
+    pub owner_failures: u64,
+    pub paid: u64,
+    pub spoofing: u64,
+    pub flash_low: bool,
 }
 
 impl Counts {
@@ -62,6 +83,27 @@ impl Counts {
         if let Some(i) = outcome(payment.state, payment.decline) {
             self.outcomes[i].fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// A gateway request's result: no answer at all counts towards "Daraja is not answering";
+    /// any answer (a refusal, a rate limit) clears it.
+    pub(crate) fn gateway<T>(&self, result: &Result<T, GatewayError>) {
+        match result {
+            Err(
+                e @ (GatewayError::Unavailable(_)
+                | GatewayError::Transport(_)
+                | GatewayError::Unanswered(_)),
+            ) => {
+                self.gateway_failing.fetch_add(1, Ordering::Relaxed);
+                *crate::core::locks::lock(&self.gateway_error) = e.to_string();
+            }
+            _ => self.gateway_failing.store(0, Ordering::Relaxed),
+        }
+    }
+
+    /// A spoofing attempt or a refused move was logged.
+    pub(crate) fn spoofing_seen(&self) {
+        self.spoofing.fetch_add(1, Ordering::Relaxed);
     }
 
     /// One firewall apply (a change or a whole reconcile) took `took`.
@@ -79,6 +121,41 @@ impl Counts {
 }
 
 impl App {
+    /// Keeps an alert that was sent (or could not be) in the event log, for the owner page.
+    pub fn record_alert(&self, text: &str) -> Result<(), StoreError> {
+        let now = self.time().now;
+        self.store.write(crate::store::Durability::Lazy, |w| {
+            w.push_event(&crate::store::Event::new(
+                now,
+                "alert",
+                None,
+                text.to_string(),
+            ))
+        })
+    }
+
+    /// What the alerts look at, now.
+    pub fn alert_inputs(&self) -> AlertInputs {
+        let c = &self.counts;
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let outcome = |name: &str| {
+            OUTCOMES
+                .iter()
+                .position(|o| *o == name)
+                .map_or(0, |i| n(&c.outcomes[i]))
+        };
+        AlertInputs {
+            gateway_failing: n(&c.gateway_failing),
+            gateway_error: crate::core::locks::lock(&c.gateway_error).clone(),
+            applies_ok: n(&c.applies_ok),
+            applies_failed: n(&c.applies_failed),
+            owner_failures: outcome("merchant") + outcome("unavailable") + outcome("failed"),
+            paid: outcome("paid"),
+            spoofing: n(&c.spoofing),
+            flash_low: self.flash_low.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
     /// The application's metric families, read now. Costs the open payments and one day's
     /// takings from the store; the active sessions come from RAM (`core::active`).
     pub fn metric_families(&self) -> Result<Vec<Family>, StoreError> {

@@ -239,6 +239,7 @@ impl App {
             Some(accepted) => Ok(accepted),
             None => self.env.gateway.stk_push(&push),
         };
+        self.counts.gateway(&answer);
         match answer {
             Ok(accepted) => {
                 let mut next = payment.clone();
@@ -354,6 +355,7 @@ impl App {
         };
         let attempt = self.work().due.get(&id).map(|(_, a)| *a).unwrap_or(0);
         let outcome = self.env.gateway.stk_query(&checkout);
+        self.counts.gateway(&outcome);
         let now = self.time().now;
         // Daraja answered (a state, or a refusal of the request), as opposed to not being
         // reachable, overloaded or rate-limiting lango.

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod active;
+pub mod alerts;
 pub mod archive;
 pub mod auth;
 pub mod base64;

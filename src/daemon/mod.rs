@@ -3,6 +3,7 @@
 //! SIGINT stop cleanly after a final checkpoint). Used by `lango serve`, `lango demo` and the
 //! tests, so that all three start lango the same way.
 
+pub mod alerts;
 pub mod crash;
 pub mod logger;
 pub mod sim;
@@ -99,6 +100,7 @@ pub fn start(config: Config, store: Store, env: Env, options: Options) -> Result
     let (shutdown, stop) = smol::channel::bounded(1);
     let worker =
         crate::app::worker::spawn(app.clone(), woken, stop).map_err(|e| format!("worker: {e}"))?;
+    alerts::spawn(&app).map_err(|e| format!("alerts: {e}"))?;
     let mut ctx = admin::Ctx::new(app.clone(), options.simulator);
     ctx.config_path = options.config_path;
     ctx.gateway = options.gateway;

@@ -55,6 +55,8 @@ mod admin;
 mod door_owner;
 // Issue 17: /metrics in Prometheus text, parsed by Prometheus's own Python parser.
 mod metrics;
+// Issue 17: alerts to a webhook receiver on loopback, once per incident each way.
+mod alerts;
 // ubus: the object server against a fake ubusd (the socket protocol), and the lango object.
 mod ubus;
 // luci-app-lango: its rpcd ACL against the views' calls, through the kit's real rpcd.

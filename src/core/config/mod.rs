@@ -142,6 +142,12 @@ pub struct Gateway {
     /// page's port. Without it only the API token (scripts on the router) and a signed-in owner
     /// reach `/metrics`. Never shown back.
     pub metrics_token: Option<String>,
+    /// `option alert_url` (optional): a webhook (ntfy, a Telegram bot's sendMessage, a
+    /// Slack-style receiver) that gets one message when a problem starts and one when it ends
+    /// (`core::alerts`). Never shown back: it may hold a token.
+    pub alert_url: Option<String>,
+    /// `option alert_format` (default json): `json` posts `{"text": ...}`, `text` the line.
+    pub alert_format: crate::core::alerts::Format,
     /// `option gate_file` (default /usr/share/nftables.d/ruleset-post/lango.nft): where lango
     /// writes the gate table (`table inet lango_gate`) for fw4 to load with its own ruleset, so
     /// that guests stay out while lango is stopped, broken or reloading.

