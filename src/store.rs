@@ -24,7 +24,7 @@ use crate::core::sms::SmsClaim;
 use crate::core::time::Timestamp;
 use crate::core::vouchers::Voucher;
 
-/// Bump when a record's meaning changes; add the step to `migrate`.
+/// Bump when a record's meaning changes; add the step to `schema::migrate`.
 /// 3: guest accounts (`accounts`), and sessions whose source is an account (`Source::Account`),
 /// which an older lango could not read.
 /// 4: the archive of settled payments (`archive_by_day`, `store::archive`); an older lango would
@@ -33,9 +33,9 @@ use crate::core::vouchers::Voucher;
 /// values: two fewer key/value type pairs in the binary (docs/size.md).
 /// 6: the free trial: sessions whose source is a trial (`Source::Trial`), which an older lango
 /// could not read, and its marks (`trials`).
-/// 7: the nine tables of `&str → u64` (`OLD_TABLES`) become tables of `&str → &[u8]` under new
-/// names, the number as 8 bytes little-endian (`le`, `from_le`): one fewer key/value type pair
-/// in the binary (docs/size.md). The schema version itself moved with `meta`: a newer lango
+/// 7: the nine tables of `&str → u64` (`schema::OLD_TABLES`) become tables of `&str → &[u8]`
+/// under new names, the number as 8 bytes little-endian (`le`, `from_le`): one fewer key/value
+/// type pair in the binary (docs/size.md). The schema version moved with `meta`: a newer lango
 /// keeps it in `meta_values`, where this one looks first.
 pub const SCHEMA_VERSION: u64 = 7;
 
