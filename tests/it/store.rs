@@ -419,3 +419,43 @@ fn a_schema_6_store_is_upgraded_to_schema_7_with_every_row() {
         42u64.to_le_bytes()
     );
 }
+
+/// The step to 7 is one write transaction: when it fails half-way (here a table of a new name
+/// but of the old types is in the way of the last copy), the schema 6 store is left as it was.
+#[test]
+fn a_failed_upgrade_to_schema_7_leaves_the_schema_6_store_as_it_was() {
+    use redb::{Database, ReadableDatabase, TableDefinition, TableHandle};
+    let dir = TempDir::new("v6-failed");
+    let path = dir.path("lango.redb");
+    let old = |name| TableDefinition::<&str, u64>::new(name);
+    {
+        let db = Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        let mut meta = txn.open_table(old("meta")).unwrap();
+        meta.insert("schema_version", 6).unwrap();
+        meta.insert("next_id", 5).unwrap();
+        drop(meta);
+        txn.open_table(old("active_by_mac"))
+            .unwrap()
+            .insert("aa:00:00:00:00:01", 3)
+            .unwrap();
+        txn.open_table(old("trials")).unwrap();
+        txn.open_table(old("trial_marks")).unwrap();
+        txn.commit().unwrap();
+    }
+    assert!(Store::open(&path).is_err());
+    let db = Database::open(&path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let mut names: Vec<String> = txn
+        .list_tables()
+        .unwrap()
+        .map(|t| t.name().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["active_by_mac", "meta", "trial_marks", "trials"]);
+    let meta = txn.open_table(old("meta")).unwrap();
+    assert_eq!(meta.get("schema_version").unwrap().unwrap().value(), 6);
+    assert_eq!(meta.get("next_id").unwrap().unwrap().value(), 5);
+    let active = txn.open_table(old("active_by_mac")).unwrap();
+    assert_eq!(active.get("aa:00:00:00:00:01").unwrap().unwrap().value(), 3);
+}
