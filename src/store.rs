@@ -24,7 +24,7 @@ use crate::core::sms::SmsClaim;
 use crate::core::time::Timestamp;
 use crate::core::vouchers::Voucher;
 
-/// Bump when a record's meaning changes; add the step to `migrate`.
+/// Bump when a record's meaning changes; add the step to `schema::migrate`.
 /// 3: guest accounts (`accounts`), and sessions whose source is an account (`Source::Account`),
 /// which an older lango could not read.
 /// 4: the archive of settled payments (`archive_by_day`, `store::archive`); an older lango would
@@ -33,11 +33,16 @@ use crate::core::vouchers::Voucher;
 /// values: two fewer key/value type pairs in the binary (docs/size.md).
 /// 6: the free trial: sessions whose source is a trial (`Source::Trial`), which an older lango
 /// could not read, and its marks (`trials`).
-pub const SCHEMA_VERSION: u64 = 6;
+/// 7: the nine tables of `&str → u64` (`schema::OLD_TABLES`) become tables of `&str → &[u8]`
+/// under new names, the number as 8 bytes little-endian (`le`, `from_le`): one fewer key/value
+/// type pair in the binary (docs/size.md). The schema version moved with `meta`: a newer lango
+/// keeps it in `meta_values`, where this one looks first.
+pub const SCHEMA_VERSION: u64 = 7;
 
 mod archive;
 mod owner;
 mod records;
+mod schema;
 #[cfg(test)]
 mod tests;
 
@@ -50,18 +55,19 @@ const CACHE_BYTES: usize = 512 * 1024;
 /// Events kept on flash; older ones are pruned as new ones arrive.
 const MAX_EVENTS: u64 = 5000;
 
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Names → numbers (`schema_version`, `next_id`, `event_seq`), as `le` bytes.
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta_values");
 const SESSIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("sessions");
 /// MAC → id of its active session. Exactly the sessions in state Active.
-const ACTIVE: TableDefinition<&str, u64> = TableDefinition::new("active_by_mac");
+const ACTIVE: TableDefinition<&str, &[u8]> = TableDefinition::new("active_session_by_mac");
 /// MAC → id of its most recent session, active or not.
-const LATEST: TableDefinition<&str, u64> = TableDefinition::new("latest_by_mac");
+const LATEST: TableDefinition<&str, &[u8]> = TableDefinition::new("latest_session_by_mac");
 const PAYMENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("payments");
-const PAYMENT_TOKENS: TableDefinition<&str, u64> = TableDefinition::new("payment_by_token");
+const PAYMENT_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("payment_id_by_token");
 /// CheckoutRequestID → payment id. Unique: one checkout is one payment.
-const CHECKOUTS: TableDefinition<&str, u64> = TableDefinition::new("payment_by_checkout");
+const CHECKOUTS: TableDefinition<&str, &[u8]> = TableDefinition::new("payment_id_by_checkout");
 /// M-Pesa receipt → payment id. Unique: a receipt is credited once, whatever path it came by.
-const RECEIPTS: TableDefinition<&str, u64> = TableDefinition::new("payment_by_receipt");
+const RECEIPTS: TableDefinition<&str, &[u8]> = TableDefinition::new("payment_id_by_receipt");
 /// Payment id → MAC, for payments still Initiating or Pending.
 /// Since schema 5 its values are bytes (the MAC's text), like every other table keyed by id: each
 /// key/value type pair instantiates redb's B-tree code again (docs/size.md).
@@ -69,23 +75,30 @@ const OPEN_PAYMENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("open_pa
 const VOUCHERS: TableDefinition<&str, &[u8]> = TableDefinition::new("vouchers");
 const DEVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("devices");
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
-const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
+const COUNTERS: TableDefinition<&str, &[u8]> = TableDefinition::new("counter_values");
 /// Since schema 2: pasted M-Pesa SMS kept for the owner, by id.
 const SMS_CLAIMS: TableDefinition<u64, &[u8]> = TableDefinition::new("sms_claims");
 /// Receipt → SMS claim id. Unique: one claim per receipt.
-const CLAIM_BY_RECEIPT: TableDefinition<&str, u64> = TableDefinition::new("sms_claim_by_receipt");
+const CLAIM_BY_RECEIPT: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("sms_claim_id_by_receipt");
 /// Since schema 2: lango's own secrets (the callback path; since schema 3 also the owner's
 /// password hash, `owner_password`), by name.
 /// Since schema 5 the values are bytes (UTF-8), as in the other tables keyed by name.
 const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secret_values");
 /// The free trial's marks (`core::trial::keys`: `2026-12-03 m <mac>`, `c`, `h`, `i`) → the
 /// session it granted. Since schema 6; the retention pass drops past days.
-const TRIALS: TableDefinition<&str, u64> = TableDefinition::new("trials");
-/// The schema 1-4 tables of their own type pairs, read once by the step to 5 and deleted.
-const OLD_OPEN_PAYMENTS: TableDefinition<u64, &str> = TableDefinition::new("open_payments");
-const OLD_SECRETS: TableDefinition<&str, &str> = TableDefinition::new("secrets");
-/// Every secret a schema 2-4 store can hold.
-const OLD_SECRET_NAMES: [&str; 3] = ["callback", "owner_password", "setup_code"];
+const TRIALS: TableDefinition<&str, &[u8]> = TableDefinition::new("trial_marks");
+/// A number as a table value (schema 7): 8 bytes, little-endian.
+fn le(value: u64) -> [u8; 8] {
+    value.to_le_bytes()
+}
+
+/// A number written by `le`; any other length is a damaged record, not a panic.
+fn from_le(bytes: &[u8]) -> Result<u64, StoreError> {
+    <[u8; 8]>::try_from(bytes)
+        .map(u64::from_le_bytes)
+        .map_err(|_| StoreError::Record(format!("a number of {} bytes", bytes.len())))
+}
 
 #[derive(Debug)]
 pub enum StoreError {
@@ -371,10 +384,13 @@ impl Store {
         // A write transaction, because a new file has no tables yet; it is committed only when
         // a migration ran, so opening an up-to-date store writes nothing.
         let txn = db.begin_write()?;
-        let version = txn
-            .open_table(META)?
-            .get("schema_version")?
-            .map(|v| v.value());
+        let version = match schema::stored_version(&txn) {
+            Ok(v) => v,
+            Err(err) => {
+                let _ = txn.abort();
+                return Err(err);
+            }
+        };
         match version {
             Some(v) if v > SCHEMA_VERSION => {
                 let _ = txn.abort();
@@ -388,7 +404,7 @@ impl Store {
             }
             found => {
                 let mut writer = Writer::new(txn);
-                migrate(&mut writer, found.unwrap_or(0))?;
+                schema::migrate(&mut writer, found.unwrap_or(0))?;
                 writer.txn.commit()?;
             }
         }
@@ -645,72 +661,6 @@ pub fn needs_recovery(path: &Path) -> bool {
         f.read_exact(&mut head)
     });
     read.is_ok() && head[..9] == MAGIC && head[9] & RECOVERY_REQUIRED != 0
-}
-
-/// Schema upgrades, one step per version. Version 0 is a new, empty file.
-fn migrate(w: &mut Writer, from: u64) -> Result<(), StoreError> {
-    if from == 0 {
-        // Create every table so that readers never meet a missing one.
-        w.txn.open_table(META)?;
-        w.txn.open_table(SESSIONS)?;
-        w.txn.open_table(ACTIVE)?;
-        w.txn.open_table(LATEST)?;
-        w.txn.open_table(PAYMENTS)?;
-        w.txn.open_table(PAYMENT_TOKENS)?;
-        w.txn.open_table(CHECKOUTS)?;
-        w.txn.open_table(RECEIPTS)?;
-        w.txn.open_table(VOUCHERS)?;
-        w.txn.open_table(DEVICES)?;
-        w.txn.open_table(EVENTS)?;
-        w.txn.open_table(COUNTERS)?;
-    }
-    if from < 2 {
-        w.txn.open_table(SMS_CLAIMS)?;
-        w.txn.open_table(CLAIM_BY_RECEIPT)?;
-    }
-    if from < 3 {
-        owner::create_tables(w)?;
-    }
-    if from < 4 {
-        archive::create_tables(w)?;
-    }
-    if from < 5 {
-        w.txn.open_table(OPEN_PAYMENTS)?;
-        w.txn.open_table(SECRETS)?;
-        if from >= 2 {
-            let old = w.txn.open_table(OLD_SECRETS)?;
-            let mut kept = Vec::new();
-            for name in OLD_SECRET_NAMES {
-                if let Some(v) = old.get(name)? {
-                    kept.push((name, v.value().to_string()));
-                }
-            }
-            drop(old);
-            for (name, value) in kept {
-                w.set_secret(name, &value)?;
-            }
-            w.txn.delete_table(OLD_SECRETS)?;
-        }
-        if from >= 1 {
-            // The open payments, from the payments themselves.
-            let open: Vec<Payment> = w
-                .recent_payments(usize::MAX)?
-                .into_iter()
-                .filter(|p| p.state.is_open())
-                .collect();
-            let mut table = w.txn.open_table(OPEN_PAYMENTS)?;
-            for p in open {
-                table.insert(p.id, p.mac.to_string().as_bytes())?;
-            }
-            drop(table);
-            w.txn.delete_table(OLD_OPEN_PAYMENTS)?;
-        }
-    }
-    if from < 6 {
-        w.txn.open_table(TRIALS)?;
-    }
-    // Future steps go here: `if from < 7 { ... }`.
-    w.set_meta("schema_version", SCHEMA_VERSION)
 }
 
 fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {

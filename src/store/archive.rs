@@ -6,7 +6,7 @@
 
 use redb::{ReadableTable, TableDefinition};
 
-use super::{decode, Reader, StoreError, Writer};
+use super::{decode, from_le, Reader, StoreError, Writer};
 use super::{CHECKOUTS, DEVICES, EVENTS, LATEST, PAYMENTS, PAYMENT_TOKENS, RECEIPTS, SESSIONS};
 use crate::core::archive;
 use crate::core::payments::Payment;
@@ -175,7 +175,12 @@ impl Writer {
         for s in &ended {
             sessions.remove(s.id)?;
             let key = s.mac.to_string();
-            if latest.get(key.as_str())?.map(|v| v.value()) == Some(s.id) {
+            if latest
+                .get(key.as_str())?
+                .map(|v| from_le(v.value()))
+                .transpose()?
+                == Some(s.id)
+            {
                 latest.remove(key.as_str())?;
                 let blocked = match devices.get(key.as_str())? {
                     Some(v) => decode::<super::Device>("device", v.value())?.blocked,

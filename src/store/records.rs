@@ -44,7 +44,11 @@ macro_rules! getters {
     ($ty:ty) => {
         impl $ty {
             pub fn meta(&self, key: &str) -> Result<Option<u64>, StoreError> {
-                Ok(self.txn.open_table(META)?.get(key)?.map(|v| v.value()))
+                self.txn
+                    .open_table(META)?
+                    .get(key)?
+                    .map(|v| from_le(v.value()))
+                    .transpose()
             }
 
             pub fn session(&self, id: u64) -> Result<Option<Session>, StoreError> {
@@ -62,7 +66,8 @@ macro_rules! getters {
                     .txn
                     .open_table(ACTIVE)?
                     .get(mac.to_string().as_str())?
-                    .map(|v| v.value());
+                    .map(|v| from_le(v.value()))
+                    .transpose()?;
                 match id {
                     Some(id) => self.session(id),
                     None => Ok(None),
@@ -74,7 +79,8 @@ macro_rules! getters {
                     .txn
                     .open_table(LATEST)?
                     .get(mac.to_string().as_str())?
-                    .map(|v| v.value());
+                    .map(|v| from_le(v.value()))
+                    .transpose()?;
                 // A session moved to another MAC stays in this index under the old one: it is
                 // no longer this MAC's.
                 match id {
@@ -85,12 +91,10 @@ macro_rules! getters {
 
             /// Every active session.
             pub fn active_sessions(&self) -> Result<Vec<Session>, StoreError> {
-                let ids: Vec<u64> = self
-                    .txn
-                    .open_table(ACTIVE)?
-                    .iter()?
-                    .map(|r| r.map(|(_, v)| v.value()))
-                    .collect::<Result<_, _>>()?;
+                let mut ids = Vec::new();
+                for row in self.txn.open_table(ACTIVE)?.iter()? {
+                    ids.push(from_le(row?.1.value())?);
+                }
                 let mut out = Vec::with_capacity(ids.len());
                 for id in ids {
                     if let Some(s) = self.session(id)? {
@@ -122,7 +126,8 @@ macro_rules! getters {
                     .txn
                     .open_table(PAYMENT_TOKENS)?
                     .get(token)?
-                    .map(|v| v.value())
+                    .map(|v| from_le(v.value()))
+                    .transpose()?
                 {
                     Some(id) => self.payment(id),
                     None => Ok(None),
@@ -139,7 +144,7 @@ macro_rules! getters {
                 let first = table.range(prefix..)?.next().transpose()?;
                 match first {
                     Some((token, id)) if token.value().starts_with(prefix) => {
-                        self.payment(id.value())
+                        self.payment(from_le(id.value())?)
                     }
                     _ => Ok(None),
                 }
@@ -153,7 +158,8 @@ macro_rules! getters {
                     .txn
                     .open_table(CHECKOUTS)?
                     .get(checkout)?
-                    .map(|v| v.value())
+                    .map(|v| from_le(v.value()))
+                    .transpose()?
                 {
                     Some(id) => self.payment(id),
                     None => Ok(None),
@@ -162,11 +168,11 @@ macro_rules! getters {
 
             /// The payment a receipt was credited to, if any.
             pub fn receipt_owner(&self, receipt: &str) -> Result<Option<u64>, StoreError> {
-                Ok(self
-                    .txn
+                self.txn
                     .open_table(RECEIPTS)?
                     .get(receipt)?
-                    .map(|v| v.value()))
+                    .map(|v| from_le(v.value()))
+                    .transpose()
             }
 
             /// Payments still Initiating or Pending.
@@ -283,7 +289,8 @@ macro_rules! getters {
                     .txn
                     .open_table(CLAIM_BY_RECEIPT)?
                     .get(receipt)?
-                    .map(|v| v.value());
+                    .map(|v| from_le(v.value()))
+                    .transpose()?;
                 match id {
                     Some(id) => self.sms_claim(id),
                     None => Ok(None),
@@ -337,7 +344,7 @@ macro_rules! getters {
                 let mut out = Vec::new();
                 for row in table.iter()? {
                     let (k, v) = row?;
-                    out.push((k.value().to_string(), v.value()));
+                    out.push((k.value().to_string(), from_le(v.value())?));
                 }
                 Ok(out)
             }
@@ -355,7 +362,9 @@ impl Writer {
     }
 
     pub fn set_meta(&mut self, key: &str, value: u64) -> Result<(), StoreError> {
-        self.txn.open_table(META)?.insert(key, value)?;
+        self.txn
+            .open_table(META)?
+            .insert(key, le(value).as_slice())?;
         Ok(())
     }
 
@@ -374,18 +383,24 @@ impl Writer {
             .insert(session.id, encode(session)?.as_slice())?;
         let mut active = self.txn.open_table(ACTIVE)?;
         if session.is_active() {
-            active.insert(key.as_str(), session.id)?;
-        } else if active.get(key.as_str())?.map(|v| v.value()) == Some(session.id) {
+            active.insert(key.as_str(), le(session.id).as_slice())?;
+        } else if active
+            .get(key.as_str())?
+            .map(|v| from_le(v.value()))
+            .transpose()?
+            == Some(session.id)
+        {
             active.remove(key.as_str())?;
         }
         drop(active);
         let mut latest = self.txn.open_table(LATEST)?;
         let newer = latest
             .get(key.as_str())?
-            .map(|v| v.value())
+            .map(|v| from_le(v.value()))
+            .transpose()?
             .is_none_or(|id| id <= session.id);
         if newer {
-            latest.insert(key.as_str(), session.id)?;
+            latest.insert(key.as_str(), le(session.id).as_slice())?;
         }
         self.changes
             .push(Change::Session(Box::new(session.clone())));
@@ -396,7 +411,12 @@ impl Writer {
     pub fn move_session(&mut self, session: &Session, old_mac: Mac) -> Result<(), StoreError> {
         let old_key = old_mac.to_string();
         let mut active = self.txn.open_table(ACTIVE)?;
-        if active.get(old_key.as_str())?.map(|v| v.value()) == Some(session.id) {
+        if active
+            .get(old_key.as_str())?
+            .map(|v| from_le(v.value()))
+            .transpose()?
+            == Some(session.id)
+        {
             active.remove(old_key.as_str())?;
         }
         drop(active);
@@ -411,10 +431,13 @@ impl Writer {
             .insert(payment.id, encode(payment)?.as_slice())?;
         self.txn
             .open_table(PAYMENT_TOKENS)?
-            .insert(payment.token.as_str(), payment.id)?;
+            .insert(payment.token.as_str(), le(payment.id).as_slice())?;
         if let Some(checkout) = &payment.checkout_id {
             let mut checkouts = self.txn.open_table(CHECKOUTS)?;
-            let owner = checkouts.get(checkout.as_str())?.map(|v| v.value());
+            let owner = checkouts
+                .get(checkout.as_str())?
+                .map(|v| from_le(v.value()))
+                .transpose()?;
             match owner {
                 Some(id) if id != payment.id => {
                     return Err(StoreError::Record(format!(
@@ -423,7 +446,7 @@ impl Writer {
                 }
                 Some(_) => {}
                 None => {
-                    checkouts.insert(checkout.as_str(), payment.id)?;
+                    checkouts.insert(checkout.as_str(), le(payment.id).as_slice())?;
                 }
             }
         }
@@ -440,11 +463,14 @@ impl Writer {
     /// if it already belongs to another payment.
     pub fn claim_receipt(&mut self, receipt: &str, payment_id: u64) -> Result<bool, StoreError> {
         let mut receipts = self.txn.open_table(RECEIPTS)?;
-        let owner = receipts.get(receipt)?.map(|v| v.value());
+        let owner = receipts
+            .get(receipt)?
+            .map(|v| from_le(v.value()))
+            .transpose()?;
         match owner {
             Some(id) => Ok(id == payment_id),
             None => {
-                receipts.insert(receipt, payment_id)?;
+                receipts.insert(receipt, le(payment_id).as_slice())?;
                 Ok(true)
             }
         }
@@ -482,7 +508,10 @@ impl Writer {
     /// Inserts or replaces an SMS claim. Refuses a receipt that another claim already has.
     pub(crate) fn put_sms_claim(&mut self, claim: &SmsClaim) -> Result<(), StoreError> {
         let mut index = self.txn.open_table(CLAIM_BY_RECEIPT)?;
-        let owner = index.get(claim.receipt.as_str())?.map(|v| v.value());
+        let owner = index
+            .get(claim.receipt.as_str())?
+            .map(|v| from_le(v.value()))
+            .transpose()?;
         match owner {
             Some(id) if id != claim.id => {
                 return Err(StoreError::Record(format!(
@@ -492,7 +521,7 @@ impl Writer {
             }
             Some(_) => {}
             None => {
-                index.insert(claim.receipt.as_str(), claim.id)?;
+                index.insert(claim.receipt.as_str(), le(claim.id).as_slice())?;
             }
         }
         drop(index);
@@ -522,7 +551,7 @@ impl Writer {
     ) -> Result<(), StoreError> {
         let mut table = self.txn.open_table(TRIALS)?;
         for key in keys {
-            table.insert(key.as_str(), session)?;
+            table.insert(key.as_str(), le(session).as_slice())?;
         }
         Ok(())
     }
@@ -548,8 +577,12 @@ impl Writer {
 
     pub(crate) fn add_counter(&mut self, name: &str, delta: u64) -> Result<(), StoreError> {
         let mut table = self.txn.open_table(COUNTERS)?;
-        let old = table.get(name)?.map(|v| v.value()).unwrap_or(0);
-        table.insert(name, old.saturating_add(delta))?;
+        let old = table
+            .get(name)?
+            .map(|v| from_le(v.value()))
+            .transpose()?
+            .unwrap_or(0);
+        table.insert(name, le(old.saturating_add(delta)).as_slice())?;
         Ok(())
     }
 }

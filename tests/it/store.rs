@@ -264,3 +264,198 @@ fn a_closed_store_needs_no_recovery_and_a_dropped_handle_does() {
     std::mem::forget(store);
     assert!(lango::store::needs_recovery(&path));
 }
+
+/// A store written by a schema-6 lango (its indexes, counters, trial marks and meta in tables
+/// of `&str → u64`) opens, is upgraded to schema 7 in place, keeps every row, and has none of
+/// the old tables left.
+#[test]
+fn a_schema_6_store_is_upgraded_to_schema_7_with_every_row() {
+    use lango::core::payments::PaymentState;
+    use redb::{Database, ReadableDatabase, TableDefinition, TableHandle};
+    let dir = TempDir::new("v6");
+    let path = dir.path("lango.redb");
+    let (ip1, mac1) = guest(1);
+    // A session and a payment as a current lango makes them.
+    let (session, payment) = {
+        let env = TestEnv::new();
+        let code = env
+            .app
+            .generate_vouchers("hour", 1, "", None)
+            .unwrap()
+            .unwrap()
+            .remove(0)
+            .code;
+        let session = env.app.redeem(ip1, &code).unwrap();
+        let mut payment = env
+            .app
+            .start_purchase(guest(2).0, "hour", "0712345678")
+            .unwrap();
+        payment.state = PaymentState::Paid;
+        payment.checkout_id = Some("ws_CO_v6".into());
+        payment.receipt = Some("UEV6RECEPT".into());
+        (session, payment)
+    };
+    let trial_mark = "2027-01-15 m aa:00:00:00:00:01";
+    let old_tables = [
+        "meta",
+        "active_by_mac",
+        "latest_by_mac",
+        "payment_by_token",
+        "payment_by_checkout",
+        "payment_by_receipt",
+        "counters",
+        "sms_claim_by_receipt",
+        "trials",
+    ];
+    {
+        let db = Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        for name in ["vouchers", "devices", "accounts", "secret_values"] {
+            txn.open_table(TableDefinition::<&str, &[u8]>::new(name))
+                .unwrap();
+        }
+        for name in [
+            "events",
+            "sms_claims",
+            "archive_by_day",
+            "open_payment_macs",
+        ] {
+            txn.open_table(TableDefinition::<u64, &[u8]>::new(name))
+                .unwrap();
+        }
+        let json = serde_json::to_vec(&session).unwrap();
+        txn.open_table(TableDefinition::<u64, &[u8]>::new("sessions"))
+            .unwrap()
+            .insert(session.id, json.as_slice())
+            .unwrap();
+        let json = serde_json::to_vec(&payment).unwrap();
+        txn.open_table(TableDefinition::<u64, &[u8]>::new("payments"))
+            .unwrap()
+            .insert(payment.id, json.as_slice())
+            .unwrap();
+        let mac = mac1.to_string();
+        let rows: [(&str, &str, u64); 11] = [
+            ("meta", "schema_version", 6),
+            ("meta", "next_id", 100),
+            ("meta", "event_seq", 7),
+            ("active_by_mac", &mac, session.id),
+            ("latest_by_mac", &mac, session.id),
+            ("payment_by_token", &payment.token, payment.id),
+            ("payment_by_checkout", "ws_CO_v6", payment.id),
+            ("payment_by_receipt", "UEV6RECEPT", payment.id),
+            ("counters", "funnel_paid", 5),
+            ("sms_claim_by_receipt", "UEV6CLAIMD", 42),
+            ("trials", trial_mark, session.id),
+        ];
+        for name in old_tables {
+            txn.open_table(TableDefinition::<&str, u64>::new(name))
+                .unwrap();
+        }
+        for (table, key, value) in rows {
+            txn.open_table(TableDefinition::<&str, u64>::new(table))
+                .unwrap()
+                .insert(key, value)
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let read = |f: &dyn Fn(&lango::store::Reader) -> Result<Option<u64>, StoreError>| {
+        store.read(|r| f(r)).unwrap()
+    };
+    assert_eq!(read(&|r| r.meta("schema_version")), Some(7));
+    assert_eq!(lango::store::SCHEMA_VERSION, 7);
+    assert_eq!(read(&|r| r.meta("next_id")), Some(100));
+    assert_eq!(read(&|r| r.meta("event_seq")), Some(7));
+    let id = |s: Option<lango::core::sessions::Session>| s.map(|s| s.id);
+    assert_eq!(read(&|r| Ok(id(r.active_session(mac1)?))), Some(session.id));
+    assert_eq!(read(&|r| Ok(id(r.latest_session(mac1)?))), Some(session.id));
+    let pid = |p: Option<lango::core::payments::Payment>| p.map(|p| p.id);
+    assert_eq!(
+        read(&|r| Ok(pid(r.payment_by_token(&payment.token)?))),
+        Some(payment.id)
+    );
+    assert_eq!(
+        read(&|r| Ok(pid(r.payment_by_token_prefix(&payment.token[..10])?))),
+        Some(payment.id)
+    );
+    assert_eq!(
+        read(&|r| Ok(pid(r.payment_by_checkout("ws_CO_v6")?))),
+        Some(payment.id)
+    );
+    assert_eq!(read(&|r| r.receipt_owner("UEV6RECEPT")), Some(payment.id));
+    assert_eq!(
+        store.read(|r| r.counters()).unwrap(),
+        [("funnel_paid".to_string(), 5)]
+    );
+    assert_eq!(
+        store
+            .read(|r| r.trial_marks(&[trial_mark.to_string()], "2027-01-15 m"))
+            .unwrap(),
+        (Some(trial_mark.to_string()), 1)
+    );
+    // The session is active in RAM too, loaded through the new index at open.
+    assert!(store.active().sessions().any(|s| s.mac == mac1));
+    store.close();
+    drop(store);
+    // On disk: the old tables are gone, the claim index (no reader names it alone) kept its row.
+    let db = Database::open(&path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let names: Vec<String> = txn
+        .list_tables()
+        .unwrap()
+        .map(|t| t.name().to_string())
+        .collect();
+    for old in old_tables {
+        assert!(!names.iter().any(|n| n == old), "{old} is still there");
+    }
+    let claims = txn
+        .open_table(TableDefinition::<&str, &[u8]>::new(
+            "sms_claim_id_by_receipt",
+        ))
+        .unwrap();
+    assert_eq!(
+        claims.get("UEV6CLAIMD").unwrap().unwrap().value(),
+        42u64.to_le_bytes()
+    );
+}
+
+/// The step to 7 is one write transaction: when it fails half-way (here a table of a new name
+/// but of the old types is in the way of the last copy), the schema 6 store is left as it was.
+#[test]
+fn a_failed_upgrade_to_schema_7_leaves_the_schema_6_store_as_it_was() {
+    use redb::{Database, ReadableDatabase, TableDefinition, TableHandle};
+    let dir = TempDir::new("v6-failed");
+    let path = dir.path("lango.redb");
+    let old = |name| TableDefinition::<&str, u64>::new(name);
+    {
+        let db = Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        let mut meta = txn.open_table(old("meta")).unwrap();
+        meta.insert("schema_version", 6).unwrap();
+        meta.insert("next_id", 5).unwrap();
+        drop(meta);
+        txn.open_table(old("active_by_mac"))
+            .unwrap()
+            .insert("aa:00:00:00:00:01", 3)
+            .unwrap();
+        txn.open_table(old("trials")).unwrap();
+        txn.open_table(old("trial_marks")).unwrap();
+        txn.commit().unwrap();
+    }
+    assert!(Store::open(&path).is_err());
+    let db = Database::open(&path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let mut names: Vec<String> = txn
+        .list_tables()
+        .unwrap()
+        .map(|t| t.name().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["active_by_mac", "meta", "trial_marks", "trials"]);
+    let meta = txn.open_table(old("meta")).unwrap();
+    assert_eq!(meta.get("schema_version").unwrap().unwrap().value(), 6);
+    assert_eq!(meta.get("next_id").unwrap().unwrap().value(), 5);
+    let active = txn.open_table(old("active_by_mac")).unwrap();
+    assert_eq!(active.get("aa:00:00:00:00:01").unwrap().unwrap().value(), 3);
+}
