@@ -13,18 +13,22 @@ use lango::core::sms::ClaimState;
 use crate::payments::{sms, PayEnv, Setup, PHONE};
 use crate::support::{guest, http};
 
-const TILL: &str = "5123456";
+pub(crate) const TILL: &str = "5123456";
 
-/// A Buy Goods till under store 174379, with Pull on and registered by lango.
-fn till_env() -> PayEnv {
-    PayEnv::with(Setup {
+/// A Buy Goods till under store 174379, with Pull on (registered by lango at its start).
+pub(crate) fn till_setup() -> Setup {
+    Setup {
         kind: MpesaKind::Till,
         till: Some(TILL.into()),
         sim_tills: vec![TILL.into()],
         pull: true,
         pull_phone: Some("0722000000".into()),
         ..Setup::default()
-    })
+    }
+}
+
+fn till_env() -> PayEnv {
+    PayEnv::with(till_setup())
 }
 
 fn claims(env: &PayEnv) -> usize {

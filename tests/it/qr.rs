@@ -15,18 +15,13 @@ use lango::web::admin::Ctx;
 use crate::payments::{sms, PayEnv, Setup};
 use crate::support::{guest, http, Owner};
 
-const TILL: &str = "5123456";
+use crate::pull::{till_setup, TILL};
 
 /// A Buy Goods till with Pull and the QR on.
 fn qr_env() -> PayEnv {
     PayEnv::with(Setup {
-        kind: MpesaKind::Till,
-        till: Some(TILL.into()),
-        sim_tills: vec![TILL.into()],
-        pull: true,
-        pull_phone: Some("0722000000".into()),
         qr: true,
-        ..Setup::default()
+        ..till_setup()
     })
 }
 
