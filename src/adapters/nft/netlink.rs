@@ -1,6 +1,7 @@
 //! The nf_tables netlink encoding (pure): a change (`delta::Op`s) as one batch of netlink
-//! messages, the probe that asks whether lango's two tables exist, and the kernel's answers
-//! read back, one errno per message. Laid out as nft 1.0.6 lays out the same script (tests.rs
+//! messages, the probe that asks whether lango's two tables exist, the reads and dump requests
+//! of counters, and the kernel's answers read back, one errno per message, or a dump's messages
+//! datagram by datagram (`dump_datagram`; `dump.rs` reads them). Laid out as nft 1.0.6 lays out the same script (tests.rs
 //! checks the bytes against what `nft --debug=mnl` sends). `socket.rs` carries the bytes.
 //!
 //! Every message of a change asks for an ack (`NLM_F_ACK`), so the kernel answers each one, with
