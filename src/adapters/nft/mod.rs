@@ -1,6 +1,7 @@
 //! The kernel side of the firewall: `table inet lango` and the gate `table inet lango_gate`. `render` is pure and turns a desired
-//! state into one nft script that replaces the whole table atomically; `parse_usage` reads the
-//! per-element byte counters back from `nft -j`. `NftFirewall` restores a missing table (a start, a fw4
+//! state into one nft script that replaces the whole table atomically; the per-element byte
+//! counters and quota use are read back with netlink dumps (`dump.rs`), or from `nft -j`
+//! (`parse_usage`) where netlink is unavailable. `NftFirewall` restores a missing table (a start, a fw4
 //! restart) as its skeleton through one `nft -f -` and its devices over netlink (`restore`),
 //! replaces the table through `sys::Runner` (one `nft -f -`, never one process per rule) after
 //! a restart of lango, a HUP and when the kernel refuses a change, skips the apply when the table already says the same, and sends
@@ -14,6 +15,7 @@
 //! of clients. Quotas and speed caps are named `quota`/`limit` objects reached through maps.
 
 mod delta;
+mod dump;
 mod netlink;
 mod parse;
 mod render;
@@ -39,7 +41,9 @@ use delta::{
 };
 pub use netlink::Batch;
 pub(crate) use parse::flow_offloading_enabled;
-use parse::{parse_usage, usage_of, Counters};
+#[doc(hidden)]
+pub use parse::Counters;
+use parse::{parse_usage, usage_of};
 use render::MAX_TIMEOUT_MS;
 pub use render::{render, render_gate};
 pub use socket::{Answers, Netlink, NetlinkError, NetlinkSocket};
@@ -347,17 +351,35 @@ impl NftFirewall {
         }
     }
 
-    /// The counters of the live table, or none if it is missing.
+    /// The counters of the live table, or none if it is missing: netlink dumps read one
+    /// datagram at a time (`dump.rs`); `nft -j` and its JSON only where netlink is unavailable.
     fn read_counters(&self) -> Option<Counters> {
-        self.nft(&["-j", "list", "table", "inet", "lango"], None)
-            .ok()
-            .map(|json| parse_usage(&json))
+        match dump::read(&*self.kernel, &dump::USAGE) {
+            Ok(counters) => Some(counters),
+            Err(NetlinkError::Refused(e)) => {
+                log::debug!("firewall: counters not read: {e}");
+                None
+            }
+            Err(e) => {
+                self.netlink_unavailable(&e.to_string());
+                self.nft(&["-j", "list", "table", "inet", "lango"], None)
+                    .ok()
+                    .map(|json| parse_usage(&json))
+            }
+        }
     }
 
-    /// One set of the live table, parsed like the whole table.
+    /// One set of the live table, read like the whole table.
     fn read_set(&self, name: &str) -> Result<Counters, FirewallError> {
-        self.nft(&["-j", "list", "set", "inet", "lango", name], None)
-            .map(|json| parse_usage(&json))
+        match dump::read(&*self.kernel, &[netlink::Dump::Set(name)]) {
+            Ok(counters) => Ok(counters),
+            Err(NetlinkError::Refused(e)) => Err(FirewallError::Apply(format!("set {name}: {e}"))),
+            Err(e) => {
+                self.netlink_unavailable(&e.to_string());
+                self.nft(&["-j", "list", "set", "inet", "lango", name], None)
+                    .map(|json| parse_usage(&json))
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, NftState> {
@@ -423,6 +445,22 @@ impl NftFirewall {
         )
         .map(|_| ())
     }
+}
+
+/// The live table's counters as the periodic usage read takes them over `kernel`, and as
+/// `parse_usage` reads them out of `nft -j list table inet lango`'s output (`json`): both with
+/// `seen6` sorted. tests/it/flat.rs checks that they agree on a table that counted traffic.
+#[doc(hidden)]
+pub fn usage_two_ways(
+    kernel: &dyn Netlink,
+    json: &str,
+) -> (Result<Counters, NetlinkError>, Counters) {
+    let sorted = |mut c: Counters| {
+        c.seen6.sort();
+        c
+    };
+    let read = dump::read(kernel, &dump::USAGE).map(sorted);
+    (read, sorted(parse_usage(json)))
 }
 
 /// Pure: one `paid_mac` element with its timeout as a batch of its own: the floor under any

@@ -1,6 +1,7 @@
 //! The nf_tables netlink encoding (pure): a change (`delta::Op`s) as one batch of netlink
-//! messages, the probe that asks whether lango's two tables exist, and the kernel's answers
-//! read back, one errno per message. Laid out as nft 1.0.6 lays out the same script (tests.rs
+//! messages, the probe that asks whether lango's two tables exist, the reads and dump requests
+//! of counters, and the kernel's answers read back, one errno per message, or a dump's messages
+//! datagram by datagram (`dump_datagram`; `dump.rs` reads them). Laid out as nft 1.0.6 lays out the same script (tests.rs
 //! checks the bytes against what `nft --debug=mnl` sends). `socket.rs` carries the bytes.
 //!
 //! Every message of a change asks for an ack (`NLM_F_ACK`), so the kernel answers each one, with
@@ -16,7 +17,12 @@ use super::delta::{Key, Op};
 const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_ACK: u16 = 0x4;
 const NLM_F_CREATE: u16 = 0x400;
+/// `NLM_F_ROOT | NLM_F_MATCH`: every object of the kind asked for.
+const NLM_F_DUMP: u16 = 0x300;
+/// Set on a dump's message when what it lists changed meanwhile (`NLM_F_DUMP_INTR`).
+const NLM_F_DUMP_INTR: u16 = 0x10;
 const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
 /// `NFNL_MSG_BATCH_BEGIN` and `_END` (`NLMSG_MIN_TYPE` and the next).
 const BATCH_BEGIN: u16 = 0x10;
 const BATCH_END: u16 = 0x11;
@@ -24,34 +30,34 @@ const SUBSYS_NFTABLES: u16 = 10;
 const NFPROTO_INET: u8 = 1;
 /// `enum nf_tables_msg_types` (linux/netfilter/nf_tables.h).
 const MSG_GETTABLE: u16 = 1;
-const MSG_NEWSETELEM: u16 = 12;
+pub(super) const MSG_NEWSETELEM: u16 = 12;
 const MSG_GETSETELEM: u16 = 13;
 const MSG_DELSETELEM: u16 = 14;
-const MSG_NEWOBJ: u16 = 18;
+pub(super) const MSG_NEWOBJ: u16 = 18;
 const MSG_GETOBJ: u16 = 19;
 const MSG_DELOBJ: u16 = 20;
 const NLA_F_NESTED: u16 = 0x8000;
-const OBJECT_QUOTA: u32 = 2;
+pub(super) const OBJECT_QUOTA: u32 = 2;
 const OBJECT_LIMIT: u32 = 4;
 /// `NFTA_*` attribute numbers used below, by the enum they belong to.
 const TABLE_NAME: u16 = 1;
 const LIST_TABLE: u16 = 1;
-const LIST_SET: u16 = 2;
-const LIST_ELEMENTS: u16 = 3;
-const LIST_ELEM: u16 = 1;
-const ELEM_KEY: u16 = 1;
+pub(super) const LIST_SET: u16 = 2;
+pub(super) const LIST_ELEMENTS: u16 = 3;
+pub(super) const LIST_ELEM: u16 = 1;
+pub(super) const ELEM_KEY: u16 = 1;
 const ELEM_TIMEOUT: u16 = 4;
 const ELEM_EXPR: u16 = 7;
 const ELEM_OBJREF: u16 = 9;
 const ELEM_EXPRESSIONS: u16 = 11;
 const EXPR_DATA: u16 = 2;
 const COUNTER_BYTES: u16 = 1;
-const QUOTA_CONSUMED: u16 = 4;
-const DATA_VALUE: u16 = 1;
+pub(super) const QUOTA_CONSUMED: u16 = 4;
+pub(super) const DATA_VALUE: u16 = 1;
 const OBJ_TABLE: u16 = 1;
-const OBJ_NAME: u16 = 2;
-const OBJ_TYPE: u16 = 3;
-const OBJ_DATA: u16 = 4;
+pub(super) const OBJ_NAME: u16 = 2;
+pub(super) const OBJ_TYPE: u16 = 3;
+pub(super) const OBJ_DATA: u16 = 4;
 
 /// The table every change goes to.
 const TABLE: &str = "lango";
@@ -486,8 +492,108 @@ pub(crate) fn reads(reads: &[Read<'_>]) -> Batch {
     }
 }
 
+/// What `dump_request` asks the kernel for: every element of one of lango's sets, or every
+/// quota object of lango's table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dump<'a> {
+    Set(&'a str),
+    Quotas,
+}
+
+/// Pure: one dump request (not a batch), sequence number 1: answered with as many messages as
+/// it takes (`NFT_MSG_NEWSETELEM` with a list of elements, or one `NFT_MSG_NEWOBJ` per object),
+/// then `NLMSG_DONE`; or with an errno (ENOENT: no such table or set). Nothing is reset.
+pub(crate) fn dump_request(what: Dump<'_>) -> Batch {
+    let mut w = Writer {
+        buf: Vec::with_capacity(48),
+        seq: 1,
+        quiet: false,
+        last: 0,
+    };
+    let kind = match what {
+        Dump::Set(_) => MSG_GETSETELEM,
+        Dump::Quotas => MSG_GETOBJ,
+    };
+    let flags = NLM_F_REQUEST | NLM_F_DUMP;
+    let start = w.begin(SUBSYS_NFTABLES << 8 | kind, flags, NFPROTO_INET, 0);
+    match what {
+        Dump::Set(set) => {
+            w.text(LIST_TABLE, TABLE);
+            w.text(LIST_SET, set);
+        }
+        Dump::Quotas => {
+            w.text(OBJ_TABLE, TABLE);
+            w.int(OBJ_TYPE, OBJECT_QUOTA);
+        }
+    }
+    w.end(start);
+    Batch {
+        bytes: w.buf,
+        messages: 1,
+        quiet: false,
+    }
+}
+
+/// Where a dump is after one datagram of its answer.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum DumpStep {
+    /// More datagrams follow.
+    More,
+    /// `NLMSG_DONE`: the dump is complete.
+    Done,
+    /// The request was refused with this errno (ENOENT: no such table or set).
+    Refused(i32),
+}
+
+/// Pure: one datagram of a dump's answer: each message that carries data is handed to `each`
+/// (whole, header included), and whether the dump is done. `interrupted` is set when a
+/// message says that what it lists changed during the dump. Stops at anything malformed.
+pub(crate) fn dump_datagram(
+    datagram: &[u8],
+    interrupted: &mut bool,
+    each: &mut dyn FnMut(&[u8]),
+) -> DumpStep {
+    let mut rest = datagram;
+    while rest.len() >= 16 {
+        let len = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let kind = u16::from_ne_bytes([rest[4], rest[5]]);
+        let flags = u16::from_ne_bytes([rest[6], rest[7]]);
+        let Some(message) = rest.get(..len).filter(|_| len >= 16) else {
+            break;
+        };
+        *interrupted |= flags & NLM_F_DUMP_INTR != 0;
+        match kind {
+            NLMSG_DONE => return DumpStep::Done,
+            NLMSG_ERROR => {
+                let errno = message
+                    .get(16..20)
+                    .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+                if errno != 0 {
+                    return DumpStep::Refused(errno.saturating_neg());
+                }
+            }
+            _ if kind >> 8 == SUBSYS_NFTABLES && len >= 20 => each(message),
+            _ => {}
+        }
+        rest = rest.get(len.next_multiple_of(4)..).unwrap_or_default();
+    }
+    DumpStep::More
+}
+
+/// The attributes among `attrs`, `(type with flags masked off, payload)`, while they are whole.
+pub(super) fn attributes(attrs: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    let mut rest = attrs;
+    std::iter::from_fn(move || {
+        let len = usize::from(u16::from_ne_bytes([*rest.first()?, *rest.get(1)?]));
+        let kind = u16::from_ne_bytes([*rest.get(2)?, *rest.get(3)?]) & 0x3fff;
+        let payload = rest.get(4..len)?;
+        rest = rest.get(len.next_multiple_of(4)..).unwrap_or_default();
+        Some((kind, payload))
+    })
+}
+
 /// The first attribute of type `kind` among `attrs` (flags masked off), if whole.
-fn find(attrs: &[u8], kind: u16) -> Option<&[u8]> {
+pub(super) fn find(attrs: &[u8], kind: u16) -> Option<&[u8]> {
     let mut rest = attrs;
     while rest.len() >= 4 {
         let len = usize::from(u16::from_ne_bytes([rest[0], rest[1]]));
@@ -501,8 +607,16 @@ fn find(attrs: &[u8], kind: u16) -> Option<&[u8]> {
     None
 }
 
-fn be64(bytes: Option<&[u8]>) -> Option<u64> {
+pub(super) fn be64(bytes: Option<&[u8]>) -> Option<u64> {
     bytes?.try_into().ok().map(u64::from_be_bytes)
+}
+
+/// An element's byte counter (`NFTA_LIST_ELEM`'s payload): its one expression, or the first
+/// of several.
+pub(super) fn counted(elem: &[u8]) -> Option<u64> {
+    let expr = find(elem, ELEM_EXPR)
+        .or_else(|| find(elem, ELEM_EXPRESSIONS).and_then(|l| find(l, LIST_ELEM)))?;
+    be64(find(find(expr, EXPR_DATA)?, COUNTER_BYTES))
 }
 
 /// Pure: what the replies to `reads` say, `(sequence number, bytes)`: an element's counter (its
@@ -524,11 +638,7 @@ pub(crate) fn read_values(replies: &[u8]) -> Vec<(u32, u64)> {
         let value = match kind {
             MSG_NEWSETELEM => find(attrs, LIST_ELEMENTS)
                 .and_then(|list| find(list, LIST_ELEM))
-                .and_then(|elem| {
-                    find(elem, ELEM_EXPR)
-                        .or_else(|| find(elem, ELEM_EXPRESSIONS).and_then(|l| find(l, LIST_ELEM)))
-                })
-                .and_then(|expr| be64(find(find(expr, EXPR_DATA)?, COUNTER_BYTES))),
+                .and_then(counted),
             MSG_NEWOBJ => be64(find(
                 find(attrs, OBJ_DATA).unwrap_or_default(),
                 QUOTA_CONSUMED,

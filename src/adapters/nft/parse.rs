@@ -24,9 +24,10 @@ pub(crate) fn flow_offloading_enabled(firewall_config: &str) -> bool {
         })
 }
 
-/// Byte counts per set element, as `nft -j list table inet lango` shows them.
+/// Byte counts per set element and quota use, as the kernel's dumps (`dump.rs`) or `nft -j list
+/// table inet lango` show them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Counters {
+pub struct Counters {
     /// Uploads: (MAC, source address) pairs.
     pub up: HashMap<(Mac, IpAddr), u64>,
     /// Downloads: destination addresses.

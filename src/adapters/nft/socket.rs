@@ -3,7 +3,7 @@
 //! `NETLINK_NETFILTER` socket through nix, one per exchange, so that no answer to an earlier
 //! exchange is ever mistaken for one to this). The fake lives in tests.rs.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::sys::socket::{
@@ -12,7 +12,7 @@ use nix::sys::socket::{
 };
 use nix::sys::time::TimeVal;
 
-use super::netlink::{answers, Batch};
+use super::netlink::{answers, dump_datagram, Batch, DumpStep};
 
 /// Why an exchange did not get its answers.
 #[derive(Debug, PartialEq, Eq)]
@@ -23,6 +23,8 @@ pub enum NetlinkError {
     /// The batch is more than the socket takes in one send (EMSGSIZE, ENOBUFS, ENOMEM): nothing
     /// of it was applied, and smaller batches may go.
     TooLarge(Errno),
+    /// The kernel answered a dump with an errno (ENOENT: no such table or set).
+    Refused(Errno),
 }
 
 impl std::fmt::Display for NetlinkError {
@@ -30,6 +32,7 @@ impl std::fmt::Display for NetlinkError {
         match self {
             NetlinkError::Unavailable(why) => f.write_str(why),
             NetlinkError::TooLarge(e) => write!(f, "batch too large for one send: {e}"),
+            NetlinkError::Refused(e) => write!(f, "refused: {e}"),
         }
     }
 }
@@ -47,6 +50,15 @@ pub struct Answers {
 pub trait Netlink: Send + Sync {
     /// Sends `batch` and returns the kernel's answers, once every message has answered.
     fn exchange(&self, batch: &Batch) -> Result<Answers, NetlinkError>;
+
+    /// Sends one dump request (`netlink::dump_request`) and hands each message of the answer
+    /// to `each` as it arrives, one datagram at a time: nothing of the answer is kept. Returns
+    /// whether the kernel said that what it listed changed meanwhile. A kernel that cannot
+    /// dump (the fakes) is unavailable: the nft CLI reads instead.
+    fn dump(&self, request: &Batch, each: &mut dyn FnMut(&[u8])) -> Result<bool, NetlinkError> {
+        let _ = (request, each);
+        Err(NetlinkError::Unavailable("no dumps".into()))
+    }
 }
 
 /// The real kernel.
@@ -57,21 +69,10 @@ const SMALL: usize = 128 * 1024;
 
 impl Netlink for NetlinkSocket {
     fn exchange(&self, batch: &Batch) -> Result<Answers, NetlinkError> {
-        let failed = |what: &str, e: Errno| NetlinkError::Unavailable(format!("{what}: {e}"));
-        let fd = socket(
-            AddressFamily::Netlink,
-            SockType::Raw,
-            SockFlag::SOCK_CLOEXEC,
-            SockProtocol::NetlinkNetFilter,
-        )
-        .map_err(|e| failed("netlink socket", e))?;
-        bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0)).map_err(|e| failed("netlink bind", e))?;
         // How long the kernel may take to answer: far more than a small batch ever takes, and
         // a second more per 256 KiB of a restore's batch (a slow router's kernel inserting
-        // elements). (`as _`: `time_t` is 32 bits on some router targets.)
-        let secs = 2 + (batch.bytes.len() >> 18).min(60);
-        setsockopt(&fd, sockopt::ReceiveTimeout, &TimeVal::new(secs as _, 0))
-            .map_err(|e| failed("netlink timeout", e))?;
+        // elements).
+        let fd = open(2 + (batch.bytes.len() >> 18).min(60))?;
         if batch.bytes.len() > SMALL {
             // A restore's batch goes in one send, which must fit the socket's send buffer;
             // raising it past `wmem_max` needs CAP_NET_ADMIN, which writing nf_tables needs
@@ -119,4 +120,48 @@ impl Netlink for NetlinkSocket {
         let errnos = errnos.into_iter().map(Option::unwrap_or_default).collect();
         Ok(Answers { errnos, replies })
     }
+
+    fn dump(&self, request: &Batch, each: &mut dyn FnMut(&[u8])) -> Result<bool, NetlinkError> {
+        let fd = open(2)?;
+        send(fd.as_raw_fd(), &request.bytes, MsgFlags::empty())
+            .map_err(|e| failed("netlink send", e))?;
+        // The kernel fills a dump's datagrams up to the largest read it has seen, at most
+        // 32 KiB (`netlink_recvmsg`), so none is cut short.
+        let mut buf = vec![0u8; 32 * 1024];
+        let mut interrupted = false;
+        loop {
+            let n = match recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Err(Errno::EINTR) => continue,
+                answer => answer.map_err(|e| failed("netlink dump", e))?,
+            };
+            let datagram = buf.get(..n).unwrap_or_default();
+            match dump_datagram(datagram, &mut interrupted, each) {
+                DumpStep::More => {}
+                DumpStep::Done => return Ok(interrupted),
+                DumpStep::Refused(errno) => {
+                    return Err(NetlinkError::Refused(Errno::from_raw(errno)))
+                }
+            }
+        }
+    }
+}
+
+fn failed(what: &str, e: Errno) -> NetlinkError {
+    NetlinkError::Unavailable(format!("{what}: {e}"))
+}
+
+/// A `NETLINK_NETFILTER` socket of its own, answers awaited up to `secs` seconds.
+fn open(secs: usize) -> Result<OwnedFd, NetlinkError> {
+    let fd = socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkNetFilter,
+    )
+    .map_err(|e| failed("netlink socket", e))?;
+    bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0)).map_err(|e| failed("netlink bind", e))?;
+    // (`as _`: `time_t` is 32 bits on some router targets.)
+    setsockopt(&fd, sockopt::ReceiveTimeout, &TimeVal::new(secs as _, 0))
+        .map_err(|e| failed("netlink timeout", e))?;
+    Ok(fd)
 }

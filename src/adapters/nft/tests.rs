@@ -479,6 +479,14 @@ impl Netlink for FakeNetlink {
             replies: Vec::new(),
         })
     }
+
+    /// A dump finds nothing counted.
+    fn dump(&self, _: &netlink::Batch, _: &mut dyn FnMut(&[u8])) -> Result<bool, NetlinkError> {
+        match self.available {
+            true => Ok(false),
+            false => Err(NetlinkError::Unavailable("EPROTONOSUPPORT".into())),
+        }
+    }
 }
 
 /// nft, recorded: `list tables` shows both tables, everything else succeeds silently.
