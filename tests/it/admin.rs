@@ -1081,12 +1081,8 @@ fn a_bad_reload_keeps_the_running_config_and_paid_guests() {
     let (env, dir, _owner) = shop();
     let path = dir.path("lango.conf");
     let (ip, mac) = guest(1);
-    let codes = env
-        .app
-        .generate_vouchers("hour", 1, "", None)
-        .unwrap()
-        .unwrap();
-    env.app.redeem(ip, &codes[0].code).unwrap();
+    let code = env.hour_voucher();
+    env.app.redeem(ip, &code).unwrap();
     env.app.run_due();
     assert!(env.firewall.allows(mac));
     let good = std::fs::read_to_string(&path).unwrap();

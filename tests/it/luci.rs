@@ -391,13 +391,9 @@ fn store_with_a_guest(path: &Path, config: &str) -> u64 {
         .unwrap()
         .as_secs() as i64;
     let env = crate::support::TestEnv::with(store, config, now);
-    let codes = env
-        .app
-        .generate_vouchers("hour", 1, "", None)
-        .unwrap()
-        .unwrap();
+    let code = env.hour_voucher();
     env.app
-        .redeem(crate::support::guest(1).0, &codes[0].code)
+        .redeem(crate::support::guest(1).0, &code)
         .unwrap()
         .id
 }

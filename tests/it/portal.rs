@@ -295,13 +295,7 @@ fn the_guest_api_errors() {
         .contains("Safaricom number"));
     let not_json = post_json(&env, ip, "/api/portal/voucher", "code=ABC");
     assert_eq!(not_json.status, 400);
-    let code = env
-        .app
-        .generate_vouchers("hour", 1, "", None)
-        .unwrap()
-        .unwrap()
-        .remove(0)
-        .code;
+    let code = env.hour_voucher();
     let body = format!(r#"{{"code":"{code}"}}"#);
     let ok = post_json(&env, ip, "/api/portal/voucher", &body);
     assert_eq!(

@@ -278,13 +278,7 @@ fn a_schema_6_store_is_upgraded_to_schema_7_with_every_row() {
     // A session and a payment as a current lango makes them.
     let (session, payment) = {
         let env = TestEnv::new();
-        let code = env
-            .app
-            .generate_vouchers("hour", 1, "", None)
-            .unwrap()
-            .unwrap()
-            .remove(0)
-            .code;
+        let code = env.hour_voucher();
         let session = env.app.redeem(ip1, &code).unwrap();
         let mut payment = env
             .app

@@ -70,6 +70,12 @@ impl TestEnv {
         }
     }
 
+    /// One fresh voucher code for the demo's "hour" package.
+    pub fn hour_voucher(&self) -> String {
+        let mut codes = self.app.generate_vouchers("hour", 1, "", None);
+        codes.unwrap().expect("the hour package").remove(0).code
+    }
+
     /// Lets `secs` pass and runs whatever became due.
     pub fn advance(&self, secs: i64) {
         self.clock.advance(secs);

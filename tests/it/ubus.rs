@@ -640,12 +640,8 @@ fn lango_status_sessions_kick_and_extend() {
 fn lango_block_unblock_and_the_blocked_list() {
     let env = TestEnv::new();
     let (mut peer, _running) = lango_on_ubus(&env, None);
-    let codes = env
-        .app
-        .generate_vouchers("hour", 1, "", None)
-        .unwrap()
-        .unwrap();
-    env.app.redeem(guest(1).0, &codes[0].code).unwrap();
+    let code = env.hour_voucher();
+    env.app.redeem(guest(1).0, &code).unwrap();
     let mac = guest(1).1.to_string();
     // Blocking ends the device's session and lists it.
     assert_eq!(
@@ -763,12 +759,8 @@ fn lango_reload_reads_the_config_file() {
 #[test]
 fn lango_event_payloads() {
     let env = TestEnv::new();
-    let codes = env
-        .app
-        .generate_vouchers("hour", 1, "", None)
-        .unwrap()
-        .unwrap();
-    let session = env.app.redeem(guest(3).0, &codes[0].code).unwrap();
+    let code = env.hour_voucher();
+    let session = env.app.redeem(guest(3).0, &code).unwrap();
     let start = lango::ubus::session_start(&session);
     assert_eq!(start.name, "session.start");
     assert_eq!(start.data["mac"], guest(3).1.to_string());
