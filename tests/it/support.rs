@@ -72,7 +72,7 @@ impl TestEnv {
 
     /// One fresh voucher code for the demo's "hour" package.
     pub fn hour_voucher(&self) -> String {
-        let mut codes = self.app.generate_vouchers("hour", 1, "", None);
+        let codes = self.app.generate_vouchers("hour", 1, "", None);
         codes.unwrap().expect("the hour package").remove(0).code
     }
 
