@@ -114,6 +114,8 @@ struct Work {
     next_checkpoint: Option<Timestamp>,
     /// When the store's retention pass runs next (`retention.rs`).
     next_compaction: Timestamp,
+    /// Rows the retention pass removed since the file was last compacted (`retention.rs`).
+    removed_since_compact: usize,
     /// Session id → (bytes up, bytes down) read from the firewall and not yet stored.
     usage: HashMap<u64, (u64, u64)>,
     /// Session id → (when, bytes up, bytes down) at the last usage reading, and the speed

@@ -113,3 +113,38 @@ impl Now for TestEnv {
         self.clock.now()
     }
 }
+
+#[test]
+fn the_file_shrinks_once_retention_has_freed_enough_of_it() {
+    // A store on a file: freed pages were reused but never given back, so the file stayed at
+    // its peak for ever (issue 14). tmpfs when there is one: the fsyncs are then free.
+    let shm = std::path::Path::new("/dev/shm");
+    let dir = crate::support::TempDir::new("compact");
+    let path = if shm.is_dir() {
+        shm.join(format!("lango-compact-{}.redb", std::process::id()))
+    } else {
+        dir.path("lango.redb")
+    };
+    let _ = std::fs::remove_file(&path);
+    let mut config = demo_config();
+    // Ended sessions and events go after a day, so that most of what the sales wrote is freed.
+    config.gateway.keep_sessions_secs = DAY as u64;
+    let env = TestEnv::with(Store::open(&path).unwrap(), config, T0);
+    let size = || std::fs::metadata(&path).unwrap().len();
+    let mut peak = 0;
+    for _ in 0..8 {
+        sell(&env, 1, 100);
+        peak = peak.max(size());
+    }
+    // Two quiet days: retention archives and forgets what the week wrote.
+    for _ in 0..16 {
+        env.advance(3 * 3600);
+    }
+    let after = size();
+    let _ = std::fs::remove_file(&path);
+    eprintln!("store file: peak {peak} bytes, {after} after retention and compaction");
+    assert!(
+        after * 10 < peak * 7,
+        "the file is {after} bytes after retention, its peak was {peak}"
+    );
+}
