@@ -40,6 +40,7 @@ use crate::core::vouchers::Voucher;
 pub const SCHEMA_VERSION: u64 = 7;
 
 mod archive;
+mod compact;
 mod owner;
 mod records;
 mod schema;
@@ -340,6 +341,8 @@ impl Store {
                 )));
             }
         }
+        // A compaction cut short before its rename: the old file is whole, the copy is not.
+        let _ = std::fs::remove_file(compact::copy_path(path));
         if needs_recovery(path) {
             log::warn!("store: repairing after an unclean shutdown");
         }
@@ -626,35 +629,6 @@ impl Store {
         self.closed
             .store(true, std::sync::atomic::Ordering::Relaxed);
         drop(guard.take());
-    }
-
-    /// Gives the pages freed by retention back to the filesystem (redb's `compact`), so that
-    /// the file shrinks to what it holds instead of staying at its peak. Holds the store to
-    /// itself meanwhile: every read and write waits. The file's size before and after; `None`
-    /// in RAM or when the store is closed.
-    pub fn compact_file(&self) -> Result<Option<(u64, u64)>, StoreError> {
-        let Some(path) = &self.path else {
-            return Ok(None);
-        };
-        let size = || std::fs::metadata(path).map_or(0, |m| m.len());
-        let mut guard = crate::core::locks::write(&self.db);
-        let Some(db) = guard.as_mut() else {
-            return Ok(None);
-        };
-        let before = size();
-        // Each round moves pages towards the start; it stops when nothing moved.
-        let done = db.compact().map_err(|e| match e {
-            redb::CompactionError::Storage(s) => storage(s),
-            other => StoreError::Io(other.to_string()),
-        });
-        let after = size();
-        drop(guard);
-        if let Err(e) = &done {
-            if poisons(e) {
-                let _ = self.reopen(self.generation.load(Ordering::Relaxed));
-            }
-        }
-        done.map(|_| Some((before, after)))
     }
 
     /// The free space of the store's filesystem; `None` in RAM or when `statvfs` fails.

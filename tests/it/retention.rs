@@ -103,6 +103,23 @@ fn archived_days_go_after_keep_payments() {
     assert!(days <= 10, "{days} archived days");
 }
 
+fn copy_exists(path: &std::path::Path) -> bool {
+    let mut copy = path.as_os_str().to_owned();
+    copy.push(".compact");
+    std::path::Path::new(&copy).exists()
+}
+
+#[test]
+fn a_copy_left_by_a_compaction_cut_short_is_deleted_at_open() {
+    let dir = crate::support::TempDir::new("stray");
+    let path = dir.path("lango.redb");
+    drop(Store::open(&path).unwrap());
+    std::fs::write(dir.path("lango.redb.compact"), b"half a copy").unwrap();
+    let store = Store::open(&path).unwrap();
+    assert!(!copy_exists(&path));
+    drop(store);
+}
+
 trait Now {
     fn clock_now(&self) -> i64;
 }
@@ -136,11 +153,23 @@ fn the_file_shrinks_once_retention_has_freed_enough_of_it() {
         sell(&env, 1, 100);
         peak = peak.max(size());
     }
+    let books = |env: &TestEnv| {
+        let all = env.app.store.read(|r| r.payments_since(T0 - DAY, 100_000));
+        let all = all.unwrap();
+        let money: i64 = all.iter().map(|p| p.amount.0).sum();
+        (all.len(), money)
+    };
+    let before = books(&env);
     // Two quiet days: retention archives and forgets what the week wrote.
     for _ in 0..16 {
         env.advance(3 * 3600);
     }
     let after = size();
+    // Nothing lost, and the store (its handle swapped under the app) still sells.
+    assert_eq!(books(&env), before);
+    assert!(!copy_exists(&path));
+    let (paid, _) = sell(&env, 1, 1);
+    assert_eq!(paid, 1);
     let _ = std::fs::remove_file(&path);
     eprintln!("store file: peak {peak} bytes, {after} after retention and compaction");
     assert!(
