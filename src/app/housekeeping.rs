@@ -406,7 +406,10 @@ impl App {
             return;
         }
         if let Err(e) = self.env.firewall.forget(&removed) {
-            log::warn!("firewall: cannot forget the flows of {removed:?}: {e}");
+            log::warn!(
+                "firewall: cannot forget the flows of {} addresses: {e}",
+                removed.len()
+            );
         }
     }
 

@@ -22,6 +22,7 @@ pub mod ipv6;
 pub(crate) mod locks;
 pub(crate) mod metrics;
 pub mod model;
+mod names;
 pub(crate) mod pacing;
 pub mod payments;
 pub(crate) mod qr;

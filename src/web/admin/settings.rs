@@ -343,7 +343,7 @@ fn mpesa_section(call: &Call) -> String {
         opt("simulator", "Simulator (demo)"),
     ];
     let kinds = vec![opt("paybill", "PayBill"), opt("till", "Buy Goods till")];
-    let env_text = format!("{env:?}").to_lowercase();
+    let env_text = env.name();
     let kind_text = if kind == MpesaKind::Till {
         "till"
     } else {

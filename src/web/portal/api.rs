@@ -357,7 +357,7 @@ fn validate(config: &Config) -> Response {
                 "tillNumber": till,
                 "paybillNumber": paybill,
                 "storeNumber": mask(&m.shortcode),
-                "environment": format!("{:?}", m.environment).to_lowercase(),
+                "environment": m.environment.name(),
                 "hasPasskey": !m.passkey.is_empty(),
                 "hasCredentials": !m.consumer_key.is_empty() && !m.consumer_secret.is_empty(),
             }

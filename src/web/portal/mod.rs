@@ -652,7 +652,7 @@ fn pay_page(ctx: &Ctx, token: &str, lang: Lang) -> Response {
     if payment.state.is_open() {
         // Without JavaScript the page refreshes itself while the payment is open; with it, it
         // asks the status API and reloads when the state changes.
-        let state = format!("{:?}", payment.state).to_lowercase();
+        let state = payment.state.name();
         let script = PAYMENT_POLL.replace("{{state}}", &state) + view::TIMERS;
         let body = view::waiting_card(&config, &payment, now, lang);
         return page(ctx, lang, 200, &body, Some(2), &script);
