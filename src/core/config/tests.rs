@@ -158,7 +158,9 @@ fn empty_file_gives_every_default() {
             brand,
             packages: Vec::new(),
             mpesa: None,
-            trial: None
+            trial: None,
+            #[cfg(feature = "radius")]
+            radius: None,
         }
     );
 }
