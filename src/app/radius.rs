@@ -1,0 +1,131 @@
+//! Vouchers and guest accounts checked against a RADIUS server (`config radius`): the client
+//! the config asks for (`RadiusState`), and the grant of an Access-Accept's terms through the
+//! one grant path (`grant_in`), so the kernel enforces them as it does a package's.
+//!
+//! The order, when a radius section is configured: a code (or user name) that exists in this
+//! router's own store is handled locally, exactly as without RADIUS (its refusals included);
+//! every other one goes to the server, and the server's answer is final. A code the server
+//! rejects is never then looked up locally, so a guess gets one judge, not two; and the local
+//! lookup comes first only for codes lango itself made and stored (random, as guessable as
+//! they are without RADIUS). An unreachable server leaves the local vouchers, M-Pesa sales
+//! and paid guests working; a guest with a central code is told that the check is down.
+//! Feature `radius` only.
+
+use std::sync::{Arc, RwLock};
+
+use super::admission::Admitted;
+use super::*;
+use crate::adapters::radius::{device_mac, Login, RadiusClient, RadiusError, UdpRadius};
+use crate::core::radius::Reply;
+
+/// The client for the current config, or one a test put in.
+#[derive(Default)]
+pub(crate) struct RadiusState {
+    client: RwLock<Option<Arc<dyn RadiusClient>>>,
+    /// Set by `App::use_radius`: a config change keeps the injected client.
+    injected: std::sync::atomic::AtomicBool,
+}
+
+impl RadiusState {
+    /// The real client for `config` (none without a radius section).
+    pub(crate) fn configure(&self, config: &Config) {
+        if self.injected.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let client = config.radius.as_ref().map(|radius| {
+            let router = device_mac(&config.gateway.device);
+            Arc::new(UdpRadius::new(radius, router)) as Arc<dyn RadiusClient>
+        });
+        *locks::write(&self.client) = client;
+    }
+
+    fn client(&self) -> Option<Arc<dyn RadiusClient>> {
+        locks::read(&self.client).clone()
+    }
+}
+
+impl App {
+    /// Replaces the RADIUS client (tests: a `FakeRadius`, or a `UdpRadius` at a test server).
+    pub fn use_radius(&self, client: Arc<dyn RadiusClient>) {
+        self.radius
+            .injected
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        *locks::write(&self.radius.client) = Some(client);
+    }
+
+    /// The RADIUS client when `code` is not a voucher of this router's store.
+    pub(crate) fn radius_for_voucher(
+        &self,
+        code: &str,
+    ) -> Result<Option<Arc<dyn RadiusClient>>, StoreError> {
+        let Some(client) = self.radius.client() else {
+            return Ok(None);
+        };
+        let local = self.store.read(|r| r.voucher(code))?;
+        Ok(local.is_none().then_some(client))
+    }
+
+    /// The RADIUS client when `username` is not an account of this router's store.
+    pub(crate) fn radius_for_account(
+        &self,
+        username: Option<&str>,
+    ) -> Result<Option<Arc<dyn RadiusClient>>, StoreError> {
+        let Some(client) = self.radius.client() else {
+            return Ok(None);
+        };
+        let local = match username {
+            Some(name) => self.store.read(|r| r.account(name))?,
+            None => None,
+        };
+        Ok(local.is_none().then_some(client))
+    }
+
+    /// Asks the server (no lock held: this blocks for the configured timeouts) and grants an
+    /// Access-Accept's terms in one write with its event. `source` names what paid.
+    pub(crate) fn grant_radius(
+        &self,
+        client: &dyn RadiusClient,
+        admitted: Admitted,
+        user: &str,
+        password: &str,
+        source: Source,
+    ) -> Result<Result<Session, RadiusError>, StoreError> {
+        let Admitted { mac, ip, .. } = admitted;
+        let login = Login {
+            user: user.to_string(),
+            password: password.to_string(),
+            mac,
+            ip: Some(ip),
+        };
+        let reply: Reply = match client.authenticate(&login) {
+            Ok(reply) => reply,
+            Err(e) => {
+                log::info!("RADIUS refused {user} for {mac}: {e}");
+                return Ok(Err(e));
+            }
+        };
+        let terms = reply.terms();
+        // The wait may have been seconds: the session starts now, not at the request.
+        let time = self.time();
+        let session = self.store.write(Durability::Durable, |w| {
+            let session = grant_in(w, mac, Some(ip), &terms, source, time.start())?;
+            touch_device(w, mac, Some(ip), time.now)?;
+            let event = format!(
+                "RADIUS accepted {user}: session {} until {}{}{}",
+                session.id,
+                self.owner_time(session.deadline),
+                terms
+                    .quota_bytes
+                    .map_or(String::new(), |b| format!(", {b} bytes")),
+                terms
+                    .rate_down_kbit
+                    .map_or(String::new(), |k| format!(", {k} kbit/s down")),
+            );
+            w.push_event(&Event::new(time.now, "radius_accepted", Some(mac), event))?;
+            Ok(session)
+        })?;
+        self.mark_dirty();
+        self.emit_session(session.id, true);
+        Ok(Ok(session))
+    }
+}
