@@ -153,9 +153,12 @@ impl<'a> Packet<'a> {
     }
 }
 
+/// A Vendor-Specific sub-attribute: its type and value.
+pub type SubAttribute<'a> = (u8, &'a [u8]);
+
 /// The sub-attributes of one Vendor-Specific value (RFC 2865 §5.26, the recommended format):
 /// the vendor and its (type, value) pairs, or the offset of the first malformed one.
-pub fn vendor_attributes(value: &[u8]) -> Result<(u32, Vec<(u8, &[u8])>), PacketError> {
+pub fn vendor_attributes(value: &[u8]) -> Result<(u32, Vec<SubAttribute<'_>>), PacketError> {
     let Some((vendor, mut rest)) = value.split_first_chunk::<4>() else {
         return Err(PacketError::Attribute(0));
     };
