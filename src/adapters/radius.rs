@@ -16,6 +16,10 @@ use crate::core::model::Mac;
 use crate::core::radius::{self, Auth, Nonce, PacketError, Reply, Request};
 use crate::core::token;
 
+/// The longest one server is waited for, retries included: a guest waits on the portal for
+/// the answer, and with the backup server the whole exchange stays under 16 s.
+pub const PER_SERVER: Duration = Duration::from_secs(8);
+
 /// Who asks to be let in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Login {
@@ -141,12 +145,13 @@ impl UdpRadius {
         }
         let mut bad = None;
         let mut buf = [0u8; radius::MAX_LEN];
+        let budget = Instant::now() + PER_SERVER;
         for attempt in 0..=u32::from(self.retries) {
             // A retransmission is the same packet: same Identifier, same authenticator.
-            if socket.send(&packet).is_err() {
+            if Instant::now() >= budget || socket.send(&packet).is_err() {
                 break;
             }
-            let deadline = Instant::now() + self.timeout * (1 << attempt.min(4));
+            let deadline = (Instant::now() + self.timeout * (1 << attempt.min(4))).min(budget);
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {

@@ -24,7 +24,13 @@ pub(crate) struct RadiusState {
     client: RwLock<Option<Arc<dyn RadiusClient>>>,
     /// Set by `App::use_radius`: a config change keeps the injected client.
     injected: std::sync::atomic::AtomicBool,
+    /// Logins waiting for the server now.
+    in_flight: std::sync::atomic::AtomicUsize,
 }
+
+/// At most this many guests wait for the RADIUS server at once: half the portal's four
+/// worker threads (`web::server::Limits`), so a silent server never holds the whole portal.
+pub const IN_FLIGHT: usize = 2;
 
 impl RadiusState {
     /// The real client for `config` (none without a radius section).
@@ -97,7 +103,17 @@ impl App {
             mac,
             ip: Some(ip),
         };
-        let reply: Reply = match client.authenticate(&login) {
+        // A guest waits on a portal thread for the answer: a server that does not answer must
+        // not hold them all, so at most `IN_FLIGHT` logins wait at once; the rest are told to
+        // try again, as if the server could not be reached.
+        let waiting = &self.radius.in_flight;
+        if waiting.fetch_add(1, Ordering::SeqCst) >= IN_FLIGHT {
+            waiting.fetch_sub(1, Ordering::SeqCst);
+            return Ok(Err(RadiusError::Unreachable));
+        }
+        let answer = client.authenticate(&login);
+        waiting.fetch_sub(1, Ordering::SeqCst);
+        let reply: Reply = match answer {
             Ok(reply) => reply,
             Err(e) => {
                 log::info!("RADIUS refused {user} for {mac}: {e}");

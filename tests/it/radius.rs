@@ -355,3 +355,52 @@ fn with_the_server_stopped_guests_are_told_and_local_sales_still_grant() {
         "an M-Pesa sale grants without RADIUS"
     );
 }
+
+/// The order (`app::radius`): a code this router made never goes to the server; any other
+/// code goes only to the server, whose rejection is final. Through the fake client.
+#[test]
+fn local_codes_stay_local_and_a_rejection_is_final() {
+    use lango::adapters::radius::{FakeRadius, RadiusError};
+    let env = env_for(9, SECRET, "pap");
+    let fake = std::sync::Arc::new(FakeRadius::default());
+    env.app.use_radius(fake.clone());
+    let local = env.hour_voucher();
+    let (ip, mac) = guest(1);
+    assert_eq!(
+        post(&env, ip, "/voucher", &format!("code={local}")).status,
+        303
+    );
+    assert!(
+        fake.asked.lock().unwrap().is_empty(),
+        "a local code was sent out"
+    );
+    // Used once: refused locally, still not sent out.
+    assert_eq!(
+        post(&env, guest(2).0, "/voucher", &format!("code={local}")).status,
+        409
+    );
+    assert!(fake.asked.lock().unwrap().is_empty());
+    fake.answer(Err(RadiusError::Rejected(Some("<b>used up</b>".into()))));
+    let refused = post(&env, guest(2).0, "/voucher", "code=CENTRAL234");
+    assert_eq!(refused.status, 403);
+    assert!(
+        refused.body.contains("&lt;b&gt;used up&lt;/b&gt;"),
+        "escaped: {}",
+        refused.body
+    );
+    let asked = fake.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        (asked[0].user.as_str(), asked[0].mac),
+        ("CENTRAL234", guest(2).1)
+    );
+    assert!(
+        env.firewall.allows(mac)
+            || env
+                .app
+                .store
+                .read(|r| r.active_session(mac))
+                .unwrap()
+                .is_some()
+    );
+}
