@@ -126,16 +126,19 @@ impl App {
         let session = self.store.write(Durability::Durable, |w| {
             let session = grant_in(w, mac, Some(ip), &terms, source, time.start())?;
             touch_device(w, mac, Some(ip), time.now)?;
+            // Idle-Timeout, Acct-Interim-Interval and Class are not terms yet: logged here,
+            // kept with the session by the accounting slice.
+            let some =
+                |v: Option<u64>, what: &str| v.map_or(String::new(), |v| format!(", {v} {what}"));
             let event = format!(
-                "RADIUS accepted {user}: session {} until {}{}{}",
+                "RADIUS accepted {user}: session {} until {}{}{}{}{}, {} Class",
                 session.id,
                 self.owner_time(session.deadline),
-                terms
-                    .quota_bytes
-                    .map_or(String::new(), |b| format!(", {b} bytes")),
-                terms
-                    .rate_down_kbit
-                    .map_or(String::new(), |k| format!(", {k} kbit/s down")),
+                some(terms.quota_bytes, "bytes"),
+                some(terms.rate_down_kbit.map(u64::from), "kbit/s down"),
+                some(reply.idle_timeout.map(u64::from), "s idle"),
+                some(reply.interim_interval.map(u64::from), "s interim"),
+                reply.class.len(),
             );
             w.push_event(&Event::new(time.now, "radius_accepted", Some(mac), event))?;
             Ok(session)
