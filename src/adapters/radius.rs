@@ -235,3 +235,102 @@ impl RadiusClient for FakeRadius {
         next.unwrap_or(Err(RadiusError::Unreachable))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::radius::{attr, hmac_md5, Packet, ACCESS_ACCEPT};
+    use md5::{Digest, Md5};
+
+    const SECRET: &str = "s3cret";
+
+    /// A server on 127.0.0.1 that ignores the first `ignore` requests and accepts the next
+    /// with Session-Timeout 60: the reply signed as FreeRADIUS signs it.
+    fn server(ignore: usize) -> u16 {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = socket.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            for n_seen in 0.. {
+                let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                    return;
+                };
+                if n_seen < ignore {
+                    continue;
+                }
+                let request = Packet::decode(&buf[..n]).unwrap();
+                let mut out = vec![ACCESS_ACCEPT, request.id, 0, 0];
+                out.extend_from_slice(&request.authenticator);
+                out.extend_from_slice(&[attr::SESSION_TIMEOUT, 6, 0, 0, 0, 60]);
+                out.extend_from_slice(&[attr::MESSAGE_AUTHENTICATOR, 18]);
+                out.extend_from_slice(&[0; 16]);
+                let len = out.len();
+                out[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+                let mac = hmac_md5(SECRET.as_bytes(), &out);
+                out[len - 16..].copy_from_slice(&mac);
+                let mut md5 = Md5::new();
+                md5.update(&out);
+                md5.update(SECRET);
+                out[4..20].copy_from_slice(&md5.finalize());
+                socket.send_to(&out, from).unwrap();
+            }
+        });
+        port
+    }
+
+    fn client(server: &str, backup: Option<&str>, port: u16, retries: u8) -> UdpRadius {
+        let config = Radius {
+            server: server.into(),
+            backup_server: backup.map(str::to_string),
+            secret: SECRET.into(),
+            auth_port: port,
+            acct_port: 1813,
+            nas_id: "test".into(),
+            nas_ip: None,
+            ssid: Some("Cafe".into()),
+            auth: RadiusAuth::Pap,
+            timeout_secs: 1,
+            retries,
+        };
+        UdpRadius::new(&config, Some(Mac([2, 0, 0, 0, 0, 1])))
+    }
+
+    fn login() -> Login {
+        Login {
+            user: "CODE234567".into(),
+            password: "CODE234567".into(),
+            mac: Mac([0xaa, 0xbb, 0xcc, 0, 0, 1]),
+            ip: Some([192, 168, 1, 20].into()),
+        }
+    }
+
+    #[test]
+    fn a_silent_first_send_is_retried_with_the_same_packet() {
+        let port = server(1);
+        let reply = client("127.0.0.1", None, port, 1).authenticate(&login());
+        assert_eq!(reply.map(|r| r.session_timeout), Ok(Some(60)));
+        // Without a retry, the silence is all there is.
+        let port = server(1);
+        let none = client("127.0.0.1", None, port, 0).authenticate(&login());
+        assert_eq!(none, Err(RadiusError::Unreachable));
+    }
+
+    #[test]
+    fn the_backup_answers_when_the_primary_refuses() {
+        // Nothing listens on 127.0.0.2 (loopback too): the kernel answers port unreachable.
+        let port = server(0);
+        let radius = client("127.0.0.2", Some("127.0.0.1"), port, 2);
+        let started = Instant::now();
+        assert_eq!(radius.authenticate(&login()).map(|r| r.accept), Ok(true));
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            radius.called_station.as_deref(),
+            Some("02-00-00-00-00-01:Cafe")
+        );
+        assert_eq!(ietf(login().mac), "AA-BB-CC-00-00-01");
+    }
+}
