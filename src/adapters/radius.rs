@@ -206,7 +206,11 @@ impl RadiusClient for UdpRadius {
 
 /// A MAC as RADIUS writes it (RFC 3580 §3.21): `AA-BB-CC-DD-EE-FF`.
 pub fn ietf(mac: Mac) -> String {
-    mac.to_string().to_uppercase().replace(':', "-")
+    let b = mac.0;
+    format!(
+        "{:02X}-{:02X}-{:02X}-{:02X}-{:02X}-{:02X}",
+        b[0], b[1], b[2], b[3], b[4], b[5]
+    )
 }
 
 /// The MAC of a network device (`/sys/class/net/DEVICE/address`), for Called-Station-Id.

@@ -97,6 +97,13 @@ impl App {
         source: Source,
     ) -> Result<Result<Session, RadiusError>, StoreError> {
         let Admitted { mac, ip, .. } = admitted;
+        // The same code (or account) typed again on a device it already serves: the running
+        // session stands. Asking again would add the server's Session-Timeout, which is the
+        // time this login may last, a second time.
+        let running = self.store.read(|r| r.active_session(mac))?;
+        if let Some(session) = running.filter(|s| s.is_active() && s.sources.contains(&source)) {
+            return Ok(Ok(session));
+        }
         let login = Login {
             user: user.to_string(),
             password: password.to_string(),

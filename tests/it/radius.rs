@@ -233,6 +233,15 @@ fn an_accepted_voucher_grants_the_replys_terms_and_a_rejected_one_nothing() {
         );
         assert_eq!(client.quota_left, Some((1 << 32) + 1000));
         eprintln!("{auth}: Access-Request to granted session in {took:?}");
+        // Typed again on the same device: the session stands, not lengthened.
+        assert_eq!(post(&env, ip, "/voucher", "code=HOUR2345AB").status, 303);
+        let again = env
+            .app
+            .store
+            .read(|r| r.active_session(mac))
+            .unwrap()
+            .unwrap();
+        assert_eq!((again.id, again.deadline), (session.id, session.deadline));
 
         let (ip, mac) = guest(2);
         let refused = post(&env, ip, "/voucher", "code=GUESSED234");

@@ -73,6 +73,8 @@ impl fmt::Debug for Radius {
 }
 
 /// The section, or `None` when it is switched off (`option enabled '0'`) or wrong (reported).
+/// Not inlined into `RawConfig::validate`: inlined, it cost 14 KB there (docs/size.md).
+#[inline(never)]
 pub(super) fn validate_radius(raw: &Raw, portal: IpAddr, check: &mut Check) -> Option<Radius> {
     let enabled = check.get(raw, "enabled", parse_bool, true);
     let server = check.required(raw, "server", parse_server);
