@@ -113,6 +113,7 @@ security {{
 client lango {{
   ipaddr = 127.0.0.1
   secret = {SECRET}
+  require_message_authenticator = yes
 }}
 modules {{
   files {{
@@ -167,7 +168,8 @@ ATTRIBUTE ChilliSpot-Max-Total-Gigawords 23 integer
 END-VENDOR ChilliSpot
 ";
 
-/// A one-hour voucher at 2 Mbit/s down, 512 kbit/s up, 1 GiB + 1000 bytes; a guest account.
+/// A one-hour voucher at 2 Mbit/s down, 512 kbit/s up, 1 GiB + 1000 bytes; a guest account;
+/// a voucher only for guest 1 on this NAS (what lango says of the device and itself).
 const USERS: &str = r#""HOUR2345AB" Cleartext-Password := "HOUR2345AB"
 	Session-Timeout = 3600,
 	Idle-Timeout = 600,
@@ -178,6 +180,8 @@ const USERS: &str = r#""HOUR2345AB" Cleartext-Password := "HOUR2345AB"
 	ChilliSpot-Max-Total-Gigawords = 1
 "amina" Cleartext-Password := "Amina-Pass-7"
 	Session-Timeout = 7200
+"STATION234" Cleartext-Password := "STATION234", Calling-Station-Id == "AA-00-00-00-00-01", NAS-Identifier == "test-router", NAS-IP-Address == 127.0.0.1, Framed-IP-Address == 192.168.1.101, NAS-Port-Type == Wireless-802.11, Service-Type == Login-User
+	Session-Timeout = 60
 "#;
 
 /// The demo config with a radius section (`timeout 1`, `retries 0`: failures are quick).
@@ -259,6 +263,16 @@ fn an_accepted_voucher_grants_the_replys_terms_and_a_rejected_one_nothing() {
             .is_none());
         assert!(!env.firewall.allows(mac));
     }
+    // The NAS and station attributes as FreeRADIUS reads them: only guest 1 matches.
+    let env = env_for(server.port, SECRET, "pap");
+    assert_eq!(
+        post(&env, guest(2).0, "/voucher", "code=STATION234").status,
+        403
+    );
+    assert_eq!(
+        post(&env, guest(1).0, "/voucher", "code=STATION234").status,
+        303
+    );
     // A guest account the server knows, through the sign-in form.
     let env = env_for(server.port, SECRET, "pap");
     let (ip, mac) = guest(3);
