@@ -51,8 +51,9 @@ pub struct Radius {
     pub ssid: Option<String>,
     /// `option auth` (default pap): `pap` or `chap`.
     pub auth: RadiusAuth,
-    /// `option timeout` (default 3, 1 to 30): seconds to wait for the first answer; each retry
-    /// waits twice as long as the one before.
+    /// `option timeout` (default 3, 1 to 8): seconds to wait for the first answer; each retry
+    /// waits twice as long as the one before, and one server is waited for 8 s at most in all
+    /// (`adapters::radius::PER_SERVER`: a guest is waiting on the portal).
     pub timeout_secs: u64,
     /// `option retries` (default 2, 0 to 5): sends after the first, per server.
     pub retries: u8,
@@ -133,8 +134,8 @@ fn parse_auth(text: &str) -> Result<RadiusAuth, String> {
 }
 
 fn parse_timeout(text: &str) -> Result<u64, String> {
-    let n = text.parse::<u64>().ok().filter(|n| (1..=30).contains(n));
-    n.ok_or_else(|| not(text, "a number of seconds from 1 to 30"))
+    let n = text.parse::<u64>().ok().filter(|n| (1..=8).contains(n));
+    n.ok_or_else(|| not(text, "a number of seconds from 1 to 8"))
 }
 
 fn parse_retries(text: &str) -> Result<u8, String> {

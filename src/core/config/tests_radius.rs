@@ -62,7 +62,7 @@ fn radius_problems_are_reported_on_their_lines() {
             "2: 'not a host' is not an IP address or host name",
             "3: the secret must be 1 to 128 printable characters without spaces",
             "4: 'mschap' is not pap or chap",
-            "5: '0' is not a number of seconds from 1 to 30",
+            "5: '0' is not a number of seconds from 1 to 8",
             "6: '9' is not a number of retries from 0 to 5",
             "7: 'fd00::1' is not an IPv4 address (like 10.0.0.1)",
             "8: unknown option 'auth_prot' in radius 'radius' (did you mean 'auth_port'?)",
