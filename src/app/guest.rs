@@ -15,6 +15,9 @@ pub enum RedeemError {
     /// A code for several devices is already used on this many, its package's `devices`.
     Full(u8),
     Store(StoreError),
+    /// The RADIUS server rejected the code, or could not be asked (`app::radius`).
+    #[cfg(feature = "radius")]
+    Radius(crate::adapters::radius::RadiusError),
 }
 
 /// Why a purchase could not be moved to the requesting device.
@@ -64,8 +67,18 @@ impl From<AdmitError> for MoveError {
 impl App {
     /// Redeems a voucher code for the device at `ip`, granting its terms at once.
     pub fn redeem(&self, ip: IpAddr, typed_code: &str) -> Result<Session, RedeemError> {
-        let Admitted { mac, ip, time } = self.admit(ip)?;
+        let admitted = self.admit(ip)?;
         let code = vouchers::normalise(typed_code);
+        // A code this router did not make goes to the RADIUS server, whose answer is final
+        // (the order is explained in `app::radius`).
+        #[cfg(feature = "radius")]
+        if let Some(client) = self.radius_for_voucher(&code)? {
+            let typed = typed_code.trim();
+            let source = Source::Voucher(typed.to_string());
+            let granted = self.grant_radius(client.as_ref(), admitted, typed, typed, source)?;
+            return granted.map_err(RedeemError::Radius);
+        }
+        let Admitted { mac, ip, time } = admitted;
         let now = time.now;
         let session = self.store.write(Durability::Durable, |w| {
             let voucher = w.voucher(&code)?;

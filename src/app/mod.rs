@@ -16,6 +16,8 @@ pub(crate) mod pull;
 pub(crate) mod purchase;
 #[cfg(feature = "mpesa-qr")]
 pub mod qr;
+#[cfg(feature = "radius")]
+pub(crate) mod radius;
 pub mod reconfigure;
 pub(crate) mod retention;
 pub(crate) mod trial;
@@ -190,6 +192,9 @@ pub struct App {
     /// The Dynamic QR codes shown to devices (`qr`).
     #[cfg(feature = "mpesa-qr")]
     pub(crate) qr: crate::app::qr::QrState,
+    /// The RADIUS client the config asks for (`radius`).
+    #[cfg(feature = "radius")]
+    pub(crate) radius: crate::app::radius::RadiusState,
     /// The flash was below the headroom at the last look (`room_for_sales`): logged once per
     /// change, not per request.
     flash_low: std::sync::atomic::AtomicBool,
@@ -204,6 +209,10 @@ impl App {
     ) -> Result<(App, smol::channel::Receiver<()>), StoreError> {
         let floor = store.read(|r| r.meta("clock_floor"))?.unwrap_or(0) as Timestamp;
         let (wake, woken) = smol::channel::unbounded();
+        #[cfg(feature = "radius")]
+        let radius = crate::app::radius::RadiusState::default();
+        #[cfg(feature = "radius")]
+        radius.configure(&config);
         let app = App {
             env,
             store,
@@ -223,6 +232,8 @@ impl App {
             pull: crate::app::pull::PullState::default(),
             #[cfg(feature = "mpesa-qr")]
             qr: crate::app::qr::QrState::default(),
+            #[cfg(feature = "radius")]
+            radius,
             events: RwLock::new(None),
             flash_low: std::sync::atomic::AtomicBool::new(false),
         };
@@ -236,6 +247,8 @@ impl App {
 
     /// Swaps in a new config. Sessions keep the terms they were bought with.
     pub(crate) fn set_config(&self, config: Config) {
+        #[cfg(feature = "radius")]
+        self.radius.configure(&config);
         *locks::write(&self.config) = Arc::new(config);
         self.mark_dirty();
     }

@@ -26,6 +26,8 @@ mod names;
 pub(crate) mod pacing;
 pub mod payments;
 pub(crate) mod qr;
+#[cfg(feature = "radius")]
+pub mod radius;
 pub(crate) mod ratelimit;
 pub(crate) mod report;
 pub mod sessions;

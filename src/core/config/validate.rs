@@ -117,17 +117,19 @@ pub(super) struct RawConfig {
     brand: Vec<Raw>,
     packages: Vec<Raw>,
     mpesa: Vec<Raw>,
+    #[cfg(feature = "radius")]
+    radius: Vec<Raw>,
 }
 
 /// One section's options as written, each name checked against its type's table.
 #[derive(Default)]
-struct Raw {
+pub(super) struct Raw {
     /// The line of the `config` statement.
-    line: u32,
+    pub(super) line: u32,
     /// The section name; `None` for an anonymous section.
     name: Option<String>,
     /// How messages name the section: `package 'hour'`, or `this package` when anonymous.
-    label: String,
+    pub(super) label: String,
     /// An anonymous package's id (`anonymous_package_ids`).
     derived_id: Option<String>,
     options: BTreeMap<&'static str, Vec<Value>>,
@@ -135,7 +137,7 @@ struct Raw {
 
 impl Raw {
     /// The value of a single option. `''` counts as unset, as in libuci.
-    fn one(&self, name: &str) -> Option<&Value> {
+    pub(super) fn one(&self, name: &str) -> Option<&Value> {
         let value = self.options.get(name)?.last();
         value.filter(|value| !value.text.is_empty())
     }
@@ -156,6 +158,17 @@ impl RawConfig {
                 "brand" => (&mut raw.brand, BRAND),
                 "package" => (&mut raw.packages, PACKAGE),
                 "mpesa" => (&mut raw.mpesa, MPESA),
+                #[cfg(feature = "radius")]
+                "radius" => (&mut raw.radius, super::radius::RADIUS),
+                // The MIPS builds have no RADIUS: the section is refused, not ignored.
+                #[cfg(not(feature = "radius"))]
+                "radius" => {
+                    check.error(
+                        section.line,
+                        "this lango is built without RADIUS (docs/size.md)",
+                    );
+                    continue;
+                }
                 kind => {
                     let near = suggest(kind, &["gateway", "brand", "package", "mpesa"]);
                     let hint = near.map(|near| format!("; did you mean '{near}'?"));
@@ -179,6 +192,8 @@ impl RawConfig {
             ("gateway", &raw.gateway),
             ("brand", &raw.brand),
             ("mpesa", &raw.mpesa),
+            #[cfg(feature = "radius")]
+            ("radius", &raw.radius),
         ];
         for (kind, sections) in single {
             for extra in sections.iter().skip(1) {
@@ -205,9 +220,14 @@ impl RawConfig {
             w.utc_offset = gateway.utc_offset_secs;
         }
         Config {
-            gateway,
             brand,
             packages,
+            #[cfg(feature = "radius")]
+            radius: self
+                .radius
+                .first()
+                .and_then(|raw| super::radius::validate_radius(raw, gateway.portal_addr, check)),
+            gateway,
             mpesa: mpesa.and_then(|raw| validate_mpesa(raw, check)),
             trial,
         }
@@ -636,18 +656,18 @@ impl Check<'_> {
     }
 
     /// A single option's value, or `default` if it is unset or wrong (which is reported).
-    fn get<T>(&mut self, raw: &Raw, name: &str, parse: Parser<T>, default: T) -> T {
+    pub(super) fn get<T>(&mut self, raw: &Raw, name: &str, parse: Parser<T>, default: T) -> T {
         self.optional(raw, name, parse).unwrap_or(default)
     }
 
     /// A single option's value: `None` if it is unset or wrong (which is reported).
-    fn optional<T>(&mut self, raw: &Raw, name: &str, parse: Parser<T>) -> Option<T> {
+    pub(super) fn optional<T>(&mut self, raw: &Raw, name: &str, parse: Parser<T>) -> Option<T> {
         self.item(raw.one(name)?, parse)
     }
 
     /// Like `optional`, but the section cannot do without it. Its absence is reported at the
     /// section's `config` line.
-    fn required<T>(&mut self, raw: &Raw, name: &str, parse: Parser<T>) -> Option<T> {
+    pub(super) fn required<T>(&mut self, raw: &Raw, name: &str, parse: Parser<T>) -> Option<T> {
         if raw.one(name).is_none() {
             self.error(
                 raw.line,
