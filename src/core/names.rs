@@ -62,21 +62,26 @@ mod tests {
         if format!("{:?}", PaymentState::Paid).is_empty() {
             return; // built with -Z fmt-debug=none (the MIPS targets): nothing to compare
         }
-        use PaymentState::*;
-        for s in [Initiating, Pending, Paid, Failed, Cancelled, Expired] {
+        for s in [
+            PaymentState::Initiating,
+            PaymentState::Pending,
+            PaymentState::Paid,
+            PaymentState::Failed,
+            PaymentState::Cancelled,
+            PaymentState::Expired,
+        ] {
             assert_eq!(s.name(), format!("{s:?}").to_lowercase());
         }
-        use Decline::*;
         for d in [
             Decline::Cancelled,
-            TimedOut,
-            WrongPin,
-            InsufficientFunds,
-            Busy,
-            Limit,
-            Merchant,
-            Unavailable,
-            Other,
+            Decline::TimedOut,
+            Decline::WrongPin,
+            Decline::InsufficientFunds,
+            Decline::Busy,
+            Decline::Limit,
+            Decline::Merchant,
+            Decline::Unavailable,
+            Decline::Other,
         ] {
             assert_eq!(d.name(), format!("{d:?}").to_lowercase());
         }

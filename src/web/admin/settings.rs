@@ -350,7 +350,7 @@ fn mpesa_section(call: &Call) -> String {
         "paybill"
     };
     let text = |f: fn(&crate::core::config::Mpesa) -> String| m.map(f).unwrap_or_default();
-    let mut fields = value_row("Environment", &select("environment", &envs, &env_text), "");
+    let mut fields = value_row("Environment", &select("environment", &envs, env_text), "");
     fields.push_str(&value_row(
         "Account type",
         &select("type", &kinds, kind_text),

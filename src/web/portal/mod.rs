@@ -678,7 +678,7 @@ fn pay_page(ctx: &Ctx, token: &str, lang: Lang) -> Response {
         // Without JavaScript the page refreshes itself while the payment is open; with it, it
         // asks the status API and reloads when the state changes.
         let state = payment.state.name();
-        let script = PAYMENT_POLL.replace("{{state}}", &state) + view::TIMERS;
+        let script = PAYMENT_POLL.replace("{{state}}", state) + view::TIMERS;
         let body = view::waiting_card(&config, &payment, now, lang);
         return page(ctx, lang, 200, &body, Some(2), &script);
     }
