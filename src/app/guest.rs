@@ -233,10 +233,35 @@ impl App {
         session
     }
 
+    /// `with_usage`, with the device's counters read from the firewall for it alone first
+    /// (one small kernel read, whatever the number of devices): what its status page, RFC 8908
+    /// and `ubus call lango sessions '{"mac":...}'` show is not a usage read old.
+    pub(crate) fn with_fresh_usage(&self, session: Session) -> Session {
+        if session.is_active() {
+            match self.env.firewall.usage_one(session.mac) {
+                Ok(Some(u)) if u.mac == session.mac => {
+                    let mut work = self.work();
+                    let entry = work
+                        .usage
+                        .entry(session.id)
+                        .or_insert((session.bytes_up, session.bytes_down));
+                    let new = (entry.0.max(u.bytes_up), entry.1.max(u.bytes_down));
+                    if new != *entry {
+                        *entry = new;
+                        work.unsaved = true;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => log::debug!("firewall: usage of {}: {e}", session.mac),
+            }
+        }
+        self.with_usage(session)
+    }
+
     /// For the guest's page: a session with the bytes every device of its purchase used (a
-    /// shared purchase's data is shared), read as `with_usage`.
+    /// shared purchase's data is shared), its own read now (`with_fresh_usage`).
     pub(crate) fn with_purchase_usage(&self, session: Session) -> Session {
-        let mut session = self.with_usage(session);
+        let mut session = self.with_fresh_usage(session);
         if session.joined.is_none() && session.members.is_empty() {
             return session;
         }

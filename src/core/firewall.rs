@@ -176,6 +176,11 @@ pub trait Firewall: Send + Sync {
     fn apply(&self, desired: &Desired) -> Result<(), FirewallError>;
     /// Per-device byte counts, for data quotas and the owner's view.
     fn usage(&self) -> Result<Vec<Usage>, FirewallError>;
+    /// One device's byte counts now, read for it alone (its status page, RFC 8908, ubus);
+    /// `None` when the backend cannot read one device or does not hold it.
+    fn usage_one(&self, _mac: Mac) -> Result<Option<Usage>, FirewallError> {
+        Ok(None)
+    }
     /// IPv6 sources the kernel saw from paid MACs that are not allowed yet (`core::ipv6`).
     fn ipv6_seen(&self) -> Result<Vec<(Mac, Ipv6Addr)>, FirewallError>;
     /// The IPv6 addresses the kernel allows now (bindings survive a restart of lango).
