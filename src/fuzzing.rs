@@ -43,6 +43,26 @@ pub fn sms(bytes: &[u8]) {
     let _ = crate::core::sms::parse(&String::from_utf8_lossy(bytes));
 }
 
+/// The RADIUS target: any datagram that reaches lango's RADIUS socket. Decoded, every
+/// attribute and vendor attribute walked, made into terms; and checked as a reply, which a
+/// random packet fails (its authenticators), never with a panic.
+#[cfg(feature = "radius")]
+pub fn radius(bytes: &[u8]) {
+    use crate::core::radius::{check_reply, Packet, Reply};
+    if let Ok(packet) = Packet::decode(bytes) {
+        for (kind, value, _) in packet.attributes() {
+            if kind == 26 {
+                let _ = crate::core::radius::vendor_attributes(value);
+            }
+        }
+        if let Ok(reply) = Reply::of(&packet) {
+            let _ = reply.terms();
+        }
+    }
+    let id = bytes.get(1).copied().unwrap_or(0);
+    let _ = check_reply(bytes, id, &[0; 16], b"testing123");
+}
+
 /// The callback target: Daraja's callback JSON (anyone can post to the public path).
 pub fn daraja_callback(bytes: &[u8]) {
     let _ = crate::core::daraja::parse_callback(bytes);
