@@ -200,6 +200,11 @@ fn pair_check(texts: &[String]) -> (std::collections::BTreeSet<String>, usize, V
     let mut seen = 0;
     let mut wrong = Vec::new();
     for (pair, old) in texts.iter().flat_map(|t| table_pairs(t)) {
+        // The compaction's copy is generic in the key (`store/compact.rs`); what it is
+        // instantiated with is checked by the test below.
+        if pair == "K,&[u8]" {
+            continue;
+        }
         seen += 1;
         if LIVE_PAIRS.contains(&pair.as_str()) {
             if !old {
@@ -231,6 +236,14 @@ fn the_store_uses_two_key_value_type_pairs() {
         "a table of a new key/value type pair: use one of {LIVE_PAIRS:?}"
     );
     assert_eq!(live.into_iter().collect::<Vec<_>>(), LIVE_PAIRS);
+    // The compaction copies with the live pairs' keys, and nothing else.
+    let compact = std::fs::read_to_string(src.join("store/compact.rs")).unwrap();
+    let keys: Vec<&str> = compact
+        .split("copy::<")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('>').map(|(k, _)| k))
+        .collect();
+    assert_eq!(keys, ["u64", "&str"], "the compaction's copies");
 }
 
 /// The check above catches a third pair however it is spelled, and an old table of a pair no
