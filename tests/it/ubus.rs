@@ -274,7 +274,7 @@ fn registers_lango_with_its_method_table() {
     assert_eq!(
         wire::table_to_json(add.signature().unwrap()),
         json!({
-            "status": {}, "sessions": {}, "packages": {}, "reload": {},
+            "status": {}, "sessions": {"mac": 3}, "packages": {}, "reload": {},
             "setup_code": {}, "unlock": {},
             "kick": {"id": 5, "mac": 3},
             "extend": {"id": 5, "minutes": 5},
