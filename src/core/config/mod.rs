@@ -19,6 +19,7 @@ mod tests_kinds;
 mod validate;
 mod values;
 
+pub use validate::airtel::{Airtel, Country};
 use validate::{Check, RawConfig};
 pub use values::{package_id, parse_utc_offset};
 
@@ -43,6 +44,8 @@ pub struct Config {
     /// In the owner's order (`order` option, then file order). Includes inactive packages.
     pub packages: Vec<Package>,
     pub mpesa: Option<Mpesa>,
+    /// `config airtel 'airtel'`: Airtel Money (docs/airtel.md), a second wallet beside M-Pesa.
+    pub airtel: Option<Airtel>,
     /// The free trial: a `package` section with `option trial '1'` (at most one). Kept apart
     /// from `packages`, so that it can never be bought, put on a voucher or listed for sale.
     pub trial: Option<Trial>,

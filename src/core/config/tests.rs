@@ -158,6 +158,7 @@ fn empty_file_gives_every_default() {
             brand,
             packages: Vec::new(),
             mpesa: None,
+            airtel: None,
             trial: None
         }
     );

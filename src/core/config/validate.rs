@@ -2,6 +2,8 @@
 //! against one table per type (`RawConfig`, `Raw`), then each section validated into its typed
 //! part of `Config`, every problem collected in `Check`.
 
+pub(super) mod airtel;
+
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
@@ -117,6 +119,7 @@ pub(super) struct RawConfig {
     brand: Vec<Raw>,
     packages: Vec<Raw>,
     mpesa: Vec<Raw>,
+    airtel: Vec<Raw>,
 }
 
 /// One section's options as written, each name checked against its type's table.
@@ -156,10 +159,12 @@ impl RawConfig {
                 "brand" => (&mut raw.brand, BRAND),
                 "package" => (&mut raw.packages, PACKAGE),
                 "mpesa" => (&mut raw.mpesa, MPESA),
+                "airtel" => (&mut raw.airtel, airtel::AIRTEL),
                 kind => {
-                    let near = suggest(kind, &["gateway", "brand", "package", "mpesa"]);
-                    let hint = near.map(|near| format!("; did you mean '{near}'?"));
-                    let known = "gateway, brand, package or mpesa";
+                    let kinds = ["gateway", "brand", "package", "mpesa", "airtel"];
+                    let hint =
+                        suggest(kind, &kinds).map(|near| format!("; did you mean '{near}'?"));
+                    let known = "gateway, brand, package, mpesa or airtel";
                     let hint = format!("(expected {known}{})", hint.unwrap_or_default());
                     check.error(
                         section.line,
@@ -179,6 +184,7 @@ impl RawConfig {
             ("gateway", &raw.gateway),
             ("brand", &raw.brand),
             ("mpesa", &raw.mpesa),
+            ("airtel", &raw.airtel),
         ];
         for (kind, sections) in single {
             for extra in sections.iter().skip(1) {
@@ -205,10 +211,12 @@ impl RawConfig {
             w.utc_offset = gateway.utc_offset_secs;
         }
         Config {
-            gateway,
             brand,
             packages,
             mpesa: mpesa.and_then(|raw| validate_mpesa(raw, check)),
+            airtel: (self.airtel.first())
+                .and_then(|raw| airtel::validate_airtel(raw, &gateway.currency, check)),
+            gateway,
             trial,
         }
     }
