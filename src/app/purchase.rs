@@ -192,6 +192,7 @@ impl App {
                 updated_at: now,
                 session_id: None,
                 callback: None,
+                provider: Default::default(),
             };
             w.put_payment(&payment)?;
             Ok(Ok(payment))

@@ -26,6 +26,7 @@ pub(crate) mod metrics;
 pub mod model;
 pub(crate) mod pacing;
 pub mod payments;
+pub mod provider;
 pub(crate) mod qr;
 pub(crate) mod ratelimit;
 pub(crate) mod report;

@@ -171,8 +171,8 @@ impl Phone {
         &self.0
     }
 
-    /// A number another parser checked (`core::airtel::msisdn`): digits with the country code.
-    #[cfg(feature = "airtel")]
+    /// A number another parser checked (`core::airtel::msisdn`, an archived row): digits with
+    /// the country code.
     pub(crate) fn international(digits: String) -> Phone {
         Phone(digits)
     }

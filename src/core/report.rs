@@ -6,6 +6,7 @@
 
 use crate::core::model::Money;
 use crate::core::payments::{Payment, PaymentState};
+use crate::core::provider::Provider;
 use crate::core::sms::{ClaimState, ClaimVia, SmsClaim};
 use crate::core::time::{local_day, Timestamp};
 
@@ -26,15 +27,19 @@ pub(crate) struct DayTotal {
     /// Dynamic QR payments confirmed by Pull Transactions that day.
     pub qr: u32,
     pub qr_amount: Money,
+    /// Airtel Money prompts paid that day (`Provider::Airtel`).
+    pub airtel: u32,
+    pub airtel_amount: Money,
 }
 
 impl DayTotal {
     pub(crate) fn total(&self) -> Money {
-        Money(self.paid_amount.0 + self.sms_amount.0 + self.pull_amount.0 + self.qr_amount.0)
+        let prompts = self.paid_amount.0 + self.airtel_amount.0;
+        Money(prompts + self.sms_amount.0 + self.pull_amount.0 + self.qr_amount.0)
     }
 
     /// Per method: (CSV name, words, count, amount), in the owner's order.
-    pub(crate) fn split(&self) -> [(&'static str, &'static str, u32, Money); 4] {
+    pub(crate) fn split(&self) -> [(&'static str, &'static str, u32, Money); 5] {
         [
             (
                 "stk",
@@ -49,6 +54,12 @@ impl DayTotal {
                 self.pull_amount,
             ),
             ("qr", "M-Pesa QR", self.qr, self.qr_amount),
+            (
+                "airtel",
+                "Airtel Money prompt",
+                self.airtel,
+                self.airtel_amount,
+            ),
             ("sms", "SMS approved by you", self.sms, self.sms_amount),
         ]
     }
@@ -65,6 +76,8 @@ impl DayTotal {
             all.pull_amount.0 += d.pull_amount.0;
             all.qr += d.qr;
             all.qr_amount.0 += d.qr_amount.0;
+            all.airtel += d.airtel;
+            all.airtel_amount.0 += d.airtel_amount.0;
         }
         all
     }
@@ -79,7 +92,16 @@ pub(crate) fn claim_method(claim: &SmsClaim) -> &'static str {
     }
 }
 
-/// What M-Pesa charged for a payment: Daraja takes whole shillings, rounded up from the price.
+/// The CSV name of how a payment's money came: an M-Pesa or an Airtel Money prompt.
+pub(crate) fn payment_method(payment: &Payment) -> &'static str {
+    match payment.provider {
+        Provider::Mpesa => "stk",
+        Provider::Airtel => "airtel",
+    }
+}
+
+/// What the wallet charged for a payment: Daraja and Airtel take whole units, rounded up from
+/// the price.
 pub(crate) fn charged(payment: &Payment) -> Money {
     Money::from_major(payment.amount.major_ceil())
 }
@@ -115,8 +137,13 @@ pub(crate) fn daily_totals(
     };
     for p in payments {
         if let Some(idx) = paid_day(p, utc_offset).and_then(slot) {
-            out[idx].paid += 1;
-            out[idx].paid_amount.0 += charged(p).0;
+            let d = &mut out[idx];
+            let (n, amount) = match p.provider {
+                Provider::Mpesa => (&mut d.paid, &mut d.paid_amount),
+                Provider::Airtel => (&mut d.airtel, &mut d.airtel_amount),
+            };
+            *n += 1;
+            amount.0 += charged(p).0;
         }
     }
     for c in claims.iter().filter(|c| c.state == ClaimState::Approved) {
@@ -188,6 +215,7 @@ mod tests {
             updated_at: at,
             session_id: None,
             callback: None,
+            provider: Default::default(),
         }
     }
 
