@@ -3,6 +3,8 @@
 //! Daraja, the Daraja simulator's server, health readings, processes and files (`sys`), and the
 //! ubusd connection. Adapters import only the core (`tests/it/layers.rs`).
 
+#[cfg(feature = "airtel")]
+pub mod airtel;
 pub mod daraja;
 pub(crate) mod dns;
 pub(crate) mod dnsmasq;

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub(crate) mod admission;
+pub(crate) mod airtel;
 pub(crate) mod events;
 pub(crate) mod guest;
 pub(crate) mod housekeeping;
@@ -188,6 +189,9 @@ pub struct App {
     /// The Dynamic QR codes shown to devices (`qr`).
     #[cfg(feature = "mpesa-qr")]
     pub(crate) qr: crate::app::qr::QrState,
+    /// The Airtel Money gateway (`airtel::gateway_for`), replaced when its section changes.
+    #[cfg(feature = "airtel")]
+    pub(crate) airtel: Arc<payments::SwitchGateway>,
     /// The flash was below the headroom at the last look (`room_for_sales`): logged once per
     /// change, not per request.
     flash_low: std::sync::atomic::AtomicBool,
@@ -202,7 +206,14 @@ impl App {
     ) -> Result<(App, smol::channel::Receiver<()>), StoreError> {
         let floor = store.read(|r| r.meta("clock_floor"))?.unwrap_or(0) as Timestamp;
         let (wake, woken) = smol::channel::unbounded();
+        #[cfg(feature = "airtel")]
+        let airtel = Arc::new(payments::SwitchGateway::new(airtel::gateway_for(
+            &config,
+            env.clock.clone(),
+        )));
         let app = App {
+            #[cfg(feature = "airtel")]
+            airtel,
             env,
             store,
             config: RwLock::new(Arc::new(config)),
