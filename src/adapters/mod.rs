@@ -5,6 +5,8 @@
 
 #[cfg(feature = "airtel")]
 pub mod airtel;
+#[cfg(all(feature = "airtel", feature = "simulator"))]
+pub mod airtel_sim;
 pub mod daraja;
 pub(crate) mod dns;
 pub(crate) mod dnsmasq;

@@ -7,7 +7,7 @@
 pub mod accounts;
 pub mod active;
 #[cfg(feature = "airtel")]
-pub(crate) mod airtel;
+pub mod airtel;
 pub mod alerts;
 pub mod archive;
 pub mod auth;

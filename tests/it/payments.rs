@@ -35,12 +35,12 @@ pub(crate) const PHONE: &str = "0712345678";
 
 // ---- a CA and a server certificate, made at run time ----
 
-struct TestCa {
-    root: CertificateDer<'static>,
-    server: Arc<rustls::ServerConfig>,
+pub(crate) struct TestCa {
+    pub(crate) root: CertificateDer<'static>,
+    pub(crate) server: Arc<rustls::ServerConfig>,
 }
 
-fn test_ca(name: &str) -> TestCa {
+pub(crate) fn test_ca(name: &str) -> TestCa {
     use rcgen::{
         BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
         KeyUsagePurpose,
@@ -74,7 +74,7 @@ fn test_ca(name: &str) -> TestCa {
 }
 
 /// Every accepted connection speaks TLS with the test certificate.
-fn tls(server: Arc<rustls::ServerConfig>) -> Wrap {
+pub(crate) fn tls(server: Arc<rustls::ServerConfig>) -> Wrap {
     Arc::new(move |tcp| {
         let conn = rustls::ServerConnection::new(server.clone()).map_err(io::Error::other)?;
         Ok(Box::new(rustls::StreamOwned::new(conn, tcp)) as Box<dyn Conn>)

@@ -10,6 +10,8 @@ use crate::core::config::{Country, MpesaEnvironment};
 use crate::core::model::{Money, Phone};
 use crate::core::payments::{Decline, GatewayError, StkOutcome};
 
+#[cfg(feature = "simulator")]
+pub mod sim;
 #[cfg(test)]
 mod tests;
 
