@@ -291,7 +291,9 @@ mod tests {
                 ClaimState::Approved,
             ),
         ];
-        let payments = vec![payment(PaymentState::Paid, 2000, at)];
+        let mut airtel = payment(PaymentState::Paid, 3000, at);
+        airtel.provider = Provider::Airtel;
+        let payments = vec![payment(PaymentState::Paid, 2000, at), airtel];
         let totals = daily_totals(&payments, &claims, 10_800, day, day);
         let d = &totals[0];
         assert_eq!(
@@ -301,13 +303,14 @@ mod tests {
                 ("stk", 1, 2000),
                 ("pull", 2, 2000),
                 ("qr", 1, 2000),
+                ("airtel", 1, 3000),
                 ("sms", 1, 5000)
             ]
         );
-        assert_eq!(d.total(), Money(11_000));
+        assert_eq!(d.total(), Money(14_000));
         assert_eq!(
             DayTotal::sum(&[d.clone(), d.clone()]).total(),
-            Money(22_000)
+            Money(28_000)
         );
         assert_eq!(claim_method(&claims[3]), "pull");
     }

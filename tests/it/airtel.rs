@@ -336,7 +336,11 @@ fn airtel_token_expiry_mid_flow() {
     let paid = env.settle(p.id);
     assert_eq!(paid.state, PaymentState::Paid, "{paid:?}");
     // At the first queries after the answer, not when the old token would have been renewed.
-    assert!(paid.updated_at - p.created_at < 40, "{}", paid.updated_at - p.created_at);
+    assert!(
+        paid.updated_at - p.created_at < 40,
+        "{}",
+        paid.updated_at - p.created_at
+    );
 }
 
 #[test]

@@ -15,6 +15,8 @@ use crate::core::window::Window;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_airtel;
+#[cfg(test)]
 mod tests_kinds;
 mod validate;
 mod values;
