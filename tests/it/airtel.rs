@@ -344,6 +344,30 @@ fn airtel_token_expiry_mid_flow() {
 }
 
 #[test]
+fn airtel_portal_offers_only_the_enabled_wallet_and_names_it() {
+    let env = AirtelEnv::new();
+    env.neighbours
+        .insert("127.0.0.1".parse().unwrap(), guest(6).1);
+    let page = http(env.portal, "GET", "/", &[], "");
+    assert!(
+        page.body.contains("Airtel Money phone number"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("<button>Pay with Airtel Money</button>"));
+    assert!(!page.body.contains("<button>Pay with M-Pesa</button>"));
+    let p = env.buy(1, PHONE);
+    let waiting = http(env.portal, "GET", &format!("/pay/{}", p.token), &[], "");
+    assert!(
+        waiting.body.contains("0733 123 456 · Airtel Money"),
+        "{}",
+        waiting.body
+    );
+    assert!(waiting.body.contains("enter your Airtel Money PIN"));
+    assert!(!waiting.body.contains("PayBill"));
+}
+
+#[test]
 fn airtel_refuses_other_networks_numbers() {
     let env = AirtelEnv::new();
     let app = env.app();
