@@ -176,7 +176,7 @@ impl AirtelEnv {
     /// Runs the queries every second until the payment is final (bounded).
     fn settle(&self, id: u64) -> Payment {
         for _ in 0..400 {
-            if !self.payment(id).state.is_open_for_tests() {
+            if !open(self.payment(id).state) {
                 break;
             }
             self.advance(1);
@@ -185,14 +185,8 @@ impl AirtelEnv {
     }
 }
 
-trait Open {
-    fn is_open_for_tests(self) -> bool;
-}
-
-impl Open for PaymentState {
-    fn is_open_for_tests(self) -> bool {
-        matches!(self, PaymentState::Initiating | PaymentState::Pending)
-    }
+fn open(state: PaymentState) -> bool {
+    matches!(state, PaymentState::Initiating | PaymentState::Pending)
 }
 
 fn callback(id: &str, status: &str, money_id: &str) -> String {

@@ -202,9 +202,13 @@ impl AirtelSimCore {
                 "Invalid MSISDN: without the country code",
             );
         }
-        if !(same(&sub["country"], country.code()) && same(&txn["country"], country.code()))
-            || !(same(&sub["currency"], country.currency())
-                && same(&txn["currency"], country.currency()))
+        let (code, currency) = (country.code(), country.currency());
+        let fields = [(&sub["country"], code), (&txn["country"], code)];
+        let money = [(&sub["currency"], currency), (&txn["currency"], currency)];
+        if !fields
+            .iter()
+            .chain(money.iter())
+            .all(|(v, want)| same(v, want))
         {
             return refused(400, "DP00800001013", "country or currency does not match");
         }
