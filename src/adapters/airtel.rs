@@ -4,12 +4,13 @@
 //! `core::airtel`. Never logs or returns a secret; never sends a push again whose answer was
 //! lost (`GatewayError::Unanswered`). Feature `airtel`.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
 use serde_json::Value;
 
 use crate::adapters::https::{self, HttpError};
+use crate::adapters::token_cache::TokenCache;
 use crate::core::airtel::{self, Answer};
 use crate::core::config::Airtel;
 use crate::core::payments::{
@@ -21,11 +22,6 @@ use crate::core::time::Clock;
 /// a shorter token is renewed at half its life.
 const TOKEN_RENEW_EARLY_SECS: u64 = 30;
 
-struct Token {
-    value: String,
-    renew_at: Instant,
-}
-
 /// The Airtel Money client. One per account; shared by every worker thread.
 pub struct AirtelMoney {
     account: Airtel,
@@ -33,7 +29,7 @@ pub struct AirtelMoney {
     http: https::Client,
     clock: Arc<dyn Clock>,
     /// One shared token, held while one is fetched, never while a push or query is in flight.
-    token: Mutex<Option<Token>>,
+    token: TokenCache,
 }
 
 fn sent(e: HttpError) -> GatewayError {
@@ -55,36 +51,14 @@ impl AirtelMoney {
             base_url: base_url.trim_end_matches('/').to_string(),
             http,
             clock,
-            token: Mutex::new(None),
+            token: TokenCache::new(TOKEN_RENEW_EARLY_SECS),
         }
     }
 
     /// A valid token: the cached one, or a fresh one when it is due or `rejected` (a token
     /// Airtel just refused) is still the cached one.
     fn token(&self, rejected: Option<&str>) -> Result<String, GatewayError> {
-        let mut cache = crate::core::locks::lock(&self.token);
-        let now = self.clock.mono();
-        if let Some(token) = cache.as_ref() {
-            let fresh = match rejected {
-                Some(old) => token.value != old,
-                None => now < token.renew_at,
-            };
-            if fresh {
-                return Ok(token.value.clone());
-            }
-        }
-        *cache = None;
-        let (value, expires_in) = self.fetch_token()?;
-        let lifetime = if expires_in > 2 * TOKEN_RENEW_EARLY_SECS {
-            expires_in - TOKEN_RENEW_EARLY_SECS
-        } else {
-            expires_in / 2
-        };
-        *cache = Some(Token {
-            value: value.clone(),
-            renew_at: now + Duration::from_secs(lifetime),
-        });
-        Ok(value)
+        (self.token).get(self.clock.mono(), rejected, || self.fetch_token())
     }
 
     fn fetch_token(&self) -> Result<(String, u64), GatewayError> {

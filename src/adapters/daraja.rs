@@ -4,12 +4,13 @@
 //! callback's parser) is the pure `core::daraja`. Never logs or returns a secret; never retries
 //! a push whose answer was lost.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::adapters::https::{self, HttpError};
+use crate::adapters::token_cache::TokenCache;
 use crate::core::config::{Mpesa, MpesaKind};
 use crate::core::daraja::pull::{self, PullTxn};
 #[cfg(feature = "mpesa-qr")]
@@ -31,11 +32,6 @@ pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 /// A token is renewed this long before Daraja says it expires (docs/daraja.md, Access token: 3599 s).
 const TOKEN_RENEW_EARLY_SECS: u64 = 300;
 
-struct Token {
-    value: String,
-    renew_at: Instant,
-}
-
 /// The Daraja client. One per M-Pesa account; shared by every worker thread.
 pub struct Daraja {
     account: Mpesa,
@@ -45,7 +41,7 @@ pub struct Daraja {
     /// One shared token: Daraja may invalidate the previous token when it issues a new one
     /// (docs/daraja.md, Access token), so concurrent workers must not each fetch their own. Held while a token is fetched
     /// (bounded by the call timeout), never while a push or query is in flight.
-    token: Mutex<Option<Token>>,
+    token: TokenCache,
 }
 
 impl Daraja {
@@ -60,7 +56,7 @@ impl Daraja {
             base_url: base_url.trim_end_matches('/').to_string(),
             http,
             clock,
-            token: Mutex::new(None),
+            token: TokenCache::new(TOKEN_RENEW_EARLY_SECS),
         }
     }
 
@@ -74,29 +70,7 @@ impl Daraja {
     /// A valid token: the cached one, or a fresh one. `rejected` is a token Daraja just refused;
     /// a fresh one is fetched unless another thread already replaced it.
     fn token(&self, rejected: Option<&str>) -> Result<String, GatewayError> {
-        let mut cache = crate::core::locks::lock(&self.token);
-        let now = self.clock.mono();
-        if let Some(token) = cache.as_ref() {
-            let fresh = match rejected {
-                Some(old) => token.value != old,
-                None => now < token.renew_at,
-            };
-            if fresh {
-                return Ok(token.value.clone());
-            }
-        }
-        *cache = None;
-        let (value, expires_in) = self.fetch_token()?;
-        let lifetime = if expires_in > 2 * TOKEN_RENEW_EARLY_SECS {
-            expires_in - TOKEN_RENEW_EARLY_SECS
-        } else {
-            expires_in / 2
-        };
-        *cache = Some(Token {
-            value: value.clone(),
-            renew_at: now + Duration::from_secs(lifetime),
-        });
-        Ok(value)
+        (self.token).get(self.clock.mono(), rejected, || self.fetch_token())
     }
 
     fn fetch_token(&self) -> Result<(String, u64), GatewayError> {

@@ -24,4 +24,5 @@ pub mod simulator;
 pub mod sys;
 #[doc(hidden)]
 pub mod testing;
+pub(crate) mod token_cache;
 pub mod ubusd;
