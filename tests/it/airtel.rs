@@ -20,7 +20,7 @@ use lango::core::payments::{Decline, Payment, PaymentState};
 use lango::core::provider::Provider;
 use lango::store::Store;
 
-use crate::payments::{test_ca, tls};
+use crate::payments::{portal_for, seat_guests, test_ca, tls, Slot};
 use crate::support::{demo_config, eventually, guest, http, TempDir, T0};
 
 /// An Airtel Kenya number that pays; `…0002` types a wrong PIN, `…0007` has no money,
@@ -33,7 +33,7 @@ struct AirtelEnv {
     sim: Arc<AirtelSim>,
     _server: SimServer,
     portal: SocketAddr,
-    slot: Arc<Mutex<Option<Arc<App>>>>,
+    slot: Slot,
     config: Config,
     dir: TempDir,
 }
@@ -67,20 +67,8 @@ impl AirtelEnv {
         let callbacks = Client::new(None, Duration::from_secs(5));
         let server =
             simulator::serve(sim.clone(), listener, tls(ca.server.clone()), callbacks).unwrap();
-        let slot: Arc<Mutex<Option<Arc<App>>>> = Arc::new(Mutex::new(None));
-        let portal = {
-            let slot = slot.clone();
-            lango::web::http::serve("127.0.0.1:0".parse().unwrap(), move |request| {
-                match slot.lock().unwrap().clone() {
-                    Some(app) => {
-                        lango::web::portal::handle(&lango::web::portal::Ctx::new(app), request)
-                    }
-                    None => rouille::Response::text("lango is down").with_status_code(503),
-                }
-            })
-            .unwrap()
-            .addr
-        };
+        let slot: Slot = Arc::new(Mutex::new(None));
+        let portal = portal_for(&slot);
         let mut config = demo_config();
         config.mpesa = None;
         config.airtel = Some(Airtel {
@@ -102,10 +90,7 @@ impl AirtelEnv {
             config,
             dir,
         };
-        for n in 1..=6 {
-            let (ip, mac) = guest(n);
-            env.neighbours.insert(ip, mac);
-        }
+        seat_guests(&env.neighbours);
         env.start();
         env
     }

@@ -83,6 +83,31 @@ pub(crate) fn tls(server: Arc<rustls::ServerConfig>) -> Wrap {
 
 // ---- the environment ----
 
+/// The app a portal listener serves; emptied when lango is "killed".
+pub(crate) type Slot = Arc<Mutex<Option<Arc<App>>>>;
+
+/// A portal listener on 127.0.0.1 serving whichever app `slot` holds (503 while it is empty).
+pub(crate) fn portal_for(slot: &Slot) -> SocketAddr {
+    let slot = slot.clone();
+    lango::web::http::serve("127.0.0.1:0".parse().unwrap(), move |request| {
+        let app = slot.lock().unwrap().clone();
+        match app {
+            Some(app) => lango::web::portal::handle(&lango::web::portal::Ctx::new(app), request),
+            None => rouille::Response::text("lango is down").with_status_code(503),
+        }
+    })
+    .unwrap()
+    .addr
+}
+
+/// Guests 1 to 6 in the neighbour table.
+pub(crate) fn seat_guests(neighbours: &FakeNeighbours) {
+    for n in 1..=6 {
+        let (ip, mac) = guest(n);
+        neighbours.insert(ip, mac);
+    }
+}
+
 #[derive(Clone)]
 pub(crate) struct Setup {
     pub(crate) kind: MpesaKind,
@@ -130,7 +155,7 @@ pub(crate) struct PayEnv {
     ca: TestCa,
     pub(crate) portal: SocketAddr,
     /// The app the portal listener serves; emptied when lango is "killed".
-    slot: Arc<Mutex<Option<Arc<App>>>>,
+    slot: Slot,
     config: Config,
     setup: Setup,
 }
@@ -175,21 +200,8 @@ impl PayEnv {
         let callbacks = Client::new(None, Duration::from_secs(5));
         let server =
             simulator::serve(sim.clone(), listener, tls(ca.server.clone()), callbacks).unwrap();
-        let slot: Arc<Mutex<Option<Arc<App>>>> = Arc::new(Mutex::new(None));
-        let portal = {
-            let slot = slot.clone();
-            lango::web::http::serve("127.0.0.1:0".parse().unwrap(), move |request| {
-                let app = slot.lock().unwrap().clone();
-                match app {
-                    Some(app) => {
-                        lango::web::portal::handle(&lango::web::portal::Ctx::new(app), request)
-                    }
-                    None => rouille::Response::text("lango is down").with_status_code(503),
-                }
-            })
-            .unwrap()
-            .addr
-        };
+        let slot: Slot = Arc::new(Mutex::new(None));
+        let portal = portal_for(&slot);
         let mut config = demo_config();
         let mut mpesa = account(&setup);
         if setup.callbacks {
@@ -208,10 +220,7 @@ impl PayEnv {
             config,
             setup,
         };
-        for n in 1..=6 {
-            let (ip, mac) = guest(n);
-            env.neighbours.insert(ip, mac);
-        }
+        seat_guests(&env.neighbours);
         env.start();
         env
     }
