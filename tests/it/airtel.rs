@@ -4,13 +4,11 @@
 //! listener; purchases through `App::start_purchase` and the worker's jobs (`run_due`); one
 //! manual clock for both sides. Each test checks the payment's state and the grants.
 
-use std::net::{SocketAddr, TcpListener};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use lango::adapters::airtel_sim::{AirtelSim, Fate};
-use lango::adapters::https::Client;
-use lango::adapters::simulator::{self, SimServer, Simulator};
+use lango::adapters::simulator::{SimServer, Simulator};
 use lango::adapters::testing::{FakeFirewall, FakeNeighbours, ManualClock};
 use lango::app::mpesa::CALLBACK_PREFIX;
 use lango::app::{App, Env, PurchaseError};
@@ -20,7 +18,7 @@ use lango::core::payments::{Decline, Payment, PaymentState};
 use lango::core::provider::Provider;
 use lango::store::Store;
 
-use crate::payments::{portal_for, seat_guests, test_ca, tls, Slot};
+use crate::payments::{seat_guests, serve_over_tls, test_ca, Slot};
 use crate::support::{demo_config, eventually, guest, http, TempDir, T0};
 
 /// An Airtel Kenya number that pays; `…0002` types a wrong PIN, `…0007` has no money,
@@ -63,12 +61,7 @@ impl AirtelEnv {
             lango::core::base64::encode(&ca.root)
         );
         std::fs::write(dir.path("ca.pem"), pem).unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let callbacks = Client::new(None, Duration::from_secs(5));
-        let server =
-            simulator::serve(sim.clone(), listener, tls(ca.server.clone()), callbacks).unwrap();
-        let slot: Slot = Arc::new(Mutex::new(None));
-        let portal = portal_for(&slot);
+        let (server, slot, portal) = serve_over_tls(sim.clone(), &ca);
         let mut config = demo_config();
         config.mpesa = None;
         config.airtel = Some(Airtel {

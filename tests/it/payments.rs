@@ -100,6 +100,20 @@ pub(crate) fn portal_for(slot: &Slot) -> SocketAddr {
     .addr
 }
 
+/// `sim` served on 127.0.0.1 over TLS with the test CA's certificate (its callbacks sent
+/// over plain HTTP), and a portal listener with its empty slot.
+pub(crate) fn serve_over_tls<S: simulator::Served>(
+    sim: Arc<S>,
+    ca: &TestCa,
+) -> (SimServer, Slot, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let callbacks = Client::new(None, Duration::from_secs(5));
+    let server = simulator::serve(sim, listener, tls(ca.server.clone()), callbacks).unwrap();
+    let slot: Slot = Arc::new(Mutex::new(None));
+    let portal = portal_for(&slot);
+    (server, slot, portal)
+}
+
 /// Guests 1 to 6 in the neighbour table.
 pub(crate) fn seat_guests(neighbours: &FakeNeighbours) {
     for n in 1..=6 {
@@ -196,12 +210,7 @@ impl PayEnv {
         }
         let sim = Arc::new(Simulator::with_settings(clock.clone(), settings));
         let ca = test_ca("lango test CA");
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let callbacks = Client::new(None, Duration::from_secs(5));
-        let server =
-            simulator::serve(sim.clone(), listener, tls(ca.server.clone()), callbacks).unwrap();
-        let slot: Slot = Arc::new(Mutex::new(None));
-        let portal = portal_for(&slot);
+        let (server, slot, portal) = serve_over_tls(sim.clone(), &ca);
         let mut config = demo_config();
         let mut mpesa = account(&setup);
         if setup.callbacks {
