@@ -18,7 +18,7 @@ use lango::core::payments::{Decline, Payment, PaymentState};
 use lango::core::provider::Provider;
 use lango::store::Store;
 
-use crate::payments::{seat_guests, serve_over_tls, test_ca, Slot};
+use crate::payments::{buy_hour, seat_guests, serve_over_tls, test_ca, Slot};
 use crate::support::{demo_config, eventually, guest, http, TempDir, T0};
 
 /// An Airtel Kenya number that pays; `…0002` types a wrong PIN, `…0007` has no money,
@@ -121,12 +121,7 @@ impl AirtelEnv {
 
     /// Guest `n` buys the hour package (KES 20); the push is sent at once.
     fn buy(&self, n: u8, phone: &str) -> Payment {
-        let payment = self
-            .app()
-            .start_purchase(guest(n).0, "hour", phone)
-            .unwrap();
-        self.app().run_due();
-        self.payment(payment.id)
+        self.payment(buy_hour(&self.app(), n, phone))
     }
 
     fn payment(&self, id: u64) -> Payment {

@@ -114,6 +114,13 @@ pub(crate) fn serve_over_tls<S: simulator::Served>(
     (server, slot, portal)
 }
 
+/// Guest `n` buys the hour package with `phone` and the worker sends the push: its id.
+pub(crate) fn buy_hour(app: &App, n: u8, phone: &str) -> u64 {
+    let payment = app.start_purchase(guest(n).0, "hour", phone).unwrap();
+    app.run_due();
+    payment.id
+}
+
 /// Guests 1 to 6 in the neighbour table.
 pub(crate) fn seat_guests(neighbours: &FakeNeighbours) {
     for n in 1..=6 {
@@ -289,12 +296,7 @@ impl PayEnv {
 
     /// Guest `n` buys the hour package (KES 20) with `phone`; the push is sent at once.
     pub(crate) fn buy(&self, n: u8, phone: &str) -> Payment {
-        let payment = self
-            .app()
-            .start_purchase(guest(n).0, "hour", phone)
-            .unwrap();
-        self.app().run_due();
-        self.payment(payment.id)
+        self.payment(buy_hour(&self.app(), n, phone))
     }
 
     pub(crate) fn payment(&self, id: u64) -> Payment {
