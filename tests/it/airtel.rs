@@ -335,6 +335,28 @@ fn airtel_portal_offers_only_the_enabled_wallet_and_names_it() {
 }
 
 #[test]
+fn airtel_check_fetches_a_token_and_prompts_nobody() {
+    let env = AirtelEnv::new();
+    let airtel = env.config.airtel.clone().unwrap();
+    let file = |secret: &str| {
+        let text = format!(
+            "config airtel 'airtel'\n\toption client_id '{}'\n\toption client_secret '{secret}'\n\
+             \toption country KE\n\toption environment sandbox\n\toption base_url '{}'\n\
+             \toption ca_bundle '{}'\n",
+            airtel.client_id,
+            airtel.base_url.clone().unwrap(),
+            airtel.ca_bundle.clone().unwrap().display()
+        );
+        let path = env.dir.path(&format!("lango-{}", secret.len()));
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    assert_eq!(lango::daemon::check_mpesa(&file(&airtel.client_secret)), 0);
+    assert_ne!(lango::daemon::check_mpesa(&file("wrong")), 0);
+    assert!(env.sim.txns().is_empty(), "nobody was prompted");
+}
+
+#[test]
 fn airtel_refuses_other_networks_numbers() {
     let env = AirtelEnv::new();
     let app = env.app();
