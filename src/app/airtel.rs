@@ -61,7 +61,7 @@ impl App {
         use crate::core::payments::{CallbackHint, PaymentState};
         let callback = crate::core::airtel::parse_callback(body)?;
         let payment = match self.store.read(|r| r.payment_by_checkout(&callback.id)) {
-            Ok(Some(p)) if p.provider == Provider::Airtel => p,
+            Ok(Some(p)) if p.provider() == Provider::Airtel => p,
             Ok(_) => return Some(CallbackVerdict::UnknownCheckout),
             Err(e) => return Some(CallbackVerdict::Ignored(e.to_string())),
         };

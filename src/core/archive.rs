@@ -15,6 +15,7 @@
 
 use crate::core::model::{Mac, Money, Phone};
 use crate::core::payments::{Decline, Payment, PaymentState};
+#[cfg(feature = "airtel")]
 use crate::core::provider::Provider;
 use crate::core::sessions::Terms;
 use crate::core::time::Timestamp;
@@ -109,7 +110,7 @@ pub fn append(old: &[u8], payments: &[Payment]) -> Result<Vec<u8>, BadBlock> {
             .and_then(|d| DECLINES.iter().position(|x| *x == d))
             .map_or(0, |i| i + 1);
         let country = DIALS.iter().position(|d| p.phone.as_str().starts_with(d));
-        let airtel = if p.provider.is_mpesa() { 0 } else { 0x80 };
+        let airtel = if p.provider().is_mpesa() { 0 } else { 0x80 };
         out_rows.push(state as u8 | (country.unwrap_or(0) as u8) << 4 | airtel);
         out_rows.push(decline as u8);
         out_rows.extend_from_slice(&p.mac.0);
@@ -211,6 +212,7 @@ pub fn payments(block: &[u8]) -> Result<Vec<Payment>, BadBlock> {
                 .map_err(|_| BadBlock("phone"))?,
             _ => Phone::international(format!("{dial}{national:09}")),
         };
+        #[cfg(feature = "airtel")]
         let provider = match flags & 0x80 {
             0 => Provider::Mpesa,
             _ => Provider::Airtel,
@@ -249,6 +251,7 @@ pub fn payments(block: &[u8]) -> Result<Vec<Payment>, BadBlock> {
             updated_at: updated,
             session_id: None,
             callback: None,
+            #[cfg(feature = "airtel")]
             provider,
         });
     }
@@ -294,6 +297,7 @@ mod tests {
             updated_at: 1_780_000_040 + i64::from(i) * 300,
             session_id: Some(3),
             callback: None,
+            #[cfg(feature = "airtel")]
             provider: Default::default(),
         }
     }
@@ -337,15 +341,16 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "airtel")]
     fn airtel_rows_keep_their_wallet_and_country() {
         let mut p = payment(1, PaymentState::Paid, Some("MP1.2.A3"));
         p.provider = Provider::Airtel;
         p.phone = Phone::international("256701234567".into());
         let mpesa = payment(2, PaymentState::Paid, None);
         let back = payments(&append(&[], &[p, mpesa]).unwrap()).unwrap();
-        let airtel = (back[0].provider, back[0].phone.as_str());
+        let airtel = (back[0].provider(), back[0].phone.as_str());
         assert_eq!(airtel, (Provider::Airtel, "256701234567"));
-        assert_eq!(back[1].provider, Provider::Mpesa);
+        assert_eq!(back[1].provider(), Provider::Mpesa);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::core::daraja::pull::PullTxn;
 use crate::core::locks::{read, write};
 use crate::core::model::{Mac, Money, Phone};
 pub(crate) use crate::core::provider::NoGateway;
+#[cfg(feature = "airtel")]
 use crate::core::provider::Provider;
 use crate::core::sessions::Terms;
 use crate::core::time::Timestamp;
@@ -105,7 +106,9 @@ pub struct Payment {
     /// never settles a payment by itself (see `confirmations`).
     #[serde(default)]
     pub callback: Option<CallbackHint>,
-    /// The wallet that prompted; absent (M-Pesa) in records older than Airtel.
+    /// The wallet that prompted; absent (M-Pesa) in records older than Airtel, and in builds
+    /// without Airtel (`Payment::provider`).
+    #[cfg(feature = "airtel")]
     #[serde(default, skip_serializing_if = "Provider::is_mpesa")]
     pub provider: Provider,
 }
@@ -529,6 +532,7 @@ mod tests {
             updated_at: 1000,
             session_id: None,
             callback: None,
+            #[cfg(feature = "airtel")]
             provider: Default::default(),
         }
     }
@@ -648,6 +652,7 @@ mod limit_tests {
             updated_at: at,
             session_id: None,
             callback: None,
+            #[cfg(feature = "airtel")]
             provider: Default::default(),
         }
     }

@@ -2,16 +2,15 @@
 //! payment record so that the worker asks the right gateway after a restart, and `NoGateway`,
 //! the gateway of a wallet that is not configured.
 
-use serde::{Deserialize, Serialize};
-
 use crate::core::payments::{
-    CheckStep, GatewayError, PaymentGateway, StkAccepted, StkOutcome, StkPush,
+    CheckStep, GatewayError, Payment, PaymentGateway, StkAccepted, StkOutcome, StkPush,
 };
 
 /// The wallet that prompts the guest. A record without the field (every record before Airtel)
 /// is M-Pesa.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "airtel", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "airtel", serde(rename_all = "lowercase"))]
 pub enum Provider {
     #[default]
     Mpesa,
@@ -30,6 +29,16 @@ impl Provider {
             Provider::Mpesa => "M-Pesa",
             Provider::Airtel => "Airtel Money",
         }
+    }
+}
+
+impl Payment {
+    /// The wallet that prompted for this payment; always M-Pesa in a build without Airtel.
+    pub fn provider(&self) -> Provider {
+        #[cfg(feature = "airtel")]
+        return self.provider;
+        #[cfg(not(feature = "airtel"))]
+        Provider::Mpesa
     }
 }
 

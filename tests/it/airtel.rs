@@ -173,7 +173,7 @@ fn airtel_success_grants_once_with_the_airtel_money_id() {
     let env = AirtelEnv::new();
     let pending = env.buy(1, PHONE);
     assert_eq!(pending.state, PaymentState::Pending, "{pending:?}");
-    assert_eq!(pending.provider, Provider::Airtel);
+    assert_eq!(pending.provider(), Provider::Airtel);
     assert_eq!(pending.phone.to_string(), "254733123456");
     let txns = env.sim.txns();
     assert_eq!(txns.len(), 1);
@@ -290,7 +290,7 @@ fn airtel_restart_between_push_and_confirmation_grants_once() {
     env.start();
     let paid = env.settle(p.id);
     assert_eq!(paid.state, PaymentState::Paid, "{paid:?}");
-    assert_eq!(paid.provider, Provider::Airtel);
+    assert_eq!(paid.provider(), Provider::Airtel);
     assert_eq!(env.sim.txns().len(), 1, "the push was not sent again");
     assert_eq!(env.sessions(), 1);
 }

@@ -326,7 +326,7 @@ fn payee(config: &Config, payment: &Payment, lang: Lang) -> String {
     let Some(mpesa) = config
         .mpesa
         .as_ref()
-        .filter(|_| payment.provider.is_mpesa())
+        .filter(|_| payment.provider().is_mpesa())
     else {
         return String::new();
     };
@@ -383,7 +383,11 @@ pub(super) fn waiting_card(
 ) -> String {
     let (_, words) = payment_words(payment, lang);
     // The words name M-Pesa; another wallet's prompt is named as that wallet.
-    let wallet = |text: &str| text.replace("M-Pesa", payment.provider.name());
+    let provider = payment.provider();
+    let wallet = |text: &str| match provider {
+        Provider::Mpesa => text.to_string(),
+        other => text.replace("M-Pesa", other.name()),
+    };
     let waited = u64::try_from(now - payment.created_at).unwrap_or(0);
     format!(
         "<div class=\"card warn\"><h2>{name} · {currency} {amount}</h2><p id=\"state\">{words}</p>\
@@ -394,7 +398,7 @@ pub(super) fn waiting_card(
         currency = esc(&config.gateway.currency),
         amount = payment.amount,
         sent_to = tr(lang, "sent_to"),
-        phone = match payment.provider {
+        phone = match provider {
             Provider::Mpesa => local_phone(&payment.phone),
             wallet => format!("{} · {}", local_phone(&payment.phone), wallet.name()),
         },

@@ -6,9 +6,9 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::super::values::{
-    parse_bool, parse_environment, parse_path, parse_simulator_url, parse_text,
-};
+use super::super::values::parse_bool;
+#[cfg(feature = "airtel")]
+use super::super::values::{parse_environment, parse_path, parse_simulator_url, parse_text};
 use super::super::MpesaEnvironment;
 use super::{Check, Raw};
 
@@ -59,6 +59,7 @@ impl Country {
         }
     }
 
+    #[cfg(feature = "airtel")]
     fn parse(text: &str) -> Result<Country, String> {
         match text {
             "KE" | "ke" => Ok(Country::Kenya),
@@ -106,42 +107,50 @@ impl fmt::Debug for Airtel {
 }
 
 /// The section, checked; `currency` is the shop's (`option currency`), which must be the
-/// country's.
+/// country's. A build without the feature refuses an enabled section and checks nothing else.
 pub(super) fn validate_airtel(raw: &Raw, currency: &str, check: &mut Check) -> Option<Airtel> {
     let enabled = check.get(raw, "enabled", parse_bool, true);
-    if enabled && !cfg!(feature = "airtel") {
-        let line = raw.one("enabled").map_or(raw.line, |v| v.line);
-        check.error(
-            line,
-            "this lango is built without Airtel Money (the x86_64, aarch64 and ARMv7 packages \
-             have it; docs/size.md): set option enabled '0' or remove the section",
-        );
-    }
-    let client_id = check.required(raw, "client_id", parse_text);
-    let client_secret = check.required(raw, "client_secret", parse_text);
-    let country = check.required(raw, "country", Country::parse);
-    let environment = check.required(raw, "environment", parse_environment);
-    let base_url = check.optional(raw, "base_url", parse_simulator_url);
-    let ca_bundle = check.optional(raw, "ca_bundle", parse_path);
-    if let (Some(country), Some(value)) = (country, raw.one("country")) {
-        if country.currency() != currency {
+    #[cfg(not(feature = "airtel"))]
+    {
+        if enabled {
+            let line = raw.one("enabled").map_or(raw.line, |v| v.line);
             check.error(
-                value.line,
-                format!(
-                    "Airtel Money in {} takes {}, but the shop's option currency is {currency}",
-                    country.code(),
-                    country.currency()
-                ),
+                line,
+                "this lango is built without Airtel Money (the x86_64, aarch64 and ARMv7 \
+                 packages have it; docs/size.md): set option enabled '0' or remove the section",
             );
         }
+        let _ = currency;
+        None
     }
-    Some(Airtel {
-        enabled: enabled && cfg!(feature = "airtel"),
-        client_id: client_id?,
-        client_secret: client_secret?,
-        country: country?,
-        environment: environment?,
-        base_url,
-        ca_bundle,
-    })
+    #[cfg(feature = "airtel")]
+    {
+        let client_id = check.required(raw, "client_id", parse_text);
+        let client_secret = check.required(raw, "client_secret", parse_text);
+        let country = check.required(raw, "country", Country::parse);
+        let environment = check.required(raw, "environment", parse_environment);
+        let base_url = check.optional(raw, "base_url", parse_simulator_url);
+        let ca_bundle = check.optional(raw, "ca_bundle", parse_path);
+        if let (Some(country), Some(value)) = (country, raw.one("country")) {
+            if country.currency() != currency {
+                check.error(
+                    value.line,
+                    format!(
+                        "Airtel Money in {} takes {}, but the shop's option currency is {currency}",
+                        country.code(),
+                        country.currency()
+                    ),
+                );
+            }
+        }
+        Some(Airtel {
+            enabled,
+            client_id: client_id?,
+            client_secret: client_secret?,
+            country: country?,
+            environment: environment?,
+            base_url,
+            ca_bundle,
+        })
+    }
 }
