@@ -109,7 +109,10 @@ pub fn append(old: &[u8], payments: &[Payment]) -> Result<Vec<u8>, BadBlock> {
             .decline
             .and_then(|d| DECLINES.iter().position(|x| *x == d))
             .map_or(0, |i| i + 1);
-        let country = DIALS.iter().position(|d| p.phone.as_str().starts_with(d));
+        let country = match cfg!(feature = "airtel") {
+            true => DIALS.iter().position(|d| p.phone.as_str().starts_with(d)),
+            false => None,
+        };
         let airtel = if p.provider().is_mpesa() { 0 } else { 0x80 };
         out_rows.push(state as u8 | (country.unwrap_or(0) as u8) << 4 | airtel);
         out_rows.push(decline as u8);
@@ -189,11 +192,16 @@ pub fn payments(block: &[u8]) -> Result<Vec<Payment>, BadBlock> {
         let updated = created + i64::from(c.u32()?);
         let amount = Money(i64::from(c.u32()?));
         let flags = c.byte()?;
+        // Without Airtel, every row is an M-Pesa one in Kenya: the byte is the state, as before.
+        let (state, country) = match cfg!(feature = "airtel") {
+            true => (flags & 0x0f, flags >> 4 & 3),
+            false => (flags, 0),
+        };
         let state = *STATES
-            .get(usize::from(flags & 0x0f))
+            .get(usize::from(state))
             .ok_or(BadBlock("unknown state"))?;
         let dial = DIALS
-            .get(usize::from(flags >> 4 & 3))
+            .get(usize::from(country))
             .ok_or(BadBlock("unknown country"))?;
         let decline = match c.byte()? {
             0 => None,

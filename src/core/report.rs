@@ -10,6 +10,9 @@ use crate::core::provider::Provider;
 use crate::core::sms::{ClaimState, ClaimVia, SmsClaim};
 use crate::core::time::{local_day, Timestamp};
 
+/// How many ways money comes in (`DayTotal::split`): Airtel Money only in builds with it.
+pub(crate) const METHODS: usize = if cfg!(feature = "airtel") { 5 } else { 4 };
+
 /// One local day's takings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct DayTotal {
@@ -38,9 +41,10 @@ impl DayTotal {
         Money(prompts + self.sms_amount.0 + self.pull_amount.0 + self.qr_amount.0)
     }
 
-    /// Per method: (CSV name, words, count, amount), in the owner's order.
-    pub(crate) fn split(&self) -> [(&'static str, &'static str, u32, Money); 5] {
-        [
+    /// Per method: (CSV name, words, count, amount), in the owner's order; Airtel Money last,
+    /// and only in builds with it (`METHODS`).
+    pub(crate) fn split(&self) -> [(&'static str, &'static str, u32, Money); METHODS] {
+        let all = [
             (
                 "stk",
                 "M-Pesa prompt (STK push)",
@@ -54,14 +58,17 @@ impl DayTotal {
                 self.pull_amount,
             ),
             ("qr", "M-Pesa QR", self.qr, self.qr_amount),
+            ("sms", "SMS approved by you", self.sms, self.sms_amount),
             (
                 "airtel",
                 "Airtel Money prompt",
                 self.airtel,
                 self.airtel_amount,
             ),
-            ("sms", "SMS approved by you", self.sms, self.sms_amount),
-        ]
+        ];
+        let mut out = [all[0]; METHODS];
+        out.copy_from_slice(&all[..METHODS]);
+        out
     }
 
     /// The sum of several days (the dashboard's 30).
@@ -307,17 +314,17 @@ mod tests {
         };
         let totals = daily_totals(&payments, &claims, 10_800, day, day);
         let d = &totals[0];
-        assert_eq!(
-            d.split()
-                .map(|(method, _, n, amount)| (method, n, amount.0)),
-            [
-                ("stk", 1, 2000),
-                ("pull", 2, 2000),
-                ("qr", 1, 2000),
-                ("airtel", airtel.0, airtel.1),
-                ("sms", 1, 5000)
-            ]
-        );
+        let expected = [
+            ("stk", 1, 2000),
+            ("pull", 2, 2000),
+            ("qr", 1, 2000),
+            ("sms", 1, 5000),
+            ("airtel", airtel.0, airtel.1),
+        ];
+        let split = d
+            .split()
+            .map(|(method, _, n, amount)| (method, n, amount.0));
+        assert_eq!(split.as_slice(), &expected[..METHODS]);
         assert_eq!(d.total(), Money(11_000 + airtel.1));
         assert_eq!(
             DayTotal::sum(&[d.clone(), d.clone()]).total(),
