@@ -44,7 +44,7 @@ impl DayTotal {
     /// Per method: (CSV name, words, count, amount), in the owner's order; Airtel Money last,
     /// and only in builds with it (`METHODS`).
     pub(crate) fn split(&self) -> [(&'static str, &'static str, u32, Money); METHODS] {
-        let all = [
+        [
             (
                 "stk",
                 "M-Pesa prompt (STK push)",
@@ -59,16 +59,14 @@ impl DayTotal {
             ),
             ("qr", "M-Pesa QR", self.qr, self.qr_amount),
             ("sms", "SMS approved by you", self.sms, self.sms_amount),
+            #[cfg(feature = "airtel")]
             (
                 "airtel",
                 "Airtel Money prompt",
                 self.airtel,
                 self.airtel_amount,
             ),
-        ];
-        let mut out = [all[0]; METHODS];
-        out.copy_from_slice(&all[..METHODS]);
-        out
+        ]
     }
 
     /// The sum of several days (the dashboard's 30).

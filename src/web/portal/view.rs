@@ -384,9 +384,9 @@ pub(super) fn waiting_card(
     let (_, words) = payment_words(payment, lang);
     // The words name M-Pesa; another wallet's prompt is named as that wallet.
     let provider = payment.provider();
-    let wallet = |text: &str| match provider {
-        Provider::Mpesa => text.to_string(),
-        other => text.replace("M-Pesa", other.name()),
+    let wallet = |text: &'static str| match provider {
+        Provider::Mpesa => std::borrow::Cow::Borrowed(text),
+        other => std::borrow::Cow::Owned(text.replace("M-Pesa", other.name())),
     };
     let waited = u64::try_from(now - payment.created_at).unwrap_or(0);
     format!(

@@ -3,12 +3,15 @@
 //! (`Country`: its code, currency and dialling prefix). Builds without the cargo feature
 //! `airtel` (the two MIPS packages) refuse an enabled section with its line.
 
+#[cfg(feature = "airtel")]
 use std::fmt;
+#[cfg(feature = "airtel")]
 use std::path::PathBuf;
 
 use super::super::values::parse_bool;
 #[cfg(feature = "airtel")]
 use super::super::values::{parse_environment, parse_path, parse_simulator_url, parse_text};
+#[cfg(feature = "airtel")]
 use super::super::MpesaEnvironment;
 use super::{Check, Raw};
 
@@ -72,7 +75,13 @@ impl Country {
     }
 }
 
+/// A build without the feature keeps nothing of the section (an enabled one is refused).
+#[cfg(not(feature = "airtel"))]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Airtel;
+
 /// `config airtel 'airtel'` (optional): the Airtel Money account.
+#[cfg(feature = "airtel")]
 #[derive(Clone, PartialEq, Eq)]
 pub struct Airtel {
     /// `option enabled` (default 1): offered on the portal.
@@ -93,6 +102,7 @@ pub struct Airtel {
 }
 
 /// Hides the secrets: a `Config` may be logged with `{:?}`.
+#[cfg(feature = "airtel")]
 impl fmt::Debug for Airtel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Airtel")
