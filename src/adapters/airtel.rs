@@ -10,7 +10,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use crate::adapters::https::{self, HttpError};
-use crate::adapters::token_cache::TokenCache;
+use crate::adapters::token_cache::Api;
 use crate::core::airtel::{self, Answer};
 use crate::core::config::Airtel;
 use crate::core::payments::{
@@ -25,11 +25,9 @@ const TOKEN_RENEW_EARLY_SECS: u64 = 30;
 /// The Airtel Money client. One per account; shared by every worker thread.
 pub struct AirtelMoney {
     account: Airtel,
-    base_url: String,
-    http: https::Client,
-    clock: Arc<dyn Clock>,
-    /// One shared token, held while one is fetched, never while a push or query is in flight.
-    token: TokenCache,
+    /// Its address, client and clock, and one shared token: held while a token is fetched
+    /// (bounded by the call timeout), never while a push or query is in flight.
+    api: Api,
 }
 
 fn sent(e: HttpError) -> GatewayError {
@@ -48,24 +46,22 @@ impl AirtelMoney {
     ) -> AirtelMoney {
         AirtelMoney {
             account,
-            base_url: base_url.trim_end_matches('/').to_string(),
-            http,
-            clock,
-            token: TokenCache::new(TOKEN_RENEW_EARLY_SECS),
+            api: Api::new(base_url, http, clock, TOKEN_RENEW_EARLY_SECS),
         }
     }
 
     /// A valid token: the cached one, or a fresh one when it is due or `rejected` (a token
     /// Airtel just refused) is still the cached one.
     fn token(&self, rejected: Option<&str>) -> Result<String, GatewayError> {
-        (self.token).get(self.clock.mono(), rejected, || self.fetch_token())
+        self.api.token(rejected, || self.fetch_token())
     }
 
     fn fetch_token(&self) -> Result<(String, u64), GatewayError> {
         let body = airtel::token_body(&self.account.client_id, &self.account.client_secret);
-        let url = format!("{}{}", self.base_url, airtel::TOKEN_PATH);
+        let url = format!("{}{}", self.api.base_url, airtel::TOKEN_PATH);
         let headers = [("Content-Type", "application/json"), ("Accept", "*/*")];
         let response = self
+            .api
             .http
             .send("POST", &url, &headers, body.to_string().as_bytes())
             // Asking for a token twice is harmless.
@@ -90,14 +86,18 @@ impl AirtelMoney {
     /// One call with the bearer token; a refused token is renewed and the call made once more
     /// (Airtel answered 401: it did not act on the request).
     fn call(&self, method: &str, path: &str, body: &[u8]) -> Result<Value, GatewayError> {
-        let url = format!("{}{path}", self.base_url);
+        let url = format!("{}{path}", self.api.base_url);
         let mut rejected: Option<String> = None;
         for _ in 0..2 {
             let token = self.token(rejected.as_deref())?;
             let auth = format!("Bearer {token}");
             let mut headers = airtel::headers(self.account.country).to_vec();
             headers.push(("Authorization", auth.as_str()));
-            let response = self.http.send(method, &url, &headers, body).map_err(sent)?;
+            let response = self
+                .api
+                .http
+                .send(method, &url, &headers, body)
+                .map_err(sent)?;
             match airtel::interpret(response.status, &response.body) {
                 Answer::Ok(value) => return Ok(value),
                 Answer::Failed(e) => return Err(e),
@@ -165,7 +165,7 @@ impl PaymentGateway for AirtelMoney {
                 } else {
                     "sandbox or simulator"
                 },
-                self.base_url,
+                self.api.base_url,
                 a.country.code(),
                 a.country.currency(),
                 crate::core::daraja::mask(&a.client_id),

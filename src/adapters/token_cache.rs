@@ -1,11 +1,48 @@
-//! The one OAuth token cache the payment clients share (Daraja's, Airtel's): one token per
-//! account for every worker thread, renewed a margin before it expires, and fetched again at
-//! once when the provider refuses it (unless another thread already did).
+//! What the payment clients (Daraja's, Airtel's) share besides their accounts: `Api`, the
+//! provider's address, the HTTPS client, the clock and the one OAuth token cache (`TokenCache`:
+//! one token per account for every worker thread, renewed a margin before it expires, and
+//! fetched again at once when the provider refuses it, unless another thread already did).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::adapters::https;
 use crate::core::payments::GatewayError;
+use crate::core::time::Clock;
+
+/// A provider's API as a client reaches it.
+pub(crate) struct Api {
+    /// Without a trailing `/`.
+    pub base_url: String,
+    pub http: https::Client,
+    pub clock: Arc<dyn Clock>,
+    token: TokenCache,
+}
+
+impl Api {
+    pub(crate) fn new(
+        base_url: &str,
+        http: https::Client,
+        clock: Arc<dyn Clock>,
+        renew_early_secs: u64,
+    ) -> Api {
+        Api {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            http,
+            clock,
+            token: TokenCache::new(renew_early_secs),
+        }
+    }
+
+    /// A valid token (`TokenCache::get`), fetched with `fetch` when needed.
+    pub(crate) fn token(
+        &self,
+        rejected: Option<&str>,
+        fetch: impl FnOnce() -> Result<(String, u64), GatewayError>,
+    ) -> Result<String, GatewayError> {
+        self.token.get(self.clock.mono(), rejected, fetch)
+    }
+}
 
 struct Token {
     value: String,
