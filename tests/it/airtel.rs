@@ -6,7 +6,9 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use lango::adapters::airtel::AirtelMoney;
 use lango::adapters::airtel_sim::{AirtelSim, Fate};
 use lango::adapters::simulator::{SimServer, Simulator};
 use lango::adapters::testing::{FakeFirewall, FakeNeighbours, ManualClock};
@@ -14,7 +16,10 @@ use lango::app::mpesa::CALLBACK_PREFIX;
 use lango::app::{App, Env, PurchaseError};
 use lango::core::airtel::sim::AirtelSimSettings;
 use lango::core::config::{Airtel, Config, Country, MpesaEnvironment};
-use lango::core::payments::{Decline, Payment, PaymentState};
+use lango::core::model::Phone;
+use lango::core::payments::{
+    Decline, GatewayError, Payment, PaymentGateway, PaymentState, StkPush,
+};
 use lango::core::provider::Provider;
 use lango::store::Store;
 
@@ -34,6 +39,8 @@ struct AirtelEnv {
     slot: Slot,
     config: Config,
     dir: TempDir,
+    /// The test CA's root, for a client made here.
+    root: rustls::pki_types::CertificateDer<'static>,
 }
 
 impl AirtelEnv {
@@ -82,6 +89,7 @@ impl AirtelEnv {
             slot,
             config,
             dir,
+            root: ca.root.clone(),
         };
         seat_guests(&env.neighbours);
         env.start();
@@ -354,6 +362,33 @@ fn airtel_check_fetches_a_token_and_prompts_nobody() {
     assert_eq!(lango::daemon::check_mpesa(&file(&airtel.client_secret)), 0);
     assert_ne!(lango::daemon::check_mpesa(&file("wrong")), 0);
     assert!(env.sim.txns().is_empty(), "nobody was prompted");
+}
+
+#[test]
+fn airtel_push_sent_without_an_answer_is_unanswered() {
+    let env = AirtelEnv::new();
+    let tls = lango::adapters::https::tls_config(vec![env.root.clone()]).unwrap();
+    let http = lango::adapters::https::Client::new(Some(tls), Duration::from_millis(300));
+    let account = env.config.airtel.clone().unwrap();
+    let url = account.base_url.clone().unwrap();
+    let client = AirtelMoney::new(account, &url, http, env.clock.clone());
+    let push = StkPush {
+        phone: Phone::parse("0733123456").unwrap(),
+        amount_major: 20,
+        account_reference: "WiFi".into(),
+        description: "WiFi".into(),
+        callback_url: String::new(),
+    };
+    env.sim.faults(|f| f.stall_push = true);
+    // The prompt is on the phone, the answer lost: lango must not send it again
+    // (`App::push` closes the payment on `Unanswered`; tests/it/purchase.rs).
+    let answer = client.stk_push(&push);
+    assert!(
+        matches!(answer, Err(GatewayError::Unanswered(_))),
+        "{answer:?}"
+    );
+    assert_eq!(env.sim.txns().len(), 1);
+    assert!(client.stk_push(&push).is_ok(), "the next push is answered");
 }
 
 #[test]

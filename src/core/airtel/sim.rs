@@ -34,6 +34,9 @@ pub struct AirtelFaults {
     pub rate_limit: u32,
     /// The enquiry says the status is ambiguous (`TA`) this many times before the truth.
     pub ambiguous: u32,
+    /// The next push is taken (the customer is prompted) but answered only after a second:
+    /// a client with a shorter deadline gets no answer.
+    pub stall_push: bool,
 }
 
 /// The simulator's accounts and pace.
@@ -162,7 +165,13 @@ impl AirtelSimCore {
             return refused(400, "DP00800001013", "X-Country or X-Currency is wrong");
         }
         match (request.method.as_str(), path) {
-            ("POST", PUSH_PATH) => self.push(&request.body, now),
+            ("POST", PUSH_PATH) => {
+                let mut answer = self.push(&request.body, now);
+                if std::mem::take(&mut self.faults.stall_push) {
+                    answer.stall_secs = 1;
+                }
+                answer
+            }
             ("GET", p) if p.starts_with(STATUS_PATH) => self.status(&p[STATUS_PATH.len()..], now),
             _ => answer(404, json!({"error": "not found"})),
         }
