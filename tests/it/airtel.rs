@@ -50,6 +50,11 @@ impl AirtelEnv {
 
     /// The simulated customer answers after `answer_secs`.
     fn with(answer_secs: i64) -> AirtelEnv {
+        AirtelEnv::build(answer_secs, false)
+    }
+
+    /// With M-Pesa too (the demo's account, served by the in-process Daraja simulator).
+    fn build(answer_secs: i64, mpesa: bool) -> AirtelEnv {
         let clock = Arc::new(ManualClock::new(T0));
         let settings = AirtelSimSettings {
             client_id: "airtel-client-id".into(),
@@ -70,7 +75,9 @@ impl AirtelEnv {
         std::fs::write(dir.path("ca.pem"), pem).unwrap();
         let (server, slot, portal) = serve_over_tls(sim.clone(), &ca);
         let mut config = demo_config();
-        config.mpesa = None;
+        if !mpesa {
+            config.mpesa = None;
+        }
         config.airtel = Some(Airtel {
             enabled: true,
             client_id: "airtel-client-id".into(),
@@ -389,6 +396,35 @@ fn airtel_push_sent_without_an_answer_is_unanswered() {
     );
     assert_eq!(env.sim.txns().len(), 1);
     assert!(client.stk_push(&push).is_ok(), "the next push is answered");
+}
+
+#[test]
+fn airtel_beside_mpesa_the_number_decides_the_wallet() {
+    let env = AirtelEnv::build(2, true);
+    env.neighbours
+        .insert("127.0.0.1".parse().unwrap(), guest(6).1);
+    let page = http(env.portal, "GET", "/", &[], "");
+    assert!(
+        page.body.contains("M-Pesa or Airtel Money number"),
+        "{}",
+        page.body
+    );
+    let safaricom = env.buy(1, "0712 345 678");
+    assert_eq!(safaricom.provider(), Provider::Mpesa);
+    assert!(safaricom
+        .checkout_id
+        .is_some_and(|c| c.starts_with("ws_CO_")));
+    let airtel = env.buy(2, PHONE);
+    assert_eq!(airtel.provider(), Provider::Airtel);
+    assert_eq!(
+        env.sim.txns().len(),
+        1,
+        "only the Airtel number reached Airtel"
+    );
+    match env.app().start_purchase(guest(3).0, "hour", "0800 123 456") {
+        Err(PurchaseError::BadPhone(why)) => assert!(why.contains("M-Pesa (Safaricom) or Airtel")),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
