@@ -321,7 +321,19 @@ fn run_one(n: u32, secs: u64) {
     );
     let log = std::fs::File::create(dir.0.join("lango.log")).expect("log");
     let start = Instant::now();
-    let mut child: Child = Command::new(env!("CARGO_BIN_EXE_lango"))
+    // `LANGO_IDLE_WRAP="heaptrack -o /tmp/idle"` runs lango under a profiler (its figures
+    // are then the profiler's, not lango's).
+    let wrap = std::env::var("LANGO_IDLE_WRAP").unwrap_or_default();
+    let mut words = wrap.split_whitespace();
+    let mut cmd = match words.next() {
+        Some(tool) => {
+            let mut c = Command::new(tool);
+            c.args(words).arg(env!("CARGO_BIN_EXE_lango"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_lango")),
+    };
+    let mut child: Child = cmd
         .args(["serve", "--config"])
         .arg(&config)
         .env("PATH", path)

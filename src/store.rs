@@ -40,6 +40,7 @@ use crate::core::vouchers::Voucher;
 pub const SCHEMA_VERSION: u64 = 7;
 
 mod archive;
+mod compact;
 mod owner;
 mod records;
 mod schema;
@@ -340,6 +341,8 @@ impl Store {
                 )));
             }
         }
+        // A compaction cut short before its rename: the old file is whole, the copy is not.
+        let _ = std::fs::remove_file(compact::copy_path(path));
         if needs_recovery(path) {
             log::warn!("store: repairing after an unclean shutdown");
         }
@@ -423,7 +426,7 @@ impl Store {
             store.read(|r| Ok((r.active_sessions()?, r.blocked_devices()?)))?;
         let mut active = store.active();
         for session in sessions {
-            active.put_owned(session);
+            active.put(&session);
         }
         for device in &blocked {
             active.set_blocked(device.mac, true);

@@ -408,7 +408,10 @@ pub(crate) fn tcp_probe(host: &str, port: u16, timeout: Duration) -> Result<u64,
     for addr in addrs {
         let left = timeout.saturating_sub(started.elapsed());
         if left.is_zero() {
-            return Err(format!("{host}:{port}: no answer within {timeout:?}"));
+            return Err(format!(
+                "{host}:{port}: no answer within {} ms",
+                timeout.as_millis()
+            ));
         }
         match TcpStream::connect_timeout(&addr, left) {
             Ok(_) => return Ok(started.elapsed().as_millis() as u64),

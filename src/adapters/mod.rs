@@ -15,6 +15,8 @@ pub(crate) mod health;
 pub mod https;
 pub mod neighbours;
 pub mod nft;
+#[cfg(feature = "radius")]
+pub mod radius;
 pub(crate) mod sim_gateway;
 #[cfg(feature = "simulator")]
 pub mod simulator;

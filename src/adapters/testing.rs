@@ -66,6 +66,8 @@ pub struct FakeFirewall {
     pub seen6: Mutex<Vec<(Mac, Ipv6Addr)>>,
     /// Every address whose flows were forgotten, in order.
     pub forgotten: Mutex<Vec<IpAddr>>,
+    /// Whether `usage_one` answers (as the nft firewall does).
+    pub read_one: std::sync::atomic::AtomicBool,
 }
 
 impl FakeFirewall {
@@ -106,6 +108,15 @@ impl Firewall for FakeFirewall {
 
     fn usage(&self) -> Result<Vec<Usage>, FirewallError> {
         Ok(lock(&self.usage).clone())
+    }
+
+    /// Only while `usage_one` is switched on (`read_one`): other tests keep the bulk read's
+    /// timing.
+    fn usage_one(&self, mac: Mac) -> Result<Option<Usage>, FirewallError> {
+        if !self.read_one.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        Ok(lock(&self.usage).iter().find(|u| u.mac == mac).cloned())
     }
 
     fn ipv6_seen(&self) -> Result<Vec<(Mac, Ipv6Addr)>, FirewallError> {

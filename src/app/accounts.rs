@@ -18,6 +18,9 @@ pub enum LoginError {
     /// The device already has time of its own running.
     AlreadyOnline,
     Store(StoreError),
+    /// The RADIUS server rejected the sign-in, or could not be asked (`app::radius`).
+    #[cfg(feature = "radius")]
+    Radius(crate::adapters::radius::RadiusError),
 }
 
 impl From<StoreError> for LoginError {
@@ -45,8 +48,17 @@ impl App {
         typed_username: &str,
         password: &str,
     ) -> Result<Session, LoginError> {
-        let Admitted { mac, ip, time } = self.admit(ip)?;
+        let admitted = self.admit(ip)?;
         let username = normalise_username(typed_username);
+        // A user name this router does not know goes to the RADIUS server (`app::radius`).
+        #[cfg(feature = "radius")]
+        if let Some(client) = self.radius_for_account(username.as_deref())? {
+            let user = typed_username.trim();
+            let source = Source::Account(user.to_string());
+            let granted = self.grant_radius(client.as_ref(), admitted, user, password, source)?;
+            return granted.map_err(LoginError::Radius);
+        }
+        let Admitted { mac, ip, time } = admitted;
         let account = match &username {
             Some(name) => self.store.read(|r| r.account(name))?,
             None => None,

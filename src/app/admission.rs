@@ -180,7 +180,8 @@ impl App {
         let mac = session.mac;
         if let IpAddr::V6(v6) = ip {
             let window = self.config().gateway.ipv6_window_secs as i64;
-            let in_window = crate::core::ipv6::window_open(session, now, window);
+            let in_window =
+                crate::core::ipv6::window_open(session.started_at, session.moved_at, now, window);
             let bound = self
                 .work()
                 .ipv6

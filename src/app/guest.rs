@@ -15,6 +15,9 @@ pub enum RedeemError {
     /// A code for several devices is already used on this many, its package's `devices`.
     Full(u8),
     Store(StoreError),
+    /// The RADIUS server rejected the code, or could not be asked (`app::radius`).
+    #[cfg(feature = "radius")]
+    Radius(crate::adapters::radius::RadiusError),
 }
 
 /// Why a purchase could not be moved to the requesting device.
@@ -64,8 +67,18 @@ impl From<AdmitError> for MoveError {
 impl App {
     /// Redeems a voucher code for the device at `ip`, granting its terms at once.
     pub fn redeem(&self, ip: IpAddr, typed_code: &str) -> Result<Session, RedeemError> {
-        let Admitted { mac, ip, time } = self.admit(ip)?;
+        let admitted = self.admit(ip)?;
         let code = vouchers::normalise(typed_code);
+        // A code this router did not make goes to the RADIUS server, whose answer is final
+        // (the order is explained in `app::radius`).
+        #[cfg(feature = "radius")]
+        if let Some(client) = self.radius_for_voucher(&code)? {
+            let typed = typed_code.trim();
+            let source = Source::Voucher(typed.to_string());
+            let granted = self.grant_radius(client.as_ref(), admitted, typed, typed, source)?;
+            return granted.map_err(RedeemError::Radius);
+        }
+        let Admitted { mac, ip, time } = admitted;
         let now = time.now;
         let session = self.store.write(Durability::Durable, |w| {
             let voucher = w.voucher(&code)?;
@@ -220,10 +233,35 @@ impl App {
         session
     }
 
+    /// `with_usage`, with the device's counters read from the firewall for it alone first
+    /// (one small kernel read, whatever the number of devices): what its status page, RFC 8908
+    /// and `ubus call lango sessions '{"mac":...}'` show is not a usage read old.
+    pub(crate) fn with_fresh_usage(&self, session: Session) -> Session {
+        if session.is_active() {
+            match self.env.firewall.usage_one(session.mac) {
+                Ok(Some(u)) if u.mac == session.mac => {
+                    let mut work = self.work();
+                    let entry = work
+                        .usage
+                        .entry(session.id)
+                        .or_insert((session.bytes_up, session.bytes_down));
+                    let new = (entry.0.max(u.bytes_up), entry.1.max(u.bytes_down));
+                    if new != *entry {
+                        *entry = new;
+                        work.unsaved = true;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => log::debug!("firewall: usage of {}: {e}", session.mac),
+            }
+        }
+        self.with_usage(session)
+    }
+
     /// For the guest's page: a session with the bytes every device of its purchase used (a
-    /// shared purchase's data is shared), read as `with_usage`.
+    /// shared purchase's data is shared), its own read now (`with_fresh_usage`).
     pub(crate) fn with_purchase_usage(&self, session: Session) -> Session {
-        let mut session = self.with_usage(session);
+        let mut session = self.with_fresh_usage(session);
         if session.joined.is_none() && session.members.is_empty() {
             return session;
         }

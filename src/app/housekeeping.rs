@@ -262,7 +262,7 @@ impl App {
                 desired.allowed.clone_from(&config.gateway.allow_macs);
                 let open = index
                     .sessions()
-                    .any(|s| crate::core::ipv6::window_open(s, now, window));
+                    .any(|s| crate::core::ipv6::window_open(s.started_at, s.moved_at, now, window));
                 (desired, open)
             };
             let started = std::time::Instant::now();
@@ -406,7 +406,10 @@ impl App {
             return;
         }
         if let Err(e) = self.env.firewall.forget(&removed) {
-            log::warn!("firewall: cannot forget the flows of {removed:?}: {e}");
+            log::warn!(
+                "firewall: cannot forget the flows of {} addresses: {e}",
+                removed.len()
+            );
         }
     }
 
@@ -433,7 +436,7 @@ impl App {
                     bytes_down: s.bytes_down,
                     // A fair-use session goes on, slower, past its quota.
                     quota: s.quota_bytes.filter(|_| !s.fair_use()),
-                    group: (s.joined.is_some() || !s.members.is_empty()).then(|| s.group()),
+                    group: s.shared().then(|| s.group()),
                 };
                 (s.mac, live)
             })

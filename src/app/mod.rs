@@ -17,6 +17,8 @@ pub(crate) mod pull;
 pub(crate) mod purchase;
 #[cfg(feature = "mpesa-qr")]
 pub mod qr;
+#[cfg(feature = "radius")]
+pub(crate) mod radius;
 pub mod reconfigure;
 pub(crate) mod retention;
 pub(crate) mod trial;
@@ -115,6 +117,8 @@ struct Work {
     next_checkpoint: Option<Timestamp>,
     /// When the store's retention pass runs next (`retention.rs`).
     next_compaction: Timestamp,
+    /// Rows the retention pass removed since the file was last compacted (`retention.rs`).
+    removed_since_compact: usize,
     /// Session id → (bytes up, bytes down) read from the firewall and not yet stored.
     usage: HashMap<u64, (u64, u64)>,
     /// Session id → (when, bytes up, bytes down) at the last usage reading, and the speed
@@ -192,6 +196,9 @@ pub struct App {
     /// The Airtel Money gateway (`airtel::gateway_for`), replaced when its section changes.
     #[cfg(feature = "airtel")]
     pub(crate) airtel: Arc<payments::SwitchGateway>,
+    /// The RADIUS client the config asks for (`radius`).
+    #[cfg(feature = "radius")]
+    pub(crate) radius: crate::app::radius::RadiusState,
     /// The flash was below the headroom at the last look (`room_for_sales`): logged once per
     /// change, not per request.
     flash_low: std::sync::atomic::AtomicBool,
@@ -211,6 +218,10 @@ impl App {
             &config,
             env.clock.clone(),
         )));
+        #[cfg(feature = "radius")]
+        let radius = crate::app::radius::RadiusState::default();
+        #[cfg(feature = "radius")]
+        radius.configure(&config);
         let app = App {
             #[cfg(feature = "airtel")]
             airtel,
@@ -232,6 +243,8 @@ impl App {
             pull: crate::app::pull::PullState::default(),
             #[cfg(feature = "mpesa-qr")]
             qr: crate::app::qr::QrState::default(),
+            #[cfg(feature = "radius")]
+            radius,
             events: RwLock::new(None),
             flash_low: std::sync::atomic::AtomicBool::new(false),
         };
@@ -245,6 +258,8 @@ impl App {
 
     /// Swaps in a new config. Sessions keep the terms they were bought with.
     pub(crate) fn set_config(&self, config: Config) {
+        #[cfg(feature = "radius")]
+        self.radius.configure(&config);
         *locks::write(&self.config) = Arc::new(config);
         self.mark_dirty();
     }

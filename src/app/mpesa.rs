@@ -345,7 +345,9 @@ impl App {
                     }
                 }
             }
-            state => CallbackVerdict::Ignored(format!("payment {} is {state:?}", payment.id)),
+            state => {
+                CallbackVerdict::Ignored(format!("payment {} is {}", payment.id, state.name()))
+            }
         }
     }
 

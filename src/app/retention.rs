@@ -4,7 +4,8 @@
 //! the free trial's marks of the days before yesterday (`core::trial::keep_from`), and drops
 //! archived days after `keep_payments`. Each transaction handles at most `BATCH` rows, so a
 //! pass never holds the store for long; a backlog (a store from an older lango) is worked off
-//! a minute later. A pass with nothing to do writes nothing.
+//! a minute later. A pass with nothing to do writes nothing. Once passes have removed
+//! `COMPACT_AFTER_ROWS` rows, the file is compacted: it shrinks to what it holds.
 
 use super::*;
 use crate::core::time::Timestamp;
@@ -14,6 +15,9 @@ const EVERY_SECS: i64 = 6 * 3600;
 /// Rows per transaction, and transactions per pass.
 const BATCH: usize = 500;
 const BATCHES: usize = 10;
+/// Rows removed before the file is compacted: a day of a busy shop's purchases, so that the
+/// whole file is rewritten about once a day at most, not at every pass (flash wear).
+const COMPACT_AFTER_ROWS: usize = 500;
 
 /// What one pass did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -79,8 +83,21 @@ impl App {
             }
             Ok(n)
         })?;
-        if backlog {
-            self.work().next_compaction = now + 60;
+        let removed = done.archived + done.forgotten + done.days_dropped;
+        let compact = {
+            let mut work = self.work();
+            if backlog {
+                work.next_compaction = now + 60;
+            }
+            work.removed_since_compact += removed;
+            let due = !backlog && work.removed_since_compact >= COMPACT_AFTER_ROWS;
+            if due {
+                work.removed_since_compact = 0;
+            }
+            due
+        };
+        if compact {
+            self.compact_file();
         }
         if done != Compaction::default() {
             log::info!(
@@ -91,5 +108,19 @@ impl App {
             );
         }
         Ok(done)
+    }
+
+    /// Shrinks the store's file after retention freed pages in it (`Store::compact_file`).
+    /// A failure costs nothing: the pages stay free for later writes.
+    fn compact_file(&self) {
+        let started = std::time::Instant::now();
+        match self.store.compact_file() {
+            Ok(Some((before, after))) => log::info!(
+                "store: file compacted from {before} to {after} bytes in {} ms",
+                started.elapsed().as_millis()
+            ),
+            Ok(None) => {}
+            Err(e) => log::warn!("store: compaction: {e}"),
+        }
     }
 }

@@ -2,20 +2,82 @@
 //! due and when the next one is, and the answer costs in proportion to what is due, not to what
 //! is active. Pure data: the store keeps one, fed by every session it commits (`put`), so that
 //! it holds exactly the sessions in state Active. No wake decodes sessions that are not due.
+//! It keeps of each session only what the firewall, the IPv6 binding and the usage read need
+//! (`Live`): no package names, tokens or payment sources, which stay in the store.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
 
 use crate::core::model::Mac;
 use crate::core::sessions::Session;
 use crate::core::time::Timestamp;
 
+/// What RAM keeps of an active session: 152 bytes and no heap unless it is one of several
+/// devices of a purchase, against 344 bytes and five allocations for a `Session`
+/// (docs/BENCHMARKS.md, "RSS").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Live {
+    pub id: u64,
+    pub mac: Mac,
+    pub ip: Option<IpAddr>,
+    pub started_at: Timestamp,
+    pub deadline: Timestamp,
+    pub moved_at: Option<Timestamp>,
+    pub quota_bytes: Option<u64>,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub joined: Option<u64>,
+    pub members: Box<[u64]>,
+    pub rate_down_kbit: Option<u32>,
+    pub rate_up_kbit: Option<u32>,
+    pub fair_kbit: Option<u32>,
+}
+
+impl From<&Session> for Live {
+    fn from(s: &Session) -> Live {
+        Live {
+            id: s.id,
+            mac: s.mac,
+            ip: s.ip,
+            started_at: s.started_at,
+            deadline: s.deadline,
+            moved_at: s.moved_at,
+            quota_bytes: s.quota_bytes,
+            bytes_up: s.bytes_up,
+            bytes_down: s.bytes_down,
+            joined: s.joined,
+            members: s.members.as_slice().into(),
+            rate_down_kbit: s.terms.rate_down_kbit,
+            rate_up_kbit: s.terms.rate_up_kbit,
+            fair_kbit: s.terms.fair_kbit,
+        }
+    }
+}
+
+impl Live {
+    /// As `Session::fair_use`: goes on, slower, past its quota.
+    pub fn fair_use(&self) -> bool {
+        self.fair_kbit.is_some() && self.quota_bytes.is_some()
+    }
+
+    /// As `Session::group`: the purchase's first device's session id.
+    pub fn group(&self) -> u64 {
+        self.joined.unwrap_or(self.id)
+    }
+
+    /// One of several devices of a purchase.
+    pub fn shared(&self) -> bool {
+        self.joined.is_some() || !self.members.is_empty()
+    }
+}
+
 /// Active sessions in deadline order, and the devices the owner blocked.
 #[derive(Clone, Debug, Default)]
 pub struct Active {
     /// By (deadline, id): the expiry index and the sessions in one map (one B-tree's code on
-    /// the router, not two). Boxed: a node then holds 11 pointers, not 11 sessions of 344
-    /// bytes in nodes about two-thirds full: 2.6 MB less at 10,000 (docs/BENCHMARKS.md).
-    by_deadline: BTreeMap<(Timestamp, u64), Box<Session>>,
+    /// the router, not two). Boxed: a node then holds 11 pointers, not 11 entries in nodes
+    /// about two-thirds full (docs/BENCHMARKS.md).
+    by_deadline: BTreeMap<(Timestamp, u64), Box<Live>>,
     /// Session id → its deadline, to find its entry when it changes.
     deadline_of: HashMap<u64, Timestamp>,
     blocked: HashSet<Mac>,
@@ -24,22 +86,15 @@ pub struct Active {
 impl Active {
     /// Records a session as committed: kept (or replaced) while active, dropped once it ends.
     pub fn put(&mut self, session: &Session) {
-        if session.is_active() {
-            self.put_owned(session.clone());
-        } else if let Some(old) = self.deadline_of.remove(&session.id) {
-            self.by_deadline.remove(&(old, session.id));
-        }
-    }
-
-    /// `put`, for a session the caller no longer needs (the index read at open: no copy).
-    pub fn put_owned(&mut self, session: Session) {
         if let Some(old) = self.deadline_of.remove(&session.id) {
             self.by_deadline.remove(&(old, session.id));
         }
         if session.is_active() {
             self.deadline_of.insert(session.id, session.deadline);
-            self.by_deadline
-                .insert((session.deadline, session.id), Box::new(session));
+            self.by_deadline.insert(
+                (session.deadline, session.id),
+                Box::new(Live::from(session)),
+            );
         }
     }
 
@@ -67,7 +122,7 @@ impl Active {
     }
 
     /// Every active session, soonest deadline first.
-    pub fn sessions(&self) -> impl Iterator<Item = &Session> {
+    pub fn sessions(&self) -> impl Iterator<Item = &Live> {
         self.by_deadline.values().map(|s| &**s)
     }
 
@@ -127,5 +182,21 @@ mod tests {
         assert_eq!(active.due(35), vec![1]);
         assert_eq!(active.len(), 2);
         assert_eq!(active.next_deadline(), Some(30));
+    }
+
+    #[test]
+    fn the_index_keeps_a_small_record_with_no_heap_for_a_single_device() {
+        // RSS at 10,000 devices (issue 14): the index held whole sessions, 344 bytes each
+        // plus their package names, token and sources on the heap (5.9 MB of 10.3 MB).
+        assert!(
+            std::mem::size_of::<Live>() <= 152,
+            "{}",
+            std::mem::size_of::<Live>()
+        );
+        let mut s = session(1, 10);
+        s.token = "x".repeat(43);
+        let live = Live::from(&s);
+        assert!(live.members.is_empty() && !live.shared());
+        assert_eq!((live.id, live.deadline, live.group()), (1, 10, 1));
     }
 }

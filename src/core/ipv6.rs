@@ -15,8 +15,8 @@
 use std::collections::HashMap;
 use std::net::Ipv6Addr;
 
+use crate::core::active::Live;
 use crate::core::model::Mac;
-use crate::core::sessions::Session;
 use crate::core::time::Timestamp;
 
 /// IPv6 addresses one paid device may use at once (a phone has a stable and a temporary one).
@@ -26,12 +26,15 @@ pub const MAX_PER_DEVICE: usize = 4;
 /// config says otherwise (`option ipv6_window`).
 pub const BIND_WINDOW_SECS: i64 = 60;
 
-/// Pure: whether a session's device may still add IPv6 addresses at `now`.
-pub fn window_open(session: &Session, now: Timestamp, window_secs: i64) -> bool {
-    let opened = session
-        .moved_at
-        .unwrap_or(session.started_at)
-        .max(session.started_at);
+/// Pure: whether a session's device (started at `started_at`, last moved at `moved_at`) may
+/// still add IPv6 addresses at `now`.
+pub fn window_open(
+    started_at: Timestamp,
+    moved_at: Option<Timestamp>,
+    now: Timestamp,
+    window_secs: i64,
+) -> bool {
+    let opened = moved_at.unwrap_or(started_at).max(started_at);
     now < opened.saturating_add(window_secs)
 }
 
@@ -86,7 +89,7 @@ fn usable(addr: Ipv6Addr) -> bool {
 /// Pure: the addresses each active session may use, given what was bound before and what the
 /// router saw since. Sessions not in `active` lose their addresses.
 pub fn decide<'a>(
-    active: impl IntoIterator<Item = &'a Session>,
+    active: impl IntoIterator<Item = &'a Live>,
     before: &HashMap<u64, Vec<Ipv6Addr>>,
     evidence: &Evidence,
     now: Timestamp,
@@ -95,7 +98,7 @@ pub fn decide<'a>(
     let mut outcome = Outcome::default();
     for session in active {
         let mut addrs: Vec<Ipv6Addr> = before.get(&session.id).cloned().unwrap_or_default();
-        let window_open = window_open(session, now, window_secs);
+        let window_open = window_open(session.started_at, session.moved_at, now, window_secs);
         let mut candidates: Vec<Ipv6Addr> = evidence
             .seen
             .iter()
@@ -143,14 +146,14 @@ pub fn decide<'a>(
 mod tests {
     use super::*;
     use crate::core::model::Money;
-    use crate::core::sessions::{SessionState, Terms};
+    use crate::core::sessions::{Session, SessionState, Terms};
 
     const MAC: Mac = Mac([2, 0, 0, 0, 0, 1]);
     const OTHER: Mac = Mac([2, 0, 0, 0, 0, 2]);
     const T0: Timestamp = 1_800_000_000;
 
-    fn session(id: u64, mac: Mac) -> Session {
-        Session {
+    fn session(id: u64, mac: Mac) -> Live {
+        Live::from(&Session {
             id,
             mac,
             ip: Some("10.77.0.10".parse().unwrap()),
@@ -179,7 +182,7 @@ mod tests {
             moved_at: None,
             joined: None,
             members: Vec::new(),
-        }
+        })
     }
 
     fn a(text: &str) -> Ipv6Addr {

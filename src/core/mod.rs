@@ -24,10 +24,13 @@ pub mod ipv6;
 pub(crate) mod locks;
 pub(crate) mod metrics;
 pub mod model;
+mod names;
 pub(crate) mod pacing;
 pub mod payments;
 pub mod provider;
 pub(crate) mod qr;
+#[cfg(feature = "radius")]
+pub mod radius;
 pub(crate) mod ratelimit;
 pub(crate) mod report;
 pub mod sessions;

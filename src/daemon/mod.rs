@@ -614,7 +614,8 @@ pub fn check_config(path: &Path) -> i32 {
                 config.packages.len(),
                 config.active_packages().count(),
                 match &config.mpesa {
-                    Some(m) => format!("{:?} {:?} {}", m.environment, m.kind, m.shortcode),
+                    Some(m) =>
+                        format!("{} {} {}", m.environment.name(), m.kind.name(), m.shortcode),
                     None => "not configured".into(),
                 }
             );

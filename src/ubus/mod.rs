@@ -27,7 +27,8 @@ pub(crate) fn methods() -> Vec<Method> {
     use BlobmsgType::{Int32, Int8, String};
     vec![
         Method::new("status", &[]),
-        Method::new("sessions", &[]),
+        // With `mac`: that device's session alone, its counters read now.
+        Method::new("sessions", &[("mac", String)]),
         Method::new("kick", &[("id", Int32), ("mac", String)]),
         Method::new("extend", &[("id", Int32), ("minutes", Int32)]),
         // `blocked` is a blobmsg bool (INT8); absent means true.
@@ -65,7 +66,7 @@ impl UbusHandler for LangoUbus {
     fn call(&self, method: &str, args: &Value) -> Result<Value, Status> {
         let result = match method {
             "status" => self.status(),
-            "sessions" => self.sessions(),
+            "sessions" => self.sessions(args),
             "kick" => self.kick(args),
             "extend" => self.extend(args),
             "block" => self.block(args),
@@ -202,8 +203,23 @@ impl LangoUbus {
         }))
     }
 
-    fn sessions(&self) -> Result<Value, Failure> {
+    fn sessions(&self, args: &Value) -> Result<Value, Failure> {
         let now = self.app.time().now;
+        if let Some(mac) = args.get("mac") {
+            let mac: Mac = mac
+                .as_str()
+                .and_then(|m| m.parse().ok())
+                .ok_or(Status::InvalidArgument)?;
+            let Some(session) = self.app.store.read(|r| r.active_session(mac))? else {
+                return Err(Status::NotFound.into());
+            };
+            let session = self.app.with_fresh_usage(session);
+            return Ok(json!({
+                "sessions": [session_json(&session, now)],
+                "total": 1,
+                "truncated": false,
+            }));
+        }
         let (active, blocked) = self
             .app
             .store

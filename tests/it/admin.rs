@@ -388,6 +388,14 @@ fn secrets_never_appear_in_any_response() {
             "option passkey 'demo-passkey'",
             "option passkey 'PASSKEY-e4c0aa'",
         );
+    // Issue 17: the RADIUS shared secret is never shown back either.
+    let radius = "\nconfig radius 'radius'\n\toption server '192.0.2.10'\n\toption secret \
+                  'RADIUS-9d2e41'\n";
+    let text = if cfg!(feature = "radius") {
+        text + radius
+    } else {
+        text
+    };
     std::fs::write(&path, text).unwrap();
     lango::app::reconfigure::reload(&env.app, &path, None).unwrap();
     // A sale, a voucher, an account, a pending SMS: every kind of record.
@@ -416,6 +424,7 @@ fn secrets_never_appear_in_any_response() {
         "KEY-7f3a9c1e",
         "SECRET-51b2d8",
         "PASSKEY-e4c0aa",
+        "RADIUS-9d2e41",
         OWNER_PASSWORD,
         "Staff-Pass-99",
         account.password_hash.as_str(),

@@ -569,3 +569,88 @@ fn lab_a_refused_restore_falls_back_to_the_full_script() {
         assert_eq!(restored, table(), "the fallback and the rewrite differ");
     });
 }
+
+#[test]
+fn lab_a_guests_status_reads_its_own_counters_when_asked() {
+    // The usage read runs at the reconcile interval (10 minutes here): what the guest's status
+    // says must not wait for it. One small read of that device's counters, when asked.
+    let packages = "config package 'mb'\n\toption name '50 MB'\n\toption price '5'\n\
+                    \toption duration '1h'\n\toption data '50MB'\n";
+    let Some(mut lab) = Lab::start(1, packages) else {
+        return;
+    };
+    let path = lab.dir.path("lango.conf");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("option reconcile_interval '2s'"));
+    let text = text.replace(
+        "option reconcile_interval '2s'",
+        "option reconcile_interval '10m'",
+    );
+    std::fs::write(&path, text).unwrap();
+    lab.kill_lango();
+    lab.start_lango();
+    lab.wait_for("portal up", || lab.portal_up());
+    lab.dhcp(1);
+    lab.redeem(1, &lab.voucher("mb"));
+    lab.wait_for("guest 1 online", || lab.online(1, false));
+    let used = |lab: &Lab| -> u64 {
+        let (_, body) = lab.curl(1, &["http://10.77.0.1:8080/api/status"]);
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        json["bytes_used"].as_u64().unwrap_or(0)
+    };
+    let before = used(&lab);
+    // 3 MB from the wan to the guest.
+    let ns = lab.ns_wan.clone();
+    lab.spawn(&ns, &["iperf3", "-s", "-B", crate::lab::WAN4]);
+    std::thread::sleep(Duration::from_millis(500));
+    let out = lab.exec(
+        &lab.ns_guests[0],
+        &["iperf3", "-c", crate::lab::WAN4, "-R", "-n", "3M"],
+    );
+    assert!(out.status.success(), "iperf3 failed");
+    let after = used(&lab);
+    eprintln!("lab: status says {before} bytes used before 3 MB, {after} after");
+    assert!(
+        after >= before + 3_000_000,
+        "the status says {after} bytes used after 3 MB (before: {before})"
+    );
+}
+
+#[test]
+fn ubus_and_the_status_read_one_devices_counters_when_asked() {
+    use lango::adapters::ubusd::UbusHandler;
+    let env = crate::support::TestEnv::new();
+    env.firewall
+        .read_one
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let (ip, mac) = crate::support::guest(1);
+    env.app.redeem(ip, &env.hour_voucher()).unwrap();
+    // The kernel counted since the last usage read; nothing woke lango.
+    env.firewall.set_usage(mac, 1_000, 5_000);
+    let ubus = lango::ubus::LangoUbus {
+        app: env.app.clone(),
+        config_path: None,
+        gateway: None,
+    };
+    let args = serde_json::json!({ "mac": mac.to_string() });
+    let reply = ubus.call("sessions", &args).unwrap();
+    assert_eq!(reply["total"], 1);
+    let one = &reply["sessions"][0];
+    assert_eq!(
+        (one["bytes_up"].as_u64(), one["bytes_down"].as_u64()),
+        (Some(1_000), Some(5_000))
+    );
+    // The guest's page reads it too.
+    env.firewall.set_usage(mac, 2_000, 9_000);
+    let view = env.app.device(ip).unwrap().unwrap();
+    let lango::core::sessions::Lifecycle::Active(s) = view.lifecycle else {
+        panic!("not active: {:?}", view.lifecycle)
+    };
+    assert_eq!(s.bytes_used(), 11_000);
+    // An unknown device, a malformed MAC.
+    let other = serde_json::json!({ "mac": "02:00:00:00:00:99" });
+    assert!(ubus.call("sessions", &other).is_err());
+    assert!(ubus
+        .call("sessions", &serde_json::json!({ "mac": "x" }))
+        .is_err());
+}

@@ -48,6 +48,9 @@ mod fair;
 mod allow;
 // The guest portal's handler: probes, RFC 8908, the EasyISP API, limits, secrets.
 mod portal;
+// Issue 17: lango as a RADIUS NAS against the real FreeRADIUS (vouchers, accounts, refusals).
+#[cfg(feature = "radius")]
+mod radius;
 // Issue 16, the free trial: one tap, once a day per device (its marks), the router's cap.
 mod trial;
 // Headless Chromium through ChromeDriver: the purchase path with screenshots.

@@ -2,6 +2,8 @@
 //! with its byte counter, and every quota object's use, as `NFT_MSG_GETSETELEM` and
 //! `NFT_MSG_GETOBJ` dumps of lango's table, taken into `Counters` one message at a time as
 //! the kernel sends them (`take`, pure): no copy of the answer and no JSON is ever held whole.
+//! Also the read of one device's counters when someone asks (`NftFirewall::read_one`): its
+//! elements and its quota, one exchange, whatever the number of devices.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -34,6 +36,43 @@ pub(crate) fn read(kernel: &dyn Netlink, what: &[Dump<'_>]) -> Result<Counters, 
         }
     }
     Ok(counters)
+}
+
+impl super::NftFirewall {
+    /// One device's counters now: its elements' counters (the applied state says which, found
+    /// by MAC in O(log n)) plus what earlier tables counted (`carry`). `None` when the device
+    /// is not in the applied state; an error where netlink is unavailable.
+    pub(super) fn read_one(
+        &self,
+        mac: Mac,
+    ) -> Result<Option<crate::core::firewall::Usage>, crate::core::firewall::FirewallError> {
+        let client = {
+            let state = self.lock();
+            let clients = state.applied.as_ref().map(|d| &d.clients[..]);
+            let clients = clients.unwrap_or_default();
+            let at = clients.binary_search_by_key(&mac, |c| c.mac);
+            at.ok().map(|at| clients[at].clone())
+        };
+        let Some(client) = client else {
+            return Ok(None);
+        };
+        let counters = self.read_before_change(std::slice::from_ref(&client))?;
+        let id = client.session_id;
+        let one = crate::core::firewall::Desired {
+            clients: vec![client],
+            ..Default::default()
+        };
+        let (up, down) = super::parse::usage_of(&one, &counters)
+            .get(&id)
+            .copied()
+            .unwrap_or_default();
+        let (carry_up, carry_down) = self.lock().carry.get(&id).copied().unwrap_or_default();
+        Ok(Some(crate::core::firewall::Usage {
+            mac,
+            bytes_up: up + carry_up,
+            bytes_down: down + carry_down,
+        }))
+    }
 }
 
 /// Pure: what one message of a dump says, into `counters`: the elements of `paid4`, `paid6`

@@ -225,7 +225,7 @@ impl NftFirewall {
                             log::warn!(
                                 "firewall: the kernel refused message {} of a restore batch: {}",
                                 at + 1,
-                                nix::errno::Errno::from_raw(answers.errnos[at])
+                                socket::errno_text(answers.errnos[at])
                             );
                             return Ok(false);
                         }
@@ -327,7 +327,7 @@ impl NftFirewall {
                     at + 1,
                     ops.len(),
                     render_delta(ops.get(at..=at).unwrap_or_default()).trim(),
-                    nix::errno::Errno::from_raw(errnos[at]),
+                    socket::errno_text(errnos[at]),
                 ))),
             },
             Err(e) => {
@@ -665,6 +665,10 @@ impl Firewall for NftFirewall {
             );
         }
         Ok(())
+    }
+
+    fn usage_one(&self, mac: Mac) -> Result<Option<Usage>, FirewallError> {
+        self.read_one(mac)
     }
 
     fn usage(&self) -> Result<Vec<Usage>, FirewallError> {

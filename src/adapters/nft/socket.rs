@@ -31,8 +31,10 @@ impl std::fmt::Display for NetlinkError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             NetlinkError::Unavailable(why) => f.write_str(why),
-            NetlinkError::TooLarge(e) => write!(f, "batch too large for one send: {e}"),
-            NetlinkError::Refused(e) => write!(f, "refused: {e}"),
+            NetlinkError::TooLarge(e) => {
+                write!(f, "batch too large for one send: {}", errno_text(*e as i32))
+            }
+            NetlinkError::Refused(e) => write!(f, "refused: {}", errno_text(*e as i32)),
         }
     }
 }
@@ -147,7 +149,13 @@ impl Netlink for NetlinkSocket {
 }
 
 fn failed(what: &str, e: Errno) -> NetlinkError {
-    NetlinkError::Unavailable(format!("{what}: {e}"))
+    NetlinkError::Unavailable(format!("{what}: {}", errno_text(e as i32)))
+}
+
+/// An errno for a message: "No such file or directory (errno 2)". Not nix's `Display`, whose
+/// name part is its `Debug` output, which the MIPS builds leave empty (.cargo/config.toml).
+pub(crate) fn errno_text(raw: i32) -> String {
+    format!("{} (errno {raw})", Errno::from_raw(raw).desc())
 }
 
 /// A `NETLINK_NETFILTER` socket of its own, answers awaited up to `secs` seconds.

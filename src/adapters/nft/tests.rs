@@ -613,7 +613,7 @@ fn a_refused_batch_names_the_message_and_the_table_is_rewritten() {
         refused,
         "firewall refused the change: the kernel refused message 4 of 16 \
          (add element inet lango paid_mac { aa:00:00:00:00:02 timeout 1h }): \
-         ENOENT: No such file or directory"
+         No such file or directory (errno 2)"
     );
 }
 

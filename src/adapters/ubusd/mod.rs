@@ -390,12 +390,12 @@ fn run(shared: &Shared) {
         // A router without ubusd (or a desktop demo) would log this every 30 s: say it once.
         if failures == 1 {
             log::warn!(
-                "ubus: {}: {why}; retrying in {:?}",
+                "ubus: {}: {why}; retrying in {} ms",
                 shared.options.socket.display(),
-                backoff
+                backoff.as_millis()
             );
         } else {
-            log::debug!("ubus: {why}; retrying in {backoff:?}");
+            log::debug!("ubus: {why}; retrying in {} ms", backoff.as_millis());
         }
         if shared.sleep(backoff) {
             break;

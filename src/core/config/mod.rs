@@ -12,15 +12,21 @@ use crate::core::time::Timestamp;
 use crate::core::uci;
 use crate::core::window::Window;
 
+#[cfg(feature = "radius")]
+mod radius;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_airtel;
 #[cfg(test)]
 mod tests_kinds;
+#[cfg(test)]
+mod tests_radius;
 mod validate;
 mod values;
 
+#[cfg(feature = "radius")]
+pub use radius::{Radius, RadiusAuth};
 pub use validate::airtel::{Airtel, Country};
 use validate::{Check, RawConfig};
 pub use values::{package_id, parse_utc_offset};
@@ -51,6 +57,10 @@ pub struct Config {
     /// The free trial: a `package` section with `option trial '1'` (at most one). Kept apart
     /// from `packages`, so that it can never be bought, put on a voucher or listed for sale.
     pub trial: Option<Trial>,
+    /// `config radius 'radius'` (optional): vouchers and guest accounts checked against a
+    /// RADIUS server (`core::config::radius`). Feature `radius` only.
+    #[cfg(feature = "radius")]
+    pub radius: Option<Radius>,
 }
 
 /// `config gateway 'main'`: where lango listens and how it behaves.

@@ -120,17 +120,19 @@ pub(super) struct RawConfig {
     packages: Vec<Raw>,
     mpesa: Vec<Raw>,
     airtel: Vec<Raw>,
+    #[cfg(feature = "radius")]
+    radius: Vec<Raw>,
 }
 
 /// One section's options as written, each name checked against its type's table.
 #[derive(Default)]
-struct Raw {
+pub(super) struct Raw {
     /// The line of the `config` statement.
-    line: u32,
+    pub(super) line: u32,
     /// The section name; `None` for an anonymous section.
     name: Option<String>,
     /// How messages name the section: `package 'hour'`, or `this package` when anonymous.
-    label: String,
+    pub(super) label: String,
     /// An anonymous package's id (`anonymous_package_ids`).
     derived_id: Option<String>,
     options: BTreeMap<&'static str, Vec<Value>>,
@@ -138,7 +140,7 @@ struct Raw {
 
 impl Raw {
     /// The value of a single option. `''` counts as unset, as in libuci.
-    fn one(&self, name: &str) -> Option<&Value> {
+    pub(super) fn one(&self, name: &str) -> Option<&Value> {
         let value = self.options.get(name)?.last();
         value.filter(|value| !value.text.is_empty())
     }
@@ -160,6 +162,17 @@ impl RawConfig {
                 "package" => (&mut raw.packages, PACKAGE),
                 "mpesa" => (&mut raw.mpesa, MPESA),
                 "airtel" => (&mut raw.airtel, airtel::AIRTEL),
+                #[cfg(feature = "radius")]
+                "radius" => (&mut raw.radius, super::radius::RADIUS),
+                // The MIPS builds have no RADIUS: the section is refused, not ignored.
+                #[cfg(not(feature = "radius"))]
+                "radius" => {
+                    check.error(
+                        section.line,
+                        "this lango is built without RADIUS (docs/size.md)",
+                    );
+                    continue;
+                }
                 kind => {
                     let kinds = ["gateway", "brand", "package", "mpesa", "airtel"];
                     let hint =
@@ -185,6 +198,8 @@ impl RawConfig {
             ("brand", &raw.brand),
             ("mpesa", &raw.mpesa),
             ("airtel", &raw.airtel),
+            #[cfg(feature = "radius")]
+            ("radius", &raw.radius),
         ];
         for (kind, sections) in single {
             for extra in sections.iter().skip(1) {
@@ -213,6 +228,11 @@ impl RawConfig {
         Config {
             brand,
             packages,
+            #[cfg(feature = "radius")]
+            radius: self
+                .radius
+                .first()
+                .and_then(|raw| super::radius::validate_radius(raw, gateway.portal_addr, check)),
             mpesa: mpesa.and_then(|raw| validate_mpesa(raw, check)),
             airtel: (self.airtel.first())
                 .and_then(|raw| airtel::validate_airtel(raw, &gateway.currency, check)),
@@ -644,18 +664,18 @@ impl Check<'_> {
     }
 
     /// A single option's value, or `default` if it is unset or wrong (which is reported).
-    fn get<T>(&mut self, raw: &Raw, name: &str, parse: Parser<T>, default: T) -> T {
+    pub(super) fn get<T>(&mut self, raw: &Raw, name: &str, parse: Parser<T>, default: T) -> T {
         self.optional(raw, name, parse).unwrap_or(default)
     }
 
     /// A single option's value: `None` if it is unset or wrong (which is reported).
-    fn optional<T>(&mut self, raw: &Raw, name: &str, parse: Parser<T>) -> Option<T> {
+    pub(super) fn optional<T>(&mut self, raw: &Raw, name: &str, parse: Parser<T>) -> Option<T> {
         self.item(raw.one(name)?, parse)
     }
 
     /// Like `optional`, but the section cannot do without it. Its absence is reported at the
     /// section's `config` line.
-    fn required<T>(&mut self, raw: &Raw, name: &str, parse: Parser<T>) -> Option<T> {
+    pub(super) fn required<T>(&mut self, raw: &Raw, name: &str, parse: Parser<T>) -> Option<T> {
         if raw.one(name).is_none() {
             self.error(
                 raw.line,

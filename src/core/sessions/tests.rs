@@ -86,7 +86,7 @@ fn a_fair_use_session_goes_on_past_its_quota_and_buys_more_from_what_it_used() {
     assert_eq!(must_end(&s, T0 + 1), None);
     assert_eq!(must_end(&s, T0 + 3600), Some(EndReason::Time));
     let firewall = crate::core::firewall::desired(
-        [&s],
+        [&crate::core::active::Live::from(&s)],
         (T0 + 1) * 1000,
         &Default::default(),
         &Default::default(),
@@ -113,7 +113,7 @@ fn a_fair_use_session_goes_on_past_its_quota_and_buys_more_from_what_it_used() {
     s.terms.fair_kbit = None;
     assert_eq!(must_end(&s, T0 + 1), Some(EndReason::Quota));
     assert!(crate::core::firewall::desired(
-        [&s],
+        [&crate::core::active::Live::from(&s)],
         (T0 + 1) * 1000,
         &Default::default(),
         &Default::default(),

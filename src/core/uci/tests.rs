@@ -3,6 +3,18 @@
 use super::*;
 
 /// The parse result as text, one line per section, value and error, for exact comparison.
+/// A string as `{:?}` shows it, without `Debug` (the MIPS test builds print nothing for it).
+fn q(text: &str) -> String {
+    let inner: String = text
+        .chars()
+        .map(|c| match c {
+            '\'' => "'".to_string(),
+            c => c.escape_debug().to_string(),
+        })
+        .collect();
+    format!("\"{inner}\"")
+}
+
 fn show(text: &str) -> String {
     let (file, errors) = parse(text);
     let mut out = String::new();
@@ -10,16 +22,19 @@ fn show(text: &str) -> String {
         out += &format!("package {package}\n");
     }
     for section in &file.sections {
-        out += &format!(
-            "{}: config {} {:?}\n",
-            section.line, section.kind, section.name
-        );
+        let name = match &section.name {
+            Some(name) => format!("Some({})", q(name)),
+            None => "None".into(),
+        };
+        out += &format!("{}: config {} {name}\n", section.line, section.kind);
         for option in &section.options {
             for value in &option.values {
                 let keyword = if value.list { "list" } else { "option" };
                 out += &format!(
-                    "  {}: {keyword} {} {:?}\n",
-                    value.line, option.name, value.text
+                    "  {}: {keyword} {} {}\n",
+                    value.line,
+                    option.name,
+                    q(&value.text)
                 );
             }
         }

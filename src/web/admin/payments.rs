@@ -282,7 +282,7 @@ pub(crate) fn payments_csv(call: &Call) -> Response {
             &p.phone.masked(),
             &p.terms.package_name,
             &report::charged(p).to_string(),
-            &format!("{:?}", p.state).to_lowercase(),
+            p.state.name(),
             report::payment_method(p),
         ]));
     }
@@ -501,7 +501,7 @@ fn overview(ctx: &Ctx) -> Response {
         .iter()
         .map(|p| {
             json!({"id": p.id, "phone": p.phone.masked(), "amount": p.amount.to_string(),
-                       "state": format!("{:?}", p.state).to_lowercase(), "receipt": p.receipt,
+                       "state": p.state.name(), "receipt": p.receipt,
                        "callback_receipt": p.callback.as_ref().and_then(|h| h.receipt.clone())})
         })
         .collect();

@@ -343,14 +343,14 @@ fn mpesa_section(call: &Call) -> String {
         opt("simulator", "Simulator (demo)"),
     ];
     let kinds = vec![opt("paybill", "PayBill"), opt("till", "Buy Goods till")];
-    let env_text = format!("{env:?}").to_lowercase();
+    let env_text = env.name();
     let kind_text = if kind == MpesaKind::Till {
         "till"
     } else {
         "paybill"
     };
     let text = |f: fn(&crate::core::config::Mpesa) -> String| m.map(f).unwrap_or_default();
-    let mut fields = value_row("Environment", &select("environment", &envs, &env_text), "");
+    let mut fields = value_row("Environment", &select("environment", &envs, env_text), "");
     fields.push_str(&value_row(
         "Account type",
         &select("type", &kinds, kind_text),

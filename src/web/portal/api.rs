@@ -239,11 +239,31 @@ fn voucher(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
         Err(RedeemError::Full(n)) => {
             error(409, &format!("this voucher is already used on {n} devices"))
         }
+        #[cfg(feature = "radius")]
+        Err(RedeemError::Radius(e)) => radius_error(&e),
         Err(RedeemError::Denied(d)) => denied(d),
         Err(RedeemError::Store(crate::store::StoreError::Full)) => {
             error(503, "the router's storage is full; ask staff for help")
         }
         Err(RedeemError::Store(e)) => internal(e),
+    }
+}
+
+/// A RADIUS refusal as JSON: the server's Reply-Message, or that it could not be asked.
+#[cfg(feature = "radius")]
+fn radius_error(e: &crate::adapters::radius::RadiusError) -> Response {
+    use crate::adapters::radius::RadiusError;
+    match e {
+        RadiusError::Rejected(message) => error(
+            403,
+            message
+                .as_deref()
+                .unwrap_or("rejected by the RADIUS server"),
+        ),
+        _ => error(
+            503,
+            "codes cannot be checked just now; try again in a minute",
+        ),
     }
 }
 
@@ -286,6 +306,8 @@ fn login(ctx: &Ctx, ip: IpAddr, body: &Value) -> Response {
             409,
             &format!("this account is already online on {max} device(s)"),
         ),
+        #[cfg(feature = "radius")]
+        Err(LoginError::Radius(e)) => radius_error(&e),
         Err(LoginError::AlreadyOnline) => error(409, "this device already has time running"),
         Err(LoginError::Denied(d)) => denied(d),
         Err(LoginError::Store(e)) => internal(e),
@@ -357,7 +379,7 @@ fn validate(config: &Config) -> Response {
                 "tillNumber": till,
                 "paybillNumber": paybill,
                 "storeNumber": mask(&m.shortcode),
-                "environment": format!("{:?}", m.environment).to_lowercase(),
+                "environment": m.environment.name(),
                 "hasPasskey": !m.passkey.is_empty(),
                 "hasCredentials": !m.consumer_key.is_empty() && !m.consumer_secret.is_empty(),
             }

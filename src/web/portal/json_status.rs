@@ -65,11 +65,11 @@ pub(super) fn api_payment(ctx: &Ctx, token: &str) -> Response {
         Ok(Some(p)) => json(
             200,
             &json!({
-                "state": format!("{:?}", p.state).to_lowercase(),
+                "state": p.state.name(),
                 "package": p.terms.package_name,
                 "amount": p.amount.to_string(),
                 "receipt": p.receipt,
-                "decline": p.decline.map(|d| format!("{d:?}").to_lowercase()),
+                "decline": p.decline.map(|d| d.name()),
             }),
         ),
         Ok(None) => json(404, &json!({ "error": "unknown payment" })),

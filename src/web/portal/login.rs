@@ -84,6 +84,13 @@ pub(crate) fn form(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Resp
             LoginError::Refused(LoginRefusal::TooManyDevices { .. }) => {
                 (409, words(lang, "devices"))
             }
+            #[cfg(feature = "radius")]
+            LoginError::Radius(e) => {
+                let (status, words) = super::radius_refusal(lang, &e);
+                let mut r = home(ctx, ip, lang, Some(("err", &words)));
+                r.status_code = status;
+                return r;
+            }
             LoginError::AlreadyOnline => (409, tr(lang, "online")),
             LoginError::Denied(d) => {
                 let (status, key) = super::denied(d);

@@ -594,8 +594,17 @@ fn voucher(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
             r.status_code = 409;
             r
         }
+        #[cfg(feature = "radius")]
+        Err(RedeemError::Radius(e)) => {
+            let (status, words) = radius_refusal(lang, &e);
+            let mut r = home(ctx, ip, lang, Some(("err", &words)));
+            r.status_code = status;
+            r
+        }
         Err(e) => {
             let (status, key) = match e {
+                #[cfg(feature = "radius")]
+                RedeemError::Radius(_) => (503, "radius_down"),
                 RedeemError::Denied(d) => denied(d),
                 RedeemError::Full(_) => (409, "full_voucher"),
                 RedeemError::Refused(Refusal::Used) => (409, "used_voucher"),
@@ -611,6 +620,22 @@ fn voucher(ctx: &Ctx, request: &Request, ip: IpAddr, lang: Lang) -> Response {
             r.status_code = status;
             r
         }
+    }
+}
+
+/// What a guest reads when RADIUS did not let them in (escaped: the Reply-Message is the
+/// server's text): the server's own words on a rejection, a plain "try later" when it could
+/// not be asked.
+#[cfg(feature = "radius")]
+pub(crate) fn radius_refusal(
+    lang: Lang,
+    e: &crate::adapters::radius::RadiusError,
+) -> (u16, String) {
+    use crate::adapters::radius::RadiusError;
+    match e {
+        RadiusError::Rejected(Some(message)) => (403, esc(message).to_string()),
+        RadiusError::Rejected(None) => (403, tr(lang, "radius_rejected").to_string()),
+        _ => (503, tr(lang, "radius_down").to_string()),
     }
 }
 
@@ -652,8 +677,8 @@ fn pay_page(ctx: &Ctx, token: &str, lang: Lang) -> Response {
     if payment.state.is_open() {
         // Without JavaScript the page refreshes itself while the payment is open; with it, it
         // asks the status API and reloads when the state changes.
-        let state = format!("{:?}", payment.state).to_lowercase();
-        let script = PAYMENT_POLL.replace("{{state}}", &state) + view::TIMERS;
+        let state = payment.state.name();
+        let script = PAYMENT_POLL.replace("{{state}}", state) + view::TIMERS;
         let body = view::waiting_card(&config, &payment, now, lang);
         return page(ctx, lang, 200, &body, Some(2), &script);
     }

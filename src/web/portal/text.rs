@@ -107,6 +107,17 @@ const WORDS: &[(&str, &str, &str)] = &[
         "That voucher code is not valid.",
         "Nambari hiyo ya vocha si sahihi.",
     ),
+    #[cfg(feature = "radius")]
+    ("radius_rejected",
+        "The server did not accept that code or sign-in.",
+        "Seva haikukubali nambari hiyo au kuingia huko.",
+    ),
+    #[cfg(feature = "radius")]
+    ("radius_down",
+        "Codes cannot be checked just now. Try again in a minute, or buy a package with M-Pesa.",
+        "Nambari haziwezi kukaguliwa sasa hivi. Jaribu tena baada ya dakika moja, au nunua \
+         kifurushi kwa M-Pesa.",
+    ),
     ("used_voucher",
         "That voucher has already been used.",
         "Vocha hiyo imeshatumika.",

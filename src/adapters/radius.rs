@@ -1,0 +1,340 @@
+//! The RADIUS server, as a NAS asks it: `RadiusClient` (one Access-Request, its checked
+//! reply), `UdpRadius` (RFC 2865 over UDP: a connected socket per exchange, the primary then
+//! the backup server, each tried `1 + retries` times with the wait doubled each time) and
+//! `FakeRadius` for tests. The packets are `core::radius`'s; nothing here reads a reply that
+//! `core::radius::check_reply` has not verified. Feature `radius` only.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::core::config::{Radius, RadiusAuth};
+use crate::core::locks;
+use crate::core::model::Mac;
+use crate::core::radius::{self, Auth, Nonce, PacketError, Reply, Request};
+use crate::core::token;
+
+/// The longest one server is waited for, retries included: a guest waits on the portal for
+/// the answer, and with the backup server the whole exchange stays under 16 s.
+pub const PER_SERVER: Duration = Duration::from_secs(8);
+
+/// Who asks to be let in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Login {
+    /// User-Name: a voucher's code, or an account's user name.
+    pub user: String,
+    /// The password: the code again for a voucher.
+    pub password: String,
+    pub mac: Mac,
+    pub ip: Option<IpAddr>,
+}
+
+/// Why a login was not accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RadiusError {
+    /// Access-Reject (or a Challenge, which a portal cannot answer), with its Reply-Message.
+    Rejected(Option<String>),
+    /// No server answered (none resolved, refused, or silent through every retry).
+    Unreachable,
+    /// Only replies that failed their checks came back (a wrong shared secret, a forgery).
+    BadReply(PacketError),
+    /// The request could not be built (a value too long) or no random octets were available.
+    Request(String),
+}
+
+impl fmt::Display for RadiusError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RadiusError::Rejected(Some(message)) => write!(f, "rejected: {message}"),
+            RadiusError::Rejected(None) => f.write_str("rejected"),
+            RadiusError::Unreachable => f.write_str("no RADIUS server answered"),
+            RadiusError::BadReply(e) => write!(f, "RADIUS reply refused: {e}"),
+            RadiusError::Request(e) => write!(f, "RADIUS request not sent: {e}"),
+        }
+    }
+}
+
+/// The seam the app asks through.
+pub trait RadiusClient: Send + Sync {
+    /// Blocks for at most the configured timeouts. `Ok` only for a verified Access-Accept.
+    fn authenticate(&self, login: &Login) -> Result<Reply, RadiusError>;
+}
+
+/// The real client over UDP.
+pub struct UdpRadius {
+    servers: Vec<String>,
+    port: u16,
+    secret: Vec<u8>,
+    auth: Auth,
+    nas_id: String,
+    nas_ip: Option<[u8; 4]>,
+    /// Called-Station-Id: the router's MAC (`AA-BB-CC-DD-EE-FF`) and `:SSID` when known.
+    called_station: Option<String>,
+    timeout: Duration,
+    retries: u8,
+}
+
+impl UdpRadius {
+    /// A client for `config`; `router` is the guest network device's MAC, when known.
+    pub fn new(config: &Radius, router: Option<Mac>) -> UdpRadius {
+        let called_station = match (router, &config.ssid) {
+            (Some(mac), Some(ssid)) => Some(format!("{}:{ssid}", ietf(mac))),
+            (Some(mac), None) => Some(ietf(mac)),
+            (None, ssid) => ssid.clone(),
+        };
+        UdpRadius {
+            servers: std::iter::once(config.server.clone())
+                .chain(config.backup_server.clone())
+                .collect(),
+            port: config.auth_port,
+            secret: config.secret.clone().into_bytes(),
+            auth: match config.auth {
+                RadiusAuth::Pap => Auth::Pap,
+                RadiusAuth::Chap => Auth::Chap,
+            },
+            nas_id: config.nas_id.clone(),
+            nas_ip: config.nas_ip.map(|ip| ip.octets()),
+            called_station,
+            timeout: Duration::from_secs(config.timeout_secs),
+            retries: config.retries,
+        }
+    }
+
+    /// One server: `Ok(Some)` a verified reply, `Ok(None)` silence or refusal, `Err` a reply
+    /// that failed its checks (kept to report if no server does better).
+    fn ask(&self, server: SocketAddr, login: &Login) -> Result<Option<Reply>, PacketError> {
+        let mut random = [0u8; 34];
+        if token::fill(&mut random).is_err() {
+            return Ok(None);
+        }
+        let mut nonce = Nonce {
+            authenticator: [0; 16],
+            challenge: [0; 16],
+            chap_id: random[32],
+        };
+        nonce.authenticator.copy_from_slice(&random[..16]);
+        nonce.challenge.copy_from_slice(&random[16..32]);
+        let id = random[33];
+        let calling = ietf(login.mac);
+        let framed_ip = match login.ip {
+            Some(IpAddr::V4(v4)) => Some(v4.octets()),
+            _ => None,
+        };
+        let request = Request {
+            user: &login.user,
+            password: &login.password,
+            auth: self.auth,
+            nas_id: Some(&self.nas_id),
+            nas_ip: self.nas_ip,
+            called_station: self.called_station.as_deref(),
+            calling_station: Some(&calling),
+            framed_ip,
+        };
+        let packet = radius::access_request(id, &nonce, &request, &self.secret)?;
+        let local: SocketAddr = match server {
+            SocketAddr::V4(_) => ([0, 0, 0, 0], 0).into(),
+            SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+        };
+        let Ok(socket) = UdpSocket::bind(local) else {
+            return Ok(None);
+        };
+        if socket.connect(server).is_err() {
+            return Ok(None);
+        }
+        let mut bad = None;
+        let mut buf = [0u8; radius::MAX_LEN];
+        let budget = Instant::now() + PER_SERVER;
+        for attempt in 0..=u32::from(self.retries) {
+            // A retransmission is the same packet: same Identifier, same authenticator.
+            if Instant::now() >= budget || socket.send(&packet).is_err() {
+                break;
+            }
+            let deadline = (Instant::now() + self.timeout * (1 << attempt.min(4))).min(budget);
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {
+                    break;
+                }
+                let n = match socket.recv(&mut buf) {
+                    Ok(n) => n,
+                    // ICMP port unreachable: nobody listens there; no point retrying.
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                        return bad.map_or(Ok(None), Err);
+                    }
+                    Err(_) => break,
+                };
+                // A reply that fails a check is dropped (RFC 2865 §3) and the wait goes on.
+                let checked =
+                    radius::check_reply(&buf[..n], id, &nonce.authenticator, &self.secret);
+                match checked.and_then(|packet| Reply::of(&packet)) {
+                    Ok(reply) => return Ok(Some(reply)),
+                    Err(e) => {
+                        log::warn!("RADIUS {server}: reply dropped: {e}");
+                        bad = Some(e);
+                    }
+                }
+            }
+        }
+        bad.map_or(Ok(None), Err)
+    }
+}
+
+impl RadiusClient for UdpRadius {
+    fn authenticate(&self, login: &Login) -> Result<Reply, RadiusError> {
+        let mut bad = None;
+        for server in &self.servers {
+            let address = (server.as_str(), self.port).to_socket_addrs();
+            let Some(address) = address.ok().and_then(|mut a| a.next()) else {
+                log::warn!("RADIUS server {server}: cannot resolve");
+                continue;
+            };
+            match self.ask(address, login) {
+                Ok(Some(reply)) if reply.accept => return Ok(reply),
+                Ok(Some(reply)) => return Err(RadiusError::Rejected(reply.message)),
+                Ok(None) => log::warn!("RADIUS server {address}: no answer"),
+                Err(PacketError::TooBig) => {
+                    return Err(RadiusError::Request(PacketError::TooBig.to_string()))
+                }
+                Err(e) => bad = Some(e),
+            }
+        }
+        Err(bad.map_or(RadiusError::Unreachable, RadiusError::BadReply))
+    }
+}
+
+/// A MAC as RADIUS writes it (RFC 3580 §3.21): `AA-BB-CC-DD-EE-FF`.
+pub fn ietf(mac: Mac) -> String {
+    let b = mac.0;
+    format!(
+        "{:02X}-{:02X}-{:02X}-{:02X}-{:02X}-{:02X}",
+        b[0], b[1], b[2], b[3], b[4], b[5]
+    )
+}
+
+/// The MAC of a network device (`/sys/class/net/DEVICE/address`), for Called-Station-Id.
+pub fn device_mac(device: &str) -> Option<Mac> {
+    let text = std::fs::read_to_string(format!("/sys/class/net/{device}/address")).ok()?;
+    text.trim().parse().ok()
+}
+
+/// Answers from a queue, and records who asked.
+#[derive(Default)]
+pub struct FakeRadius {
+    answers: Mutex<VecDeque<Result<Reply, RadiusError>>>,
+    pub asked: Mutex<Vec<Login>>,
+}
+
+impl FakeRadius {
+    pub fn answer(&self, answer: Result<Reply, RadiusError>) {
+        locks::lock(&self.answers).push_back(answer);
+    }
+}
+
+impl RadiusClient for FakeRadius {
+    fn authenticate(&self, login: &Login) -> Result<Reply, RadiusError> {
+        locks::lock(&self.asked).push(login.clone());
+        let next = locks::lock(&self.answers).pop_front();
+        next.unwrap_or(Err(RadiusError::Unreachable))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::radius::{attr, hmac_md5, Packet, ACCESS_ACCEPT};
+    use md5::{Digest, Md5};
+
+    const SECRET: &str = "s3cret";
+
+    /// A server on 127.0.0.1 that ignores the first `ignore` requests and accepts the next
+    /// with Session-Timeout 60: the reply signed as FreeRADIUS signs it.
+    fn server(ignore: usize) -> u16 {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = socket.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            for n_seen in 0.. {
+                let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                    return;
+                };
+                if n_seen < ignore {
+                    continue;
+                }
+                let request = Packet::decode(&buf[..n]).unwrap();
+                let mut out = vec![ACCESS_ACCEPT, request.id, 0, 0];
+                out.extend_from_slice(&request.authenticator);
+                out.extend_from_slice(&[attr::SESSION_TIMEOUT, 6, 0, 0, 0, 60]);
+                out.extend_from_slice(&[attr::MESSAGE_AUTHENTICATOR, 18]);
+                out.extend_from_slice(&[0; 16]);
+                let len = out.len();
+                out[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+                let mac = hmac_md5(SECRET.as_bytes(), &out);
+                out[len - 16..].copy_from_slice(&mac);
+                let mut md5 = Md5::new();
+                md5.update(&out);
+                md5.update(SECRET);
+                out[4..20].copy_from_slice(&md5.finalize());
+                socket.send_to(&out, from).unwrap();
+            }
+        });
+        port
+    }
+
+    fn client(server: &str, backup: Option<&str>, port: u16, retries: u8) -> UdpRadius {
+        let config = Radius {
+            server: server.into(),
+            backup_server: backup.map(str::to_string),
+            secret: SECRET.into(),
+            auth_port: port,
+            acct_port: 1813,
+            nas_id: "test".into(),
+            nas_ip: None,
+            ssid: Some("Cafe".into()),
+            auth: RadiusAuth::Pap,
+            timeout_secs: 1,
+            retries,
+        };
+        UdpRadius::new(&config, Some(Mac([2, 0, 0, 0, 0, 1])))
+    }
+
+    fn login() -> Login {
+        Login {
+            user: "CODE234567".into(),
+            password: "CODE234567".into(),
+            mac: Mac([0xaa, 0xbb, 0xcc, 0, 0, 1]),
+            ip: Some([192, 168, 1, 20].into()),
+        }
+    }
+
+    #[test]
+    fn a_silent_first_send_is_retried_with_the_same_packet() {
+        let port = server(1);
+        let reply = client("127.0.0.1", None, port, 1).authenticate(&login());
+        assert_eq!(reply.map(|r| r.session_timeout), Ok(Some(60)));
+        // Without a retry, the silence is all there is.
+        let port = server(1);
+        let none = client("127.0.0.1", None, port, 0).authenticate(&login());
+        assert_eq!(none, Err(RadiusError::Unreachable));
+    }
+
+    #[test]
+    fn the_backup_answers_when_the_primary_refuses() {
+        // Nothing listens on 127.0.0.2 (loopback too): the kernel answers port unreachable.
+        let port = server(0);
+        let radius = client("127.0.0.2", Some("127.0.0.1"), port, 2);
+        let started = Instant::now();
+        assert_eq!(radius.authenticate(&login()).map(|r| r.accept), Ok(true));
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            radius.called_station.as_deref(),
+            Some("02-00-00-00-00-01:Cafe")
+        );
+        assert_eq!(ietf(login().mac), "AA-BB-CC-00-00-01");
+    }
+}

@@ -1,0 +1,157 @@
+//! Vouchers and guest accounts checked against a RADIUS server (`config radius`): the client
+//! the config asks for (`RadiusState`), and the grant of an Access-Accept's terms through the
+//! one grant path (`grant_in`), so the kernel enforces them as it does a package's.
+//!
+//! The order, when a radius section is configured: a code (or user name) that exists in this
+//! router's own store is handled locally, exactly as without RADIUS (its refusals included);
+//! every other one goes to the server, and the server's answer is final. A code the server
+//! rejects is never then looked up locally, so a guess gets one judge, not two; and the local
+//! lookup comes first only for codes lango itself made and stored (random, as guessable as
+//! they are without RADIUS). An unreachable server leaves the local vouchers, M-Pesa sales
+//! and paid guests working; a guest with a central code is told that the check is down.
+//! Feature `radius` only.
+
+use std::sync::{Arc, RwLock};
+
+use super::admission::Admitted;
+use super::*;
+use crate::adapters::radius::{device_mac, Login, RadiusClient, RadiusError, UdpRadius};
+use crate::core::radius::Reply;
+
+/// The client for the current config, or one a test put in.
+#[derive(Default)]
+pub(crate) struct RadiusState {
+    client: RwLock<Option<Arc<dyn RadiusClient>>>,
+    /// Set by `App::use_radius`: a config change keeps the injected client.
+    injected: std::sync::atomic::AtomicBool,
+    /// Logins waiting for the server now.
+    in_flight: std::sync::atomic::AtomicUsize,
+}
+
+/// At most this many guests wait for the RADIUS server at once: half the portal's four
+/// worker threads (`web::server::Limits`), so a silent server never holds the whole portal.
+pub const IN_FLIGHT: usize = 2;
+
+impl RadiusState {
+    /// The real client for `config` (none without a radius section).
+    pub(crate) fn configure(&self, config: &Config) {
+        if self.injected.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let client = config.radius.as_ref().map(|radius| {
+            let router = device_mac(&config.gateway.device);
+            Arc::new(UdpRadius::new(radius, router)) as Arc<dyn RadiusClient>
+        });
+        *locks::write(&self.client) = client;
+    }
+
+    fn client(&self) -> Option<Arc<dyn RadiusClient>> {
+        locks::read(&self.client).clone()
+    }
+}
+
+impl App {
+    /// Replaces the RADIUS client (tests: a `FakeRadius`, or a `UdpRadius` at a test server).
+    pub fn use_radius(&self, client: Arc<dyn RadiusClient>) {
+        self.radius
+            .injected
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        *locks::write(&self.radius.client) = Some(client);
+    }
+
+    /// The RADIUS client when `code` is not a voucher of this router's store.
+    pub(crate) fn radius_for_voucher(
+        &self,
+        code: &str,
+    ) -> Result<Option<Arc<dyn RadiusClient>>, StoreError> {
+        let Some(client) = self.radius.client() else {
+            return Ok(None);
+        };
+        let local = self.store.read(|r| r.voucher(code))?;
+        Ok(local.is_none().then_some(client))
+    }
+
+    /// The RADIUS client when `username` is not an account of this router's store.
+    pub(crate) fn radius_for_account(
+        &self,
+        username: Option<&str>,
+    ) -> Result<Option<Arc<dyn RadiusClient>>, StoreError> {
+        let Some(client) = self.radius.client() else {
+            return Ok(None);
+        };
+        let local = match username {
+            Some(name) => self.store.read(|r| r.account(name))?,
+            None => None,
+        };
+        Ok(local.is_none().then_some(client))
+    }
+
+    /// Asks the server (no lock held: this blocks for the configured timeouts) and grants an
+    /// Access-Accept's terms in one write with its event. `source` names what paid.
+    pub(crate) fn grant_radius(
+        &self,
+        client: &dyn RadiusClient,
+        admitted: Admitted,
+        user: &str,
+        password: &str,
+        source: Source,
+    ) -> Result<Result<Session, RadiusError>, StoreError> {
+        let Admitted { mac, ip, .. } = admitted;
+        // The same code (or account) typed again on a device it already serves: the running
+        // session stands. Asking again would add the server's Session-Timeout, which is the
+        // time this login may last, a second time.
+        let running = self.store.read(|r| r.active_session(mac))?;
+        if let Some(session) = running.filter(|s| s.is_active() && s.sources.contains(&source)) {
+            return Ok(Ok(session));
+        }
+        let login = Login {
+            user: user.to_string(),
+            password: password.to_string(),
+            mac,
+            ip: Some(ip),
+        };
+        // A guest waits on a portal thread for the answer: a server that does not answer must
+        // not hold them all, so at most `IN_FLIGHT` logins wait at once; the rest are told to
+        // try again, as if the server could not be reached.
+        let waiting = &self.radius.in_flight;
+        if waiting.fetch_add(1, Ordering::SeqCst) >= IN_FLIGHT {
+            waiting.fetch_sub(1, Ordering::SeqCst);
+            return Ok(Err(RadiusError::Unreachable));
+        }
+        let answer = client.authenticate(&login);
+        waiting.fetch_sub(1, Ordering::SeqCst);
+        let reply: Reply = match answer {
+            Ok(reply) => reply,
+            Err(e) => {
+                log::info!("RADIUS refused {user} for {mac}: {e}");
+                return Ok(Err(e));
+            }
+        };
+        let terms = reply.terms();
+        // The wait may have been seconds: the session starts now, not at the request.
+        let time = self.time();
+        let session = self.store.write(Durability::Durable, |w| {
+            let session = grant_in(w, mac, Some(ip), &terms, source, time.start())?;
+            touch_device(w, mac, Some(ip), time.now)?;
+            // Idle-Timeout, Acct-Interim-Interval and Class are not terms yet: logged here,
+            // kept with the session by the accounting slice.
+            let some =
+                |v: Option<u64>, what: &str| v.map_or(String::new(), |v| format!(", {v} {what}"));
+            let event = format!(
+                "RADIUS accepted {user}: session {} until {}{}{}{}{}, {} Class",
+                session.id,
+                self.owner_time(session.deadline),
+                some(terms.quota_bytes, "bytes"),
+                some(terms.rate_down_kbit.map(u64::from), "kbit/s down"),
+                some(reply.idle_timeout.map(u64::from), "s idle"),
+                some(reply.interim_interval.map(u64::from), "s interim"),
+                reply.class.len(),
+            );
+            w.push_event(&Event::new(time.now, "radius_accepted", Some(mac), event))?;
+            Ok(session)
+        })?;
+        self.mark_dirty();
+        self.emit_session(session.id, true);
+        Ok(Ok(session))
+    }
+}

@@ -1,0 +1,144 @@
+//! `config radius 'radius'`: the RADIUS server that checks vouchers and guest accounts
+//! (`core::radius`, `adapters::radius`). Its option table and validation, with every problem
+//! on its line like the other sections. The shared secret is never repeated in a message and
+//! never shown by `Debug`. Feature `radius` only; without it the section is refused
+//! (`validate::RawConfig::sort`).
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::validate::{Check, Raw};
+use super::values::{not, parse_bool, parse_host, parse_port, parse_text};
+
+pub(super) const RADIUS: &[&str] = &[
+    "enabled",
+    "server",
+    "backup_server",
+    "secret",
+    "auth_port",
+    "acct_port",
+    "nas_id",
+    "nas_ip",
+    "ssid",
+    "auth",
+    "timeout",
+    "retries",
+];
+
+/// How the guest's password reaches the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RadiusAuth {
+    Pap,
+    Chap,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Radius {
+    /// `option server` (required), `option backup_server` (optional): an IP address or a
+    /// host name, asked in this order.
+    pub server: String,
+    pub backup_server: Option<String>,
+    /// `option secret` (required): the shared secret. Never shown back.
+    pub secret: String,
+    /// `option auth_port` (default 1812), `option acct_port` (default 1813, for accounting).
+    pub auth_port: u16,
+    pub acct_port: u16,
+    /// `option nas_id` (default `lango`): NAS-Identifier, how the server tells routers apart.
+    pub nas_id: String,
+    /// `option nas_ip` (default: `portal_addr` when it is IPv4): NAS-IP-Address.
+    pub nas_ip: Option<Ipv4Addr>,
+    /// `option ssid` (optional): the network name in Called-Station-Id (`ROUTER-MAC:SSID`).
+    pub ssid: Option<String>,
+    /// `option auth` (default pap): `pap` or `chap`.
+    pub auth: RadiusAuth,
+    /// `option timeout` (default 3, 1 to 8): seconds to wait for the first answer; each retry
+    /// waits twice as long as the one before, and one server is waited for 8 s at most in all
+    /// (`adapters::radius::PER_SERVER`: a guest is waiting on the portal).
+    pub timeout_secs: u64,
+    /// `option retries` (default 2, 0 to 5): sends after the first, per server.
+    pub retries: u8,
+}
+
+/// Hides the secret: a `Config` may be logged with `{:?}`.
+impl fmt::Debug for Radius {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Radius")
+            .field("server", &self.server)
+            .field("backup_server", &self.backup_server)
+            .field("secret", &"***")
+            .field("auth_port", &self.auth_port)
+            .field("nas_id", &self.nas_id)
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+/// The section, or `None` when it is switched off (`option enabled '0'`) or wrong (reported).
+/// Not inlined into `RawConfig::validate`: inlined, it cost 14 KB there (docs/size.md).
+#[inline(never)]
+pub(super) fn validate_radius(raw: &Raw, portal: IpAddr, check: &mut Check) -> Option<Radius> {
+    let enabled = check.get(raw, "enabled", parse_bool, true);
+    let server = check.required(raw, "server", parse_server);
+    let secret = check.required(raw, "secret", parse_secret);
+    let nas_ip = match portal {
+        IpAddr::V4(v4) if !v4.is_unspecified() => Some(v4),
+        _ => None,
+    };
+    let radius = Radius {
+        backup_server: check.optional(raw, "backup_server", parse_server),
+        auth_port: check.get(raw, "auth_port", parse_port, 1812),
+        acct_port: check.get(raw, "acct_port", parse_port, 1813),
+        nas_id: check.get(raw, "nas_id", parse_nas_id, "lango".into()),
+        nas_ip: check.optional(raw, "nas_ip", parse_ipv4).or(nas_ip),
+        ssid: check.optional(raw, "ssid", parse_text),
+        auth: check.get(raw, "auth", parse_auth, RadiusAuth::Pap),
+        timeout_secs: check.get(raw, "timeout", parse_timeout, 3),
+        retries: check.get(raw, "retries", parse_retries, 2),
+        server: server?,
+        secret: secret?,
+    };
+    enabled.then_some(radius)
+}
+
+fn parse_server(text: &str) -> Result<String, String> {
+    match text.parse::<IpAddr>() {
+        Ok(_) => Ok(text.to_string()),
+        Err(_) => parse_host(text).map_err(|_| not(text, "an IP address or host name")),
+    }
+}
+
+/// 1 to 128 printable characters. The message never repeats the value.
+fn parse_secret(text: &str) -> Result<String, String> {
+    let ok = (1..=128).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic());
+    ok.then(|| text.to_string())
+        .ok_or_else(|| "the secret must be 1 to 128 printable characters without spaces".into())
+}
+
+fn parse_nas_id(text: &str) -> Result<String, String> {
+    let ok = text.len() <= 64 && text.bytes().all(|b| b.is_ascii_graphic());
+    ok.then(|| text.to_string())
+        .ok_or_else(|| not(text, "a NAS identifier (up to 64 characters, no spaces)"))
+}
+
+fn parse_ipv4(text: &str) -> Result<Ipv4Addr, String> {
+    text.parse()
+        .map_err(|_| not(text, "an IPv4 address (like 10.0.0.1)"))
+}
+
+fn parse_auth(text: &str) -> Result<RadiusAuth, String> {
+    match text {
+        "pap" => Ok(RadiusAuth::Pap),
+        "chap" => Ok(RadiusAuth::Chap),
+        _ => Err(not(text, "pap or chap")),
+    }
+}
+
+fn parse_timeout(text: &str) -> Result<u64, String> {
+    let n = text.parse::<u64>().ok().filter(|n| (1..=8).contains(n));
+    n.ok_or_else(|| not(text, "a number of seconds from 1 to 8"))
+}
+
+fn parse_retries(text: &str) -> Result<u8, String> {
+    let n = text.parse::<u8>().ok().filter(|n| *n <= 5);
+    n.ok_or_else(|| not(text, "a number of retries from 0 to 5"))
+}
