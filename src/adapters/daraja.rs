@@ -4,12 +4,13 @@
 //! callback's parser) is the pure `core::daraja`. Never logs or returns a secret; never retries
 //! a push whose answer was lost.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::adapters::https::{self, HttpError};
+use crate::adapters::token_cache::Api;
 use crate::core::config::{Mpesa, MpesaKind};
 use crate::core::daraja::pull::{self, PullTxn};
 #[cfg(feature = "mpesa-qr")]
@@ -31,21 +32,14 @@ pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 /// A token is renewed this long before Daraja says it expires (docs/daraja.md, Access token: 3599 s).
 const TOKEN_RENEW_EARLY_SECS: u64 = 300;
 
-struct Token {
-    value: String,
-    renew_at: Instant,
-}
-
 /// The Daraja client. One per M-Pesa account; shared by every worker thread.
 pub struct Daraja {
     account: Mpesa,
-    base_url: String,
-    http: https::Client,
-    clock: Arc<dyn Clock>,
-    /// One shared token: Daraja may invalidate the previous token when it issues a new one
-    /// (docs/daraja.md, Access token), so concurrent workers must not each fetch their own. Held while a token is fetched
-    /// (bounded by the call timeout), never while a push or query is in flight.
-    token: Mutex<Option<Token>>,
+    /// Its address, client and clock, and one shared token: Daraja may invalidate the previous
+    /// token when it issues a new one (docs/daraja.md, Access token), so concurrent workers must
+    /// not each fetch their own. Held while a token is fetched (bounded by the call timeout),
+    /// never while a push or query is in flight.
+    api: Api,
 }
 
 impl Daraja {
@@ -57,10 +51,7 @@ impl Daraja {
     ) -> Daraja {
         Daraja {
             account,
-            base_url: base_url.trim_end_matches('/').to_string(),
-            http,
-            clock,
-            token: Mutex::new(None),
+            api: Api::new(base_url, http, clock, TOKEN_RENEW_EARLY_SECS),
         }
     }
 
@@ -74,29 +65,7 @@ impl Daraja {
     /// A valid token: the cached one, or a fresh one. `rejected` is a token Daraja just refused;
     /// a fresh one is fetched unless another thread already replaced it.
     fn token(&self, rejected: Option<&str>) -> Result<String, GatewayError> {
-        let mut cache = crate::core::locks::lock(&self.token);
-        let now = self.clock.mono();
-        if let Some(token) = cache.as_ref() {
-            let fresh = match rejected {
-                Some(old) => token.value != old,
-                None => now < token.renew_at,
-            };
-            if fresh {
-                return Ok(token.value.clone());
-            }
-        }
-        *cache = None;
-        let (value, expires_in) = self.fetch_token()?;
-        let lifetime = if expires_in > 2 * TOKEN_RENEW_EARLY_SECS {
-            expires_in - TOKEN_RENEW_EARLY_SECS
-        } else {
-            expires_in / 2
-        };
-        *cache = Some(Token {
-            value: value.clone(),
-            renew_at: now + Duration::from_secs(lifetime),
-        });
-        Ok(value)
+        self.api.token(rejected, || self.fetch_token())
     }
 
     fn fetch_token(&self) -> Result<(String, u64), GatewayError> {
@@ -108,8 +77,9 @@ impl Daraja {
             .as_bytes(),
         );
         let auth = format!("Basic {credentials}");
-        let url = format!("{}{OAUTH_PATH}", self.base_url);
+        let url = format!("{}{OAUTH_PATH}", self.api.base_url);
         let response = self
+            .api
             .http
             .send("GET", &url, &[("Authorization", &auth)], b"")
             // Asking for a token twice is harmless: an unanswered token request is retryable.
@@ -138,7 +108,7 @@ impl Daraja {
     /// POSTs a JSON body with the bearer token; a refused token is renewed and the call made
     /// once more (docs/daraja.md, Access token).
     fn post(&self, path: &str, body: &Value) -> Result<Answer, GatewayError> {
-        let url = format!("{}{path}", self.base_url);
+        let url = format!("{}{path}", self.api.base_url);
         let bytes = body.to_string().into_bytes();
         let mut rejected: Option<String> = None;
         for _ in 0..2 {
@@ -149,13 +119,14 @@ impl Daraja {
                 ("Content-Type", "application/json"),
                 ("Accept", "application/json"),
             ];
-            let response = self
-                .http
-                .send("POST", &url, &headers, &bytes)
-                .map_err(|e| match e {
-                    HttpError::NotSent(m) => GatewayError::Transport(m),
-                    HttpError::NoAnswer(m) => GatewayError::Unanswered(m),
-                })?;
+            let response =
+                self.api
+                    .http
+                    .send("POST", &url, &headers, &bytes)
+                    .map_err(|e| match e {
+                        HttpError::NotSent(m) => GatewayError::Transport(m),
+                        HttpError::NoAnswer(m) => GatewayError::Unanswered(m),
+                    })?;
             match interpret(response.status, &response.body, self.who()) {
                 Answer::Failure(Failure::TokenRejected(message)) if rejected.is_none() => {
                     log::info!("Daraja refused the access token ({message}); renewing it");
@@ -176,7 +147,7 @@ impl Daraja {
     }
 
     fn query_answer(&self, checkout_id: &str) -> Result<Answer, GatewayError> {
-        let timestamp = daraja_timestamp(self.clock.now());
+        let timestamp = daraja_timestamp(self.api.clock.now());
         let body = query_body(&self.account, checkout_id, &timestamp);
         self.post(QUERY_PATH, &body)
     }
@@ -184,7 +155,7 @@ impl Daraja {
 
 impl PaymentGateway for Daraja {
     fn stk_push(&self, push: &StkPush) -> Result<StkAccepted, GatewayError> {
-        let timestamp = daraja_timestamp(self.clock.now());
+        let timestamp = daraja_timestamp(self.api.clock.now());
         let body = push_body(&self.account, push, &timestamp);
         match self.post(PUSH_PATH, &body)? {
             Answer::Ok(value) => parse_push_ack(&value),
@@ -210,7 +181,7 @@ impl PaymentGateway for Daraja {
 
     /// The query names the shortcode (for Buy Goods, the store number the till is under).
     fn pull_query(&self, offset: u32) -> Result<Vec<PullTxn>, GatewayError> {
-        let body = pull::query_body(&self.account.shortcode, self.clock.now(), offset);
+        let body = pull::query_body(&self.account.shortcode, self.api.clock.now(), offset);
         match self.post(pull::PULL_QUERY_PATH, &body)? {
             Answer::Ok(value) => pull::parse_query(&value),
             Answer::Failure(failure) => Err(failure.into_gateway_error()),
@@ -251,7 +222,7 @@ fn check(daraja: &Daraja) -> Vec<CheckStep> {
             "{} at {}; {}, shortcode {}, money goes to {}; consumer key {}, consumer secret {}, \
              passkey {}",
             environment_name(account.environment),
-            daraja.base_url,
+            daraja.api.base_url,
             match account.kind {
                 MpesaKind::PayBill => "PayBill",
                 MpesaKind::Till => "Buy Goods (till)",
@@ -293,7 +264,7 @@ fn check(daraja: &Daraja) -> Vec<CheckStep> {
     }
     let probe = format!(
         "ws_CO_{}000000000000",
-        &daraja_timestamp(daraja.clock.now())
+        &daraja_timestamp(daraja.api.clock.now())
     );
     let (ok, detail) = match daraja.query_answer(&probe) {
         Ok(Answer::Ok(_))

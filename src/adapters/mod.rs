@@ -3,6 +3,10 @@
 //! Daraja, the Daraja simulator's server, health readings, processes and files (`sys`), and the
 //! ubusd connection. Adapters import only the core (`tests/it/layers.rs`).
 
+#[cfg(feature = "airtel")]
+pub mod airtel;
+#[cfg(all(feature = "airtel", feature = "simulator"))]
+pub mod airtel_sim;
 pub mod daraja;
 pub(crate) mod dns;
 pub(crate) mod dnsmasq;
@@ -22,4 +26,5 @@ pub mod simulator;
 pub mod sys;
 #[doc(hidden)]
 pub mod testing;
+pub(crate) mod token_cache;
 pub mod ubusd;

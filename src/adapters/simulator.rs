@@ -232,6 +232,40 @@ impl PaymentGateway for Simulator {
 
 // ---- the server ----
 
+/// A simulated provider the server below can serve: Daraja's (`Simulator`) or Airtel's
+/// (`adapters::airtel_sim`). Requests in, answers out; callbacks due and their fate.
+pub trait Served: Send + Sync + 'static {
+    /// For thread names and the log: `daraja`, `airtel`.
+    fn name(&self) -> &'static str;
+    fn handle(&self, request: &SimRequest) -> SimResponse;
+    /// Callbacks to POST now: (id, url, JSON body).
+    fn due_deliveries(&self) -> Vec<(u64, String, String)>;
+    /// What became of callback `id`: the HTTP status, or none.
+    fn delivered(&self, id: u64, status: Option<u16>);
+}
+
+impl Served for Simulator {
+    fn name(&self) -> &'static str {
+        "daraja"
+    }
+    fn handle(&self, request: &SimRequest) -> SimResponse {
+        Simulator::handle(self, request)
+    }
+    fn due_deliveries(&self) -> Vec<(u64, String, String)> {
+        let mut core = self.core();
+        let due = core.due_deliveries(self.clock.now());
+        if !due.is_empty() {
+            self.persist(&core);
+        }
+        due
+    }
+    fn delivered(&self, id: u64, status: Option<u16>) {
+        let mut core = self.core();
+        core.delivered(id, status, self.clock.now());
+        self.persist(&core);
+    }
+}
+
 /// A connection the server can talk HTTP over: plain TCP, or TLS around it.
 pub trait Conn: Read + Write + Send {}
 impl<T: Read + Write + Send> Conn for T {}
@@ -258,8 +292,8 @@ const DELIVERY_TICK: Duration = Duration::from_millis(20);
 
 /// Serves `sim` on `listener` (bind it to 127.0.0.1) and delivers its callbacks with
 /// `callbacks`, a client that may also trust a test CA for https callback URLs.
-pub fn serve(
-    sim: Arc<Simulator>,
+pub fn serve<S: Served>(
+    sim: Arc<S>,
     listener: TcpListener,
     wrap: Wrap,
     callbacks: https::Client,
@@ -269,14 +303,14 @@ pub fn serve(
     {
         let (sim, stop) = (sim.clone(), stop.clone());
         std::thread::Builder::new()
-            .name("daraja-sim".into())
+            .name(format!("{}-sim", sim.name()))
             .spawn(move || accept_loop(&sim, &listener, &wrap, &stop))?;
     }
     {
         let stop = stop.clone();
         std::thread::Builder::new()
-            .name("daraja-sim-cb".into())
-            .spawn(move || delivery_loop(&sim, &callbacks, &stop))?;
+            .name(format!("{}-sim-cb", sim.name()))
+            .spawn(move || delivery_loop(sim.as_ref(), &callbacks, &stop))?;
     }
     Ok(SimServer { addr, stop })
 }
@@ -296,7 +330,7 @@ impl Drop for SimServer {
     }
 }
 
-fn accept_loop(sim: &Arc<Simulator>, listener: &TcpListener, wrap: &Wrap, stop: &AtomicBool) {
+fn accept_loop<S: Served>(sim: &Arc<S>, listener: &TcpListener, wrap: &Wrap, stop: &AtomicBool) {
     for stream in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             return;
@@ -304,19 +338,19 @@ fn accept_loop(sim: &Arc<Simulator>, listener: &TcpListener, wrap: &Wrap, stop: 
         let Ok(tcp) = stream else { continue };
         let (sim, wrap) = (sim.clone(), wrap.clone());
         let spawned = std::thread::Builder::new()
-            .name("daraja-sim-conn".into())
+            .name("sim-conn".into())
             .spawn(move || {
-                if let Err(e) = serve_one(&sim, tcp, &wrap) {
-                    log::debug!("daraja simulator: connection: {e}");
+                if let Err(e) = serve_one(sim.as_ref(), tcp, &wrap) {
+                    log::debug!("{} simulator: connection: {e}", sim.name());
                 }
             });
         if let Err(e) = spawned {
-            log::warn!("daraja simulator: cannot start a connection thread: {e}");
+            log::warn!("simulator: cannot start a connection thread: {e}");
         }
     }
 }
 
-fn serve_one(sim: &Simulator, tcp: TcpStream, wrap: &Wrap) -> io::Result<()> {
+fn serve_one<S: Served>(sim: &S, tcp: TcpStream, wrap: &Wrap) -> io::Result<()> {
     tcp.set_read_timeout(Some(REQUEST_TIMEOUT))?;
     tcp.set_write_timeout(Some(REQUEST_TIMEOUT))?;
     let mut conn = wrap(tcp)?;
@@ -340,16 +374,9 @@ fn serve_one(sim: &Simulator, tcp: TcpStream, wrap: &Wrap) -> io::Result<()> {
     )
 }
 
-fn delivery_loop(sim: &Simulator, client: &https::Client, stop: &AtomicBool) {
+fn delivery_loop<S: Served>(sim: &S, client: &https::Client, stop: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) {
-        let due = {
-            let mut core = sim.core();
-            let due = core.due_deliveries(sim.clock.now());
-            if !due.is_empty() {
-                sim.persist(&core);
-            }
-            due
-        };
+        let due = sim.due_deliveries();
         for (id, url, body) in due {
             let started = Instant::now();
             let result = client.send(
@@ -361,17 +388,16 @@ fn delivery_loop(sim: &Simulator, client: &https::Client, stop: &AtomicBool) {
             let status = match &result {
                 Ok(r) => Some(r.status),
                 Err(e) => {
-                    log::info!("daraja simulator: callback to {url} failed: {e}");
+                    log::info!("{} simulator: callback to {url} failed: {e}", sim.name());
                     None
                 }
             };
             log::debug!(
-                "daraja simulator: callback {id} to {url}: {status:?} in {} ms",
+                "{} simulator: callback {id} to {url}: {status:?} in {} ms",
+                sim.name(),
                 started.elapsed().as_millis()
             );
-            let mut core = sim.core();
-            core.delivered(id, status, sim.clock.now());
-            sim.persist(&core);
+            sim.delivered(id, status);
         }
         std::thread::sleep(DELIVERY_TICK);
     }

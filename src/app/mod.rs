@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub(crate) mod admission;
+pub(crate) mod airtel;
 pub(crate) mod events;
 pub(crate) mod guest;
 pub(crate) mod housekeeping;
@@ -192,6 +193,9 @@ pub struct App {
     /// The Dynamic QR codes shown to devices (`qr`).
     #[cfg(feature = "mpesa-qr")]
     pub(crate) qr: crate::app::qr::QrState,
+    /// The Airtel Money gateway (`airtel::gateway_for`), replaced when its section changes.
+    #[cfg(feature = "airtel")]
+    pub(crate) airtel: Arc<payments::SwitchGateway>,
     /// The RADIUS client the config asks for (`radius`).
     #[cfg(feature = "radius")]
     pub(crate) radius: crate::app::radius::RadiusState,
@@ -209,11 +213,18 @@ impl App {
     ) -> Result<(App, smol::channel::Receiver<()>), StoreError> {
         let floor = store.read(|r| r.meta("clock_floor"))?.unwrap_or(0) as Timestamp;
         let (wake, woken) = smol::channel::unbounded();
+        #[cfg(feature = "airtel")]
+        let airtel = Arc::new(payments::SwitchGateway::new(airtel::gateway_for(
+            &config,
+            env.clock.clone(),
+        )));
         #[cfg(feature = "radius")]
         let radius = crate::app::radius::RadiusState::default();
         #[cfg(feature = "radius")]
         radius.configure(&config);
         let app = App {
+            #[cfg(feature = "airtel")]
+            airtel,
             env,
             store,
             config: RwLock::new(Arc::new(config)),

@@ -320,31 +320,7 @@ impl App {
             hint.receipt = callback.receipt.clone();
         }
         match payment.state {
-            PaymentState::Pending | PaymentState::Expired => {
-                let duplicate = {
-                    let mut hints = lock(&self.mpesa.hints);
-                    hints.retain(|_, h| now - h.at < HINT_TTL_SECS);
-                    let duplicate = hints.get(&payment.id).is_some_and(|h| {
-                        (h.result_code, &h.receipt, h.amount)
-                            == (hint.result_code, &hint.receipt, hint.amount)
-                    });
-                    // A success never gives way to a later failure notice.
-                    let keep_old = hints
-                        .get(&payment.id)
-                        .is_some_and(|h| h.result_code == 0 && hint.result_code != 0);
-                    if !keep_old {
-                        hints.insert(payment.id, hint);
-                    }
-                    duplicate
-                };
-                self.poll_soon(payment.id);
-                if duplicate {
-                    return CallbackVerdict::Ignored("duplicate".into());
-                }
-                CallbackVerdict::Hint {
-                    payment_id: payment.id,
-                }
-            }
+            PaymentState::Pending | PaymentState::Expired => self.keep_hint(payment.id, hint, now),
             PaymentState::Paid if payment.callback.is_none() && hint.receipt.is_some() => {
                 // The query confirmed it before the callback came: keep what the callback said
                 // for the owner (once), but not as the payment's receipt.
@@ -373,6 +349,30 @@ impl App {
                 CallbackVerdict::Ignored(format!("payment {} is {}", payment.id, state.name()))
             }
         }
+    }
+
+    /// Keeps a callback's hint for an open (or expired) payment and makes its query due now;
+    /// the same notice twice is a duplicate, and a success never gives way to a later failure.
+    pub(crate) fn keep_hint(&self, id: u64, hint: CallbackHint, now: Timestamp) -> CallbackVerdict {
+        let duplicate = {
+            let mut hints = lock(&self.mpesa.hints);
+            hints.retain(|_, h| now - h.at < HINT_TTL_SECS);
+            let old = hints.get(&id);
+            let same = |h: &CallbackHint| {
+                (h.result_code, &h.receipt, h.amount)
+                    == (hint.result_code, &hint.receipt, hint.amount)
+            };
+            let duplicate = old.is_some_and(same);
+            if !old.is_some_and(|h| h.result_code == 0 && hint.result_code != 0) {
+                hints.insert(id, hint);
+            }
+            duplicate
+        };
+        self.poll_soon(id);
+        if duplicate {
+            return CallbackVerdict::Ignored("duplicate".into());
+        }
+        CallbackVerdict::Hint { payment_id: id }
     }
 
     pub fn has_hint(&self, payment_id: u64) -> bool {

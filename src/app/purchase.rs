@@ -144,7 +144,11 @@ impl App {
         if let Some(window) = package.window.filter(|_| !package.on_sale(time.now)) {
             return Err(PurchaseError::Closed(window));
         }
-        let phone = Phone::parse(phone).map_err(PurchaseError::BadPhone)?;
+        let (provider, phone) = self
+            .wallet_for(&config, phone)
+            .map_err(PurchaseError::BadPhone)?;
+        #[cfg(not(feature = "airtel"))]
+        let _ = provider;
         let token = crate::core::token::random_token().map_err(StoreError::from)?;
         let now = time.now;
         let terms = Terms::of(package);
@@ -192,6 +196,8 @@ impl App {
                 updated_at: now,
                 session_id: None,
                 callback: None,
+                #[cfg(feature = "airtel")]
+                provider,
             };
             w.put_payment(&payment)?;
             Ok(Ok(payment))
@@ -237,7 +243,7 @@ impl App {
         };
         let answer = match accepted {
             Some(accepted) => Ok(accepted),
-            None => self.env.gateway.stk_push(&push),
+            None => self.gateway_of(payment.provider()).stk_push(&push),
         };
         self.counts.gateway(&answer);
         match answer {
@@ -354,7 +360,7 @@ impl App {
             return Ok(());
         };
         let attempt = self.work().due.get(&id).map(|(_, a)| *a).unwrap_or(0);
-        let outcome = self.env.gateway.stk_query(&checkout);
+        let outcome = self.gateway_of(payment.provider()).stk_query(&checkout);
         self.counts.gateway(&outcome);
         let now = self.time().now;
         // Daraja answered (a state, or a refusal of the request), as opposed to not being

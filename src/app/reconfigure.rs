@@ -82,6 +82,12 @@ pub(crate) fn apply_config(
             }
         }
     }
+    #[cfg(feature = "airtel")]
+    if running.airtel != new.airtel {
+        let next = crate::app::airtel::gateway_for(&new, app.env.clock.clone());
+        app.airtel.set(next, None);
+        log::info!("Airtel Money: now using the new account settings");
+    }
     app.set_config(new);
     notes
 }

@@ -7,16 +7,22 @@
 //!
 //! A block is `VERSION`, the package names it uses (a count, then each as length and bytes), and
 //! the rows. A row: created (u32 seconds), confirmed after created (u32), amount (u32 minor units),
-//! state, decline, the MAC, the phone's national number (u32, `254` implied), the package name's
+//! state (low 4 bits; bits 4-5 the phone's country, 0 Kenya `254`, 1 Uganda `256`, 2 Tanzania
+//! `255`; bit 7 set for Airtel Money, clear in every older row: M-Pesa), decline, the MAC, the
+//! phone's national number (u32, the country's code implied), the package name's
 //! index (u8), and the receipt (length and bytes). All integers little-endian. A block that does
 //! not decode is an error, never a panic.
 
 use crate::core::model::{Mac, Money, Phone};
 use crate::core::payments::{Decline, Payment, PaymentState};
+#[cfg(feature = "airtel")]
+use crate::core::provider::Provider;
 use crate::core::sessions::Terms;
 use crate::core::time::Timestamp;
 
 const VERSION: u8 = 1;
+/// The phone's country code per the row's country bits.
+const DIALS: [&str; 3] = ["254", "256", "255"];
 /// Package names in one block (a day); more are written as the last one's name.
 const MAX_NAMES: usize = 255;
 
@@ -103,7 +109,12 @@ pub fn append(old: &[u8], payments: &[Payment]) -> Result<Vec<u8>, BadBlock> {
             .decline
             .and_then(|d| DECLINES.iter().position(|x| *x == d))
             .map_or(0, |i| i + 1);
-        out_rows.push(state as u8);
+        let country = match cfg!(feature = "airtel") {
+            true => DIALS.iter().position(|d| p.phone.as_str().starts_with(d)),
+            false => None,
+        };
+        let airtel = if p.provider().is_mpesa() { 0 } else { 0x80 };
+        out_rows.push(state as u8 | (country.unwrap_or(0) as u8) << 4 | airtel);
         out_rows.push(decline as u8);
         out_rows.extend_from_slice(&p.mac.0);
         let national: u32 = p
@@ -180,9 +191,18 @@ pub fn payments(block: &[u8]) -> Result<Vec<Payment>, BadBlock> {
         let created = i64::from(c.u32()?);
         let updated = created + i64::from(c.u32()?);
         let amount = Money(i64::from(c.u32()?));
+        let flags = c.byte()?;
+        // Without Airtel, every row is an M-Pesa one in Kenya: the byte is the state, as before.
+        let (state, country) = match cfg!(feature = "airtel") {
+            true => (flags & 0x0f, flags >> 4 & 3),
+            false => (flags, 0),
+        };
         let state = *STATES
-            .get(usize::from(c.byte()?))
+            .get(usize::from(state))
             .ok_or(BadBlock("unknown state"))?;
+        let dial = DIALS
+            .get(usize::from(country))
+            .ok_or(BadBlock("unknown country"))?;
         let decline = match c.byte()? {
             0 => None,
             i => Some(
@@ -194,9 +214,17 @@ pub fn payments(block: &[u8]) -> Result<Vec<Payment>, BadBlock> {
         let mac = c.take(6)?;
         let mac = Mac([mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]]);
         let national = c.u32()?;
-        let phone = Phone::parse(&format!("254{national:09}"))
-            .or_else(|_| Phone::parse("254700000000"))
-            .map_err(|_| BadBlock("phone"))?;
+        let phone = match *dial {
+            "254" => Phone::parse(&format!("254{national:09}"))
+                .or_else(|_| Phone::parse("254700000000"))
+                .map_err(|_| BadBlock("phone"))?,
+            _ => Phone::international(format!("{dial}{national:09}")),
+        };
+        #[cfg(feature = "airtel")]
+        let provider = match flags & 0x80 {
+            0 => Provider::Mpesa,
+            _ => Provider::Airtel,
+        };
         let name = names
             .get(usize::from(c.byte()?))
             .copied()
@@ -231,6 +259,8 @@ pub fn payments(block: &[u8]) -> Result<Vec<Payment>, BadBlock> {
             updated_at: updated,
             session_id: None,
             callback: None,
+            #[cfg(feature = "airtel")]
+            provider,
         });
     }
     Ok(out)
@@ -275,6 +305,8 @@ mod tests {
             updated_at: 1_780_000_040 + i64::from(i) * 300,
             session_id: Some(3),
             callback: None,
+            #[cfg(feature = "airtel")]
+            provider: Default::default(),
         }
     }
 
@@ -314,6 +346,19 @@ mod tests {
         );
         // Two names, 100 rows.
         assert!(block.len() < 100 * 42, "{} bytes", block.len());
+    }
+
+    #[test]
+    #[cfg(feature = "airtel")]
+    fn airtel_rows_keep_their_wallet_and_country() {
+        let mut p = payment(1, PaymentState::Paid, Some("MP1.2.A3"));
+        p.provider = Provider::Airtel;
+        p.phone = Phone::international("256701234567".into());
+        let mpesa = payment(2, PaymentState::Paid, None);
+        let back = payments(&append(&[], &[p, mpesa]).unwrap()).unwrap();
+        let airtel = (back[0].provider(), back[0].phone.as_str());
+        assert_eq!(airtel, (Provider::Airtel, "256701234567"));
+        assert_eq!(back[1].provider(), Provider::Mpesa);
     }
 
     #[test]

@@ -6,6 +6,8 @@
 
 pub mod accounts;
 pub mod active;
+#[cfg(feature = "airtel")]
+pub mod airtel;
 pub mod alerts;
 pub mod archive;
 pub mod auth;
@@ -25,6 +27,7 @@ pub mod model;
 mod names;
 pub(crate) mod pacing;
 pub mod payments;
+pub mod provider;
 pub(crate) mod qr;
 #[cfg(feature = "radius")]
 pub mod radius;

@@ -135,7 +135,9 @@ impl fmt::Display for Money {
     }
 }
 
-/// A Kenyan mobile number in the form Daraja wants: `2547XXXXXXXX` or `2541XXXXXXXX`.
+/// A mobile number in international form without `+`: a Kenyan one as Daraja wants it
+/// (`2547XXXXXXXX` or `2541XXXXXXXX`, `parse`), or an Airtel Money number of the account's
+/// country (`254…`, `256…`, `255…`; `core::airtel::msisdn`).
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Phone(String);
@@ -167,6 +169,12 @@ impl Phone {
 
     pub(crate) fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// A number another parser checked (`core::airtel::msisdn`, an archived row): digits with
+    /// the country code.
+    pub(crate) fn international(digits: String) -> Phone {
+        Phone(digits)
     }
 
     /// For pages and logs: `2547****5678`.

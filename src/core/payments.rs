@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::core::daraja::pull::PullTxn;
 use crate::core::locks::{read, write};
 use crate::core::model::{Mac, Money, Phone};
+pub(crate) use crate::core::provider::NoGateway;
+#[cfg(feature = "airtel")]
+use crate::core::provider::Provider;
 use crate::core::sessions::Terms;
 use crate::core::time::Timestamp;
 
@@ -103,6 +106,11 @@ pub struct Payment {
     /// never settles a payment by itself (see `confirmations`).
     #[serde(default)]
     pub callback: Option<CallbackHint>,
+    /// The wallet that prompted; absent (M-Pesa) in records older than Airtel, and in builds
+    /// without Airtel (`Payment::provider`).
+    #[cfg(feature = "airtel")]
+    #[serde(default, skip_serializing_if = "Provider::is_mpesa")]
+    pub provider: Provider,
 }
 
 /// Characters of a payment's move code: the start of its token, shown on the paid payment's
@@ -304,28 +312,6 @@ impl PaymentGateway for SwitchGateway {
     }
     fn check(&self) -> Vec<CheckStep> {
         self.get().check()
-    }
-}
-
-/// The gateway when no usable M-Pesa account is configured: every push is refused with a
-/// plain reason, so vouchers keep working and the owner sees why M-Pesa does not.
-pub(crate) struct NoGateway {
-    pub reason: String,
-}
-
-impl PaymentGateway for NoGateway {
-    fn stk_push(&self, _push: &StkPush) -> Result<StkAccepted, GatewayError> {
-        Err(GatewayError::Merchant(self.reason.clone()))
-    }
-    fn stk_query(&self, _checkout_id: &str) -> Result<StkOutcome, GatewayError> {
-        Err(GatewayError::Merchant(self.reason.clone()))
-    }
-    fn check(&self) -> Vec<CheckStep> {
-        vec![CheckStep {
-            what: "M-Pesa".into(),
-            ok: false,
-            detail: self.reason.clone(),
-        }]
     }
 }
 
@@ -546,6 +532,8 @@ mod tests {
             updated_at: 1000,
             session_id: None,
             callback: None,
+            #[cfg(feature = "airtel")]
+            provider: Default::default(),
         }
     }
 
@@ -664,6 +652,8 @@ mod limit_tests {
             updated_at: at,
             session_id: None,
             callback: None,
+            #[cfg(feature = "airtel")]
+            provider: Default::default(),
         }
     }
 

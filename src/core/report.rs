@@ -6,8 +6,12 @@
 
 use crate::core::model::Money;
 use crate::core::payments::{Payment, PaymentState};
+use crate::core::provider::Provider;
 use crate::core::sms::{ClaimState, ClaimVia, SmsClaim};
 use crate::core::time::{local_day, Timestamp};
+
+/// How many ways money comes in (`DayTotal::split`): Airtel Money only in builds with it.
+pub(crate) const METHODS: usize = if cfg!(feature = "airtel") { 5 } else { 4 };
 
 /// One local day's takings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -26,15 +30,20 @@ pub(crate) struct DayTotal {
     /// Dynamic QR payments confirmed by Pull Transactions that day.
     pub qr: u32,
     pub qr_amount: Money,
+    /// Airtel Money prompts paid that day (`Provider::Airtel`).
+    pub airtel: u32,
+    pub airtel_amount: Money,
 }
 
 impl DayTotal {
     pub(crate) fn total(&self) -> Money {
-        Money(self.paid_amount.0 + self.sms_amount.0 + self.pull_amount.0 + self.qr_amount.0)
+        let prompts = self.paid_amount.0 + self.airtel_amount.0;
+        Money(prompts + self.sms_amount.0 + self.pull_amount.0 + self.qr_amount.0)
     }
 
-    /// Per method: (CSV name, words, count, amount), in the owner's order.
-    pub(crate) fn split(&self) -> [(&'static str, &'static str, u32, Money); 4] {
+    /// Per method: (CSV name, words, count, amount), in the owner's order; Airtel Money last,
+    /// and only in builds with it (`METHODS`).
+    pub(crate) fn split(&self) -> [(&'static str, &'static str, u32, Money); METHODS] {
         [
             (
                 "stk",
@@ -50,6 +59,13 @@ impl DayTotal {
             ),
             ("qr", "M-Pesa QR", self.qr, self.qr_amount),
             ("sms", "SMS approved by you", self.sms, self.sms_amount),
+            #[cfg(feature = "airtel")]
+            (
+                "airtel",
+                "Airtel Money prompt",
+                self.airtel,
+                self.airtel_amount,
+            ),
         ]
     }
 
@@ -65,6 +81,8 @@ impl DayTotal {
             all.pull_amount.0 += d.pull_amount.0;
             all.qr += d.qr;
             all.qr_amount.0 += d.qr_amount.0;
+            all.airtel += d.airtel;
+            all.airtel_amount.0 += d.airtel_amount.0;
         }
         all
     }
@@ -79,7 +97,16 @@ pub(crate) fn claim_method(claim: &SmsClaim) -> &'static str {
     }
 }
 
-/// What M-Pesa charged for a payment: Daraja takes whole shillings, rounded up from the price.
+/// The CSV name of how a payment's money came: an M-Pesa or an Airtel Money prompt.
+pub(crate) fn payment_method(payment: &Payment) -> &'static str {
+    match payment.provider() {
+        Provider::Mpesa => "stk",
+        Provider::Airtel => "airtel",
+    }
+}
+
+/// What the wallet charged for a payment: Daraja and Airtel take whole units, rounded up from
+/// the price.
 pub(crate) fn charged(payment: &Payment) -> Money {
     Money::from_major(payment.amount.major_ceil())
 }
@@ -115,8 +142,13 @@ pub(crate) fn daily_totals(
     };
     for p in payments {
         if let Some(idx) = paid_day(p, utc_offset).and_then(slot) {
-            out[idx].paid += 1;
-            out[idx].paid_amount.0 += charged(p).0;
+            let d = &mut out[idx];
+            let (n, amount) = match p.provider() {
+                Provider::Mpesa => (&mut d.paid, &mut d.paid_amount),
+                Provider::Airtel => (&mut d.airtel, &mut d.airtel_amount),
+            };
+            *n += 1;
+            amount.0 += charged(p).0;
         }
     }
     for c in claims.iter().filter(|c| c.state == ClaimState::Approved) {
@@ -188,6 +220,8 @@ mod tests {
             updated_at: at,
             session_id: None,
             callback: None,
+            #[cfg(feature = "airtel")]
+            provider: Default::default(),
         }
     }
 
@@ -263,23 +297,36 @@ mod tests {
                 ClaimState::Approved,
             ),
         ];
-        let payments = vec![payment(PaymentState::Paid, 2000, at)];
+        #[allow(unused_mut)]
+        let mut payments = vec![payment(PaymentState::Paid, 2000, at)];
+        #[cfg(feature = "airtel")]
+        {
+            let mut airtel = payment(PaymentState::Paid, 3000, at);
+            airtel.provider = Provider::Airtel;
+            payments.push(airtel);
+        }
+        let airtel = if cfg!(feature = "airtel") {
+            (1, 3000)
+        } else {
+            (0, 0)
+        };
         let totals = daily_totals(&payments, &claims, 10_800, day, day);
         let d = &totals[0];
-        assert_eq!(
-            d.split()
-                .map(|(method, _, n, amount)| (method, n, amount.0)),
-            [
-                ("stk", 1, 2000),
-                ("pull", 2, 2000),
-                ("qr", 1, 2000),
-                ("sms", 1, 5000)
-            ]
-        );
-        assert_eq!(d.total(), Money(11_000));
+        let expected = [
+            ("stk", 1, 2000),
+            ("pull", 2, 2000),
+            ("qr", 1, 2000),
+            ("sms", 1, 5000),
+            ("airtel", airtel.0, airtel.1),
+        ];
+        let split = d
+            .split()
+            .map(|(method, _, n, amount)| (method, n, amount.0));
+        assert_eq!(split.as_slice(), &expected[..METHODS]);
+        assert_eq!(d.total(), Money(11_000 + airtel.1));
         assert_eq!(
             DayTotal::sum(&[d.clone(), d.clone()]).total(),
-            Money(22_000)
+            Money(2 * (11_000 + airtel.1))
         );
         assert_eq!(claim_method(&claims[3]), "pull");
     }

@@ -663,19 +663,32 @@ pub fn setup_guest_network(args: &[String]) -> i32 {
     out.status
 }
 
-/// `lango check-mpesa [--config FILE]`: tests the M-Pesa account without prompting anyone
-/// and says which part is wrong. Never prints a secret.
+/// `lango check-mpesa [--config FILE]`: tests the M-Pesa account, and the Airtel Money account
+/// when it is enabled, without prompting anyone, and says which part is wrong. Never prints a
+/// secret.
 pub fn check_mpesa(path: &Path) -> i32 {
     let config = match load_config(path) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    if config.mpesa.is_none() {
+    #[cfg(feature = "airtel")]
+    let airtel = config.airtel.as_ref().is_some_and(|a| a.enabled);
+    #[cfg(not(feature = "airtel"))]
+    let airtel = false;
+    if config.mpesa.is_none() && !airtel {
         eprintln!("{}: no mpesa section; nothing to test", path.display());
         return EXIT_CONFIG;
     }
-    let (gateway, _sim, _server) = gateway_for(&config, Arc::new(SystemClock));
-    let steps = gateway.check();
+    let mut steps = Vec::new();
+    if config.mpesa.is_some() {
+        let (gateway, _sim, _server) = gateway_for(&config, Arc::new(SystemClock));
+        steps = gateway.check();
+    }
+    #[cfg(feature = "airtel")]
+    if airtel {
+        let gateway = crate::app::airtel::gateway_for(&config, Arc::new(SystemClock));
+        steps.extend(gateway.check());
+    }
     for step in &steps {
         println!(
             "{:7} {}: {}",

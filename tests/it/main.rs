@@ -29,6 +29,9 @@ mod pull;
 // M-Pesa Dynamic QR on the portal, confirmed by Pull; the revenue split by method (issue 18).
 #[cfg(feature = "mpesa-qr")]
 mod qr;
+// Airtel Money, the second wallet, against its simulator over HTTPS (issue 18).
+#[cfg(feature = "airtel")]
+mod airtel;
 // The `lango` binary: exit codes and messages of check-config, serve and demo.
 mod cli;
 // The network lab: namespaces, real nft and dnsmasq, guests with curl (needs root).

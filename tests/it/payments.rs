@@ -35,12 +35,12 @@ pub(crate) const PHONE: &str = "0712345678";
 
 // ---- a CA and a server certificate, made at run time ----
 
-struct TestCa {
-    root: CertificateDer<'static>,
-    server: Arc<rustls::ServerConfig>,
+pub(crate) struct TestCa {
+    pub(crate) root: CertificateDer<'static>,
+    pub(crate) server: Arc<rustls::ServerConfig>,
 }
 
-fn test_ca(name: &str) -> TestCa {
+pub(crate) fn test_ca(name: &str) -> TestCa {
     use rcgen::{
         BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
         KeyUsagePurpose,
@@ -74,7 +74,7 @@ fn test_ca(name: &str) -> TestCa {
 }
 
 /// Every accepted connection speaks TLS with the test certificate.
-fn tls(server: Arc<rustls::ServerConfig>) -> Wrap {
+pub(crate) fn tls(server: Arc<rustls::ServerConfig>) -> Wrap {
     Arc::new(move |tcp| {
         let conn = rustls::ServerConnection::new(server.clone()).map_err(io::Error::other)?;
         Ok(Box::new(rustls::StreamOwned::new(conn, tcp)) as Box<dyn Conn>)
@@ -82,6 +82,52 @@ fn tls(server: Arc<rustls::ServerConfig>) -> Wrap {
 }
 
 // ---- the environment ----
+
+/// The app a portal listener serves; emptied when lango is "killed".
+pub(crate) type Slot = Arc<Mutex<Option<Arc<App>>>>;
+
+/// A portal listener on 127.0.0.1 serving whichever app `slot` holds (503 while it is empty).
+pub(crate) fn portal_for(slot: &Slot) -> SocketAddr {
+    let slot = slot.clone();
+    lango::web::http::serve("127.0.0.1:0".parse().unwrap(), move |request| {
+        let app = slot.lock().unwrap().clone();
+        match app {
+            Some(app) => lango::web::portal::handle(&lango::web::portal::Ctx::new(app), request),
+            None => rouille::Response::text("lango is down").with_status_code(503),
+        }
+    })
+    .unwrap()
+    .addr
+}
+
+/// `sim` served on 127.0.0.1 over TLS with the test CA's certificate (its callbacks sent
+/// over plain HTTP), and a portal listener with its empty slot.
+pub(crate) fn serve_over_tls<S: simulator::Served>(
+    sim: Arc<S>,
+    ca: &TestCa,
+) -> (SimServer, Slot, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let callbacks = Client::new(None, Duration::from_secs(5));
+    let server = simulator::serve(sim, listener, tls(ca.server.clone()), callbacks).unwrap();
+    let slot: Slot = Arc::new(Mutex::new(None));
+    let portal = portal_for(&slot);
+    (server, slot, portal)
+}
+
+/// Guest `n` buys the hour package with `phone` and the worker sends the push: its id.
+pub(crate) fn buy_hour(app: &App, n: u8, phone: &str) -> u64 {
+    let payment = app.start_purchase(guest(n).0, "hour", phone).unwrap();
+    app.run_due();
+    payment.id
+}
+
+/// Guests 1 to 6 in the neighbour table.
+pub(crate) fn seat_guests(neighbours: &FakeNeighbours) {
+    for n in 1..=6 {
+        let (ip, mac) = guest(n);
+        neighbours.insert(ip, mac);
+    }
+}
 
 #[derive(Clone)]
 pub(crate) struct Setup {
@@ -130,7 +176,7 @@ pub(crate) struct PayEnv {
     ca: TestCa,
     pub(crate) portal: SocketAddr,
     /// The app the portal listener serves; emptied when lango is "killed".
-    slot: Arc<Mutex<Option<Arc<App>>>>,
+    slot: Slot,
     config: Config,
     setup: Setup,
 }
@@ -171,25 +217,7 @@ impl PayEnv {
         }
         let sim = Arc::new(Simulator::with_settings(clock.clone(), settings));
         let ca = test_ca("lango test CA");
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let callbacks = Client::new(None, Duration::from_secs(5));
-        let server =
-            simulator::serve(sim.clone(), listener, tls(ca.server.clone()), callbacks).unwrap();
-        let slot: Arc<Mutex<Option<Arc<App>>>> = Arc::new(Mutex::new(None));
-        let portal = {
-            let slot = slot.clone();
-            lango::web::http::serve("127.0.0.1:0".parse().unwrap(), move |request| {
-                let app = slot.lock().unwrap().clone();
-                match app {
-                    Some(app) => {
-                        lango::web::portal::handle(&lango::web::portal::Ctx::new(app), request)
-                    }
-                    None => rouille::Response::text("lango is down").with_status_code(503),
-                }
-            })
-            .unwrap()
-            .addr
-        };
+        let (server, slot, portal) = serve_over_tls(sim.clone(), &ca);
         let mut config = demo_config();
         let mut mpesa = account(&setup);
         if setup.callbacks {
@@ -208,10 +236,7 @@ impl PayEnv {
             config,
             setup,
         };
-        for n in 1..=6 {
-            let (ip, mac) = guest(n);
-            env.neighbours.insert(ip, mac);
-        }
+        seat_guests(&env.neighbours);
         env.start();
         env
     }
@@ -271,12 +296,7 @@ impl PayEnv {
 
     /// Guest `n` buys the hour package (KES 20) with `phone`; the push is sent at once.
     pub(crate) fn buy(&self, n: u8, phone: &str) -> Payment {
-        let payment = self
-            .app()
-            .start_purchase(guest(n).0, "hour", phone)
-            .unwrap();
-        self.app().run_due();
-        self.payment(payment.id)
+        self.payment(buy_hour(&self.app(), n, phone))
     }
 
     pub(crate) fn payment(&self, id: u64) -> Payment {

@@ -17,6 +17,8 @@ mod radius;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_airtel;
+#[cfg(test)]
 mod tests_kinds;
 #[cfg(test)]
 mod tests_radius;
@@ -25,6 +27,7 @@ mod values;
 
 #[cfg(feature = "radius")]
 pub use radius::{Radius, RadiusAuth};
+pub use validate::airtel::{Airtel, Country};
 use validate::{Check, RawConfig};
 pub use values::{package_id, parse_utc_offset};
 
@@ -49,6 +52,8 @@ pub struct Config {
     /// In the owner's order (`order` option, then file order). Includes inactive packages.
     pub packages: Vec<Package>,
     pub mpesa: Option<Mpesa>,
+    /// `config airtel 'airtel'`: Airtel Money (docs/airtel.md), a second wallet beside M-Pesa.
+    pub airtel: Option<Airtel>,
     /// The free trial: a `package` section with `option trial '1'` (at most one). Kept apart
     /// from `packages`, so that it can never be bought, put on a voucher or listed for sale.
     pub trial: Option<Trial>,

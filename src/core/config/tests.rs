@@ -237,9 +237,8 @@ fn every_option_of_every_section() {
         \toption ca_bundle /etc/ssl/cert.pem\n\
         \toption pull 1\n\
         \toption pull_phone 0722000000\n";
-    // Every option in the tables is set here, each to something other than its default;
-    // simulator_url needs environment 'simulator' (simulator_url_only_with_the_simulator), qr
-    // a build with the M-Pesa QR.
+    // Every option in the tables is set, each to a value not its default; simulator_url needs
+    // environment 'simulator' (simulator_url_only_with_the_simulator), qr the M-Pesa QR build.
     let qr = cfg!(feature = "mpesa-qr");
     let text = &format!("{text}{}", if qr { "\toption qr 1\n" } else { "" });
     for name in [GATEWAY, BRAND, PACKAGE, MPESA].concat() {
@@ -385,9 +384,9 @@ fn sections_and_options() {
     check_problems(
         "config pakage 'x'\nconfig gatway\nconfig hotspot\n",
         &[
-            "1: unknown section type 'pakage' (expected gateway, brand, package or mpesa; did you mean 'package'?)",
-            "2: unknown section type 'gatway' (expected gateway, brand, package or mpesa; did you mean 'gateway'?)",
-            "3: unknown section type 'hotspot' (expected gateway, brand, package or mpesa)",
+            "1: unknown section type 'pakage' (expected gateway, brand, package, mpesa or airtel; did you mean 'package'?)",
+            "2: unknown section type 'gatway' (expected gateway, brand, package, mpesa or airtel; did you mean 'gateway'?)",
+            "3: unknown section type 'hotspot' (expected gateway, brand, package, mpesa or airtel)",
         ],
     );
     check_problems(
@@ -664,7 +663,7 @@ fn many_mistakes_reported_together_in_line_order() {
             "3: unknown option 'langauge' in gateway 'main' (did you mean 'language'?)",
             "4: package 'hour' is missing option 'duration'",
             "6: price must be more than 0",
-            "7: unknown section type 'pakage' (expected gateway, brand, package or mpesa; did you mean 'package'?)",
+            "7: unknown section type 'pakage' (expected gateway, brand, package, mpesa or airtel; did you mean 'package'?)",
             "10: unterminated quote: the ' on this line is never closed",
             "11: this mpesa is missing option 'consumer_key'",
             "11: this mpesa is missing option 'consumer_secret'",

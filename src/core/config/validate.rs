@@ -2,6 +2,8 @@
 //! against one table per type (`RawConfig`, `Raw`), then each section validated into its typed
 //! part of `Config`, every problem collected in `Check`.
 
+pub(super) mod airtel;
+
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
@@ -117,6 +119,7 @@ pub(super) struct RawConfig {
     brand: Vec<Raw>,
     packages: Vec<Raw>,
     mpesa: Vec<Raw>,
+    airtel: Vec<Raw>,
     #[cfg(feature = "radius")]
     radius: Vec<Raw>,
 }
@@ -158,6 +161,7 @@ impl RawConfig {
                 "brand" => (&mut raw.brand, BRAND),
                 "package" => (&mut raw.packages, PACKAGE),
                 "mpesa" => (&mut raw.mpesa, MPESA),
+                "airtel" => (&mut raw.airtel, airtel::AIRTEL),
                 #[cfg(feature = "radius")]
                 "radius" => (&mut raw.radius, super::radius::RADIUS),
                 // The MIPS builds have no RADIUS: the section is refused, not ignored.
@@ -170,9 +174,10 @@ impl RawConfig {
                     continue;
                 }
                 kind => {
-                    let near = suggest(kind, &["gateway", "brand", "package", "mpesa"]);
-                    let hint = near.map(|near| format!("; did you mean '{near}'?"));
-                    let known = "gateway, brand, package or mpesa";
+                    let kinds = ["gateway", "brand", "package", "mpesa", "airtel"];
+                    let hint =
+                        suggest(kind, &kinds).map(|near| format!("; did you mean '{near}'?"));
+                    let known = "gateway, brand, package, mpesa or airtel";
                     let hint = format!("(expected {known}{})", hint.unwrap_or_default());
                     check.error(
                         section.line,
@@ -192,6 +197,7 @@ impl RawConfig {
             ("gateway", &raw.gateway),
             ("brand", &raw.brand),
             ("mpesa", &raw.mpesa),
+            ("airtel", &raw.airtel),
             #[cfg(feature = "radius")]
             ("radius", &raw.radius),
         ];
@@ -227,8 +233,10 @@ impl RawConfig {
                 .radius
                 .first()
                 .and_then(|raw| super::radius::validate_radius(raw, gateway.portal_addr, check)),
-            gateway,
             mpesa: mpesa.and_then(|raw| validate_mpesa(raw, check)),
+            airtel: (self.airtel.first())
+                .and_then(|raw| airtel::validate_airtel(raw, &gateway.currency, check)),
+            gateway,
             trial,
         }
     }

@@ -26,7 +26,7 @@ pub struct SimRequest {
 }
 
 impl SimRequest {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         crate::core::http::header(&self.headers, name)
     }
 }
@@ -41,7 +41,7 @@ pub struct SimResponse {
 }
 
 impl SimResponse {
-    fn json(status: u16, value: &Value) -> SimResponse {
+    pub(crate) fn json(status: u16, value: &Value) -> SimResponse {
         SimResponse {
             status,
             content_type: "application/json",

@@ -283,7 +283,7 @@ pub(crate) fn payments_csv(call: &Call) -> Response {
             &p.terms.package_name,
             &report::charged(p).to_string(),
             p.state.name(),
-            "stk",
+            report::payment_method(p),
         ]));
     }
     // Money confirmed without a prompt: by Pull (a till payment, a QR) or by the owner.

@@ -765,6 +765,12 @@ fn stk_callback(ctx: &Ctx, request: &Request, secret: &str) -> Response {
         Ok(b) => b,
         Err(response) => return response,
     };
+    // Airtel's callback comes to the same secret path (docs/airtel.md, Callback).
+    #[cfg(feature = "airtel")]
+    if let Some(verdict) = ctx.app.on_airtel_callback(&body) {
+        log::info!("Airtel Money callback: {verdict}");
+        return json(200, &json!({ "status": "accepted" }));
+    }
     let verdict = ctx.app.on_callback(&body);
     log::info!("M-Pesa callback: {verdict}");
     json(200, &json!({ "ResultCode": 0, "ResultDesc": "Accepted" }))

@@ -6,6 +6,7 @@
 use crate::core::config::{Config, Package};
 use crate::core::model::{format_bytes, format_rate, Lang, Money, Phone};
 use crate::core::payments::{Decline, Payment, PaymentState};
+use crate::core::provider::Provider;
 use crate::core::sessions::{Session, Terms};
 use crate::core::time::{local_day, local_minute, Timestamp};
 use crate::web::http::esc;
@@ -162,6 +163,10 @@ pub(super) fn buy_form(config: &Config, lang: Lang, form: &BuyForm, now: Timesta
         .as_ref()
         .map(|e| format!("<p class=\"fe\" id=\"fe\">{e}</p>"))
         .unwrap_or_default();
+    let (phone_label, buy) = match wallet_words(config, lang) {
+        Some((label, pay)) => (label, form.button.map_or(pay, |key| tr(lang, key))),
+        None => (tr(lang, "phone"), tr(lang, form.button.unwrap_or("buy"))),
+    };
     format!(
         "<form class=\"card\" method=\"post\" action=\"/buy\" id=\"buy\"><div class=\"tiles\">\
          {tiles}</div><label>{phone_label}<input name=\"phone\" type=\"tel\" inputmode=\"tel\" \
@@ -176,10 +181,27 @@ pub(super) fn buy_form(config: &Config, lang: Lang, form: &BuyForm, now: Timesta
         } else {
             String::new()
         },
-        phone_label = tr(lang, "phone"),
         phone = esc(form.phone),
-        buy = tr(lang, form.button.unwrap_or("buy")),
     )
+}
+
+/// The phone field's label and the button's words when Airtel Money is on offer (issue 18):
+/// Airtel alone, or beside M-Pesa (the number decides which wallet prompts, `App::wallet_for`).
+fn wallet_words(config: &Config, lang: Lang) -> Option<(&'static str, &'static str)> {
+    #[cfg(feature = "airtel")]
+    if config.airtel.as_ref().is_some_and(|a| a.enabled) {
+        return Some(match (config.mpesa.is_some(), lang) {
+            (false, Lang::En) => ("Airtel Money phone number", "Pay with Airtel Money"),
+            (false, Lang::Sw) => ("Nambari ya simu ya Airtel Money", "Lipa kwa Airtel Money"),
+            (true, Lang::En) => ("M-Pesa or Airtel Money number: that wallet prompts", "Pay"),
+            (true, Lang::Sw) => (
+                "Nambari ya M-Pesa au Airtel Money: pochi yake itakuomba",
+                "Lipa",
+            ),
+        });
+    }
+    let _ = (config, lang);
+    None
 }
 
 /// The voucher form: one line near the top, or a card of its own (first on the page) with the
@@ -299,8 +321,13 @@ pub(super) fn receipt(payment: &Payment) -> Option<&str> {
 
 /// Where the money goes, as the prompt will say it: `You pay KES 20 to PayBill 174379
 /// (account WiFi), Mama Mboga Cafe Wi-Fi.`
-fn payee(config: &Config, amount: Money, lang: Lang) -> String {
-    let Some(mpesa) = &config.mpesa else {
+fn payee(config: &Config, payment: &Payment, lang: Lang) -> String {
+    let amount = payment.amount;
+    let Some(mpesa) = config
+        .mpesa
+        .as_ref()
+        .filter(|_| payment.provider().is_mpesa())
+    else {
         return String::new();
     };
     let to = match lang {
@@ -355,6 +382,12 @@ pub(super) fn waiting_card(
     lang: Lang,
 ) -> String {
     let (_, words) = payment_words(payment, lang);
+    // The words name M-Pesa; another wallet's prompt is named as that wallet.
+    let provider = payment.provider();
+    let wallet = |text: &'static str| match provider {
+        Provider::Mpesa => std::borrow::Cow::Borrowed(text),
+        other => std::borrow::Cow::Owned(text.replace("M-Pesa", other.name())),
+    };
     let waited = u64::try_from(now - payment.created_at).unwrap_or(0);
     format!(
         "<div class=\"card warn\"><h2>{name} · {currency} {amount}</h2><p id=\"state\">{words}</p>\
@@ -365,12 +398,16 @@ pub(super) fn waiting_card(
         currency = esc(&config.gateway.currency),
         amount = payment.amount,
         sent_to = tr(lang, "sent_to"),
-        phone = local_phone(&payment.phone),
-        payee = payee(config, payment.amount, lang),
+        phone = match provider {
+            Provider::Mpesa => local_phone(&payment.phone),
+            wallet => format!("{} · {}", local_phone(&payment.phone), wallet.name()),
+        },
+        payee = payee(config, payment, lang),
         waiting = tr(lang, "waiting"),
         clock = clock(waited, lang),
         no_prompt = tr(lang, "no_prompt"),
-        help = tr(lang, "no_prompt_help"),
+        help = wallet(tr(lang, "no_prompt_help")),
+        words = wallet(words),
     )
 }
 

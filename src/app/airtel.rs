@@ -1,0 +1,125 @@
+//! The wallet of a purchase: which provider prompts for a number the guest typed
+//! (`App::wallet_for`: Airtel Money when enabled and the number is Airtel's, else M-Pesa), the
+//! gateway that asks about it (`App::gateway_of`, from the payment's `provider` so that a
+//! restart asks the right one), the Airtel gateway a config asks for (`gateway_for`), and
+//! Airtel's callback, a hint that makes the query due now (`App::on_airtel_callback`). Without
+//! the cargo feature `airtel` every purchase is M-Pesa's.
+
+use std::sync::Arc;
+
+use crate::app::App;
+use crate::core::config::Config;
+use crate::core::model::Phone;
+use crate::core::payments::{NoGateway, PaymentGateway};
+use crate::core::provider::Provider;
+
+impl App {
+    /// The provider and the number for what the guest typed, or what to tell them.
+    pub(crate) fn wallet_for(
+        &self,
+        config: &Config,
+        typed: &str,
+    ) -> Result<(Provider, Phone), String> {
+        #[cfg(feature = "airtel")]
+        if let Some(airtel) = config.airtel.as_ref().filter(|a| a.enabled) {
+            return match crate::core::airtel::msisdn(airtel.country, typed) {
+                Ok(phone) => Ok((Provider::Airtel, phone)),
+                Err(why) if config.mpesa.is_none() => Err(why),
+                Err(_) => Phone::parse(typed)
+                    .map(|p| (Provider::Mpesa, p))
+                    .map_err(|_| {
+                        "enter an M-Pesa (Safaricom) or Airtel Money number like 0712 345 678"
+                            .into()
+                    }),
+            };
+        }
+        let _ = config;
+        Phone::parse(typed).map(|phone| (Provider::Mpesa, phone))
+    }
+
+    /// The gateway that prompts and answers for `provider`.
+    pub(crate) fn gateway_of(&self, provider: Provider) -> Arc<dyn PaymentGateway> {
+        match provider {
+            Provider::Mpesa => self.env.gateway.clone(),
+            #[cfg(feature = "airtel")]
+            Provider::Airtel => self.airtel.clone(),
+            #[cfg(not(feature = "airtel"))]
+            Provider::Airtel => Arc::new(NoGateway {
+                reason: "this lango is built without Airtel Money".into(),
+            }),
+        }
+    }
+
+    /// Airtel's callback (docs/airtel.md, Callback): a hint for one of lango's transaction ids,
+    /// never a grant and never a receipt; `None` if the body is not Airtel's.
+    #[cfg(feature = "airtel")]
+    pub(crate) fn on_airtel_callback(
+        &self,
+        body: &[u8],
+    ) -> Option<crate::app::mpesa::CallbackVerdict> {
+        use crate::app::mpesa::CallbackVerdict;
+        use crate::core::payments::{CallbackHint, PaymentState};
+        let callback = crate::core::airtel::parse_callback(body)?;
+        let payment = match self.store.read(|r| r.payment_by_checkout(&callback.id)) {
+            Ok(Some(p)) if p.provider() == Provider::Airtel => p,
+            Ok(_) => return Some(CallbackVerdict::UnknownCheckout),
+            Err(e) => return Some(CallbackVerdict::Ignored(e.to_string())),
+        };
+        if !matches!(payment.state, PaymentState::Pending | PaymentState::Expired) {
+            let state = payment.state;
+            return Some(CallbackVerdict::Ignored(format!(
+                "payment {} is {state:?}",
+                payment.id
+            )));
+        }
+        // No receipt and no amount: the enquiry brings its own, and a forged callback must not
+        // name a receipt that would then count as taken.
+        let hint = CallbackHint {
+            result_code: if callback.paid { 0 } else { -1 },
+            receipt: None,
+            amount: None,
+            at: self.time().now,
+        };
+        Some(self.keep_hint(payment.id, hint, self.time().now))
+    }
+}
+
+/// The Airtel Money gateway a config asks for: the client at Airtel's address for the
+/// environment (or `base_url`), trusting `ca_bundle`; a `NoGateway` saying why when there is
+/// none.
+#[cfg(feature = "airtel")]
+pub(crate) fn gateway_for(
+    config: &Config,
+    clock: Arc<dyn crate::core::time::Clock>,
+) -> Arc<dyn PaymentGateway> {
+    let none = |reason: String| -> Arc<dyn PaymentGateway> { Arc::new(NoGateway { reason }) };
+    {
+        use crate::adapters::https;
+        let Some(account) = config.airtel.as_ref().filter(|a| a.enabled) else {
+            return none("Airtel Money is not enabled".into());
+        };
+        let base = account
+            .base_url
+            .clone()
+            .or_else(|| crate::core::airtel::base_url(account.environment).map(str::to_string));
+        let Some(base) = base else {
+            return none("environment 'simulator' needs option base_url (a lango sim)".into());
+        };
+        let tls = if base.starts_with("https:") {
+            let bundle =
+                (account.ca_bundle.clone()).unwrap_or_else(|| https::DEFAULT_CA_BUNDLE.into());
+            match https::load_ca_bundle(&bundle) {
+                Ok(tls) => Some(tls),
+                Err(reason) => {
+                    log::error!("Airtel Money: {reason}");
+                    return none(reason);
+                }
+            }
+        } else {
+            None
+        };
+        let http = https::Client::new(tls, crate::adapters::daraja::CALL_TIMEOUT);
+        let client = crate::adapters::airtel::AirtelMoney::new(account.clone(), &base, http, clock);
+        Arc::new(client)
+    }
+}
