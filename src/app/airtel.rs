@@ -66,10 +66,10 @@ impl App {
             Err(e) => return Some(CallbackVerdict::Ignored(e.to_string())),
         };
         if !matches!(payment.state, PaymentState::Pending | PaymentState::Expired) {
-            let state = payment.state;
             return Some(CallbackVerdict::Ignored(format!(
-                "payment {} is {state:?}",
-                payment.id
+                "payment {} is {}",
+                payment.id,
+                payment.state.name()
             )));
         }
         // No receipt and no amount: the enquiry brings its own, and a forged callback must not
