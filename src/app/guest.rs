@@ -240,16 +240,13 @@ impl App {
         if session.is_active() {
             match self.env.firewall.usage_one(session.mac) {
                 Ok(Some(u)) if u.mac == session.mac => {
-                    let mut work = self.work();
-                    let entry = work
-                        .usage
-                        .entry(session.id)
-                        .or_insert((session.bytes_up, session.bytes_down));
-                    let new = (entry.0.max(u.bytes_up), entry.1.max(u.bytes_down));
-                    if new != *entry {
-                        *entry = new;
-                        work.unsaved = true;
-                    }
+                    let stored = (session.bytes_up, session.bytes_down);
+                    fold_usage(
+                        &mut self.work(),
+                        session.id,
+                        stored,
+                        (u.bytes_up, u.bytes_down),
+                    );
                 }
                 Ok(_) => {}
                 Err(e) => log::debug!("firewall: usage of {}: {e}", session.mac),

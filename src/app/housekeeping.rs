@@ -468,15 +468,8 @@ impl App {
         }
         for u in usage {
             if let Some(session) = by_mac.get(&u.mac) {
-                let entry = work
-                    .usage
-                    .entry(session.id)
-                    .or_insert((session.bytes_up, session.bytes_down));
-                let new = (entry.0.max(u.bytes_up), entry.1.max(u.bytes_down));
-                if new != *entry {
-                    *entry = new;
-                    work.unsaved = true;
-                }
+                let stored = (session.bytes_up, session.bytes_down);
+                let new = fold_usage(&mut work, session.id, stored, (u.bytes_up, u.bytes_down));
                 // A quota used up: the next housekeeping ends the session (the kernel has
                 // already stopped its traffic).
                 let alone = session.group.is_none();

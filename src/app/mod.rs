@@ -105,6 +105,18 @@ fn store_retry_delay(attempt: u32) -> i64 {
 /// After a failed firewall apply, try again this much later.
 const RECONCILE_RETRY_SECS: i64 = 5;
 
+/// Folds a counter reading into `work.usage` for a session stored with `stored` bytes: the
+/// larger of what was known and what was read, each way; marks it unsaved if it grew.
+fn fold_usage(work: &mut Work, id: u64, stored: (u64, u64), read: (u64, u64)) -> (u64, u64) {
+    let entry = work.usage.entry(id).or_insert(stored);
+    let new = (entry.0.max(read.0), entry.1.max(read.1));
+    if new != *entry {
+        *entry = new;
+        work.unsaved = true;
+    }
+    new
+}
+
 #[derive(Default)]
 struct Work {
     /// Payment id → (when to run its next push or poll, attempts so far).

@@ -26,7 +26,7 @@ const DIALS: [&str; 3] = ["254", "256", "255"];
 /// Package names in one block (a day); more are written as the last one's name.
 const MAX_NAMES: usize = 255;
 
-const STATES: [PaymentState; 6] = [
+pub(crate) const STATES: [PaymentState; 6] = [
     PaymentState::Initiating,
     PaymentState::Pending,
     PaymentState::Paid,
@@ -34,7 +34,7 @@ const STATES: [PaymentState; 6] = [
     PaymentState::Cancelled,
     PaymentState::Expired,
 ];
-const DECLINES: [Decline; 9] = [
+pub(crate) const DECLINES: [Decline; 9] = [
     Decline::Cancelled,
     Decline::TimedOut,
     Decline::WrongPin,

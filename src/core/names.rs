@@ -62,27 +62,10 @@ mod tests {
         if format!("{:?}", PaymentState::Paid).is_empty() {
             return; // built with -Z fmt-debug=none (the MIPS targets): nothing to compare
         }
-        for s in [
-            PaymentState::Initiating,
-            PaymentState::Pending,
-            PaymentState::Paid,
-            PaymentState::Failed,
-            PaymentState::Cancelled,
-            PaymentState::Expired,
-        ] {
+        for s in crate::core::archive::STATES {
             assert_eq!(s.name(), format!("{s:?}").to_lowercase());
         }
-        for d in [
-            Decline::Cancelled,
-            Decline::TimedOut,
-            Decline::WrongPin,
-            Decline::InsufficientFunds,
-            Decline::Busy,
-            Decline::Limit,
-            Decline::Merchant,
-            Decline::Unavailable,
-            Decline::Other,
-        ] {
+        for d in crate::core::archive::DECLINES {
             assert_eq!(d.name(), format!("{d:?}").to_lowercase());
         }
         for e in [

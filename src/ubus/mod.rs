@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::adapters::ubusd::{BlobmsgType, Event, Method, Status, UbusHandler};
 use crate::app::App;
 use crate::core::model::{Mac, Money};
-use crate::core::payments::{Payment, PaymentState};
+use crate::core::payments::Payment;
 use crate::core::sessions::Session;
 use crate::store::StoreError;
 
@@ -148,7 +148,7 @@ fn session_json(s: &Session, now: i64) -> Value {
 fn payment_json(p: &Payment) -> Value {
     json!({
         "id": p.id,
-        "state": state_name(p.state),
+        "state": p.state.name(),
         "amount": p.amount.to_string(),
         "phone": p.phone.masked(),
         "mac": p.mac.to_string(),
@@ -159,17 +159,6 @@ fn payment_json(p: &Payment) -> Value {
         "created_at": p.created_at,
         "updated_at": p.updated_at,
     })
-}
-
-fn state_name(state: PaymentState) -> &'static str {
-    match state {
-        PaymentState::Initiating => "initiating",
-        PaymentState::Pending => "pending",
-        PaymentState::Paid => "paid",
-        PaymentState::Failed => "failed",
-        PaymentState::Cancelled => "cancelled",
-        PaymentState::Expired => "expired",
-    }
 }
 
 impl LangoUbus {
@@ -460,7 +449,7 @@ pub fn payment_state(p: &Payment) -> Event {
         "payment.state",
         json!({
             "id": p.id,
-            "state": state_name(p.state),
+            "state": p.state.name(),
             "amount": p.amount.to_string(),
             "mac": p.mac.to_string(),
             "package": p.terms.package_id,
