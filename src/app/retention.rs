@@ -5,7 +5,8 @@
 //! archived days after `keep_payments`. Each transaction handles at most `BATCH` rows, so a
 //! pass never holds the store for long; a backlog (a store from an older lango) is worked off
 //! a minute later. A pass with nothing to do writes nothing. Once passes have removed
-//! `COMPACT_AFTER_ROWS` rows, the file is compacted: it shrinks to what it holds.
+//! `COMPACT_AFTER_ROWS` rows and more than half of the file is free pages, the file is
+//! compacted: it shrinks to what it holds.
 
 use super::*;
 use crate::core::time::Timestamp;
@@ -15,9 +16,13 @@ const EVERY_SECS: i64 = 6 * 3600;
 /// Rows per transaction, and transactions per pass.
 const BATCH: usize = 500;
 const BATCHES: usize = 10;
-/// Rows removed before the file is compacted: a day of a busy shop's purchases, so that the
-/// whole file is rewritten about once a day at most, not at every pass (flash wear).
-const COMPACT_AFTER_ROWS: usize = 500;
+/// Rows removed before the file is considered for compaction (a walk of its trees), which
+/// happens only when enough of it is free (`COMPACT_SLACK`).
+const COMPACT_AFTER_ROWS: usize = 100;
+/// And only when the file is more than this many times the pages in use: redb doubles a small
+/// file whenever it needs room, so up to half of a healthy file is free; compacting it then
+/// would only rewrite the flash for a file that doubles again at its next growth.
+const COMPACT_SLACK: u64 = 2;
 
 /// What one pass did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -90,13 +95,17 @@ impl App {
                 work.next_compaction = now + 60;
             }
             work.removed_since_compact += removed;
-            let due = !backlog && work.removed_since_compact >= COMPACT_AFTER_ROWS;
-            if due {
-                work.removed_since_compact = 0;
-            }
-            due
+            !backlog && work.removed_since_compact >= COMPACT_AFTER_ROWS
         };
-        if compact {
+        // Worth it only when most of the file is free (one walk of the trees, at a pass that
+        // removed rows); until then the rows removed keep counting.
+        if compact
+            && self
+                .store
+                .bytes_in_use()
+                .is_ok_and(|used| self.store.file_size() > used.saturating_mul(COMPACT_SLACK))
+        {
+            self.work().removed_since_compact = 0;
             self.compact_file();
         }
         if done != Compaction::default() {

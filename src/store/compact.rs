@@ -27,6 +27,25 @@ fn size(path: &Path) -> u64 {
 }
 
 impl Store {
+    /// The file's length in bytes; 0 in RAM.
+    pub fn file_size(&self) -> u64 {
+        self.path.as_deref().map_or(0, size)
+    }
+
+    /// The bytes of the pages in use (redb's stats: a walk of every tree, in a write
+    /// transaction that is then aborted, so nothing is written).
+    pub fn bytes_in_use(&self) -> Result<u64, StoreError> {
+        let guard = crate::core::locks::read(&self.db);
+        let db = guard
+            .as_ref()
+            .ok_or_else(|| StoreError::Io("not open".into()))?;
+        let txn = db.begin_write()?;
+        let stats = txn.stats().map_err(storage);
+        let _ = txn.abort();
+        let stats = stats?;
+        Ok(stats.allocated_pages() * stats.page_size() as u64)
+    }
+
     /// Rewrites the file with only what it holds. Every read and write waits meanwhile. Skipped
     /// (`None`) in RAM, when closed, or when the flash has no room for a copy and the sales
     /// headroom after it. The file's size before and after.
