@@ -170,7 +170,11 @@ fn the_file_shrinks_once_retention_has_freed_enough_of_it() {
     let after = size();
     // Nothing lost, and the store (its handle swapped under the app) still sells.
     let (count, money) = books(&env);
-    assert_eq!((count - 1, money - 2_000), before, "one sale of 20 shillings more");
+    assert_eq!(
+        (count - 1, money - 2_000),
+        before,
+        "one sale of 20 shillings more"
+    );
     assert!(!copy_exists(&path));
     let (paid, _) = sell(&env, 1, 1);
     assert_eq!(paid, 1);
