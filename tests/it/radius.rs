@@ -196,6 +196,15 @@ fn env_for(port: u16, secret: &str, auth: &str) -> TestEnv {
     TestEnv::with(Store::in_memory().unwrap(), config, T0)
 }
 
+/// Whether the store holds no active session for the device.
+fn no_session(env: &TestEnv, mac: lango::core::model::Mac) -> bool {
+    env.app
+        .store
+        .read(|r| r.active_session(mac))
+        .unwrap()
+        .is_none()
+}
+
 fn post(env: &TestEnv, ip: IpAddr, path: &str, body: &str) -> Reply {
     let ctx = Ctx::new(env.app.clone());
     let headers = [
@@ -255,12 +264,7 @@ fn an_accepted_voucher_grants_the_replys_terms_and_a_rejected_one_nothing() {
             "{}",
             refused.body
         );
-        assert!(env
-            .app
-            .store
-            .read(|r| r.active_session(mac))
-            .unwrap()
-            .is_none());
+        assert!(no_session(&env, mac));
         assert!(!env.firewall.allows(mac));
     }
     // The NAS and station attributes as FreeRADIUS reads them: only guest 1 matches.
@@ -296,12 +300,7 @@ fn a_reply_that_fails_its_checks_grants_nothing() {
     let reply = post(&env, ip, "/voucher", "code=HOUR2345AB");
     assert_eq!(reply.status, 503, "{}", reply.body);
     assert!(reply.body.contains("cannot be checked"), "{}", reply.body);
-    assert!(env
-        .app
-        .store
-        .read(|r| r.active_session(mac))
-        .unwrap()
-        .is_none());
+    assert!(no_session(&env, mac));
 
     let relay = UdpSocket::bind("127.0.0.1:0").unwrap();
     let relay_port = relay.local_addr().unwrap().port();
@@ -321,12 +320,7 @@ fn a_reply_that_fails_its_checks_grants_nothing() {
     let env = env_for(relay_port, SECRET, "pap");
     let reply = post(&env, ip, "/voucher", "code=HOUR2345AB");
     assert_eq!(reply.status, 503, "{}", reply.body);
-    assert!(env
-        .app
-        .store
-        .read(|r| r.active_session(mac))
-        .unwrap()
-        .is_none());
+    assert!(no_session(&env, mac));
     env.app.run_due();
     assert!(!env.firewall.allows(mac));
 }
@@ -354,12 +348,7 @@ fn with_the_server_stopped_guests_are_told_and_local_sales_still_grant() {
         "{:?}",
         started.elapsed()
     );
-    assert!(env
-        .app
-        .store
-        .read(|r| r.active_session(mac))
-        .unwrap()
-        .is_none());
+    assert!(no_session(&env, mac));
 
     let local = env.hour_voucher();
     let reply = post(&env, ip, "/voucher", &format!("code={local}"));
