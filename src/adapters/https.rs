@@ -562,7 +562,8 @@ fn read_chunked<R: Read>(reader: &mut R, mut pending: Vec<u8>, max: usize) -> io
         if size == 0 {
             return Ok(body);
         }
-        if body.len() + size > max {
+        // Checked: a chunk size near usize::MAX must not wrap past the limit (fuzz: http).
+        if size > max.saturating_sub(body.len()) {
             return Err(invalid("body too large"));
         }
         fill(&mut pending, size + 2)?;
@@ -693,6 +694,11 @@ mod tests {
         for raw in cases {
             let _ = read_message(&mut &raw[..], Body::UntilClose, 1000);
         }
+        // A chunk size near usize::MAX after a first chunk: the limit check must not wrap
+        // (found by the http fuzz target: "attempt to add with overflow").
+        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\nffffffffffffffff\r\nab";
+        let err = read_message(&mut &raw[..], Body::UntilClose, 1000).unwrap_err();
+        assert!(err.to_string().contains("too large"), "{err}");
         assert_eq!(parse_status_line("HTTP/1.1 2000 x"), None);
         assert_eq!(parse_status_line("SSH-2.0"), None);
         assert_eq!(parse_status_line(""), None);
