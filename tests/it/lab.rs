@@ -1170,8 +1170,11 @@ fn lab_a_cloned_mac_from_another_address_is_blocked_and_logged() {
     ok(&[
         "ip", "-n", g2, "-6", "route", "replace", "default", "via", "fd77::1",
     ]);
-    let ping = lab.exec(g2, &["ping", "-6", "-c", "1", "-W", "1", "fd77::1"]);
-    assert!(ping.status.success(), "the clone has IPv6");
+    // Neighbour discovery on the link just brought up can take more than one ping's second.
+    lab.wait_for("the clone has IPv6", || {
+        let ping = lab.exec(g2, &["ping", "-6", "-c", "1", "-W", "1", "fd77::1"]);
+        ping.status.success()
+    });
     std::thread::sleep(Duration::from_millis(1500));
     assert!(!lab.online(2, false), "the clone is blocked");
     assert!(!lab.online(2, true), "over IPv6 too");
