@@ -242,6 +242,12 @@ pub trait Served: Send + Sync + 'static {
     fn due_deliveries(&self) -> Vec<(u64, String, String)>;
     /// What became of callback `id`: the HTTP status, or none.
     fn delivered(&self, id: u64, status: Option<u16>);
+    /// Whether a callback may still fall due without another request (a prompt still
+    /// running, a delivery to retry). While none may, the delivery thread sleeps until a
+    /// request comes instead of looking every `DELIVERY_TICK`.
+    fn pending(&self) -> bool {
+        true
+    }
 }
 
 impl Served for Simulator {
@@ -263,6 +269,9 @@ impl Served for Simulator {
         let mut core = self.core();
         core.delivered(id, status, self.clock.now());
         self.persist(&core);
+    }
+    fn pending(&self) -> bool {
+        self.core().pending()
     }
 }
 
@@ -300,17 +309,19 @@ pub fn serve<S: Served>(
 ) -> io::Result<SimServer> {
     let addr = listener.local_addr()?;
     let stop = Arc::new(AtomicBool::new(false));
+    let delivery = {
+        let (sim, stop) = (sim.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name(format!("{}-sim-cb", sim.name()))
+            .spawn(move || delivery_loop(sim.as_ref(), &callbacks, &stop))?
+            .thread()
+            .clone()
+    };
     {
         let (sim, stop) = (sim.clone(), stop.clone());
         std::thread::Builder::new()
             .name(format!("{}-sim", sim.name()))
-            .spawn(move || accept_loop(&sim, &listener, &wrap, &stop))?;
-    }
-    {
-        let stop = stop.clone();
-        std::thread::Builder::new()
-            .name(format!("{}-sim-cb", sim.name()))
-            .spawn(move || delivery_loop(sim.as_ref(), &callbacks, &stop))?;
+            .spawn(move || accept_loop(&sim, &listener, &wrap, &stop, &delivery))?;
     }
     Ok(SimServer { addr, stop })
 }
@@ -330,19 +341,28 @@ impl Drop for SimServer {
     }
 }
 
-fn accept_loop<S: Served>(sim: &Arc<S>, listener: &TcpListener, wrap: &Wrap, stop: &AtomicBool) {
+/// Serves each connection on a thread of its own; after each request the delivery thread
+/// (`delivery`) is woken, since the request may have started a prompt.
+fn accept_loop<S: Served>(
+    sim: &Arc<S>,
+    listener: &TcpListener,
+    wrap: &Wrap,
+    stop: &AtomicBool,
+    delivery: &std::thread::Thread,
+) {
     for stream in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             return;
         }
         let Ok(tcp) = stream else { continue };
-        let (sim, wrap) = (sim.clone(), wrap.clone());
+        let (sim, wrap, delivery) = (sim.clone(), wrap.clone(), delivery.clone());
         let spawned = std::thread::Builder::new()
             .name("sim-conn".into())
             .spawn(move || {
                 if let Err(e) = serve_one(sim.as_ref(), tcp, &wrap) {
                     log::debug!("{} simulator: connection: {e}", sim.name());
                 }
+                delivery.unpark();
             });
         if let Err(e) = spawned {
             log::warn!("simulator: cannot start a connection thread: {e}");
@@ -399,7 +419,13 @@ fn delivery_loop<S: Served>(sim: &S, client: &https::Client, stop: &AtomicBool) 
             );
             sim.delivered(id, status);
         }
-        std::thread::sleep(DELIVERY_TICK);
+        // Idle (no prompt running, nothing to retry): asleep until a request wakes it; the
+        // second is only so that a stop is seen.
+        if sim.pending() {
+            std::thread::sleep(DELIVERY_TICK);
+        } else {
+            std::thread::park_timeout(Duration::from_secs(1));
+        }
     }
 }
 

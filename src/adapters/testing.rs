@@ -96,14 +96,19 @@ impl FakeFirewall {
 }
 
 impl Firewall for FakeFirewall {
-    fn apply(&self, desired: &Desired) -> Result<(), FirewallError> {
+    fn apply(&self, desired: &Desired) -> Result<Vec<IpAddr>, FirewallError> {
         let left = self.failures.load(Ordering::SeqCst);
         if left > 0 {
             self.failures.store(left - 1, Ordering::SeqCst);
             return Err(FirewallError::Apply("injected failure".into()));
         }
-        lock(&self.applied).push(desired.clone());
-        Ok(())
+        let mut applied = lock(&self.applied);
+        let lost = applied
+            .last()
+            .map(|old| crate::core::firewall::lost_addresses(old, desired))
+            .unwrap_or_default();
+        applied.push(desired.clone());
+        Ok(lost)
     }
 
     fn usage(&self) -> Result<Vec<Usage>, FirewallError> {

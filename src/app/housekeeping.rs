@@ -10,6 +10,12 @@ use super::*;
 /// Expiries are batched: at most one wake for them in this many seconds (see `next_wake`).
 const EXPIRY_BATCH_SECS: i64 = 5;
 
+/// The kernel's connection table is walked at most once per this many seconds to delete the
+/// flows of addresses that lost access (the walk costs the same for one address as for many,
+/// and grows with the table's size, not with lango's). A lone kick is forgotten at once; a
+/// burst waits for the next walk, while the gate already drops every packet of those devices.
+const FORGET_EVERY_SECS: i64 = 5;
+
 /// What the counter reading needs of an active session.
 struct Live {
     id: u64,
@@ -70,7 +76,8 @@ impl App {
             || sessions_due
             || (time.trusted && !work.quota_due.is_empty())
             || now >= work.next_reconcile
-            || work.next_checkpoint.is_some_and(|at| now >= at);
+            || work.next_checkpoint.is_some_and(|at| now >= at)
+            || (!work.forget_pending.is_empty() && now >= work.forget_after);
         if housekeeping && work.in_flight.insert(Job::Housekeeping) {
             jobs.push(Job::Housekeeping);
         }
@@ -111,6 +118,9 @@ impl App {
         }
         for (due, _) in work.due.values() {
             at = at.min(*due);
+        }
+        if !work.forget_pending.is_empty() {
+            at = at.min(work.forget_after);
         }
         at
     }
@@ -277,9 +287,14 @@ impl App {
                 config.gateway.reconcile_interval_secs as i64
             };
             match result {
-                Ok(()) => {
+                Ok(lost) => {
                     self.work().next_reconcile = now + interval;
-                    self.forget_removed(&desired, &due_addresses);
+                    // With the addresses of sessions that end now (also those that ended while
+                    // lango was down, never applied since).
+                    let ended = firewall::not_allowed_in(&desired, due_addresses);
+                    let mut work = self.work();
+                    work.forget_pending.extend(lost);
+                    work.forget_pending.extend(ended);
                 }
                 Err(e) => {
                     log::error!("firewall: {e}; retrying in {RECONCILE_RETRY_SECS}s");
@@ -287,6 +302,7 @@ impl App {
                 }
             }
         }
+        self.forget_due(now);
         if let Err(e) = self.compact_store(now) {
             log::warn!("store: retention pass: {e}");
         }
@@ -388,23 +404,20 @@ impl App {
         prefixes
     }
 
-    /// Deletes the connection tracking of every address that lost access since the last
-    /// apply (expiry, kick, block, move), and of sessions that ended just now.
-    fn forget_removed(&self, desired: &firewall::Desired, ended: &[IpAddr]) {
-        let now_allowed = desired.addresses();
-        let removed: Vec<IpAddr> = {
+    /// Deletes the connection tracking of the queued addresses: one walk of the kernel's
+    /// connection table for all of them, at most once per `FORGET_EVERY_SECS`.
+    fn forget_due(&self, now: Timestamp) {
+        let removed = {
             let mut work = self.work();
-            let mut removed: HashSet<IpAddr> =
-                work.granted.difference(&now_allowed).copied().collect();
-            removed.extend(ended.iter().filter(|a| !now_allowed.contains(a)));
-            work.granted = now_allowed;
-            let mut removed: Vec<IpAddr> = removed.into_iter().collect();
-            removed.sort();
+            if work.forget_pending.is_empty() || now < work.forget_after {
+                return;
+            }
+            work.forget_after = now + FORGET_EVERY_SECS;
+            let mut removed = std::mem::take(&mut work.forget_pending);
+            removed.sort_unstable();
+            removed.dedup();
             removed
         };
-        if removed.is_empty() {
-            return;
-        }
         if let Err(e) = self.env.firewall.forget(&removed) {
             log::warn!(
                 "firewall: cannot forget the flows of {} addresses: {e}",

@@ -145,9 +145,10 @@ struct Work {
     /// the kernel's table after a restart (`ipv6_seeded`).
     ipv6: HashMap<u64, Vec<std::net::Ipv6Addr>>,
     ipv6_seeded: bool,
-    /// Every address the firewall allowed at the last apply, to forget the flows of those
-    /// that lose access.
-    granted: HashSet<IpAddr>,
+    /// Addresses whose flows are still to be forgotten, and the earliest time of the next
+    /// walk of the kernel's connection table (`forget_due`).
+    forget_pending: Vec<IpAddr>,
+    forget_after: Timestamp,
     /// Session id → (when its byte count last changed, the count): how long a device has been
     /// silent, as evidence of a move.
     last_traffic: HashMap<u64, (Timestamp, u64)>,

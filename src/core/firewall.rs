@@ -120,7 +120,7 @@ pub(crate) fn desired<'a>(
             }
         })
         .collect();
-    clients.sort_by_key(|c| c.mac);
+    clients.sort_unstable_by_key(|c| (c.mac, c.session_id));
     // Kept as the applied state until the next change: without the doubling's spare room
     // (0.8 MB at 10,000 devices).
     clients.shrink_to_fit();
@@ -131,19 +131,72 @@ pub(crate) fn desired<'a>(
     }
 }
 
-impl Desired {
-    /// Every address the state lets through.
-    pub(crate) fn addresses(&self) -> HashSet<IpAddr> {
-        self.clients
-            .iter()
-            .flat_map(|c| {
-                c.ipv4
-                    .map(IpAddr::V4)
-                    .into_iter()
-                    .chain(c.ipv6.iter().copied().map(IpAddr::V6))
-            })
-            .collect()
+impl AllowedClient {
+    /// The addresses the device is let through with.
+    pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.ipv4
+            .map(IpAddr::V4)
+            .into_iter()
+            .chain(self.ipv6.iter().copied().map(IpAddr::V6))
     }
+}
+
+/// Pure: the devices of `old` and `new` paired by (MAC, session), in that order: `each` gets
+/// both for a device in the two states, one for a device in one only. `desired` keeps both
+/// lists in that order, so the sorts here only check it. No hashing: this runs at every
+/// change, over every paid device.
+pub(crate) fn pair_up<'a>(
+    old: &'a Desired,
+    new: &'a Desired,
+    mut each: impl FnMut(Option<&'a AllowedClient>, Option<&'a AllowedClient>),
+) {
+    let sorted = |d: &'a Desired| {
+        let mut v: Vec<&'a AllowedClient> = d.clients.iter().collect();
+        v.sort_by_key(|c| (c.mac, c.session_id));
+        v
+    };
+    let (mut o, mut n) = (
+        sorted(old).into_iter().peekable(),
+        sorted(new).into_iter().peekable(),
+    );
+    loop {
+        let order = match (o.peek(), n.peek()) {
+            (Some(a), Some(b)) => (a.mac, a.session_id).cmp(&(b.mac, b.session_id)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => return,
+        };
+        each(o.next_if(|_| order.is_le()), n.next_if(|_| order.is_ge()));
+    }
+}
+
+/// Pure: the addresses `old` let through that `new` does not (a device gone, blocked or
+/// moved, an address changed): the flows to forget after `new` is applied.
+pub fn lost_addresses(old: &Desired, new: &Desired) -> Vec<IpAddr> {
+    let mut lost = Vec::new();
+    pair_up(old, new, |o, n| {
+        if let Some(o) = o {
+            if n.is_none_or(|n| n.ipv4 != o.ipv4 || n.ipv6 != o.ipv6) {
+                lost.extend(o.addresses());
+            }
+        }
+    });
+    // An address may have gone to another device (a lease handed on): still let through.
+    not_allowed_in(new, lost)
+}
+
+/// Pure: `addresses` without those `state` lets through, sorted, each once. A scan of the
+/// state per address when they are few, one set of its addresses when many.
+pub fn not_allowed_in(state: &Desired, mut addresses: Vec<IpAddr>) -> Vec<IpAddr> {
+    if addresses.len() > 16 {
+        let kept: HashSet<IpAddr> = state.clients.iter().flat_map(|c| c.addresses()).collect();
+        addresses.retain(|a| !kept.contains(a));
+    } else if !addresses.is_empty() {
+        addresses.retain(|a| !state.clients.iter().any(|c| c.addresses().any(|b| b == *a)));
+    }
+    addresses.sort_unstable();
+    addresses.dedup();
+    addresses
 }
 
 /// Bytes a device has moved since its element was created.
@@ -171,9 +224,10 @@ impl fmt::Display for FirewallError {
     }
 }
 
-/// The seam to the kernel. `apply` replaces the whole state atomically and is idempotent.
+/// The seam to the kernel. `apply` replaces the whole state atomically and is idempotent; it
+/// returns the addresses that lost access since the last state applied (`lost_addresses`).
 pub trait Firewall: Send + Sync {
-    fn apply(&self, desired: &Desired) -> Result<(), FirewallError>;
+    fn apply(&self, desired: &Desired) -> Result<Vec<IpAddr>, FirewallError>;
     /// Per-device byte counts, for data quotas and the owner's view.
     fn usage(&self) -> Result<Vec<Usage>, FirewallError>;
     /// One device's byte counts now, read for it alone (its status page, RFC 8908, ubus);
@@ -208,31 +262,27 @@ impl RecordingFirewall {
 }
 
 impl Firewall for RecordingFirewall {
-    fn apply(&self, desired: &Desired) -> Result<(), FirewallError> {
+    fn apply(&self, desired: &Desired) -> Result<Vec<IpAddr>, FirewallError> {
         let mut last = crate::core::locks::lock(&self.last);
-        for client in &desired.clients {
-            if !last.clients.iter().any(|c| c.mac == client.mac) {
-                log::info!(
-                    "firewall (recording only): would allow {} ({}) for {}s",
-                    client.mac,
-                    client
-                        .ipv4
-                        .map(|ip| ip.to_string())
-                        .unwrap_or_else(|| "no IPv4".into()),
-                    client.timeout_ms / 1000
-                );
-            }
-        }
-        for client in &last.clients {
-            if !desired.clients.iter().any(|c| c.mac == client.mac) {
-                log::info!(
-                    "firewall (recording only): would block {} again",
-                    client.mac
-                );
-            }
-        }
+        pair_up(&last, desired, |old, new| match (old, new) {
+            (None, Some(client)) => log::info!(
+                "firewall (recording only): would allow {} ({}) for {}s",
+                client.mac,
+                client
+                    .ipv4
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_else(|| "no IPv4".into()),
+                client.timeout_ms / 1000
+            ),
+            (Some(client), None) => log::info!(
+                "firewall (recording only): would block {} again",
+                client.mac
+            ),
+            _ => {}
+        });
+        let lost = lost_addresses(&last, desired);
         *last = desired.clone();
-        Ok(())
+        Ok(lost)
     }
 
     fn usage(&self) -> Result<Vec<Usage>, FirewallError> {
@@ -252,5 +302,95 @@ impl Firewall for RecordingFirewall {
             log::debug!("firewall (recording only): would forget the flows of {a}");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(session_id: u64, mac: u8, v4: Option<&str>, v6: &[&str]) -> AllowedClient {
+        AllowedClient {
+            session_id,
+            group: session_id,
+            mac: Mac([0xaa, 0, 0, 0, 0, mac]),
+            ipv4: v4.map(|a| a.parse().unwrap()),
+            ipv6: v6.iter().map(|a| a.parse().unwrap()).collect(),
+            timeout_ms: 60_000,
+            deadline_ms: 60_000,
+            quota_left: None,
+            quota_total: None,
+            rate_down_kbit: None,
+            rate_up_kbit: None,
+            fair_kbit: None,
+        }
+    }
+
+    fn state(clients: Vec<AllowedClient>) -> Desired {
+        Desired {
+            clients,
+            ..Default::default()
+        }
+    }
+
+    fn ips(list: &[&str]) -> Vec<IpAddr> {
+        let mut v: Vec<IpAddr> = list.iter().map(|a| a.parse().unwrap()).collect();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn the_addresses_lost_are_those_of_devices_gone_or_changed_and_not_handed_on() {
+        let old = state(vec![
+            device(1, 1, Some("10.0.0.1"), &["2001:db8::1"]),
+            device(2, 2, Some("10.0.0.2"), &[]),
+            device(3, 3, Some("10.0.0.3"), &[]),
+            device(4, 4, Some("10.0.0.4"), &["2001:db8::4"]),
+        ]);
+        // 1 stays; 2 is kicked; 3 moved to another address; 4 lost its IPv6 address; 5 is new
+        // with 2's old address (the lease handed on). Given out of order.
+        let new = state(vec![
+            device(5, 5, Some("10.0.0.2"), &[]),
+            device(4, 4, Some("10.0.0.4"), &[]),
+            device(3, 3, Some("10.0.0.33"), &[]),
+            device(1, 1, Some("10.0.0.1"), &["2001:db8::1"]),
+        ]);
+        assert_eq!(
+            lost_addresses(&old, &new),
+            ips(&["10.0.0.3", "2001:db8::4"])
+        );
+        assert_eq!(lost_addresses(&old, &old), Vec::<IpAddr>::new());
+        assert_eq!(
+            lost_addresses(&old, &Desired::default()),
+            ips(&[
+                "10.0.0.1",
+                "10.0.0.2",
+                "10.0.0.3",
+                "10.0.0.4",
+                "2001:db8::1",
+                "2001:db8::4"
+            ])
+        );
+        // A new session on the same device and address is not a loss.
+        let renewed = state(vec![device(9, 1, Some("10.0.0.1"), &["2001:db8::1"])]);
+        let only_1 = state(vec![old.clients[0].clone()]);
+        assert!(lost_addresses(&only_1, &renewed).is_empty());
+    }
+
+    #[test]
+    fn addresses_still_allowed_are_left_out_few_or_many() {
+        let now = state(
+            (1..=40)
+                .map(|i| device(i, i as u8, Some(&format!("10.0.1.{i}")), &[]))
+                .collect(),
+        );
+        let few = ips(&["10.0.1.3", "10.0.2.1", "10.0.2.1"]);
+        assert_eq!(not_allowed_in(&now, few), ips(&["10.0.2.1"]));
+        let many: Vec<IpAddr> = (1..=30)
+            .map(|i| format!("10.0.{}.{i}", 1 + i % 2).parse().unwrap())
+            .collect();
+        let left = not_allowed_in(&now, many);
+        assert_eq!(left.len(), 15);
+        assert!(left.iter().all(|a| a.to_string().starts_with("10.0.2.")));
     }
 }

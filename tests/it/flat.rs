@@ -437,7 +437,7 @@ fn lab_a_change_the_kernel_refuses_rewrites_the_table() {
     });
 }
 
-/// nft through the real runner, its starts counted.
+/// Processes (nft, conntrack) through the real runner, their starts counted.
 #[derive(Default)]
 struct CountedNft(std::sync::Mutex<Vec<String>>);
 
@@ -653,4 +653,89 @@ fn ubus_and_the_status_read_one_devices_counters_when_asked() {
     assert!(ubus
         .call("sessions", &serde_json::json!({ "mac": "x" }))
         .is_err());
+}
+
+/// The tracked connections in this namespace, one line each (`conntrack -L`).
+fn tracked() -> Vec<String> {
+    let out = Command::new("conntrack")
+        .arg("-L")
+        .output()
+        .expect("conntrack");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Issue 14: the flows of addresses that lost access are deleted over netlink, all of them
+/// with one walk of the connection table (not two `conntrack -D` processes per address, each
+/// walking it): in a namespace of its own, connections of three guests (IPv4 both ways, IPv6)
+/// and of a fourth that keeps access; forgetting the three leaves only the fourth's. No
+/// `conntrack` process is started by lango.
+#[test]
+fn lab_forgetting_flows_deletes_every_connection_of_those_addresses_and_no_other() {
+    if !crate::lab::lab_available() {
+        return;
+    }
+    let (before, after, spawned) = in_netns(|| {
+        let insert = |args: &str| {
+            let args: Vec<&str> = args.split(' ').collect();
+            let out = Command::new("conntrack")
+                .args(["-I", "-t", "120", "-u", "ASSURED"])
+                .args(&args)
+                .output()
+                .expect("conntrack -I");
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        insert("-s 10.77.0.11 -d 1.1.1.1 -p udp --sport 4000 --dport 53");
+        insert("-s 10.77.0.11 -d 8.8.8.8 -p tcp --sport 4001 --dport 443 --state ESTABLISHED");
+        insert("-s 203.0.113.9 -d 10.77.0.12 -p tcp --sport 5000 --dport 22 --state ESTABLISHED");
+        insert("-s 2001:db8::13 -d 2001:db8:1::1 -p udp --sport 4002 --dport 9999");
+        insert("-s 10.77.0.14 -d 1.1.1.1 -p udp --sport 4003 --dport 53");
+        let before = tracked();
+        let runner = Arc::new(CountedNft::default());
+        let firewall = NftFirewall::new(runner.clone(), Arc::new(NetlinkSocket), options());
+        let gone: Vec<std::net::IpAddr> = ["10.77.0.11", "10.77.0.12", "2001:db8::13"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        firewall.forget(&gone).expect("forget");
+        let spawned = runner.0.lock().unwrap().clone();
+        (before, tracked(), spawned)
+    });
+    assert_eq!(before.len(), 5, "{before:?}");
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert!(after[0].contains("src=10.77.0.14"), "{after:?}");
+    assert!(spawned.is_empty(), "processes started: {spawned:?}");
+}
+
+/// Issue 14: a kick's flows are forgotten at once; kicks in the seconds after it wait, and
+/// their flows go together in the next walk of the connection table, at most 5 s later
+/// (the walk costs the same for one address as for many).
+#[test]
+fn kicks_in_a_burst_share_one_walk_of_the_connection_table() {
+    let env = crate::support::TestEnv::new();
+    let guest = crate::support::guest;
+    let ids: Vec<u64> = (1..=3)
+        .map(|n| env.app.redeem(guest(n).0, &env.hour_voucher()).unwrap().id)
+        .collect();
+    env.app.run_due();
+    let forgotten = || env.firewall.forgotten.lock().unwrap().clone();
+    assert!(forgotten().is_empty());
+    assert!(env.app.revoke_session(ids[0]).unwrap());
+    env.app.run_due();
+    assert_eq!(forgotten(), [guest(1).0], "a lone kick: at once");
+    assert!(env.app.revoke_session(ids[1]).unwrap());
+    assert!(env.app.revoke_session(ids[2]).unwrap());
+    env.app.run_due();
+    assert_eq!(forgotten(), [guest(1).0], "kicks right after: not yet");
+    assert!(!env.firewall.allows(guest(2).1) && !env.firewall.allows(guest(3).1));
+    env.advance(5);
+    let mut later = forgotten();
+    later.sort();
+    assert_eq!(later, [guest(1).0, guest(2).0, guest(3).0]);
 }

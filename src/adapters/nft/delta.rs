@@ -5,12 +5,12 @@
 //! an allow-list change as a flush of its set and its adds (`allow_ops`); a restore into an
 //! empty table as every device's adds (`restore_groups`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use super::render::{limit_body, limit_params, limits_of, nft_duration, quota_params, timeout_ms};
-use crate::core::firewall::{AllowedClient, Desired};
+use crate::core::firewall::{pair_up, AllowedClient, Desired};
 use crate::core::model::Mac;
 
 /// Whether two states grant a device the same thing (addresses, deadline, quota, caps): an
@@ -43,44 +43,32 @@ pub(crate) fn unchanged(old: &Desired, new: &Desired) -> bool {
 pub(crate) struct Delta<'a> {
     pub removed: Vec<&'a AllowedClient>,
     pub added: Vec<&'a AllowedClient>,
-    /// Purchases with a device that stays as it is: their shared quota object stays too.
+    /// Purchases of devices that go or come with a device that stays as it is: their shared
+    /// quota object stays (and is not made again).
     pub kept: HashSet<u64>,
 }
 
-/// Pure: the devices that differ between `old` and `new`, matched by session.
+/// Pure: the devices that differ between `old` and `new`, matched by device and session
+/// (`firewall::pair_up`, a merge without hashing).
 pub(crate) fn delta<'a>(old: &'a Desired, new: &'a Desired) -> Delta<'a> {
-    let old_by_id: HashMap<u64, &AllowedClient> =
-        old.clients.iter().map(|c| (c.session_id, c)).collect();
-    let new_by_id: HashMap<u64, &AllowedClient> =
-        new.clients.iter().map(|c| (c.session_id, c)).collect();
-    let removed = old
-        .clients
-        .iter()
-        .filter(|c| {
-            new_by_id
-                .get(&c.session_id)
-                .is_none_or(|n| !same_grant(c, n))
-        })
-        .collect();
-    let added = new
-        .clients
-        .iter()
-        .filter(|c| {
-            old_by_id
-                .get(&c.session_id)
-                .is_none_or(|o| !same_grant(c, o))
-        })
-        .collect();
-    let kept = new
-        .clients
-        .iter()
-        .filter(|c| {
-            old_by_id
-                .get(&c.session_id)
-                .is_some_and(|o| same_grant(c, o))
-        })
-        .map(|c| c.group)
-        .collect();
+    let (mut removed, mut added, mut unchanged) = (Vec::new(), Vec::new(), Vec::new());
+    pair_up(old, new, |a, b| match (a, b) {
+        (Some(a), Some(b)) if same_grant(a, b) => unchanged.push(b.group),
+        (a, b) => {
+            removed.extend(a);
+            added.extend(b);
+        }
+    });
+    // Only the purchases of devices that go or come matter: few, so a sorted list, not a hash.
+    let mut gone: Vec<u64> = removed.iter().chain(&added).map(|c| c.group).collect();
+    gone.sort_unstable();
+    let kept = match gone.is_empty() {
+        true => HashSet::new(),
+        false => unchanged
+            .into_iter()
+            .filter(|g| gone.binary_search(g).is_ok())
+            .collect(),
+    };
     Delta {
         removed,
         added,

@@ -14,6 +14,7 @@
 //! ends on time even if lango is dead, and per-packet cost is a hash lookup whatever the number
 //! of clients. Quotas and speed caps are named `quota`/`limit` objects reached through maps.
 
+mod conntrack;
 mod delta;
 mod dump;
 mod netlink;
@@ -32,7 +33,9 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
 
 use crate::adapters::sys::Runner;
-use crate::core::firewall::{AllowedClient, Desired, Firewall, FirewallError, Usage};
+use crate::core::firewall::{
+    lost_addresses, AllowedClient, Desired, Firewall, FirewallError, Usage,
+};
 use crate::core::model::Mac;
 
 use delta::{
@@ -588,8 +591,10 @@ impl NftFirewall {
     }
 }
 
-impl Firewall for NftFirewall {
-    fn apply(&self, desired: &Desired) -> Result<(), FirewallError> {
+impl NftFirewall {
+    /// Puts `desired` in the kernel: one small transaction for a change, the whole table at
+    /// a start, after a HUP or when the kernel refuses the change.
+    fn apply_state(&self, desired: &Desired) -> Result<(), FirewallError> {
         // Two table names: cheap even with thousands of devices.
         let (exists, gate, over_netlink) = self.tables()?;
         // A table that is not there yet has no guest to keep online meanwhile: its devices go
@@ -665,6 +670,14 @@ impl Firewall for NftFirewall {
             );
         }
         Ok(())
+    }
+}
+
+impl Firewall for NftFirewall {
+    fn apply(&self, desired: &Desired) -> Result<Vec<IpAddr>, FirewallError> {
+        let previous = self.lock().applied.clone();
+        self.apply_state(desired)?;
+        Ok(previous.map_or_else(Vec::new, |old| lost_addresses(&old, desired)))
     }
 
     fn usage_one(&self, mac: Mac) -> Result<Option<Usage>, FirewallError> {
@@ -752,20 +765,7 @@ impl Firewall for NftFirewall {
     }
 
     fn forget(&self, addresses: &[IpAddr]) -> Result<(), FirewallError> {
-        for addr in addresses {
-            let addr = addr.to_string();
-            for side in ["-s", "-d"] {
-                // conntrack exits 1 when nothing matched; only a missing tool is an error.
-                let out = self
-                    .runner
-                    .run("conntrack", &["-D", side, &addr], None)
-                    .map_err(|e| {
-                        FirewallError::Unavailable(format!("cannot run conntrack: {e}"))
-                    })?;
-                log::debug!("conntrack -D {side} {addr}: {}", out.stderr.trim());
-            }
-        }
-        Ok(())
+        conntrack::forget(self.kernel.as_ref(), self.runner.as_ref(), addresses)
     }
 }
 

@@ -572,7 +572,8 @@ pub(crate) fn dump_datagram(
                     return DumpStep::Refused(errno.saturating_neg());
                 }
             }
-            _ if kind >> 8 == SUBSYS_NFTABLES && len >= 20 => each(message),
+            // nf_tables' own, or ctnetlink's (`conntrack.rs`): every message past the control ones.
+            _ if kind >= BATCH_BEGIN && len >= 20 => each(message),
             _ => {}
         }
         rest = rest.get(len.next_multiple_of(4)..).unwrap_or_default();

@@ -522,7 +522,7 @@ fn grant(
     Arc<FakeNft>,
     Arc<FakeNetlink>,
     NftFirewall,
-    Result<(), FirewallError>,
+    Result<Vec<std::net::IpAddr>, FirewallError>,
 ) {
     let nft = Arc::new(FakeNft::default());
     let kernel = Arc::new(kernel);

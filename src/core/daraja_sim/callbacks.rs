@@ -62,6 +62,12 @@ impl SimCore {
         out
     }
 
+    /// Whether a callback may still fall due: a prompt not yet ended and scheduled, or a
+    /// delivery not done. When none, the delivery thread sleeps until the next request.
+    pub(crate) fn pending(&self) -> bool {
+        self.sessions.iter().any(|s| !s.scheduled) || self.deliveries.iter().any(|d| !d.done)
+    }
+
     /// Records how a delivery went (`None`: no answer). A failure is retried if the fault
     /// switches ask for it, with a doubling delay.
     pub(crate) fn delivered(&mut self, id: u64, status: Option<u16>, now: Timestamp) {
