@@ -6,7 +6,8 @@
 //! owner API. Root needed: lango runs with real nft in a throwaway network namespace.
 //!
 //! Run: `cargo bench --bench idle` (60 s per size); `LANGO_IDLE_SECS=600` for the flat-RSS
-//! claim; `LANGO_IDLE_SIZES=10000` for one size. Each figure is printed beside its goal.
+//! claim; `LANGO_IDLE_SIZES=10000` for one size; `LANGO_IDLE_BIN` for another binary of lango
+//! (a router build from `scripts/build x86_64`). Each figure is printed beside its goal.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -324,14 +325,18 @@ fn run_one(n: u32, secs: u64) {
     // `LANGO_IDLE_WRAP="heaptrack -o /tmp/idle"` runs lango under a profiler (its figures
     // are then the profiler's, not lango's).
     let wrap = std::env::var("LANGO_IDLE_WRAP").unwrap_or_default();
+    // `LANGO_IDLE_BIN=artifacts/x86_64/lango` measures a router build (static, musl's
+    // allocator) instead of this host build (glibc's).
+    let bin =
+        std::env::var("LANGO_IDLE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_lango").into());
     let mut words = wrap.split_whitespace();
     let mut cmd = match words.next() {
         Some(tool) => {
             let mut c = Command::new(tool);
-            c.args(words).arg(env!("CARGO_BIN_EXE_lango"));
+            c.args(words).arg(&bin);
             c
         }
-        None => Command::new(env!("CARGO_BIN_EXE_lango")),
+        None => Command::new(&bin),
     };
     let mut child: Child = cmd
         .args(["serve", "--config"])

@@ -41,7 +41,8 @@ pub struct AllowedClient {
 /// The complete state the firewall must have.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Desired {
-    /// Sorted by MAC, so that equal states compare equal.
+    /// Sorted by MAC and session (`AllowedClient::order`), so that equal states compare equal
+    /// and two states pair up in one merge (`pair_up`).
     pub clients: Vec<AllowedClient>,
     /// When the state was computed (Unix milliseconds): element timeouts count from here.
     pub at_ms: i64,
@@ -71,7 +72,14 @@ pub(crate) fn desired<'a>(
             });
         up.saturating_add(down)
     };
-    let active: Vec<&Live> = active.into_iter().collect();
+    // In (MAC, session) order, the order the state keeps (`pair_up`): the keys sorted as
+    // numbers, beside the sessions, so no comparison reaches into a session.
+    let mut keyed: Vec<(u64, u64, &Live)> = active
+        .into_iter()
+        .map(|s| (s.mac.number(), s.id, s))
+        .collect();
+    keyed.sort_unstable_by_key(|(mac, id, _)| (*mac, *id));
+    let active: Vec<&Live> = keyed.into_iter().map(|(_, _, s)| s).collect();
     // A purchase's quota is shared by its devices: what they used together (blocked devices
     // too: their bytes were spent).
     let mut group_used: HashMap<u64, u64> = HashMap::new();
@@ -120,7 +128,6 @@ pub(crate) fn desired<'a>(
             }
         })
         .collect();
-    clients.sort_unstable_by_key(|c| (c.mac, c.session_id));
     // Kept as the applied state until the next change: without the doubling's spare room
     // (0.8 MB at 10,000 devices).
     clients.shrink_to_fit();
@@ -132,6 +139,11 @@ pub(crate) fn desired<'a>(
 }
 
 impl AllowedClient {
+    /// Where the device sorts in a state: by MAC, then session.
+    pub(crate) fn order(&self) -> (u64, u64) {
+        (self.mac.number(), self.session_id)
+    }
+
     /// The addresses the device is let through with.
     pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
         self.ipv4
@@ -152,7 +164,9 @@ pub(crate) fn pair_up<'a>(
 ) {
     let sorted = |d: &'a Desired| {
         let mut v: Vec<&'a AllowedClient> = d.clients.iter().collect();
-        v.sort_by_key(|c| (c.mac, c.session_id));
+        if !v.is_sorted_by_key(|c| c.order()) {
+            v.sort_unstable_by_key(|c| c.order());
+        }
         v
     };
     let (mut o, mut n) = (
@@ -161,7 +175,7 @@ pub(crate) fn pair_up<'a>(
     );
     loop {
         let order = match (o.peek(), n.peek()) {
-            (Some(a), Some(b)) => (a.mac, a.session_id).cmp(&(b.mac, b.session_id)),
+            (Some(a), Some(b)) => a.order().cmp(&b.order()),
             (Some(_), None) => std::cmp::Ordering::Less,
             (None, Some(_)) => std::cmp::Ordering::Greater,
             (None, None) => return,

@@ -13,6 +13,13 @@ use serde::{Deserialize, Serialize};
 pub struct Mac(pub [u8; 6]);
 
 impl Mac {
+    /// The address as a number, ordered as the bytes are: a cheap sort key (comparing the
+    /// arrays is a `memcmp` call in the size-optimised router builds).
+    pub(crate) fn number(&self) -> u64 {
+        let [a, b, c, d, e, f] = self.0;
+        u64::from_be_bytes([0, 0, a, b, c, d, e, f])
+    }
+
     pub(crate) fn is_zero(&self) -> bool {
         self.0 == [0; 6]
     }
