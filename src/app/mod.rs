@@ -163,10 +163,9 @@ struct Work {
     accepted: Vec<(u64, payments::StkAccepted)>,
     /// The guest network's IPv6 prefixes and when they were read.
     prefixes: Option<(Timestamp, Vec<(std::net::Ipv6Addr, u8)>)>,
-    /// Status queries' one-second slots, and the back-off after rate-limit answers
-    /// (`core::pacing`).
-    pacer: crate::core::pacing::Pacer,
-    throttle: crate::core::pacing::Throttle,
+    /// Status queries' one-second slots, and the back-off after rate-limit answers, per
+    /// provider (`core::pacing`).
+    pacing: crate::core::pacing::Pacing,
 }
 
 /// A clone that keeps knocking is logged once per this interval (the event log is on flash).
@@ -287,9 +286,10 @@ impl App {
     /// Makes a payment's next query due now (a callback or an SMS points at it).
     pub(crate) fn poll_soon(&self, id: u64) {
         let now = self.time().now;
+        let provider = self.store.read(|r| r.payment(id)).ok().flatten();
+        let provider = provider.map(|p| p.provider()).unwrap_or_default();
         let mut work = self.work();
-        let not_before = work.throttle.until();
-        let at = work.pacer.slot(now.max(not_before), now);
+        let at = work.pacing.slot(provider, now, now);
         work.due
             .entry(id)
             .and_modify(|due| due.0 = at)

@@ -437,3 +437,45 @@ fn airtel_refuses_other_networks_numbers() {
     }
     assert!(env.sim.txns().is_empty());
 }
+
+#[test]
+fn airtel_rate_limit_holds_back_only_airtel_and_the_window_stays_honest() {
+    let env = AirtelEnv::build(2, true);
+    let airtel = env.buy(2, PHONE);
+    assert_eq!(airtel.state, PaymentState::Pending);
+    // Airtel answers its next 8 queries with 429: 2, 4 … 60 s of back-off, past the 180 s
+    // prompt window.
+    env.sim.faults(|f| f.rate_limit = 8);
+    for _ in 0..60 {
+        if env.sim.throttled() >= 4 {
+            break;
+        }
+        env.advance(1);
+    }
+    assert_eq!(env.sim.throttled(), 4, "Airtel is backing off 16 s now");
+    // A Safaricom number bought now is asked at its own pace: paid at its first query (4 s),
+    // not after Airtel's back-off.
+    let mpesa = env.buy(1, "0712 345 678");
+    assert_eq!(mpesa.provider(), Provider::Mpesa);
+    let paid = env.settle(mpesa.id);
+    assert_eq!(paid.state, PaymentState::Paid, "{paid:?}");
+    assert!(
+        paid.updated_at - mpesa.created_at <= 5,
+        "M-Pesa waited {} s",
+        paid.updated_at - mpesa.created_at
+    );
+    assert_eq!(
+        env.sim.throttled(),
+        4,
+        "Airtel was not asked during its back-off"
+    );
+    assert_eq!(env.payment(airtel.id).state, PaymentState::Pending);
+    // Airtel was never able to answer inside the window: the payment is not called expired
+    // for that, and the first answer after the back-off pays it.
+    let airtel_paid = env.settle(airtel.id);
+    assert_eq!(airtel_paid.state, PaymentState::Paid, "{airtel_paid:?}");
+    assert_eq!(env.sim.throttled(), 8);
+    assert!(airtel_paid.updated_at - airtel.created_at > 180);
+    assert_eq!(env.sim.txns().len(), 1, "one prompt");
+    assert_eq!(env.sessions(), 2);
+}
