@@ -33,6 +33,8 @@ pub(crate) mod qr;
 pub mod radius;
 pub(crate) mod ratelimit;
 pub(crate) mod report;
+#[cfg(feature = "vodacom")]
+pub mod rsa;
 pub mod sessions;
 pub mod sms;
 pub mod time;

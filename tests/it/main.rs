@@ -32,6 +32,9 @@ mod qr;
 // Airtel Money, the second wallet, against its simulator over HTTPS (issue 18).
 #[cfg(feature = "airtel")]
 mod airtel;
+// Vodacom M-Pesa Tanzania against its simulator over HTTPS; RSA against OpenSSL.
+#[cfg(feature = "vodacom")]
+mod vodacom;
 // The `lango` binary: exit codes and messages of check-config, serve and demo.
 mod cli;
 // The network lab: namespaces, real nft and dnsmasq, guests with curl (needs root).
