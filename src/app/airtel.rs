@@ -20,6 +20,16 @@ impl App {
         config: &Config,
         typed: &str,
     ) -> Result<(Provider, Phone), String> {
+        // A Vodacom Tanzania number, when Vodacom is on; else the other wallets decide, and
+        // with Vodacom alone its refusal says why.
+        #[cfg(feature = "vodacom")]
+        if config.vodacom.as_ref().is_some_and(|v| v.enabled) {
+            match crate::core::vodacom::msisdn(typed) {
+                Ok(phone) => return Ok((Provider::Vodacom, phone)),
+                Err(why) if config.mpesa.is_none() && !airtel_on(config) => return Err(why),
+                Err(_) => {}
+            }
+        }
         #[cfg(feature = "airtel")]
         if let Some(airtel) = config.airtel.as_ref().filter(|a| a.enabled) {
             return match crate::core::airtel::msisdn(airtel.country, typed) {
@@ -46,6 +56,12 @@ impl App {
             #[cfg(not(feature = "airtel"))]
             Provider::Airtel => Arc::new(NoGateway {
                 reason: "this lango is built without Airtel Money".into(),
+            }),
+            #[cfg(feature = "vodacom")]
+            Provider::Vodacom => self.vodacom.clone(),
+            #[cfg(not(feature = "vodacom"))]
+            Provider::Vodacom => Arc::new(NoGateway {
+                reason: "this lango is built without Vodacom M-Pesa".into(),
             }),
         }
     }
@@ -82,6 +98,12 @@ impl App {
         };
         Some(self.keep_hint(payment.id, hint, self.time().now))
     }
+}
+
+/// Whether Airtel Money is on offer.
+#[cfg(feature = "vodacom")]
+fn airtel_on(config: &Config) -> bool {
+    config.airtel.as_ref().is_some_and(|a| a.enabled)
 }
 
 /// The Airtel Money gateway a config asks for: the client at Airtel's address for the

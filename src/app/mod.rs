@@ -22,6 +22,8 @@ pub(crate) mod radius;
 pub mod reconfigure;
 pub(crate) mod retention;
 pub(crate) mod trial;
+#[cfg(feature = "vodacom")]
+pub(crate) mod vodacom;
 pub mod worker;
 
 pub use accounts::LoginError;
@@ -207,6 +209,9 @@ pub struct App {
     /// The Airtel Money gateway (`airtel::gateway_for`), replaced when its section changes.
     #[cfg(feature = "airtel")]
     pub(crate) airtel: Arc<payments::SwitchGateway>,
+    /// The Vodacom M-Pesa gateway (`vodacom::gateway_for`), replaced when its section changes.
+    #[cfg(feature = "vodacom")]
+    pub(crate) vodacom: Arc<payments::SwitchGateway>,
     /// The RADIUS client the config asks for (`radius`).
     #[cfg(feature = "radius")]
     pub(crate) radius: crate::app::radius::RadiusState,
@@ -229,6 +234,11 @@ impl App {
             &config,
             env.clock.clone(),
         )));
+        #[cfg(feature = "vodacom")]
+        let vodacom = Arc::new(payments::SwitchGateway::new(vodacom::gateway_for(
+            &config,
+            env.clock.clone(),
+        )));
         #[cfg(feature = "radius")]
         let radius = crate::app::radius::RadiusState::default();
         #[cfg(feature = "radius")]
@@ -236,6 +246,8 @@ impl App {
         let app = App {
             #[cfg(feature = "airtel")]
             airtel,
+            #[cfg(feature = "vodacom")]
+            vodacom,
             env,
             store,
             config: RwLock::new(Arc::new(config)),

@@ -42,5 +42,7 @@ pub mod token;
 pub(crate) mod trial;
 pub(crate) mod uci;
 pub(crate) mod uci_write;
+#[cfg(feature = "vodacom")]
+pub mod vodacom;
 pub mod vouchers;
 pub mod window;

@@ -18,6 +18,8 @@ pub enum RsaError {
     TooLong,
     /// A ciphertext that does not decrypt to a PKCS#1 v1.5 block.
     BadCiphertext,
+    /// The random source failed.
+    NoRandom,
 }
 
 impl fmt::Display for RsaError {
@@ -26,6 +28,7 @@ impl fmt::Display for RsaError {
             RsaError::BadKey(why) => write!(f, "not a usable RSA public key: {why}"),
             RsaError::TooLong => f.write_str("message too long for the RSA key"),
             RsaError::BadCiphertext => f.write_str("ciphertext does not decrypt"),
+            RsaError::NoRandom => f.write_str("no random bytes for the padding"),
         }
     }
 }
@@ -194,11 +197,12 @@ impl PublicKey {
     }
 
     /// RSAES-PKCS1-v1_5 encryption of `message`: `0x00 0x02 PS 0x00 M` with PS at least 8
-    /// nonzero bytes from `random` (called again for any zero byte), raised to `e` mod `n`.
+    /// nonzero bytes from `random` (called again for any zero byte; `false` when the source
+    /// failed), raised to `e` mod `n`.
     pub fn encrypt(
         &self,
         message: &[u8],
-        random: &mut dyn FnMut(&mut [u8]),
+        random: &mut dyn FnMut(&mut [u8]) -> bool,
     ) -> Result<Vec<u8>, RsaError> {
         let k = self.k;
         if message.len() + 11 > k {
@@ -208,11 +212,15 @@ impl PublicKey {
         block[1] = 2;
         let ps_end = k - message.len() - 1;
         let padding = &mut block[2..ps_end];
-        random(padding);
+        if !random(padding) {
+            return Err(RsaError::NoRandom);
+        }
         for byte in padding.iter_mut() {
             let mut one = [0u8; 1];
             while *byte == 0 {
-                random(&mut one);
+                if !random(&mut one) {
+                    return Err(RsaError::NoRandom);
+                }
                 *byte = one[0];
             }
         }

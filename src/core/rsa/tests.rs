@@ -37,13 +37,14 @@ const PUBLIC: &str = "
 const CIPHERTEXT: &str = "GEDFkFCtVnwnfd3kz5zKnCeIRffnfPaaKZX1ENJcXBBUy2YJvkiwCYXd1SkVPDCfrm7M/cwLLejHi7sk48XvTTVAuXxDtO1kB6TZM5rGtWqGm9TV1RA9Ro2GaU0ucpsTe51vRDnDtCgPZ82sUs38zlKMrD3GlP3PLIzq+a4UtdU=";
 
 /// Deterministic "random" bytes, with zeros among them (which the padding must replace).
-fn counter() -> impl FnMut(&mut [u8]) {
+fn counter() -> impl FnMut(&mut [u8]) -> bool {
     let mut next = 0u8;
     move |buf: &mut [u8]| {
         for b in buf {
             *b = next;
             next = next.wrapping_add(7);
         }
+        true
     }
 }
 
@@ -86,6 +87,10 @@ fn encryption_round_trips_with_nonzero_padding() {
     assert_eq!(
         public.encrypt(&[1; 118], &mut random),
         Err(RsaError::TooLong)
+    );
+    assert_eq!(
+        public.encrypt(b"x", &mut |_: &mut [u8]| false),
+        Err(RsaError::NoRandom)
     );
 }
 
