@@ -67,6 +67,12 @@ impl VodacomMpesa {
         }
     }
 
+    /// Another deadline for the push alone (a test's short one).
+    pub fn with_push_timeout(mut self, timeout: std::time::Duration) -> VodacomMpesa {
+        self.push_http = self.push_http.with_timeout(timeout);
+        self
+    }
+
     fn bearer(&self, secret: &str) -> Result<String, GatewayError> {
         vodacom::bearer(&self.account.public_key, secret, &mut random)
             .map_err(|e| GatewayError::Merchant(format!("Vodacom public_key: {e}")))

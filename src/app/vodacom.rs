@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use crate::adapters::https;
 use crate::core::config::Config;
 use crate::core::payments::{NoGateway, PaymentGateway};
 
@@ -26,19 +25,13 @@ pub(crate) fn gateway_for(
     let Some(base) = base else {
         return none("environment 'simulator' needs option base_url (a simulator)".into());
     };
-    let tls = if base.starts_with("https:") {
-        let bundle = (account.ca_bundle.clone()).unwrap_or_else(|| https::DEFAULT_CA_BUNDLE.into());
-        match https::load_ca_bundle(&bundle) {
-            Ok(tls) => Some(tls),
-            Err(reason) => {
-                log::error!("Vodacom M-Pesa: {reason}");
-                return none(reason);
-            }
+    let http = match crate::app::airtel::client_for(&base, account.ca_bundle.clone()) {
+        Ok(http) => http,
+        Err(reason) => {
+            log::error!("Vodacom M-Pesa: {reason}");
+            return none(reason);
         }
-    } else {
-        None
     };
-    let http = https::Client::new(tls, crate::adapters::daraja::CALL_TIMEOUT);
     let client = crate::adapters::vodacom::VodacomMpesa::new(account.clone(), &base, http, clock);
     Arc::new(client)
 }

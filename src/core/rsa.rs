@@ -80,6 +80,7 @@ fn der(input: &[u8]) -> Result<(u8, &[u8], &[u8]), RsaError> {
 const SEQUENCE: u8 = 0x30;
 const INTEGER: u8 = 0x02;
 const BIT_STRING: u8 = 0x03;
+#[cfg(any(test, feature = "simulator"))]
 const OCTET_STRING: u8 = 0x04;
 /// 1.2.840.113549.1.1.1, rsaEncryption.
 const RSA_OID: [u8; 11] = [

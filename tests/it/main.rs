@@ -29,6 +29,9 @@ mod pull;
 // M-Pesa Dynamic QR on the portal, confirmed by Pull; the revenue split by method (issue 18).
 #[cfg(feature = "mpesa-qr")]
 mod qr;
+// What the wallet tests share (a lango that survives a kill, the scenario steps).
+#[cfg(feature = "airtel")]
+mod wallet;
 // Airtel Money, the second wallet, against its simulator over HTTPS (issue 18).
 #[cfg(feature = "airtel")]
 mod airtel;

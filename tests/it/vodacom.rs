@@ -11,21 +11,21 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lango::adapters::simulator::{SimServer, Simulator};
-use lango::adapters::testing::{FakeFirewall, FakeNeighbours, ManualClock};
+use lango::adapters::simulator::SimServer;
+use lango::adapters::testing::ManualClock;
 use lango::adapters::vodacom::VodacomMpesa;
 use lango::adapters::vodacom_sim::{Fate, VodacomSim};
-use lango::app::{App, Env, PurchaseError};
-use lango::core::config::{Config, MpesaEnvironment, Vodacom};
-use lango::core::payments::{Decline, Payment, PaymentGateway, PaymentState, StkPush};
+use lango::app::PurchaseError;
+use lango::core::config::{MpesaEnvironment, Vodacom};
+use lango::core::payments::{Decline, PaymentGateway, PaymentState, StkPush};
 use lango::core::provider::Provider;
 use lango::core::rsa::private::PrivateKey;
 use lango::core::rsa::PublicKey;
 use lango::core::vodacom::sim::VodacomSimSettings;
-use lango::store::Store;
 
-use crate::payments::{buy_hour, seat_guests, serve_over_tls, test_ca, Slot};
+use crate::payments::{serve_over_tls, test_ca};
 use crate::support::{demo_config, guest, http, skip, TempDir, T0};
+use crate::wallet::Lango;
 
 /// A Vodacom Tanzania number that pays; `…0006` has no money, `…0005` cancels, `…0009` never
 /// answers (`core::vodacom::sim::fate_of`).
@@ -93,22 +93,24 @@ fn vodacom_rsa_encryption_is_decrypted_by_openssl() {
 }
 
 struct VodacomEnv {
-    clock: Arc<ManualClock>,
-    neighbours: Arc<FakeNeighbours>,
+    lango: Lango,
     sim: Arc<VodacomSim>,
     _server: SimServer,
     portal: SocketAddr,
-    slot: Slot,
-    config: Config,
-    dir: TempDir,
     root: rustls::pki_types::CertificateDer<'static>,
+}
+
+impl std::ops::Deref for VodacomEnv {
+    type Target = Lango;
+    fn deref(&self) -> &Lango {
+        &self.lango
+    }
 }
 
 impl VodacomEnv {
     /// `None` (after `skip`) without openssl. The key is 2048 bits: the simulator decrypts every
     /// bearer, and a debug build's 4096-bit decryption is slow; 4096 is checked above.
     fn new() -> Option<VodacomEnv> {
-        let clock = Arc::new(ManualClock::new(T0));
         let dir = TempDir::new("vodacom");
         let (key, public) = openssl_key(&dir, 2048)?;
         let private = PrivateKey::parse(&std::fs::read_to_string(key).unwrap()).unwrap();
@@ -118,13 +120,10 @@ impl VodacomEnv {
             service_provider_code: CODE.into(),
             session_secs: 600,
         };
+        let clock = Arc::new(ManualClock::new(T0));
         let sim = Arc::new(VodacomSim::new(clock.clone(), settings));
         let ca = test_ca("lango vodacom test CA");
-        let pem = format!(
-            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-            lango::core::base64::encode(&ca.root)
-        );
-        std::fs::write(dir.path("ca.pem"), pem).unwrap();
+        let ca_bundle = Lango::ca_bundle(&dir, &ca);
         let (server, slot, portal) = serve_over_tls(sim.clone(), &ca);
         let mut config = demo_config();
         config.mpesa = None;
@@ -136,80 +135,17 @@ impl VodacomEnv {
             service_provider_code: CODE.into(),
             environment: MpesaEnvironment::Sandbox,
             base_url: Some(server.url(true)),
-            ca_bundle: Some(dir.path("ca.pem")),
+            ca_bundle: Some(ca_bundle),
         });
         let env = VodacomEnv {
-            clock,
-            neighbours: Arc::new(FakeNeighbours::default()),
+            lango: Lango::new(clock, slot, config, dir),
             sim,
             _server: server,
             portal,
-            slot,
-            config,
-            dir,
             root: ca.root.clone(),
         };
-        seat_guests(&env.neighbours);
         env.start();
         Some(env)
-    }
-
-    /// Starts lango on the store file (kept across a kill).
-    fn start(&self) {
-        let store = Store::open(&self.dir.path("lango.redb")).unwrap();
-        let env = Env {
-            clock: self.clock.clone(),
-            firewall: Arc::new(FakeFirewall::default()),
-            neighbours: self.neighbours.clone(),
-            // M-Pesa (Safaricom) is not configured here; its gateway is never asked.
-            gateway: Arc::new(Simulator::new(self.clock.clone(), 2)),
-        };
-        let (app, _woken) = App::new(self.config.clone(), store, env).unwrap();
-        *self.slot.lock().unwrap() = Some(Arc::new(app));
-    }
-
-    fn kill(&self) {
-        let app = self.slot.lock().unwrap().take().unwrap();
-        assert_eq!(Arc::strong_count(&app), 1, "nothing else holds the app");
-    }
-
-    fn app(&self) -> Arc<App> {
-        self.slot.lock().unwrap().clone().expect("lango is running")
-    }
-
-    fn buy(&self, n: u8, phone: &str) -> Payment {
-        self.payment(buy_hour(&self.app(), n, phone))
-    }
-
-    fn payment(&self, id: u64) -> Payment {
-        self.app()
-            .store
-            .read(|r| r.payment(id))
-            .unwrap()
-            .expect("payment")
-    }
-
-    fn sessions(&self) -> usize {
-        self.app()
-            .store
-            .read(|r| r.recent_sessions(100))
-            .unwrap()
-            .len()
-    }
-
-    /// Runs the queries every second until the payment is final (bounded).
-    fn settle(&self, id: u64) -> Payment {
-        for _ in 0..400 {
-            if !matches!(
-                self.payment(id).state,
-                PaymentState::Initiating | PaymentState::Pending
-            ) {
-                break;
-            }
-            self.clock.advance(1);
-            self.app().run_due();
-        }
-        self.payment(id)
     }
 }
 
@@ -389,12 +325,14 @@ fn vodacom_push_without_an_answer_is_queried_never_sent_again() {
         return;
     };
     let tls = lango::adapters::https::tls_config(vec![env.root.clone()]).unwrap();
-    // 500 ms calls, 3 s for the push; the simulator answers it after 4 s.
-    let http = lango::adapters::https::Client::new(Some(tls), Duration::from_millis(500));
+    // 1 s for the push, which the simulator answers after 3 s; the session and the query get
+    // 20 s.
+    let http = lango::adapters::https::Client::new(Some(tls), Duration::from_secs(20));
     let account = env.config.vodacom.clone().unwrap();
     let url = account.base_url.clone().unwrap();
-    let client = VodacomMpesa::new(account, &url, http, env.clock.clone());
-    env.sim.faults(|f| f.stall_push_secs = 4);
+    let client = VodacomMpesa::new(account, &url, http, env.clock.clone())
+        .with_push_timeout(Duration::from_secs(1));
+    env.sim.faults(|f| f.stall_push_secs = 3);
     let accepted = client.stk_push(&push(PHONE)).expect("pending, not lost");
     let txns = env.sim.txns();
     assert_eq!(txns.len(), 1);
