@@ -80,16 +80,24 @@ struct Lane {
     throttle: Throttle,
 }
 
-/// The slots and back-offs of every provider, each on its own: a lane appears at a provider's
-/// first query (at most one per wallet lango knows).
+/// The slots and back-offs of every provider, each on its own: one lane per wallet lango
+/// knows, indexed by `Provider` (an array: a map here cost 4 KB in the MIPS build).
 #[derive(Default)]
 pub(crate) struct Pacing {
-    lanes: BTreeMap<Provider, Lane>,
+    lanes: [Lane; 3],
 }
 
 impl Pacing {
+    fn index(provider: Provider) -> usize {
+        match provider {
+            Provider::Mpesa => 0,
+            Provider::Airtel => 1,
+            Provider::Vodacom => 2,
+        }
+    }
+
     fn lane(&mut self, provider: Provider) -> &mut Lane {
-        self.lanes.entry(provider).or_default()
+        &mut self.lanes[Pacing::index(provider)]
     }
 
     /// A query slot for `provider` at or after `at`, never before `now` nor before the end of
@@ -112,9 +120,7 @@ impl Pacing {
 
     /// No query to `provider` before this time.
     pub(crate) fn until(&self, provider: Provider) -> Timestamp {
-        self.lanes
-            .get(&provider)
-            .map_or(Timestamp::default(), |lane| lane.throttle.until())
+        self.lanes[Pacing::index(provider)].throttle.until()
     }
 }
 

@@ -9,7 +9,7 @@ use crate::core::payments::{
 
 /// The wallet that prompts the guest. A record without the field (every record before Airtel)
 /// is M-Pesa.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "airtel", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "airtel", serde(rename_all = "lowercase"))]
 pub enum Provider {
