@@ -222,6 +222,19 @@ impl Client {
         Client { tls, timeout }
     }
 
+    /// The deadline of one exchange.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The same client with another deadline (a call that waits for a customer).
+    pub fn with_timeout(&self, timeout: Duration) -> Client {
+        Client {
+            tls: self.tls.clone(),
+            timeout,
+        }
+    }
+
     /// Sends one request and reads the whole answer.
     pub fn send(
         &self,

@@ -28,3 +28,7 @@ pub mod sys;
 pub mod testing;
 pub(crate) mod token_cache;
 pub mod ubusd;
+#[cfg(feature = "vodacom")]
+pub mod vodacom;
+#[cfg(all(feature = "vodacom", feature = "simulator"))]
+pub mod vodacom_sim;

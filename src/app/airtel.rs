@@ -20,6 +20,16 @@ impl App {
         config: &Config,
         typed: &str,
     ) -> Result<(Provider, Phone), String> {
+        // A Vodacom Tanzania number, when Vodacom is on; else the other wallets decide, and
+        // with Vodacom alone its refusal says why.
+        #[cfg(feature = "vodacom")]
+        if config.vodacom.as_ref().is_some_and(|v| v.enabled) {
+            match crate::core::vodacom::msisdn(typed) {
+                Ok(phone) => return Ok((Provider::Vodacom, phone)),
+                Err(why) if config.mpesa.is_none() && !airtel_on(config) => return Err(why),
+                Err(_) => {}
+            }
+        }
         #[cfg(feature = "airtel")]
         if let Some(airtel) = config.airtel.as_ref().filter(|a| a.enabled) {
             return match crate::core::airtel::msisdn(airtel.country, typed) {
@@ -46,6 +56,12 @@ impl App {
             #[cfg(not(feature = "airtel"))]
             Provider::Airtel => Arc::new(NoGateway {
                 reason: "this lango is built without Airtel Money".into(),
+            }),
+            #[cfg(feature = "vodacom")]
+            Provider::Vodacom => self.vodacom.clone(),
+            #[cfg(not(feature = "vodacom"))]
+            Provider::Vodacom => Arc::new(NoGateway {
+                reason: "this lango is built without Vodacom M-Pesa".into(),
             }),
         }
     }
@@ -84,6 +100,12 @@ impl App {
     }
 }
 
+/// Whether Airtel Money is on offer.
+#[cfg(feature = "vodacom")]
+fn airtel_on(config: &Config) -> bool {
+    config.airtel.as_ref().is_some_and(|a| a.enabled)
+}
+
 /// The Airtel Money gateway a config asks for: the client at Airtel's address for the
 /// environment (or `base_url`), trusting `ca_bundle`; a `NoGateway` saying why when there is
 /// none.
@@ -94,7 +116,6 @@ pub(crate) fn gateway_for(
 ) -> Arc<dyn PaymentGateway> {
     let none = |reason: String| -> Arc<dyn PaymentGateway> { Arc::new(NoGateway { reason }) };
     {
-        use crate::adapters::https;
         let Some(account) = config.airtel.as_ref().filter(|a| a.enabled) else {
             return none("Airtel Money is not enabled".into());
         };
@@ -105,21 +126,34 @@ pub(crate) fn gateway_for(
         let Some(base) = base else {
             return none("environment 'simulator' needs option base_url (a lango sim)".into());
         };
-        let tls = if base.starts_with("https:") {
-            let bundle =
-                (account.ca_bundle.clone()).unwrap_or_else(|| https::DEFAULT_CA_BUNDLE.into());
-            match https::load_ca_bundle(&bundle) {
-                Ok(tls) => Some(tls),
-                Err(reason) => {
-                    log::error!("Airtel Money: {reason}");
-                    return none(reason);
-                }
+        let http = match client_for(&base, account.ca_bundle.clone()) {
+            Ok(http) => http,
+            Err(reason) => {
+                log::error!("Airtel Money: {reason}");
+                return none(reason);
             }
-        } else {
-            None
         };
-        let http = https::Client::new(tls, crate::adapters::daraja::CALL_TIMEOUT);
         let client = crate::adapters::airtel::AirtelMoney::new(account.clone(), &base, http, clock);
         Arc::new(client)
     }
+}
+
+/// The HTTPS client for a wallet's address: TLS trusting `ca_bundle` (the system bundle when
+/// unset) for an `https:` address, plain HTTP for a simulator's; the call deadline of Daraja's.
+#[cfg(feature = "airtel")]
+pub(crate) fn client_for(
+    base: &str,
+    ca_bundle: Option<std::path::PathBuf>,
+) -> Result<crate::adapters::https::Client, String> {
+    use crate::adapters::https;
+    let tls = if base.starts_with("https:") {
+        let bundle = ca_bundle.unwrap_or_else(|| https::DEFAULT_CA_BUNDLE.into());
+        Some(https::load_ca_bundle(&bundle)?)
+    } else {
+        None
+    };
+    Ok(https::Client::new(
+        tls,
+        crate::adapters::daraja::CALL_TIMEOUT,
+    ))
 }

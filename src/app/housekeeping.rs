@@ -4,6 +4,7 @@
 use std::net::Ipv6Addr;
 
 use crate::core::ipv6::Refusal;
+use crate::core::provider::Provider;
 
 use super::*;
 
@@ -46,23 +47,23 @@ impl App {
                 .collect()
         };
         // Store reads happen with the work lock released.
-        let candidates: Vec<(u64, Option<Job>)> = due_ids
+        let candidates: Vec<(u64, Option<(Job, Provider)>)> = due_ids
             .into_iter()
             .map(|id| (id, self.job_for(id)))
             .collect();
         let mut work = self.work();
         let mut jobs = Vec::new();
-        let not_before = work.throttle.until();
         for (id, job) in candidates {
             match job {
-                // After a rate-limit answer no query goes out before the back-off ends.
-                Some(Job::Poll(_)) if now < not_before => {
-                    let at = work.pacer.slot(not_before, now);
+                // After a rate-limit answer no query to that provider goes out before its
+                // back-off ends; the other providers' queries go on at their pace.
+                Some((Job::Poll(_), provider)) if now < work.pacing.until(provider) => {
+                    let at = work.pacing.slot(provider, now, now);
                     if let Some(due) = work.due.get_mut(&id) {
                         due.0 = at;
                     }
                 }
-                Some(job) => {
+                Some((job, _)) => {
                     if work.in_flight.insert(job) {
                         jobs.push(job);
                     }
@@ -84,15 +85,17 @@ impl App {
         jobs
     }
 
-    pub(crate) fn job_for(&self, payment_id: u64) -> Option<Job> {
+    /// The job a payment due now needs, and the provider it asks.
+    pub(crate) fn job_for(&self, payment_id: u64) -> Option<(Job, Provider)> {
         let payment = self.store.read(|r| r.payment(payment_id)).ok()??;
-        match payment.state {
-            PaymentState::Initiating => Some(Job::Push(payment_id)),
-            PaymentState::Pending => Some(Job::Poll(payment_id)),
+        let job = match payment.state {
+            PaymentState::Initiating => Job::Push(payment_id),
+            PaymentState::Pending => Job::Poll(payment_id),
             // A late callback for an expired prompt: ask M-Pesa once more.
-            PaymentState::Expired if self.has_hint(payment_id) => Some(Job::Poll(payment_id)),
-            _ => None,
-        }
+            PaymentState::Expired if self.has_hint(payment_id) => Job::Poll(payment_id),
+            _ => return None,
+        };
+        Some((job, payment.provider()))
     }
 
     /// When the worker should next look for work, as wall-clock time.

@@ -22,6 +22,8 @@ pub(crate) mod radius;
 pub mod reconfigure;
 pub(crate) mod retention;
 pub(crate) mod trial;
+#[cfg(feature = "vodacom")]
+pub(crate) mod vodacom;
 pub mod worker;
 
 pub use accounts::LoginError;
@@ -164,10 +166,9 @@ struct Work {
     accepted: Vec<(u64, payments::StkAccepted)>,
     /// The guest network's IPv6 prefixes and when they were read.
     prefixes: Option<(Timestamp, Vec<(std::net::Ipv6Addr, u8)>)>,
-    /// Status queries' one-second slots, and the back-off after rate-limit answers
-    /// (`core::pacing`).
-    pacer: crate::core::pacing::Pacer,
-    throttle: crate::core::pacing::Throttle,
+    /// Status queries' one-second slots, and the back-off after rate-limit answers, per
+    /// provider (`core::pacing`).
+    pacing: crate::core::pacing::Pacing,
 }
 
 /// A clone that keeps knocking is logged once per this interval (the event log is on flash).
@@ -209,6 +210,9 @@ pub struct App {
     /// The Airtel Money gateway (`airtel::gateway_for`), replaced when its section changes.
     #[cfg(feature = "airtel")]
     pub(crate) airtel: Arc<payments::SwitchGateway>,
+    /// The Vodacom M-Pesa gateway (`vodacom::gateway_for`), replaced when its section changes.
+    #[cfg(feature = "vodacom")]
+    pub(crate) vodacom: Arc<payments::SwitchGateway>,
     /// The RADIUS client the config asks for (`radius`).
     #[cfg(feature = "radius")]
     pub(crate) radius: crate::app::radius::RadiusState,
@@ -231,6 +235,11 @@ impl App {
             &config,
             env.clock.clone(),
         )));
+        #[cfg(feature = "vodacom")]
+        let vodacom = Arc::new(payments::SwitchGateway::new(vodacom::gateway_for(
+            &config,
+            env.clock.clone(),
+        )));
         #[cfg(feature = "radius")]
         let radius = crate::app::radius::RadiusState::default();
         #[cfg(feature = "radius")]
@@ -238,6 +247,8 @@ impl App {
         let app = App {
             #[cfg(feature = "airtel")]
             airtel,
+            #[cfg(feature = "vodacom")]
+            vodacom,
             env,
             store,
             config: RwLock::new(Arc::new(config)),
@@ -288,9 +299,10 @@ impl App {
     /// Makes a payment's next query due now (a callback or an SMS points at it).
     pub(crate) fn poll_soon(&self, id: u64) {
         let now = self.time().now;
+        let provider = self.store.read(|r| r.payment(id)).ok().flatten();
+        let provider = provider.map(|p| p.provider()).unwrap_or_default();
         let mut work = self.work();
-        let not_before = work.throttle.until();
-        let at = work.pacer.slot(now.max(not_before), now);
+        let at = work.pacing.slot(provider, now, now);
         work.due
             .entry(id)
             .and_modify(|due| due.0 = at)

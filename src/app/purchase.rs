@@ -100,7 +100,7 @@ impl App {
         for payment in open {
             match payment.state {
                 PaymentState::Pending => {
-                    let at = work.pacer.slot(now, now);
+                    let at = work.pacing.slot(payment.provider(), now, now);
                     work.due.insert(payment.id, (at, 0));
                 }
                 _ => {
@@ -272,8 +272,10 @@ impl App {
                 }
                 self.emit_payment(id, false);
                 let mut work = self.work();
-                work.throttle.clear();
-                let at = work.pacer.slot(now + payments::poll_delay(0), now);
+                work.pacing.clear(payment.provider());
+                let at = work
+                    .pacing
+                    .slot(payment.provider(), now + payments::poll_delay(0), now);
                 work.due.insert(id, (at, 0));
                 Ok(())
             }
@@ -312,7 +314,7 @@ impl App {
                 let mut work = self.work();
                 let mut at = now + PUSH_RETRY_SECS;
                 if matches!(e, GatewayError::Throttled(_)) {
-                    at = at.max(work.throttle.hit(now));
+                    at = at.max(work.pacing.hit(payment.provider(), now));
                 }
                 work.due.insert(id, (at, 0));
                 Ok(())
@@ -374,7 +376,7 @@ impl App {
         );
         match outcome {
             Ok(outcome) => {
-                self.work().throttle.clear();
+                self.work().pacing.clear(payment.provider());
                 let settled = match self.settle(id, &outcome) {
                     Ok(settled) => settled,
                     Err(e) => {
@@ -393,7 +395,7 @@ impl App {
                 }
             }
             Err(GatewayError::Throttled(e)) => {
-                let until = self.work().throttle.hit(now);
+                let until = self.work().pacing.hit(payment.provider(), now);
                 log::warn!(
                     "STK query for payment {id}: {e}; no query for {} s",
                     until - now
@@ -421,8 +423,7 @@ impl App {
             next = next.min(window_end.max(now + 1));
         }
         let mut work = self.work();
-        let not_before = work.throttle.until();
-        let at = work.pacer.slot(next.max(not_before), now);
+        let at = work.pacing.slot(payment.provider(), next, now);
         work.due.insert(id, (at, attempt + 1));
         Ok(())
     }

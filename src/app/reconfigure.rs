@@ -88,6 +88,12 @@ pub(crate) fn apply_config(
         app.airtel.set(next, None);
         log::info!("Airtel Money: now using the new account settings");
     }
+    #[cfg(feature = "vodacom")]
+    if running.vodacom != new.vodacom {
+        let next = crate::app::vodacom::gateway_for(&new, app.env.clock.clone());
+        app.vodacom.set(next, None);
+        log::info!("Vodacom M-Pesa: now using the new account settings");
+    }
     app.set_config(new);
     notes
 }

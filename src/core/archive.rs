@@ -113,7 +113,12 @@ pub fn append(old: &[u8], payments: &[Payment]) -> Result<Vec<u8>, BadBlock> {
             true => DIALS.iter().position(|d| p.phone.as_str().starts_with(d)),
             false => None,
         };
-        let airtel = if p.provider().is_mpesa() { 0 } else { 0x80 };
+        // Bit 7 Airtel, bit 6 Vodacom; neither M-Pesa (Safaricom).
+        let airtel = match p.provider() {
+            crate::core::provider::Provider::Mpesa => 0,
+            crate::core::provider::Provider::Airtel => 0x80,
+            crate::core::provider::Provider::Vodacom => 0x40,
+        };
         out_rows.push(state as u8 | (country.unwrap_or(0) as u8) << 4 | airtel);
         out_rows.push(decline as u8);
         out_rows.extend_from_slice(&p.mac.0);
@@ -221,8 +226,9 @@ pub fn payments(block: &[u8]) -> Result<Vec<Payment>, BadBlock> {
             _ => Phone::international(format!("{dial}{national:09}")),
         };
         #[cfg(feature = "airtel")]
-        let provider = match flags & 0x80 {
+        let provider = match flags & 0xc0 {
             0 => Provider::Mpesa,
+            0x40 => Provider::Vodacom,
             _ => Provider::Airtel,
         };
         let name = names
@@ -355,10 +361,15 @@ mod tests {
         p.provider = Provider::Airtel;
         p.phone = Phone::international("256701234567".into());
         let mpesa = payment(2, PaymentState::Paid, None);
-        let back = payments(&append(&[], &[p, mpesa]).unwrap()).unwrap();
+        let mut vodacom = payment(3, PaymentState::Paid, Some("9ABC"));
+        vodacom.provider = Provider::Vodacom;
+        vodacom.phone = Phone::international("255754123456".into());
+        let back = payments(&append(&[], &[p, mpesa, vodacom]).unwrap()).unwrap();
         let airtel = (back[0].provider(), back[0].phone.as_str());
         assert_eq!(airtel, (Provider::Airtel, "256701234567"));
         assert_eq!(back[1].provider(), Provider::Mpesa);
+        let vodacom = (back[2].provider(), back[2].phone.as_str());
+        assert_eq!(vodacom, (Provider::Vodacom, "255754123456"));
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub(crate) mod qr;
 pub mod radius;
 pub(crate) mod ratelimit;
 pub(crate) mod report;
+#[cfg(feature = "vodacom")]
+pub mod rsa;
 pub mod sessions;
 pub mod sms;
 pub mod time;
@@ -40,5 +42,7 @@ pub mod token;
 pub(crate) mod trial;
 pub(crate) mod uci;
 pub(crate) mod uci_write;
+#[cfg(feature = "vodacom")]
+pub mod vodacom;
 pub mod vouchers;
 pub mod window;

@@ -1,4 +1,5 @@
-//! Which wallet a payment goes through (`Provider`: M-Pesa or Airtel Money), remembered on the
+//! Which wallet a payment goes through (`Provider`: M-Pesa, Airtel Money or Vodacom M-Pesa
+//! Tanzania), remembered on the
 //! payment record so that the worker asks the right gateway after a restart, and `NoGateway`,
 //! the gateway of a wallet that is not configured.
 
@@ -15,6 +16,9 @@ pub enum Provider {
     #[default]
     Mpesa,
     Airtel,
+    /// Vodacom M-Pesa Tanzania (feature `vodacom`; the variant exists in every build so that a
+    /// record written by one reads in another, its gateway then saying it is not built in).
+    Vodacom,
 }
 
 impl Provider {
@@ -28,6 +32,7 @@ impl Provider {
         match self {
             Provider::Mpesa => "M-Pesa",
             Provider::Airtel => "Airtel Money",
+            Provider::Vodacom => "Vodacom M-Pesa",
         }
     }
 }

@@ -11,7 +11,8 @@ use crate::core::sms::{ClaimState, ClaimVia, SmsClaim};
 use crate::core::time::{local_day, Timestamp};
 
 /// How many ways money comes in (`DayTotal::split`): Airtel Money only in builds with it.
-pub(crate) const METHODS: usize = if cfg!(feature = "airtel") { 5 } else { 4 };
+pub(crate) const METHODS: usize =
+    4 + cfg!(feature = "airtel") as usize + cfg!(feature = "vodacom") as usize;
 
 /// One local day's takings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -33,11 +34,14 @@ pub(crate) struct DayTotal {
     /// Airtel Money prompts paid that day (`Provider::Airtel`).
     pub airtel: u32,
     pub airtel_amount: Money,
+    /// Vodacom M-Pesa Tanzania prompts paid that day (`Provider::Vodacom`).
+    pub vodacom: u32,
+    pub vodacom_amount: Money,
 }
 
 impl DayTotal {
     pub(crate) fn total(&self) -> Money {
-        let prompts = self.paid_amount.0 + self.airtel_amount.0;
+        let prompts = self.paid_amount.0 + self.airtel_amount.0 + self.vodacom_amount.0;
         Money(prompts + self.sms_amount.0 + self.pull_amount.0 + self.qr_amount.0)
     }
 
@@ -66,6 +70,13 @@ impl DayTotal {
                 self.airtel,
                 self.airtel_amount,
             ),
+            #[cfg(feature = "vodacom")]
+            (
+                "vodacom",
+                "Vodacom M-Pesa prompt",
+                self.vodacom,
+                self.vodacom_amount,
+            ),
         ]
     }
 
@@ -83,6 +94,8 @@ impl DayTotal {
             all.qr_amount.0 += d.qr_amount.0;
             all.airtel += d.airtel;
             all.airtel_amount.0 += d.airtel_amount.0;
+            all.vodacom += d.vodacom;
+            all.vodacom_amount.0 += d.vodacom_amount.0;
         }
         all
     }
@@ -102,6 +115,7 @@ pub(crate) fn payment_method(payment: &Payment) -> &'static str {
     match payment.provider() {
         Provider::Mpesa => "stk",
         Provider::Airtel => "airtel",
+        Provider::Vodacom => "vodacom",
     }
 }
 
@@ -146,6 +160,7 @@ pub(crate) fn daily_totals(
             let (n, amount) = match p.provider() {
                 Provider::Mpesa => (&mut d.paid, &mut d.paid_amount),
                 Provider::Airtel => (&mut d.airtel, &mut d.airtel_amount),
+                Provider::Vodacom => (&mut d.vodacom, &mut d.vodacom_amount),
             };
             *n += 1;
             amount.0 += charged(p).0;
@@ -305,8 +320,19 @@ mod tests {
             airtel.provider = Provider::Airtel;
             payments.push(airtel);
         }
+        #[cfg(feature = "vodacom")]
+        {
+            let mut vodacom = payment(PaymentState::Paid, 4000, at);
+            vodacom.provider = Provider::Vodacom;
+            payments.push(vodacom);
+        }
         let airtel = if cfg!(feature = "airtel") {
             (1, 3000)
+        } else {
+            (0, 0)
+        };
+        let vodacom = if cfg!(feature = "vodacom") {
+            (1, 4000)
         } else {
             (0, 0)
         };
@@ -318,15 +344,16 @@ mod tests {
             ("qr", 1, 2000),
             ("sms", 1, 5000),
             ("airtel", airtel.0, airtel.1),
+            ("vodacom", vodacom.0, vodacom.1),
         ];
         let split = d
             .split()
             .map(|(method, _, n, amount)| (method, n, amount.0));
         assert_eq!(split.as_slice(), &expected[..METHODS]);
-        assert_eq!(d.total(), Money(11_000 + airtel.1));
+        assert_eq!(d.total(), Money(11_000 + airtel.1 + vodacom.1));
         assert_eq!(
             DayTotal::sum(&[d.clone(), d.clone()]).total(),
-            Money(2 * (11_000 + airtel.1))
+            Money(2 * (11_000 + airtel.1 + vodacom.1))
         );
         assert_eq!(claim_method(&claims[3]), "pull");
     }

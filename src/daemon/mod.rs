@@ -675,7 +675,11 @@ pub fn check_mpesa(path: &Path) -> i32 {
     let airtel = config.airtel.as_ref().is_some_and(|a| a.enabled);
     #[cfg(not(feature = "airtel"))]
     let airtel = false;
-    if config.mpesa.is_none() && !airtel {
+    #[cfg(feature = "vodacom")]
+    let vodacom = config.vodacom.as_ref().is_some_and(|v| v.enabled);
+    #[cfg(not(feature = "vodacom"))]
+    let vodacom = false;
+    if config.mpesa.is_none() && !airtel && !vodacom {
         eprintln!("{}: no mpesa section; nothing to test", path.display());
         return EXIT_CONFIG;
     }
@@ -687,6 +691,11 @@ pub fn check_mpesa(path: &Path) -> i32 {
     #[cfg(feature = "airtel")]
     if airtel {
         let gateway = crate::app::airtel::gateway_for(&config, Arc::new(SystemClock));
+        steps.extend(gateway.check());
+    }
+    #[cfg(feature = "vodacom")]
+    if vodacom {
+        let gateway = crate::app::vodacom::gateway_for(&config, Arc::new(SystemClock));
         steps.extend(gateway.check());
     }
     for step in &steps {

@@ -10,37 +10,38 @@ use std::time::Duration;
 
 use lango::adapters::airtel::AirtelMoney;
 use lango::adapters::airtel_sim::{AirtelSim, Fate};
-use lango::adapters::simulator::{SimServer, Simulator};
-use lango::adapters::testing::{FakeFirewall, FakeNeighbours, ManualClock};
+use lango::adapters::simulator::SimServer;
+use lango::adapters::testing::ManualClock;
 use lango::app::mpesa::CALLBACK_PREFIX;
-use lango::app::{App, Env, PurchaseError};
+use lango::app::PurchaseError;
 use lango::core::airtel::sim::AirtelSimSettings;
-use lango::core::config::{Airtel, Config, Country, MpesaEnvironment};
+use lango::core::config::{Airtel, Country, MpesaEnvironment};
 use lango::core::model::Phone;
-use lango::core::payments::{
-    Decline, GatewayError, Payment, PaymentGateway, PaymentState, StkPush,
-};
+use lango::core::payments::{Decline, GatewayError, PaymentGateway, PaymentState, StkPush};
 use lango::core::provider::Provider;
-use lango::store::Store;
 
-use crate::payments::{buy_hour, seat_guests, serve_over_tls, test_ca, Slot};
+use crate::payments::{serve_over_tls, test_ca};
 use crate::support::{demo_config, eventually, guest, http, TempDir, T0};
+use crate::wallet::Lango;
 
 /// An Airtel Kenya number that pays; `…0002` types a wrong PIN, `…0007` has no money,
 /// `…0024` never answers (`core::airtel::sim::fate_of`).
 const PHONE: &str = "0733 123 456";
 
 struct AirtelEnv {
-    clock: Arc<ManualClock>,
-    neighbours: Arc<FakeNeighbours>,
+    lango: Lango,
     sim: Arc<AirtelSim>,
     _server: SimServer,
     portal: SocketAddr,
-    slot: Slot,
-    config: Config,
-    dir: TempDir,
     /// The test CA's root, for a client made here.
     root: rustls::pki_types::CertificateDer<'static>,
+}
+
+impl std::ops::Deref for AirtelEnv {
+    type Target = Lango;
+    fn deref(&self) -> &Lango {
+        &self.lango
+    }
 }
 
 impl AirtelEnv {
@@ -55,7 +56,13 @@ impl AirtelEnv {
 
     /// With M-Pesa too (the demo's account, served by the in-process Daraja simulator).
     fn build(answer_secs: i64, mpesa: bool) -> AirtelEnv {
-        let clock = Arc::new(ManualClock::new(T0));
+        let ca = test_ca("lango airtel test CA");
+        let dir = TempDir::new("airtel");
+        let ca_bundle = Lango::ca_bundle(&dir, &ca);
+        let mut config = demo_config();
+        if !mpesa {
+            config.mpesa = None;
+        }
         let settings = AirtelSimSettings {
             client_id: "airtel-client-id".into(),
             client_secret: "airtel-secret-never-shown".into(),
@@ -65,19 +72,9 @@ impl AirtelEnv {
             prompt_secs: 60,
             callback_url: None,
         };
+        let clock = Arc::new(ManualClock::new(T0));
         let sim = Arc::new(AirtelSim::new(clock.clone(), settings));
-        let ca = test_ca("lango airtel test CA");
-        let dir = TempDir::new("airtel");
-        let pem = format!(
-            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-            lango::core::base64::encode(&ca.root)
-        );
-        std::fs::write(dir.path("ca.pem"), pem).unwrap();
         let (server, slot, portal) = serve_over_tls(sim.clone(), &ca);
-        let mut config = demo_config();
-        if !mpesa {
-            config.mpesa = None;
-        }
         config.airtel = Some(Airtel {
             enabled: true,
             client_id: "airtel-client-id".into(),
@@ -85,74 +82,25 @@ impl AirtelEnv {
             country: Country::Kenya,
             environment: MpesaEnvironment::Sandbox,
             base_url: Some(server.url(true)),
-            ca_bundle: Some(dir.path("ca.pem")),
+            ca_bundle: Some(ca_bundle),
         });
         let env = AirtelEnv {
-            clock,
-            neighbours: Arc::new(FakeNeighbours::default()),
+            lango: Lango::new(clock, slot, config, dir),
             sim,
             _server: server,
             portal,
-            slot,
-            config,
-            dir,
             root: ca.root.clone(),
         };
-        seat_guests(&env.neighbours);
         env.start();
         env
     }
 
-    /// Starts lango on the store file (kept across a kill).
+    /// Starts lango on the store file (kept across a kill); Airtel's callbacks go to it.
     fn start(&self) {
-        let store = Store::open(&self.dir.path("lango.redb")).unwrap();
-        let env = Env {
-            clock: self.clock.clone(),
-            firewall: Arc::new(FakeFirewall::default()),
-            neighbours: self.neighbours.clone(),
-            // M-Pesa is not configured here; its gateway is never asked.
-            gateway: Arc::new(Simulator::new(self.clock.clone(), 2)),
-        };
-        let (app, _woken) = App::new(self.config.clone(), store, env).unwrap();
-        let secret = app.callback_secret().unwrap();
+        self.lango.start();
+        let secret = self.app().callback_secret().unwrap();
         let url = format!("http://{}{CALLBACK_PREFIX}{secret}", self.portal);
         self.sim.set_callback_url(Some(url));
-        *self.slot.lock().unwrap() = Some(Arc::new(app));
-    }
-
-    fn kill(&self) {
-        let app = self.slot.lock().unwrap().take().unwrap();
-        assert_eq!(Arc::strong_count(&app), 1, "nothing else holds the app");
-    }
-
-    fn app(&self) -> Arc<App> {
-        self.slot.lock().unwrap().clone().expect("lango is running")
-    }
-
-    fn advance(&self, secs: i64) {
-        self.clock.advance(secs);
-        self.app().run_due();
-    }
-
-    /// Guest `n` buys the hour package (KES 20); the push is sent at once.
-    fn buy(&self, n: u8, phone: &str) -> Payment {
-        self.payment(buy_hour(&self.app(), n, phone))
-    }
-
-    fn payment(&self, id: u64) -> Payment {
-        self.app()
-            .store
-            .read(|r| r.payment(id))
-            .unwrap()
-            .expect("payment")
-    }
-
-    fn sessions(&self) -> usize {
-        self.app()
-            .store
-            .read(|r| r.recent_sessions(100))
-            .unwrap()
-            .len()
     }
 
     fn post_callback(&self, body: &str) -> u16 {
@@ -160,21 +108,6 @@ impl AirtelEnv {
         let headers = [("Content-Type", "application/json")];
         http(self.portal, "POST", &path, &headers, body).status
     }
-
-    /// Runs the queries every second until the payment is final (bounded).
-    fn settle(&self, id: u64) -> Payment {
-        for _ in 0..400 {
-            if !open(self.payment(id).state) {
-                break;
-            }
-            self.advance(1);
-        }
-        self.payment(id)
-    }
-}
-
-fn open(state: PaymentState) -> bool {
-    matches!(state, PaymentState::Initiating | PaymentState::Pending)
 }
 
 fn callback(id: &str, status: &str, money_id: &str) -> String {
@@ -436,4 +369,46 @@ fn airtel_refuses_other_networks_numbers() {
         other => panic!("{other:?}"),
     }
     assert!(env.sim.txns().is_empty());
+}
+
+#[test]
+fn airtel_rate_limit_holds_back_only_airtel_and_the_window_stays_honest() {
+    let env = AirtelEnv::build(2, true);
+    let airtel = env.buy(2, PHONE);
+    assert_eq!(airtel.state, PaymentState::Pending);
+    // Airtel answers its next 8 queries with 429: 2, 4 … 60 s of back-off, past the 180 s
+    // prompt window.
+    env.sim.faults(|f| f.rate_limit = 8);
+    for _ in 0..60 {
+        if env.sim.throttled() >= 4 {
+            break;
+        }
+        env.advance(1);
+    }
+    assert_eq!(env.sim.throttled(), 4, "Airtel is backing off 16 s now");
+    // A Safaricom number bought now is asked at its own pace: paid at its first query (4 s),
+    // not after Airtel's back-off.
+    let mpesa = env.buy(1, "0712 345 678");
+    assert_eq!(mpesa.provider(), Provider::Mpesa);
+    let paid = env.settle(mpesa.id);
+    assert_eq!(paid.state, PaymentState::Paid, "{paid:?}");
+    assert!(
+        paid.updated_at - mpesa.created_at <= 5,
+        "M-Pesa waited {} s",
+        paid.updated_at - mpesa.created_at
+    );
+    assert_eq!(
+        env.sim.throttled(),
+        4,
+        "Airtel was not asked during its back-off"
+    );
+    assert_eq!(env.payment(airtel.id).state, PaymentState::Pending);
+    // Airtel was never able to answer inside the window: the payment is not called expired
+    // for that, and the first answer after the back-off pays it.
+    let airtel_paid = env.settle(airtel.id);
+    assert_eq!(airtel_paid.state, PaymentState::Paid, "{airtel_paid:?}");
+    assert_eq!(env.sim.throttled(), 8);
+    assert!(airtel_paid.updated_at - airtel.created_at > 180);
+    assert_eq!(env.sim.txns().len(), 1, "one prompt");
+    assert_eq!(env.sessions(), 2);
 }

@@ -29,9 +29,15 @@ mod pull;
 // M-Pesa Dynamic QR on the portal, confirmed by Pull; the revenue split by method (issue 18).
 #[cfg(feature = "mpesa-qr")]
 mod qr;
+// What the wallet tests share (a lango that survives a kill, the scenario steps).
+#[cfg(feature = "airtel")]
+mod wallet;
 // Airtel Money, the second wallet, against its simulator over HTTPS (issue 18).
 #[cfg(feature = "airtel")]
 mod airtel;
+// Vodacom M-Pesa Tanzania against its simulator over HTTPS; RSA against OpenSSL.
+#[cfg(feature = "vodacom")]
+mod vodacom;
 // The `lango` binary: exit codes and messages of check-config, serve and demo.
 mod cli;
 // The network lab: namespaces, real nft and dnsmasq, guests with curl (needs root).

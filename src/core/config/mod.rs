@@ -22,12 +22,15 @@ mod tests_airtel;
 mod tests_kinds;
 #[cfg(test)]
 mod tests_radius;
+#[cfg(test)]
+mod tests_vodacom;
 mod validate;
 mod values;
 
 #[cfg(feature = "radius")]
 pub use radius::{Radius, RadiusAuth};
 pub use validate::airtel::{Airtel, Country};
+pub use validate::vodacom::Vodacom;
 use validate::{Check, RawConfig};
 pub use values::{package_id, parse_utc_offset};
 
@@ -54,6 +57,8 @@ pub struct Config {
     pub mpesa: Option<Mpesa>,
     /// `config airtel 'airtel'`: Airtel Money (docs/airtel.md), a second wallet beside M-Pesa.
     pub airtel: Option<Airtel>,
+    /// `config vodacom 'vodacom'`: Vodacom M-Pesa Tanzania (docs/vodacom.md).
+    pub vodacom: Option<Vodacom>,
     /// The free trial: a `package` section with `option trial '1'` (at most one). Kept apart
     /// from `packages`, so that it can never be bought, put on a voucher or listed for sale.
     pub trial: Option<Trial>,

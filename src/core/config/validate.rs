@@ -3,6 +3,7 @@
 //! part of `Config`, every problem collected in `Check`.
 
 pub(super) mod airtel;
+pub(super) mod vodacom;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -120,6 +121,7 @@ pub(super) struct RawConfig {
     packages: Vec<Raw>,
     mpesa: Vec<Raw>,
     airtel: Vec<Raw>,
+    vodacom: Vec<Raw>,
     #[cfg(feature = "radius")]
     radius: Vec<Raw>,
 }
@@ -162,6 +164,7 @@ impl RawConfig {
                 "package" => (&mut raw.packages, PACKAGE),
                 "mpesa" => (&mut raw.mpesa, MPESA),
                 "airtel" => (&mut raw.airtel, airtel::AIRTEL),
+                "vodacom" => (&mut raw.vodacom, vodacom::VODACOM),
                 #[cfg(feature = "radius")]
                 "radius" => (&mut raw.radius, super::radius::RADIUS),
                 // The MIPS builds have no RADIUS: the section is refused, not ignored.
@@ -174,10 +177,10 @@ impl RawConfig {
                     continue;
                 }
                 kind => {
-                    let kinds = ["gateway", "brand", "package", "mpesa", "airtel"];
+                    let kinds = ["gateway", "brand", "package", "mpesa", "airtel", "vodacom"];
                     let hint =
                         suggest(kind, &kinds).map(|near| format!("; did you mean '{near}'?"));
-                    let known = "gateway, brand, package, mpesa or airtel";
+                    let known = "gateway, brand, package, mpesa, airtel or vodacom";
                     let hint = format!("(expected {known}{})", hint.unwrap_or_default());
                     check.error(
                         section.line,
@@ -198,6 +201,7 @@ impl RawConfig {
             ("brand", &raw.brand),
             ("mpesa", &raw.mpesa),
             ("airtel", &raw.airtel),
+            ("vodacom", &raw.vodacom),
             #[cfg(feature = "radius")]
             ("radius", &raw.radius),
         ];
@@ -236,6 +240,8 @@ impl RawConfig {
             mpesa: mpesa.and_then(|raw| validate_mpesa(raw, check)),
             airtel: (self.airtel.first())
                 .and_then(|raw| airtel::validate_airtel(raw, &gateway.currency, check)),
+            vodacom: (self.vodacom.first())
+                .and_then(|raw| vodacom::validate_vodacom(raw, &gateway.currency, check)),
             gateway,
             trial,
         }

@@ -188,6 +188,22 @@ pub(super) fn buy_form(config: &Config, lang: Lang, form: &BuyForm, now: Timesta
 /// The phone field's label and the button's words when Airtel Money is on offer (issue 18):
 /// Airtel alone, or beside M-Pesa (the number decides which wallet prompts, `App::wallet_for`).
 fn wallet_words(config: &Config, lang: Lang) -> Option<(&'static str, &'static str)> {
+    #[cfg(feature = "vodacom")]
+    if config.vodacom.as_ref().is_some_and(|v| v.enabled) {
+        let others = config.mpesa.is_some() || config.airtel.as_ref().is_some_and(|a| a.enabled);
+        return Some(match (others, lang) {
+            (false, Lang::En) => ("Vodacom M-Pesa phone number", "Pay with Vodacom M-Pesa"),
+            (false, Lang::Sw) => (
+                "Nambari ya simu ya Vodacom M-Pesa",
+                "Lipa kwa Vodacom M-Pesa",
+            ),
+            (true, Lang::En) => ("Phone number: Vodacom M-Pesa prompts Vodacom lines", "Pay"),
+            (true, Lang::Sw) => (
+                "Nambari ya simu: Vodacom M-Pesa itaomba kwa laini za Vodacom",
+                "Lipa",
+            ),
+        });
+    }
     #[cfg(feature = "airtel")]
     if config.airtel.as_ref().is_some_and(|a| a.enabled) {
         return Some(match (config.mpesa.is_some(), lang) {
