@@ -96,14 +96,20 @@ pub fn decide<'a>(
     window_secs: i64,
 ) -> Outcome {
     let mut outcome = Outcome::default();
+    // Grouped by MAC once: each session looks up its own, not the whole list (O(N), not
+    // O(N × sources)).
+    let mut seen_by_mac: HashMap<Mac, Vec<Ipv6Addr>> = HashMap::new();
+    for (mac, addr) in &evidence.seen {
+        seen_by_mac.entry(*mac).or_default().push(*addr);
+    }
     for session in active {
         let mut addrs: Vec<Ipv6Addr> = before.get(&session.id).cloned().unwrap_or_default();
         let window_open = window_open(session.started_at, session.moved_at, now, window_secs);
-        let mut candidates: Vec<Ipv6Addr> = evidence
-            .seen
-            .iter()
-            .filter(|(mac, _)| *mac == session.mac)
-            .map(|(_, a)| *a)
+        let mut candidates: Vec<Ipv6Addr> = seen_by_mac
+            .get(&session.mac)
+            .into_iter()
+            .flatten()
+            .copied()
             .filter(|a| !addrs.contains(a))
             .collect();
         candidates.sort();
