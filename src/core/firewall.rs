@@ -162,10 +162,12 @@ pub(crate) fn pair_up<'a>(
     new: &'a Desired,
     mut each: impl FnMut(Option<&'a AllowedClient>, Option<&'a AllowedClient>),
 ) {
+    // Each device's key once, beside it.
     let sorted = |d: &'a Desired| {
-        let mut v: Vec<&'a AllowedClient> = d.clients.iter().collect();
-        if !v.is_sorted_by_key(|c| c.order()) {
-            v.sort_unstable_by_key(|c| c.order());
+        let mut v: Vec<((u64, u64), &'a AllowedClient)> =
+            d.clients.iter().map(|c| (c.order(), c)).collect();
+        if !v.is_sorted_by_key(|(key, _)| *key) {
+            v.sort_unstable_by_key(|(key, _)| *key);
         }
         v
     };
@@ -175,12 +177,15 @@ pub(crate) fn pair_up<'a>(
     );
     loop {
         let order = match (o.peek(), n.peek()) {
-            (Some(a), Some(b)) => a.order().cmp(&b.order()),
+            (Some((a, _)), Some((b, _))) => a.cmp(b),
             (Some(_), None) => std::cmp::Ordering::Less,
             (None, Some(_)) => std::cmp::Ordering::Greater,
             (None, None) => return,
         };
-        each(o.next_if(|_| order.is_le()), n.next_if(|_| order.is_ge()));
+        each(
+            o.next_if(|_| order.is_le()).map(|(_, c)| c),
+            n.next_if(|_| order.is_ge()).map(|(_, c)| c),
+        );
     }
 }
 

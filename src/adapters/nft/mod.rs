@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::adapters::sys::Runner;
 use crate::core::firewall::{
-    lost_addresses, AllowedClient, Desired, Firewall, FirewallError, Usage,
+    lost_addresses, not_allowed_in, AllowedClient, Desired, Firewall, FirewallError, Usage,
 };
 use crate::core::model::Mac;
 
@@ -527,7 +527,7 @@ impl NftFirewall {
     /// change (an extension, a new address) get their counters carried and their quota's use
     /// read first, each with one small nft call (the CLI: not on the path of a grant, a kick or
     /// an expiry); devices that come or go cost nothing else.
-    fn apply_delta(&self, old: &Desired, desired: &Desired) -> Result<(), FirewallError> {
+    fn apply_delta(&self, old: &Desired, desired: &Desired) -> Result<Vec<IpAddr>, FirewallError> {
         let d = delta(old, desired);
         let added_ids: HashSet<u64> = d.added.iter().map(|c| c.session_id).collect();
         let changing: Vec<AllowedClient> = d
@@ -587,14 +587,17 @@ impl NftFirewall {
                 log::debug!("firewall: stale objects not deleted yet: {e}");
             }
         }
-        Ok(())
+        // What went, less what is still let through (a device that changed keeps most).
+        let went: Vec<IpAddr> = d.removed.iter().flat_map(|c| c.addresses()).collect();
+        Ok(not_allowed_in(desired, went))
     }
 }
 
 impl NftFirewall {
     /// Puts `desired` in the kernel: one small transaction for a change, the whole table at
     /// a start, after a HUP or when the kernel refuses the change.
-    fn apply_state(&self, desired: &Desired) -> Result<(), FirewallError> {
+    /// Returns the addresses that lost access (`Firewall::apply`).
+    fn apply_state(&self, desired: &Desired) -> Result<Vec<IpAddr>, FirewallError> {
         // Two table names: cheap even with thousands of devices.
         let (exists, gate, over_netlink) = self.tables()?;
         // A table that is not there yet has no guest to keep online meanwhile: its devices go
@@ -615,14 +618,14 @@ impl NftFirewall {
             (state.applied.clone(), Self::needs_refresh(&state, desired))
         };
         if exists && !refresh {
-            if let Some(old) = previous {
-                if unchanged(&old, desired) {
-                    return Ok(());
+            if let Some(old) = &previous {
+                if unchanged(old, desired) {
+                    return Ok(Vec::new());
                 }
                 // One small transaction for the change; the whole table only if the kernel
                 // refuses it (an element gone behind lango's back, say).
-                match self.apply_delta(&old, desired) {
-                    Ok(()) => return Ok(()),
+                match self.apply_delta(old, desired) {
+                    Ok(lost) => return Ok(lost),
                     Err(e) => {
                         log::info!("firewall: small update refused ({e}); rewriting the table")
                     }
@@ -662,6 +665,7 @@ impl NftFirewall {
         state.rewritten_at = desired.at_ms;
         // A rewritten table has no stale objects.
         state.stale.clear();
+        let lost = previous.map_or_else(Vec::new, |old| lost_addresses(&old, &desired));
         state.applied = Some(Arc::new(desired));
         if !exists {
             log::info!(
@@ -669,15 +673,13 @@ impl NftFirewall {
                 ids.len()
             );
         }
-        Ok(())
+        Ok(lost)
     }
 }
 
 impl Firewall for NftFirewall {
     fn apply(&self, desired: &Desired) -> Result<Vec<IpAddr>, FirewallError> {
-        let previous = self.lock().applied.clone();
-        self.apply_state(desired)?;
-        Ok(previous.map_or_else(Vec::new, |old| lost_addresses(&old, desired)))
+        self.apply_state(desired)
     }
 
     fn usage_one(&self, mac: Mac) -> Result<Option<Usage>, FirewallError> {
