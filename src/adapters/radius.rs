@@ -79,11 +79,7 @@ pub struct UdpRadius {
 impl UdpRadius {
     /// A client for `config`; `router` is the guest network device's MAC, when known.
     pub fn new(config: &Radius, router: Option<Mac>) -> UdpRadius {
-        let called_station = match (router, &config.ssid) {
-            (Some(mac), Some(ssid)) => Some(format!("{}:{ssid}", ietf(mac))),
-            (Some(mac), None) => Some(ietf(mac)),
-            (None, ssid) => ssid.clone(),
-        };
+        let called_station = called_station(config, router);
         UdpRadius {
             servers: std::iter::once(config.server.clone())
                 .chain(config.backup_server.clone())
@@ -204,13 +200,15 @@ impl RadiusClient for UdpRadius {
     }
 }
 
-/// A MAC as RADIUS writes it (RFC 3580 §3.21): `AA-BB-CC-DD-EE-FF`.
-pub fn ietf(mac: Mac) -> String {
-    let b = mac.0;
-    format!(
-        "{:02X}-{:02X}-{:02X}-{:02X}-{:02X}-{:02X}",
-        b[0], b[1], b[2], b[3], b[4], b[5]
-    )
+pub use crate::core::radius::acct::ietf;
+
+/// Called-Station-Id: the router's MAC (`AA-BB-CC-DD-EE-FF`) and `:SSID` when known.
+pub fn called_station(config: &Radius, router: Option<Mac>) -> Option<String> {
+    match (router, &config.ssid) {
+        (Some(mac), Some(ssid)) => Some(format!("{}:{ssid}", ietf(mac))),
+        (Some(mac), None) => Some(ietf(mac)),
+        (None, ssid) => ssid.clone(),
+    }
 }
 
 /// The MAC of a network device (`/sys/class/net/DEVICE/address`), for Called-Station-Id.
@@ -295,6 +293,9 @@ mod tests {
             auth: RadiusAuth::Pap,
             timeout_secs: 1,
             retries,
+            accounting: true,
+            acct_secret: None,
+            interim_secs: 600,
         };
         UdpRadius::new(&config, Some(Mac([2, 0, 0, 0, 0, 1])))
     }

@@ -340,6 +340,8 @@ impl App {
     /// Ends session `id` (with `whole`, every running session of its purchase too).
     pub(crate) fn end_purchase(&self, id: u64, whole: bool) -> Result<bool, StoreError> {
         let now = self.time().now;
+        #[cfg(feature = "radius")]
+        let usage = self.work().usage.clone();
         let ended = self.store.write(Durability::Durable, |w| {
             let Some(session) = w.session(id)? else {
                 return Ok(Vec::new());
@@ -350,7 +352,17 @@ impl App {
             }
             let mut ended = Vec::new();
             for session in all.iter().filter(|s| s.is_active()) {
-                w.put_session(&sessions::end(session, EndReason::Revoked, now))?;
+                let gone = sessions::end(session, EndReason::Revoked, now);
+                w.put_session(&gone)?;
+                #[cfg(feature = "radius")]
+                {
+                    let mut counted = gone;
+                    if let Some((up, down)) = usage.get(&counted.id) {
+                        counted.bytes_up = counted.bytes_up.max(*up);
+                        counted.bytes_down = counted.bytes_down.max(*down);
+                    }
+                    self.acct_stop_in(w, &counted, EndReason::Revoked, now)?;
+                }
                 w.push_event(&Event::new(
                     now,
                     "session_revoked",

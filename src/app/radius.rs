@@ -26,6 +26,8 @@ pub(crate) struct RadiusState {
     injected: std::sync::atomic::AtomicBool,
     /// Logins waiting for the server now.
     in_flight: std::sync::atomic::AtomicUsize,
+    /// Accounting (`app::accounting`).
+    pub(crate) acct: super::accounting::AcctState,
 }
 
 /// At most this many guests wait for the RADIUS server at once: half the portal's four
@@ -35,6 +37,7 @@ pub const IN_FLIGHT: usize = 2;
 impl RadiusState {
     /// The real client for `config` (none without a radius section).
     pub(crate) fn configure(&self, config: &Config) {
+        self.acct.configure(config);
         if self.injected.load(std::sync::atomic::Ordering::Relaxed) {
             return;
         }
@@ -133,8 +136,8 @@ impl App {
         let session = self.store.write(Durability::Durable, |w| {
             let session = grant_in(w, mac, Some(ip), &terms, source, time.start())?;
             touch_device(w, mac, Some(ip), time.now)?;
-            // Idle-Timeout, Acct-Interim-Interval and Class are not terms yet: logged here,
-            // kept with the session by the accounting slice.
+            // Acct-Interim-Interval and Class are kept for accounting (`acct_sessions`).
+            self.acct_start_in(w, &session, Some(user), Some(&reply), None, time.now)?;
             let some =
                 |v: Option<u64>, what: &str| v.map_or(String::new(), |v| format!(", {v} {what}"));
             let event = format!(

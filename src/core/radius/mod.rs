@@ -11,9 +11,12 @@ use md5::{Digest, Md5};
 
 use crate::core::token;
 
+pub mod acct;
 mod dictionary;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_acct;
 
 pub use dictionary::{Reply, DEFAULT_SESSION_SECS};
 

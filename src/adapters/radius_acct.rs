@@ -1,0 +1,139 @@
+//! The RADIUS accounting server (RFC 2866), as a NAS sends to it: `AcctClient` (one record,
+//! `Ok` only after its verified Accounting-Response) and `UdpAcct` (the primary then the backup
+//! server on `acct_port`, each tried `1 + retries` times with the wait doubled each time; the
+//! server that answered last is asked first). The packets are `core::radius::acct`'s. Feature
+//! `radius` only.
+
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use super::radius::{called_station, RadiusError, PER_SERVER};
+use crate::core::config::Radius;
+use crate::core::model::Mac;
+use crate::core::radius::acct::{self, Nas, Record};
+use crate::core::radius::{self, PacketError};
+use crate::core::token;
+
+/// The seam the app delivers the queue through.
+pub trait AcctClient: Send + Sync {
+    /// Sends `record` at `now` (Unix seconds, for Acct-Delay-Time) and waits for its verified
+    /// Accounting-Response: `Ok` only then.
+    fn send(&self, record: &Record, now: i64) -> Result<(), RadiusError>;
+}
+
+/// The real client over UDP.
+pub struct UdpAcct {
+    servers: Vec<String>,
+    port: u16,
+    secret: Vec<u8>,
+    nas_id: String,
+    nas_ip: Option<[u8; 4]>,
+    called_station: Option<String>,
+    timeout: Duration,
+    retries: u8,
+    /// The index in `servers` of the one that answered last.
+    preferred: AtomicUsize,
+}
+
+impl UdpAcct {
+    pub fn new(config: &Radius, router: Option<Mac>) -> UdpAcct {
+        UdpAcct {
+            servers: std::iter::once(config.server.clone())
+                .chain(config.backup_server.clone())
+                .collect(),
+            port: config.acct_port,
+            secret: config.acct_secret().as_bytes().to_vec(),
+            nas_id: config.nas_id.clone(),
+            nas_ip: config.nas_ip.map(|ip| ip.octets()),
+            called_station: called_station(config, router),
+            timeout: Duration::from_secs(config.timeout_secs),
+            retries: config.retries,
+            preferred: AtomicUsize::new(0),
+        }
+    }
+
+    /// One server: `Ok(true)` a verified response, `Ok(false)` silence or refusal.
+    fn ask(&self, server: SocketAddr, record: &Record, now: i64) -> Result<bool, PacketError> {
+        let mut id = [0u8; 1];
+        if token::fill(&mut id).is_err() {
+            return Ok(false);
+        }
+        let nas = Nas {
+            id: &self.nas_id,
+            ip: self.nas_ip,
+            called_station: self.called_station.as_deref(),
+        };
+        let packet = acct::request(record, id[0], now, &nas, &self.secret)?;
+        let mut authenticator = [0u8; 16];
+        authenticator.copy_from_slice(&packet[4..radius::HEADER]);
+        let local: SocketAddr = match server {
+            SocketAddr::V4(_) => ([0, 0, 0, 0], 0).into(),
+            SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+        };
+        let Ok(socket) = UdpSocket::bind(local) else {
+            return Ok(false);
+        };
+        if socket.connect(server).is_err() {
+            return Ok(false);
+        }
+        let mut buf = [0u8; radius::MAX_LEN];
+        let budget = Instant::now() + PER_SERVER;
+        for attempt in 0..=u32::from(self.retries) {
+            // A retransmission is the same packet (RFC 2866 §2: same Identifier, same
+            // Acct-Delay-Time); a later delivery of the record is a new packet.
+            if Instant::now() >= budget || socket.send(&packet).is_err() {
+                break;
+            }
+            let deadline = (Instant::now() + self.timeout * (1 << attempt.min(4))).min(budget);
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {
+                    break;
+                }
+                let n = match socket.recv(&mut buf) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                        return Ok(false);
+                    }
+                    Err(_) => break,
+                };
+                let checked = buf
+                    .get(..n)
+                    .ok_or(PacketError::Length(n))
+                    .and_then(|b| acct::check_response(b, id[0], &authenticator, &self.secret));
+                match checked {
+                    Ok(()) => return Ok(true),
+                    Err(e) => log::warn!("RADIUS accounting {server}: response dropped: {e}"),
+                }
+            }
+        }
+        Ok(false)
+    }
+}
+
+impl AcctClient for UdpAcct {
+    fn send(&self, record: &Record, now: i64) -> Result<(), RadiusError> {
+        let first = self.preferred.load(Ordering::Relaxed) % self.servers.len().max(1);
+        let order = (0..self.servers.len()).map(|i| (first + i) % self.servers.len());
+        for index in order {
+            let Some(server) = self.servers.get(index) else {
+                continue;
+            };
+            let address = (server.as_str(), self.port).to_socket_addrs();
+            let Some(address) = address.ok().and_then(|mut a| a.next()) else {
+                log::warn!("RADIUS accounting server {server}: cannot resolve");
+                continue;
+            };
+            match self.ask(address, record, now) {
+                Ok(true) => {
+                    self.preferred.store(index, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Ok(false) => log::warn!("RADIUS accounting server {address}: no answer"),
+                Err(e) => return Err(RadiusError::Request(e.to_string())),
+            }
+        }
+        Err(RadiusError::Unreachable)
+    }
+}

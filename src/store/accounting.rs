@@ -1,0 +1,143 @@
+//! RADIUS accounting on flash (feature `radius`): `acct_queue`, the records waiting for their
+//! Accounting-Response in the order they were made (key: a sequence number, `meta`
+//! `acct_seq`), bounded by `core::radius::acct::make_room`; and `acct_sessions`, what an
+//! accounted session's Interim-Updates and Stop need, by session id. Both tables are created
+//! by the first write that needs them: a store without RADIUS has neither (no schema change;
+//! a reader treats a missing table as empty).
+
+use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, TableError};
+
+use super::{decode, encode, Event, Reader, StoreError, Writer};
+use crate::core::radius::acct::{self, Accounted, Record, Room, Status};
+use crate::core::time::Timestamp;
+
+const ACCT_QUEUE: TableDefinition<u64, &[u8]> = TableDefinition::new("acct_queue");
+const ACCT_SESSIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("acct_sessions");
+
+/// A missing table reads as `None` (then empty).
+fn absent<T>(opened: Result<T, TableError>) -> Result<Option<T>, StoreError> {
+    match opened {
+        Ok(table) => Ok(Some(table)),
+        Err(TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+macro_rules! acct_getters {
+    ($ty:ty) => {
+        impl $ty {
+            /// The first `limit` queued records, oldest first, with their keys.
+            pub fn acct_queue(&self, limit: usize) -> Result<Vec<(u64, Record)>, StoreError> {
+                let Some(table) = absent(self.txn.open_table(ACCT_QUEUE))? else {
+                    return Ok(Vec::new());
+                };
+                let mut out = Vec::new();
+                for row in table.iter()?.take(limit) {
+                    let (key, value) = row?;
+                    out.push((key.value(), decode("accounting record", value.value())?));
+                }
+                Ok(out)
+            }
+
+            /// How many records wait.
+            pub fn acct_queue_len(&self) -> Result<u64, StoreError> {
+                match absent(self.txn.open_table(ACCT_QUEUE))? {
+                    Some(table) => Ok(table.len()?),
+                    None => Ok(0),
+                }
+            }
+
+            pub fn acct_session(&self, id: u64) -> Result<Option<Accounted>, StoreError> {
+                let Some(table) = absent(self.txn.open_table(ACCT_SESSIONS))? else {
+                    return Ok(None);
+                };
+                let value = table.get(id)?;
+                value
+                    .map(|v| decode("accounted session", v.value()))
+                    .transpose()
+            }
+
+            /// Every accounted session, by session id.
+            pub fn acct_sessions(&self) -> Result<Vec<(u64, Accounted)>, StoreError> {
+                let Some(table) = absent(self.txn.open_table(ACCT_SESSIONS))? else {
+                    return Ok(Vec::new());
+                };
+                let mut out = Vec::new();
+                for row in table.iter()? {
+                    let (key, value) = row?;
+                    out.push((key.value(), decode("accounted session", value.value())?));
+                }
+                Ok(out)
+            }
+        }
+    };
+}
+
+acct_getters!(Reader);
+acct_getters!(Writer);
+
+impl Writer {
+    pub fn put_acct_session(&mut self, id: u64, accounted: &Accounted) -> Result<(), StoreError> {
+        let bytes = encode(accounted)?;
+        self.txn
+            .open_table(ACCT_SESSIONS)?
+            .insert(id, bytes.as_slice())?;
+        Ok(())
+    }
+
+    pub fn remove_acct_session(&mut self, id: u64) -> Result<(), StoreError> {
+        self.txn.open_table(ACCT_SESSIONS)?.remove(id)?;
+        Ok(())
+    }
+
+    /// Queues `record` after every queued one, within `bound` (`acct::make_room`); a record
+    /// dropped or skipped is an event. Returns what the bound did.
+    pub fn queue_acct(&mut self, record: &Record, bound: usize) -> Result<Room, StoreError> {
+        let len = usize::try_from(self.acct_queue_len()?).unwrap_or(usize::MAX);
+        let mut oldest_interim = None;
+        if len >= bound {
+            let table = self.txn.open_table(ACCT_QUEUE)?;
+            for row in table.iter()? {
+                let (key, value) = row?;
+                let queued: Record = decode("accounting record", value.value())?;
+                if queued.status == Status::Interim {
+                    oldest_interim = Some(key.value());
+                    break;
+                }
+            }
+        }
+        let room = acct::make_room(len, bound, record.status, oldest_interim);
+        let note = |what: &str| {
+            Event::new(
+                record.at as Timestamp,
+                "acct_dropped",
+                record.mac,
+                format!("accounting queue full ({len} records): {what}"),
+            )
+        };
+        match room {
+            Room::Drop(key) => {
+                self.txn.open_table(ACCT_QUEUE)?.remove(key)?;
+                self.push_event(&note("the oldest Interim-Update dropped"))?;
+            }
+            Room::Skip => {
+                self.push_event(&note("an Interim-Update not queued"))?;
+                return Ok(room);
+            }
+            Room::Fits | Room::Over => {}
+        }
+        let key = self.meta("acct_seq")?.unwrap_or(0) + 1;
+        self.set_meta("acct_seq", key)?;
+        let bytes = encode(record)?;
+        self.txn
+            .open_table(ACCT_QUEUE)?
+            .insert(key, bytes.as_slice())?;
+        Ok(room)
+    }
+
+    /// Removes a record whose verified Accounting-Response arrived.
+    pub fn acct_done(&mut self, key: u64) -> Result<(), StoreError> {
+        self.txn.open_table(ACCT_QUEUE)?.remove(key)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,192 @@
+//! Issue 17, accounting (RFC 2866) against the real FreeRADIUS 3.2 of `radius.rs`, which
+//! writes each Accounting-Request it answers as one line of its `acct.log` (linelog). The
+//! counters come from the fake firewall (what the kernel's counters would say); the clock is
+//! the manual one, so intervals and delays are exact.
+
+use lango::core::config;
+use lango::store::Store;
+
+use crate::radius::{post, FreeRadius, SECRET};
+use crate::support::{guest, TempDir, TestEnv, T0};
+
+/// The demo config with a radius section at `server` (accounting on by default).
+fn acct_env(server: &FreeRadius, store: Store, hosts: &str, extra: &str) -> TestEnv {
+    let text = format!(
+        "{}\nconfig radius 'radius'\n{hosts}\toption auth_port '{}'\n\toption acct_port '{}'\n\t\
+         option secret '{SECRET}'\n\toption nas_id 'test-router'\n\toption timeout '1'\n\t\
+         option retries '0'\n{extra}",
+        lango::daemon::DEMO_CONFIG,
+        server.port,
+        server.acct_port
+    );
+    let config = config::parse(&text, "lango").expect("the config parses");
+    TestEnv::with(store, config, T0)
+}
+
+const LOCAL: &str = "\toption server '127.0.0.1'\n";
+
+/// Fields of a logged request (`radius::ACCT_FORMAT`).
+const STATUS: usize = 0;
+const SESSION: usize = 1;
+const USER: usize = 2;
+const IN: usize = 3;
+const OUT: usize = 4;
+const IN_GIGA: usize = 5;
+const OUT_GIGA: usize = 6;
+const TIME: usize = 7;
+const CAUSE: usize = 8;
+const CLASS: usize = 9;
+const EVENT: usize = 10;
+const DELAY: usize = 11;
+
+fn statuses(lines: &[Vec<String>]) -> Vec<&str> {
+    lines.iter().map(|l| l[STATUS].as_str()).collect()
+}
+
+#[test]
+fn start_interim_and_stop_reach_freeradius_with_the_counters() {
+    let Some(server) = FreeRadius::start("radius accounting") else {
+        return;
+    };
+    let env = acct_env(&server, Store::in_memory().unwrap(), LOCAL, "");
+    env.firewall
+        .read_one
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    env.app.accounting_on().unwrap();
+    let (ip, mac) = guest(1);
+    assert_eq!(post(&env, ip, "/voucher", "code=HOUR2345AB").status, 303);
+    assert_eq!(env.app.deliver_accounting(), 2);
+    let lines = server.accounting();
+    assert_eq!(statuses(&lines), ["Accounting-On", "Start"]);
+    let start = &lines[1];
+    assert_eq!(start[USER], "HOUR2345AB");
+    // Class "plan-hour" from the Access-Accept, echoed.
+    assert_eq!(start[CLASS], "0x706c616e2d686f7572");
+    assert_eq!(
+        &start[12..],
+        [
+            "test-router",
+            "AA-00-00-00-00-01",
+            "192.168.1.101",
+            "",
+            "RADIUS"
+        ]
+    );
+    assert_eq!(start[EVENT], T0.to_string());
+
+    // Past 4 GiB uploaded (gigawords), within the voucher's quota of 4 GiB + 1000 bytes.
+    env.firewall.set_usage(mac, (1 << 32) + 10, 500);
+    // The Access-Accept asks for 30 s; lango never goes under 60.
+    env.clock.advance(31);
+    assert_eq!(env.app.account_interims().unwrap(), 0);
+    env.clock.advance(30);
+    assert_eq!(env.app.account_interims().unwrap(), 1);
+    assert_eq!(env.app.deliver_accounting(), 1);
+    let lines = server.accounting();
+    let interim = &lines[2];
+    assert_eq!(interim[STATUS], "Interim-Update");
+    assert_eq!(interim[SESSION], start[SESSION]);
+    assert_eq!(
+        [
+            &interim[IN],
+            &interim[IN_GIGA],
+            &interim[OUT],
+            &interim[OUT_GIGA]
+        ],
+        ["10", "1", "500", "0"]
+    );
+    assert_eq!(
+        (interim[TIME].as_str(), interim[DELAY].as_str()),
+        ("61", "0")
+    );
+    assert_eq!(interim[CLASS], start[CLASS]);
+
+    // The session's time runs out: the Stop carries the counters read at the end.
+    env.firewall.set_usage(mac, (1 << 32) + 20, 900);
+    env.advance(3600 - 61);
+    assert!(!env.firewall.allows(mac));
+    assert_eq!(env.app.deliver_accounting(), 1);
+    let lines = server.accounting();
+    let stop = &lines[3];
+    assert_eq!(
+        [&stop[STATUS], &stop[SESSION], &stop[CAUSE], &stop[TIME]],
+        ["Stop", &start[SESSION], "Session-Timeout", "3600"]
+    );
+    assert_eq!([&stop[IN], &stop[IN_GIGA], &stop[OUT]], ["20", "1", "900"]);
+    // Nothing more is due for an ended session, and nothing is sent twice.
+    env.clock.advance(600);
+    assert_eq!(env.app.account_interims().unwrap(), 0);
+    assert_eq!(env.app.deliver_accounting(), 0);
+    env.app.accounting_off().unwrap();
+    let lines = server.accounting();
+    assert_eq!(
+        statuses(&lines),
+        [
+            "Accounting-On",
+            "Start",
+            "Interim-Update",
+            "Stop",
+            "Accounting-Off"
+        ]
+    );
+    assert_eq!(env.app.accounting_queued(), 0);
+}
+
+/// The server stopped: records wait on flash, in order; lango is then killed (its store
+/// dropped without a clean stop: every record was written durably before), started again on
+/// the same file, and the server comes back: each record arrives once, with its delay.
+#[test]
+fn records_wait_on_flash_through_a_kill_and_arrive_once() {
+    let Some(mut server) = FreeRadius::start("radius accounting queue") else {
+        return;
+    };
+    let dir = TempDir::new("acct-queue");
+    let path = dir.path("lango.redb");
+    let env = acct_env(&server, Store::open(&path).unwrap(), LOCAL, "");
+    env.app.accounting_on().unwrap();
+    let (ip, mac) = guest(1);
+    assert_eq!(post(&env, ip, "/voucher", "code=HOUR2345AB").status, 303);
+    server.stop();
+    assert_eq!(env.app.deliver_accounting(), 0);
+    // Backing off: no new attempt before the back-off has passed.
+    assert_eq!(env.app.deliver_accounting(), 0);
+    env.firewall.set_usage(mac, 3000, 4000);
+    env.clock.advance(60);
+    assert_eq!(env.app.account_interims().unwrap(), 1);
+    env.clock.advance(5);
+    let session = env.app.store.read(|r| r.active_session(mac)).unwrap();
+    assert!(env.app.revoke_session(session.unwrap().id).unwrap());
+    assert_eq!(env.app.deliver_accounting(), 0);
+    assert_eq!(env.app.accounting_queued(), 4);
+    assert!(server.accounting().is_empty());
+    drop(env);
+
+    server.run();
+    let env = acct_env(&server, Store::open(&path).unwrap(), LOCAL, "");
+    env.clock.advance(100);
+    assert_eq!(env.app.accounting_queued(), 4);
+    assert_eq!(env.app.deliver_accounting(), 4);
+    assert_eq!(env.app.deliver_accounting(), 0);
+    let lines = server.accounting();
+    assert_eq!(
+        statuses(&lines),
+        ["Accounting-On", "Start", "Interim-Update", "Stop"]
+    );
+    // The delay is counted from each record's own time.
+    let delays: Vec<&str> = lines.iter().map(|l| l[DELAY].as_str()).collect();
+    assert_eq!(delays, ["100", "100", "40", "35"]);
+    assert_eq!([&lines[3][CAUSE], &lines[3][IN]], ["Admin-Reset", "3000"]);
+}
+
+/// The primary does not answer (nothing listens on 127.0.0.2): the backup gets the records.
+#[test]
+fn the_backup_server_gets_the_records_when_the_primary_is_down() {
+    let Some(server) = FreeRadius::start("radius accounting backup") else {
+        return;
+    };
+    let hosts = "\toption server '127.0.0.2'\n\toption backup_server '127.0.0.1'\n";
+    let env = acct_env(&server, Store::in_memory().unwrap(), hosts, "");
+    env.app.accounting_on().unwrap();
+    assert_eq!(env.app.deliver_accounting(), 1);
+    assert_eq!(statuses(&server.accounting()), ["Accounting-On"]);
+}
