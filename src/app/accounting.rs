@@ -100,6 +100,34 @@ impl App {
         Ok(())
     }
 
+    /// A sale made on the router (an M-Pesa or Airtel payment, a local voucher), accounted in
+    /// its grant's write `w`: the Start of `session` with the sale as its Class
+    /// (`acct::sale_class`), or, when the session was already accounted (buy more), an
+    /// Interim-Update carrying it. `user`: the voucher's code, else the guest's MAC.
+    pub(crate) fn acct_sale_in(
+        &self,
+        w: &mut Writer,
+        session: &Session,
+        user: &str,
+        receipt: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        if self.acct_default_interim().is_none() {
+            return Ok(());
+        }
+        let terms = &session.terms;
+        let price = u64::try_from(terms.price.0).unwrap_or(0);
+        let currency = self.config().gateway.currency.clone();
+        let class = acct::sale_class(&terms.package_id, price, &currency, receipt);
+        let Some(mut accounted) = w.acct_session(session.id)? else {
+            return self.acct_start_in(w, session, Some(user), None, Some(class), now);
+        };
+        accounted.class = vec![class];
+        let record = acct::record(session, &accounted, Status::Interim, None, now);
+        w.queue_acct(&record, QUEUE_BOUND)?;
+        w.put_acct_session(session.id, &accounted)
+    }
+
     /// Whether session `id` is accounted (its end then needs a durable write and fresh
     /// counters).
     pub(crate) fn is_accounted(&self, id: u64) -> bool {

@@ -100,13 +100,18 @@ impl Writer {
             for row in table.iter()? {
                 let (key, value) = row?;
                 let queued: Record = decode("accounting record", value.value())?;
-                if queued.status == Status::Interim {
+                if queued.status == Status::Interim && !acct::is_sale(&queued) {
                     oldest_interim = Some(key.value());
                     break;
                 }
             }
         }
-        let room = acct::make_room(len, bound, record.status, oldest_interim);
+        // A sale is kept like a Start or Stop, whatever its status.
+        let kind = match acct::is_sale(record) {
+            true => Status::Start,
+            false => record.status,
+        };
+        let room = acct::make_room(len, bound, kind, oldest_interim);
         let note = |what: &str| {
             Event::new(
                 record.at as Timestamp,
@@ -139,5 +144,49 @@ impl Writer {
     pub fn acct_done(&mut self, key: u64) -> Result<(), StoreError> {
         self.txn.open_table(ACCT_QUEUE)?.remove(key)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::radius::acct::nas_record;
+    use crate::store::{Durability, Store};
+
+    fn queued(store: &Store) -> Vec<(u64, Status)> {
+        let all = store.read(|r| r.acct_queue(100)).unwrap();
+        all.into_iter().map(|(k, r)| (k, r.status)).collect()
+    }
+
+    #[test]
+    fn the_bound_drops_the_oldest_plain_interim_and_logs_it() {
+        let store = Store::in_memory().unwrap();
+        assert_eq!(store.read(|r| r.acct_queue_len()).unwrap(), 0);
+        let sale = Record {
+            class: vec![acct::sale_class("hour", 2000, "KES", "R1")],
+            ..nas_record(Status::Interim, 1)
+        };
+        let add = |record: &Record| {
+            store
+                .write(Durability::Lazy, |w| w.queue_acct(record, 3))
+                .unwrap()
+        };
+        assert_eq!(add(&sale), Room::Fits);
+        assert_eq!(add(&nas_record(Status::Interim, 2)), Room::Fits);
+        assert_eq!(add(&nas_record(Status::Start, 3)), Room::Fits);
+        // Full: the sale is kept, the plain Interim-Update (key 2) makes room.
+        assert_eq!(add(&nas_record(Status::Stop, 4)), Room::Drop(2));
+        let events = store.read(|r| r.recent_events(10)).unwrap();
+        assert!(events.iter().any(|e| e.kind == "acct_dropped"));
+        assert_eq!(
+            queued(&store),
+            [(1, Status::Interim), (3, Status::Start), (4, Status::Stop)]
+        );
+        // Nothing left to drop: an Interim-Update is skipped, a Stop goes over the bound.
+        assert_eq!(add(&nas_record(Status::Interim, 5)), Room::Skip);
+        assert_eq!(add(&nas_record(Status::Stop, 6)), Room::Over);
+        assert_eq!(queued(&store).len(), 4);
+        store.write(Durability::Lazy, |w| w.acct_done(1)).unwrap();
+        assert_eq!(queued(&store)[0], (3, Status::Start));
     }
 }

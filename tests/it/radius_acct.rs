@@ -190,3 +190,83 @@ fn the_backup_server_gets_the_records_when_the_primary_is_down() {
     assert_eq!(env.app.deliver_accounting(), 1);
     assert_eq!(statuses(&server.accounting()), ["Accounting-On"]);
 }
+
+/// A Class value as FreeRADIUS logs it (`0x` and hex) back to text.
+fn class_text(logged: &str) -> String {
+    let hex = logged.strip_prefix("0x").unwrap_or_default();
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    String::from_utf8(bytes).unwrap()
+}
+
+/// Sales made on the router reach the server as accounting: an M-Pesa purchase and a local
+/// voucher, each a Start whose Class names the package, amount, currency and receipt; buying
+/// more on the same device is an Interim-Update carrying the second sale.
+#[test]
+fn sales_made_on_the_router_arrive_as_accounting() {
+    let Some(server) = FreeRadius::start("radius accounting sales") else {
+        return;
+    };
+    let env = acct_env(&server, Store::in_memory().unwrap(), LOCAL, "");
+    let (ip, mac) = guest(2);
+    let pay = |env: &TestEnv| -> u64 {
+        let id = env.app.start_purchase(ip, "hour", "0712345678").unwrap().id;
+        for _ in 0..10 {
+            env.advance(2);
+            let paid = env.app.store.read(|r| r.payment(id)).unwrap();
+            if paid.is_some_and(|p| p.session_id.is_some()) {
+                break;
+            }
+        }
+        id
+    };
+    let first = pay(&env);
+    assert!(env.firewall.allows(mac));
+    let code = env.hour_voucher();
+    let reply = post(&env, guest(3).0, "/voucher", &format!("code={code}"));
+    assert_eq!(reply.status, 303);
+    assert_eq!(env.app.deliver_accounting(), 2);
+    let lines = server.accounting();
+    assert_eq!(statuses(&lines), ["Start", "Start"]);
+    let payment = env.app.store.read(|r| r.payment(first)).unwrap().unwrap();
+    // The receipt when the query gave one, else the payment's number.
+    let receipt = payment.receipt.unwrap_or(format!("payment-{first}"));
+    let price = payment.amount.0;
+    let sale = format!("lango-sale package=hour amount={price} currency=KES receipt={receipt}");
+    assert_eq!(class_text(&lines[0][CLASS]), sale);
+    assert_eq!(lines[0][USER], "AA-00-00-00-00-02");
+    assert_eq!(lines[0][16], "Local");
+    assert_eq!(lines[1][USER], code);
+    assert_eq!(
+        class_text(&lines[1][CLASS]),
+        format!("lango-sale package=hour amount={price} currency=KES receipt=voucher-{code}")
+    );
+    // Buy more on the same device: the same session, an Interim-Update with the new sale.
+    env.clock.advance(120);
+    let second = pay(&env);
+    assert_eq!(env.app.deliver_accounting(), 1);
+    let lines = server.accounting();
+    assert_eq!(lines[2][STATUS], "Interim-Update");
+    assert_eq!(lines[2][SESSION], lines[0][SESSION]);
+    let second = env.app.store.read(|r| r.payment(second)).unwrap().unwrap();
+    let receipt2 = second.receipt.unwrap_or(format!("payment-{}", second.id));
+    assert_ne!(receipt2, receipt);
+    assert!(class_text(&lines[2][CLASS]).ends_with(&format!("receipt={receipt2}")));
+}
+
+/// FreeRADIUS checks the Request Authenticator: signed with another secret, a record gets no
+/// response and stays queued.
+#[test]
+fn a_record_signed_with_another_secret_stays_queued() {
+    let Some(server) = FreeRadius::start("radius accounting secret") else {
+        return;
+    };
+    let extra = "\toption acct_secret 'not-the-secret'\n";
+    let env = acct_env(&server, Store::in_memory().unwrap(), LOCAL, extra);
+    env.app.accounting_on().unwrap();
+    assert_eq!(env.app.deliver_accounting(), 0);
+    assert_eq!(env.app.accounting_queued(), 1);
+    assert!(server.accounting().is_empty());
+}

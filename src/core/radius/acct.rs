@@ -161,6 +161,11 @@ pub fn sale_class(package: &str, amount_minor: u64, currency: &str, receipt: &st
     text.into_bytes()
 }
 
+/// Whether `record` carries a sale (`sale_class`): never dropped by the queue's bound.
+pub fn is_sale(record: &Record) -> bool {
+    record.class.iter().any(|c| c.starts_with(b"lango-sale "))
+}
+
 /// The interim interval for a session: the Access-Accept's Acct-Interim-Interval, else the
 /// configured default, never under `MIN_INTERIM_SECS`.
 pub fn interim_secs(reply: Option<u32>, default: u32) -> u32 {
