@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use crate::core::config::{Radius, RadiusAuth};
 use crate::core::locks;
 use crate::core::model::Mac;
+use crate::core::radius::acct::check_signed;
 use crate::core::radius::{self, Auth, Nonce, PacketError, Reply, Request};
 use crate::core::token;
 
@@ -60,6 +61,18 @@ impl fmt::Display for RadiusError {
 pub trait RadiusClient: Send + Sync {
     /// Blocks for at most the configured timeouts. `Ok` only for a verified Access-Accept.
     fn authenticate(&self, login: &Login) -> Result<Reply, RadiusError>;
+
+    /// The servers, in the order they are asked.
+    fn servers(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// One Status-Server probe (RFC 5997) of server `index`: whether a verified answer came
+    /// within the configured timeouts.
+    fn probe(&self, index: usize) -> bool {
+        let _ = index;
+        false
+    }
 }
 
 /// The real client over UDP.
@@ -178,6 +191,55 @@ impl UdpRadius {
 }
 
 impl RadiusClient for UdpRadius {
+    fn servers(&self) -> Vec<String> {
+        self.servers.clone()
+    }
+
+    fn probe(&self, index: usize) -> bool {
+        let Some(server) = self.servers.get(index) else {
+            return false;
+        };
+        let address = (server.as_str(), self.port).to_socket_addrs();
+        let Some(server) = address.ok().and_then(|mut a| a.next()) else {
+            return false;
+        };
+        let mut random = [0u8; 17];
+        if token::fill(&mut random).is_err() {
+            return false;
+        }
+        let (id, mut authenticator) = (random[16], [0u8; 16]);
+        authenticator.copy_from_slice(&random[..16]);
+        let packet = radius::status_server(id, &authenticator, &self.secret);
+        let local: SocketAddr = match server {
+            SocketAddr::V4(_) => ([0, 0, 0, 0], 0).into(),
+            SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+        };
+        let Ok(socket) = UdpSocket::bind(local) else {
+            return false;
+        };
+        if socket.connect(server).is_err() {
+            return false;
+        }
+        let mut buf = [0u8; radius::MAX_LEN];
+        for attempt in 0..=u32::from(self.retries) {
+            let wait = self.timeout * (1 << attempt.min(4));
+            if socket.send(&packet).is_err() || socket.set_read_timeout(Some(wait)).is_err() {
+                return false;
+            }
+            match socket.recv(&mut buf) {
+                Ok(n) => {
+                    let reply = buf.get(..n).unwrap_or_default();
+                    let code = radius::ACCESS_ACCEPT;
+                    let checked = check_signed(reply, id, &authenticator, &self.secret, code);
+                    return checked.is_ok();
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return false,
+                Err(_) => {}
+            }
+        }
+        false
+    }
+
     fn authenticate(&self, login: &Login) -> Result<Reply, RadiusError> {
         let mut bad = None;
         for server in &self.servers {

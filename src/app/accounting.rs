@@ -297,7 +297,8 @@ impl App {
     }
 }
 
-/// The accounting thread: every second, the Interim-Updates that are due, then the queue.
+/// The RADIUS thread: every second, the Status-Server probes that are due, the Interim-Updates
+/// that are due, then the queue.
 pub fn spawn(app: &Arc<App>) -> std::io::Result<()> {
     let app: Weak<App> = Arc::downgrade(app);
     std::thread::Builder::new()
@@ -305,6 +306,7 @@ pub fn spawn(app: &Arc<App>) -> std::io::Result<()> {
         .spawn(move || loop {
             std::thread::sleep(Duration::from_secs(1));
             let Some(app) = app.upgrade() else { return };
+            app.probe_radius();
             if let Err(e) = app.account_interims() {
                 log::error!("accounting: {e}");
             }

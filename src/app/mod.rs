@@ -33,6 +33,8 @@ pub use guest::{MoveError, RedeemError};
 pub use mpesa::SmsError;
 pub use owner::{FirstRun, OwnerError};
 pub use purchase::PurchaseError;
+#[cfg(feature = "radius")]
+pub use radius::RadiusStatus;
 pub use trial::TrialError;
 
 use std::collections::{HashMap, HashSet};

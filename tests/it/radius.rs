@@ -149,6 +149,7 @@ log {{
 }}
 security {{
   allow_vulnerable_openssl = yes
+  status_server = yes
 }}
 client lango {{
   ipaddr = 127.0.0.0/8

@@ -270,3 +270,47 @@ fn a_record_signed_with_another_secret_stays_queued() {
     assert_eq!(env.app.accounting_queued(), 1);
     assert!(server.accounting().is_empty());
 }
+
+/// Status-Server probes (RFC 5997): the real server answers, an address where nothing
+/// listens does not; `ubus call lango status` and the owner page say so, and a server that
+/// stops answering is seen at its next probe.
+#[test]
+fn status_server_probes_show_in_ubus_status_and_on_the_owner_page() {
+    use lango::adapters::ubusd::UbusHandler;
+    let Some(mut server) = FreeRadius::start("radius status-server") else {
+        return;
+    };
+    let hosts = "\toption server '127.0.0.1'\n\toption backup_server '127.0.0.2'\n";
+    let env = acct_env(&server, Store::in_memory().unwrap(), hosts, "");
+    let ubus = lango::ubus::LangoUbus {
+        app: env.app.clone(),
+        config_path: None,
+        gateway: None,
+    };
+    let states = || {
+        let status = ubus.call("status", &serde_json::json!({})).unwrap();
+        let radius = &status["radius"];
+        assert_eq!(radius["accounting"], true);
+        let servers = radius["servers"].as_array().unwrap().clone();
+        servers
+            .iter()
+            .map(|s| format!("{} {}", s["server"].as_str().unwrap(), s["state"]))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(states(), ["127.0.0.1 \"unknown\"", "127.0.0.2 \"unknown\""]);
+    assert_eq!(env.app.probe_radius(), 2);
+    assert_eq!(states(), ["127.0.0.1 \"up\"", "127.0.0.2 \"down\""]);
+    // Not due again yet.
+    assert_eq!(env.app.probe_radius(), 0);
+    let owner = crate::support::Owner::sign_in(lango::web::admin::Ctx::new(env.app.clone(), None));
+    let page = owner.get("/").body;
+    assert!(
+        page.contains("127.0.0.1 <span class=\"label success\">answering</span>"),
+        "{page}"
+    );
+    assert!(page.contains("127.0.0.2 <span class=\"label important\">not answering</span>"));
+    server.stop();
+    env.clock.advance(30);
+    assert_eq!(env.app.probe_radius(), 2);
+    assert_eq!(states(), ["127.0.0.1 \"down\"", "127.0.0.2 \"down\""]);
+}

@@ -282,18 +282,38 @@ pub fn request(
     Ok(out)
 }
 
-/// Checks an Accounting-Response to the request with `id` and `request_authenticator`: code,
-/// Identifier and Response Authenticator (MD5 over the response with the Request
-/// Authenticator in its place, then the secret). A Message-Authenticator, if any, is checked
-/// too (RFC 3579 §3.2).
+/// Checks an Accounting-Response to the request with `id` and `request_authenticator`
+/// (`check_signed`).
 pub fn check_response(
     bytes: &[u8],
     id: u8,
     request_authenticator: &[u8; 16],
     secret: &[u8],
 ) -> Result<(), PacketError> {
+    check_signed(
+        bytes,
+        id,
+        request_authenticator,
+        secret,
+        ACCOUNTING_RESPONSE,
+    )
+}
+
+/// Checks a reply of `code` to the request with `id` and `request_authenticator`: code,
+/// Identifier and Response Authenticator (MD5 over the reply with the Request Authenticator
+/// in its place, then the secret); a Message-Authenticator, if any, is checked too (RFC 3579
+/// §3.2). Also the answer to a Status-Server probe: FreeRADIUS before 3.2.5 answers one
+/// without a Message-Authenticator, and a probe grants nothing, so the Response
+/// Authenticator (which needs the secret) is enough there.
+pub fn check_signed(
+    bytes: &[u8],
+    id: u8,
+    request_authenticator: &[u8; 16],
+    secret: &[u8],
+    code: u8,
+) -> Result<(), PacketError> {
     let packet = Packet::decode(bytes)?;
-    if packet.code != ACCOUNTING_RESPONSE {
+    if packet.code != code {
         return Err(PacketError::Code(packet.code));
     }
     if packet.id != id {

@@ -13,6 +13,7 @@ use crate::core::token;
 
 pub mod acct;
 mod dictionary;
+pub mod health;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -30,6 +31,8 @@ pub const ACCESS_REQUEST: u8 = 1;
 pub const ACCESS_ACCEPT: u8 = 2;
 pub const ACCESS_REJECT: u8 = 3;
 pub const ACCESS_CHALLENGE: u8 = 11;
+/// Status-Server (RFC 5997): a probe, answered with an Access-Accept.
+pub const STATUS_SERVER: u8 = 12;
 
 /// Attribute types lango sends or reads (RFC 2865 §5, RFC 2869 §5.14, RFC 3579 §3.2).
 pub mod attr {
@@ -278,6 +281,18 @@ pub fn access_request(
     let mac = hmac_md5(secret, &out);
     out[HEADER + 2..HEADER + 18].copy_from_slice(&mac);
     Ok(out)
+}
+
+/// A Status-Server probe (RFC 5997 §3): only a Message-Authenticator, signed with `secret`.
+/// Its answer is an Access-Accept that `check_reply` verifies like any other.
+pub fn status_server(id: u8, authenticator: &[u8; 16], secret: &[u8]) -> Vec<u8> {
+    let mut out = vec![STATUS_SERVER, id, 0, 38];
+    out.extend_from_slice(authenticator);
+    out.extend_from_slice(&[attr::MESSAGE_AUTHENTICATOR, 18]);
+    out.extend_from_slice(&[0; 16]);
+    let mac = hmac_md5(secret, &out);
+    out[HEADER + 2..HEADER + 18].copy_from_slice(&mac);
+    out
 }
 
 /// Checks a reply to the request with `id` and `request_authenticator`: its code, Identifier,

@@ -156,3 +156,36 @@ fn a_sale_fits_one_class_attribute() {
     let long = sale_class(&"p".repeat(300), 1, "KES", &"R".repeat(300));
     assert_eq!(long.len(), 253);
 }
+
+#[test]
+fn a_status_server_probe_is_signed_and_its_accept_verified() {
+    let auth = [3u8; 16];
+    let probe = status_server(4, &auth, SECRET);
+    let packet = Packet::decode(&probe).unwrap();
+    assert_eq!(
+        (packet.code, packet.id, probe.len()),
+        (STATUS_SERVER, 4, 38)
+    );
+    let mut zeroed = probe.clone();
+    zeroed[22..38].fill(0);
+    assert_eq!(
+        value(&packet, attr::MESSAGE_AUTHENTICATOR).unwrap(),
+        hmac_md5(SECRET, &zeroed)
+    );
+    // FreeRADIUS 3.2.1's answer: an Access-Accept with no attributes.
+    let mut accept = response(4, &auth, SECRET);
+    accept[0] = ACCESS_ACCEPT;
+    let mut md5 = Md5::new();
+    md5.update([ACCESS_ACCEPT, 4, 0, 20]);
+    md5.update(auth);
+    md5.update(SECRET);
+    accept[4..20].copy_from_slice(&md5.finalize());
+    assert_eq!(
+        check_signed(&accept, 4, &auth, SECRET, ACCESS_ACCEPT),
+        Ok(())
+    );
+    assert_eq!(
+        check_signed(&accept, 4, &auth, b"other", ACCESS_ACCEPT),
+        Err(PacketError::ResponseAuthenticator)
+    );
+}
