@@ -26,6 +26,8 @@ use crate::core::radius::acct::{self, Accounted, Room, Status, QUEUE_BOUND};
 use crate::core::radius::Reply;
 use crate::store::Writer;
 
+/// How long a clean stop waits for the Accounting-Off to be delivered.
+const OFF_WAIT: Duration = Duration::from_secs(2);
 /// Records sent between two durable removals.
 const BATCH: usize = 32;
 /// The first wait after a failed delivery, and the longest.
@@ -40,6 +42,8 @@ pub(crate) struct AcctState {
     retry: Mutex<(Timestamp, i64)>,
     /// One delivery at a time (the thread, a test, the clean stop).
     sending: Mutex<()>,
+    /// No Interim-Update is due before this time (the accounted sessions are read only then).
+    interims_from: Mutex<Timestamp>,
 }
 
 impl AcctState {
@@ -95,6 +99,10 @@ impl App {
             radius: reply.is_some(),
         };
         let record = acct::record(session, &accounted, Status::Start, None, now);
+        {
+            let mut from = locks::lock(&self.radius.acct.interims_from);
+            *from = (*from).min(accounted.next_interim);
+        }
         w.put_acct_session(session.id, &accounted)?;
         w.queue_acct(&record, QUEUE_BOUND)?;
         Ok(())
@@ -165,7 +173,18 @@ impl App {
             return Ok(0);
         }
         let now = self.time().now;
+        if *locks::lock(&self.radius.acct.interims_from) > now {
+            return Ok(0);
+        }
         let all = self.store.read(|r| r.acct_sessions())?;
+        // The next look: the earliest interval end of the sessions not due now, or after the
+        // due ones' next interval (at least `MIN_INTERIM_SECS`).
+        let later = all.iter().map(|(_, a)| a.next_interim).filter(|t| *t > now);
+        let next = later
+            .min()
+            .unwrap_or(now + i64::from(acct::MIN_INTERIM_SECS));
+        *locks::lock(&self.radius.acct.interims_from) =
+            next.min(now + i64::from(acct::MIN_INTERIM_SECS));
         let due: Vec<(u64, Accounted)> = all
             .into_iter()
             .filter(|(_, a)| a.next_interim <= now)
@@ -210,12 +229,24 @@ impl App {
         self.queue_nas(Status::On)
     }
 
-    /// Accounting-Off at a clean stop: queued, then one delivery attempt (bounded by the
-    /// client's timeouts).
-    pub fn accounting_off(&self) -> Result<(), StoreError> {
+    /// Accounting-Off at a clean stop: queued, then delivered with the rest of the queue for
+    /// at most `OFF_WAIT` (procd kills a service 5 s after asking it to stop); what is left
+    /// is sent after the next start. No attempt while the server is backed off.
+    pub fn accounting_off(self: &Arc<App>) -> Result<(), StoreError> {
         self.queue_nas(Status::Off)?;
-        *locks::lock(&self.radius.acct.retry) = (0, 0);
-        self.deliver_accounting();
+        if locks::lock(&self.radius.acct.retry).0 > self.time().now {
+            return Ok(());
+        }
+        let (done, wait) = std::sync::mpsc::channel();
+        let app = self.clone();
+        let sender = std::thread::Builder::new()
+            .name("accounting-off".into())
+            .spawn(move || {
+                let _ = done.send(app.deliver_accounting());
+            });
+        if sender.is_ok() {
+            let _ = wait.recv_timeout(OFF_WAIT);
+        }
         Ok(())
     }
 
@@ -298,13 +329,17 @@ impl App {
 }
 
 /// The RADIUS thread: every second, the Status-Server probes that are due, the Interim-Updates
-/// that are due, then the queue.
+/// that are due, then the queue. Without a radius section it looks every 30 s whether a reload
+/// added one.
 pub fn spawn(app: &Arc<App>) -> std::io::Result<()> {
     let app: Weak<App> = Arc::downgrade(app);
     std::thread::Builder::new()
         .name("accounting".into())
         .spawn(move || loop {
-            std::thread::sleep(Duration::from_secs(1));
+            let idle = app
+                .upgrade()
+                .is_none_or(|app| app.config().radius.is_none());
+            std::thread::sleep(Duration::from_secs(if idle { 30 } else { 1 }));
             let Some(app) = app.upgrade() else { return };
             app.probe_radius();
             if let Err(e) = app.account_interims() {
