@@ -142,51 +142,24 @@ impl UdpRadius {
             framed_ip,
         };
         let packet = radius::access_request(id, &nonce, &request, &self.secret)?;
-        let local: SocketAddr = match server {
-            SocketAddr::V4(_) => ([0, 0, 0, 0], 0).into(),
-            SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
-        };
-        let Ok(socket) = UdpSocket::bind(local) else {
-            return Ok(None);
-        };
-        if socket.connect(server).is_err() {
-            return Ok(None);
-        }
+        // A reply that fails a check is dropped (RFC 2865 §3) and the wait goes on.
         let mut bad = None;
-        let mut buf = [0u8; radius::MAX_LEN];
-        let budget = Instant::now() + PER_SERVER;
-        for attempt in 0..=u32::from(self.retries) {
-            // A retransmission is the same packet: same Identifier, same authenticator.
-            if Instant::now() >= budget || socket.send(&packet).is_err() {
-                break;
-            }
-            let deadline = (Instant::now() + self.timeout * (1 << attempt.min(4))).min(budget);
-            loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {
-                    break;
-                }
-                let n = match socket.recv(&mut buf) {
-                    Ok(n) => n,
-                    // ICMP port unreachable: nobody listens there; no point retrying.
-                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                        return bad.map_or(Ok(None), Err);
-                    }
-                    Err(_) => break,
-                };
-                // A reply that fails a check is dropped (RFC 2865 §3) and the wait goes on.
-                let checked =
-                    radius::check_reply(&buf[..n], id, &nonce.authenticator, &self.secret);
-                match checked.and_then(|packet| Reply::of(&packet)) {
-                    Ok(reply) => return Ok(Some(reply)),
-                    Err(e) => {
-                        log::warn!("RADIUS {server}: reply dropped: {e}");
-                        bad = Some(e);
-                    }
+        let reply = exchange(server, &packet, self.timeout, self.retries, |bytes| {
+            let checked = radius::check_reply(bytes, id, &nonce.authenticator, &self.secret);
+            match checked.and_then(|packet| Reply::of(&packet)) {
+                Ok(reply) => Some(reply),
+                Err(e) => {
+                    log::warn!("RADIUS {server}: reply dropped: {e}");
+                    bad = Some(e);
+                    None
                 }
             }
+        });
+        match (reply, bad) {
+            (Some(reply), _) => Ok(Some(reply)),
+            (None, Some(e)) => Err(e),
+            (None, None) => Ok(None),
         }
-        bad.map_or(Ok(None), Err)
     }
 }
 
@@ -210,34 +183,11 @@ impl RadiusClient for UdpRadius {
         let (id, mut authenticator) = (random[16], [0u8; 16]);
         authenticator.copy_from_slice(&random[..16]);
         let packet = radius::status_server(id, &authenticator, &self.secret);
-        let local: SocketAddr = match server {
-            SocketAddr::V4(_) => ([0, 0, 0, 0], 0).into(),
-            SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
-        };
-        let Ok(socket) = UdpSocket::bind(local) else {
-            return false;
-        };
-        if socket.connect(server).is_err() {
-            return false;
-        }
-        let mut buf = [0u8; radius::MAX_LEN];
-        for attempt in 0..=u32::from(self.retries) {
-            let wait = self.timeout * (1 << attempt.min(4));
-            if socket.send(&packet).is_err() || socket.set_read_timeout(Some(wait)).is_err() {
-                return false;
-            }
-            match socket.recv(&mut buf) {
-                Ok(n) => {
-                    let reply = buf.get(..n).unwrap_or_default();
-                    let code = radius::ACCESS_ACCEPT;
-                    let checked = check_signed(reply, id, &authenticator, &self.secret, code);
-                    return checked.is_ok();
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return false,
-                Err(_) => {}
-            }
-        }
-        false
+        let code = radius::ACCESS_ACCEPT;
+        let answered = exchange(server, &packet, self.timeout, self.retries, |bytes| {
+            check_signed(bytes, id, &authenticator, &self.secret, code).ok()
+        });
+        answered.is_some()
     }
 
     fn authenticate(&self, login: &Login) -> Result<Reply, RadiusError> {
@@ -260,6 +210,49 @@ impl RadiusClient for UdpRadius {
         }
         Err(bad.map_or(RadiusError::Unreachable, RadiusError::BadReply))
     }
+}
+
+/// One exchange with `server` over a connected UDP socket of its own: `packet` sent
+/// `1 + retries` times (a retransmission is the same packet), the wait doubled each time,
+/// within `PER_SERVER` in all; each datagram received goes to `check` until it accepts one.
+/// `None`: silence, nobody listening (ICMP port unreachable: no point retrying), or nothing
+/// accepted.
+pub(crate) fn exchange<T>(
+    server: SocketAddr,
+    packet: &[u8],
+    timeout: Duration,
+    retries: u8,
+    mut check: impl FnMut(&[u8]) -> Option<T>,
+) -> Option<T> {
+    let local: SocketAddr = match server {
+        SocketAddr::V4(_) => ([0, 0, 0, 0], 0).into(),
+        SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let socket = UdpSocket::bind(local).ok()?;
+    socket.connect(server).ok()?;
+    let mut buf = [0u8; radius::MAX_LEN];
+    let budget = Instant::now() + PER_SERVER;
+    for attempt in 0..=u32::from(retries) {
+        if Instant::now() >= budget || socket.send(packet).is_err() {
+            break;
+        }
+        let deadline = (Instant::now() + timeout * (1 << attempt.min(4))).min(budget);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {
+                break;
+            }
+            let n = match socket.recv(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return None,
+                Err(_) => break,
+            };
+            if let Some(answer) = buf.get(..n).and_then(&mut check) {
+                return Some(answer);
+            }
+        }
+    }
+    None
 }
 
 pub use crate::core::radius::acct::ietf;

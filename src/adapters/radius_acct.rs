@@ -4,11 +4,11 @@
 //! server that answered last is asked first). The packets are `core::radius::acct`'s. Feature
 //! `radius` only.
 
-use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::radius::{called_station, RadiusError, PER_SERVER};
+use super::radius::{called_station, exchange, RadiusError};
 use crate::core::config::Radius;
 use crate::core::model::Mac;
 use crate::core::radius::acct::{self, Nas, Record};
@@ -67,48 +67,23 @@ impl UdpAcct {
         let packet = acct::request(record, id[0], now, &nas, &self.secret)?;
         let mut authenticator = [0u8; 16];
         authenticator.copy_from_slice(&packet[4..radius::HEADER]);
-        let local: SocketAddr = match server {
-            SocketAddr::V4(_) => ([0, 0, 0, 0], 0).into(),
-            SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
-        };
-        let Ok(socket) = UdpSocket::bind(local) else {
-            return Ok(false);
-        };
-        if socket.connect(server).is_err() {
-            return Ok(false);
-        }
-        let mut buf = [0u8; radius::MAX_LEN];
-        let budget = Instant::now() + PER_SERVER;
-        for attempt in 0..=u32::from(self.retries) {
-            // A retransmission is the same packet (RFC 2866 §2: same Identifier, same
-            // Acct-Delay-Time); a later delivery of the record is a new packet.
-            if Instant::now() >= budget || socket.send(&packet).is_err() {
-                break;
-            }
-            let deadline = (Instant::now() + self.timeout * (1 << attempt.min(4))).min(budget);
-            loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {
-                    break;
-                }
-                let n = match socket.recv(&mut buf) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                        return Ok(false);
+        // A retransmission is the same packet (RFC 2866 §2: same Identifier, same
+        // Acct-Delay-Time); a later delivery of the record is a new packet.
+        let answered =
+            exchange(
+                server,
+                &packet,
+                self.timeout,
+                self.retries,
+                |bytes| match acct::check_response(bytes, id[0], &authenticator, &self.secret) {
+                    Ok(()) => Some(()),
+                    Err(e) => {
+                        log::warn!("RADIUS accounting {server}: response dropped: {e}");
+                        None
                     }
-                    Err(_) => break,
-                };
-                let checked = buf
-                    .get(..n)
-                    .ok_or(PacketError::Length(n))
-                    .and_then(|b| acct::check_response(b, id[0], &authenticator, &self.secret));
-                match checked {
-                    Ok(()) => return Ok(true),
-                    Err(e) => log::warn!("RADIUS accounting {server}: response dropped: {e}"),
-                }
-            }
-        }
-        Ok(false)
+                },
+            );
+        Ok(answered.is_some())
     }
 }
 

@@ -316,17 +316,7 @@ pub fn check_signed(
     if packet.code != code {
         return Err(PacketError::Code(packet.code));
     }
-    if packet.id != id {
-        return Err(PacketError::Identifier);
-    }
-    let mut copy = packet.bytes().to_vec();
-    copy[4..HEADER].copy_from_slice(request_authenticator);
-    let mut md5 = Md5::new();
-    md5.update(&copy);
-    md5.update(secret);
-    if !token::same(&packet.authenticator, &md5.finalize()) {
-        return Err(PacketError::ResponseAuthenticator);
-    }
+    let mut copy = super::verify_response(&packet, id, request_authenticator, secret)?;
     for (kind, value, at) in packet.attributes() {
         if kind == attr::MESSAGE_AUTHENTICATOR {
             copy[at..at + value.len()].fill(0);

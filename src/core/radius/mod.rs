@@ -307,18 +307,7 @@ pub fn check_reply<'a>(
     if ![ACCESS_ACCEPT, ACCESS_REJECT, ACCESS_CHALLENGE].contains(&packet.code) {
         return Err(PacketError::Code(packet.code));
     }
-    if packet.id != id {
-        return Err(PacketError::Identifier);
-    }
-    // RFC 2865 §3: MD5(Code+ID+Length+RequestAuth+Attributes+Secret).
-    let mut copy = packet.bytes().to_vec();
-    copy[4..HEADER].copy_from_slice(request_authenticator);
-    let mut md5 = Md5::new();
-    md5.update(&copy);
-    md5.update(secret);
-    if !token::same(&packet.authenticator, &md5.finalize()) {
-        return Err(PacketError::ResponseAuthenticator);
-    }
+    let mut copy = verify_response(&packet, id, request_authenticator, secret)?;
     // RFC 3579 §3.2: HMAC-MD5 over the reply with the Request Authenticator in place of the
     // Response Authenticator and the Message-Authenticator's own value zeroed.
     let mut found = None;
@@ -336,6 +325,29 @@ pub fn check_reply<'a>(
         return Err(PacketError::MessageAuthenticator);
     }
     Ok(packet)
+}
+
+/// Checks a reply's Identifier and Response Authenticator (RFC 2865 §3, RFC 2866 §3:
+/// MD5(Code+ID+Length+RequestAuth+Attributes+Secret)). Returns the reply with the Request
+/// Authenticator in place of the Response Authenticator: what a Message-Authenticator signs.
+fn verify_response(
+    packet: &Packet,
+    id: u8,
+    request_authenticator: &[u8; 16],
+    secret: &[u8],
+) -> Result<Vec<u8>, PacketError> {
+    if packet.id != id {
+        return Err(PacketError::Identifier);
+    }
+    let mut copy = packet.bytes().to_vec();
+    copy[4..HEADER].copy_from_slice(request_authenticator);
+    let mut md5 = Md5::new();
+    md5.update(&copy);
+    md5.update(secret);
+    if !token::same(&packet.authenticator, &md5.finalize()) {
+        return Err(PacketError::ResponseAuthenticator);
+    }
+    Ok(copy)
 }
 
 /// Appends one attribute.
