@@ -161,7 +161,12 @@ impl App {
             return Ok(());
         };
         let cause = acct::cause_of(reason);
-        let record = acct::record(ended, &accounted, Status::Stop, Some(cause), now);
+        // A session that ran out while lango was down ended at its deadline, not at the start.
+        let at = match reason {
+            EndReason::Time => now.min(ended.deadline),
+            _ => now,
+        };
+        let record = acct::record(ended, &accounted, Status::Stop, Some(cause), at);
         w.queue_acct(&record, QUEUE_BOUND)?;
         w.remove_acct_session(ended.id)
     }

@@ -340,8 +340,18 @@ impl App {
     /// Ends session `id` (with `whole`, every running session of its purchase too).
     pub(crate) fn end_purchase(&self, id: u64, whole: bool) -> Result<bool, StoreError> {
         let now = self.time().now;
+        // An accounted session's Stop carries its counters read from the kernel now.
         #[cfg(feature = "radius")]
-        let usage = self.work().usage.clone();
+        let usage = {
+            let mut usage = self.work().usage.clone();
+            if self.is_accounted(id) {
+                if let Some(session) = self.store.read(|r| r.session(id))? {
+                    let fresh = self.with_fresh_usage(session);
+                    usage.insert(id, (fresh.bytes_up, fresh.bytes_down));
+                }
+            }
+            usage
+        };
         let ended = self.store.write(Durability::Durable, |w| {
             let Some(session) = w.session(id)? else {
                 return Ok(Vec::new());

@@ -23,6 +23,8 @@ pub(crate) const SECRET: &str = "testing123";
 pub(crate) struct FreeRadius {
     child: Option<Child>,
     binary: &'static str,
+    /// The network namespace it runs in (the lab's wan), if not this one.
+    ns: Option<String>,
     pub(crate) port: u16,
     pub(crate) acct_port: u16,
     pub(crate) dir: TempDir,
@@ -31,11 +33,16 @@ pub(crate) struct FreeRadius {
 impl FreeRadius {
     pub(crate) fn start(what: &str) -> Option<FreeRadius> {
         let ports = [free_port(), free_port()];
-        FreeRadius::start_at(what, "127.0.0.1", ports)
+        FreeRadius::start_at(what, None, "127.0.0.1", ports)
     }
 
-    /// On `address` (any of 127/8) with these ports.
-    pub(crate) fn start_at(what: &str, address: &str, ports: [u16; 2]) -> Option<FreeRadius> {
+    /// On `address` with these ports, in namespace `ns` (`ip netns exec`) if given.
+    pub(crate) fn start_at(
+        what: &str,
+        ns: Option<&str>,
+        address: &str,
+        ports: [u16; 2],
+    ) -> Option<FreeRadius> {
         let binary = ["/usr/sbin/freeradius", "/usr/sbin/radiusd"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists());
@@ -55,6 +62,7 @@ impl FreeRadius {
         let mut server = FreeRadius {
             child: None,
             binary,
+            ns: ns.map(str::to_string),
             port,
             acct_port,
             dir,
@@ -66,7 +74,15 @@ impl FreeRadius {
     /// Starts the server (again, after `stop`: same ports, same log).
     pub(crate) fn run(&mut self) {
         let root = self.dir.0.display().to_string();
-        let mut child = Command::new(self.binary)
+        let mut command = match &self.ns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, self.binary]);
+                c
+            }
+            None => Command::new(self.binary),
+        };
+        let mut child = command
             .args(["-f", "-l", "stdout", "-d", &root])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -114,7 +130,7 @@ impl Drop for FreeRadius {
 }
 
 /// A free UDP port of 127.0.0.1 (also free on the other loopback addresses in practice).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket.local_addr().unwrap().port()
 }
@@ -152,7 +168,7 @@ security {{
   status_server = yes
 }}
 client lango {{
-  ipaddr = 127.0.0.0/8
+  ipaddr = 0.0.0.0/0
   secret = {SECRET}
   require_message_authenticator = yes
 }}

@@ -314,3 +314,79 @@ fn status_server_probes_show_in_ubus_status_and_on_the_owner_page() {
     assert_eq!(env.app.probe_radius(), 2);
     assert_eq!(states(), ["127.0.0.1 \"down\"", "127.0.0.2 \"down\""]);
 }
+
+/// In the network lab, against the real kernel and a real SIGKILL: `lango serve` accounts a
+/// local voucher's session to FreeRADIUS in the wan namespace; the guest downloads 4 MB; with
+/// the server stopped the owner ends the session (its Stop queued on flash with the counters
+/// nftables kept), lango is killed with SIGKILL and started again, the server comes back, and
+/// every record arrives once, the Stop's octets those of the download.
+#[test]
+fn lab_accounting_counts_real_traffic_and_arrives_once_through_a_kill() {
+    use crate::lab::Lab;
+    let ports = [crate::radius::free_port(), crate::radius::free_port()];
+    let radius = format!(
+        "config radius 'radius'\n\toption server '10.78.0.2'\n\toption auth_port '{}'\n\t\
+         option acct_port '{}'\n\toption secret '{SECRET}'\n\toption nas_id 'lab-router'\n\t\
+         option timeout '1'\n\toption retries '0'\n",
+        ports[0], ports[1]
+    );
+    let Some(mut lab) = Lab::start(1, &radius) else {
+        return;
+    };
+    let wan = lab.ns_wan.clone();
+    let Some(mut server) =
+        FreeRadius::start_at("radius accounting lab", Some(&wan), "10.78.0.2", ports)
+    else {
+        return;
+    };
+    let seen = |server: &FreeRadius, status: &str| {
+        let lines = server.accounting();
+        lines.iter().filter(|l| l[STATUS] == status).count()
+    };
+    lab.dhcp(1);
+    let code = lab.voucher("hour");
+    lab.redeem(1, &code);
+    lab.wait_for("online", || lab.online(1, false));
+    // Accounting-On and the Start, once the back-off since the server was down has passed.
+    for _ in 0..20 {
+        if seen(&server, "Start") == 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    assert_eq!(seen(&server, "Start"), 1, "{:?}", server.accounting());
+    let (exit, _) = lab.curl(1, &["-o", "/dev/null", "http://10.78.0.2/4mb.bin"]);
+    assert_eq!(exit, 0);
+    server.stop();
+    let overview = lab.admin("GET", "/api/overview", "");
+    let id = overview["sessions"][0]["id"].as_u64().expect("a session");
+    lab.admin("POST", "/api/sessions/revoke", &format!("id={id}"));
+    lab.wait_for("offline", || !lab.online(1, false));
+    lab.kill_lango();
+    server.run();
+    lab.start_lango();
+    for _ in 0..40 {
+        if seen(&server, "Stop") >= 1 && seen(&server, "Accounting-On") >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let lines = server.accounting();
+    let statuses: Vec<&str> = statuses(&lines);
+    assert_eq!(
+        statuses,
+        ["Accounting-On", "Start", "Stop", "Accounting-On"],
+        "{lines:?}"
+    );
+    let stop = &lines[2];
+    assert_eq!(
+        (stop[SESSION].as_str(), stop[CAUSE].as_str()),
+        (lines[1][SESSION].as_str(), "Admin-Reset")
+    );
+    // To the guest: the 4,000,000 bytes and their TCP/IP headers, within 1 %.
+    let output: u64 = stop[OUT].parse().unwrap();
+    assert!((4_000_000..4_040_000).contains(&output), "{lines:?}");
+    let input: u64 = stop[IN].parse().unwrap();
+    assert!((1_000..400_000).contains(&input), "{stop:?}");
+    eprintln!("lab: Stop with {input} bytes in, {output} bytes out after a 4 MB download");
+}
