@@ -1,12 +1,14 @@
 //! The RADIUS server, as a NAS asks it: `RadiusClient` (one Access-Request, its checked
-//! reply), `UdpRadius` (RFC 2865 over UDP: a connected socket per exchange, the primary then
-//! the backup server, each tried `1 + retries` times with the wait doubled each time) and
-//! `FakeRadius` for tests. The packets are `core::radius`'s; nothing here reads a reply that
-//! `core::radius::check_reply` has not verified. Feature `radius` only.
+//! reply; a Status-Server probe), `UdpRadius` (RFC 2865 over UDP: a connected socket per
+//! exchange (`exchange`), the server that answered last first, then the others (`in_order`),
+//! each tried `1 + retries` times with the wait doubled each time) and `FakeRadius` for tests.
+//! The packets are `core::radius`'s; nothing here reads a reply that `core::radius` has not
+//! verified. Feature `radius` only.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -87,6 +89,8 @@ pub struct UdpRadius {
     called_station: Option<String>,
     timeout: Duration,
     retries: u8,
+    /// The index in `servers` of the one that answered last (`in_order`).
+    preferred: AtomicUsize,
 }
 
 impl UdpRadius {
@@ -108,6 +112,7 @@ impl UdpRadius {
             called_station,
             timeout: Duration::from_secs(config.timeout_secs),
             retries: config.retries,
+            preferred: AtomicUsize::new(0),
         }
     }
 
@@ -192,13 +197,17 @@ impl RadiusClient for UdpRadius {
 
     fn authenticate(&self, login: &Login) -> Result<Reply, RadiusError> {
         let mut bad = None;
-        for server in &self.servers {
+        for (index, server) in in_order(&self.servers, &self.preferred) {
             let address = (server.as_str(), self.port).to_socket_addrs();
             let Some(address) = address.ok().and_then(|mut a| a.next()) else {
                 log::warn!("RADIUS server {server}: cannot resolve");
                 continue;
             };
-            match self.ask(address, login) {
+            let answer = self.ask(address, login);
+            if let Ok(Some(_)) = answer {
+                self.preferred.store(index, Ordering::Relaxed);
+            }
+            match answer {
                 Ok(Some(reply)) if reply.accept => return Ok(reply),
                 Ok(Some(reply)) => return Err(RadiusError::Rejected(reply.message)),
                 Ok(None) => log::warn!("RADIUS server {address}: no answer"),
@@ -210,6 +219,23 @@ impl RadiusClient for UdpRadius {
         }
         Err(bad.map_or(RadiusError::Unreachable, RadiusError::BadReply))
     }
+}
+
+/// The servers with their index, the one that answered last first, then the others in their
+/// configured order: a primary that went silent costs its timeouts once, not on every login.
+pub(crate) fn in_order<'a>(
+    servers: &'a [String],
+    preferred: &AtomicUsize,
+) -> impl Iterator<Item = (usize, &'a String)> {
+    let first = preferred
+        .load(Ordering::Relaxed)
+        .min(servers.len().saturating_sub(1));
+    let rest = servers.iter().enumerate().filter(move |(i, _)| *i != first);
+    servers
+        .get(first)
+        .map(|s| (first, s))
+        .into_iter()
+        .chain(rest)
 }
 
 /// One exchange with `server` over a connected UDP socket of its own: `packet` sent
@@ -373,6 +399,25 @@ mod tests {
         let port = server(1);
         let none = client("127.0.0.1", None, port, 0).authenticate(&login());
         assert_eq!(none, Err(RadiusError::Unreachable));
+    }
+
+    /// A primary that went silent (a socket that never answers, on 127.0.0.2) costs its
+    /// timeout at the first login only: the next one asks the backup first.
+    #[test]
+    fn after_a_silent_primary_the_backup_is_asked_first() {
+        let port = server(0);
+        let silent = UdpSocket::bind(("127.0.0.2", port)).unwrap();
+        silent.set_nonblocking(true).unwrap();
+        let radius = client("127.0.0.2", Some("127.0.0.1"), port, 0);
+        for _ in 0..3 {
+            assert_eq!(radius.authenticate(&login()).map(|r| r.accept), Ok(true));
+        }
+        let mut buf = [0u8; 4096];
+        let mut asked = 0;
+        while silent.recv(&mut buf).is_ok() {
+            asked += 1;
+        }
+        assert_eq!(asked, 1);
     }
 
     #[test]

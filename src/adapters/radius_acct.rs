@@ -8,7 +8,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::radius::{called_station, exchange, RadiusError};
+use super::radius::{called_station, exchange, in_order, RadiusError};
 use crate::core::config::Radius;
 use crate::core::model::Mac;
 use crate::core::radius::acct::{self, Nas, Record};
@@ -89,12 +89,7 @@ impl UdpAcct {
 
 impl AcctClient for UdpAcct {
     fn send(&self, record: &Record, now: i64) -> Result<(), RadiusError> {
-        let first = self.preferred.load(Ordering::Relaxed) % self.servers.len().max(1);
-        let order = (0..self.servers.len()).map(|i| (first + i) % self.servers.len());
-        for index in order {
-            let Some(server) = self.servers.get(index) else {
-                continue;
-            };
+        for (index, server) in in_order(&self.servers, &self.preferred) {
             let address = (server.as_str(), self.port).to_socket_addrs();
             let Some(address) = address.ok().and_then(|mut a| a.next()) else {
                 log::warn!("RADIUS accounting server {server}: cannot resolve");
