@@ -77,42 +77,57 @@ pub trait RadiusClient: Send + Sync {
     }
 }
 
+/// What the authentication and the accounting clients share: the servers in the order they
+/// are asked, the port and secret, the NAS's own attributes, the timeouts, and the server that
+/// answered last.
+pub(crate) struct Link {
+    pub(crate) servers: Vec<String>,
+    pub(crate) port: u16,
+    pub(crate) secret: Vec<u8>,
+    pub(crate) nas_id: String,
+    pub(crate) nas_ip: Option<[u8; 4]>,
+    /// Called-Station-Id: the router's MAC (`AA-BB-CC-DD-EE-FF`) and `:SSID` when known.
+    pub(crate) called_station: Option<String>,
+    pub(crate) timeout: Duration,
+    pub(crate) retries: u8,
+    /// The index in `servers` of the one that answered last (`in_order`).
+    pub(crate) preferred: AtomicUsize,
+}
+
+impl Link {
+    /// For `config` on `port` with `secret`; `router` is the guest network device's MAC.
+    pub(crate) fn new(config: &Radius, router: Option<Mac>, port: u16, secret: &str) -> Link {
+        Link {
+            servers: std::iter::once(config.server.clone())
+                .chain(config.backup_server.clone())
+                .collect(),
+            port,
+            secret: secret.as_bytes().to_vec(),
+            nas_id: config.nas_id.clone(),
+            nas_ip: config.nas_ip.map(|ip| ip.octets()),
+            called_station: called_station(config, router),
+            timeout: Duration::from_secs(config.timeout_secs),
+            retries: config.retries,
+            preferred: AtomicUsize::new(0),
+        }
+    }
+}
+
 /// The real client over UDP.
 pub struct UdpRadius {
-    servers: Vec<String>,
-    port: u16,
-    secret: Vec<u8>,
+    link: Link,
     auth: Auth,
-    nas_id: String,
-    nas_ip: Option<[u8; 4]>,
-    /// Called-Station-Id: the router's MAC (`AA-BB-CC-DD-EE-FF`) and `:SSID` when known.
-    called_station: Option<String>,
-    timeout: Duration,
-    retries: u8,
-    /// The index in `servers` of the one that answered last (`in_order`).
-    preferred: AtomicUsize,
 }
 
 impl UdpRadius {
     /// A client for `config`; `router` is the guest network device's MAC, when known.
     pub fn new(config: &Radius, router: Option<Mac>) -> UdpRadius {
-        let called_station = called_station(config, router);
         UdpRadius {
-            servers: std::iter::once(config.server.clone())
-                .chain(config.backup_server.clone())
-                .collect(),
-            port: config.auth_port,
-            secret: config.secret.clone().into_bytes(),
+            link: Link::new(config, router, config.auth_port, &config.secret),
             auth: match config.auth {
                 RadiusAuth::Pap => Auth::Pap,
                 RadiusAuth::Chap => Auth::Chap,
             },
-            nas_id: config.nas_id.clone(),
-            nas_ip: config.nas_ip.map(|ip| ip.octets()),
-            called_station,
-            timeout: Duration::from_secs(config.timeout_secs),
-            retries: config.retries,
-            preferred: AtomicUsize::new(0),
         }
     }
 
@@ -140,26 +155,33 @@ impl UdpRadius {
             user: &login.user,
             password: &login.password,
             auth: self.auth,
-            nas_id: Some(&self.nas_id),
-            nas_ip: self.nas_ip,
-            called_station: self.called_station.as_deref(),
+            nas_id: Some(&self.link.nas_id),
+            nas_ip: self.link.nas_ip,
+            called_station: self.link.called_station.as_deref(),
             calling_station: Some(&calling),
             framed_ip,
         };
-        let packet = radius::access_request(id, &nonce, &request, &self.secret)?;
+        let packet = radius::access_request(id, &nonce, &request, &self.link.secret)?;
         // A reply that fails a check is dropped (RFC 2865 §3) and the wait goes on.
         let mut bad = None;
-        let reply = exchange(server, &packet, self.timeout, self.retries, |bytes| {
-            let checked = radius::check_reply(bytes, id, &nonce.authenticator, &self.secret);
-            match checked.and_then(|packet| Reply::of(&packet)) {
-                Ok(reply) => Some(reply),
-                Err(e) => {
-                    log::warn!("RADIUS {server}: reply dropped: {e}");
-                    bad = Some(e);
-                    None
+        let reply = exchange(
+            server,
+            &packet,
+            self.link.timeout,
+            self.link.retries,
+            |bytes| {
+                let checked =
+                    radius::check_reply(bytes, id, &nonce.authenticator, &self.link.secret);
+                match checked.and_then(|packet| Reply::of(&packet)) {
+                    Ok(reply) => Some(reply),
+                    Err(e) => {
+                        log::warn!("RADIUS {server}: reply dropped: {e}");
+                        bad = Some(e);
+                        None
+                    }
                 }
-            }
-        });
+            },
+        );
         match (reply, bad) {
             (Some(reply), _) => Ok(Some(reply)),
             (None, Some(e)) => Err(e),
@@ -170,14 +192,14 @@ impl UdpRadius {
 
 impl RadiusClient for UdpRadius {
     fn servers(&self) -> Vec<String> {
-        self.servers.clone()
+        self.link.servers.clone()
     }
 
     fn probe(&self, index: usize) -> bool {
-        let Some(server) = self.servers.get(index) else {
+        let Some(server) = self.link.servers.get(index) else {
             return false;
         };
-        let address = (server.as_str(), self.port).to_socket_addrs();
+        let address = (server.as_str(), self.link.port).to_socket_addrs();
         let Some(server) = address.ok().and_then(|mut a| a.next()) else {
             return false;
         };
@@ -187,25 +209,29 @@ impl RadiusClient for UdpRadius {
         }
         let (id, mut authenticator) = (random[16], [0u8; 16]);
         authenticator.copy_from_slice(&random[..16]);
-        let packet = radius::status_server(id, &authenticator, &self.secret);
+        let packet = radius::status_server(id, &authenticator, &self.link.secret);
         let code = radius::ACCESS_ACCEPT;
-        let answered = exchange(server, &packet, self.timeout, self.retries, |bytes| {
-            check_signed(bytes, id, &authenticator, &self.secret, code).ok()
-        });
+        let answered = exchange(
+            server,
+            &packet,
+            self.link.timeout,
+            self.link.retries,
+            |bytes| check_signed(bytes, id, &authenticator, &self.link.secret, code).ok(),
+        );
         answered.is_some()
     }
 
     fn authenticate(&self, login: &Login) -> Result<Reply, RadiusError> {
         let mut bad = None;
-        for (index, server) in in_order(&self.servers, &self.preferred) {
-            let address = (server.as_str(), self.port).to_socket_addrs();
+        for (index, server) in in_order(&self.link.servers, &self.link.preferred) {
+            let address = (server.as_str(), self.link.port).to_socket_addrs();
             let Some(address) = address.ok().and_then(|mut a| a.next()) else {
                 log::warn!("RADIUS server {server}: cannot resolve");
                 continue;
             };
             let answer = self.ask(address, login);
             if let Ok(Some(_)) = answer {
-                self.preferred.store(index, Ordering::Relaxed);
+                self.link.preferred.store(index, Ordering::Relaxed);
             }
             match answer {
                 Ok(Some(reply)) if reply.accept => return Ok(reply),
@@ -433,7 +459,7 @@ mod tests {
             started.elapsed()
         );
         assert_eq!(
-            radius.called_station.as_deref(),
+            radius.link.called_station.as_deref(),
             Some("02-00-00-00-00-01:Cafe")
         );
         assert_eq!(ietf(login().mac), "AA-BB-CC-00-00-01");

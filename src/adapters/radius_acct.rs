@@ -5,10 +5,9 @@
 //! `radius` only.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
-use super::radius::{called_station, exchange, in_order, RadiusError};
+use super::radius::{exchange, in_order, Link, RadiusError};
 use crate::core::config::Radius;
 use crate::core::model::Mac;
 use crate::core::radius::acct::{self, Nas, Record};
@@ -24,33 +23,13 @@ pub trait AcctClient: Send + Sync {
 
 /// The real client over UDP.
 pub struct UdpAcct {
-    servers: Vec<String>,
-    port: u16,
-    secret: Vec<u8>,
-    nas_id: String,
-    nas_ip: Option<[u8; 4]>,
-    called_station: Option<String>,
-    timeout: Duration,
-    retries: u8,
-    /// The index in `servers` of the one that answered last.
-    preferred: AtomicUsize,
+    link: Link,
 }
 
 impl UdpAcct {
     pub fn new(config: &Radius, router: Option<Mac>) -> UdpAcct {
-        UdpAcct {
-            servers: std::iter::once(config.server.clone())
-                .chain(config.backup_server.clone())
-                .collect(),
-            port: config.acct_port,
-            secret: config.acct_secret().as_bytes().to_vec(),
-            nas_id: config.nas_id.clone(),
-            nas_ip: config.nas_ip.map(|ip| ip.octets()),
-            called_station: called_station(config, router),
-            timeout: Duration::from_secs(config.timeout_secs),
-            retries: config.retries,
-            preferred: AtomicUsize::new(0),
-        }
+        let link = Link::new(config, router, config.acct_port, config.acct_secret());
+        UdpAcct { link }
     }
 
     /// One server: `Ok(true)` a verified response, `Ok(false)` silence or refusal.
@@ -60,44 +39,43 @@ impl UdpAcct {
             return Ok(false);
         }
         let nas = Nas {
-            id: &self.nas_id,
-            ip: self.nas_ip,
-            called_station: self.called_station.as_deref(),
+            id: &self.link.nas_id,
+            ip: self.link.nas_ip,
+            called_station: self.link.called_station.as_deref(),
         };
-        let packet = acct::request(record, id[0], now, &nas, &self.secret)?;
+        let packet = acct::request(record, id[0], now, &nas, &self.link.secret)?;
         let mut authenticator = [0u8; 16];
         authenticator.copy_from_slice(&packet[4..radius::HEADER]);
         // A retransmission is the same packet (RFC 2866 §2: same Identifier, same
         // Acct-Delay-Time); a later delivery of the record is a new packet.
-        let answered =
-            exchange(
-                server,
-                &packet,
-                self.timeout,
-                self.retries,
-                |bytes| match acct::check_response(bytes, id[0], &authenticator, &self.secret) {
-                    Ok(()) => Some(()),
-                    Err(e) => {
-                        log::warn!("RADIUS accounting {server}: response dropped: {e}");
-                        None
-                    }
-                },
-            );
+        let answered = exchange(
+            server,
+            &packet,
+            self.link.timeout,
+            self.link.retries,
+            |bytes| match acct::check_response(bytes, id[0], &authenticator, &self.link.secret) {
+                Ok(()) => Some(()),
+                Err(e) => {
+                    log::warn!("RADIUS accounting {server}: response dropped: {e}");
+                    None
+                }
+            },
+        );
         Ok(answered.is_some())
     }
 }
 
 impl AcctClient for UdpAcct {
     fn send(&self, record: &Record, now: i64) -> Result<(), RadiusError> {
-        for (index, server) in in_order(&self.servers, &self.preferred) {
-            let address = (server.as_str(), self.port).to_socket_addrs();
+        for (index, server) in in_order(&self.link.servers, &self.link.preferred) {
+            let address = (server.as_str(), self.link.port).to_socket_addrs();
             let Some(address) = address.ok().and_then(|mut a| a.next()) else {
                 log::warn!("RADIUS accounting server {server}: cannot resolve");
                 continue;
             };
             match self.ask(address, record, now) {
                 Ok(true) => {
-                    self.preferred.store(index, Ordering::Relaxed);
+                    self.link.preferred.store(index, Ordering::Relaxed);
                     return Ok(());
                 }
                 Ok(false) => log::warn!("RADIUS accounting server {address}: no answer"),
