@@ -242,15 +242,16 @@ impl App {
         if locks::lock(&self.radius.acct.retry).0 > self.time().now {
             return Ok(());
         }
-        let (done, wait) = std::sync::mpsc::channel();
         let app = self.clone();
         let sender = std::thread::Builder::new()
             .name("accounting-off".into())
-            .spawn(move || {
-                let _ = done.send(app.deliver_accounting());
-            });
-        if sender.is_ok() {
-            let _ = wait.recv_timeout(OFF_WAIT);
+            .spawn(move || app.deliver_accounting());
+        // Polled, not a channel: one more channel type costs several KB of std's code.
+        if let Ok(sender) = sender {
+            let until = std::time::Instant::now() + OFF_WAIT;
+            while !sender.is_finished() && std::time::Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
         Ok(())
     }

@@ -7,12 +7,22 @@
 
 use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, TableError};
 
-use super::{decode, encode, Event, Reader, StoreError, Writer};
+use super::{Event, Reader, StoreError, Writer};
 use crate::core::radius::acct::{self, Accounted, Record, Room, Status};
+use crate::core::radius::codec;
 use crate::core::time::Timestamp;
 
 const ACCT_QUEUE: TableDefinition<u64, &[u8]> = TableDefinition::new("acct_queue");
 const ACCT_SESSIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("acct_sessions");
+
+fn decoded(bytes: &[u8]) -> Result<Record, StoreError> {
+    codec::decode_record(bytes).ok_or_else(|| StoreError::Record("an accounting record".into()))
+}
+
+fn accounted(bytes: &[u8]) -> Result<Accounted, StoreError> {
+    let decoded = codec::decode_accounted(bytes);
+    decoded.ok_or_else(|| StoreError::Record("an accounted session".into()))
+}
 
 /// A missing table reads as `None` (then empty).
 fn absent<T>(opened: Result<T, TableError>) -> Result<Option<T>, StoreError> {
@@ -34,7 +44,7 @@ macro_rules! acct_getters {
                 let mut out = Vec::new();
                 for row in table.iter()?.take(limit) {
                     let (key, value) = row?;
-                    out.push((key.value(), decode("accounting record", value.value())?));
+                    out.push((key.value(), decoded(value.value())?));
                 }
                 Ok(out)
             }
@@ -52,9 +62,7 @@ macro_rules! acct_getters {
                     return Ok(None);
                 };
                 let value = table.get(id)?;
-                value
-                    .map(|v| decode("accounted session", v.value()))
-                    .transpose()
+                value.map(|v| accounted(v.value())).transpose()
             }
 
             /// Every accounted session, by session id.
@@ -65,7 +73,7 @@ macro_rules! acct_getters {
                 let mut out = Vec::new();
                 for row in table.iter()? {
                     let (key, value) = row?;
-                    out.push((key.value(), decode("accounted session", value.value())?));
+                    out.push((key.value(), accounted(value.value())?));
                 }
                 Ok(out)
             }
@@ -78,7 +86,7 @@ acct_getters!(Writer);
 
 impl Writer {
     pub fn put_acct_session(&mut self, id: u64, accounted: &Accounted) -> Result<(), StoreError> {
-        let bytes = encode(accounted)?;
+        let bytes = codec::encode_accounted(accounted);
         self.txn
             .open_table(ACCT_SESSIONS)?
             .insert(id, bytes.as_slice())?;
@@ -99,7 +107,7 @@ impl Writer {
             let table = self.txn.open_table(ACCT_QUEUE)?;
             for row in table.iter()? {
                 let (key, value) = row?;
-                let queued: Record = decode("accounting record", value.value())?;
+                let queued = decoded(value.value())?;
                 if queued.status == Status::Interim && !acct::is_sale(&queued) {
                     oldest_interim = Some(key.value());
                     break;
@@ -133,7 +141,7 @@ impl Writer {
         }
         let key = self.meta("acct_seq")?.unwrap_or(0) + 1;
         self.set_meta("acct_seq", key)?;
-        let bytes = encode(record)?;
+        let bytes = codec::encode_record(record);
         self.txn
             .open_table(ACCT_QUEUE)?
             .insert(key, bytes.as_slice())?;

@@ -1,5 +1,5 @@
 //! RADIUS accounting (RFC 2866) as a NAS speaks it, pure: `Record`, what one Accounting-Request
-//! says (kept as it is in the queue on flash, so a resend is the same record); `request`, its
+//! says (kept as it is in the queue on flash, `codec.rs`, so a resend is the same record); `request`, its
 //! packet (Request Authenticator = MD5 over the packet with a zero authenticator and the
 //! secret, §3); `check_response`, an Accounting-Response verified against it; the queue's
 //! rules (`make_room`: the bound, oldest Interim-Update dropped first, never a Start or Stop)
@@ -13,7 +13,6 @@
 //! larger Acct-Delay-Time: a server with a unique key on these three keeps one row.
 
 use md5::{Digest, Md5};
-use serde::{Deserialize, Serialize};
 
 use super::{attr, put, Packet, PacketError, HEADER, MAX_LEN};
 use crate::core::model::Mac;
@@ -44,7 +43,7 @@ pub const MIN_INTERIM_SECS: u32 = 60;
 pub const QUEUE_BOUND: usize = 10_000;
 
 /// Acct-Status-Type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     Start,
     Stop,
@@ -76,7 +75,7 @@ impl Status {
 }
 
 /// Acct-Terminate-Cause (RFC 2866 §5.10) of a Stop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cause {
     /// The guest logged out.
     UserRequest,
@@ -99,37 +98,28 @@ impl Cause {
 }
 
 /// One accounting record, as queued on flash and sent (again) from there.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
     pub status: Status,
     /// Acct-Session-Id: stable for the session (`session_id`).
     pub session_id: String,
     /// User-Name: the voucher's code or the account's name; none for On and Off.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Calling-Station-Id (the guest's MAC) and Framed-IP-Address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<Mac>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<[u8; 4]>,
     /// Acct-Input-Octets (from the guest: upload) and Acct-Output-Octets (to the guest), with
     /// their gigawords. Zero in Start, On and Off.
-    #[serde(default)]
     pub input: u64,
-    #[serde(default)]
     pub output: u64,
     /// Acct-Session-Time, seconds (Interim and Stop).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_time: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<Cause>,
     /// Class attributes of the Access-Accept, echoed (RFC 2865 §5.25); for a sale made on the
     /// router, one Class carrying the sale (`sale_class`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub class: Vec<Vec<u8>>,
     /// Acct-Authentic: true when the server authenticated the session (RADIUS, 1), false for
     /// a sale or voucher of the router's own (Local, 2).
-    #[serde(default)]
     pub radius: bool,
     /// Event-Timestamp: when the record was made (Unix seconds). Acct-Delay-Time is counted
     /// from it at each send.
@@ -339,18 +329,15 @@ pub fn ietf(mac: Mac) -> String {
 
 /// What lango keeps of an accounted session until its Stop is queued (store table
 /// `acct_sessions`, by session id): what the Access-Accept said for accounting.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Accounted {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub class: Vec<Vec<u8>>,
     /// Seconds between Interim-Updates (`interim_secs`).
     pub interim_secs: u32,
     /// When the next Interim-Update is due.
     pub next_interim: i64,
     /// Authenticated by the server (Acct-Authentic RADIUS) or a local sale.
-    #[serde(default)]
     pub radius: bool,
 }
 

@@ -12,6 +12,7 @@ use md5::{Digest, Md5};
 use crate::core::token;
 
 pub mod acct;
+pub mod codec;
 mod dictionary;
 pub mod health;
 #[cfg(test)]
