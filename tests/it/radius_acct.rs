@@ -390,3 +390,31 @@ fn lab_accounting_counts_real_traffic_and_arrives_once_through_a_kill() {
     assert!((1_000..400_000).contains(&input), "{stop:?}");
     eprintln!("lab: Stop with {input} bytes in, {output} bytes out after a 4 MB download");
 }
+
+/// With accounting on, a sale's record rides in the settlement's own write: an M-Pesa
+/// purchase still costs three durable commits (`lifecycle::a_purchase_costs_three_durable_
+/// commits`, issue 14), and its Start waits in the queue.
+#[test]
+fn a_sale_costs_no_extra_commit_with_accounting_on() {
+    let text = format!(
+        "{}\nconfig radius 'radius'\n\toption server '127.0.0.1'\n\toption secret '{SECRET}'\n",
+        lango::daemon::DEMO_CONFIG
+    );
+    let config = config::parse(&text, "lango").expect("the config parses");
+    let env = TestEnv::with(Store::in_memory().unwrap(), config, T0);
+    let (ip, mac) = guest(1);
+    let before = env.app.store.write_stats();
+    env.app.start_purchase(ip, "hour", "0712345678").unwrap();
+    env.app.run_due();
+    env.advance(4);
+    assert!(env.firewall.allows(mac));
+    let after = env.app.store.write_stats();
+    assert_eq!(
+        (
+            after.durable_commits - before.durable_commits,
+            after.lazy_commits - before.lazy_commits
+        ),
+        (3, 0)
+    );
+    assert_eq!(env.app.accounting_queued(), 1);
+}
