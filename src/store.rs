@@ -39,6 +39,8 @@ use crate::core::vouchers::Voucher;
 /// keeps it in `meta_values`, where this one looks first.
 pub const SCHEMA_VERSION: u64 = 7;
 
+#[cfg(feature = "radius")]
+mod accounting;
 mod archive;
 mod compact;
 mod owner;

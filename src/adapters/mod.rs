@@ -17,6 +17,8 @@ pub mod neighbours;
 pub mod nft;
 #[cfg(feature = "radius")]
 pub mod radius;
+#[cfg(feature = "radius")]
+pub mod radius_acct;
 pub(crate) mod sim_gateway;
 #[cfg(feature = "simulator")]
 pub mod simulator;

@@ -1,18 +1,21 @@
 //! The RADIUS server, as a NAS asks it: `RadiusClient` (one Access-Request, its checked
-//! reply), `UdpRadius` (RFC 2865 over UDP: a connected socket per exchange, the primary then
-//! the backup server, each tried `1 + retries` times with the wait doubled each time) and
-//! `FakeRadius` for tests. The packets are `core::radius`'s; nothing here reads a reply that
-//! `core::radius::check_reply` has not verified. Feature `radius` only.
+//! reply; a Status-Server probe), `UdpRadius` (RFC 2865 over UDP: a connected socket per
+//! exchange (`exchange`), the server that answered last first, then the others (`in_order`),
+//! each tried `1 + retries` times with the wait doubled each time) and `FakeRadius` for tests.
+//! The packets are `core::radius`'s; nothing here reads a reply that `core::radius` has not
+//! verified. Feature `radius` only.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::core::config::{Radius, RadiusAuth};
 use crate::core::locks;
 use crate::core::model::Mac;
+use crate::core::radius::acct::check_signed;
 use crate::core::radius::{self, Auth, Nonce, PacketError, Reply, Request};
 use crate::core::token;
 
@@ -60,45 +63,71 @@ impl fmt::Display for RadiusError {
 pub trait RadiusClient: Send + Sync {
     /// Blocks for at most the configured timeouts. `Ok` only for a verified Access-Accept.
     fn authenticate(&self, login: &Login) -> Result<Reply, RadiusError>;
+
+    /// The servers, in the order they are asked.
+    fn servers(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// One Status-Server probe (RFC 5997) of server `index`: whether a verified answer came
+    /// within the configured timeouts.
+    fn probe(&self, index: usize) -> bool {
+        let _ = index;
+        false
+    }
+}
+
+/// What the authentication and the accounting clients share: the servers in the order they
+/// are asked, the port and secret, the NAS's own attributes, the timeouts, and the server that
+/// answered last.
+pub(crate) struct Link {
+    pub(crate) servers: Vec<String>,
+    pub(crate) port: u16,
+    pub(crate) secret: Vec<u8>,
+    pub(crate) nas_id: String,
+    pub(crate) nas_ip: Option<[u8; 4]>,
+    /// Called-Station-Id: the router's MAC (`AA-BB-CC-DD-EE-FF`) and `:SSID` when known.
+    pub(crate) called_station: Option<String>,
+    pub(crate) timeout: Duration,
+    pub(crate) retries: u8,
+    /// The index in `servers` of the one that answered last (`in_order`).
+    pub(crate) preferred: AtomicUsize,
+}
+
+impl Link {
+    /// For `config` on `port` with `secret`; `router` is the guest network device's MAC.
+    pub(crate) fn new(config: &Radius, router: Option<Mac>, port: u16, secret: &str) -> Link {
+        Link {
+            servers: std::iter::once(config.server.clone())
+                .chain(config.backup_server.clone())
+                .collect(),
+            port,
+            secret: secret.as_bytes().to_vec(),
+            nas_id: config.nas_id.clone(),
+            nas_ip: config.nas_ip.map(|ip| ip.octets()),
+            called_station: called_station(config, router),
+            timeout: Duration::from_secs(config.timeout_secs),
+            retries: config.retries,
+            preferred: AtomicUsize::new(0),
+        }
+    }
 }
 
 /// The real client over UDP.
 pub struct UdpRadius {
-    servers: Vec<String>,
-    port: u16,
-    secret: Vec<u8>,
+    link: Link,
     auth: Auth,
-    nas_id: String,
-    nas_ip: Option<[u8; 4]>,
-    /// Called-Station-Id: the router's MAC (`AA-BB-CC-DD-EE-FF`) and `:SSID` when known.
-    called_station: Option<String>,
-    timeout: Duration,
-    retries: u8,
 }
 
 impl UdpRadius {
     /// A client for `config`; `router` is the guest network device's MAC, when known.
     pub fn new(config: &Radius, router: Option<Mac>) -> UdpRadius {
-        let called_station = match (router, &config.ssid) {
-            (Some(mac), Some(ssid)) => Some(format!("{}:{ssid}", ietf(mac))),
-            (Some(mac), None) => Some(ietf(mac)),
-            (None, ssid) => ssid.clone(),
-        };
         UdpRadius {
-            servers: std::iter::once(config.server.clone())
-                .chain(config.backup_server.clone())
-                .collect(),
-            port: config.auth_port,
-            secret: config.secret.clone().into_bytes(),
+            link: Link::new(config, router, config.auth_port, &config.secret),
             auth: match config.auth {
                 RadiusAuth::Pap => Auth::Pap,
                 RadiusAuth::Chap => Auth::Chap,
             },
-            nas_id: config.nas_id.clone(),
-            nas_ip: config.nas_ip.map(|ip| ip.octets()),
-            called_station,
-            timeout: Duration::from_secs(config.timeout_secs),
-            retries: config.retries,
         }
     }
 
@@ -126,71 +155,85 @@ impl UdpRadius {
             user: &login.user,
             password: &login.password,
             auth: self.auth,
-            nas_id: Some(&self.nas_id),
-            nas_ip: self.nas_ip,
-            called_station: self.called_station.as_deref(),
+            nas_id: Some(&self.link.nas_id),
+            nas_ip: self.link.nas_ip,
+            called_station: self.link.called_station.as_deref(),
             calling_station: Some(&calling),
             framed_ip,
         };
-        let packet = radius::access_request(id, &nonce, &request, &self.secret)?;
-        let local: SocketAddr = match server {
-            SocketAddr::V4(_) => ([0, 0, 0, 0], 0).into(),
-            SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
-        };
-        let Ok(socket) = UdpSocket::bind(local) else {
-            return Ok(None);
-        };
-        if socket.connect(server).is_err() {
-            return Ok(None);
-        }
+        let packet = radius::access_request(id, &nonce, &request, &self.link.secret)?;
+        // A reply that fails a check is dropped (RFC 2865 §3) and the wait goes on.
         let mut bad = None;
-        let mut buf = [0u8; radius::MAX_LEN];
-        let budget = Instant::now() + PER_SERVER;
-        for attempt in 0..=u32::from(self.retries) {
-            // A retransmission is the same packet: same Identifier, same authenticator.
-            if Instant::now() >= budget || socket.send(&packet).is_err() {
-                break;
-            }
-            let deadline = (Instant::now() + self.timeout * (1 << attempt.min(4))).min(budget);
-            loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {
-                    break;
-                }
-                let n = match socket.recv(&mut buf) {
-                    Ok(n) => n,
-                    // ICMP port unreachable: nobody listens there; no point retrying.
-                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                        return bad.map_or(Ok(None), Err);
-                    }
-                    Err(_) => break,
-                };
-                // A reply that fails a check is dropped (RFC 2865 §3) and the wait goes on.
+        let reply = exchange(
+            server,
+            &packet,
+            self.link.timeout,
+            self.link.retries,
+            |bytes| {
                 let checked =
-                    radius::check_reply(&buf[..n], id, &nonce.authenticator, &self.secret);
+                    radius::check_reply(bytes, id, &nonce.authenticator, &self.link.secret);
                 match checked.and_then(|packet| Reply::of(&packet)) {
-                    Ok(reply) => return Ok(Some(reply)),
+                    Ok(reply) => Some(reply),
                     Err(e) => {
                         log::warn!("RADIUS {server}: reply dropped: {e}");
                         bad = Some(e);
+                        None
                     }
                 }
-            }
+            },
+        );
+        match (reply, bad) {
+            (Some(reply), _) => Ok(Some(reply)),
+            (None, Some(e)) => Err(e),
+            (None, None) => Ok(None),
         }
-        bad.map_or(Ok(None), Err)
     }
 }
 
 impl RadiusClient for UdpRadius {
+    fn servers(&self) -> Vec<String> {
+        self.link.servers.clone()
+    }
+
+    fn probe(&self, index: usize) -> bool {
+        let Some(server) = self.link.servers.get(index) else {
+            return false;
+        };
+        let address = (server.as_str(), self.link.port).to_socket_addrs();
+        let Some(server) = address.ok().and_then(|mut a| a.next()) else {
+            return false;
+        };
+        let mut random = [0u8; 17];
+        if token::fill(&mut random).is_err() {
+            return false;
+        }
+        let (id, mut authenticator) = (random[16], [0u8; 16]);
+        authenticator.copy_from_slice(&random[..16]);
+        let packet = radius::status_server(id, &authenticator, &self.link.secret);
+        let code = radius::ACCESS_ACCEPT;
+        let answered = exchange(
+            server,
+            &packet,
+            self.link.timeout,
+            self.link.retries,
+            |bytes| check_signed(bytes, id, &authenticator, &self.link.secret, code).ok(),
+        );
+        answered.is_some()
+    }
+
     fn authenticate(&self, login: &Login) -> Result<Reply, RadiusError> {
         let mut bad = None;
-        for server in &self.servers {
-            let address = (server.as_str(), self.port).to_socket_addrs();
+        for (index, server) in in_order(&self.link.servers, &self.link.preferred) {
+            let address = (server.as_str(), self.link.port).to_socket_addrs();
             let Some(address) = address.ok().and_then(|mut a| a.next()) else {
                 log::warn!("RADIUS server {server}: cannot resolve");
                 continue;
             };
-            match self.ask(address, login) {
+            let answer = self.ask(address, login);
+            if let Ok(Some(_)) = answer {
+                self.link.preferred.store(index, Ordering::Relaxed);
+            }
+            match answer {
                 Ok(Some(reply)) if reply.accept => return Ok(reply),
                 Ok(Some(reply)) => return Err(RadiusError::Rejected(reply.message)),
                 Ok(None) => log::warn!("RADIUS server {address}: no answer"),
@@ -204,13 +247,75 @@ impl RadiusClient for UdpRadius {
     }
 }
 
-/// A MAC as RADIUS writes it (RFC 3580 §3.21): `AA-BB-CC-DD-EE-FF`.
-pub fn ietf(mac: Mac) -> String {
-    let b = mac.0;
-    format!(
-        "{:02X}-{:02X}-{:02X}-{:02X}-{:02X}-{:02X}",
-        b[0], b[1], b[2], b[3], b[4], b[5]
-    )
+/// The servers with their index, the one that answered last first, then the others in their
+/// configured order: a primary that went silent costs its timeouts once, not on every login.
+pub(crate) fn in_order<'a>(
+    servers: &'a [String],
+    preferred: &AtomicUsize,
+) -> impl Iterator<Item = (usize, &'a String)> {
+    let first = preferred
+        .load(Ordering::Relaxed)
+        .min(servers.len().saturating_sub(1));
+    let rest = servers.iter().enumerate().filter(move |(i, _)| *i != first);
+    servers
+        .get(first)
+        .map(|s| (first, s))
+        .into_iter()
+        .chain(rest)
+}
+
+/// One exchange with `server` over a connected UDP socket of its own: `packet` sent
+/// `1 + retries` times (a retransmission is the same packet), the wait doubled each time,
+/// within `PER_SERVER` in all; each datagram received goes to `check` until it accepts one.
+/// `None`: silence, nobody listening (ICMP port unreachable: no point retrying), or nothing
+/// accepted.
+pub(crate) fn exchange<T>(
+    server: SocketAddr,
+    packet: &[u8],
+    timeout: Duration,
+    retries: u8,
+    mut check: impl FnMut(&[u8]) -> Option<T>,
+) -> Option<T> {
+    let local: SocketAddr = match server {
+        SocketAddr::V4(_) => ([0, 0, 0, 0], 0).into(),
+        SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let socket = UdpSocket::bind(local).ok()?;
+    socket.connect(server).ok()?;
+    let mut buf = [0u8; radius::MAX_LEN];
+    let budget = Instant::now() + PER_SERVER;
+    for attempt in 0..=u32::from(retries) {
+        if Instant::now() >= budget || socket.send(packet).is_err() {
+            break;
+        }
+        let deadline = (Instant::now() + timeout * (1 << attempt.min(4))).min(budget);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {
+                break;
+            }
+            let n = match socket.recv(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return None,
+                Err(_) => break,
+            };
+            if let Some(answer) = buf.get(..n).and_then(&mut check) {
+                return Some(answer);
+            }
+        }
+    }
+    None
+}
+
+pub use crate::core::radius::acct::ietf;
+
+/// Called-Station-Id: the router's MAC (`AA-BB-CC-DD-EE-FF`) and `:SSID` when known.
+pub fn called_station(config: &Radius, router: Option<Mac>) -> Option<String> {
+    match (router, &config.ssid) {
+        (Some(mac), Some(ssid)) => Some(format!("{}:{ssid}", ietf(mac))),
+        (Some(mac), None) => Some(ietf(mac)),
+        (None, ssid) => ssid.clone(),
+    }
 }
 
 /// The MAC of a network device (`/sys/class/net/DEVICE/address`), for Called-Station-Id.
@@ -295,6 +400,9 @@ mod tests {
             auth: RadiusAuth::Pap,
             timeout_secs: 1,
             retries,
+            accounting: true,
+            acct_secret: None,
+            interim_secs: 600,
         };
         UdpRadius::new(&config, Some(Mac([2, 0, 0, 0, 0, 1])))
     }
@@ -319,6 +427,25 @@ mod tests {
         assert_eq!(none, Err(RadiusError::Unreachable));
     }
 
+    /// A primary that went silent (a socket that never answers, on 127.0.0.2) costs its
+    /// timeout at the first login only: the next one asks the backup first.
+    #[test]
+    fn after_a_silent_primary_the_backup_is_asked_first() {
+        let port = server(0);
+        let silent = UdpSocket::bind(("127.0.0.2", port)).unwrap();
+        silent.set_nonblocking(true).unwrap();
+        let radius = client("127.0.0.2", Some("127.0.0.1"), port, 0);
+        for _ in 0..3 {
+            assert_eq!(radius.authenticate(&login()).map(|r| r.accept), Ok(true));
+        }
+        let mut buf = [0u8; 4096];
+        let mut asked = 0;
+        while silent.recv(&mut buf).is_ok() {
+            asked += 1;
+        }
+        assert_eq!(asked, 1);
+    }
+
     #[test]
     fn the_backup_answers_when_the_primary_refuses() {
         // Nothing listens on 127.0.0.2 (loopback too): the kernel answers port unreachable.
@@ -332,7 +459,7 @@ mod tests {
             started.elapsed()
         );
         assert_eq!(
-            radius.called_station.as_deref(),
+            radius.link.called_station.as_deref(),
             Some("02-00-00-00-00-01:Cafe")
         );
         assert_eq!(ietf(login().mac), "AA-BB-CC-00-00-01");

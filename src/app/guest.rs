@@ -86,6 +86,8 @@ impl App {
             let session = match vouchers::check(voucher.as_ref(), now) {
                 Ok(v) => {
                     let session = grant_in(w, mac, Some(ip), &v.terms, source, time.start())?;
+                    #[cfg(feature = "radius")]
+                    self.acct_sale_in(w, &session, &code, &format!("voucher-{code}"), now)?;
                     w.put_voucher(&vouchers::redeemed(v, mac, session.id, now))?;
                     session
                 }

@@ -195,8 +195,14 @@ impl App {
                 }
                 Ok(out)
             })?;
-            let candidates: Vec<Session> =
-                candidates.into_iter().map(|s| self.with_usage(s)).collect();
+            // An accounted session's Stop carries its counters read now (one small read each).
+            let candidates: Vec<Session> = candidates
+                .into_iter()
+                .map(|s| match self.accounted(s.id) {
+                    true => self.with_fresh_usage(s),
+                    false => self.with_usage(s),
+                })
+                .collect();
             let mut due = sessions::due(&candidates, now);
             // A shared purchase's quota, used up by its devices together (`read_usage`).
             for s in &candidates {
@@ -215,11 +221,19 @@ impl App {
             }
             let retry_at = self.work().expiry_retry_at;
             if !due.is_empty() && retry_at.is_none_or(|at| at <= now) {
-                // Lazy: an expiry is recomputed from the deadline if it is lost in a power cut.
-                let written = self.store.write(Durability::Lazy, |w| {
+                // Lazy: an expiry is recomputed from the deadline if it is lost in a power cut;
+                // durable with an accounting Stop in it, which may be sent at once.
+                let stops = due.iter().any(|(s, _)| self.accounted(s.id));
+                let durability = match stops {
+                    true => Durability::Durable,
+                    false => Durability::Lazy,
+                };
+                let written = self.store.write(durability, |w| {
                     for (session, reason) in &due {
                         let ended = sessions::end(session, *reason, now);
                         w.put_session(&ended)?;
+                        #[cfg(feature = "radius")]
+                        self.acct_stop_in(w, &ended, *reason, now)?;
                         w.push_event(&Event::new(
                             now,
                             "session_ended",
@@ -426,6 +440,17 @@ impl App {
                 "firewall: cannot forget the flows of {} addresses: {e}",
                 removed.len()
             );
+        }
+    }
+
+    /// Whether session `id` is accounted to a RADIUS server (`app::accounting`).
+    fn accounted(&self, id: u64) -> bool {
+        #[cfg(feature = "radius")]
+        return self.is_accounted(id);
+        #[cfg(not(feature = "radius"))]
+        {
+            let _ = id;
+            false
         }
     }
 

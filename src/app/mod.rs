@@ -4,6 +4,8 @@
 //! a gateway or the firewall; the background worker (`worker.rs`) runs `Job`s, which do.
 //! Locks here guard only in-memory bookkeeping and are never held across I/O.
 
+#[cfg(feature = "radius")]
+pub mod accounting;
 pub mod accounts;
 pub(crate) mod admission;
 pub(crate) mod airtel;
@@ -33,6 +35,8 @@ pub use guest::{MoveError, RedeemError};
 pub use mpesa::SmsError;
 pub use owner::{FirstRun, OwnerError};
 pub use purchase::PurchaseError;
+#[cfg(feature = "radius")]
+pub use radius::RadiusStatus;
 pub use trial::TrialError;
 
 use std::collections::{HashMap, HashSet};

@@ -340,6 +340,18 @@ impl App {
     /// Ends session `id` (with `whole`, every running session of its purchase too).
     pub(crate) fn end_purchase(&self, id: u64, whole: bool) -> Result<bool, StoreError> {
         let now = self.time().now;
+        // An accounted session's Stop carries its counters read from the kernel now.
+        #[cfg(feature = "radius")]
+        let usage = {
+            let mut usage = self.work().usage.clone();
+            if self.is_accounted(id) {
+                if let Some(session) = self.store.read(|r| r.session(id))? {
+                    let fresh = self.with_fresh_usage(session);
+                    usage.insert(id, (fresh.bytes_up, fresh.bytes_down));
+                }
+            }
+            usage
+        };
         let ended = self.store.write(Durability::Durable, |w| {
             let Some(session) = w.session(id)? else {
                 return Ok(Vec::new());
@@ -350,7 +362,17 @@ impl App {
             }
             let mut ended = Vec::new();
             for session in all.iter().filter(|s| s.is_active()) {
-                w.put_session(&sessions::end(session, EndReason::Revoked, now))?;
+                let gone = sessions::end(session, EndReason::Revoked, now);
+                w.put_session(&gone)?;
+                #[cfg(feature = "radius")]
+                {
+                    let mut counted = gone;
+                    if let Some((up, down)) = usage.get(&counted.id) {
+                        counted.bytes_up = counted.bytes_up.max(*up);
+                        counted.bytes_down = counted.bytes_down.max(*down);
+                    }
+                    self.acct_stop_in(w, &counted, EndReason::Revoked, now)?;
+                }
                 w.push_event(&Event::new(
                     now,
                     "session_revoked",

@@ -165,6 +165,11 @@ impl App {
                         Source::Owner,
                         time.start(),
                     )?;
+                    #[cfg(feature = "radius")]
+                    {
+                        let user = crate::core::radius::acct::ietf(mac);
+                        self.acct_sale_in(w, &session, &user, &txn.receipt, now)?;
+                    }
                     w.put_sms_claim(&SmsClaim {
                         id,
                         receipt: txn.receipt.clone(),

@@ -467,6 +467,12 @@ impl App {
                     let (mac, ip, source) = (payment.mac, payment.ip, Source::Payment(id));
                     let session = &grant_in(w, mac, ip, &payment.terms, source, time.start())?;
                     payment.session_id = Some(session.id);
+                    #[cfg(feature = "radius")]
+                    {
+                        let user = crate::core::radius::acct::ietf(mac);
+                        let receipt = payment.receipt.clone().unwrap_or(format!("payment-{id}"));
+                        self.acct_sale_in(w, session, &user, &receipt, now)?;
+                    }
                     if payment.terms.devices > 1 {
                         share_purchase(w, &payment, session.id, now)?;
                     }

@@ -16,6 +16,7 @@ use std::sync::{Arc, RwLock};
 use super::admission::Admitted;
 use super::*;
 use crate::adapters::radius::{device_mac, Login, RadiusClient, RadiusError, UdpRadius};
+use crate::core::radius::health::Health;
 use crate::core::radius::Reply;
 
 /// The client for the current config, or one a test put in.
@@ -26,6 +27,20 @@ pub(crate) struct RadiusState {
     injected: std::sync::atomic::AtomicBool,
     /// Logins waiting for the server now.
     in_flight: std::sync::atomic::AtomicUsize,
+    /// Accounting (`app::accounting`).
+    pub(crate) acct: super::accounting::AcctState,
+    /// Each server's Status-Server state (`probe_radius`).
+    health: std::sync::Mutex<Vec<Health>>,
+}
+
+/// What `ubus call lango status` and the owner page show of RADIUS.
+#[derive(Clone, Debug)]
+pub struct RadiusStatus {
+    /// The servers in the order they are asked, with their probe state.
+    pub servers: Vec<Health>,
+    /// Accounting on (`option accounting`), and the records waiting on flash.
+    pub accounting: bool,
+    pub queued: u64,
 }
 
 /// At most this many guests wait for the RADIUS server at once: half the portal's four
@@ -35,6 +50,7 @@ pub const IN_FLIGHT: usize = 2;
 impl RadiusState {
     /// The real client for `config` (none without a radius section).
     pub(crate) fn configure(&self, config: &Config) {
+        self.acct.configure(config);
         if self.injected.load(std::sync::atomic::Ordering::Relaxed) {
             return;
         }
@@ -51,6 +67,61 @@ impl RadiusState {
 }
 
 impl App {
+    /// Probes (Status-Server, RFC 5997) each server whose probe is due; blocks for at most
+    /// the configured timeouts per server. Returns how many were probed.
+    pub fn probe_radius(&self) -> usize {
+        let Some(client) = self.radius.client() else {
+            return 0;
+        };
+        let servers = client.servers();
+        let now = self.time().now;
+        let due: Vec<usize> = {
+            let mut health = locks::lock(&self.radius.health);
+            let same = health.iter().map(|h| &h.server).eq(servers.iter());
+            if !same {
+                *health = servers.iter().map(|s| Health::new(s, now)).collect();
+            }
+            let due = health
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| h.next_probe <= now);
+            due.map(|(i, _)| i).collect()
+        };
+        for &index in &due {
+            let answered = client.probe(index);
+            let now = self.time().now;
+            let mut health = locks::lock(&self.radius.health);
+            if let Some(h) = health.get_mut(index) {
+                if answered != (h.reach == crate::core::radius::health::Reach::Up) {
+                    log::info!(
+                        "RADIUS server {}: {}",
+                        h.server,
+                        if answered { "up" } else { "down" }
+                    );
+                }
+                h.observe(answered, now);
+            }
+        }
+        due.len()
+    }
+
+    /// RADIUS as the owner sees it; `None` without a radius section.
+    pub fn radius_status(&self) -> Option<RadiusStatus> {
+        let config = self.config();
+        let radius = config.radius.as_ref()?;
+        let mut servers = locks::lock(&self.radius.health).clone();
+        if servers.is_empty() {
+            let now = self.time().now;
+            let all = std::iter::once(&radius.server).chain(radius.backup_server.as_ref());
+            servers = all.map(|s| Health::new(s, now)).collect();
+        }
+        Some(RadiusStatus {
+            servers,
+            accounting: radius.accounting,
+            queued: self.accounting_queued(),
+        })
+    }
+
     /// Replaces the RADIUS client (tests: a `FakeRadius`, or a `UdpRadius` at a test server).
     pub fn use_radius(&self, client: Arc<dyn RadiusClient>) {
         self.radius
@@ -133,8 +204,8 @@ impl App {
         let session = self.store.write(Durability::Durable, |w| {
             let session = grant_in(w, mac, Some(ip), &terms, source, time.start())?;
             touch_device(w, mac, Some(ip), time.now)?;
-            // Idle-Timeout, Acct-Interim-Interval and Class are not terms yet: logged here,
-            // kept with the session by the accounting slice.
+            // Acct-Interim-Interval and Class are kept for accounting (`acct_sessions`).
+            self.acct_start_in(w, &session, Some(user), Some(&reply), None, time.now)?;
             let some =
                 |v: Option<u64>, what: &str| v.map_or(String::new(), |v| format!(", {v} {what}"));
             let event = format!(

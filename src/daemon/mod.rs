@@ -60,6 +60,10 @@ impl Running {
     /// the file clean: the next start needs no repair. The listeners die with the process (a
     /// request that arrives meanwhile gets a store error, not a repair at the next start).
     pub fn stop(self) {
+        #[cfg(feature = "radius")]
+        if let Err(e) = self.app.accounting_off() {
+            log::error!("accounting: {e}");
+        }
         let _ = self.shutdown.try_send(());
         let _ = self.worker.join();
         self.app.store.close();
@@ -101,6 +105,13 @@ pub fn start(config: Config, store: Store, env: Env, options: Options) -> Result
     let worker =
         crate::app::worker::spawn(app.clone(), woken, stop).map_err(|e| format!("worker: {e}"))?;
     alerts::spawn(&app).map_err(|e| format!("alerts: {e}"))?;
+    #[cfg(feature = "radius")]
+    {
+        if let Err(e) = app.accounting_on() {
+            log::error!("accounting: {e}");
+        }
+        crate::app::accounting::spawn(&app).map_err(|e| format!("accounting: {e}"))?;
+    }
     let mut ctx = admin::Ctx::new(app.clone(), options.simulator);
     ctx.config_path = options.config_path;
     ctx.gateway = options.gateway;

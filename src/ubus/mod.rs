@@ -176,7 +176,18 @@ impl LangoUbus {
             Ok((r.active_sessions()?.len(), r.open_payments()?.len(), unused))
         })?;
         let gw = &config.gateway;
-        Ok(json!({
+        #[cfg(feature = "radius")]
+        let radius = self.app.radius_status().map(|r| {
+            let servers: Vec<Value> = r
+                .servers
+                .iter()
+                .map(|h| json!({"server": h.server, "state": h.reach.name(), "since": h.since}))
+                .collect();
+            json!({"servers": servers, "accounting": r.accounting, "accounting_queued": r.queued})
+        });
+        #[cfg(not(feature = "radius"))]
+        let radius: Option<Value> = None;
+        let mut status = json!({
             "version": env!("CARGO_PKG_VERSION"),
             "now": time.now,
             "clock_trusted": time.trusted,
@@ -189,7 +200,11 @@ impl LangoUbus {
             "revenue_30d": takings(30).to_string(),
             "portal": std::net::SocketAddr::new(gw.portal_addr, gw.portal_port).to_string(),
             "mpesa": config.mpesa.is_some(),
-        }))
+        });
+        if let Some(radius) = radius {
+            status["radius"] = radius;
+        }
+        Ok(status)
     }
 
     fn sessions(&self, args: &Value) -> Result<Value, Failure> {

@@ -57,6 +57,8 @@ mod portal;
 // Issue 17: lango as a RADIUS NAS against the real FreeRADIUS (vouchers, accounts, refusals).
 #[cfg(feature = "radius")]
 mod radius;
+#[cfg(feature = "radius")]
+mod radius_acct;
 // Issue 16, the free trial: one tap, once a day per device (its marks), the router's cap.
 mod trial;
 // Headless Chromium through ChromeDriver: the purchase path with screenshots.

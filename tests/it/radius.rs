@@ -15,17 +15,34 @@ use lango::web::portal::Ctx;
 
 use crate::support::{call_handler, guest, skip, Reply, TempDir, TestEnv, T0};
 
-const SECRET: &str = "testing123";
+pub(crate) const SECRET: &str = "testing123";
 
-/// A FreeRADIUS of its own, on a free port of 127.0.0.1; stopped when dropped.
-struct FreeRadius {
+/// A FreeRADIUS of its own, on free ports of 127.0.0.1 (or `address`): authentication on
+/// `port`, accounting on `acct_port`, each accounting request written as one line to
+/// `acct.log` (`ACCT_FORMAT`); stopped when dropped.
+pub(crate) struct FreeRadius {
     child: Option<Child>,
-    port: u16,
-    _dir: TempDir,
+    binary: &'static str,
+    /// The network namespace it runs in (the lab's wan), if not this one.
+    ns: Option<String>,
+    pub(crate) port: u16,
+    pub(crate) acct_port: u16,
+    pub(crate) dir: TempDir,
 }
 
 impl FreeRadius {
-    fn start(what: &str) -> Option<FreeRadius> {
+    pub(crate) fn start(what: &str) -> Option<FreeRadius> {
+        let ports = [free_port(), free_port()];
+        FreeRadius::start_at(what, None, "127.0.0.1", ports)
+    }
+
+    /// On `address` with these ports, in namespace `ns` (`ip netns exec`) if given.
+    pub(crate) fn start_at(
+        what: &str,
+        ns: Option<&str>,
+        address: &str,
+        ports: [u16; 2],
+    ) -> Option<FreeRadius> {
         let binary = ["/usr/sbin/freeradius", "/usr/sbin/radiusd"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists());
@@ -36,16 +53,36 @@ impl FreeRadius {
             );
         };
         let dir = TempDir::new("radius");
-        let port = UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let [port, acct_port] = ports;
         let root = dir.0.display().to_string();
-        std::fs::write(dir.path("radiusd.conf"), raddb(&root, port)).unwrap();
+        let conf = raddb(&root, address, port, acct_port);
+        std::fs::write(dir.path("radiusd.conf"), conf).unwrap();
         std::fs::write(dir.path("dictionary"), DICTIONARY).unwrap();
         std::fs::write(dir.path("users"), USERS).unwrap();
-        let mut child = Command::new(binary)
+        let mut server = FreeRadius {
+            child: None,
+            binary,
+            ns: ns.map(str::to_string),
+            port,
+            acct_port,
+            dir,
+        };
+        server.run();
+        Some(server)
+    }
+
+    /// Starts the server (again, after `stop`: same ports, same log).
+    pub(crate) fn run(&mut self) {
+        let root = self.dir.0.display().to_string();
+        let mut command = match &self.ns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, self.binary]);
+                c
+            }
+            None => Command::new(self.binary),
+        };
+        let mut child = command
             .args(["-f", "-l", "stdout", "-d", &root])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -68,14 +105,17 @@ impl FreeRadius {
             Ok(Err(log)) => panic!("FreeRADIUS did not start:\n{log}"),
             Err(_) => panic!("FreeRADIUS did not start within 10 s"),
         }
-        Some(FreeRadius {
-            child: Some(child),
-            port,
-            _dir: dir,
-        })
+        self.child = Some(child);
     }
 
-    fn stop(&mut self) {
+    /// The accounting requests received so far, one line each (`ACCT_FORMAT`'s fields).
+    pub(crate) fn accounting(&self) -> Vec<Vec<String>> {
+        let text = std::fs::read_to_string(self.dir.path("acct.log")).unwrap_or_default();
+        let fields = |line: &str| line.split('|').map(str::to_string).collect();
+        text.lines().map(fields).collect()
+    }
+
+    pub(crate) fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -89,10 +129,26 @@ impl Drop for FreeRadius {
     }
 }
 
-/// The whole server: one client (127.0.0.1), the `files` module, PAP and CHAP. FreeRADIUS
-/// before 3.2.5 signs a reply with a Message-Authenticator only when told to: post-auth adds
-/// one to every Accept and Reject.
-fn raddb(root: &str, port: u16) -> String {
+/// A free UDP port of 127.0.0.1 (also free on the other loopback addresses in practice).
+pub(crate) fn free_port() -> u16 {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.local_addr().unwrap().port()
+}
+
+/// One line per accounting request in `acct.log`, `|` between the fields: status, session id,
+/// user, input octets, output octets, input gigawords, output gigawords, session time,
+/// terminate cause, class, event timestamp, delay time, NAS-Identifier, Calling-Station-Id,
+/// Framed-IP-Address, Called-Station-Id, Acct-Authentic.
+const ACCT_FORMAT: &str = "%{Acct-Status-Type}|%{Acct-Session-Id}|%{User-Name}|\
+%{Acct-Input-Octets}|%{Acct-Output-Octets}|%{Acct-Input-Gigawords}|%{Acct-Output-Gigawords}|\
+%{Acct-Session-Time}|%{Acct-Terminate-Cause}|%{Class}|%{integer:Event-Timestamp}|\
+%{Acct-Delay-Time}|%{NAS-Identifier}|%{Calling-Station-Id}|%{Framed-IP-Address}|\
+%{Called-Station-Id}|%{Acct-Authentic}";
+
+/// The whole server: clients on 127/8, the `files` module, PAP and CHAP, and accounting to
+/// `acct.log` through `linelog`. FreeRADIUS before 3.2.5 signs a reply with a
+/// Message-Authenticator only when told to: post-auth adds one to every Accept and Reject.
+fn raddb(root: &str, address: &str, port: u16, acct_port: u16) -> String {
     format!(
         r#"prefix = /usr
 raddbdir = {root}
@@ -109,9 +165,10 @@ log {{
 }}
 security {{
   allow_vulnerable_openssl = yes
+  status_server = yes
 }}
 client lango {{
-  ipaddr = 127.0.0.1
+  ipaddr = 0.0.0.0/0
   secret = {SECRET}
   require_message_authenticator = yes
 }}
@@ -123,12 +180,24 @@ modules {{
   }}
   chap {{
   }}
+  linelog acctlog {{
+    filename = {root}/acct.log
+    format = "{ACCT_FORMAT}"
+  }}
 }}
 server default {{
   listen {{
     type = auth
-    ipaddr = 127.0.0.1
+    ipaddr = {address}
     port = {port}
+  }}
+  listen {{
+    type = acct
+    ipaddr = {address}
+    port = {acct_port}
+  }}
+  accounting {{
+    acctlog
   }}
   authorize {{
     files
@@ -174,6 +243,7 @@ const USERS: &str = r#""HOUR2345AB" Cleartext-Password := "HOUR2345AB"
 	Session-Timeout = 3600,
 	Idle-Timeout = 600,
 	Class = "plan-hour",
+	Acct-Interim-Interval = 30,
 	WISPr-Bandwidth-Max-Down = 2000000,
 	WISPr-Bandwidth-Max-Up = 512000,
 	ChilliSpot-Max-Total-Octets = 1000,
@@ -205,7 +275,7 @@ fn no_session(env: &TestEnv, mac: lango::core::model::Mac) -> bool {
         .is_none()
 }
 
-fn post(env: &TestEnv, ip: IpAddr, path: &str, body: &str) -> Reply {
+pub(crate) fn post(env: &TestEnv, ip: IpAddr, path: &str, body: &str) -> Reply {
     let ctx = Ctx::new(env.app.clone());
     let headers = [
         ("Host", "192.168.1.1:8080"),

@@ -23,6 +23,9 @@ pub(super) const RADIUS: &[&str] = &[
     "auth",
     "timeout",
     "retries",
+    "accounting",
+    "acct_secret",
+    "interim",
 ];
 
 /// How the guest's password reaches the server.
@@ -57,6 +60,20 @@ pub struct Radius {
     pub timeout_secs: u64,
     /// `option retries` (default 2, 0 to 5): sends after the first, per server.
     pub retries: u8,
+    /// `option accounting` (default 1): RFC 2866 accounting to `acct_port` (docs/radius.md).
+    pub accounting: bool,
+    /// `option acct_secret` (default: `secret`): the accounting server's shared secret.
+    pub acct_secret: Option<String>,
+    /// `option interim` (default 600, 60 to 86400): seconds between Interim-Updates when the
+    /// Access-Accept has no Acct-Interim-Interval.
+    pub interim_secs: u32,
+}
+
+impl Radius {
+    /// The secret accounting packets are signed with.
+    pub fn acct_secret(&self) -> &str {
+        self.acct_secret.as_deref().unwrap_or(&self.secret)
+    }
 }
 
 /// Hides the secret: a `Config` may be logged with `{:?}`.
@@ -94,6 +111,9 @@ pub(super) fn validate_radius(raw: &Raw, portal: IpAddr, check: &mut Check) -> O
         auth: check.get(raw, "auth", parse_auth, RadiusAuth::Pap),
         timeout_secs: check.get(raw, "timeout", parse_timeout, 3),
         retries: check.get(raw, "retries", parse_retries, 2),
+        accounting: check.get(raw, "accounting", parse_bool, true),
+        acct_secret: check.optional(raw, "acct_secret", parse_secret),
+        interim_secs: check.get(raw, "interim", parse_interim, 600),
         server: server?,
         secret: secret?,
     };
@@ -136,6 +156,14 @@ fn parse_auth(text: &str) -> Result<RadiusAuth, String> {
 fn parse_timeout(text: &str) -> Result<u64, String> {
     let n = text.parse::<u64>().ok().filter(|n| (1..=8).contains(n));
     n.ok_or_else(|| not(text, "a number of seconds from 1 to 8"))
+}
+
+fn parse_interim(text: &str) -> Result<u32, String> {
+    let n = text
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (60..=86_400).contains(n));
+    n.ok_or_else(|| not(text, "a number of seconds from 60 to 86400"))
 }
 
 fn parse_retries(text: &str) -> Result<u8, String> {

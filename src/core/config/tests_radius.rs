@@ -20,13 +20,20 @@ fn a_radius_section_with_its_defaults() {
     assert_eq!(radius.nas_id, "lango");
     assert_eq!(radius.nas_ip, Some([10, 1, 0, 1].into()));
     assert!(!format!("{radius:?}").contains("s3cr3t"));
+    assert_eq!((radius.accounting, radius.interim_secs), (true, 600));
+    assert_eq!(radius.acct_secret(), "s3cr3t!");
     let every = valid(
         "config radius\n option server radius.example.net\n option backup_server 192.0.2.11\n \
          option secret x\n option auth_port 11812\n option acct_port 11813\n option nas_id cafe-1\n \
          option nas_ip 203.0.113.5\n option ssid 'Cafe Wi-Fi'\n option auth chap\n \
-         option timeout 1\n option retries 0\n",
+         option timeout 1\n option retries 0\n option accounting 0\n option interim 120\n \
+         option acct_secret other\n",
     );
     let radius = every.radius.expect("a radius section");
+    assert_eq!(
+        (radius.accounting, radius.interim_secs, radius.acct_secret()),
+        (false, 120, "other")
+    );
     assert_eq!(radius.backup_server.as_deref(), Some("192.0.2.11"));
     assert_eq!(
         (radius.auth_port, radius.nas_id.as_str()),
@@ -52,6 +59,7 @@ fn radius_problems_are_reported_on_their_lines() {
          \toption auth mschap\n\
          \toption timeout 0\n\
          \toption retries 9\n\
+         \toption interim 59\n\
          \toption nas_ip fd00::1\n\
          \toption auth_prot 1812\n\
          config radius 'second'\n\
@@ -64,10 +72,11 @@ fn radius_problems_are_reported_on_their_lines() {
             "4: 'mschap' is not pap or chap",
             "5: '0' is not a number of seconds from 1 to 8",
             "6: '9' is not a number of retries from 0 to 5",
-            "7: 'fd00::1' is not an IPv4 address (like 10.0.0.1)",
-            "8: unknown option 'auth_prot' in radius 'radius' (did you mean 'auth_port'?)",
-            "9: more than one radius section (the first is on line 1)",
-            "12: more than one radius section (the first is on line 1)",
+            "7: '59' is not a number of seconds from 60 to 86400",
+            "8: 'fd00::1' is not an IPv4 address (like 10.0.0.1)",
+            "9: unknown option 'auth_prot' in radius 'radius' (did you mean 'auth_port'?)",
+            "10: more than one radius section (the first is on line 1)",
+            "13: more than one radius section (the first is on line 1)",
         ],
     );
     check_problems(

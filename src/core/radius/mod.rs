@@ -11,9 +11,14 @@ use md5::{Digest, Md5};
 
 use crate::core::token;
 
+pub mod acct;
+pub mod codec;
 mod dictionary;
+pub mod health;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_acct;
 
 pub use dictionary::{Reply, DEFAULT_SESSION_SECS};
 
@@ -27,6 +32,8 @@ pub const ACCESS_REQUEST: u8 = 1;
 pub const ACCESS_ACCEPT: u8 = 2;
 pub const ACCESS_REJECT: u8 = 3;
 pub const ACCESS_CHALLENGE: u8 = 11;
+/// Status-Server (RFC 5997): a probe, answered with an Access-Accept.
+pub const STATUS_SERVER: u8 = 12;
 
 /// Attribute types lango sends or reads (RFC 2865 §5, RFC 2869 §5.14, RFC 3579 §3.2).
 pub mod attr {
@@ -277,6 +284,18 @@ pub fn access_request(
     Ok(out)
 }
 
+/// A Status-Server probe (RFC 5997 §3): only a Message-Authenticator, signed with `secret`.
+/// Its answer is an Access-Accept that `check_reply` verifies like any other.
+pub fn status_server(id: u8, authenticator: &[u8; 16], secret: &[u8]) -> Vec<u8> {
+    let mut out = vec![STATUS_SERVER, id, 0, 38];
+    out.extend_from_slice(authenticator);
+    out.extend_from_slice(&[attr::MESSAGE_AUTHENTICATOR, 18]);
+    out.extend_from_slice(&[0; 16]);
+    let mac = hmac_md5(secret, &out);
+    out[HEADER + 2..HEADER + 18].copy_from_slice(&mac);
+    out
+}
+
 /// Checks a reply to the request with `id` and `request_authenticator`: its code, Identifier,
 /// Response Authenticator and Message-Authenticator (required). Only then is it decoded.
 pub fn check_reply<'a>(
@@ -289,18 +308,7 @@ pub fn check_reply<'a>(
     if ![ACCESS_ACCEPT, ACCESS_REJECT, ACCESS_CHALLENGE].contains(&packet.code) {
         return Err(PacketError::Code(packet.code));
     }
-    if packet.id != id {
-        return Err(PacketError::Identifier);
-    }
-    // RFC 2865 §3: MD5(Code+ID+Length+RequestAuth+Attributes+Secret).
-    let mut copy = packet.bytes().to_vec();
-    copy[4..HEADER].copy_from_slice(request_authenticator);
-    let mut md5 = Md5::new();
-    md5.update(&copy);
-    md5.update(secret);
-    if !token::same(&packet.authenticator, &md5.finalize()) {
-        return Err(PacketError::ResponseAuthenticator);
-    }
+    let mut copy = verify_response(&packet, id, request_authenticator, secret)?;
     // RFC 3579 §3.2: HMAC-MD5 over the reply with the Request Authenticator in place of the
     // Response Authenticator and the Message-Authenticator's own value zeroed.
     let mut found = None;
@@ -318,6 +326,29 @@ pub fn check_reply<'a>(
         return Err(PacketError::MessageAuthenticator);
     }
     Ok(packet)
+}
+
+/// Checks a reply's Identifier and Response Authenticator (RFC 2865 §3, RFC 2866 §3:
+/// MD5(Code+ID+Length+RequestAuth+Attributes+Secret)). Returns the reply with the Request
+/// Authenticator in place of the Response Authenticator: what a Message-Authenticator signs.
+fn verify_response(
+    packet: &Packet,
+    id: u8,
+    request_authenticator: &[u8; 16],
+    secret: &[u8],
+) -> Result<Vec<u8>, PacketError> {
+    if packet.id != id {
+        return Err(PacketError::Identifier);
+    }
+    let mut copy = packet.bytes().to_vec();
+    copy[4..HEADER].copy_from_slice(request_authenticator);
+    let mut md5 = Md5::new();
+    md5.update(&copy);
+    md5.update(secret);
+    if !token::same(&packet.authenticator, &md5.finalize()) {
+        return Err(PacketError::ResponseAuthenticator);
+    }
+    Ok(copy)
 }
 
 /// Appends one attribute.

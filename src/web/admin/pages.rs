@@ -280,7 +280,34 @@ fn router_health(call: &Call, now: i64) -> String {
             "<span class=\"muted\">not checked here (demo or test)</span>".into(),
         )),
     }
+    #[cfg(feature = "radius")]
+    if let Some(radius) = ctx.app.radius_status() {
+        rows.push(("RADIUS", radius_row(&radius)));
+    }
     section("Router", "", &kv(&rows))
+}
+
+/// Each RADIUS server's state, then the accounting records waiting on flash.
+#[cfg(feature = "radius")]
+fn radius_row(radius: &crate::app::RadiusStatus) -> String {
+    use crate::core::radius::health::Reach;
+    let servers: Vec<String> = radius
+        .servers
+        .iter()
+        .map(|h| {
+            let state = match h.reach {
+                Reach::Up => label("success", "answering"),
+                Reach::Down => label("important", "not answering"),
+                Reach::Unknown => label("notice", "not checked yet"),
+            };
+            format!("{} {state}", esc(&h.server))
+        })
+        .collect();
+    let mut text = servers.join(", ");
+    if radius.accounting {
+        text.push_str(&format!("; accounting: {} records waiting", radius.queued));
+    }
+    text
 }
 
 pub(crate) fn guests(call: &Call) -> Response {
