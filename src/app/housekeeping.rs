@@ -293,7 +293,8 @@ impl App {
                 (desired, open)
             };
             let started = std::time::Instant::now();
-            let result = self.env.firewall.apply(&desired);
+            let desired = std::sync::Arc::new(desired);
+            let result = self.env.firewall.apply_shared(desired.clone());
             self.counts.applied(result.is_ok(), started.elapsed());
             // While a device may still add IPv6 addresses, look for them every second (on a
             // guest network that has IPv6 at all).

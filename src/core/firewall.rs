@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::core::active::Live;
 use crate::core::model::Mac;
@@ -162,19 +162,17 @@ pub(crate) fn pair_up<'a>(
     new: &'a Desired,
     mut each: impl FnMut(Option<&'a AllowedClient>, Option<&'a AllowedClient>),
 ) {
-    // Each device's key once, beside it.
-    let sorted = |d: &'a Desired| {
-        let mut v: Vec<((u64, u64), &'a AllowedClient)> =
-            d.clients.iter().map(|c| (c.order(), c)).collect();
-        if !v.is_sorted_by_key(|(key, _)| *key) {
-            v.sort_unstable_by_key(|(key, _)| *key);
+    // Already in order (what `desired` makes): walked as it is, nothing allocated.
+    let refs = |d: &'a Desired| {
+        let mut v: Vec<&'a AllowedClient> = Vec::new();
+        if !d.clients.is_sorted_by_key(AllowedClient::order) {
+            v.extend(&d.clients);
+            v.sort_unstable_by_key(|c| c.order());
         }
         v
     };
-    let (mut o, mut n) = (
-        sorted(old).into_iter().peekable(),
-        sorted(new).into_iter().peekable(),
-    );
+    let (old_refs, new_refs) = (refs(old), refs(new));
+    let (mut o, mut n) = (walk(old, &old_refs), walk(new, &new_refs));
     loop {
         let order = match (o.peek(), n.peek()) {
             (Some((a, _)), Some((b, _))) => a.cmp(b),
@@ -187,6 +185,20 @@ pub(crate) fn pair_up<'a>(
             n.next_if(|_| order.is_ge()).map(|(_, c)| c),
         );
     }
+}
+
+/// A state's devices with their keys, in order: its own list, or `refs` when that is sorted
+/// instead.
+fn walk<'a: 'b, 'b>(
+    d: &'a Desired,
+    refs: &'b [&'a AllowedClient],
+) -> std::iter::Peekable<Box<dyn Iterator<Item = ((u64, u64), &'a AllowedClient)> + 'b>> {
+    let keyed = |c: &'a AllowedClient| (c.order(), c);
+    let it: Box<dyn Iterator<Item = ((u64, u64), &'a AllowedClient)> + 'b> = match refs.is_empty() {
+        true => Box::new(d.clients.iter().map(keyed)),
+        false => Box::new(refs.iter().map(move |c| keyed(c))),
+    };
+    it.peekable()
 }
 
 /// Pure: the addresses `old` let through that `new` does not (a device gone, blocked or
@@ -247,6 +259,10 @@ impl fmt::Display for FirewallError {
 /// returns the addresses that lost access since the last state applied (`lost_addresses`).
 pub trait Firewall: Send + Sync {
     fn apply(&self, desired: &Desired) -> Result<Vec<IpAddr>, FirewallError>;
+    /// `apply`, for a state the firewall may keep as it is (no copy of every device).
+    fn apply_shared(&self, desired: Arc<Desired>) -> Result<Vec<IpAddr>, FirewallError> {
+        self.apply(&desired)
+    }
     /// Per-device byte counts, for data quotas and the owner's view.
     fn usage(&self) -> Result<Vec<Usage>, FirewallError>;
     /// One device's byte counts now, read for it alone (its status page, RFC 8908, ubus);

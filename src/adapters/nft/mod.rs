@@ -527,7 +527,11 @@ impl NftFirewall {
     /// change (an extension, a new address) get their counters carried and their quota's use
     /// read first, each with one small nft call (the CLI: not on the path of a grant, a kick or
     /// an expiry); devices that come or go cost nothing else.
-    fn apply_delta(&self, old: &Desired, desired: &Desired) -> Result<Vec<IpAddr>, FirewallError> {
+    fn apply_delta(
+        &self,
+        old: &Desired,
+        desired: &Arc<Desired>,
+    ) -> Result<Vec<IpAddr>, FirewallError> {
         let d = delta(old, desired);
         let added_ids: HashSet<u64> = d.added.iter().map(|c| c.session_id).collect();
         let changing: Vec<AllowedClient> = d
@@ -579,7 +583,7 @@ impl NftFirewall {
             }
         }
         let stale = stale_due(&mut state.stale, at);
-        state.applied = Some(Arc::new(desired.clone()));
+        state.applied = Some(desired.clone());
         drop(state);
         if !stale.is_empty() {
             // Best effort: what still fails goes with the next rewrite of the table.
@@ -597,7 +601,7 @@ impl NftFirewall {
     /// Puts `desired` in the kernel: one small transaction for a change, the whole table at
     /// a start, after a HUP or when the kernel refuses the change.
     /// Returns the addresses that lost access (`Firewall::apply`).
-    fn apply_state(&self, desired: &Desired) -> Result<Vec<IpAddr>, FirewallError> {
+    fn apply_state(&self, desired: &Arc<Desired>) -> Result<Vec<IpAddr>, FirewallError> {
         // Two table names: cheap even with thousands of devices.
         let (exists, gate, over_netlink) = self.tables()?;
         // A table that is not there yet has no guest to keep online meanwhile: its devices go
@@ -645,7 +649,7 @@ impl NftFirewall {
             }
         }
         drop(state);
-        let mut desired = desired.clone();
+        let mut desired = Desired::clone(desired);
         if let Some(counters) = &live {
             carry_quotas(&mut desired.clients, counters);
         }
@@ -679,7 +683,11 @@ impl NftFirewall {
 
 impl Firewall for NftFirewall {
     fn apply(&self, desired: &Desired) -> Result<Vec<IpAddr>, FirewallError> {
-        self.apply_state(desired)
+        self.apply_state(&Arc::new(desired.clone()))
+    }
+
+    fn apply_shared(&self, desired: Arc<Desired>) -> Result<Vec<IpAddr>, FirewallError> {
+        self.apply_state(&desired)
     }
 
     fn usage_one(&self, mac: Mac) -> Result<Option<Usage>, FirewallError> {
