@@ -187,14 +187,17 @@ pub(crate) fn pair_up<'a>(
     }
 }
 
+/// Devices with their keys (`AllowedClient::order`), in order.
+type Keyed<'a, 'b> = Box<dyn Iterator<Item = ((u64, u64), &'a AllowedClient)> + 'b>;
+
 /// A state's devices with their keys, in order: its own list, or `refs` when that is sorted
 /// instead.
 fn walk<'a: 'b, 'b>(
     d: &'a Desired,
     refs: &'b [&'a AllowedClient],
-) -> std::iter::Peekable<Box<dyn Iterator<Item = ((u64, u64), &'a AllowedClient)> + 'b>> {
+) -> std::iter::Peekable<Keyed<'a, 'b>> {
     let keyed = |c: &'a AllowedClient| (c.order(), c);
-    let it: Box<dyn Iterator<Item = ((u64, u64), &'a AllowedClient)> + 'b> = match refs.is_empty() {
+    let it: Keyed<'a, 'b> = match refs.is_empty() {
         true => Box::new(d.clients.iter().map(keyed)),
         false => Box::new(refs.iter().map(move |c| keyed(c))),
     };
