@@ -226,7 +226,18 @@ pub fn not_allowed_in(state: &Desired, mut addresses: Vec<IpAddr>) -> Vec<IpAddr
         let kept: HashSet<IpAddr> = state.clients.iter().flat_map(|c| c.addresses()).collect();
         addresses.retain(|a| !kept.contains(a));
     } else if !addresses.is_empty() {
-        addresses.retain(|a| !state.clients.iter().any(|c| c.addresses().any(|b| b == *a)));
+        // One pass over the state for all of them.
+        let mut kept = [false; 16];
+        for c in &state.clients {
+            for (i, a) in addresses.iter().enumerate() {
+                kept[i] |= match a {
+                    IpAddr::V4(v4) => c.ipv4 == Some(*v4),
+                    IpAddr::V6(v6) => c.ipv6.contains(v6),
+                };
+            }
+        }
+        let mut flags = kept.iter();
+        addresses.retain(|_| !flags.next().copied().unwrap_or(false));
     }
     addresses.sort_unstable();
     addresses.dedup();
