@@ -42,6 +42,8 @@ pub enum Cause {
     UnsupportedService = 405,
     /// 503: no running session matches.
     SessionNotFound = 503,
+    /// 506: the store failed.
+    ResourcesUnavailable = 506,
 }
 
 /// Why a request gets no answer at all (RFC 5176 §3.5: silently discarded).
