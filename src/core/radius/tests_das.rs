@@ -151,7 +151,7 @@ fn naks_say_what_is_missing_or_not_supported() {
     };
     // No Event-Timestamp.
     assert_eq!(
-        cause(DISCONNECT_REQUEST, &[mac.clone()]),
+        cause(DISCONNECT_REQUEST, std::slice::from_ref(&mac)),
         Some(Cause::MissingAttribute)
     );
     // No session identification.
