@@ -4,8 +4,7 @@
 //! FreeRADIUS of `radius.rs` accepts; the clock is the manual one at `T0`, so the
 //! Event-Timestamp is set in each request (radclient takes it as Unix seconds).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use lango::core::model::Mac;
 use lango::core::radius::acct::session_id;
@@ -13,7 +12,7 @@ use lango::store::Store;
 
 use crate::radius::{free_port, post, FreeRadius};
 use crate::radius_acct::{acct_env, LOCAL};
-use crate::support::{guest, skip, TestEnv, T0};
+use crate::support::{guest, skip, with_stdin, TestEnv, T0};
 
 const DAS_SECRET: &str = "coa-secret";
 
@@ -37,29 +36,10 @@ fn das_env(what: &str, clients: &str) -> Option<(FreeRadius, TestEnv, u16)> {
 /// radclient sends `attrs` as a `kind` (`disconnect` or `coa`) signed with `secret`: the
 /// answer as radclient prints it (from its `Received` line), or `None` when none came.
 fn radclient(port: u16, kind: &str, secret: &str, attrs: &str) -> Option<String> {
-    let mut child = Command::new("radclient")
-        .args([
-            "-x",
-            "-r",
-            "1",
-            "-t",
-            "1",
-            &format!("127.0.0.1:{port}"),
-            kind,
-            secret,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(attrs.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut command = Command::new("radclient");
+    let server = format!("127.0.0.1:{port}");
+    command.args(["-x", "-r", "1", "-t", "1", &server, kind, secret]);
+    let out = with_stdin(&mut command, attrs);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.find("Received ").map(|at| text[at..].to_string())
 }
