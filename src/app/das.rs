@@ -28,19 +28,19 @@ impl App {
         let config = self.config();
         let radius = config.radius.as_ref()?;
         let now = self.time().now;
-        let dropped = |why: &dyn std::fmt::Display| {
+        let dropped = |why: &str| {
             if das::log_due(&mut locks::lock(&self.radius.das.logged), now) {
                 log::warn!("RADIUS DAS: request from {from} dropped: {why} (one line a minute)");
             }
             None
         };
         if !radius.das_clients.iter().any(|c| c.contains(from)) {
-            return dropped(&"not a das_client");
+            return dropped("not a das_client");
         }
         let secret = radius.das_secret().as_bytes();
         let asked = match das::check(bytes, secret, now) {
             Ok(asked) => asked,
-            Err(e) => return dropped(&e),
+            Err(e) => return dropped(e.why()),
         };
         // A retransmission: the same answer, not a second act.
         let seen = locks::lock(&self.radius.das.seen);

@@ -58,13 +58,14 @@ pub enum Dropped {
     Stale(i64),
 }
 
-impl std::fmt::Display for Dropped {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Dropped {
+    /// Why, for the log (plain words: the log line is rate-limited, the details do not matter).
+    pub fn why(&self) -> &'static str {
         match self {
-            Dropped::Malformed(e) => write!(f, "malformed: {e}"),
-            Dropped::Code(code) => write!(f, "code {code} is not a CoA or Disconnect"),
-            Dropped::Authenticator => f.write_str("bad authenticator (wrong secret?)"),
-            Dropped::Stale(at) => write!(f, "Event-Timestamp {at} outside the window"),
+            Dropped::Malformed(_) => "malformed",
+            Dropped::Code(_) => "not a CoA or Disconnect",
+            Dropped::Authenticator => "bad authenticator (wrong secret?)",
+            Dropped::Stale(_) => "Event-Timestamp outside the window",
         }
     }
 }
