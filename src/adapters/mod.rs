@@ -19,6 +19,8 @@ pub mod nft;
 pub mod radius;
 #[cfg(feature = "radius")]
 pub mod radius_acct;
+#[cfg(feature = "radius")]
+pub mod radius_das;
 pub(crate) mod sim_gateway;
 #[cfg(feature = "simulator")]
 pub mod simulator;

@@ -403,6 +403,9 @@ mod tests {
             accounting: true,
             acct_secret: None,
             interim_secs: 600,
+            das_port: None,
+            das_secret: None,
+            das_clients: Vec::new(),
         };
         UdpRadius::new(&config, Some(Mac([2, 0, 0, 0, 0, 1])))
     }

@@ -9,6 +9,8 @@ pub mod accounting;
 pub mod accounts;
 pub(crate) mod admission;
 pub(crate) mod airtel;
+#[cfg(feature = "radius")]
+pub mod das;
 pub(crate) mod events;
 pub(crate) mod guest;
 pub(crate) mod housekeeping;

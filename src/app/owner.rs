@@ -183,7 +183,7 @@ impl App {
         })?;
         if let (true, Some(id)) = (blocked, active) {
             // This device only: the other devices of its purchase keep their time.
-            self.end_purchase(id, false)?;
+            self.end_purchase(id, false, "the owner")?;
         }
         self.mark_dirty();
         Ok(())
@@ -334,11 +334,12 @@ impl App {
     /// Owner: ends a session now, on every device of its purchase (a package for several
     /// devices: `Session::joined`, `Session::members`).
     pub fn revoke_session(&self, id: u64) -> Result<bool, StoreError> {
-        self.end_purchase(id, true)
+        self.end_purchase(id, true, "the owner")
     }
 
-    /// Ends session `id` (with `whole`, every running session of its purchase too).
-    pub(crate) fn end_purchase(&self, id: u64, whole: bool) -> Result<bool, StoreError> {
+    /// Ends session `id` (with `whole`, every running session of its purchase too); `by` says
+    /// who in the event.
+    pub(crate) fn end_purchase(&self, id: u64, whole: bool, by: &str) -> Result<bool, StoreError> {
         let now = self.time().now;
         // An accounted session's Stop carries its counters read from the kernel now.
         #[cfg(feature = "radius")]
@@ -377,7 +378,7 @@ impl App {
                     now,
                     "session_revoked",
                     Some(session.mac),
-                    format!("session {} revoked by the owner", session.id),
+                    format!("session {} revoked by {by}", session.id),
                 ))?;
                 ended.push(session.id);
             }
@@ -440,7 +441,10 @@ impl App {
 }
 
 /// The sessions of `session`'s purchase: its first session, then the devices that joined it.
-fn purchase_of(w: &crate::store::Writer, session: Session) -> Result<Vec<Session>, StoreError> {
+pub(crate) fn purchase_of(
+    w: &crate::store::Writer,
+    session: Session,
+) -> Result<Vec<Session>, StoreError> {
     let first = match session.joined {
         Some(first) => w.session(first)?.unwrap_or(session),
         None => session,

@@ -29,6 +29,8 @@ pub(crate) struct RadiusState {
     in_flight: std::sync::atomic::AtomicUsize,
     /// Accounting (`app::accounting`).
     pub(crate) acct: super::accounting::AcctState,
+    /// Dynamic Authorization (`app::das`).
+    pub(crate) das: super::das::DasState,
     /// Each server's Status-Server state (`probe_radius`).
     health: std::sync::Mutex<Vec<Health>>,
 }

@@ -111,6 +111,9 @@ pub fn start(config: Config, store: Store, env: Env, options: Options) -> Result
             log::error!("accounting: {e}");
         }
         crate::app::accounting::spawn(&app).map_err(|e| format!("accounting: {e}"))?;
+        if let Err(e) = crate::app::das::spawn(&app) {
+            log::error!("RADIUS DAS: {e}");
+        }
     }
     let mut ctx = admin::Ctx::new(app.clone(), options.simulator);
     ctx.config_path = options.config_path;

@@ -230,21 +230,9 @@ fn check_mpesa_tests_the_account_and_hides_the_secrets() {
 }
 
 fn passwd(store: &std::path::Path, stdin: &str) -> (i32, String, String) {
-    use std::io::Write;
-    let mut child = lango()
-        .args(["passwd", "--store", store.to_str().unwrap()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut command = lango();
+    command.args(["passwd", "--store", store.to_str().unwrap()]);
+    let out = crate::support::with_stdin(&mut command, stdin);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

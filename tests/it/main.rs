@@ -59,6 +59,8 @@ mod portal;
 mod radius;
 #[cfg(feature = "radius")]
 mod radius_acct;
+#[cfg(feature = "radius")]
+mod radius_das;
 // Issue 16, the free trial: one tap, once a day per device (its marks), the router's cap.
 mod trial;
 // Headless Chromium through ChromeDriver: the purchase path with screenshots.

@@ -10,7 +10,7 @@ use crate::radius::{post, FreeRadius, SECRET};
 use crate::support::{guest, TempDir, TestEnv, T0};
 
 /// The demo config with a radius section at `server` (accounting on by default).
-fn acct_env(server: &FreeRadius, store: Store, hosts: &str, extra: &str) -> TestEnv {
+pub(crate) fn acct_env(server: &FreeRadius, store: Store, hosts: &str, extra: &str) -> TestEnv {
     let text = format!(
         "{}\nconfig radius 'radius'\n{hosts}\toption auth_port '{}'\n\toption acct_port '{}'\n\t\
          option secret '{SECRET}'\n\toption nas_id 'test-router'\n\toption timeout '1'\n\t\
@@ -23,7 +23,7 @@ fn acct_env(server: &FreeRadius, store: Store, hosts: &str, extra: &str) -> Test
     TestEnv::with(store, config, T0)
 }
 
-const LOCAL: &str = "\toption server '127.0.0.1'\n";
+pub(crate) const LOCAL: &str = "\toption server '127.0.0.1'\n";
 
 /// Fields of a logged request (`radius::ACCT_FORMAT`).
 const STATUS: usize = 0;

@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::validate::{Check, Raw};
 use super::values::{not, parse_bool, parse_host, parse_port, parse_text};
+use super::Cidr;
 
 pub(super) const RADIUS: &[&str] = &[
     "enabled",
@@ -26,6 +27,9 @@ pub(super) const RADIUS: &[&str] = &[
     "accounting",
     "acct_secret",
     "interim",
+    "das_port",
+    "das_secret",
+    "das_client",
 ];
 
 /// How the guest's password reaches the server.
@@ -67,12 +71,25 @@ pub struct Radius {
     /// `option interim` (default 600, 60 to 86400): seconds between Interim-Updates when the
     /// Access-Accept has no Acct-Interim-Interval.
     pub interim_secs: u32,
+    /// `option das_port` (default: off): the UDP port lango answers Disconnect-Request and
+    /// CoA-Request on (RFC 5176; 3799 is the usual one; docs/radius.md).
+    pub das_port: Option<u16>,
+    /// `option das_secret` (default: `secret`): the DAS clients' shared secret.
+    pub das_secret: Option<String>,
+    /// `list das_client` (default: `server` and `backup_server` when they are IP addresses):
+    /// the addresses or networks requests are taken from; others are dropped.
+    pub das_clients: Vec<Cidr>,
 }
 
 impl Radius {
     /// The secret accounting packets are signed with.
     pub fn acct_secret(&self) -> &str {
         self.acct_secret.as_deref().unwrap_or(&self.secret)
+    }
+
+    /// The secret Disconnect and CoA requests are signed with.
+    pub fn das_secret(&self) -> &str {
+        self.das_secret.as_deref().unwrap_or(&self.secret)
     }
 }
 
@@ -101,7 +118,7 @@ pub(super) fn validate_radius(raw: &Raw, portal: IpAddr, check: &mut Check) -> O
         IpAddr::V4(v4) if !v4.is_unspecified() => Some(v4),
         _ => None,
     };
-    let radius = Radius {
+    let mut radius = Radius {
         backup_server: check.optional(raw, "backup_server", parse_server),
         auth_port: check.get(raw, "auth_port", parse_port, 1812),
         acct_port: check.get(raw, "acct_port", parse_port, 1813),
@@ -114,9 +131,19 @@ pub(super) fn validate_radius(raw: &Raw, portal: IpAddr, check: &mut Check) -> O
         accounting: check.get(raw, "accounting", parse_bool, true),
         acct_secret: check.optional(raw, "acct_secret", parse_secret),
         interim_secs: check.get(raw, "interim", parse_interim, 600),
+        das_port: check.optional(raw, "das_port", parse_port),
+        das_secret: check.optional(raw, "das_secret", parse_secret),
+        das_clients: raw
+            .list("das_client")
+            .filter_map(|value| check.item(value, Cidr::parse))
+            .collect(),
         server: server?,
         secret: secret?,
     };
+    if radius.das_clients.is_empty() {
+        let servers = std::iter::once(&radius.server).chain(&radius.backup_server);
+        radius.das_clients = servers.filter_map(|s| Cidr::parse(s).ok()).collect();
+    }
     enabled.then_some(radius)
 }
 

@@ -44,6 +44,23 @@ fn a_radius_section_with_its_defaults() {
         (radius.auth, radius.timeout_secs, radius.retries),
         (RadiusAuth::Chap, 1, 0)
     );
+    // DAS off; its clients default to the servers that are addresses, not host names.
+    assert_eq!((radius.das_port, radius.das_secret()), (None, "x"));
+    assert_eq!(
+        radius.das_clients,
+        [super::Cidr::parse("192.0.2.11").unwrap()]
+    );
+    let das = valid(
+        "config radius\n option server radius.example.net\n option secret x\n \
+         option das_port 3799\n option das_secret coa-key\n list das_client 10.0.0.0/24\n \
+         list das_client 192.0.2.7\n",
+    );
+    let das = das.radius.expect("a radius section");
+    assert_eq!((das.das_port, das.das_secret()), (Some(3799), "coa-key"));
+    assert_eq!(
+        das.das_clients,
+        ["10.0.0.0/24", "192.0.2.7"].map(|c| super::Cidr::parse(c).unwrap())
+    );
     let off =
         valid("config radius\n option enabled 0\n option server 192.0.2.1\n option secret x\n");
     assert_eq!(off.radius, None);
@@ -62,6 +79,8 @@ fn radius_problems_are_reported_on_their_lines() {
          \toption interim 59\n\
          \toption nas_ip fd00::1\n\
          \toption auth_prot 1812\n\
+         \tlist das_client 'nowhere'\n\
+         \toption das_port 0\n\
          config radius 'second'\n\
          \toption server 192.0.2.1\n\
          \toption secret x\n\
@@ -75,8 +94,10 @@ fn radius_problems_are_reported_on_their_lines() {
             "7: '59' is not a number of seconds from 60 to 86400",
             "8: 'fd00::1' is not an IPv4 address (like 10.0.0.1)",
             "9: unknown option 'auth_prot' in radius 'radius' (did you mean 'auth_port'?)",
-            "10: more than one radius section (the first is on line 1)",
-            "13: more than one radius section (the first is on line 1)",
+            "10: 'nowhere' is not an address or network (like 192.168.1.0/24)",
+            "11: '0' is not a port number (1 to 65535)",
+            "12: more than one radius section (the first is on line 1)",
+            "15: more than one radius section (the first is on line 1)",
         ],
     );
     check_problems(

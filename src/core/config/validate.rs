@@ -110,6 +110,7 @@ pub(super) const LISTS: &[&str] = &[
     "owner_mac",
     "allow_mac",
     "walled_garden",
+    "das_client",
 ];
 
 /// The file's sections sorted by type, before any value is checked (ripgrep's LowArgs, with
@@ -147,7 +148,7 @@ impl Raw {
         value.filter(|value| !value.text.is_empty())
     }
 
-    fn list(&self, name: &str) -> impl Iterator<Item = &Value> {
+    pub(super) fn list(&self, name: &str) -> impl Iterator<Item = &Value> {
         let values = self.options.get(name).into_iter().flatten();
         values.filter(|value| !value.text.is_empty())
     }
@@ -691,7 +692,7 @@ impl Check<'_> {
         self.optional(raw, name, parse)
     }
 
-    fn item<T>(&mut self, value: &Value, parse: Parser<T>) -> Option<T> {
+    pub(super) fn item<T>(&mut self, value: &Value, parse: Parser<T>) -> Option<T> {
         parse(&value.text)
             .map_err(|message| self.error(value.line, message))
             .ok()

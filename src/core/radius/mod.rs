@@ -13,12 +13,15 @@ use crate::core::token;
 
 pub mod acct;
 pub mod codec;
+pub mod das;
 mod dictionary;
 pub mod health;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_acct;
+#[cfg(test)]
+mod tests_das;
 
 pub use dictionary::{Reply, DEFAULT_SESSION_SECS};
 
