@@ -373,7 +373,12 @@ fn run_one(n: u32, secs: u64) {
     let rss_start = status_kb(pid, "VmRSS:") / 1024.0;
     let window = Instant::now();
     let mut kick = 0u32;
+    // RSS once a minute, to tell a level from a climb (printed after the row).
+    let mut minutes: Vec<f64> = Vec::new();
     while window.elapsed().as_secs() < secs {
+        if window.elapsed().as_secs() >= 60 * (minutes.len() as u64 + 1) {
+            minutes.push(status_kb(pid, "VmRSS:") / 1024.0);
+        }
         // One kick a second, from the end of the hour (not a session about to expire anyway).
         kick += 1;
         let id = u64::from(n.saturating_sub(kick)) + 1;
@@ -418,6 +423,10 @@ fn run_one(n: u32, secs: u64) {
         (io1 - io0) as f64 / 1024.0,
         spawns1 - spawns0,
     );
+    if !minutes.is_empty() {
+        let each: Vec<String> = minutes.iter().map(|m| format!("{m:.1}")).collect();
+        println!("        RSS MB at each minute: {}", each.join(", "));
+    }
     delete_table();
 }
 
