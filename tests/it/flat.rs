@@ -518,6 +518,124 @@ fn lab_a_restore_goes_over_netlink_and_leaves_the_table_a_rewrite_would() {
     });
 }
 
+/// `n` plain devices (no quota, no cap), one address each.
+fn plain_guests(n: u64) -> Desired {
+    let clients = (1..=n)
+        .map(|id| {
+            let mut device = guest(id, None, None, 60);
+            device.mac.0[4] = (id >> 8) as u8;
+            device.ipv4 = Some(std::net::Ipv4Addr::new(10, 77, (id >> 8) as u8, id as u8));
+            device.ipv6.clear();
+            device
+        })
+        .collect();
+    Desired {
+        clients,
+        at_ms: 0,
+        ..Default::default()
+    }
+}
+
+/// `paid_mac`'s size and element count, as the kernel lists them.
+fn paid_mac_size_and_count() -> (u64, usize) {
+    let out = Command::new("nft")
+        .args(["-j", "list", "set", "inet", "lango", "paid_mac"])
+        .output()
+        .expect("nft");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let set = json["nftables"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["set"].is_object()))
+        .map(|i| i["set"].clone())
+        .unwrap_or_default();
+    let count = set["elem"].as_array().map_or(0, Vec::len);
+    (set["size"].as_u64().unwrap_or(0), count)
+}
+
+/// The handle of `table inet lango` (a rewrite gives it a new one).
+fn table_handle() -> u64 {
+    let out = Command::new("nft")
+        .args(["-j", "-a", "list", "table", "inet", "lango"])
+        .output()
+        .expect("nft");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    json["nftables"]
+        .as_array()
+        .and_then(|items| items.iter().find_map(|i| i["table"]["handle"].as_u64()))
+        .unwrap_or(0)
+}
+
+/// Issue 14: a burst of grants (300 devices in one change, 900 messages, each acknowledged)
+/// is one small transaction, not a rewrite: the acks fit the socket's receive buffer. They had
+/// overflowed it from about 200 messages on (ENOBUFS), and the table was rewritten.
+#[test]
+fn lab_a_burst_of_grants_is_one_change_not_a_rewrite() {
+    if !crate::lab::lab_available() {
+        return;
+    }
+    in_netns(|| {
+        let kernel = Arc::new(Refusals::default());
+        let firewall = NftFirewall::new(Arc::new(SystemRunner), kernel.clone(), options());
+        firewall.apply(&plain_guests(10)).expect("the restore");
+        let handle = table_handle();
+        firewall.apply(&plain_guests(310)).expect("the change");
+        let refusals = kernel.0.lock().unwrap().clone();
+        assert!(refusals.is_empty(), "{refusals:?}");
+        assert_eq!(table_handle(), handle, "the table was rewritten");
+        assert_eq!(paid_mac_size_and_count(), (512, 310));
+    });
+}
+
+/// The real kernel, keeping what it refused of the batches that change something (not the
+/// table probe's ENOENT).
+#[derive(Default)]
+struct Refusals(std::sync::Mutex<Vec<String>>);
+
+impl Netlink for Refusals {
+    fn exchange(&self, batch: &Batch) -> Result<Answers, NetlinkError> {
+        let answers = NetlinkSocket.exchange(batch);
+        if u16::from_ne_bytes([batch.bytes[4], batch.bytes[5]]) != 0x10 {
+            return answers;
+        }
+        let mut kept = self.0.lock().unwrap();
+        match &answers {
+            Err(e) => kept.push(e.to_string()),
+            Ok(a) => kept.extend(
+                a.errnos
+                    .iter()
+                    .filter(|e| **e != 0)
+                    .map(|e| nix::errno::Errno::from_raw(*e).desc().to_string()),
+            ),
+        }
+        answers
+    }
+}
+
+/// Issue 14: the sets of paid devices are created sized for what they hold (the kernel's hash
+/// table is then allocated once, not grown during a restore), and the kernel refuses
+/// elements beyond the size. A change that outgrows a set (340 devices, room for 512, then 520)
+/// is refused with ENFILE and rewrites the table, sized again: every device gets in.
+#[test]
+fn lab_a_set_that_outgrows_its_size_is_rewritten_larger() {
+    if !crate::lab::lab_available() {
+        return;
+    }
+    in_netns(|| {
+        let kernel = Arc::new(Refusals::default());
+        let firewall = NftFirewall::new(Arc::new(SystemRunner), kernel.clone(), options());
+        firewall.apply(&plain_guests(340)).expect("the restore");
+        assert_eq!(paid_mac_size_and_count(), (512, 340));
+        firewall.apply(&plain_guests(520)).expect("the change");
+        let refusals = kernel.0.lock().unwrap().clone();
+        let enfile = nix::errno::Errno::ENFILE.desc();
+        assert!(
+            refusals.iter().any(|r| r.contains(enfile)),
+            "the change was not refused for want of room: {refusals:?}"
+        );
+        assert_eq!(paid_mac_size_and_count(), (1024, 520));
+    });
+}
+
 /// The real kernel, with the first message that names `paid_mac` in a restore's batch
 /// pointed at a set that is not there: the kernel refuses it (ENOENT) and the whole batch.
 struct Refusing(std::sync::Mutex<Vec<Vec<i32>>>);

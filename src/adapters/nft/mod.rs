@@ -20,6 +20,7 @@ mod dump;
 mod netlink;
 mod parse;
 mod render;
+mod restore;
 mod socket;
 #[cfg(test)]
 mod tests;
@@ -109,12 +110,6 @@ struct NftState {
 const STALE_BATCH_MS: i64 = 30_000;
 const STALE_GRACE_MS: i64 = 5_000;
 
-/// A restore's batches: as large as the socket takes, from this (10,000 devices are about
-/// 3.5 MB of messages: one transaction), halved down to `RESTORE_MIN_BYTES` while a send is
-/// refused as too large.
-const RESTORE_BATCH_BYTES: usize = 8 << 20;
-const RESTORE_MIN_BYTES: usize = 64 << 10;
-
 /// The real firewall: `nft` through the runner, changes through netlink.
 pub struct NftFirewall {
     runner: Arc<dyn Runner>,
@@ -180,82 +175,6 @@ impl NftFirewall {
             answers.as_ref().map(|a| a.errnos.as_slice()),
             Ok(&[ENOENT, _])
         )
-    }
-
-    /// The table created from nothing (a start, a fw4 restart): its skeleton (sets, maps,
-    /// chains, the allow-list; no device) with one small `nft -f` (after the gate, when it
-    /// is due), then every device's objects
-    /// and elements over netlink in as few transactions as the socket takes (one where it
-    /// takes the whole; halved while a send is too large), each device whole in one of them.
-    /// Returns whether it is done; if not (netlink refused or gone after the skeleton), the
-    /// caller replaces the table with the full script, which heals a partial restore too.
-    ///
-    /// Meanwhile a paid guest is treated as unpaid by lango's table, for the time the batches
-    /// take (about 0.14 s at 10,000 devices on x86_64): its DNS and port 80 go to lango's
-    /// responder and portal (which tells a paid device it is online), its forwarded packets are
-    /// refused; before the skeleton, with no lango table, the gate dropped them all the same.
-    fn restore(
-        &self,
-        desired: &Desired,
-        gate: Option<String>,
-        gate_present: bool,
-    ) -> Result<bool, FirewallError> {
-        let skeleton = Desired {
-            clients: Vec::new(),
-            at_ms: desired.at_ms,
-            allowed: desired.allowed.clone(),
-        };
-        let mut script = gate.clone().unwrap_or_default();
-        script.push_str(&render(&skeleton, &self.options));
-        if let Err(e) = self.nft(&["-f", "-"], Some(&script)) {
-            // Never leave the gate out for want of lango's table.
-            if let Some(text) = gate {
-                self.load_gate(text, gate_present)?;
-            }
-            return Err(e);
-        }
-        if let Some(text) = gate {
-            self.gate_loaded(text, gate_present);
-        }
-        let mut max_bytes = RESTORE_BATCH_BYTES;
-        loop {
-            let batches = netlink::bulk(restore_groups(desired), max_bytes);
-            let mut sent = 0;
-            for batch in &batches {
-                match self.kernel.exchange(batch) {
-                    Ok(answers) => {
-                        if let Some(at) = answers.errnos.iter().position(|e| *e != 0) {
-                            log::warn!(
-                                "firewall: the kernel refused message {} of a restore batch: {}",
-                                at + 1,
-                                socket::errno_text(answers.errnos[at])
-                            );
-                            return Ok(false);
-                        }
-                        sent += 1;
-                    }
-                    // Nothing sent yet: the same in smaller batches.
-                    Err(NetlinkError::TooLarge(e))
-                        if sent == 0 && max_bytes > RESTORE_MIN_BYTES =>
-                    {
-                        log::debug!("firewall: restore batch of {max_bytes} bytes: {e}");
-                        max_bytes /= 2;
-                        break;
-                    }
-                    Err(e) => {
-                        log::warn!("firewall: restore over netlink failed ({e}); nft -f instead");
-                        return Ok(false);
-                    }
-                }
-            }
-            if sent == batches.len() {
-                log::info!(
-                    "firewall: {} paid devices restored over netlink in {sent} batches",
-                    desired.clients.len()
-                );
-                return Ok(true);
-            }
-        }
     }
 
     /// What the kernel counted for devices about to change (an extension, a new address):

@@ -170,8 +170,41 @@ table inet lango_gate {{
     )
 }
 
+/// The fewest elements a set or map of paid devices is created for.
+pub(super) const MIN_SET_SIZE: usize = 512;
+
+/// Pure: how many elements each set and map of paid devices is created for, by name: what
+/// `sized_for` puts in it and half again for growth, rounded up to a power of two, at least
+/// `MIN_SET_SIZE`. The kernel sizes the set's hash table from it at once; without a size it
+/// starts at 4 buckets and doubles a dozen times on the way to 10,000 devices, every insert
+/// slowed while it does (a sixth of a restore's kernel time). The kernel also refuses elements
+/// beyond the size: a change so refused rewrites the table (`apply_state`), sized again.
+pub(super) fn set_sizes(sized_for: &Desired) -> Vec<(&'static str, usize)> {
+    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    for element in sized_for.clients.iter().flat_map(super::delta::elements_of) {
+        match counts.iter_mut().find(|(set, _)| *set == element.set) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((element.set, 1)),
+        }
+    }
+    for (_, n) in &mut counts {
+        *n = (*n + *n / 2).max(MIN_SET_SIZE).next_power_of_two();
+    }
+    counts
+}
+
 /// Pure: the complete nft script for a desired state.
 pub fn render(desired: &Desired, options: &NftOptions) -> String {
+    render_sized(desired, &set_sizes(desired), options)
+}
+
+/// Pure: the script for `desired`, its sets and maps of paid devices sized by `sizes`
+/// (`set_sizes`; a restore's skeleton is sized for the devices that follow it).
+pub(super) fn render_sized(
+    desired: &Desired,
+    sizes: &[(&'static str, usize)],
+    options: &NftOptions,
+) -> String {
     let dev = &options.device;
     let mut objects = String::new();
     let mut paid_mac = Vec::new();
@@ -249,7 +282,13 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
         }
     }
     let set = |name: &str, ty: &str, extra: &str, elements: &[String]| -> String {
-        let mut out = format!("\t{name} {{\n\t\ttype {ty}; flags timeout;{extra}\n");
+        let size = name.split(' ').nth(1).map_or(MIN_SET_SIZE, |short| {
+            sizes
+                .iter()
+                .find(|(set, _)| *set == short)
+                .map_or(MIN_SET_SIZE, |(_, n)| *n)
+        });
+        let mut out = format!("\t{name} {{\n\t\ttype {ty}; size {size}; flags timeout;{extra}\n");
         if !elements.is_empty() {
             let _ = writeln!(
                 out,
@@ -276,7 +315,8 @@ pub fn render(desired: &Desired, options: &NftOptions) -> String {
     out.push_str(&objects);
     let allowed: Vec<String> = desired.allowed.iter().map(Mac::to_string).collect();
     let allow = set("set allow_mac", "ether_addr", "", &allowed);
-    out.push_str(&allow.replace(" flags timeout;", ""));
+    let sized = format!(" size {MIN_SET_SIZE}; flags timeout;");
+    out.push_str(&allow.replace(&sized, ""));
     for (name, ty) in [("garden4", "ipv4_addr"), ("garden6", "ipv6_addr")] {
         let _ = writeln!(
             out,

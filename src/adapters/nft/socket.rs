@@ -83,6 +83,15 @@ impl Netlink for NetlinkSocket {
             let _ = setsockopt(&fd, sockopt::SndBufForce, &want)
                 .or_else(|_| setsockopt(&fd, sockopt::SndBuf, &want));
         }
+        if !batch.quiet && batch.messages > 64 {
+            // Each message of a batch that is not quiet is acknowledged, each ack a buffer of
+            // its own in the receive queue (the kernel charges about 1 KB for it): from about
+            // 200 messages on (a burst of grants) `rmem_default` overflows and the kernel
+            // drops acks (ENOBUFS), which made the change a rewrite of the table.
+            let want = (batch.messages as usize).saturating_mul(1024) + 65536;
+            let _ = setsockopt(&fd, sockopt::RcvBufForce, &want)
+                .or_else(|_| setsockopt(&fd, sockopt::RcvBuf, &want));
+        }
         match send(fd.as_raw_fd(), &batch.bytes, MsgFlags::empty()) {
             Ok(_) => {}
             Err(e @ (Errno::EMSGSIZE | Errno::ENOBUFS | Errno::ENOMEM)) => {

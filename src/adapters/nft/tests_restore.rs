@@ -215,3 +215,44 @@ fn before_the_table_exists_nothing_is_read_with_nft() {
     assert!(firewall.ipv6_allowed().unwrap().is_empty());
     assert!(nft.0.lock().unwrap().is_empty(), "{:?}", nft.0.lock());
 }
+
+/// The line after `head` in `script` (a set's `type ...; size ...;` line).
+fn line_after<'a>(script: &'a str, head: &str) -> &'a str {
+    let at = script
+        .find(&format!("\t{head} {{\n"))
+        .unwrap_or_else(|| panic!("no {head} in {script}"));
+    script[at..].lines().nth(1).unwrap_or_default()
+}
+
+/// Issue 14: the sets and maps of paid devices are created sized for what they will hold, so
+/// the kernel's hash tables never grow while a restore fills them; a restore's skeleton, which
+/// holds no device, is sized for the devices that follow it, as a rewrite of the same state
+/// is. The allow-list has no size (no limit on it).
+#[test]
+fn a_restores_skeleton_is_sized_for_the_devices_that_follow() {
+    let (nft, _) = restored(1000, usize::MAX);
+    let runs = nft.0.lock().unwrap();
+    let skeleton = runs[0].1.as_deref().unwrap_or_default();
+    let rewrite = render(&many(1000), &options());
+    // 1,000 devices (an IPv6 address each), half again: 2,048; 502 with a quota: 1,024; 333
+    // capped, or none with fair use: 512 (the least).
+    for (set, size) in [
+        ("set paid_mac", 2048),
+        ("set paid4", 2048),
+        ("set paid_ip4", 2048),
+        ("map quota_up4", 1024),
+        ("map quota_dn4", 1024),
+        ("map limit_up4", 512),
+        ("set paid6", 2048),
+        ("map fair_dn6", 512),
+    ] {
+        for script in [skeleton, rewrite.as_str()] {
+            let line = line_after(script, set);
+            assert!(line.contains(&format!(" size {size};")), "{set}: {line}");
+        }
+    }
+    assert!(
+        !line_after(skeleton, "set allow_mac").contains("size"),
+        "{skeleton}"
+    );
+}
