@@ -95,10 +95,13 @@ macro_rules! getters {
                 for row in self.txn.open_table(ACTIVE)?.iter()? {
                     ids.push(from_le(row?.1.value())?);
                 }
+                // The sessions table opened once for all of them, not once per session.
+                let sessions = self.txn.open_table(SESSIONS)?;
                 let mut out = Vec::with_capacity(ids.len());
                 for id in ids {
-                    if let Some(s) = self.session(id)? {
-                        out.push(s);
+                    if let Some(v) = sessions.get(id)? {
+                        self.decoded.set(self.decoded.get() + 1);
+                        out.push(decode("session", v.value())?);
                     }
                 }
                 Ok(out)
