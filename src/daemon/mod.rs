@@ -677,9 +677,9 @@ pub fn setup_guest_network(args: &[String]) -> i32 {
     out.status
 }
 
-/// `lango check-mpesa [--config FILE]`: tests the M-Pesa account, and the Airtel Money account
-/// when it is enabled, without prompting anyone, and says which part is wrong. Never prints a
-/// secret.
+/// `lango check-mpesa [--config FILE]`: tests the M-Pesa account, and each other enabled wallet
+/// (Airtel Money, Vodacom M-Pesa, ClickPesa), without prompting anyone, and says which part is
+/// wrong. Never prints a secret.
 pub fn check_mpesa(path: &Path) -> i32 {
     let config = match load_config(path) {
         Ok(c) => c,
