@@ -7,6 +7,10 @@
 pub mod airtel;
 #[cfg(all(feature = "airtel", feature = "simulator"))]
 pub mod airtel_sim;
+#[cfg(feature = "clickpesa")]
+pub mod clickpesa;
+#[cfg(all(feature = "clickpesa", feature = "simulator"))]
+pub mod clickpesa_sim;
 pub mod daraja;
 pub(crate) mod dns;
 pub(crate) mod dnsmasq;

@@ -1,5 +1,6 @@
 //! The wallet of a purchase: which provider prompts for a number the guest typed
-//! (`App::wallet_for`: Airtel Money when enabled and the number is Airtel's, else M-Pesa), the
+//! (`App::wallet_for`: Vodacom M-Pesa, then Mixx by Yas or HaloPesa through ClickPesa, then
+//! Airtel Money, each when enabled and the number is that network's, else M-Pesa), the
 //! gateway that asks about it (`App::gateway_of`, from the payment's `provider` so that a
 //! restart asks the right one), the Airtel gateway a config asks for (`gateway_for`), and
 //! Airtel's callback, a hint that makes the query due now (`App::on_airtel_callback`). Without
@@ -26,7 +27,29 @@ impl App {
         if config.vodacom.as_ref().is_some_and(|v| v.enabled) {
             match crate::core::vodacom::msisdn(typed) {
                 Ok(phone) => return Ok((Provider::Vodacom, phone)),
-                Err(why) if config.mpesa.is_none() && !airtel_on(config) => return Err(why),
+                Err(why)
+                    if config.mpesa.is_none() && !airtel_on(config) && !clickpesa_on(config) =>
+                {
+                    return Err(why)
+                }
+                Err(_) => {}
+            }
+        }
+        // A Mixx by Yas or HaloPesa number, when ClickPesa is on.
+        #[cfg(feature = "clickpesa")]
+        if clickpesa_on(config) {
+            match crate::core::clickpesa::msisdn(typed) {
+                Ok(phone) => return Ok((Provider::ClickPesa, phone)),
+                Err(why) if config.mpesa.is_none() && !airtel_on(config) => {
+                    #[cfg(feature = "vodacom")]
+                    if config.vodacom.as_ref().is_some_and(|v| v.enabled) {
+                        return Err(
+                            "enter a Vodacom M-Pesa, Mixx by Yas or HaloPesa number like                              0754 123 456 or 0654 123 456"
+                                .into(),
+                        );
+                    }
+                    return Err(why);
+                }
                 Err(_) => {}
             }
         }
@@ -62,6 +85,12 @@ impl App {
             #[cfg(not(feature = "vodacom"))]
             Provider::Vodacom => Arc::new(NoGateway {
                 reason: "this lango is built without Vodacom M-Pesa".into(),
+            }),
+            #[cfg(feature = "clickpesa")]
+            Provider::ClickPesa => self.clickpesa.clone(),
+            #[cfg(not(feature = "clickpesa"))]
+            Provider::ClickPesa => Arc::new(NoGateway {
+                reason: "this lango is built without ClickPesa".into(),
             }),
         }
     }
@@ -101,9 +130,19 @@ impl App {
 }
 
 /// Whether Airtel Money is on offer.
-#[cfg(feature = "vodacom")]
+#[cfg(any(feature = "vodacom", feature = "clickpesa"))]
 fn airtel_on(config: &Config) -> bool {
     config.airtel.as_ref().is_some_and(|a| a.enabled)
+}
+
+/// Whether Mixx by Yas and HaloPesa are on offer (through ClickPesa).
+#[cfg(feature = "clickpesa")]
+fn clickpesa_on(config: &Config) -> bool {
+    config.clickpesa.as_ref().is_some_and(|c| c.enabled)
+}
+#[cfg(all(feature = "vodacom", not(feature = "clickpesa")))]
+fn clickpesa_on(_config: &Config) -> bool {
+    false
 }
 
 /// The Airtel Money gateway a config asks for: the client at Airtel's address for the

@@ -9,6 +9,8 @@ pub mod accounting;
 pub mod accounts;
 pub(crate) mod admission;
 pub(crate) mod airtel;
+#[cfg(feature = "clickpesa")]
+pub(crate) mod clickpesa;
 #[cfg(feature = "radius")]
 pub mod das;
 pub(crate) mod events;
@@ -219,6 +221,9 @@ pub struct App {
     /// The Vodacom M-Pesa gateway (`vodacom::gateway_for`), replaced when its section changes.
     #[cfg(feature = "vodacom")]
     pub(crate) vodacom: Arc<payments::SwitchGateway>,
+    /// The ClickPesa gateway (`clickpesa::gateway_for`), replaced when its section changes.
+    #[cfg(feature = "clickpesa")]
+    pub(crate) clickpesa: Arc<payments::SwitchGateway>,
     /// The RADIUS client the config asks for (`radius`).
     #[cfg(feature = "radius")]
     pub(crate) radius: crate::app::radius::RadiusState,
@@ -246,6 +251,11 @@ impl App {
             &config,
             env.clock.clone(),
         )));
+        #[cfg(feature = "clickpesa")]
+        let clickpesa = Arc::new(payments::SwitchGateway::new(clickpesa::gateway_for(
+            &config,
+            env.clock.clone(),
+        )));
         #[cfg(feature = "radius")]
         let radius = crate::app::radius::RadiusState::default();
         #[cfg(feature = "radius")]
@@ -255,6 +265,8 @@ impl App {
             airtel,
             #[cfg(feature = "vodacom")]
             vodacom,
+            #[cfg(feature = "clickpesa")]
+            clickpesa,
             env,
             store,
             config: RwLock::new(Arc::new(config)),

@@ -94,6 +94,12 @@ pub(crate) fn apply_config(
         app.vodacom.set(next, None);
         log::info!("Vodacom M-Pesa: now using the new account settings");
     }
+    #[cfg(feature = "clickpesa")]
+    if running.clickpesa != new.clickpesa {
+        let next = crate::app::clickpesa::gateway_for(&new, app.env.clock.clone());
+        app.clickpesa.set(next, None);
+        log::info!("ClickPesa: now using the new application settings");
+    }
     app.set_config(new);
     notes
 }

@@ -113,11 +113,12 @@ pub fn append(old: &[u8], payments: &[Payment]) -> Result<Vec<u8>, BadBlock> {
             true => DIALS.iter().position(|d| p.phone.as_str().starts_with(d)),
             false => None,
         };
-        // Bit 7 Airtel, bit 6 Vodacom; neither M-Pesa (Safaricom).
+        // Bit 7 Airtel, bit 6 Vodacom, both ClickPesa; neither M-Pesa (Safaricom).
         let airtel = match p.provider() {
             crate::core::provider::Provider::Mpesa => 0,
             crate::core::provider::Provider::Airtel => 0x80,
             crate::core::provider::Provider::Vodacom => 0x40,
+            crate::core::provider::Provider::ClickPesa => 0xc0,
         };
         out_rows.push(state as u8 | (country.unwrap_or(0) as u8) << 4 | airtel);
         out_rows.push(decline as u8);
@@ -229,7 +230,8 @@ pub fn payments(block: &[u8]) -> Result<Vec<Payment>, BadBlock> {
         let provider = match flags & 0xc0 {
             0 => Provider::Mpesa,
             0x40 => Provider::Vodacom,
-            _ => Provider::Airtel,
+            0x80 => Provider::Airtel,
+            _ => Provider::ClickPesa,
         };
         let name = names
             .get(usize::from(c.byte()?))

@@ -13,6 +13,8 @@ pub mod archive;
 pub mod auth;
 pub mod base64;
 pub(crate) mod captive;
+#[cfg(feature = "clickpesa")]
+pub mod clickpesa;
 pub mod config;
 pub mod daraja;
 #[cfg(feature = "simulator")]

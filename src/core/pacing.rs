@@ -84,7 +84,7 @@ struct Lane {
 /// knows, indexed by `Provider` (an array: a map here cost 4 KB in the MIPS build).
 #[derive(Default)]
 pub(crate) struct Pacing {
-    lanes: [Lane; 3],
+    lanes: [Lane; 4],
 }
 
 impl Pacing {
@@ -93,6 +93,7 @@ impl Pacing {
             Provider::Mpesa => 0,
             Provider::Airtel => 1,
             Provider::Vodacom => 2,
+            Provider::ClickPesa => 3,
         }
     }
 

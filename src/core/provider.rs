@@ -1,7 +1,7 @@
-//! Which wallet a payment goes through (`Provider`: M-Pesa, Airtel Money or Vodacom M-Pesa
-//! Tanzania), remembered on the
-//! payment record so that the worker asks the right gateway after a restart, and `NoGateway`,
-//! the gateway of a wallet that is not configured.
+//! Which wallet a payment goes through (`Provider`: M-Pesa, Airtel Money, Vodacom M-Pesa
+//! Tanzania, or ClickPesa for Mixx by Yas and HaloPesa), remembered on the payment record so
+//! that the worker asks the right gateway after a restart, and `NoGateway`, the gateway of a
+//! wallet that is not configured.
 
 use crate::core::payments::{
     CheckStep, GatewayError, Payment, PaymentGateway, StkAccepted, StkOutcome, StkPush,
@@ -19,6 +19,9 @@ pub enum Provider {
     /// Vodacom M-Pesa Tanzania (feature `vodacom`; the variant exists in every build so that a
     /// record written by one reads in another, its gateway then saying it is not built in).
     Vodacom,
+    /// Mixx by Yas and HaloPesa through ClickPesa (feature `clickpesa`; in every build, as
+    /// `Vodacom`).
+    ClickPesa,
 }
 
 impl Provider {
@@ -33,6 +36,7 @@ impl Provider {
             Provider::Mpesa => "M-Pesa",
             Provider::Airtel => "Airtel Money",
             Provider::Vodacom => "Vodacom M-Pesa",
+            Provider::ClickPesa => "Mixx by Yas or HaloPesa",
         }
     }
 }

@@ -11,8 +11,10 @@ use crate::core::sms::{ClaimState, ClaimVia, SmsClaim};
 use crate::core::time::{local_day, Timestamp};
 
 /// How many ways money comes in (`DayTotal::split`): Airtel Money only in builds with it.
-pub(crate) const METHODS: usize =
-    4 + cfg!(feature = "airtel") as usize + cfg!(feature = "vodacom") as usize;
+pub(crate) const METHODS: usize = 4
+    + cfg!(feature = "airtel") as usize
+    + cfg!(feature = "vodacom") as usize
+    + cfg!(feature = "clickpesa") as usize;
 
 /// One local day's takings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -37,11 +39,18 @@ pub(crate) struct DayTotal {
     /// Vodacom M-Pesa Tanzania prompts paid that day (`Provider::Vodacom`).
     pub vodacom: u32,
     pub vodacom_amount: Money,
+    /// Mixx by Yas and HaloPesa prompts through ClickPesa paid that day
+    /// (`Provider::ClickPesa`).
+    pub clickpesa: u32,
+    pub clickpesa_amount: Money,
 }
 
 impl DayTotal {
     pub(crate) fn total(&self) -> Money {
-        let prompts = self.paid_amount.0 + self.airtel_amount.0 + self.vodacom_amount.0;
+        let prompts = self.paid_amount.0
+            + self.airtel_amount.0
+            + self.vodacom_amount.0
+            + self.clickpesa_amount.0;
         Money(prompts + self.sms_amount.0 + self.pull_amount.0 + self.qr_amount.0)
     }
 
@@ -77,6 +86,13 @@ impl DayTotal {
                 self.vodacom,
                 self.vodacom_amount,
             ),
+            #[cfg(feature = "clickpesa")]
+            (
+                "clickpesa",
+                "Mixx by Yas or HaloPesa prompt (ClickPesa)",
+                self.clickpesa,
+                self.clickpesa_amount,
+            ),
         ]
     }
 
@@ -96,6 +112,8 @@ impl DayTotal {
             all.airtel_amount.0 += d.airtel_amount.0;
             all.vodacom += d.vodacom;
             all.vodacom_amount.0 += d.vodacom_amount.0;
+            all.clickpesa += d.clickpesa;
+            all.clickpesa_amount.0 += d.clickpesa_amount.0;
         }
         all
     }
@@ -116,6 +134,7 @@ pub(crate) fn payment_method(payment: &Payment) -> &'static str {
         Provider::Mpesa => "stk",
         Provider::Airtel => "airtel",
         Provider::Vodacom => "vodacom",
+        Provider::ClickPesa => "clickpesa",
     }
 }
 
@@ -161,6 +180,7 @@ pub(crate) fn daily_totals(
                 Provider::Mpesa => (&mut d.paid, &mut d.paid_amount),
                 Provider::Airtel => (&mut d.airtel, &mut d.airtel_amount),
                 Provider::Vodacom => (&mut d.vodacom, &mut d.vodacom_amount),
+                Provider::ClickPesa => (&mut d.clickpesa, &mut d.clickpesa_amount),
             };
             *n += 1;
             amount.0 += charged(p).0;
@@ -326,6 +346,12 @@ mod tests {
             vodacom.provider = Provider::Vodacom;
             payments.push(vodacom);
         }
+        #[cfg(feature = "clickpesa")]
+        {
+            let mut clickpesa = payment(PaymentState::Paid, 5000, at);
+            clickpesa.provider = Provider::ClickPesa;
+            payments.push(clickpesa);
+        }
         let airtel = if cfg!(feature = "airtel") {
             (1, 3000)
         } else {
@@ -336,24 +362,39 @@ mod tests {
         } else {
             (0, 0)
         };
+        let clickpesa = if cfg!(feature = "clickpesa") {
+            (1, 5000)
+        } else {
+            (0, 0)
+        };
         let totals = daily_totals(&payments, &claims, 10_800, day, day);
         let d = &totals[0];
-        let expected = [
+        let wallets = [
+            ("airtel", airtel.0, airtel.1, cfg!(feature = "airtel")),
+            ("vodacom", vodacom.0, vodacom.1, cfg!(feature = "vodacom")),
+            (
+                "clickpesa",
+                clickpesa.0,
+                clickpesa.1,
+                cfg!(feature = "clickpesa"),
+            ),
+        ];
+        let mut expected = vec![
             ("stk", 1, 2000),
             ("pull", 2, 2000),
             ("qr", 1, 2000),
             ("sms", 1, 5000),
-            ("airtel", airtel.0, airtel.1),
-            ("vodacom", vodacom.0, vodacom.1),
         ];
+        expected.extend(wallets.iter().filter(|w| w.3).map(|w| (w.0, w.1, w.2)));
         let split = d
             .split()
             .map(|(method, _, n, amount)| (method, n, amount.0));
-        assert_eq!(split.as_slice(), &expected[..METHODS]);
-        assert_eq!(d.total(), Money(11_000 + airtel.1 + vodacom.1));
+        assert_eq!(split.as_slice(), &expected[..]);
+        let wallet_money = airtel.1 + vodacom.1 + clickpesa.1;
+        assert_eq!(d.total(), Money(11_000 + wallet_money));
         assert_eq!(
             DayTotal::sum(&[d.clone(), d.clone()]).total(),
-            Money(2 * (11_000 + airtel.1 + vodacom.1))
+            Money(2 * (11_000 + wallet_money))
         );
         assert_eq!(claim_method(&claims[3]), "pull");
     }

@@ -677,9 +677,9 @@ pub fn setup_guest_network(args: &[String]) -> i32 {
     out.status
 }
 
-/// `lango check-mpesa [--config FILE]`: tests the M-Pesa account, and the Airtel Money account
-/// when it is enabled, without prompting anyone, and says which part is wrong. Never prints a
-/// secret.
+/// `lango check-mpesa [--config FILE]`: tests the M-Pesa account, and each other enabled wallet
+/// (Airtel Money, Vodacom M-Pesa, ClickPesa), without prompting anyone, and says which part is
+/// wrong. Never prints a secret.
 pub fn check_mpesa(path: &Path) -> i32 {
     let config = match load_config(path) {
         Ok(c) => c,
@@ -693,7 +693,11 @@ pub fn check_mpesa(path: &Path) -> i32 {
     let vodacom = config.vodacom.as_ref().is_some_and(|v| v.enabled);
     #[cfg(not(feature = "vodacom"))]
     let vodacom = false;
-    if config.mpesa.is_none() && !airtel && !vodacom {
+    #[cfg(feature = "clickpesa")]
+    let clickpesa = config.clickpesa.as_ref().is_some_and(|c| c.enabled);
+    #[cfg(not(feature = "clickpesa"))]
+    let clickpesa = false;
+    if config.mpesa.is_none() && !airtel && !vodacom && !clickpesa {
         eprintln!("{}: no mpesa section; nothing to test", path.display());
         return EXIT_CONFIG;
     }
@@ -710,6 +714,11 @@ pub fn check_mpesa(path: &Path) -> i32 {
     #[cfg(feature = "vodacom")]
     if vodacom {
         let gateway = crate::app::vodacom::gateway_for(&config, Arc::new(SystemClock));
+        steps.extend(gateway.check());
+    }
+    #[cfg(feature = "clickpesa")]
+    if clickpesa {
+        let gateway = crate::app::clickpesa::gateway_for(&config, Arc::new(SystemClock));
         steps.extend(gateway.check());
     }
     for step in &steps {

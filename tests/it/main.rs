@@ -38,6 +38,9 @@ mod airtel;
 // Vodacom M-Pesa Tanzania against its simulator over HTTPS; RSA against OpenSSL.
 #[cfg(feature = "vodacom")]
 mod vodacom;
+// Mixx by Yas and HaloPesa through ClickPesa against its simulator over HTTPS.
+#[cfg(feature = "clickpesa")]
+mod clickpesa;
 // The `lango` binary: exit codes and messages of check-config, serve and demo.
 mod cli;
 // The network lab: namespaces, real nft and dnsmasq, guests with curl (needs root).

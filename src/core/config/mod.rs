@@ -19,6 +19,8 @@ mod tests;
 #[cfg(test)]
 mod tests_airtel;
 #[cfg(test)]
+mod tests_clickpesa;
+#[cfg(test)]
 mod tests_kinds;
 #[cfg(test)]
 mod tests_radius;
@@ -30,6 +32,7 @@ mod values;
 #[cfg(feature = "radius")]
 pub use radius::{Radius, RadiusAuth};
 pub use validate::airtel::{Airtel, Country};
+pub use validate::clickpesa::ClickPesa;
 pub use validate::vodacom::Vodacom;
 use validate::{Check, RawConfig};
 pub use values::{package_id, parse_utc_offset};
@@ -59,6 +62,9 @@ pub struct Config {
     pub airtel: Option<Airtel>,
     /// `config vodacom 'vodacom'`: Vodacom M-Pesa Tanzania (docs/vodacom.md).
     pub vodacom: Option<Vodacom>,
+    /// `config clickpesa 'clickpesa'`: Mixx by Yas and HaloPesa through ClickPesa
+    /// (docs/tz-aggregator.md).
+    pub clickpesa: Option<ClickPesa>,
     /// The free trial: a `package` section with `option trial '1'` (at most one). Kept apart
     /// from `packages`, so that it can never be bought, put on a voucher or listed for sale.
     pub trial: Option<Trial>,

@@ -384,9 +384,9 @@ fn sections_and_options() {
     check_problems(
         "config pakage 'x'\nconfig gatway\nconfig hotspot\n",
         &[
-            "1: unknown section type 'pakage' (expected gateway, brand, package, mpesa, airtel or vodacom; did you mean 'package'?)",
-            "2: unknown section type 'gatway' (expected gateway, brand, package, mpesa, airtel or vodacom; did you mean 'gateway'?)",
-            "3: unknown section type 'hotspot' (expected gateway, brand, package, mpesa, airtel or vodacom)",
+            "1: unknown section type 'pakage' (expected gateway, brand, package, mpesa, airtel, vodacom or clickpesa; did you mean 'package'?)",
+            "2: unknown section type 'gatway' (expected gateway, brand, package, mpesa, airtel, vodacom or clickpesa; did you mean 'gateway'?)",
+            "3: unknown section type 'hotspot' (expected gateway, brand, package, mpesa, airtel, vodacom or clickpesa)",
         ],
     );
     check_problems(
@@ -663,7 +663,7 @@ fn many_mistakes_reported_together_in_line_order() {
             "3: unknown option 'langauge' in gateway 'main' (did you mean 'language'?)",
             "4: package 'hour' is missing option 'duration'",
             "6: price must be more than 0",
-            "7: unknown section type 'pakage' (expected gateway, brand, package, mpesa, airtel or vodacom; did you mean 'package'?)",
+            "7: unknown section type 'pakage' (expected gateway, brand, package, mpesa, airtel, vodacom or clickpesa; did you mean 'package'?)",
             "10: unterminated quote: the ' on this line is never closed",
             "11: this mpesa is missing option 'consumer_key'",
             "11: this mpesa is missing option 'consumer_secret'",

@@ -3,6 +3,7 @@
 //! part of `Config`, every problem collected in `Check`.
 
 pub(super) mod airtel;
+pub(super) mod clickpesa;
 pub(super) mod vodacom;
 
 use std::collections::BTreeMap;
@@ -123,6 +124,7 @@ pub(super) struct RawConfig {
     mpesa: Vec<Raw>,
     airtel: Vec<Raw>,
     vodacom: Vec<Raw>,
+    clickpesa: Vec<Raw>,
     #[cfg(feature = "radius")]
     radius: Vec<Raw>,
 }
@@ -166,6 +168,7 @@ impl RawConfig {
                 "mpesa" => (&mut raw.mpesa, MPESA),
                 "airtel" => (&mut raw.airtel, airtel::AIRTEL),
                 "vodacom" => (&mut raw.vodacom, vodacom::VODACOM),
+                "clickpesa" => (&mut raw.clickpesa, clickpesa::CLICKPESA),
                 #[cfg(feature = "radius")]
                 "radius" => (&mut raw.radius, super::radius::RADIUS),
                 // The MIPS builds have no RADIUS: the section is refused, not ignored.
@@ -178,10 +181,18 @@ impl RawConfig {
                     continue;
                 }
                 kind => {
-                    let kinds = ["gateway", "brand", "package", "mpesa", "airtel", "vodacom"];
+                    let kinds = [
+                        "gateway",
+                        "brand",
+                        "package",
+                        "mpesa",
+                        "airtel",
+                        "vodacom",
+                        "clickpesa",
+                    ];
                     let hint =
                         suggest(kind, &kinds).map(|near| format!("; did you mean '{near}'?"));
-                    let known = "gateway, brand, package, mpesa, airtel or vodacom";
+                    let known = "gateway, brand, package, mpesa, airtel, vodacom or clickpesa";
                     let hint = format!("(expected {known}{})", hint.unwrap_or_default());
                     check.error(
                         section.line,
@@ -203,6 +214,7 @@ impl RawConfig {
             ("mpesa", &raw.mpesa),
             ("airtel", &raw.airtel),
             ("vodacom", &raw.vodacom),
+            ("clickpesa", &raw.clickpesa),
             #[cfg(feature = "radius")]
             ("radius", &raw.radius),
         ];
@@ -243,6 +255,8 @@ impl RawConfig {
                 .and_then(|raw| airtel::validate_airtel(raw, &gateway.currency, check)),
             vodacom: (self.vodacom.first())
                 .and_then(|raw| vodacom::validate_vodacom(raw, &gateway.currency, check)),
+            clickpesa: (self.clickpesa.first())
+                .and_then(|raw| clickpesa::validate_clickpesa(raw, &gateway.currency, check)),
             gateway,
             trial,
         }

@@ -765,7 +765,13 @@ fn stk_callback(ctx: &Ctx, request: &Request, secret: &str) -> Response {
         Ok(b) => b,
         Err(response) => return response,
     };
-    // Airtel's callback comes to the same secret path (docs/airtel.md, Callback).
+    // ClickPesa's webhook and Airtel's callback come to the same secret path
+    // (docs/tz-aggregator.md, docs/airtel.md).
+    #[cfg(feature = "clickpesa")]
+    if let Some(verdict) = ctx.app.on_clickpesa_callback(&body) {
+        log::info!("ClickPesa webhook: {verdict}");
+        return json(200, &json!({ "status": "accepted" }));
+    }
     #[cfg(feature = "airtel")]
     if let Some(verdict) = ctx.app.on_airtel_callback(&body) {
         log::info!("Airtel Money callback: {verdict}");

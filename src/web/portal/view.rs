@@ -185,9 +185,43 @@ pub(super) fn buy_form(config: &Config, lang: Lang, form: &BuyForm, now: Timesta
     )
 }
 
+/// The wallet that prompted for `payment`, as the guest knows it: through ClickPesa, the
+/// number's own network (Mixx by Yas or HaloPesa).
+fn wallet_name(payment: &Payment) -> &'static str {
+    #[cfg(feature = "clickpesa")]
+    if payment.provider() == Provider::ClickPesa {
+        if let Some(network) = crate::core::clickpesa::network(&payment.phone) {
+            return network.name();
+        }
+    }
+    payment.provider().name()
+}
+
 /// The phone field's label and the button's words when Airtel Money is on offer (issue 18):
 /// Airtel alone, or beside M-Pesa (the number decides which wallet prompts, `App::wallet_for`).
 fn wallet_words(config: &Config, lang: Lang) -> Option<(&'static str, &'static str)> {
+    #[cfg(feature = "clickpesa")]
+    if config.clickpesa.as_ref().is_some_and(|c| c.enabled) {
+        #[cfg(feature = "vodacom")]
+        let vodacom = config.vodacom.as_ref().is_some_and(|v| v.enabled);
+        #[cfg(not(feature = "vodacom"))]
+        let vodacom = false;
+        let others =
+            vodacom || config.mpesa.is_some() || config.airtel.as_ref().is_some_and(|a| a.enabled);
+        return Some(match (others, lang) {
+            (false, Lang::En) => ("Mixx by Yas or HaloPesa phone number", "Pay"),
+            (false, Lang::Sw) => ("Nambari ya simu ya Mixx by Yas au HaloPesa", "Lipa"),
+            (true, Lang::En) => (
+                "Phone number: your network's wallet prompts (Mixx by Yas, HaloPesa and others)",
+                "Pay",
+            ),
+            (true, Lang::Sw) => (
+                "Nambari ya simu: pochi ya mtandao wako itakuomba (Mixx by Yas, HaloPesa na \
+                 nyingine)",
+                "Lipa",
+            ),
+        });
+    }
     #[cfg(feature = "vodacom")]
     if config.vodacom.as_ref().is_some_and(|v| v.enabled) {
         let others = config.mpesa.is_some() || config.airtel.as_ref().is_some_and(|a| a.enabled);
@@ -400,9 +434,10 @@ pub(super) fn waiting_card(
     let (_, words) = payment_words(payment, lang);
     // The words name M-Pesa; another wallet's prompt is named as that wallet.
     let provider = payment.provider();
+    let wallet_name = wallet_name(payment);
     let wallet = |text: &'static str| match provider {
         Provider::Mpesa => std::borrow::Cow::Borrowed(text),
-        other => std::borrow::Cow::Owned(text.replace("M-Pesa", other.name())),
+        _ => std::borrow::Cow::Owned(text.replace("M-Pesa", wallet_name)),
     };
     let waited = u64::try_from(now - payment.created_at).unwrap_or(0);
     format!(
@@ -416,7 +451,7 @@ pub(super) fn waiting_card(
         sent_to = tr(lang, "sent_to"),
         phone = match provider {
             Provider::Mpesa => local_phone(&payment.phone),
-            wallet => format!("{} · {}", local_phone(&payment.phone), wallet.name()),
+            _ => format!("{} · {wallet_name}", local_phone(&payment.phone)),
         },
         payee = payee(config, payment, lang),
         waiting = tr(lang, "waiting"),
