@@ -250,8 +250,9 @@ END-VENDOR ChilliSpot
 ";
 
 /// A one-hour voucher at 2 Mbit/s down, 512 kbit/s up, 1 GiB + 1000 bytes; one without caps
-/// (the lab's octet count); a guest account; a voucher only for guest 1 on this NAS (what
-/// lango says of the device and itself).
+/// (the lab's octet count); one ended after 8 s without traffic (the lab's Idle-Timeout); a
+/// guest account; a voucher only for guest 1 on this NAS (what lango says of the device and
+/// itself).
 const USERS: &str = r#""HOUR2345AB" Cleartext-Password := "HOUR2345AB"
 	Session-Timeout = 3600,
 	Idle-Timeout = 600,
@@ -263,6 +264,9 @@ const USERS: &str = r#""HOUR2345AB" Cleartext-Password := "HOUR2345AB"
 	ChilliSpot-Max-Total-Gigawords = 1
 "OPEN234567" Cleartext-Password := "OPEN234567"
 	Session-Timeout = 3600
+"IDLE234567" Cleartext-Password := "IDLE234567"
+	Session-Timeout = 3600,
+	Idle-Timeout = 8
 "amina" Cleartext-Password := "Amina-Pass-7"
 	Session-Timeout = 7200
 "STATION234" Cleartext-Password := "STATION234", Calling-Station-Id == "AA-00-00-00-00-01", NAS-Identifier == "test-router", NAS-IP-Address == 127.0.0.1, Framed-IP-Address == 192.168.1.101, NAS-Port-Type == Wireless-802.11, Service-Type == Login-User

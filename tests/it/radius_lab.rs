@@ -279,3 +279,36 @@ fn lab_accounting_octets_match_iperf3s_bytes_within_one_percent() {
         rl.lab.wait_for("offline", || !rl.lab.online(1, false));
     }
 }
+
+/// Idle-Timeout 8 s from the Access-Accept, against the kernel's counters (read every 2 s,
+/// the lab's reconcile interval): a guest fetching a page every 2 s for 12 s stays online;
+/// once it stops, the session ends within the timeout plus two readings (watched through the
+/// owner API, which moves no guest traffic), the guest is cut, and the Stop says
+/// Idle-Timeout.
+#[test]
+fn lab_a_guest_silent_for_its_idle_timeout_is_cut() {
+    let Some(rl) = RadiusLab::start("radius lab idle-timeout", 1) else {
+        return;
+    };
+    rl.online_with(1, "IDLE234567");
+    let sessions = || {
+        let overview = rl.lab.admin("GET", "/api/overview", "");
+        overview["sessions"].as_array().map_or(0, Vec::len)
+    };
+    for _ in 0..6 {
+        assert!(rl.lab.online(1, false), "cut while it moved traffic");
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    assert!(rl.lab.online(1, false));
+    let silent_from = Instant::now();
+    while sessions() > 0 && silent_from.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let after = silent_from.elapsed().as_secs_f64();
+    eprintln!("lab: Idle-Timeout 8 s; the session ended {after:.1} s after the last traffic");
+    assert!((8.0..8.0 + 2.0 * 2.0 + 1.0).contains(&after), "{after} s");
+    assert!(!rl.lab.online(1, false));
+    let stops = rl.wait_records("Stop", 1);
+    assert_eq!(stops.len(), 1, "{:?}", rl.server.accounting());
+    assert_eq!(stops[0][CAUSE], "Idle-Timeout");
+}
