@@ -14,6 +14,12 @@ use crate::support::{skip, with_stdin};
 
 const DAS_SECRET: &str = "lab-coa-secret";
 
+/// The router's address on the server's side (its wan), and on the guests' side: a request to
+/// the second is answered from it too, though the route back to the server leaves by the
+/// first.
+const WAN_SIDE: &str = "10.78.0.1";
+const GUEST_SIDE: &str = "10.77.0.1";
+
 /// Fields of a logged accounting request (`radius::ACCT_FORMAT`).
 const STATUS: usize = 0;
 const SESSION: usize = 1;
@@ -62,10 +68,14 @@ impl RadiusLab {
     /// radclient, in the wan (a `das_client` by default: it is the server), sends `attrs` as
     /// `kind` to lango's DAS port with `Event-Timestamp` now: its `Received` line on.
     fn radclient(&self, kind: &str, attrs: &str) -> Option<String> {
+        self.radclient_to(WAN_SIDE, kind, attrs)
+    }
+
+    /// The same, to the router's address `router` (radclient takes an answer only from the
+    /// address it asked).
+    fn radclient_to(&self, router: &str, kind: &str, attrs: &str) -> Option<String> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-        // The router's address on the server's side (lango answers from the address the
-        // route to the server leaves by; see the report on multi-homed routers).
-        let target = format!("10.78.0.1:{}", self.das);
+        let target = format!("{router}:{}", self.das);
         let mut command = Command::new("ip");
         command.args(["netns", "exec", &self.lab.ns_wan, "radclient"]);
         command.args(["-x", "-r", "1", "-t", "2", &target, kind, DAS_SECRET]);
@@ -133,7 +143,9 @@ fn unix_now() -> f64 {
 
 /// A Disconnect-Request for the Acct-Session-Id of the Start FreeRADIUS received: the ACK,
 /// and the guest's traffic (a ping every 50 ms to the wan, timestamps by `ping -D`) stops
-/// within a second of it; the Stop says Admin-Reset.
+/// within a second of it; the Stop says Admin-Reset. The request goes to the router's
+/// guest-side address, which is not where the route back to the server leaves: the ACK still
+/// comes from the address radclient asked.
 #[test]
 fn lab_a_disconnect_request_cuts_the_guest_within_a_second() {
     let Some(rl) = RadiusLab::start("radius lab disconnect", 1) else {
@@ -154,7 +166,8 @@ fn lab_a_disconnect_request_cuts_the_guest_within_a_second() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     let asked_at = unix_now();
-    let answer = rl.radclient("disconnect", &format!("Acct-Session-Id = \"{id}\""));
+    let asked = format!("Acct-Session-Id = \"{id}\"");
+    let answer = rl.radclient_to(GUEST_SIDE, "disconnect", &asked);
     let acked_at = unix_now();
     let answer = answer.expect("an answer");
     assert!(answer.starts_with("Received Disconnect-ACK"), "{answer}");
