@@ -491,6 +491,7 @@ impl App {
             })
             .collect();
         // The few sessions with an Idle-Timeout (RADIUS), checked against `last_traffic` below.
+        #[cfg(feature = "radius")]
         let idle: Vec<(u64, u32)> = self.store.active().idle_timeouts().collect();
         let time = self.time();
         let now_ms = time.now_ms;
@@ -553,7 +554,9 @@ impl App {
                 work.quota_due.push(s.id);
             }
         }
-        // No traffic since the reading that last saw the count change, for the Idle-Timeout.
+        // No traffic since the reading that last saw the count change, for the Idle-Timeout
+        // (only a RADIUS Accept gives one).
+        #[cfg(feature = "radius")]
         for (id, secs) in idle {
             let silent = work.last_traffic.get(&id).map(|(at, _)| time.now - at);
             if silent.is_some_and(|s| s >= i64::from(secs)) && !work.idle_due.contains(&id) {

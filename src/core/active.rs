@@ -82,7 +82,8 @@ pub struct Active {
     deadline_of: HashMap<u64, Timestamp>,
     blocked: HashSet<Mac>,
     /// Session id → its Idle-Timeout (s), for the few sessions a RADIUS Accept gave one: kept
-    /// beside `Live`, which stays at 152 bytes for every other session.
+    /// beside `Live`, which stays at 152 bytes for every other session. Feature `radius`.
+    #[cfg(feature = "radius")]
     idle: HashMap<u64, u32>,
 }
 
@@ -92,8 +93,10 @@ impl Active {
         if let Some(old) = self.deadline_of.remove(&session.id) {
             self.by_deadline.remove(&(old, session.id));
         }
+        #[cfg(feature = "radius")]
         self.idle.remove(&session.id);
         if session.is_active() {
+            #[cfg(feature = "radius")]
             if let Some(secs) = session.terms.idle_secs {
                 self.idle.insert(session.id, secs);
             }
@@ -146,6 +149,7 @@ impl Active {
     }
 
     /// The active sessions with an Idle-Timeout: (session id, seconds).
+    #[cfg(feature = "radius")]
     pub fn idle_timeouts(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
         self.idle.iter().map(|(id, secs)| (*id, *secs))
     }
@@ -197,6 +201,7 @@ mod tests {
         assert_eq!(active.next_deadline(), Some(30));
     }
 
+    #[cfg(feature = "radius")]
     #[test]
     fn idle_timeouts_are_kept_only_for_the_active_sessions_that_have_one() {
         let mut active = Active::default();
