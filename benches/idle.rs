@@ -113,6 +113,7 @@ fn session(i: u32, n: u32, now: i64) -> Session {
             fair_kbit: None,
             window: None,
             devices: 1,
+            idle_secs: None,
         },
         started_at: now - 60,
         // Spread over the hour to come, the first a few seconds after the start.

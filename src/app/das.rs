@@ -149,9 +149,9 @@ pub fn spawn(app: &Arc<App>) -> std::io::Result<()> {
                 std::thread::sleep(Duration::from_secs(10));
                 continue;
             };
-            if let Some((bytes, from)) = listening.recv() {
+            if let Some((bytes, from, local)) = listening.recv() {
                 if let Some(answer) = strong.answer_das(&bytes, from.ip()) {
-                    listening.send(&answer, from);
+                    listening.send(&answer, from, local);
                 }
             }
         })

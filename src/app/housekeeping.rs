@@ -75,7 +75,7 @@ impl App {
         }
         let housekeeping = work.dirty
             || sessions_due
-            || (time.trusted && !work.quota_due.is_empty())
+            || (time.trusted && !(work.quota_due.is_empty() && work.idle_due.is_empty()))
             || now >= work.next_reconcile
             || work.next_checkpoint.is_some_and(|at| now >= at)
             || (!work.forget_pending.is_empty() && now >= work.forget_after);
@@ -183,7 +183,8 @@ impl App {
             let mut ids = self.store.active().due(now);
             // Few: a linear check, not a sort (code size on the router).
             let quota_due = std::mem::take(&mut self.work().quota_due);
-            for id in &quota_due {
+            let idle_due = std::mem::take(&mut self.work().idle_due);
+            for id in quota_due.iter().chain(&idle_due) {
                 if !ids.contains(id) {
                     ids.push(*id);
                 }
@@ -209,6 +210,12 @@ impl App {
                 let shared = s.joined.is_some() || !s.members.is_empty();
                 if shared && quota_due.contains(&s.id) && !due.iter().any(|(d, _)| d.id == s.id) {
                     due.push((s, EndReason::Quota));
+                }
+            }
+            // Silent for its Idle-Timeout (`read_usage`), unless it ends for another reason.
+            for s in &candidates {
+                if idle_due.contains(&s.id) && !due.iter().any(|(d, _)| d.id == s.id) {
+                    due.push((s, EndReason::Idle));
                 }
             }
             {
@@ -483,6 +490,9 @@ impl App {
                 (s.mac, live)
             })
             .collect();
+        // The few sessions with an Idle-Timeout (RADIUS), checked against `last_traffic` below.
+        #[cfg(feature = "radius")]
+        let idle: Vec<(u64, u32)> = self.store.active().idle_timeouts().collect();
         let time = self.time();
         let now_ms = time.now_ms;
         let mut work = self.work();
@@ -544,7 +554,16 @@ impl App {
                 work.quota_due.push(s.id);
             }
         }
-        if !work.quota_due.is_empty() {
+        // No traffic since the reading that last saw the count change, for the Idle-Timeout
+        // (only a RADIUS Accept gives one).
+        #[cfg(feature = "radius")]
+        for (id, secs) in idle {
+            let silent = work.last_traffic.get(&id).map(|(at, _)| time.now - at);
+            if silent.is_some_and(|s| s >= i64::from(secs)) && !work.idle_due.contains(&id) {
+                work.idle_due.push(id);
+            }
+        }
+        if !work.quota_due.is_empty() || !work.idle_due.is_empty() {
             drop(work);
             self.notify();
         }

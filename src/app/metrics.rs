@@ -75,6 +75,9 @@ pub struct AlertInputs {
     pub paid: u64,
     pub spoofing: u64,
     pub flash_low: bool,
+    /// Every RADIUS server silent at its last Status-Server probe: which, since when
+    /// (`App::radius_down`; always `None` without the feature `radius`).
+    pub radius_down: Option<String>,
 }
 
 impl Counts {
@@ -153,6 +156,10 @@ impl App {
             paid: outcome("paid"),
             spoofing: n(&c.spoofing),
             flash_low: self.flash_low.load(std::sync::atomic::Ordering::Relaxed),
+            #[cfg(feature = "radius")]
+            radius_down: self.radius_down(),
+            #[cfg(not(feature = "radius"))]
+            radius_down: None,
         }
     }
 

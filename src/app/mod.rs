@@ -165,6 +165,9 @@ struct Work {
     /// Sessions whose quota the last counter reading found used up: the next housekeeping
     /// ends them.
     quota_due: Vec<u64>,
+    /// Sessions the last counter reading found silent for their Idle-Timeout (RADIUS): the
+    /// next housekeeping ends them with `EndReason::Idle`.
+    idle_due: Vec<u64>,
     /// Ending sessions could not be stored (a full flash): not tried again before this time, so
     /// that a due deadline does not make every wake repeat a write that fails.
     expiry_retry_at: Option<Timestamp>,

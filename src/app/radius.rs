@@ -107,6 +107,24 @@ impl App {
         due.len()
     }
 
+    /// Whether every RADIUS server is known not to answer its Status-Server probes (the
+    /// alerts' `Condition::Radius`), with the servers and since when, for the owner's phone.
+    /// `None` without a radius section, or while any server answers or is not probed yet.
+    pub(crate) fn radius_down(&self) -> Option<String> {
+        self.radius.client()?;
+        let health = locks::lock(&self.radius.health);
+        if !crate::core::radius::health::all_down(&health) {
+            return None;
+        }
+        let names: Vec<&str> = health.iter().map(|h| h.server.as_str()).collect();
+        let since = health.iter().map(|h| h.since).max().unwrap_or_default();
+        Some(format!(
+            "{} silent since {}",
+            names.join(", "),
+            self.owner_time(since)
+        ))
+    }
+
     /// RADIUS as the owner sees it; `None` without a radius section.
     pub fn radius_status(&self) -> Option<RadiusStatus> {
         let config = self.config();

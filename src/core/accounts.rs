@@ -114,6 +114,7 @@ pub(crate) fn terms_for(
             fair_kbit: None,
             window: None,
             devices: 1,
+            idle_secs: None,
         }),
     }
 }

@@ -81,6 +81,10 @@ pub struct Active {
     /// Session id → its deadline, to find its entry when it changes.
     deadline_of: HashMap<u64, Timestamp>,
     blocked: HashSet<Mac>,
+    /// Session id → its Idle-Timeout (s), for the few sessions a RADIUS Accept gave one: kept
+    /// beside `Live`, which stays at 152 bytes for every other session. Feature `radius`.
+    #[cfg(feature = "radius")]
+    idle: HashMap<u64, u32>,
 }
 
 impl Active {
@@ -89,7 +93,13 @@ impl Active {
         if let Some(old) = self.deadline_of.remove(&session.id) {
             self.by_deadline.remove(&(old, session.id));
         }
+        #[cfg(feature = "radius")]
+        self.idle.remove(&session.id);
         if session.is_active() {
+            #[cfg(feature = "radius")]
+            if let Some(secs) = session.terms.idle_secs {
+                self.idle.insert(session.id, secs);
+            }
             self.deadline_of.insert(session.id, session.deadline);
             self.by_deadline.insert(
                 (session.deadline, session.id),
@@ -137,6 +147,12 @@ impl Active {
     pub fn blocked(&self) -> &HashSet<Mac> {
         &self.blocked
     }
+
+    /// The active sessions with an Idle-Timeout: (session id, seconds).
+    #[cfg(feature = "radius")]
+    pub fn idle_timeouts(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        self.idle.iter().map(|(id, secs)| (*id, *secs))
+    }
 }
 
 #[cfg(test)]
@@ -156,6 +172,7 @@ mod tests {
             fair_kbit: None,
             window: None,
             devices: 1,
+            idle_secs: None,
         };
         let mac = Mac([2, 0, 0, 0, 0, id as u8]);
         let grant = sessions::grant(None, id, mac, None, &terms, Source::Owner, 0);
@@ -182,6 +199,25 @@ mod tests {
         assert_eq!(active.due(35), vec![1]);
         assert_eq!(active.len(), 2);
         assert_eq!(active.next_deadline(), Some(30));
+    }
+
+    #[cfg(feature = "radius")]
+    #[test]
+    fn idle_timeouts_are_kept_only_for_the_active_sessions_that_have_one() {
+        let mut active = Active::default();
+        let mut idle = session(1, 30);
+        idle.terms.idle_secs = Some(600);
+        active.put(&idle);
+        active.put(&session(2, 30));
+        assert_eq!(active.idle_timeouts().collect::<Vec<_>>(), [(1, 600)]);
+        // An extension keeps it; an end drops it.
+        active.put(&Session {
+            deadline: 60,
+            ..idle.clone()
+        });
+        assert_eq!(active.idle_timeouts().count(), 1);
+        active.put(&sessions::end(&idle, EndReason::Idle, 40));
+        assert_eq!(active.idle_timeouts().count(), 0);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Alerts to the owner's phone (issue 17), pure: what lango observes at each look (Daraja
-//! failing, firewall changes failing, the flash or memory low, payments failing, spoofing)
+//! failing, firewall changes failing, the flash or memory low, payments failing, spoofing, no
+//! RADIUS server answering its Status-Server probes)
 //! becomes an incident that opens once the condition has held for a while and closes once it
 //! has been clear for a while. Each incident is announced once when it opens and once when it
 //! closes, whatever the number of looks in between (debounced); the text of both, and the body
@@ -22,15 +23,21 @@ pub enum Condition {
     Payments,
     /// A device used another's address or MAC (a clone candidate).
     Spoofing,
+    /// No RADIUS server (primary or backup) answers its Status-Server probes: central codes
+    /// cannot be checked and accounting waits on flash. Feature `radius` only.
+    #[cfg(feature = "radius")]
+    Radius,
 }
 
-const ALL: [Condition; 6] = [
+const ALL: &[Condition] = &[
     Condition::Daraja,
     Condition::Firewall,
     Condition::Flash,
     Condition::Memory,
     Condition::Payments,
     Condition::Spoofing,
+    #[cfg(feature = "radius")]
+    Condition::Radius,
 ];
 
 impl Condition {
@@ -44,6 +51,10 @@ impl Condition {
     fn holds(self) -> (i64, i64) {
         match self {
             Condition::Daraja | Condition::Firewall => (120, 120),
+            // A silent server is probed again after 30, 60, 120 s ...: two minutes of all
+            // servers down is two failed probes each, not one lost datagram.
+            #[cfg(feature = "radius")]
+            Condition::Radius => (120, 120),
             Condition::Memory => (120, 300),
             Condition::Flash => (0, 600),
             Condition::Payments | Condition::Spoofing => (0, 900),
@@ -66,6 +77,11 @@ impl Condition {
             Condition::Spoofing => (
                 "a device is using another guest's address or MAC",
                 "no more spoofing seen",
+            ),
+            #[cfg(feature = "radius")]
+            Condition::Radius => (
+                "the RADIUS server is not answering: central vouchers cannot be checked",
+                "the RADIUS server answers again",
             ),
         }
     }

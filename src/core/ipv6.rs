@@ -174,6 +174,7 @@ mod tests {
                 fair_kbit: None,
                 window: None,
                 devices: 1,
+                idle_secs: None,
             },
             started_at: T0,
             deadline: T0 + 3600,

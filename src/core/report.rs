@@ -240,6 +240,7 @@ mod tests {
                 fair_kbit: None,
                 window: None,
                 devices: 1,
+                idle_secs: None,
             },
             amount: Money(price),
             phone: Phone::parse("0712345678").unwrap(),

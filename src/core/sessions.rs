@@ -37,6 +37,11 @@ pub struct Terms {
     /// device. Records written before issue 16 have none: 1.
     #[serde(default = "one_device", skip_serializing_if = "is_one")]
     pub devices: u8,
+    /// Idle-Timeout of a RADIUS Access-Accept: the session ends once its device has moved no
+    /// traffic for this many seconds (`App::read_usage`). Absent from packages and from
+    /// records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_secs: Option<u32>,
 }
 
 fn one_device() -> u8 {
@@ -60,6 +65,7 @@ impl Terms {
             fair_kbit: package.fair_kbit,
             window: package.window,
             devices: package.devices,
+            idle_secs: None,
         }
     }
 }
@@ -80,6 +86,8 @@ pub enum EndReason {
     Quota,
     /// The owner kicked the device, or the purchase was moved to another MAC.
     Revoked,
+    /// No traffic for the Idle-Timeout of its RADIUS Access-Accept (`Terms::idle_secs`).
+    Idle,
 }
 
 impl EndReason {
@@ -89,6 +97,7 @@ impl EndReason {
             EndReason::Time => "time used up",
             EndReason::Quota => "data used up",
             EndReason::Revoked => "ended by the owner or moved",
+            EndReason::Idle => "no traffic for its idle timeout",
         }
     }
 }
@@ -366,7 +375,7 @@ pub(crate) fn end(session: &Session, reason: EndReason, now: Timestamp) -> Sessi
     if ended.is_active() {
         ended.state = match reason {
             EndReason::Revoked => SessionState::Revoked,
-            EndReason::Time | EndReason::Quota => SessionState::Expired,
+            EndReason::Time | EndReason::Quota | EndReason::Idle => SessionState::Expired,
         };
         ended.ended_at = Some(now.min(session.deadline).max(session.started_at));
         if reason == EndReason::Revoked {

@@ -167,6 +167,7 @@ mod tests {
                 fair_kbit: None,
                 window: None,
                 devices: 1,
+                idle_secs: None,
             },
             created_at: 0,
             valid_until,

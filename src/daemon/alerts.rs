@@ -1,5 +1,6 @@
 //! The alerts thread (issue 17): every `LOOK_SECS` it reads what the app counted
-//! (`App::alert_inputs`) and the router's memory, turns them into observations for
+//! (`App::alert_inputs`: the app's counters and flags, the RADIUS servers' Status-Server state)
+//! and the router's memory, turns them into observations for
 //! `core::alerts::Incidents`, and posts each notice once to `option alert_url` (ntfy, a
 //! Telegram bot, a Slack-style receiver), keeping it in the event log too. A notice is sent again
 //! only if it certainly did not reach the receiver (no connection); one that was sent without
@@ -97,6 +98,12 @@ impl Alerter {
                 Condition::Spoofing,
                 delta(inputs.spoofing, last.spoofing) > 0,
                 "see the owner page's events".to_string(),
+            ),
+            #[cfg(feature = "radius")]
+            (
+                Condition::Radius,
+                inputs.radius_down.is_some(),
+                inputs.radius_down.clone().unwrap_or_default(),
             ),
         ];
         let mut notices = Vec::new();

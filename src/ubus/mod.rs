@@ -444,6 +444,7 @@ pub fn session_stop(s: &Session) -> Event {
         Some(crate::core::sessions::EndReason::Time) => "time",
         Some(crate::core::sessions::EndReason::Quota) => "quota",
         Some(crate::core::sessions::EndReason::Revoked) => "revoked",
+        Some(crate::core::sessions::EndReason::Idle) => "idle",
         None => "unknown",
     };
     Event::new(

@@ -201,3 +201,93 @@ fn lango_wait(mut done: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Issue 17, "RADIUS down": the real FreeRADIUS (the primary) answers its Status-Server
+/// probes while the backup (127.0.0.2, where nothing listens) does not, which is no incident;
+/// the primary is stopped, and once neither has answered for two minutes the receiver gets
+/// one message; the primary is started again, and once it has answered for two minutes, one
+/// more. Probes and looks every 30 s of the manual clock, as the daemon's threads do them.
+#[cfg(feature = "radius")]
+#[test]
+fn radius_down_is_announced_once_when_it_starts_and_once_when_it_ends() {
+    use crate::radius::{FreeRadius, SECRET};
+    let Some(mut server) = FreeRadius::start("radius down alert") else {
+        return;
+    };
+    let (url, got) = sink();
+    let text = format!(
+        "{}\nconfig radius 'radius'\n\toption server '127.0.0.1'\n\t\
+         option backup_server '127.0.0.2'\n\toption auth_port '{}'\n\toption acct_port '{}'\n\t\
+         option secret '{SECRET}'\n\toption timeout '1'\n\toption retries '0'\n",
+        lango::daemon::DEMO_CONFIG.replacen(
+            "config gateway 'main'\n",
+            &format!("config gateway 'main'\n\toption alert_url '{url}'\n"),
+            1,
+        ),
+        server.port,
+        server.acct_port
+    );
+    let config = lango::core::config::parse(&text, "alerts.conf").unwrap();
+    let env = crate::support::TestEnv::with(lango::store::Store::in_memory().unwrap(), config, T0);
+    let mut alerter = Alerter::with_client(Client::new(None, Duration::from_secs(5)));
+    let mut step = |looks: usize| {
+        let mut notices = Vec::new();
+        for _ in 0..looks {
+            env.clock.advance(30);
+            env.app.probe_radius();
+            notices.extend(alerter.look(&env.app, env.app.time().now, Some(64 * 1024)));
+        }
+        notices
+    };
+    // The backup is silent, the primary answers: no incident, however long.
+    assert!(step(10).is_empty());
+
+    server.stop();
+    let opened = step(20);
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    assert!(
+        matches!(&opened[0], Notice::Opened { condition: Condition::Radius, detail }
+            if detail.contains("127.0.0.1, 127.0.0.2")),
+        "{opened:?}"
+    );
+
+    // Back: seen at the primary's next probe (at most 5 min on), announced two minutes later.
+    server.run();
+    let closed = step(20);
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    assert!(matches!(
+        closed[0],
+        Notice::Closed {
+            condition: Condition::Radius,
+            ..
+        }
+    ));
+
+    lango_wait(|| got.lock().unwrap().len() >= 2);
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "{got:?}");
+    let texts: Vec<String> = got
+        .iter()
+        .map(|(_, body)| {
+            serde_json::from_str::<serde_json::Value>(body).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        texts[0].contains("the RADIUS server is not answering"),
+        "{texts:?}"
+    );
+    assert!(
+        texts[1].contains("the RADIUS server answers again"),
+        "{texts:?}"
+    );
+    let events = env.app.store.read(|r| r.recent_events(50)).unwrap();
+    let alerts: Vec<_> = events.iter().filter(|e| e.kind == "alert").collect();
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    assert!(
+        alerts.iter().all(|e| e.detail.ends_with("(sent)")),
+        "{alerts:?}"
+    );
+}

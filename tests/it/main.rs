@@ -64,6 +64,12 @@ mod radius;
 mod radius_acct;
 #[cfg(feature = "radius")]
 mod radius_das;
+// Issue 17 in the lab: Disconnect and CoA against the real kernel, accounting octets (iperf3).
+#[cfg(feature = "radius")]
+mod radius_lab;
+// Issue 17, many routers: two labs share one FreeRADIUS on SQLite (docs/radius.md's config).
+#[cfg(feature = "radius")]
+mod radius_fleet;
 // Issue 16, the free trial: one tap, once a day per device (its marks), the router's cap.
 mod trial;
 // Headless Chromium through ChromeDriver: the purchase path with screenshots.

@@ -43,6 +43,19 @@ impl FreeRadius {
         address: &str,
         ports: [u16; 2],
     ) -> Option<FreeRadius> {
+        let [port, acct_port] = ports;
+        let conf = |root: &str| raddb(root, address, port, acct_port);
+        FreeRadius::start_with(what, ns, ports, conf)
+    }
+
+    /// With the `radiusd.conf` that `conf` makes for the server's directory (its `root`):
+    /// the dictionary and the `files` users are written there too.
+    pub(crate) fn start_with(
+        what: &str,
+        ns: Option<&str>,
+        ports: [u16; 2],
+        conf: impl FnOnce(&str) -> String,
+    ) -> Option<FreeRadius> {
         let binary = ["/usr/sbin/freeradius", "/usr/sbin/radiusd"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists());
@@ -55,8 +68,7 @@ impl FreeRadius {
         let dir = TempDir::new("radius");
         let [port, acct_port] = ports;
         let root = dir.0.display().to_string();
-        let conf = raddb(&root, address, port, acct_port);
-        std::fs::write(dir.path("radiusd.conf"), conf).unwrap();
+        std::fs::write(dir.path("radiusd.conf"), conf(&root)).unwrap();
         std::fs::write(dir.path("dictionary"), DICTIONARY).unwrap();
         std::fs::write(dir.path("users"), USERS).unwrap();
         let mut server = FreeRadius {
@@ -139,7 +151,7 @@ pub(crate) fn free_port() -> u16 {
 /// user, input octets, output octets, input gigawords, output gigawords, session time,
 /// terminate cause, class, event timestamp, delay time, NAS-Identifier, Calling-Station-Id,
 /// Framed-IP-Address, Called-Station-Id, Acct-Authentic.
-const ACCT_FORMAT: &str = "%{Acct-Status-Type}|%{Acct-Session-Id}|%{User-Name}|\
+pub(crate) const ACCT_FORMAT: &str = "%{Acct-Status-Type}|%{Acct-Session-Id}|%{User-Name}|\
 %{Acct-Input-Octets}|%{Acct-Output-Octets}|%{Acct-Input-Gigawords}|%{Acct-Output-Gigawords}|\
 %{Acct-Session-Time}|%{Acct-Terminate-Cause}|%{Class}|%{integer:Event-Timestamp}|\
 %{Acct-Delay-Time}|%{NAS-Identifier}|%{Calling-Station-Id}|%{Framed-IP-Address}|\
@@ -237,8 +249,10 @@ ATTRIBUTE ChilliSpot-Max-Total-Gigawords 23 integer
 END-VENDOR ChilliSpot
 ";
 
-/// A one-hour voucher at 2 Mbit/s down, 512 kbit/s up, 1 GiB + 1000 bytes; a guest account;
-/// a voucher only for guest 1 on this NAS (what lango says of the device and itself).
+/// A one-hour voucher at 2 Mbit/s down, 512 kbit/s up, 1 GiB + 1000 bytes; one without caps
+/// (the lab's octet count); one ended after 8 s without traffic (the lab's Idle-Timeout); a
+/// guest account; a voucher only for guest 1 on this NAS (what lango says of the device and
+/// itself).
 const USERS: &str = r#""HOUR2345AB" Cleartext-Password := "HOUR2345AB"
 	Session-Timeout = 3600,
 	Idle-Timeout = 600,
@@ -248,6 +262,11 @@ const USERS: &str = r#""HOUR2345AB" Cleartext-Password := "HOUR2345AB"
 	WISPr-Bandwidth-Max-Up = 512000,
 	ChilliSpot-Max-Total-Octets = 1000,
 	ChilliSpot-Max-Total-Gigawords = 1
+"OPEN234567" Cleartext-Password := "OPEN234567"
+	Session-Timeout = 3600
+"IDLE234567" Cleartext-Password := "IDLE234567"
+	Session-Timeout = 3600,
+	Idle-Timeout = 8
 "amina" Cleartext-Password := "Amina-Pass-7"
 	Session-Timeout = 7200
 "STATION234" Cleartext-Password := "STATION234", Calling-Station-Id == "AA-00-00-00-00-01", NAS-Identifier == "test-router", NAS-IP-Address == 127.0.0.1, Framed-IP-Address == 192.168.1.101, NAS-Port-Type == Wireless-802.11, Service-Type == Login-User

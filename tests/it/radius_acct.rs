@@ -418,3 +418,54 @@ fn a_sale_costs_no_extra_commit_with_accounting_on() {
     );
     assert_eq!(env.app.accounting_queued(), 1);
 }
+
+/// Idle-Timeout from the Access-Accept (600 s for HOUR2345AB): a guest that moves traffic
+/// every minute for ten minutes keeps the session; once the counters (read every 30 s, the
+/// demo's reconcile interval) stop moving, the session ends at the first reading 600 s after
+/// the one that last saw them change, its rule leaves the firewall, and the Stop says
+/// Idle-Timeout with the last counters.
+#[test]
+fn a_session_silent_for_its_idle_timeout_ends_with_idle_timeout() {
+    let Some(server) = FreeRadius::start("radius idle-timeout") else {
+        return;
+    };
+    let env = acct_env(&server, Store::in_memory().unwrap(), LOCAL, "");
+    let (ip, mac) = guest(1);
+    assert_eq!(post(&env, ip, "/voucher", "code=HOUR2345AB").status, 303);
+    let active = |env: &TestEnv| env.app.store.read(|r| r.active_session(mac)).unwrap();
+    for minute in 1..=10u64 {
+        env.firewall.set_usage(mac, minute * 1000, minute * 5000);
+        env.advance(30);
+        env.advance(30);
+    }
+    assert!(
+        active(&env).is_some(),
+        "ten minutes of traffic, no idle end"
+    );
+    assert!(env.firewall.allows(mac));
+    // The last change was seen at the reading 30 s after it was made.
+    let changed_seen = T0 + 570;
+    let mut ended_at = None;
+    for _ in 0..40 {
+        env.advance(30);
+        if active(&env).is_none() {
+            ended_at = Some(env.app.time().now);
+            break;
+        }
+    }
+    let ended_at = ended_at.expect("the idle session ended");
+    assert!(
+        (changed_seen + 600..=changed_seen + 630).contains(&ended_at),
+        "ended at T0 + {}",
+        ended_at - T0
+    );
+    assert!(!env.firewall.allows(mac));
+    env.app.deliver_accounting();
+    let lines = server.accounting();
+    let stop = lines.iter().find(|l| l[STATUS] == "Stop").expect("a Stop");
+    assert_eq!(
+        [&stop[CAUSE], &stop[IN], &stop[OUT]],
+        ["Idle-Timeout", "10000", "50000"]
+    );
+    assert_eq!(stop[TIME], (ended_at - T0).to_string());
+}

@@ -394,5 +394,6 @@ pub fn cause_of(reason: EndReason) -> Cause {
     match reason {
         EndReason::Time | EndReason::Quota => Cause::SessionTimeout,
         EndReason::Revoked => Cause::AdminReset,
+        EndReason::Idle => Cause::IdleTimeout,
     }
 }

@@ -155,7 +155,8 @@ impl Reply {
     /// the session's deadline (Session-Timeout), its rate caps, its data quota. lango's quota
     /// counts both directions together, so an input or output limit alone becomes a total
     /// quota of that size, and with several the smallest wins (the stricter reading).
-    /// Idle-Timeout, Acct-Interim-Interval and Class are read but not part of the terms.
+    /// Idle-Timeout ends the session after that many seconds without traffic (0: none).
+    /// Acct-Interim-Interval and Class are read for accounting, not part of the terms.
     pub fn terms(&self) -> Terms {
         let quota = [self.total_bytes, self.input_bytes, self.output_bytes]
             .into_iter()
@@ -173,6 +174,7 @@ impl Reply {
             fair_kbit: None,
             window: None,
             devices: 1,
+            idle_secs: self.idle_timeout.filter(|s| *s > 0),
         }
     }
 }

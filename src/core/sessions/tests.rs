@@ -14,6 +14,7 @@ fn terms(duration_secs: u64, quota: Option<u64>) -> Terms {
         fair_kbit: None,
         window: None,
         devices: 1,
+        idle_secs: None,
     }
 }
 
@@ -428,4 +429,24 @@ fn old_records_without_devices_decode_as_one_device() {
         (back.terms.devices, back.joined, back.members.len()),
         (1, None, 0)
     );
+}
+
+#[test]
+fn idle_timeouts_are_written_only_when_set_and_old_records_have_none() {
+    let Grant::New(s) = grant(None, 1, MAC, None, &terms(60, None), Source::Owner, T0) else {
+        panic!("expected new")
+    };
+    // A package's session: no `idle_secs` written, so an older lango reads it as before.
+    let json = serde_json::to_value(&s).unwrap();
+    assert!(json["terms"].get("idle_secs").is_none(), "{json}");
+    let back: Session = serde_json::from_value(json).unwrap();
+    assert_eq!(back.terms.idle_secs, None);
+    let mut radius = s.clone();
+    radius.terms.idle_secs = Some(600);
+    let json = serde_json::to_value(&radius).unwrap();
+    let back: Session = serde_json::from_value(json).unwrap();
+    assert_eq!(back.terms.idle_secs, Some(600));
+    let ended = end(&radius, EndReason::Idle, T0 + 700);
+    assert_eq!(ended.state, SessionState::Expired);
+    assert_eq!(EndReason::Idle.words(), "no traffic for its idle timeout");
 }
