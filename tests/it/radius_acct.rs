@@ -272,8 +272,8 @@ fn a_record_signed_with_another_secret_stays_queued() {
 }
 
 /// Status-Server probes (RFC 5997): the real server answers, an address where nothing
-/// listens does not; `ubus call lango status` and the owner page say so, and a server that
-/// stops answering is seen at its next probe.
+/// listens does not; `ubus call lango status`, the owner page and `/metrics` say so, and a
+/// server that stops answering is seen at its next probe.
 #[test]
 fn status_server_probes_show_in_ubus_status_and_on_the_owner_page() {
     use lango::adapters::ubusd::UbusHandler;
@@ -309,6 +309,15 @@ fn status_server_probes_show_in_ubus_status_and_on_the_owner_page() {
         "{page}"
     );
     assert!(page.contains("127.0.0.2 <span class=\"label important\">not answering</span>"));
+    // And in /metrics, for a fleet's Prometheus.
+    let metrics = owner.get("/metrics").body;
+    for sample in [
+        "lango_radius_up{server=\"127.0.0.1\"} 1",
+        "lango_radius_up{server=\"127.0.0.2\"} 0",
+        "lango_radius_accounting_queued 0",
+    ] {
+        assert!(metrics.contains(sample), "{sample} missing from {metrics}");
+    }
     server.stop();
     env.clock.advance(30);
     assert_eq!(env.app.probe_radius(), 2);

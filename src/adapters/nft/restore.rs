@@ -43,21 +43,7 @@ impl NftFirewall {
         let mut script = gate.clone().unwrap_or_default();
         script.push_str(&render_sized(&skeleton, &set_sizes(desired), &self.options));
         let started = Instant::now();
-        // The skeleton loads in the `nft` process (another core) while this thread encodes
-        // the devices; where no thread can be started, one after the other.
-        let (loaded, mut encoded) = std::thread::scope(|s| {
-            let loading = std::thread::Builder::new()
-                .name("nft-skeleton".into())
-                .spawn_scoped(s, || self.nft(&["-f", "-"], Some(&script)));
-            let encoded = netlink::bulk(restore_groups(desired), RESTORE_BATCH_BYTES);
-            let loaded = match loading {
-                Ok(handle) => handle.join().unwrap_or_else(|_| {
-                    Err(FirewallError::Apply("the skeleton's loader failed".into()))
-                }),
-                Err(_) => self.nft(&["-f", "-"], Some(&script)),
-            };
-            (loaded, Some(encoded))
-        });
+        let (loaded, mut encoded) = self.load_while_encoding(&script, desired);
         let skeleton_ms = started.elapsed().as_millis();
         if let Err(e) = loaded {
             // Never leave the gate out for want of lango's table.
@@ -113,5 +99,40 @@ impl NftFirewall {
                 return Ok(true);
             }
         }
+    }
+
+    /// Loads `script` with nft and encodes `desired`'s devices at once: the skeleton loads in
+    /// the `nft` process, on another core, while this thread encodes; where no thread can be
+    /// started, one after the other.
+    #[cfg(not(target_arch = "mips"))]
+    fn load_while_encoding(
+        &self,
+        script: &str,
+        desired: &Desired,
+    ) -> (Result<String, FirewallError>, Option<Vec<Batch>>) {
+        std::thread::scope(|s| {
+            let loading = std::thread::Builder::new()
+                .name("nft-skeleton".into())
+                .spawn_scoped(s, || self.nft(&["-f", "-"], Some(script)));
+            let encoded = netlink::bulk(restore_groups(desired), RESTORE_BATCH_BYTES);
+            let loaded = match loading {
+                Ok(handle) => handle.join().unwrap_or_else(|_| {
+                    Err(FirewallError::Apply("the skeleton's loader failed".into()))
+                }),
+                Err(_) => self.nft(&["-f", "-"], Some(script)),
+            };
+            (loaded, Some(encoded))
+        })
+    }
+
+    /// One after the other on MIPS: its 24Kc routers have one core, so a thread would only cost
+    /// bytes. The batch is encoded after the skeleton is in.
+    #[cfg(target_arch = "mips")]
+    fn load_while_encoding(
+        &self,
+        script: &str,
+        _desired: &Desired,
+    ) -> (Result<String, FirewallError>, Option<Vec<Batch>>) {
+        (self.nft(&["-f", "-"], Some(script)), None)
     }
 }

@@ -113,6 +113,30 @@ pub(crate) fn handle(ctx: &Ctx, request: &Request, ip: std::net::IpAddr) -> Resp
         }
         families.push(reach);
     }
+    #[cfg(feature = "radius")]
+    if let Some(status) = ctx.app.radius_status() {
+        use crate::core::radius::health::Reach;
+        let mut up = Family::new(
+            "lango_radius_up",
+            "1 when the RADIUS server answered its last Status-Server probe, 0 when it did not \
+             (no sample before its first probe).",
+            Kind::Gauge,
+        );
+        for server in &status.servers {
+            let answered = match server.reach {
+                Reach::Up => 1,
+                Reach::Down => 0,
+                Reach::Unknown => continue,
+            };
+            up = up.with(&[("server", server.server.as_str())], Value::Int(answered));
+        }
+        families.push(up);
+        families.push(gauge(
+            "lango_radius_accounting_queued",
+            "RADIUS accounting records waiting on flash for the server.",
+            Some(status.queued as i64),
+        ));
+    }
     Response::from_data(
         "text/plain; version=0.0.4; charset=utf-8",
         render(&families),
