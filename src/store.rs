@@ -425,7 +425,7 @@ impl Store {
         };
         // The one full read of the active sessions and devices, at open.
         let (sessions, blocked) =
-            store.read(|r| Ok((r.active_sessions()?, r.blocked_devices()?)))?;
+            store.read(|r| Ok((r.active_sessions_at_open()?, r.blocked_devices()?)))?;
         let mut active = store.active();
         for session in sessions {
             active.put(&session);
