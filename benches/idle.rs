@@ -15,8 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lango::core::model::Mac;
-use lango::core::sessions::{Session, SessionState, Source, Terms};
+use lango::adapters::testing::active_session;
 use lango::store::{Durability, Store};
 
 /// Goals for 10,000 devices (issue 14).
@@ -89,47 +88,6 @@ fn env_or(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn session(i: u32, n: u32, now: i64) -> Session {
-    let b = i.to_be_bytes();
-    Session {
-        id: u64::from(i) + 1,
-        mac: Mac([2, 0xbb, b[0], b[1], b[2], b[3]]),
-        ip: Some(std::net::IpAddr::V4(std::net::Ipv4Addr::new(
-            10,
-            77,
-            1 + b[2],
-            b[3],
-        ))),
-        terms: Terms {
-            package_id: "hour".into(),
-            package_name: "Hour".into(),
-            price: lango::core::model::Money(20),
-            duration_secs: 3600,
-            quota_bytes: i.is_multiple_of(2).then_some(1_000_000_000),
-            rate_down_kbit: i.is_multiple_of(3).then_some(8000),
-            rate_up_kbit: i.is_multiple_of(3).then_some(2000),
-            fair_kbit: None,
-            window: None,
-            devices: 1,
-            idle_secs: None,
-        },
-        started_at: now - 60,
-        // Spread over the hour to come, the first a few seconds after the start.
-        deadline: now + 5 + i64::from(i) * 3600 / i64::from(n),
-        quota_bytes: i.is_multiple_of(2).then_some(1_000_000_000),
-        bytes_up: 0,
-        bytes_down: 0,
-        state: SessionState::Active,
-        ended_at: None,
-        end_reason: None,
-        sources: vec![Source::Owner],
-        token: format!("{:032x}", u128::from(i) * 0x9e37_79b9_7f4a_7c15),
-        moved_at: None,
-        joined: None,
-        members: Vec::new(),
-    }
 }
 
 fn write_config(dir: &Path) -> PathBuf {
@@ -205,7 +163,7 @@ fn table_applied(n: u32) -> bool {
     };
     const NESTED: u16 = 0x8000;
     let mut key = Vec::new();
-    attr(&mut key, 1, &session(n - 1, n, 0).mac.0); // NFTA_DATA_VALUE
+    attr(&mut key, 1, &active_session(n - 1, n, 0).mac.0); // NFTA_DATA_VALUE
     let mut elem = Vec::new();
     attr(&mut elem, 1 | NESTED, &key); // NFTA_SET_ELEM_KEY
     let mut list = Vec::new();
@@ -308,7 +266,7 @@ fn run_one(n: u32, secs: u64) {
         store
             .write(Durability::Durable, |w| {
                 for i in 0..n {
-                    w.put_session(&session(i, n, now))?;
+                    w.put_session(&active_session(i, n, now))?;
                 }
                 w.set_meta("next_id", u64::from(n) + 1)
             })

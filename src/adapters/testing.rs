@@ -276,3 +276,48 @@ pub fn nft_options() -> NftOptions {
         owner_macs: Vec::new(),
     }
 }
+
+/// Session `i` of `n` active ones (the idle bench, the store tests): each its own MAC and IPv4
+/// address, a quota on every second, caps on every third, deadlines spread over the hour after
+/// `now`.
+pub fn active_session(i: u32, n: u32, now: i64) -> crate::core::sessions::Session {
+    let b = i.to_be_bytes();
+    use crate::core::sessions::{Session, SessionState, Source, Terms};
+    Session {
+        id: u64::from(i) + 1,
+        mac: Mac([2, 0xbb, b[0], b[1], b[2], b[3]]),
+        ip: Some(std::net::IpAddr::V4(std::net::Ipv4Addr::new(
+            10,
+            77,
+            1 + b[2],
+            b[3],
+        ))),
+        terms: Terms {
+            package_id: "hour".into(),
+            package_name: "Hour".into(),
+            price: crate::core::model::Money(20),
+            duration_secs: 3600,
+            quota_bytes: i.is_multiple_of(2).then_some(1_000_000_000),
+            rate_down_kbit: i.is_multiple_of(3).then_some(8000),
+            rate_up_kbit: i.is_multiple_of(3).then_some(2000),
+            fair_kbit: None,
+            window: None,
+            devices: 1,
+            idle_secs: None,
+        },
+        started_at: now - 60,
+        // Spread over the hour to come, the first a few seconds after the start.
+        deadline: now + 5 + i64::from(i) * 3600 / i64::from(n),
+        quota_bytes: i.is_multiple_of(2).then_some(1_000_000_000),
+        bytes_up: 0,
+        bytes_down: 0,
+        state: SessionState::Active,
+        ended_at: None,
+        end_reason: None,
+        sources: vec![Source::Owner],
+        token: format!("{:032x}", u128::from(i) * 0x9e37_79b9_7f4a_7c15),
+        moved_at: None,
+        joined: None,
+        members: Vec::new(),
+    }
+}

@@ -1,7 +1,6 @@
 //! The store across close and reopen, its unique indexes, schema versions and damaged files.
 
-use lango::core::model::Mac;
-use lango::core::sessions::{Session, SessionState, Source, Terms};
+use lango::adapters::testing::active_session;
 use lango::store::{Durability, Store, StoreError};
 
 use crate::support::{demo_config, guest, TempDir, TestEnv, T0};
@@ -456,48 +455,6 @@ fn a_failed_upgrade_to_schema_7_leaves_the_schema_6_store_as_it_was() {
     assert_eq!(active.get("aa:00:00:00:00:01").unwrap().unwrap().value(), 3);
 }
 
-/// `i` of `n` active sessions, each its own MAC and address, deadlines spread over an hour.
-fn many_session(i: u32, n: u32, now: i64) -> Session {
-    let b = i.to_be_bytes();
-    Session {
-        id: u64::from(i) + 1,
-        mac: Mac([2, 0xbb, b[0], b[1], b[2], b[3]]),
-        ip: Some(std::net::IpAddr::V4(std::net::Ipv4Addr::new(
-            10,
-            77,
-            1 + b[2],
-            b[3],
-        ))),
-        terms: Terms {
-            package_id: "hour".into(),
-            package_name: "Hour".into(),
-            price: lango::core::model::Money(20),
-            duration_secs: 3600,
-            quota_bytes: i.is_multiple_of(2).then_some(1_000_000_000),
-            rate_down_kbit: i.is_multiple_of(3).then_some(8000),
-            rate_up_kbit: i.is_multiple_of(3).then_some(2000),
-            fair_kbit: None,
-            window: None,
-            devices: 1,
-            idle_secs: None,
-        },
-        started_at: now - 60,
-        // Spread over the hour to come, the first a few seconds after the start.
-        deadline: now + 5 + i64::from(i) * 3600 / i64::from(n),
-        quota_bytes: i.is_multiple_of(2).then_some(1_000_000_000),
-        bytes_up: 0,
-        bytes_down: 0,
-        state: SessionState::Active,
-        ended_at: None,
-        end_reason: None,
-        sources: vec![Source::Owner],
-        token: format!("{:032x}", u128::from(i) * 0x9e37_79b9_7f4a_7c15),
-        moved_at: None,
-        joined: None,
-        members: Vec::new(),
-    }
-}
-
 /// Issue 14: from 512 active sessions on, the read at open decodes them on two threads. A
 /// store of 700 reopens with every one of them in the in-memory index, each as stored, decoded
 /// once.
@@ -510,7 +467,7 @@ fn many_active_sessions_are_all_in_the_index_after_reopening() {
         let store = Store::open(&path).unwrap();
         store
             .write(Durability::Durable, |w| {
-                (0..n).try_for_each(|i| w.put_session(&many_session(i, n, T0)))
+                (0..n).try_for_each(|i| w.put_session(&active_session(i, n, T0)))
             })
             .unwrap();
         store.close();
@@ -525,7 +482,7 @@ fn many_active_sessions_are_all_in_the_index_after_reopening() {
         .collect();
     ids.sort_unstable();
     let stored: Vec<(u64, i64, [u8; 6])> = (0..n)
-        .map(|i| many_session(i, n, T0))
+        .map(|i| active_session(i, n, T0))
         .map(|s| (s.id, s.deadline, s.mac.0))
         .collect();
     assert_eq!(ids, stored);
