@@ -291,7 +291,7 @@ fn vodacom_another_public_key_is_refused_and_nobody_prompted() {
     let mut account = env.config.vodacom.clone().unwrap();
     account.public_key = PublicKey::parse(&public).unwrap();
     let tls = lango::adapters::https::tls_config(vec![env.root.clone()]).unwrap();
-    let http = lango::adapters::https::Client::new(Some(tls), Duration::from_secs(5));
+    let http = lango::adapters::https::Client::new(Some(tls), Duration::from_secs(60));
     let url = account.base_url.clone().unwrap();
     let client = VodacomMpesa::new(account, &url, http, env.clock.clone());
     let answer = client.stk_push(&push(PHONE));
