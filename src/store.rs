@@ -328,6 +328,12 @@ impl Store {
     /// Opens (or creates) the store file, repairing it after an unclean shutdown, and upgrades
     /// its schema.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_hinting(path, &|_| {})
+    }
+
+    /// `open`, calling `hint` with the number of active sessions as soon as it is known, before
+    /// they are read (a start loads the firewall's skeleton meanwhile: `Firewall::prepare`).
+    pub fn open_hinting(path: &Path, hint: &dyn Fn(usize)) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Io(format!("{}: {e}", dir.display())))?;
@@ -354,7 +360,7 @@ impl Store {
         // a repair pass at every open, so its callback does not say whether the last stop was
         // clean: the file's header does (`needs_recovery`).
         let db = Store::open_db(path, true)?;
-        let mut store = Store::init(db)?;
+        let mut store = Store::init(db, hint)?;
         store.path = Some(path.to_path_buf());
         Ok(store)
     }
@@ -382,10 +388,10 @@ impl Store {
         let db = Database::builder()
             .set_cache_size(CACHE_BYTES)
             .create_with_backend(redb::backends::InMemoryBackend::new())?;
-        Store::init(db)
+        Store::init(db, &|_| {})
     }
 
-    fn init(db: Database) -> Result<Store, StoreError> {
+    fn init(db: Database, hint: &dyn Fn(usize)) -> Result<Store, StoreError> {
         // A write transaction, because a new file has no tables yet; it is committed only when
         // a migration ran, so opening an up-to-date store writes nothing.
         let txn = db.begin_write()?;
@@ -425,7 +431,7 @@ impl Store {
         };
         // The one full read of the active sessions and devices, at open.
         let (sessions, blocked) =
-            store.read(|r| Ok((r.active_sessions_at_open()?, r.blocked_devices()?)))?;
+            store.read(|r| Ok((r.active_sessions_at_open(hint)?, r.blocked_devices()?)))?;
         let mut active = store.active();
         for session in sessions {
             active.put(&session);

@@ -296,6 +296,12 @@ pub trait Firewall: Send + Sync {
     fn open_garden(&self, _addresses: &[(IpAddr, u64)]) -> Result<(), FirewallError> {
         Ok(())
     }
+    /// At a start, once the store knows how many paid devices it holds and before it has read
+    /// them: a backend that builds its table from nothing may start on the parts that need no
+    /// device (`devices` sizes them; `allowed` is `list allow_mac`), so that the first `apply`
+    /// only adds the devices. A hint: `apply` must be right without it, and with a hint
+    /// that turns out wrong.
+    fn prepare(&self, _devices: usize, _allowed: &[Mac]) {}
 }
 
 /// The demo's firewall: remembers the last state and logs what changed, touches nothing.

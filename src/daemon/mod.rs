@@ -264,31 +264,6 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
         }
         return EXIT_OK;
     }
-    let store_path = store_override.unwrap_or_else(|| config.gateway.store.clone());
-    let store = match open_store(&store_path) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let (first, simulator, daraja_simulator) = gateway_for(&config, clock.clone());
-    let switch = Arc::new(SwitchGateway::new(first.clone()));
-    if let Some(server) = daraja_simulator {
-        // The local simulator lives as long as its gateway is the current one.
-        switch.set(first, Some(Box::new(server)));
-    }
-    let gateway: Arc<dyn PaymentGateway> = switch.clone();
-    let daraja_url = config
-        .mpesa
-        .as_ref()
-        .and_then(|m| crate::core::daraja::base_url(m.environment))
-        .and_then(|u| crate::core::http::Url::parse(u).ok());
-    let api_token = match write_api_token(&config.gateway.api_token_file) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            log::warn!("owner API token: {e}; the JSON API answers signed-in browsers only");
-            None
-        }
-    };
     let runner: Arc<dyn Runner> = Arc::new(SystemRunner);
     let gw = &config.gateway;
     let firewall: Arc<dyn Firewall> = match gw.firewall {
@@ -312,6 +287,37 @@ pub fn serve(config_path: &Path, store_override: Option<PathBuf>) -> i32 {
                 "firewall: option firewall 'none': guests are not gated, lango only records"
             );
             Arc::new(RecordingFirewall::default())
+        }
+    };
+    let store_path = store_override.unwrap_or_else(|| config.gateway.store.clone());
+    // The firewall's skeleton loads while the store reads the paid devices (`prepare`).
+    let hint = |devices: usize| firewall.prepare(devices, &config.gateway.allow_macs);
+    let store = match Store::open_hinting(&store_path, &hint) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{}: {e}", store_path.display());
+            return EXIT_STORE;
+        }
+    };
+    let gw = &config.gateway;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (first, simulator, daraja_simulator) = gateway_for(&config, clock.clone());
+    let switch = Arc::new(SwitchGateway::new(first.clone()));
+    if let Some(server) = daraja_simulator {
+        // The local simulator lives as long as its gateway is the current one.
+        switch.set(first, Some(Box::new(server)));
+    }
+    let gateway: Arc<dyn PaymentGateway> = switch.clone();
+    let daraja_url = config
+        .mpesa
+        .as_ref()
+        .and_then(|m| crate::core::daraja::base_url(m.environment))
+        .and_then(|u| crate::core::http::Url::parse(u).ok());
+    let api_token = match write_api_token(&config.gateway.api_token_file) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            log::warn!("owner API token: {e}; the JSON API answers signed-in browsers only");
+            None
         }
     };
     let env = Env {

@@ -29,11 +29,15 @@ impl Reader {
     /// JSON is most of a start's time before the firewall is restored (about 0.1 s for 10,000
     /// on x86_64), so where there are two cores the second half is decoded on another
     /// thread; on MIPS, whose 24Kc routers have one core, one after the other.
-    pub(super) fn active_sessions_at_open(&self) -> Result<Vec<Session>, StoreError> {
+    pub(super) fn active_sessions_at_open(
+        &self,
+        hint: &dyn Fn(usize),
+    ) -> Result<Vec<Session>, StoreError> {
         let mut ids = Vec::new();
         for row in self.txn.open_table(ACTIVE)?.iter()? {
             ids.push(from_le(row?.1.value())?);
         }
+        hint(ids.len());
         let sessions = self.txn.open_table(SESSIONS)?;
         let read = |ids: &[u64]| -> Result<Vec<Session>, StoreError> {
             let mut out = Vec::with_capacity(ids.len());

@@ -82,7 +82,7 @@ fn a_schema_6_meta_claiming_a_newer_schema_is_refused() {
         .unwrap();
     txn.commit().unwrap();
     assert!(matches!(
-        Store::init(db),
+        Store::init(db, &|_| {}),
         Err(StoreError::TooNew { found: 99, .. })
     ));
 }

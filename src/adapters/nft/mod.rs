@@ -102,6 +102,9 @@ struct NftState {
     /// The object deletes of devices whose time ran out, and when: sent in one best-effort
     /// batch once the kernel has reaped the expired elements that reference them.
     stale: Vec<(i64, Op)>,
+    /// The skeleton loading ahead of the first apply (`Firewall::prepare`).
+    #[cfg(not(target_arch = "mips"))]
+    prepared: Option<restore::Prepared>,
 }
 
 /// Stale objects are deleted when the oldest is this old (one batch for many expiries), and
@@ -136,6 +139,8 @@ impl NftFirewall {
                 rewritten_at: 0,
                 netlink_down: false,
                 stale: Vec::new(),
+                #[cfg(not(target_arch = "mips"))]
+                prepared: None,
             }),
         }
     }
@@ -260,17 +265,7 @@ impl NftFirewall {
     }
 
     fn nft(&self, args: &[&str], stdin: Option<&str>) -> Result<String, FirewallError> {
-        let out = self
-            .runner
-            .run("nft", args, stdin)
-            .map_err(|e| FirewallError::Unavailable(format!("cannot run nft: {e}")))?;
-        if out.success() {
-            Ok(out.stdout)
-        } else {
-            Err(FirewallError::Apply(
-                out.stderr.trim().chars().take(600).collect(),
-            ))
-        }
+        run_nft(self.runner.as_ref(), args, stdin)
     }
 
     /// The counters of the live table, or none if it is missing: netlink dumps read one
@@ -415,6 +410,24 @@ fn stale_due(stale: &mut Vec<(i64, Op)>, now_ms: i64) -> Vec<Op> {
 }
 
 /// Pure: which of lango's tables `nft list tables` shows: (lango, lango_gate).
+/// Runs nft through `runner`: its output, or its error message.
+fn run_nft(
+    runner: &dyn Runner,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Result<String, FirewallError> {
+    let out = runner
+        .run("nft", args, stdin)
+        .map_err(|e| FirewallError::Unavailable(format!("cannot run nft: {e}")))?;
+    if out.success() {
+        Ok(out.stdout)
+    } else {
+        Err(FirewallError::Apply(
+            out.stderr.trim().chars().take(600).collect(),
+        ))
+    }
+}
+
 fn tables_present(listing: &str) -> (bool, bool) {
     let mut present = (false, false);
     for line in listing.lines() {
@@ -521,8 +534,12 @@ impl NftFirewall {
     /// a start, after a HUP or when the kernel refuses the change.
     /// Returns the addresses that lost access (`Firewall::apply`).
     fn apply_state(&self, desired: &Arc<Desired>) -> Result<Vec<IpAddr>, FirewallError> {
+        // A skeleton loaded ahead (`prepare`) is a table with no device yet: as good as none.
+        let ready = self.take_prepared();
         // Two table names: cheap even with thousands of devices.
         let (exists, gate, over_netlink) = self.tables()?;
+        let ready = ready.filter(|_| exists);
+        let exists = exists && ready.is_none();
         // A table that is not there yet has no guest to keep online meanwhile: its devices go
         // over netlink (`restore`), after its skeleton. One that is there is replaced in one
         // transaction.
@@ -572,7 +589,7 @@ impl NftFirewall {
         if let Some(counters) = &live {
             carry_quotas(&mut desired.clients, counters);
         }
-        let restored = cold && self.restore(&desired, gate_script, gate)?;
+        let restored = cold && self.restore(&desired, gate_script, gate, ready)?;
         if !restored {
             let script = render(&desired, &self.options);
             self.nft(&["-f", "-"], Some(&script))?;
@@ -695,6 +712,11 @@ impl Firewall for NftFirewall {
 
     fn forget(&self, addresses: &[IpAddr]) -> Result<(), FirewallError> {
         conntrack::forget(self.kernel.as_ref(), self.runner.as_ref(), addresses)
+    }
+
+    #[cfg(not(target_arch = "mips"))]
+    fn prepare(&self, devices: usize, allowed: &[Mac]) {
+        self.prepare_skeleton(devices, allowed);
     }
 }
 

@@ -193,6 +193,41 @@ pub(super) fn set_sizes(sized_for: &Desired) -> Vec<(&'static str, usize)> {
     counts
 }
 
+/// Pure: sizes for a skeleton loaded before its devices are known, only their number: every
+/// set and map of IPv4 devices as `set_sizes` would size it if each device had an element there
+/// (IPv6 ones at the least; a restore that needs more loads the skeleton again, `fits`).
+#[cfg(not(target_arch = "mips"))]
+pub(super) fn sizes_for_devices(devices: usize) -> Vec<(&'static str, usize)> {
+    let size = (devices + devices / 2)
+        .max(MIN_SET_SIZE)
+        .next_power_of_two();
+    [
+        "paid_mac",
+        "paid4",
+        "paid_ip4",
+        "quota_up4",
+        "quota_dn4",
+        "limit_up4",
+        "limit_dn4",
+        "fair_up4",
+        "fair_dn4",
+    ]
+    .into_iter()
+    .map(|set| (set, size))
+    .collect()
+}
+
+/// Pure: whether sets sized `have` take what `need` asks (`set_sizes`).
+pub(super) fn fits(have: &[(&'static str, usize)], need: &[(&'static str, usize)]) -> bool {
+    need.iter().all(|(set, n)| {
+        let size = have
+            .iter()
+            .find(|(s, _)| s == set)
+            .map_or(MIN_SET_SIZE, |(_, size)| *size);
+        size >= *n
+    })
+}
+
 /// Pure: the complete nft script for a desired state.
 pub fn render(desired: &Desired, options: &NftOptions) -> String {
     render_sized(desired, &set_sizes(desired), options)

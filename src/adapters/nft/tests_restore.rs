@@ -15,14 +15,35 @@ use crate::adapters::testing::{nft_options as options, paid_device as client};
 struct EmptyKernel {
     max_bytes: usize,
     sent: Mutex<Vec<(u32, bool)>>,
+    /// The tables are there once this nft has loaded a script (a skeleton loaded ahead).
+    loaded_by: Option<Arc<FakeNft>>,
+}
+
+impl EmptyKernel {
+    fn new(max_bytes: usize) -> EmptyKernel {
+        EmptyKernel {
+            max_bytes,
+            sent: Mutex::default(),
+            loaded_by: None,
+        }
+    }
 }
 
 impl Netlink for EmptyKernel {
     fn exchange(&self, batch: &Batch) -> Result<Answers, NetlinkError> {
         let kind = u16::from_ne_bytes([batch.bytes[4], batch.bytes[5]]);
         if kind != 0x10 {
+            let loaded = self
+                .loaded_by
+                .as_ref()
+                .is_some_and(|nft| !nft.0.lock().unwrap().is_empty());
+            let errno = if loaded {
+                0
+            } else {
+                nix::errno::Errno::ENOENT as i32
+            };
             return Ok(Answers {
-                errnos: vec![nix::errno::Errno::ENOENT as i32; batch.messages as usize],
+                errnos: vec![errno; batch.messages as usize],
                 replies: Vec::new(),
             });
         }
@@ -64,10 +85,7 @@ fn many(n: u64) -> Desired {
 
 fn restored(n: u64, max_bytes: usize) -> (Arc<FakeNft>, Vec<(u32, bool)>) {
     let nft = Arc::new(FakeNft::default());
-    let kernel = Arc::new(EmptyKernel {
-        max_bytes,
-        sent: Mutex::default(),
-    });
+    let kernel = Arc::new(EmptyKernel::new(max_bytes));
     let firewall = NftFirewall::new(nft.clone(), kernel.clone(), options());
     firewall.apply(&many(n)).expect("the restore");
     let sent = kernel.sent.lock().unwrap().clone();
@@ -205,10 +223,7 @@ fn bulk_batches_keep_each_device_whole_and_ask_one_ack_each() {
 #[test]
 fn before_the_table_exists_nothing_is_read_with_nft() {
     let nft = Arc::new(FakeNft::default());
-    let kernel = Arc::new(EmptyKernel {
-        max_bytes: usize::MAX,
-        sent: Mutex::default(),
-    });
+    let kernel = Arc::new(EmptyKernel::new(usize::MAX));
     let firewall = NftFirewall::new(nft.clone(), kernel, options());
     assert!(firewall.usage().unwrap().is_empty());
     assert!(firewall.ipv6_seen().unwrap().is_empty());
@@ -255,4 +270,81 @@ fn a_restores_skeleton_is_sized_for_the_devices_that_follow() {
         !line_after(skeleton, "set allow_mac").contains("size"),
         "{skeleton}"
     );
+}
+
+/// A firewall on fakes whose tables appear once its nft has loaded a script; `prepare`d for
+/// `devices` (without allowed MACs), and the skeleton seen loaded before any apply.
+fn prepared(devices: usize) -> (Arc<FakeNft>, Arc<EmptyKernel>, NftFirewall) {
+    let nft = Arc::new(FakeNft::default());
+    let kernel = Arc::new(EmptyKernel {
+        loaded_by: Some(nft.clone()),
+        ..EmptyKernel::new(usize::MAX)
+    });
+    let firewall = NftFirewall::new(nft.clone(), kernel.clone(), options());
+    firewall.prepare(devices, &[]);
+    // The skeleton loads in a thread of its own, before any apply.
+    let started = std::time::Instant::now();
+    while nft.0.lock().unwrap().is_empty() && started.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(nft.0.lock().unwrap().len(), 1, "no skeleton loaded ahead");
+    (nft, kernel, firewall)
+}
+
+/// Issue 14: at a start the skeleton (with the gate) loads while the store still reads the
+/// devices, sized for their number; the first apply then only sends the devices.
+#[test]
+fn a_skeleton_loaded_ahead_is_kept_and_the_restore_only_adds_the_devices() {
+    let without_ipv6 = |n| {
+        let mut d = many(n);
+        for c in &mut d.clients {
+            c.ipv6.clear();
+        }
+        d
+    };
+    let (nft, kernel, firewall) = prepared(1000);
+    firewall.apply(&without_ipv6(1000)).expect("the restore");
+    let runs = nft.0.lock().unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let skeleton = runs[0].1.as_deref().unwrap_or_default();
+    assert!(skeleton.contains("table inet lango_gate {"), "{skeleton}");
+    assert!(!skeleton.contains("elements ="), "{skeleton}");
+    assert!(line_after(skeleton, "set paid_mac").contains(" size 2048;"));
+    assert!(line_after(skeleton, "map quota_up4").contains(" size 2048;"));
+    let batches = bulk(restore_groups(&without_ipv6(1000)), usize::MAX);
+    assert_eq!(
+        *kernel.sent.lock().unwrap(),
+        vec![(batches[0].messages, true)]
+    );
+    // Applied: the next apply of the same state changes nothing.
+    drop(runs);
+    firewall.apply(&without_ipv6(1000)).expect("no change");
+    assert_eq!(kernel.sent.lock().unwrap().len(), 1);
+    assert_eq!(nft.0.lock().unwrap().len(), 1);
+}
+
+/// A skeleton loaded ahead that cannot take the devices (more than it was sized for, IPv6
+/// addresses, another allow-list) is loaded again, sized for them, before they are sent.
+#[test]
+fn a_skeleton_loaded_ahead_that_does_not_fit_is_loaded_again() {
+    let (nft, kernel, firewall) = prepared(10);
+    firewall.apply(&many(1000)).expect("the restore");
+    let runs = nft.0.lock().unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let again = runs[1].1.as_deref().unwrap_or_default();
+    assert!(line_after(again, "set paid_mac").contains(" size 2048;"));
+    assert!(line_after(again, "set paid6").contains(" size 2048;"));
+    assert_eq!(kernel.sent.lock().unwrap().len(), 1);
+    drop(runs);
+    let (nft, _, firewall) = prepared(10);
+    let mut allowed = many(2);
+    allowed.allowed = vec!["02:aa:00:00:00:08".parse().unwrap()];
+    firewall.apply(&allowed).expect("the restore");
+    let runs = nft.0.lock().unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs[1]
+        .1
+        .as_deref()
+        .unwrap_or_default()
+        .contains("02:aa:00:00:00:08"));
 }
