@@ -160,7 +160,7 @@ pub(crate) const ACCT_FORMAT: &str = "%{Acct-Status-Type}|%{Acct-Session-Id}|%{U
 /// The whole server: clients on 127/8, the `files` module, PAP and CHAP, and accounting to
 /// `acct.log` through `linelog`. FreeRADIUS before 3.2.5 signs a reply with a
 /// Message-Authenticator only when told to: post-auth adds one to every Accept and Reject.
-fn raddb(root: &str, address: &str, port: u16, acct_port: u16) -> String {
+pub(crate) fn raddb(root: &str, address: &str, port: u16, acct_port: u16) -> String {
     format!(
         r#"prefix = /usr
 raddbdir = {root}
