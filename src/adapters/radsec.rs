@@ -303,3 +303,146 @@ fn client_config(files: &RadSecFiles) -> Result<Arc<ClientConfig>, String> {
         .map_err(|e| format!("option cert and option key do not fit together: {e}"))?;
     Ok(Arc::new(config))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    use rustls::pki_types::PrivatePkcs8KeyDer;
+    use std::net::TcpListener;
+
+    fn pem(label: &str, der: &[u8]) -> String {
+        let body = crate::core::base64::encode(der);
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
+    }
+
+    /// A TLS server on 127.0.0.1 that wants a client certificate from its CA and, per
+    /// connection, answers the first packet with each of `answers` (raw bytes, written in
+    /// two halves), then closes. The files lango needs, in a temp directory.
+    fn server(answers: Vec<Vec<u8>>) -> (u16, RadSecFiles) {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        let issue = |names: Vec<String>| {
+            let key = KeyPair::generate().unwrap();
+            let cert = CertificateParams::new(names).unwrap().signed_by(&key, &ca);
+            (cert.unwrap().der().clone(), key.serialize_der())
+        };
+        let (server_cert, server_key) = issue(vec!["127.0.0.1".into()]);
+        let (client_cert, client_key) = issue(vec!["router".into()]);
+        let dir = std::env::temp_dir().join(format!(
+            "lango-radsec-{}",
+            crate::core::token::random_token().unwrap()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let files = RadSecFiles {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+        };
+        std::fs::write(&files.ca, pem("CERTIFICATE", ca.der())).unwrap();
+        std::fs::write(&files.cert, pem("CERTIFICATE", &client_cert)).unwrap();
+        std::fs::write(&files.key, pem("PRIVATE KEY", &client_key)).unwrap();
+        let provider = Arc::new(crate::adapters::https::crypto_provider());
+        let mut roots = RootCertStore::empty();
+        roots.add(ca.der().clone()).unwrap();
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            roots.into(),
+            provider.clone(),
+        )
+        .build()
+        .unwrap();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key));
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(vec![server_cert], key)
+            .unwrap();
+        let config = Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for answer in answers {
+                let Ok((tcp, _)) = listener.accept() else {
+                    return;
+                };
+                let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+                let mut tls = StreamOwned::new(conn, tcp);
+                let mut head = [0u8; 20];
+                if tls.read_exact(&mut head).is_err() {
+                    continue;
+                }
+                let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
+                let mut rest = vec![0u8; len - 20];
+                let _ = tls.read_exact(&mut rest);
+                let half = answer.len() / 2;
+                let _ = tls.write_all(&answer[..half]).and_then(|()| tls.flush());
+                std::thread::sleep(Duration::from_millis(20));
+                let _ = tls.write_all(&answer[half..]).and_then(|()| tls.flush());
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        (port, files)
+    }
+
+    fn packet(code: u8, id: u8) -> Vec<u8> {
+        let mut out = vec![code, id, 0, 20];
+        out.extend_from_slice(&[7; 16]);
+        out
+    }
+
+    /// A reply split across TLS records is framed by its Length; a packet that `check`
+    /// refuses is skipped; a length out of bounds (here 5) ends the connection without a
+    /// panic, and the next exchange makes a new one.
+    #[test]
+    fn replies_are_framed_by_their_length_and_junk_closes_the_connection() {
+        let mut two = packet(5, 9);
+        two.extend(packet(2, 1));
+        let junk = vec![2, 1, 0, 5, 0, 0, 0, 0];
+        let (port, files) = server(vec![two, junk, packet(2, 1)]);
+        let radsec = RadSec::new(&files, port, 1);
+        let wait = Duration::from_secs(2);
+        let accept = |bytes: &[u8]| (bytes.first() == Some(&2)).then(|| bytes.len());
+        let request = packet(1, 1);
+        assert_eq!(
+            radsec.exchange(0, "127.0.0.1", &request, wait, accept),
+            Ok(Some(20))
+        );
+        assert_eq!(
+            radsec.exchange(0, "127.0.0.1", &request, wait, accept),
+            Ok(None)
+        );
+        assert_eq!(
+            radsec.exchange(0, "127.0.0.1", &request, wait, accept),
+            Ok(Some(20))
+        );
+        // A server index the config does not have.
+        assert_eq!(
+            radsec.exchange(3, "127.0.0.1", &request, wait, accept),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn unreadable_files_are_said_at_each_exchange() {
+        let files = RadSecFiles {
+            ca: "/nonexistent/ca.pem".into(),
+            cert: "/nonexistent/cert.pem".into(),
+            key: "/nonexistent/key.pem".into(),
+        };
+        let radsec = RadSec::new(&files, 2083, 1);
+        let answer = radsec.exchange(0, "127.0.0.1", &[], Duration::from_secs(1), |_| Some(()));
+        assert!(answer
+            .unwrap_err()
+            .contains("cannot read /nonexistent/ca.pem"));
+    }
+}

@@ -108,6 +108,17 @@ fn certs(what: &str) -> Option<Certs> {
 /// certificate `server` (`server` or `other`), lango's CA to check lango's certificate, and
 /// the client entry RadSec needs (`proto = tls`, secret `radsec`).
 fn start_radsec(what: &str, certs: &Certs, server: &str, tls_port: u16) -> Option<FreeRadius> {
+    start_radsec_idle(what, certs, server, tls_port, 0)
+}
+
+/// The same, closing a connection idle for `idle` seconds (0: never).
+fn start_radsec_idle(
+    what: &str,
+    certs: &Certs,
+    server: &str,
+    tls_port: u16,
+    idle: u32,
+) -> Option<FreeRadius> {
     let ports = [free_port(), free_port()];
     let (cert, key, ca) = (
         certs.path(&format!("{server}.crt")),
@@ -127,7 +138,7 @@ fn start_radsec(what: &str, certs: &Certs, server: &str, tls_port: u16) -> Optio
     limit {{
       max_connections = 16
       lifetime = 0
-      idle_timeout = 0
+      idle_timeout = {idle}
     }}
     tls {{
       certificate_file = {cert}
@@ -322,6 +333,32 @@ fn queued_accounting_arrives_once_after_the_server_restarts() {
     );
     let lines = server.accounting();
     assert_eq!([&lines[3][8], &lines[3][3]], ["Admin-Reset", "3000"]);
+}
+
+/// FreeRADIUS closes a connection idle for 5 s (its shortest): the next login finds it closed, makes a new
+/// one and is answered on it, the guest none the wiser.
+#[test]
+fn a_connection_the_server_closed_while_idle_is_made_again() {
+    let Some(certs) = certs("radsec idle") else {
+        return;
+    };
+    let tls_port = free_tcp_port();
+    let Some(_server) = start_radsec_idle("radsec idle", &certs, "server", tls_port, 5) else {
+        return;
+    };
+    let config = radsec_config(&certs, tls_port);
+    let client = UdpRadius::new(config.radius.as_ref().unwrap(), None);
+    let (ip, mac) = guest(1);
+    let login = Login {
+        user: "OPEN234567".into(),
+        password: "OPEN234567".into(),
+        mac,
+        ip: Some(ip),
+    };
+    assert_eq!(client.authenticate(&login).map(|r| r.accept), Ok(true));
+    std::thread::sleep(Duration::from_secs(8));
+    assert_eq!(client.authenticate(&login).map(|r| r.accept), Ok(true));
+    assert!(client.probe(0));
 }
 
 /// A config error for each missing file, on the transport's line; and the path checked.
