@@ -411,7 +411,7 @@ mod tests {
         let (port, files) = server(vec![two, junk, packet(2, 1)]);
         let radsec = RadSec::new(&files, port, 1);
         let wait = Duration::from_secs(2);
-        let accept = |bytes: &[u8]| (bytes.first() == Some(&2)).then(|| bytes.len());
+        let accept = |bytes: &[u8]| (bytes.first() == Some(&2)).then_some(bytes.len());
         let request = packet(1, 1);
         assert_eq!(
             radsec.exchange(0, "127.0.0.1", &request, wait, accept),
