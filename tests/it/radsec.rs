@@ -380,6 +380,14 @@ fn radsec_options_are_checked_with_their_lines() {
         errors.contains("lango:6: 'lango.crt' is not a full path"),
         "{errors}"
     );
+    let text = "config radius 'radius'\n\toption server '127.0.0.1'\n\toption transport 'tls'\n\t\
+        option ca '/etc/lango/ca.pem'\n\toption cert '/etc/lango/c.pem'\n\t\
+        option key '/etc/lango/k.pem'\n\toption acct_port '1813'\n";
+    let errors = errors_of(text);
+    assert!(
+        errors.contains("lango:7: option acct_port is not used with option transport 'tls'"),
+        "{errors}"
+    );
     let text = "config radius 'radius'\n\toption server '127.0.0.1'\n\toption secret 's'\n\t\
         option transport 'quic'\n\toption ca '/etc/lango/ca.pem'\n";
     let errors = errors_of(text);

@@ -100,8 +100,8 @@ pub struct Radius {
     pub das_clients: Vec<Cidr>,
     /// `option transport` (default `udp`): `tls` for RadSec, with `ca`, `cert` and `key`.
     /// Authentication, accounting and Status-Server then share one TLS connection per server
-    /// on `auth_port` (default 2083); `secret` defaults to `radsec`. Disconnect and CoA stay
-    /// on UDP (`das_port`).
+    /// on `auth_port` (default 2083; `acct_port` and `acct_secret` are refused); `secret`
+    /// defaults to `radsec`. Disconnect and CoA stay on UDP (`das_port`).
     pub tls: Option<RadSecFiles>,
 }
 
@@ -196,6 +196,16 @@ fn validate_transport(raw: &Raw, check: &mut Check) -> (bool, Option<RadSecFiles
              it; docs/size.md): use option transport 'udp'",
         );
         return (true, None);
+    }
+    // Accounting goes over the same connection, signed with the same secret.
+    for name in ["acct_port", "acct_secret"] {
+        if let (true, Some(value)) = (tls, raw.one(name)) {
+            let message = format!(
+                "option {name} is not used with option transport 'tls' (accounting goes over \
+                 the same connection, on auth_port)"
+            );
+            check.error(value.line, message);
+        }
     }
     let files = ["ca", "cert", "key"].map(|name| match (tls, raw.one(name)) {
         (true, None) => {
