@@ -25,6 +25,8 @@ pub mod radius;
 pub mod radius_acct;
 #[cfg(feature = "radius")]
 pub mod radius_das;
+#[cfg(feature = "radsec")]
+pub mod radsec;
 pub(crate) mod sim_gateway;
 #[cfg(feature = "simulator")]
 pub mod simulator;

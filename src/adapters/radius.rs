@@ -1,7 +1,8 @@
 //! The RADIUS server, as a NAS asks it: `RadiusClient` (one Access-Request, its checked
 //! reply; a Status-Server probe), `UdpRadius` (RFC 2865 over UDP: a connected socket per
 //! exchange (`exchange`), the server that answered last first, then the others (`in_order`),
-//! each tried `1 + retries` times with the wait doubled each time) and `FakeRadius` for tests.
+//! each tried `1 + retries` times with the wait doubled each time; or over RadSec's TLS
+//! connections, `Transport`, feature `radsec`) and `FakeRadius` for tests.
 //! The packets are `core::radius`'s; nothing here reads a reply that `core::radius` has not
 //! verified. Feature `radius` only.
 
@@ -45,6 +46,9 @@ pub enum RadiusError {
     BadReply(PacketError),
     /// The request could not be built (a value too long) or no random octets were available.
     Request(String),
+    /// RadSec: the TLS connection was refused, with why (a certificate from another CA,
+    /// lango's own refused, a file that cannot be read). Feature `radsec`.
+    Tls(String),
 }
 
 impl fmt::Display for RadiusError {
@@ -55,6 +59,7 @@ impl fmt::Display for RadiusError {
             RadiusError::Unreachable => f.write_str("no RADIUS server answered"),
             RadiusError::BadReply(e) => write!(f, "RADIUS reply refused: {e}"),
             RadiusError::Request(e) => write!(f, "RADIUS request not sent: {e}"),
+            RadiusError::Tls(e) => write!(f, "RadSec: {e}"),
         }
     }
 }
@@ -92,11 +97,43 @@ pub(crate) struct Link {
     pub(crate) retries: u8,
     /// The index in `servers` of the one that answered last (`in_order`).
     pub(crate) preferred: AtomicUsize,
+    /// UDP is all a build without `radsec` has.
+    #[cfg_attr(not(feature = "radsec"), allow(dead_code))]
+    pub(crate) transport: Transport,
+}
+
+/// How packets reach the servers: UDP, or RadSec's TLS connections (one per server, shared by
+/// the authentication and accounting clients of one config).
+#[derive(Clone)]
+pub enum Transport {
+    Udp,
+    #[cfg(feature = "radsec")]
+    Tls(std::sync::Arc<super::radsec::RadSec>),
+}
+
+impl Transport {
+    /// What `config` asks for (`option transport`).
+    pub fn for_config(config: &Radius) -> Transport {
+        #[cfg(feature = "radsec")]
+        if let Some(files) = &config.tls {
+            let servers = 1 + usize::from(config.backup_server.is_some());
+            let radsec = super::radsec::RadSec::new(files, config.auth_port, servers);
+            return Transport::Tls(std::sync::Arc::new(radsec));
+        }
+        let _ = config;
+        Transport::Udp
+    }
 }
 
 impl Link {
     /// For `config` on `port` with `secret`; `router` is the guest network device's MAC.
-    pub(crate) fn new(config: &Radius, router: Option<Mac>, port: u16, secret: &str) -> Link {
+    pub(crate) fn new(
+        config: &Radius,
+        router: Option<Mac>,
+        port: u16,
+        secret: &str,
+        transport: Transport,
+    ) -> Link {
         Link {
             servers: std::iter::once(config.server.clone())
                 .chain(config.backup_server.clone())
@@ -109,11 +146,38 @@ impl Link {
             timeout: Duration::from_secs(config.timeout_secs),
             retries: config.retries,
             preferred: AtomicUsize::new(0),
+            transport,
         }
+    }
+
+    /// One exchange with server `index` (`server`, as configured): over UDP with its
+    /// retransmissions (`exchange`), or sent once over its TLS connection and waited for as
+    /// long as the retransmissions would have been, within `PER_SERVER`. `Ok(None)`: nothing
+    /// accepted; `Err`: RadSec's TLS refused.
+    pub(crate) fn exchange<T>(
+        &self,
+        index: usize,
+        server: &str,
+        packet: &[u8],
+        check: impl FnMut(&[u8]) -> Option<T>,
+    ) -> Result<Option<T>, RadiusError> {
+        #[cfg(feature = "radsec")]
+        if let Transport::Tls(radsec) = &self.transport {
+            let wait = (self.timeout * (1 + u32::from(self.retries))).min(PER_SERVER);
+            let answer = radsec.exchange(index, server, packet, wait, check);
+            return answer.map_err(RadiusError::Tls);
+        }
+        let _ = index;
+        let address = (server, self.port).to_socket_addrs();
+        let Some(address) = address.ok().and_then(|mut a| a.next()) else {
+            log::warn!("RADIUS server {server}: cannot resolve");
+            return Ok(None);
+        };
+        Ok(exchange(address, packet, self.timeout, self.retries, check))
     }
 }
 
-/// The real client over UDP.
+/// The real client, over UDP or (feature `radsec`) TLS.
 pub struct UdpRadius {
     link: Link,
     auth: Auth,
@@ -122,8 +186,13 @@ pub struct UdpRadius {
 impl UdpRadius {
     /// A client for `config`; `router` is the guest network device's MAC, when known.
     pub fn new(config: &Radius, router: Option<Mac>) -> UdpRadius {
+        UdpRadius::with_transport(config, router, Transport::for_config(config))
+    }
+
+    /// The same over `transport` (the accounting client's too: one TLS connection per server).
+    pub fn with_transport(config: &Radius, router: Option<Mac>, transport: Transport) -> UdpRadius {
         UdpRadius {
-            link: Link::new(config, router, config.auth_port, &config.secret),
+            link: Link::new(config, router, config.auth_port, &config.secret, transport),
             auth: match config.auth {
                 RadiusAuth::Pap => Auth::Pap,
                 RadiusAuth::Chap => Auth::Chap,
@@ -131,9 +200,9 @@ impl UdpRadius {
         }
     }
 
-    /// One server: `Ok(Some)` a verified reply, `Ok(None)` silence or refusal, `Err` a reply
-    /// that failed its checks (kept to report if no server does better).
-    fn ask(&self, server: SocketAddr, login: &Login) -> Result<Option<Reply>, PacketError> {
+    /// Server `index`: `Ok(Some)` a verified reply, `Ok(None)` silence or refusal, `Err` a
+    /// reply that failed its checks or TLS refused (kept to report if no server does better).
+    fn ask(&self, index: usize, server: &str, login: &Login) -> Result<Option<Reply>, RadiusError> {
         let mut random = [0u8; 34];
         if token::fill(&mut random).is_err() {
             return Ok(None);
@@ -161,30 +230,24 @@ impl UdpRadius {
             calling_station: Some(&calling),
             framed_ip,
         };
-        let packet = radius::access_request(id, &nonce, &request, &self.link.secret)?;
+        let packet = radius::access_request(id, &nonce, &request, &self.link.secret)
+            .map_err(|e| RadiusError::Request(e.to_string()))?;
         // A reply that fails a check is dropped (RFC 2865 §3) and the wait goes on.
         let mut bad = None;
-        let reply = exchange(
-            server,
-            &packet,
-            self.link.timeout,
-            self.link.retries,
-            |bytes| {
-                let checked =
-                    radius::check_reply(bytes, id, &nonce.authenticator, &self.link.secret);
-                match checked.and_then(|packet| Reply::of(&packet)) {
-                    Ok(reply) => Some(reply),
-                    Err(e) => {
-                        log::warn!("RADIUS {server}: reply dropped: {e}");
-                        bad = Some(e);
-                        None
-                    }
+        let reply = self.link.exchange(index, server, &packet, |bytes| {
+            let checked = radius::check_reply(bytes, id, &nonce.authenticator, &self.link.secret);
+            match checked.and_then(|packet| Reply::of(&packet)) {
+                Ok(reply) => Some(reply),
+                Err(e) => {
+                    log::warn!("RADIUS {server}: reply dropped: {e}");
+                    bad = Some(e);
+                    None
                 }
-            },
-        );
+            }
+        })?;
         match (reply, bad) {
             (Some(reply), _) => Ok(Some(reply)),
-            (None, Some(e)) => Err(e),
+            (None, Some(e)) => Err(RadiusError::BadReply(e)),
             (None, None) => Ok(None),
         }
     }
@@ -199,10 +262,6 @@ impl RadiusClient for UdpRadius {
         let Some(server) = self.link.servers.get(index) else {
             return false;
         };
-        let address = (server.as_str(), self.link.port).to_socket_addrs();
-        let Some(server) = address.ok().and_then(|mut a| a.next()) else {
-            return false;
-        };
         let mut random = [0u8; 17];
         if token::fill(&mut random).is_err() {
             return false;
@@ -211,39 +270,29 @@ impl RadiusClient for UdpRadius {
         authenticator.copy_from_slice(&random[..16]);
         let packet = radius::status_server(id, &authenticator, &self.link.secret);
         let code = radius::ACCESS_ACCEPT;
-        let answered = exchange(
-            server,
-            &packet,
-            self.link.timeout,
-            self.link.retries,
-            |bytes| check_signed(bytes, id, &authenticator, &self.link.secret, code).ok(),
-        );
-        answered.is_some()
+        let check = |bytes: &[u8]| check_signed(bytes, id, &authenticator, &self.link.secret, code);
+        let answered = self
+            .link
+            .exchange(index, server, &packet, |b| check(b).ok());
+        matches!(answered, Ok(Some(())))
     }
 
     fn authenticate(&self, login: &Login) -> Result<Reply, RadiusError> {
         let mut bad = None;
         for (index, server) in in_order(&self.link.servers, &self.link.preferred) {
-            let address = (server.as_str(), self.link.port).to_socket_addrs();
-            let Some(address) = address.ok().and_then(|mut a| a.next()) else {
-                log::warn!("RADIUS server {server}: cannot resolve");
-                continue;
-            };
-            let answer = self.ask(address, login);
+            let answer = self.ask(index, server, login);
             if let Ok(Some(_)) = answer {
                 self.link.preferred.store(index, Ordering::Relaxed);
             }
             match answer {
                 Ok(Some(reply)) if reply.accept => return Ok(reply),
                 Ok(Some(reply)) => return Err(RadiusError::Rejected(reply.message)),
-                Ok(None) => log::warn!("RADIUS server {address}: no answer"),
-                Err(PacketError::TooBig) => {
-                    return Err(RadiusError::Request(PacketError::TooBig.to_string()))
-                }
+                Ok(None) => log::warn!("RADIUS server {server}: no answer"),
+                Err(e @ RadiusError::Request(_)) => return Err(e),
                 Err(e) => bad = Some(e),
             }
         }
-        Err(bad.map_or(RadiusError::Unreachable, RadiusError::BadReply))
+        Err(bad.unwrap_or(RadiusError::Unreachable))
     }
 }
 
@@ -406,6 +455,7 @@ mod tests {
             das_port: None,
             das_secret: None,
             das_clients: Vec::new(),
+            tls: None,
         };
         UdpRadius::new(&config, Some(Mac([2, 0, 0, 0, 0, 1])))
     }

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use super::*;
-use crate::adapters::radius::device_mac;
+use crate::adapters::radius::{device_mac, Transport};
 use crate::adapters::radius_acct::{AcctClient, UdpAcct};
 use crate::core::radius::acct::{self, Accounted, Room, Status, QUEUE_BOUND};
 use crate::core::radius::Reply;
@@ -47,10 +47,12 @@ pub(crate) struct AcctState {
 }
 
 impl AcctState {
-    pub(crate) fn configure(&self, config: &Config) {
-        let client = config.radius.as_ref().filter(|r| r.accounting).map(|r| {
+    /// The client for `config` over `transport` (the authentication client's).
+    pub(crate) fn configure(&self, config: &Config, transport: Option<Transport>) {
+        let radius = config.radius.as_ref().filter(|r| r.accounting);
+        let client = radius.zip(transport).map(|(r, transport)| {
             let router = device_mac(&config.gateway.device);
-            Arc::new(UdpAcct::new(r, router)) as Arc<dyn AcctClient>
+            Arc::new(UdpAcct::new(r, router, transport)) as Arc<dyn AcctClient>
         });
         *locks::write(&self.client) = client;
     }

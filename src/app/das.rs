@@ -104,11 +104,12 @@ impl App {
             let some =
                 |v: Option<u64>, what: &str| v.map_or(String::new(), |v| format!(" {what} {v}"));
             let text = format!(
-                "session {id} changed by RADIUS (CoA):{}{}{}{}",
+                "session {id} changed by RADIUS (CoA):{}{}{}{}{}",
                 some(change.session_secs.map(u64::from), "ends in s"),
                 some(change.down_kbit.map(u64::from), "kbit/s down"),
                 some(change.up_kbit.map(u64::from), "kbit/s up"),
                 some(change.quota_bytes, "bytes in all"),
+                some(change.idle_secs.map(u64::from), "s idle timeout"),
             );
             w.push_event(&Event::new(now, "session_changed", Some(session.mac), text))?;
             Ok(true)

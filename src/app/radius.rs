@@ -15,7 +15,7 @@ use std::sync::{Arc, RwLock};
 
 use super::admission::Admitted;
 use super::*;
-use crate::adapters::radius::{device_mac, Login, RadiusClient, RadiusError, UdpRadius};
+use crate::adapters::radius::{device_mac, Login, RadiusClient, RadiusError, Transport, UdpRadius};
 use crate::core::radius::health::Health;
 use crate::core::radius::Reply;
 
@@ -51,15 +51,22 @@ pub const IN_FLIGHT: usize = 2;
 
 impl RadiusState {
     /// The real client for `config` (none without a radius section).
+    /// With RadSec, one set of TLS connections serves both clients.
     pub(crate) fn configure(&self, config: &Config) {
-        self.acct.configure(config);
+        let transport = config.radius.as_ref().map(Transport::for_config);
+        self.acct.configure(config, transport.clone());
         if self.injected.load(std::sync::atomic::Ordering::Relaxed) {
             return;
         }
-        let client = config.radius.as_ref().map(|radius| {
-            let router = device_mac(&config.gateway.device);
-            Arc::new(UdpRadius::new(radius, router)) as Arc<dyn RadiusClient>
-        });
+        let client = config
+            .radius
+            .as_ref()
+            .zip(transport)
+            .map(|(radius, transport)| {
+                let router = device_mac(&config.gateway.device);
+                Arc::new(UdpRadius::with_transport(radius, router, transport))
+                    as Arc<dyn RadiusClient>
+            });
         *locks::write(&self.client) = client;
     }
 

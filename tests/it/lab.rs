@@ -433,7 +433,9 @@ impl Lab {
                 "netns",
                 "exec",
                 &self.ns_router,
-                env!("CARGO_BIN_EXE_lango"),
+                // LANGO_LAB_BIN: another build of lango (a release build, for its memory).
+                &std::env::var("LANGO_LAB_BIN")
+                    .unwrap_or_else(|_| env!("CARGO_BIN_EXE_lango").to_string()),
                 "serve",
                 "--config",
             ])

@@ -70,6 +70,9 @@ mod radius_lab;
 // Issue 17, many routers: two labs share one FreeRADIUS on SQLite (docs/radius.md's config).
 #[cfg(feature = "radius")]
 mod radius_fleet;
+// Issue 17, RadSec: RADIUS over TLS against FreeRADIUS's TLS listener, certificates by openssl.
+#[cfg(feature = "radsec")]
+mod radsec;
 // Issue 16, the free trial: one tap, once a day per device (its marks), the router's cap.
 mod trial;
 // Headless Chromium through ChromeDriver: the purchase path with screenshots.

@@ -157,10 +157,11 @@ pub(crate) const ACCT_FORMAT: &str = "%{Acct-Status-Type}|%{Acct-Session-Id}|%{U
 %{Acct-Delay-Time}|%{NAS-Identifier}|%{Calling-Station-Id}|%{Framed-IP-Address}|\
 %{Called-Station-Id}|%{Acct-Authentic}";
 
-/// The whole server: clients on 127/8, the `files` module, PAP and CHAP, and accounting to
-/// `acct.log` through `linelog`. FreeRADIUS before 3.2.5 signs a reply with a
+/// The whole server: clients on 127/8, the `files` module, PAP and CHAP, accounting to
+/// `acct.log` through `linelog`, and each Access-Accept's user and time (Unix seconds and
+/// microseconds) to `auth.log`. FreeRADIUS before 3.2.5 signs a reply with a
 /// Message-Authenticator only when told to: post-auth adds one to every Accept and Reject.
-fn raddb(root: &str, address: &str, port: u16, acct_port: u16) -> String {
+pub(crate) fn raddb(root: &str, address: &str, port: u16, acct_port: u16) -> String {
     format!(
         r#"prefix = /usr
 raddbdir = {root}
@@ -196,6 +197,10 @@ modules {{
     filename = {root}/acct.log
     format = "{ACCT_FORMAT}"
   }}
+  linelog authlog {{
+    filename = {root}/auth.log
+    format = "%{{User-Name}}|%c|%C"
+  }}
 }}
 server default {{
   listen {{
@@ -225,6 +230,7 @@ server default {{
     }}
   }}
   post-auth {{
+    authlog
     update reply {{
       Message-Authenticator := 0x00
     }}

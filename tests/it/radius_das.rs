@@ -8,6 +8,7 @@ use std::process::Command;
 
 use lango::core::model::Mac;
 use lango::core::radius::acct::session_id;
+use lango::core::sessions::EndReason;
 use lango::store::Store;
 
 use crate::radius::{free_port, post, FreeRadius};
@@ -99,7 +100,7 @@ fn a_coa_changes_the_caps_time_and_quota_of_a_running_session() {
         return;
     };
     let (_, mac) = guest_online(&env, 1);
-    let (_, other) = guest_online(&env, 2);
+    let (other_session, other) = guest_online(&env, 2);
     env.clock.advance(30);
     // By User-Name and Calling-Station-Id, as accounting named them.
     let asked = format!(
@@ -130,17 +131,37 @@ fn a_coa_changes_the_caps_time_and_quota_of_a_running_session() {
         (untouched.rate_down_kbit, untouched.rate_up_kbit),
         (Some(2000), Some(512))
     );
-    // By Framed-IP-Address; Idle-Timeout is not something lango changes.
+    // By Framed-IP-Address: guest 2's Idle-Timeout, 600 s from its Access-Accept, becomes 60 s.
     let asked = format!(
         "Framed-IP-Address = 192.168.1.102, Idle-Timeout = 60, Event-Timestamp = {}\n",
         T0 + 30
     );
     let answer = radclient(port, "coa", DAS_SECRET, &asked).expect("an answer");
-    assert!(answer.starts_with("Received CoA-NAK"), "{answer}");
+    assert!(answer.starts_with("Received CoA-ACK"), "{answer}");
+    let session = env.app.store.read(|r| r.active_session(other)).unwrap();
+    assert_eq!(session.unwrap().terms.idle_secs, Some(60));
+    // Guest 1 keeps moving traffic (within its 5000 bytes); guest 2 moves none: it ends within two readings (30 s
+    // apart) past 60 s, long before its old 600 s.
+    let mut ended_at = None;
+    env.firewall.set_usage(other, 500, 500);
+    for step in 1..=10u64 {
+        env.firewall.set_usage(mac, step * 10, step * 10);
+        env.advance(30);
+        if !active(&env, other) {
+            ended_at = Some(env.app.time().now);
+            break;
+        }
+    }
+    let ended_at = ended_at.expect("guest 2 ended for its new idle timeout");
     assert!(
-        answer.contains("Error-Cause = Unsupported-Attribute"),
-        "{answer}"
+        ended_at - (T0 + 30) <= 60 + 60,
+        "ended at T0 + {}",
+        ended_at - T0
     );
+    let ended = env.app.store.read(|r| r.session(other_session.id)).unwrap();
+    assert_eq!(ended.unwrap().end_reason, Some(EndReason::Idle));
+    assert!(active(&env, mac), "guest 1 moved traffic and stays");
+    assert!(!env.firewall.allows(other));
 }
 
 #[test]

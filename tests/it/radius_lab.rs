@@ -363,3 +363,79 @@ fn lab_a_guest_silent_for_its_idle_timeout_is_cut() {
     assert_eq!(stops.len(), 1, "{:?}", rl.server.accounting());
     assert_eq!(stops[0][CAUSE], "Idle-Timeout");
 }
+
+/// VmRSS and VmHWM (peak) of process `pid`, in kB, from `/proc`.
+fn memory_kb(pid: i32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        let line = status.lines().find(|l| l.starts_with(name));
+        let value = line.and_then(|l| l.split_whitespace().nth(1));
+        value.and_then(|v| v.parse().ok()).unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Issue 17's closing figures in the lab (printed: `--nocapture`): the time from the
+/// Access-Accept to the guest's first packet through the gate, and the memory of `lango
+/// serve` with RADIUS on (accounting, Status-Server probes, the DAS listener). The guest
+/// pings the wan every 5 ms from before its code is sent; FreeRADIUS logs when it accepts
+/// (`auth.log`, in post-auth, microseconds; same machine, same clock). Bound: packets within
+/// a second of the Accept (the grant wakes the firewall; the next reconcile would not do).
+#[test]
+fn lab_figures_time_from_access_accept_to_packets_and_rss() {
+    let Some(rl) = RadiusLab::start("radius lab figures", 1) else {
+        return;
+    };
+    rl.lab.dhcp(1);
+    assert!(!rl.lab.online(1, false), "not online before the code");
+    let pings = rl.lab.dir.path("pings");
+    let mut ping = Command::new("ip")
+        .args(["netns", "exec", &rl.lab.ns_guests[0]])
+        .args(["ping", "-D", "-n", "-i", "0.005", WAN4])
+        .stdout(std::fs::File::create(&pings).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let asked_at = unix_now();
+    rl.lab.redeem(1, "OPEN234567");
+    let answered_at = unix_now();
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = ping.kill();
+    let _ = ping.wait();
+    let first = std::fs::read_to_string(&pings)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("bytes from"))
+        .find_map(|l| l.strip_prefix('[')?.split(']').next()?.parse::<f64>().ok());
+    let first = first.expect("ping replies once the code is accepted");
+    // FreeRADIUS wrote the Accept's time in post-auth, just before sending it.
+    let log = std::fs::read_to_string(rl.server.dir.path("auth.log")).unwrap_or_default();
+    let accepted = log.lines().find_map(|l| {
+        let mut fields = l.split('|');
+        let user = fields.next()?;
+        let secs: f64 = fields.next()?.parse().ok()?;
+        let micros: f64 = fields.next()?.parse().ok()?;
+        (user == "OPEN234567").then_some(secs + micros / 1e6)
+    });
+    let accepted = accepted.expect("FreeRADIUS logged the Access-Accept");
+    eprintln!(
+        "lab figure: Access-Accept -> first ping reply through the gate {:.1} ms (portal \
+         request -> Accept {:.1} ms, request -> the portal's answer {:.1} ms; pings every 5 ms)",
+        (first - accepted) * 1000.0,
+        (accepted - asked_at) * 1000.0,
+        (answered_at - asked_at) * 1000.0,
+    );
+    assert!(first > accepted, "no reply before the Accept");
+    assert!(
+        first < accepted + 1.0,
+        "packets passed {first}, Accept at {accepted}"
+    );
+    // Memory with RADIUS on, a guest online and its Start delivered.
+    assert_eq!(rl.wait_records("Start", 1).len(), 1);
+    let pid = rl.lab.lango_pid().expect("lango runs");
+    let (rss, hwm) = memory_kb(pid);
+    let binary = std::env::var("LANGO_LAB_BIN").unwrap_or_else(|_| "the test build".into());
+    eprintln!("lab figure: lango serve with RADIUS on ({binary}): VmRSS {rss} kB, VmHWM {hwm} kB");
+    assert!(rss > 0);
+}

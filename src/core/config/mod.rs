@@ -30,7 +30,7 @@ mod validate;
 mod values;
 
 #[cfg(feature = "radius")]
-pub use radius::{Radius, RadiusAuth};
+pub use radius::{RadSecFiles, Radius, RadiusAuth, RADSEC_SECRET};
 pub use validate::airtel::{Airtel, Country};
 pub use validate::clickpesa::ClickPesa;
 pub use validate::vodacom::Vodacom;

@@ -6,9 +6,10 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 
 use super::validate::{Check, Raw};
-use super::values::{not, parse_bool, parse_host, parse_port, parse_text};
+use super::values::{not, parse_bool, parse_host, parse_path, parse_port, parse_text};
 use super::Cidr;
 
 pub(super) const RADIUS: &[&str] = &[
@@ -30,7 +31,25 @@ pub(super) const RADIUS: &[&str] = &[
     "das_port",
     "das_secret",
     "das_client",
+    "transport",
+    "ca",
+    "cert",
+    "key",
 ];
+
+/// RadSec (RFC 6614, `option transport 'tls'`): RADIUS over TLS on TCP, with lango's
+/// certificate and the CA the server's must chain to (PEM files). Feature `radsec`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RadSecFiles {
+    /// `option ca`: the CA (or CAs) the server's certificate must chain to.
+    pub ca: PathBuf,
+    /// `option cert`, `option key`: lango's client certificate (chain) and its private key.
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// The shared secret RadSec uses (RFC 6614 §2.3): TLS protects the packets, the secret stays.
+pub const RADSEC_SECRET: &str = "radsec";
 
 /// How the guest's password reaches the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,11 +98,20 @@ pub struct Radius {
     /// `list das_client` (default: `server` and `backup_server` when they are IP addresses):
     /// the addresses or networks requests are taken from; others are dropped.
     pub das_clients: Vec<Cidr>,
+    /// `option transport` (default `udp`): `tls` for RadSec, with `ca`, `cert` and `key`.
+    /// Authentication, accounting and Status-Server then share one TLS connection per server
+    /// on `auth_port` (default 2083; `acct_port` and `acct_secret` are refused); `secret`
+    /// defaults to `radsec`. Disconnect and CoA stay on UDP (`das_port`).
+    pub tls: Option<RadSecFiles>,
 }
 
 impl Radius {
     /// The secret accounting packets are signed with.
     pub fn acct_secret(&self) -> &str {
+        if self.tls.is_some() {
+            // One connection, one client entry on the server: one secret.
+            return &self.secret;
+        }
         self.acct_secret.as_deref().unwrap_or(&self.secret)
     }
 
@@ -103,6 +131,7 @@ impl fmt::Debug for Radius {
             .field("auth_port", &self.auth_port)
             .field("nas_id", &self.nas_id)
             .field("auth", &self.auth)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -113,14 +142,19 @@ impl fmt::Debug for Radius {
 pub(super) fn validate_radius(raw: &Raw, portal: IpAddr, check: &mut Check) -> Option<Radius> {
     let enabled = check.get(raw, "enabled", parse_bool, true);
     let server = check.required(raw, "server", parse_server);
-    let secret = check.required(raw, "secret", parse_secret);
+    let (wants_tls, tls) = validate_transport(raw, check);
+    let secret = match wants_tls {
+        true => Some(check.get(raw, "secret", parse_secret, RADSEC_SECRET.into())),
+        false => check.required(raw, "secret", parse_secret),
+    };
+    let auth_port = if wants_tls { 2083 } else { 1812 };
     let nas_ip = match portal {
         IpAddr::V4(v4) if !v4.is_unspecified() => Some(v4),
         _ => None,
     };
     let mut radius = Radius {
         backup_server: check.optional(raw, "backup_server", parse_server),
-        auth_port: check.get(raw, "auth_port", parse_port, 1812),
+        auth_port: check.get(raw, "auth_port", parse_port, auth_port),
         acct_port: check.get(raw, "acct_port", parse_port, 1813),
         nas_id: check.get(raw, "nas_id", parse_nas_id, "lango".into()),
         nas_ip: check.optional(raw, "nas_ip", parse_ipv4).or(nas_ip),
@@ -139,12 +173,68 @@ pub(super) fn validate_radius(raw: &Raw, portal: IpAddr, check: &mut Check) -> O
             .collect(),
         server: server?,
         secret: secret?,
+        tls,
     };
     if radius.das_clients.is_empty() {
         let servers = std::iter::once(&radius.server).chain(&radius.backup_server);
         radius.das_clients = servers.filter_map(|s| Cidr::parse(s).ok()).collect();
     }
     enabled.then_some(radius)
+}
+
+/// `option transport`: `udp` (the default) or `tls` (RadSec) with its three files, each
+/// problem on its line; the files themselves are read when the connection is made (a wrong
+/// one is logged, and the server shows as not answering). Whether TLS was asked for, and
+/// its files when they are all there.
+fn validate_transport(raw: &Raw, check: &mut Check) -> (bool, Option<RadSecFiles>) {
+    let tls = check.get(raw, "transport", parse_transport, false);
+    let line = raw.one("transport").map_or(raw.line, |v| v.line);
+    if tls && !cfg!(feature = "radsec") {
+        check.error(
+            line,
+            "this lango is built without RadSec (the x86_64, aarch64 and ARMv7 packages have \
+             it; docs/size.md): use option transport 'udp'",
+        );
+        return (true, None);
+    }
+    // Accounting goes over the same connection, signed with the same secret.
+    for name in ["acct_port", "acct_secret"] {
+        if let (true, Some(value)) = (tls, raw.one(name)) {
+            let message = format!(
+                "option {name} is not used with option transport 'tls' (accounting goes over \
+                 the same connection, on auth_port)"
+            );
+            check.error(value.line, message);
+        }
+    }
+    let files = ["ca", "cert", "key"].map(|name| match (tls, raw.one(name)) {
+        (true, None) => {
+            let message = format!("option transport 'tls' needs option {name} (a PEM file)");
+            check.error(line, message);
+            None
+        }
+        (true, Some(value)) => check.item(value, parse_path),
+        (false, Some(value)) => {
+            check.error(
+                value.line,
+                format!("option {name} is for option transport 'tls'"),
+            );
+            None
+        }
+        (false, None) => None,
+    });
+    let [Some(ca), Some(cert), Some(key)] = files else {
+        return (tls, None);
+    };
+    (tls, Some(RadSecFiles { ca, cert, key }))
+}
+
+fn parse_transport(text: &str) -> Result<bool, String> {
+    match text {
+        "udp" => Ok(false),
+        "tls" => Ok(true),
+        _ => Err(not(text, "udp or tls (RadSec)")),
+    }
 }
 
 fn parse_server(text: &str) -> Result<String, String> {

@@ -106,6 +106,9 @@ pub struct Change {
     pub down_kbit: Option<u32>,
     /// The data the session may use in all, counted from its start.
     pub quota_bytes: Option<u64>,
+    /// Idle-Timeout: the session ends after this many seconds without traffic (0: never
+    /// for want of traffic), from the next counter reading on.
+    pub idle_secs: Option<u32>,
 }
 
 /// A checked request: `Ok` what it asks, `Err` the NAK's cause.
@@ -228,7 +231,7 @@ fn read(packet: &Packet) -> Result<(Target, Change), Cause> {
             | acct_attr::EVENT_TIMESTAMP
             | PROXY_STATE => {}
             attr::SERVICE_TYPE => return Err(Cause::UnsupportedService),
-            attr::SESSION_TIMEOUT if coa => changes = true,
+            attr::SESSION_TIMEOUT | attr::IDLE_TIMEOUT if coa => changes = true,
             attr::VENDOR_SPECIFIC if coa => {
                 let (vendor, subs) = vendor_attributes(value).map_err(|_| Cause::InvalidRequest)?;
                 let known = |sub: u8| match vendor {
@@ -260,12 +263,14 @@ fn read(packet: &Packet) -> Result<(Target, Change), Cause> {
         up_kbit: reply.up_kbit,
         down_kbit: reply.down_kbit,
         quota_bytes: reply.terms().quota_bytes,
+        idle_secs: reply.idle_timeout,
     };
     Ok((target, change))
 }
 
 /// `session` with `change` applied at `now`: a Session-Timeout is a new deadline from now,
-/// the caps replace the old ones, the quota is the session's total from its start.
+/// the caps replace the old ones, the quota is the session's total from its start, an
+/// Idle-Timeout replaces the session's (`Terms::idle_secs`; 0 removes it).
 pub fn apply(session: &Session, change: &Change, now: i64) -> Session {
     let mut out = session.clone();
     if let Some(secs) = change.session_secs {
@@ -279,6 +284,9 @@ pub fn apply(session: &Session, change: &Change, now: i64) -> Session {
     }
     if change.quota_bytes.is_some() {
         out.quota_bytes = change.quota_bytes;
+    }
+    if let Some(secs) = change.idle_secs {
+        out.terms.idle_secs = (secs > 0).then_some(secs);
     }
     out
 }

@@ -165,10 +165,10 @@ fn naks_say_what_is_missing_or_not_supported() {
         cause(COA_REQUEST, &[mac.clone(), stamp(NOW)]),
         Some(Cause::MissingAttribute)
     );
-    // Idle-Timeout is not acted on; a Session-Timeout in a Disconnect neither.
+    // An Idle-Timeout in a Disconnect is not acted on; a Session-Timeout neither.
     let idle = (attr::IDLE_TIMEOUT, 60u32.to_be_bytes().to_vec());
     assert_eq!(
-        cause(COA_REQUEST, &[mac.clone(), stamp(NOW), idle]),
+        cause(DISCONNECT_REQUEST, &[mac.clone(), stamp(NOW), idle]),
         Some(Cause::UnsupportedAttribute)
     );
     let timeout = (attr::SESSION_TIMEOUT, 60u32.to_be_bytes().to_vec());
@@ -202,6 +202,7 @@ fn a_coa_changes_time_speed_and_quota_from_now() {
         (attr::FRAMED_IP_ADDRESS, vec![192, 168, 1, 101]),
         (attr::NAS_IDENTIFIER, b"test-router".to_vec()),
         (attr::SESSION_TIMEOUT, 600u32.to_be_bytes().to_vec()),
+        (attr::IDLE_TIMEOUT, 120u32.to_be_bytes().to_vec()),
         (attr::VENDOR_SPECIFIC, vsa),
         (attr::VENDOR_SPECIFIC, quota),
         stamp(NOW),
@@ -216,6 +217,7 @@ fn a_coa_changes_time_speed_and_quota_from_now() {
         up_kbit: Some(1000),
         down_kbit: Some(5000),
         quota_bytes: Some(1000),
+        idle_secs: Some(120),
     };
     assert_eq!(change, expected);
     let changed = apply(&s, &change, NOW + 100);
@@ -225,6 +227,13 @@ fn a_coa_changes_time_speed_and_quota_from_now() {
         (Some(5000), Some(1000))
     );
     assert_eq!(changed.quota_bytes, Some(1000));
+    assert_eq!(changed.terms.idle_secs, Some(120));
+    // Idle-Timeout 0: no idle limit any more.
+    let never = Change {
+        idle_secs: Some(0),
+        ..Change::default()
+    };
+    assert_eq!(apply(&changed, &never, NOW + 100).terms.idle_secs, None);
     // Only the caps: the rest stands.
     let caps = Change {
         down_kbit: Some(64),
@@ -232,8 +241,8 @@ fn a_coa_changes_time_speed_and_quota_from_now() {
     };
     let capped = apply(&s, &caps, NOW + 100);
     assert_eq!(
-        (capped.deadline, capped.quota_bytes),
-        (s.deadline, s.quota_bytes)
+        (capped.deadline, capped.quota_bytes, capped.terms.idle_secs),
+        (s.deadline, s.quota_bytes, s.terms.idle_secs)
     );
     assert_eq!(answer(&asked, None, SECRET)[0], COA_ACK);
     assert_eq!(
