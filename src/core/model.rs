@@ -184,6 +184,21 @@ impl Phone {
         Phone(digits)
     }
 
+    /// As the guest writes it at home, for the portal: a trunk 0 and nine digits in threes for
+    /// the countries lango sells in (Kenya 254, Tanzania 255, Uganda 256: `0712 345 678` for
+    /// `254712345678`, `0754 123 456` for `255754123456`); any other number as stored.
+    pub(crate) fn local(&self) -> String {
+        let s = self.0.as_str();
+        let national = s
+            .strip_prefix("25")
+            .filter(|n| n.starts_with(['4', '5', '6']));
+        let digits = |n: &&str| n.len() == 9 && n.bytes().all(|b| b.is_ascii_digit());
+        match national.and_then(|n| n.get(1..)).filter(digits) {
+            Some(n) => format!("0{} {} {}", &n[..3], &n[3..6], &n[6..]),
+            None => s.to_string(),
+        }
+    }
+
     /// For pages and logs: `2547****5678`.
     pub(crate) fn masked(&self) -> String {
         let s = &self.0;
@@ -435,6 +450,27 @@ mod tests {
             assert!(Phone::parse(bad).is_err(), "{bad} should be refused");
         }
         assert_eq!(Phone::parse("0712345678").unwrap().masked(), "2547****5678");
+    }
+
+    /// Issue 18: each country's numbers as its people write them (Kenya, Tanzania, Uganda: a
+    /// trunk 0 and nine digits); anything else as stored.
+    #[test]
+    fn numbers_in_local_format() {
+        for (stored, local) in [
+            ("254712345678", "0712 345 678"),
+            ("254112345678", "0112 345 678"),
+            ("255754123456", "0754 123 456"),
+            ("255654123456", "0654 123 456"),
+            ("256772123456", "0772 123 456"),
+            ("2557541234", "2557541234"),
+            ("1555010099", "1555010099"),
+        ] {
+            assert_eq!(
+                Phone::international(stored.into()).local(),
+                local,
+                "{stored}"
+            );
+        }
     }
 
     #[test]
