@@ -93,6 +93,21 @@ const AIRTEL: Wallet = Wallet {
             help: "",
         },
         BASE_URL,
+        Field {
+            option: "signing",
+            title: "Message signing",
+            kind: Kind::Choice(&[
+                ("v1", "Off (v1 push)"),
+                ("v2", "On (v2 push, needs the public key)"),
+            ]),
+            help: "Only if Airtel requires it for your account (docs/airtel.md).",
+        },
+        Field {
+            option: "public_key",
+            title: "Airtel's public key",
+            kind: Kind::Secret,
+            help: "For message signing: the RSA key Airtel's portal shows (base64); blank keeps the stored one.",
+        },
     ],
     stored: |config| {
         let a = config.airtel.as_ref()?;
@@ -104,6 +119,8 @@ const AIRTEL: Wallet = Wallet {
                 a.country.code().into(),
                 a.environment.name().into(),
                 a.base_url.clone().unwrap_or_default(),
+                if a.signing.is_some() { "v2" } else { "v1" }.into(),
+                if a.signing.is_some() { "set" } else { "" }.into(),
             ],
         ))
     },
