@@ -189,13 +189,13 @@ impl Phone {
     /// `254712345678`, `0754 123 456` for `255754123456`); any other number as stored.
     pub(crate) fn local(&self) -> String {
         let s = self.0.as_str();
-        let national = s
-            .strip_prefix("25")
-            .filter(|n| n.starts_with(['4', '5', '6']));
-        let digits = |n: &&str| n.len() == 9 && n.bytes().all(|b| b.is_ascii_digit());
-        match national.and_then(|n| n.get(1..)).filter(digits) {
-            Some(n) => format!("0{} {} {}", &n[..3], &n[3..6], &n[6..]),
-            None => s.to_string(),
+        match s.as_bytes() {
+            [b'2', b'5', b'4'..=b'6', n @ ..]
+                if n.len() == 9 && n.iter().all(u8::is_ascii_digit) =>
+            {
+                format!("0{} {} {}", &s[3..6], &s[6..9], &s[9..])
+            }
+            _ => s.to_string(),
         }
     }
 

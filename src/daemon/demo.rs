@@ -39,6 +39,7 @@ pub fn demo(options: DemoOptions) -> i32 {
     // The demo's config is a real file, so that the owner page can edit it and a HUP reloads it.
     let config_path = dir.join("lango.conf");
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    #[cfg(all(feature = "clickpesa", feature = "simulator"))]
     let tz = match options.tanzania {
         true => match tz::Sims::start(clock.clone(), options.approve_after_secs) {
             Ok(sims) => Some(sims),
@@ -49,6 +50,9 @@ pub fn demo(options: DemoOptions) -> i32 {
         },
         false => None,
     };
+    // Nothing of Tanzania in a build without ClickPesa (`Sims` has no value there).
+    #[cfg(not(all(feature = "clickpesa", feature = "simulator")))]
+    let tz: Option<tz::Sims> = None;
     let config = match demo_config_file(&config_path, &options, tz.as_ref()) {
         Ok(c) => c,
         Err(e) => {
@@ -63,7 +67,7 @@ pub fn demo(options: DemoOptions) -> i32 {
     };
     // In Tanzania the Daraja account is off but kept: its simulator still backs the owner
     // page's switches.
-    let Some(account) = config.mpesa.clone().or(config.mpesa_off.clone()) else {
+    let Some(account) = config.mpesa.as_ref().or(config.mpesa_off.as_ref()).cloned() else {
         log::error!("the demo config has no mpesa section");
         return EXIT_CONFIG;
     };
@@ -93,30 +97,31 @@ pub fn demo(options: DemoOptions) -> i32 {
             return EXIT_RUNTIME;
         }
     };
-    let simulated = match &tz {
-        Some(sims) => {
-            sims.connect(&running.app, running.portal);
-            tz::WORDS
-        }
-        None => {
-            "M-Pesa (lango's Daraja simulator on 127.0.0.1, spoken to by the real\n\
+    if let Some(sims) = &tz {
+        sims.connect(&running.app, running.portal);
+        sims.banner(
+            running.portal,
+            running.admin,
+            &dir,
+            options.approve_after_secs,
+        );
+    } else {
+        println!(
+            "lango demo is running.\n\n  Guest portal: http://{portal}/\n  Owner page:   http://{admin}/\n\n\
+             Simulated here: M-Pesa (lango's Daraja simulator on 127.0.0.1, spoken to by the real\n\
              Daraja client over plain HTTP; the customer approves {secs} s after the prompt and the\n\
              callback comes to the portal; numbers ending in 1032 cancel, 2001 type a wrong PIN, 0001\n\
-             lack funds, 1037 never answer)"
-        }
-    };
-    println!(
-        "lango demo is running.\n\n  Guest portal: http://{portal}/\n  Owner page:   http://{admin}/\n\n\
-         Simulated here: {simulated}, and the firewall (it only logs what it would allow; no\n\
-         root needed).\n\
-         Your browser is the guest device 02:00:7f:00:00:01. On the owner page, choose a\n\
-         password first. State and config: {dir}\n\
-         Stop with Ctrl-C.",
-        portal = running.portal,
-        admin = running.admin,
-        simulated = simulated.replace("{secs}", &options.approve_after_secs.to_string()),
-        dir = dir.display(),
-    );
+             lack funds, 1037 never answer), and the firewall (it only logs what it would allow; no\n\
+             root needed).\n\
+             Your browser is the guest device 02:00:7f:00:00:01. On the owner page, choose a\n\
+             password first. State and config: {dir}\n\
+             Stop with Ctrl-C.",
+            portal = running.portal,
+            admin = running.admin,
+            secs = options.approve_after_secs,
+            dir = dir.display(),
+        );
+    }
     let code = wait_for_signals(&signals, running, |app| {
         let _ = reload(app, &config_path, None);
     });
@@ -163,6 +168,7 @@ fn demo_config_file(
 #[cfg(all(feature = "clickpesa", feature = "simulator"))]
 mod tz {
     use std::net::SocketAddr;
+    use std::path::Path;
     use std::sync::Arc;
 
     use crate::adapters::clickpesa_sim::ClickPesaSim;
@@ -172,13 +178,6 @@ mod tz {
     use crate::core::time::Clock;
     use crate::core::uci::UciFile;
     use crate::core::uci_write::{set_package_option, set_section_option};
-
-    /// What the banner says is simulated.
-    pub(super) const WORDS: &str = "Mixx by Yas and HaloPesa (lango's ClickPesa simulator on \
-        127.0.0.1, spoken to by the\nreal ClickPesa client over plain HTTP; the customer \
-        approves {secs} s after the prompt and the\nwebhook comes to the portal; try 0654 123 \
-        456 (Mixx by Yas) or 0621 234 567 (HaloPesa);\nnumbers ending in 0005 cancel, 0006 lack \
-        funds, 0009 never answer)";
 
     /// The Tanzanian shop's prices, in TZS, for the demo's packages.
     const TZS_PRICES: &[(&str, &str)] = &[
@@ -242,6 +241,23 @@ mod tz {
             }
         }
 
+        /// What `lango demo --country tz` prints when it runs.
+        pub(super) fn banner(&self, portal: SocketAddr, admin: SocketAddr, dir: &Path, secs: i64) {
+            println!(
+                "lango demo is running, as a shop in Tanzania.\n\n  Guest portal: \
+                 http://{portal}/\n  Owner page:   http://{admin}/\n\nSimulated here: Mixx by \
+                 Yas and HaloPesa (lango's ClickPesa simulator on {url}, spoken to\nby the real \
+                 ClickPesa client over plain HTTP; the customer approves {secs} s after the\n\
+                 prompt and the webhook comes to the portal; try 0654 123 456 (Mixx by Yas) or\n\
+                 0621 234 567 (HaloPesa); numbers ending in 0005 cancel, 0006 lack funds, 0009\n\
+                 never answer), and the firewall (it only logs what it would allow).\n\
+                 Your browser is the guest device 02:00:7f:00:00:01. On the owner page, choose a\n\
+                 password first. State and config: {dir}\nStop with Ctrl-C.",
+                url = self.server.url(false),
+                dir = dir.display(),
+            );
+        }
+
         /// The webhooks go to the running portal's callback path, as the owner would set it on
         /// ClickPesa's dashboard.
         pub(super) fn connect(&self, app: &App, portal: SocketAddr) {
@@ -257,25 +273,26 @@ mod tz {
     }
 }
 
-/// A build without ClickPesa or the simulators: `--country tz` says so.
+/// A build without ClickPesa or the simulators: no Tanzanian demo (`Sims` has no value).
 #[cfg(not(all(feature = "clickpesa", feature = "simulator")))]
 mod tz {
     use std::net::SocketAddr;
-    use std::sync::Arc;
+    use std::path::Path;
 
     use crate::app::App;
-    use crate::core::time::Clock;
     use crate::core::uci::UciFile;
 
-    pub(super) const WORDS: &str = "";
-
-    pub(super) struct Sims;
+    pub(super) enum Sims {}
 
     impl Sims {
-        pub(super) fn start(_clock: Arc<dyn Clock>, _answer_secs: i64) -> Result<Sims, String> {
-            Err("this lango is built without ClickPesa or the simulators: no Tanzanian demo".into())
+        pub(super) fn configure(&self, _file: &mut UciFile) {
+            match *self {}
         }
-        pub(super) fn configure(&self, _file: &mut UciFile) {}
-        pub(super) fn connect(&self, _app: &App, _portal: SocketAddr) {}
+        pub(super) fn connect(&self, _app: &App, _portal: SocketAddr) {
+            match *self {}
+        }
+        pub(super) fn banner(&self, _: SocketAddr, _: SocketAddr, _: &Path, _: i64) {
+            match *self {}
+        }
     }
 }

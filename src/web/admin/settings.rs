@@ -353,11 +353,18 @@ fn mpesa_section(call: &Call) -> String {
         "paybill"
     };
     let text = |f: fn(&crate::core::config::Mpesa) -> String| m.map(f).unwrap_or_default();
-    let offered = [opt("1", "On: offered to guests"), opt("0", "Off")];
-    let on = if config.mpesa_off.is_some() { "0" } else { "1" };
+    // One string, not a `select`: this page is built for the MIPS routers too.
+    let off = if config.mpesa_off.is_some() {
+        " selected"
+    } else {
+        ""
+    };
     let mut fields = value_row(
         "Offered",
-        &select("enabled", &offered, &call.kept("enabled", on)),
+        &format!(
+            "<select name=\"enabled\"><option value=\"1\">On: offered to guests</option>\
+             <option value=\"0\"{off}>Off</option></select>"
+        ),
         "",
     );
     fields.push_str(&value_row(
