@@ -9,7 +9,8 @@ const HELP: &str = "lango: captive portal and Wi-Fi billing for OpenWrt routers
 
 Usage:
   lango serve [--config FILE] [--store FILE]   run on the router (default /etc/config/lango)
-  lango demo [--port N] [--approve-after SECS] try it on any machine: simulated M-Pesa,
+  lango demo [--port N] [--approve-after SECS] [--country tz]
+                                               try it on any machine: simulated wallets,
                                                recording firewall, everything on 127.0.0.1
   lango check-config [FILE]                    validate a config file, list every problem
   lango sim [--listen ADDR] [--config FILE] [--approve-after SECS] [--state FILE]
@@ -65,7 +66,12 @@ fn run(args: &[String]) -> i32 {
             daemon::serve(&PathBuf::from(config), store.map(PathBuf::from))
         }
         "demo" => {
-            if let Some(bad) = unknown(rest, &["--port", "--approve-after"]) {
+            // `--country tz` needs ClickPesa (not in the MIPS builds, which have no demo).
+            let known: &[&str] = match cfg!(feature = "clickpesa") {
+                true => &["--port", "--approve-after", "--country"],
+                false => &["--port", "--approve-after"],
+            };
+            if let Some(bad) = unknown(rest, known) {
                 return usage(&format!("demo: unknown argument '{bad}'"));
             }
             let port = match flag(rest, "--port").map(|p| p.map(|p| p.parse::<u16>())) {
@@ -79,9 +85,18 @@ fn run(args: &[String]) -> i32 {
                     Ok(Some(Ok(s))) if (0..=600).contains(&s) => s,
                     _ => return usage("demo: --approve-after takes seconds (0 to 600)"),
                 };
+            #[cfg(feature = "clickpesa")]
+            let tanzania = match flag(rest, "--country").as_ref().map(|c| c.as_deref()) {
+                Ok(None | Some("ke")) => false,
+                Ok(Some("tz")) => true,
+                _ => return usage("demo: --country takes ke (M-Pesa) or tz (Mixx by Yas)"),
+            };
+            #[cfg(not(feature = "clickpesa"))]
+            let tanzania = false;
             daemon::demo(DemoOptions {
                 port,
                 approve_after_secs,
+                tanzania,
             })
         }
         "sim" => match daemon::sim::parse_args(rest) {

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::adapters::https::{self, HttpError};
 use crate::adapters::token_cache::Api;
-use crate::core::airtel::{self, Answer};
+use crate::core::airtel::{self, signing, Answer};
 use crate::core::config::Airtel;
 use crate::core::payments::{
     CheckStep, GatewayError, PaymentGateway, StkAccepted, StkOutcome, StkPush,
@@ -83,9 +83,15 @@ impl AirtelMoney {
         }
     }
 
-    /// One call with the bearer token; a refused token is renewed and the call made once more
-    /// (Airtel answered 401: it did not act on the request).
-    fn call(&self, method: &str, path: &str, body: &[u8]) -> Result<Value, GatewayError> {
+    /// One call with the bearer token and `extra` headers; a refused token is renewed and the
+    /// call made once more (Airtel answered 401: it did not act on the request).
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        extra: &[(&str, &str)],
+    ) -> Result<Value, GatewayError> {
         let url = format!("{}{path}", self.api.base_url);
         let mut rejected: Option<String> = None;
         for _ in 0..2 {
@@ -93,6 +99,7 @@ impl AirtelMoney {
             let auth = format!("Bearer {token}");
             let mut headers = airtel::headers(self.account.country).to_vec();
             headers.push(("Authorization", auth.as_str()));
+            headers.extend_from_slice(extra);
             let response = self
                 .api
                 .http
@@ -138,7 +145,21 @@ impl PaymentGateway for AirtelMoney {
             &push.account_reference,
             &id,
         );
-        let value = self.call("POST", airtel::PUSH_PATH, body.to_string().as_bytes())?;
+        let body = body.to_string();
+        // An account that requires message signing: the v2 path, the body signed.
+        let value = match &self.account.signing {
+            Some(key) => {
+                let mut random = |b: &mut [u8]| crate::core::token::fill(b).is_ok();
+                let (signature, x_key) = signing::sign(key, body.as_bytes(), &mut random)
+                    .map_err(|e| GatewayError::Transport(format!("message signing: {e}")))?;
+                let extra = [
+                    ("x-signature", signature.as_str()),
+                    ("x-key", x_key.as_str()),
+                ];
+                self.call("POST", signing::PUSH_PATH_V2, body.as_bytes(), &extra)?
+            }
+            None => self.call("POST", airtel::PUSH_PATH, body.as_bytes(), &[])?,
+        };
         airtel::parse_push(&value)?;
         Ok(StkAccepted {
             merchant_request_id: id.clone(),
@@ -148,7 +169,7 @@ impl PaymentGateway for AirtelMoney {
 
     fn stk_query(&self, checkout_id: &str) -> Result<StkOutcome, GatewayError> {
         let path = format!("{}{checkout_id}", airtel::STATUS_PATH);
-        let value = self.call("GET", &path, b"")?;
+        let value = self.call("GET", &path, b"", &[])?;
         Ok(airtel::parse_status(&value))
     }
 
@@ -169,7 +190,11 @@ impl PaymentGateway for AirtelMoney {
                 a.country.code(),
                 a.country.currency(),
                 crate::core::daraja::mask(&a.client_id),
-            ),
+            ) + if a.signing.is_some() {
+                "; pushes signed (v2)"
+            } else {
+                ""
+            },
         }];
         let started = Instant::now();
         let (ok, detail) = match self.fetch_token() {

@@ -49,6 +49,16 @@ impl AirtelSim {
         self.core().txns().to_vec()
     }
 
+    /// From now on every push must be signed (v2) for `key`'s public half.
+    pub fn require_signing(&self, key: crate::core::rsa::private::PrivateKey) {
+        self.core().require_signing(key);
+    }
+
+    /// Pushes refused for a missing or wrong signature.
+    pub fn unsigned(&self) -> u32 {
+        self.core().unsigned
+    }
+
     /// Answers refused for the rate limit.
     pub fn throttled(&self) -> u32 {
         self.core().throttled

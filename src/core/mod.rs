@@ -7,6 +7,8 @@
 pub mod accounts;
 pub mod active;
 #[cfg(feature = "airtel")]
+pub mod aes;
+#[cfg(feature = "airtel")]
 pub mod airtel;
 pub mod alerts;
 pub mod archive;
@@ -35,7 +37,7 @@ pub(crate) mod qr;
 pub mod radius;
 pub(crate) mod ratelimit;
 pub(crate) mod report;
-#[cfg(feature = "vodacom")]
+#[cfg(feature = "airtel")]
 pub mod rsa;
 pub mod sessions;
 pub mod sms;

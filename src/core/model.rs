@@ -184,6 +184,21 @@ impl Phone {
         Phone(digits)
     }
 
+    /// As the guest writes it at home, for the portal: a trunk 0 and nine digits in threes for
+    /// the countries lango sells in (Kenya 254, Tanzania 255, Uganda 256: `0712 345 678` for
+    /// `254712345678`, `0754 123 456` for `255754123456`); any other number as stored.
+    pub(crate) fn local(&self) -> String {
+        let s = self.0.as_str();
+        match s.as_bytes() {
+            [b'2', b'5', b'4'..=b'6', n @ ..]
+                if n.len() == 9 && n.iter().all(u8::is_ascii_digit) =>
+            {
+                format!("0{} {} {}", &s[3..6], &s[6..9], &s[9..])
+            }
+            _ => s.to_string(),
+        }
+    }
+
     /// For pages and logs: `2547****5678`.
     pub(crate) fn masked(&self) -> String {
         let s = &self.0;
@@ -435,6 +450,27 @@ mod tests {
             assert!(Phone::parse(bad).is_err(), "{bad} should be refused");
         }
         assert_eq!(Phone::parse("0712345678").unwrap().masked(), "2547****5678");
+    }
+
+    /// Issue 18: each country's numbers as its people write them (Kenya, Tanzania, Uganda: a
+    /// trunk 0 and nine digits); anything else as stored.
+    #[test]
+    fn numbers_in_local_format() {
+        for (stored, local) in [
+            ("254712345678", "0712 345 678"),
+            ("254112345678", "0112 345 678"),
+            ("255754123456", "0754 123 456"),
+            ("255654123456", "0654 123 456"),
+            ("256772123456", "0772 123 456"),
+            ("2557541234", "2557541234"),
+            ("1555010099", "1555010099"),
+        ] {
+            assert_eq!(
+                Phone::international(stored.into()).local(),
+                local,
+                "{stored}"
+            );
+        }
     }
 
     #[test]

@@ -420,4 +420,4 @@ pub mod private {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod crash;
+mod demo;
 pub mod logger;
 pub mod sim;
 
@@ -14,9 +15,8 @@ use std::sync::Arc;
 
 use nix::sys::signal::{SigSet, Signal};
 
-use crate::adapters::neighbours::{LoopbackNeighbours, SystemNeighbours};
+use crate::adapters::neighbours::SystemNeighbours;
 use crate::adapters::nft::{NetlinkSocket, NftFirewall};
-use crate::adapters::sim_gateway::local_simulator;
 use crate::adapters::simulator::Simulator;
 use crate::adapters::sys::{Runner, SystemRunner};
 use crate::app::reconfigure::{gateway_for, reload};
@@ -37,6 +37,7 @@ fn open_store(path: &Path) -> Result<Store, i32> {
     })
 }
 
+pub use demo::{demo, DemoOptions, DEMO_CONFIG};
 pub use sim::selftest_tls;
 
 /// Exit codes, for scripts and procd.
@@ -439,115 +440,6 @@ fn announce_portal(gw: &crate::core::config::Gateway, runner: &dyn Runner) {
             "dnsmasq: no conf-dir found; set option dnsmasq_confdir to announce the portal"
         ),
     }
-}
-
-/// The demo's configuration: two listeners on loopback, the simulator, four packages.
-pub const DEMO_CONFIG: &str = include_str!("../../www/demo.conf");
-
-/// Options of `lango demo`.
-pub struct DemoOptions {
-    pub port: u16,
-    pub approve_after_secs: i64,
-}
-
-/// `lango demo`: everything on 127.0.0.1 with simulated M-Pesa and a recording firewall.
-pub fn demo(options: DemoOptions) -> i32 {
-    let signals = block_signals();
-    let dir = std::env::temp_dir().join(format!("lango-demo-{}", std::process::id()));
-    // The demo's config is a real file, so that the owner page can edit it and a HUP reloads it.
-    let config_path = dir.join("lango.conf");
-    let config = match demo_config_file(&config_path, &options) {
-        Ok(c) => c,
-        Err(e) => {
-            log::error!("{e}");
-            return EXIT_CONFIG;
-        }
-    };
-    let store_path = dir.join("lango.redb");
-    let store = match open_store(&store_path) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let Some(account) = config.mpesa.clone() else {
-        log::error!("the demo config has no mpesa section");
-        return EXIT_CONFIG;
-    };
-    let local = match local_simulator(&account, clock.clone(), options.approve_after_secs) {
-        Ok(s) => s,
-        Err(e) => {
-            log::error!("{e}");
-            return EXIT_RUNTIME;
-        }
-    };
-    let (gateway, sim, _daraja_simulator) = (local.gateway, local.sim, local.server);
-    let env = Env {
-        clock,
-        firewall: Arc::new(RecordingFirewall::default()),
-        neighbours: Arc::new(LoopbackNeighbours),
-        gateway,
-    };
-    let options_start = Options {
-        simulator: Some(sim),
-        config_path: Some(config_path.clone()),
-        ..Options::default()
-    };
-    let running = match start(config, store, env, options_start) {
-        Ok(r) => r,
-        Err(e) => {
-            log::error!("{e}");
-            return EXIT_RUNTIME;
-        }
-    };
-    println!(
-        "lango demo is running.\n\n  Guest portal: http://{portal}/\n  Owner page:   http://{admin}/\n\n\
-         Simulated here: M-Pesa (lango's Daraja simulator on 127.0.0.1, spoken to by the real\n\
-         Daraja client over plain HTTP; the customer approves {secs} s after the prompt and the\n\
-         callback comes to the portal; numbers ending in 1032 cancel, 2001 type a wrong PIN, 0001\n\
-         lack funds, 1037 never answer), and the firewall (it only logs what it would allow; no\n\
-         root needed).\n\
-         Your browser is the guest device 02:00:7f:00:00:01. On the owner page, choose a\n\
-         password first. State and config: {dir}\n\
-         Stop with Ctrl-C.",
-        portal = running.portal,
-        admin = running.admin,
-        secs = options.approve_after_secs,
-        dir = dir.display(),
-    );
-    let code = wait_for_signals(&signals, running, |app| {
-        let _ = reload(app, &config_path, None);
-    });
-    let _ = std::fs::remove_dir_all(&dir);
-    code
-}
-
-/// Writes the demo's config (the embedded one, with the chosen ports and the simulator's
-/// callbacks sent to the portal, like Safaricom would to an owner's public address) to `path`
-/// and returns it parsed.
-fn demo_config_file(path: &Path, options: &DemoOptions) -> Result<Config, String> {
-    use crate::core::uci_write::set_section_option;
-    let (mut file, _) = crate::core::uci::parse(DEMO_CONFIG);
-    let (portal, admin) = (options.port, options.port.saturating_add(1));
-    set_section_option(
-        &mut file,
-        "gateway",
-        "portal_port",
-        Some(&portal.to_string()),
-    );
-    set_section_option(&mut file, "gateway", "admin_port", Some(&admin.to_string()));
-    let callback = format!("http://127.0.0.1:{portal}");
-    set_section_option(&mut file, "mpesa", "callback_url", Some(&callback));
-    let text = crate::core::uci_write::render(&file);
-    let config = config::parse(&text, &path.display().to_string()).map_err(|d| {
-        let lines: Vec<String> = d.iter().map(|d| d.to_string()).collect();
-        lines.join("\n")
-    })?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    crate::adapters::sys::write_atomic(path, text.as_bytes())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(config)
 }
 
 /// `lango passwd [--config FILE] [--store FILE]`: sets the owner password from one line on

@@ -55,6 +55,11 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ),
     (
         "POST",
+        "/settings/wallet",
+        "wallet=airtel&airtel.enabled=0&airtel.country=KE&airtel.environment=sandbox",
+    ),
+    (
+        "POST",
         "/settings/brand",
         "name=Cafe&colour=%23112233&language=en&utc_offset=%2B03%3A00",
     ),

@@ -56,6 +56,15 @@ impl AirtelEnv {
 
     /// With M-Pesa too (the demo's account, served by the in-process Daraja simulator).
     fn build(answer_secs: i64, mpesa: bool) -> AirtelEnv {
+        AirtelEnv::build_with(answer_secs, mpesa, None)
+    }
+
+    /// `signing`: lango signs its pushes (v2) with this public key.
+    fn build_with(
+        answer_secs: i64,
+        mpesa: bool,
+        signing: Option<lango::core::rsa::PublicKey>,
+    ) -> AirtelEnv {
         let ca = test_ca("lango airtel test CA");
         let dir = TempDir::new("airtel");
         let ca_bundle = Lango::ca_bundle(&dir, &ca);
@@ -83,6 +92,7 @@ impl AirtelEnv {
             environment: MpesaEnvironment::Sandbox,
             base_url: Some(server.url(true)),
             ca_bundle: Some(ca_bundle),
+            signing,
         });
         let env = AirtelEnv {
             lango: Lango::new(clock, slot, config, dir),
@@ -411,4 +421,55 @@ fn airtel_rate_limit_holds_back_only_airtel_and_the_window_stays_honest() {
     assert!(airtel_paid.updated_at - airtel.created_at > 180);
     assert_eq!(env.sim.txns().len(), 1, "one prompt");
     assert_eq!(env.sessions(), 2);
+}
+
+/// Issue 18, Airtel's message signing (v2): an account that requires it takes a push signed
+/// with its public key (AES-256-CBC body in `x-signature`, the RSA-sealed key and IV in
+/// `x-key`), and refuses an unsigned one or one signed for another key with `DP00800001026`.
+#[cfg(feature = "vodacom")]
+mod signed {
+    use super::*;
+    use lango::core::rsa::private::PrivateKey;
+    use lango::core::rsa::PublicKey;
+
+    /// A key pair made by `openssl genrsa` in `dir`: the private key (read again for each
+    /// simulator) and the public one, or `None` (skipped) without openssl.
+    fn key_pair(dir: &TempDir) -> Option<(impl Fn() -> PrivateKey, PublicKey)> {
+        let (key, public) = crate::vodacom::openssl_key(dir, 2048)?;
+        let private = move || PrivateKey::parse(&std::fs::read_to_string(&key).unwrap()).unwrap();
+        Some((private, PublicKey::parse(&public).unwrap()))
+    }
+
+    #[test]
+    fn airtel_v2_signed_push_is_accepted_and_paid() {
+        let dir = TempDir::new("airtel-keys");
+        let Some((private, public)) = key_pair(&dir) else {
+            return;
+        };
+        let env = AirtelEnv::build_with(2, false, Some(public));
+        env.sim.require_signing(private());
+        let pending = env.buy(1, PHONE);
+        assert_eq!(pending.state, PaymentState::Pending, "{pending:?}");
+        assert_eq!(env.sim.unsigned(), 0);
+        let paid = env.settle(pending.id);
+        assert_eq!(paid.state, PaymentState::Paid, "{paid:?}");
+        assert_eq!(env.sessions(), 1);
+    }
+
+    #[test]
+    fn airtel_unsigned_or_wrongly_signed_push_is_refused() {
+        let (mine, theirs) = (TempDir::new("airtel-keys"), TempDir::new("airtel-other"));
+        let (Some((private, _)), Some((_, other))) = (key_pair(&mine), key_pair(&theirs)) else {
+            return;
+        };
+        for (signing, what) in [(None, "unsigned"), (Some(other), "signed for another key")] {
+            let env = AirtelEnv::build_with(2, false, signing);
+            env.sim.require_signing(private());
+            let refused = env.buy(1, PHONE);
+            assert_eq!(refused.state, PaymentState::Failed, "{what}: {refused:?}");
+            assert_eq!(env.sim.unsigned(), 1, "{what}");
+            assert!(env.sim.txns().is_empty(), "{what}: nobody prompted");
+            assert_eq!(env.sessions(), 0);
+        }
+    }
 }

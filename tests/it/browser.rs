@@ -28,11 +28,11 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// waits flaky, and the tests gain nothing from running together.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn available() -> bool {
+pub(crate) fn available() -> bool {
     let found = |p: &str| std::path::Path::new(p).exists();
     if found("/usr/bin/chromium") && found("/usr/bin/chromedriver") {
         return true;
@@ -656,7 +656,7 @@ fn r16_the_guest_flow_on_phones_in_english_and_kiswahili() {
 
 /// Opens the owner page of a new shop and fills in the first-run form: the one-time setup code,
 /// which only someone on the router can read (issue 13), and the password twice.
-fn fill_first_run(shop: &Shop, browser: &Browser) {
+pub(crate) fn fill_first_run(shop: &Shop, browser: &Browser) {
     browser.open(&format!("http://{}/", shop.admin));
     browser.wait_for_text("Choose the owner password");
     let code = (shop.running.as_ref().unwrap().app.setup_code())

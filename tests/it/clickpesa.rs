@@ -384,7 +384,7 @@ fn clickpesa_portal_names_the_wallet_and_refuses_other_networks() {
     let p = env.buy(1, HALOPESA);
     let waiting = http(env.portal, "GET", &format!("/pay/{}", p.token), &[], "");
     assert!(
-        waiting.body.contains("255621234567 · HaloPesa"),
+        waiting.body.contains("0621 234 567 · HaloPesa"),
         "{}",
         waiting.body
     );
@@ -396,4 +396,19 @@ fn clickpesa_portal_names_the_wallet_and_refuses_other_networks() {
         other => panic!("{other:?}"),
     }
     assert_eq!(env.sim.txns().len(), 1);
+}
+
+/// Issue 18: the waiting page shows a Tanzanian number as the guest writes it, and names the
+/// number's own wallet.
+#[test]
+fn clickpesa_waiting_page_shows_the_number_in_local_format() {
+    let env = ClickPesaEnv::new();
+    let p = env.buy(1, PHONE);
+    let waiting = http(env.portal, "GET", &format!("/pay/{}", p.token), &[], "");
+    assert!(
+        waiting.body.contains("0654 123 456 · Mixx by Yas"),
+        "{}",
+        waiting.body
+    );
+    assert!(!waiting.body.contains("255654123456"), "{}", waiting.body);
 }

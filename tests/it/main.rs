@@ -77,6 +77,9 @@ mod radsec;
 mod trial;
 // Headless Chromium through ChromeDriver: the purchase path with screenshots.
 mod browser;
+// Issue 18: the wallets turned on and off, with their credentials, on the owner page.
+#[cfg(feature = "airtel")]
+mod owner_wallets;
 // The owner page's handler: sign-in, sessions, CSRF, lock-out, 403s, secrets, every page.
 mod admin;
 // Issue 13, the owner's side: no owner page for guests, the setup code, the per-address lock-out.

@@ -10,6 +10,7 @@ use crate::core::config::{Country, MpesaEnvironment};
 use crate::core::model::{Money, Phone};
 use crate::core::payments::{Decline, GatewayError, StkOutcome};
 
+pub(crate) mod signing;
 #[cfg(feature = "simulator")]
 pub mod sim;
 #[cfg(test)]

@@ -11,6 +11,7 @@ use crate::core::config::Country;
 use crate::core::daraja_sim::{SimRequest, SimResponse};
 use crate::core::time::Timestamp;
 
+use super::signing::{self, PUSH_PATH_V2};
 use super::{PUSH_PATH, STATUS_PATH, TOKEN_PATH};
 
 /// How a simulated customer ends a prompt.
@@ -76,6 +77,11 @@ pub struct AirtelSimCore {
     outbox: Vec<(u64, String, String)>,
     /// Counts per path of answers refused for the rate limit.
     pub throttled: u32,
+    /// Set: the account requires message signing (v2): a push must come to the v2 path with
+    /// `x-signature` and `x-key` made for this key's public half.
+    signing: Option<crate::core::rsa::private::PrivateKey>,
+    /// Pushes refused for a missing or wrong signature.
+    pub unsigned: u32,
 }
 
 /// A simulated customer by the number's last digits: `…0002` wrong PIN, `…0007` insufficient
@@ -115,7 +121,34 @@ impl AirtelSimCore {
             serial: 0,
             outbox: Vec::new(),
             throttled: 0,
+            signing: None,
+            unsigned: 0,
         }
+    }
+
+    /// From now on every push must be signed for `key` (an account that requires v2).
+    pub fn require_signing(&mut self, key: crate::core::rsa::private::PrivateKey) {
+        self.signing = Some(key);
+    }
+
+    /// Whether a push may go on: always without required signing; else only on the v2 path
+    /// with headers that sign its body (`DP00800001026` otherwise; the HTTP status is assumed).
+    fn signed(&mut self, request: &SimRequest) -> Result<(), SimResponse> {
+        let Some(key) = &self.signing else {
+            return Ok(());
+        };
+        let headers = (request.header("x-signature"), request.header("x-key"));
+        let ok = match headers {
+            (Some(signature), Some(x_key)) if request.path == PUSH_PATH_V2 => {
+                signing::check(key, &request.body, signature, x_key)
+            }
+            _ => false,
+        };
+        if ok {
+            return Ok(());
+        }
+        self.unsigned += 1;
+        Err(refused(400, "DP00800001026", "x-signature mismatch"))
     }
 
     pub fn faults_mut(&mut self) -> &mut AirtelFaults {
@@ -165,7 +198,10 @@ impl AirtelSimCore {
             return refused(400, "DP00800001013", "X-Country or X-Currency is wrong");
         }
         match (request.method.as_str(), path) {
-            ("POST", PUSH_PATH) => {
+            ("POST", PUSH_PATH | PUSH_PATH_V2) => {
+                if let Err(refusal) = self.signed(request) {
+                    return refusal;
+                }
                 let mut answer = self.push(&request.body, now);
                 if std::mem::take(&mut self.faults.stall_push) {
                     answer.stall_secs = 1;

@@ -57,7 +57,12 @@ pub struct Config {
     pub brand: Brand,
     /// In the owner's order (`order` option, then file order). Includes inactive packages.
     pub packages: Vec<Package>,
+    /// `config mpesa 'mpesa'`, when enabled (`option enabled`, default 1): the Daraja account
+    /// guests pay into.
     pub mpesa: Option<Mpesa>,
+    /// The same section with `option enabled '0'`: kept for the owner page's form, never sold
+    /// through.
+    pub mpesa_off: Option<Mpesa>,
     /// `config airtel 'airtel'`: Airtel Money (docs/airtel.md), a second wallet beside M-Pesa.
     pub airtel: Option<Airtel>,
     /// `config vodacom 'vodacom'`: Vodacom M-Pesa Tanzania (docs/vodacom.md).

@@ -77,3 +77,33 @@ fn airtel_mistakes_are_reported_with_their_lines() {
         &[mismatch, &twice].concat(),
     );
 }
+
+/// Message signing (v2): its key is parsed; v2 without a key and a bad value are refused at
+/// their lines; a key kept with v1 is not used.
+#[test]
+#[cfg(feature = "airtel")]
+fn airtel_signing_v2_needs_the_public_key() {
+    let key: String = (crate::core::rsa::tests::PUBLIC.lines())
+        .map(str::trim)
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let signed = valid(&format!(
+        "{SECTION}\toption signing v2\n\toption public_key '{key}'\n"
+    ));
+    let airtel = signed.airtel.expect("airtel");
+    let public = crate::core::rsa::PublicKey::parse(crate::core::rsa::tests::PUBLIC).unwrap();
+    assert!(airtel.signing == Some(public));
+    assert!(valid(SECTION).airtel.unwrap().signing.is_none());
+    check_problems(
+        &format!("{SECTION}\toption signing v2\n"),
+        &["9: signing 'v2' needs option public_key (Airtel's RSA public key for message signing, from its developer portal)"],
+    );
+    check_problems(
+        &format!("{SECTION}\toption signing v3\n\toption public_key '{key}'\n"),
+        &["9: 'v3' is not v1 or v2 (Airtel's message signing)"],
+    );
+    let kept = valid(&format!(
+        "{SECTION}\toption signing v1\n\toption public_key '{key}'\n"
+    ));
+    assert!(kept.airtel.unwrap().signing.is_none());
+}

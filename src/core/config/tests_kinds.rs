@@ -200,3 +200,26 @@ fn alerts_go_to_an_http_url_in_json_or_text() {
         ],
     );
 }
+
+/// Issue 18: M-Pesa turned off on the owner page is kept for its form, never sold through; its
+/// options are still checked.
+#[test]
+fn a_disabled_mpesa_account_is_kept_aside() {
+    let mpesa = "config mpesa 'mpesa'\n\toption environment 'sandbox'\n\
+                 \toption consumer_key 'k'\n\toption consumer_secret 's'\n\
+                 \toption shortcode '174379'\n\toption passkey 'p'\n";
+    let on = valid(mpesa);
+    assert!(on.mpesa.is_some() && on.mpesa_off.is_none());
+    let off = valid(&format!("{mpesa}\toption enabled '0'\n"));
+    assert!(off.mpesa.is_none());
+    assert_eq!(off.mpesa_off, on.mpesa);
+    check_problems(
+        "config mpesa 'mpesa'\n\toption enabled 'no'\n\toption environment 'sandbox'\n",
+        &[
+            "1: mpesa 'mpesa' is missing option 'consumer_key'",
+            "1: mpesa 'mpesa' is missing option 'consumer_secret'",
+            "1: mpesa 'mpesa' is missing option 'shortcode'",
+            "1: mpesa 'mpesa' is missing option 'passkey'",
+        ],
+    );
+}

@@ -89,6 +89,7 @@ pub(super) const PACKAGE: &[&str] = &[
     "trials_per_day",
 ];
 pub(super) const MPESA: &[&str] = &[
+    "enabled",
     "environment",
     "consumer_key",
     "consumer_secret",
@@ -242,6 +243,11 @@ impl RawConfig {
         if let Some(w) = trial.as_mut().and_then(|t| t.package.window.as_mut()) {
             w.utc_offset = gateway.utc_offset_secs;
         }
+        // `option enabled '0'`: kept aside for the owner page, never used to sell.
+        let (mpesa, mpesa_off) = match mpesa.and_then(|raw| validate_mpesa(raw, check)) {
+            Some((m, false)) => (None, Some(m)),
+            m => (m.map(|(m, _)| m), None),
+        };
         Config {
             brand,
             packages,
@@ -250,7 +256,8 @@ impl RawConfig {
                 .radius
                 .first()
                 .and_then(|raw| super::radius::validate_radius(raw, gateway.portal_addr, check)),
-            mpesa: mpesa.and_then(|raw| validate_mpesa(raw, check)),
+            mpesa,
+            mpesa_off,
             airtel: (self.airtel.first())
                 .and_then(|raw| airtel::validate_airtel(raw, &gateway.currency, check)),
             vodacom: (self.vodacom.first())
@@ -594,7 +601,9 @@ fn validate_package(raw: &Raw, id: Option<String>, check: &mut Check) -> Option<
     Some(package)
 }
 
-fn validate_mpesa(raw: &Raw, check: &mut Check) -> Option<Mpesa> {
+/// The section, checked, and whether it is enabled (`option enabled`, default 1).
+fn validate_mpesa(raw: &Raw, check: &mut Check) -> Option<(Mpesa, bool)> {
+    let enabled = check.get(raw, "enabled", parse_bool, true);
     let environment = check.required(raw, "environment", parse_environment);
     let consumer_key = check.required(raw, "consumer_key", parse_text);
     let consumer_secret = check.required(raw, "consumer_secret", parse_text);
@@ -647,7 +656,7 @@ fn validate_mpesa(raw: &Raw, check: &mut Check) -> Option<Mpesa> {
             "qr needs option pull '1': a QR payment is confirmed through Pull Transactions",
         );
     }
-    Some(Mpesa {
+    let mpesa = Mpesa {
         qr,
         pull,
         pull_phone,
@@ -662,7 +671,8 @@ fn validate_mpesa(raw: &Raw, check: &mut Check) -> Option<Mpesa> {
         callback_url,
         ca_bundle,
         simulator_url,
-    })
+    };
+    Some((mpesa, enabled))
 }
 
 /// Turns an option's text into a value, or says what is wrong with it.

@@ -5,7 +5,7 @@
 use super::private::PrivateKey;
 use super::*;
 
-const PRIVATE: &str = "
+pub(crate) const PRIVATE: &str = "
     -----BEGIN PRIVATE KEY-----
     MIICdQIBADANBgkqhkiG9w0BAQEFAASCAl8wggJbAgEAAoGBAOgmbKGCKqSZA96L
     jBNls5tEDYqSpMe5zBg/ly9He/ZUhcVwfJif1vZHA+IgkhaRs3o48proDRAJCQV9
@@ -24,7 +24,7 @@ const PRIVATE: &str = "
     -----END PRIVATE KEY-----
 ";
 
-const PUBLIC: &str = "
+pub(crate) const PUBLIC: &str = "
     -----BEGIN PUBLIC KEY-----
     MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDoJmyhgiqkmQPei4wTZbObRA2K
     kqTHucwYP5cvR3v2VIXFcHyYn9b2RwPiIJIWkbN6OPKa6A0QCQkFfTBk5rlrJU/q

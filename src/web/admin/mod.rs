@@ -5,7 +5,8 @@
 //! SameSite=Strict cookie), CSRF (a per-session token in every form plus a same-origin check),
 //! sign-out, and the routing of every page. The pages live in `pages` (dashboard,
 //! guests, events), `payments` (payments, SMS claims, the JSON API), `shop`
-//! (packages, vouchers), `accounts` and `settings`; their look in `ui`; `/metrics` (Prometheus
+//! (packages, vouchers), `accounts`, `settings` and `wallets` (the wallets beside M-Pesa,
+//! feature `airtel`); their look in `ui`; `/metrics` (Prometheus
 //! text) in `metrics`.
 //!
 //! The JSON API (`/api/overview`, `/api/vouchers`) also accepts `Authorization: Bearer` with
@@ -20,6 +21,8 @@ pub mod payments;
 pub(crate) mod settings;
 pub(crate) mod shop;
 pub(crate) mod ui;
+#[cfg(feature = "airtel")]
+pub(crate) mod wallets;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -267,6 +270,8 @@ fn route(call: &Call, method: &str, url: &str) -> Response {
         ("POST", "/simulator") => pages::simulator(call),
         ("POST", "/mpesa/check") => settings::mpesa_check(call),
         ("POST", "/settings/mpesa") => settings::save_mpesa(call),
+        #[cfg(feature = "airtel")]
+        ("POST", "/settings/wallet") => wallets::save(call),
         ("POST", "/settings/brand") => settings::save_brand(call),
         ("POST", "/settings/network") => settings::save_network(call),
         ("POST", "/settings/guest-network") => settings::guest_network(call),

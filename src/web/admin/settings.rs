@@ -108,6 +108,8 @@ pub(crate) fn settings(call: &Call) -> Response {
         ));
     }
     body.push_str(&mpesa_section(call));
+    #[cfg(feature = "airtel")]
+    body.push_str(&crate::web::admin::wallets::sections(call));
     let brand = &config.brand;
     let languages = vec![
         ("en".to_string(), "English".to_string()),
@@ -331,7 +333,8 @@ fn mpesa_section(call: &Call) -> String {
     use crate::app::mpesa::CheckStatus;
     let ctx = call.ctx;
     let config = ctx.app.config();
-    let m = config.mpesa.as_ref();
+    // A disabled account (`option enabled '0'`) is shown as stored, to be turned on again.
+    let m = config.mpesa.as_ref().or(config.mpesa_off.as_ref());
     let env = m
         .map(|m| m.environment)
         .unwrap_or(MpesaEnvironment::Sandbox);
@@ -350,7 +353,25 @@ fn mpesa_section(call: &Call) -> String {
         "paybill"
     };
     let text = |f: fn(&crate::core::config::Mpesa) -> String| m.map(f).unwrap_or_default();
-    let mut fields = value_row("Environment", &select("environment", &envs, env_text), "");
+    // One string, not a `select`: this page is built for the MIPS routers too.
+    let off = if config.mpesa_off.is_some() {
+        " selected"
+    } else {
+        ""
+    };
+    let mut fields = value_row(
+        "Offered",
+        &format!(
+            "<select name=\"enabled\"><option value=\"1\">On: offered to guests</option>\
+             <option value=\"0\"{off}>Off</option></select>"
+        ),
+        "",
+    );
+    fields.push_str(&value_row(
+        "Environment",
+        &select("environment", &envs, env_text),
+        "",
+    ));
     fields.push_str(&value_row(
         "Account type",
         &select("type", &kinds, kind_text),
@@ -461,6 +482,7 @@ pub(crate) fn mpesa_check(call: &Call) -> Response {
 
 pub(crate) fn save_mpesa(call: &Call) -> Response {
     let fields: Vec<(&str, String)> = [
+        "enabled",
         "environment",
         "type",
         "shortcode",

@@ -712,7 +712,7 @@ fn pay_page(ctx: &Ctx, token: &str, lang: Lang) -> Response {
         } else {
             &payment.terms.package_id
         },
-        phone: &view::local_phone(&payment.phone),
+        phone: &payment.phone.local(),
         cheaper_than: funds.then_some(payment.terms.price),
         button: Some("try_again"),
         ..Default::default()

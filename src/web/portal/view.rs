@@ -4,7 +4,7 @@
 //! the records the handlers read; nothing here touches the store or the clock.
 
 use crate::core::config::{Config, Package};
-use crate::core::model::{format_bytes, format_rate, Lang, Money, Phone};
+use crate::core::model::{format_bytes, format_rate, Lang, Money};
 use crate::core::payments::{Decline, Payment, PaymentState};
 use crate::core::provider::Provider;
 use crate::core::sessions::{Session, Terms};
@@ -299,15 +299,6 @@ pub(super) fn voucher_form(lang: Lang, code: &str) -> String {
     )
 }
 
-/// `0712 345 678` for a stored `254712345678`.
-pub(super) fn local_phone(phone: &Phone) -> String {
-    let s = phone.as_str();
-    match s.strip_prefix("254").filter(|n| n.len() == 9) {
-        Some(n) => format!("0{} {} {}", &n[..3], &n[3..6], &n[6..]),
-        None => s.to_string(),
-    }
-}
-
 /// The online view: time left as a clock, the local end time, data left, what was bought and
 /// the receipt.
 pub(super) fn session_card(
@@ -450,8 +441,8 @@ pub(super) fn waiting_card(
         amount = payment.amount,
         sent_to = tr(lang, "sent_to"),
         phone = match provider {
-            Provider::Mpesa => local_phone(&payment.phone),
-            _ => format!("{} · {wallet_name}", local_phone(&payment.phone)),
+            Provider::Mpesa => payment.phone.local(),
+            _ => format!("{} · {wallet_name}", payment.phone.local()),
         },
         payee = payee(config, payment, lang),
         waiting = tr(lang, "waiting"),
@@ -503,8 +494,6 @@ mod tests {
         assert_eq!(clock(3600, Lang::En), "1:00:00");
         assert_eq!(clock(65, Lang::En), "1:05");
         assert_eq!(clock(2 * 86_400 + 7200 + 5, Lang::En), "2 days");
-        let phone = Phone::parse("0712345678").unwrap();
-        assert_eq!(local_phone(&phone), "0712 345 678");
     }
 
     #[test]

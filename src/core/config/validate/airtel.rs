@@ -23,6 +23,8 @@ pub(super) const AIRTEL: &[&str] = &[
     "environment",
     "base_url",
     "ca_bundle",
+    "signing",
+    "public_key",
 ];
 
 /// A country Airtel Money collects in, as lango supports it.
@@ -99,6 +101,10 @@ pub struct Airtel {
     pub base_url: Option<String>,
     /// `option ca_bundle` (default the system bundle): the CAs trusted for Airtel's HTTPS.
     pub ca_bundle: Option<PathBuf>,
+    /// `option signing 'v2'` with `option public_key` (Airtel's published RSA key, base64 of
+    /// the DER or PEM): pushes go to the v2 path with message signing (`x-signature`,
+    /// `x-key`; docs/airtel.md). `None`: v1, unsigned (`option signing 'v1'`, the default).
+    pub signing: Option<crate::core::rsa::PublicKey>,
 }
 
 /// Hides the secrets: a `Config` may be logged with `{:?}`.
@@ -112,6 +118,7 @@ impl fmt::Debug for Airtel {
             .field("country", &self.country)
             .field("environment", &self.environment)
             .field("base_url", &self.base_url)
+            .field("signing", &self.signing.is_some())
             .finish()
     }
 }
@@ -141,6 +148,7 @@ pub(super) fn validate_airtel(raw: &Raw, currency: &str, check: &mut Check) -> O
         let environment = check.required(raw, "environment", parse_environment);
         let base_url = check.optional(raw, "base_url", parse_simulator_url);
         let ca_bundle = check.optional(raw, "ca_bundle", parse_path);
+        let signing = validate_signing(raw, check);
         if let (Some(country), Some(value)) = (country, raw.one("country")) {
             if country.currency() != currency {
                 check.error(
@@ -161,6 +169,34 @@ pub(super) fn validate_airtel(raw: &Raw, currency: &str, check: &mut Check) -> O
             environment: environment?,
             base_url,
             ca_bundle,
+            signing,
         })
     }
+}
+
+/// `option signing` (v1 or v2) and `option public_key`, which v2 needs (and v1 leaves unused).
+#[cfg(feature = "airtel")]
+fn validate_signing(raw: &Raw, check: &mut Check) -> Option<crate::core::rsa::PublicKey> {
+    let parse_signing = |text: &str| match text {
+        "v1" => Ok(false),
+        "v2" => Ok(true),
+        _ => Err(format!(
+            "'{text}' is not v1 or v2 (Airtel's message signing)"
+        )),
+    };
+    let parse_key = |text: &str| {
+        crate::core::rsa::PublicKey::parse(text).map_err(|e| format!("public_key: {e}"))
+    };
+    let v2 = check.get(raw, "signing", parse_signing, false);
+    let key = check.optional(raw, "public_key", parse_key);
+    // A key kept with v1 is not used (the owner page switches between the two).
+    if let (true, None) = (v2, raw.one("public_key")) {
+        let line = raw.one("signing").map_or(raw.line, |v| v.line);
+        check.error(
+            line,
+            "signing 'v2' needs option public_key (Airtel's RSA public key for message \
+             signing, from its developer portal)",
+        );
+    }
+    key.filter(|_| v2)
 }
