@@ -12,7 +12,7 @@
 LANGO_TARGETS="
 x86_64                   x86_64-unknown-linux-musl       -                   2940000
 aarch64_cortex-a53       aarch64-unknown-linux-musl      qemu-aarch64-static 2000000
-arm_cortex-a7_neon-vfpv4 armv7-unknown-linux-musleabihf  qemu-arm-static     1730000
+arm_cortex-a7_neon-vfpv4 armv7-unknown-linux-musleabihf  qemu-arm-static     1780000
 mipsel_24kc              mipsel-unknown-linux-musl       qemu-mipsel-static  2400000
 mips_24kc                mips-unknown-linux-musl         qemu-mips-static    2400000
 "
