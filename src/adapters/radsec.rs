@@ -311,18 +311,7 @@ mod tests {
     use rustls::pki_types::PrivatePkcs8KeyDer;
     use std::net::TcpListener;
 
-    fn pem(label: &str, der: &[u8]) -> String {
-        let body = crate::core::base64::encode(der);
-        let lines: Vec<&str> = body
-            .as_bytes()
-            .chunks(64)
-            .map(|c| std::str::from_utf8(c).unwrap())
-            .collect();
-        format!(
-            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-            lines.join("\n")
-        )
-    }
+    use crate::adapters::testing::pem;
 
     /// A TLS server on 127.0.0.1 that wants a client certificate from its CA and, per
     /// connection, answers the first packet with each of `answers` (raw bytes, written in

@@ -321,3 +321,17 @@ pub fn active_session(i: u32, n: u32, now: i64) -> crate::core::sessions::Sessio
         members: Vec::new(),
     }
 }
+
+/// PEM text for DER bytes (certificates and keys the tests make at run time).
+pub fn pem(label: &str, der: &[u8]) -> String {
+    let body = crate::core::base64::encode(der);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .filter_map(|c| std::str::from_utf8(c).ok())
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
+}

@@ -600,19 +600,7 @@ fn pasted_sms_and_public_callbacks_never_grant_by_themselves() {
         .is_empty());
 }
 
-/// PEM text for DER bytes.
-pub(crate) fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = lango::core::base64::encode(der);
-    let lines: Vec<&str> = b64
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    format!(
-        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-        lines.join("\n")
-    )
-}
+pub(crate) use lango::adapters::testing::pem;
 
 #[test]
 fn the_portal_and_its_api_answer_over_https_with_the_owners_certificate() {

@@ -202,23 +202,29 @@ fn free_tcp_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-#[test]
-fn a_voucher_authenticates_and_its_accounting_arrives_over_radsec() {
-    let Some(certs) = certs("radsec voucher") else {
-        return;
-    };
+/// Certificates, FreeRADIUS's TLS listener and a lango pointed at it, Accounting-On sent and
+/// guest 1 signed in with voucher HOUR2345AB; none where the test cannot run here.
+fn signed_in(what: &str) -> Option<(Certs, FreeRadius, TestEnv)> {
+    let certs = certs(what)?;
     let tls_port = free_tcp_port();
-    let Some(server) = start_radsec("radsec voucher", &certs, "server", tls_port) else {
-        return;
-    };
+    let server = start_radsec(what, &certs, "server", tls_port)?;
     let env = TestEnv::with(
         Store::in_memory().unwrap(),
         radsec_config(&certs, tls_port),
         T0,
     );
     env.app.accounting_on().unwrap();
-    let (ip, mac) = guest(1);
+    let (ip, _) = guest(1);
     assert_eq!(post(&env, ip, "/voucher", "code=HOUR2345AB").status, 303);
+    Some((certs, server, env))
+}
+
+#[test]
+fn a_voucher_authenticates_and_its_accounting_arrives_over_radsec() {
+    let Some((_certs, server, env)) = signed_in("radsec voucher") else {
+        return;
+    };
+    let (_, mac) = guest(1);
     let session = env.app.store.read(|r| r.active_session(mac)).unwrap();
     let session = session.expect("the Access-Accept over TLS granted a session");
     assert_eq!(session.deadline, T0 + 3600);
@@ -287,21 +293,10 @@ fn a_server_with_a_certificate_from_another_ca_is_refused() {
 
 #[test]
 fn queued_accounting_arrives_once_after_the_server_restarts() {
-    let Some(certs) = certs("radsec queue") else {
+    let Some((_certs, mut server, env)) = signed_in("radsec queue") else {
         return;
     };
-    let tls_port = free_tcp_port();
-    let Some(mut server) = start_radsec("radsec queue", &certs, "server", tls_port) else {
-        return;
-    };
-    let env = TestEnv::with(
-        Store::in_memory().unwrap(),
-        radsec_config(&certs, tls_port),
-        T0,
-    );
-    env.app.accounting_on().unwrap();
-    let (ip, mac) = guest(1);
-    assert_eq!(post(&env, ip, "/voucher", "code=HOUR2345AB").status, 303);
+    let (_, mac) = guest(1);
     assert_eq!(env.app.deliver_accounting(), 2);
     // The server goes; its connection with it.
     server.stop();
