@@ -112,10 +112,10 @@ impl FreeRadius {
             }
             let _ = ready.send(Err(lines.join("\n")));
         });
-        match wait.recv_timeout(Duration::from_secs(10)) {
+        match wait.recv_timeout(Duration::from_secs(30)) {
             Ok(Ok(())) => {}
             Ok(Err(log)) => panic!("FreeRADIUS did not start:\n{log}"),
-            Err(_) => panic!("FreeRADIUS did not start within 10 s"),
+            Err(_) => panic!("FreeRADIUS did not start within 30 s"),
         }
         self.child = Some(child);
     }
