@@ -218,6 +218,10 @@ fn the_tanzanian_demo_sells_through_mixx_by_yas() {
         "{home}"
     );
     assert!(!home.contains("Pay with M-Pesa</button>"), "{home}");
+    assert!(
+        home.contains("Pay from your phone's wallet.") && !home.contains("Pay with M-Pesa."),
+        "{home}"
+    );
     let bought = crate::support::form_post(portal, "/buy", "package=hour&phone=0654+123+456");
     assert_eq!(bought.status, 303, "{}", bought.body);
     let waiting = bought.header("Location").unwrap().to_string();

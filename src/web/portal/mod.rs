@@ -257,7 +257,7 @@ fn render_frame(config: &crate::core::config::Config, lang: Lang) -> frame::Fram
         ("lang", lang.code()),
         ("title", &name),
         ("brand", &name),
-        ("tagline", tr(lang, "tagline")),
+        ("tagline", view::tagline(config, lang)),
         ("colour", &brand.colour),
         ("contact", &contact),
         ("logo", &logo),

@@ -22,6 +22,13 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Fast Wi-Fi. Pay with M-Pesa.",
         "Wi-Fi ya kasi. Lipa kwa M-Pesa.",
     ),
+    // The tagline when another wallet is on offer (Airtel Money, Vodacom M-Pesa, Mixx by Yas,
+    // HaloPesa), and when no wallet is (vouchers and accounts only).
+    ("tagline_wallets",
+        "Fast Wi-Fi. Pay from your phone's wallet.",
+        "Wi-Fi ya kasi. Lipa kwa pochi ya simu yako.",
+    ),
+    ("tagline_free", "Fast Wi-Fi.", "Wi-Fi ya kasi."),
     ("choose", "Choose a package", "Chagua kifurushi"),
     ("phone", "M-Pesa phone number", "Nambari ya simu ya M-Pesa"),
     ("buy", "Pay with M-Pesa", "Lipa kwa M-Pesa"),

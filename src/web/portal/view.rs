@@ -197,6 +197,18 @@ fn wallet_name(payment: &Payment) -> &'static str {
     payment.provider().name()
 }
 
+/// The line under the shop's name: M-Pesa by name only when Daraja's M-Pesa is the one wallet
+/// on offer, the phone's wallet when another is, and no payment at all when none is.
+pub(super) fn tagline(config: &Config, lang: Lang) -> &'static str {
+    if wallet_words(config, lang).is_some() {
+        tr(lang, "tagline_wallets")
+    } else if config.mpesa.is_some() {
+        tr(lang, "tagline")
+    } else {
+        tr(lang, "tagline_free")
+    }
+}
+
 /// The phone field's label and the button's words when Airtel Money is on offer (issue 18):
 /// Airtel alone, or beside M-Pesa (the number decides which wallet prompts, `App::wallet_for`).
 fn wallet_words(config: &Config, lang: Lang) -> Option<(&'static str, &'static str)> {
@@ -494,6 +506,45 @@ mod tests {
         assert_eq!(clock(3600, Lang::En), "1:00:00");
         assert_eq!(clock(65, Lang::En), "1:05");
         assert_eq!(clock(2 * 86_400 + 7200 + 5, Lang::En), "2 days");
+    }
+
+    /// Issue 18: the line under the shop's name names M-Pesa only when Daraja's M-Pesa is the
+    /// one wallet on offer; a shop with M-Pesa off sells no payment by name.
+    #[test]
+    fn the_tagline_names_only_the_wallets_on_offer() {
+        let parse = |text: &str| crate::core::config::parse(text, "lango").unwrap();
+        let mpesa = "config mpesa\n option environment sandbox\n option consumer_key k\n \
+                     option consumer_secret s\n option passkey p\n option shortcode 174379\n";
+        let only_mpesa = parse(mpesa);
+        assert_eq!(
+            tagline(&only_mpesa, Lang::En),
+            "Fast Wi-Fi. Pay with M-Pesa."
+        );
+        assert_eq!(
+            tagline(&only_mpesa, Lang::Sw),
+            "Wi-Fi ya kasi. Lipa kwa M-Pesa."
+        );
+        let off = parse(&format!("{mpesa} option enabled 0\n"));
+        assert_eq!(tagline(&off, Lang::En), "Fast Wi-Fi.");
+        assert_eq!(tagline(&parse(""), Lang::Sw), "Wi-Fi ya kasi.");
+        if cfg!(feature = "airtel") {
+            let airtel = "config airtel 'airtel'\n option client_id i\n option client_secret s\n \
+                          option country KE\n option environment sandbox\n";
+            for text in [
+                format!("{mpesa}{airtel}"),
+                format!("{mpesa} option enabled 0\n{airtel}"),
+            ] {
+                let config = parse(&text);
+                assert_eq!(
+                    tagline(&config, Lang::En),
+                    "Fast Wi-Fi. Pay from your phone's wallet."
+                );
+                assert_eq!(
+                    tagline(&config, Lang::Sw),
+                    "Wi-Fi ya kasi. Lipa kwa pochi ya simu yako."
+                );
+            }
+        }
     }
 
     #[test]
