@@ -513,35 +513,31 @@ mod tests {
     #[test]
     fn the_tagline_names_only_the_wallets_on_offer() {
         let parse = |text: &str| crate::core::config::parse(text, "lango").unwrap();
+        let says = |config: &Config, en: &str, sw: &str| {
+            assert_eq!(
+                (tagline(config, Lang::En), tagline(config, Lang::Sw)),
+                (en, sw)
+            );
+        };
         let mpesa = "config mpesa\n option environment sandbox\n option consumer_key k\n \
                      option consumer_secret s\n option passkey p\n option shortcode 174379\n";
-        let only_mpesa = parse(mpesa);
-        assert_eq!(
-            tagline(&only_mpesa, Lang::En),
-            "Fast Wi-Fi. Pay with M-Pesa."
+        says(
+            &parse(mpesa),
+            "Fast Wi-Fi. Pay with M-Pesa.",
+            "Wi-Fi ya kasi. Lipa kwa M-Pesa.",
         );
-        assert_eq!(
-            tagline(&only_mpesa, Lang::Sw),
-            "Wi-Fi ya kasi. Lipa kwa M-Pesa."
-        );
-        let off = parse(&format!("{mpesa} option enabled 0\n"));
-        assert_eq!(tagline(&off, Lang::En), "Fast Wi-Fi.");
-        assert_eq!(tagline(&parse(""), Lang::Sw), "Wi-Fi ya kasi.");
+        let off = format!("{mpesa} option enabled 0\n");
+        for text in [off.as_str(), ""] {
+            says(&parse(text), "Fast Wi-Fi.", "Wi-Fi ya kasi.");
+        }
         if cfg!(feature = "airtel") {
             let airtel = "config airtel 'airtel'\n option client_id i\n option client_secret s\n \
                           option country KE\n option environment sandbox\n";
-            for text in [
-                format!("{mpesa}{airtel}"),
-                format!("{mpesa} option enabled 0\n{airtel}"),
-            ] {
-                let config = parse(&text);
-                assert_eq!(
-                    tagline(&config, Lang::En),
-                    "Fast Wi-Fi. Pay from your phone's wallet."
-                );
-                assert_eq!(
-                    tagline(&config, Lang::Sw),
-                    "Wi-Fi ya kasi. Lipa kwa pochi ya simu yako."
+            for text in [format!("{mpesa}{airtel}"), format!("{off}{airtel}")] {
+                says(
+                    &parse(&text),
+                    "Fast Wi-Fi. Pay from your phone's wallet.",
+                    "Wi-Fi ya kasi. Lipa kwa pochi ya simu yako.",
                 );
             }
         }
